@@ -1,0 +1,77 @@
+/**
+ * The typed errors shared by every layer. Callers test them by class or by `code`, never by message text.
+ * `exitCode` is what the CLI exits with when such an error reaches it (DESIGN.md's CLI contract).
+ */
+export abstract class FerryError extends Error {
+  abstract readonly code: string;
+  readonly exitCode: number = 1;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The object, file or record asked for does not exist. */
+export class NotFoundError extends FerryError {
+  readonly code = 'NOT_FOUND';
+}
+
+/** Something that must be created once already exists. */
+export class AlreadyExistsError extends FerryError {
+  readonly code = 'ALREADY_EXISTS';
+}
+
+/** Stored bytes do not match what they claim to be (hash, length, authentication tag, format). */
+export class IntegrityError extends FerryError {
+  readonly code = 'INTEGRITY';
+}
+
+/** A failure that retrying will not fix: no space left, permission denied, invalid name. */
+export class PermanentError extends FerryError {
+  readonly code = 'PERMANENT';
+}
+
+/** The user asked for something that cannot be done; the message says what to do instead. */
+export class UserError extends FerryError {
+  readonly code: string = 'USER';
+}
+
+/** No repository at the given location (exit 10). */
+export class RepositoryMissingError extends UserError {
+  override readonly code = 'REPOSITORY_MISSING';
+  override readonly exitCode = 10;
+}
+
+/** A lock held by another process blocks the operation (exit 11). */
+export class LockHeldError extends UserError {
+  override readonly code = 'LOCK_HELD';
+  override readonly exitCode = 11;
+}
+
+/** No key slot opens with the given password (exit 12). */
+export class WrongPasswordError extends UserError {
+  override readonly code = 'WRONG_PASSWORD';
+  override readonly exitCode = 12;
+}
+
+/** The operation was cancelled by a signal (exit 130). */
+export class InterruptedError extends FerryError {
+  readonly code = 'INTERRUPTED';
+  override readonly exitCode = 130;
+}
+
+/** Adds what was being done when `cause` happened, keeping the cause's class reachable via `cause`. */
+export function withContext(context: string, cause: unknown): Error {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  if (cause instanceof FerryError) {
+    const Ctor = cause.constructor as new (m: string, o?: { cause?: unknown }) => FerryError;
+    return new Ctor(`${context}: ${message}`, { cause });
+  }
+  return new Error(`${context}: ${message}`, { cause });
+}
+
+/** True when `err` is a Node system error with the given errno code (ENOENT, EEXIST, …). */
+export function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}

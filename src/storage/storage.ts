@@ -1,0 +1,69 @@
+/**
+ * The storage seam: a flat namespace of immutable objects addressed by keys such as `data/ab/abcd…`.
+ * It knows nothing of packs, keys or encryption. Every back end passes `testing/conformance.ts`.
+ *
+ * Keys are `/`-separated relative paths of segments made of `[A-Za-z0-9._-]`, none of them `.` or `..`,
+ * at most 1024 characters in all. Any other key is refused with a `PermanentError` before any I/O.
+ */
+export interface Storage {
+  readonly properties: StorageProperties;
+
+  /**
+   * Stores `data` under `key` atomically: afterwards readers see either the previous state or the whole
+   * new object, never a part of it, and after the promise resolves the object is durable.
+   * Replaces an existing object with the same key.
+   * When `options.length` is given and the source yields a different number of bytes, or when
+   * `options.sha256` is given and the bytes hash differently, nothing is stored and the promise rejects
+   * with an `IntegrityError`. A source that throws stores nothing and its error is rethrown.
+   * Out of space or permission problems reject with a `PermanentError`.
+   */
+  save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void>;
+
+  /**
+   * Reads the whole object, or `range.length` bytes from `range.offset`.
+   * Rejects with `NotFoundError` when the object does not exist and with `IntegrityError` when the
+   * range reaches past its end (a short object is damage, not a short read).
+   */
+  load(key: string, range?: ByteRange): Promise<Buffer>;
+
+  /** Size of the object; `NotFoundError` when it does not exist. */
+  stat(key: string): Promise<ObjectInfo>;
+
+  /**
+   * Calls `onObject` for every object whose key starts with `prefix` (a directory-like prefix such as
+   * `snapshots/`, or `''` for all), in no particular order, each object once. Temporary files of
+   * in-progress saves are never listed. When `onObject` throws or rejects, listing stops and the
+   * promise rejects with that error. An empty or absent prefix lists nothing and is not an error.
+   */
+  list(prefix: string, onObject: (info: ObjectInfo) => void | Promise<void>): Promise<void>;
+
+  /** Removes the object. Idempotent: removing an absent object resolves. */
+  remove(key: string): Promise<void>;
+
+  /** Releases connections or handles; the storage is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+export interface StorageProperties {
+  /** A human-readable location (a path or URL without credentials) used in messages. */
+  readonly location: string;
+  /** True when objects can be copied inside the back end without streaming them through the client. */
+  readonly serverSideCopy: boolean;
+}
+
+export interface SaveOptions {
+  /** The exact number of bytes the source must produce. */
+  readonly length?: number;
+  /** The SHA-256 (lowercase hex) the bytes must have. */
+  readonly sha256?: string;
+}
+
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+}
