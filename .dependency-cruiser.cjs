@@ -1,0 +1,116 @@
+// Ferry's layer rules (the team's STYLE.md, "Layout"), checked by `npm run lint` (depcruise src --config …).
+//
+//   core ← storage ← engine ← seed ← service,   cli on top of all,   portal talks to the service only by HTTP.
+//
+// Tests (*.test.ts) and testing/ folders may import anything; production code may not import them.
+// Type-only imports count: a type from a higher layer is still a dependency on it.
+
+/** Files the layer rules do not apply to. */
+const TESTS = '(\\.test\\.ts$|/testing/)';
+/** One folder per concrete storage back end; only the composition roots pick one. */
+const BACKENDS = '^src/storage/(fs|azure|s3|http)/';
+
+/** A rule: code under `from` may import from src/ only the folders in `allowed`. */
+function layer(name, from, allowed, comment) {
+  return {
+    name,
+    comment,
+    severity: 'error',
+    from: { path: from, pathNot: TESTS },
+    to: { path: `^src/(?!(${allowed.join('|')})/)` },
+  };
+}
+
+/** A rule: only code under `home` (and tests) may import the npm packages matching `packages`. */
+function sdkHome(name, packages, home) {
+  return {
+    name,
+    comment: `${packages} is used only inside ${home}: describe it there with a narrow local interface`,
+    severity: 'error',
+    from: { path: '^src/', pathNot: `${TESTS}|^${home}` },
+    // A resolved package lives under node_modules/; an uninstalled one keeps its bare name.
+    to: { path: `(^|/)node_modules/(${packages})|^(${packages})` },
+  };
+}
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'Modules must not depend on each other in a cycle; move the shared part down a layer',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    layer('core-imports-no-layer', '^src/core/', ['core'], 'src/core imports nothing from the other layers'),
+    layer('storage-only-core', '^src/storage/', ['core', 'storage'], 'src/storage imports only core'),
+    layer('engine-only-core-storage', '^src/engine/', ['core', 'storage', 'engine'], 'src/engine imports only core and storage'),
+    layer('seed-only-lower-layers', '^src/seed/', ['core', 'storage', 'engine', 'seed'], 'src/seed imports only core, storage and engine'),
+    layer('service-only-lower-layers', '^src/service/', ['core', 'storage', 'engine', 'seed', 'service'], 'src/service imports only core, storage, engine and seed'),
+    layer('portal-talks-only-http', '^src/portal/', ['portal'], 'the portal talks to the service only through its HTTP API'),
+    {
+      name: 'nothing-imports-cli',
+      comment: 'cli is the top layer: nothing below imports it',
+      severity: 'error',
+      from: { path: '^src/', pathNot: `${TESTS}|^src/cli/` },
+      to: { path: '^src/cli/' },
+    },
+    {
+      name: 'engine-knows-no-backend',
+      comment: 'engine knows only the Storage interface: only cli/main.ts and service/server.ts pick a back end',
+      severity: 'error',
+      from: { path: '^src/engine/', pathNot: TESTS },
+      to: { path: BACKENDS },
+    },
+    {
+      name: 'seed-uses-storage-interface-only',
+      comment: 'seed uses only the Storage interface (src/storage/storage.ts), no back end, wrapper or registry',
+      severity: 'error',
+      from: { path: '^src/seed/', pathNot: TESTS },
+      to: { path: '^src/storage/', pathNot: '^src/storage/storage\\.ts$' },
+    },
+    {
+      name: 'jobs-without-http',
+      comment: 'service/jobs is the job state machine shared by API, worker and CLI: no HTTP imports',
+      severity: 'error',
+      from: { path: '^src/service/jobs/', pathNot: TESTS },
+      to: { path: '^src/service/(api/|server\\.ts$)|(^|/)node_modules/(fastify|@fastify/)|^(node:)?https?$' },
+    },
+    {
+      name: 'production-code-not-to-tests',
+      comment: 'testing/ folders and *.test.ts files are for tests only',
+      severity: 'error',
+      from: { path: '^src/', pathNot: TESTS },
+      to: { path: TESTS },
+    },
+    {
+      name: 'production-code-not-to-dev-dependencies',
+      comment: 'a devDependency is not installed with the package: production code may not import it',
+      severity: 'error',
+      from: { path: '^src/', pathNot: TESTS },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'not-to-unresolvable',
+      comment: 'an import that does not resolve would slip past every rule above',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true, pathNot: '^(@azure/|@aws-sdk/|@smithy/)' },
+    },
+    sdkHome('azure-sdk-only-in-storage-azure', '@azure/', 'src/storage/azure/'),
+    sdkHome('aws-sdk-only-in-storage-s3', '@aws-sdk/|@smithy/', 'src/storage/s3/'),
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    // Count `import type` too, so type-only imports obey the layers.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    moduleSystems: ['es6', 'cjs'],
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+    reporterOptions: { text: { highlightFocused: true } },
+  },
+};

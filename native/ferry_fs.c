@@ -1,0 +1,331 @@
+/*
+ * ferry_fs: the few POSIX calls a restore needs that Node 20's fs lacks.
+ *
+ *   utimensat(path, atimeSec, atimeNsec, mtimeSec, mtimeNsec, noFollow)  nanosecond times (fs.utimes rounds
+ *                                                                       through a double)
+ *   mknod(path, mode, dev)                                               sockets and device nodes
+ *   mkfifo(path, mode)                                                   named pipes
+ *
+ * Every function is synchronous and returns undefined. Paths are Buffers holding the raw bytes of the
+ * name (names need not be UTF-8); a path containing a NUL byte is rejected with a TypeError. A failing
+ * system call throws an Error shaped like Node's system errors: `code` is the errno name ("ENOENT"),
+ * `errno` the negated errno number (as Node reports it), `syscall` and `path` (decoded lossily as UTF-8).
+ */
+#define _GNU_SOURCE /* strerrorname_np (glibc >= 2.32) */
+#define NAPI_VERSION 8
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <node_api.h>
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+#define FERRY_HAVE_STRERRORNAME_NP 1
+#endif
+
+/* Returns NULL after an exception has been thrown; every caller returns NULL straight away then. */
+#define CHECK_NAPI(env, call)                                                                   \
+  do {                                                                                          \
+    if ((call) != napi_ok) {                                                                    \
+      throw_last_napi_error(env);                                                               \
+      return NULL;                                                                              \
+    }                                                                                           \
+  } while (0)
+
+static void throw_last_napi_error(napi_env env) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  const napi_extended_error_info *info = NULL;
+  const char *message = "N-API call failed";
+  if (napi_get_last_error_info(env, &info) == napi_ok && info != NULL && info->error_message != NULL) {
+    message = info->error_message;
+  }
+  napi_throw_error(env, NULL, message);
+}
+
+/* The symbolic name of an errno value; a table for C libraries without strerrorname_np. */
+static const char *errno_name(int err) {
+#ifdef FERRY_HAVE_STRERRORNAME_NP
+  const char *name = strerrorname_np(err);
+  if (name != NULL) return name;
+#endif
+  switch (err) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EIO: return "EIO";
+    case EBADF: return "EBADF";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case EXDEV: return "EXDEV";
+    case ENODEV: return "ENODEV";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    case EINVAL: return "EINVAL";
+    case ENFILE: return "ENFILE";
+    case EMFILE: return "EMFILE";
+    case ETXTBSY: return "ETXTBSY";
+    case EFBIG: return "EFBIG";
+    case ENOSPC: return "ENOSPC";
+    case EROFS: return "EROFS";
+    case EMLINK: return "EMLINK";
+    case ERANGE: return "ERANGE";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ENOSYS: return "ENOSYS";
+    case ENOTEMPTY: return "ENOTEMPTY";
+    case ELOOP: return "ELOOP";
+    case EOVERFLOW: return "EOVERFLOW";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+#if defined(ENOTSUP) && ENOTSUP != EOPNOTSUPP
+    case ENOTSUP: return "ENOTSUP";
+#endif
+#ifdef EDQUOT
+    case EDQUOT: return "EDQUOT";
+#endif
+    default: return "UNKNOWN";
+  }
+}
+
+static napi_status set_string_property(napi_env env, napi_value object, const char *key, const char *value,
+                                       size_t length) {
+  napi_value js_value;
+  napi_status status = napi_create_string_utf8(env, value, length, &js_value);
+  if (status != napi_ok) return status;
+  return napi_set_named_property(env, object, key, js_value);
+}
+
+/* Throws an Error like Node's: "ENOENT: No such file or directory, mknod '/a/b'" with code/errno/syscall/path. */
+static void throw_errno(napi_env env, int err, const char *syscall, const char *path, size_t path_length) {
+  const char *code = errno_name(err);
+  const char *description = strerror(err);
+  /* The message shows the path lossily; keep it bounded so a huge name cannot make a huge message. */
+  int shown = path_length > 4096 ? 4096 : (int)path_length;
+  size_t capacity = strlen(code) + strlen(description) + strlen(syscall) + (size_t)shown + 16;
+  char *message = malloc(capacity);
+  if (message == NULL) {
+    napi_throw_error(env, code, description);
+    return;
+  }
+  snprintf(message, capacity, "%s: %s, %s '%.*s'", code, description, syscall, shown, path);
+
+  napi_value js_code, js_message, error, js_errno;
+  if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &js_code) != napi_ok ||
+      napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &js_message) != napi_ok ||
+      napi_create_error(env, js_code, js_message, &error) != napi_ok ||
+      napi_create_int32(env, -err, &js_errno) != napi_ok ||
+      napi_set_named_property(env, error, "errno", js_errno) != napi_ok ||
+      set_string_property(env, error, "syscall", syscall, NAPI_AUTO_LENGTH) != napi_ok ||
+      set_string_property(env, error, "path", path, path_length) != napi_ok) {
+    free(message);
+    throw_last_napi_error(env);
+    return;
+  }
+  free(message);
+  napi_throw(env, error);
+}
+
+static void throw_type_error(napi_env env, const char *message) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+}
+
+/*
+ * Copies the Buffer argument into a fresh NUL-terminated string (free it with free()). Returns NULL with
+ * an exception pending when the argument is not a Buffer or contains a NUL byte.
+ */
+static char *path_argument(napi_env env, napi_value value, size_t *length_out) {
+  bool is_buffer = false;
+  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer) {
+    throw_type_error(env, "path must be a Buffer");
+    return NULL;
+  }
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_buffer_info(env, value, &data, &length) != napi_ok) {
+    throw_last_napi_error(env);
+    return NULL;
+  }
+  if (length > 0 && memchr(data, 0, length) != NULL) {
+    throw_type_error(env, "path must not contain a NUL byte");
+    return NULL;
+  }
+  char *path = malloc(length + 1);
+  if (path == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory copying a path");
+    return NULL;
+  }
+  if (length > 0) memcpy(path, data, length);
+  path[length] = '\0';
+  *length_out = length;
+  return path;
+}
+
+static bool get_args(napi_env env, napi_callback_info info, size_t expected, napi_value *argv) {
+  size_t argc = expected;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    throw_last_napi_error(env);
+    return false;
+  }
+  if (argc < expected) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "too few arguments");
+    return false;
+  }
+  return true;
+}
+
+static bool expect_type(napi_env env, napi_value value, napi_valuetype wanted, const char *message) {
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok) {
+    throw_last_napi_error(env);
+    return false;
+  }
+  if (type != wanted) {
+    throw_type_error(env, message);
+    return false;
+  }
+  return true;
+}
+
+static bool int64_from_bigint(napi_env env, napi_value value, int64_t *out, const char *message) {
+  if (!expect_type(env, value, napi_bigint, message)) return false;
+  bool lossless = false;
+  if (napi_get_value_bigint_int64(env, value, out, &lossless) != napi_ok) {
+    throw_last_napi_error(env);
+    return false;
+  }
+  if (!lossless) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+    return false;
+  }
+  return true;
+}
+
+static bool uint64_from_bigint(napi_env env, napi_value value, uint64_t *out, const char *message) {
+  if (!expect_type(env, value, napi_bigint, message)) return false;
+  bool lossless = false;
+  if (napi_get_value_bigint_uint64(env, value, out, &lossless) != napi_ok) {
+    throw_last_napi_error(env);
+    return false;
+  }
+  if (!lossless) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+    return false;
+  }
+  return true;
+}
+
+/* An integral number in [min, max]. */
+static bool integer_from_number(napi_env env, napi_value value, double min, double max, int64_t *out,
+                                const char *message) {
+  if (!expect_type(env, value, napi_number, message)) return false;
+  double number;
+  if (napi_get_value_double(env, value, &number) != napi_ok) {
+    throw_last_napi_error(env);
+    return false;
+  }
+  if (!(number >= min && number <= max) || number != (double)(int64_t)number) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+    return false;
+  }
+  *out = (int64_t)number;
+  return true;
+}
+
+static napi_value js_utimensat(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, 6, argv)) return NULL;
+
+  int64_t atime_sec, atime_nsec, mtime_sec, mtime_nsec;
+  if (!int64_from_bigint(env, argv[1], &atime_sec, "atimeSec must be a bigint fitting in 64 bits")) return NULL;
+  if (!integer_from_number(env, argv[2], 0, 999999999, &atime_nsec, "atimeNsec must be an integer in [0, 1e9)"))
+    return NULL;
+  if (!int64_from_bigint(env, argv[3], &mtime_sec, "mtimeSec must be a bigint fitting in 64 bits")) return NULL;
+  if (!integer_from_number(env, argv[4], 0, 999999999, &mtime_nsec, "mtimeNsec must be an integer in [0, 1e9)"))
+    return NULL;
+  if (!expect_type(env, argv[5], napi_boolean, "noFollow must be a boolean")) return NULL;
+  bool no_follow = false;
+  CHECK_NAPI(env, napi_get_value_bool(env, argv[5], &no_follow));
+  if ((int64_t)(time_t)atime_sec != atime_sec || (int64_t)(time_t)mtime_sec != mtime_sec) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "time does not fit in time_t");
+    return NULL;
+  }
+
+  size_t path_length = 0;
+  char *path = path_argument(env, argv[0], &path_length);
+  if (path == NULL) return NULL;
+
+  struct timespec times[2];
+  times[0].tv_sec = (time_t)atime_sec;
+  times[0].tv_nsec = (long)atime_nsec;
+  times[1].tv_sec = (time_t)mtime_sec;
+  times[1].tv_nsec = (long)mtime_nsec;
+  if (utimensat(AT_FDCWD, path, times, no_follow ? AT_SYMLINK_NOFOLLOW : 0) != 0) {
+    throw_errno(env, errno, "utimensat", path, path_length);
+  }
+  free(path);
+  return NULL;
+}
+
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+
+  int64_t mode;
+  uint64_t dev;
+  if (!integer_from_number(env, argv[1], 0, 4294967295.0, &mode, "mode must be an unsigned 32-bit integer"))
+    return NULL;
+  if (!uint64_from_bigint(env, argv[2], &dev, "dev must be a non-negative bigint fitting in 64 bits")) return NULL;
+  if ((uint64_t)(dev_t)dev != dev) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "dev does not fit in dev_t");
+    return NULL;
+  }
+
+  size_t path_length = 0;
+  char *path = path_argument(env, argv[0], &path_length);
+  if (path == NULL) return NULL;
+
+  if (mknod(path, (mode_t)mode, (dev_t)dev) != 0) {
+    throw_errno(env, errno, "mknod", path, path_length);
+  }
+  free(path);
+  return NULL;
+}
+
+static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+
+  int64_t mode;
+  if (!integer_from_number(env, argv[1], 0, 4294967295.0, &mode, "mode must be an unsigned 32-bit integer"))
+    return NULL;
+
+  size_t path_length = 0;
+  char *path = path_argument(env, argv[0], &path_length);
+  if (path == NULL) return NULL;
+
+  if (mkfifo(path, (mode_t)mode) != 0) {
+    throw_errno(env, errno, "mkfifo", path, path_length);
+  }
+  free(path);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor properties[] = {
+      {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mkfifo", NULL, js_mkfifo, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

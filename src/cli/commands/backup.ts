@@ -1,0 +1,103 @@
+import { lstat } from 'node:fs/promises';
+import { UserError } from '../../core/errors.js';
+import { shortId } from '../../core/ids.js';
+import { backup, findParent, newProgress, normalizePaths } from '../../engine/archiver/backup.js';
+import { Excludes } from '../../engine/archiver/excludes.js';
+import { scanTotals, type ScanTotals } from '../../engine/archiver/scanner.js';
+import type { BackupSummary } from '../../engine/snapshot/snapshot.js';
+import { openRepository, type CliContext, type RepoOptions } from '../context.js';
+import { formatBytes, formatDuration } from '../format.js';
+import { ProgressLine } from '../progress-line.js';
+
+export interface BackupOptions extends RepoOptions {
+  readonly tag?: string[];
+  readonly exclude?: string[];
+}
+
+/** `ferry backup PATH…`: exit 0, or 3 when some source entries could not be read. */
+export async function backupCommand(ctx: CliContext, paths: string[], options: BackupOptions): Promise<number> {
+  const sources = normalizePaths(paths);
+  for (const path of sources) {
+    try {
+      await lstat(path);
+    } catch (err) {
+      throw new UserError(`cannot back up ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
+    }
+  }
+  const repo = await openRepository(ctx, options);
+  await repo.loadIndex();
+  const parent = findParent(await repo.listSnapshots(), ctx.identity.hostname, sources);
+  const progress = newProgress();
+  const totals: ScanTotals = { files: 0, bytes: 0, finished: false };
+  const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
+  if (mode !== 'none') void scanTotals(sources, new Excludes(options.exclude ?? []), totals, ctx.signal);
+  const line = new ProgressLine(ctx.stdout, mode, ctx.identity.clock, () => ({
+    files: progress.filesDone,
+    bytes: progress.bytesDone,
+    ...(totals.finished ? { totalFiles: totals.files, totalBytes: totals.bytes } : {}),
+    current: progress.currentPath,
+  }));
+  if (!options.json && parent) ctx.stdout.write(`using parent snapshot ${shortId(parent.id)}\n`);
+  line.startTicking();
+  let result;
+  try {
+    result = await backup(repo, {
+      paths: sources,
+      tags: options.tag ?? [],
+      excludes: options.exclude ?? [],
+      parent,
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      progress,
+      signal: ctx.signal,
+      onSkipped: (entry) => {
+        line.stop();
+        if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'error', error: { message: entry.error }, during: 'archival', item: entry.path }) + '\n');
+        else ctx.stderr.write(`warning: cannot read ${entry.path}: ${entry.error}\n`);
+        line.startTicking();
+      },
+    });
+  } finally {
+    line.stop();
+  }
+  const { id, summary } = result;
+  if (options.json) ctx.stdout.write(JSON.stringify(jsonSummary(id, summary)) + '\n');
+  else printSummary(ctx, id, summary, parent !== undefined);
+  return summary.filesSkipped > 0 ? 3 : 0;
+}
+
+function jsonSummary(id: string, s: BackupSummary): Record<string, unknown> {
+  return {
+    message_type: 'summary',
+    files_new: s.filesNew,
+    files_changed: s.filesChanged,
+    files_unmodified: s.filesUnmodified,
+    files_skipped: s.filesSkipped,
+    dirs_new: s.dirsNew,
+    dirs_changed: s.dirsChanged,
+    dirs_unmodified: s.dirsUnmodified,
+    data_blobs: s.dataBlobs,
+    tree_blobs: s.treeBlobs,
+    data_added: s.dataAdded,
+    data_added_packed: s.dataAddedPacked,
+    total_files_processed: s.totalFilesProcessed,
+    total_bytes_processed: s.totalBytesProcessed,
+    bytes_read: s.bytesRead,
+    total_duration: (Date.parse(s.backupEnd) - Date.parse(s.backupStart)) / 1000,
+    backup_start: s.backupStart,
+    backup_end: s.backupEnd,
+    snapshot_id: id,
+  };
+}
+
+function printSummary(ctx: CliContext, id: string, s: BackupSummary, incremental: boolean): void {
+  const duration = Date.parse(s.backupEnd) - Date.parse(s.backupStart);
+  const out = ctx.stdout;
+  out.write(`Files:       ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnmodified} unmodified\n`);
+  out.write(`Dirs:        ${s.dirsNew} new, ${s.dirsChanged} changed, ${s.dirsUnmodified} unmodified\n`);
+  out.write(`Read:        ${formatBytes(s.bytesRead)} of ${formatBytes(s.totalBytesProcessed)} processed${incremental ? ' (unchanged files skipped)' : ''}\n`);
+  out.write(`Added:       ${formatBytes(s.dataAdded)} (${formatBytes(s.dataAddedPacked)} stored)\n`);
+  if (s.filesSkipped > 0) out.write(`Skipped:     ${s.filesSkipped} unreadable entries (listed above and recorded in the snapshot)\n`);
+  out.write(`Duration:    ${formatDuration(duration)} (${(duration / 1000).toFixed(2)} s)\n`);
+  out.write(`snapshot ${shortId(id as never)} saved\n`);
+}

@@ -1,0 +1,20 @@
+import { readPassword } from '../password.js';
+import { Repository } from '../../engine/repository/repository.js';
+import { shortId } from '../../core/ids.js';
+import { kdfFor, repositoryLocation, type CliContext, type RepoOptions } from '../context.js';
+import { openStorage } from '../storage-location.js';
+
+/** `ferry init`: creates a repository with one key slot for the password. */
+export async function initCommand(ctx: CliContext, options: RepoOptions): Promise<number> {
+  const storage = openStorage(repositoryLocation(ctx, options));
+  ctx.cleanups.push(() => storage.close());
+  const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr }, true);
+  const repo = await Repository.init(storage, password, ctx.identity, { kdf: kdfFor(ctx) });
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify({ message_type: 'initialized', id: repo.config.id, repository: storage.properties.location }) + '\n');
+  } else {
+    ctx.stdout.write(`created ferry repository ${shortId(repo.config.id as never)} at ${storage.properties.location}\n`);
+    ctx.stdout.write('Keep the password safe: without it the data cannot be restored.\n');
+  }
+  return 0;
+}

@@ -1,0 +1,42 @@
+import { UserError } from '../../core/errors.js';
+import type { Id } from '../../core/ids.js';
+import { displayPath } from '../../engine/fs/byte-path.js';
+import type { Repository } from '../../engine/repository/repository.js';
+import { decodeTree, type TreeNode } from '../../engine/snapshot/tree-format.js';
+import { openRepository, type CliContext, type RepoOptions } from '../context.js';
+
+/** `ferry ls SNAPSHOT [PATH]`: the entries of a snapshot, below PATH when given. */
+export async function lsCommand(ctx: CliContext, ref: string, prefix: string | undefined, options: RepoOptions): Promise<number> {
+  const repo = await openRepository(ctx, options);
+  await repo.loadIndex();
+  const { snapshot } = await repo.findSnapshot(ref);
+  const start = (prefix ?? '/').replace(/\/+$/, '');
+  let found = start === '';
+  const visit = async (tree: Id, dir: string): Promise<void> => {
+    for (const node of decodeTree(await repo.loadBlob('tree', tree))) {
+      const path = `${dir}/${displayPath(node.name)}`;
+      const inside = start === '' || path === start || path.startsWith(`${start}/`);
+      const onTheWay = start.startsWith(`${path}/`);
+      if (!inside && !onTheWay) continue;
+      if (inside) {
+        found = true;
+        print(ctx, options, node, path);
+      }
+      if (node.subtree) await visit(node.subtree, path);
+    }
+  };
+  await visit(snapshot.tree, '');
+  if (!found) throw new UserError(`${start} is not in this snapshot; its paths are ${snapshot.paths.join(', ')}`);
+  return 0;
+}
+
+function print(ctx: CliContext, options: RepoOptions, node: TreeNode, path: string): void {
+  if (options.json) {
+    const mtime = new Date(Number(node.mtimeNs / 1_000_000n)).toISOString();
+    ctx.stdout.write(JSON.stringify({ path, type: node.type, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, mtime }) + '\n');
+  } else {
+    ctx.stdout.write(`${path}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${displayPath(node.linkTarget!)}` : ''}\n`);
+  }
+}
+
+export type { Repository };

@@ -1,0 +1,65 @@
+import { resolve } from 'node:path';
+import { shortId } from '../../core/ids.js';
+import { Restorer, type RestoreProblem } from '../../engine/restorer/restorer.js';
+import { openRepository, type CliContext, type RepoOptions } from '../context.js';
+import { formatBytes, formatDuration } from '../format.js';
+import { ProgressLine } from '../progress-line.js';
+
+export interface RestoreOptions extends RepoOptions {
+  readonly target: string;
+  readonly include?: string[];
+}
+
+/** `ferry restore SNAPSHOT --target DIR`: exit 1 and a list of what failed when anything could not be restored. */
+export async function restoreCommand(ctx: CliContext, ref: string, options: RestoreOptions): Promise<number> {
+  const repo = await openRepository(ctx, options);
+  await repo.loadIndex();
+  const { id, snapshot } = await repo.findSnapshot(ref);
+  const target = resolve(options.target);
+  const problems: RestoreProblem[] = [];
+  const progress = { filesDone: 0, bytesDone: 0, currentPath: '' };
+  const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
+  const totalBytes = (options.include ?? []).length === 0 ? snapshot.summary?.totalBytesProcessed : undefined;
+  const totalFiles = (options.include ?? []).length === 0 ? snapshot.summary?.totalFilesProcessed : undefined;
+  const line = new ProgressLine(ctx.stdout, mode, ctx.identity.clock, () => ({
+    files: progress.filesDone,
+    bytes: progress.bytesDone,
+    ...(totalBytes !== undefined ? { totalBytes, totalFiles } : {}),
+    current: progress.currentPath,
+  }));
+  const started = ctx.identity.clock.now();
+  if (!options.json) ctx.stdout.write(`restoring snapshot ${shortId(id)} of ${snapshot.paths.join(', ')} to ${target}\n`);
+  line.startTicking();
+  const report = (kind: string) => (p: RestoreProblem): void => {
+    line.stop();
+    if (options.json) ctx.stdout.write(JSON.stringify({ message_type: kind, item: p.path, error: { message: p.error } }) + '\n');
+    else ctx.stderr.write(`${kind}: ${p.path}: ${p.error}\n`);
+    line.startTicking();
+  };
+  try {
+    await new Restorer(repo, {
+      include: (options.include ?? []).map((p) => p.replace(/\/+$/, '')),
+      privileged: ctx.isRoot,
+      progress,
+      signal: ctx.signal,
+      onProblem: (p) => {
+        problems.push(p);
+        report('error')(p);
+      },
+      onWarning: report('warning'),
+    }).restore(snapshot.tree, target);
+  } finally {
+    line.stop();
+  }
+  const elapsed = ctx.identity.clock.now() - started;
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify({ message_type: 'summary', files_restored: progress.filesDone, bytes_restored: progress.bytesDone, errors: problems.length, total_duration: elapsed / 1000 }) + '\n');
+  } else {
+    ctx.stdout.write(`restored ${progress.filesDone} files, ${formatBytes(progress.bytesDone)} in ${formatDuration(elapsed)}\n`);
+  }
+  if (problems.length > 0) {
+    ctx.stderr.write(`ferry: ${problems.length} entries could not be restored (listed above); the rest is restored. Run \`ferry check --read-data\` to see which packs are damaged.\n`);
+    return 1;
+  }
+  return 0;
+}

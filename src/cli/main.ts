@@ -1,0 +1,92 @@
+import { Command, CommanderError, Option } from 'commander';
+import { FerryError, InterruptedError, UserError } from '../core/errors.js';
+import { backupCommand } from './commands/backup.js';
+import { checkCommand } from './commands/check.js';
+import { initCommand } from './commands/init.js';
+import { lsCommand } from './commands/ls.js';
+import { restoreCommand } from './commands/restore.js';
+import { snapshotsCommand } from './commands/snapshots.js';
+import { processContext, type CliContext } from './context.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function repoCommand(program: Command, name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .option('-r, --repo <REPO>', 'repository location (or FERRY_REPOSITORY)')
+    .option('--password-file <FILE>', 'read the password from FILE (or FERRY_PASSWORD)')
+    .option('--json', 'machine-readable output');
+}
+
+/** Builds the command tree; each action stores the exit code it returns. */
+export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
+  const program = new Command('ferry')
+    .description('Deduplicated, encrypted backups with offline seeding')
+    .version('0.1.0')
+    .showHelpAfterError('(run ferry --help for usage)')
+    .exitOverride();
+  const run = (action: Promise<number>): Promise<void> => action.then(setExit);
+
+  repoCommand(program, 'init', 'create a repository').action((opts) => run(initCommand(ctx, opts)));
+  repoCommand(program, 'backup', 'back up files and directories')
+    .argument('<paths...>', 'files and directories to back up')
+    .option('--tag <TAG>', 'add a tag to the snapshot (repeatable)', collect)
+    .option('--exclude <GLOB>', 'exclude matching paths (repeatable)', collect)
+    .action((paths: string[], opts) => run(backupCommand(ctx, paths, opts)));
+  repoCommand(program, 'snapshots', 'list snapshots').action((opts) => run(snapshotsCommand(ctx, opts)));
+  repoCommand(program, 'ls', 'list the files of a snapshot')
+    .argument('<snapshot>', 'snapshot id or "latest"')
+    .argument('[path]', 'only entries below this path')
+    .action((ref: string, path: string | undefined, opts) => run(lsCommand(ctx, ref, path, opts)));
+  repoCommand(program, 'restore', 'restore a snapshot')
+    .argument('<snapshot>', 'snapshot id or "latest"')
+    .addOption(new Option('-t, --target <DIR>', 'directory to restore into').makeOptionMandatory())
+    .option('--include <PATH>', 'restore only this snapshot path (repeatable)', collect)
+    .action((ref: string, opts) => run(restoreCommand(ctx, ref, opts)));
+  repoCommand(program, 'check', 'verify the repository')
+    .option('--read-data', 'also read and verify every pack')
+    .action((opts) => run(checkCommand(ctx, opts)));
+  return program;
+}
+
+/** Entry point of bin/ferry: runs one command and exits with the CLI contract's code. */
+export async function main(argv: string[]): Promise<void> {
+  const controller = new AbortController();
+  const ctx = processContext(controller.signal);
+  let exitCode = 0;
+  let interrupts = 0;
+  const onSignal = (): void => {
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await buildProgram(ctx, (code) => (exitCode = code)).parseAsync(argv);
+  } catch (err) {
+    exitCode = report(ctx, err);
+  }
+  for (const cleanup of ctx.cleanups) {
+    await cleanup().catch((err: unknown) => ctx.stderr.write(`ferry: cleanup failed: ${(err as Error).message}\n`));
+  }
+  process.exitCode = exitCode;
+}
+
+function report(ctx: CliContext, err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
+  if (err instanceof InterruptedError) {
+    ctx.stderr.write('ferry: interrupted; nothing was saved as a snapshot, run the command again to continue\n');
+    return 130;
+  }
+  if (err instanceof UserError) {
+    ctx.stderr.write(`ferry: ${err.message}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof FerryError) {
+    ctx.stderr.write(`ferry: ${err.message}\n`);
+    return err.exitCode;
+  }
+  ctx.stderr.write(`ferry: unexpected error (a bug; please report it):\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
+}

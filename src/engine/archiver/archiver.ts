@@ -1,0 +1,268 @@
+import type { BigIntStats } from 'node:fs';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { InterruptedError, isErrno } from '../../core/errors.js';
+import type { Id } from '../../core/ids.js';
+import type { FastCdc } from '../chunker/fastcdc.js';
+import { bytePath, displayPath, joinBytePath } from '../fs/byte-path.js';
+import type { Repository } from '../repository/repository.js';
+import type { RepositoryWriter } from '../repository/repository-writer.js';
+import type { SkippedEntry } from '../snapshot/snapshot.js';
+import { decodeTree, encodeTree, type TreeNode } from '../snapshot/tree-format.js';
+import type { Excludes } from './excludes.js';
+import { readChunks } from './file-chunks.js';
+import { nodeFromStat, SOURCE_OPEN_FLAGS, SOURCE_OPEN_FLAGS_NOATIME, unchangedSince } from './node-from-stat.js';
+import { Semaphore } from '../../core/semaphore.js';
+import { PathTrie } from './path-trie.js';
+
+/** Live counters a front end renders; the archiver only increments them. */
+export interface BackupProgress {
+  filesDone: number;
+  dirsDone: number;
+  bytesDone: number;
+  bytesRead: number;
+  currentPath: string;
+  errors: number;
+}
+
+/** Per-kind counts of new, changed and unmodified entries, for the summary. */
+export interface ArchiveCounts {
+  filesNew: number;
+  filesChanged: number;
+  filesUnmodified: number;
+  dirsNew: number;
+  dirsChanged: number;
+  dirsUnmodified: number;
+}
+
+export interface ArchiverOptions {
+  readonly excludes: Excludes;
+  readonly progress: BackupProgress;
+  readonly onSkipped: (entry: SkippedEntry) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** Small files are read several at a time to hide per-file latency; large ones two at a time. */
+const SMALL_FILE_READS = 16;
+const LARGE_FILE_READS = 2;
+
+/**
+ * Walks source paths and stores their content and trees. Unchanged files (same size, mtime, ctime and
+ * inode as in the parent snapshot, with all their chunks still indexed) are not read again.
+ * Unreadable entries are reported through `onSkipped` and left out of the tree; the walk goes on.
+ */
+export class Archiver {
+  readonly counts: ArchiveCounts = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirsNew: 0, dirsChanged: 0, dirsUnmodified: 0 };
+  private readonly cdc: FastCdc;
+  private readonly maxChunk: number;
+  private readonly minChunk: number;
+  private readonly smallReads = new Semaphore(SMALL_FILE_READS);
+  private readonly largeReads = new Semaphore(LARGE_FILE_READS);
+  /** Content of files with several hard links, by device and inode, so each is read once. */
+  private readonly hardLinks = new Map<string, { node: TreeNode }>();
+  private noAtime = true;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly writer: RepositoryWriter,
+    private readonly options: ArchiverOptions,
+  ) {
+    this.cdc = repo.createChunker();
+    this.maxChunk = repo.config.chunker.maxSize;
+    this.minChunk = repo.config.chunker.minSize;
+  }
+
+  /**
+   * Archives `paths` (absolute; nested duplicates are dropped) into a tree rooted at `/`, each path
+   * under its full name. Returns the root tree id.
+   */
+  async archive(paths: readonly string[], parentTree: Id | undefined): Promise<Id> {
+    const trie = new PathTrie(paths.map((p) => resolve(p)));
+    if (!trie.isTarget) return this.archiveVirtual(trie, bytePath('/'), parentTree);
+    // Backing up `/` itself: the root tree is the listing of `/`.
+    const root = await this.archiveDir(bytePath('/'), bytePath('root'), await lstat('/', { bigint: true }), parentTree ? ({ type: 'dir', subtree: parentTree } as TreeNode) : undefined);
+    if (!root?.subtree) throw new Error('cannot read the root directory');
+    return root.subtree;
+  }
+
+  /** A directory on the way to the backup paths: only the children that lead to them. */
+  private async archiveVirtual(trie: PathTrie, path: Buffer, parentTree: Id | undefined): Promise<Id> {
+    const parentNodes = await this.loadParentNodes(parentTree);
+    const nodes: TreeNode[] = [];
+    for (const [name, child] of trie.children()) {
+      const childPath = joinBytePath(path, name);
+      const previous = parentNodes.get(name.toString('latin1'));
+      let st: BigIntStats;
+      try {
+        st = await lstat(childPath, { bigint: true });
+      } catch (err) {
+        this.skip(childPath, err);
+        continue;
+      }
+      if (child.isTarget) {
+        const node = await this.archiveEntry(childPath, name, st, previous);
+        if (node) nodes.push(node);
+      } else if (st.isDirectory()) {
+        const subtree = await this.archiveVirtual(child, childPath, previous?.subtree);
+        nodes.push(nodeFromStat(name, st, { subtree }));
+      } else {
+        this.skip(childPath, new Error('not a directory'));
+      }
+    }
+    return this.saveTree(nodes);
+  }
+
+  private async archiveEntry(path: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+    if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
+    if (!this.options.excludes.empty && this.options.excludes.matches(displayPath(path))) return undefined;
+    this.options.progress.currentPath = displayPath(path);
+    switch (nodeFromStat(name, st, {}).type) {
+      case 'dir':
+        return this.archiveDir(path, name, st, previous);
+      case 'file':
+        return this.archiveFile(path, name, st, previous);
+      case 'symlink': {
+        this.options.progress.filesDone++;
+        try {
+          return nodeFromStat(name, st, { linkTarget: await readlink(path, { encoding: 'buffer' }) });
+        } catch (err) {
+          this.skip(path, err);
+          return undefined;
+        }
+      }
+      default:
+        this.options.progress.filesDone++;
+        return nodeFromStat(name, st, {});
+    }
+  }
+
+  private async archiveDir(path: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+    let names: Buffer[];
+    try {
+      names = (await readdir(path, { encoding: 'buffer' })).sort(Buffer.compare);
+    } catch (err) {
+      this.skip(path, err);
+      return undefined;
+    }
+    const parentNodes = await this.loadParentNodes(previous?.type === 'dir' ? previous.subtree : undefined);
+    const entries = await Promise.all(
+      names.map(async (child) => {
+        const childPath = joinBytePath(path, child);
+        try {
+          return { name: child, path: childPath, st: await lstat(childPath, { bigint: true }) };
+        } catch (err) {
+          this.skip(childPath, err);
+          return undefined;
+        }
+      }),
+    );
+    const nodes: (TreeNode | undefined)[] = new Array(entries.length);
+    // Files first, several at once; then subdirectories one after another, which bounds concurrency.
+    await Promise.all(
+      entries.map(async (entry, i) => {
+        if (entry && !entry.st.isDirectory()) nodes[i] = await this.archiveEntry(entry.path, entry.name, entry.st, parentNodes.get(entry.name.toString('latin1')));
+      }),
+    );
+    for (const [i, entry] of entries.entries()) {
+      if (entry?.st.isDirectory()) nodes[i] = await this.archiveEntry(entry.path, entry.name, entry.st, parentNodes.get(entry.name.toString('latin1')));
+    }
+    const subtree = await this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+    this.options.progress.dirsDone++;
+    if (previous?.type !== 'dir') this.counts.dirsNew++;
+    else if (previous.subtree === subtree) this.counts.dirsUnmodified++;
+    else this.counts.dirsChanged++;
+    return nodeFromStat(name, st, { subtree });
+  }
+
+  private async archiveFile(path: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+    const progress = this.options.progress;
+    if (unchangedSince(previous, st) && previous!.content!.every((id) => this.writer.knows(id))) {
+      this.counts.filesUnmodified++;
+      progress.filesDone++;
+      progress.bytesDone += Number(st.size);
+      return nodeFromStat(name, st, { content: previous!.content! });
+    }
+    const linkKey = st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
+    const linked = linkKey ? this.hardLinks.get(linkKey) : undefined;
+    if (linked && BigInt(linked.node.size) === st.size && linked.node.mtimeNs === st.mtimeNs) {
+      progress.filesDone++;
+      progress.bytesDone += Number(st.size);
+      this.countFile(previous);
+      return nodeFromStat(name, st, { content: linked.node.content!, size: linked.node.size });
+    }
+    const semaphore = st.size < BigInt(this.minChunk) ? this.smallReads : this.largeReads;
+    const node = await semaphore.run(async () => {
+      try {
+        const { content, size } = await this.readContent(path, Number(st.size));
+        return nodeFromStat(name, st, { content, size });
+      } catch (err) {
+        this.skip(path, err);
+        return undefined;
+      }
+    });
+    if (!node) return undefined;
+    if (linkKey) this.hardLinks.set(linkKey, { node });
+    this.countFile(previous);
+    progress.filesDone++;
+    return node;
+  }
+
+  private countFile(previous: TreeNode | undefined): void {
+    if (previous?.type === 'file') this.counts.filesChanged++;
+    else this.counts.filesNew++;
+  }
+
+  private async readContent(path: Buffer, expectedSize: number): Promise<{ content: Id[]; size: number }> {
+    const file = await this.openSource(path);
+    try {
+      const content: Id[] = [];
+      let size = 0;
+      for await (const chunk of readChunks(file, this.cdc, this.maxChunk, expectedSize)) {
+        if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
+        size += chunk.length;
+        this.options.progress.bytesDone += chunk.length;
+        this.options.progress.bytesRead += chunk.length;
+        content.push((await this.writer.save('data', chunk)).id);
+      }
+      return { content, size };
+    } finally {
+      await file.close();
+    }
+  }
+
+  private async openSource(path: Buffer): ReturnType<typeof open> {
+    if (this.noAtime) {
+      try {
+        return await open(path, SOURCE_OPEN_FLAGS_NOATIME);
+      } catch (err) {
+        // O_NOATIME is refused for files we do not own unless privileged; stop asking.
+        if (!isErrno(err, 'EPERM')) throw err;
+        this.noAtime = false;
+      }
+    }
+    return open(path, SOURCE_OPEN_FLAGS);
+  }
+
+  private async saveTree(nodes: TreeNode[]): Promise<Id> {
+    return (await this.writer.save('tree', encodeTree(nodes))).id;
+  }
+
+  /** The parent snapshot's nodes of a directory by name (latin1 keys are a lossless byte encoding). */
+  private async loadParentNodes(tree: Id | undefined): Promise<Map<string, TreeNode>> {
+    const byName = new Map<string, TreeNode>();
+    if (!tree) return byName;
+    try {
+      for (const node of decodeTree(await this.repo.loadBlob('tree', tree))) byName.set(node.name.toString('latin1'), node);
+    } catch {
+      // A damaged parent only costs re-reading the files; the new snapshot does not depend on it.
+    }
+    return byName;
+  }
+
+  private skip(path: Buffer, err: unknown): void {
+    if (err instanceof InterruptedError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    this.options.progress.errors++;
+    this.options.onSkipped({ path: displayPath(path), error: message });
+  }
+}

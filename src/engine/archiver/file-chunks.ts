@@ -1,0 +1,38 @@
+import type { FileHandle } from 'node:fs/promises';
+import type { FastCdc } from '../chunker/fastcdc.js';
+
+/**
+ * Reads a file and yields its content-defined chunks in order. Each yielded buffer is a view into an
+ * internal buffer that is reused: consume it before asking for the next chunk. The buffer starts at
+ * the expected file size (small files take one read) and grows to twice the maximum chunk size when
+ * the file turns out larger, so the chunker always sees a full maximum chunk except at end of file.
+ */
+export async function* readChunks(file: FileHandle, cdc: FastCdc, maxChunk: number, expectedSize: number): AsyncGenerator<Buffer> {
+  const fullSize = 2 * maxChunk;
+  let buffer = Buffer.allocUnsafe(expectedSize < maxChunk ? Math.max(expectedSize + 1, 4096) : fullSize);
+  let start = 0;
+  let end = 0;
+  let eof = false;
+  for (;;) {
+    while (!eof && end - start < maxChunk) {
+      if (end === buffer.length) {
+        if (start > 0) {
+          buffer.copy(buffer, 0, start, end);
+          end -= start;
+          start = 0;
+        } else {
+          const larger = Buffer.allocUnsafe(fullSize);
+          buffer.copy(larger, 0, 0, end);
+          buffer = larger;
+        }
+      }
+      const { bytesRead } = await file.read(buffer, end, buffer.length - end, null);
+      if (bytesRead === 0) eof = true;
+      end += bytesRead;
+    }
+    if (start === end) return;
+    const cut = cdc.findCut(buffer, start, end);
+    yield buffer.subarray(start, start + cut);
+    start += cut;
+  }
+}

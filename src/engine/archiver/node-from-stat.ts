@@ -1,0 +1,63 @@
+import type { BigIntStats } from 'node:fs';
+import { constants } from 'node:fs';
+import type { Id } from '../../core/ids.js';
+import type { NodeType, TreeNode } from '../snapshot/tree-format.js';
+
+/** The node type of an lstat result. */
+export function nodeTypeOf(st: BigIntStats): NodeType {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'chardev';
+  return 'blockdev';
+}
+
+export interface NodeContent {
+  readonly content?: readonly Id[];
+  readonly subtree?: Id;
+  readonly linkTarget?: Buffer;
+  /** Overrides the stat size: a file that changed while it was read records what was read. */
+  readonly size?: number;
+}
+
+/** A tree node for `name` from its lstat result and what the archiver found inside it. */
+export function nodeFromStat(name: Buffer, st: BigIntStats, inner: NodeContent): TreeNode {
+  const type = nodeTypeOf(st);
+  const isDevice = type === 'chardev' || type === 'blockdev';
+  return {
+    name,
+    type,
+    mode: Number(st.mode & BigInt(0o7777)),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtimeNs: st.mtimeNs,
+    ctimeNs: st.ctimeNs,
+    inode: st.ino,
+    device: st.dev,
+    links: Number(st.nlink),
+    size: inner.size ?? (type === 'file' || type === 'symlink' ? Number(st.size) : 0),
+    ...(inner.content ? { content: inner.content } : {}),
+    ...(inner.subtree ? { subtree: inner.subtree } : {}),
+    ...(inner.linkTarget ? { linkTarget: inner.linkTarget } : {}),
+    ...(isDevice ? { rdev: st.rdev } : {}),
+  };
+}
+
+/** True when a file is unchanged since the parent snapshot recorded it (so it need not be read). */
+export function unchangedSince(previous: TreeNode | undefined, st: BigIntStats): boolean {
+  return (
+    previous !== undefined &&
+    previous.type === 'file' &&
+    st.isFile() &&
+    BigInt(previous.size) === st.size &&
+    previous.mtimeNs === st.mtimeNs &&
+    previous.ctimeNs === st.ctimeNs &&
+    previous.inode === st.ino
+  );
+}
+
+/** open(2) flags for reading a source file: never through a symlink, and without touching its atime when allowed. */
+export const SOURCE_OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
+export const SOURCE_OPEN_FLAGS_NOATIME = SOURCE_OPEN_FLAGS | (constants.O_NOATIME ?? 0);

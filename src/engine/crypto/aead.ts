@@ -1,0 +1,42 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { IntegrityError } from '../../core/errors.js';
+
+/** Overhead of a sealed message: 12-byte nonce before the ciphertext, 16-byte tag after it. */
+export const SEAL_OVERHEAD = 28;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+/**
+ * Encrypts and authenticates `plaintext` with AES-256-GCM under a fresh random nonce.
+ * `aad` binds the message to its context (object kind, blob id) so one sealed object cannot stand in
+ * for another. Returns `nonce ‖ ciphertext ‖ tag`.
+ */
+export function seal(key: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  if (aad) cipher.setAAD(aad);
+  const out = Buffer.allocUnsafe(NONCE_BYTES + plaintext.length + TAG_BYTES);
+  nonce.copy(out, 0);
+  let written = NONCE_BYTES + cipher.update(plaintext).copy(out, NONCE_BYTES);
+  written += cipher.final().copy(out, written);
+  cipher.getAuthTag().copy(out, written);
+  return out;
+}
+
+/**
+ * Reverses {@link seal}. Throws `IntegrityError` when the message was altered, truncated, sealed with
+ * another key or with another `aad`.
+ */
+export function open(key: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Buffer {
+  if (sealed.length < SEAL_OVERHEAD) throw new IntegrityError(`sealed message too short (${sealed.length} bytes)`);
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE_BYTES));
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  if (aad) decipher.setAAD(aad);
+  const body = decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES));
+  try {
+    const tail = decipher.final();
+    return tail.length === 0 ? body : Buffer.concat([body, tail]);
+  } catch (cause) {
+    throw new IntegrityError('authentication failed: the data was altered or belongs to another key', { cause });
+  }
+}

@@ -1,0 +1,25 @@
+import { IntegrityError } from '../../core/errors.js';
+import { open, seal } from '../crypto/aead.js';
+import type { BlobCompressor } from '../compress/zstd.js';
+import { decodeIndex, encodeIndex, type IndexFile } from './index-format.js';
+
+const AAD = Buffer.from('ferry index v1');
+const RAW = 0;
+const ZSTD = 1;
+
+/** Encodes, compresses and seals an index file; the result is stored under its SHA-256. */
+export function sealIndex(key: Uint8Array, index: IndexFile, compressor: BlobCompressor): Buffer {
+  const plain = encodeIndex(index);
+  const packed = compressor.compress(plain);
+  const body = packed ? Buffer.concat([Buffer.of(ZSTD), packed]) : Buffer.concat([Buffer.of(RAW), plain]);
+  return seal(key, body, AAD);
+}
+
+/** Reverses {@link sealIndex}; `IntegrityError` on any damage. */
+export function openIndex(key: Uint8Array, sealed: Uint8Array, compressor: BlobCompressor): IndexFile {
+  const body = open(key, sealed, AAD);
+  const flag = body[0];
+  if (flag === RAW) return decodeIndex(body.subarray(1));
+  if (flag !== ZSTD) throw new IntegrityError('index has an unknown compression flag');
+  return decodeIndex(compressor.decompress(body.subarray(1)));
+}

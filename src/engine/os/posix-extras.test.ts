@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { constants, lstatSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeFifo, makeNode, setTimesNs } from './posix-extras.js';
+
+const isRoot = process.getuid?.() === 0;
+
+/** Asserts that `fn` throws a Node-style system error with these fields. */
+function assertSystemError(fn: () => void, code: string, syscall: string, path: string): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof Error);
+    const e = err as NodeJS.ErrnoException;
+    assert.equal(e.code, code);
+    assert.equal(e.errno, -(osConstants.errno as Record<string, number>)[code]!);
+    assert.equal(e.syscall, syscall);
+    assert.equal(e.path, path);
+    assert.match(e.message, new RegExp(`^${code}: .*, ${syscall} '`));
+    return true;
+  });
+}
+
+describe('posix-extras', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ferry-posix-extras-'));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('setTimesNs', () => {
+    it('sets access and modification times to the nanosecond', () => {
+      const file = join(dir, 'times');
+      writeFileSync(file, 'x');
+      setTimesNs(file, 1_600_000_000_123_456_789n, 1_700_000_000_987_654_321n, { noFollow: false });
+      const stat = lstatSync(file, { bigint: true });
+      assert.equal(stat.atimeNs, 1_600_000_000_123_456_789n);
+      assert.equal(stat.mtimeNs, 1_700_000_000_987_654_321n);
+    });
+
+    it('sets times before 1970', () => {
+      const file = join(dir, 'old');
+      writeFileSync(file, 'x');
+      setTimesNs(file, -1n, -1_500_000_000_000_000_001n, { noFollow: false });
+      const stat = lstatSync(file, { bigint: true });
+      assert.equal(stat.atimeNs, -1n);
+      assert.equal(stat.mtimeNs, -1_500_000_000_000_000_001n);
+    });
+
+    it('sets a symbolic link’s own times without following it when noFollow is set', () => {
+      const target = join(dir, 'link-target');
+      const link = join(dir, 'link');
+      writeFileSync(target, 'x');
+      symlinkSync('link-target', link);
+      setTimesNs(target, 1_000_000_000_000_000_001n, 1_000_000_000_000_000_002n, { noFollow: false });
+
+      setTimesNs(link, 1_234_567_890_000_000_007n, 1_234_567_890_111_111_111n, { noFollow: true });
+
+      const linkStat = lstatSync(link, { bigint: true });
+      assert.ok(linkStat.isSymbolicLink());
+      assert.equal(linkStat.mtimeNs, 1_234_567_890_111_111_111n);
+      assert.equal(linkStat.atimeNs, 1_234_567_890_000_000_007n);
+      assert.equal(lstatSync(target, { bigint: true }).mtimeNs, 1_000_000_000_000_000_002n);
+    });
+
+    it('follows a symbolic link when noFollow is not set', () => {
+      const target = join(dir, 'follow-target');
+      const link = join(dir, 'follow-link');
+      writeFileSync(target, 'x');
+      symlinkSync('follow-target', link);
+      setTimesNs(link, 1_000_000_000_000_000_003n, 1_000_000_000_000_000_004n, { noFollow: false });
+      assert.equal(lstatSync(target, { bigint: true }).mtimeNs, 1_000_000_000_000_000_004n);
+    });
+
+    it('throws ENOENT for a missing file', () => {
+      const missing = join(dir, 'no-such-dir', 'file');
+      assertSystemError(
+        () => setTimesNs(missing, 0n, 0n, { noFollow: true }),
+        'ENOENT',
+        'utimensat',
+        missing,
+      );
+    });
+  });
+
+  describe('makeFifo', () => {
+    it('creates a FIFO', () => {
+      const fifo = join(dir, 'fifo');
+      makeFifo(fifo, 0o600);
+      const stat = lstatSync(fifo);
+      assert.ok(stat.isFIFO());
+      assert.equal(stat.mode & 0o777, 0o600);
+    });
+
+    it('throws EEXIST when the path exists', () => {
+      const fifo = join(dir, 'fifo-twice');
+      makeFifo(fifo, 0o600);
+      assertSystemError(() => makeFifo(fifo, 0o600), 'EEXIST', 'mkfifo', fifo);
+    });
+
+    it('throws ENOENT when the directory is missing', () => {
+      const fifo = join(dir, 'no-such-dir', 'fifo');
+      assertSystemError(() => makeFifo(fifo, 0o600), 'ENOENT', 'mkfifo', fifo);
+    });
+  });
+
+  describe('makeNode', () => {
+    it('creates a socket node', () => {
+      const socket = join(dir, 'socket');
+      makeNode(socket, constants.S_IFSOCK | 0o600, 0n);
+      assert.ok(lstatSync(socket).isSocket());
+    });
+
+    it('creates a FIFO through mknod', () => {
+      const fifo = join(dir, 'fifo-by-mknod');
+      makeNode(fifo, constants.S_IFIFO | 0o600, 0n);
+      assert.ok(lstatSync(fifo).isFIFO());
+    });
+
+    it('creates a character device with the given rdev (as root)', { skip: !isRoot && 'needs root' }, (t) => {
+      const nullRdev = statSync('/dev/null', { bigint: true }).rdev;
+      const device = join(dir, 'null-device');
+      try {
+        makeNode(device, constants.S_IFCHR | 0o600, nullRdev);
+      } catch (err) {
+        // Root in a container without CAP_MKNOD: nothing this code can do about it.
+        if ((err as NodeJS.ErrnoException).code === 'EPERM') {
+          t.skip('root lacks CAP_MKNOD here');
+          return;
+        }
+        throw err;
+      }
+      const stat = lstatSync(device, { bigint: true });
+      assert.ok(stat.isCharacterDevice());
+      assert.equal(stat.rdev, nullRdev);
+    });
+
+    it('throws EPERM for a device when not root', { skip: isRoot && 'runs as root' }, () => {
+      const device = join(dir, 'denied-device');
+      const nullRdev = statSync('/dev/null', { bigint: true }).rdev;
+      assertSystemError(() => makeNode(device, constants.S_IFCHR | 0o600, nullRdev), 'EPERM', 'mknod', device);
+    });
+
+    it('throws EEXIST when the path exists', () => {
+      const file = join(dir, 'existing');
+      writeFileSync(file, 'x');
+      assertSystemError(() => makeNode(file, constants.S_IFSOCK | 0o600, 0n), 'EEXIST', 'mknod', file);
+    });
+  });
+
+  describe('Buffer paths', () => {
+    it('handles a file name that is not UTF-8', () => {
+      const name = Buffer.from([0x66, 0xff, 0x6f]); // "f\xffo"
+      const path = Buffer.concat([Buffer.from(`${dir}/`), name]);
+      makeFifo(path, 0o600);
+      const names = readdirSync(dir, { encoding: 'buffer' });
+      assert.ok(names.some((n) => n.equals(name)));
+      assert.ok(lstatSync(path).isFIFO());
+
+      setTimesNs(path, 5n, 1_111_111_111_222_222_222n, { noFollow: true });
+      assert.equal(lstatSync(path, { bigint: true }).mtimeNs, 1_111_111_111_222_222_222n);
+
+      assertSystemError(() => makeFifo(path, 0o600), 'EEXIST', 'mkfifo', path.toString('utf8'));
+    });
+
+    it('rejects a path containing a NUL byte', () => {
+      const path = Buffer.from(`${dir}/a\0b`);
+      assert.throws(() => makeFifo(path, 0o600), TypeError);
+      assert.throws(() => setTimesNs(`${dir}/a\0b`, 0n, 0n, { noFollow: false }), TypeError);
+    });
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * The POSIX calls a restore needs that Node 20's fs lacks, from the native addon built out of
+ * native/ferry_fs.c by `npm ci` (binding.gyp at the package root): nanosecond file times, and creating
+ * FIFOs, sockets and device nodes.
+ *
+ * Paths may be Buffers holding any bytes (file names need not be UTF-8) or strings (encoded as UTF-8, as
+ * Node's fs does). Every function is synchronous. A failing system call throws an Error shaped like Node's
+ * system errors (`code` such as 'ENOENT', 'EEXIST' or 'EPERM'; `errno`, `syscall`, `path`), so callers test
+ * `err.code` exactly as they do for node:fs errors.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../../core/errors.js';
+
+/** What native/ferry_fs.c exports. */
+interface FerryFsAddon {
+  utimensat(
+    path: Buffer,
+    atimeSec: bigint,
+    atimeNsec: number,
+    mtimeSec: bigint,
+    mtimeNsec: number,
+    noFollow: boolean,
+  ): void;
+  mknod(path: Buffer, mode: number, dev: bigint): void;
+  mkfifo(path: Buffer, mode: number): void;
+}
+
+// This file is three levels below the package root both as src/engine/os/posix-extras.ts (tsx) and as
+// dist/engine/os/posix-extras.js (tsc).
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const ADDON_PATH = join(PACKAGE_ROOT, 'build', 'Release', 'ferry_fs.node');
+const NS_PER_SECOND = 1_000_000_000n;
+
+let addon: FerryFsAddon | undefined;
+
+/** Loads the addon on first use, so commands that never restore special files run without it. */
+function loadAddon(): FerryFsAddon {
+  if (addon !== undefined) return addon;
+  try {
+    addon = createRequire(import.meta.url)(ADDON_PATH) as FerryFsAddon;
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    throw new UserError(
+      `ferry's native addon ${ADDON_PATH} is missing or does not load (${reason}): run \`npm ci\` in ${PACKAGE_ROOT} to build it`,
+      { cause },
+    );
+  }
+  return addon;
+}
+
+function toBuffer(path: Buffer | string): Buffer {
+  return typeof path === 'string' ? Buffer.from(path, 'utf8') : path;
+}
+
+/** Splits nanoseconds since the epoch into whole seconds and a nanosecond part in [0, 1e9), also before 1970. */
+function splitNs(ns: bigint): [bigint, number] {
+  let seconds = ns / NS_PER_SECOND;
+  let nanoseconds = ns % NS_PER_SECOND;
+  if (nanoseconds < 0n) {
+    seconds -= 1n;
+    nanoseconds += NS_PER_SECOND;
+  }
+  return [seconds, Number(nanoseconds)];
+}
+
+/**
+ * Sets a file's access and modification times, to the nanosecond (utimensat(2)).
+ *
+ * @param atimeNs - access time in nanoseconds since the Unix epoch (negative before 1970).
+ * @param mtimeNs - modification time, likewise.
+ * @param options - `noFollow`: when true and `path` is a symbolic link, sets the link's own times instead of
+ *   its target's.
+ * @throws a Node-style system error (`code` 'ENOENT', 'EPERM', …) when the call fails; a `UserError` when
+ *   the addon is not built.
+ */
+export function setTimesNs(
+  path: Buffer | string,
+  atimeNs: bigint,
+  mtimeNs: bigint,
+  options: { noFollow: boolean },
+): void {
+  const [atimeSec, atimeNsec] = splitNs(atimeNs);
+  const [mtimeSec, mtimeNsec] = splitNs(mtimeNs);
+  loadAddon().utimensat(toBuffer(path), atimeSec, atimeNsec, mtimeSec, mtimeNsec, options.noFollow);
+}
+
+/**
+ * Creates a file system node (mknod(2)): a socket, FIFO, character or block device.
+ *
+ * @param mode - the file type bits (`fs.constants.S_IFSOCK`, `S_IFCHR`, …) or'ed with the permission bits;
+ *   the process umask applies to the permissions, as for any mknod.
+ * @param rdev - the device number as `fs.statSync(p, { bigint: true }).rdev` reports it (ignored for
+ *   sockets and FIFOs).
+ * @throws a Node-style system error: 'EEXIST' when `path` exists (not idempotent), 'EPERM' when creating a
+ *   device without the privilege; a `UserError` when the addon is not built.
+ */
+export function makeNode(path: Buffer | string, mode: number, rdev: bigint): void {
+  loadAddon().mknod(toBuffer(path), mode, rdev);
+}
+
+/**
+ * Creates a FIFO (named pipe) (mkfifo(3)); the process umask applies to `mode`.
+ *
+ * @throws a Node-style system error: 'EEXIST' when `path` exists (not idempotent); a `UserError` when the
+ *   addon is not built.
+ */
+export function makeFifo(path: Buffer | string, mode: number): void {
+  loadAddon().mkfifo(toBuffer(path), mode);
+}

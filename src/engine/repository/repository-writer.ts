@@ -1,0 +1,106 @@
+import type { Id } from '../../core/ids.js';
+import type { Storage } from '../../storage/storage.js';
+import { objectKey } from '../../storage/layout.js';
+import { BlobCompressor } from '../compress/zstd.js';
+import { ContentHasher } from '../crypto/content-id.js';
+import { sha256Id } from '../crypto/sha256.js';
+import { sealIndex } from '../index/index-file.js';
+import type { IndexedPack } from '../index/index-format.js';
+import type { MasterIndex } from '../index/master-index.js';
+import { BlobCodec } from '../pack/blob-codec.js';
+import type { BlobType } from '../pack/pack-format.js';
+import { PackUploader } from './pack-uploader.js';
+
+/** Counters of what a writer added, for the backup summary. */
+export interface WriterStats {
+  dataBlobs: number;
+  treeBlobs: number;
+  /** Plaintext bytes of new blobs. */
+  dataAdded: number;
+  /** Bytes of new packs and index files. */
+  dataAddedPacked: number;
+}
+
+export interface SavedBlob {
+  readonly id: Id;
+  /** False when the repository already had the blob. */
+  readonly added: boolean;
+}
+
+/** Packs are listed in index files of at most this many packs, so a crash loses little index work. */
+const PACKS_PER_INDEX_FILE = 64;
+
+export interface WriterKeys {
+  readonly encryptionKey: Uint8Array;
+  readonly contentIdKey: Uint8Array;
+}
+
+/**
+ * Adds blobs to a repository: hashes, deduplicates, compresses, seals and packs them, and writes index
+ * files for the packs it saved. Write order: a pack is durable before an index file names it; callers
+ * write the snapshot only after {@link flush}.
+ */
+export class RepositoryWriter {
+  readonly stats: WriterStats = { dataBlobs: 0, treeBlobs: 0, dataAdded: 0, dataAddedPacked: 0 };
+  private readonly hasher: ContentHasher;
+  private readonly codec: BlobCodec;
+  private readonly indexCompressor = new BlobCompressor();
+  private readonly uploader: PackUploader;
+  private unindexed: IndexedPack[] = [];
+  private indexWrites: Promise<void>[] = [];
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly keys: WriterKeys,
+    index: MasterIndex,
+    packSize: number,
+    compressionLevel: number,
+  ) {
+    this.hasher = new ContentHasher(keys.contentIdKey);
+    this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
+    this.uploader = new PackUploader(storage, keys.encryptionKey, index, packSize, (pack, bytes) => {
+      this.stats.dataAddedPacked += bytes;
+      this.unindexed.push(pack);
+      if (this.unindexed.length >= PACKS_PER_INDEX_FILE) this.indexWrites.push(this.writeIndex());
+    });
+  }
+
+  /** The id a blob with this plaintext has in this repository. */
+  idOf(plaintext: Uint8Array): Id {
+    return this.hasher.idOf(plaintext);
+  }
+
+  /** True when the repository has the blob or this writer is about to store it. */
+  knows(id: Id): boolean {
+    return this.uploader.knows(id);
+  }
+
+  /** Stores the blob unless the repository has it already. */
+  async save(type: BlobType, plaintext: Uint8Array, id: Id = this.hasher.idOf(plaintext)): Promise<SavedBlob> {
+    if (!this.uploader.reserve(id)) return { id, added: false };
+    const encoded = this.codec.encode(type, id, plaintext);
+    if (type === 'tree') this.stats.treeBlobs++;
+    else this.stats.dataBlobs++;
+    this.stats.dataAdded += plaintext.length;
+    await this.uploader.add(encoded);
+    return { id, added: true };
+  }
+
+  /** Saves every open pack and the index files naming them. After it resolves, all blobs are durable and indexed. */
+  async flush(): Promise<void> {
+    await this.uploader.flush();
+    this.indexWrites.push(this.writeIndex());
+    const writes = this.indexWrites;
+    this.indexWrites = [];
+    await Promise.all(writes);
+  }
+
+  private async writeIndex(): Promise<void> {
+    if (this.unindexed.length === 0) return;
+    const packs = this.unindexed;
+    this.unindexed = [];
+    const bytes = sealIndex(this.keys.encryptionKey, { packs, supersedes: [] }, this.indexCompressor);
+    await this.storage.save(objectKey('index', sha256Id(bytes)), bytes, { length: bytes.length });
+    this.stats.dataAddedPacked += bytes.length;
+  }
+}

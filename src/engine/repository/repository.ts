@@ -1,0 +1,202 @@
+import { NotFoundError, RepositoryMissingError, UserError, WrongPasswordError, withContext } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
+import { isId, shortId, type Id } from '../../core/ids.js';
+import { CONFIG_KEY, folderOf, idOfKey, objectKey } from '../../storage/layout.js';
+import type { Storage } from '../../storage/storage.js';
+import { FastCdc } from '../chunker/fastcdc.js';
+import { gearTableFromSecret } from '../chunker/gear-table.js';
+import { BlobCompressor } from '../compress/zstd.js';
+import { createKeySlot, DEFAULT_KDF, openKeySlot, type KdfParams } from '../crypto/key-slot.js';
+import { MasterKey } from '../crypto/master-key.js';
+import { sha256Id } from '../crypto/sha256.js';
+import { openIndex } from '../index/index-file.js';
+import { MasterIndex } from '../index/master-index.js';
+import type { BlobType } from '../pack/pack-format.js';
+import { validateSnapshot, type Snapshot } from '../snapshot/snapshot.js';
+import { BlobReader } from './blob-reader.js';
+import { newConfig, validateConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
+import { RepositoryWriter } from './repository-writer.js';
+import { openJson, sealJson } from './sealed-json.js';
+import { forEachLimit } from '../../core/concurrency.js';
+
+/** Who and where: recorded in key slots, locks and snapshots. */
+export interface Identity {
+  readonly clock: Clock;
+  readonly hostname: string;
+  readonly username: string;
+}
+
+export interface SnapshotRecord {
+  readonly id: Id;
+  readonly snapshot: Snapshot;
+}
+
+/**
+ * An open repository: its config, master key and index, on one Storage. Obtain one with
+ * {@link Repository.init} or {@link Repository.open}.
+ */
+export class Repository {
+  readonly index = new MasterIndex();
+  private reader: BlobReader | undefined;
+
+  private constructor(
+    readonly storage: Storage,
+    readonly config: RepositoryConfig,
+    readonly key: MasterKey,
+    readonly keyId: Id,
+    readonly identity: Identity,
+  ) {}
+
+  /**
+   * Creates a repository on empty storage: config and a first key slot for `password`.
+   * Refuses (UserError) when a config already exists there.
+   */
+  static async init(storage: Storage, password: string, identity: Identity, options: ConfigOptions & { kdf?: KdfParams } = {}): Promise<Repository> {
+    if (await exists(storage, CONFIG_KEY)) {
+      throw new UserError(`a repository already exists at ${storage.properties.location}: use it, or choose an empty location`);
+    }
+    const key = MasterKey.generate();
+    const slot = await createKeySlot(key, password, options.kdf ?? DEFAULT_KDF, {
+      created: new Date(identity.clock.now()),
+      hostname: identity.hostname,
+      username: identity.username,
+    });
+    const keyId = sha256Id(slot);
+    const config = newConfig(options);
+    // The key slot first: a config without a key would be a repository nobody can open.
+    await storage.save(objectKey('key', keyId), slot, { length: slot.length });
+    const sealed = sealJson(key.encryptionKey, 'config', config);
+    await storage.save(CONFIG_KEY, sealed, { length: sealed.length });
+    return new Repository(storage, config, key, keyId, identity);
+  }
+
+  /**
+   * Opens an existing repository with `password`. `RepositoryMissingError` when there is none,
+   * `WrongPasswordError` when no key slot opens. Writes nothing.
+   */
+  static async open(storage: Storage, password: string, identity: Identity): Promise<Repository> {
+    let sealedConfig: Buffer;
+    try {
+      sealedConfig = await storage.load(CONFIG_KEY);
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        throw new RepositoryMissingError(`no repository at ${storage.properties.location}: create one with \`ferry init\` or check the path`);
+      }
+      throw withContext(`reading the repository config at ${storage.properties.location}`, err);
+    }
+    const keyIds: Id[] = [];
+    await storage.list(folderOf('key'), (info) => {
+      const id = idOfKey('key', info.key);
+      if (id) keyIds.push(id);
+    });
+    for (const keyId of keyIds) {
+      const key = await openKeySlot(await storage.load(objectKey('key', keyId)), password);
+      if (key) {
+        const config = validateConfig(openJson(key.encryptionKey, 'config', sealedConfig));
+        return new Repository(storage, config, key, keyId, identity);
+      }
+    }
+    throw new WrongPasswordError('wrong password: no key of this repository opens with it; check FERRY_PASSWORD or --password-file');
+  }
+
+  /** Adds a key slot for another password; returns its id. */
+  async addKey(password: string, kdf: KdfParams = DEFAULT_KDF): Promise<Id> {
+    const slot = await createKeySlot(this.key, password, kdf, {
+      created: new Date(this.identity.clock.now()),
+      hostname: this.identity.hostname,
+      username: this.identity.username,
+    });
+    const id = sha256Id(slot);
+    await this.storage.save(objectKey('key', id), slot, { length: slot.length });
+    return id;
+  }
+
+  /** Loads every index file into {@link index}. Returns the ids of the index files. */
+  async loadIndex(): Promise<Id[]> {
+    const ids = await this.listIds('index');
+    const compressor = new BlobCompressor();
+    await forEachLimit(ids, 4, async (id) => {
+      try {
+        const file = openIndex(this.key.encryptionKey, await this.storage.load(objectKey('index', id)), compressor);
+        for (const pack of file.packs) this.index.addPack(pack.id, pack.blobs);
+      } catch (err) {
+        throw withContext(`loading index ${shortId(id)}`, err);
+      }
+    });
+    return ids;
+  }
+
+  /** The chunker of this repository (its gear table is derived from the master key). */
+  createChunker(): FastCdc {
+    return new FastCdc(this.config.chunker, gearTableFromSecret(this.key.chunkerSecret));
+  }
+
+  createWriter(): RepositoryWriter {
+    return new RepositoryWriter(this.storage, this.key, this.index, this.config.packSize, this.config.compressionLevel);
+  }
+
+  /** Reads a blob through the index; see {@link BlobReader.load} for the errors. */
+  loadBlob(type: BlobType, id: Id): Promise<Buffer> {
+    this.reader ??= new BlobReader(this.storage, this.index, this.key.encryptionKey);
+    return this.reader.load(type, id);
+  }
+
+  async saveSnapshot(snapshot: Snapshot): Promise<Id> {
+    const sealed = sealJson(this.key.encryptionKey, 'snapshot', snapshot);
+    const id = sha256Id(sealed);
+    await this.storage.save(objectKey('snapshot', id), sealed, { length: sealed.length });
+    return id;
+  }
+
+  async loadSnapshot(id: Id): Promise<Snapshot> {
+    try {
+      return validateSnapshot(openJson(this.key.encryptionKey, 'snapshot', await this.storage.load(objectKey('snapshot', id))));
+    } catch (err) {
+      throw withContext(`loading snapshot ${shortId(id)}`, err);
+    }
+  }
+
+  /** All snapshots, oldest first. */
+  async listSnapshots(): Promise<SnapshotRecord[]> {
+    const ids = await this.listIds('snapshot');
+    const records: SnapshotRecord[] = [];
+    await forEachLimit(ids, 8, async (id) => {
+      records.push({ id, snapshot: await this.loadSnapshot(id) });
+    });
+    return records.sort((a, b) => Date.parse(a.snapshot.time) - Date.parse(b.snapshot.time) || a.id.localeCompare(b.id));
+  }
+
+  /** Resolves `latest`, a full id or a unique prefix of at least 4 hex digits; UserError otherwise. */
+  async findSnapshot(ref: string): Promise<SnapshotRecord> {
+    const all = await this.listSnapshots();
+    if (ref === 'latest') {
+      const last = all[all.length - 1];
+      if (!last) throw new UserError('the repository has no snapshots yet: run `ferry backup` first');
+      return last;
+    }
+    if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new UserError(`"${ref}" is not a snapshot id: use \`ferry snapshots\` to list them`);
+    const matches = all.filter((r) => r.id.startsWith(ref));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length === 0) throw new UserError(`no snapshot ${ref}: use \`ferry snapshots\` to list them`);
+    throw new UserError(`snapshot prefix ${ref} is ambiguous: give more digits`);
+  }
+
+  async listIds(kind: 'index' | 'snapshot' | 'pack' | 'key' | 'lock'): Promise<Id[]> {
+    const ids: Id[] = [];
+    await this.storage.list(folderOf(kind), (info) => {
+      const id = idOfKey(kind, info.key);
+      if (id && isId(id)) ids.push(id);
+    });
+    return ids;
+  }
+}
+
+async function exists(storage: Storage, key: string): Promise<boolean> {
+  try {
+    await storage.stat(key);
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,196 @@
+import { constants } from 'node:fs';
+import { chmod, lchown, link, mkdir } from 'node:fs/promises';
+import { InterruptedError, IntegrityError, isErrno } from '../../core/errors.js';
+import type { Id } from '../../core/ids.js';
+import { Semaphore } from '../../core/semaphore.js';
+import { bytePath, displayPath, joinBytePath } from '../fs/byte-path.js';
+import { makeFifo, makeNode, setTimesNs } from '../os/posix-extras.js';
+import type { Repository } from '../repository/repository.js';
+import { decodeTree, isSafeName, type TreeNode } from '../snapshot/tree-format.js';
+import { createDirectory, createFile, createSymlink, discard, replacing } from './restore-target.js';
+
+export interface RestoreProgress {
+  filesDone: number;
+  bytesDone: number;
+  currentPath: string;
+}
+
+/** An entry that could not be restored, with the snapshot path and why. */
+export interface RestoreProblem {
+  readonly path: string;
+  readonly error: string;
+}
+
+export interface RestoreOptions {
+  /** Snapshot paths (absolute, e.g. `/home/ann/docs`) to restore; everything when empty. */
+  readonly include?: readonly string[];
+  /** Restore owners and device nodes (needs root). */
+  readonly privileged: boolean;
+  readonly progress: RestoreProgress;
+  readonly onProblem: (problem: RestoreProblem) => void;
+  readonly onWarning: (warning: RestoreProblem) => void;
+  readonly signal?: AbortSignal;
+}
+
+const FILE_RESTORES = 8;
+const TYPE_BITS: Record<string, number> = { socket: constants.S_IFSOCK, chardev: constants.S_IFCHR, blockdev: constants.S_IFBLK };
+
+/**
+ * Restores a snapshot tree into a target directory: content, permission bits, nanosecond times,
+ * owners (when privileged), symlinks (never followed), hard links and special files. Holes are left
+ * where the content is all zeros, so sparse files stay sparse. A file whose data cannot be read is
+ * removed and reported, never left with wrong bytes.
+ */
+export class Restorer {
+  private readonly files = new Semaphore(FILE_RESTORES);
+  /** First restored name of each multiply linked source inode, settled once that file is complete. */
+  private readonly linkTargets = new Map<string, Promise<Buffer | undefined>>();
+  private zeros = Buffer.alloc(0);
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly options: RestoreOptions,
+  ) {}
+
+  async restore(rootTree: Id, target: string): Promise<void> {
+    await mkdir(target, { recursive: true });
+    await this.restoreTree(rootTree, bytePath(target), '');
+  }
+
+  private async restoreTree(tree: Id, dir: Buffer, snapshotDir: string): Promise<void> {
+    let nodes: TreeNode[];
+    try {
+      nodes = decodeTree(await this.repo.loadBlob('tree', tree));
+    } catch (err) {
+      this.problem(snapshotDir || '/', err);
+      return;
+    }
+    const wanted = nodes
+      .filter((node) => isSafeName(node.name))
+      .map((node) => ({ node, path: joinBytePath(dir, node.name), snapshotPath: `${snapshotDir}/${displayPath(node.name)}` }))
+      .filter((entry) => this.selected(entry.snapshotPath, entry.node.type === 'dir'));
+    await Promise.all(wanted.filter((e) => e.node.type !== 'dir').map((e) => this.files.run(() => this.restoreLeaf(e.node, e.path, e.snapshotPath))));
+    for (const { node, path, snapshotPath } of wanted) {
+      if (node.type !== 'dir') continue;
+      this.checkSignal();
+      try {
+        await createDirectory(path);
+      } catch (err) {
+        this.problem(snapshotPath, err);
+        continue;
+      }
+      await this.restoreTree(node.subtree!, path, snapshotPath);
+      await this.applyMetadata(node, path, snapshotPath);
+    }
+  }
+
+  /** True when the entry is inside an included path, or a directory on the way to one. */
+  private selected(snapshotPath: string, isDir: boolean): boolean {
+    const include = this.options.include;
+    if (!include || include.length === 0) return true;
+    return include.some((inc) => snapshotPath === inc || snapshotPath.startsWith(`${inc}/`) || (isDir && inc.startsWith(`${snapshotPath}/`)));
+  }
+
+  private async restoreLeaf(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
+    this.checkSignal();
+    this.options.progress.currentPath = snapshotPath;
+    try {
+      if (node.type === 'file') {
+        if (await this.restoreHardLink(node, path)) return;
+        const done = this.restoreFile(node, path, snapshotPath);
+        if (node.links > 1) this.linkTargets.set(linkKey(node), done.then(() => path, () => undefined));
+        await done;
+      } else if (node.type === 'symlink') {
+        await createSymlink(node.linkTarget!, path);
+      } else if (node.type === 'fifo') {
+        await replacing(path, () => makeFifo(path, node.mode));
+      } else {
+        const isDevice = node.type !== 'socket';
+        if (isDevice && !this.options.privileged) {
+          this.options.onWarning({ path: snapshotPath, error: `${node.type} not restored: creating device nodes needs root` });
+          return;
+        }
+        await replacing(path, () => makeNode(path, TYPE_BITS[node.type]! | node.mode, node.rdev ?? 0n));
+      }
+      await this.applyMetadata(node, path, snapshotPath);
+      this.options.progress.filesDone++;
+    } catch (err) {
+      if (err instanceof InterruptedError) throw err;
+      if (node.type === 'file') await discard(path).catch(() => undefined);
+      if (isErrno(err, 'EPERM') && node.type !== 'file' && node.type !== 'symlink') {
+        this.options.onWarning({ path: snapshotPath, error: `${node.type} not restored: ${(err as Error).message}` });
+        return;
+      }
+      this.problem(snapshotPath, err);
+    }
+  }
+
+  /** Links to an already restored name of the same source inode; false when there is none (yet). */
+  private async restoreHardLink(node: TreeNode, path: Buffer): Promise<boolean> {
+    if (node.links < 2) return false;
+    const first = await this.linkTargets.get(linkKey(node));
+    if (!first) return false;
+    await discard(path);
+    await link(first, path);
+    this.options.progress.filesDone++;
+    return true;
+  }
+
+  private async restoreFile(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
+    const file = await createFile(path);
+    try {
+      let offset = 0;
+      for (const id of node.content!) {
+        this.checkSignal();
+        const data = await this.repo.loadBlob('data', id);
+        if (!this.isZero(data)) await writeAll(file, data, offset);
+        offset += data.length;
+        this.options.progress.bytesDone += data.length;
+      }
+      if (offset !== node.size) throw new IntegrityError(`content of ${snapshotPath} has ${offset} bytes, the snapshot says ${node.size}`);
+      await file.truncate(offset);
+      if (this.options.privileged) await file.chown(node.uid, node.gid);
+      await file.chmod(node.mode);
+    } finally {
+      await file.close();
+    }
+  }
+
+  private async applyMetadata(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
+    try {
+      if (node.type !== 'file') {
+        if (this.options.privileged) await lchown(path, node.uid, node.gid);
+        if (node.type !== 'symlink') await chmod(path, node.mode);
+      }
+      setTimesNs(path, node.mtimeNs, node.mtimeNs, { noFollow: true });
+    } catch (err) {
+      this.problem(snapshotPath, err);
+    }
+  }
+
+  private isZero(data: Buffer): boolean {
+    if (this.zeros.length < data.length) this.zeros = Buffer.alloc(data.length);
+    return data.equals(this.zeros.subarray(0, data.length));
+  }
+
+  private checkSignal(): void {
+    if (this.options.signal?.aborted) throw new InterruptedError('restore interrupted');
+  }
+
+  private problem(path: string, err: unknown): void {
+    if (err instanceof InterruptedError) throw err;
+    this.options.onProblem({ path, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+function linkKey(node: TreeNode): string {
+  return `${node.device}:${node.inode}`;
+}
+
+async function writeAll(file: import('node:fs/promises').FileHandle, data: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await file.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}

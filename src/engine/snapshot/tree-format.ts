@@ -1,0 +1,157 @@
+import { IntegrityError } from '../../core/errors.js';
+import { isId, type Id } from '../../core/ids.js';
+
+export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev';
+const NODE_TYPES: ReadonlySet<string> = new Set(['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev']);
+
+/** One directory entry as recorded in a tree. Names and link targets are raw bytes: any byte but `/` and NUL. */
+export interface TreeNode {
+  readonly name: Buffer;
+  readonly type: NodeType;
+  /** Permission bits including setuid, setgid and sticky (mode & 0o7777). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly inode: bigint;
+  readonly device: bigint;
+  /** Number of hard links the source had; > 1 lets restore recreate the links. */
+  readonly links: number;
+  readonly size: number;
+  /** file: the data blobs that make up the content, in order. */
+  readonly content?: readonly Id[];
+  /** dir: the tree blob of the directory. */
+  readonly subtree?: Id;
+  /** symlink: the target, stored as is and never followed. */
+  readonly linkTarget?: Buffer;
+  /** chardev, blockdev: the device number. */
+  readonly rdev?: bigint;
+}
+
+interface NodeJson {
+  name?: string;
+  name_raw?: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime_ns: string;
+  ctime_ns: string;
+  inode: string;
+  device: string;
+  links: number;
+  size: number;
+  content?: string[];
+  subtree?: string;
+  link_target?: string;
+  link_target_raw?: string;
+  rdev?: string;
+}
+
+/** True when the name can be a single path component: not empty, `.` or `..`, without `/` or NUL. */
+export function isSafeName(name: Uint8Array): boolean {
+  if (name.length === 0 || name.length > 255 || name.includes(0x2f) || name.includes(0)) return false;
+  return !(name[0] === 0x2e && (name.length === 1 || (name.length === 2 && name[1] === 0x2e)));
+}
+
+/** Encodes a directory; nodes are sorted by name bytes so equal directories give equal bytes (and ids). */
+export function encodeTree(nodes: readonly TreeNode[]): Buffer {
+  const sorted = [...nodes].sort((a, b) => Buffer.compare(a.name, b.name));
+  return Buffer.from(JSON.stringify({ nodes: sorted.map(nodeToJson) }));
+}
+
+/**
+ * Decodes a tree, refusing anything a restore could be tricked by: unsafe or duplicate names,
+ * unknown types, missing fields. Throws `IntegrityError`.
+ */
+export function decodeTree(bytes: Uint8Array): TreeNode[] {
+  let parsed: { nodes?: unknown };
+  try {
+    parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as { nodes?: unknown };
+  } catch (cause) {
+    throw new IntegrityError('tree is not valid JSON', { cause });
+  }
+  if (!Array.isArray(parsed.nodes)) throw new IntegrityError('tree has no node list');
+  const nodes = (parsed.nodes as NodeJson[]).map(nodeFromJson);
+  for (let i = 1; i < nodes.length; i++) {
+    if (Buffer.compare(nodes[i - 1]!.name, nodes[i]!.name) >= 0) throw new IntegrityError('tree names are duplicated or out of order');
+  }
+  return nodes;
+}
+
+function encodeBytes(value: Buffer, plain: 'name' | 'link_target'): Partial<NodeJson> {
+  const text = value.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(value) ? { [plain]: text } : { [`${plain}_raw`]: value.toString('base64') };
+}
+
+function nodeToJson(node: TreeNode): NodeJson {
+  const json: NodeJson = {
+    ...encodeBytes(node.name, 'name'),
+    type: node.type,
+    mode: node.mode,
+    uid: node.uid,
+    gid: node.gid,
+    mtime_ns: node.mtimeNs.toString(),
+    ctime_ns: node.ctimeNs.toString(),
+    inode: node.inode.toString(),
+    device: node.device.toString(),
+    links: node.links,
+    size: node.size,
+  };
+  if (node.content) json.content = [...node.content];
+  if (node.subtree) json.subtree = node.subtree;
+  if (node.linkTarget) Object.assign(json, encodeBytes(node.linkTarget, 'link_target'));
+  if (node.rdev !== undefined) json.rdev = node.rdev.toString();
+  return json;
+}
+
+function decodeBytes(plain: string | undefined, raw: string | undefined): Buffer | undefined {
+  if (typeof plain === 'string') return Buffer.from(plain, 'utf8');
+  if (typeof raw === 'string') return Buffer.from(raw, 'base64');
+  return undefined;
+}
+
+function bigintField(value: unknown, what: string): bigint {
+  if (typeof value !== 'string' || !/^-?\d{1,20}$/.test(value)) throw new IntegrityError(`tree node has an invalid ${what}`);
+  return BigInt(value);
+}
+
+function intField(value: unknown, what: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw new IntegrityError(`tree node has an invalid ${what}`);
+  return value as number;
+}
+
+function nodeFromJson(json: NodeJson): TreeNode {
+  if (typeof json !== 'object' || json === null) throw new IntegrityError('tree node is not an object');
+  const name = decodeBytes(json.name, json.name_raw);
+  if (!name || !isSafeName(name)) throw new IntegrityError(`tree holds an unsafe name ${JSON.stringify(json.name ?? json.name_raw)}`);
+  if (!NODE_TYPES.has(json.type)) throw new IntegrityError(`tree node has unknown type ${JSON.stringify(json.type)}`);
+  const type = json.type as NodeType;
+  const content = json.content;
+  if (type === 'file' && (!Array.isArray(content) || !content.every((id) => typeof id === 'string' && isId(id)))) {
+    throw new IntegrityError('file node has an invalid content list');
+  }
+  if (type === 'dir' && !(typeof json.subtree === 'string' && isId(json.subtree))) throw new IntegrityError('dir node has no subtree');
+  const linkTarget = decodeBytes(json.link_target, json.link_target_raw);
+  if (type === 'symlink' && (!linkTarget || linkTarget.length === 0 || linkTarget.includes(0))) {
+    throw new IntegrityError('symlink node has an invalid target');
+  }
+  return {
+    name,
+    type,
+    mode: intField(json.mode, 'mode') & 0o7777,
+    uid: intField(json.uid, 'uid'),
+    gid: intField(json.gid, 'gid'),
+    mtimeNs: bigintField(json.mtime_ns, 'mtime'),
+    ctimeNs: bigintField(json.ctime_ns, 'ctime'),
+    inode: bigintField(json.inode, 'inode'),
+    device: bigintField(json.device, 'device'),
+    links: intField(json.links, 'link count'),
+    size: intField(json.size, 'size'),
+    ...(type === 'file' ? { content: content as Id[] } : {}),
+    ...(type === 'dir' ? { subtree: json.subtree as Id } : {}),
+    ...(type === 'symlink' ? { linkTarget } : {}),
+    ...(json.rdev !== undefined ? { rdev: bigintField(json.rdev, 'rdev') } : {}),
+  };
+}

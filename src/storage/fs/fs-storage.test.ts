@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
+import { listKeys, runStorageConformance, seededBytes } from '../testing/conformance.js';
+import { FsStorage } from './fs-storage.js';
+
+const makeRoot = (): Promise<string> => mkdtemp(join(tmpdir(), 'ferry-fs-storage-'));
+
+runStorageConformance('FsStorage', async () => {
+  const root = await makeRoot();
+  return { storage: new FsStorage(root), cleanup: () => rm(root, { recursive: true, force: true }) };
+});
+
+/** Every file and folder under `root`, relative, sorted. */
+async function tree(root: string): Promise<string[]> {
+  return (await readdir(root, { recursive: true })).sort();
+}
+
+/** Runs `body` on a fresh root directory and removes it afterwards. */
+async function inRoot(body: (root: string) => Promise<void>): Promise<void> {
+  const root = await makeRoot();
+  try {
+    await body(root);
+  } finally {
+    await chmod(root, 0o755).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+const isPermanent = (err: unknown): boolean => err instanceof PermanentError && err.cause !== undefined;
+const isRoot = process.getuid?.() === 0;
+
+describe('FsStorage', () => {
+  it('does not touch the disk until the first save, which creates the root', () =>
+    inRoot(async (parent) => {
+      const root = join(parent, 'repo');
+      const storage = new FsStorage(root);
+      assert.deepEqual(await listKeys(storage, ''), []);
+      await assert.rejects(storage.load('config'), NotFoundError);
+      assert.deepEqual(await tree(parent), []);
+      await storage.save('data/ab/abc', seededBytes(3));
+      assert.deepEqual(await tree(root), ['data', 'data/ab', 'data/ab/abc']);
+    }));
+
+  it('a file where a folder should be gives a PermanentError and leaves no temp file', () =>
+    inRoot(async (root) => {
+      await writeFile(join(root, 'data'), 'not a folder');
+      const storage = new FsStorage(root);
+      await assert.rejects(storage.save('data/ab/abc', seededBytes(10)), isPermanent);
+      await mkdir(join(root, 'index', 'busy'), { recursive: true });
+      await writeFile(join(root, 'index', 'busy', 'x'), 'x');
+      await assert.rejects(storage.save('index/busy', seededBytes(10)), isPermanent, 'a folder in the way of the rename');
+      assert.deepEqual(await tree(root), ['data', 'index', 'index/busy', 'index/busy/x']);
+    }));
+
+  it('removes the temp file when the source throws or does not match length or sha256', () =>
+    inRoot(async (root) => {
+      const storage = new FsStorage(root);
+      await storage.save('data/ab/keep', seededBytes(3));
+      const failing = async function* (): AsyncGenerator<Uint8Array> {
+        yield seededBytes(5000);
+        throw new Error('source failed');
+      };
+      await assert.rejects(storage.save('data/ab/abc', failing()), /source failed/);
+      await assert.rejects(storage.save('data/ab/abc', seededBytes(10), { length: 11 }), IntegrityError);
+      await assert.rejects(storage.save('data/ab/abc', seededBytes(10), { length: 9 }), IntegrityError);
+      await assert.rejects(storage.save('data/ab/abc', seededBytes(10), { sha256: '0'.repeat(64) }), IntegrityError);
+      assert.deepEqual(await tree(root), ['data', 'data/ab', 'data/ab/keep']);
+    }));
+
+  it('a folder where an object should be is not an object', () =>
+    inRoot(async (root) => {
+      const storage = new FsStorage(root);
+      await storage.save('data/ab/abc', seededBytes(3));
+      await assert.rejects(storage.load('data/ab'), NotFoundError);
+      await assert.rejects(storage.load('data/ab', { offset: 0, length: 1 }), NotFoundError);
+      await assert.rejects(storage.stat('data'), NotFoundError);
+      await storage.remove('data/ab');
+      await storage.remove('data/ab/abc/deeper');
+      assert.deepEqual(await listKeys(storage, ''), ['data/ab/abc']);
+    }));
+
+  it('skips temp files left by a crashed save and stray names', () =>
+    inRoot(async (root) => {
+      const storage = new FsStorage(root);
+      await storage.save('data/ab/abc', seededBytes(3));
+      await writeFile(join(root, 'data', 'ab', '.tmp-0123456789abcdef'), 'half a pack');
+      await writeFile(join(root, 'data', 'ab', 'has space'), 'stray');
+      assert.deepEqual(await listKeys(storage, ''), ['data/ab/abc']);
+      await assert.rejects(storage.save('data/ab/.tmp-x', seededBytes(1)), PermanentError);
+    }));
+
+  it('a read-only folder gives a PermanentError and leaves no temp file', {
+    skip: isRoot ? 'root ignores permissions' : false,
+  }, () =>
+    inRoot(async (root) => {
+      const storage = new FsStorage(root);
+      await storage.save('data/ab/abc', seededBytes(3));
+      await chmod(join(root, 'data', 'ab'), 0o555);
+      await assert.rejects(storage.save('data/ab/def', seededBytes(3)), isPermanent);
+      await chmod(join(root, 'data', 'ab'), 0o755);
+      assert.deepEqual(await tree(join(root, 'data', 'ab')), ['abc']);
+    }));
+});

@@ -1,0 +1,275 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { FerryError, IntegrityError, NotFoundError, PermanentError, isErrno } from '../../core/errors.js';
+import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
+import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
+
+/** Names of in-progress saves start with this; they are never listed and never valid keys here. */
+export const TEMP_PREFIX = '.tmp-';
+const FILE_MODE = 0o644;
+const DIR_MODE = 0o755;
+
+/**
+ * A Storage in a local directory: the key `data/ab/abcd…` is the file `<root>/data/ab/abcd…`.
+ *
+ * - The constructor does not touch the disk; the first save creates `root` and any folders it needs.
+ * - save writes `.tmp-<random hex>` next to the target, fsyncs it, renames it over the target and fsyncs
+ *   the folder (and the parents of folders it created), so after it resolves the object is durable.
+ *   On any failure the temp file is removed. Concurrent saves of one key leave one whole object.
+ * - Keys with a segment starting with `.tmp-` are refused with a `PermanentError`, as such files would
+ *   be hidden from list.
+ * - remove unlinks without fsyncing the folder: a removal may be undone by a crash, never half done.
+ * - Errno codes are translated here: ENOENT → `NotFoundError` (load, stat), out of space, quota,
+ *   permission, read-only and a file or folder in the way → `PermanentError`; others get context.
+ *
+ * Holds no open handles between calls, so `close` does nothing.
+ */
+export class FsStorage implements Storage {
+  readonly properties: StorageProperties;
+  readonly #root: string;
+
+  constructor(root: string) {
+    this.#root = resolve(root);
+    this.properties = { location: this.#root, serverSideCopy: false };
+  }
+
+  async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options: SaveOptions = {}): Promise<void> {
+    const target = this.#pathOf(key);
+    const folder = dirname(target);
+    await this.#io('save', key, () => this.#makeFolder(folder));
+    const temp = join(folder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const handle = await this.#io('save', key, () => open(temp, 'wx', FILE_MODE));
+    let closed = false;
+    try {
+      await this.#writeVerified(key, handle, data, options);
+      await this.#io('save', key, () => handle.sync());
+      closed = true;
+      await this.#io('save', key, () => handle.close());
+      await this.#io('save', key, () => rename(temp, target));
+    } catch (err) {
+      // The original failure is what the caller needs; a failing cleanup cannot add to it.
+      if (!closed) await handle.close().catch(() => undefined);
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    await this.#io('save', key, () => syncFolder(folder));
+  }
+
+  async load(key: string, range?: ByteRange): Promise<Buffer> {
+    const path = this.#pathOf(key);
+    if (range === undefined) return this.#io('load', key, () => readFile(path));
+    assertValidRange(key, range);
+    const handle = await this.#io('load', key, () => open(path, 'r'));
+    try {
+      const info = await this.#io('load', key, () => handle.stat());
+      if (!info.isFile()) throw new NotFoundError(`object ${key} not found in ${this.#root} (${path} is not a file)`);
+      const size = info.size;
+      if (range.offset + range.length > size) throw this.#tooShort(key, size, range);
+      const buffer = Buffer.alloc(range.length);
+      let done = 0;
+      while (done < range.length) {
+        const { bytesRead } = await this.#io('load', key, () =>
+          handle.read(buffer, done, range.length - done, range.offset + done),
+        );
+        if (bytesRead === 0) throw this.#tooShort(key, range.offset + done, range);
+        done += bytesRead;
+      }
+      return buffer;
+    } finally {
+      // Closing a file opened for reading cannot lose data; the read's own outcome is what matters.
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    const path = this.#pathOf(key);
+    const info = await this.#io('stat', key, () => stat(path));
+    if (!info.isFile()) throw new NotFoundError(`object ${key} not found in ${this.#root} (${path} is not a file)`);
+    return { key, size: info.size };
+  }
+
+  async list(prefix: string, onObject: (info: ObjectInfo) => void | Promise<void>): Promise<void> {
+    assertValidPrefix(prefix);
+    // Walk only the deepest folder the prefix names in full; the rest of the prefix filters.
+    const folder = prefix.slice(0, Math.max(prefix.lastIndexOf('/'), 0));
+    await this.#walk(folder, prefix, onObject);
+  }
+
+  async remove(key: string): Promise<void> {
+    const path = this.#pathOf(key);
+    try {
+      await unlink(path);
+    } catch (err) {
+      // A folder or a file standing where a folder should be means there is no such object either.
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR')) return;
+      throw translateFsError(err, 'remove', key, this.#root);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  /** Checks `key` before any I/O and maps it to its file. */
+  #pathOf(key: string): string {
+    assertValidKey(key);
+    if (key.split('/').some((segment) => segment.startsWith(TEMP_PREFIX))) {
+      throw new PermanentError(`invalid object key ${JSON.stringify(key)}: "${TEMP_PREFIX}" names temporary files`);
+    }
+    return join(this.#root, ...key.split('/'));
+  }
+
+  async #io<T>(action: FsAction, key: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      throw translateFsError(err, action, key, this.#root);
+    }
+  }
+
+  /** Creates `folder` and its missing parents, then fsyncs the parent of each folder it created. */
+  async #makeFolder(folder: string): Promise<void> {
+    const first = await mkdir(folder, { recursive: true, mode: DIR_MODE });
+    if (first === undefined) return;
+    // The new entries live in the parents, from the parent of the first new folder down to `folder`'s.
+    // `folder` itself is synced after the rename.
+    for (let dir = dirname(folder); ; dir = dirname(dir)) {
+      await syncFolder(dir);
+      if (dir === dirname(first) || dir === dirname(dir)) break;
+    }
+  }
+
+  /** Streams `data` into `handle`, failing with an `IntegrityError` on a length or sha256 mismatch. */
+  async #writeVerified(
+    key: string,
+    handle: FileHandle,
+    data: Uint8Array | AsyncIterable<Uint8Array>,
+    options: SaveOptions,
+  ): Promise<void> {
+    const hash = createHash('sha256');
+    let size = 0;
+    // Errors thrown by the source pass through unchanged; only our own fs calls are translated.
+    for await (const chunk of data instanceof Uint8Array ? [data] : data) {
+      size += chunk.byteLength;
+      if (options.length !== undefined && size > options.length) break;
+      hash.update(chunk);
+      for (let written = 0; written < chunk.byteLength; ) {
+        const result = await this.#io('save', key, () => handle.write(chunk, written, chunk.byteLength - written));
+        written += result.bytesWritten;
+      }
+    }
+    if (options.length !== undefined && size !== options.length) {
+      const got = size > options.length ? `more than ${options.length}` : String(size);
+      throw new IntegrityError(`saving ${key}: the source produced ${got} bytes, expected ${options.length}`);
+    }
+    const actual = hash.digest('hex');
+    if (options.sha256 !== undefined && actual !== options.sha256) {
+      throw new IntegrityError(`saving ${key}: the bytes have sha256 ${actual}, expected ${options.sha256}`);
+    }
+  }
+
+  /** Calls `onObject` for every object file under `folder` whose key starts with `prefix`. */
+  async #walk(folder: string, prefix: string, onObject: (info: ObjectInfo) => void | Promise<void>): Promise<void> {
+    const path = join(this.#root, ...folder.split('/'));
+    let entries;
+    try {
+      entries = await readdir(path, { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
+      throw translateFsError(err, 'list', prefix, this.#root);
+    }
+    for (const entry of entries) {
+      // Stray names (temp files, editor leftovers) are not objects: skipping them keeps every listed key loadable.
+      if (entry.name.startsWith(TEMP_PREFIX) || !isValidKey(entry.name)) continue;
+      const key = folder === '' ? entry.name : `${folder}/${entry.name}`;
+      if (entry.isDirectory()) {
+        if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await this.#walk(key, prefix, onObject);
+      } else if (entry.isFile() && key.startsWith(prefix)) {
+        const size = await this.#sizeOf(join(path, entry.name), prefix);
+        if (size !== undefined) await onObject({ key, size });
+      }
+    }
+  }
+
+  /** The size of a listed file, or undefined when it was removed since the folder was read. */
+  async #sizeOf(path: string, prefix: string): Promise<number | undefined> {
+    try {
+      return (await stat(path)).size;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw translateFsError(err, 'list', prefix, this.#root);
+    }
+  }
+
+  #tooShort(key: string, size: number, range: ByteRange): IntegrityError {
+    return new IntegrityError(
+      `${key} in ${this.#root} has ${size} bytes, too few for the range ${range.offset}+${range.length}`,
+    );
+  }
+}
+
+/** fsyncs a folder so that entries created or renamed in it survive a crash. */
+async function syncFolder(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } catch (err) {
+    // Some file systems (certain network and FUSE mounts) cannot fsync a folder; the data is synced anyway.
+    if (!isErrno(err, 'EINVAL') && !isErrno(err, 'ENOTSUP')) throw err;
+  } finally {
+    await handle.close();
+  }
+}
+
+type FsAction = 'save' | 'load' | 'stat' | 'list' | 'remove';
+const DOING: Record<FsAction, string> = {
+  save: 'saving',
+  load: 'loading',
+  stat: 'checking',
+  list: 'listing',
+  remove: 'removing',
+};
+
+/**
+ * Translates an error of a file system call made while doing `action` on `key` (a prefix for list) into
+ * the typed errors of core, keeping it as `cause`. Errors already typed pass through unchanged.
+ */
+function translateFsError(err: unknown, action: FsAction, key: string, root: string): Error {
+  if (err instanceof FerryError) return err;
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+  const path = typeof err === 'object' && err !== null && 'path' in err ? String(err.path) : root;
+  const doing = `${DOING[action]} ${key}`;
+  const options = { cause: err };
+  switch (code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+    case 'EISDIR':
+    case 'EEXIST':
+      if (action === 'load' || action === 'stat') return new NotFoundError(`object ${key} not found in ${root}`, options);
+      // A folder vanishing during a save is a race a retry can win; anything else in the way is not.
+      if (code === 'ENOENT') break;
+      return new PermanentError(
+        `a file or folder is in the way of ${path} while ${doing}: a file stands where a folder should be ` +
+          `or a folder where a file should be; repair the layout under ${root}`,
+        options,
+      );
+    case 'ENOSPC':
+      return new PermanentError(`no space left on device while ${doing}: free space at ${root} and retry`, options);
+    case 'EDQUOT':
+      return new PermanentError(
+        `disk quota exceeded while ${doing}: raise the quota or free space at ${root} and retry`,
+        options,
+      );
+    case 'EACCES':
+    case 'EPERM':
+      return new PermanentError(
+        `permission denied while ${doing} (${path}): give this user read and write access to ${root}`,
+        options,
+      );
+    case 'EROFS':
+      return new PermanentError(`read-only file system while ${doing}: ${root} must be writable`, options);
+    case 'ENAMETOOLONG':
+      return new PermanentError(`path too long while ${doing}: use a shorter repository path than ${root}`, options);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new Error(`${doing} in ${root}: ${message}`, options);
+}

@@ -1,0 +1,78 @@
+/**
+ * Argument checks shared by every Storage back end. Each back end calls them first, before any I/O, so
+ * that a bad key or range fails the same way everywhere and can never reach outside the repository.
+ */
+import { PermanentError } from '../core/errors.js';
+import type { ByteRange } from './storage.js';
+
+/** The longest key any back end accepts, in characters (the limit of Azure and S3 object names). */
+export const MAX_KEY_LENGTH = 1024;
+
+const SEGMENT = /^[A-Za-z0-9._-]+$/;
+const PARTIAL_SEGMENT = /^[A-Za-z0-9._-]*$/;
+
+/** Why `key` breaks the key rule of storage.ts, or undefined when it follows it. */
+function keyProblem(key: string): string | undefined {
+  if (key.length === 0) return 'it is empty';
+  if (key.length > MAX_KEY_LENGTH) return `it is longer than ${MAX_KEY_LENGTH} characters`;
+  for (const segment of key.split('/')) {
+    if (segment === '') return 'it has an empty segment (a leading, trailing or doubled "/")';
+    if (segment === '.' || segment === '..') return `it has a "${segment}" segment`;
+    if (!SEGMENT.test(segment)) return 'it has a character outside [A-Za-z0-9._-]';
+  }
+  return undefined;
+}
+
+/** The key as shown in messages: quoted with control characters escaped, long keys shortened. */
+function quote(key: string): string {
+  return JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}…` : key);
+}
+
+/** True when `key` follows the key rule of storage.ts. Never throws. */
+export function isValidKey(key: string): boolean {
+  return keyProblem(key) === undefined;
+}
+
+/**
+ * Throws a `PermanentError` naming `key` and saying what is wrong with it unless it is a `/`-separated
+ * relative path of segments made of `[A-Za-z0-9._-]`, none of them empty, `.` or `..`, with at most
+ * {@link MAX_KEY_LENGTH} characters in all. Pure: does no I/O.
+ */
+export function assertValidKey(key: string): void {
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new PermanentError(`invalid object key ${quote(key)}: ${problem}`);
+}
+
+/**
+ * Throws a `PermanentError` unless `prefix` is `''` or could start a valid key: every complete segment
+ * (before the last `/`) is valid and the trailing partial segment uses only allowed characters.
+ * `data/`, `data/a` and `snapshots/` pass; `/`, `../` and `a//` do not. Pure: does no I/O.
+ */
+export function assertValidPrefix(prefix: string): void {
+  if (prefix === '') return;
+  const slash = prefix.lastIndexOf('/');
+  const folder = prefix.slice(0, Math.max(slash, 0));
+  const partial = prefix.slice(slash + 1);
+  let problem: string | undefined;
+  if (prefix.length > MAX_KEY_LENGTH) problem = `it is longer than ${MAX_KEY_LENGTH} characters`;
+  else if (slash === 0) problem = 'it starts with "/"';
+  else if (slash > 0) problem = keyProblem(folder);
+  if (problem === undefined && !PARTIAL_SEGMENT.test(partial)) {
+    problem = 'it has a character outside [A-Za-z0-9._-]';
+  }
+  if (problem !== undefined) throw new PermanentError(`invalid key prefix ${quote(prefix)}: ${problem}`);
+}
+
+/**
+ * Throws a `PermanentError` naming `key` unless `range` has a non-negative safe-integer offset and length.
+ * Whether the range fits the object is for the back end to check (past the end is an `IntegrityError`).
+ */
+export function assertValidRange(key: string, range: ByteRange): void {
+  const { offset, length } = range;
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new PermanentError(
+      `invalid range ${String(offset)}+${String(length)} for ${quote(key)}: ` +
+        'offset and length must be non-negative integers',
+    );
+  }
+}
