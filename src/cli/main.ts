@@ -6,7 +6,10 @@ import { initCommand } from './commands/init.js';
 import { lsCommand } from './commands/ls.js';
 import { restoreCommand } from './commands/restore.js';
 import { snapshotsCommand } from './commands/snapshots.js';
-import { processContext, type CliContext } from './context.js';
+import { processContext, type CliContext, type RepoOptions } from './context.js';
+import type { BackupOptions } from './commands/backup.js';
+import type { CheckCommandOptions } from './commands/check.js';
+import type { RestoreOptions } from './commands/restore.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -28,25 +31,25 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .exitOverride();
   const run = (action: Promise<number>): Promise<void> => action.then(setExit);
 
-  repoCommand(program, 'init', 'create a repository').action((opts) => run(initCommand(ctx, opts)));
+  repoCommand(program, 'init', 'create a repository').action((opts: RepoOptions) => run(initCommand(ctx, opts)));
   repoCommand(program, 'backup', 'back up files and directories')
     .argument('<paths...>', 'files and directories to back up')
     .option('--tag <TAG>', 'add a tag to the snapshot (repeatable)', collect)
     .option('--exclude <GLOB>', 'exclude matching paths (repeatable)', collect)
-    .action((paths: string[], opts) => run(backupCommand(ctx, paths, opts)));
-  repoCommand(program, 'snapshots', 'list snapshots').action((opts) => run(snapshotsCommand(ctx, opts)));
+    .action((paths: string[], opts: BackupOptions) => run(backupCommand(ctx, paths, opts)));
+  repoCommand(program, 'snapshots', 'list snapshots').action((opts: RepoOptions) => run(snapshotsCommand(ctx, opts)));
   repoCommand(program, 'ls', 'list the files of a snapshot')
     .argument('<snapshot>', 'snapshot id or "latest"')
     .argument('[path]', 'only entries below this path')
-    .action((ref: string, path: string | undefined, opts) => run(lsCommand(ctx, ref, path, opts)));
+    .action((ref: string, path: string | undefined, opts: RepoOptions) => run(lsCommand(ctx, ref, path, opts)));
   repoCommand(program, 'restore', 'restore a snapshot')
     .argument('<snapshot>', 'snapshot id or "latest"')
     .addOption(new Option('-t, --target <DIR>', 'directory to restore into').makeOptionMandatory())
     .option('--include <PATH>', 'restore only this snapshot path (repeatable)', collect)
-    .action((ref: string, opts) => run(restoreCommand(ctx, ref, opts)));
+    .action((ref: string, opts: RestoreOptions) => run(restoreCommand(ctx, ref, opts)));
   repoCommand(program, 'check', 'verify the repository')
     .option('--read-data', 'also read and verify every pack')
-    .action((opts) => run(checkCommand(ctx, opts)));
+    .action((opts: CheckCommandOptions) => run(checkCommand(ctx, opts)));
   return program;
 }
 

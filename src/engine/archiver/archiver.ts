@@ -139,7 +139,7 @@ export class Archiver {
   private async archiveDir(path: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
     let names: Buffer[];
     try {
-      names = (await readdir(path, { encoding: 'buffer' })).sort(Buffer.compare);
+      names = (await readdir(path, { encoding: 'buffer' })).sort((a, b) => Buffer.compare(a, b));
     } catch (err) {
       this.skip(path, err);
       return undefined;
@@ -156,7 +156,7 @@ export class Archiver {
         }
       }),
     );
-    const nodes: (TreeNode | undefined)[] = new Array(entries.length);
+    const nodes = new Array<TreeNode | undefined>(entries.length);
     // Files first, several at once; then subdirectories one after another, which bounds concurrency.
     await Promise.all(
       entries.map(async (entry, i) => {

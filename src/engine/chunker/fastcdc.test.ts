@@ -138,7 +138,7 @@ describe('FastCdc.findCut', () => {
       for (let offset = 0; offset < 8; offset++) {
         const buf = new Uint8Array(offset + max + 100);
         buf.set(bytes, offset + at);
-        assert.equal(cdc.findCut(buf, offset, buf.length), expected, `bytes ${bytes.join(",")} at ${at}, offset ${offset}`);
+        assert.equal(cdc.findCut(buf, offset, buf.length), expected, `bytes ${bytes.join(',')} at ${at}, offset ${offset}`);
         assert.equal(referenceCut(cdc, gear, buf, offset, buf.length), expected);
       }
     }

@@ -28,7 +28,7 @@ export class PackUploader {
   private readonly open = new Map<BlobType, OpenPack>();
   private readonly pending = new Set<Id>();
   private readonly uploads = new Set<Promise<void>>();
-  private failure: unknown;
+  private failure: Error | undefined;
 
   constructor(
     private readonly storage: Storage,
@@ -81,7 +81,7 @@ export class PackUploader {
     while (this.uploads.size >= MAX_UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
     this.throwIfFailed();
     const upload = this.upload(pack).catch((err: unknown) => {
-      this.failure ??= err;
+      this.failure ??= err instanceof Error ? err : new Error(String(err));
     });
     this.uploads.add(upload);
     void upload.finally(() => this.uploads.delete(upload));
