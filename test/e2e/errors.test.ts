@@ -119,7 +119,7 @@ describe('errors: one clear line, the documented exit code, nothing lost', () =>
     const id = lastJson<{ snapshot_id: string }>((await ferryOk(['backup', '-r', r, source, '--json'])).stdout).snapshot_id;
     const [dataPack] = await packs(r);
     const bytes = await readFile(dataPack!.path);
-    bytes[1000] ^= 0xff;
+    bytes[1000] = bytes[1000]! ^ 0xff;
     await writeFile(dataPack!.path, bytes);
 
     const quick = await ferry(['check', '-r', r]);

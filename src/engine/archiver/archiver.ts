@@ -14,6 +14,7 @@ import { readChunks } from './file-chunks.js';
 import { nodeFromStat, SOURCE_OPEN_FLAGS, SOURCE_OPEN_FLAGS_NOATIME, unchangedSince } from './node-from-stat.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { PathTrie } from './path-trie.js';
+import { DirHandle } from '../fs/dir-handle.js';
 
 /** Live counters a front end renders; the archiver only increments them. */
 export interface BackupProgress {
@@ -80,7 +81,7 @@ export class Archiver {
     const trie = new PathTrie(paths.map((p) => resolve(p)));
     if (!trie.isTarget) return this.archiveVirtual(trie, bytePath('/'), parentTree);
     // Backing up `/` itself: the root tree is the listing of `/`.
-    const root = await this.archiveDir(bytePath('/'), bytePath('root'), await lstat('/', { bigint: true }), parentTree ? ({ type: 'dir', subtree: parentTree } as TreeNode) : undefined);
+    const root = await this.archiveDir(bytePath('/'), bytePath('/'), bytePath('root'), await lstat('/', { bigint: true }), parentTree ? ({ type: 'dir', subtree: parentTree } as TreeNode) : undefined);
     if (!root?.subtree) throw new Error('cannot read the root directory');
     return root.subtree;
   }
@@ -100,7 +101,7 @@ export class Archiver {
         continue;
       }
       if (child.isTarget) {
-        const node = await this.archiveEntry(childPath, name, st, previous);
+        const node = await this.archiveEntry(childPath, childPath, name, st, previous);
         if (node) nodes.push(node);
       } else if (st.isDirectory()) {
         const subtree = await this.archiveVirtual(child, childPath, previous?.subtree);
@@ -112,19 +113,20 @@ export class Archiver {
     return this.saveTree(nodes);
   }
 
-  private async archiveEntry(path: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+  /** `path` is the real path (for messages and excludes); `access` reaches the same entry (see DirHandle). */
+  private async archiveEntry(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
     if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
     if (!this.options.excludes.empty && this.options.excludes.matches(displayPath(path))) return undefined;
     this.options.progress.currentPath = displayPath(path);
     switch (nodeFromStat(name, st, {}).type) {
       case 'dir':
-        return this.archiveDir(path, name, st, previous);
+        return this.archiveDir(path, access, name, st, previous);
       case 'file':
-        return this.archiveFile(path, name, st, previous);
+        return this.archiveFile(path, access, name, st, previous);
       case 'symlink': {
         this.options.progress.filesDone++;
         try {
-          return nodeFromStat(name, st, { linkTarget: await readlink(path, { encoding: 'buffer' }) });
+          return nodeFromStat(name, st, { linkTarget: await readlink(access, { encoding: 'buffer' }) });
         } catch (err) {
           this.skip(path, err);
           return undefined;
@@ -136,20 +138,37 @@ export class Archiver {
     }
   }
 
-  private async archiveDir(path: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+  private async archiveDir(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+    let dir: DirHandle;
     let names: Buffer[];
     try {
-      names = (await readdir(path, { encoding: 'buffer' })).sort((a, b) => Buffer.compare(a, b));
+      dir = await DirHandle.open(access);
     } catch (err) {
       this.skip(path, err);
       return undefined;
     }
+    try {
+      names = (await readdir(dir.path, { encoding: 'buffer' })).sort((a, b) => Buffer.compare(a, b));
+    } catch (err) {
+      await dir.close();
+      this.skip(path, err);
+      return undefined;
+    }
+    try {
+      return await this.archiveDirEntries(path, dir, names, name, st, previous);
+    } finally {
+      await dir.close();
+    }
+  }
+
+  private async archiveDirEntries(path: Buffer, dir: DirHandle, names: Buffer[], name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode> {
     const parentNodes = await this.loadParentNodes(previous?.type === 'dir' ? previous.subtree : undefined);
     const entries = await Promise.all(
       names.map(async (child) => {
         const childPath = joinBytePath(path, child);
+        const access = dir.child(child);
         try {
-          return { name: child, path: childPath, st: await lstat(childPath, { bigint: true }) };
+          return { name: child, path: childPath, access, st: await lstat(access, { bigint: true }) };
         } catch (err) {
           this.skip(childPath, err);
           return undefined;
@@ -160,11 +179,11 @@ export class Archiver {
     // Files first, several at once; then subdirectories one after another, which bounds concurrency.
     await Promise.all(
       entries.map(async (entry, i) => {
-        if (entry && !entry.st.isDirectory()) nodes[i] = await this.archiveEntry(entry.path, entry.name, entry.st, parentNodes.get(entry.name.toString('latin1')));
+        if (entry && !entry.st.isDirectory()) nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, parentNodes.get(entry.name.toString('latin1')));
       }),
     );
     for (const [i, entry] of entries.entries()) {
-      if (entry?.st.isDirectory()) nodes[i] = await this.archiveEntry(entry.path, entry.name, entry.st, parentNodes.get(entry.name.toString('latin1')));
+      if (entry?.st.isDirectory()) nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, parentNodes.get(entry.name.toString('latin1')));
     }
     const subtree = await this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
     this.options.progress.dirsDone++;
@@ -174,7 +193,7 @@ export class Archiver {
     return nodeFromStat(name, st, { subtree });
   }
 
-  private async archiveFile(path: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+  private async archiveFile(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
     const progress = this.options.progress;
     if (unchangedSince(previous, st) && previous!.content!.every((id) => this.writer.knows(id))) {
       this.counts.filesUnmodified++;
@@ -193,7 +212,7 @@ export class Archiver {
     const semaphore = st.size < BigInt(this.minChunk) ? this.smallReads : this.largeReads;
     const node = await semaphore.run(async () => {
       try {
-        const { content, size } = await this.readContent(path, Number(st.size));
+        const { content, size } = await this.readContent(access, Number(st.size));
         return nodeFromStat(name, st, { content, size });
       } catch (err) {
         this.skip(path, err);

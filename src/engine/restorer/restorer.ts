@@ -1,9 +1,10 @@
 import { constants } from 'node:fs';
-import { chmod, lchown, link, mkdir } from 'node:fs/promises';
+import { chmod, lchown, link, mkdir, type FileHandle } from 'node:fs/promises';
 import { InterruptedError, IntegrityError, isErrno } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { bytePath, displayPath, joinBytePath } from '../fs/byte-path.js';
+import { DirHandle } from '../fs/dir-handle.js';
 import { makeFifo, makeNode, setTimesNs } from '../os/posix-extras.js';
 import type { Repository } from '../repository/repository.js';
 import { decodeTree, isSafeName, type TreeNode } from '../snapshot/tree-format.js';
@@ -33,6 +34,9 @@ export interface RestoreOptions {
 }
 
 const FILE_RESTORES = 8;
+/** Granularity of hole detection: the usual file system block size. */
+const SPARSE_BLOCK = 4096;
+const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK);
 const TYPE_BITS: Record<string, number> = { socket: constants.S_IFSOCK, chardev: constants.S_IFCHR, blockdev: constants.S_IFBLK };
 
 /**
@@ -45,7 +49,6 @@ export class Restorer {
   private readonly files = new Semaphore(FILE_RESTORES);
   /** First restored name of each multiply linked source inode, settled once that file is complete. */
   private readonly linkTargets = new Map<string, Promise<Buffer | undefined>>();
-  private zeros = Buffer.alloc(0);
 
   constructor(
     private readonly repo: Repository,
@@ -54,33 +57,43 @@ export class Restorer {
 
   async restore(rootTree: Id, target: string): Promise<void> {
     await mkdir(target, { recursive: true });
-    await this.restoreTree(rootTree, bytePath(target), '');
+    await this.restoreTree(rootTree, bytePath(target), bytePath(target), '');
   }
 
-  private async restoreTree(tree: Id, dir: Buffer, snapshotDir: string): Promise<void> {
+  /**
+   * Restores the entries of `tree` into the directory reached at `access`; `realDir` is its real path
+   * (for hard links), `snapshotDir` its path in the snapshot (for messages and --include).
+   */
+  private async restoreTree(tree: Id, access: Buffer, realDir: Buffer, snapshotDir: string): Promise<void> {
     let nodes: TreeNode[];
+    let dir: DirHandle;
     try {
       nodes = decodeTree(await this.repo.loadBlob('tree', tree));
+      dir = await DirHandle.open(access);
     } catch (err) {
       this.problem(snapshotDir || '/', err);
       return;
     }
-    const wanted = nodes
-      .filter((node) => isSafeName(node.name))
-      .map((node) => ({ node, path: joinBytePath(dir, node.name), snapshotPath: `${snapshotDir}/${displayPath(node.name)}` }))
-      .filter((entry) => this.selected(entry.snapshotPath, entry.node.type === 'dir'));
-    await Promise.all(wanted.filter((e) => e.node.type !== 'dir').map((e) => this.files.run(() => this.restoreLeaf(e.node, e.path, e.snapshotPath))));
-    for (const { node, path, snapshotPath } of wanted) {
-      if (node.type !== 'dir') continue;
-      this.checkSignal();
-      try {
-        await createDirectory(path);
-      } catch (err) {
-        this.problem(snapshotPath, err);
-        continue;
+    try {
+      const wanted = nodes
+        .filter((node) => isSafeName(node.name))
+        .map((node) => ({ node, path: dir.child(node.name), realPath: joinBytePath(realDir, node.name), snapshotPath: `${snapshotDir}/${displayPath(node.name)}` }))
+        .filter((entry) => this.selected(entry.snapshotPath, entry.node.type === 'dir'));
+      await Promise.all(wanted.filter((e) => e.node.type !== 'dir').map((e) => this.files.run(() => this.restoreLeaf(e.node, e.path, e.realPath, e.snapshotPath))));
+      for (const { node, path, realPath, snapshotPath } of wanted) {
+        if (node.type !== 'dir') continue;
+        this.checkSignal();
+        try {
+          await createDirectory(path);
+        } catch (err) {
+          this.problem(snapshotPath, err);
+          continue;
+        }
+        await this.restoreTree(node.subtree!, path, realPath, snapshotPath);
+        await this.applyMetadata(node, path, snapshotPath);
       }
-      await this.restoreTree(node.subtree!, path, snapshotPath);
-      await this.applyMetadata(node, path, snapshotPath);
+    } finally {
+      await dir.close();
     }
   }
 
@@ -91,14 +104,16 @@ export class Restorer {
     return include.some((inc) => snapshotPath === inc || snapshotPath.startsWith(`${inc}/`) || (isDir && inc.startsWith(`${snapshotPath}/`)));
   }
 
-  private async restoreLeaf(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
+  private async restoreLeaf(node: TreeNode, path: Buffer, realPath: Buffer, snapshotPath: string): Promise<void> {
     this.checkSignal();
     this.options.progress.currentPath = snapshotPath;
     try {
       if (node.type === 'file') {
-        if (await this.restoreHardLink(node, path)) return;
+        // Look up and register synchronously, before any await, so concurrent names of one inode agree.
+        const firstName = node.links > 1 ? this.linkTargets.get(linkKey(node)) : undefined;
+        if (firstName && (await this.restoreHardLink(await firstName, path))) return;
         const done = this.restoreFile(node, path, snapshotPath);
-        if (node.links > 1) this.linkTargets.set(linkKey(node), done.then(() => path, () => undefined));
+        if (node.links > 1 && !firstName) this.linkTargets.set(linkKey(node), done.then(() => realPath, () => undefined));
         await done;
       } else if (node.type === 'symlink') {
         await createSymlink(node.linkTarget!, path);
@@ -125,13 +140,11 @@ export class Restorer {
     }
   }
 
-  /** Links to an already restored name of the same source inode; false when there is none (yet). */
-  private async restoreHardLink(node: TreeNode, path: Buffer): Promise<boolean> {
-    if (node.links < 2) return false;
-    const first = await this.linkTargets.get(linkKey(node));
-    if (!first) return false;
+  /** Links `path` to the already restored first name of its inode; false when that one failed. */
+  private async restoreHardLink(firstName: Buffer | undefined, path: Buffer): Promise<boolean> {
+    if (!firstName) return false;
     await discard(path);
-    await link(first, path);
+    await link(firstName, path);
     this.options.progress.filesDone++;
     return true;
   }
@@ -143,7 +156,7 @@ export class Restorer {
       for (const id of node.content!) {
         this.checkSignal();
         const data = await this.repo.loadBlob('data', id);
-        if (!this.isZero(data)) await writeAll(file, data, offset);
+        await this.writeSkippingZeros(file, data, offset);
         offset += data.length;
         this.options.progress.bytesDone += data.length;
       }
@@ -168,9 +181,22 @@ export class Restorer {
     }
   }
 
-  private isZero(data: Buffer): boolean {
-    if (this.zeros.length < data.length) this.zeros = Buffer.alloc(data.length);
-    return data.equals(this.zeros.subarray(0, data.length));
+  /**
+   * Writes `data` at `position` but skips all-zero blocks, which stay holes in the new file: sparse
+   * files come back sparse, and the content reads the same either way.
+   */
+  private async writeSkippingZeros(file: FileHandle, data: Buffer, position: number): Promise<void> {
+    let runStart = -1;
+    for (let at = 0; at < data.length; at += SPARSE_BLOCK) {
+      const end = Math.min(at + SPARSE_BLOCK, data.length);
+      const zero = data.compare(ZERO_BLOCK, 0, end - at, at, end) === 0;
+      if (!zero && runStart < 0) runStart = at;
+      if (zero && runStart >= 0) {
+        await writeAll(file, data.subarray(runStart, at), position + runStart);
+        runStart = -1;
+      }
+    }
+    if (runStart >= 0) await writeAll(file, data.subarray(runStart), position + runStart);
   }
 
   private checkSignal(): void {
@@ -187,7 +213,7 @@ function linkKey(node: TreeNode): string {
   return `${node.device}:${node.inode}`;
 }
 
-async function writeAll(file: import('node:fs/promises').FileHandle, data: Buffer, position: number): Promise<void> {
+async function writeAll(file: FileHandle, data: Buffer, position: number): Promise<void> {
   let done = 0;
   while (done < data.length) {
     const { bytesWritten } = await file.write(data, done, data.length - done, position + done);

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { assertIntegrityError, bytesArb, compressibleDataArb, randomDataArb, seededBytes } from '../testing/arbitraries.js';
+import { BlobCompressor } from './zstd.js';
+
+fc.configureGlobal({ seed: 42, numRuns: 100 });
+
+const compressor = new BlobCompressor();
+const ZSTD_MAGIC = Buffer.of(0x28, 0xb5, 0x2f, 0xfd);
+
+describe('BlobCompressor', () => {
+  it('leaves inputs under 128 bytes uncompressed, however compressible', () => {
+    fc.assert(fc.property(fc.oneof(bytesArb(127), compressibleDataArb(0, 127)), (data) => assert.equal(compressor.compress(data), undefined)));
+    assert.equal(compressor.compress(Buffer.alloc(127)), undefined);
+    assert.notEqual(compressor.compress(Buffer.alloc(128)), undefined);
+  });
+
+  it('leaves random data uncompressed', () => {
+    fc.assert(fc.property(randomDataArb(0, 100_000), (data) => assert.equal(compressor.compress(data), undefined)));
+  });
+
+  it('compresses only when that saves at least max(64 bytes, 1/32 of the input)', () => {
+    // Half random, half zeros in varying proportions: some inputs pay, some do not.
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 128, max: 8192 }), fc.double({ min: 0, max: 1, noNaN: true }), (seed, length, share) => {
+        const data = Buffer.alloc(length);
+        seededBytes(seed, Math.floor(length * share)).copy(data);
+        const packed = compressor.compress(data);
+        if (packed) assert.ok(packed.length + Math.max(64, length >>> 5) <= length, `${packed.length} of ${length}`);
+      }),
+    );
+  });
+
+  it('round trips compressible data, with and without the expected length', () => {
+    fc.assert(
+      fc.property(compressibleDataArb(128, 100_000), (data) => {
+        const packed = compressor.compress(data);
+        assert.ok(packed, 'compressible data is compressed');
+        assert.ok(packed.subarray(0, 4).equals(ZSTD_MAGIC), 'a standard zstd frame');
+        assert.deepEqual(compressor.decompress(packed, data.length), data);
+        assert.deepEqual(compressor.decompress(packed), data);
+      }),
+    );
+  });
+
+  it('round trips at every compression level', () => {
+    const data = Buffer.from('ferry '.repeat(2000));
+    for (let level = 1; level <= 19; level++) {
+      const c = new BlobCompressor(level);
+      assert.deepEqual(c.decompress(c.compress(data)!, data.length), data, `level ${level}`);
+    }
+  });
+
+  it('refuses a wrong expected length', () => {
+    fc.assert(
+      fc.property(compressibleDataArb(128, 20_000), fc.integer({ min: -100, max: 100 }), (data, delta) => {
+        fc.pre(delta !== 0 && data.length + delta >= 0);
+        assertIntegrityError(() => compressor.decompress(compressor.compress(data)!, data.length + delta));
+      }),
+    );
+  });
+
+  it('refuses garbage', () => {
+    fc.assert(fc.property(randomDataArb(1, 4096), (garbage) => assertIntegrityError(() => compressor.decompress(garbage))));
+  });
+
+  it('refuses garbage after a zstd magic number', () => {
+    fc.assert(
+      fc.property(randomDataArb(1, 4096), (garbage) => assertIntegrityError(() => compressor.decompress(Buffer.concat([ZSTD_MAGIC, garbage])))),
+    );
+  });
+
+  it('refuses a truncated frame or bytes after it', () => {
+    fc.assert(
+      fc.property(compressibleDataArb(1000, 20_000), fc.integer({ min: 1, max: 16 }), fc.boolean(), (data, n, cut) => {
+        const packed = compressor.compress(data)!;
+        const damaged = cut ? packed.subarray(0, Math.max(0, packed.length - n)) : Buffer.concat([packed, seededBytes(n, n)]);
+        fc.pre(damaged.length > 0);
+        assertIntegrityError(() => compressor.decompress(damaged, data.length));
+      }),
+    );
+  });
+
+  it('keeps working after refusing damaged input', () => {
+    const data = Buffer.from('abc'.repeat(1000));
+    assertIntegrityError(() => compressor.decompress(seededBytes(1, 100)));
+    assert.deepEqual(compressor.decompress(compressor.compress(data)!, data.length), data);
+  });
+});

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { assertIntegrityError, atOffset, bytesArb, flipBit, keyArb } from '../testing/arbitraries.js';
+import { open, seal, SEAL_OVERHEAD } from './aead.js';
+
+fc.configureGlobal({ seed: 42, numRuns: 100 });
+
+const aadArb = fc.option(bytesArb(64), { nil: undefined });
+/** A sealed message with its inputs. */
+const sealedArb = fc.record({ key: keyArb, plain: bytesArb(512), aad: aadArb }).map((c) => ({ ...c, sealed: seal(c.key, c.plain, c.aad) }));
+
+describe('seal/open', () => {
+  it('round trips arbitrary bytes and associated data', () => {
+    fc.assert(
+      fc.property(keyArb, bytesArb(4096), aadArb, (key, plain, aad) => {
+        const sealed = seal(key, plain, aad);
+        assert.equal(sealed.length, plain.length + SEAL_OVERHEAD);
+        assert.deepEqual(open(key, sealed, aad), plain);
+      }),
+    );
+  });
+
+  it('opens a sealed message that sits at an offset inside a larger buffer', () => {
+    fc.assert(
+      fc.property(sealedArb, ({ key, plain, aad, sealed }) => {
+        assert.deepEqual(open(key, atOffset(sealed), aad ? atOffset(aad) : undefined), plain);
+      }),
+    );
+  });
+
+  it('does not hide the plaintext: the ciphertext differs from it', () => {
+    const plain = Buffer.alloc(64, 0x41);
+    const sealed = seal(Buffer.alloc(32, 1), plain);
+    assert.ok(!sealed.includes(plain.subarray(0, 16)));
+  });
+
+  it('uses a fresh nonce for every seal of the same input', () => {
+    fc.assert(
+      fc.property(keyArb, bytesArb(256), aadArb, (key, plain, aad) => {
+        const a = seal(key, plain, aad);
+        const b = seal(key, plain, aad);
+        assert.notDeepEqual(a.subarray(0, 12), b.subarray(0, 12));
+        assert.notDeepEqual(a, b);
+      }),
+    );
+  });
+
+  it('refuses any single flipped bit', () => {
+    fc.assert(
+      fc.property(
+        sealedArb.chain((s) => fc.tuple(fc.constant(s), fc.nat({ max: s.sealed.length * 8 - 1 }))),
+        ([{ key, aad, sealed }, bit]) => assertIntegrityError(() => open(key, flipBit(sealed, bit), aad)),
+      ),
+    );
+  });
+
+  it('refuses every truncation, from either end', () => {
+    fc.assert(
+      fc.property(
+        sealedArb.chain((s) => fc.tuple(fc.constant(s), fc.nat({ max: s.sealed.length - 1 }), fc.boolean())),
+        ([{ key, aad, sealed }, keep, fromEnd]) => {
+          const cut = fromEnd ? sealed.subarray(0, keep) : sealed.subarray(sealed.length - keep);
+          assertIntegrityError(() => open(key, cut, aad));
+        },
+      ),
+    );
+  });
+
+  it('refuses an extended message', () => {
+    fc.assert(
+      fc.property(sealedArb, bytesArb(32, 1), fc.boolean(), ({ key, aad, sealed }, extra, before) => {
+        const longer = before ? Buffer.concat([extra, sealed]) : Buffer.concat([sealed, extra]);
+        assertIntegrityError(() => open(key, longer, aad));
+      }),
+    );
+  });
+
+  it('refuses another key', () => {
+    fc.assert(
+      fc.property(sealedArb, keyArb, ({ key, aad, sealed }, other) => {
+        fc.pre(!other.equals(key));
+        assertIntegrityError(() => open(other, sealed, aad));
+      }),
+    );
+  });
+
+  it('refuses other associated data', () => {
+    fc.assert(
+      fc.property(sealedArb, aadArb, ({ key, aad, sealed }, other) => {
+        // GCM treats absent and empty associated data alike; so does every caller.
+        fc.pre(!Buffer.from(other ?? []).equals(Buffer.from(aad ?? [])));
+        assertIntegrityError(() => open(key, sealed, other));
+      }),
+    );
+  });
+
+  const tooShort: [string, number][] = [
+    ['empty input', 0],
+    ['a nonce only', 12],
+    ['one byte short of nonce and tag', SEAL_OVERHEAD - 1],
+  ];
+  for (const [name, length] of tooShort) {
+    it(`refuses ${name}`, () => assertIntegrityError(() => open(Buffer.alloc(32), Buffer.alloc(length))));
+  }
+
+  it('refuses a message of only nonce and tag that was not sealed', () => {
+    assertIntegrityError(() => open(Buffer.alloc(32), Buffer.alloc(SEAL_OVERHEAD)));
+  });
+
+  it('opens an empty plaintext sealed with the same key', () => {
+    const key = Buffer.alloc(32, 9);
+    assert.equal(open(key, seal(key, Buffer.alloc(0))).length, 0);
+  });
+});
