@@ -155,6 +155,14 @@ describe('errors: one clear line, the documented exit code, nothing lost', () =>
     assert.match(restore.stderr, /big\.bin: pack [0-9a-f]{8} is missing/);
   });
 
+  it('restore into a target given through a symlink works (the user chose it)', async () => {
+    const real = join(tmp.path, 'real-target');
+    await mkdir(real);
+    await symlink(real, join(tmp.path, 'target-link'));
+    await ferryOk(['restore', '-r', repo, snapshotId, '--target', join(tmp.path, 'target-link')]);
+    assert.equal(await readFile(join(real, source, 'docs', 'note.txt'), 'utf8'), 'hello\n'.repeat(1000));
+  });
+
   it('restore does not follow a symlink that was in the target before', async () => {
     const target = join(tmp.path, 'trap-target');
     const outside = join(tmp.path, 'outside');

@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { UserError } from '../../core/errors.js';
-import { shortId } from '../../core/ids.js';
+import { shortId, type Id } from '../../core/ids.js';
 import { backup, findParent, newProgress, normalizePaths } from '../../engine/archiver/backup.js';
 import { Excludes } from '../../engine/archiver/excludes.js';
 import { scanTotals, type ScanTotals } from '../../engine/archiver/scanner.js';
@@ -90,7 +90,7 @@ function jsonSummary(id: string, s: BackupSummary): Record<string, unknown> {
   };
 }
 
-function printSummary(ctx: CliContext, id: string, s: BackupSummary, incremental: boolean): void {
+function printSummary(ctx: CliContext, id: Id, s: BackupSummary, incremental: boolean): void {
   const duration = Date.parse(s.backupEnd) - Date.parse(s.backupStart);
   const out = ctx.stdout;
   out.write(`Files:       ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnmodified} unmodified\n`);
@@ -99,5 +99,5 @@ function printSummary(ctx: CliContext, id: string, s: BackupSummary, incremental
   out.write(`Added:       ${formatBytes(s.dataAdded)} (${formatBytes(s.dataAddedPacked)} stored)\n`);
   if (s.filesSkipped > 0) out.write(`Skipped:     ${s.filesSkipped} unreadable entries (listed above and recorded in the snapshot)\n`);
   out.write(`Duration:    ${formatDuration(duration)} (${(duration / 1000).toFixed(2)} s)\n`);
-  out.write(`snapshot ${shortId(id as never)} saved\n`);
+  out.write(`snapshot ${shortId(id)} saved\n`);
 }

@@ -1,6 +1,5 @@
 import { readPassword } from '../password.js';
 import { Repository } from '../../engine/repository/repository.js';
-import { shortId } from '../../core/ids.js';
 import { kdfFor, repositoryLocation, type CliContext, type RepoOptions } from '../context.js';
 import { openStorage } from '../storage-location.js';
 
@@ -13,7 +12,7 @@ export async function initCommand(ctx: CliContext, options: RepoOptions): Promis
   if (options.json) {
     ctx.stdout.write(JSON.stringify({ message_type: 'initialized', id: repo.config.id, repository: storage.properties.location }) + '\n');
   } else {
-    ctx.stdout.write(`created ferry repository ${shortId(repo.config.id as never)} at ${storage.properties.location}\n`);
+    ctx.stdout.write(`created ferry repository ${repo.config.id.slice(0, 8)} at ${storage.properties.location}\n`);
     ctx.stdout.write('Keep the password safe: without it the data cannot be restored.\n');
   }
   return 0;

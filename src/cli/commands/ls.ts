@@ -1,7 +1,6 @@
 import { UserError } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
 import { displayPath } from '../../engine/fs/byte-path.js';
-import type { Repository } from '../../engine/repository/repository.js';
 import { decodeTree, type TreeNode } from '../../engine/snapshot/tree-format.js';
 import { openRepository, type CliContext, type RepoOptions } from '../context.js';
 
@@ -38,5 +37,3 @@ function print(ctx: CliContext, options: RepoOptions, node: TreeNode, path: stri
     ctx.stdout.write(`${path}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${displayPath(node.linkTarget!)}` : ''}\n`);
   }
 }
-
-export type { Repository };

@@ -42,7 +42,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions): 
   const badPacks = new Map<Id, string>();
 
   await repo.loadIndex().catch((err: unknown) => {
-    errors.push(`index: ${(err as Error).message}; run \`ferry repair index\` when available`);
+    errors.push(`index: ${(err as Error).message}`);
   });
   const stored = new Map<Id, number>();
   await repo.storage.list(folderOf('pack'), (info) => {
@@ -55,7 +55,7 @@ export async function checkRepository(repo: Repository, options: CheckOptions): 
     else if (size !== expected) badPacks.set(packId, `has ${size} bytes, the index says ${expected}`);
   }
   for (const packId of stored.keys()) {
-    if (!repo.index.hasPack(packId)) warnings.push(`pack ${shortId(packId)} is not in the index (left by an interrupted backup; prune removes it)`);
+    if (!repo.index.hasPack(packId)) warnings.push(`pack ${shortId(packId)} is not in the index (left by an interrupted backup; harmless)`);
   }
 
   let packsRead = 0;
@@ -156,11 +156,12 @@ class PackVerifier {
       const entries = openPackHeader(this.repo.key.encryptionKey, bytes);
       for (const entry of entries) {
         const indexed = this.repo.index.lookup(entry.id);
-        if (indexed && indexed.packId === packId && (indexed.offset !== entry.offset || indexed.length !== entry.length)) {
+        const disagrees = indexed && (indexed.offset !== entry.offset || indexed.length !== entry.length || indexed.type !== entry.type || indexed.compression !== entry.compression || indexed.rawLength !== entry.rawLength);
+        if (indexed?.packId === packId && disagrees) {
           return `header disagrees with the index for blob ${shortId(entry.id)}`;
         }
         const plain = this.codec.decode(entry.type, entry.id, bytes.subarray(entry.offset, entry.offset + entry.length), entry.compression, entry.rawLength);
-        if (this.hasher.idOf(plain) !== entry.id) return `blob ${shortId(entry.id)} does not hash to its id`;
+        if (this.hasher.idOf(entry.type, plain) !== entry.id) return `blob ${shortId(entry.id)} does not hash to its id`;
       }
     } catch (err) {
       return `is damaged: ${(err as Error).message}`;

@@ -9,7 +9,7 @@ export const MASTER_SECRET_BYTES = 32;
 export class MasterKey {
   /** AES-256-GCM key for every sealed object and blob. */
   readonly encryptionKey: Buffer;
-  /** Key of the keyed BLAKE3 hash that names chunks and trees. */
+  /** Key of the HMAC-SHA-256 that names chunks and trees. */
   readonly contentIdKey: Buffer;
   /** Secret from which the chunker's gear table is derived. */
   readonly chunkerSecret: Buffer;

@@ -79,6 +79,7 @@ describe('sealIndex/openIndex', () => {
     ['a raw body with trailing bytes', Buffer.concat([Buffer.of(0), encodeIndex(EMPTY), Buffer.of(0)])],
     ['a raw body cut short', Buffer.concat([Buffer.of(0), encodeIndex(BIG).subarray(0, 100)])],
     ['a flag only', Buffer.of(0)],
+    ['an unknown flag before a valid zstd frame', Buffer.concat([Buffer.of(2), compressor.compress(encodeIndex(BIG))!])],
     ['a zstd flag over raw bytes', Buffer.concat([Buffer.of(1), encodeIndex(EMPTY)])],
     ['a zstd flag with nothing after it', Buffer.of(1)],
     ['a zstd frame of a damaged index', Buffer.concat([Buffer.of(1), compressor.compress(encodeIndex(BIG).subarray(0, 5000))!])],

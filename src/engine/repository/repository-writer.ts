@@ -48,6 +48,7 @@ export class RepositoryWriter {
   private readonly uploader: PackUploader;
   private unindexed: IndexedPack[] = [];
   private indexWrites: Promise<void>[] = [];
+  private failure: Error | undefined;
 
   constructor(
     private readonly storage: Storage,
@@ -61,13 +62,8 @@ export class RepositoryWriter {
     this.uploader = new PackUploader(storage, keys.encryptionKey, index, packSize, (pack, bytes) => {
       this.stats.dataAddedPacked += bytes;
       this.unindexed.push(pack);
-      if (this.unindexed.length >= PACKS_PER_INDEX_FILE) this.indexWrites.push(this.writeIndex());
+      if (this.unindexed.length >= PACKS_PER_INDEX_FILE) this.startIndexWrite();
     });
-  }
-
-  /** The id a blob with this plaintext has in this repository. */
-  idOf(plaintext: Uint8Array): Id {
-    return this.hasher.idOf(plaintext);
   }
 
   /** True when the repository has the blob or this writer is about to store it. */
@@ -76,7 +72,8 @@ export class RepositoryWriter {
   }
 
   /** Stores the blob unless the repository has it already. */
-  async save(type: BlobType, plaintext: Uint8Array, id: Id = this.hasher.idOf(plaintext)): Promise<SavedBlob> {
+  async save(type: BlobType, plaintext: Uint8Array): Promise<SavedBlob> {
+    const id = this.hasher.idOf(type, plaintext);
     if (!this.uploader.reserve(id)) return { id, added: false };
     const encoded = this.codec.encode(type, id, plaintext);
     if (type === 'tree') this.stats.treeBlobs++;
@@ -89,10 +86,20 @@ export class RepositoryWriter {
   /** Saves every open pack and the index files naming them. After it resolves, all blobs are durable and indexed. */
   async flush(): Promise<void> {
     await this.uploader.flush();
-    this.indexWrites.push(this.writeIndex());
+    this.startIndexWrite();
     const writes = this.indexWrites;
     this.indexWrites = [];
     await Promise.all(writes);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Starts writing an index file for the packs saved so far; a failure surfaces in {@link flush}. */
+  private startIndexWrite(): void {
+    this.indexWrites.push(
+      this.writeIndex().catch((err: unknown) => {
+        this.failure ??= err instanceof Error ? err : new Error(String(err));
+      }),
+    );
   }
 
   private async writeIndex(): Promise<void> {

@@ -1,4 +1,4 @@
-import { NotFoundError, RepositoryMissingError, UserError, WrongPasswordError, withContext } from '../../core/errors.js';
+import { IntegrityError, NotFoundError, RepositoryMissingError, UserError, WrongPasswordError, withContext } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import { isId, shortId, type Id } from '../../core/ids.js';
 import { CONFIG_KEY, folderOf, idOfKey, objectKey } from '../../storage/layout.js';
@@ -90,11 +90,19 @@ export class Repository {
       if (id) keyIds.push(id);
     });
     for (const keyId of keyIds) {
-      const key = await openKeySlot(await storage.load(objectKey('key', keyId)), password);
-      if (key) {
-        const config = validateConfig(openJson(key.encryptionKey, 'config', sealedConfig));
-        return new Repository(storage, config, key, keyId, identity);
+      let key: MasterKey | undefined;
+      let config: RepositoryConfig;
+      try {
+        key = await openKeySlot(await storage.load(objectKey('key', keyId)), password);
+        if (!key) continue;
+        config = validateConfig(openJson(key.encryptionKey, 'config', sealedConfig));
+      } catch (err) {
+        // A damaged slot, or one left by an interrupted init whose master key sealed no config:
+        // it does not stop the other slots from opening the repository.
+        if (err instanceof IntegrityError) continue;
+        throw err;
       }
+      return new Repository(storage, config, key, keyId, identity);
     }
     throw new WrongPasswordError('wrong password: no key of this repository opens with it; check FERRY_PASSWORD or --password-file');
   }

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { chmod, lchown, link, mkdir, type FileHandle } from 'node:fs/promises';
+import { chmod, lchown, link, mkdir, realpath, type FileHandle } from 'node:fs/promises';
 import { InterruptedError, IntegrityError, isErrno } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
 import { Semaphore } from '../../core/semaphore.js';
@@ -57,7 +57,9 @@ export class Restorer {
 
   async restore(rootTree: Id, target: string): Promise<void> {
     await mkdir(target, { recursive: true });
-    await this.restoreTree(rootTree, bytePath(target), bytePath(target), '');
+    // The target itself may be reached through a symlink the user chose; below it nothing is followed.
+    const real = bytePath(await realpath(target));
+    await this.restoreTree(rootTree, real, real, '');
   }
 
   /**

@@ -7,8 +7,8 @@ import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } f
 
 /** Names of in-progress saves start with this; they are never listed and never valid keys here. */
 export const TEMP_PREFIX = '.tmp-';
-const FILE_MODE = 0o644;
-const DIR_MODE = 0o755;
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
 
 /**
  * A Storage in a local directory: the key `data/ab/abcd…` is the file `<root>/data/ab/abcd…`.
