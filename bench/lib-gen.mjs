@@ -166,7 +166,24 @@ const HTTP_CODES = [200, 200, 200, 200, 201, 204, 301, 304, 400, 401, 403, 404, 
 const C_HEADERS = ['stdio.h', 'stdlib.h', 'string.h', 'stdint.h', 'stdbool.h', 'errno.h', 'unistd.h', 'fcntl.h', 'assert.h', 'limits.h', 'sys/types.h', 'sys/stat.h', 'pthread.h', 'time.h'];
 const PY_MODULES = ['os', 'sys', 'json', 're', 'time', 'logging', 'hashlib', 'pathlib', 'typing', 'dataclasses', 'itertools', 'functools', 'collections', 'subprocess', 'argparse', 'datetime'];
 
-export const WORDS = { EN, CODE };
+/** ~2,000 pseudo-words (project jargon, names), fixed for all seeds: widen the vocabulary like real code/text. */
+const JARGON = (() => {
+  const r = new Rng('vocabulary', 'jargon');
+  const on = ['b', 'c', 'd', 'f', 'g', 'h', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'z', 'br', 'st', 'tr', 'ch', 'sh', 'pl', 'gr', 'qu', ''];
+  const nu = ['a', 'e', 'i', 'o', 'u', 'a', 'e', 'o', 'ai', 'ou', 'y', 'io'];
+  const co = ['', '', '', 'n', 'r', 's', 'x', 'l', 'm', 'nd', 'rt', 'ck', 'st'];
+  const seen = new Set();
+  const out = [];
+  while (out.length < 2000) {
+    const n = r.range(2, 3);
+    let w = '';
+    for (let i = 0; i < n; i++) w += r.pick(on) + r.pick(nu) + (i === n - 1 || r.next() < 0.3 ? r.pick(co) : '');
+    if (w.length >= 4 && w.length <= 11 && !seen.has(w)) { seen.add(w); out.push(w); }
+  }
+  return out;
+})();
+
+export const WORDS = { EN, CODE, JARGON };
 
 const LICENSE = {
   c: '/*\n * Copyright (c) 2019-2024 The Example Project Authors.\n * SPDX-License-Identifier: Apache-2.0\n *\n * Licensed under the Apache License, Version 2.0 (the "License"); you may not use this\n * file except in compliance with the License.\n */\n\n',
@@ -208,8 +225,8 @@ class Words {
     this.r = r;
     this.locals = [];
   }
-  en() { return this.r.skew(EN, 1.8); }
-  cw() { return this.r.skew(CODE, 1.6); }
+  en() { return this.r.next() < 0.08 ? this.r.skew(JARGON, 1.5) : this.r.skew(EN, 1.5); }
+  cw() { return this.r.next() < 0.4 ? this.r.skew(JARGON, 1.3) : this.r.skew(CODE, 1.3); }
   camel() {
     const r = this.r;
     const n = r.next() < 0.35 ? 1 : r.next() < 0.8 ? 2 : 3;
@@ -232,13 +249,13 @@ class Words {
   }
   id() {
     const r = this.r;
-    if (this.locals.length && r.next() < 0.7) return r.skew(this.locals, 1.5);
+    if (this.locals.length && r.next() < 0.45) return r.skew(this.locals, 1.3);
     return this.style === 'snake' ? this.snake() : this.camel();
   }
   num() {
     const r = this.r;
     const x = r.next();
-    if (x < 0.5) return String(r.int(10));
+    if (x < 0.35) return String(r.int(10));
     if (x < 0.8) return String(r.int(1000));
     if (x < 0.9) return '0x' + r.u32().toString(16).padStart(8, '0');
     return String(r.int(1000000));
@@ -439,10 +456,10 @@ class CGen {
       const x = r.next();
       if (x < 0.3) s += `${ind}${r.skew(TYPES_C, 1.5)} ${w.id()} = ${this.expr()};\n`;
       else if (x < 0.45) s += `${ind}${w.id()} = ${this.expr()};\n`;
-      else if (x < 0.55 && depth < 3) s += `${ind}if (${this.expr()}) {\n${this.stmts(depth + 1, r.range(1, 3), ind + '    ')}${ind}}\n`;
-      else if (x < 0.62 && depth < 3) s += `${ind}for (size_t i = 0; i < ${w.id()}; i++) {\n${this.stmts(depth + 1, r.range(1, 3), ind + '    ')}${ind}}\n`;
+      else if (x < 0.55 && depth < 3) s += `${ind}if (${this.expr()}) {\n${this.stmts(depth + 1, r.range(1, 3), ind + '\t')}${ind}}\n`;
+      else if (x < 0.62 && depth < 3) s += `${ind}for (size_t i = 0; i < ${w.id()}; i++) {\n${this.stmts(depth + 1, r.range(1, 3), ind + '\t')}${ind}}\n`;
       else if (x < 0.72) s += `${ind}/* ${w.sentence(4, 12)} */\n`;
-      else if (x < 0.78) s += `${ind}if (${w.id()} < 0)\n${ind}    return -E${r.pick(['INVAL', 'NOMEM', 'IO', 'AGAIN', 'NOENT'])};\n`;
+      else if (x < 0.78) s += `${ind}if (${w.id()} < 0)\n${ind}\treturn -E${r.pick(['INVAL', 'NOMEM', 'IO', 'AGAIN', 'NOENT'])};\n`;
       else if (x < 0.85) s += `${ind}${w.id()}(${this.expr()});\n`;
       else s += `${ind}return ${this.expr()};\n`;
     }
@@ -455,11 +472,11 @@ class CGen {
       const ps = [];
       for (let i = 0; i < n; i++) ps.push(`${r.skew(TYPES_C, 1.5)} ${w.id()}`);
       const doc = r.next() < 0.5 ? `/*\n * ${w.sentence()}\n */\n` : '';
-      return `${doc}${r.next() < 0.5 ? 'static ' : ''}${r.skew(TYPES_C, 1.5)} ${w.id()}(${ps.join(', ') || 'void'})\n{\n${this.stmts(0, r.range(2, 12), '    ')}}\n\n`;
+      return `${doc}${r.next() < 0.5 ? 'static ' : ''}${r.skew(TYPES_C, 1.5)} ${w.id()}(${ps.join(', ') || 'void'})\n{\n${this.stmts(0, r.range(2, 12), '\t')}}\n\n`;
     }
     let s = `struct ${w.snake()} {\n`;
     const m = r.range(2, 8);
-    for (let i = 0; i < m; i++) s += `    ${r.skew(TYPES_C, 1.5)} ${w.id()};\n`;
+    for (let i = 0; i < m; i++) s += `\t${r.skew(TYPES_C, 1.5)} ${w.id()};\n`;
     return s + '};\n\n';
   }
 }
@@ -543,7 +560,7 @@ class DocJsonGen {
     const tags = [];
     const nt = r.range(0, 3);
     for (let i = 0; i < nt; i++) tags.push(`"${r.pick(CATEGORIES)}"`);
-    return `    {\n      "id": ${this.id},\n      "uuid": "${w.hex(16)}",\n      "name": "${cap(first)} ${cap(last)}",\n      "email": "${first}.${last}@${r.pick(DOMAINS)}",\n      "city": "${r.pick(CITIES)}",\n      "status": "${r.pick(STATUSES)}",\n      "amount": ${(r.next() * 5000).toFixed(2)},\n      "quantity": ${r.range(1, 50)},\n      "created": "${fmtTime(this.t, 'T')}Z",\n      "tags": [${tags.join(', ')}],\n      "note": "${w.sentence(3, 14)}"\n    },\n`;
+    return `    {"id": ${this.id}, "uuid": "${w.hex(16)}", "name": "${cap(first)} ${cap(last)}", "email": "${first}.${last}@${r.pick(DOMAINS)}", "city": "${r.pick(CITIES)}", "status": "${r.pick(STATUSES)}", "amount": ${(r.next() * 5000).toFixed(2)}, "quantity": ${r.range(1, 50)}, "account": "${w.cw()}-${r.int(100000)}", "created": "${fmtTime(this.t, 'T')}Z", "tags": [${tags.join(', ')}], "note": "${w.sentence(3, 14)}"},\n`;
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes, scrypt } from 'node:crypto';
 import { IntegrityError } from '../../core/errors.js';
 import { open, seal } from './aead.js';
-import { MasterKey } from './master-key.js';
+import { MASTER_SECRET_BYTES, MasterKey } from './master-key.js';
 
 /** scrypt cost parameters, stored in each key slot so they can differ per slot and change over time. */
 export interface KdfParams {
@@ -16,6 +16,8 @@ export const DEFAULT_KDF: KdfParams = { N: 2 ** 17, r: 8, p: 1 };
 export const INSECURE_TEST_KDF: KdfParams = { N: 2 ** 10, r: 8, p: 1 };
 
 const SLOT_AAD = Buffer.from('ferry key slot v1');
+/** Slot parameters are not authenticated: cap what a tampered slot can make us allocate. */
+const MAX_KDF_MEMORY = 1024 * 1024 * 1024;
 
 /** The JSON document stored as `keys/<id>`: the master secret wrapped by a passphrase-derived key. */
 export interface KeySlotFile {
@@ -56,12 +58,15 @@ export async function createKeySlot(master: MasterKey, password: string, kdf: Kd
 export async function openKeySlot(bytes: Uint8Array, password: string): Promise<MasterKey | undefined> {
   const file = parseKeySlot(bytes);
   const kek = await deriveKek(password, Buffer.from(file.kdf.salt, 'base64'), file.kdf);
+  let secret: Buffer;
   try {
-    return MasterKey.fromSecret(open(kek, Buffer.from(file.wrapped, 'base64'), SLOT_AAD));
+    secret = open(kek, Buffer.from(file.wrapped, 'base64'), SLOT_AAD);
   } catch (err) {
     if (err instanceof IntegrityError) return undefined;
     throw err;
   }
+  if (secret.length !== MASTER_SECRET_BYTES) throw new IntegrityError(`key slot holds a ${secret.length}-byte secret, expected ${MASTER_SECRET_BYTES}`);
+  return MasterKey.fromSecret(secret);
 }
 
 export function parseKeySlot(bytes: Uint8Array): KeySlotFile {
@@ -78,6 +83,7 @@ export function parseKeySlot(bytes: Uint8Array): KeySlotFile {
     Number.isInteger(kdf.N) && kdf.N >= 2 && kdf.N <= 2 ** 24 && (kdf.N & (kdf.N - 1)) === 0 &&
     Number.isInteger(kdf.r) && kdf.r >= 1 && kdf.r <= 64 &&
     Number.isInteger(kdf.p) && kdf.p >= 1 && kdf.p <= 16 &&
+    kdf.N < 2 ** (16 * kdf.r) && 128 * kdf.N * kdf.r * kdf.p <= MAX_KDF_MEMORY &&
     typeof kdf.salt === 'string' && typeof file.wrapped === 'string';
   if (!valid) throw new IntegrityError('key slot has an unknown version or invalid parameters');
   return file;

@@ -72,7 +72,7 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
   } catch (cause) {
     throw new IntegrityError('tree is not valid JSON', { cause });
   }
-  if (!Array.isArray(parsed.nodes)) throw new IntegrityError('tree has no node list');
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray(parsed.nodes)) throw new IntegrityError('tree has no node list');
   const nodes = (parsed.nodes as NodeJson[]).map(nodeFromJson);
   for (let i = 1; i < nodes.length; i++) {
     if (Buffer.compare(nodes[i - 1]!.name, nodes[i]!.name) >= 0) throw new IntegrityError('tree names are duplicated or out of order');
