@@ -145,13 +145,14 @@ export class FsStorage implements Storage {
     data: Uint8Array | AsyncIterable<Uint8Array>,
     options: SaveOptions,
   ): Promise<void> {
-    const hash = createHash('sha256');
+    // Hashing costs a pass over the bytes: only when the caller asks for verification.
+    const hash = options.sha256 !== undefined ? createHash('sha256') : undefined;
     let size = 0;
     // Errors thrown by the source pass through unchanged; only our own fs calls are translated.
     for await (const chunk of data instanceof Uint8Array ? [data] : data) {
       size += chunk.byteLength;
       if (options.length !== undefined && size > options.length) break;
-      hash.update(chunk);
+      hash?.update(chunk);
       for (let written = 0; written < chunk.byteLength; ) {
         const result = await this.#io('save', key, () => handle.write(chunk, written, chunk.byteLength - written));
         written += result.bytesWritten;
@@ -161,7 +162,7 @@ export class FsStorage implements Storage {
       const got = size > options.length ? `more than ${options.length}` : String(size);
       throw new IntegrityError(`saving ${key}: the source produced ${got} bytes, expected ${options.length}`);
     }
-    const actual = hash.digest('hex');
+    const actual = hash?.digest('hex');
     if (options.sha256 !== undefined && actual !== options.sha256) {
       throw new IntegrityError(`saving ${key}: the bytes have sha256 ${actual}, expected ${options.sha256}`);
     }
