@@ -727,7 +727,7 @@ export function pickWeighted(r, items, weights) {
 
 /** Lognormal source-file size: median ~6 KiB, 200 B .. 128 KiB. */
 export function srcFileSize(r) {
-  const s = Math.round(6144 * Math.exp(1.25 * r.normal()));
+  const s = Math.round(6400 * Math.exp(1.25 * r.normal()));
   return Math.max(200, Math.min(128 * KiB, s));
 }
 
