@@ -81,7 +81,7 @@ export class Archiver {
     const trie = new PathTrie(paths.map((p) => resolve(p)));
     if (!trie.isTarget) return this.archiveVirtual(trie, bytePath('/'), parentTree);
     // Backing up `/` itself: the root tree is the listing of `/`.
-    const root = await this.archiveDir(bytePath('/'), bytePath('/'), bytePath('root'), await lstat('/', { bigint: true }), parentTree ? ({ type: 'dir', subtree: parentTree } as TreeNode) : undefined);
+    const root = await this.archiveDir(bytePath('/'), bytePath('/'), bytePath('root'), await lstat('/', { bigint: true }), parentTree);
     if (!root?.subtree) throw new Error('cannot read the root directory');
     return root.subtree;
   }
@@ -120,7 +120,7 @@ export class Archiver {
     this.options.progress.currentPath = displayPath(path);
     switch (nodeFromStat(name, st, {}).type) {
       case 'dir':
-        return this.archiveDir(path, access, name, st, previous);
+        return this.archiveDir(path, access, name, st, previous?.type === 'dir' ? previous.subtree : undefined);
       case 'file':
         return this.archiveFile(path, access, name, st, previous);
       case 'symlink': {
@@ -138,7 +138,8 @@ export class Archiver {
     }
   }
 
-  private async archiveDir(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+  /** `previousTree` is the directory's tree in the parent snapshot, if it was there. */
+  private async archiveDir(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previousTree: Id | undefined): Promise<TreeNode | undefined> {
     let dir: DirHandle;
     let names: Buffer[];
     try {
@@ -155,14 +156,14 @@ export class Archiver {
       return undefined;
     }
     try {
-      return await this.archiveDirEntries(path, dir, names, name, st, previous);
+      return await this.archiveDirEntries(path, dir, names, name, st, previousTree);
     } finally {
       await dir.close();
     }
   }
 
-  private async archiveDirEntries(path: Buffer, dir: DirHandle, names: Buffer[], name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode> {
-    const parentNodes = await this.loadParentNodes(previous?.type === 'dir' ? previous.subtree : undefined);
+  private async archiveDirEntries(path: Buffer, dir: DirHandle, names: Buffer[], name: Buffer, st: BigIntStats, previousTree: Id | undefined): Promise<TreeNode> {
+    const parentNodes = await this.loadParentNodes(previousTree);
     const entries = await Promise.all(
       names.map(async (child) => {
         const childPath = joinBytePath(path, child);
@@ -187,8 +188,8 @@ export class Archiver {
     }
     const subtree = await this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
     this.options.progress.dirsDone++;
-    if (previous?.type !== 'dir') this.counts.dirsNew++;
-    else if (previous.subtree === subtree) this.counts.dirsUnmodified++;
+    if (previousTree === undefined) this.counts.dirsNew++;
+    else if (previousTree === subtree) this.counts.dirsUnmodified++;
     else this.counts.dirsChanged++;
     return nodeFromStat(name, st, { subtree });
   }
