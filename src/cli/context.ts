@@ -1,8 +1,9 @@
 import { hostname, userInfo } from 'node:os';
 import { systemClock } from '../core/clock.js';
+import { armedFailpoints } from '../core/failpoints.js';
 import { INSECURE_TEST_KDF, DEFAULT_KDF, type KdfParams } from '../engine/crypto/key-slot.js';
 import { acquireLock, type RepositoryLock } from '../engine/repository/lock.js';
-import { Repository, type Identity } from '../engine/repository/repository.js';
+import { Repository, type RepositoryContext } from '../engine/repository/repository.js';
 import { readPassword } from './password.js';
 import { openStorage } from './storage-location.js';
 
@@ -12,7 +13,7 @@ export interface CliContext {
   readonly stdin: NodeJS.ReadStream;
   readonly stdout: NodeJS.WriteStream;
   readonly stderr: NodeJS.WriteStream;
-  readonly identity: Identity;
+  readonly repoContext: RepositoryContext;
   readonly pid: number;
   readonly isRoot: boolean;
   /** Aborted on SIGINT/SIGTERM. */
@@ -33,7 +34,12 @@ export function processContext(signal: AbortSignal): CliContext {
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
-    identity: { clock: systemClock, hostname: process.env.FERRY_HOSTNAME ?? hostname(), username: safeUsername() },
+    repoContext: {
+      clock: systemClock,
+      hostname: process.env.FERRY_HOSTNAME ?? hostname(),
+      username: safeUsername(),
+      failpoints: armedFailpoints(process.env.FERRY_FAILPOINT, crashNow),
+    },
     pid: process.pid,
     isRoot: process.getuid?.() === 0,
     signal,
@@ -52,18 +58,26 @@ export function repositoryLocation(ctx: CliContext, options: RepoOptions): strin
 
 /**
  * Opens the repository named by -r/FERRY_REPOSITORY with the password, and (unless `lock` is false)
- * takes a shared lock released at exit. Nothing is written before the password is verified.
+ * takes a lock released at exit. Nothing is written before the password is verified.
  */
-export async function openRepository(ctx: CliContext, options: RepoOptions, lock: 'shared' | 'exclusive' | false = 'shared'): Promise<Repository> {
-  const storage = openStorage(repositoryLocation(ctx, options));
+export async function openLockedRepository(
+  ctx: CliContext,
+  options: RepoOptions,
+  lock: 'shared' | 'exclusive' | false = 'shared',
+): Promise<{ repo: Repository; lock: RepositoryLock | undefined }> {
+  const storage = openStorage(repositoryLocation(ctx, options), ctx.repoContext.failpoints);
   ctx.cleanups.push(() => storage.close());
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
-  const repo = await Repository.open(storage, password, ctx.identity);
-  if (lock) {
-    const held: RepositoryLock = await acquireLock(repo, lock === 'exclusive', ctx.pid);
-    ctx.cleanups.unshift(() => held.release());
-  }
-  return repo;
+  const repo = await Repository.open(storage, password, ctx.repoContext);
+  if (!lock) return { repo, lock: undefined };
+  const held = await acquireLock(repo, { exclusive: lock === 'exclusive', pid: ctx.pid });
+  ctx.cleanups.unshift(() => held.release());
+  return { repo, lock: held };
+}
+
+/** {@link openLockedRepository} for commands that do not use the lock object themselves. */
+export async function openRepository(ctx: CliContext, options: RepoOptions, lock: 'shared' | 'exclusive' | false = 'shared'): Promise<Repository> {
+  return (await openLockedRepository(ctx, options, lock)).repo;
 }
 
 function safeUsername(): string {
@@ -72,4 +86,11 @@ function safeUsername(): string {
   } catch {
     return String(process.getuid?.() ?? 'unknown');
   }
+}
+
+/** Dies as abruptly as `kill -9` would, for failpoint tests. */
+function crashNow(name: string): never {
+  process.stderr.write(`ferry: failpoint ${name} reached, killing the process\n`);
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable: SIGKILL did not end the process');
 }

@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { collect, repoCommand, type Runner } from './command-kit.js';
 import { FerryError, InterruptedError, UserError } from '../core/errors.js';
 import { backupCommand } from './commands/backup.js';
 import { checkCommand } from './commands/check.js';
@@ -11,17 +12,6 @@ import type { BackupOptions } from './commands/backup.js';
 import type { CheckCommandOptions } from './commands/check.js';
 import type { RestoreOptions } from './commands/restore.js';
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-function repoCommand(program: Command, name: string, description: string): Command {
-  return program
-    .command(name)
-    .description(description)
-    .option('-r, --repo <REPO>', 'repository location (or FERRY_REPOSITORY)')
-    .option('--password-file <FILE>', 'read the password from FILE (or FERRY_PASSWORD)')
-    .option('--json', 'machine-readable output');
-}
-
 /** Builds the command tree; each action stores the exit code it returns. */
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
   const program = new Command('ferry')
@@ -29,7 +19,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .version('0.1.0')
     .showHelpAfterError('(run ferry --help for usage)')
     .exitOverride();
-  const run = (action: Promise<number>): Promise<void> => action.then(setExit);
+  const run: Runner = (action) => action.then(setExit);
 
   repoCommand(program, 'init', 'create a repository').action((opts: RepoOptions) => run(initCommand(ctx, opts)));
   repoCommand(program, 'backup', 'back up files and directories')

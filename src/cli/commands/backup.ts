@@ -5,7 +5,7 @@ import { backup, findParent, newProgress, normalizePaths } from '../../engine/ar
 import { Excludes } from '../../engine/archiver/excludes.js';
 import { scanTotals, type ScanTotals } from '../../engine/archiver/scanner.js';
 import type { BackupSummary } from '../../engine/snapshot/snapshot.js';
-import { openRepository, type CliContext, type RepoOptions } from '../context.js';
+import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { ProgressLine } from '../progress-line.js';
 
@@ -24,14 +24,14 @@ export async function backupCommand(ctx: CliContext, paths: string[], options: B
       throw new UserError(`cannot back up ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
     }
   }
-  const repo = await openRepository(ctx, options);
+  const { repo, lock } = await openLockedRepository(ctx, options);
   await repo.loadIndex();
-  const parent = findParent(await repo.listSnapshots(), ctx.identity.hostname, sources);
+  const parent = findParent(await repo.listSnapshots(), ctx.repoContext.hostname, sources);
   const progress = newProgress();
   const totals: ScanTotals = { files: 0, bytes: 0, finished: false };
   const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
   if (mode !== 'none') void scanTotals(sources, new Excludes(options.exclude ?? []), totals, ctx.signal);
-  const line = new ProgressLine(ctx.stdout, mode, ctx.identity.clock, () => ({
+  const line = new ProgressLine(ctx.stdout, mode, ctx.repoContext.clock, () => ({
     files: progress.filesDone,
     bytes: progress.bytesDone,
     ...(totals.finished ? { totalFiles: totals.files, totalBytes: totals.bytes } : {}),
@@ -50,6 +50,7 @@ export async function backupCommand(ctx: CliContext, paths: string[], options: B
       gid: process.getgid?.() ?? 0,
       progress,
       signal: ctx.signal,
+      lock,
       onSkipped: (entry) => {
         line.stop();
         if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'error', error: { message: entry.error }, during: 'archival', item: entry.path }) + '\n');

@@ -5,10 +5,10 @@ import { openStorage } from '../storage-location.js';
 
 /** `ferry init`: creates a repository with one key slot for the password. */
 export async function initCommand(ctx: CliContext, options: RepoOptions): Promise<number> {
-  const storage = openStorage(repositoryLocation(ctx, options));
+  const storage = openStorage(repositoryLocation(ctx, options), ctx.repoContext.failpoints);
   ctx.cleanups.push(() => storage.close());
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr }, true);
-  const repo = await Repository.init(storage, password, ctx.identity, { kdf: kdfFor(ctx) });
+  const repo = await Repository.init(storage, password, ctx.repoContext, { kdf: kdfFor(ctx) });
   if (options.json) {
     ctx.stdout.write(JSON.stringify({ message_type: 'initialized', id: repo.config.id, repository: storage.properties.location }) + '\n');
   } else {

@@ -21,13 +21,13 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
   const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
   const totalBytes = (options.include ?? []).length === 0 ? snapshot.summary?.totalBytesProcessed : undefined;
   const totalFiles = (options.include ?? []).length === 0 ? snapshot.summary?.totalFilesProcessed : undefined;
-  const line = new ProgressLine(ctx.stdout, mode, ctx.identity.clock, () => ({
+  const line = new ProgressLine(ctx.stdout, mode, ctx.repoContext.clock, () => ({
     files: progress.filesDone,
     bytes: progress.bytesDone,
     ...(totalBytes !== undefined ? { totalBytes, totalFiles } : {}),
     current: progress.currentPath,
   }));
-  const started = ctx.identity.clock.now();
+  const started = ctx.repoContext.clock.now();
   if (!options.json) ctx.stdout.write(`restoring snapshot ${shortId(id)} of ${snapshot.paths.join(', ')} to ${target}\n`);
   line.startTicking();
   const report = (kind: string) => (p: RestoreProblem): void => {
@@ -51,7 +51,7 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
   } finally {
     line.stop();
   }
-  const elapsed = ctx.identity.clock.now() - started;
+  const elapsed = ctx.repoContext.clock.now() - started;
   if (options.json) {
     ctx.stdout.write(JSON.stringify({ message_type: 'summary', files_restored: progress.filesDone, bytes_restored: progress.bytesDone, errors: problems.length, total_duration: elapsed / 1000 }) + '\n');
   } else {

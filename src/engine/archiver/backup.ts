@@ -17,6 +17,8 @@ export interface BackupRequest {
   readonly progress?: BackupProgress;
   readonly onSkipped?: (entry: SkippedEntry) => void;
   readonly signal?: AbortSignal;
+  /** The lock the backup runs under; checked right before the snapshot is written. */
+  readonly lock?: { assertHeld(): void };
 }
 
 export interface BackupResult {
@@ -50,7 +52,7 @@ export function findParent(snapshots: readonly SnapshotRecord[], hostname: strin
  * Write order: packs, then the index files naming them, then the snapshot.
  */
 export async function backup(repo: Repository, request: BackupRequest): Promise<BackupResult> {
-  const clock = repo.identity.clock;
+  const clock = repo.context.clock;
   const start = clock.now();
   const paths = normalizePaths(request.paths);
   const progress = request.progress ?? newProgress();
@@ -83,8 +85,8 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
     time: new Date(start).toISOString(),
     tree,
     paths,
-    hostname: repo.identity.hostname,
-    username: repo.identity.username,
+    hostname: repo.context.hostname,
+    username: repo.context.username,
     uid: request.uid,
     gid: request.gid,
     tags: [...(request.tags ?? [])],
@@ -93,6 +95,9 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
     summary,
     skipped,
   };
+  // A backup that lost its lock may have raced a prune: its packs could be gone, so no snapshot.
+  request.lock?.assertHeld();
   const id = await repo.saveSnapshot(snapshot);
+  repo.context.failpoints?.hit('snapshot-saved');
   return { id, snapshot, summary };
 }

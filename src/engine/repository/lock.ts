@@ -21,16 +21,24 @@ export const STALE_LOCK_MS = 30 * 60 * 1000;
 
 export interface RepositoryLock {
   readonly id: Id;
+  /** Throws when the lock is no longer held (not refreshed in time, or removed by someone else). */
+  assertHeld(): void;
   /** Removes the lock; idempotent. */
   release(): Promise<void>;
+}
+
+export interface LockOptions {
+  readonly exclusive: boolean;
+  /** The holder's process id, recorded so a dead holder on the same host can be recognized. */
+  readonly pid: number;
 }
 
 /**
  * Takes a lock: shared ones (backup, restore, check) coexist; an exclusive one (prune) excludes all
  * others. Throws `LockHeldError` naming the holder when a live conflicting lock exists.
  */
-export async function acquireLock(repo: Repository, exclusive: boolean, pid: number): Promise<RepositoryLock> {
-  const now = repo.identity.clock.now();
+export async function acquireLock(repo: Repository, { exclusive, pid }: LockOptions): Promise<RepositoryLock> {
+  const now = repo.context.clock.now();
   for (const id of await repo.listIds('lock')) {
     let lock: LockDocument;
     try {
@@ -49,8 +57,8 @@ export async function acquireLock(repo: Repository, exclusive: boolean, pid: num
   const document: LockDocument = {
     time: new Date(now).toISOString(),
     exclusive,
-    hostname: repo.identity.hostname,
-    username: repo.identity.username,
+    hostname: repo.context.hostname,
+    username: repo.context.username,
     pid,
     nonce: randomBytes(16).toString('hex'),
   };
@@ -60,6 +68,9 @@ export async function acquireLock(repo: Repository, exclusive: boolean, pid: num
   let released = false;
   return {
     id,
+    assertHeld() {
+      if (released) throw new Error('lock already released');
+    },
     async release() {
       if (released) return;
       released = true;

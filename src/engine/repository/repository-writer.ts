@@ -1,3 +1,4 @@
+import type { Failpoints } from '../../core/failpoints.js';
 import type { Id } from '../../core/ids.js';
 import type { Storage } from '../../storage/storage.js';
 import { objectKey } from '../../storage/layout.js';
@@ -56,10 +57,12 @@ export class RepositoryWriter {
     index: MasterIndex,
     packSize: number,
     compressionLevel: number,
+    private readonly failpoints: Failpoints,
   ) {
     this.hasher = new ContentHasher(keys.contentIdKey);
     this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
     this.uploader = new PackUploader(storage, keys.encryptionKey, index, packSize, (pack, bytes) => {
+      failpoints.hit('pack-saved');
       this.stats.dataAddedPacked += bytes;
       this.unindexed.push(pack);
       if (this.unindexed.length >= PACKS_PER_INDEX_FILE) this.startIndexWrite();
@@ -108,6 +111,7 @@ export class RepositoryWriter {
     this.unindexed = [];
     const bytes = sealIndex(this.keys.encryptionKey, { packs, supersedes: [] }, this.indexCompressor);
     await this.storage.save(objectKey('index', sha256Id(bytes)), bytes, { length: bytes.length });
+    this.failpoints.hit('index-saved');
     this.stats.dataAddedPacked += bytes.length;
   }
 }

@@ -9,19 +9,19 @@ import { createKeySlot, INSECURE_TEST_KDF } from '../crypto/key-slot.js';
 import { MasterKey } from '../crypto/master-key.js';
 import { sha256Id } from '../crypto/sha256.js';
 import { encodeTree } from '../snapshot/tree-format.js';
-import { Repository, type Identity } from './repository.js';
+import { Repository, type RepositoryContext } from './repository.js';
 
-const identity: Identity = { clock: { now: () => Date.UTC(2026, 10, 25) }, hostname: 'test-host', username: 'tester' };
+const context: RepositoryContext = { clock: { now: () => Date.UTC(2026, 10, 25) }, hostname: 'test-host', username: 'tester' };
 const password = 'repository test password';
 const small = { kdf: INSECURE_TEST_KDF, packSize: 64 * 1024, chunker: { minSize: 1024, avgSize: 4096, maxSize: 16384 } };
 
 describe('Repository', () => {
   it('opens with the right password and refuses a wrong one', async () => {
     const storage = new MemoryStorage();
-    const created = await Repository.init(storage, password, identity, small);
-    const opened = await Repository.open(storage, password, identity);
+    const created = await Repository.init(storage, password, context, small);
+    const opened = await Repository.open(storage, password, context);
     assert.equal(opened.config.id, created.config.id);
-    await assert.rejects(Repository.open(storage, 'not it', identity), WrongPasswordError);
+    await assert.rejects(Repository.open(storage, 'not it', context), WrongPasswordError);
   });
 
   it('a key slot left by an interrupted init does not stop the real one from opening', async () => {
@@ -29,13 +29,13 @@ describe('Repository', () => {
     const orphan = await createKeySlot(MasterKey.generate(), password, INSECURE_TEST_KDF, { created: new Date(0), hostname: 'h', username: 'u' });
     await storage.save(objectKey('key', sha256Id(orphan)), orphan);
     await storage.save(objectKey('key', sha256Id(Buffer.from('garbage'))), Buffer.from('garbage'));
-    const created = await Repository.init(storage, password, identity, small);
-    const opened = await Repository.open(storage, password, identity);
+    const created = await Repository.init(storage, password, context, small);
+    const opened = await Repository.open(storage, password, context);
     assert.equal(opened.config.id, created.config.id);
   });
 
   it('a file whose bytes equal an encoded tree is stored apart from that tree', async () => {
-    const repo = await Repository.init(new MemoryStorage(), password, identity, small);
+    const repo = await Repository.init(new MemoryStorage(), password, context, small);
     const emptyTree = encodeTree([]);
     const writer = repo.createWriter();
     const tree = await writer.save('tree', emptyTree);
@@ -49,7 +49,7 @@ describe('Repository', () => {
 
   it('a failed index write during a long backup rejects flush instead of crashing the process', async () => {
     const faulty = new FaultyStorage(new MemoryStorage());
-    const repo = await Repository.init(faulty, password, identity, small);
+    const repo = await Repository.init(faulty, password, context, small);
     faulty.addFault('save', { keyPrefix: 'index/' }).errorInstead(new PermanentError('disk full while saving index'));
     const writer = repo.createWriter();
     // 80 packs of ~64 KiB: the first index file is written in the middle, and fails.
@@ -59,13 +59,13 @@ describe('Repository', () => {
 
   it('blobs round trip through packs and the index survives reopening', async () => {
     const storage = new MemoryStorage();
-    const repo = await Repository.init(storage, password, identity, small);
+    const repo = await Repository.init(storage, password, context, small);
     const writer = repo.createWriter();
     const blobs = Array.from({ length: 40 }, (_, i) => (i % 2 ? randomBytes(5000) : Buffer.alloc(5000, i)));
     const ids = [];
     for (const blob of blobs) ids.push((await writer.save('data', blob)).id);
     await writer.flush();
-    const again = await Repository.open(storage, password, identity);
+    const again = await Repository.open(storage, password, context);
     await again.loadIndex();
     for (const [i, id] of ids.entries()) assert.deepEqual(await again.loadBlob('data', id), blobs[i]);
     assert.ok(again.index.packs().size >= 2, 'several packs were written');

@@ -1,5 +1,6 @@
 import { IntegrityError, NotFoundError, RepositoryMissingError, UserError, WrongPasswordError, withContext } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
+import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import { isId, shortId, type Id } from '../../core/ids.js';
 import { CONFIG_KEY, folderOf, idOfKey, objectKey } from '../../storage/layout.js';
 import type { Storage } from '../../storage/storage.js';
@@ -10,6 +11,7 @@ import { createKeySlot, DEFAULT_KDF, openKeySlot, type KdfParams } from '../cryp
 import { MasterKey } from '../crypto/master-key.js';
 import { sha256Id } from '../crypto/sha256.js';
 import { openIndex } from '../index/index-file.js';
+import type { IndexFile } from '../index/index-format.js';
 import { MasterIndex } from '../index/master-index.js';
 import type { BlobType } from '../pack/pack-format.js';
 import { validateSnapshot, type Snapshot } from '../snapshot/snapshot.js';
@@ -19,11 +21,12 @@ import { RepositoryWriter } from './repository-writer.js';
 import { openJson, sealJson } from './sealed-json.js';
 import { forEachLimit } from '../../core/concurrency.js';
 
-/** Who and where: recorded in key slots, locks and snapshots. */
-export interface Identity {
+/** Who and where (recorded in key slots, locks and snapshots), the clock, and crash points for tests. */
+export interface RepositoryContext {
   readonly clock: Clock;
   readonly hostname: string;
   readonly username: string;
+  readonly failpoints?: Failpoints;
 }
 
 export interface SnapshotRecord {
@@ -44,22 +47,22 @@ export class Repository {
     readonly config: RepositoryConfig,
     readonly key: MasterKey,
     readonly keyId: Id,
-    readonly identity: Identity,
+    readonly context: RepositoryContext,
   ) {}
 
   /**
    * Creates a repository on empty storage: config and a first key slot for `password`.
    * Refuses (UserError) when a config already exists there.
    */
-  static async init(storage: Storage, password: string, identity: Identity, options: ConfigOptions & { kdf?: KdfParams } = {}): Promise<Repository> {
+  static async init(storage: Storage, password: string, context: RepositoryContext, options: ConfigOptions & { kdf?: KdfParams } = {}): Promise<Repository> {
     if (await exists(storage, CONFIG_KEY)) {
       throw new UserError(`a repository already exists at ${storage.properties.location}: use it, or choose an empty location`);
     }
     const key = MasterKey.generate();
     const slot = await createKeySlot(key, password, options.kdf ?? DEFAULT_KDF, {
-      created: new Date(identity.clock.now()),
-      hostname: identity.hostname,
-      username: identity.username,
+      created: new Date(context.clock.now()),
+      hostname: context.hostname,
+      username: context.username,
     });
     const keyId = sha256Id(slot);
     const config = newConfig(options);
@@ -67,14 +70,14 @@ export class Repository {
     await storage.save(objectKey('key', keyId), slot, { length: slot.length });
     const sealed = sealJson(key.encryptionKey, 'config', config);
     await storage.save(CONFIG_KEY, sealed, { length: sealed.length });
-    return new Repository(storage, config, key, keyId, identity);
+    return new Repository(storage, config, key, keyId, context);
   }
 
   /**
    * Opens an existing repository with `password`. `RepositoryMissingError` when there is none,
    * `WrongPasswordError` when no key slot opens. Writes nothing.
    */
-  static async open(storage: Storage, password: string, identity: Identity): Promise<Repository> {
+  static async open(storage: Storage, password: string, context: RepositoryContext): Promise<Repository> {
     let sealedConfig: Buffer;
     try {
       sealedConfig = await storage.load(CONFIG_KEY);
@@ -102,7 +105,7 @@ export class Repository {
         if (err instanceof IntegrityError) continue;
         throw err;
       }
-      return new Repository(storage, config, key, keyId, identity);
+      return new Repository(storage, config, key, keyId, context);
     }
     throw new WrongPasswordError('wrong password: no key of this repository opens with it; check FERRY_PASSWORD or --password-file');
   }
@@ -110,28 +113,36 @@ export class Repository {
   /** Adds a key slot for another password; returns its id. */
   async addKey(password: string, kdf: KdfParams = DEFAULT_KDF): Promise<Id> {
     const slot = await createKeySlot(this.key, password, kdf, {
-      created: new Date(this.identity.clock.now()),
-      hostname: this.identity.hostname,
-      username: this.identity.username,
+      created: new Date(this.context.clock.now()),
+      hostname: this.context.hostname,
+      username: this.context.username,
     });
     const id = sha256Id(slot);
     await this.storage.save(objectKey('key', id), slot, { length: slot.length });
     return id;
   }
 
-  /** Loads every index file into {@link index}. Returns the ids of the index files. */
+  /**
+   * Loads every index file into {@link index}, except those another index file supersedes (an index
+   * rewrite writes the new file first, then removes the old ones; a crash in between leaves both).
+   * Returns the ids of the index files in effect.
+   */
   async loadIndex(): Promise<Id[]> {
     const ids = await this.listIds('index');
     const compressor = new BlobCompressor();
+    const files = new Map<Id, IndexFile>();
     await forEachLimit(ids, 4, async (id) => {
       try {
-        const file = openIndex(this.key.encryptionKey, await this.storage.load(objectKey('index', id)), compressor);
-        for (const pack of file.packs) this.index.addPack(pack.id, pack.blobs);
+        files.set(id, openIndex(this.key.encryptionKey, await this.storage.load(objectKey('index', id)), compressor));
       } catch (err) {
         throw withContext(`loading index ${shortId(id)}`, err);
       }
     });
-    return ids;
+    const superseded = new Set<Id>();
+    for (const file of files.values()) for (const id of file.supersedes) superseded.add(id);
+    const active = ids.filter((id) => !superseded.has(id));
+    for (const id of active) for (const pack of files.get(id)!.packs) this.index.addPack(pack.id, pack.blobs);
+    return active;
   }
 
   /** The chunker of this repository (its gear table is derived from the master key). */
@@ -140,7 +151,7 @@ export class Repository {
   }
 
   createWriter(): RepositoryWriter {
-    return new RepositoryWriter(this.storage, this.key, this.index, this.config.packSize, this.config.compressionLevel);
+    return new RepositoryWriter(this.storage, this.key, this.index, this.config.packSize, this.config.compressionLevel, this.context.failpoints ?? noFailpoints);
   }
 
   /** Reads a blob through the index; see {@link BlobReader.load} for the errors. */

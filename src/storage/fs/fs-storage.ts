@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FerryError, IntegrityError, NotFoundError, PermanentError, isErrno } from '../../core/errors.js';
+import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
 
@@ -29,8 +30,12 @@ export class FsStorage implements Storage {
   readonly properties: StorageProperties;
   readonly #root: string;
 
-  constructor(root: string) {
+  readonly #failpoints: Failpoints;
+
+  /** `failpoints` are hit at each step of a save (`fs-written:<folder>`, `fs-synced:…`, `fs-renamed:…`). */
+  constructor(root: string, options: { failpoints?: Failpoints } = {}) {
     this.#root = resolve(root);
+    this.#failpoints = options.failpoints ?? noFailpoints;
     this.properties = { location: this.#root, serverSideCopy: false };
   }
 
@@ -42,11 +47,15 @@ export class FsStorage implements Storage {
     const handle = await this.#io('save', key, () => open(temp, 'wx', FILE_MODE));
     let closed = false;
     try {
+      const kind = key.split('/')[0];
       await this.#writeVerified(key, handle, data, options);
+      this.#failpoints.hit(`fs-written:${kind}`);
       await this.#io('save', key, () => handle.sync());
+      this.#failpoints.hit(`fs-synced:${kind}`);
       closed = true;
       await this.#io('save', key, () => handle.close());
       await this.#io('save', key, () => rename(temp, target));
+      this.#failpoints.hit(`fs-renamed:${kind}`);
     } catch (err) {
       // The original failure is what the caller needs; a failing cleanup cannot add to it.
       if (!closed) await handle.close().catch(() => undefined);
