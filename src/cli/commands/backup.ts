@@ -1,4 +1,5 @@
 import { lstat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { UserError } from '../../core/errors.js';
 import { shortId, type Id } from '../../core/ids.js';
 import { backup, findParent, newProgress, normalizePaths } from '../../engine/archiver/backup.js';
@@ -51,6 +52,7 @@ export async function backupCommand(ctx: CliContext, paths: string[], options: B
       progress,
       signal: ctx.signal,
       lock,
+      workers: availableParallelism(),
       onSkipped: (entry) => {
         line.stop();
         if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'error', error: { message: entry.error }, during: 'archival', item: entry.path }) + '\n');

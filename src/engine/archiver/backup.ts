@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import type { Id } from '../../core/ids.js';
 import type { Repository, SnapshotRecord } from '../repository/repository.js';
 import type { BackupSummary, SkippedEntry, Snapshot } from '../snapshot/snapshot.js';
-import { Archiver, type BackupProgress } from './archiver.js';
+import type { WriterStats } from '../repository/repository-writer.js';
+import { Archiver, type ArchiveCounts, type BackupProgress } from './archiver.js';
 import { Excludes } from './excludes.js';
 
 export interface BackupRequest {
@@ -19,6 +20,8 @@ export interface BackupRequest {
   readonly signal?: AbortSignal;
   /** The lock the backup runs under; checked right before the snapshot is written. */
   readonly lock?: { assertHeld(): void };
+  /** Worker threads for compression and sealing (0: on the calling thread). */
+  readonly workers?: number;
 }
 
 export interface BackupResult {
@@ -57,7 +60,7 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
   const paths = normalizePaths(request.paths);
   const progress = request.progress ?? newProgress();
   const skipped: SkippedEntry[] = [];
-  const writer = repo.createWriter();
+  const writer = repo.createWriter({ workers: request.workers ?? 0 });
   const archiver = new Archiver(repo, writer, {
     excludes: new Excludes(request.excludes ?? []),
     progress,
@@ -67,12 +70,33 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
       request.onSkipped?.(entry);
     },
   });
-  const tree = await archiver.archive(paths, request.parent?.snapshot.tree);
-  await writer.flush();
+  try {
+    const tree = await archiver.archive(paths, request.parent?.snapshot.tree);
+    await writer.flush();
+    return await finish(repo, request, { tree, paths, start, progress, skipped, counts: archiver.counts, stats: writer.stats });
+  } finally {
+    await writer.close();
+  }
+}
+
+interface Archived {
+  readonly tree: Id;
+  readonly paths: string[];
+  readonly start: number;
+  readonly progress: BackupProgress;
+  readonly skipped: SkippedEntry[];
+  readonly counts: ArchiveCounts;
+  readonly stats: WriterStats;
+}
+
+/** Writes the snapshot of a finished archive run. */
+async function finish(repo: Repository, request: BackupRequest, archived: Archived): Promise<BackupResult> {
+  const { tree, paths, start, progress, skipped } = archived;
+  const clock = repo.context.clock;
   const end = clock.now();
   const summary: BackupSummary = {
-    ...archiver.counts,
-    ...writer.stats,
+    ...archived.counts,
+    ...archived.stats,
     totalFilesProcessed: progress.filesDone,
     totalBytesProcessed: progress.bytesDone,
     bytesRead: progress.bytesRead,

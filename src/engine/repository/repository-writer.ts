@@ -10,6 +10,7 @@ import type { IndexedPack } from '../index/index-format.js';
 import type { MasterIndex } from '../index/master-index.js';
 import { BlobCodec } from '../pack/blob-codec.js';
 import type { BlobType } from '../pack/pack-format.js';
+import { EncoderPool } from './encoder-pool.js';
 import { PackUploader } from './pack-uploader.js';
 
 /** Counters of what a writer added, for the backup summary. */
@@ -50,6 +51,10 @@ export class RepositoryWriter {
   private unindexed: IndexedPack[] = [];
   private indexWrites: Promise<void>[] = [];
   private failure: Error | undefined;
+  private readonly pool: EncoderPool | undefined;
+  /** Packs finished by workers are saved one after another through this chain. */
+  private packSaves: Promise<void> = Promise.resolve();
+  private packsWaiting = 0;
 
   constructor(
     private readonly storage: Storage,
@@ -58,9 +63,18 @@ export class RepositoryWriter {
     packSize: number,
     compressionLevel: number,
     private readonly failpoints: Failpoints,
+    workers = 0,
   ) {
     this.hasher = new ContentHasher(keys.contentIdKey);
     this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
+    if (workers > 0) {
+      this.pool = new EncoderPool(workers, { encryptionKey: keys.encryptionKey, compressionLevel, packSize }, (pack) => {
+        this.packsWaiting++;
+        this.packSaves = this.packSaves
+          .then(() => this.uploader.save(pack))
+          .finally(() => this.packsWaiting--);
+      });
+    }
     this.uploader = new PackUploader(storage, keys.encryptionKey, index, packSize, (pack, bytes) => {
       failpoints.hit('pack-saved');
       this.stats.dataAddedPacked += bytes;
@@ -78,22 +92,36 @@ export class RepositoryWriter {
   async save(type: BlobType, plaintext: Uint8Array): Promise<SavedBlob> {
     const id = this.hasher.idOf(type, plaintext);
     if (!this.uploader.reserve(id)) return { id, added: false };
-    const encoded = this.codec.encode(type, id, plaintext);
     if (type === 'tree') this.stats.treeBlobs++;
     else this.stats.dataBlobs++;
     this.stats.dataAdded += plaintext.length;
-    await this.uploader.add(encoded);
+    if (this.pool) {
+      // Finished packs waiting to be saved hold memory: let the saves catch up first.
+      while (this.packsWaiting > 2) await this.packSaves;
+      await this.pool.encode(type, id, plaintext);
+    } else {
+      await this.uploader.add(this.codec.encode(type, id, plaintext));
+    }
     return { id, added: true };
   }
 
   /** Saves every open pack and the index files naming them. After it resolves, all blobs are durable and indexed. */
   async flush(): Promise<void> {
+    if (this.pool) {
+      await this.pool.flush();
+      await this.packSaves;
+    }
     await this.uploader.flush();
     this.startIndexWrite();
     const writes = this.indexWrites;
     this.indexWrites = [];
     await Promise.all(writes);
     if (this.failure) throw this.failure;
+  }
+
+  /** Stops the encoder workers; call once done with the writer (after {@link flush}, or on failure). */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   /** Starts writing an index file for the packs saved so far; a failure surfaces in {@link flush}. */

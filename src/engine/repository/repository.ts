@@ -150,8 +150,17 @@ export class Repository {
     return new FastCdc(this.config.chunker, gearTableFromSecret(this.key.chunkerSecret));
   }
 
-  createWriter(): RepositoryWriter {
-    return new RepositoryWriter(this.storage, this.key, this.index, this.config.packSize, this.config.compressionLevel, this.context.failpoints ?? noFailpoints);
+  /** A writer; with `workers` > 0 compression and sealing run on that many worker threads. */
+  createWriter(options: { workers?: number } = {}): RepositoryWriter {
+    return new RepositoryWriter(
+      this.storage,
+      this.key,
+      this.index,
+      this.config.packSize,
+      this.config.compressionLevel,
+      this.context.failpoints ?? noFailpoints,
+      options.workers ?? 0,
+    );
   }
 
   /** Reads a blob through the index; see {@link BlobReader.load} for the errors. */
