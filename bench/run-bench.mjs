@@ -1,0 +1,587 @@
+#!/usr/bin/env node
+// Ferry vs restic on the deterministic bench dataset: init, full backup, no-change backup, incremental
+// backup after one "day of work", full restore, repository size. Medians over repetitions, written as a
+// markdown table between <!-- bench:start --> and <!-- bench:end --> in --out.
+//
+//   node bench/run-bench.mjs [--scale 1] [--reps 3] [--out docs/PERFORMANCE.md] [--work DIR] [--keep]
+//                            [--seed 42] [--no-build] [--json FILE]
+//
+// Scheme (also printed into the generated section):
+// * The dataset is generated once per run into WORK/pristine (make-dataset.mjs, --seed, --scale).
+// * Per repetition and per tool (the tool order alternates between repetitions), with a fresh repository:
+//   `cp -a --reflink=auto` WORK/pristine to WORK/data; init; full backup of WORK/data; no-change backup;
+//   mutate-dataset.mjs --day 1 in place on WORK/data; incremental backup; full restore of "latest" into an
+//   empty WORK/restore. Both tools always back up the same absolute path, so both find their parent
+//   snapshot, and the mutation is deterministic; a digest of the mutated tree (names, sizes, modes, mtimes,
+//   contents) is compared across runs, so both tools provably see identical data.
+// * Timed steps: `sync`, then `echo 3 > /proc/sys/vm/drop_caches` when allowed (whether it was is recorded),
+//   then the tool under `/usr/bin/time -f '%e %M'`: wall time is taken around the process with hrtime (ms
+//   resolution; %e agrees to 10 ms), peak RSS from %M. Untimed: copies, mutation, du, diff.
+// * Bytes added by the incremental = `du -sb` of the repository after minus before; repository size = `du -sb`
+//   after the incremental. The first repetition's restores are compared with `diff -r` to the mutated tree;
+//   a mismatch fails the bench.
+// * Ferry: bin/ferry (dist/, rebuilt first unless --no-build), FERRY_PASSWORD, default KDF. restic: default
+//   settings, RESTIC_PASSWORD; its local cache stays on but lives in WORK/cache-restic (wiped per run).
+// * Free space needed: ~4x the dataset (pristine + working copy + repository + restore).
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync,
+  statfsSync, writeFileSync,
+} from 'node:fs';
+import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(BENCH_DIR, '..');
+const FERRY_BIN = join(ROOT, 'bin', 'ferry');
+const TIME_BIN = '/usr/bin/time';
+const START_MARK = '<!-- bench:start -->';
+const END_MARK = '<!-- bench:end -->';
+/** Bytes of the dataset at --scale 1 (bench/README.md); used only to estimate the space needed up front. */
+const DATASET_BYTES_SCALE1 = 2_099_099_403;
+const PASSWORD = 'ferry-bench correct horse battery staple';
+const TOOLS = ['ferry', 'restic'];
+const LABEL = { ferry: 'Ferry', restic: 'restic' };
+
+const USAGE = `usage: node bench/run-bench.mjs [options]
+  --scale N     dataset scale (1 = ~2 GiB, 24.5k files; 0.05 = ~100 MiB)   [1]
+  --reps N      repetitions; medians are reported                         [3]
+  --out FILE    markdown file to update between the bench markers        [docs/PERFORMANCE.md]
+  --work DIR    work directory (must be missing or empty)                [a new dir under ${tmpdir()}]
+  --keep        keep the work directory (dataset, logs) afterwards
+  --seed S      dataset seed                                             [42]
+  --no-build    do not run tsc before (bin/ferry runs dist/)
+  --json FILE   also write every raw measurement as JSON`;
+
+function parseArgs(argv) {
+  const o = { scale: 1, reps: 3, out: join(ROOT, 'docs', 'PERFORMANCE.md'), work: null, keep: false, seed: '42', build: true, json: null };
+  const value = (i, name) => {
+    if (i >= argv.length || argv[i].startsWith('--')) throw new Error(`${name} needs a value`);
+    return argv[i];
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--scale') o.scale = Number(value(++i, a));
+    else if (a === '--reps') o.reps = Number(value(++i, a));
+    else if (a === '--out') o.out = resolve(value(++i, a));
+    else if (a === '--work') o.work = resolve(value(++i, a));
+    else if (a === '--seed') o.seed = value(++i, a);
+    else if (a === '--json') o.json = resolve(value(++i, a));
+    else if (a === '--keep') o.keep = true;
+    else if (a === '--no-build') o.build = false;
+    else if (a === '-h' || a === '--help') o.help = true;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (!(o.scale > 0) || o.scale > 64) throw new Error('--scale must be a number in (0, 64]');
+  if (!Number.isInteger(o.reps) || o.reps < 1) throw new Error('--reps must be an integer >= 1');
+  return o;
+}
+
+class BenchError extends Error {}
+
+// ---------------------------------------------------------------------------------------------------------
+// small process helpers
+
+function log(msg) {
+  process.stdout.write(`${msg}\n`);
+}
+
+/** Runs a command to completion (untimed helper steps); throws with its output when it fails. */
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...opts });
+  if (r.error) throw new BenchError(`${cmd} ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) {
+    throw new BenchError(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}\n${tail(r.stdout)}\n${tail(r.stderr)}`);
+  }
+  return r.stdout ?? '';
+}
+
+function tail(text, lines = 20) {
+  return String(text ?? '').trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+function commandExists(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** Installs a Debian package when `probe()` fails; needs root. */
+function ensureDebianPackage(pkg, probe, what) {
+  if (probe()) return false;
+  if (!isRoot()) {
+    throw new BenchError(`${what} is missing and this is not root, so it cannot be installed here. ` +
+      `Install it first: sudo apt-get install -y ${pkg}`);
+  }
+  log(`installing ${pkg} (apt-get)…`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', ['install', '-y', '-qq', pkg], { env });
+  } catch (err) {
+    throw new BenchError(`could not install ${pkg} with apt-get: ${err.message}`);
+  }
+  if (!probe()) throw new BenchError(`${pkg} was installed but ${what} is still not usable`);
+  return true;
+}
+
+/** Environment for the tools: nothing inherited that changes their behaviour, plus their own settings. */
+function toolEnv(tool, work) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('FERRY_') || k.startsWith('RESTIC_') || k === 'GOMAXPROCS' || k === 'GOGC' || k === 'NODE_OPTIONS') continue;
+    env[k] = v;
+  }
+  if (tool === 'ferry') {
+    env.FERRY_PASSWORD = PASSWORD; // default KDF: FERRY_INSECURE_TEST_KDF is not passed on
+    env.FERRY_REPOSITORY = join(work, 'repo-ferry');
+  } else {
+    env.RESTIC_PASSWORD = PASSWORD;
+    env.RESTIC_REPOSITORY = join(work, 'repo-restic');
+    // restic's default local cache stays on; it is only moved into the work dir so it is removed with it
+    env.RESTIC_CACHE_DIR = join(work, 'cache-restic');
+  }
+  return env;
+}
+
+function toolCommand(tool, args) {
+  return tool === 'ferry' ? [process.execPath, [FERRY_BIN, ...args]] : ['restic', args];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// page cache, timing, sizes
+
+const cacheState = { allowed: null, reason: '', drops: 0, failures: 0 };
+
+/** sync, then drop the page cache when the kernel lets us; remembers whether it could. */
+function dropCaches() {
+  spawnSync('sync', [], { stdio: 'ignore' });
+  if (cacheState.allowed === false) return;
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+    cacheState.allowed = true;
+    cacheState.drops++;
+  } catch (err) {
+    if (cacheState.allowed === null) {
+      cacheState.allowed = false;
+      cacheState.reason = err.code ?? err.message;
+    } else {
+      cacheState.failures++;
+    }
+  }
+}
+
+/**
+ * Runs one timed step under /usr/bin/time -f '%e %M' (its report goes to a file, not mixed with the
+ * tool's stderr). Wall time is also taken around the spawn with hrtime, for millisecond resolution.
+ */
+function timed(tool, args, { work, name, logDir }) {
+  const [cmd, argv] = toolCommand(tool, args);
+  const timeFile = join(logDir, `${name}.time`);
+  const outFile = join(logDir, `${name}.log`);
+  dropCaches();
+  return new Promise((resolvePromise, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(TIME_BIN, ['-f', '%e %M', '-o', timeFile, cmd, ...argv], {
+      cwd: work,
+      env: toolEnv(tool, work),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      writeFileSync(outFile, out);
+      if (code !== 0) {
+        reject(new BenchError(`${LABEL[tool]} ${name} failed (${[cmd, ...argv].join(' ')}) with exit ${code ?? signal}:\n${tail(out)}`));
+        return;
+      }
+      const report = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
+      const m = /^([\d.]+) (\d+)$/.exec(report);
+      if (!m) {
+        reject(new BenchError(`cannot parse /usr/bin/time output for ${name}: ${JSON.stringify(report)}`));
+        return;
+      }
+      resolvePromise({ wall, timeWall: Number(m[1]), rssKiB: Number(m[2]), output: out });
+    });
+  });
+}
+
+/** Apparent size of a directory tree in bytes (`du -sb`). */
+function duBytes(path) {
+  const out = run('du', ['-sb', path]);
+  return Number(out.split(/\s/)[0]);
+}
+
+/** "Files: N new, N changed, N unmodified" — printed by both tools' backup. */
+function fileCounts(output) {
+  const m = /Files:\s+(\d+) new,\s+(\d+) changed,\s+(\d+) unmodified/.exec(output);
+  return m ? { new: Number(m[1]), changed: Number(m[2]), unmodified: Number(m[3]) } : null;
+}
+
+/**
+ * A digest of a tree: relative path, type, size, mode, mtime (ms) and content hash of every entry, in
+ * sorted order. Used to prove both tools backed up identical data.
+ */
+async function treeDigest(root) {
+  const h = createHash('sha256');
+  const entries = [];
+  const walk = (rel) => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(join(root, r));
+      entries.push([r, st]);
+      if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  for (const [rel, st] of entries) {
+    const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : 'o';
+    h.update(`${rel}\0${type}\0${st.size}\0${st.mode}\0${Math.round(st.mtimeMs)}\0`);
+    if (type === 'l') h.update(readlinkSync(join(root, rel)));
+    if (type === 'f') {
+      for await (const chunk of createReadStream(join(root, rel), { highWaterMark: 1 << 20 })) h.update(chunk);
+    }
+  }
+  return h.digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// the benchmark
+
+function prepare(o) {
+  if (!existsSync(join(ROOT, 'bench', 'make-dataset.mjs'))) throw new BenchError('bench/make-dataset.mjs not found');
+  ensureDebianPackage('time', () => existsSync(TIME_BIN), TIME_BIN);
+  ensureDebianPackage('restic', () => commandExists('restic'), 'restic');
+  if (o.build) {
+    log('building Ferry (tsc -p tsconfig.build.json)…');
+    run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT });
+  }
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
+    throw new BenchError('dist/cli/main.js is missing: bin/ferry runs dist/, build it with `npm run build` (or drop --no-build)');
+  }
+}
+
+function makeWorkDir(o) {
+  if (o.work) {
+    if (existsSync(o.work) && readdirSync(o.work).length > 0) {
+      throw new BenchError(`--work ${o.work} exists and is not empty; give a missing or empty directory (it is deleted afterwards unless --keep)`);
+    }
+    mkdirSync(o.work, { recursive: true });
+    return o.work;
+  }
+  return mkdtempSync(join(tmpdir(), 'ferry-bench-'));
+}
+
+function checkSpace(work, scale) {
+  const need = Math.ceil(4 * DATASET_BYTES_SCALE1 * scale);
+  const st = statfsSync(work);
+  const free = st.bavail * st.bsize;
+  if (free < need) {
+    throw new BenchError(`not enough free space in ${work}: ${mb(free)} free, the bench needs ~${mb(need)} ` +
+      `(4x the dataset: pristine copy, working copy, repository, restore). Use --work on a bigger filesystem or a smaller --scale.`);
+  }
+  return free;
+}
+
+function makeDataset(o, work) {
+  const dir = join(work, 'pristine');
+  log(`generating the dataset (seed ${o.seed}, scale ${o.scale}) in ${dir}…`);
+  const out = run(process.execPath, [join(BENCH_DIR, 'make-dataset.mjs'), dir, '--seed', o.seed, '--scale', String(o.scale), '--quiet']);
+  const m = /total\s+(\d+) files\s+[\d.]+ MiB \((\d+) bytes\) in (\d+) dirs/.exec(out);
+  if (!m) throw new BenchError(`cannot parse make-dataset output:\n${out}`);
+  return { dir, files: Number(m[1]), bytes: Number(m[2]), dirs: Number(m[3]) };
+}
+
+/** A fresh working copy of the pristine dataset at WORK/data (same path for every tool and repetition). */
+function freshData(work, pristine) {
+  const data = join(work, 'data');
+  rmSync(data, { recursive: true, force: true });
+  run('cp', ['-a', '--reflink=auto', pristine, data]);
+  return data;
+}
+
+function mutate(o, data) {
+  const out = run(process.execPath, [join(BENCH_DIR, 'mutate-dataset.mjs'), data, '--seed', o.seed, '--day', '1']);
+  const changed = /new or changed bytes: (\d+)/.exec(out);
+  const after = /after: (\d+) files (\d+) B/.exec(out);
+  if (!changed || !after) throw new BenchError(`cannot parse mutate-dataset output:\n${out}`);
+  return { changedBytes: Number(changed[1]), files: Number(after[1]), bytes: Number(after[2]) };
+}
+
+/** One tool, one repetition: every step on a fresh repository and a fresh copy of the dataset. */
+async function benchTool(o, tool, rep, ctx) {
+  const { work, pristine } = ctx;
+  const logDir = join(work, 'logs', `rep${rep + 1}-${tool}`);
+  mkdirSync(logDir, { recursive: true });
+  const repo = toolEnv(tool, work)[tool === 'ferry' ? 'FERRY_REPOSITORY' : 'RESTIC_REPOSITORY'];
+  rmSync(repo, { recursive: true, force: true });
+  rmSync(join(work, 'cache-restic'), { recursive: true, force: true });
+  const data = freshData(work, pristine);
+  const step = async (name, args) => {
+    const r = await timed(tool, args, { work, name, logDir });
+    log(`  [rep ${rep + 1}/${o.reps}] ${LABEL[tool].padEnd(6)} ${name.padEnd(12)} ${r.wall.toFixed(2).padStart(7)} s ${(r.rssKiB / 1024).toFixed(0).padStart(5)} MiB`);
+    return r;
+  };
+  const res = { tool, rep: rep + 1 };
+
+  const init = await step('init', ['init']);
+  res.init = { wall: init.wall, rssKiB: init.rssKiB };
+  const full = await step('full', ['backup', data]);
+  res.full = { wall: full.wall, rssKiB: full.rssKiB, files: fileCounts(full.output) };
+  res.fullRepoBytes = duBytes(repo);
+  const noChangeBefore = res.fullRepoBytes;
+  const none = await step('no-change', ['backup', data]);
+  res.noChange = { wall: none.wall, rssKiB: none.rssKiB, files: fileCounts(none.output), bytesAdded: duBytes(repo) - noChangeBefore };
+  if (res.noChange.files && res.noChange.files.new + res.noChange.files.changed > 0) {
+    ctx.warnings.push(`${LABEL[tool]} rep ${rep + 1}: the no-change backup saw ${res.noChange.files.new} new and ${res.noChange.files.changed} changed files (parent snapshot not used?)`);
+  }
+
+  const mutation = mutate(o, data);
+  const digest = await treeDigest(data);
+  if (ctx.digest === undefined) {
+    ctx.digest = digest;
+    ctx.mutation = mutation;
+  } else if (digest !== ctx.digest) {
+    throw new BenchError(`the mutated dataset differs between runs (${digest} vs ${ctx.digest}): the tools would not see identical data`);
+  }
+
+  const before = duBytes(repo);
+  const inc = await step('incremental', ['backup', data]);
+  const after = duBytes(repo);
+  res.incremental = { wall: inc.wall, rssKiB: inc.rssKiB, files: fileCounts(inc.output), bytesAdded: after - before };
+  res.repoBytes = after;
+
+  const target = join(work, 'restore');
+  rmSync(target, { recursive: true, force: true });
+  mkdirSync(target);
+  const rest = await step('restore', ['restore', 'latest', '--target', target]);
+  res.restore = { wall: rest.wall, rssKiB: rest.rssKiB };
+  if (rep === 0) {
+    // both tools restore an absolute source path below the target
+    const restored = join(target, data);
+    if (!existsSync(restored)) throw new BenchError(`${LABEL[tool]} restore: ${restored} does not exist`);
+    const diff = spawnSync('diff', ['-r', '--no-dereference', data, restored], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    if (diff.status !== 0) {
+      throw new BenchError(`RESTORE MISMATCH: ${LABEL[tool]}'s restore differs from the mutated dataset (diff -r exit ${diff.status}):\n${tail(diff.stdout, 30)}\n${tail(diff.stderr)}`);
+    }
+    res.restoreVerified = true;
+    log(`  [rep ${rep + 1}/${o.reps}] ${LABEL[tool].padEnd(6)} restore verified with diff -r: identical`);
+  }
+  rmSync(target, { recursive: true, force: true });
+  rmSync(repo, { recursive: true, force: true });
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// report
+
+function median(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
+const mib = (kib) => `${(kib / 1024).toFixed(0)} MiB`;
+const secs = (s) => `${s.toFixed(2)} s`;
+const rate = (bytes, s) => `${(bytes / 1e6 / s).toFixed(1)} MB/s`;
+
+/**
+ * The table rows. `ratio` is Ferry/restic of the shown quantity for times, sizes and memory (lower is
+ * better), and Ferry/restic of throughput (= restic time / Ferry time, higher is better) where the target
+ * is about throughput.
+ */
+function buildRows(results, dataset, mutated) {
+  const med = (tool, pick) => median(results.filter((r) => r.tool === tool).map(pick));
+  const both = (pick) => ({ ferry: med('ferry', pick), restic: med('restic', pick) });
+  const rows = [];
+  const add = (step, values, show, kind, target) => {
+    const ratio = kind === 'throughput' ? values.restic / values.ferry : values.ferry / values.restic;
+    let result = '';
+    if (target) result = (target.op === '>=' ? ratio >= target.value : ratio <= target.value) ? 'met' : 'missed';
+    rows.push({
+      step,
+      ferry: show(values.ferry),
+      restic: show(values.restic),
+      ferryValue: values.ferry,
+      resticValue: values.restic,
+      ratio,
+      ratioIs: kind === 'throughput' ? 'throughput Ferry÷restic (higher is better)' : `${kind} Ferry÷restic (lower is better)`,
+      target: target ? `${target.op === '>=' ? '≥' : '≤'} ${target.value.toFixed(2)}` : '',
+      result,
+    });
+  };
+  const wallRss = (pick) => both(pick);
+  add('init', wallRss((r) => r.init.wall), secs, 'time', null);
+  add('full backup', wallRss((r) => r.full.wall), (s) => `${secs(s)} (${rate(dataset.bytes, s)})`, 'throughput', { op: '>=', value: 2 });
+  add('no-change backup', wallRss((r) => r.noChange.wall), secs, 'time', { op: '<=', value: 1 });
+  add('incremental backup', wallRss((r) => r.incremental.wall), secs, 'time', { op: '<=', value: 1 });
+  add('incremental bytes added', both((r) => r.incremental.bytesAdded), mb, 'size', { op: '<=', value: 1 });
+  add('full restore', wallRss((r) => r.restore.wall), (s) => `${secs(s)} (${rate(mutated.bytes, s)})`, 'throughput', { op: '>=', value: 1.5 });
+  add('repository size after incremental', both((r) => r.repoBytes), mb, 'size', { op: '<=', value: 1.02 });
+  add('peak RSS, full backup', both((r) => r.full.rssKiB), mib, 'memory', { op: '<=', value: 1 });
+  add('peak RSS, no-change backup', both((r) => r.noChange.rssKiB), mib, 'memory', { op: '<=', value: 1 });
+  add('peak RSS, incremental backup', both((r) => r.incremental.rssKiB), mib, 'memory', { op: '<=', value: 1 });
+  add('peak RSS, full restore', both((r) => r.restore.rssKiB), mib, 'memory', { op: '<=', value: 1 });
+  add('peak RSS, max over all steps', both((r) => Math.max(r.init.rssKiB, r.full.rssKiB, r.noChange.rssKiB, r.incremental.rssKiB, r.restore.rssKiB)), mib, 'memory', { op: '<=', value: 1 });
+  return rows;
+}
+
+function gitDescribe() {
+  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  if (rev.status !== 0) return 'unknown';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' });
+  return `${rev.stdout.trim()}${dirty.stdout && dirty.stdout.trim() ? ' + uncommitted changes' : ''}`;
+}
+
+function markdown(o, info, rows, warnings) {
+  const L = [];
+  L.push(`## Ferry vs restic: \`npm run bench\``);
+  L.push('');
+  L.push(`Generated by \`bench/run-bench.mjs\` (do not edit between the markers by hand; re-run the bench). ` +
+    `Medians over ${o.reps} repetition${o.reps > 1 ? 's' : ''}; 1 MB = 10^6 bytes; MB/s = dataset bytes per wall-clock second.`);
+  L.push('');
+  L.push('| item | value |');
+  L.push('| --- | --- |');
+  for (const [k, v] of info) L.push(`| ${k} | ${v} |`);
+  L.push('');
+  L.push('| step | Ferry | restic | ratio | ratio is | target | result |');
+  L.push('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) L.push(`| ${r.step} | ${r.ferry} | ${r.restic} | ${r.ratio.toFixed(2)} | ${r.ratioIs} | ${r.target} | ${r.result} |`);
+  L.push('');
+  const met = rows.filter((r) => r.result === 'met').length;
+  const targets = rows.filter((r) => r.result).length;
+  L.push(`Targets met: ${met} of ${targets}.`);
+  L.push('');
+  L.push('Scheme: each repetition, each tool gets a fresh repository and a fresh `cp -a` of the pristine dataset at the ' +
+    'same path (`WORK/data`, so both tools find their parent snapshot), then: init; full backup; no-change backup; ' +
+    '`mutate-dataset.mjs --day 1` on `WORK/data` (deterministic; a digest of the mutated tree proves both tools saw ' +
+    'identical data); incremental backup (bytes added = `du -sb` of the repository after minus before); full restore ' +
+    'of the latest snapshot into an empty dir (checked with `diff -r` against the mutated tree in the first repetition). ' +
+    'The tool order alternates between repetitions. Every timed step runs after `sync` and, when allowed, ' +
+    '`echo 3 > /proc/sys/vm/drop_caches`; wall time is measured around the process, peak RSS by `/usr/bin/time -f %M`. ' +
+    'Ferry runs `bin/ferry` with the default KDF; restic runs with default settings (its local cache in the work dir).');
+  if (warnings.length) {
+    L.push('');
+    L.push('Warnings:');
+    for (const w of warnings) L.push(`* ${w}`);
+  }
+  return L.join('\n');
+}
+
+function writeSection(file, section) {
+  const block = `${START_MARK}\n${section}\n${END_MARK}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const start = text.indexOf(START_MARK);
+  if (start < 0) {
+    text = `${text}${text && !text.endsWith('\n') ? '\n' : ''}${text ? '\n' : ''}${block}\n`;
+  } else {
+    const end = text.indexOf(END_MARK, start);
+    if (end < 0) throw new BenchError(`${file} has ${START_MARK} but no ${END_MARK} after it; fix the markers by hand`);
+    text = text.slice(0, start) + block + text.slice(end + END_MARK.length);
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, text);
+}
+
+function printTable(rows) {
+  const head = ['step', 'Ferry', 'restic', 'ratio', 'target', 'result'];
+  const body = rows.map((r) => [r.step, r.ferry, r.restic, `${r.ratio.toFixed(2)}${r.ratioIs.startsWith('throughput') ? ' (thr)' : ''}`, r.target, r.result]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  log('');
+  log(line(head));
+  log(line(widths.map((w) => '-'.repeat(w))));
+  for (const b of body) log(line(b));
+  log('ratio = Ferry÷restic of time/size/memory (lower is better); "(thr)" = Ferry÷restic throughput = restic time ÷ Ferry time (higher is better)');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function main() {
+  let o;
+  try {
+    o = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(`run-bench: ${err.message}\n${USAGE}`);
+    return 2;
+  }
+  if (o.help) {
+    log(USAGE);
+    return 0;
+  }
+  const started = new Date();
+  const load = loadavg()[0];
+  prepare(o);
+  const work = makeWorkDir(o);
+  let cleaned = false;
+  const cleanup = () => {
+    if (cleaned) return;
+    cleaned = true;
+    if (o.keep) log(`work dir kept: ${work}`);
+    else rmSync(work, { recursive: true, force: true });
+  };
+  const onSignal = (sig) => {
+    cleanup();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const free = checkSpace(work, o.scale);
+    log(`work dir ${work} (${mb(free)} free)`);
+    const dataset = makeDataset(o, work);
+    const ctx = { work, pristine: dataset.dir, digest: undefined, mutation: undefined, warnings: [] };
+    const results = [];
+    for (let rep = 0; rep < o.reps; rep++) {
+      const order = rep % 2 === 0 ? TOOLS : [...TOOLS].reverse();
+      for (const tool of order) results.push(await benchTool(o, tool, rep, ctx));
+    }
+    const mutated = ctx.mutation;
+    const resticVersion = run('restic', ['version']).trim();
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    const caches = cacheState.allowed
+      ? `dropped before every timed step (\`sync; echo 3 > /proc/sys/vm/drop_caches\`, ${cacheState.drops} times${cacheState.failures ? `, ${cacheState.failures} failed` : ''})`
+      : `**not dropped** (writing /proc/sys/vm/drop_caches failed: ${cacheState.reason}); steps ran with a warm cache after \`sync\``;
+    const info = [
+      ['date', started.toISOString()],
+      ['machine', `${availableParallelism()} CPUs (nproc), ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, load average ${load.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end`],
+      ['Node', process.version],
+      ['Ferry', `${pkg.version} (git ${gitDescribe()}), \`bin/ferry\`, default KDF`],
+      ['restic', resticVersion],
+      ['dataset', `\`make-dataset.mjs --seed ${o.seed} --scale ${o.scale}\`: ${dataset.files.toLocaleString('en-US')} files, ${dataset.dirs.toLocaleString('en-US')} dirs, ${mb(dataset.bytes)} (${dataset.bytes} B)`],
+      ['day-1 mutation', `${mb(mutated.changedBytes)} new or changed; tree after: ${mutated.files.toLocaleString('en-US')} files, ${mb(mutated.bytes)}`],
+      ['page cache', caches],
+      ['disk', `dataset, repositories and restore target in one work dir (${work.startsWith(tmpdir()) ? 'under the temp dir' : work}), same filesystem`],
+      ['repetitions', `${o.reps} (tool order alternates)`],
+    ];
+    const rows = buildRows(results, dataset, mutated);
+    printTable(rows);
+    if (ctx.warnings.length) for (const w of ctx.warnings) log(`warning: ${w}`);
+    if (!cacheState.allowed) log(`note: the page cache could not be dropped (${cacheState.reason}); numbers are warm-cache`);
+    writeSection(o.out, markdown(o, info, rows, ctx.warnings));
+    log(`\nwrote the table to ${o.out}`);
+    if (o.json) {
+      writeFileSync(o.json, JSON.stringify({ options: o, info: Object.fromEntries(info), dataset, mutation: mutated, cache: cacheState, results, rows }, null, 2) + '\n');
+      log(`wrote raw measurements to ${o.json}`);
+    }
+    return 0;
+  } finally {
+    cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`\nrun-bench: FAILED: ${err instanceof BenchError ? err.message : err.stack ?? err}`);
+    process.exit(1);
+  },
+);
