@@ -155,15 +155,18 @@ export class Restorer {
     const file = await createFile(path);
     try {
       let offset = 0;
+      let written = 0;
       for (const id of node.content!) {
         this.checkSignal();
         const data = await this.repo.loadBlob('data', id);
-        await this.writeSkippingZeros(file, data, offset);
+        const end = await this.writeSkippingZeros(file, data, offset);
+        if (end > 0) written = end;
         offset += data.length;
         this.options.progress.bytesDone += data.length;
       }
       if (offset !== node.size) throw new IntegrityError(`content of ${snapshotPath} has ${offset} bytes, the snapshot says ${node.size}`);
-      await file.truncate(offset);
+      // Only a trailing hole leaves the file shorter than its content.
+      if (written < offset) await file.truncate(offset);
       if (this.options.privileged) await file.chown(node.uid, node.gid);
       await file.chmod(node.mode);
     } finally {
@@ -185,20 +188,27 @@ export class Restorer {
 
   /**
    * Writes `data` at `position` but skips all-zero blocks, which stay holes in the new file: sparse
-   * files come back sparse, and the content reads the same either way.
+   * files come back sparse, and the content reads the same either way. Returns the file offset where
+   * the last write ended (0 when everything was zeros).
    */
-  private async writeSkippingZeros(file: FileHandle, data: Buffer, position: number): Promise<void> {
+  private async writeSkippingZeros(file: FileHandle, data: Buffer, position: number): Promise<number> {
     let runStart = -1;
+    let writtenEnd = 0;
     for (let at = 0; at < data.length; at += SPARSE_BLOCK) {
       const end = Math.min(at + SPARSE_BLOCK, data.length);
       const zero = data.compare(ZERO_BLOCK, 0, end - at, at, end) === 0;
       if (!zero && runStart < 0) runStart = at;
       if (zero && runStart >= 0) {
         await writeAll(file, data.subarray(runStart, at), position + runStart);
+        writtenEnd = position + at;
         runStart = -1;
       }
     }
-    if (runStart >= 0) await writeAll(file, data.subarray(runStart), position + runStart);
+    if (runStart >= 0) {
+      await writeAll(file, data.subarray(runStart), position + runStart);
+      writtenEnd = position + data.length;
+    }
+    return writtenEnd;
   }
 
   private checkSignal(): void {
