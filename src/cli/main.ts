@@ -3,6 +3,10 @@ import { collect, repoCommand, type Runner } from './command-kit.js';
 import { FerryError, InterruptedError, UserError } from '../core/errors.js';
 import { backupCommand } from './commands/backup.js';
 import { checkCommand } from './commands/check.js';
+import { registerForget } from './commands/forget.js';
+import { registerPrune } from './commands/prune.js';
+import { registerRepair } from './commands/repair.js';
+import { registerUnlock } from './commands/unlock.js';
 import { initCommand } from './commands/init.js';
 import { lsCommand } from './commands/ls.js';
 import { restoreCommand } from './commands/restore.js';
@@ -40,6 +44,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   repoCommand(program, 'check', 'verify the repository')
     .option('--read-data', 'also read and verify every pack')
     .action((opts: CheckCommandOptions) => run(checkCommand(ctx, opts)));
+  registerForget(program, ctx, run);
+  registerPrune(program, ctx, run);
+  registerUnlock(program, ctx, run);
+  registerRepair(program, ctx, run);
   return program;
 }
 

@@ -1,0 +1,173 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { InterruptedError } from '../../core/errors.js';
+import { shortId } from '../../core/ids.js';
+import { pruneRepository, type PruneReport } from '../../engine/prune/prune.js';
+import type { Repository } from '../../engine/repository/repository.js';
+import type { RepositoryLock } from '../../engine/repository/lock.js';
+import { parseGroupBy } from '../../engine/retention/grouping.js';
+import { applyPolicy, validatePolicy, type Decision, type GroupDecisions, type RetentionPolicy } from '../../engine/retention/policy.js';
+import { objectKey } from '../../storage/layout.js';
+import { collect, repoCommand, type Runner } from '../command-kit.js';
+import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
+import { formatBytes } from '../format.js';
+
+export interface ForgetOptions extends RepoOptions {
+  readonly keepLast?: number;
+  readonly keepHourly?: number;
+  readonly keepDaily?: number;
+  readonly keepWeekly?: number;
+  readonly keepMonthly?: number;
+  readonly keepYearly?: number;
+  readonly keepWithin?: string;
+  readonly keepTag?: string[];
+  readonly host?: string[];
+  readonly tag?: string[];
+  readonly groupBy?: string;
+  readonly dryRun?: boolean;
+  readonly prune?: boolean;
+}
+
+/** Adds `ferry forget` to the program (wired in cli/main.ts). */
+export function registerForget(program: Command, ctx: CliContext, run: Runner): void {
+  const count = (what: string): string => `keep ${what} (-1 or "unlimited": all)`;
+  repoCommand(program, 'forget', 'remove snapshots by a retention policy (then `ferry prune`, or --prune, frees the space)')
+    .option('--keep-last <N>', count('the N newest snapshots'), parseCount)
+    .option('--keep-hourly <N>', count('the newest snapshot of each of the last N hours with snapshots'), parseCount)
+    .option('--keep-daily <N>', count('the newest snapshot of each of the last N days with snapshots'), parseCount)
+    .option('--keep-weekly <N>', count('the newest snapshot of each of the last N ISO weeks with snapshots'), parseCount)
+    .option('--keep-monthly <N>', count('the newest snapshot of each of the last N months with snapshots'), parseCount)
+    .option('--keep-yearly <N>', count('the newest snapshot of each of the last N years with snapshots'), parseCount)
+    .option('--keep-within <DURATION>', 'keep snapshots newer than DURATION before the newest one (e.g. 36h, 7d, 2w, 1y6m)')
+    .option('--keep-tag <TAGS>', 'keep snapshots with these tags (a,b: both; repeatable)', collect)
+    .option('--host <HOST>', 'only consider snapshots taken on HOST (repeatable)', collect)
+    .option('--tag <TAGS>', "only consider snapshots with these tags (a,b: both; '': untagged; repeatable)", collect)
+    .option('--group-by <FIELDS>', "judge each group separately: host, paths, tags, comma-separated, or '' for one group", 'host,paths')
+    .option('--dry-run', 'show what would be removed, remove nothing')
+    .option('--prune', 'afterwards delete the data no snapshot uses any more (as `ferry prune`)')
+    .addHelpText('after', '\nBuckets (hourly … yearly) use each snapshot\'s time in UTC. Snapshots the --host/--tag filters exclude are never removed.\n')
+    .action((opts: ForgetOptions) => run(forgetCommand(ctx, opts)));
+}
+
+/**
+ * `ferry forget`: applies the retention policy, prints per group what is kept (with the reasons) and
+ * removed, removes the removed snapshots' objects unless --dry-run, then prunes with --prune. Refuses a
+ * policy without any --keep-* rule before asking for the password. Holds an exclusive lock throughout
+ * (exit 11 when another process holds one). Removal is idempotent: re-running after an interruption
+ * removes what is left.
+ */
+export async function forgetCommand(ctx: CliContext, options: ForgetOptions): Promise<number> {
+  const policy = policyFromOptions(options);
+  validatePolicy(policy);
+  const dryRun = options.dryRun === true;
+  const { repo, lock } = await openLockedRepository(ctx, options, 'exclusive');
+  const result = applyPolicy(await repo.listSnapshots(), policy, new Date(repo.context.clock.now()));
+  if (!options.json) printGroups(ctx, result.groups);
+  if (!dryRun) await removeSnapshots(ctx, repo, lock, result.remove);
+  if (!options.json) {
+    const n = plural(result.remove.length, 'snapshot');
+    ctx.stdout.write(dryRun ? `would remove ${n} (dry run: nothing was changed)\n` : `removed ${n}\n`);
+  }
+  let prune: PruneReport | undefined;
+  if (options.prune) {
+    if (dryRun && !options.json && result.remove.length > 0) {
+      ctx.stdout.write('note: the prune dry run still counts the snapshots this dry run would remove as used\n');
+    }
+    // Progress only on a terminal, overwritten in place; a log or pipe gets the summary line alone.
+    const live = ctx.stdout.isTTY && !options.json;
+    prune = await pruneRepository(repo, { dryRun, onProgress: live ? (message) => ctx.stdout.write(`\r\x1b[Kprune: ${message}`) : undefined });
+    if (live) ctx.stdout.write('\r\x1b[K');
+    if (!options.json) printPrune(ctx, prune);
+  }
+  if (options.json) {
+    ctx.stdout.write(
+      JSON.stringify({
+        message_type: 'forget',
+        dry_run: dryRun,
+        groups: result.groups.map((g) => ({ key: g.label, group_key: g.key, keep: g.keep.map(jsonDecision), remove: g.remove.map(jsonDecision) })),
+        ...(prune ? { prune: jsonPrune(prune) } : {}),
+      }) + '\n',
+    );
+  }
+  return 0;
+}
+
+function policyFromOptions(o: ForgetOptions): RetentionPolicy {
+  return {
+    keepLast: o.keepLast,
+    keepHourly: o.keepHourly,
+    keepDaily: o.keepDaily,
+    keepWeekly: o.keepWeekly,
+    keepMonthly: o.keepMonthly,
+    keepYearly: o.keepYearly,
+    keepWithin: o.keepWithin,
+    keepTags: o.keepTag ?? [],
+    hosts: o.host ?? [],
+    tags: o.tag ?? [],
+    groupBy: parseGroupBy(o.groupBy ?? 'host,paths'),
+  };
+}
+
+/** commander parser for the --keep-* counts. */
+function parseCount(value: string): number {
+  if (value === 'unlimited') return -1;
+  if (!/^(-1|0|[1-9][0-9]{0,8})$/.test(value)) throw new InvalidArgumentError('give a whole number, or -1 (or "unlimited") to keep all');
+  return Number(value);
+}
+
+async function removeSnapshots(ctx: CliContext, repo: Repository, lock: RepositoryLock | undefined, remove: readonly Decision[]): Promise<void> {
+  for (const decision of remove) {
+    // Stop between objects: what was removed stays removed, and a re-run finishes the rest.
+    if (ctx.signal.aborted) throw new InterruptedError('interrupted while removing snapshots; run forget again to finish');
+    lock?.assertHeld();
+    await repo.storage.remove(objectKey('snapshot', decision.id));
+  }
+}
+
+function printGroups(ctx: CliContext, groups: readonly GroupDecisions[]): void {
+  if (groups.length === 0) ctx.stdout.write('no snapshots to consider\n');
+  for (const group of groups) {
+    ctx.stdout.write(`${group.label === '' ? 'all snapshots' : `snapshots of ${group.label}`}:\n`);
+    for (const [verb, list] of [['keep', group.keep], ['remove', group.remove]] as const) {
+      if (list.length === 0) continue;
+      ctx.stdout.write(`${verb} ${plural(list.length, 'snapshot')}:\n`);
+      ctx.stdout.write(`  ${'ID'.padEnd(10)}${'Time'.padEnd(21)}${'Host'.padEnd(16)}${verb === 'keep' ? 'Reasons; ' : ''}Paths [Tags]\n`);
+      for (const d of list) ctx.stdout.write(`  ${row(d, verb === 'keep')}\n`);
+    }
+    ctx.stdout.write('\n');
+  }
+}
+
+function row({ id, snapshot: s, reasons }: Decision, withReasons: boolean): string {
+  const time = s.time.slice(0, 19).replace('T', ' ');
+  const tags = s.tags.length > 0 ? ` [${s.tags.join(',')}]` : '';
+  const why = withReasons ? `${reasons.join(', ')}; ` : '';
+  return `${shortId(id).padEnd(10)}${time.padEnd(21)}${s.hostname.slice(0, 15).padEnd(16)}${why}${s.paths.join(', ')}${tags}`;
+}
+
+function printPrune(ctx: CliContext, r: PruneReport): void {
+  const verb = r.dryRun ? 'would delete' : 'deleted';
+  ctx.stdout.write(
+    `prune: ${verb} ${plural(r.packsDeleted, 'pack')}, repacked ${plural(r.packsRepacked, 'pack')}, kept ${plural(r.packsKept, 'pack')}; ` +
+      `${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.bytesFreed)}\n`,
+  );
+}
+
+function jsonDecision({ id, snapshot: s, reasons }: Decision): Record<string, unknown> {
+  return { id, short_id: shortId(id), time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags, reasons };
+}
+
+function jsonPrune(r: PruneReport): Record<string, unknown> {
+  return {
+    packs_deleted: r.packsDeleted,
+    packs_repacked: r.packsRepacked,
+    packs_kept: r.packsKept,
+    bytes_freed: r.bytesFreed,
+    blobs_removed: r.blobsRemoved,
+    index_files_rewritten: r.indexFilesRewritten,
+    dry_run: r.dryRun,
+  };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
