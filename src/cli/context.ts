@@ -1,5 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import { systemClock } from '../core/clock.js';
+import { UserError } from '../core/errors.js';
 import { armedFailpoints } from '../core/failpoints.js';
 import { INSECURE_TEST_KDF, DEFAULT_KDF, type KdfParams } from '../engine/crypto/key-slot.js';
 import { acquireLock, type RepositoryLock } from '../engine/repository/lock.js';
@@ -70,9 +71,26 @@ export async function openLockedRepository(
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
   const repo = await Repository.open(storage, password, ctx.repoContext);
   if (!lock) return { repo, lock: undefined };
-  const held = await acquireLock(repo, { exclusive: lock === 'exclusive', pid: ctx.pid });
+  const held = await acquireLock(repo, { exclusive: lock === 'exclusive', pid: ctx.pid, ...lockTimingFromEnv(ctx.env) });
   ctx.cleanups.unshift(() => held.release());
   return { repo, lock: held };
+}
+
+/**
+ * Lock refresh and stale times from FERRY_LOCK_REFRESH_MS / FERRY_LOCK_STALE_MS (positive integers, ms),
+ * meant for tests that cannot wait 30 minutes; unset means the engine defaults.
+ */
+export function lockTimingFromEnv(env: NodeJS.ProcessEnv): { refreshMs?: number; staleMs?: number } {
+  const read = (name: string): number | undefined => {
+    const value = env[name];
+    if (value === undefined || value === '') return undefined;
+    if (!/^[1-9][0-9]*$/.test(value)) throw new UserError(`${name} must be a positive number of milliseconds, got "${value}"`);
+    return Number(value);
+  };
+  const refreshMs = read('FERRY_LOCK_REFRESH_MS');
+  const staleMs = read('FERRY_LOCK_STALE_MS');
+  if ((refreshMs ?? 0) >= (staleMs ?? Infinity)) throw new UserError('FERRY_LOCK_REFRESH_MS must be smaller than FERRY_LOCK_STALE_MS');
+  return { ...(refreshMs ? { refreshMs } : {}), ...(staleMs ? { staleMs } : {}) };
 }
 
 /** {@link openLockedRepository} for commands that do not use the lock object themselves. */

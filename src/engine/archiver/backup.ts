@@ -19,7 +19,7 @@ export interface BackupRequest {
   readonly onSkipped?: (entry: SkippedEntry) => void;
   readonly signal?: AbortSignal;
   /** The lock the backup runs under; checked right before the snapshot is written. */
-  readonly lock?: { assertHeld(): void };
+  readonly lock?: { assertHeld(): void; refresh?(): Promise<void> };
   /** Worker threads for compression and sealing (0: on the calling thread). */
   readonly workers?: number;
 }
@@ -120,6 +120,8 @@ async function finish(repo: Repository, request: BackupRequest, archived: Archiv
     skipped,
   };
   // A backup that lost its lock may have raced a prune: its packs could be gone, so no snapshot.
+  // Refreshing first also notices a lock removed by someone else since the last periodic refresh.
+  await request.lock?.refresh?.();
   request.lock?.assertHeld();
   const id = await repo.saveSnapshot(snapshot);
   repo.context.failpoints?.hit('snapshot-saved');

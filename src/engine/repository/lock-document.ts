@@ -73,17 +73,6 @@ export async function loadLocks(repo: Repository, except?: Id): Promise<LockReco
   return records;
 }
 
-/**
- * Names the holder of a lock for messages: `exclusive lock 1a2b3c4d of PID 42 on host (user bob), held
- * since at least <time> (3 min ago)`. The time is the last refresh, so the lock is at least that old.
- */
-export function describeLock({ id, document: d }: LockRecord, now: number): string {
-  return (
-    `${d.exclusive ? 'exclusive' : 'shared'} lock ${shortId(id)} of PID ${d.pid} on ${d.hostname} (user ${d.username}), ` +
-    `held since at least ${d.time} (${formatAge(now - Date.parse(d.time))} ago)`
-  );
-}
-
 /** A coarse age for messages: `12 s`, `41 min`, `5 h`, `3 days`; negative ages (clock skew) read `0 s`. */
 export function formatAge(ms: number): string {
   const seconds = Math.max(0, Math.floor(ms / 1000));

@@ -94,13 +94,19 @@ export class LockKeeper implements RepositoryLock {
   assertHeld(): void {
     if (this.#released) throw new Error(`lock ${shortId(this.#id)} was already released`);
     this.#checkAge(this.#repo.context.clock.now());
-    if (this.#lost) throw this.#lost;
+    this.#throwIfLost();
   }
 
   refresh(): Promise<void> {
     if (this.#released) return Promise.reject(new Error(`lock ${shortId(this.#id)} was already released`));
     if (this.#lost) return Promise.reject(this.#lost);
-    this.#inFlight ??= this.#rewrite().finally(() => (this.#inFlight = undefined));
+    this.#inFlight ??= this.#rewrite()
+      .catch((err: unknown) => {
+        // Kept for the message should the lock go stale before a refresh succeeds.
+        if (!(err instanceof LockLostError)) this.#lastError = err;
+        throw err;
+      })
+      .finally(() => (this.#inFlight = undefined));
     return this.#inFlight;
   }
 
@@ -119,7 +125,7 @@ export class LockKeeper implements RepositoryLock {
     const clock = this.#repo.context.clock;
     const started = clock.now();
     this.#checkAge(started);
-    if (this.#lost) throw this.#lost;
+    this.#throwIfLost();
     if (!(await this.#exists(this.#id))) {
       throw this.#markLost(`another process removed lock ${shortId(this.#id)} (e.g. \`ferry unlock --remove-all\`)`);
     }
@@ -131,13 +137,18 @@ export class LockKeeper implements RepositoryLock {
     // If the write itself took longer than the stale time, others may have judged the previous object
     // stale meanwhile: the fresh object must not pretend otherwise, so it goes too.
     this.#checkAge(clock.now());
-    if (this.#lost) this.#leftovers.add(id);
+    if (this.#lost !== undefined) this.#leftovers.add(id);
     else {
       this.#lastRefresh = started;
       this.#lastError = undefined;
     }
     this.#repo.context.failpoints?.hit('lock-refresh');
     await this.#removeLeftovers();
+    this.#throwIfLost();
+  }
+
+  /** A separate method, so the compiler does not carry a narrowing of #lost across awaits and calls. */
+  #throwIfLost(): void {
     if (this.#lost) throw this.#lost;
   }
 
@@ -173,10 +184,9 @@ export class LockKeeper implements RepositoryLock {
     this.#checkAge(this.#repo.context.clock.now());
     if (this.#released || this.#lost) return;
     if (!this.#inFlight) {
-      this.refresh().catch((err: unknown) => {
-        // A loss is already recorded and signalled; any other failure is kept for the loss message.
-        if (!(err instanceof LockLostError)) this.#lastError = err;
-      });
+      // refresh() records its failures itself (a loss aborts the signal, other errors go into the loss
+      // message), and the next tick tries again.
+      this.refresh().catch(() => undefined);
     }
     this.#schedule();
   }
@@ -193,13 +203,13 @@ export class LockKeeper implements RepositoryLock {
 
   /** Removes our superseded objects; those that fail stay listed, and the first failure is rethrown. */
   async #removeLeftovers(): Promise<void> {
-    let failure: unknown;
+    let failure: Error | undefined;
     for (const id of [...this.#leftovers]) {
       try {
         await this.#repo.storage.remove(objectKey('lock', id));
         this.#leftovers.delete(id);
       } catch (err) {
-        failure ??= err;
+        failure ??= err instanceof Error ? err : new Error(String(err));
       }
     }
     if (failure !== undefined) throw failure;

@@ -2,15 +2,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LockHeldError, withContext } from '../../core/errors.js';
 import { shortId, type Id } from '../../core/ids.js';
 import { objectKey } from '../../storage/layout.js';
-import { describeLock, formatAge, loadLocks, newLockDocument, saveLockDocument, type LockRecord } from './lock-document.js';
+import { formatAge, loadLocks, newLockDocument, saveLockDocument, type LockRecord } from './lock-document.js';
 import { LockKeeper, type LockTiming, type RepositoryLock } from './lock-keeper.js';
 import { processIsAlive, REFRESH_LOCK_MS, STALE_LOCK_MS, staleReason, type StalenessPolicy } from './lock-staleness.js';
 import type { Repository } from './repository.js';
 
-export type { LockDocument, LockRecord } from './lock-document.js';
+export { formatAge, loadLocks, type LockDocument, type LockRecord } from './lock-document.js';
 export type { RepositoryLock } from './lock-keeper.js';
 export { LockLostError } from './lock-lost-error.js';
-export { processIsAlive, REFRESH_LOCK_MS, STALE_LOCK_MS, type StaleReason } from './lock-staleness.js';
+export { processIsAlive, REFRESH_LOCK_MS, STALE_LOCK_MS, staleReason, type StaleReason, type StalenessPolicy } from './lock-staleness.js';
 
 /** How long a shared lock that meets a concurrently written exclusive lock waits for it to back off. */
 export const LOCK_RACE_SETTLE_MS = 1000;
@@ -57,15 +57,19 @@ export async function acquireLock(repo: Repository, options: LockOptions): Promi
   };
   const clock = repo.context.clock;
   const before = await findConflict(repo, options.exclusive, policy);
-  if (before) throw heldError(before, clock.now());
+  if (before) throw heldError(before, clock.now(), timing.staleMs);
   const document = newLockDocument(repo, options.exclusive, options.pid, clock.now());
   const id = await saveLockDocument(repo, document);
-  let conflict = await findConflict(repo, options.exclusive, policy, id);
-  if (conflict && !options.exclusive) {
-    await sleep(options.raceSettleMs ?? LOCK_RACE_SETTLE_MS);
-    conflict = await findConflict(repo, false, policy, id);
+  try {
+    let conflict = await findConflict(repo, options.exclusive, policy, id);
+    if (conflict && !options.exclusive) {
+      await sleep(options.raceSettleMs ?? LOCK_RACE_SETTLE_MS);
+      conflict = await findConflict(repo, false, policy, id);
+    }
+    if (conflict) throw heldError(conflict, clock.now(), timing.staleMs);
+  } catch (err) {
+    await backOff(repo, id, err);
   }
-  if (conflict) await backOff(repo, id, heldError(conflict, clock.now()));
   const keeper = new LockKeeper(repo, id, document, timing);
   keeper.start();
   return keeper;
@@ -87,27 +91,22 @@ async function findConflict(repo: Repository, exclusive: boolean, policy: Stalen
   return live.find((r) => r.document.exclusive) ?? (exclusive ? live[0] : undefined);
 }
 
-async function backOff(repo: Repository, id: Id, held: LockHeldError): Promise<never> {
+/** Removes the lock we just wrote and rethrows `reason` (a conflict, or a failed re-check). */
+async function backOff(repo: Repository, id: Id, reason: unknown): Promise<never> {
   try {
     await repo.storage.remove(objectKey('lock', id));
   } catch (err) {
-    throw withContext(`${held.message}; removing our own lock ${shortId(id)} failed too`, err);
+    const message = reason instanceof Error ? reason.message : String(reason);
+    throw withContext(`${message}; removing our own lock ${shortId(id)} failed too`, err);
   }
-  throw held;
+  throw reason;
 }
 
-function heldError(holder: LockRecord, now: number): LockHeldError {
-  const { document: d } = holder;
-  const remedy = `wait for it to finish; if that process is gone, run \`ferry unlock\`, which removes locks of gone processes on this host and locks not refreshed for ${formatAge(STALE_LOCK_MS)}, or \`ferry unlock --remove-all\``;
+function heldError(holder: LockRecord, now: number, staleMs: number): LockHeldError {
+  const { id, document: d } = holder;
   return new LockHeldError(
-    `the repository is locked${d.exclusive ? ' exclusively' : ''} by PID ${d.pid} on ${d.hostname}, since at least ${d.time} ` +
-      `(${formatAge(now - Date.parse(d.time))} ago; ${describeLockShort(holder)}): ${remedy}`,
+    `the repository is locked${d.exclusive ? ' exclusively' : ''} by PID ${d.pid} on ${d.hostname} (user ${d.username}, lock ${shortId(id)}), ` +
+      `held since at least ${d.time} (${formatAge(now - Date.parse(d.time))} ago): wait for it to finish; if that process is gone, ` +
+      `\`ferry unlock\` removes its lock once it is ${formatAge(staleMs)} without refresh, \`ferry unlock --remove-all\` at once`,
   );
 }
-
-function describeLockShort(holder: LockRecord): string {
-  return `lock ${shortId(holder.id)} of user ${holder.document.username}`;
-}
-
-/** Re-exported so callers name a holder the way lock errors do. */
-export { describeLock };
