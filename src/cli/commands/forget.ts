@@ -74,7 +74,7 @@ export async function forgetCommand(ctx: CliContext, options: ForgetOptions): Pr
     }
     // Progress only on a terminal, overwritten in place; a log or pipe gets the summary line alone.
     const live = ctx.stdout.isTTY && !options.json;
-    prune = await pruneRepository(repo, { dryRun, onProgress: live ? (message) => ctx.stdout.write(`\r\x1b[Kprune: ${message}`) : undefined });
+    prune = await pruneRepository(repo, { dryRun, lock, onProgress: live ? (message) => ctx.stdout.write(`\r\x1b[Kprune: ${message}`) : undefined });
     if (live) ctx.stdout.write('\r\x1b[K');
     if (!options.json) printPrune(ctx, prune);
   }

@@ -94,7 +94,7 @@ export class EncoderPool {
     const state = this.workers[this.next++ % this.workers.length]!;
     state.inFlight += this.batch.length;
     const data = this.batchBuffer.subarray(0, this.batchBytes);
-    state.worker.postMessage({ kind: 'blobs', jobs: this.batch, data }, [data.buffer as ArrayBuffer]);
+    state.worker.postMessage({ kind: 'blobs', jobs: this.batch, data }, [data.buffer]);
     this.batch = [];
     this.batchBytes = 0;
     this.batchBuffer = new Uint8Array(BATCH_BYTES);

@@ -1,0 +1,26 @@
+import { UserError } from '../../core/errors.js';
+
+/** How many problems the message names; the rest are counted. `problems` keeps them all. */
+const NAMED_PROBLEMS = 5;
+
+/**
+ * Prune found the repository damaged (a missing or wrong-size pack, an unreadable index file, a blob a
+ * snapshot needs that no index lists) and stopped before deleting anything: with an incomplete index
+ * it would take live data for garbage. Exit code 1, like any `UserError`.
+ */
+export class PruneRefusedError extends UserError {
+  override readonly code = 'PRUNE_REFUSED';
+
+  constructor(
+    readonly problems: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    const named = problems.slice(0, NAMED_PROBLEMS).join('; ');
+    const more = problems.length > NAMED_PROBLEMS ? ` (and ${problems.length - NAMED_PROBLEMS} more)` : '';
+    super(
+      `prune refused, nothing was deleted: ${named}${more}. ` +
+        'Run `ferry check` to see the damage and `ferry repair index` to rebuild the index, then prune again',
+      options,
+    );
+  }
+}
