@@ -43,6 +43,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .action((ref: string, opts: RestoreOptions) => run(restoreCommand(ctx, ref, opts)));
   repoCommand(program, 'check', 'verify the repository')
     .option('--read-data', 'also read and verify every pack')
+    .option('--read-data-subset <SUBSET>', 'read and verify only a subset of the packs: N% (a random sample) or n/t (part n of t, by pack id)')
     .action((opts: CheckCommandOptions) => run(checkCommand(ctx, opts)));
   registerForget(program, ctx, run);
   registerPrune(program, ctx, run);

@@ -60,7 +60,7 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
   const paths = normalizePaths(request.paths);
   const progress = request.progress ?? newProgress();
   const skipped: SkippedEntry[] = [];
-  const writer = repo.createWriter({ workers: request.workers ?? 0 });
+  const writer = repo.createWriter({ workers: request.workers ?? 0, guard: () => request.lock?.assertHeld() });
   const archiver = new Archiver(repo, writer, {
     excludes: new Excludes(request.excludes ?? []),
     progress,

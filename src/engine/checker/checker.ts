@@ -9,10 +9,21 @@ import type { Repository } from '../repository/repository.js';
 import { decodeTree } from '../snapshot/tree-format.js';
 
 export interface CheckOptions {
-  /** Read and verify every pack (or the packs `selectPack` accepts). */
+  /** Read and verify every indexed pack. */
   readonly readData: boolean;
+  /** Read and verify only this subset of the indexed packs (implies reading data); see {@link selectPacks}. */
+  readonly readSubset?: PackSubset;
+  /** Randomness for a percentage subset, in [0, 1); defaults to Math.random. */
+  readonly random?: () => number;
   readonly onProgress?: (done: number, total: number) => void;
 }
+
+/**
+ * Which packs `check` reads: `part` n of t splits the pack id space into t equal ranges and takes the
+ * n-th (1-based), so the t parts cover every pack exactly once and a pack's part never changes as the
+ * repository grows; `percent` is a random sample of that share of the packs, rounded up.
+ */
+export type PackSubset = { readonly kind: 'part'; readonly n: number; readonly of: number } | { readonly kind: 'percent'; readonly percent: number };
 
 /** A damaged or missing pack, with the snapshots that reference its blobs. */
 export interface PackProblem {
@@ -27,13 +38,15 @@ export interface CheckReport {
   readonly packProblems: PackProblem[];
   readonly snapshotsChecked: number;
   readonly packsChecked: number;
+  /** Packs downloaded and verified (all indexed packs with `readData`, the subset's with `readSubset`). */
   readonly packsRead: number;
 }
 
 /**
  * Verifies the repository's structure: every index entry points into an existing pack of the right
  * size, and every snapshot's trees and content resolve through the index. With `readData`, every pack
- * is read, hashed, its header compared with the index and every blob authenticated and rehashed.
+ * is read, hashed, its header compared with the index and every blob authenticated and rehashed; with
+ * `readSubset`, only the packs of that subset (those already found missing or of the wrong size are not read).
  * Problems are collected, not thrown; the report names each bad pack with the snapshots it affects.
  */
 export async function checkRepository(repo: Repository, options: CheckOptions): Promise<CheckReport> {
@@ -59,8 +72,10 @@ export async function checkRepository(repo: Repository, options: CheckOptions): 
   }
 
   let packsRead = 0;
-  if (options.readData) {
-    const packs = [...repo.index.packs().keys()].filter((id) => !badPacks.has(id));
+  if (options.readData || options.readSubset) {
+    const indexed = [...repo.index.packs().keys()];
+    const selected = options.readSubset ? selectPacks(indexed, options.readSubset, options.random ?? Math.random) : indexed;
+    const packs = selected.filter((id) => !badPacks.has(id));
     const verifier = new PackVerifier(repo);
     for (const packId of packs) {
       const problem = await verifier.verify(packId);
@@ -89,6 +104,27 @@ export async function checkRepository(repo: Repository, options: CheckOptions): 
     errors.push(`pack ${p.packId} ${p.problem}; ${who}`);
   }
   return { errors, warnings, packProblems, snapshotsChecked: snapshots.length, packsChecked: repo.index.packs().size, packsRead };
+}
+
+/**
+ * The packs of `subset` among `packIds`, sorted by id. `part` is deterministic (see {@link PackSubset});
+ * `percent` draws `ceil(percent / 100 × packs)` packs with `random`.
+ */
+export function selectPacks(packIds: readonly Id[], subset: PackSubset, random: () => number): Id[] {
+  if (subset.kind === 'part') {
+    const of = BigInt(subset.of);
+    const wanted = BigInt(subset.n - 1);
+    // The first 64 bits of the id, scaled to [0, of): the part whose range of the id space holds it.
+    return packIds.filter((id) => (BigInt(`0x${id.slice(0, 16)}`) * of) >> 64n === wanted).sort();
+  }
+  const pool = [...packIds];
+  // The epsilon keeps float noise (30 × 10 / 100 = 3.0000000000000004) from rounding up a whole pack.
+  const count = Math.min(pool.length, Math.ceil((pool.length * subset.percent) / 100 - 1e-9));
+  for (let i = 0; i < count; i++) {
+    const j = Math.min(pool.length - 1, i + Math.floor(random() * (pool.length - i)));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, count).sort();
 }
 
 /**

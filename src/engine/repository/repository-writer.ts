@@ -64,6 +64,7 @@ export class RepositoryWriter {
     compressionLevel: number,
     private readonly failpoints: Failpoints,
     workers = 0,
+    private readonly guard?: () => void,
   ) {
     this.hasher = new ContentHasher(keys.contentIdKey);
     this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
@@ -135,6 +136,7 @@ export class RepositoryWriter {
 
   private async writeIndex(): Promise<void> {
     if (this.unindexed.length === 0) return;
+    this.guard?.();
     const packs = this.unindexed;
     this.unindexed = [];
     const bytes = sealIndex(this.keys.encryptionKey, { packs, supersedes: [] }, this.indexCompressor);

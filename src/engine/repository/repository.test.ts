@@ -71,3 +71,28 @@ describe('Repository', () => {
     assert.ok(again.index.packs().size >= 2, 'several packs were written');
   });
 });
+
+describe('Repository format versions', () => {
+  it('a config of an unknown version is reported as such, not as a wrong password', async () => {
+    const storage = new MemoryStorage();
+    const repo = await Repository.init(storage, password, context, small);
+    const { sealJson } = await import('./sealed-json.js');
+    await storage.save('config', sealJson(repo.key.encryptionKey, 'config', { ...repo.config, version: 2 }));
+    await assert.rejects(Repository.open(storage, password, context), /format version 2 is not supported/);
+  });
+});
+
+describe('RepositoryWriter guard', () => {
+  it('a writer whose guard fails (a lost lock) writes no index file', async () => {
+    const storage = new MemoryStorage();
+    const repo = await Repository.init(storage, password, context, small);
+    const writer = repo.createWriter({
+      guard: () => {
+        throw new Error('lock lost');
+      },
+    });
+    await writer.save('data', randomBytes(5000));
+    await assert.rejects(writer.flush(), /lock lost/);
+    assert.deepEqual(await repo.listIds('index'), []);
+  });
+});

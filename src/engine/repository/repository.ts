@@ -94,18 +94,19 @@ export class Repository {
     });
     for (const keyId of keyIds) {
       let key: MasterKey | undefined;
-      let config: RepositoryConfig;
+      let document: unknown;
       try {
         key = await openKeySlot(await storage.load(objectKey('key', keyId)), password);
         if (!key) continue;
-        config = validateConfig(openJson(key.encryptionKey, 'config', sealedConfig));
+        document = openJson(key.encryptionKey, 'config', sealedConfig);
       } catch (err) {
         // A damaged slot, or one left by an interrupted init whose master key sealed no config:
         // it does not stop the other slots from opening the repository.
         if (err instanceof IntegrityError) continue;
         throw err;
       }
-      return new Repository(storage, config, key, keyId, context);
+      // The password is right from here on: a config this version cannot use is its own error.
+      return new Repository(storage, validateConfig(document), key, keyId, context);
     }
     throw new WrongPasswordError('wrong password: no key of this repository opens with it; check FERRY_PASSWORD or --password-file');
   }
@@ -150,8 +151,12 @@ export class Repository {
     return new FastCdc(this.config.chunker, gearTableFromSecret(this.key.chunkerSecret));
   }
 
-  /** A writer; with `workers` > 0 compression and sealing run on that many worker threads. */
-  createWriter(options: { workers?: number } = {}): RepositoryWriter {
+  /**
+   * A writer; with `workers` > 0 compression and sealing run on that many worker threads. `guard` runs
+   * before each index file is written (a backup passes its lock's check, so a backup that lost its
+   * lock never indexes packs a concurrent prune may have deleted).
+   */
+  createWriter(options: { workers?: number; guard?: () => void } = {}): RepositoryWriter {
     return new RepositoryWriter(
       this.storage,
       this.key,
@@ -160,6 +165,7 @@ export class Repository {
       this.config.compressionLevel,
       this.context.failpoints ?? noFailpoints,
       options.workers ?? 0,
+      options.guard,
     );
   }
 

@@ -1,0 +1,83 @@
+// Running the built CLI so that it can die: test/e2e/harness.ts reports a death by signal as exit code -1,
+// and cannot kill a run part-way. This runner keeps the signal, can SIGKILL the child after a delay, and
+// bounds every run so a hung child fails the test instead of hanging CI.
+import { spawn } from 'node:child_process';
+import { FERRY_BIN, TEST_PASSWORD } from '../e2e/harness.js';
+
+export interface CrashRunResult {
+  /** Exit code, or null when the process died by a signal. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall time from spawn to exit. */
+  readonly durationMs: number;
+  /** True when this runner sent the SIGKILL (killAfterMs elapsed before the process ended). */
+  readonly killedByTest: boolean;
+}
+
+export interface CrashRunOptions {
+  readonly env?: Record<string, string | undefined>;
+  /** SIGKILL the process this many milliseconds after spawning it, unless it ended before. */
+  readonly killAfterMs?: number;
+  /** Fail (after a SIGKILL) when the process runs longer than this; default 5 minutes. */
+  readonly timeoutMs?: number;
+}
+
+/** Runs `bin/ferry ARGS` with the test password and the cheap KDF, like the e2e harness. */
+export function runFerry(args: readonly string[], options: CrashRunOptions = {}): Promise<CrashRunResult> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, FERRY_PASSWORD: TEST_PASSWORD, FERRY_INSECURE_TEST_KDF: '1', ...options.env })) {
+    if (v !== undefined) env[k] = v;
+  }
+  // A failpoint armed in the test process's own environment must not leak into commands that do not ask for it.
+  if (options.env?.FERRY_FAILPOINT === undefined) delete env.FERRY_FAILPOINT;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [FERRY_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let killedByTest = false;
+    let timedOut = false;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const killTimer =
+      options.killAfterMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            killedByTest = child.kill('SIGKILL');
+          }, options.killAfterMs);
+    const hangTimer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs ?? 5 * 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(killTimer);
+      clearTimeout(hangTimer);
+      if (timedOut) {
+        reject(new Error(`ferry ${args.join(' ')} did not finish in ${options.timeoutMs ?? 300_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+        return;
+      }
+      resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started, killedByTest });
+    });
+  });
+}
+
+/** True when the process ended by SIGKILL (as a signal, or as a shell would report it, 128 + 9). */
+export function diedBySigkill(result: CrashRunResult): boolean {
+  return result.signal === 'SIGKILL' || result.code === 137;
+}
+
+/** One line describing how a run ended, with its output, for assertion messages. */
+export function describeRun(args: readonly string[], result: CrashRunResult): string {
+  const how = result.signal !== null ? `died by ${result.signal}` : `exited ${result.code}`;
+  return `ferry ${args.join(' ')} ${how} after ${Math.round(result.durationMs)} ms\nstdout: ${result.stdout.slice(-4000)}\nstderr: ${result.stderr.slice(-4000)}`;
+}
+
+/** Runs ferry and throws with its output unless it exits with `expected`. */
+export async function runFerryOk(args: readonly string[], options: CrashRunOptions = {}, expected = 0): Promise<CrashRunResult> {
+  const result = await runFerry(args, options);
+  if (result.code !== expected) throw new Error(`expected exit ${expected}: ${describeRun(args, result)}`);
+  return result;
+}

@@ -1,0 +1,121 @@
+// Reliability scenario C1: SIGKILL `ferry backup` at random moments, then require that the repository
+// checks clean, holds no partial object under a final name, and that the next backup (with no unlock or
+// other manual step) succeeds, read-checks clean and restores to exactly the source.
+//
+// Replay a failure with FERRY_CRASH_SEED=<seed printed below> (same tree, same changes, same kill points
+// as fractions of the measured backup durations). FERRY_CRASH_ITERATIONS changes the number of kills.
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { makeTempDir, type TempDir } from '../e2e/harness.js';
+import { SeededRandom } from '../fixtures/seeded-random.js';
+import { removeTree } from '../fixtures/remove-tree.js';
+import { describeRun, diedBySigkill, runFerry, runFerryOk } from './crash-harness.js';
+import { assertRecovers, assertSoundAfterCrash, describeTempFiles } from './recovery.js';
+import { objectsIn } from './repository-state.js';
+import { buildSourceTree, FULL_TREE, MiB, mutateSourceTree } from './source-tree.js';
+
+const SEED = process.env.FERRY_CRASH_SEED !== undefined ? Number(process.env.FERRY_CRASH_SEED) : randomInt(2 ** 31);
+const ITERATIONS = Number(process.env.FERRY_CRASH_ITERATIONS ?? 10);
+const MAIN_HOST = 'crash-main';
+const MIN_DELAY_MS = 50;
+
+/**
+ * What the killed backup does: the first backup of an empty repository; an incremental one with a parent
+ * (reads only changed files); or one from another host, without a parent (reads and chunks everything,
+ * deduplicating against the repository).
+ */
+type BackupKind = 'initial' | 'incremental' | 'no-parent';
+
+function kindOf(iteration: number): BackupKind {
+  if (iteration === 0) return 'initial';
+  return iteration % 2 === 1 ? 'incremental' : 'no-parent';
+}
+
+describe(`SIGKILL of ferry backup at random moments (FERRY_CRASH_SEED=${SEED})`, { timeout: 15 * 60_000 }, () => {
+  let tmp: TempDir;
+  let source: string;
+  let repo: string;
+  /**
+   * Typical duration of each kind of backup: measured on a throwaway repository, then replaced by the latest
+   * completed backup of that kind here (the machine may be busier or quieter than during calibration).
+   */
+  const typicalMs = new Map<BackupKind, number>();
+  const schedule = new SeededRandom(SEED ^ 0x5eed);
+  const verified = new Set<string>();
+  let killedMidRun = 0;
+
+  before(async () => {
+    console.log(`crash seed ${SEED} (replay with FERRY_CRASH_SEED=${SEED})`);
+    tmp = await makeTempDir('ferry-crash-');
+    source = join(tmp.path, 'source');
+    repo = join(tmp.path, 'repo');
+    const bytes = await buildSourceTree(source, SEED, FULL_TREE);
+    console.log(`source tree: ${(bytes / MiB).toFixed(1)} MiB`);
+
+    // Calibrate: one backup of each kind on a throwaway repository (the kill delays are drawn up to these).
+    const scratch = join(tmp.path, 'calibration-repo');
+    await runFerryOk(['init', '-r', scratch]);
+    const timed = async (kind: BackupKind, hostname: string): Promise<void> => {
+      const result = await runFerryOk(['backup', '-r', scratch, source], { env: { FERRY_HOSTNAME: hostname } });
+      typicalMs.set(kind, result.durationMs);
+    };
+    await timed('initial', MAIN_HOST);
+    await timed('incremental', MAIN_HOST);
+    await timed('no-parent', 'crash-calibration');
+    await removeTree(scratch);
+    console.log(`typical backup durations (ms): ${JSON.stringify(Object.fromEntries([...typicalMs].map(([k, v]) => [k, Math.round(v)])))}`);
+
+    await runFerryOk(['init', '-r', repo]);
+  });
+
+  after(async () => {
+    if (tmp !== undefined) await removeTree(tmp.path);
+  });
+
+  for (let iteration = 0; iteration < ITERATIONS; iteration++) {
+    it(`kill ${iteration + 1}/${ITERATIONS}: ${kindOf(iteration)} backup`, async (t: TestContext) => {
+      const kind = kindOf(iteration);
+      const log = (line: string): void => t.diagnostic(line);
+      // Drawn first, so each iteration uses the same random numbers whatever the earlier ones did.
+      const fraction = schedule.nextUint32() / 2 ** 32;
+      const newFileBytes = (4 + schedule.below(9)) * MiB;
+      const mutation = new SeededRandom(schedule.nextUint32());
+      if (iteration > 0) log(await mutateSourceTree(source, mutation, iteration, newFileBytes));
+
+      const typical = typicalMs.get(kind) ?? 1000;
+      const delay = Math.round(MIN_DELAY_MS + fraction * Math.max(0, typical - MIN_DELAY_MS));
+      const hostname = kind === 'no-parent' ? `crash-other-${iteration}` : MAIN_HOST;
+      const context = `seed ${SEED}, kill ${iteration + 1} (${kind} backup, SIGKILL after ${delay} ms)`;
+      const args = ['backup', '-r', repo, source];
+      const killed = await runFerry(args, { env: { FERRY_HOSTNAME: hostname }, killAfterMs: delay });
+      if (killed.killedByTest) {
+        assert.ok(diedBySigkill(killed), `${context}: ${describeRun(args, killed)}`);
+        killedMidRun++;
+        log(`${kind} backup as ${hostname} killed after ${delay} ms (typical ${Math.round(typical)} ms)`);
+      } else {
+        // It finished before the kill: that must have been a success, never an error exit.
+        assert.equal(killed.code, 0, `${context}: ${describeRun(args, killed)}`);
+        log(`${kind} backup as ${hostname} finished in ${Math.round(killed.durationMs)} ms, before the kill at ${delay} ms`);
+        if (kind !== 'initial') typicalMs.set(kind, killed.durationMs);
+      }
+
+      const state = await assertSoundAfterCrash(repo, context, verified);
+      log(
+        `after the kill: ${objectsIn(state.files, 'data').length} packs, ${objectsIn(state.files, 'index').length} index files, ` +
+          `${objectsIn(state.files, 'snapshots').length} snapshots, ${objectsIn(state.files, 'locks').length} locks left, ` +
+          `${state.check.warnings.length} check warnings; ${describeTempFiles(state.files)}`,
+      );
+
+      // The recovery backup has a parent and reads the files changed since it: a typical incremental one.
+      const { backupMs } = await assertRecovers({ repo, source, restoreTarget: join(tmp.path, 'restore'), context, hostname: MAIN_HOST });
+      if (iteration > 0) typicalMs.set('incremental', backupMs);
+    });
+  }
+
+  it('most kills landed while the backup was running', () => {
+    // Otherwise the delays were drawn from the wrong durations and the test proves little.
+    assert.ok(killedMidRun >= Math.ceil(ITERATIONS / 2), `seed ${SEED}: only ${killedMidRun} of ${ITERATIONS} backups were killed mid-run`);
+  });
+});
