@@ -6,7 +6,8 @@
 //
 // Failpoints: engine `pack-saved`, `index-saved`, `snapshot-saved`; FsStorage `fs-written:<folder>`,
 // `fs-synced:<folder>`, `fs-renamed:<folder>` for data, index, snapshots, locks (backup) and keys, config
-// (init). Lock refresh, prune and repair points are covered by their own tests.
+// (init). Lock refresh, prune and repair points are covered by their own tests. FERRY_CRASH_KEEP=1 keeps
+// the folder of a failed case (passing cases delete theirs).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
@@ -134,7 +135,9 @@ describe('crash at every failpoint of backup and init', { timeout: 15 * 60_000 }
   });
 
   after(async () => {
-    if (tmp !== undefined) await removeTree(tmp.path);
+    if (tmp === undefined) return;
+    if (process.env.FERRY_CRASH_KEEP === '1') console.log(`kept ${tmp.path} (FERRY_CRASH_KEEP=1)`);
+    else await removeTree(tmp.path);
   });
 
   for (const run of ['first', 'incremental'] as const) {

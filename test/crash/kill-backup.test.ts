@@ -3,7 +3,8 @@
 // other manual step) succeeds, read-checks clean and restores to exactly the source.
 //
 // Replay a failure with FERRY_CRASH_SEED=<seed printed below> (same tree, same changes, same kill points
-// as fractions of the measured backup durations). FERRY_CRASH_ITERATIONS changes the number of kills.
+// as fractions of the measured backup durations). FERRY_CRASH_ITERATIONS changes the number of kills;
+// FERRY_CRASH_KEEP=1 keeps the source and repository for inspection.
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
@@ -71,7 +72,9 @@ describe(`SIGKILL of ferry backup at random moments (FERRY_CRASH_SEED=${SEED})`,
   });
 
   after(async () => {
-    if (tmp !== undefined) await removeTree(tmp.path);
+    if (tmp === undefined) return;
+    if (process.env.FERRY_CRASH_KEEP === '1') console.log(`kept ${tmp.path} (FERRY_CRASH_KEEP=1)`);
+    else await removeTree(tmp.path);
   });
 
   for (let iteration = 0; iteration < ITERATIONS; iteration++) {

@@ -17,10 +17,8 @@ function send(message: FromEncoder): void {
   port.postMessage(message, transfer);
 }
 
-/** Transferring a view of Node's shared allocation pool would detach the pool: give each pack its own memory. */
 function toMessage(pack: FinishedPack): PackMessage {
-  const own = pack.bytes.byteOffset === 0 && pack.bytes.byteLength === pack.bytes.buffer.byteLength;
-  return { id: pack.id, bytes: own ? pack.bytes : new Uint8Array(pack.bytes), blobs: pack.blobs };
+  return { id: pack.id, bytes: pack.bytes, blobs: pack.blobs };
 }
 
 port.on('message', (message: ToEncoder) => {
