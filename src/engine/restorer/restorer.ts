@@ -34,6 +34,8 @@ export interface RestoreOptions {
 }
 
 const FILE_RESTORES = 8;
+/** Chunks of a file read ahead while the current one is written, so reading and writing overlap. */
+const BLOB_LOOKAHEAD = 2;
 /** Granularity of hole detection: the usual file system block size. */
 const SPARSE_BLOCK = 4096;
 const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK);
@@ -156,9 +158,21 @@ export class Restorer {
     try {
       let offset = 0;
       let written = 0;
-      for (const id of node.content!) {
+      const content = node.content!;
+      const loads = new Map<number, Promise<Buffer>>();
+      const startLoad = (i: number): void => {
+        if (i >= content.length) return;
+        const load = this.repo.loadBlob('data', content[i]!);
+        // Awaited in order below; this only keeps a failure of a later chunk from going unhandled.
+        load.catch(() => undefined);
+        loads.set(i, load);
+      };
+      for (let i = 0; i < BLOB_LOOKAHEAD; i++) startLoad(i);
+      for (let i = 0; i < content.length; i++) {
         this.checkSignal();
-        const data = await this.repo.loadBlob('data', id);
+        const data = await loads.get(i)!;
+        loads.delete(i);
+        startLoad(i + BLOB_LOOKAHEAD);
         const end = await this.writeSkippingZeros(file, data, offset);
         if (end > 0) written = end;
         offset += data.length;
