@@ -1,4 +1,4 @@
-import { IntegrityError, NotFoundError, withContext } from '../../core/errors.js';
+import { IntegrityError, NotFoundError } from '../../core/errors.js';
 import { shortId, type Id } from '../../core/ids.js';
 import type { Storage } from '../../storage/storage.js';
 import { objectKey } from '../../storage/layout.js';
@@ -18,18 +18,14 @@ export class BlobUnavailableError extends IntegrityError {
   }
 }
 
-const CACHED_PACKS = 4;
-/** Packs up to this size are read whole and cached: restores read blobs in roughly pack order. */
-const WHOLE_PACK_LIMIT = 64 * 1024 * 1024;
-
 /**
- * Reads and decodes blobs through the index. Keeps the last few whole packs in memory so reading the
- * blobs of a pack one after another costs one storage read. Never returns bytes that fail
- * authentication: a damaged or missing blob is a `BlobUnavailableError` naming blob and pack.
+ * Reads and decodes blobs through the index, each with one ranged read of its pack. (Reading and
+ * caching whole packs was slower and took more memory: packs of concurrent files and encoder workers
+ * interleave, so a small cache thrashes; measured in docs/PERFORMANCE.md.) Never returns bytes that
+ * fail authentication: a damaged or missing blob is a `BlobUnavailableError` naming blob and pack.
  */
 export class BlobReader {
   private readonly codec: BlobCodec;
-  private readonly packs = new Map<Id, Promise<Buffer>>();
 
   constructor(
     private readonly storage: Storage,
@@ -56,23 +52,7 @@ export class BlobReader {
     }
   }
 
-  private async readSealed(location: BlobLocation): Promise<Buffer> {
-    const key = objectKey('pack', location.packId);
-    const packSize = this.index.packs().get(location.packId) ?? Infinity;
-    if (packSize > WHOLE_PACK_LIMIT) return this.storage.load(key, { offset: location.offset, length: location.length });
-    let pack = this.packs.get(location.packId);
-    if (pack) {
-      this.packs.delete(location.packId);
-    } else {
-      pack = this.storage.load(key).catch((err: unknown) => {
-        this.packs.delete(location.packId);
-        throw withContext(`reading pack ${location.packId}`, err);
-      });
-      if (this.packs.size >= CACHED_PACKS) this.packs.delete(this.packs.keys().next().value as Id);
-    }
-    this.packs.set(location.packId, pack);
-    const bytes = await pack;
-    if (location.offset + location.length > bytes.length) throw new IntegrityError('pack is shorter than its index says');
-    return bytes.subarray(location.offset, location.offset + location.length);
+  private readSealed(location: BlobLocation): Promise<Buffer> {
+    return this.storage.load(objectKey('pack', location.packId), { offset: location.offset, length: location.length });
   }
 }
