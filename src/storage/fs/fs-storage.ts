@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHand
 import { dirname, join, resolve } from 'node:path';
 import { FerryError, IntegrityError, NotFoundError, PermanentError, isErrno } from '../../core/errors.js';
 import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
+import { ReadHandleCache } from './read-handle-cache.js';
 import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
 
@@ -10,6 +11,8 @@ import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } f
 export const TEMP_PREFIX = '.tmp-';
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
+/** Files kept open for ranged reads (restores read many blobs of a few packs). */
+const READ_HANDLES = 32;
 
 /**
  * A Storage in a local directory: the key `data/ab/abcd…` is the file `<root>/data/ab/abcd…`.
@@ -24,13 +27,14 @@ const DIR_MODE = 0o700;
  * - Errno codes are translated here: ENOENT → `NotFoundError` (load, stat), out of space, quota,
  *   permission, read-only and a file or folder in the way → `PermanentError`; others get context.
  *
- * Holds no open handles between calls, so `close` does nothing.
+ * Keeps a few files open for ranged reads (see ReadHandleCache); `close` closes them.
  */
 export class FsStorage implements Storage {
   readonly properties: StorageProperties;
   readonly #root: string;
 
   readonly #failpoints: Failpoints;
+  readonly #readHandles = new ReadHandleCache(READ_HANDLES);
 
   /** `failpoints` are hit at each step of a save (`fs-written:<folder>`, `fs-synced:…`, `fs-renamed:…`). */
   constructor(root: string, options: { failpoints?: Failpoints } = {}) {
@@ -55,6 +59,7 @@ export class FsStorage implements Storage {
       closed = true;
       await this.#io('save', key, () => handle.close());
       await this.#io('save', key, () => rename(temp, target));
+      this.#readHandles.invalidate(target);
       this.#failpoints.hit(`fs-renamed:${kind}`);
     } catch (err) {
       // The original failure is what the caller needs; a failing cleanup cannot add to it.
@@ -69,26 +74,22 @@ export class FsStorage implements Storage {
     const path = this.#pathOf(key);
     if (range === undefined) return this.#io('load', key, () => readFile(path));
     assertValidRange(key, range);
-    const handle = await this.#io('load', key, () => open(path, 'r'));
-    try {
-      const info = await this.#io('load', key, () => handle.stat());
-      if (!info.isFile()) throw new NotFoundError(`object ${key} not found in ${this.#root} (${path} is not a file)`);
-      const size = info.size;
-      if (range.offset + range.length > size) throw this.#tooShort(key, size, range);
-      const buffer = Buffer.alloc(range.length);
-      let done = 0;
-      while (done < range.length) {
-        const { bytesRead } = await this.#io('load', key, () =>
-          handle.read(buffer, done, range.length - done, range.offset + done),
-        );
-        if (bytesRead === 0) throw this.#tooShort(key, range.offset + done, range);
-        done += bytesRead;
-      }
-      return buffer;
-    } finally {
-      // Closing a file opened for reading cannot lose data; the read's own outcome is what matters.
-      await handle.close().catch(() => undefined);
-    }
+    return this.#io('load', key, () =>
+      this.#readHandles.use(path, async (handle) => {
+        if (range.length === 0) {
+          const { size } = await handle.stat();
+          if (range.offset > size) throw this.#tooShort(key, size, range);
+        }
+        const buffer = Buffer.allocUnsafe(range.length);
+        let done = 0;
+        while (done < range.length) {
+          const { bytesRead } = await handle.read(buffer, done, range.length - done, range.offset + done);
+          if (bytesRead === 0) throw this.#tooShort(key, range.offset + done, range);
+          done += bytesRead;
+        }
+        return buffer;
+      }),
+    );
   }
 
   async stat(key: string): Promise<ObjectInfo> {
@@ -107,6 +108,7 @@ export class FsStorage implements Storage {
 
   async remove(key: string): Promise<void> {
     const path = this.#pathOf(key);
+    this.#readHandles.invalidate(path);
     try {
       await unlink(path);
     } catch (err) {
@@ -116,7 +118,9 @@ export class FsStorage implements Storage {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#readHandles.clear();
+  }
 
   /** Checks `key` before any I/O and maps it to its file. */
   #pathOf(key: string): string {
