@@ -46,6 +46,8 @@ export interface ArchiverOptions {
 /** Small files are read several at a time to hide per-file latency; large ones two at a time. */
 const SMALL_FILE_READS = 16;
 const LARGE_FILE_READS = 2;
+/** Directories walked at the same time beyond the current path. */
+const PARALLEL_DIRECTORIES = 8;
 
 /**
  * Walks source paths and stores their content and trees. Unchanged files (same size, mtime, ctime and
@@ -62,6 +64,7 @@ export class Archiver {
   /** Content of files with several hard links, by device and inode, so each is read once. */
   private readonly hardLinks = new Map<string, { node: TreeNode }>();
   private noAtime = true;
+  private spareDirSlots = PARALLEL_DIRECTORIES;
 
   constructor(
     private readonly repo: Repository,
@@ -183,9 +186,22 @@ export class Archiver {
         if (entry && !entry.st.isDirectory()) nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, parentNodes.get(entry.name.toString('latin1')));
       }),
     );
+    // Subdirectories run side by side while spare slots last, else one after another: the walk's
+    // latency chain shrinks, yet open directories stay bounded by the slots plus the tree depth.
+    const running: Promise<void>[] = [];
     for (const [i, entry] of entries.entries()) {
-      if (entry?.st.isDirectory()) nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, parentNodes.get(entry.name.toString('latin1')));
+      if (!entry?.st.isDirectory()) continue;
+      const work = async (): Promise<void> => {
+        nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, parentNodes.get(entry.name.toString('latin1')));
+      };
+      if (this.spareDirSlots > 0) {
+        this.spareDirSlots--;
+        running.push(work().finally(() => this.spareDirSlots++));
+      } else {
+        await work();
+      }
     }
+    await Promise.all(running);
     const subtree = await this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
     this.options.progress.dirsDone++;
     if (previousTree === undefined) this.counts.dirsNew++;
