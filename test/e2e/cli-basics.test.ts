@@ -80,8 +80,10 @@ describe('CLI basics', () => {
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // Interrupt once the backup is under way (the first status line appears after a second).
-    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    // Interrupt once the backup is under way: its lock object appears right before it starts reading.
+    const deadline = Date.now() + 10_000;
+    while ((await readdir(join(repo, 'locks'))).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 130, stderr);
