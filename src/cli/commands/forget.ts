@@ -9,6 +9,7 @@ import { applyPolicy, validatePolicy, type Decision, type GroupDecisions, type R
 import { objectKey } from '../../storage/layout.js';
 import { collect, repoCommand, type Runner } from '../command-kit.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
+import { pruneReportJson } from './prune.js';
 import { formatBytes } from '../format.js';
 
 export interface ForgetOptions extends RepoOptions {
@@ -84,7 +85,7 @@ export async function forgetCommand(ctx: CliContext, options: ForgetOptions): Pr
         message_type: 'forget',
         dry_run: dryRun,
         groups: result.groups.map((g) => ({ key: g.label, group_key: g.key, keep: g.keep.map(jsonDecision), remove: g.remove.map(jsonDecision) })),
-        ...(prune ? { prune: jsonPrune(prune) } : {}),
+        ...(prune ? { prune: pruneReportJson(prune) } : {}),
       }) + '\n',
     );
   }
@@ -156,17 +157,6 @@ function jsonDecision({ id, snapshot: s, reasons }: Decision): Record<string, un
   return { id, short_id: shortId(id), time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags, reasons };
 }
 
-function jsonPrune(r: PruneReport): Record<string, unknown> {
-  return {
-    packs_deleted: r.packsDeleted,
-    packs_repacked: r.packsRepacked,
-    packs_kept: r.packsKept,
-    bytes_freed: r.bytesFreed,
-    blobs_removed: r.blobsRemoved,
-    index_files_rewritten: r.indexFilesRewritten,
-    dry_run: r.dryRun,
-  };
-}
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -35,8 +35,12 @@ export function registerPrune(program: Command, ctx: CliContext, run: Runner): v
 }
 
 function jsonSummary(r: PruneReport): Record<string, unknown> {
+  return { message_type: 'summary', ...pruneReportJson(r) };
+}
+
+/** A prune report in the CLI's JSON shape (also used by `forget --prune`). */
+export function pruneReportJson(r: PruneReport): Record<string, unknown> {
   return {
-    message_type: 'summary',
     dry_run: r.dryRun,
     packs_deleted: r.packsDeleted,
     packs_repacked: r.packsRepacked,
