@@ -17,6 +17,7 @@ export interface CliContext {
   readonly repoContext: RepositoryContext;
   readonly pid: number;
   readonly isRoot: boolean;
+  readonly umask: number;
   /** Aborted on SIGINT/SIGTERM. */
   readonly signal: AbortSignal;
   /** Cleanups to run before exiting, also on interruption (e.g. releasing locks). */
@@ -43,6 +44,7 @@ export function processContext(signal: AbortSignal): CliContext {
     },
     pid: process.pid,
     isRoot: process.getuid?.() === 0,
+    umask: currentUmask(),
     signal,
     cleanups: [],
   };
@@ -111,4 +113,11 @@ function crashNow(name: string): never {
   process.stderr.write(`ferry: failpoint ${name} reached, killing the process\n`);
   process.kill(process.pid, 'SIGKILL');
   throw new Error('unreachable: SIGKILL did not end the process');
+}
+
+/** Reads the umask without leaving it changed (the getter form is deprecated). */
+function currentUmask(): number {
+  const mask = process.umask(0o022);
+  process.umask(mask);
+  return mask;
 }

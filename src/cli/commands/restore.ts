@@ -40,6 +40,7 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
     await new Restorer(repo, {
       include: (options.include ?? []).map((p) => p.replace(/\/+$/, '')),
       privileged: ctx.isRoot,
+      umask: ctx.umask,
       progress,
       signal: ctx.signal,
       onProblem: (p) => {

@@ -23,13 +23,14 @@ export async function createDirectory(path: Buffer): Promise<void> {
   }
 }
 
-export async function createFile(path: Buffer): Promise<FileHandle> {
+/** Creates a new file with `mode` (reduced by the umask), replacing a non-directory in the way. */
+export async function createFile(path: Buffer, mode = 0o600): Promise<FileHandle> {
   try {
-    return await open(path, CREATE_FLAGS, 0o600);
+    return await open(path, CREATE_FLAGS, mode);
   } catch (err) {
     if (!isErrno(err, 'EEXIST')) throw err;
     await removeNonDirectory(path);
-    return open(path, CREATE_FLAGS, 0o600);
+    return open(path, CREATE_FLAGS, mode);
   }
 }
 

@@ -27,6 +27,8 @@ export interface RestoreOptions {
   readonly include?: readonly string[];
   /** Restore owners and device nodes (needs root). */
   readonly privileged: boolean;
+  /** The process umask, when known: lets files be created with their final mode. */
+  readonly umask?: number;
   readonly progress: RestoreProgress;
   readonly onProblem: (problem: RestoreProblem) => void;
   readonly onWarning: (warning: RestoreProblem) => void;
@@ -154,7 +156,11 @@ export class Restorer {
   }
 
   private async restoreFile(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
-    const file = await createFile(path);
+    // When the umask leaves the permission bits alone, create the file with them and skip fchmod;
+    // special bits (setuid, setgid, sticky) always get an fchmod after fchown, which clears them.
+    const umask = this.options.umask;
+    const modeAtCreate = umask !== undefined && (node.mode & ~0o777) === 0 && (node.mode & umask) === 0;
+    const file = await createFile(path, modeAtCreate ? node.mode : 0o600);
     try {
       let offset = 0;
       let written = 0;
@@ -182,7 +188,7 @@ export class Restorer {
       // Only a trailing hole leaves the file shorter than its content.
       if (written < offset) await file.truncate(offset);
       if (this.options.privileged) await file.chown(node.uid, node.gid);
-      await file.chmod(node.mode);
+      if (!modeAtCreate) await file.chmod(node.mode);
     } finally {
       await file.close();
     }
