@@ -9,7 +9,7 @@ import { objectKey } from '../../storage/layout.js';
 import type { Storage } from '../../storage/storage.js';
 import type { StorageOperation } from '../../storage/testing/faulty-storage.js';
 import { checkRepository } from '../checker/checker.js';
-import { writeIndexFiles } from './index-rewrite.js';
+import { writeIndexFiles } from '../index/index-set.js';
 import { pruneRepository } from './prune.js';
 import { loadRepositoryState } from './repository-state.js';
 import { FILES_B, keysUnder, openRepo, readSnapshot, reopen, scenario } from './testing/prune-fixture.js';
@@ -78,7 +78,7 @@ describe('writeIndexFiles', () => {
     const { storage } = await scenario();
     const repo = await openRepo(storage);
     const state = await loadRepositoryState(repo);
-    const written = await writeIndexFiles(repo, [...state.indexedPacks.values()], state.indexFiles, 1);
+    const written = await writeIndexFiles(repo.storage, repo.key.encryptionKey, [...state.indexedPacks.values()], state.indexFiles, { maxBlobs: 1 });
     assert.equal(written.length, state.indexedPacks.size, 'one pack per file: each pack has more than one blob');
     const after = await loadRepositoryState(await openRepo(storage));
     assert.deepEqual(after.supersededIndexFiles, state.indexFiles);
@@ -89,7 +89,7 @@ describe('writeIndexFiles', () => {
     const { storage, b } = await scenario();
     const repo = await openRepo(storage);
     const state = await loadRepositoryState(repo);
-    const written = await writeIndexFiles(repo, [...state.indexedPacks.values()], state.indexFiles, 1);
+    const written = await writeIndexFiles(repo.storage, repo.key.encryptionKey, [...state.indexedPacks.values()], state.indexFiles, { maxBlobs: 1 });
     await storage.remove(objectKey('index', written[written.length - 1]!));
     const after = await loadRepositoryState(await openRepo(storage));
     assert.deepEqual(after.supersededIndexFiles, []);
@@ -102,7 +102,7 @@ describe('writeIndexFiles', () => {
     const { storage } = await scenario();
     const repo = await openRepo(storage);
     const state = await loadRepositoryState(repo);
-    assert.equal((await writeIndexFiles(repo, [], state.indexFiles)).length, 1);
+    assert.equal((await writeIndexFiles(repo.storage, repo.key.encryptionKey, [], state.indexFiles)).length, 1);
     const after = await loadRepositoryState(await openRepo(storage));
     assert.equal(after.indexedPacks.size, 0);
     assert.deepEqual(after.supersededIndexFiles, state.indexFiles);

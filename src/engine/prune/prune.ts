@@ -4,7 +4,7 @@ import { noFailpoints } from '../../core/failpoints.js';
 import { shortId, type Id } from '../../core/ids.js';
 import { objectKey } from '../../storage/layout.js';
 import type { Repository } from '../repository/repository.js';
-import { writeIndexFiles } from './index-rewrite.js';
+import { writeIndexFiles } from '../index/index-set.js';
 import { estimateRepackedBytes, planPrune } from './prune-plan.js';
 import { repackBlobs } from './repacker.js';
 import { loadRepositoryState } from './repository-state.js';
@@ -101,7 +101,7 @@ export async function pruneRepository(repo: Repository, options: PruneOptions): 
   if (rewriteIndex) {
     say('writing the new index');
     assertHeld();
-    await writeIndexFiles(repo, [...plan.keep, ...repacked.packs], state.indexFiles);
+    await writeIndexFiles(repo.storage, repo.key.encryptionKey, [...plan.keep, ...repacked.packs], state.indexFiles);
   }
   failpoints.hit('prune-index-written');
   await removeAll(repo, 'index', oldIndexFiles, assertHeld, () => undefined);

@@ -1,9 +1,7 @@
-import { forEachLimit } from '../../core/concurrency.js';
 import { shortId, type Id } from '../../core/ids.js';
-import { folderOf, idOfKey, objectKey } from '../../storage/layout.js';
-import { BlobCompressor } from '../compress/zstd.js';
-import { openIndex } from '../index/index-file.js';
-import type { IndexedPack, IndexFile } from '../index/index-format.js';
+import { folderOf, idOfKey } from '../../storage/layout.js';
+import type { IndexedPack } from '../index/index-format.js';
+import { packsInEffect, readIndexFiles, supersededIds } from '../index/index-set.js';
 import { packSizeOf } from '../pack/pack-format.js';
 import type { Repository } from '../repository/repository.js';
 import { PruneRefusedError } from './prune-refused-error.js';
@@ -20,38 +18,23 @@ export interface RepositoryState {
   readonly storedPacks: ReadonlyMap<Id, number>;
 }
 
-const INDEX_LOADS = 4;
-
 /**
- * Reads every index file and lists the stored packs. Index files are in effect unless another index
- * file lists them in `supersedes`, the rule `Repository.loadIndex` applies (a test keeps the two in
- * step). Does not use or change `repo.index`.
+ * Reads every index file and lists the stored packs. Which files are in effect follows index-set.ts,
+ * the rule `Repository.loadIndex` applies too. Does not use or change `repo.index`.
  *
- * Throws {@link PruneRefusedError}, listing every problem found, when an index file cannot be read or
+ * Throws {@link PruneRefusedError}, listing every problem found, when an index file in effect cannot be read or
  * an indexed pack is missing or has another size than its index entries give: prune must not decide
  * what is garbage from an index it cannot trust. Storage failures while listing propagate.
  */
 export async function loadRepositoryState(repo: Repository): Promise<RepositoryState> {
   const indexFiles = await repo.listIds('index');
-  const files = new Map<Id, IndexFile>();
-  const problems: string[] = [];
-  const compressor = new BlobCompressor();
-  await forEachLimit(indexFiles, INDEX_LOADS, async (id) => {
-    try {
-      files.set(id, openIndex(repo.key.encryptionKey, await repo.storage.load(objectKey('index', id)), compressor));
-    } catch (err) {
-      problems.push(`index file ${shortId(id)} cannot be read (${(err as Error).message})`);
-    }
-  });
+  const { files, unreadable } = await readIndexFiles(repo.storage, repo.key.encryptionKey);
+  const superseded = supersededIds(files);
+  const problems = unreadable
+    .filter((file) => !superseded.has(file.id))
+    .map((file) => `index file ${shortId(file.id)} cannot be read (${file.error.message})`);
   if (problems.length > 0) throw new PruneRefusedError(problems.sort());
-
-  const superseded = new Set<Id>();
-  for (const file of files.values()) for (const id of file.supersedes) superseded.add(id);
-  const indexedPacks = new Map<Id, IndexedPack>();
-  for (const id of indexFiles) {
-    if (superseded.has(id)) continue;
-    for (const pack of files.get(id)!.packs) if (!indexedPacks.has(pack.id)) indexedPacks.set(pack.id, pack);
-  }
+  const indexedPacks = packsInEffect(files);
 
   const storedPacks = new Map<Id, number>();
   await repo.storage.list(folderOf('pack'), (info) => {

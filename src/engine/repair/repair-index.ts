@@ -3,7 +3,8 @@ import type { Id } from '../../core/ids.js';
 import { folderOf, idOfKey, objectKey } from '../../storage/layout.js';
 import type { IndexedPack } from '../index/index-format.js';
 import type { Repository } from '../repository/repository.js';
-import { packsInEffect, readIndexFiles, replaceIndex, type ObjectProblem } from './index-files.js';
+import { packsInEffect } from '../index/index-set.js';
+import { readIndexFiles, replaceIndex, type ObjectProblem } from './index-files.js';
 import { readPackHeader, readWholePackHeader } from './pack-header-reader.js';
 
 export interface IndexRepairOptions {
@@ -58,7 +59,7 @@ export async function repairIndex(repo: Repository, options: IndexRepairOptions 
   });
   const { files, unreadable } = await readIndexFiles(repo);
   const oldFiles = [...files.keys(), ...unreadable.map((file) => file.id)].sort();
-  const previous = new Set(packsInEffect(files).map((pack) => pack.id));
+  const previous = new Set(packsInEffect(files).keys());
 
   const ids = [...packs.keys()].sort();
   const found = new Map<Id, IndexedPack>();

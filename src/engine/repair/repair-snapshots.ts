@@ -7,7 +7,8 @@ import { RepositoryWriter } from '../repository/repository-writer.js';
 import type { Repository, SnapshotRecord } from '../repository/repository.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { BlobHealth } from './blob-health.js';
-import { packsInEffect, readIndexFiles, replaceIndex } from './index-files.js';
+import { packsInEffect } from '../index/index-set.js';
+import { readIndexFiles, replaceIndex } from './index-files.js';
 import { TreeSalvager, type LostItem } from './tree-salvager.js';
 
 export interface SnapshotRepairOptions {
@@ -122,7 +123,7 @@ function repairedSnapshot(original: Snapshot, tree: Id, lost: readonly LostPath[
 async function dropPacks(repo: Repository, packs: ReadonlySet<Id>): Promise<void> {
   const { files, unreadable } = await readIndexFiles(repo);
   if (unreadable.length > 0) throw new UserError(`index ${shortId(unreadable[0]!.id)} cannot be read (${unreadable[0]!.problem}): run \`ferry repair index\` first`);
-  const kept = packsInEffect(files).filter((pack) => !packs.has(pack.id));
+  const kept = [...packsInEffect(files).values()].filter((pack) => !packs.has(pack.id));
   await replaceIndex(repo, kept, [...files.keys()], 'repair-snapshots-index');
 }
 

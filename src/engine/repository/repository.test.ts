@@ -96,3 +96,27 @@ describe('RepositoryWriter guard', () => {
     assert.deepEqual(await repo.listIds('index'), []);
   });
 });
+
+describe('loading the index', () => {
+  it('ignores an unreadable index file that another file supersedes, and fails on one in effect', async () => {
+    const storage = new MemoryStorage();
+    const repo = await Repository.init(storage, password, context, small);
+    const writer = repo.createWriter();
+    const { id: blob } = await writer.save('data', randomBytes(5000));
+    await writer.flush();
+    const [old] = await repo.listIds('index');
+    const { writeIndexFiles, packsInEffect, readIndexFiles } = await import('../index/index-set.js');
+    const { files } = await readIndexFiles(storage, repo.key.encryptionKey);
+    await writeIndexFiles(storage, repo.key.encryptionKey, [...packsInEffect(files).values()], [old!]);
+    await storage.save(objectKey('index', old!), Buffer.from('damaged'));
+
+    const reopened = await Repository.open(storage, password, context);
+    const active = await reopened.loadIndex();
+    assert.equal(active.length, 1);
+    assert.ok(!active.includes(old!));
+    assert.equal((await reopened.loadBlob('data', blob)).length, 5000);
+
+    await storage.save(objectKey('index', sha256Id(Buffer.from('x'))), Buffer.from('damaged too'));
+    await assert.rejects((await Repository.open(storage, password, context)).loadIndex(), /loading index/);
+  });
+});

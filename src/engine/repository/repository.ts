@@ -6,12 +6,10 @@ import { CONFIG_KEY, folderOf, idOfKey, objectKey } from '../../storage/layout.j
 import type { Storage } from '../../storage/storage.js';
 import { FastCdc } from '../chunker/fastcdc.js';
 import { gearTableFromSecret } from '../chunker/gear-table.js';
-import { BlobCompressor } from '../compress/zstd.js';
 import { createKeySlot, DEFAULT_KDF, openKeySlot, type KdfParams } from '../crypto/key-slot.js';
 import { MasterKey } from '../crypto/master-key.js';
 import { sha256Id } from '../crypto/sha256.js';
-import { openIndex } from '../index/index-file.js';
-import type { IndexFile } from '../index/index-format.js';
+import { packsInEffect, readIndexFiles, supersededIds } from '../index/index-set.js';
 import { MasterIndex } from '../index/master-index.js';
 import type { BlobType } from '../pack/pack-format.js';
 import { validateSnapshot, type Snapshot } from '../snapshot/snapshot.js';
@@ -124,26 +122,17 @@ export class Repository {
   }
 
   /**
-   * Loads every index file into {@link index}, except those another index file supersedes (an index
-   * rewrite writes the new file first, then removes the old ones; a crash in between leaves both).
-   * Returns the ids of the index files in effect.
+   * Loads the index files in effect into {@link index} (see index-set.ts: files another file supersedes
+   * are left out, so an interrupted index rewrite reads as before or after it). A damaged file in
+   * effect is an error; a damaged superseded one is ignored. Returns the ids of the files in effect.
    */
   async loadIndex(): Promise<Id[]> {
-    const ids = await this.listIds('index');
-    const compressor = new BlobCompressor();
-    const files = new Map<Id, IndexFile>();
-    await forEachLimit(ids, 4, async (id) => {
-      try {
-        files.set(id, openIndex(this.key.encryptionKey, await this.storage.load(objectKey('index', id)), compressor));
-      } catch (err) {
-        throw withContext(`loading index ${shortId(id)}`, err);
-      }
-    });
-    const superseded = new Set<Id>();
-    for (const file of files.values()) for (const id of file.supersedes) superseded.add(id);
-    const active = ids.filter((id) => !superseded.has(id));
-    for (const id of active) for (const pack of files.get(id)!.packs) this.index.addPack(pack.id, pack.blobs);
-    return active;
+    const { files, unreadable } = await readIndexFiles(this.storage, this.key.encryptionKey);
+    const superseded = supersededIds(files);
+    const damaged = unreadable.find((file) => !superseded.has(file.id));
+    if (damaged) throw withContext(`loading index ${shortId(damaged.id)}`, damaged.error);
+    for (const pack of packsInEffect(files).values()) this.index.addPack(pack.id, pack.blobs);
+    return [...files.keys()].filter((id) => !superseded.has(id));
   }
 
   /** The chunker of this repository (its gear table is derived from the master key). */
