@@ -88,10 +88,21 @@ export function openPackHeader(key: Uint8Array, pack: Uint8Array): PackedBlob[] 
   const headerLength = view.readUInt32LE(view.length - PACK_TRAILER_BYTES);
   const headerStart = view.length - PACK_TRAILER_BYTES - headerLength;
   if (headerStart < 0) throw new IntegrityError('pack header length points before the start of the pack');
-  const entries = decodePackHeader(open(key, view.subarray(headerStart, view.length - PACK_TRAILER_BYTES), HEADER_AAD));
+  return openSealedPackHeader(key, view.subarray(headerStart, view.length - PACK_TRAILER_BYTES), headerStart);
+}
+
+/**
+ * Opens a sealed pack header read on its own (e.g. by a ranged load) and checks that its blobs exactly
+ * fill the `headerStart` bytes before it. Throws `IntegrityError` on any inconsistency.
+ */
+export function openSealedPackHeader(key: Uint8Array, sealed: Uint8Array, headerStart: number): PackedBlob[] {
+  const entries = decodePackHeader(open(key, sealed, HEADER_AAD));
   const last = entries[entries.length - 1];
   const blobsEnd = last ? last.offset + last.length : 0;
-  if (blobsEnd !== headerStart) throw new IntegrityError('pack blobs do not end where the header starts');
+  if (blobsEnd !== headerStart) {
+    const tail = sealed.length + PACK_TRAILER_BYTES;
+    throw new IntegrityError(`has ${headerStart + tail} bytes but its header accounts for ${blobsEnd + tail}`);
+  }
   return entries;
 }
 
