@@ -55,6 +55,16 @@ export class WrongPasswordError extends UserError {
   override readonly exitCode = 12;
 }
 
+/** A request carries no credential, or one that is unknown, expired, revoked or malformed. */
+export class AuthenticationError extends UserError {
+  override readonly code = 'UNAUTHENTICATED';
+}
+
+/** The credential is valid but its role may not do this (a resource of another tenant is a `NotFoundError`). */
+export class ForbiddenError extends UserError {
+  override readonly code = 'FORBIDDEN';
+}
+
 /** The operation was cancelled by a signal (exit 130). */
 export class InterruptedError extends FerryError {
   readonly code = 'INTERRUPTED';
