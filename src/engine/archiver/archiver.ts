@@ -3,7 +3,7 @@ import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InterruptedError, isErrno } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
-import type { FastCdc } from '../chunker/fastcdc.js';
+import type { FileChunking } from '../chunker/file-chunking.js';
 import { bytePath, displayPath, joinBytePath } from '../fs/byte-path.js';
 import type { Repository } from '../repository/repository.js';
 import type { RepositoryWriter } from '../repository/repository-writer.js';
@@ -56,8 +56,7 @@ const PARALLEL_DIRECTORIES = 8;
  */
 export class Archiver {
   readonly counts: ArchiveCounts = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirsNew: 0, dirsChanged: 0, dirsUnmodified: 0 };
-  private readonly cdc: FastCdc;
-  private readonly maxChunk: number;
+  private readonly chunking: FileChunking;
   private readonly minChunk: number;
   private readonly smallReads = new Semaphore(SMALL_FILE_READS);
   private readonly largeReads = new Semaphore(LARGE_FILE_READS);
@@ -71,8 +70,7 @@ export class Archiver {
     private readonly writer: RepositoryWriter,
     private readonly options: ArchiverOptions,
   ) {
-    this.cdc = repo.createChunker();
-    this.maxChunk = repo.config.chunker.maxSize;
+    this.chunking = repo.createChunking();
     this.minChunk = repo.config.chunker.minSize;
   }
 
@@ -253,7 +251,7 @@ export class Archiver {
     try {
       const content: Id[] = [];
       let size = 0;
-      for await (const chunk of readChunks(file, this.cdc, this.maxChunk, expectedSize)) {
+      for await (const chunk of readChunks(file, this.chunking.forFileSize(expectedSize), expectedSize)) {
         if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
         size += chunk.length;
         this.options.progress.bytesDone += chunk.length;

@@ -7,7 +7,8 @@ import type { FastCdc } from '../chunker/fastcdc.js';
  * the expected file size (small files take one read) and grows to twice the maximum chunk size when
  * the file turns out larger, so the chunker always sees a full maximum chunk except at end of file.
  */
-export async function* readChunks(file: FileHandle, cdc: FastCdc, maxChunk: number, expectedSize: number): AsyncGenerator<Buffer> {
+export async function* readChunks(file: FileHandle, cdc: FastCdc, expectedSize: number): AsyncGenerator<Buffer> {
+  const maxChunk = cdc.maxSize;
   const fullSize = 2 * maxChunk;
   let buffer = Buffer.allocUnsafe(expectedSize < maxChunk ? Math.max(expectedSize + 1, 4096) : fullSize);
   let start = 0;

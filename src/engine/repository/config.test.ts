@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { DEFAULT_CHUNKER_PARAMS } from '../chunker/fastcdc.js';
 import { DEFAULT_COMPRESSION_LEVEL } from '../compress/zstd.js';
 import { assertIntegrityError } from '../testing/arbitraries.js';
-import { DEFAULT_PACK_SIZE, newConfig, REPOSITORY_VERSION, validateConfig, type ConfigOptions } from './config.js';
+import { DEFAULT_LARGE_FILE_CHUNKING, DEFAULT_PACK_SIZE, newConfig, REPOSITORY_VERSION, validateConfig, type ConfigOptions } from './config.js';
 
 const SMALL_CHUNKS = { minSize: 256, avgSize: 1024, maxSize: 8192 };
 const VALID = { version: 1, id: 'e'.repeat(64), chunker: SMALL_CHUNKS, compressionLevel: 3, packSize: 4 * 1024 * 1024 };
@@ -16,6 +16,7 @@ describe('newConfig', () => {
     assert.deepEqual(config.chunker, DEFAULT_CHUNKER_PARAMS);
     assert.equal(config.compressionLevel, DEFAULT_COMPRESSION_LEVEL);
     assert.equal(config.packSize, DEFAULT_PACK_SIZE);
+    assert.deepEqual(config.largeFiles, DEFAULT_LARGE_FILE_CHUNKING);
     assert.notEqual(newConfig().id, config.id);
   });
 
@@ -25,6 +26,7 @@ describe('newConfig', () => {
     ['compression level 19', { compressionLevel: 19 }],
     ['the smallest pack size, 64 KiB', { packSize: 64 * 1024 }],
     ['the largest pack size, 512 MiB', { packSize: 512 * 1024 * 1024 }],
+    ['large-file chunking from 1 byte', { largeFiles: { minFileSize: 1, chunker: SMALL_CHUNKS } }],
   ];
   for (const [name, options] of accepted) {
     it(`accepts ${name}`, () => {
@@ -42,10 +44,18 @@ describe('newConfig', () => {
     ['a pack size above 512 MiB', { packSize: 512 * 1024 * 1024 + 1 }],
     ['a fractional pack size', { packSize: 1e6 + 0.5 }],
     ['invalid chunker parameters', { chunker: { minSize: 1024, avgSize: 1000, maxSize: 8192 } }],
+    ['invalid large-file chunker parameters', { largeFiles: { minFileSize: 1, chunker: { minSize: 8, avgSize: 16, maxSize: 32 } } }],
+    ['large-file chunking from 0 bytes', { largeFiles: { minFileSize: 0, chunker: SMALL_CHUNKS } }],
   ];
   for (const [name, options] of refused) {
     it(`refuses ${name}`, () => assertIntegrityError(() => newConfig(options)));
   }
+
+  it('leaves large-file chunking out when asked to (largeFiles: null)', () => {
+    const config = newConfig({ largeFiles: null });
+    assert.equal('largeFiles' in config, false);
+    assert.deepEqual(validateConfig(JSON.parse(JSON.stringify(config))), config);
+  });
 });
 
 describe('validateConfig', () => {
@@ -65,6 +75,9 @@ describe('validateConfig', () => {
     ['no chunker', { ...VALID, chunker: undefined }],
     ['chunker sizes out of order', { ...VALID, chunker: { minSize: 8192, avgSize: 1024, maxSize: 256 } }],
     ['chunker sizes as strings', { ...VALID, chunker: { minSize: '256', avgSize: '1024', maxSize: '8192' } }],
+    ['large-file chunking null', { ...VALID, largeFiles: null }],
+    ['large-file chunking without a chunker', { ...VALID, largeFiles: { minFileSize: 1 } }],
+    ['large-file chunking from a fractional size', { ...VALID, largeFiles: { minFileSize: 1.5, chunker: SMALL_CHUNKS } }],
     ['no compression level', { ...VALID, compressionLevel: undefined }],
     ['compression level 0', { ...VALID, compressionLevel: 0 }],
     ['compression level 20', { ...VALID, compressionLevel: 20 }],

@@ -12,13 +12,32 @@ export interface RepositoryConfig {
   /** Random 32-byte id (hex) that tells repositories apart. */
   readonly id: string;
   readonly chunker: ChunkerParams;
+  /**
+   * Smaller chunks for files of at least `minFileSize` bytes (databases and disk images, rewritten in small
+   * pages, would otherwise re-upload a whole ~1.5 MiB chunk per page). Absent in repositories made before it.
+   */
+  readonly largeFiles?: LargeFileChunking;
   readonly compressionLevel: number;
   /** Target size of a pack in bytes. */
   readonly packSize: number;
 }
 
+/** The chunker used instead of `chunker` for files of at least `minFileSize` bytes. */
+export interface LargeFileChunking {
+  readonly minFileSize: number;
+  readonly chunker: ChunkerParams;
+}
+
+/** New repositories: files from 32 MiB are cut at 128 KiB / 256 KiB / 2 MiB (measured in docs/PERFORMANCE.md). */
+export const DEFAULT_LARGE_FILE_CHUNKING: Readonly<LargeFileChunking> = Object.freeze({
+  minFileSize: 32 * 1024 * 1024,
+  chunker: Object.freeze({ minSize: 128 * 1024, avgSize: 256 * 1024, maxSize: 2 * 1024 * 1024 }),
+});
+
 export interface ConfigOptions {
   readonly chunker?: ChunkerParams;
+  /** `null` turns large-file chunking off (every file uses `chunker`). */
+  readonly largeFiles?: LargeFileChunking | null;
   readonly compressionLevel?: number;
   readonly packSize?: number;
 }
@@ -28,6 +47,7 @@ export function newConfig(options: ConfigOptions = {}): RepositoryConfig {
     version: REPOSITORY_VERSION,
     id: randomBytes(32).toString('hex'),
     chunker: options.chunker ?? DEFAULT_CHUNKER_PARAMS,
+    ...(options.largeFiles === null ? {} : { largeFiles: options.largeFiles ?? DEFAULT_LARGE_FILE_CHUNKING }),
     compressionLevel: options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL,
     packSize: options.packSize ?? DEFAULT_PACK_SIZE,
   };
@@ -41,6 +61,13 @@ export function validateConfig(value: unknown): RepositoryConfig {
   }
   try {
     validateChunkerParams(config.chunker);
+    if (config.largeFiles !== undefined) {
+      validateChunkerParams(config.largeFiles.chunker);
+      const { minFileSize } = config.largeFiles;
+      if (!Number.isSafeInteger(minFileSize) || minFileSize < 1) {
+        throw new RangeError(`large-file chunking must start at a positive file size, got ${minFileSize}`);
+      }
+    }
   } catch (cause) {
     throw new IntegrityError('repository config has invalid chunker parameters', { cause });
   }

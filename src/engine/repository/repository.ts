@@ -4,7 +4,7 @@ import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import { isId, shortId, type Id } from '../../core/ids.js';
 import { CONFIG_KEY, folderOf, idOfKey, objectKey } from '../../storage/layout.js';
 import type { Storage } from '../../storage/storage.js';
-import { FastCdc } from '../chunker/fastcdc.js';
+import { FileChunking } from '../chunker/file-chunking.js';
 import { gearTableFromSecret } from '../chunker/gear-table.js';
 import { createKeySlot, DEFAULT_KDF, openKeySlot, type KdfParams } from '../crypto/key-slot.js';
 import { MasterKey } from '../crypto/master-key.js';
@@ -135,9 +135,9 @@ export class Repository {
     return [...files.keys()].filter((id) => !superseded.has(id));
   }
 
-  /** The chunker of this repository (its gear table is derived from the master key). */
-  createChunker(): FastCdc {
-    return new FastCdc(this.config.chunker, gearTableFromSecret(this.key.chunkerSecret));
+  /** The chunkers of this repository by file size (their gear table is derived from the master key). */
+  createChunking(): FileChunking {
+    return new FileChunking(this.config.chunker, gearTableFromSecret(this.key.chunkerSecret), this.config.largeFiles);
   }
 
   /**
