@@ -1,6 +1,6 @@
 // Ferry's layer rules (the team's STYLE.md, "Layout"), checked by `npm run lint` (depcruise src --config …).
 //
-//   core ← storage ← engine ← seed ← service,   cli on top of all,   portal talks to the service only by HTTP.
+//   core ← storage ← engine ← seed ← service,   core ← storage ← engine ← agent,   cli on top of all,   portal talks to the service only by HTTP.
 //
 // Tests (*.test.ts) and testing/ folders may import anything; production code may not import them.
 // Type-only imports count: a type from a higher layer is still a dependency on it.
@@ -47,6 +47,7 @@ module.exports = {
     layer('engine-only-core-storage', '^src/engine/', ['core', 'storage', 'engine'], 'src/engine imports only core and storage'),
     layer('seed-only-lower-layers', '^src/seed/', ['core', 'storage', 'engine', 'seed'], 'src/seed imports only core, storage and engine'),
     layer('service-only-lower-layers', '^src/service/', ['core', 'storage', 'engine', 'seed', 'service'], 'src/service imports only core, storage, engine and seed'),
+    layer('agent-only-lower-layers', '^src/agent/', ['core', 'storage', 'engine', 'agent'], 'src/agent (schedule, loop) imports only core, storage and engine; the CLI wires it to the service'),
     layer('portal-talks-only-http', '^src/portal/', ['portal'], 'the portal talks to the service only through its HTTP API'),
     {
       name: 'nothing-imports-cli',
