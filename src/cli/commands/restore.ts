@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { shortId } from '../../core/ids.js';
 import { Restorer, type RestoreProblem } from '../../engine/restorer/restorer.js';
@@ -29,6 +30,8 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
   }));
   const started = ctx.repoContext.clock.now();
   if (!options.json) ctx.stdout.write(`restoring snapshot ${shortId(id)} of ${snapshot.paths.join(', ')} to ${target}\n`);
+  // The main thread keeps a core for reading and writing; the others decode large blobs.
+  repo.useDecoderWorkers(Math.max(1, availableParallelism() - 1));
   line.startTicking();
   const report = (kind: string) => (p: RestoreProblem): void => {
     line.stop();
@@ -51,6 +54,7 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
     }).restore(snapshot.tree, target);
   } finally {
     line.stop();
+    await repo.close();
   }
   const elapsed = ctx.repoContext.clock.now() - started;
   if (options.json) {

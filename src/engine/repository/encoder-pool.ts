@@ -1,7 +1,8 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Id } from '../../core/ids.js';
 import type { FinishedPack } from '../pack/pack-builder.js';
 import type { BlobType } from '../pack/pack-format.js';
+import { startWorker } from './start-worker.js';
 import type { BlobJob, EncoderSetup, FromEncoder, PackMessage } from './encoder-protocol.js';
 
 /** Raw bytes handed to workers but not yet encoded; beyond this, {@link EncoderPool.encode} waits. */
@@ -37,9 +38,8 @@ export class EncoderPool {
     setup: EncoderSetup,
     private readonly onPack: (pack: FinishedPack) => void,
   ) {
-    const entry = new URL(import.meta.url.endsWith('.ts') ? './encoder-worker.ts' : './encoder-worker.js', import.meta.url);
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
-      const state: WorkerState = { worker: new Worker(entry, { workerData: setup }), inFlight: 0 };
+      const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, setup), inFlight: 0 };
       state.worker.on('message', (message: FromEncoder) => this.receive(state, message));
       state.worker.on('error', (err) => this.fail(err));
       return state;

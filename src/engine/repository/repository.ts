@@ -14,6 +14,7 @@ import { MasterIndex } from '../index/master-index.js';
 import type { BlobType } from '../pack/pack-format.js';
 import { validateSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import { BlobReader } from './blob-reader.js';
+import { DecoderPool } from './decoder-pool.js';
 import { newConfig, validateConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
 import { RepositoryWriter } from './repository-writer.js';
 import { openJson, sealJson } from './sealed-json.js';
@@ -39,6 +40,7 @@ export interface SnapshotRecord {
 export class Repository {
   readonly index = new MasterIndex();
   private reader: BlobReader | undefined;
+  private decoders: DecoderPool | undefined;
 
   private constructor(
     readonly storage: Storage,
@@ -159,6 +161,24 @@ export class Repository {
   }
 
   /** Reads a blob through the index; see {@link BlobReader.load} for the errors. */
+  /**
+   * Decodes large blobs on `count` worker threads from now on (a restore's main thread then only moves
+   * bytes). Call {@link close} when done.
+   */
+  useDecoderWorkers(count: number): void {
+    if (this.decoders || count < 1) return;
+    this.decoders = new DecoderPool(count, { encryptionKey: this.key.encryptionKey });
+    this.reader = new BlobReader(this.storage, this.index, this.key.encryptionKey, this.decoders);
+  }
+
+  /** Stops worker threads started by {@link useDecoderWorkers}; the repository stays usable without them. */
+  async close(): Promise<void> {
+    const decoders = this.decoders;
+    this.decoders = undefined;
+    this.reader = undefined;
+    await decoders?.close();
+  }
+
   loadBlob(type: BlobType, id: Id): Promise<Buffer> {
     this.reader ??= new BlobReader(this.storage, this.index, this.key.encryptionKey);
     return this.reader.load(type, id);
