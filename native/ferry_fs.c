@@ -15,6 +15,9 @@
 #define NAPI_VERSION 8
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -318,11 +321,30 @@ static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Fixes glibc's mmap threshold (allocations from this size get their own mapping, returned to the system
+ * when freed). glibc otherwise raises the threshold up to 32 MiB after large frees, so the multi-MiB
+ * buffers of a backup end up in per-thread arenas that keep their pages. Returns false elsewhere. */
+static napi_value js_set_mmap_threshold(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  int64_t bytes;
+  if (!integer_from_number(env, argv[0], 4096.0, 33554432.0, &bytes, "the threshold must be 4 KiB to 32 MiB"))
+    return NULL;
+  bool done = false;
+#ifdef __GLIBC__
+  done = mallopt(M_MMAP_THRESHOLD, (int)bytes) == 1;
+#endif
+  napi_value result;
+  CHECK_NAPI(env, napi_get_boolean(env, done, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mkfifo", NULL, js_mkfifo, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setMmapThreshold", NULL, js_set_mmap_threshold, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));
   return exports;

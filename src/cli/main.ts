@@ -11,6 +11,7 @@ import { initCommand } from './commands/init.js';
 import { lsCommand } from './commands/ls.js';
 import { restoreCommand } from './commands/restore.js';
 import { snapshotsCommand } from './commands/snapshots.js';
+import { setMmapThreshold } from '../engine/os/posix-extras.js';
 import { processContext, type CliContext, type RepoOptions } from './context.js';
 import type { BackupOptions } from './commands/backup.js';
 import type { CheckCommandOptions } from './commands/check.js';
@@ -54,6 +55,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
 
 /** Entry point of bin/ferry: runs one command and exits with the CLI contract's code. */
 export async function main(argv: string[]): Promise<void> {
+  keepAllocatorLean();
   const controller = new AbortController();
   const ctx = processContext(controller.signal);
   let exitCode = 0;
@@ -74,6 +76,17 @@ export async function main(argv: string[]): Promise<void> {
   }
   process.exitCode = exitCode;
 }
+
+/** See setMmapThreshold: large buffers go back to the system when freed. */
+function keepAllocatorLean(): void {
+  try {
+    setMmapThreshold(MMAP_THRESHOLD);
+  } catch {
+    // The addon is missing: only the commands that need it fail, each with its own message.
+  }
+}
+
+const MMAP_THRESHOLD = 1024 * 1024;
 
 function report(ctx: CliContext, err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;

@@ -3,7 +3,7 @@ import { constants, lstatSync, mkdtempSync, readdirSync, rmSync, statSync, symli
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeFifo, makeNode, setTimesNs } from './posix-extras.js';
+import { makeFifo, makeNode, setMmapThreshold, setTimesNs } from './posix-extras.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -169,6 +169,15 @@ describe('posix-extras', () => {
       const path = Buffer.from(`${dir}/a\0b`);
       assert.throws(() => makeFifo(path, 0o600), TypeError);
       assert.throws(() => setTimesNs(`${dir}/a\0b`, 0n, 0n, { noFollow: false }), TypeError);
+    });
+  });
+
+  describe('setMmapThreshold', () => {
+    it('fixes the threshold on glibc and refuses values outside 4 KiB to 32 MiB', () => {
+      const glibc = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime !== undefined;
+      assert.equal(setMmapThreshold(1024 * 1024), glibc);
+      assert.throws(() => setMmapThreshold(1024), RangeError);
+      assert.throws(() => setMmapThreshold(64 * 1024 * 1024), RangeError);
     });
   });
 });

@@ -25,6 +25,7 @@ interface FerryFsAddon {
   ): void;
   mknod(path: Buffer, mode: number, dev: bigint): void;
   mkfifo(path: Buffer, mode: number): void;
+  setMmapThreshold(bytes: number): boolean;
 }
 
 // This file is three levels below the package root both as src/engine/os/posix-extras.ts (tsx) and as
@@ -108,4 +109,16 @@ export function makeNode(path: Buffer | string, mode: number, rdev: bigint): voi
  */
 export function makeFifo(path: Buffer | string, mode: number): void {
   loadAddon().mkfifo(toBuffer(path), mode);
+}
+
+/**
+ * Gives every allocation of at least `bytes` its own memory mapping, returned to the system when freed
+ * (glibc's mallopt(M_MMAP_THRESHOLD)). Without it glibc raises the threshold after large frees, and the
+ * multi-MiB buffers of backups and restores stay in per-thread arenas: measured on the 1 GiB bench tree,
+ * 1 MiB brings a full backup's peak RSS from ~380 to ~300 MiB at no measurable cost in time. Call it
+ * first thing, before large buffers exist. Returns false where it does not apply (not glibc).
+ * @throws a `UserError` when the addon is not built.
+ */
+export function setMmapThreshold(bytes: number): boolean {
+  return loadAddon().setMmapThreshold(bytes);
 }
