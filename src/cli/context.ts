@@ -4,6 +4,7 @@ import { UserError } from '../core/errors.js';
 import { armedFailpoints } from '../core/failpoints.js';
 import { INSECURE_TEST_KDF, DEFAULT_KDF, type KdfParams } from '../engine/crypto/key-slot.js';
 import { acquireLock, type RepositoryLock } from '../engine/repository/lock.js';
+import { STALE_LOCK_MS } from '../engine/repository/lock-staleness.js';
 import { Repository, type RepositoryContext } from '../engine/repository/repository.js';
 import { readPassword } from './password.js';
 import { openStorage } from './storage-location.js';
@@ -91,7 +92,9 @@ export function lockTimingFromEnv(env: NodeJS.ProcessEnv): { refreshMs?: number;
   };
   const refreshMs = read('FERRY_LOCK_REFRESH_MS');
   const staleMs = read('FERRY_LOCK_STALE_MS');
-  if ((refreshMs ?? 0) >= (staleMs ?? Infinity)) throw new UserError('FERRY_LOCK_REFRESH_MS must be smaller than FERRY_LOCK_STALE_MS');
+  if ((refreshMs ?? 0) >= (staleMs ?? STALE_LOCK_MS)) {
+    throw new UserError(`FERRY_LOCK_REFRESH_MS must be smaller than the stale time (FERRY_LOCK_STALE_MS, default ${STALE_LOCK_MS} ms)`);
+  }
   return { ...(refreshMs ? { refreshMs } : {}), ...(staleMs ? { staleMs } : {}) };
 }
 

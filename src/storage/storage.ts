@@ -42,6 +42,15 @@ export interface Storage {
 
   /** Releases connections or handles; the storage is unusable afterwards. */
   close(): Promise<void>;
+
+  /**
+   * Removes what interrupted saves (a process killed mid-save) left behind in the given top-level
+   * folders and below them, and returns how many leftovers it removed. Call it only while nothing saves
+   * into those folders, e.g. under a repository's exclusive lock: it would remove the unfinished part of
+   * a save in progress too. Back ends whose saves leave nothing behind (object stores with atomic
+   * uploads) do not have it.
+   */
+  removeInterruptedSaves?(folders: readonly string[]): Promise<number>;
 }
 
 export interface StorageProperties {

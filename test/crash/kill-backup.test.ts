@@ -7,6 +7,7 @@
 // FERRY_CRASH_KEEP=1 keeps the source and repository for inspection.
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { makeTempDir, type TempDir } from '../e2e/harness.js';
@@ -14,7 +15,7 @@ import { SeededRandom } from '../fixtures/seeded-random.js';
 import { removeTree } from '../fixtures/remove-tree.js';
 import { describeRun, diedBySigkill, runFerry, runFerryOk } from './crash-harness.js';
 import { assertRecovers, assertSoundAfterCrash, describeTempFiles } from './recovery.js';
-import { objectsIn } from './repository-state.js';
+import { assertCheckPasses, listRepositoryFiles, objectsIn, tempFilesIn } from './repository-state.js';
 import { buildSourceTree, FULL_TREE, MiB, mutateSourceTree } from './source-tree.js';
 
 const SEED = process.env.FERRY_CRASH_SEED !== undefined ? Number(process.env.FERRY_CRASH_SEED) : randomInt(2 ** 31);
@@ -116,6 +117,22 @@ describe(`SIGKILL of ferry backup at random moments (FERRY_CRASH_SEED=${SEED})`,
       if (iteration > 0) typicalMs.set('incremental', backupMs);
     });
   }
+
+  it('the next prune removes every leftover: packs no index names and temporary files of killed saves', async () => {
+    const before = await listRepositoryFiles(repo);
+    const leftovers = tempFilesIn(before).filter((f) => f.folder !== 'locks');
+    // One leftover planted where a killed pack save leaves it, so the sweep is exercised on every seed.
+    await writeFile(join(repo, 'data', '.tmp-00000000deadbeef'), 'half a pack');
+    // Backups killed while posing as other hosts leave locks no one can prove stale: the admin knows better.
+    await runFerryOk(['unlock', '-r', repo, '--remove-all']);
+    const pruned = await runFerryOk(['prune', '-r', repo, '--json']);
+    const summary = JSON.parse(pruned.stdout.trim().split('\n').at(-1)!) as { interrupted_saves_removed: number };
+    assert.equal(summary.interrupted_saves_removed, leftovers.length + 1, `seed ${SEED}: ${describeTempFiles(before)}`);
+    const after = await listRepositoryFiles(repo);
+    assert.deepEqual(tempFilesIn(after).filter((f) => f.folder !== 'locks'), []);
+    const report = await assertCheckPasses(repo, true, `seed ${SEED}, after the prune`);
+    assert.deepEqual(report.warnings.filter((w) => w.includes('not in the index')), [], 'no unindexed pack is left');
+  });
 
   it('most kills landed while the backup was running', () => {
     // Otherwise the delays were drawn from the wrong durations and the test proves little.

@@ -48,6 +48,7 @@ export function pruneReportJson(r: PruneReport): Record<string, unknown> {
     bytes_freed: r.bytesFreed,
     blobs_removed: r.blobsRemoved,
     index_files_rewritten: r.indexFilesRewritten,
+    interrupted_saves_removed: r.interruptedSavesRemoved,
   };
 }
 
@@ -57,7 +58,8 @@ function printSummary(ctx: CliContext, r: PruneReport): void {
   out.write(`Packs:       ${r.packsDeleted} ${would}deleted, ${r.packsRepacked} ${would}repacked, ${r.packsKept} kept\n`);
   out.write(`Blobs:       ${r.blobsRemoved} ${would}removed from the index\n`);
   out.write(`Index files: ${r.indexFilesRewritten} ${would}replaced\n`);
+  if (r.interruptedSavesRemoved > 0) out.write(`Leftovers:   ${r.interruptedSavesRemoved} temporary files of interrupted saves removed\n`);
   out.write(`Space:       ${formatBytes(Math.max(0, r.bytesFreed))} ${r.dryRun ? 'would be freed (estimated)' : 'freed'}\n`);
   if (r.dryRun) out.write('dry run: nothing was changed\n');
-  else if (r.packsDeleted + r.packsRepacked + r.indexFilesRewritten === 0) out.write('nothing to prune\n');
+  else if (r.packsDeleted + r.packsRepacked + r.indexFilesRewritten + r.interruptedSavesRemoved === 0) out.write('nothing to prune\n');
 }

@@ -5,6 +5,7 @@ import type { BackupSummary, SkippedEntry, Snapshot } from '../snapshot/snapshot
 import type { WriterStats } from '../repository/repository-writer.js';
 import { Archiver, type ArchiveCounts, type BackupProgress } from './archiver.js';
 import { Excludes } from './excludes.js';
+import { LockLostError } from '../repository/lock-lost-error.js';
 
 export interface BackupRequest {
   /** Source paths; relative ones are resolved against the current directory. */
@@ -18,8 +19,11 @@ export interface BackupRequest {
   readonly progress?: BackupProgress;
   readonly onSkipped?: (entry: SkippedEntry) => void;
   readonly signal?: AbortSignal;
-  /** The lock the backup runs under; checked right before the snapshot is written. */
-  readonly lock?: { assertHeld(): void; refresh?(): Promise<void> };
+  /**
+   * The lock the backup runs under: checked before every index file and right before the snapshot; when
+   * its `signal` aborts (the lock was lost) the backup stops at once with the loss as its error.
+   */
+  readonly lock?: { assertHeld(): void; refresh?(): Promise<void>; readonly signal?: AbortSignal };
   /** Worker threads for compression and sealing (0: on the calling thread). */
   readonly workers?: number;
 }
@@ -61,10 +65,12 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
   const progress = request.progress ?? newProgress();
   const skipped: SkippedEntry[] = [];
   const writer = repo.createWriter({ workers: request.workers ?? 0, guard: () => request.lock?.assertHeld() });
+  const lockSignal = request.lock?.signal;
+  const signals = [request.signal, lockSignal].filter((signal): signal is AbortSignal => signal !== undefined);
   const archiver = new Archiver(repo, writer, {
     excludes: new Excludes(request.excludes ?? []),
     progress,
-    signal: request.signal,
+    signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
     onSkipped: (entry) => {
       skipped.push(entry);
       request.onSkipped?.(entry);
@@ -74,6 +80,10 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
     const tree = await archiver.archive(paths, request.parent?.snapshot.tree);
     await writer.flush();
     return await finish(repo, request, { tree, paths, start, progress, skipped, counts: archiver.counts, stats: writer.stats });
+  } catch (err) {
+    // The archiver reports any abort as an interruption; a lost lock is its own error (exit 11).
+    if (lockSignal?.aborted && !request.signal?.aborted) throw lockSignal.reason instanceof Error ? lockSignal.reason : err;
+    throw err;
   } finally {
     await writer.close();
   }
@@ -120,8 +130,12 @@ async function finish(repo: Repository, request: BackupRequest, archived: Archiv
     skipped,
   };
   // A backup that lost its lock may have raced a prune: its packs could be gone, so no snapshot.
-  // Refreshing first also notices a lock removed by someone else since the last periodic refresh.
-  await request.lock?.refresh?.();
+  // Refreshing first also notices a lock removed by someone else since the last periodic refresh. A
+  // refresh that fails for another reason (the storage hiccuped) proves nothing: the lock is still good
+  // until it goes stale, which assertHeld checks.
+  await request.lock?.refresh?.().catch((err: unknown) => {
+    if (err instanceof LockLostError) throw err;
+  });
   request.lock?.assertHeld();
   const id = await repo.saveSnapshot(snapshot);
   repo.context.failpoints?.hit('snapshot-saved');

@@ -14,7 +14,7 @@ import type { Repository } from '../repository/repository.js';
 import { pruneRepository, PruneRefusedError, type PruneReport } from './prune.js';
 import { backUp, CHUNK, FILES_A, FILES_B, keysUnder, listing, openRepo, readSnapshot, reopen, scenario, seeded } from './testing/prune-fixture.js';
 
-const NOTHING_TO_DO = { packsDeleted: 0, packsRepacked: 0, bytesFreed: 0, blobsRemoved: 0, indexFilesRewritten: 0, dryRun: false };
+const NOTHING_TO_DO = { packsDeleted: 0, packsRepacked: 0, bytesFreed: 0, blobsRemoved: 0, indexFilesRewritten: 0, interruptedSavesRemoved: 0, dryRun: false };
 
 /** check --read-data finds no error and no unindexed pack. */
 async function assertClean(storage: Storage): Promise<void> {
@@ -36,6 +36,7 @@ describe('pruneRepository', () => {
       bytesFreed: true,
       blobsRemoved: 16 + 1 + 12 + 4,
       indexFilesRewritten: 2,
+      interruptedSavesRemoved: 0,
       dryRun: false,
     });
     const packsAfter = await keysUnder(storage, 'data/');

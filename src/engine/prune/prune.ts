@@ -43,6 +43,8 @@ export interface PruneReport {
   blobsRemoved: number;
   /** Old index files replaced by the new index and deleted (including ones an interrupted prune had already replaced). */
   indexFilesRewritten: number;
+  /** Leftovers of saves a killed process never finished (temporary files), removed; 0 in a dry run. */
+  interruptedSavesRemoved: number;
   dryRun: boolean;
 }
 
@@ -59,6 +61,7 @@ const REMOVALS = 8;
  * (3) delete the old index files; (4) delete the unused, repacked and unindexed packs. Failpoints
  * `prune-packs-written`, `prune-index-written`, `prune-old-index-removed` mark the end of steps 1-3,
  * `prune-pack-removed` each deleted pack. When nothing is deleted from an index, no index is written.
+ * Last, (5) the storage's leftovers of interrupted saves are removed (Storage.removeInterruptedSaves).
  *
  * The caller holds an exclusive lock (and passes it as `lock`): a backup running meanwhile could lose
  * the data it deduplicated against. Refuses with {@link PruneRefusedError} (a `UserError` saying what
@@ -90,7 +93,7 @@ export async function pruneRepository(repo: Repository, options: PruneOptions): 
     indexFilesRewritten: oldIndexFiles.length,
   };
   if (options.dryRun) {
-    return { ...counts, bytesFreed: plan.bytesToDelete - estimateRepackedBytes(plan.repack, repo.config.packSize), dryRun: true };
+    return { ...counts, bytesFreed: plan.bytesToDelete - estimateRepackedBytes(plan.repack, repo.config.packSize), interruptedSavesRemoved: 0, dryRun: true };
   }
 
   const failpoints = repo.context.failpoints ?? noFailpoints;
@@ -108,7 +111,14 @@ export async function pruneRepository(repo: Repository, options: PruneOptions): 
   failpoints.hit('prune-old-index-removed');
   if (doomed.length > 0) say(`deleting ${doomed.length} packs`);
   await removeAll(repo, 'pack', doomed, assertHeld, () => failpoints.hit('prune-pack-removed'));
-  return { ...counts, bytesFreed: plan.bytesToDelete - repacked.bytesWritten, dryRun: false };
+  // The exclusive lock means no backup, prune or repair saves meanwhile: every temporary file in these
+  // folders is a leftover. (locks/ is left alone: other processes save lock objects while trying to lock.)
+  let interruptedSavesRemoved = 0;
+  if (repo.storage.removeInterruptedSaves) {
+    assertHeld();
+    interruptedSavesRemoved = await repo.storage.removeInterruptedSaves(['data', 'index', 'snapshots', 'keys']);
+  }
+  return { ...counts, bytesFreed: plan.bytesToDelete - repacked.bytesWritten, interruptedSavesRemoved, dryRun: false };
 }
 
 /**

@@ -19,13 +19,22 @@ export async function readIndexFiles(repo: Repository): Promise<{ files: Map<Id,
 /**
  * Replaces the index by one naming exactly `packs`, then removes `old` (write order and crash states:
  * index-set.ts). Failpoint `<failpoint>-written` after each new file, `<failpoint>-old-removed` after
- * each removal. Returns the new files' ids. The caller holds an exclusive lock.
+ * each removal. Returns the new files' ids. The caller holds an exclusive lock and passes its check as
+ * `assertHeld`, called before the first write and before every removal.
  */
-export async function replaceIndex(repo: Repository, packs: readonly IndexedPack[], old: readonly Id[], failpoint: string): Promise<Id[]> {
+export async function replaceIndex(
+  repo: Repository,
+  packs: readonly IndexedPack[],
+  old: readonly Id[],
+  failpoint: string,
+  assertHeld: () => void,
+): Promise<Id[]> {
+  assertHeld();
   const written = await writeIndexFiles(repo.storage, repo.key.encryptionKey, packs, old, {
     onWritten: () => repo.context.failpoints?.hit(`${failpoint}-written`),
   });
   for (const id of old) {
+    assertHeld();
     await repo.storage.remove(objectKey('index', id));
     repo.context.failpoints?.hit(`${failpoint}-old-removed`);
   }

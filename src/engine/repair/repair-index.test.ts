@@ -8,6 +8,7 @@ import type { MemoryStorage } from '../../storage/memory-storage.js';
 import { checkRepository } from '../checker/checker.js';
 import { sha256Id } from '../crypto/sha256.js';
 import { openPackHeader, sealPackHeader } from '../pack/pack-format.js';
+import { LockLostError } from '../repository/lock-lost-error.js';
 import { Repository } from '../repository/repository.js';
 import { readPackHeader } from './pack-header-reader.js';
 import { repairIndex } from './repair-index.js';
@@ -39,6 +40,22 @@ describe('repair index', () => {
     const [record] = await fresh.listSnapshots();
     return { storage, blobs: indexedBlobs(fresh), tree: record!.snapshot.tree };
   }
+
+  it('checks its lock before writing and before every removal, and stops when it is lost', async () => {
+    const { storage } = await backedUp();
+    const oldIndex = await (await reopen(storage)).listIds('index');
+    let checks = 0;
+    const lock = {
+      assertHeld: () => {
+        if (++checks > 1) throw new LockLostError('the repository lock was lost: it was last refreshed 31 min ago');
+      },
+    };
+    await assert.rejects(repairIndex(await Repository.open(storage, password, context), { lock }), LockLostError);
+    assert.equal(checks, 2, 'once before the new index, then before the first removal');
+    const after = await (await reopen(storage)).listIds('index');
+    for (const id of oldIndex) assert.ok(after.includes(id), 'no old index file was removed after the loss');
+    assert.equal((await checkRepository(await reopen(storage), { readData: true })).errors.length, 0);
+  });
 
   it('reads the same header with ranged loads as from the whole pack', async () => {
     const { storage } = await backedUp();

@@ -79,8 +79,7 @@ export async function repairIndex(repo: Repository, options: IndexRepairOptions 
   });
   const indexed = ids.flatMap((id) => found.get(id) ?? []);
 
-  options.lock?.assertHeld();
-  const written = await replaceIndex(repo, indexed, oldFiles, 'repair-index');
+  const written = await replaceIndex(repo, indexed, oldFiles, 'repair-index', () => options.lock?.assertHeld());
   return {
     packsIndexed: indexed.length,
     blobsIndexed: indexed.reduce((n, pack) => n + pack.blobs.length, 0),

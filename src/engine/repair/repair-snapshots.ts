@@ -84,23 +84,29 @@ export async function repairSnapshots(repo: Repository, options: SnapshotRepairO
   }
 
   const dryRun = options.dryRun ?? false;
+  const assertHeld = (): void => options.lock?.assertHeld();
   const dropped = damaged.length > 0 || (options.forget && outcomes.length > 0) ? health.badIndexedPacks() : [];
   if (!dryRun && (damaged.length > 0 || (options.forget && outcomes.length > 0))) {
-    options.lock?.assertHeld();
-    if (dropped.length > 0) await dropPacks(repo, new Set(dropped));
+    assertHeld();
+    if (dropped.length > 0) await dropPacks(repo, new Set(dropped), assertHeld);
     if (damaged.length > 0) await saveTrees(repo, health, salvager.newTrees);
   }
   for (const { record, tree, lost } of damaged) {
     let newId: Id | undefined;
     if (!dryRun) {
+      assertHeld();
       newId = await repo.saveSnapshot(repairedSnapshot(record.snapshot, tree, lost));
       repo.context.failpoints?.hit('repair-snapshot-saved');
-      if (options.forget) await repo.storage.remove(objectKey('snapshot', record.id));
+      if (options.forget) {
+        assertHeld();
+        await repo.storage.remove(objectKey('snapshot', record.id));
+      }
     }
     outcomes.push({ kind: 'repaired', id: record.id, newId, lost, forgotten: (options.forget ?? false) && !dryRun });
   }
   for (const [i, outcome] of outcomes.entries()) {
     if (outcome.kind !== 'unrepairable' || !options.forget || dryRun) continue;
+    assertHeld();
     await repo.storage.remove(objectKey('snapshot', outcome.id));
     outcomes[i] = { ...outcome, forgotten: true };
   }
@@ -120,11 +126,11 @@ function repairedSnapshot(original: Snapshot, tree: Id, lost: readonly LostPath[
 }
 
 /** Rewrites the index without `packs`; every index file must be readable (the index was just loaded). */
-async function dropPacks(repo: Repository, packs: ReadonlySet<Id>): Promise<void> {
+async function dropPacks(repo: Repository, packs: ReadonlySet<Id>, assertHeld: () => void): Promise<void> {
   const { files, unreadable } = await readIndexFiles(repo);
   if (unreadable.length > 0) throw new UserError(`index ${shortId(unreadable[0]!.id)} cannot be read (${unreadable[0]!.problem}): run \`ferry repair index\` first`);
   const kept = [...packsInEffect(files).values()].filter((pack) => !packs.has(pack.id));
-  await replaceIndex(repo, kept, [...files.keys()], 'repair-snapshots-index');
+  await replaceIndex(repo, kept, [...files.keys()], 'repair-snapshots-index', assertHeld);
 }
 
 /** Stores the salvaged trees through a writer over the sound part of the index, then flushes. */

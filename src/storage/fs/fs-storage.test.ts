@@ -93,6 +93,24 @@ describe('FsStorage', () => {
       await assert.rejects(storage.save('data/ab/.tmp-x', seededBytes(1)), PermanentError);
     }));
 
+  it('removes the leftovers of interrupted saves in the folders asked for, and nothing else', () =>
+    inRoot(async (root) => {
+      const storage = new FsStorage(root);
+      await storage.save('data/ab/abc', seededBytes(3));
+      await storage.save('index/def', seededBytes(4));
+      await storage.save('locks/123', seededBytes(5));
+      await writeFile(join(root, 'data', 'ab', '.tmp-0123456789abcdef'), 'half a pack');
+      await writeFile(join(root, 'index', '.tmp-fedcba9876543210'), 'half an index');
+      await writeFile(join(root, 'locks', '.tmp-0000000000000000'), 'a lock being saved');
+      await writeFile(join(root, 'data', 'ab', 'has space'), 'stray, not ours to remove');
+      assert.equal(await storage.removeInterruptedSaves(['data', 'index', 'snapshots']), 2);
+      assert.deepEqual(await tree(root), [
+        'data', 'data/ab', 'data/ab/abc', 'data/ab/has space', 'index', 'index/def', 'locks', 'locks/.tmp-0000000000000000', 'locks/123',
+      ]);
+      assert.equal(await storage.removeInterruptedSaves(['data', 'index']), 0, 'idempotent');
+      await assert.rejects(storage.removeInterruptedSaves(['../outside']), PermanentError);
+    }));
+
   it('a read-only folder gives a PermanentError and leaves no temp file', {
     skip: isRoot ? 'root ignores permissions' : false,
   }, () =>

@@ -122,6 +122,38 @@ export class FsStorage implements Storage {
     this.#readHandles.clear();
   }
 
+  /** Deletes every `.tmp-*` file in and below `folders` (see Storage.removeInterruptedSaves for when it is safe). */
+  async removeInterruptedSaves(folders: readonly string[]): Promise<number> {
+    let removed = 0;
+    const sweep = async (path: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(path, { withFileTypes: true });
+      } catch (err) {
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
+        throw translateFsError(err, 'list', '', this.#root);
+      }
+      for (const entry of entries) {
+        const child = join(path, entry.name);
+        if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX)) {
+          try {
+            await unlink(child);
+            removed++;
+          } catch (err) {
+            if (!isErrno(err, 'ENOENT')) throw translateFsError(err, 'remove', entry.name, this.#root);
+          }
+        } else if (entry.isDirectory() && isValidKey(entry.name)) {
+          await sweep(child);
+        }
+      }
+    };
+    for (const folder of folders) {
+      assertValidKey(folder);
+      await sweep(join(this.#root, folder));
+    }
+    return removed;
+  }
+
   /** Checks `key` before any I/O and maps it to its file. */
   #pathOf(key: string): string {
     assertValidKey(key);
