@@ -70,6 +70,8 @@ export function buildServer(options: ServerOptions): FerryServer {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorate('service', ctx);
+  // Bodies are JSON (or, on the routes that add a parser for it, raw object bytes): anything else is 415.
+  app.removeContentTypeParser('text/plain');
 
   const routes: RegisteredRoute[] = [];
   installErrorHandler(app);
