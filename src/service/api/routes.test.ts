@@ -127,6 +127,18 @@ describe('tokens', () => {
     expectStatus(await call(token.token, 'GET', `/v1/tenants/${w.a.tenantId}`), 200);
   });
 
+  it('made by a tenant-admin never outlive the token that made them', async () => {
+    const parent = await f.token({ role: 'tenant-admin', tenantId: w.a.tenantId, lifetimeMs: 10 * 86_400_000 });
+    const longer = await call(parent.token, 'POST', '/v1/tokens', { role: 'tenant-admin', tenantId: w.a.tenantId, expiresInSeconds: 11 * 86_400 });
+    expectStatus(longer, 400, 'USER');
+    assert.match(longer.json<{ message: string }>().message, /cannot outlive your own/);
+    const byDefault = await call(parent.token, 'POST', '/v1/tokens', { role: 'tenant-admin', tenantId: w.a.tenantId });
+    expectStatus(byDefault, 201);
+    assert.equal(byDefault.json<{ expiresAt: string }>().expiresAt, parent.expiresAt, 'the 90-day default is cut to the parent’s expiry');
+    const byAdmin = await call(w.adminToken, 'POST', '/v1/tokens', { role: 'tenant-admin', tenantId: w.a.tenantId, expiresInSeconds: 400 * 86_400 });
+    expectStatus(byAdmin, 201);
+  });
+
   it('need a tenant exactly for tenant-admin tokens', async () => {
     expectStatus(await call(w.adminToken, 'POST', '/v1/tokens', { role: 'tenant-admin' }), 400, 'USER');
     expectStatus(await call(w.adminToken, 'POST', '/v1/tokens', { role: 'operator', tenantId: w.a.tenantId }), 400, 'USER');

@@ -1,6 +1,7 @@
 import { ForbiddenError, NotFoundError, UserError } from '../../core/errors.js';
 import type { Principal } from '../auth/principal.js';
 import { canSeeTenant, visibleOrNotFound } from '../auth/scope.js';
+import { DEFAULT_TOKEN_LIFETIME_MS } from '../auth/roles.js';
 import { getToken, issueToken, listTokens, revokeToken, type IssuedToken, type TokenRecord } from '../auth/token-store.js';
 import type { ServiceContext } from '../context.js';
 import { getTenant } from './tenants.js';
@@ -18,8 +19,9 @@ export interface TokenRequest {
 
 /**
  * Creates a token for the principal. An admin creates any creatable role; a tenant-admin only tenant-admin
- * tokens of its own tenant (`ForbiddenError` otherwise; another tenant is `NotFoundError`). A tenant-admin
- * token needs `tenantId`; admin and operator tokens take none (`UserError`).
+ * tokens of its own tenant (`ForbiddenError` otherwise; another tenant is `NotFoundError`), which never
+ * outlive its own token (the default lifetime is cut to it; a longer `expiresInSeconds` is a `UserError`).
+ * A tenant-admin token needs `tenantId`; admin and operator tokens take none (`UserError`).
  */
 export async function createTokenAs(ctx: ServiceContext, principal: Principal, request: TokenRequest): Promise<IssuedToken> {
   if (request.role === 'tenant-admin') {
@@ -32,7 +34,7 @@ export async function createTokenAs(ctx: ServiceContext, principal: Principal, r
   return issueToken(ctx, {
     role: request.role,
     ...(request.tenantId !== undefined ? { tenantId: request.tenantId } : {}),
-    ...(request.expiresInSeconds !== undefined ? { lifetimeMs: request.expiresInSeconds * 1000 } : {}),
+    lifetimeMs: delegatedLifetime(ctx.clock.now(), principal, request),
     createdByTokenId: principal.tokenId,
   });
 }
@@ -55,4 +57,15 @@ export async function revokeTokenAs(ctx: ServiceContext, principal: Principal, t
   });
   visibleOrNotFound(token, (t) => principal.role === 'admin' || (t.tenantId !== null && canSeeTenant(principal, t.tenantId)), notFound);
   return revokeToken(ctx, tokenId);
+}
+
+/** The new token's lifetime: as asked or the role's default, and for a non-admin creator at most its own remaining life. */
+function delegatedLifetime(now: number, principal: Principal, request: TokenRequest): number {
+  const asked = request.expiresInSeconds !== undefined ? request.expiresInSeconds * 1000 : undefined;
+  const lifetime = asked ?? DEFAULT_TOKEN_LIFETIME_MS[request.role];
+  if (principal.role === 'admin') return lifetime;
+  const remaining = Date.parse(principal.expiresAt) - now;
+  if (lifetime <= remaining) return lifetime;
+  if (asked !== undefined) throw new UserError(`a token you create cannot outlive your own, which expires at ${principal.expiresAt}`);
+  return remaining;
 }
