@@ -64,6 +64,13 @@ module.exports = {
       to: { path: BACKENDS },
     },
     {
+      name: 'service-knows-no-backend',
+      comment: 'the service opens storage through ServiceContext.openBackend: only service/server.ts, its composition root, picks a back end',
+      severity: 'error',
+      from: { path: '^src/service/', pathNot: `${TESTS}|^src/service/server\\.ts$` },
+      to: { path: BACKENDS },
+    },
+    {
       name: 'seed-uses-storage-interface-only',
       comment: 'seed uses only the Storage interface (src/storage/storage.ts), no back end, wrapper or registry',
       severity: 'error',

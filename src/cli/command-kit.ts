@@ -15,3 +15,13 @@ export function repoCommand(program: Command, name: string, description: string)
 
 /** commander option parser for repeatable options. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** Adds a command that talks to the service, with the options every such command shares: --server, --token, --json. */
+export function serviceCommand(parent: Command, name: string, description: string): Command {
+  return parent
+    .command(name)
+    .description(description)
+    .option('--server <URL>', 'the Ferry service (or FERRY_SERVER)')
+    .option('--token <TOKEN>', 'the token to use (or FERRY_TOKEN; prefer the variable: arguments show in process lists)')
+    .option('--json', 'machine-readable output');
+}

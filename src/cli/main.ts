@@ -7,6 +7,11 @@ import { registerForget } from './commands/forget.js';
 import { registerPrune } from './commands/prune.js';
 import { registerRepair } from './commands/repair.js';
 import { registerUnlock } from './commands/unlock.js';
+import { registerServe } from './commands/serve.js';
+import { registerStorageAccount } from './commands/storage-account.js';
+import { registerTenant } from './commands/tenant.js';
+import { registerToken } from './commands/token.js';
+import { registerVault } from './commands/vault.js';
 import { initCommand } from './commands/init.js';
 import { lsCommand } from './commands/ls.js';
 import { restoreCommand } from './commands/restore.js';
@@ -50,6 +55,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   registerPrune(program, ctx, run);
   registerUnlock(program, ctx, run);
   registerRepair(program, ctx, run);
+  registerServe(program, ctx, run);
+  registerToken(program, ctx, run);
+  registerTenant(program, ctx, run);
+  registerStorageAccount(program, ctx, run);
+  registerVault(program, ctx, run);
   return program;
 }
 

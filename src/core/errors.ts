@@ -57,7 +57,7 @@ export class WrongPasswordError extends UserError {
 
 /** A request carries no credential, or one that is unknown, expired, revoked or malformed. */
 export class AuthenticationError extends UserError {
-  override readonly code = 'UNAUTHENTICATED';
+  override readonly code: string = 'UNAUTHENTICATED';
 }
 
 /** The credential is valid but its role may not do this (a resource of another tenant is a `NotFoundError`). */

@@ -1,0 +1,53 @@
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { createServiceLogger } from '../../service/logger.js';
+import { startService } from '../../service/serve.js';
+import type { Runner } from '../command-kit.js';
+import type { CliContext } from '../context.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:8420';
+
+export interface ServeOptions {
+  readonly dataDir: string;
+  readonly listen: { host: string; port: number };
+}
+
+/** Adds `ferry serve --data-dir DIR [--listen HOST:PORT]` to the program. */
+export function registerServe(program: Command, ctx: CliContext, run: Runner): void {
+  program
+    .command('serve')
+    .description('run the Ferry service (API) on a data directory: SQLite database, admin token, storage accounts')
+    .addOption(new Option('--data-dir <DIR>', 'where the service keeps its database and default storage accounts').makeOptionMandatory())
+    .option('--listen <HOST:PORT>', `address to listen on (port 0: any free port)`, parseListen, parseListen(DEFAULT_LISTEN))
+    .action((opts: ServeOptions) => run(serveCommand(ctx, opts)));
+}
+
+/**
+ * `ferry serve`: starts the service, prints the URL it listens on (and where the first admin token was
+ * written) on stdout, logs JSON lines on stderr, and on SIGINT/SIGTERM stops gracefully and exits 0.
+ */
+export async function serveCommand(ctx: CliContext, options: ServeOptions): Promise<number> {
+  const logger = createServiceLogger(ctx.stderr, ctx.env.FERRY_LOG_LEVEL || 'info');
+  const dataDir = resolve(options.dataDir);
+  const service = await startService({ dataDir, host: options.listen.host, port: options.listen.port, logger });
+  ctx.stdout.write(`Ferry service listening on ${service.url}\n`);
+  if (service.adminTokenFile !== undefined) {
+    ctx.stdout.write(`First start: an admin token was written to ${service.adminTokenFile} (export FERRY_TOKEN=$(cat ${service.adminTokenFile}))\n`);
+  }
+  if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
+  ctx.stdout.write('Stopping: waiting for running requests to finish\n');
+  await service.stop();
+  ctx.stdout.write('Stopped\n');
+  return 0;
+}
+
+/** Parses `HOST:PORT` (an IPv6 host in brackets: `[::1]:8420`); port 0 means any free port. */
+export function parseListen(value: string): { host: string; port: number } {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (match === null || !(port >= 0 && port <= 65535)) {
+    throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:8420, 0.0.0.0:8420 or [::1]:8420');
+  }
+  return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}

@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { serviceCommand, type Runner } from '../command-kit.js';
+import type { CliContext } from '../context.js';
+import { ServiceClient, type ServiceOptions } from '../service-client.js';
+import { resolveTenant } from '../service-names.js';
+
+type Options = ServiceOptions & { readonly json?: boolean; readonly tenant?: string };
+
+/** Adds `ferry storage-account create|list` to the program. */
+export function registerStorageAccount(program: Command, ctx: CliContext, run: Runner): void {
+  const account = program.command('storage-account').description("manage a tenant's storage accounts");
+  serviceCommand(account, 'create', 'create a storage account')
+    .argument('<name>', 'the storage account name (unique in the tenant)')
+    .option('--tenant <TENANT>', 'the tenant (name or id; optional with a tenant-admin token)')
+    .option('--backend <URL>', "where its objects live: fs:/ABSOLUTE/PATH (admin only); default: the service's data directory")
+    .action((name: string, opts: Options & { backend?: string }) => run(storageAccountCreateCommand(ctx, name, opts)));
+  serviceCommand(account, 'list', "list a tenant's storage accounts")
+    .option('--tenant <TENANT>', 'the tenant (name or id; optional with a tenant-admin token)')
+    .action((opts: Options) => run(storageAccountListCommand(ctx, opts)));
+}
+
+/** `ferry storage-account create NAME --tenant T [--backend URL]`: --json prints the storage account. */
+export async function storageAccountCreateCommand(ctx: CliContext, name: string, options: Options & { backend?: string }): Promise<number> {
+  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const tenant = await resolveTenant(client, options.tenant);
+  const account = await client.createStorageAccount(tenant.id, { name, ...(options.backend !== undefined ? { backend: options.backend } : {}) });
+  if (options.json) ctx.stdout.write(JSON.stringify(account) + '\n');
+  else ctx.stdout.write(`created storage account ${account.name} (id ${account.id}) in tenant ${tenant.name}\n`);
+  return 0;
+}
+
+/** `ferry storage-account list --tenant T`: a table, or with --json the array. */
+export async function storageAccountListCommand(ctx: CliContext, options: Options): Promise<number> {
+  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const tenant = await resolveTenant(client, options.tenant);
+  const accounts = await client.listStorageAccounts(tenant.id);
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify(accounts) + '\n');
+    return 0;
+  }
+  ctx.stdout.write(`${'Name'.padEnd(24)}${'ID'.padEnd(38)}Back end\n`);
+  for (const a of accounts) ctx.stdout.write(`${a.name.padEnd(24)}${a.id.padEnd(38)}${a.backend ?? '(service data directory)'}\n`);
+  return 0;
+}

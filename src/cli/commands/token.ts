@@ -1,0 +1,82 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { CREATABLE_ROLES } from '../../service/resources/tokens.js';
+import { serviceCommand, type Runner } from '../command-kit.js';
+import type { CliContext } from '../context.js';
+import { ServiceClient, type ServiceOptions } from '../service-client.js';
+import { resolveTenant } from '../service-names.js';
+
+export interface TokenCreateOptions extends ServiceOptions {
+  readonly role: string;
+  readonly tenant?: string;
+  readonly expires?: number;
+  readonly json?: boolean;
+}
+
+/** Adds `ferry token create|list|revoke` to the program. */
+export function registerToken(program: Command, ctx: CliContext, run: Runner): void {
+  const token = program.command('token').description('create, list and revoke service tokens');
+  serviceCommand(token, 'create', 'create a token; it is shown once')
+    .addOption(new Option('--role <ROLE>', 'what the token may do').choices(CREATABLE_ROLES).makeOptionMandatory())
+    .option('--tenant <TENANT>', 'the tenant (name or id) of a tenant-admin token')
+    .option('--expires <DURATION>', 'lifetime, e.g. 12h, 30d, 8w, 1y (default: by role, see docs/service.md)', parseLifetime)
+    .action((opts: TokenCreateOptions) => run(tokenCreateCommand(ctx, opts)));
+  serviceCommand(token, 'list', 'list the tokens this token may manage (never their secrets)').action((opts: ServiceOptions & { json?: boolean }) =>
+    run(tokenListCommand(ctx, opts)),
+  );
+  serviceCommand(token, 'revoke', 'revoke a token by its id')
+    .argument('<id>', 'the token id (from token create --json or token list)')
+    .action((id: string, opts: ServiceOptions & { json?: boolean }) => run(tokenRevokeCommand(ctx, id, opts)));
+}
+
+/**
+ * `ferry token create`: prints the new token alone on stdout (so `$(ferry token create …)` captures it)
+ * and its id and expiry on stderr; with --json one object `{"token", "id", "role", "tenantId", "expiresAt", …}`.
+ */
+export async function tokenCreateCommand(ctx: CliContext, options: TokenCreateOptions): Promise<number> {
+  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const tenant = options.tenant !== undefined || options.role === 'tenant-admin' ? await resolveTenant(client, options.tenant) : undefined;
+  const created = await client.createToken({
+    role: options.role,
+    ...(tenant !== undefined ? { tenantId: tenant.id } : {}),
+    ...(options.expires !== undefined ? { expiresInSeconds: options.expires } : {}),
+  });
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify(created) + '\n');
+    return 0;
+  }
+  ctx.stdout.write(`${created.token}\n`);
+  const scope = tenant !== undefined ? ` for tenant "${tenant.name}"` : '';
+  ctx.stderr.write(`created ${created.role} token ${created.id}${scope}, expires ${created.expiresAt}; it is shown only this once\n`);
+  return 0;
+}
+
+/** `ferry token list`: a table, or with --json the array of tokens. */
+export async function tokenListCommand(ctx: CliContext, options: ServiceOptions & { json?: boolean }): Promise<number> {
+  const tokens = await ServiceClient.fromOptions(ctx.env, options, ctx.signal).listTokens();
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify(tokens) + '\n');
+    return 0;
+  }
+  ctx.stdout.write(`${'ID'.padEnd(38)}${'Role'.padEnd(14)}${'Expires'.padEnd(26)}State\n`);
+  for (const t of tokens) {
+    ctx.stdout.write(`${t.id.padEnd(38)}${t.role.padEnd(14)}${t.expiresAt.padEnd(26)}${t.revokedAt !== null ? `revoked ${t.revokedAt}` : 'active'}\n`);
+  }
+  return 0;
+}
+
+/** `ferry token revoke ID`: idempotent; --json prints the revoked token's record. */
+export async function tokenRevokeCommand(ctx: CliContext, id: string, options: ServiceOptions & { json?: boolean }): Promise<number> {
+  const revoked = await ServiceClient.fromOptions(ctx.env, options, ctx.signal).revokeToken(id);
+  if (options.json) ctx.stdout.write(JSON.stringify(revoked) + '\n');
+  else ctx.stdout.write(`revoked ${revoked.role} token ${revoked.id} (at ${revoked.revokedAt ?? '?'})\n`);
+  return 0;
+}
+
+const UNIT_SECONDS: Readonly<Record<string, number>> = { h: 3600, d: 86_400, w: 7 * 86_400, y: 365 * 86_400 };
+
+/** Parses a token lifetime `<whole number><h|d|w|y>` into seconds (a year is 365 days). */
+export function parseLifetime(value: string): number {
+  const match = /^([1-9][0-9]{0,5})([hdwy])$/.exec(value);
+  if (match === null) throw new InvalidArgumentError('expected a whole number and a unit h, d, w or y, e.g. 12h, 30d, 8w, 1y');
+  return Number(match[1]) * UNIT_SECONDS[match[2]!]!;
+}

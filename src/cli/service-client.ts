@@ -1,0 +1,173 @@
+import { UserError } from '../core/errors.js';
+import type { IssuedToken, TokenRecord } from '../service/auth/token-store.js';
+import type { Principal } from '../service/auth/principal.js';
+import type { VaultCredentials } from '../service/resources/registration-codes.js';
+import type { StorageAccount } from '../service/resources/storage-accounts.js';
+import type { Tenant } from '../service/resources/tenants.js';
+import type { Vault } from '../service/resources/vaults.js';
+
+/** Where the service is and which token to show it: --server/--token, else FERRY_SERVER/FERRY_TOKEN. */
+export interface ServiceOptions {
+  readonly server?: string;
+  readonly token?: string;
+}
+
+/** How long one request may take before the CLI gives up. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+/** A request the service answered with an error status; `status` and `code` are the service's. */
+export class ServiceRequestError extends UserError {
+  override readonly code: string;
+  constructor(
+    readonly status: number,
+    serviceCode: string,
+    message: string,
+  ) {
+    super(message);
+    this.code = serviceCode;
+  }
+}
+
+/** The service's base URL from --server or FERRY_SERVER, checked and without a trailing slash. */
+export function serviceUrl(env: NodeJS.ProcessEnv, options: ServiceOptions): string {
+  const raw = options.server ?? env.FERRY_SERVER;
+  if (raw === undefined || raw === '') throw new UserError('no service given: pass --server URL or set FERRY_SERVER (ferry serve prints its URL)');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UserError(`invalid service URL "${raw}": expected http://HOST:PORT or https://HOST`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UserError(`invalid service URL "${raw}": expected http:// or https://`);
+  if (url.username !== '' || url.password !== '' || url.search !== '') throw new UserError('the service URL may not carry credentials or a query; pass the token with --token or FERRY_TOKEN');
+  return url.toString().replace(/\/+$/, '');
+}
+
+/**
+ * A small typed client of the service's HTTP API (docs/service.md). Sends the token only in the
+ * Authorization header. Every failure becomes one clear `UserError` line: `ServiceRequestError` for an
+ * error answer (401 bad token, 403 role, 404 not found or not visible, 409 exists, 4xx invalid), and a
+ * plain `UserError` when the service cannot be reached.
+ */
+export class ServiceClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly token: string | undefined,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** A client for a command's --server/--token options (or the environment); the token is required. */
+  static fromOptions(env: NodeJS.ProcessEnv, options: ServiceOptions, signal?: AbortSignal): ServiceClient {
+    const token = options.token ?? env.FERRY_TOKEN;
+    if (token === undefined || token === '') throw new UserError('no token given: pass --token TOKEN or set FERRY_TOKEN');
+    return new ServiceClient(serviceUrl(env, options), token, signal);
+  }
+
+  whoami(): Promise<Principal> {
+    return this.request('GET', '/v1/whoami');
+  }
+  createTenant(name: string): Promise<Tenant> {
+    return this.request('POST', '/v1/tenants', { name });
+  }
+  getTenant(tenantId: string): Promise<Tenant> {
+    return this.request('GET', `/v1/tenants/${encodeURIComponent(tenantId)}`);
+  }
+  async listTenants(): Promise<Tenant[]> {
+    return (await this.request<{ tenants: Tenant[] }>('GET', '/v1/tenants')).tenants;
+  }
+  createToken(request: { role: string; tenantId?: string; expiresInSeconds?: number }): Promise<IssuedToken> {
+    return this.request('POST', '/v1/tokens', request);
+  }
+  async listTokens(): Promise<TokenRecord[]> {
+    return (await this.request<{ tokens: TokenRecord[] }>('GET', '/v1/tokens')).tokens;
+  }
+  revokeToken(tokenId: string): Promise<TokenRecord> {
+    return this.request('DELETE', `/v1/tokens/${encodeURIComponent(tokenId)}`);
+  }
+  createStorageAccount(tenantId: string, spec: { name: string; backend?: string }): Promise<StorageAccount> {
+    return this.request('POST', `/v1/tenants/${encodeURIComponent(tenantId)}/storage-accounts`, spec);
+  }
+  getStorageAccount(storageAccountId: string): Promise<StorageAccount> {
+    return this.request('GET', `/v1/storage-accounts/${encodeURIComponent(storageAccountId)}`);
+  }
+  async listStorageAccounts(tenantId: string): Promise<StorageAccount[]> {
+    return (await this.request<{ storageAccounts: StorageAccount[] }>('GET', `/v1/tenants/${encodeURIComponent(tenantId)}/storage-accounts`)).storageAccounts;
+  }
+  createVault(tenantId: string, spec: { name: string; storageAccountId: string; container?: string }): Promise<Vault> {
+    return this.request('POST', `/v1/tenants/${encodeURIComponent(tenantId)}/vaults`, spec);
+  }
+  getVault(vaultId: string): Promise<Vault> {
+    return this.request('GET', `/v1/vaults/${encodeURIComponent(vaultId)}`);
+  }
+  async listVaults(tenantId: string): Promise<Vault[]> {
+    return (await this.request<{ vaults: Vault[] }>('GET', `/v1/tenants/${encodeURIComponent(tenantId)}/vaults`)).vaults;
+  }
+  createVaultCredentials(vaultId: string): Promise<VaultCredentials> {
+    return this.request('POST', `/v1/vaults/${encodeURIComponent(vaultId)}/credentials`);
+  }
+
+  /** One JSON request; `body` undefined sends none. Resolves with the parsed answer (undefined for 204). */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: this.signal ? AbortSignal.any([this.signal, timeout]) : timeout,
+      });
+    } catch (err) {
+      throw unreachable(this.baseUrl, err, timeout.aborted);
+    }
+    const text = await response.text();
+    if (!response.ok) throw errorFromAnswer(response.status, text);
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new UserError(`the service at ${this.baseUrl} sent an answer that is not JSON (HTTP ${response.status}): is that URL a Ferry service?`);
+    }
+  }
+}
+
+function unreachable(baseUrl: string, err: unknown, timedOut: boolean): UserError {
+  if (timedOut) return new UserError(`the Ferry service at ${baseUrl} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`, { cause: err });
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const hint = 'is `ferry serve` running there? (FERRY_SERVER or --server)';
+  switch (cause?.code) {
+    case 'ECONNREFUSED':
+      return new UserError(`cannot reach the Ferry service at ${baseUrl}: connection refused; ${hint}`, { cause: err });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new UserError(`cannot reach the Ferry service at ${baseUrl}: unknown host; check FERRY_SERVER or --server`, { cause: err });
+    default:
+      return new UserError(`cannot reach the Ferry service at ${baseUrl}: ${cause?.message ?? (err as Error).message}; ${hint}`, { cause: err });
+  }
+}
+
+function errorFromAnswer(status: number, text: string): ServiceRequestError {
+  let code = `HTTP_${status}`;
+  let message = text.slice(0, 200).replace(/\s+/g, ' ').trim() || `HTTP ${status}`;
+  try {
+    const body = JSON.parse(text) as { code?: unknown; message?: unknown };
+    if (typeof body.code === 'string') code = body.code;
+    if (typeof body.message === 'string') message = body.message;
+  } catch {
+    // Not our error body (a proxy's page, say): the status and the start of the text are what we have.
+  }
+  const line =
+    status === 401
+      ? `the service refused the token: ${message} (check FERRY_TOKEN or --token)`
+      : status === 403
+        ? `not allowed: ${message}`
+        : status === 404
+          ? `not found: ${message}`
+          : status >= 500
+            ? `the service failed (HTTP ${status}): ${message}; its log has the details`
+            : message;
+  return new ServiceRequestError(status, code, line);
+}

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  CALLERS,
+  assertMatrixCovers,
+  authenticated,
+  everyone,
+  matrixCoverage,
+  matrixRequest,
+  routeKey,
+  type MatrixTable,
+} from '../testing/authorization-matrix.js';
+import { startServiceFixture } from '../testing/service-fixture.js';
+import { buildWorld, type World } from '../testing/world.js';
+
+const tenantParams = (w: World): Record<string, string> => ({ tenantId: w.a.tenantId });
+const vaultParams = (w: World): Record<string, string> => ({ vaultId: w.a.vaultId });
+
+/**
+ * The authorization matrix: for every route the service registers, the status every caller gets. The
+ * requests are valid, so a status says what access control decided. Tenant A owns every record named;
+ * "other" callers belong to tenant B and must get 404 (not 403) for A's records.
+ */
+const MATRIX: MatrixTable = {
+  'GET /healthz': { expect: everyone(200) },
+  'GET /openapi.json': { expect: everyone(200) },
+  'GET /metrics': {
+    expect: authenticated({ admin: 200, tenantAdmin: 403, otherTenantAdmin: 403, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'POST /v1/tokens': {
+    body: (w) => ({ role: 'tenant-admin', tenantId: w.a.tenantId }),
+    expect: authenticated({ admin: 201, tenantAdmin: 201, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'GET /v1/tokens': {
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 200, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'DELETE /v1/tokens/:tokenId': {
+    params: (w) => ({ tokenId: w.a.agentTokenId }),
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'GET /v1/whoami': {
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 200, agent: 200, otherTenantAgent: 200, job: 200, operator: 200 }),
+  },
+  'POST /v1/tenants': {
+    body: () => ({ name: 'tenant-new' }),
+    expect: authenticated({ admin: 201, tenantAdmin: 403, otherTenantAdmin: 403, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'GET /v1/tenants': {
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 200, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'GET /v1/tenants/:tenantId': {
+    params: tenantParams,
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'POST /v1/tenants/:tenantId/storage-accounts': {
+    params: tenantParams,
+    body: () => ({ name: 'storage-new' }),
+    expect: authenticated({ admin: 201, tenantAdmin: 201, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'GET /v1/tenants/:tenantId/storage-accounts': {
+    params: tenantParams,
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'GET /v1/storage-accounts/:storageAccountId': {
+    params: (w) => ({ storageAccountId: w.a.storageAccountId }),
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'POST /v1/tenants/:tenantId/vaults': {
+    params: tenantParams,
+    body: (w) => ({ name: 'vault-new', storageAccountId: w.a.storageAccountId }),
+    expect: authenticated({ admin: 201, tenantAdmin: 201, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'GET /v1/tenants/:tenantId/vaults': {
+    params: tenantParams,
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'GET /v1/vaults/:vaultId': {
+    params: vaultParams,
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 200, otherTenantAgent: 404, job: 403, operator: 403 }),
+  },
+  'POST /v1/vaults/:vaultId/credentials': {
+    params: vaultParams,
+    expect: authenticated({ admin: 201, tenantAdmin: 201, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'GET /v1/vaults/:vaultId/machines': {
+    params: vaultParams,
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'POST /v1/registrations': {
+    body: (w) => ({ code: w.registrationCode, hostname: 'new-host' }),
+    expect: everyone(201),
+  },
+  'POST /v1/vaults/:vaultId/backup-runs': {
+    params: vaultParams,
+    body: () => ({
+      startedAt: '2026-11-25T10:00:00.000Z',
+      finishedAt: '2026-11-25T10:05:00.000Z',
+      status: 'succeeded',
+      snapshotId: 'ab'.repeat(32),
+      filesProcessed: 10,
+      bytesRead: 1000,
+      bytesAdded: 100,
+    }),
+    expect: authenticated({ admin: 403, tenantAdmin: 403, otherTenantAdmin: 403, agent: 201, otherTenantAgent: 404, job: 403, operator: 403 }),
+  },
+  'GET /v1/vaults/:vaultId/backup-runs': {
+    params: vaultParams,
+    query: 'limit=10',
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+};
+
+describe('authorization matrix: every route × every caller', () => {
+  it('has exactly one row per registered route', async () => {
+    const fixture = await startServiceFixture();
+    try {
+      assertMatrixCovers(fixture.routes, MATRIX);
+    } finally {
+      await fixture.close();
+    }
+  });
+
+  it('fails when a route has no row (and when a row names no route)', async () => {
+    const fixture = await startServiceFixture();
+    try {
+      fixture.app.route({ method: 'GET', url: '/v1/unlisted', config: { access: ['admin'] }, handler: async () => ({}) });
+      const coverage = matrixCoverage(fixture.routes, { ...MATRIX, 'GET /v1/gone': { expect: everyone(200) } });
+      assert.deepEqual(coverage, { missingRows: ['GET /v1/unlisted'], staleRows: ['GET /v1/gone'] });
+      assert.throws(() => assertMatrixCovers(fixture.routes, MATRIX), /route GET \/v1\/unlisted has no row/);
+    } finally {
+      await fixture.close();
+    }
+  });
+
+  it('refuses to register a route that declares no access', async () => {
+    const fixture = await startServiceFixture();
+    try {
+      assert.throws(() => fixture.app.route({ method: 'GET', url: '/v1/undeclared', handler: async () => ({}) }), /declares no config.access/);
+    } finally {
+      await fixture.close();
+    }
+  });
+
+  it('answers every caller of every route as the matrix says', async () => {
+    const routes = (await listRoutes()).filter((route) => routeKey(route) in MATRIX);
+    const failures: string[] = [];
+    for (const route of routes) {
+      const row = MATRIX[routeKey(route)]!;
+      for (const caller of CALLERS) {
+        // A fresh world per cell: a request that creates or revokes something must not change the next one.
+        const fixture = await startServiceFixture();
+        try {
+          const world = await buildWorld(fixture);
+          const response = await fixture.app.inject(matrixRequest(route, row, world, caller));
+          if (response.statusCode !== row.expect[caller]) {
+            failures.push(`${routeKey(route)} as ${caller}: got ${response.statusCode}, expected ${row.expect[caller]} (${response.body.slice(0, 160)})`);
+          }
+        } finally {
+          await fixture.close();
+        }
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+});
+
+async function listRoutes(): Promise<readonly import('../api/route-access.js').RegisteredRoute[]> {
+  const fixture = await startServiceFixture();
+  try {
+    return [...fixture.routes];
+  } finally {
+    await fixture.close();
+  }
+}

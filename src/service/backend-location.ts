@@ -1,0 +1,52 @@
+import { isAbsolute, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../core/errors.js';
+
+/**
+ * Where a storage account's (or one container's) objects live, as parsed from its back-end URL. Only the
+ * filesystem exists today; Azure Blob and S3 join this union when their back ends land. Turning a location
+ * into a Storage is the composition root's job (server.ts), so nothing else in the service names a back end.
+ */
+export type BackendLocation = { readonly scheme: 'fs'; readonly path: string };
+
+/** Schemes the design names but this version cannot open yet: refused with a message that says so. */
+const FUTURE_SCHEMES = new Set(['azure', 's3', 'http', 'https']);
+
+/**
+ * Parses a storage account's back-end URL: `fs:/absolute/path` or `file:///absolute/path`. Throws a
+ * `UserError` saying what is accepted for anything else, including azure:// and s3:// (not yet supported).
+ */
+export function parseBackendUrl(url: string): BackendLocation {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  let path: string | undefined;
+  if (scheme === 'fs') path = url.slice(3);
+  else if (scheme === 'file') {
+    try {
+      path = fileURLToPath(url);
+    } catch {
+      path = undefined;
+    }
+  } else if (scheme !== undefined && FUTURE_SCHEMES.has(scheme)) {
+    throw new UserError(`storage back end "${scheme}:" is not supported by this version of the service; use fs:/ABSOLUTE/PATH or omit the back end`);
+  }
+  if (path === undefined || path.length === 0 || !isAbsolute(path) || path.includes('\0')) {
+    throw new UserError(`invalid storage back end "${url}": use fs:/ABSOLUTE/PATH (or omit it for the service's data directory)`);
+  }
+  return { scheme: 'fs', path: normalize(path) };
+}
+
+/** The canonical spelling of a location, as stored in the database. */
+export function formatBackendLocation(location: BackendLocation): string {
+  return `fs:${location.path}`;
+}
+
+/** A storage account's location: its back-end URL, or by default DATA_DIR/storage-accounts/<id>. */
+export function storageAccountLocation(dataDir: string, account: { readonly id: string; readonly backend: string | null }): BackendLocation {
+  if (account.backend === null) return { scheme: 'fs', path: join(dataDir, 'storage-accounts', account.id) };
+  return parseBackendUrl(account.backend);
+}
+
+/** The location of one container (a folder on the filesystem) inside a storage account's location. */
+export function containerLocation(account: BackendLocation, container: string): BackendLocation {
+  return { scheme: 'fs', path: join(account.path, container) };
+}

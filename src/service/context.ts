@@ -1,0 +1,21 @@
+import type { Clock } from '../core/clock.js';
+import type { RandomSource } from '../core/random.js';
+import type { Storage } from '../storage/storage.js';
+import type { BackendLocation } from './backend-location.js';
+import type { ServiceDatabase } from './db/database.js';
+import type { ServiceMetrics } from './metrics.js';
+
+/**
+ * What the service's functions work with, built once by the composition root (server.ts) and shared by
+ * every request. Nothing here is per request.
+ */
+export interface ServiceContext {
+  readonly db: ServiceDatabase;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  /** The `--data-dir`: holds the SQLite database, admin.token and default storage accounts. */
+  readonly dataDir: string;
+  /** Opens a Storage at a back-end location; the composition root decides which back end serves which scheme. */
+  readonly openBackend: (location: BackendLocation) => Storage;
+  readonly metrics: ServiceMetrics;
+}

@@ -1,0 +1,33 @@
+import { AlreadyExistsError, NotFoundError } from '../../core/errors.js';
+
+/** SQLite extended result codes (better-sqlite3's `code`) and PostgreSQL SQLSTATEs (pg's `code`). */
+const UNIQUE_CODES = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', '23505']);
+const FOREIGN_KEY_CODES = new Set(['SQLITE_CONSTRAINT_FOREIGNKEY', '23503']);
+
+function codeOf(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+}
+
+/** True when `err` is a unique or primary-key violation from SQLite or PostgreSQL. */
+export function isUniqueViolation(err: unknown): boolean {
+  return UNIQUE_CODES.has(codeOf(err) as string);
+}
+
+/** True when `err` is a foreign-key violation from SQLite or PostgreSQL. */
+export function isForeignKeyViolation(err: unknown): boolean {
+  return FOREIGN_KEY_CODES.has(codeOf(err) as string);
+}
+
+/**
+ * Runs an insert and turns a unique violation into `AlreadyExistsError(whenDuplicate)` and a foreign-key
+ * violation into `NotFoundError(whenMissingParent)`; other errors pass through unchanged.
+ */
+export async function insertOrExplain<T>(insert: () => Promise<T>, whenDuplicate: string, whenMissingParent = 'a referenced record does not exist'): Promise<T> {
+  try {
+    return await insert();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AlreadyExistsError(whenDuplicate, { cause: err });
+    if (isForeignKeyViolation(err)) throw new NotFoundError(whenMissingParent, { cause: err });
+    throw err;
+  }
+}

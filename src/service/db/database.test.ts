@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { isForeignKeyViolation, isUniqueViolation } from './constraint-errors.js';
+import { migrateToLatest, openSqliteDatabase } from './database.js';
+import { LATEST_MIGRATION } from './migrations/index.js';
+
+const TABLES = ['backup_runs', 'machines', 'registration_codes', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vaults'];
+const NOW = '2026-11-25T12:00:00.000Z';
+
+describe('service database', () => {
+  let dir: string;
+  before(async () => (dir = await mkdtemp(join(tmpdir(), 'ferry-db-'))));
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('migrates a fresh database to the latest schema, and a second run applies nothing', async () => {
+    const path = join(dir, 'fresh.sqlite');
+    const db = openSqliteDatabase(path);
+    try {
+      assert.deepEqual(await migrateToLatest(db), ['0001-initial']);
+      assert.equal(LATEST_MIGRATION, '0001-initial');
+      const tables = (await db.introspection.getTables()).map((t) => t.name).sort();
+      assert.deepEqual(tables, TABLES);
+      assert.deepEqual(await migrateToLatest(db), []);
+    } finally {
+      await db.destroy();
+    }
+    const reopened = openSqliteDatabase(path);
+    try {
+      assert.deepEqual(await migrateToLatest(reopened), [], 'a restart applies nothing again');
+      assert.deepEqual((await reopened.introspection.getTables()).map((t) => t.name).sort(), TABLES);
+    } finally {
+      await reopened.destroy();
+    }
+  });
+
+  it('opens files owner-only, in WAL mode, with foreign keys enforced', async () => {
+    const path = join(dir, 'settings.sqlite');
+    const db = openSqliteDatabase(path);
+    try {
+      await migrateToLatest(db);
+      assert.equal((await stat(path)).mode & 0o777, 0o600);
+      const journal = await sql<{ journal_mode: string }>`PRAGMA journal_mode`.execute(db);
+      assert.equal(journal.rows[0]?.journal_mode, 'wal');
+      const keys = await sql<{ foreign_keys: number }>`PRAGMA foreign_keys`.execute(db);
+      assert.equal(keys.rows[0]?.foreign_keys, 1);
+      const busy = await sql<{ timeout: number }>`PRAGMA busy_timeout`.execute(db);
+      assert.ok((busy.rows[0]?.timeout ?? 0) >= 1000);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('refuses a vault in another tenant’s storage account, and duplicate names in a tenant', async () => {
+    const db = openSqliteDatabase(':memory:');
+    try {
+      await migrateToLatest(db);
+      await db.insertInto('tenants').values([{ id: 't1', name: 'one', created_at: NOW }, { id: 't2', name: 'two', created_at: NOW }]).execute();
+      await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
+      const vault = { id: 'v1', tenant_id: 't2', storage_account_id: 's1', name: 'v', container: 'c1', created_at: NOW };
+      await assert.rejects(db.insertInto('vaults').values(vault).execute(), (err) => isForeignKeyViolation(err));
+      await db.insertInto('vaults').values({ ...vault, tenant_id: 't1' }).execute();
+      await assert.rejects(db.insertInto('vaults').values({ ...vault, id: 'v2', tenant_id: 't1', container: 'c2' }).execute(), (err) => isUniqueViolation(err));
+      await assert.rejects(db.insertInto('vaults').values({ ...vault, id: 'v3', tenant_id: 't1', name: 'w' }).execute(), (err) => isUniqueViolation(err));
+      await assert.rejects(
+        db.insertInto('storage_accounts').values({ id: 's2', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute(),
+        (err) => isUniqueViolation(err),
+      );
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('refuses a backup run of a machine that is not the vault’s', async () => {
+    const db = openSqliteDatabase(':memory:');
+    try {
+      await migrateToLatest(db);
+      await db.insertInto('tenants').values({ id: 't1', name: 'one', created_at: NOW }).execute();
+      await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
+      await db
+        .insertInto('vaults')
+        .values([
+          { id: 'v1', tenant_id: 't1', storage_account_id: 's1', name: 'a', container: 'ca', created_at: NOW },
+          { id: 'v2', tenant_id: 't1', storage_account_id: 's1', name: 'b', container: 'cb', created_at: NOW },
+        ])
+        .execute();
+      await db.insertInto('machines').values({ id: 'm1', tenant_id: 't1', vault_id: 'v1', hostname: 'h', created_at: NOW, last_report_at: null }).execute();
+      const run = {
+        id: 'r1',
+        tenant_id: 't1',
+        vault_id: 'v2',
+        machine_id: 'm1',
+        started_at: NOW,
+        finished_at: NOW,
+        status: 'succeeded',
+        snapshot_id: null,
+        files_processed: 0,
+        bytes_read: 0,
+        bytes_added: 0,
+        error_count: 0,
+        errors: '[]',
+        created_at: NOW,
+      };
+      await assert.rejects(db.insertInto('backup_runs').values(run).execute(), (err) => isForeignKeyViolation(err));
+      await db.insertInto('backup_runs').values({ ...run, vault_id: 'v1' }).execute();
+    } finally {
+      await db.destroy();
+    }
+  });
+});

@@ -1,0 +1,49 @@
+import { closeSync, openSync } from 'node:fs';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { PermanentError } from '../../core/errors.js';
+import { migrationProvider } from './migrations/index.js';
+import type { ServiceTables } from './schema.js';
+
+/** The service's database handle: every query goes through kysely's builder, portable to PostgreSQL. */
+export type ServiceDatabase = Kysely<ServiceTables>;
+
+/** How long a writer waits for another connection's lock before SQLite reports SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Opens (creating if needed) the SQLite database at `path` (`:memory:` for tests) with write-ahead
+ * logging, foreign keys enforced and a busy timeout. Does not migrate: call {@link migrateToLatest}.
+ * The caller closes it with `db.destroy()`.
+ */
+export function openSqliteDatabase(path: string): ServiceDatabase {
+  let sqlite: BetterSqlite3.Database;
+  try {
+    // Created owner-only: it holds token hashes and the tenants' records. SQLite gives -wal and -shm the same mode.
+    if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600));
+    sqlite = new BetterSqlite3(path);
+  } catch (err) {
+    throw new PermanentError(`cannot open the service database ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  // These are connection settings, not SQL the queries depend on; PostgreSQL needs none of them.
+  if (path !== ':memory:') sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  return new Kysely<ServiceTables>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+/**
+ * Applies every migration not yet applied, in order, each in its own transaction; idempotent (a second
+ * run applies nothing). Returns the names applied by this call. On failure the database stays at the
+ * last migration that succeeded and a `PermanentError` names the one that failed.
+ */
+export async function migrateToLatest(db: ServiceDatabase): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results = [] } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    const message = error instanceof Error ? error.message : JSON.stringify(error);
+    throw new PermanentError(`database migration ${failed} failed: ${message}`, { cause: error });
+  }
+  return results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

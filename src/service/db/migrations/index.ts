@@ -1,0 +1,18 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as initial from './0001-initial.js';
+
+/**
+ * Every migration, in order. Names sort in the order they apply; a released migration is never edited:
+ * a schema change is a new module added here (and reflected in ../schema.ts).
+ */
+const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001-initial': initial,
+};
+
+/** kysely's Migrator reads the list from here instead of the filesystem, so it works from dist/ and tsx alike. */
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve({ ...MIGRATIONS }),
+};
+
+/** The name of the newest migration: a database migrated to it matches ../schema.ts. */
+export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) ?? '';

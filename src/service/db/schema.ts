@@ -1,0 +1,121 @@
+/**
+ * The service database's tables as kysely sees them. Migrations (./migrations/) create exactly these
+ * columns; a new migration that changes a table changes its type here in the same commit.
+ *
+ * Conventions, chosen so the same queries run on SQLite and PostgreSQL:
+ * - ids are text (UUID v4, see ../ids.ts); names are text;
+ * - every time is text in ISO-8601 UTC with milliseconds (`2026-11-25T20:04:12.345Z`), made by
+ *   `new Date(ms).toISOString()`; such strings sort and compare like the times they name;
+ * - counts and byte totals are integers (`bigint` in PostgreSQL: its driver must parse int8 as a number);
+ * - absent values are NULL, never empty strings; there are no boolean columns.
+ */
+export interface ServiceTables {
+  tenants: TenantsTable;
+  storage_accounts: StorageAccountsTable;
+  vaults: VaultsTable;
+  registration_codes: RegistrationCodesTable;
+  machines: MachinesTable;
+  tokens: TokensTable;
+  backup_runs: BackupRunsTable;
+  vault_locks: VaultLocksTable;
+}
+
+export interface TenantsTable {
+  id: string;
+  /** Unique across the service. */
+  name: string;
+  created_at: string;
+}
+
+export interface StorageAccountsTable {
+  id: string;
+  tenant_id: string;
+  /** Unique within the tenant. */
+  name: string;
+  /** The back-end URL (`fs:/abs/path`); NULL means the default: DATA_DIR/storage-accounts/<id>. */
+  backend: string | null;
+  created_at: string;
+}
+
+export interface VaultsTable {
+  id: string;
+  tenant_id: string;
+  /** A storage account of the same tenant (enforced by a composite foreign key). */
+  storage_account_id: string;
+  /** Unique within the tenant. */
+  name: string;
+  /** The folder or prefix in the storage account that holds the repository; unique per storage account. */
+  container: string;
+  created_at: string;
+}
+
+export interface RegistrationCodesTable {
+  id: string;
+  vault_id: string;
+  /** SHA-256 (hex) of the `fry_reg_…` code; the code itself is never stored. */
+  code_hash: string;
+  created_at: string;
+  expires_at: string;
+  /** The token that created the code (audit). */
+  created_by_token_id: string | null;
+  /** Set once, when the code is exchanged for an agent token. */
+  used_at: string | null;
+  machine_id: string | null;
+}
+
+export interface MachinesTable {
+  id: string;
+  tenant_id: string;
+  vault_id: string;
+  hostname: string;
+  created_at: string;
+  /** Time of the last backup run it reported. */
+  last_report_at: string | null;
+}
+
+export interface TokensTable {
+  id: string;
+  /** `admin`, `tenant-admin`, `agent`, `job` or `operator`. */
+  role: string;
+  /** SHA-256 (hex) of the token; the token itself is never stored. */
+  token_hash: string;
+  tenant_id: string | null;
+  machine_id: string | null;
+  vault_id: string | null;
+  /** The import job of a `job` token; import jobs arrive with their own table in a later migration. */
+  job_id: string | null;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  /** The token that created this one (audit); NULL for the first admin token and for registrations. */
+  created_by_token_id: string | null;
+}
+
+export interface BackupRunsTable {
+  id: string;
+  tenant_id: string;
+  vault_id: string;
+  machine_id: string;
+  started_at: string;
+  finished_at: string;
+  /** `succeeded`, `partial` (some files unreadable, exit 3) or `failed`. */
+  status: string;
+  snapshot_id: string | null;
+  files_processed: number;
+  bytes_read: number;
+  bytes_added: number;
+  /** How many errors the run had; `errors` keeps at most the first few of them. */
+  error_count: number;
+  /** JSON array of error messages (bounded in count and length by the API). */
+  errors: string;
+  created_at: string;
+}
+
+export interface VaultLocksTable {
+  vault_id: string;
+  /** The lock object's key in the vault, e.g. `locks/<id>`. */
+  object_key: string;
+  /** The machine whose agent saved it; NULL when a tenant-admin or admin did. */
+  machine_id: string | null;
+  created_at: string;
+}

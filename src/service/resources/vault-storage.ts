@@ -1,0 +1,33 @@
+import { NotFoundError } from '../../core/errors.js';
+import { CONFIG_KEY } from '../../storage/layout.js';
+import type { Storage } from '../../storage/storage.js';
+import { containerLocation, storageAccountLocation } from '../backend-location.js';
+import type { ServiceContext } from '../context.js';
+
+/**
+ * Opens the Storage that holds a vault's repository: the vault's container in its storage account, through
+ * the back end the composition root picks for the account's location. The caller closes it. Rejects with
+ * `UserError` when the account's back end is not supported by this version.
+ */
+export async function openVaultStorage(ctx: ServiceContext, vault: { readonly storageAccountId: string; readonly container: string }): Promise<Storage> {
+  const account = await ctx.db
+    .selectFrom('storage_accounts')
+    .select(['id', 'backend'])
+    .where('id', '=', vault.storageAccountId)
+    .executeTakeFirstOrThrow(() => new NotFoundError(`storage account ${vault.storageAccountId} not found`));
+  return ctx.openBackend(containerLocation(storageAccountLocation(ctx.dataDir, account), vault.container));
+}
+
+/** True when the vault's repository has been initialized (its `config` object exists). */
+export async function isRepositoryInitialized(ctx: ServiceContext, vault: { readonly storageAccountId: string; readonly container: string }): Promise<boolean> {
+  const storage = await openVaultStorage(ctx, vault);
+  try {
+    await storage.stat(CONFIG_KEY);
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  } finally {
+    await storage.close();
+  }
+}

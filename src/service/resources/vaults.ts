@@ -1,0 +1,89 @@
+import { AlreadyExistsError, NotFoundError } from '../../core/errors.js';
+import type { Principal } from '../auth/principal.js';
+import { canSeeVault, visibleOrNotFound } from '../auth/scope.js';
+import type { ServiceContext } from '../context.js';
+import { insertOrExplain } from '../db/constraint-errors.js';
+import type { VaultsTable } from '../db/schema.js';
+import { isoTime, newRecordId } from '../ids.js';
+import { getTenant } from './tenants.js';
+
+/** The repository a tenant's machines back up to, in a container of one of the tenant's storage accounts. */
+export interface Vault {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly name: string;
+  readonly storageAccountId: string;
+  /** The folder (prefix) in the storage account that holds the repository. */
+  readonly container: string;
+  readonly createdAt: string;
+}
+
+export interface VaultSpec {
+  readonly name: string;
+  readonly storageAccountId: string;
+  /** Defaults to the vault's id. */
+  readonly container?: string;
+}
+
+/**
+ * Creates a vault in a storage account of the same tenant. `NotFoundError` when the tenant is invisible
+ * or the storage account is not one of the tenant's; `AlreadyExistsError` when the name is taken in the
+ * tenant or the container in the storage account. The container itself appears with the first object.
+ */
+export async function createVault(ctx: ServiceContext, principal: Principal, tenantId: string, spec: VaultSpec): Promise<Vault> {
+  const tenant = await getTenant(ctx, principal, tenantId);
+  const account = await ctx.db
+    .selectFrom('storage_accounts')
+    .select('id')
+    .where('id', '=', spec.storageAccountId)
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  if (account === undefined) throw new NotFoundError(`storage account ${spec.storageAccountId} not found in tenant "${tenant.name}"`);
+  const id = newRecordId(ctx.random);
+  const container = spec.container ?? id;
+  const containerTaken = await ctx.db
+    .selectFrom('vaults')
+    .select('id')
+    .where('storage_account_id', '=', spec.storageAccountId)
+    .where('container', '=', container)
+    .executeTakeFirst();
+  if (containerTaken !== undefined) throw new AlreadyExistsError(`container "${container}" of this storage account already holds a vault`);
+  const row: VaultsTable = {
+    id,
+    tenant_id: tenantId,
+    storage_account_id: spec.storageAccountId,
+    name: spec.name,
+    container,
+    created_at: isoTime(ctx.clock.now()),
+  };
+  await insertOrExplain(() => ctx.db.insertInto('vaults').values(row).execute(), `the tenant already has a vault named "${spec.name}"`);
+  return toVault(row);
+}
+
+/** The tenant's vaults by name; `NotFoundError` for an invisible tenant. */
+export async function listVaults(ctx: ServiceContext, principal: Principal, tenantId: string): Promise<Vault[]> {
+  await getTenant(ctx, principal, tenantId);
+  const rows = await ctx.db.selectFrom('vaults').selectAll().where('tenant_id', '=', tenantId).orderBy('name').execute();
+  return rows.map(toVault);
+}
+
+/**
+ * The vault, or `NotFoundError` when it does not exist or the principal may not see it (another tenant's
+ * vault; for an agent, any vault but its own).
+ */
+export async function getVault(ctx: ServiceContext, principal: Principal, vaultId: string): Promise<Vault> {
+  const row = await ctx.db.selectFrom('vaults').selectAll().where('id', '=', vaultId).executeTakeFirst();
+  const vault = row === undefined ? undefined : toVault(row);
+  return visibleOrNotFound(vault, (v) => canSeeVault(principal, v), `vault ${vaultId} not found`);
+}
+
+function toVault(row: VaultsTable): Vault {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    storageAccountId: row.storage_account_id,
+    container: row.container,
+    createdAt: row.created_at,
+  };
+}

@@ -1,0 +1,136 @@
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import { systemClock, type Clock } from '../core/clock.js';
+import { isErrno, PermanentError, UserError } from '../core/errors.js';
+import { systemRandom, type RandomSource } from '../core/random.js';
+import { anyAdminTokenExists, issueToken } from './auth/token-store.js';
+import { migrateToLatest, openSqliteDatabase, type ServiceDatabase } from './db/database.js';
+import { buildServer, type FerryServer } from './server.js';
+
+/** The files `ferry serve` keeps in its data directory (docs/service.md, "Data directory"). */
+export const DATABASE_FILE = 'ferry.sqlite';
+export const ADMIN_TOKEN_FILE = 'admin.token';
+
+/** How long a stop waits for in-flight requests before it closes their connections. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+export interface ServeOptions {
+  readonly dataDir: string;
+  readonly host: string;
+  /** 0 picks a free port; {@link RunningService.url} has the real one. */
+  readonly port: number;
+  readonly logger?: FastifyBaseLogger;
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  readonly shutdownTimeoutMs?: number;
+  /** Called with the built server before it listens (e.g. tests add a route). */
+  readonly beforeListen?: (server: FerryServer) => void;
+}
+
+export interface RunningService {
+  /** `http://HOST:PORT` with the port actually bound. */
+  readonly url: string;
+  /** The admin token file when this start wrote it (the first start), else undefined. */
+  readonly adminTokenFile: string | undefined;
+  readonly server: FerryServer;
+  /**
+   * Graceful stop: stops accepting connections (requests on kept-alive connections get 503), lets
+   * in-flight requests finish for up to the shutdown timeout, then closes the remaining connections,
+   * and closes the database. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the service on `dataDir` (created 0700 if missing): opens the SQLite database there, applies
+ * pending migrations, on the first start (no admin token in the database) writes a new admin token to
+ * DIR/admin.token with mode 0600, then listens. On any failure everything opened is closed again.
+ */
+export async function startService(options: ServeOptions): Promise<RunningService> {
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? systemRandom;
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const db = openSqliteDatabase(join(options.dataDir, DATABASE_FILE));
+  let server: FerryServer | undefined;
+  try {
+    await migrateToLatest(db);
+    const adminTokenFile = await ensureFirstAdminToken(db, clock, random, options.dataDir);
+    server = buildServer({ db, dataDir: options.dataDir, clock, random, ...(options.logger ? { logger: options.logger } : {}) });
+    options.beforeListen?.(server);
+    await listen(server, options.host, options.port);
+    const address = server.app.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const running = server;
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `http://${host}:${address.port}`,
+      adminTokenFile,
+      server,
+      stop: () => (stopping ??= stopGracefully(running, db, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)),
+    };
+  } catch (err) {
+    await server?.app.close().catch(() => undefined);
+    await db.destroy();
+    throw err;
+  }
+}
+
+async function listen(server: FerryServer, host: string, port: number): Promise<void> {
+  try {
+    await server.app.listen({ host, port });
+  } catch (err) {
+    if (isErrno(err, 'EADDRINUSE')) throw new UserError(`cannot listen on ${host}:${port}: the address is in use; pick another with --listen HOST:PORT`, { cause: err });
+    if (isErrno(err, 'EADDRNOTAVAIL') || isErrno(err, 'ENOTFOUND')) throw new UserError(`cannot listen on ${host}:${port}: no such local address`, { cause: err });
+    if (isErrno(err, 'EACCES')) throw new UserError(`cannot listen on ${host}:${port}: permission denied (ports below 1024 need privileges)`, { cause: err });
+    throw err;
+  }
+}
+
+async function stopGracefully(server: FerryServer, db: ServiceDatabase, timeoutMs: number): Promise<void> {
+  const closing = server.app.close();
+  const timer = setTimeout(() => {
+    server.app.log.warn({ timeoutMs }, 'requests still running at the shutdown timeout: closing their connections');
+    server.app.server.closeAllConnections();
+  }, timeoutMs);
+  try {
+    await closing;
+  } finally {
+    clearTimeout(timer);
+    await db.destroy();
+  }
+}
+
+/**
+ * On the first start (no admin token in the database yet), issues an admin token and writes it to
+ * DIR/admin.token (mode 0600, replaced atomically), in one transaction: when the file cannot be written,
+ * no token is stored and the next start tries again. Returns the file's path when it wrote one.
+ */
+async function ensureFirstAdminToken(db: ServiceDatabase, clock: Clock, random: RandomSource, dataDir: string): Promise<string | undefined> {
+  if (await anyAdminTokenExists(db)) return undefined;
+  const path = join(dataDir, ADMIN_TOKEN_FILE);
+  await db.transaction().execute(async (trx) => {
+    const issued = await issueToken({ db: trx, clock, random }, { role: 'admin' });
+    await writeSecretFile(path, `${issued.token}\n`, random);
+  });
+  return path;
+}
+
+/** Writes `text` to `path` with mode 0600 through a temp file, fsync and rename. */
+async function writeSecretFile(path: string, text: string, random: RandomSource): Promise<void> {
+  const temp = `${path}.tmp-${random.bytes(6).toString('hex')}`;
+  try {
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw new PermanentError(`cannot write the admin token to ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}

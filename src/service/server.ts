@@ -1,0 +1,102 @@
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { systemClock, type Clock } from '../core/clock.js';
+import { systemRandom, type RandomSource } from '../core/random.js';
+import { FsStorage } from '../storage/fs/fs-storage.js';
+import type { Storage } from '../storage/storage.js';
+import type { ApiApp } from './api/api-app.js';
+import { registerBackupRunRoutes } from './api/backup-runs.js';
+import { installErrorHandler } from './api/error-handler.js';
+import { registerHealthRoutes } from './api/health.js';
+import { registerMachineRoutes } from './api/machines.js';
+import { registerOpenApiRoute } from './api/openapi.js';
+import { registerRegistrationRoutes } from './api/registration.js';
+import { installRequestResources } from './api/request-resources.js';
+import { installAccessControl, type RegisteredRoute } from './api/route-access.js';
+import { registerStorageAccountRoutes } from './api/storage-accounts.js';
+import { registerTenantRoutes } from './api/tenants.js';
+import { registerTokenRoutes } from './api/tokens.js';
+import { registerVaultRoutes } from './api/vaults.js';
+import type { BackendLocation } from './backend-location.js';
+import type { ServiceContext } from './context.js';
+import type { ServiceDatabase } from './db/database.js';
+import { ServiceMetrics } from './metrics.js';
+
+/** The API version in the OpenAPI document. */
+export const API_VERSION = '1.0.0';
+
+/** JSON bodies above this are refused with 413 before they are read (object uploads set their own limit). */
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+export interface ServerOptions {
+  /** A migrated database; the caller closes it after the server. */
+  readonly db: ServiceDatabase;
+  readonly dataDir: string;
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  /** JSON request logs; none when absent. */
+  readonly logger?: FastifyBaseLogger;
+  readonly bodyLimit?: number;
+}
+
+/** A built, not yet listening server: `app.inject()` drives it in tests, `app.listen()` serves it. */
+export interface FerryServer {
+  readonly app: ApiApp;
+  readonly ctx: ServiceContext;
+  /** Every route with its declared access, in registration order (the authorization matrix enumerates it). */
+  readonly routes: readonly RegisteredRoute[];
+}
+
+/**
+ * The service's composition root: picks the storage back ends, wires access control, the error handler,
+ * metrics and every route. Does not listen and does not migrate (see serve.ts). Routes added to `app`
+ * afterwards must declare `config.access` like the built-in ones.
+ */
+export function buildServer(options: ServerOptions): FerryServer {
+  const ctx: ServiceContext = {
+    db: options.db,
+    clock: options.clock ?? systemClock,
+    random: options.random ?? systemRandom,
+    dataDir: options.dataDir,
+    openBackend,
+    metrics: new ServiceMetrics(),
+  };
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorate('service', ctx);
+  // Bodies are JSON (or, on the routes that add a parser for it, raw object bytes): anything else is 415.
+  app.removeContentTypeParser('text/plain');
+
+  const routes: RegisteredRoute[] = [];
+  installErrorHandler(app);
+  installRequestResources(app);
+  installAccessControl(app, ctx, routes);
+  app.addHook('onResponse', async (request, reply) => {
+    ctx.metrics.recordRequest(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode);
+  });
+
+  registerHealthRoutes(app, ctx);
+  registerOpenApiRoute(app, routes, API_VERSION);
+  registerTokenRoutes(app, ctx);
+  registerTenantRoutes(app, ctx);
+  registerStorageAccountRoutes(app, ctx);
+  registerVaultRoutes(app, ctx);
+  registerMachineRoutes(app, ctx);
+  registerRegistrationRoutes(app, ctx);
+  registerBackupRunRoutes(app, ctx);
+  return { app, ctx, routes };
+}
+
+/** The back end for each location scheme; the only place in the service that names one. */
+function openBackend(location: BackendLocation): Storage {
+  switch (location.scheme) {
+    case 'fs':
+      return new FsStorage(location.path);
+  }
+}

@@ -1,0 +1,115 @@
+import type { InjectOptions } from 'fastify';
+import type { RegisteredRoute } from '../api/route-access.js';
+import type { World } from './world.js';
+
+/** Every kind of caller the matrix tries on every route. */
+export const CALLERS = [
+  'anonymous',
+  'admin',
+  'tenantAdmin',
+  'otherTenantAdmin',
+  'agent',
+  'otherTenantAgent',
+  'job',
+  'operator',
+  'expired',
+  'revoked',
+  'malformed',
+] as const;
+export type Caller = (typeof CALLERS)[number];
+
+/** The status each caller must get. */
+export type Expectations = Readonly<Record<Caller, number>>;
+
+/**
+ * One route's row: how to fill its path parameters, body and query from the world (all about tenant A),
+ * and the status every caller must get.
+ */
+export interface MatrixRow {
+  readonly params?: (world: World) => Readonly<Record<string, string>>;
+  readonly body?: (world: World) => unknown;
+  readonly query?: string;
+  readonly expect: Expectations;
+}
+
+/** Rows keyed by `METHOD /url/:pattern`, as the route registry spells them. */
+export type MatrixTable = Readonly<Record<string, MatrixRow>>;
+
+export function routeKey(route: Pick<RegisteredRoute, 'method' | 'url'>): string {
+  return `${route.method} ${route.url}`;
+}
+
+/** Routes without a row, and rows without a route: both must be empty. */
+export function matrixCoverage(routes: readonly RegisteredRoute[], table: MatrixTable): { missingRows: string[]; staleRows: string[] } {
+  const keys = new Set(routes.map(routeKey));
+  return {
+    missingRows: [...keys].filter((key) => !(key in table)),
+    staleRows: Object.keys(table).filter((key) => !keys.has(key)),
+  };
+}
+
+/** Throws naming every route without a row (and every row without a route). */
+export function assertMatrixCovers(routes: readonly RegisteredRoute[], table: MatrixTable): void {
+  const { missingRows, staleRows } = matrixCoverage(routes, table);
+  const problems = [
+    ...missingRows.map((key) => `route ${key} has no row in the authorization matrix: add one with the status every caller must get`),
+    ...staleRows.map((key) => `matrix row ${key} names no route`),
+  ];
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+}
+
+/** A non-public route's row: the four callers without a valid token get 401, the others what is given. */
+export function authenticated(statuses: Omit<Expectations, 'anonymous' | 'expired' | 'revoked' | 'malformed'>): Expectations {
+  return { ...statuses, anonymous: 401, expired: 401, revoked: 401, malformed: 401 };
+}
+
+/** A public route's row: every caller gets `status` (credentials are not read at all). */
+export function everyone(status: number): Expectations {
+  return Object.fromEntries(CALLERS.map((c) => [c, status])) as Record<Caller, number>;
+}
+
+/** The Authorization header a caller sends, or none. */
+export function headersOf(world: World, caller: Caller): Record<string, string> {
+  const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+  switch (caller) {
+    case 'anonymous':
+      return {};
+    case 'admin':
+      return bearer(world.adminToken);
+    case 'tenantAdmin':
+      return bearer(world.a.tenantAdminToken);
+    case 'otherTenantAdmin':
+      return bearer(world.b.tenantAdminToken);
+    case 'agent':
+      return bearer(world.a.agentToken);
+    case 'otherTenantAgent':
+      return bearer(world.b.agentToken);
+    case 'job':
+      return bearer(world.jobToken);
+    case 'operator':
+      return bearer(world.operatorToken);
+    case 'expired':
+      return bearer(world.expiredToken);
+    case 'revoked':
+      return bearer(world.revokedToken);
+    case 'malformed':
+      return { authorization: 'Bearer fry_ten_not-a-real-token' };
+  }
+}
+
+/** The inject() request for a route, row and caller. */
+export function matrixRequest(route: RegisteredRoute, row: MatrixRow, world: World, caller: Caller): InjectOptions {
+  const params = row.params?.(world) ?? {};
+  const url = route.url.replace(/:([A-Za-z0-9_]+)/g, (_m, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`matrix row ${routeKey(route)} gives no value for :${name}`);
+    return encodeURIComponent(value);
+  });
+  const body = row.body?.(world);
+  return {
+    method: route.method,
+    url: row.query ? `${url}?${row.query}` : url,
+    headers: headersOf(world, caller),
+    ...(body !== undefined ? { payload: body as InjectOptions['payload'] } : {}),
+  };
+}

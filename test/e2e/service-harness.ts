@@ -1,0 +1,55 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { FERRY_BIN } from './harness.js';
+
+/** A `ferry serve` process started by a test. */
+export interface ServeProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Everything the process wrote so far. */
+  output(): { stdout: string; stderr: string };
+  /** Sends `signal` and resolves when the process has exited. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+/**
+ * Starts the built CLI's `ferry serve --data-dir DIR --listen 127.0.0.1:0` and resolves with the URL it
+ * prints once it listens. Rejects (and kills the process) when it exits first or prints no URL in 20 s.
+ */
+export function startServe(dataDir: string, extraArgs: readonly string[] = []): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [FERRY_BIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FERRY_LOG_LEVEL: 'info' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ferry serve printed no URL within 20 s\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, 20_000);
+    const onData = (): void => {
+      const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1];
+      if (url === undefined) return;
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      resolve({
+        url,
+        child,
+        output: () => ({ stdout, stderr }),
+        stop: async (signal = 'SIGTERM') => {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+          const result = await exited;
+          return { ...result, stdout, stderr };
+        },
+      });
+    };
+    child.stdout.on('data', onData);
+    void exited.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`ferry serve exited (${code}) before listening\nstdout: ${stdout}\nstderr: ${stderr}`));
+    });
+  });
+}
