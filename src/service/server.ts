@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { systemRandom, type RandomSource } from '../core/random.js';
 import { FsStorage } from '../storage/fs/fs-storage.js';
 import type { Storage } from '../storage/storage.js';
+import { registerAgentScheduleRoutes } from './api/agent-schedules.js';
 import type { ApiApp } from './api/api-app.js';
 import { registerBackupRunRoutes } from './api/backup-runs.js';
 import { installErrorHandler } from './api/error-handler.js';
@@ -90,6 +91,7 @@ export function buildServer(options: ServerOptions): FerryServer {
   registerMachineRoutes(app, ctx);
   registerRegistrationRoutes(app, ctx);
   registerBackupRunRoutes(app, ctx);
+  registerAgentScheduleRoutes(app, ctx);
   return { app, ctx, routes };
 }
 

@@ -1,6 +1,9 @@
 import { UserError } from '../../core/errors.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 
+/** What retention looks at in a snapshot; the service judges run records that carry only these. */
+export type RetentionFacts = Pick<Snapshot, 'time' | 'hostname' | 'paths' | 'tags'>;
+
 /** A snapshot field `forget` can group by: each group is judged by the retention rules on its own. */
 export type GroupField = 'host' | 'paths' | 'tags';
 
@@ -39,7 +42,7 @@ export function parseGroupBy(text: string): GroupField[] {
 }
 
 /** The key of the group `snapshot` belongs to under `groupBy`. Pure. */
-export function groupKeyOf(snapshot: Snapshot, groupBy: readonly GroupField[]): GroupKey {
+export function groupKeyOf(snapshot: RetentionFacts, groupBy: readonly GroupField[]): GroupKey {
   return {
     ...(groupBy.includes('host') ? { hostname: snapshot.hostname } : {}),
     ...(groupBy.includes('paths') ? { paths: [...snapshot.paths].sort() } : {}),
@@ -75,7 +78,7 @@ export interface SnapshotFilter {
 }
 
 /** True when `snapshot` passes `filter`. Pure. */
-export function matchesFilter(snapshot: Snapshot, filter: SnapshotFilter): boolean {
+export function matchesFilter(snapshot: RetentionFacts, filter: SnapshotFilter): boolean {
   if (filter.hosts && filter.hosts.length > 0 && !filter.hosts.includes(snapshot.hostname)) return false;
   if (filter.tags && filter.tags.length > 0 && !filter.tags.some((list) => hasTagList(snapshot, list))) return false;
   return true;
@@ -85,7 +88,7 @@ export function matchesFilter(snapshot: Snapshot, filter: SnapshotFilter): boole
  * True when `snapshot` carries every tag of the comma-separated `list`; the empty list (`--tag ''`)
  * matches exactly the snapshots without tags, as in restic.
  */
-export function hasTagList(snapshot: Snapshot, list: string): boolean {
+export function hasTagList(snapshot: RetentionFacts, list: string): boolean {
   const wanted = list.split(',').map((t) => t.trim()).filter((t) => t !== '');
   if (wanted.length === 0) return snapshot.tags.length === 0;
   return wanted.every((t) => snapshot.tags.includes(t));

@@ -1,12 +1,11 @@
 import { UserError } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
-import type { SnapshotRecord } from '../repository/repository.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { BUCKET_KINDS, bucketOf, type BucketKind } from './buckets.js';
 import { isZeroDuration, parseDuration, subtractDuration, type RetentionDuration } from './duration.js';
 import {
   DEFAULT_GROUP_BY, groupIdentity, groupKeyOf, groupLabel, hasTagList, matchesFilter,
-  type GroupField, type GroupKey, type SnapshotFilter,
+  type GroupField, type GroupKey, type RetentionFacts, type SnapshotFilter,
 } from './grouping.js';
 
 /**
@@ -39,10 +38,16 @@ export interface RetentionPolicy extends SnapshotFilter {
   readonly groupBy?: readonly GroupField[];
 }
 
-/** The verdict on one snapshot. */
-export interface Decision {
+/** A snapshot to judge: its id and what retention looks at (a whole Snapshot, usually). */
+export interface RetentionCandidate<S extends RetentionFacts = Snapshot> {
   readonly id: Id;
-  readonly snapshot: Snapshot;
+  readonly snapshot: S;
+}
+
+/** The verdict on one snapshot. */
+export interface Decision<S extends RetentionFacts = Snapshot> {
+  readonly id: Id;
+  readonly snapshot: S;
   /** The label of the group it was judged in (see `groupLabel`). */
   readonly group: string;
   /**
@@ -54,20 +59,20 @@ export interface Decision {
 }
 
 /** The decisions of one group, oldest snapshot first. */
-export interface GroupDecisions {
+export interface GroupDecisions<S extends RetentionFacts = Snapshot> {
   readonly label: string;
   readonly key: GroupKey;
-  readonly keep: readonly Decision[];
-  readonly remove: readonly Decision[];
+  readonly keep: readonly Decision<S>[];
+  readonly remove: readonly Decision<S>[];
 }
 
-export interface RetentionResult {
+export interface RetentionResult<S extends RetentionFacts = Snapshot> {
   /** Every kept snapshot, by group (sorted by label), oldest first within a group. */
-  readonly keep: readonly Decision[];
+  readonly keep: readonly Decision<S>[];
   /** Every removed snapshot, in the same order. */
-  readonly remove: readonly Decision[];
+  readonly remove: readonly Decision<S>[];
   /** The same decisions per group; only groups with considered snapshots appear. */
-  readonly groups: readonly GroupDecisions[];
+  readonly groups: readonly GroupDecisions<S>[];
 }
 
 const COUNTS = {
@@ -107,10 +112,10 @@ export function validatePolicy(policy: RetentionPolicy): { within: RetentionDura
  * (`hosts`, `tags`) exclude appear in neither list. Pure and deterministic: equal times are ordered
  * by id. `now` only caps the `keepWithin` reference (see there). Throws what {@link validatePolicy} throws.
  */
-export function applyPolicy(snapshots: readonly SnapshotRecord[], policy: RetentionPolicy, now: Date): RetentionResult {
+export function applyPolicy<S extends RetentionFacts>(snapshots: readonly RetentionCandidate<S>[], policy: RetentionPolicy, now: Date): RetentionResult<S> {
   const { within } = validatePolicy(policy);
   const groupBy = policy.groupBy ?? DEFAULT_GROUP_BY;
-  const groups = new Map<string, { key: GroupKey; members: SnapshotRecord[] }>();
+  const groups = new Map<string, { key: GroupKey; members: RetentionCandidate<S>[] }>();
   for (const record of snapshots) {
     if (!matchesFilter(record.snapshot, policy)) continue;
     const key = groupKeyOf(record.snapshot, groupBy);
@@ -129,14 +134,20 @@ export function applyPolicy(snapshots: readonly SnapshotRecord[], policy: Retent
   };
 }
 
-function judgeGroup(key: GroupKey, members: SnapshotRecord[], policy: RetentionPolicy, within: RetentionDuration | undefined, now: Date): GroupDecisions {
+function judgeGroup<S extends RetentionFacts>(
+  key: GroupKey,
+  members: RetentionCandidate<S>[],
+  policy: RetentionPolicy,
+  within: RetentionDuration | undefined,
+  now: Date,
+): GroupDecisions<S> {
   const label = groupLabel(key);
   const newestFirst = [...members].sort((a, b) => timeOf(b) - timeOf(a) || compareText(b.id, a.id));
   const buckets = BUCKET_KINDS.map((kind) => ({ kind, left: policy[BUCKET_COUNT[kind]] ?? 0, last: undefined as string | undefined }));
   const newest = newestFirst[0];
   const cutoff = within && newest ? subtractDuration(new Date(Math.min(timeOf(newest), now.getTime())), within).getTime() : undefined;
   const keepLast = policy.keepLast ?? 0;
-  const decisions = newestFirst.map((record, position): Decision => {
+  const decisions = newestFirst.map((record, position): Decision<S> => {
     const time = new Date(timeOf(record));
     const reasons: string[] = [];
     if (keepLast === -1 || position < keepLast) reasons.push(`last ${position + 1}`);
@@ -162,7 +173,7 @@ function judgeGroup(key: GroupKey, members: SnapshotRecord[], policy: RetentionP
   };
 }
 
-function timeOf(record: SnapshotRecord): number {
+function timeOf(record: RetentionCandidate<RetentionFacts>): number {
   return Date.parse(record.snapshot.time);
 }
 

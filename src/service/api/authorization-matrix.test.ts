@@ -108,6 +108,15 @@ const MATRIX: MatrixTable = {
     query: 'limit=10',
     expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
   },
+  'PUT /v1/vaults/:vaultId/schedule': {
+    params: vaultParams,
+    body: () => ({ daily: '02:30', retention: { keepDaily: 7 } }),
+    expect: authenticated({ admin: 403, tenantAdmin: 403, otherTenantAdmin: 403, agent: 200, otherTenantAgent: 404, job: 403, operator: 403 }),
+  },
+  'POST /v1/vaults/:vaultId/retention': {
+    params: vaultParams,
+    expect: authenticated({ admin: 403, tenantAdmin: 403, otherTenantAdmin: 403, agent: 200, otherTenantAgent: 404, job: 403, operator: 403 }),
+  },
 };
 
 describe('authorization matrix: every route × every caller', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ServiceContext } from '../context.js';
-import { BACKUP_RUN_STATUSES, MAX_ERROR_LENGTH, MAX_REPORTED_ERRORS, listBackupRuns, reportBackupRun } from '../resources/backup-runs.js';
+import { BACKUP_RUN_STATUSES, BACKUP_RUN_TRIGGERS, MAX_ERROR_LENGTH, MAX_REPORTED_ERRORS, listBackupRuns, reportBackupRun } from '../resources/backup-runs.js';
 import type { ApiApp } from './api-app.js';
 import { principalOf } from './route-access.js';
 import { RecordId, Timestamp, VaultParams } from './schemas.js';
@@ -17,6 +17,7 @@ const BackupRunReport = z.strictObject({
   bytesAdded: Count,
   errorCount: Count.default(0),
   errors: z.array(z.string().max(MAX_ERROR_LENGTH)).max(MAX_REPORTED_ERRORS).default([]),
+  trigger: z.enum(BACKUP_RUN_TRIGGERS).default('manual'),
 });
 
 const BackupRun = z.object({
@@ -33,6 +34,8 @@ const BackupRun = z.object({
   bytesAdded: z.number(),
   errorCount: z.number(),
   errors: z.array(z.string()),
+  trigger: z.enum(BACKUP_RUN_TRIGGERS),
+  forgottenAt: Timestamp.nullable(),
 });
 
 /** Backup runs: an agent reports each run of its vault; admins and tenant-admins list them. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ServiceContext } from '../context.js';
 import { listMachines } from '../resources/machines.js';
+import { AgentSchedule } from './agent-schedules.js';
 import type { ApiApp } from './api-app.js';
 import { principalOf } from './route-access.js';
 import { RecordId, Timestamp, VaultParams } from './schemas.js';
@@ -11,6 +12,7 @@ const Machine = z.object({
   hostname: z.string(),
   registeredAt: Timestamp,
   lastReportAt: Timestamp.nullable(),
+  schedule: AgentSchedule.nullable(),
 });
 
 /** GET /v1/vaults/:vaultId/machines. */

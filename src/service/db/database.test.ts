@@ -102,6 +102,8 @@ describe('service database', () => {
         bytes_added: 0,
         error_count: 0,
         errors: '[]',
+        trigger: 'manual',
+        forgotten_at: null,
         created_at: NOW,
       };
       await assert.rejects(db.insertInto('backup_runs').values(run).execute(), (err) => isForeignKeyViolation(err));

@@ -71,6 +71,8 @@ export interface MachinesTable {
   created_at: string;
   /** Time of the last backup run it reported. */
   last_report_at: string | null;
+  /** JSON of its agent's schedule (AgentSchedule: daily time, retention policy, when set), or NULL. */
+  schedule: string | null;
 }
 
 export interface TokensTable {
@@ -108,6 +110,10 @@ export interface BackupRunsTable {
   error_count: number;
   /** JSON array of error messages (bounded in count and length by the API). */
   errors: string;
+  /** `scheduled` (by `ferry agent run`: the machine's retention policy applies) or `manual`. */
+  trigger: string;
+  /** When the machine's retention policy removed the run's snapshot, or NULL. */
+  forgotten_at: string | null;
   created_at: string;
 }
 

@@ -9,6 +9,10 @@ import { getVault } from './vaults.js';
 export const BACKUP_RUN_STATUSES = ['succeeded', 'partial', 'failed'] as const;
 export type BackupRunStatus = (typeof BACKUP_RUN_STATUSES)[number];
 
+/** What started a run: the agent's schedule (its retention policy then applies to the snapshot) or a person. */
+export const BACKUP_RUN_TRIGGERS = ['scheduled', 'manual'] as const;
+export type BackupRunTrigger = (typeof BACKUP_RUN_TRIGGERS)[number];
+
 /** At most this many error messages are kept per run, each at most MAX_ERROR_LENGTH characters. */
 export const MAX_REPORTED_ERRORS = 20;
 export const MAX_ERROR_LENGTH = 500;
@@ -25,6 +29,7 @@ export interface BackupRunReport {
   /** The total number of errors; `errors` holds the first ones only. */
   readonly errorCount: number;
   readonly errors: string[];
+  readonly trigger: BackupRunTrigger;
 }
 
 /** A recorded run, as listed for tenant-admins. */
@@ -33,6 +38,8 @@ export interface BackupRun extends BackupRunReport {
   readonly vaultId: string;
   readonly machineId: string;
   readonly recordedAt: string;
+  /** When the machine's retention policy removed the snapshot, or null. */
+  readonly forgottenAt: string | null;
 }
 
 /**
@@ -60,6 +67,8 @@ export async function reportBackupRun(ctx: ServiceContext, principal: Principal,
     bytes_added: report.bytesAdded,
     error_count: report.errorCount,
     errors: JSON.stringify(report.errors),
+    trigger: report.trigger,
+    forgotten_at: null,
     created_at: now,
   };
   await ctx.db.transaction().execute(async (trx) => {
@@ -98,5 +107,7 @@ function toBackupRun(row: BackupRunsTable): BackupRun {
     bytesAdded: Number(row.bytes_added),
     errorCount: Number(row.error_count),
     errors: JSON.parse(row.errors) as string[],
+    trigger: row.trigger as BackupRunTrigger,
+    forgottenAt: row.forgotten_at,
   };
 }

@@ -49,7 +49,7 @@ export async function registerMachine(ctx: ServiceContext, request: Registration
     const machineId = newRecordId(ctx.random);
     await trx
       .insertInto('machines')
-      .values({ id: machineId, tenant_id: vault.tenantId, vault_id: vault.id, hostname: request.hostname, created_at: isoTime(now), last_report_at: null })
+      .values({ id: machineId, tenant_id: vault.tenantId, vault_id: vault.id, hostname: request.hostname, created_at: isoTime(now), last_report_at: null, schedule: null })
       .execute();
     const claimed = await trx
       .updateTable('registration_codes')

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
+import * as agentSchedules from './0002-agent-schedules.js';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a released migration is never edited:
@@ -7,6 +8,7 @@ import * as initial from './0001-initial.js';
  */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
+  '0002-agent-schedules': agentSchedules,
 };
 
 /** kysely's Migrator reads the list from here instead of the filesystem, so it works from dist/ and tsx alike. */
