@@ -20,8 +20,8 @@ describe('service database', () => {
     const path = join(dir, 'fresh.sqlite');
     const db = openSqliteDatabase(path);
     try {
-      assert.deepEqual(await migrateToLatest(db), ['0001-initial']);
-      assert.equal(LATEST_MIGRATION, '0001-initial');
+      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules']);
+      assert.equal(LATEST_MIGRATION, '0002-agent-schedules');
       const tables = (await db.introspection.getTables()).map((t) => t.name).sort();
       assert.deepEqual(tables, TABLES);
       assert.deepEqual(await migrateToLatest(db), []);
