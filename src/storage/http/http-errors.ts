@@ -92,6 +92,9 @@ export function errorForStatus(what: string, status: number, answer: ApiErrorAns
   const detail = answer !== undefined ? answer.message : `HTTP ${status}`;
   const message = `${what}: ${detail}`;
   if (TRANSIENT_STATUSES.has(status)) return new TransientHttpError(`${what}: the server answered ${status} (${detail})`, status);
+  if (status >= 300 && status < 400) {
+    return new PermanentError(`${what}: the server answered with a redirect (${status}); use the vault URL it points to`);
+  }
   switch (status) {
     case 401:
       return new AuthenticationError(`${message}; check the token (FERRY_TOKEN)`);

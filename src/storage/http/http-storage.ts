@@ -188,9 +188,10 @@ export class HttpStorage implements Storage {
       method,
       headers: { ...init.headers, authorization: this.#authorization },
       body: init.body,
-      // A streamed body needs half duplex; redirects could carry the token elsewhere and are never followed.
+      // A streamed body needs half duplex. Redirects could carry the token elsewhere: never followed, a
+      // redirect answer is an error (errorForStatus).
       ...(init.body !== undefined ? { duplex: 'half' as const } : {}),
-      redirect: 'error',
+      redirect: 'manual',
       signal: this.#closing.signal,
     });
   }
