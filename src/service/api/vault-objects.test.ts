@@ -469,3 +469,12 @@ class FailingListStorage implements Storage {
   remove = (key: string): Promise<void> => this.inner.remove(key);
   close = (): Promise<void> => this.inner.close();
 }
+
+describe('vault object routes: the route table', () => {
+  it('has exactly the five documented routes (no implicit HEAD of a listing)', () =>
+    withApp(async (t) => {
+      const routes = t.app.printRoutes({ commonPrefix: false, includeMeta: false });
+      const methods = [...routes.matchAll(/\((.*?)\)/g)].flatMap((match) => match[1]!.split(', ')).sort();
+      assert.deepEqual(methods, ['DELETE', 'GET', 'GET', 'HEAD', 'PUT'], routes);
+    }));
+});

@@ -97,6 +97,7 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
     scope.route({
       method: 'GET',
       url: '/v1/vaults/:vaultId/objects',
+      exposeHeadRoute: false,
       schema: { params: listParams, querystring: listQuery },
       handler: async (request, reply) => {
         const { vaultId } = request.params;
