@@ -69,7 +69,7 @@ export async function openLockedRepository(
   options: RepoOptions,
   lock: 'shared' | 'exclusive' | false = 'shared',
 ): Promise<{ repo: Repository; lock: RepositoryLock | undefined }> {
-  const storage = openStorage(repositoryLocation(ctx, options), ctx.repoContext.failpoints);
+  const storage = openStorage(repositoryLocation(ctx, options), { failpoints: ctx.repoContext.failpoints, env: ctx.env });
   ctx.cleanups.push(() => storage.close());
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
   const repo = await Repository.open(storage, password, ctx.repoContext);

@@ -5,7 +5,7 @@ import { openStorage } from '../storage-location.js';
 
 /** `ferry init`: creates a repository with one key slot for the password. */
 export async function initCommand(ctx: CliContext, options: RepoOptions): Promise<number> {
-  const storage = openStorage(repositoryLocation(ctx, options), ctx.repoContext.failpoints);
+  const storage = openStorage(repositoryLocation(ctx, options), { failpoints: ctx.repoContext.failpoints, env: ctx.env });
   ctx.cleanups.push(() => storage.close());
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr }, true);
   const repo = await Repository.init(storage, password, ctx.repoContext, { kdf: kdfFor(ctx) });

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { UserError } from '../core/errors.js';
+import { openStorage } from './storage-location.js';
+
+describe('openStorage', () => {
+  const VAULT = 'https://ferry.example:8420/v1/vaults/v-1';
+  // [location, options, expected location of the storage]
+  const opened: [string, Parameters<typeof openStorage>[1], string][] = [
+    ['/srv/repo', {}, '/srv/repo'],
+    ['fs:relative/repo', {}, resolve('relative/repo')],
+    [VAULT, { env: { FERRY_TOKEN: 'from-env' } }, VAULT],
+    [`${VAULT}/`, { token: 'from-option' }, VAULT],
+    ['http://127.0.0.1:8420/v1/vaults/v-1', { token: 'from-option', env: { FERRY_TOKEN: 'from-env' } }, 'http://127.0.0.1:8420/v1/vaults/v-1'],
+  ];
+  for (const [location, options, expected] of opened) {
+    it(`opens ${location}`, async () => {
+      const storage = openStorage(location, options);
+      assert.equal(storage.properties.location, expected);
+      await storage.close();
+    });
+  }
+
+  const refused: [string | undefined, Parameters<typeof openStorage>[1], RegExp][] = [
+    [undefined, {}, /pass -r REPO/],
+    ['fs:', {}, /path is empty/],
+    [VAULT, {}, /set FERRY_TOKEN/],
+    [VAULT, { env: { FERRY_TOKEN: '' } }, /set FERRY_TOKEN/],
+    ['https://me:secret@ferry.example/v1/vaults/v-1', { token: 't' }, /must not contain credentials/],
+    ['azure://account/container', {}, /scheme "azure:" is not supported/],
+  ];
+  for (const [location, options, message] of refused) {
+    it(`refuses ${String(location)} with a UserError`, () => {
+      assert.throws(() => openStorage(location, options), (err: Error) => err instanceof UserError && message.test(err.message) && !err.message.includes('secret'));
+    });
+  }
+});

@@ -1,0 +1,259 @@
+/**
+ * The vault object routes: the Storage interface over HTTP, for `HttpStorage` (src/storage/http/) and any
+ * other client. The wire protocol is specified in docs/service-http-storage.md; the rules of who may do what
+ * live in ../vault-objects/object-access-policy.ts, the operations in ../vault-objects/vault-objects.ts.
+ *
+ *   GET    /v1/vaults/:vaultId/objects?prefix=P   list (NDJSON, streamed)
+ *   GET    /v1/vaults/:vaultId/objects/<key>      load; `Range: bytes=A-B` → 206
+ *   HEAD   /v1/vaults/:vaultId/objects/<key>      stat (Content-Length)
+ *   PUT    /v1/vaults/:vaultId/objects/<key>      save (application/octet-stream, streamed)
+ *   DELETE /v1/vaults/:vaultId/objects/<key>      remove (idempotent)
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { IntegrityError, UserError } from '../../core/errors.js';
+import { assertValidPrefix, isValidKey } from '../../storage/object-key.js';
+import type { ByteRange } from '../../storage/storage.js';
+import type { LockOwnership, ResolvedVault } from '../vault-objects/vault-access.js';
+import { VaultObjects } from '../vault-objects/vault-objects.js';
+import { toApiError } from './error-handler.js';
+import { ListingAbandonedError, ListingWriter } from './vault-object-listing.js';
+
+export type { LockOwnership, ResolvedVault } from '../vault-objects/vault-access.js';
+
+/** The largest object accepted by default: packs are about 16 MiB, so this leaves room. */
+export const DEFAULT_MAX_OBJECT_BYTES = 64 * 1024 * 1024;
+
+/** What the routes need from the rest of the service. */
+export interface VaultObjectRouteDeps {
+  /** Authenticates the request for `vaultId`; throws typed errors (401, 403, and 404 for other tenants' vaults). */
+  resolveVault(request: FastifyRequest, vaultId: string): Promise<ResolvedVault>;
+  lockOwnership: LockOwnership;
+  /** Called with the size of every object stored, for /metrics. */
+  onBytesStored?(bytes: number): void;
+  /** The largest object accepted, in bytes; default {@link DEFAULT_MAX_OBJECT_BYTES}. */
+  maxObjectBytes?: number;
+}
+
+/** An upload larger than the limit: refused from its Content-Length before any byte is read, or as it streams. */
+class PayloadTooLargeError extends Error {
+  readonly statusCode = 413;
+  readonly code = 'PAYLOAD_TOO_LARGE';
+}
+
+/** The client went away before its upload was complete: nothing was stored, and nobody is left to answer. */
+class UploadAbortedError extends Error {
+  readonly statusCode = 400;
+  readonly code = 'UPLOAD_ABORTED';
+}
+
+const OBJECT_CONTENT_TYPE = 'application/octet-stream';
+const LISTING_CONTENT_TYPE = 'application/x-ndjson';
+const SHA256_HEADER = 'x-ferry-sha256';
+
+const vaultIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'a vault id is 1 to 128 of [A-Za-z0-9._-]');
+const objectParams = z.object({
+  vaultId: vaultIdSchema,
+  '*': z.string().refine(isValidKey, {
+    message: 'not a valid object key: `/`-separated segments of [A-Za-z0-9._-], none "." or "..", at most 1024 characters',
+  }),
+});
+const listParams = z.object({ vaultId: vaultIdSchema });
+const listQuery = z.object({
+  prefix: z.string().refine(isValidPrefix, { message: 'not a valid key prefix' }).default(''),
+});
+const loadHeaders = z.looseObject({
+  range: z.string().regex(/^bytes=\d{1,15}-\d{1,15}$/, 'only one range of the form bytes=FIRST-LAST').optional(),
+});
+const saveHeaders = z.looseObject({
+  [SHA256_HEADER]: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256').optional(),
+});
+
+/**
+ * Registers the vault object routes in their own encapsulated context (it accepts only
+ * application/octet-stream bodies, streamed, up to `maxObjectBytes`). Errors are typed and left to the API's
+ * one error handler (installErrorHandler), except a range past the end of an object, answered 416.
+ */
+export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjectRouteDeps): void {
+  const objects = new VaultObjects({ lockOwnership: deps.lockOwnership, onBytesStored: (bytes) => deps.onBytesStored?.(bytes) });
+  const maxObjectBytes = deps.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
+  const resolve = (request: FastifyRequest, vaultId: string): Promise<ResolvedVault> => deps.resolveVault(request, vaultId);
+
+  void app.register(async (plain) => {
+    plain.setValidatorCompiler(validatorCompiler);
+    const scope = plain.withTypeProvider<ZodTypeProvider>();
+    // No JSON or text parsing here: an upload body is a stream handed to storage as it arrives.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(OBJECT_CONTENT_TYPE, (request, payload, done) => {
+      const declared = Number(request.headers['content-length']);
+      if (declared > request.routeOptions.bodyLimit) {
+        done(new PayloadTooLargeError(`objects are limited to ${request.routeOptions.bodyLimit} bytes; this upload declares ${declared}`), undefined);
+        return;
+      }
+      done(null, payload);
+    });
+
+    scope.route({
+      method: 'GET',
+      url: '/v1/vaults/:vaultId/objects',
+      exposeHeadRoute: false,
+      schema: { params: listParams, querystring: listQuery },
+      handler: async (request, reply) => {
+        const { vaultId } = request.params;
+        const { prefix } = request.query;
+        const vault = await resolve(request, vaultId);
+        return sendListing(request, reply, (writer) => objects.list(vault, prefix, (info) => writer.add(info)));
+      },
+    });
+
+    scope.route({
+      method: 'GET',
+      url: '/v1/vaults/:vaultId/objects/*',
+      exposeHeadRoute: false,
+      schema: { params: objectParams, headers: loadHeaders },
+      handler: async (request, reply) => {
+        const { vaultId, '*': key } = request.params;
+        const range = parseRange(request.headers.range);
+        const vault = await resolve(request, vaultId);
+        let bytes: Buffer;
+        try {
+          bytes = await objects.load(vault, key, range);
+        } catch (err) {
+          if (range === undefined || !(err instanceof IntegrityError)) throw err;
+          return reply.status(416).header('cache-control', 'no-store').send({ code: err.code, message: err.message });
+        }
+        reply.header('cache-control', 'no-store').type(OBJECT_CONTENT_TYPE);
+        if (range !== undefined) {
+          reply.status(206).header('content-range', `bytes ${range.offset}-${range.offset + range.length - 1}/*`);
+        }
+        return reply.send(bytes);
+      },
+    });
+
+    scope.route({
+      method: 'HEAD',
+      url: '/v1/vaults/:vaultId/objects/*',
+      schema: { params: objectParams },
+      handler: async (request, reply) => {
+        const { vaultId, '*': key } = request.params;
+        const vault = await resolve(request, vaultId);
+        const info = await objects.stat(vault, key);
+        return reply
+          .header('cache-control', 'no-store')
+          .header('content-length', String(info.size))
+          .type(OBJECT_CONTENT_TYPE)
+          .send();
+      },
+    });
+
+    scope.route({
+      method: 'PUT',
+      url: '/v1/vaults/:vaultId/objects/*',
+      bodyLimit: maxObjectBytes,
+      schema: { params: objectParams, headers: saveHeaders },
+      handler: async (request, reply) => {
+        const { vaultId, '*': key } = request.params;
+        const sha256 = request.headers[SHA256_HEADER];
+        const length = declaredLength(request);
+        const vault = await resolve(request, vaultId);
+        const body = request.body as AsyncIterable<Buffer> | undefined;
+        try {
+          const result = await objects.upload(vaultId, vault, key, limited(body, maxObjectBytes), { length, sha256 });
+          return await reply.status(result.stored ? 201 : 200).send({ key, size: result.size, stored: result.stored });
+        } catch (err) {
+          // The rest of a refused body is not read; the connection cannot carry another request after it.
+          if (!request.raw.complete) reply.header('connection', 'close');
+          throw err;
+        }
+      },
+    });
+
+    scope.route({
+      method: 'DELETE',
+      url: '/v1/vaults/:vaultId/objects/*',
+      schema: { params: objectParams },
+      handler: async (request, reply) => {
+        const { vaultId, '*': key } = request.params;
+        const vault = await resolve(request, vaultId);
+        await objects.remove(vaultId, vault, key);
+        return reply.status(204).send();
+      },
+    });
+  });
+}
+
+/**
+ * Answers a listing: a listing that ends or fails before its first batch is full is answered whole, with
+ * the status its outcome deserves; a longer one streams, and a failure after the first batch ends the
+ * stream with an error line.
+ */
+async function sendListing(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  list: (writer: ListingWriter) => Promise<void>,
+): Promise<FastifyReply> {
+  const writer = new ListingWriter();
+  reply.raw.once('close', () => writer.stream.destroy());
+  let failure: { error: unknown } | undefined;
+  const listing = list(writer).catch((error: unknown) => void (failure = { error }));
+  await Promise.race([listing, writer.whenStarted]);
+  reply.header('cache-control', 'no-store').type(LISTING_CONTENT_TYPE);
+  if (!writer.started) {
+    await listing;
+    if (failure !== undefined) throw failure.error;
+    return reply.send(writer.completeBody());
+  }
+  void listing.then(async () => {
+    try {
+      if (failure === undefined) return await writer.finish();
+      if (failure.error instanceof ListingAbandonedError) return;
+      const { status, body } = toApiError(failure.error);
+      if (status >= 500) request.log.error({ err: failure.error }, 'listing failed after it started');
+      await writer.fail(body);
+    } catch (err) {
+      // Only a client that went away lands here; there is nobody left to tell.
+      request.log.debug({ err }, 'listing not delivered');
+    }
+  });
+  return reply.send(writer.stream);
+}
+
+/** The body as a source that fails once it passes `limit` bytes, or when the client goes away mid-upload. */
+async function* limited(body: AsyncIterable<Buffer> | undefined, limit: number): AsyncGenerator<Buffer> {
+  if (body === undefined) return;
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      size += chunk.byteLength;
+      if (size > limit) throw new PayloadTooLargeError(`objects are limited to ${limit} bytes; this upload sent more`);
+      yield chunk;
+    }
+  } catch (err) {
+    if (err instanceof PayloadTooLargeError) throw err;
+    throw new UploadAbortedError('the upload ended before it was complete; nothing was stored', { cause: err });
+  }
+}
+
+/** The request's Content-Length, or undefined for a chunked upload. */
+function declaredLength(request: FastifyRequest): number | undefined {
+  const header = request.headers['content-length'];
+  return header === undefined ? undefined : Number(header);
+}
+
+/** `bytes=FIRST-LAST` (validated by the schema) as an offset and length; LAST before FIRST is a 400. */
+function parseRange(header: string | undefined): ByteRange | undefined {
+  if (header === undefined) return undefined;
+  const [first, last] = header.slice('bytes='.length).split('-').map(Number) as [number, number];
+  if (last < first) throw new UserError(`invalid range ${header}: LAST is before FIRST`);
+  return { offset: first, length: last - first + 1 };
+}
+
+function isValidPrefix(prefix: string): boolean {
+  try {
+    assertValidPrefix(prefix);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Translation of the vault API's answers into the typed errors of core, at the edge of HttpStorage
+ * (docs/service-http-storage.md, "Statuses"). Messages name the operation and the vault URL, never the token.
+ */
+import {
+  AlreadyExistsError,
+  AuthenticationError,
+  ForbiddenError,
+  IntegrityError,
+  NotFoundError,
+  PermanentError,
+} from '../../core/errors.js';
+
+/** An answer a retry may fix (408, 429, 500, 502, 503, 504): retried, then reported as a plain Error. */
+export class TransientHttpError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'TransientHttpError';
+  }
+}
+
+const TRANSIENT_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+/** Network failures worth another attempt: the connection was refused, reset, cut or timed out. */
+const TRANSIENT_NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** True for a fetch failure caused by the network (fetch rejects with a TypeError whose cause has the code). */
+export function isTransientNetworkError(err: unknown): boolean {
+  if (!(err instanceof TypeError)) return false;
+  const code = errorCode(err.cause);
+  if (code === undefined && err.cause instanceof AggregateError) return err.cause.errors.some((e) => isTransientCode(errorCode(e)));
+  return isTransientCode(code);
+}
+
+/** What a failed network call says, for messages: the cause's code and message. */
+export function describeNetworkError(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  const code = errorCode(cause);
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+/** The `{code, message}` of an error answer, when it has one. */
+export interface ApiErrorAnswer {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Error bodies are small JSON documents; anything longer is not read. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** Reads the `{code, message}` body of an error answer; undefined when there is none (HEAD) or it is not JSON. */
+export async function readErrorAnswer(response: Response): Promise<ApiErrorAnswer | undefined> {
+  if (!(response.headers.get('content-type') ?? '').includes('json')) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  try {
+    const text = await response.text();
+    if (text.length > MAX_ERROR_BODY) return undefined;
+    const body: unknown = JSON.parse(text);
+    if (typeof body !== 'object' || body === null) return undefined;
+    const { code, message } = body as Record<string, unknown>;
+    return typeof code === 'string' && typeof message === 'string' ? { code, message } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The typed error for an answer with a status that is not a success, `what` being the operation
+ * ("loading data/ab/… from https://…/v1/vaults/…"). Statuses a retry may fix give a TransientHttpError.
+ */
+export function errorForStatus(what: string, status: number, answer: ApiErrorAnswer | undefined): Error {
+  const detail = answer !== undefined ? answer.message : `HTTP ${status}`;
+  const message = `${what}: ${detail}`;
+  if (TRANSIENT_STATUSES.has(status)) return new TransientHttpError(`${what}: the server answered ${status} (${detail})`, status);
+  if (status >= 300 && status < 400) {
+    return new PermanentError(`${what}: the server answered with a redirect (${status}); use the vault URL it points to`);
+  }
+  switch (status) {
+    case 401:
+      return new AuthenticationError(`${message}; check the token (FERRY_TOKEN)`);
+    case 403:
+      return new ForbiddenError(message);
+    case 404:
+      return new NotFoundError(message);
+    case 409:
+      return new AlreadyExistsError(message);
+    case 416:
+    case 422:
+      return new IntegrityError(message);
+    default:
+      // 400, 413, 415, 507 and anything unexpected: the same request will not succeed later.
+      return new PermanentError(`${what}: the server refused the request with ${status} (${detail})`);
+  }
+}
+
+/** The typed error for an error line ending a listing (`{"error":{code,message}}`). */
+export function errorForCode(what: string, answer: ApiErrorAnswer): Error {
+  const message = `${what}: ${answer.message}`;
+  switch (answer.code) {
+    case 'NOT_FOUND':
+      return new NotFoundError(message);
+    case 'INTEGRITY':
+      return new IntegrityError(message);
+    case 'PERMANENT':
+      return new PermanentError(message);
+    case 'FORBIDDEN':
+      return new ForbiddenError(message);
+    case 'UNAUTHENTICATED':
+      return new AuthenticationError(message);
+    default:
+      return new Error(`${message} (${answer.code})`);
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
+  return typeof err.code === 'string' ? err.code : undefined;
+}
+
+const isTransientCode = (code: string | undefined): boolean => code !== undefined && TRANSIENT_NETWORK_CODES.has(code);

@@ -1,0 +1,308 @@
+import { setMaxListeners } from 'node:events';
+import { IntegrityError, PermanentError, UserError } from '../../core/errors.js';
+import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
+import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
+import {
+  TransientHttpError,
+  describeNetworkError,
+  errorForCode,
+  errorForStatus,
+  isTransientNetworkError,
+  readErrorAnswer,
+} from './http-errors.js';
+import { lines } from './ndjson-lines.js';
+import { VerifiedSource, checkBuffer } from './verified-source.js';
+
+/** How often and how patiently idempotent requests are retried. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included (>= 1). */
+  readonly attempts: number;
+  /** The wait before the second attempt; it doubles for each further one, with jitter. */
+  readonly baseDelayMs: number;
+}
+
+export interface HttpStorageOptions {
+  /** The vault's URL, `http(s)://HOST[:PORT]/v1/vaults/<vaultId>`, without credentials, query or fragment. */
+  readonly url: string;
+  /** The bearer token; sent only in the Authorization header. */
+  readonly token: string;
+  readonly retry?: RetryPolicy;
+  /** Waits between attempts (injectable so tests need not wait). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200 };
+
+const SHA256_HEADER = 'x-ferry-sha256';
+
+/**
+ * A Storage over the Ferry service's vault object API (docs/service-http-storage.md), with Node's fetch.
+ *
+ * - Keys, prefixes and ranges are checked before any request (PermanentError), like every back end.
+ * - Statuses map to the typed errors of core (http-errors.ts); the token appears in no URL and no message.
+ * - Uploads stream (a Buffer is checked against `length`/`sha256` before it is sent, a stream while it is
+ *   sent: a mismatch or a throwing source aborts the request and the server stores nothing). The declared
+ *   length travels as Content-Length, the sha256 in `x-ferry-sha256`; the server also checks every
+ *   content-named key against the SHA-256 its name claims.
+ * - Requests that are safe to repeat are retried on connection failures and 408/429/5xx (not 507) with
+ *   exponential backoff: load, stat, remove, saves of a Buffer (the protocol makes them idempotent), and a
+ *   listing until its first object was delivered. A streamed save is never retried: its source is spent.
+ * - `close` aborts requests in flight; the storage is unusable afterwards.
+ */
+export class HttpStorage implements Storage {
+  readonly properties: StorageProperties;
+  readonly #base: string;
+  readonly #authorization: string;
+  readonly #retry: RetryPolicy;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #closing = new AbortController();
+
+  constructor(options: HttpStorageOptions) {
+    this.#base = vaultBase(options.url);
+    this.#authorization = `Bearer ${checkedToken(options.token)}`;
+    this.#retry = options.retry ?? DEFAULT_RETRY;
+    if (!Number.isSafeInteger(this.#retry.attempts) || this.#retry.attempts < 1) {
+      throw new RangeError(`retry attempts must be a positive integer, got ${this.#retry.attempts}`);
+    }
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    // Every request in flight listens to this one signal.
+    setMaxListeners(0, this.#closing.signal);
+    this.properties = { location: this.#base, serverSideCopy: false };
+  }
+
+  async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options: SaveOptions = {}): Promise<void> {
+    assertValidKey(key);
+    const what = `saving ${key} to ${this.#base}`;
+    if (data instanceof Uint8Array) {
+      checkBuffer(key, data, options);
+      return this.#attempts(what, () => true, () => this.#put(what, key, data, data.byteLength, options.sha256));
+    }
+    const source = new VerifiedSource(key, data, options);
+    try {
+      await this.#attempts(what, () => false, () => this.#put(what, key, source.chunks(), options.length, options.sha256));
+    } catch (err) {
+      // fetch reports a failing body as a generic network error; the source's own error is the one that counts.
+      const sourceError = source.error;
+      if (sourceError !== undefined) throw sourceError.value;
+      throw err;
+    }
+  }
+
+  async load(key: string, range?: ByteRange): Promise<Buffer> {
+    assertValidKey(key);
+    if (range !== undefined) assertValidRange(key, range);
+    const what = `loading ${key} from ${this.#base}`;
+    if (range?.length === 0) {
+      // A zero-length range cannot be written as an HTTP range: only its offset needs checking.
+      const { size } = await this.stat(key);
+      if (range.offset > size) throw new IntegrityError(`${what}: it has ${size} bytes, too few for the range ${range.offset}+0`);
+      return Buffer.alloc(0);
+    }
+    return this.#attempts(what, () => true, async () => {
+      const headers: Record<string, string> = {};
+      if (range !== undefined) headers.range = `bytes=${range.offset}-${range.offset + range.length - 1}`;
+      const response = await this.#fetch('GET', this.#objectUrl(key), { headers });
+      const expectedStatus = range === undefined ? 200 : 206;
+      if (response.status !== expectedStatus) throw await this.#failure(what, response);
+      const length = range?.length ?? contentLength(what, response);
+      return readBody(what, response, length);
+    });
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    assertValidKey(key);
+    const what = `checking ${key} in ${this.#base}`;
+    return this.#attempts(what, () => true, async () => {
+      const response = await this.#fetch('HEAD', this.#objectUrl(key), {});
+      if (response.status !== 200) throw await this.#failure(what, response);
+      return { key, size: contentLength(what, response) };
+    });
+  }
+
+  async list(prefix: string, onObject: (info: ObjectInfo) => void | Promise<void>): Promise<void> {
+    assertValidPrefix(prefix);
+    const what = `listing ${prefix === '' ? 'all objects' : prefix} in ${this.#base}`;
+    let delivered = 0;
+    // Once an object was handed to the callback, a repeated listing would hand it over twice.
+    await this.#attempts(what, () => delivered === 0, async () => {
+      const url = `${this.#base}/objects?prefix=${encodeURIComponent(prefix)}`;
+      const response = await this.#fetch('GET', url, { headers: { accept: 'application/x-ndjson' } });
+      if (response.status !== 200 || response.body === null) throw await this.#failure(what, response);
+      let count = 0;
+      for await (const line of lines(response.body)) {
+        const entry = parseListingLine(what, line, prefix);
+        if ('error' in entry) throw errorForCode(what, entry.error);
+        if ('done' in entry) {
+          if (entry.count !== count) throw new PermanentError(`${what}: the server counted ${entry.count} objects, but sent ${count}`);
+          return;
+        }
+        count++;
+        delivered++;
+        await onObject(entry);
+      }
+      throw new TransientHttpError(`${what}: the listing ended before its last line`, 0);
+    });
+  }
+
+  async remove(key: string): Promise<void> {
+    assertValidKey(key);
+    const what = `removing ${key} from ${this.#base}`;
+    await this.#attempts(what, () => true, async () => {
+      const response = await this.#fetch('DELETE', this.#objectUrl(key), {});
+      if (!response.ok) throw await this.#failure(what, response);
+      await response.body?.cancel();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closing.abort(new PermanentError(`the storage at ${this.#base} was closed`));
+  }
+
+  async #put(
+    what: string,
+    key: string,
+    body: Uint8Array | AsyncIterable<Uint8Array>,
+    length: number | undefined,
+    sha256: string | undefined,
+  ): Promise<void> {
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (length !== undefined) headers['content-length'] = String(length);
+    if (sha256 !== undefined) headers[SHA256_HEADER] = sha256;
+    const response = await this.#fetch('PUT', this.#objectUrl(key), { headers, body });
+    if (response.status !== 200 && response.status !== 201) throw await this.#failure(what, response);
+    await response.body?.cancel();
+  }
+
+  #objectUrl(key: string): string {
+    // Valid keys use only [A-Za-z0-9._-/] and have no "." or ".." segment: they go into the path as they are.
+    return `${this.#base}/objects/${key}`;
+  }
+
+  async #fetch(
+    method: string,
+    url: string,
+    init: { headers?: Record<string, string>; body?: Uint8Array | AsyncIterable<Uint8Array> },
+  ): Promise<Response> {
+    if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
+    return fetch(url, {
+      method,
+      headers: { ...init.headers, authorization: this.#authorization },
+      body: init.body,
+      // A streamed body needs half duplex. Redirects could carry the token elsewhere: never followed, a
+      // redirect answer is an error (errorForStatus).
+      ...(init.body !== undefined ? { duplex: 'half' as const } : {}),
+      redirect: 'manual',
+      signal: this.#closing.signal,
+    });
+  }
+
+  /** The error for an answer that is not the expected success (consumes the body). */
+  async #failure(what: string, response: Response): Promise<Error> {
+    if (response.ok) {
+      await response.body?.cancel();
+      return new PermanentError(`${what}: unexpected answer ${response.status} from the server`);
+    }
+    return errorForStatus(what, response.status, await readErrorAnswer(response));
+  }
+
+  /**
+   * Runs `operation`, again after a transient failure while `repeatable()` says so and attempts remain.
+   * A closed storage, a typed error or a source's error is thrown as it is.
+   */
+  async #attempts<T>(what: string, repeatable: () => boolean, operation: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await operation();
+      } catch (err) {
+        if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
+        const transient = err instanceof TransientHttpError || isTransientNetworkError(err);
+        if (!transient) throw err;
+        if (!repeatable() || attempt >= this.#retry.attempts) throw giveUp(what, err, attempt);
+        const delay = this.#retry.baseDelayMs * 2 ** (attempt - 1);
+        await this.#sleep(delay / 2 + Math.random() * (delay / 2));
+      }
+    }
+  }
+}
+
+/** The final error of a transient failure: a plain Error, so that a later run may succeed. */
+function giveUp(what: string, err: unknown, attempts: number): Error {
+  const tries = attempts === 1 ? '' : ` (${attempts} attempts)`;
+  if (err instanceof TransientHttpError) return new Error(`${err.message}${tries}`, { cause: err });
+  return new Error(`${what}: the connection failed: ${describeNetworkError(err)}${tries}`, { cause: err });
+}
+
+/** Checks the vault URL and returns it without a trailing slash; refuses credentials, query and fragment. */
+function vaultBase(location: string): string {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    throw new UserError('the vault URL is not a URL; expected http(s)://HOST[:PORT]/v1/vaults/VAULT');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UserError(`the vault URL must start with http:// or https://, not ${url.protocol}//`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new UserError('the vault URL must not contain credentials; pass the token in FERRY_TOKEN');
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new UserError('the vault URL must not have a query or fragment; pass the token in FERRY_TOKEN');
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function checkedToken(token: string): string {
+  if (token.length === 0) throw new UserError('no token for the vault: set FERRY_TOKEN');
+  // A bearer token is printable ASCII without spaces; anything else would break or forge headers.
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new UserError('the vault token is malformed: it must be printable ASCII without spaces');
+  return token;
+}
+
+function contentLength(what: string, response: Response): number {
+  const header = response.headers.get('content-length');
+  const size = header === null ? NaN : Number(header);
+  if (!Number.isSafeInteger(size) || size < 0) throw new PermanentError(`${what}: the answer has no valid Content-Length`);
+  return size;
+}
+
+/** Reads exactly `length` bytes of the body into one Buffer; a longer or shorter body is damage. */
+async function readBody(what: string, response: Response, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let filled = 0;
+  if (response.body !== null) {
+    for await (const chunk of response.body) {
+      const piece = chunk as Uint8Array;
+      if (filled + piece.byteLength > length) throw new IntegrityError(`${what}: the answer has more than ${length} bytes`);
+      buffer.set(piece, filled);
+      filled += piece.byteLength;
+    }
+  }
+  if (filled !== length) throw new IntegrityError(`${what}: the answer has ${filled} bytes, expected ${length}`);
+  return buffer;
+}
+
+type ListingLine = ObjectInfo | { readonly done: true; readonly count: number } | { readonly error: { code: string; message: string } };
+
+/** One line of a listing, checked: an object under `prefix`, the closing line, or an error line. */
+function parseListingLine(what: string, line: string, prefix: string): ListingLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new PermanentError(`${what}: the server sent a listing line that is not JSON`);
+  }
+  if (typeof value === 'object' && value !== null) {
+    const fields = value as Record<string, unknown>;
+    const { key, size, done, count, error } = fields;
+    if (typeof key === 'string' && isValidKey(key) && key.startsWith(prefix) && isSize(size)) return { key, size };
+    if (done === true && isSize(count)) return { done, count };
+    if (typeof error === 'object' && error !== null) {
+      const { code, message } = error as Record<string, unknown>;
+      if (typeof code === 'string' && typeof message === 'string') return { error: { code, message } };
+    }
+  }
+  throw new PermanentError(`${what}: the server sent a listing line that is not an object, a closing or an error line`);
+}
+
+const isSize = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
