@@ -17,11 +17,14 @@ import { installAccessControl, type RegisteredRoute } from './api/route-access.j
 import { registerStorageAccountRoutes } from './api/storage-accounts.js';
 import { registerTenantRoutes } from './api/tenants.js';
 import { registerTokenRoutes } from './api/tokens.js';
+import { registerVaultObjectRoutes } from './api/vault-objects.js';
 import { registerVaultRoutes } from './api/vaults.js';
 import type { BackendLocation } from './backend-location.js';
 import type { ServiceContext } from './context.js';
 import type { ServiceDatabase } from './db/database.js';
 import { ServiceMetrics } from './metrics.js';
+import { dbLockOwnership } from './resources/db-lock-ownership.js';
+import { resolveVaultForObjects } from './vault-access.js';
 
 /** The API version in the OpenAPI document. */
 export const API_VERSION = '1.0.0';
@@ -92,6 +95,11 @@ export function buildServer(options: ServerOptions): FerryServer {
   registerRegistrationRoutes(app, ctx);
   registerBackupRunRoutes(app, ctx);
   registerAgentScheduleRoutes(app, ctx);
+  registerVaultObjectRoutes(app, {
+    resolveVault: resolveVaultForObjects,
+    lockOwnership: dbLockOwnership(ctx),
+    onBytesStored: (bytes) => ctx.metrics.addStoredBytes(bytes),
+  });
   return { app, ctx, routes };
 }
 

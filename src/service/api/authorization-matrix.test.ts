@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   CALLERS,
@@ -8,13 +9,37 @@ import {
   matrixCoverage,
   matrixRequest,
   routeKey,
+  type Expectations,
   type MatrixTable,
 } from '../testing/authorization-matrix.js';
-import { startServiceFixture } from '../testing/service-fixture.js';
+import { startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
+import { getVault } from '../resources/vaults.js';
+import { openVaultStorage } from '../resources/vault-storage.js';
 import { buildWorld, type World } from '../testing/world.js';
 
 const tenantParams = (w: World): Record<string, string> => ({ tenantId: w.a.tenantId });
 const vaultParams = (w: World): Record<string, string> => ({ vaultId: w.a.vaultId });
+
+/** An object named by the SHA-256 of its bytes, as every repository object but `config` is. */
+const OBJECT_BYTES = Buffer.from('an object of the matrix');
+const OBJECT_KEY = `keys/${createHash('sha256').update(OBJECT_BYTES).digest('hex')}`;
+const NEW_OBJECT_BYTES = Buffer.from('an object the request stores');
+const NEW_OBJECT_KEY = `keys/${createHash('sha256').update(NEW_OBJECT_BYTES).digest('hex')}`;
+const objectParams = (key: string) => (w: World): Record<string, string> => ({ vaultId: w.a.vaultId, '*': key });
+
+/** Stores OBJECT_KEY in tenant A's vault, straight through its storage. */
+async function storeObject(fixture: ServiceFixture, world: World): Promise<void> {
+  const storage = await openVaultStorage(fixture.ctx, await getVault(fixture.ctx, { tokenId: 'setup', role: 'admin', expiresAt: '2100-01-01T00:00:00.000Z' }, world.a.vaultId));
+  try {
+    await storage.save(OBJECT_KEY, OBJECT_BYTES);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Object routes: tenant A's admins and agent reach A's vault; others get 404 (other tenant) or 403 (role). */
+const objectAccess = (admins: number, agent: number): Expectations =>
+  authenticated({ admin: admins, tenantAdmin: admins, otherTenantAdmin: 404, agent, otherTenantAgent: 404, job: 403, operator: 403 });
 
 /**
  * The authorization matrix: for every route the service registers, the status every caller gets. The
@@ -117,12 +142,24 @@ const MATRIX: MatrixTable = {
     params: vaultParams,
     expect: authenticated({ admin: 403, tenantAdmin: 403, otherTenantAdmin: 403, agent: 200, otherTenantAgent: 404, job: 403, operator: 403 }),
   },
+  'GET /v1/vaults/:vaultId/objects': { params: vaultParams, query: 'prefix=keys/', setup: storeObject, expect: objectAccess(200, 200) },
+  'GET /v1/vaults/:vaultId/objects/*': { params: objectParams(OBJECT_KEY), setup: storeObject, expect: objectAccess(200, 200) },
+  'HEAD /v1/vaults/:vaultId/objects/*': { params: objectParams(OBJECT_KEY), setup: storeObject, expect: objectAccess(200, 200) },
+  'PUT /v1/vaults/:vaultId/objects/*': {
+    params: objectParams(NEW_OBJECT_KEY),
+    headers: { 'content-type': 'application/octet-stream' },
+    body: () => NEW_OBJECT_BYTES,
+    expect: objectAccess(201, 201),
+  },
+  // An agent may remove only lock objects its own machine saved.
+  'DELETE /v1/vaults/:vaultId/objects/*': { params: objectParams(OBJECT_KEY), setup: storeObject, expect: objectAccess(204, 403) },
 };
 
 describe('authorization matrix: every route × every caller', () => {
   it('has exactly one row per registered route', async () => {
     const fixture = await startServiceFixture();
     try {
+      await fixture.app.ready(); // routes registered by plugins (the object routes) appear once it is ready
       assertMatrixCovers(fixture.routes, MATRIX);
     } finally {
       await fixture.close();
@@ -133,6 +170,7 @@ describe('authorization matrix: every route × every caller', () => {
     const fixture = await startServiceFixture();
     try {
       fixture.app.route({ method: 'GET', url: '/v1/unlisted', config: { access: ['admin'] }, handler: async () => ({}) });
+      await fixture.app.ready();
       const coverage = matrixCoverage(fixture.routes, { ...MATRIX, 'GET /v1/gone': { expect: everyone(200) } });
       assert.deepEqual(coverage, { missingRows: ['GET /v1/unlisted'], staleRows: ['GET /v1/gone'] });
       assert.throws(() => assertMatrixCovers(fixture.routes, MATRIX), /route GET \/v1\/unlisted has no row/);
@@ -160,6 +198,7 @@ describe('authorization matrix: every route × every caller', () => {
         const fixture = await startServiceFixture();
         try {
           const world = await buildWorld(fixture);
+          await row.setup?.(fixture, world);
           const response = await fixture.app.inject(matrixRequest(route, row, world, caller));
           if (response.statusCode !== row.expect[caller]) {
             failures.push(`${routeKey(route)} as ${caller}: got ${response.statusCode}, expected ${row.expect[caller]} (${response.body.slice(0, 160)})`);
@@ -176,6 +215,7 @@ describe('authorization matrix: every route × every caller', () => {
 async function listRoutes(): Promise<readonly import('../api/route-access.js').RegisteredRoute[]> {
   const fixture = await startServiceFixture();
   try {
+    await fixture.app.ready();
     return [...fixture.routes];
   } finally {
     await fixture.close();

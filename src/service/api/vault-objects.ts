@@ -18,6 +18,7 @@ import type { ByteRange } from '../../storage/storage.js';
 import type { LockOwnership, ResolvedVault } from '../vault-objects/vault-access.js';
 import { VaultObjects } from '../vault-objects/vault-objects.js';
 import { toApiError } from './error-handler.js';
+import type { RouteAccess } from './route-access.js';
 import { ListingAbandonedError, ListingWriter } from './vault-object-listing.js';
 
 export type { LockOwnership, ResolvedVault } from '../vault-objects/vault-access.js';
@@ -75,6 +76,9 @@ const saveHeaders = z.looseObject({
  * application/octet-stream bodies, streamed, up to `maxObjectBytes`). Errors are typed and left to the API's
  * one error handler (installErrorHandler), except a range past the end of an object, answered 416.
  */
+/** Who may reach the object routes at all; resolveVault then decides full or append-only, or 404. */
+const VAULT_OBJECT_ACCESS: RouteAccess = ['admin', 'tenant-admin', 'agent'];
+
 export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjectRouteDeps): void {
   const objects = new VaultObjects({ lockOwnership: deps.lockOwnership, onBytesStored: (bytes) => deps.onBytesStored?.(bytes) });
   const maxObjectBytes = deps.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
@@ -97,6 +101,7 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
     scope.route({
       method: 'GET',
       url: '/v1/vaults/:vaultId/objects',
+      config: { access: VAULT_OBJECT_ACCESS, summary: "List a vault's objects under a prefix (streamed JSON lines)" },
       exposeHeadRoute: false,
       schema: { params: listParams, querystring: listQuery },
       handler: async (request, reply) => {
@@ -110,6 +115,7 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
     scope.route({
       method: 'GET',
       url: '/v1/vaults/:vaultId/objects/*',
+      config: { access: VAULT_OBJECT_ACCESS, summary: 'Read a vault object, whole or a byte range' },
       exposeHeadRoute: false,
       schema: { params: objectParams, headers: loadHeaders },
       handler: async (request, reply) => {
@@ -134,6 +140,7 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
     scope.route({
       method: 'HEAD',
       url: '/v1/vaults/:vaultId/objects/*',
+      config: { access: VAULT_OBJECT_ACCESS, summary: 'Size of a vault object' },
       schema: { params: objectParams },
       handler: async (request, reply) => {
         const { vaultId, '*': key } = request.params;
@@ -150,6 +157,7 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
     scope.route({
       method: 'PUT',
       url: '/v1/vaults/:vaultId/objects/*',
+      config: { access: VAULT_OBJECT_ACCESS, summary: 'Store a vault object (streamed, verified against the hash its name claims)' },
       bodyLimit: maxObjectBytes,
       schema: { params: objectParams, headers: saveHeaders },
       handler: async (request, reply) => {
@@ -172,6 +180,7 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
     scope.route({
       method: 'DELETE',
       url: '/v1/vaults/:vaultId/objects/*',
+      config: { access: VAULT_OBJECT_ACCESS, summary: "Remove a vault object (agents: only their own machine's lock objects)" },
       schema: { params: objectParams },
       handler: async (request, reply) => {
         const { vaultId, '*': key } = request.params;

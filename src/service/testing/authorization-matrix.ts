@@ -1,5 +1,6 @@
 import type { InjectOptions } from 'fastify';
 import type { RegisteredRoute } from '../api/route-access.js';
+import type { ServiceFixture } from './service-fixture.js';
 import type { World } from './world.js';
 
 /** Every kind of caller the matrix tries on every route. */
@@ -26,9 +27,14 @@ export type Expectations = Readonly<Record<Caller, number>>;
  * and the status every caller must get.
  */
 export interface MatrixRow {
+  /** Path parameters by name; a wildcard route's `*` is filled from the parameter named `*`. */
   readonly params?: (world: World) => Readonly<Record<string, string>>;
   readonly body?: (world: World) => unknown;
+  /** Extra request headers, e.g. the content type of a raw body. */
+  readonly headers?: Readonly<Record<string, string>>;
   readonly query?: string;
+  /** Runs on each fresh world before the request (e.g. stores the object a request reads). */
+  readonly setup?: (fixture: ServiceFixture, world: World) => Promise<void>;
   readonly expect: Expectations;
 }
 
@@ -104,12 +110,16 @@ export function matrixRequest(route: RegisteredRoute, row: MatrixRow, world: Wor
     const value = params[name];
     if (value === undefined) throw new Error(`matrix row ${routeKey(route)} gives no value for :${name}`);
     return encodeURIComponent(value);
+  }).replace(/\*$/, () => {
+    const value = params['*'];
+    if (value === undefined) throw new Error(`matrix row ${routeKey(route)} gives no value for its wildcard *`);
+    return value;
   });
   const body = row.body?.(world);
   return {
     method: route.method,
     url: row.query ? `${url}?${row.query}` : url,
-    headers: headersOf(world, caller),
+    headers: { ...headersOf(world, caller), ...row.headers },
     ...(body !== undefined ? { payload: body as InjectOptions['payload'] } : {}),
   };
 }
