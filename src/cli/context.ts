@@ -1,11 +1,13 @@
 import { hostname, userInfo } from 'node:os';
-import { systemClock } from '../core/clock.js';
-import { UserError } from '../core/errors.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { ForbiddenError, UserError } from '../core/errors.js';
 import { armedFailpoints } from '../core/failpoints.js';
 import { INSECURE_TEST_KDF, DEFAULT_KDF, type KdfParams } from '../engine/crypto/key-slot.js';
 import { acquireLock, type RepositoryLock } from '../engine/repository/lock.js';
 import { STALE_LOCK_MS } from '../engine/repository/lock-staleness.js';
 import { Repository, type RepositoryContext } from '../engine/repository/repository.js';
+import type { Storage } from '../storage/storage.js';
+import { readRegistration, vaultLocation, type AgentRegistration } from './agent-state.js';
 import { readPassword } from './password.js';
 import { openStorage } from './storage-location.js';
 
@@ -38,7 +40,7 @@ export function processContext(signal: AbortSignal): CliContext {
     stdout: process.stdout,
     stderr: process.stderr,
     repoContext: {
-      clock: systemClock,
+      clock: clockFromEnv(process.env),
       hostname: process.env.FERRY_HOSTNAME ?? hostname(),
       username: safeUsername(),
       failpoints: armedFailpoints(process.env.FERRY_FAILPOINT, crashNow),
@@ -51,32 +53,73 @@ export function processContext(signal: AbortSignal): CliContext {
   };
 }
 
+/**
+ * The system clock, shifted by FERRY_TEST_CLOCK_OFFSET_MS when set: lets end-to-end tests of the
+ * agent's schedule start "a day later" without waiting. For test suites only.
+ */
+export function clockFromEnv(env: NodeJS.ProcessEnv): Clock {
+  const raw = env.FERRY_TEST_CLOCK_OFFSET_MS;
+  if (raw === undefined || raw === '') return systemClock;
+  if (!/^-?[0-9]{1,15}$/.test(raw)) throw new UserError(`FERRY_TEST_CLOCK_OFFSET_MS must be a whole number of milliseconds, got "${raw}"`);
+  const offset = Number(raw);
+  return { now: () => systemClock.now() + offset };
+}
+
 /** The KDF for new key slots; FERRY_INSECURE_TEST_KDF=1 makes it cheap, for test suites only. */
 export function kdfFor(ctx: CliContext): KdfParams {
   return ctx.env.FERRY_INSECURE_TEST_KDF === '1' ? INSECURE_TEST_KDF : DEFAULT_KDF;
 }
 
-export function repositoryLocation(ctx: CliContext, options: RepoOptions): string | undefined {
-  return options.repo ?? ctx.env.FERRY_REPOSITORY;
+/** Where a command's repository is, and the registration it came from when it is this machine's vault. */
+export interface RepositoryTarget {
+  readonly location: string;
+  /** The token for an http(s) location; FERRY_TOKEN when absent. */
+  readonly token?: string;
+  /** Set when no -r/FERRY_REPOSITORY was given and the registered vault was used (agent mode). */
+  readonly registration?: AgentRegistration;
+}
+
+/** -r, else FERRY_REPOSITORY, else the vault this machine is registered to; a `UserError` when none. */
+export async function repositoryTarget(ctx: CliContext, options: RepoOptions): Promise<RepositoryTarget> {
+  const explicit = options.repo ?? ctx.env.FERRY_REPOSITORY;
+  if (explicit !== undefined && explicit !== '') return { location: explicit };
+  const registration = await readRegistration(ctx.env);
+  if (registration) return { location: vaultLocation(registration), token: registration.token, registration };
+  throw new UserError('no repository given: pass -r REPO or set FERRY_REPOSITORY, or register this machine to a vault with `ferry register --credentials FILE`');
+}
+
+/** Opens the Storage of a target; it is closed at exit. */
+export function openTargetStorage(ctx: CliContext, target: RepositoryTarget): Storage {
+  const storage = openStorage(target.location, { failpoints: ctx.repoContext.failpoints, env: ctx.env, ...(target.token ? { token: target.token } : {}) });
+  ctx.cleanups.push(() => storage.close());
+  return storage;
 }
 
 /**
- * Opens the repository named by -r/FERRY_REPOSITORY with the password, and (unless `lock` is false)
+ * Opens the repository (see {@link repositoryTarget}) with the password, and (unless `lock` is false)
  * takes a lock released at exit. Nothing is written before the password is verified.
  */
 export async function openLockedRepository(
   ctx: CliContext,
   options: RepoOptions,
   lock: 'shared' | 'exclusive' | false = 'shared',
-): Promise<{ repo: Repository; lock: RepositoryLock | undefined }> {
-  const storage = openStorage(repositoryLocation(ctx, options), { failpoints: ctx.repoContext.failpoints, env: ctx.env });
-  ctx.cleanups.push(() => storage.close());
+  resolved?: RepositoryTarget,
+): Promise<{ repo: Repository; lock: RepositoryLock | undefined; target: RepositoryTarget }> {
+  const target = resolved ?? (await repositoryTarget(ctx, options));
+  if (lock === 'exclusive' && target.registration) {
+    // forget, prune and repair delete or rewrite data: an agent is append-only, so refuse before any work.
+    throw new ForbiddenError(
+      `this machine's agent token may only add to vault "${target.registration.vault.name}": forget, prune and repair need a tenant-admin, ` +
+        `who runs them with -r ${target.location} and FERRY_TOKEN set to a tenant-admin token`,
+    );
+  }
+  const storage = openTargetStorage(ctx, target);
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
   const repo = await Repository.open(storage, password, ctx.repoContext);
-  if (!lock) return { repo, lock: undefined };
+  if (!lock) return { repo, lock: undefined, target };
   const held = await acquireLock(repo, { exclusive: lock === 'exclusive', pid: ctx.pid, ...lockTimingFromEnv(ctx.env) });
   ctx.cleanups.unshift(() => held.release());
-  return { repo, lock: held };
+  return { repo, lock: held, target };
 }
 
 /**

@@ -6,7 +6,9 @@ import { backup, findParent, newProgress, normalizePaths } from '../../engine/ar
 import { Excludes } from '../../engine/archiver/excludes.js';
 import { scanTotals, type ScanTotals } from '../../engine/archiver/scanner.js';
 import type { BackupSummary } from '../../engine/snapshot/snapshot.js';
-import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
+import type { BackupRunStatus, BackupRunTrigger } from '../../service/resources/backup-runs.js';
+import { openLockedRepository, repositoryTarget, type CliContext, type RepoOptions, type RepositoryTarget } from '../context.js';
+import { reportBackupRun } from '../run-report.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { ProgressLine } from '../progress-line.js';
 
@@ -16,7 +18,58 @@ export interface BackupOptions extends RepoOptions {
 }
 
 /** `ferry backup PATH…`: exit 0, or 3 when some source entries could not be read. */
-export async function backupCommand(ctx: CliContext, paths: string[], options: BackupOptions): Promise<number> {
+export function backupCommand(ctx: CliContext, paths: string[], options: BackupOptions): Promise<number> {
+  return reportedBackup(ctx, paths, options, 'manual');
+}
+
+/**
+ * A backup that, when it goes to this machine's registered vault, is reported to the service as a run
+ * (succeeded, partial or failed, with counts and the first errors) whether it succeeds or not.
+ */
+export async function reportedBackup(
+  ctx: CliContext,
+  paths: string[],
+  options: BackupOptions,
+  trigger: BackupRunTrigger,
+  resolved?: RepositoryTarget,
+): Promise<number> {
+  const target = resolved ?? (await repositoryTarget(ctx, options));
+  const started = ctx.repoContext.clock.now();
+  const problems: string[] = [];
+  const report = async (status: BackupRunStatus, summary?: BackupSummary, id?: Id): Promise<void> => {
+    if (!target.registration) return;
+    await reportBackupRun(ctx, target.registration, {
+      startedAt: new Date(started).toISOString(),
+      finishedAt: new Date(Math.max(started, ctx.repoContext.clock.now())).toISOString(),
+      status,
+      snapshotId: id ?? null,
+      filesProcessed: summary?.totalFilesProcessed ?? 0,
+      bytesRead: summary?.bytesRead ?? 0,
+      bytesAdded: summary?.dataAddedPacked ?? 0,
+      errors: problems,
+      trigger,
+    });
+  };
+  let result: { id: Id; summary: BackupSummary };
+  try {
+    result = await runBackup(ctx, paths, options, target, (line) => problems.push(line));
+  } catch (err) {
+    problems.unshift(err instanceof Error ? err.message : String(err));
+    await report('failed');
+    throw err;
+  }
+  const code = result.summary.filesSkipped > 0 ? 3 : 0;
+  await report(code === 3 ? 'partial' : 'succeeded', result.summary, result.id);
+  return code;
+}
+
+async function runBackup(
+  ctx: CliContext,
+  paths: string[],
+  options: BackupOptions,
+  target: RepositoryTarget,
+  onProblem: (line: string) => void,
+): Promise<{ id: Id; summary: BackupSummary }> {
   const sources = normalizePaths(paths);
   for (const path of sources) {
     try {
@@ -25,7 +78,7 @@ export async function backupCommand(ctx: CliContext, paths: string[], options: B
       throw new UserError(`cannot back up ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
     }
   }
-  const { repo, lock } = await openLockedRepository(ctx, options);
+  const { repo, lock } = await openLockedRepository(ctx, options, 'shared', target);
   await repo.loadIndex();
   const parent = findParent(await repo.listSnapshots(), ctx.repoContext.hostname, sources);
   const progress = newProgress();
@@ -55,6 +108,7 @@ export async function backupCommand(ctx: CliContext, paths: string[], options: B
       workers: availableParallelism(),
       onSkipped: (entry) => {
         line.stop();
+        onProblem(`cannot read ${entry.path}: ${entry.error}`);
         if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'error', error: { message: entry.error }, during: 'archival', item: entry.path }) + '\n');
         else ctx.stderr.write(`warning: cannot read ${entry.path}: ${entry.error}\n`);
         line.startTicking();
@@ -66,7 +120,7 @@ export async function backupCommand(ctx: CliContext, paths: string[], options: B
   const { id, summary } = result;
   if (options.json) ctx.stdout.write(JSON.stringify(jsonSummary(id, summary)) + '\n');
   else printSummary(ctx, id, summary, parent !== undefined);
-  return summary.filesSkipped > 0 ? 3 : 0;
+  return { id, summary };
 }
 
 function jsonSummary(id: string, s: BackupSummary): Record<string, unknown> {

@@ -109,7 +109,8 @@ function policyFromOptions(o: ForgetOptions): RetentionPolicy {
 }
 
 /** commander parser for the --keep-* counts. */
-function parseCount(value: string): number {
+/** commander parser of a --keep-* count: a whole number, or -1 / "unlimited". */
+export function parseCount(value: string): number {
   if (value === 'unlimited') return -1;
   if (!/^(-1|0|[1-9][0-9]{0,8})$/.test(value)) throw new InvalidArgumentError('give a whole number, or -1 (or "unlimited") to keep all');
   return Number(value);

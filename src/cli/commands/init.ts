@@ -1,12 +1,10 @@
 import { readPassword } from '../password.js';
 import { Repository } from '../../engine/repository/repository.js';
-import { kdfFor, repositoryLocation, type CliContext, type RepoOptions } from '../context.js';
-import { openStorage } from '../storage-location.js';
+import { kdfFor, openTargetStorage, repositoryTarget, type CliContext, type RepoOptions } from '../context.js';
 
 /** `ferry init`: creates a repository with one key slot for the password. */
 export async function initCommand(ctx: CliContext, options: RepoOptions): Promise<number> {
-  const storage = openStorage(repositoryLocation(ctx, options), { failpoints: ctx.repoContext.failpoints, env: ctx.env });
-  ctx.cleanups.push(() => storage.close());
+  const storage = openTargetStorage(ctx, await repositoryTarget(ctx, options));
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr }, true);
   const repo = await Repository.init(storage, password, ctx.repoContext, { kdf: kdfFor(ctx) });
   if (options.json) {

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../core/errors.js';
+
+/**
+ * What `ferry register` leaves in FERRY_STATE_DIR (default ~/.config/ferry), one JSON file each, mode 0600
+ * in a 0700 folder: `agent.json` (the service, vault, machine and agent token), `schedule.json` (what
+ * `ferry schedule set` chose), `agent-run.json` (the last scheduled slot run). The repository passphrase is
+ * never stored here.
+ */
+const Ref = z.object({ id: z.string().min(1), name: z.string().min(1) });
+
+const AgentFile = z.object({
+  format: z.literal('ferry-agent'),
+  version: z.literal(1),
+  server: z.string().url(),
+  tenant: Ref,
+  vault: Ref,
+  machine: z.object({ id: z.string().min(1), hostname: z.string().min(1) }),
+  token: z.string().startsWith('fry_agt_'),
+  tokenExpiresAt: z.iso.datetime({ offset: true }),
+  registeredAt: z.iso.datetime({ offset: true }),
+});
+export type AgentRegistration = z.infer<typeof AgentFile>;
+
+const Count = z.number().int().min(-1);
+const ScheduleFile = z.object({
+  paths: z.array(z.string().min(1)).min(1),
+  daily: z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/),
+  excludes: z.array(z.string()).default([]),
+  retention: z
+    .object({
+      keepLast: Count.optional(),
+      keepHourly: Count.optional(),
+      keepDaily: Count.optional(),
+      keepWeekly: Count.optional(),
+      keepMonthly: Count.optional(),
+      keepYearly: Count.optional(),
+      keepWithin: z.string().optional(),
+    })
+    .nullable(),
+  /** When it was set (epoch ms): slots before it are never run. */
+  since: z.number().int().min(0),
+});
+export type LocalSchedule = z.infer<typeof ScheduleFile>;
+
+const RunFile = z.object({ lastSlot: z.number().int().min(0) });
+
+/** The agent's state folder: FERRY_STATE_DIR, or ~/.config/ferry. */
+export function stateDir(env: NodeJS.ProcessEnv): string {
+  return env.FERRY_STATE_DIR && env.FERRY_STATE_DIR !== '' ? env.FERRY_STATE_DIR : join(homedir(), '.config', 'ferry');
+}
+
+/** The registration, or undefined when this machine is not registered (no agent.json). */
+export function readRegistration(env: NodeJS.ProcessEnv): Promise<AgentRegistration | undefined> {
+  return readState(env, 'agent.json', AgentFile);
+}
+
+export function writeRegistration(env: NodeJS.ProcessEnv, registration: AgentRegistration): Promise<void> {
+  return writeState(env, 'agent.json', registration);
+}
+
+/** The registration; a `UserError` saying how to register when there is none. */
+export async function requireRegistration(env: NodeJS.ProcessEnv): Promise<AgentRegistration> {
+  const registration = await readRegistration(env);
+  if (!registration) {
+    throw new UserError(`this machine is not registered (no agent.json in ${stateDir(env)}): run \`ferry register --credentials FILE\` first`);
+  }
+  return registration;
+}
+
+export function readSchedule(env: NodeJS.ProcessEnv): Promise<LocalSchedule | undefined> {
+  return readState(env, 'schedule.json', ScheduleFile);
+}
+
+export function writeSchedule(env: NodeJS.ProcessEnv, schedule: LocalSchedule): Promise<void> {
+  return writeState(env, 'schedule.json', schedule);
+}
+
+export async function readLastSlot(env: NodeJS.ProcessEnv): Promise<number | undefined> {
+  return (await readState(env, 'agent-run.json', RunFile))?.lastSlot;
+}
+
+export function writeLastSlot(env: NodeJS.ProcessEnv, lastSlot: number): Promise<void> {
+  return writeState(env, 'agent-run.json', { lastSlot });
+}
+
+/** The repository location of the registered vault. */
+export function vaultLocation(registration: AgentRegistration): string {
+  return `${registration.server.replace(/\/+$/, '')}/v1/vaults/${encodeURIComponent(registration.vault.id)}`;
+}
+
+async function readState<T>(env: NodeJS.ProcessEnv, name: string, schema: z.ZodType<T>): Promise<T | undefined> {
+  const path = join(stateDir(env), name);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UserError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UserError(`${path} is damaged (not JSON): remove it and run the command that writes it again`);
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) throw new UserError(`${path} is damaged (${result.error.issues[0]?.message ?? 'invalid'}): remove it and run the command that writes it again`);
+  return result.data;
+}
+
+/** Writes atomically (temp file, fsync, rename) with mode 0600 in a 0700 folder. */
+async function writeState(env: NodeJS.ProcessEnv, name: string, value: unknown): Promise<void> {
+  const dir = stateDir(env);
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new UserError(`cannot create the state folder ${dir}: ${(err as Error).message}; set FERRY_STATE_DIR to a writable folder`, { cause: err });
+  }
+  const target = join(dir, name);
+  const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(value, null, 2) + '\n');
+    await handle.sync();
+    await handle.close();
+    await rename(temp, target);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    throw new UserError(`cannot write ${target}: ${(err as Error).message}`, { cause: err });
+  }
+}

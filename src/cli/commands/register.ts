@@ -1,0 +1,123 @@
+import type { Command } from 'commander';
+import { NotFoundError, UserError, WrongPasswordError } from '../../core/errors.js';
+import { CONFIG_KEY } from '../../storage/layout.js';
+import type { Storage } from '../../storage/storage.js';
+import { Repository } from '../../engine/repository/repository.js';
+import { readRegistration, stateDir, vaultLocation, writeRegistration, type AgentRegistration } from '../agent-state.js';
+import { kdfFor, openTargetStorage, type CliContext } from '../context.js';
+import { readPassword } from '../password.js';
+import { ServiceClient } from '../service-client.js';
+import { readCredentialsFile } from '../vault-credentials-file.js';
+
+export interface RegisterOptions {
+  readonly credentials: string;
+  readonly passwordFile?: string;
+  readonly json?: boolean;
+}
+
+/** Adds `ferry register` (wired in cli/main.ts). */
+export function registerRegister(program: Command, ctx: CliContext, run: (action: Promise<number>) => Promise<void>): void {
+  program
+    .command('register')
+    .description('register this machine to a vault with a credentials file (`ferry vault credentials`); afterwards commands need no -r')
+    .requiredOption('--credentials <FILE>', 'the vault credentials file')
+    .option('--password-file <FILE>', 'read the repository passphrase from FILE (or FERRY_PASSWORD); at least 16 characters')
+    .option('--json', 'machine-readable output')
+    .action((opts: RegisterOptions) => run(registerCommand(ctx, opts)));
+}
+
+/** Agents use long passphrases: the repository key slot is all that guards the data at rest. */
+export const MIN_PASSPHRASE_LENGTH = 16;
+
+interface RegistrationAnswer {
+  readonly token: string;
+  readonly expiresAt: string;
+  readonly machine: { readonly id: string; readonly hostname: string };
+  readonly tenant: { readonly id: string; readonly name: string };
+  readonly vault: { readonly id: string; readonly name: string; readonly repositoryInitialized: boolean };
+}
+
+/**
+ * `ferry register --credentials FILE`: exchanges the file's one-time code for an agent token, keeps it in
+ * FERRY_STATE_DIR, then creates the vault's repository (first machine) or checks that the passphrase opens
+ * it (later machines). The passphrase never leaves this machine. Checks everything it can before the code
+ * is spent: the file, its expiry, the passphrase, an existing registration.
+ */
+export async function registerCommand(ctx: CliContext, options: RegisterOptions): Promise<number> {
+  const existing = await readRegistration(ctx.env);
+  if (existing) {
+    throw new UserError(
+      `this machine is already registered to vault "${existing.vault.name}" as ${existing.machine.hostname} (${stateDir(ctx.env)}/agent.json); ` +
+        'to register again, remove that file or use another FERRY_STATE_DIR',
+    );
+  }
+  const credentials = await readCredentialsFile(options.credentials);
+  if (Date.parse(credentials.expiresAt) <= ctx.repoContext.clock.now()) {
+    throw new UserError(`the registration code in ${options.credentials} expired at ${credentials.expiresAt}: ask for a new credentials file (\`ferry vault credentials\`)`);
+  }
+  const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr }, true);
+  if (password.length < MIN_PASSPHRASE_LENGTH) {
+    throw new UserError(`the passphrase has ${password.length} characters; a vault needs at least ${MIN_PASSPHRASE_LENGTH} (a few random words will do)`);
+  }
+
+  const client = new ServiceClient(credentials.server.replace(/\/+$/, ''), undefined, ctx.signal);
+  const answer = await client.request<RegistrationAnswer>('POST', '/v1/registrations', { code: credentials.registrationCode, hostname: ctx.repoContext.hostname });
+  const registration: AgentRegistration = {
+    format: 'ferry-agent',
+    version: 1,
+    server: client.baseUrl,
+    tenant: answer.tenant,
+    vault: { id: answer.vault.id, name: answer.vault.name },
+    machine: answer.machine,
+    token: answer.token,
+    tokenExpiresAt: answer.expiresAt,
+    registeredAt: new Date(ctx.repoContext.clock.now()).toISOString(),
+  };
+  await writeRegistration(ctx.env, registration);
+
+  const storage = openTargetStorage(ctx, { location: vaultLocation(registration), token: registration.token, registration });
+  const created = await createOrOpen(ctx, storage, password, !answer.vault.repositoryInitialized);
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify({ message_type: 'registered', machine: registration.machine, vault: registration.vault, repository_created: created }) + '\n');
+  } else {
+    ctx.stdout.write(`registered ${registration.machine.hostname} to vault "${registration.vault.name}" of ${registration.tenant.name}\n`);
+    ctx.stdout.write(created ? 'created the vault\'s repository: keep the passphrase safe, without it nothing can be restored\n' : 'the passphrase opens the vault\'s repository\n');
+    ctx.stdout.write('next: `ferry backup PATH…`, or `ferry schedule set --paths PATH… --daily HH:MM` and `ferry agent run`\n');
+  }
+  return 0;
+}
+
+/** Creates the repository when the service says there is none; opens it otherwise (or when another machine won the race). */
+async function createOrOpen(ctx: CliContext, storage: Storage, password: string, create: boolean): Promise<boolean> {
+  if (create) {
+    try {
+      await Repository.init(storage, password, ctx.repoContext, { kdf: kdfFor(ctx) });
+      return true;
+    } catch (err) {
+      // Another machine of this vault created it meanwhile (its config is there): its passphrase is the one to use.
+      if (!(await hasConfig(storage))) throw err;
+    }
+  }
+  try {
+    await Repository.open(storage, password, ctx.repoContext);
+  } catch (err) {
+    if (err instanceof WrongPasswordError) {
+      throw new WrongPasswordError(
+        'this machine is registered, but the passphrase does not open the vault\'s repository, which another machine created: ' +
+          'use that machine\'s passphrase (FERRY_PASSWORD or --password-file) with every command',
+      );
+    }
+    throw err;
+  }
+  return false;
+}
+
+async function hasConfig(storage: Storage): Promise<boolean> {
+  try {
+    await storage.stat(CONFIG_KEY);
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  }
+}
