@@ -5,21 +5,14 @@ import { pruneRepository, type PruneReport } from '../../engine/prune/prune.js';
 import type { Repository } from '../../engine/repository/repository.js';
 import type { RepositoryLock } from '../../engine/repository/lock.js';
 import { parseGroupBy } from '../../engine/retention/grouping.js';
-import { applyPolicy, validatePolicy, type Decision, type GroupDecisions, type RetentionPolicy } from '../../engine/retention/policy.js';
+import { applyPolicy, validatePolicy, type Decision, type GroupDecisions, type RetentionPolicy, type RetentionRules } from '../../engine/retention/policy.js';
 import { objectKey } from '../../storage/layout.js';
 import { collect, repoCommand, type Runner } from '../command-kit.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 import { pruneReportJson } from './prune.js';
 import { formatBytes } from '../format.js';
 
-export interface ForgetOptions extends RepoOptions {
-  readonly keepLast?: number;
-  readonly keepHourly?: number;
-  readonly keepDaily?: number;
-  readonly keepWeekly?: number;
-  readonly keepMonthly?: number;
-  readonly keepYearly?: number;
-  readonly keepWithin?: string;
+export interface ForgetOptions extends RepoOptions, RetentionRules {
   readonly keepTag?: string[];
   readonly host?: string[];
   readonly tag?: string[];

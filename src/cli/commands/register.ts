@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
-import { NotFoundError, UserError, WrongPasswordError } from '../../core/errors.js';
+import { UserError, WrongPasswordError } from '../../core/errors.js';
 import { CONFIG_KEY } from '../../storage/layout.js';
+import { objectExists } from '../../storage/object-exists.js';
 import type { Storage } from '../../storage/storage.js';
 import { Repository } from '../../engine/repository/repository.js';
+import type { Registration } from '../../service/resources/registration.js';
 import { readRegistration, stateDir, vaultLocation, writeRegistration, type AgentRegistration } from '../agent-state.js';
 import { kdfFor, openTargetStorage, type CliContext } from '../context.js';
 import { readPassword } from '../password.js';
@@ -29,14 +31,6 @@ export function registerRegister(program: Command, ctx: CliContext, run: (action
 /** Agents use long passphrases: the repository key slot is all that guards the data at rest. */
 export const MIN_PASSPHRASE_LENGTH = 16;
 
-interface RegistrationAnswer {
-  readonly token: string;
-  readonly expiresAt: string;
-  readonly machine: { readonly id: string; readonly hostname: string };
-  readonly tenant: { readonly id: string; readonly name: string };
-  readonly vault: { readonly id: string; readonly name: string; readonly repositoryInitialized: boolean };
-}
-
 /**
  * `ferry register --credentials FILE`: exchanges the file's one-time code for an agent token, keeps it in
  * FERRY_STATE_DIR, then creates the vault's repository (first machine) or checks that the passphrase opens
@@ -61,7 +55,7 @@ export async function registerCommand(ctx: CliContext, options: RegisterOptions)
   }
 
   const client = new ServiceClient(credentials.server.replace(/\/+$/, ''), undefined, ctx.signal);
-  const answer = await client.request<RegistrationAnswer>('POST', '/v1/registrations', { code: credentials.registrationCode, hostname: ctx.repoContext.hostname });
+  const answer = await client.request<Registration>('POST', '/v1/registrations', { code: credentials.registrationCode, hostname: ctx.repoContext.hostname });
   const registration: AgentRegistration = {
     format: 'ferry-agent',
     version: 1,
@@ -95,7 +89,7 @@ async function createOrOpen(ctx: CliContext, storage: Storage, password: string,
       return true;
     } catch (err) {
       // Another machine of this vault created it meanwhile (its config is there): its passphrase is the one to use.
-      if (!(await hasConfig(storage))) throw err;
+      if (!(await objectExists(storage, CONFIG_KEY))) throw err;
     }
   }
   try {
@@ -112,12 +106,3 @@ async function createOrOpen(ctx: CliContext, storage: Storage, password: string,
   return false;
 }
 
-async function hasConfig(storage: Storage): Promise<boolean> {
-  try {
-    await storage.stat(CONFIG_KEY);
-    return true;
-  } catch (err) {
-    if (err instanceof NotFoundError) return false;
-    throw err;
-  }
-}

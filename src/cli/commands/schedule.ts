@@ -3,24 +3,17 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { formatDailyTime, parseDailyTime } from '../../agent/daily-schedule.js';
 import { normalizePaths } from '../../engine/archiver/backup.js';
-import { validatePolicy } from '../../engine/retention/policy.js';
+import { validatePolicy, type RetentionRules } from '../../engine/retention/policy.js';
 import { readSchedule, requireRegistration, writeSchedule, type LocalSchedule } from '../agent-state.js';
 import { collect, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 import { ServiceClient } from '../service-client.js';
 import { parseCount } from './forget.js';
 
-export interface ScheduleSetOptions {
+export interface ScheduleSetOptions extends RetentionRules {
   readonly paths: string[];
   readonly daily: string;
   readonly exclude?: string[];
-  readonly keepLast?: number;
-  readonly keepHourly?: number;
-  readonly keepDaily?: number;
-  readonly keepWeekly?: number;
-  readonly keepMonthly?: number;
-  readonly keepYearly?: number;
-  readonly keepWithin?: string;
   readonly json?: boolean;
 }
 
@@ -66,7 +59,7 @@ export async function scheduleSetCommand(ctx: CliContext, options: ScheduleSetOp
       throw new UserError(`cannot schedule ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
     }
   }
-  const rules = {
+  const rules: RetentionRules = {
     keepLast: options.keepLast,
     keepHourly: options.keepHourly,
     keepDaily: options.keepDaily,
@@ -75,7 +68,7 @@ export async function scheduleSetCommand(ctx: CliContext, options: ScheduleSetOp
     keepYearly: options.keepYearly,
     keepWithin: options.keepWithin,
   };
-  const given = Object.fromEntries(Object.entries(rules).filter(([, value]) => value !== undefined));
+  const given: RetentionRules = Object.fromEntries(Object.entries(rules).filter(([, value]) => value !== undefined));
   if (Object.keys(given).length > 0) validatePolicy(given);
   const retention = Object.keys(given).length > 0 ? given : null;
   const schedule: LocalSchedule = { paths, daily, excludes: options.exclude ?? [], retention, since: ctx.repoContext.clock.now() };

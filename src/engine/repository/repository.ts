@@ -13,6 +13,7 @@ import { packsInEffect, readIndexFiles, supersededIds } from '../index/index-set
 import { MasterIndex } from '../index/master-index.js';
 import type { BlobType } from '../pack/pack-format.js';
 import { validateSnapshot, type Snapshot } from '../snapshot/snapshot.js';
+import { objectExists } from '../../storage/object-exists.js';
 import { BlobReader } from './blob-reader.js';
 import { DecoderPool } from './decoder-pool.js';
 import { newConfig, validateConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
@@ -55,7 +56,7 @@ export class Repository {
    * Refuses (UserError) when a config already exists there.
    */
   static async init(storage: Storage, password: string, context: RepositoryContext, options: ConfigOptions & { kdf?: KdfParams } = {}): Promise<Repository> {
-    if (await exists(storage, CONFIG_KEY)) {
+    if (await objectExists(storage, CONFIG_KEY)) {
       throw new UserError(`a repository already exists at ${storage.properties.location}: use it, or choose an empty location`);
     }
     const key = MasterKey.generate();
@@ -234,12 +235,3 @@ export class Repository {
   }
 }
 
-async function exists(storage: Storage, key: string): Promise<boolean> {
-  try {
-    await storage.stat(key);
-    return true;
-  } catch (err) {
-    if (err instanceof NotFoundError) return false;
-    throw err;
-  }
-}

@@ -38,6 +38,9 @@ export interface RetentionPolicy extends SnapshotFilter {
   readonly groupBy?: readonly GroupField[];
 }
 
+/** The counting and duration rules of a policy, without filters, tags or grouping (what a schedule carries). */
+export type RetentionRules = Pick<RetentionPolicy, 'keepLast' | 'keepHourly' | 'keepDaily' | 'keepWeekly' | 'keepMonthly' | 'keepYearly' | 'keepWithin'>;
+
 /** A snapshot to judge: its id and what retention looks at (a whole Snapshot, usually). */
 export interface RetentionCandidate<S extends RetentionFacts = Snapshot> {
   readonly id: Id;

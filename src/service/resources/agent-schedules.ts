@@ -1,26 +1,16 @@
 import { ForbiddenError } from '../../core/errors.js';
+import type { RetentionRules } from '../../engine/retention/policy.js';
 import type { Principal } from '../auth/principal.js';
 import type { ServiceContext } from '../context.js';
 import { isoTime } from '../ids.js';
 import { getVault } from './vaults.js';
-
-/** The retention rules an agent's schedule may carry (those of `ferry forget`, judged per machine). */
-export interface AgentRetentionRules {
-  readonly keepLast?: number;
-  readonly keepHourly?: number;
-  readonly keepDaily?: number;
-  readonly keepWeekly?: number;
-  readonly keepMonthly?: number;
-  readonly keepYearly?: number;
-  readonly keepWithin?: string;
-}
 
 /** A machine's schedule as its agent set it. The source paths stay on the machine: the service never sees them. */
 export interface AgentSchedule {
   /** `HH:MM` in the machine's local time. */
   readonly daily: string;
   /** Applied to the machine's scheduled snapshots after each scheduled run; null keeps everything. */
-  readonly retention: AgentRetentionRules | null;
+  readonly retention: RetentionRules | null;
   readonly updatedAt: string;
 }
 

@@ -1,5 +1,6 @@
 import { NotFoundError } from '../../core/errors.js';
 import { CONFIG_KEY } from '../../storage/layout.js';
+import { objectExists } from '../../storage/object-exists.js';
 import type { Storage } from '../../storage/storage.js';
 import { containerLocation, storageAccountLocation } from '../backend-location.js';
 import type { ServiceContext } from '../context.js';
@@ -22,11 +23,7 @@ export async function openVaultStorage(ctx: ServiceContext, vault: { readonly st
 export async function isRepositoryInitialized(ctx: ServiceContext, vault: { readonly storageAccountId: string; readonly container: string }): Promise<boolean> {
   const storage = await openVaultStorage(ctx, vault);
   try {
-    await storage.stat(CONFIG_KEY);
-    return true;
-  } catch (err) {
-    if (err instanceof NotFoundError) return false;
-    throw err;
+    return await objectExists(storage, CONFIG_KEY);
   } finally {
     await storage.close();
   }
