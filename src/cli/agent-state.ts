@@ -8,7 +8,8 @@ import { UserError } from '../core/errors.js';
 /**
  * What `ferry register` leaves in FERRY_STATE_DIR (default ~/.config/ferry), one JSON file each, mode 0600
  * in a 0700 folder: `agent.json` (the service, vault, machine and agent token), `schedule.json` (what
- * `ferry schedule set` chose), `agent-run.json` (the last scheduled slot run). The repository passphrase is
+ * `ferry schedule set` chose), `agent-run.json` (the last scheduled slot run), `seed.json` (an offline seed
+ * in progress: backups go to its staging location). The repository passphrase is
  * never stored here.
  */
 const Ref = z.object({ id: z.string().min(1), name: z.string().min(1) });
@@ -49,6 +50,15 @@ export type LocalSchedule = z.infer<typeof ScheduleFile>;
 
 const RunFile = z.object({ lastSlot: z.number().int().min(0) });
 
+const SeedFile = z.object({
+  jobId: z.string().min(1),
+  jobName: z.string().min(1),
+  /** Absolute path of the staging location, where backups go until the import is adopted. */
+  staging: z.string().min(1),
+  startedAt: z.iso.datetime({ offset: true }),
+});
+export type PendingSeed = z.infer<typeof SeedFile>;
+
 /** The agent's state folder: FERRY_STATE_DIR, or ~/.config/ferry. */
 export function stateDir(env: NodeJS.ProcessEnv): string {
   return env.FERRY_STATE_DIR && env.FERRY_STATE_DIR !== '' ? env.FERRY_STATE_DIR : join(homedir(), '.config', 'ferry');
@@ -86,6 +96,15 @@ export async function readLastSlot(env: NodeJS.ProcessEnv): Promise<number | und
 
 export function writeLastSlot(env: NodeJS.ProcessEnv, lastSlot: number): Promise<void> {
   return writeState(env, 'agent-run.json', { lastSlot });
+}
+
+/** The offline seed in progress (`ferry seed start`), or undefined. */
+export function readPendingSeed(env: NodeJS.ProcessEnv): Promise<PendingSeed | undefined> {
+  return readState(env, 'seed.json', SeedFile);
+}
+
+export function writePendingSeed(env: NodeJS.ProcessEnv, seed: PendingSeed): Promise<void> {
+  return writeState(env, 'seed.json', seed);
 }
 
 /** The repository location of the registered vault. */

@@ -7,7 +7,7 @@ import { acquireLock, type RepositoryLock } from '../engine/repository/lock.js';
 import { STALE_LOCK_MS } from '../engine/repository/lock-staleness.js';
 import { Repository, type RepositoryContext } from '../engine/repository/repository.js';
 import type { Storage } from '../storage/storage.js';
-import { readRegistration, vaultLocation, type AgentRegistration } from './agent-state.js';
+import { readPendingSeed, readRegistration, vaultLocation, type AgentRegistration, type PendingSeed } from './agent-state.js';
 import { readPassword } from './password.js';
 import { openStorage } from './storage-location.js';
 
@@ -77,6 +77,8 @@ export interface RepositoryTarget {
   readonly token?: string;
   /** Set when no -r/FERRY_REPOSITORY was given and the registered vault was used (agent mode). */
   readonly registration?: AgentRegistration;
+  /** Set when the target is the staging location of a pending offline seed (instead of the vault). */
+  readonly seed?: PendingSeed;
 }
 
 /** -r, else FERRY_REPOSITORY, else the vault this machine is registered to; a `UserError` when none. */
@@ -84,7 +86,12 @@ export async function repositoryTarget(ctx: CliContext, options: RepoOptions): P
   const explicit = options.repo ?? ctx.env.FERRY_REPOSITORY;
   if (explicit !== undefined && explicit !== '') return { location: explicit };
   const registration = await readRegistration(ctx.env);
-  if (registration) return { location: vaultLocation(registration), token: registration.token, registration };
+  if (registration) {
+    // While an offline seed is pending, backups and restores use its staging location.
+    const seed = await readPendingSeed(ctx.env);
+    if (seed) return { location: seed.staging, registration, seed };
+    return { location: vaultLocation(registration), token: registration.token, registration };
+  }
   throw new UserError('no repository given: pass -r REPO or set FERRY_REPOSITORY, or register this machine to a vault with `ferry register --credentials FILE`');
 }
 

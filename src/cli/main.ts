@@ -11,6 +11,7 @@ import { registerServe } from './commands/serve.js';
 import { registerRegister } from './commands/register.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerAgent } from './commands/agent.js';
+import { registerSeed } from './commands/seed.js';
 import { registerStorageAccount } from './commands/storage-account.js';
 import { registerTenant } from './commands/tenant.js';
 import { registerToken } from './commands/token.js';
@@ -62,6 +63,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   registerRegister(program, ctx, run);
   registerSchedule(program, ctx, run);
   registerAgent(program, ctx, run);
+  registerSeed(program, ctx, run);
   registerToken(program, ctx, run);
   registerTenant(program, ctx, run);
   registerStorageAccount(program, ctx, run);

@@ -50,7 +50,7 @@ export async function reportedBackup(
       trigger,
     });
   };
-  let result: { id: Id; summary: BackupSummary };
+  let result: { id: Id; summary: BackupSummary; parent: boolean };
   try {
     result = await runBackup(ctx, paths, options, target, (line) => problems.push(line));
   } catch (err) {
@@ -60,6 +60,13 @@ export async function reportedBackup(
   }
   const code = result.summary.filesSkipped > 0 ? 3 : 0;
   await report(code === 3 ? 'partial' : 'succeeded', result.summary, result.id);
+  if (target.seed && !options.json) {
+    const { seed } = target;
+    ctx.stdout.write(
+      `${result.parent ? 'this backup' : 'the full backup of the offline seed'} went to the staging location ${seed.staging} (import job ${seed.jobName}); ` +
+        `backups keep going there until the import is adopted. Next, on the copy computer: \`ferry diskprep --staging ${seed.staging} --disk PATH…\`\n`,
+    );
+  }
   return code;
 }
 
@@ -69,7 +76,7 @@ async function runBackup(
   options: BackupOptions,
   target: RepositoryTarget,
   onProblem: (line: string) => void,
-): Promise<{ id: Id; summary: BackupSummary }> {
+): Promise<{ id: Id; summary: BackupSummary; parent: boolean }> {
   const sources = normalizePaths(paths);
   for (const path of sources) {
     try {
@@ -120,7 +127,7 @@ async function runBackup(
   const { id, summary } = result;
   if (options.json) ctx.stdout.write(JSON.stringify(jsonSummary(id, summary)) + '\n');
   else printSummary(ctx, id, summary, parent !== undefined);
-  return { id, summary };
+  return { id, summary, parent: parent !== undefined };
 }
 
 function jsonSummary(id: string, s: BackupSummary): Record<string, unknown> {

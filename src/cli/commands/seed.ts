@@ -1,0 +1,215 @@
+import { lstat, mkdir, open, readdir, realpath, rm, statfs, writeFile } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import type { Command } from 'commander';
+import { UserError } from '../../core/errors.js';
+import { normalizePaths } from '../../engine/archiver/backup.js';
+import { Excludes } from '../../engine/archiver/excludes.js';
+import { scanTotals, type ScanTotals } from '../../engine/archiver/scanner.js';
+import { Repository } from '../../engine/repository/repository.js';
+import { FsStorage } from '../../storage/fs/fs-storage.js';
+import { CONFIG_KEY, folderOf } from '../../storage/layout.js';
+import type { Storage } from '../../storage/storage.js';
+import { readPendingSeed, readSchedule, requireRegistration, vaultLocation, writePendingSeed, type AgentRegistration } from '../agent-state.js';
+import { collect, type Runner } from '../command-kit.js';
+import { openTargetStorage, type CliContext } from '../context.js';
+import { formatBytes } from '../format.js';
+import { readPassword } from '../password.js';
+import { ServiceClient } from '../service-client.js';
+
+/** The file in a staging location that lets the copy computer act for the import job (mode 0600). */
+export const SEED_FILE = 'FERRY-SEED.json';
+
+export interface SeedStartOptions {
+  readonly staging: string;
+  readonly storageAccount: string;
+  readonly container: string;
+  readonly job: string;
+  readonly paths?: string[];
+  readonly passwordFile?: string;
+  readonly json?: boolean;
+}
+
+interface CreatedJob {
+  readonly job: { readonly id: string; readonly name: string; readonly state: string };
+  readonly jobToken: string;
+}
+
+/** Adds `ferry seed start|status` (wired in cli/main.ts). */
+export function registerSeed(program: Command, ctx: CliContext, run: Runner): void {
+  const seed = program.command('seed').description('offline seeding: the first full backup travels on shipped disks');
+  seed
+    .command('start')
+    .description('send backups to a staging location, to be copied onto disks (`ferry diskprep`) and shipped')
+    .requiredOption('--staging <DIR>', 'an empty folder with room for the initial backup (a local disk or a share the copy computer sees)')
+    .requiredOption('--storage-account <SA>', 'the storage account (of the vault\'s tenant) the datacenter imports into')
+    .requiredOption('--container <C>', 'the container of that storage account for the import')
+    .requiredOption('--job <JOB>', 'a name for the import job, unused in the tenant')
+    .option('--paths <PATH...>', 'the sources (default: those of `ferry schedule set`)', collect)
+    .option('--password-file <FILE>', 'read the passphrase from FILE (or FERRY_PASSWORD)')
+    .option('--json', 'machine-readable output')
+    .action((opts: SeedStartOptions) => run(seedStartCommand(ctx, opts)));
+  seed
+    .command('status')
+    .description('the pending offline seed and its import job')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => run(seedStatusCommand(ctx, opts)));
+}
+
+/**
+ * `ferry seed start`: checks every prerequisite before it changes anything (registered agent, sources the
+ * seed can carry, an empty writable staging folder with room for the sources, the passphrase), then creates
+ * the import job (the service checks the storage account's tenant and the job name), makes the staging
+ * location a replica of the vault's repository (its config and key slots: nothing is re-encrypted later),
+ * writes the job token for the copy computer into it, and records the seed in the agent state, so the next
+ * backups go to staging.
+ */
+export async function seedStartCommand(ctx: CliContext, options: SeedStartOptions): Promise<number> {
+  const registration = await requireRegistration(ctx.env);
+  const pending = await readPendingSeed(ctx.env);
+  if (pending) throw new UserError(`an offline seed is already pending (job ${pending.jobName}, staging ${pending.staging}); see \`ferry seed status\``);
+  const sources = await seedSources(ctx, options.paths);
+  const staging = resolve(options.staging);
+  await checkStaging(staging, sources);
+  const totals: ScanTotals = { files: 0, bytes: 0, finished: false };
+  await scanTotals(sources, new Excludes((await readSchedule(ctx.env))?.excludes ?? []), totals, ctx.signal);
+  await checkRoom(staging, totals.bytes);
+  const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
+  const vaultStorage = openTargetStorage(ctx, { location: vaultLocation(registration), token: registration.token, registration });
+  await Repository.open(vaultStorage, password, ctx.repoContext);
+
+  const stagingStorage = new FsStorage(staging);
+  ctx.cleanups.push(() => stagingStorage.close());
+  await replicateKeys(vaultStorage, stagingStorage);
+  await Repository.open(stagingStorage, password, ctx.repoContext);
+
+  const client = new ServiceClient(registration.server, registration.token, ctx.signal);
+  let created: CreatedJob;
+  try {
+    created = await client.request<CreatedJob>('POST', `/v1/vaults/${encodeURIComponent(registration.vault.id)}/import-jobs`, {
+      name: options.job,
+      storageAccount: options.storageAccount,
+      container: options.container,
+    });
+  } catch (err) {
+    // Leave the staging folder as it was found (empty), so the command can simply be run again.
+    await emptyFolder(staging);
+    throw err;
+  }
+  try {
+    await writeSeedFile(staging, registration, created);
+    await writePendingSeed(ctx.env, { jobId: created.job.id, jobName: created.job.name, staging, startedAt: new Date(ctx.repoContext.clock.now()).toISOString() });
+  } catch (err) {
+    throw new UserError(`the import job ${created.job.name} was created, but the seed could not be recorded (${(err as Error).message}): cancel it with \`ferry job cancel ${created.job.name}\` and start again`, { cause: err });
+  }
+
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify({ message_type: 'seed_started', job: created.job, staging, source_files: totals.files, source_bytes: totals.bytes }) + '\n');
+  } else {
+    ctx.stdout.write(`offline seed started: import job ${created.job.name} (${created.job.state}), staging ${staging}\n`);
+    ctx.stdout.write(`sources: ${totals.files} files, ${formatBytes(totals.bytes)} (${sources.join(', ')})\n`);
+    ctx.stdout.write(`next: \`ferry backup ${sources.join(' ')}\` (or let \`ferry agent run\` do it) writes the full backup to staging;\n`);
+    ctx.stdout.write(`then, on the copy computer: \`ferry diskprep --staging ${staging} --disk PATH…\`\n`);
+  }
+  return 0;
+}
+
+export async function seedStatusCommand(ctx: CliContext, options: { json?: boolean }): Promise<number> {
+  const registration = await requireRegistration(ctx.env);
+  const seed = await readPendingSeed(ctx.env);
+  if (!seed) {
+    ctx.stdout.write(options.json ? 'null\n' : 'no offline seed is pending: backups go to the vault\n');
+    return 0;
+  }
+  const client = new ServiceClient(registration.server, registration.token, ctx.signal);
+  const job = await client.request<{ state: string; disks: unknown[]; trackingNumber: string | null }>('GET', `/v1/import-jobs/${encodeURIComponent(seed.jobId)}`);
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify({ ...seed, job }) + '\n');
+  } else {
+    ctx.stdout.write(`offline seed pending: job ${seed.jobName} is ${job.state}, ${job.disks.length} disks, tracking ${job.trackingNumber ?? 'not entered yet'}\n`);
+    ctx.stdout.write(`backups go to ${seed.staging} until the import is adopted\n`);
+  }
+  return 0;
+}
+
+/** The sources: --paths, else the schedule's; each must be a file or folder (what a seed can carry). */
+async function seedSources(ctx: CliContext, paths: string[] | undefined): Promise<string[]> {
+  const given = paths && paths.length > 0 ? paths : (await readSchedule(ctx.env))?.paths;
+  if (!given || given.length === 0) throw new UserError('no sources: pass --paths PATH… or set a schedule first (`ferry schedule set`)');
+  const sources = normalizePaths(given);
+  for (const path of sources) {
+    let st;
+    try {
+      st = await lstat(path);
+    } catch (err) {
+      throw new UserError(`cannot seed ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
+    }
+    if (!st.isFile() && !st.isDirectory()) {
+      throw new UserError(`cannot seed ${path}: offline seeding carries files and folders, and this is a ${st.isSymbolicLink() ? 'symbolic link' : 'special file'}; give the folder or file it stands for`);
+    }
+  }
+  return sources;
+}
+
+/** An empty (or new) writable folder, neither inside a source nor holding one. */
+async function checkStaging(staging: string, sources: readonly string[]): Promise<void> {
+  try {
+    await mkdir(staging, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new UserError(`cannot create the staging folder ${staging}: ${(err as Error).message}`, { cause: err });
+  }
+  const real = await realpath(staging);
+  for (const source of sources) {
+    const src = await realpath(source);
+    if (real === src || real.startsWith(src + sep) || src.startsWith(real + sep)) {
+      throw new UserError(`the staging folder ${staging} and the source ${source} overlap: the backup would copy itself; choose a staging folder outside the sources`);
+    }
+  }
+  if ((await readdir(staging)).length > 0) throw new UserError(`the staging folder ${staging} is not empty: choose an empty folder`);
+  const probe = join(staging, `.ferry-write-test-${process.pid}`);
+  try {
+    await writeFile(probe, 'ok');
+    await rm(probe);
+  } catch (err) {
+    throw new UserError(`cannot write to the staging folder ${staging}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Room for the sources as they are (compression and deduplication usually need less; never more). */
+async function checkRoom(staging: string, bytes: number): Promise<void> {
+  const fs = await statfs(staging);
+  const free = fs.bavail * fs.bsize;
+  if (free < bytes) {
+    throw new UserError(`the staging folder has ${formatBytes(free)} free, the sources hold ${formatBytes(bytes)}: free space or choose a larger staging location`);
+  }
+}
+
+async function emptyFolder(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
+}
+
+/** Copies the vault repository's config and key slots, so staging is a replica (same master key and chunker). */
+async function replicateKeys(vault: Storage, staging: Storage): Promise<void> {
+  const keys: string[] = [];
+  await vault.list(folderOf('key'), (info) => void keys.push(info.key));
+  for (const key of keys) await staging.save(key, await vault.load(key));
+  await staging.save(CONFIG_KEY, await vault.load(CONFIG_KEY));
+}
+
+async function writeSeedFile(staging: string, registration: AgentRegistration, created: CreatedJob): Promise<void> {
+  const contents = {
+    format: 'ferry-seed',
+    version: 1,
+    server: registration.server,
+    jobId: created.job.id,
+    jobName: created.job.name,
+    jobToken: created.jobToken,
+    vault: registration.vault,
+  };
+  const handle = await open(join(staging, SEED_FILE), 'wx', 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(contents, null, 2) + '\n');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
