@@ -1,11 +1,14 @@
 import { lstat, mkdir, open, readdir, realpath, rm, statfs, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { normalizePaths } from '../../engine/archiver/backup.js';
 import { Excludes } from '../../engine/archiver/excludes.js';
 import { scanTotals, type ScanTotals } from '../../engine/archiver/scanner.js';
 import { Repository } from '../../engine/repository/repository.js';
+import { estimateStoredRatio } from '../../seed/plan/sample-estimate.js';
+import { ASSUMED, planSeed } from '../../seed/plan/seed-plan.js';
+import { parseRate, parseSize } from '../../seed/plan/units.js';
 import { FsStorage } from '../../storage/fs/fs-storage.js';
 import { CONFIG_KEY, folderOf } from '../../storage/layout.js';
 import type { Storage } from '../../storage/storage.js';
@@ -48,6 +51,16 @@ export function registerSeed(program: Command, ctx: CliContext, run: Runner): vo
     .option('--password-file <FILE>', 'read the passphrase from FILE (or FERRY_PASSWORD)')
     .option('--json', 'machine-readable output')
     .action((opts: SeedStartOptions) => run(seedStartCommand(ctx, opts)));
+  seed
+    .command('plan')
+    .description('estimate the first full backup online and on shipped disks, and recommend one')
+    .option('--paths <PATH...>', 'the sources, sampled for compression and duplicates', collect)
+    .option('--bytes <SIZE>', 'or just their size, e.g. 12TB (assumes no compression)', parsed(parseSize))
+    .requiredOption('--uplink <RATE>', 'the upload rate to the service, e.g. 50Mbit or 5MB/s', parsed(parseRate))
+    .option('--disk-size <SIZE>', 'capacity of one disk', parsed(parseSize), 8e12)
+    .option('--shipping-days <D>', 'days a disk travels to the datacenter', parsed(parseDays), 3)
+    .option('--json', 'machine-readable output')
+    .action((opts: SeedPlanOptions) => run(seedPlanCommand(ctx, opts)));
   seed
     .command('status')
     .description('the pending offline seed and its import job')
@@ -113,6 +126,46 @@ export async function seedStartCommand(ctx: CliContext, options: SeedStartOption
   return 0;
 }
 
+export interface SeedPlanOptions {
+  readonly paths?: string[];
+  readonly bytes?: number;
+  readonly uplink: number;
+  readonly diskSize: number;
+  readonly shippingDays: number;
+  readonly json?: boolean;
+}
+
+/** `ferry seed plan`: samples the sources (or takes --bytes), then compares the two routes with the numbers. */
+export async function seedPlanCommand(ctx: CliContext, options: SeedPlanOptions): Promise<number> {
+  if ((options.paths === undefined) === (options.bytes === undefined)) throw new UserError('give either --paths PATH… (sampled) or --bytes SIZE');
+  const estimate = options.paths
+    ? await estimateStoredRatio(await seedSourcesFrom(options.paths))
+    : { files: undefined, bytes: options.bytes!, sampledBytes: 0, storedRatio: 1 };
+  const plan = planSeed({
+    sourceBytes: estimate.bytes,
+    storedRatio: estimate.storedRatio,
+    uplinkBytesPerSecond: options.uplink,
+    diskBytes: options.diskSize,
+    shippingDays: options.shippingDays,
+  });
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify({ message_type: 'seed_plan', source_bytes: estimate.bytes, files: estimate.files, sampled_bytes: estimate.sampledBytes, stored_ratio: estimate.storedRatio, ...plan, assumed: ASSUMED }) + '\n');
+    return 0;
+  }
+  const days = (seconds: number): string => `${(seconds / 86_400).toFixed(1)} days`;
+  const out = ctx.stdout;
+  out.write(`sources: ${formatBytes(estimate.bytes)}${estimate.files !== undefined ? ` in ${estimate.files} files` : ''}; `);
+  out.write(estimate.sampledBytes > 0 ? `a ${formatBytes(estimate.sampledBytes)} sample stores as ${(estimate.storedRatio * 100).toFixed(0)} % (compression and duplicates)\n` : 'no sample: assuming no compression\n');
+  out.write(`to store: about ${formatBytes(plan.storedBytes)}\n`);
+  out.write(`online:   ${days(plan.onlineSeconds)} at ${formatBytes(options.uplink)}/s\n`);
+  const o = plan.offline;
+  out.write(`on disks: ${days(o.totalSeconds)} with ${plan.disks} disk${plan.disks > 1 ? 's' : ''} (staging backup ${days(o.stagingSeconds)}, diskprep ${days(o.diskprepSeconds)}, shipping and receiving ${days(o.shippingSeconds)}, ingest ${days(o.ingestSeconds)})\n`);
+  out.write(plan.recommendation === 'offline'
+    ? `recommended: offline seeding (\`ferry seed start\`), ${days(plan.onlineSeconds - o.totalSeconds)} sooner\n`
+    : 'recommended: back up online (`ferry backup` or `ferry agent run`); disks would not be faster\n');
+  return 0;
+}
+
 export async function seedStatusCommand(ctx: CliContext, options: { json?: boolean }): Promise<number> {
   const registration = await requireRegistration(ctx.env);
   const seed = await readPendingSeed(ctx.env);
@@ -135,6 +188,10 @@ export async function seedStatusCommand(ctx: CliContext, options: { json?: boole
 async function seedSources(ctx: CliContext, paths: string[] | undefined): Promise<string[]> {
   const given = paths && paths.length > 0 ? paths : (await readSchedule(ctx.env))?.paths;
   if (!given || given.length === 0) throw new UserError('no sources: pass --paths PATH… or set a schedule first (`ferry schedule set`)');
+  return seedSourcesFrom(given);
+}
+
+async function seedSourcesFrom(given: readonly string[]): Promise<string[]> {
   const sources = normalizePaths(given);
   for (const path of sources) {
     let st;
@@ -148,6 +205,22 @@ async function seedSources(ctx: CliContext, paths: string[] | undefined): Promis
     }
   }
   return sources;
+}
+
+/** A commander parser that turns a RangeError into commander's own "invalid argument" message. */
+function parsed<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+function parseDays(text: string): number {
+  if (!/^[0-9]{1,3}$/.test(text)) throw new RangeError(`"${text}" is not a number of days`);
+  return Number(text);
 }
 
 /** An empty (or new) writable folder, neither inside a source nor holding one. */
