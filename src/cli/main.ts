@@ -11,6 +11,7 @@ import { registerServe } from './commands/serve.js';
 import { registerRegister } from './commands/register.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerAgent } from './commands/agent.js';
+import { registerJob } from './commands/job.js';
 import { registerStorageAccount } from './commands/storage-account.js';
 import { registerTenant } from './commands/tenant.js';
 import { registerToken } from './commands/token.js';
@@ -66,6 +67,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   registerTenant(program, ctx, run);
   registerStorageAccount(program, ctx, run);
   registerVault(program, ctx, run);
+  registerJob(program, ctx, run);
   return program;
 }
 

@@ -8,7 +8,7 @@ import { isForeignKeyViolation, isUniqueViolation } from './constraint-errors.js
 import { migrateToLatest, openSqliteDatabase } from './database.js';
 import { LATEST_MIGRATION } from './migrations/index.js';
 
-const TABLES = ['backup_runs', 'machines', 'registration_codes', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vaults'];
+const TABLES = ['backup_runs', 'import_jobs', 'job_disks', 'job_events', 'machines', 'registration_codes', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vaults'];
 const NOW = '2026-11-25T12:00:00.000Z';
 
 describe('service database', () => {
@@ -20,8 +20,8 @@ describe('service database', () => {
     const path = join(dir, 'fresh.sqlite');
     const db = openSqliteDatabase(path);
     try {
-      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules']);
-      assert.equal(LATEST_MIGRATION, '0002-agent-schedules');
+      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules', '0003-import-jobs']);
+      assert.equal(LATEST_MIGRATION, '0003-import-jobs');
       const tables = (await db.introspection.getTables()).map((t) => t.name).sort();
       assert.deepEqual(tables, TABLES);
       assert.deepEqual(await migrateToLatest(db), []);
