@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../../core/errors.js';
-import { isUniqueViolation } from '../db/constraint-errors.js';
+import { isUniqueViolation, isWriteConflict } from '../db/constraint-errors.js';
 import type { ServiceDatabase } from '../db/database.js';
 import { isoTime } from '../ids.js';
 import { SeedPendingError, TrackingNumberInUseError } from './job-errors.js';
@@ -95,8 +95,8 @@ export interface ChangeOptions {
  * nothing changes; an action that changes nothing (a repeated report) records nothing.
  *
  * Safe with concurrent writers and several service instances: the row is updated only if it still has
- * the version that was read (else the change is retried on a fresh read, so two writers never both apply
- * a transition); the tracking number's uniqueness is a unique index (`TrackingNumberInUseError` either
+ * the version that was read (else, or when the database reports a conflicting writer, the change is
+ * retried on a fresh read, so two writers never both apply a transition); the tracking number's uniqueness is a unique index (`TrackingNumberInUseError` either
  * way). `NotFoundError` when the job does not exist.
  */
 export async function changeImportJob(deps: JobStoreDeps, jobId: string, action: JobAction, actor: string, options: ChangeOptions = {}): Promise<{ job: ImportJob; changed: boolean }> {
@@ -104,7 +104,7 @@ export async function changeImportJob(deps: JobStoreDeps, jobId: string, action:
     try {
       return await deps.db.transaction().execute((trx) => changeOnce({ ...deps, db: trx }, jobId, action, actor, options));
     } catch (err) {
-      if (!(err instanceof StaleRead)) throw err;
+      if (!(err instanceof StaleRead) && !isWriteConflict(err)) throw err;
       if (attempt >= MAX_ATTEMPTS) throw new ConflictError(`import job ${jobId} is being changed by someone else at the same time; try again`);
     }
   }
