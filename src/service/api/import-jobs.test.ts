@@ -115,6 +115,19 @@ describe('creating import jobs', () => {
     expectStatus(created, 201);
   });
 
+  it('gives a vault to exactly one of several jobs created for it at once', async () => {
+    await act(w.jobId, { kind: 'cancel' });
+    const answers = await Promise.all(
+      [1, 2, 3, 4].map((i) => call(w.adminToken, 'POST', `/v1/vaults/${w.a.vaultId}/import-jobs`, { name: `race-${i}`, storageAccountId: w.a.storageAccountId, container: `race-${i}` })),
+    );
+    assert.deepEqual(answers.map((a) => a.statusCode).sort(), [201, 409, 409, 409]);
+    assert.ok(answers.filter((a) => a.statusCode === 409).every((a) => a.json<{ code: string }>().code === 'SEED_PENDING'));
+    const open = await f.db.selectFrom('import_jobs').select('id').where('open_vault_id', '=', w.a.vaultId).execute();
+    assert.equal(open.length, 1);
+    const tokens = await f.db.selectFrom('tokens').select('id').where('role', '=', 'job').execute();
+    assert.equal(tokens.length, 2, 'the losers issued no job token');
+  });
+
   it('lists a tenant’s jobs and finds jobs by name among those the token may see', async () => {
     await newJob('b', 'tenant-a-seed');
     const listed = (await call(w.a.tenantAdminToken, 'GET', `/v1/tenants/${w.a.tenantId}/import-jobs`)).json<{ jobs: ImportJob[] }>().jobs;

@@ -41,15 +41,13 @@ class StaleRead extends Error {}
  */
 export async function insertImportJob(db: ServiceDatabase, now: number, spec: NewImportJob): Promise<ImportJob> {
   const at = isoTime(now);
-  const explain = async (): Promise<void> => {
-    const named = await db.selectFrom('import_jobs').select('id').where('tenant_id', '=', spec.tenantId).where('name', '=', spec.name).executeTakeFirst();
-    if (named !== undefined) throw new AlreadyExistsError(`the tenant already has an import job named "${spec.name}"`);
-    const open = await db.selectFrom('import_jobs').select(['name', 'state']).where('open_vault_id', '=', spec.vaultId).executeTakeFirst();
-    if (open !== undefined) {
-      throw new SeedPendingError(`the vault already has an open import job "${open.name}" (${open.state}); finish or cancel it first (ferry job cancel ${open.name})`);
-    }
-  };
-  await explain();
+  // The rules are checked first for a clear message; the unique constraints decide races.
+  const named = await db.selectFrom('import_jobs').select('id').where('tenant_id', '=', spec.tenantId).where('name', '=', spec.name).executeTakeFirst();
+  if (named !== undefined) throw new AlreadyExistsError(`the tenant already has an import job named "${spec.name}"`);
+  const open = await db.selectFrom('import_jobs').select(['name', 'state']).where('open_vault_id', '=', spec.vaultId).executeTakeFirst();
+  if (open !== undefined) {
+    throw new SeedPendingError(`the vault already has an open import job "${open.name}" (${open.state}); finish or cancel it first (ferry job cancel ${open.name})`);
+  }
   try {
     await db
       .insertInto('import_jobs')
@@ -75,8 +73,11 @@ export async function insertImportJob(db: ServiceDatabase, now: number, spec: Ne
       })
       .execute();
   } catch (err) {
-    // Another request won a race the checks above did not see: say which rule it broke.
-    if (isUniqueViolation(err)) await explain();
+    // Another request won a race the checks above did not see. (No query here to say which rule: after a
+    // failed statement PostgreSQL refuses every query until the transaction ends.)
+    if (isUniqueViolation(err)) {
+      throw new AlreadyExistsError(`an import job named "${spec.name}", or another open import job for this vault, was created at the same moment (ferry job list shows it)`, { cause: err });
+    }
     throw err;
   }
   await db.insertInto('job_events').values({ job_id: spec.id, seq: 1, created_at: at, state: 'Creating', action: 'create', actor: spec.actor, note: 'created' }).execute();
