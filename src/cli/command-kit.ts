@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 /** Reports a command's exit code to main; every action returns its promise through it. */
 export type Runner = (action: Promise<number>) => Promise<void>;
@@ -15,6 +15,13 @@ export function repoCommand(program: Command, name: string, description: string)
 
 /** commander option parser for repeatable options. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** commander option parser for a postal address: 1–1000 characters, `\n` in it standing for a line break. */
+export function parseAddress(value: string): string {
+  const text = value.replace(/\\n/g, '\n').trim();
+  if (text === '' || text.length > 1000) throw new InvalidArgumentError('expected the address as text of 1 to 1000 characters (\\n for a line break)');
+  return text;
+}
 
 /** Adds a command that talks to the service, with the options every such command shares: --server, --token, --json. */
 export function serviceCommand(parent: Command, name: string, description: string): Command {

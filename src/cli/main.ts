@@ -12,6 +12,7 @@ import { registerRegister } from './commands/register.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerAgent } from './commands/agent.js';
 import { registerSeed } from './commands/seed.js';
+import { registerJob } from './commands/job.js';
 import { registerStorageAccount } from './commands/storage-account.js';
 import { registerTenant } from './commands/tenant.js';
 import { registerToken } from './commands/token.js';
@@ -68,6 +69,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   registerTenant(program, ctx, run);
   registerStorageAccount(program, ctx, run);
   registerVault(program, ctx, run);
+  registerJob(program, ctx, run);
   return program;
 }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UserError } from '../core/errors.js';
 import { startServiceFixture, type ServiceFixture } from '../service/testing/service-fixture.js';
+import { diskRegistration } from '../service/testing/import-job-fixtures.js';
 import { buildWorld, type World } from '../service/testing/world.js';
 import { parseListen } from './commands/serve.js';
 import { parseLifetime } from './commands/token.js';
@@ -53,6 +54,28 @@ describe('service client', () => {
       });
     }
     assert.equal((await new ServiceClient(url, w.adminToken).listTenants()).length, 2);
+  });
+
+  it('drives an import job: created by the agent, disks and report with the job token, shipped, found by name, cancelled', async () => {
+    const admin = new ServiceClient(url, w.adminToken);
+    const agent = new ServiceClient(url, w.a.agentToken);
+    await admin.cancelImportJob(w.jobId);
+    const { job, jobToken } = await agent.createImportJob(w.a.vaultId, { name: 'client-seed', storageAccountId: w.a.storageAccountId, container: 'client-seed' });
+    assert.deepEqual((await agent.getVault(w.a.vaultId)).seed, { jobId: job.id, jobName: 'client-seed', state: 'Creating' });
+    const copier = new ServiceClient(url, jobToken);
+    const disk = diskRegistration(0, 'client');
+    assert.deepEqual((await copier.registerJobDisk(job.id, 0, disk)).disks.map((d) => d.id), [disk.diskId]);
+    const prepared = await copier.markJobPrepared(job.id, 1);
+    assert.equal(typeof prepared.shippingAddress, 'string');
+    assert.notEqual(prepared.job.preparedAt, null);
+    await assert.rejects(copier.registerJobDisk(job.id, 1, diskRegistration(1, 'client')), (err) => err instanceof ServiceRequestError && err.status === 409 && err.code === 'ILLEGAL_TRANSITION');
+    const shipped = await agent.shipImportJob(job.id, { carrier: 'UPS', trackingNumber: 'CLIENT 1', returnAddress: 'Acme' });
+    assert.equal(shipped.state, 'Shipping');
+    assert.deepEqual((await admin.findImportJobs({ name: 'client-seed' })).map((j) => j.id), [job.id]);
+    assert.deepEqual((await admin.findImportJobs({ name: 'client-seed', tenantId: w.b.tenantId })).map((j) => j.id), []);
+    assert.deepEqual((await admin.listImportJobs(w.a.tenantId)).map((j) => j.name), ['tenant-a-seed', 'client-seed']);
+    assert.equal((await copier.getImportJob(job.id)).state, 'Shipping');
+    assert.equal((await agent.cancelImportJob(job.id)).state, 'Cancelled');
   });
 
   it('says so when nothing listens at the URL', async () => {

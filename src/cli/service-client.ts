@@ -1,10 +1,13 @@
 import { UserError } from '../core/errors.js';
 import type { IssuedToken, TokenRecord } from '../service/auth/token-store.js';
 import type { Principal } from '../service/auth/principal.js';
+import type { JobShipping } from '../service/jobs/job-machine.js';
+import type { ImportJob } from '../service/jobs/job-records.js';
+import type { CreatedImportJob, DiskRegistration, ImportJobRequest } from '../service/resources/import-jobs.js';
 import type { VaultCredentials } from '../service/resources/registration-codes.js';
 import type { StorageAccount } from '../service/resources/storage-accounts.js';
 import type { Tenant } from '../service/resources/tenants.js';
-import type { Vault } from '../service/resources/vaults.js';
+import type { Vault, VaultDetails } from '../service/resources/vaults.js';
 
 /** Where the service is and which token to show it: --server/--token, else FERRY_SERVER/FERRY_TOKEN. */
 export interface ServiceOptions {
@@ -96,7 +99,8 @@ export class ServiceClient {
   createVault(tenantId: string, spec: { name: string; storageAccountId: string; container?: string }): Promise<Vault> {
     return this.request('POST', `/v1/tenants/${encodeURIComponent(tenantId)}/vaults`, spec);
   }
-  getVault(vaultId: string): Promise<Vault> {
+  /** The vault with its pending offline seed (`seed`: the open import job, or null). */
+  getVault(vaultId: string): Promise<VaultDetails> {
     return this.request('GET', `/v1/vaults/${encodeURIComponent(vaultId)}`);
   }
   async listVaults(tenantId: string): Promise<Vault[]> {
@@ -104,6 +108,38 @@ export class ServiceClient {
   }
   createVaultCredentials(vaultId: string): Promise<VaultCredentials> {
     return this.request('POST', `/v1/vaults/${encodeURIComponent(vaultId)}/credentials`);
+  }
+  /** Creates an import job for the vault; the answer carries the job token, once. */
+  createImportJob(vaultId: string, request: ImportJobRequest): Promise<CreatedImportJob> {
+    return this.request('POST', `/v1/vaults/${encodeURIComponent(vaultId)}/import-jobs`, request);
+  }
+  getImportJob(jobId: string): Promise<ImportJob> {
+    return this.request('GET', `/v1/import-jobs/${encodeURIComponent(jobId)}`);
+  }
+  async listImportJobs(tenantId: string): Promise<ImportJob[]> {
+    return (await this.request<{ jobs: ImportJob[] }>('GET', `/v1/tenants/${encodeURIComponent(tenantId)}/import-jobs`)).jobs;
+  }
+  /** The jobs the token may see (admin, operator: all tenants; tenant-admin: its own), by name and tenant when given. */
+  async findImportJobs(filter: { name?: string; tenantId?: string } = {}): Promise<ImportJob[]> {
+    const query = new URLSearchParams();
+    if (filter.name !== undefined) query.set('name', filter.name);
+    if (filter.tenantId !== undefined) query.set('tenantId', filter.tenantId);
+    const suffix = query.size > 0 ? `?${query.toString()}` : '';
+    return (await this.request<{ jobs: ImportJob[] }>('GET', `/v1/import-jobs${suffix}`)).jobs;
+  }
+  /** Registers (or replaces) disk `index` of the job and escrows its key (job token). */
+  registerJobDisk(jobId: string, index: number, disk: DiskRegistration): Promise<ImportJob> {
+    return this.request('PUT', `/v1/import-jobs/${encodeURIComponent(jobId)}/disks/${index}`, disk);
+  }
+  /** Reports all `disks` disks prepared (job token): starts the tracking deadline; answers the shipping address. */
+  markJobPrepared(jobId: string, disks: number): Promise<{ job: ImportJob; shippingAddress: string }> {
+    return this.request('POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/prepared`, { disks });
+  }
+  shipImportJob(jobId: string, shipping: JobShipping): Promise<ImportJob> {
+    return this.request('POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/shipping`, shipping);
+  }
+  cancelImportJob(jobId: string): Promise<ImportJob> {
+    return this.request('POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/cancel`);
   }
 
   /** One JSON request; `body` undefined sends none. Resolves with the parsed answer (undefined for 204). */

@@ -1,5 +1,6 @@
 import { UserError } from '../core/errors.js';
 import { looksLikeRecordId } from '../service/ids.js';
+import type { ImportJob } from '../service/jobs/job-records.js';
 import type { StorageAccount } from '../service/resources/storage-accounts.js';
 import type { Tenant } from '../service/resources/tenants.js';
 import type { Vault } from '../service/resources/vaults.js';
@@ -47,4 +48,34 @@ export async function resolveVault(client: ServiceClient, tenant: Tenant | undef
 function inTenant<T extends { readonly id: string; readonly tenantId: string }>(record: T, tenant: Tenant | undefined, what: string): T {
   if (tenant !== undefined && record.tenantId !== tenant.id) throw new UserError(`${what} ${record.id} is not in tenant "${tenant.name}"`);
   return record;
+}
+
+/**
+ * The import job `ref` names: an id is asked for directly; a name (unique in its tenant) is looked up
+ * among the jobs the token may see: for admins and operators in every tenant unless `tenantRef` narrows
+ * it (needed only when the name is in several), for a tenant-admin in its tenant, for an agent among its
+ * vault's open job, for a job token its own job.
+ */
+export async function resolveImportJob(client: ServiceClient, ref: string, tenantRef?: string): Promise<ImportJob> {
+  if (looksLikeRecordId(ref)) return client.getImportJob(ref.toLowerCase());
+  const me = await client.whoami();
+  switch (me.role) {
+    case 'agent': {
+      const seed = me.vaultId === undefined ? null : (await client.getVault(me.vaultId)).seed;
+      if (seed?.jobName !== ref) throw new UserError(`this machine's vault has no open import job "${ref}"${seed ? ` (its open job is "${seed.jobName}")` : ''}; give the job's id`);
+      return client.getImportJob(seed.jobId);
+    }
+    case 'job': {
+      const own = await client.getImportJob(me.jobId ?? '');
+      if (own.name !== ref) throw new UserError(`this job token is for import job "${own.name}", not "${ref}"`);
+      return own;
+    }
+    default: {
+      const tenantId = tenantRef === undefined ? undefined : looksLikeRecordId(tenantRef) ? tenantRef.toLowerCase() : (await resolveTenant(client, tenantRef)).id;
+      const jobs = await client.findImportJobs({ name: ref, ...(tenantId !== undefined ? { tenantId } : {}) });
+      if (jobs.length === 1) return jobs[0]!;
+      if (jobs.length === 0) throw new UserError(`no import job "${ref}" that this token may see${tenantRef !== undefined ? ` in tenant "${tenantRef}"` : ''} (ferry job list shows them)`);
+      throw new UserError(`${jobs.length} import jobs are named "${ref}" (tenants ${jobs.map((j) => j.tenantId).join(', ')}): name the tenant with --tenant T, or give the job's id`);
+    }
+  }
 }

@@ -22,6 +22,15 @@ export class AlreadyExistsError extends FerryError {
   readonly code = 'ALREADY_EXISTS';
 }
 
+/**
+ * The request conflicts with the current state of a record (an action its state does not allow, a value
+ * another record holds): retrying the same request will not help, changing the record first might.
+ * Subclasses name the rule in `code`.
+ */
+export class ConflictError extends FerryError {
+  readonly code: string = 'CONFLICT';
+}
+
 /** Stored bytes do not match what they claim to be (hash, length, authentication tag, format). */
 export class IntegrityError extends FerryError {
   readonly code = 'INTEGRITY';

@@ -3,6 +3,7 @@ import type { RandomSource } from '../core/random.js';
 import type { Storage } from '../storage/storage.js';
 import type { BackendLocation } from './backend-location.js';
 import type { ServiceDatabase } from './db/database.js';
+import type { ImportJobSettings } from './jobs/job-settings.js';
 import type { ServiceMetrics } from './metrics.js';
 
 /**
@@ -18,4 +19,6 @@ export interface ServiceContext {
   /** Opens a Storage at a back-end location; the composition root decides which back end serves which scheme. */
   readonly openBackend: (location: BackendLocation) => Storage;
   readonly metrics: ServiceMetrics;
+  /** The import job rules' settings: tracking deadline, shipping address, disk limits. */
+  readonly importJobs: ImportJobSettings;
 }

@@ -7,7 +7,9 @@ import { isErrno, PermanentError, UserError } from '../core/errors.js';
 import { systemRandom, type RandomSource } from '../core/random.js';
 import { anyAdminTokenExists, issueToken } from './auth/token-store.js';
 import { migrateToLatest, openSqliteDatabase, type ServiceDatabase } from './db/database.js';
+import type { ImportJobSettings } from './jobs/job-settings.js';
 import { buildServer, type FerryServer } from './server.js';
+import { startDeadlineSweeper, sweepIntervalFor, type RunningWorker } from './worker/deadline-sweeper.js';
 
 /** The files `ferry serve` keeps in its data directory (docs/service.md, "Data directory"). */
 export const DATABASE_FILE = 'ferry.sqlite';
@@ -25,6 +27,10 @@ export interface ServeOptions {
   readonly clock?: Clock;
   readonly random?: RandomSource;
   readonly shutdownTimeoutMs?: number;
+  /** Import job settings that differ from the defaults: `--tracking-deadline`, `--shipping-address`, disk limits. */
+  readonly importJobs?: Partial<ImportJobSettings>;
+  /** How often the tracking deadline sweep runs; default {@link sweepIntervalFor} the deadline. */
+  readonly sweepIntervalMs?: number;
   /** Called with the built server before it listens (e.g. tests add a route). */
   readonly beforeListen?: (server: FerryServer) => void;
 }
@@ -46,7 +52,8 @@ export interface RunningService {
 /**
  * Starts the service on `dataDir` (created 0700 if missing): opens the SQLite database there, applies
  * pending migrations, on the first start (no admin token in the database) writes a new admin token to
- * DIR/admin.token with mode 0600, then listens. On any failure everything opened is closed again.
+ * DIR/admin.token with mode 0600, then listens and starts the background work (the tracking deadline
+ * sweep). On any failure everything opened is closed again.
  */
 export async function startService(options: ServeOptions): Promise<RunningService> {
   const clock = options.clock ?? systemClock;
@@ -57,18 +64,30 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   try {
     await migrateToLatest(db);
     const adminTokenFile = await ensureFirstAdminToken(db, clock, random, options.dataDir);
-    server = buildServer({ db, dataDir: options.dataDir, clock, random, ...(options.logger ? { logger: options.logger } : {}) });
+    server = buildServer({
+      db,
+      dataDir: options.dataDir,
+      clock,
+      random,
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.importJobs ? { importJobs: options.importJobs } : {}),
+    });
     options.beforeListen?.(server);
     await listen(server, options.host, options.port);
     const address = server.app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const running = server;
+    const { ctx } = server;
+    const sweeper = startDeadlineSweeper(
+      { db, clock, settings: ctx.importJobs },
+      { intervalMs: options.sweepIntervalMs ?? sweepIntervalFor(ctx.importJobs.trackingDeadlineMs), log: server.app.log },
+    );
     let stopping: Promise<void> | undefined;
     return {
       url: `http://${host}:${address.port}`,
       adminTokenFile,
       server,
-      stop: () => (stopping ??= stopGracefully(running, db, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)),
+      stop: () => (stopping ??= stopGracefully(running, sweeper, db, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)),
     };
   } catch (err) {
     await server?.app.close().catch(() => undefined);
@@ -88,8 +107,9 @@ async function listen(server: FerryServer, host: string, port: number): Promise<
   }
 }
 
-async function stopGracefully(server: FerryServer, db: ServiceDatabase, timeoutMs: number): Promise<void> {
+async function stopGracefully(server: FerryServer, sweeper: RunningWorker, db: ServiceDatabase, timeoutMs: number): Promise<void> {
   const closing = server.app.close();
+  const sweeping = sweeper.stop();
   const timer = setTimeout(() => {
     server.app.log.warn({ timeoutMs }, 'requests still running at the shutdown timeout: closing their connections');
     server.app.server.closeAllConnections();
@@ -98,6 +118,7 @@ async function stopGracefully(server: FerryServer, db: ServiceDatabase, timeoutM
     await closing;
   } finally {
     clearTimeout(timer);
+    await sweeping;
     await db.destroy();
   }
 }

@@ -9,6 +9,7 @@ import type { ApiApp } from './api/api-app.js';
 import { registerBackupRunRoutes } from './api/backup-runs.js';
 import { installErrorHandler } from './api/error-handler.js';
 import { registerHealthRoutes } from './api/health.js';
+import { registerImportJobRoutes } from './api/import-jobs.js';
 import { registerMachineRoutes } from './api/machines.js';
 import { registerOpenApiRoute } from './api/openapi.js';
 import { registerRegistrationRoutes } from './api/registration.js';
@@ -22,6 +23,7 @@ import { registerVaultRoutes } from './api/vaults.js';
 import type { BackendLocation } from './backend-location.js';
 import type { ServiceContext } from './context.js';
 import type { ServiceDatabase } from './db/database.js';
+import { importJobSettings, type ImportJobSettings } from './jobs/job-settings.js';
 import { ServiceMetrics } from './metrics.js';
 import { dbLockOwnership } from './resources/db-lock-ownership.js';
 import { resolveVaultForObjects } from './vault-access.js';
@@ -41,6 +43,8 @@ export interface ServerOptions {
   /** JSON request logs; none when absent. */
   readonly logger?: FastifyBaseLogger;
   readonly bodyLimit?: number;
+  /** Import job settings that differ from the defaults (jobs/job-settings.ts). */
+  readonly importJobs?: Partial<ImportJobSettings>;
 }
 
 /** A built, not yet listening server: `app.inject()` drives it in tests, `app.listen()` serves it. */
@@ -64,6 +68,7 @@ export function buildServer(options: ServerOptions): FerryServer {
     dataDir: options.dataDir,
     openBackend,
     metrics: new ServiceMetrics(),
+    importJobs: importJobSettings(options.importJobs),
   };
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
@@ -95,6 +100,7 @@ export function buildServer(options: ServerOptions): FerryServer {
   registerRegistrationRoutes(app, ctx);
   registerBackupRunRoutes(app, ctx);
   registerAgentScheduleRoutes(app, ctx);
+  registerImportJobRoutes(app, ctx);
   registerVaultObjectRoutes(app, {
     resolveVault: resolveVaultForObjects,
     lockOwnership: dbLockOwnership(ctx),

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createServiceLogger } from '../../service/logger.js';
 import { startService } from '../../service/serve.js';
-import type { Runner } from '../command-kit.js';
+import { parseAddress, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8420';
@@ -11,15 +11,20 @@ export const DEFAULT_LISTEN = '127.0.0.1:8420';
 export interface ServeOptions {
   readonly dataDir: string;
   readonly listen: { host: string; port: number };
+  /** Milliseconds. */
+  readonly trackingDeadline?: number;
+  readonly shippingAddress?: string;
 }
 
-/** Adds `ferry serve --data-dir DIR [--listen HOST:PORT]` to the program. */
+/** Adds `ferry serve --data-dir DIR [--listen HOST:PORT] [--tracking-deadline 14d] [--shipping-address TEXT]` to the program. */
 export function registerServe(program: Command, ctx: CliContext, run: Runner): void {
   program
     .command('serve')
     .description('run the Ferry service (API) on a data directory: SQLite database, admin token, storage accounts')
     .addOption(new Option('--data-dir <DIR>', 'where the service keeps its database and default storage accounts').makeOptionMandatory())
     .option('--listen <HOST:PORT>', `address to listen on (port 0: any free port)`, parseListen, parseListen(DEFAULT_LISTEN))
+    .option('--tracking-deadline <DURATION>', 'time from disks prepared to carrier and tracking number, else the import job is deleted (e.g. 14d, 36h; default 14d)', parseDuration)
+    .option('--shipping-address <TEXT>', 'where import job disks are shipped to (diskprep prints it; \\n for a line break)', parseAddress)
     .action((opts: ServeOptions) => run(serveCommand(ctx, opts)));
 }
 
@@ -30,7 +35,11 @@ export function registerServe(program: Command, ctx: CliContext, run: Runner): v
 export async function serveCommand(ctx: CliContext, options: ServeOptions): Promise<number> {
   const logger = createServiceLogger(ctx.stderr, ctx.env.FERRY_LOG_LEVEL || 'info');
   const dataDir = resolve(options.dataDir);
-  const service = await startService({ dataDir, host: options.listen.host, port: options.listen.port, logger });
+  const importJobs = {
+    ...(options.trackingDeadline !== undefined ? { trackingDeadlineMs: options.trackingDeadline } : {}),
+    ...(options.shippingAddress !== undefined ? { shippingAddress: options.shippingAddress } : {}),
+  };
+  const service = await startService({ dataDir, host: options.listen.host, port: options.listen.port, logger, importJobs });
   ctx.stdout.write(`Ferry service listening on ${service.url}\n`);
   if (service.adminTokenFile !== undefined) {
     ctx.stdout.write(`First start: an admin token was written to ${service.adminTokenFile} (export FERRY_TOKEN=$(cat ${service.adminTokenFile}))\n`);
@@ -50,4 +59,14 @@ export function parseListen(value: string): { host: string; port: number } {
     throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:8420, 0.0.0.0:8420 or [::1]:8420');
   }
   return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/** Parses a duration `<whole number><s|m|h|d|w>` (e.g. `14d`, `36h`, `30s`) into milliseconds, at most 10 years. */
+export function parseDuration(value: string): number {
+  const match = /^([1-9][0-9]{0,8})([smhdw])$/.exec(value);
+  const ms = match === null ? NaN : Number(match[1]) * UNIT_MS[match[2]!]!;
+  if (!(ms <= 3650 * 86_400_000)) throw new InvalidArgumentError('expected a whole number and a unit s, m, h, d or w (at most 10 years), e.g. 14d, 36h, 30s');
+  return ms;
 }

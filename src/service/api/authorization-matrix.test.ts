@@ -16,6 +16,8 @@ import { startServiceFixture, type ServiceFixture } from '../testing/service-fix
 import { getVault } from '../resources/vaults.js';
 import { openVaultStorage } from '../resources/vault-storage.js';
 import { buildWorld, type World } from '../testing/world.js';
+import { changeImportJob } from '../jobs/job-store.js';
+import { TEST_ACTOR, diskRegistration, prepareDisks, storeOf } from '../testing/import-job-fixtures.js';
 
 const tenantParams = (w: World): Record<string, string> => ({ tenantId: w.a.tenantId });
 const vaultParams = (w: World): Record<string, string> => ({ vaultId: w.a.vaultId });
@@ -40,6 +42,15 @@ async function storeObject(fixture: ServiceFixture, world: World): Promise<void>
 /** Object routes: tenant A's admins and agent reach A's vault; others get 404 (other tenant) or 403 (role). */
 const objectAccess = (admins: number, agent: number): Expectations =>
   authenticated({ admin: admins, tenantAdmin: admins, otherTenantAdmin: 404, agent, otherTenantAgent: 404, job: 403, operator: 403 });
+
+const jobParams = (w: World): Record<string, string> => ({ jobId: w.jobId });
+
+/** Import job routes that tenant A's admins and agent reach; tenant B's get 404, the other roles 403. */
+const jobChange = (status: number): Expectations =>
+  authenticated({ admin: status, tenantAdmin: status, otherTenantAdmin: 404, agent: status, otherTenantAgent: 404, job: 403, operator: 403 });
+/** Routes only the job's own job token may call. */
+const jobTokenOnly = (status: number): Expectations =>
+  authenticated({ admin: 403, tenantAdmin: 403, otherTenantAdmin: 403, agent: 403, otherTenantAgent: 403, job: status, operator: 403 });
 
 /**
  * The authorization matrix: for every route the service registers, the status every caller gets. The
@@ -142,6 +153,43 @@ const MATRIX: MatrixTable = {
     params: vaultParams,
     expect: authenticated({ admin: 403, tenantAdmin: 403, otherTenantAdmin: 403, agent: 200, otherTenantAgent: 404, job: 403, operator: 403 }),
   },
+  'POST /v1/vaults/:vaultId/import-jobs': {
+    params: vaultParams,
+    body: (w) => ({ name: 'seed-new', storageAccountId: w.a.storageAccountId, container: 'seed-new' }),
+    // The world's job is the vault's open seed; a vault has one at a time.
+    setup: async (fixture, w) => void (await changeImportJob(storeOf(fixture), w.jobId, { kind: 'cancel' }, TEST_ACTOR)),
+    expect: jobChange(201),
+  },
+  'GET /v1/import-jobs': {
+    query: 'name=tenant-a-seed',
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 200, agent: 403, otherTenantAgent: 403, job: 403, operator: 200 }),
+  },
+  'GET /v1/tenants/:tenantId/import-jobs': {
+    params: tenantParams,
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
+  'GET /v1/import-jobs/:jobId': {
+    params: jobParams,
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 200, otherTenantAgent: 404, job: 200, operator: 200 }),
+  },
+  'PUT /v1/import-jobs/:jobId/disks/:index': {
+    params: (w) => ({ jobId: w.jobId, index: '0' }),
+    body: () => diskRegistration(0),
+    expect: jobTokenOnly(200),
+  },
+  'POST /v1/import-jobs/:jobId/prepared': {
+    params: jobParams,
+    body: () => ({ disks: 1 }),
+    setup: async (fixture, w) => void (await prepareDisks(fixture, w.jobId, 1, false)),
+    expect: jobTokenOnly(200),
+  },
+  'POST /v1/import-jobs/:jobId/shipping': {
+    params: jobParams,
+    body: () => ({ carrier: 'UPS', trackingNumber: '1Z 999 AA1 01 2345 6784', returnAddress: 'Acme IT\n1 Main Street\nSpringfield' }),
+    setup: async (fixture, w) => void (await prepareDisks(fixture, w.jobId, 1)),
+    expect: jobChange(200),
+  },
+  'POST /v1/import-jobs/:jobId/cancel': { params: jobParams, expect: jobChange(200) },
   'GET /v1/vaults/:vaultId/objects': { params: vaultParams, query: 'prefix=keys/', setup: storeObject, expect: objectAccess(200, 200) },
   'GET /v1/vaults/:vaultId/objects/*': { params: objectParams(OBJECT_KEY), setup: storeObject, expect: objectAccess(200, 200) },
   'HEAD /v1/vaults/:vaultId/objects/*': { params: objectParams(OBJECT_KEY), setup: storeObject, expect: objectAccess(200, 200) },

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import {
   AlreadyExistsError,
   AuthenticationError,
+  ConflictError,
   FerryError,
   ForbiddenError,
   IntegrityError,
@@ -22,6 +23,7 @@ const STATUS_BY_ERROR: ReadonlyArray<readonly [abstract new (...args: never[]) =
   [ForbiddenError, 403],
   [NotFoundError, 404],
   [AlreadyExistsError, 409],
+  [ConflictError, 409],
   [IntegrityError, 422],
   [UserError, 400],
   [PermanentError, 507],

@@ -37,7 +37,7 @@ export function buildOpenApiDocument(routes: readonly RegisteredRoute[], version
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Ferry service API', version, description: 'Tenants, storage accounts, vaults, machines, tokens and backup runs. See docs/service.md.' },
+    info: { title: 'Ferry service API', version, description: 'Tenants, storage accounts, vaults, machines, tokens, backup runs and import jobs. See docs/service.md.' },
     paths,
     components: {
       securitySchemes: { bearerToken: { type: 'http', scheme: 'bearer', description: 'A Ferry token (fry_…); never in the URL' } },

@@ -17,6 +17,11 @@ export const ResourceName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a name is letters, digits, ".", "_" and "-", starting with a letter or digit')
   .refine((name) => !looksLikeRecordId(name), 'a name may not look like an id');
 
+/** A container name as Azure allows it (3–63 of a-z, 0-9 and single hyphens inside), so it fits every back end. */
+export const Container = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, 'a container is 3-63 lowercase letters, digits and single hyphens inside');
+
 /** A host name as agents report it. */
 export const Hostname = z
   .string()

@@ -1,21 +1,22 @@
 import { z } from 'zod';
 import type { ServiceContext } from '../context.js';
 import { createRegistrationCode } from '../resources/registration-codes.js';
-import { createVault, getVault, listVaults } from '../resources/vaults.js';
+import { JOB_STATES } from '../jobs/job-states.js';
+import { createVault, getVaultDetails, listVaults } from '../resources/vaults.js';
 import type { ApiApp } from './api-app.js';
 import { principalOf } from './route-access.js';
-import { RecordId, ResourceName, TenantParams, Timestamp, Vault, VaultParams } from './schemas.js';
-
-/** A container name as Azure allows it (3–63 of a-z, 0-9 and single hyphens inside), so it fits every back end. */
-const Container = z
-  .string()
-  .regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, 'a container is 3-63 lowercase letters, digits and single hyphens inside');
+import { Container, RecordId, ResourceName, TenantParams, Timestamp, Vault, VaultParams } from './schemas.js';
 
 const VaultCredentials = z.object({
   registrationCode: z.string(),
   expiresAt: Timestamp,
   tenant: z.object({ id: RecordId, name: z.string() }),
   vault: z.object({ id: RecordId, name: z.string() }),
+});
+
+/** A vault with its pending offline seed: the open import job, or null. */
+const VaultWithSeed = Vault.extend({
+  seed: z.object({ jobId: RecordId, jobName: z.string(), state: z.enum(JOB_STATES) }).nullable(),
 });
 
 /** Vaults: created and listed per tenant, shown by id, and their one-time registration codes. */
@@ -41,9 +42,9 @@ export function registerVaultRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.route({
     method: 'GET',
     url: '/v1/vaults/:vaultId',
-    config: { access: ['admin', 'tenant-admin', 'agent'], summary: 'Show a vault (an agent: only its own)' },
-    schema: { params: VaultParams, response: { 200: Vault } },
-    handler: async (request) => getVault(ctx, principalOf(request), request.params.vaultId),
+    config: { access: ['admin', 'tenant-admin', 'agent'], summary: 'Show a vault with its pending offline seed (an agent: only its own)' },
+    schema: { params: VaultParams, response: { 200: VaultWithSeed } },
+    handler: async (request) => getVaultDetails(ctx, principalOf(request), request.params.vaultId),
   });
   app.route({
     method: 'POST',

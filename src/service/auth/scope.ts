@@ -28,3 +28,21 @@ export function visibleOrNotFound<T>(record: T | undefined, visible: (record: T)
   if (record === undefined || !visible(record)) throw new NotFoundError(notFoundMessage);
   return record;
 }
+
+/**
+ * Who sees an import job: admins and operators (the datacenter) every job; a tenant-admin its tenant's;
+ * an agent the jobs of its own vault; a job token only its own job.
+ */
+export function canSeeJob(principal: Principal, job: { readonly id: string; readonly tenantId: string; readonly vaultId: string }): boolean {
+  switch (principal.role) {
+    case 'admin':
+    case 'operator':
+      return true;
+    case 'tenant-admin':
+      return principal.tenantId === job.tenantId;
+    case 'agent':
+      return principal.vaultId === job.vaultId && principal.tenantId === job.tenantId;
+    case 'job':
+      return principal.jobId === job.id;
+  }
+}

@@ -3,6 +3,8 @@ import { AlreadyExistsError, NotFoundError } from '../../core/errors.js';
 /** SQLite extended result codes (better-sqlite3's `code`) and PostgreSQL SQLSTATEs (pg's `code`). */
 const UNIQUE_CODES = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', '23505']);
 const FOREIGN_KEY_CODES = new Set(['SQLITE_CONSTRAINT_FOREIGNKEY', '23503']);
+/** Another connection's write got in the way: SQLite's busy codes, PostgreSQL's serialization failure and deadlock. */
+const WRITE_CONFLICT_CODES = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', '40001', '40P01']);
 
 function codeOf(err: unknown): unknown {
   return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
@@ -16,6 +18,11 @@ export function isUniqueViolation(err: unknown): boolean {
 /** True when `err` is a foreign-key violation from SQLite or PostgreSQL. */
 export function isForeignKeyViolation(err: unknown): boolean {
   return FOREIGN_KEY_CODES.has(codeOf(err) as string);
+}
+
+/** True when `err` says a concurrent writer got in the way, so running the transaction again on fresh reads may succeed. */
+export function isWriteConflict(err: unknown): boolean {
+  return WRITE_CONFLICT_CODES.has(codeOf(err) as string);
 }
 
 /**

@@ -8,7 +8,7 @@ import { isForeignKeyViolation, isUniqueViolation } from './constraint-errors.js
 import { migrateToLatest, openSqliteDatabase } from './database.js';
 import { LATEST_MIGRATION } from './migrations/index.js';
 
-const TABLES = ['backup_runs', 'machines', 'registration_codes', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vaults'];
+const TABLES = ['backup_runs', 'import_jobs', 'job_disks', 'job_events', 'machines', 'registration_codes', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vaults'];
 const NOW = '2026-11-25T12:00:00.000Z';
 
 describe('service database', () => {
@@ -20,8 +20,8 @@ describe('service database', () => {
     const path = join(dir, 'fresh.sqlite');
     const db = openSqliteDatabase(path);
     try {
-      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules']);
-      assert.equal(LATEST_MIGRATION, '0002-agent-schedules');
+      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules', '0003-import-jobs']);
+      assert.equal(LATEST_MIGRATION, '0003-import-jobs');
       const tables = (await db.introspection.getTables()).map((t) => t.name).sort();
       assert.deepEqual(tables, TABLES);
       assert.deepEqual(await migrateToLatest(db), []);
@@ -108,6 +108,48 @@ describe('service database', () => {
       };
       await assert.rejects(db.insertInto('backup_runs').values(run).execute(), (err) => isForeignKeyViolation(err));
       await db.insertInto('backup_runs').values({ ...run, vault_id: 'v1' }).execute();
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('keeps import jobs in their tenant, one open job per vault, one job per tracking number and one job per disk', async () => {
+    const db = openSqliteDatabase(':memory:');
+    try {
+      await migrateToLatest(db);
+      await db.insertInto('tenants').values([{ id: 't1', name: 'one', created_at: NOW }, { id: 't2', name: 'two', created_at: NOW }]).execute();
+      await db.insertInto('storage_accounts').values([
+        { id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW },
+        { id: 's2', tenant_id: 't2', name: 'sa', backend: null, created_at: NOW },
+      ]).execute();
+      await db.insertInto('vaults').values([
+        { id: 'v1', tenant_id: 't1', storage_account_id: 's1', name: 'a', container: 'ca', created_at: NOW },
+        { id: 'v2', tenant_id: 't1', storage_account_id: 's1', name: 'b', container: 'cb', created_at: NOW },
+      ]).execute();
+      const job = {
+        id: 'j1', tenant_id: 't1', vault_id: 'v1', storage_account_id: 's1', container: 'cj', name: 'seed', state: 'Creating', open_vault_id: 'v1',
+        prepared_at: null, tracking_deadline: null, carrier: null, tracking_number: null, tracking_number_key: null, return_address: null,
+        version: 1, created_at: NOW, updated_at: NOW, created_by_token_id: null,
+      };
+      await assert.rejects(db.insertInto('import_jobs').values({ ...job, storage_account_id: 's2' }).execute(), (err) => isForeignKeyViolation(err));
+      await assert.rejects(db.insertInto('import_jobs').values({ ...job, tenant_id: 't2' }).execute(), (err) => isForeignKeyViolation(err));
+      await db.insertInto('import_jobs').values({ ...job, tracking_number: '1Z 9', tracking_number_key: '1Z9' }).execute();
+      await assert.rejects(db.insertInto('import_jobs').values({ ...job, id: 'j2', name: 'other' }).execute(), (err) => isUniqueViolation(err), 'one open job per vault');
+      await assert.rejects(db.insertInto('import_jobs').values({ ...job, id: 'j2', vault_id: 'v2', open_vault_id: 'v2' }).execute(), (err) => isUniqueViolation(err), 'names unique in the tenant');
+      await assert.rejects(
+        db.insertInto('import_jobs').values({ ...job, id: 'j2', name: 'other', vault_id: 'v2', open_vault_id: 'v2', tracking_number_key: '1Z9' }).execute(),
+        (err) => isUniqueViolation(err),
+        'a tracking number belongs to one job',
+      );
+      // Ended jobs hold no vault: several of them may exist for one vault.
+      await db.insertInto('import_jobs').values([{ ...job, id: 'j3', name: 'ended-1', state: 'Cancelled', open_vault_id: null }, { ...job, id: 'j4', name: 'ended-2', state: 'Deleted', open_vault_id: null }]).execute();
+      const disk = { job_id: 'j1', disk_index: 0, id: 'd1', state: 'Prepared', bytes: 1, files: 1, manifest_sha256: 'ab', disk_key: 'k', created_at: NOW, updated_at: NOW };
+      await db.insertInto('job_disks').values(disk).execute();
+      await assert.rejects(db.insertInto('job_disks').values({ ...disk, job_id: 'j3' }).execute(), (err) => isUniqueViolation(err), 'a disk belongs to one job');
+      await assert.rejects(db.insertInto('job_disks').values({ ...disk, job_id: 'nope', id: 'd2' }).execute(), (err) => isForeignKeyViolation(err));
+      const event = { job_id: 'j1', seq: 1, created_at: NOW, state: 'Creating', action: 'create', actor: 'admin:x', note: null };
+      await db.insertInto('job_events').values(event).execute();
+      await assert.rejects(db.insertInto('job_events').values(event).execute(), (err) => isUniqueViolation(err), 'two writers cannot both add event 1');
     } finally {
       await db.destroy();
     }

@@ -18,6 +18,9 @@ export interface ServiceTables {
   tokens: TokensTable;
   backup_runs: BackupRunsTable;
   vault_locks: VaultLocksTable;
+  import_jobs: ImportJobsTable;
+  job_disks: JobDisksTable;
+  job_events: JobEventsTable;
 }
 
 export interface TenantsTable {
@@ -84,7 +87,7 @@ export interface TokensTable {
   tenant_id: string | null;
   machine_id: string | null;
   vault_id: string | null;
-  /** The import job of a `job` token; import jobs arrive with their own table in a later migration. */
+  /** The import job of a `job` token (import_jobs.id; not a foreign key: the column predates the table). */
   job_id: string | null;
   created_at: string;
   expires_at: string;
@@ -124,4 +127,64 @@ export interface VaultLocksTable {
   /** The machine whose agent saved it; NULL when a tenant-admin or admin did. */
   machine_id: string | null;
   created_at: string;
+}
+
+export interface ImportJobsTable {
+  id: string;
+  tenant_id: string;
+  /** The vault the seed is for; of the same tenant (composite foreign key). */
+  vault_id: string;
+  /** Where the disks are ingested; of the same tenant (composite foreign key). */
+  storage_account_id: string;
+  container: string;
+  /** Unique within the tenant, over all its jobs (ended ones too). */
+  name: string;
+  /** A JobState (jobs/job-states.ts). */
+  state: string;
+  /** The vault while the job is open (its pending seed), NULL once it ended: unique, so a vault has one open job. */
+  open_vault_id: string | null;
+  prepared_at: string | null;
+  tracking_deadline: string | null;
+  carrier: string | null;
+  /** As entered. */
+  tracking_number: string | null;
+  /** The tracking number without spaces in upper case; unique across all jobs (jobs/tracking-number.ts). */
+  tracking_number_key: string | null;
+  return_address: string | null;
+  /** Incremented by every change: an update names the version it read, so concurrent changes cannot both apply. */
+  version: number;
+  created_at: string;
+  updated_at: string;
+  created_by_token_id: string | null;
+}
+
+export interface JobDisksTable {
+  job_id: string;
+  disk_index: number;
+  /** The disk's UUID (diskprep); unique across all jobs, so a disk belongs to one job. */
+  id: string;
+  /** A DiskState (jobs/job-states.ts). */
+  state: string;
+  bytes: number;
+  files: number;
+  manifest_sha256: string;
+  /** The escrowed disk key: base64 of 32 bytes. Never in an API answer but the operator's (a later issue). */
+  disk_key: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface JobEventsTable {
+  job_id: string;
+  /** 1, 2, … per job: the timeline's order (two writers cannot both add the same one). */
+  seq: number;
+  /** The event's time. */
+  created_at: string;
+  /** The job's state after the event. */
+  state: string;
+  /** The JobActionKind, or `create`. */
+  action: string;
+  /** `<role>:<token id>` of the caller, or `service:<task>` for background work. */
+  actor: string;
+  note: string | null;
 }

@@ -3,8 +3,8 @@ import type { Gauge } from '../metrics.js';
 
 /**
  * Gauges read from the database at scrape time, so every instance sharing the database reports the same:
- * record counts, the bytes agents reported as added, and import jobs by state (no import jobs exist until
- * their table arrives: the gauge has no samples yet).
+ * record counts, the bytes agents reported as added, and import jobs by state (a sample per state that has
+ * jobs).
  */
 export async function collectGauges(ctx: ServiceContext): Promise<Gauge[]> {
   const count = async (table: 'tenants' | 'storage_accounts' | 'vaults' | 'machines'): Promise<number> => {
@@ -15,6 +15,12 @@ export async function collectGauges(ctx: ServiceContext): Promise<Gauge[]> {
     .selectFrom('backup_runs')
     .select((eb) => eb.fn.sum<number | string | null>('bytes_added').as('bytes'))
     .executeTakeFirstOrThrow();
+  const jobs = await ctx.db
+    .selectFrom('import_jobs')
+    .select((eb) => ['state', eb.fn.countAll<number | string | bigint>().as('n')])
+    .groupBy('state')
+    .orderBy('state')
+    .execute();
   return [
     { name: 'ferry_tenants', help: 'Tenants.', samples: [{ labels: {}, value: await count('tenants') }] },
     { name: 'ferry_storage_accounts', help: 'Storage accounts.', samples: [{ labels: {}, value: await count('storage_accounts') }] },
@@ -25,6 +31,6 @@ export async function collectGauges(ctx: ServiceContext): Promise<Gauge[]> {
       help: 'Bytes that agents reported as added to their vaults, over all recorded backup runs.',
       samples: [{ labels: {}, value: Number(added.bytes ?? 0) }],
     },
-    { name: 'ferry_import_jobs', help: 'Import jobs by state.', samples: [] },
+    { name: 'ferry_import_jobs', help: 'Import jobs by state.', samples: jobs.map((j) => ({ labels: { state: j.state }, value: Number(j.n) })) },
   ];
 }

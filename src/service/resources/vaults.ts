@@ -5,6 +5,7 @@ import type { ServiceContext } from '../context.js';
 import { insertOrExplain } from '../db/constraint-errors.js';
 import type { VaultsTable } from '../db/schema.js';
 import { isoTime, newRecordId } from '../ids.js';
+import { readVaultSeed, type VaultSeed } from '../jobs/job-records.js';
 import { getTenant } from './tenants.js';
 
 /** The repository a tenant's machines back up to, in a container of one of the tenant's storage accounts. */
@@ -16,6 +17,11 @@ export interface Vault {
   /** The folder (prefix) in the storage account that holds the repository. */
   readonly container: string;
   readonly createdAt: string;
+}
+
+/** A vault as `GET /v1/vaults/:vaultId` shows it: with its pending offline seed (its open import job), if any. */
+export interface VaultDetails extends Vault {
+  readonly seed: VaultSeed | null;
 }
 
 export interface VaultSpec {
@@ -75,6 +81,12 @@ export async function getVault(ctx: ServiceContext, principal: Principal, vaultI
   const row = await ctx.db.selectFrom('vaults').selectAll().where('id', '=', vaultId).executeTakeFirst();
   const vault = row === undefined ? undefined : toVault(row);
   return visibleOrNotFound(vault, (v) => canSeeVault(principal, v), `vault ${vaultId} not found`);
+}
+
+/** {@link getVault} with the vault's pending offline seed. */
+export async function getVaultDetails(ctx: ServiceContext, principal: Principal, vaultId: string): Promise<VaultDetails> {
+  const vault = await getVault(ctx, principal, vaultId);
+  return { ...vault, seed: await readVaultSeed(ctx.db, vault.id) };
 }
 
 function toVault(row: VaultsTable): Vault {

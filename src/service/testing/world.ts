@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import { revokeToken } from '../auth/token-store.js';
+import { createImportJob } from '../resources/import-jobs.js';
 import { createRegistrationCode } from '../resources/registration-codes.js';
 import { registerMachine } from '../resources/registration.js';
 import { createStorageAccount } from '../resources/storage-accounts.js';
@@ -19,11 +20,14 @@ export interface TenantWorld {
   readonly agentTokenId: string;
 }
 
-/** Two tenants, each with a storage account, a vault, a registered machine, and a token of every kind. */
+/** Two tenants, each with a storage account, a vault, a registered machine, and a token of every kind; an import job of tenant A's vault. */
 export interface World {
   readonly a: TenantWorld;
   readonly b: TenantWorld;
   readonly adminToken: string;
+  /** An import job of tenant A's vault, in Creating with no disks, and its job token. */
+  readonly jobId: string;
+  readonly jobName: string;
   readonly jobToken: string;
   readonly operatorToken: string;
   /** A tenant-admin token of tenant A that has expired. */
@@ -61,7 +65,7 @@ export async function buildWorld(fixture: ServiceFixture): Promise<World> {
   };
   const a = await tenant('tenant-a');
   const b = await tenant('tenant-b');
-  const job = await fixture.token({ role: 'job', tenantId: a.tenantId, jobId: 'job-1' });
+  const job = await createImportJob(fixture.ctx, adminPrincipal, a.vaultId, { name: 'tenant-a-seed', storageAccountId: a.storageAccountId, container: 'tenant-a-seed' });
   const operator = await fixture.token({ role: 'operator' });
   const expired = await fixture.token({ role: 'tenant-admin', tenantId: a.tenantId, lifetimeMs: 1000 });
   const revoked = await fixture.token({ role: 'tenant-admin', tenantId: a.tenantId });
@@ -72,7 +76,9 @@ export async function buildWorld(fixture: ServiceFixture): Promise<World> {
     a,
     b,
     adminToken: admin.token,
-    jobToken: job.token,
+    jobId: job.job.id,
+    jobName: job.job.name,
+    jobToken: job.jobToken,
     operatorToken: operator.token,
     expiredToken: expired.token,
     revokedToken: revoked.token,

@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
 import * as agentSchedules from './0002-agent-schedules.js';
+import * as importJobs from './0003-import-jobs.js';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a released migration is never edited:
@@ -9,6 +10,7 @@ import * as agentSchedules from './0002-agent-schedules.js';
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
   '0002-agent-schedules': agentSchedules,
+  '0003-import-jobs': importJobs,
 };
 
 /** kysely's Migrator reads the list from here instead of the filesystem, so it works from dist/ and tsx alike. */

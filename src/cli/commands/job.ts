@@ -1,0 +1,133 @@
+import { Option, type Command } from 'commander';
+import { UserError } from '../../core/errors.js';
+import { looksLikeRecordId } from '../../service/ids.js';
+import type { ImportJob } from '../../service/jobs/job-records.js';
+import { readRegistration } from '../agent-state.js';
+import { parseAddress, serviceCommand, type Runner } from '../command-kit.js';
+import type { CliContext } from '../context.js';
+import { formatBytes } from '../format.js';
+import { ServiceClient, serviceUrl, type ServiceOptions } from '../service-client.js';
+import { resolveImportJob, resolveTenant } from '../service-names.js';
+
+type Options = ServiceOptions & { readonly json?: boolean; readonly tenant?: string };
+type ShipOptions = Options & { readonly carrier: string; readonly tracking: string; readonly returnAddress: string };
+
+/** Adds `ferry job list|show|ship|cancel` to the program. */
+export function registerJob(program: Command, ctx: CliContext, run: Runner): void {
+  const job = program.command('job').description('import jobs: disks shipped to the datacenter to seed a vault');
+  const tenantOption = (): Option => new Option('--tenant <TENANT>', 'the tenant (name or id), when a job name is in several tenants');
+  const jobArgument = ['<job>', "the import job's name (unique in its tenant) or id"] as const;
+  serviceCommand(job, 'list', 'list import jobs with their states')
+    .option('--tenant <TENANT>', 'only this tenant (name or id; a tenant-admin token needs none)')
+    .action((opts: Options) => run(jobListCommand(ctx, opts)));
+  serviceCommand(job, 'show', 'show an import job: state, shipping, disks and timeline')
+    .argument(...jobArgument)
+    .addOption(tenantOption())
+    .action((ref: string, opts: Options) => run(jobShowCommand(ctx, ref, opts)));
+  serviceCommand(job, 'ship', "enter the shipment's carrier, tracking number and return address (changeable until the disks are received)")
+    .argument(...jobArgument)
+    .addOption(new Option('--carrier <CARRIER>', 'the carrier, e.g. UPS').makeOptionMandatory())
+    .addOption(new Option('--tracking <NUMBER>', "the tracking number (one for all the job's disks)").makeOptionMandatory())
+    .addOption(new Option('--return-address <TEXT>', 'where the disks go back to (\\n for a line break)').argParser(parseAddress).makeOptionMandatory())
+    .addOption(tenantOption())
+    .action((ref: string, opts: ShipOptions) => run(jobShipCommand(ctx, ref, opts)));
+  serviceCommand(job, 'cancel', 'cancel an import job (only before its disks are received)')
+    .argument(...jobArgument)
+    .addOption(tenantOption())
+    .action((ref: string, opts: Options) => run(jobCancelCommand(ctx, ref, opts)));
+}
+
+/**
+ * The client for job commands: --token/FERRY_TOKEN when given, else (on a registered machine) the
+ * agent's own token and service, which may see, ship and cancel its vault's jobs.
+ */
+export async function jobClient(ctx: CliContext, options: ServiceOptions): Promise<ServiceClient> {
+  const token = options.token ?? ctx.env.FERRY_TOKEN;
+  if (token === undefined || token === '') {
+    const registration = await readRegistration(ctx.env);
+    if (registration !== undefined) {
+      const server = options.server ?? ctx.env.FERRY_SERVER;
+      return new ServiceClient(serviceUrl(ctx.env, { server: server !== undefined && server !== '' ? server : registration.server }), registration.token, ctx.signal);
+    }
+  }
+  return ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+}
+
+/**
+ * `ferry job list [--tenant T]`: the jobs the token may see (a tenant-admin: its tenant's; an admin or
+ * operator: every tenant's, or one; an agent: its vault's open job), oldest first; --json the array.
+ */
+export async function jobListCommand(ctx: CliContext, options: Options): Promise<number> {
+  const client = await jobClient(ctx, options);
+  const me = await client.whoami();
+  let jobs: ImportJob[];
+  if (me.role === 'agent') {
+    const seed = me.vaultId === undefined ? null : (await client.getVault(me.vaultId)).seed;
+    jobs = seed === null ? [] : [await client.getImportJob(seed.jobId)];
+  } else if (me.role === 'job') {
+    jobs = [await client.getImportJob(me.jobId ?? '')];
+  } else if (me.role === 'tenant-admin' || (me.role === 'admin' && options.tenant !== undefined)) {
+    jobs = await client.listImportJobs((await resolveTenant(client, options.tenant)).id);
+  } else {
+    if (options.tenant !== undefined && !looksLikeRecordId(options.tenant)) throw new UserError('an operator token names the tenant by its id');
+    jobs = await client.findImportJobs(options.tenant !== undefined ? { tenantId: options.tenant.toLowerCase() } : {});
+  }
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify(jobs) + '\n');
+    return 0;
+  }
+  ctx.stdout.write(`${'Name'.padEnd(24)}${'State'.padEnd(21)}${'Disks'.padEnd(7)}${'Tracking number'.padEnd(26)}ID\n`);
+  for (const j of jobs) {
+    ctx.stdout.write(`${j.name.padEnd(24)}${j.state.padEnd(21)}${String(j.disks.length).padEnd(7)}${(j.trackingNumber ?? '-').padEnd(26)}${j.id}\n`);
+  }
+  return 0;
+}
+
+/** `ferry job show JOB`: the job with its disks and timeline; --json the job as the API answers it. */
+export async function jobShowCommand(ctx: CliContext, ref: string, options: Options): Promise<number> {
+  const client = await jobClient(ctx, options);
+  const job = await resolveImportJob(client, ref, options.tenant);
+  if (options.json) ctx.stdout.write(JSON.stringify(job) + '\n');
+  else ctx.stdout.write(describeJob(job));
+  return 0;
+}
+
+/** `ferry job ship JOB --carrier C --tracking T --return-address TEXT`: the job moves to Shipping (or its shipping information changes). */
+export async function jobShipCommand(ctx: CliContext, ref: string, options: ShipOptions): Promise<number> {
+  const client = await jobClient(ctx, options);
+  const job = await resolveImportJob(client, ref, options.tenant);
+  const shipped = await client.shipImportJob(job.id, { carrier: options.carrier, trackingNumber: options.tracking, returnAddress: options.returnAddress });
+  if (options.json) ctx.stdout.write(JSON.stringify(shipped) + '\n');
+  else ctx.stdout.write(`import job ${shipped.name} is ${shipped.state}: ${shipped.carrier ?? ''}, tracking number ${shipped.trackingNumber ?? ''}\n`);
+  return 0;
+}
+
+/** `ferry job cancel JOB`: only before the disks are received. */
+export async function jobCancelCommand(ctx: CliContext, ref: string, options: Options): Promise<number> {
+  const client = await jobClient(ctx, options);
+  const job = await resolveImportJob(client, ref, options.tenant);
+  const cancelled = await client.cancelImportJob(job.id);
+  if (options.json) ctx.stdout.write(JSON.stringify(cancelled) + '\n');
+  else ctx.stdout.write(`import job ${cancelled.name} is ${cancelled.state}\n`);
+  return 0;
+}
+
+/** The human-readable page of `ferry job show`. */
+export function describeJob(job: ImportJob): string {
+  const lines = [
+    `Import job ${job.name} (id ${job.id})`,
+    `  state:            ${job.state}`,
+    `  vault:            ${job.vaultId}`,
+    `  ingest into:      storage account ${job.storageAccountId}, container ${job.container}`,
+    `  created:          ${job.createdAt}`,
+    `  disks prepared:   ${job.preparedAt ?? 'not yet'}`,
+  ];
+  if (job.state === 'Creating' && job.trackingDeadline !== null) lines.push(`  tracking due by:  ${job.trackingDeadline} (else the job is deleted)`);
+  if (job.carrier !== null) lines.push(`  shipped with:     ${job.carrier}, tracking number ${job.trackingNumber ?? ''}`);
+  if (job.returnAddress !== null) lines.push(`  return address:   ${job.returnAddress.replace(/\n/g, '\n                    ')}`);
+  lines.push('', `Disks (${job.disks.length}):`);
+  for (const d of job.disks) lines.push(`  ${String(d.index).padStart(2)}  ${d.id}  ${d.state.padEnd(20)}${String(d.files).padStart(9)} files  ${formatBytes(d.bytes)}`);
+  lines.push('', 'Timeline:');
+  for (const e of job.timeline) lines.push(`  ${e.at}  ${e.state.padEnd(20)}${e.actor}${e.note !== undefined ? `: ${e.note}` : ''}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import type { ServiceContext } from '../context.js';
+import { DISK_STATES, JOB_STATES } from '../jobs/job-states.js';
+import { isValidTrackingNumber } from '../jobs/tracking-number.js';
+import {
+  cancelImportJob,
+  createImportJob,
+  findImportJobs,
+  getImportJob,
+  listTenantImportJobs,
+  markJobPrepared,
+  registerJobDisk,
+  shipImportJob,
+} from '../resources/import-jobs.js';
+import type { ApiApp } from './api-app.js';
+import { principalOf } from './route-access.js';
+import { Container, RecordId, ResourceName, TenantParams, Timestamp, VaultParams } from './schemas.js';
+
+const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** One line of printable text (no control characters), trimmed. */
+const Line = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .regex(/^[^\p{Cc}]+$/u, 'no control characters');
+
+const JobDisk = z.object({
+  id: RecordId,
+  index: z.number().int(),
+  state: z.enum(DISK_STATES),
+  bytes: z.number(),
+  files: z.number(),
+  manifestSha256: z.string(),
+});
+
+const JobEvent = z.object({ at: Timestamp, state: z.enum(JOB_STATES), actor: z.string(), note: z.string().optional() });
+
+/** An import job with its disks (never their keys) and its timeline. */
+const ImportJob = z.object({
+  id: RecordId,
+  name: z.string(),
+  tenantId: RecordId,
+  vaultId: RecordId,
+  storageAccountId: RecordId,
+  container: z.string(),
+  state: z.enum(JOB_STATES),
+  createdAt: Timestamp,
+  preparedAt: Timestamp.nullable(),
+  trackingDeadline: Timestamp.nullable(),
+  carrier: z.string().nullable(),
+  trackingNumber: z.string().nullable(),
+  returnAddress: z.string().nullable(),
+  disks: z.array(JobDisk),
+  timeline: z.array(JobEvent),
+});
+
+const JobParams = z.object({ jobId: RecordId });
+const DiskParams = z.object({ jobId: RecordId, index: z.coerce.number().int().min(0).max(999) });
+
+const DiskRegistration = z.strictObject({
+  diskId: RecordId,
+  bytes: Count,
+  files: Count,
+  manifestSha256: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 is 64 lowercase hex digits'),
+  diskKey: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, 'the disk key is the base64 of 32 bytes')
+    .refine((key) => Buffer.from(key, 'base64').length === 32, 'the disk key is the base64 of 32 bytes'),
+});
+
+const Shipping = z.strictObject({
+  carrier: Line(64),
+  trackingNumber: z.string().trim().refine(isValidTrackingNumber, 'a tracking number is 1-64 ASCII letters, digits, spaces and "-"'),
+  returnAddress: z
+    .string()
+    .trim()
+    .min(1)
+    .max(1000)
+    .regex(/^(?:[^\p{Cc}]|\n)+$/u, 'no control characters but line breaks'),
+});
+
+/** Import jobs (docs/service.md, "Import jobs"): thin routes over resources/import-jobs.ts. */
+export function registerImportJobRoutes(app: ApiApp, ctx: ServiceContext): void {
+  app.route({
+    method: 'POST',
+    url: '/v1/vaults/:vaultId/import-jobs',
+    config: { access: ['admin', 'tenant-admin', 'agent'], summary: "Create an import job (an offline seed) for the vault, with its job token (shown once)" },
+    schema: {
+      params: VaultParams,
+      body: z.strictObject({ name: ResourceName, storageAccountId: RecordId, container: Container }),
+      response: { 201: z.object({ job: ImportJob, jobToken: z.string() }) },
+    },
+    handler: async (request, reply) => reply.status(201).send(await createImportJob(ctx, principalOf(request), request.params.vaultId, request.body)),
+  });
+  app.route({
+    method: 'GET',
+    url: '/v1/import-jobs',
+    config: { access: ['admin', 'tenant-admin', 'operator'], summary: 'Find import jobs by name (and tenant) among those the token may see' },
+    schema: {
+      querystring: z.strictObject({ name: z.string().min(1).max(63).optional(), tenantId: RecordId.optional() }),
+      response: { 200: z.object({ jobs: z.array(ImportJob) }) },
+    },
+    handler: async (request) => ({ jobs: await findImportJobs(ctx, principalOf(request), request.query) }),
+  });
+  app.route({
+    method: 'GET',
+    url: '/v1/tenants/:tenantId/import-jobs',
+    config: { access: ['admin', 'tenant-admin'], summary: "List a tenant's import jobs, oldest first" },
+    schema: { params: TenantParams, response: { 200: z.object({ jobs: z.array(ImportJob) }) } },
+    handler: async (request) => ({ jobs: await listTenantImportJobs(ctx, principalOf(request), request.params.tenantId) }),
+  });
+  app.route({
+    method: 'GET',
+    url: '/v1/import-jobs/:jobId',
+    config: { access: ['admin', 'tenant-admin', 'agent', 'job', 'operator'], summary: 'Show an import job with its disks and full timeline' },
+    schema: { params: JobParams, response: { 200: ImportJob } },
+    handler: async (request) => getImportJob(ctx, principalOf(request), request.params.jobId),
+  });
+  app.route({
+    method: 'PUT',
+    url: '/v1/import-jobs/:jobId/disks/:index',
+    config: { access: ['job'], summary: 'Register (or replace) a prepared disk of the job and escrow its key; only before the disks are reported complete' },
+    schema: { params: DiskParams, body: DiskRegistration, response: { 200: ImportJob } },
+    handler: async (request) => registerJobDisk(ctx, principalOf(request), request.params.jobId, request.params.index, request.body),
+  });
+  app.route({
+    method: 'POST',
+    url: '/v1/import-jobs/:jobId/prepared',
+    config: { access: ['job'], summary: 'Report every disk prepared: starts the tracking deadline; answers the shipping address' },
+    schema: {
+      params: JobParams,
+      body: z.strictObject({ disks: z.number().int().min(1).max(1000) }),
+      response: { 200: z.object({ job: ImportJob, shippingAddress: z.string() }) },
+    },
+    handler: async (request) => markJobPrepared(ctx, principalOf(request), request.params.jobId, request.body.disks),
+  });
+  app.route({
+    method: 'POST',
+    url: '/v1/import-jobs/:jobId/shipping',
+    config: { access: ['admin', 'tenant-admin', 'agent'], summary: 'Enter carrier, tracking number and return address (changeable until the job is received)' },
+    schema: { params: JobParams, body: Shipping, response: { 200: ImportJob } },
+    handler: async (request) => shipImportJob(ctx, principalOf(request), request.params.jobId, request.body),
+  });
+  app.route({
+    method: 'POST',
+    url: '/v1/import-jobs/:jobId/cancel',
+    config: { access: ['admin', 'tenant-admin', 'agent'], summary: 'Cancel the import job (only before it is received)' },
+    schema: { params: JobParams, response: { 200: ImportJob } },
+    handler: async (request) => cancelImportJob(ctx, principalOf(request), request.params.jobId),
+  });
+}

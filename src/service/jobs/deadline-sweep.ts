@@ -1,0 +1,38 @@
+import { ConflictError } from '../../core/errors.js';
+import { isoTime } from '../ids.js';
+import type { ImportJob } from './job-records.js';
+import { changeImportJob, type JobStoreDeps } from './job-store.js';
+
+/** The actor the timeline names for the sweep's deletions. */
+export const DEADLINE_SWEEP_ACTOR = 'service:deadline-sweep';
+
+/**
+ * Deletes every job whose disks were prepared but that has no carrier and tracking number by its
+ * tracking deadline (`Creating` → `Deleted`, with a timeline event), and returns the jobs it deleted.
+ *
+ * Coordinated through the database only: each job is changed by a conditional update on the version
+ * it was read with, so when several service instances sweep at once every job is deleted exactly once,
+ * and a job shipped a moment before is left alone (the rules refuse to expire it). Idempotent.
+ */
+export async function expireOverdueJobs(deps: JobStoreDeps): Promise<ImportJob[]> {
+  const now = deps.clock.now();
+  const due = await deps.db
+    .selectFrom('import_jobs')
+    .select('id')
+    .where('state', '=', 'Creating')
+    .where('tracking_deadline', 'is not', null)
+    .where('tracking_deadline', '<=', isoTime(now))
+    .orderBy('tracking_deadline')
+    .execute();
+  const deleted: ImportJob[] = [];
+  for (const { id } of due) {
+    try {
+      const { job, changed } = await changeImportJob(deps, id, { kind: 'expire' }, DEADLINE_SWEEP_ACTOR);
+      if (changed) deleted.push(job);
+    } catch (err) {
+      // Shipped, cancelled or deleted by someone else since the query: not this sweep's to delete.
+      if (!(err instanceof ConflictError)) throw err;
+    }
+  }
+  return deleted;
+}

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { toApiError } from '../api/error-handler.js';
+import { JOB_ACTION_KINDS, applyJobAction, type JobAction, type JobActionKind, type JobDisk, type JobFacts, type JobShipping } from './job-machine.js';
+import { DEFAULT_IMPORT_JOB_SETTINGS } from './job-settings.js';
+import { JOB_STATES, type JobState } from './job-states.js';
+
+const T0 = Date.parse('2026-11-25T12:00:00.000Z');
+const DEADLINE_MS = 14 * 86_400_000;
+const MAX_BYTES = DEFAULT_IMPORT_JOB_SETTINGS.maxDiskBytes;
+const settings = { trackingDeadlineMs: DEADLINE_MS, maxDisksPerJob: 10, maxDiskBytes: MAX_BYTES };
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Disk ids come from a small pool so that a registration sometimes reuses another disk's id. */
+const DISK_IDS = ['disk-a', 'disk-b', 'disk-c', 'disk-d', 'disk-e', 'disk-f'];
+const disk = (index: number, id = DISK_IDS[index % DISK_IDS.length]!): JobDisk => ({ id, index, state: 'Prepared', bytes: 100 * index, files: index, manifestSha256: 'ab'.repeat(32) });
+
+/**
+ * The specification the machine is checked against, written out as a table: the actions each state allows
+ * when their preconditions hold. Everything else answers 409 and changes nothing.
+ */
+const NEXT: Readonly<Record<JobState, Partial<Record<JobActionKind, JobState>>>> = {
+  Creating: { registerDisk: 'Creating', markPrepared: 'Creating', ship: 'Shipping', cancel: 'Cancelled', expire: 'Deleted' },
+  Shipping: { ship: 'Shipping', cancel: 'Cancelled', receive: 'Received' },
+  Received: { startTransfer: 'Transferring' },
+  Transferring: { complete: 'Completed', completeWithErrors: 'CompletedWithErrors', fail: 'Failed' },
+  Completed: { adopt: 'Adopted' },
+  CompletedWithErrors: { adopt: 'Adopted' },
+  Adopted: { close: 'Closed' },
+  Closed: {},
+  Deleted: {},
+  Cancelled: {},
+  Failed: {},
+};
+
+type Expected = { readonly outcome: 'moves'; readonly state: JobState } | { readonly outcome: 'unchanged' } | { readonly outcome: 'refused'; readonly status: number; readonly code: string };
+
+const refused = (status: number, code: string): Expected => ({ outcome: 'refused', status, code });
+const illegal = refused(409, 'ILLEGAL_TRANSITION');
+
+/** What the rules (docs/service.md, "Import jobs") say must happen, including each action's preconditions. */
+function expected(job: JobFacts, action: JobAction, now: number): Expected {
+  const next = NEXT[job.state][action.kind];
+  const overdue = job.trackingDeadline !== null && now >= Date.parse(job.trackingDeadline);
+  switch (action.kind) {
+    case 'registerDisk': {
+      if (next === undefined || job.preparedAt !== null) return illegal;
+      if (action.disk.index >= settings.maxDisksPerJob || action.disk.bytes > MAX_BYTES) return refused(400, 'JOB_LIMIT_EXCEEDED');
+      if (job.disks.some((d) => d.id === action.disk.id && d.index !== action.disk.index)) return refused(409, 'ALREADY_EXISTS');
+      return { outcome: 'moves', state: next };
+    }
+    case 'markPrepared': {
+      if (next === undefined) return illegal;
+      if (job.preparedAt !== null) return action.disks === job.disks.length ? { outcome: 'unchanged' } : illegal;
+      const indexes = job.disks.map((d) => d.index).sort((a, b) => a - b);
+      const complete = indexes.length === action.disks && indexes.every((index, i) => index === i);
+      return complete ? { outcome: 'moves', state: next } : illegal;
+    }
+    case 'ship': {
+      if (job.state === 'Deleted') return refused(409, 'JOB_EXPIRED');
+      if (next === undefined) return illegal;
+      if (job.state === 'Creating' && job.preparedAt === null) return illegal;
+      if (job.state === 'Creating' && overdue) return refused(409, 'JOB_EXPIRED');
+      if (job.state === 'Shipping' && JSON.stringify(job.shipping) === JSON.stringify(action.shipping)) return { outcome: 'unchanged' };
+      return { outcome: 'moves', state: next };
+    }
+    case 'expire':
+      return next !== undefined && job.preparedAt !== null && overdue ? { outcome: 'moves', state: next } : illegal;
+    default:
+      return next !== undefined ? { outcome: 'moves', state: next } : illegal;
+  }
+}
+
+const shippingArb: fc.Arbitrary<JobShipping> = fc.record({
+  carrier: fc.constantFrom('UPS', 'DHL'),
+  trackingNumber: fc.constantFrom('1Z 999 AA1', '1z999aa1', 'JD0146'),
+  returnAddress: fc.constantFrom('Acme IT\n1 Main Street', 'Acme IT, Dock 4'),
+}).map((shipping) => ({ ...shipping }));
+
+/** Jobs in every state, with facts consistent with how they got there. */
+const jobArb: fc.Arbitrary<JobFacts> = fc
+  .record({
+    // Creating and Shipping have the most rules: give them half of the cases.
+    state: fc.oneof(fc.constantFrom<JobState>('Creating', 'Shipping'), fc.constantFrom(...JOB_STATES)),
+    prepared: fc.boolean(),
+    shippedBeforeCancel: fc.boolean(),
+    contiguousDisks: fc.boolean(),
+    indexes: fc.uniqueArray(fc.integer({ min: 0, max: 5 }), { maxLength: 4 }),
+    count: fc.integer({ min: 1, max: 4 }),
+    shipping: shippingArb,
+  })
+  .map(({ state, prepared, shippedBeforeCancel, contiguousDisks, indexes, count, shipping }): JobFacts => {
+    const isPrepared = state === 'Creating' ? prepared : state !== 'Cancelled' || prepared || shippedBeforeCancel;
+    const shipped = state !== 'Creating' && state !== 'Deleted' && (state !== 'Cancelled' || shippedBeforeCancel);
+    const contiguous = Array.from({ length: count }, (_, i) => disk(i));
+    const disks = isPrepared || contiguousDisks ? contiguous : indexes.sort((a, b) => a - b).map((i) => disk(i));
+    return {
+      state,
+      preparedAt: isPrepared ? iso(T0) : null,
+      trackingDeadline: isPrepared ? iso(T0 + DEADLINE_MS) : null,
+      shipping: shipped ? shipping : null,
+      disks,
+    };
+  });
+
+/** An action of `kind`, with parameters that sometimes meet its preconditions on `job` and sometimes not. */
+function actionArb(job: JobFacts, kind: JobActionKind): fc.Arbitrary<JobAction> {
+  switch (kind) {
+    case 'registerDisk':
+      return fc
+        .record({
+          index: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 6, max: 12 })),
+          id: fc.constantFrom(...DISK_IDS, 'disk-new'),
+          bytes: fc.oneof(fc.integer({ min: 0, max: 1_000_000 }), fc.constantFrom(MAX_BYTES, MAX_BYTES + 1)),
+        })
+        .map(({ index, id, bytes }): JobAction => ({ kind, disk: { id, index, bytes, files: 3, manifestSha256: 'cd'.repeat(32) } }));
+    case 'markPrepared':
+      return fc.oneof(fc.constant(job.disks.length), fc.integer({ min: 1, max: 6 })).map((disks): JobAction => ({ kind, disks: Math.max(1, disks) }));
+    case 'ship':
+      return fc.oneof(shippingArb, fc.constant(job.shipping ?? { carrier: 'UPS', trackingNumber: '1Z1', returnAddress: 'x' })).map((shipping): JobAction => ({ kind, shipping: { ...shipping } }));
+    default:
+      return fc.constant({ kind });
+  }
+}
+
+/** A job and an action: half of the time one its state lists, so that allowed transitions are well covered. */
+const caseArb: fc.Arbitrary<[JobFacts, JobAction]> = jobArb.chain((job) => {
+  const listed = Object.keys(NEXT[job.state]) as JobActionKind[];
+  const kinds = listed.length > 0 ? fc.oneof(fc.constantFrom(...listed), fc.constantFrom(...JOB_ACTION_KINDS)) : fc.constantFrom(...JOB_ACTION_KINDS);
+  return kinds.chain((kind) => actionArb(job, kind)).map((action): [JobFacts, JobAction] => [job, action]);
+});
+
+/** Before the deadline, right at it, and after it. */
+const nowArb = fc.oneof(fc.integer({ min: T0, max: T0 + DEADLINE_MS - 1 }), fc.constant(T0 + DEADLINE_MS), fc.integer({ min: T0 + DEADLINE_MS, max: T0 + 3 * DEADLINE_MS }));
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+describe('import job state machine', () => {
+  it('every state × every action: allowed ones move as specified, refused ones answer 409 (limits 400) and change nothing', () => {
+    fc.assert(
+      fc.property(caseArb, nowArb, ([job, action], now) => {
+        const before = structuredClone(job);
+        deepFreeze(job);
+        const want = expected(job, action, now);
+        let result;
+        try {
+          result = applyJobAction(job, action, { now, settings });
+        } catch (err) {
+          assert.equal(want.outcome, 'refused', `refused unexpectedly: ${(err as Error).message}`);
+          const { status, body } = toApiError(err);
+          assert.deepEqual({ status, code: body.code }, { status: (want as { status: number }).status, code: (want as { code: string }).code });
+          assert.ok(body.message.length > 10, 'the refusal says why');
+          assert.deepEqual(job, before, 'a refused action changes nothing');
+          return;
+        }
+        if (want.outcome === 'refused') assert.fail(`allowed unexpectedly: ${JSON.stringify({ state: job.state, action })}`);
+        assert.deepEqual(job, before, 'the input is never modified');
+        if (want.outcome === 'unchanged') {
+          assert.equal(result.note, null);
+          assert.deepEqual(result.job, job);
+          return;
+        }
+        assert.equal(result.job.state, want.state);
+        assert.ok(result.note !== null && result.note.length > 0, 'every transition has a note for the timeline');
+        assertOnlyIntendedChanges(job, action, now, result.job);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('allows exactly the documented actions in each state (a job ready for each)', () => {
+    const ready = (state: JobState, prepared: boolean): JobFacts => ({
+      state,
+      preparedAt: prepared ? iso(T0) : null,
+      trackingDeadline: prepared ? iso(T0 + DEADLINE_MS) : null,
+      shipping: state === 'Creating' || state === 'Deleted' ? null : { carrier: 'UPS', trackingNumber: '1Z1', returnAddress: 'x' },
+      disks: [disk(0)],
+    });
+    const actionFor = (kind: JobActionKind): JobAction =>
+      kind === 'registerDisk'
+        ? { kind, disk: { id: 'disk-new', index: 1, bytes: 1, files: 1, manifestSha256: 'ef'.repeat(32) } }
+        : kind === 'markPrepared'
+          ? { kind, disks: 1 }
+          : kind === 'ship'
+            ? { kind, shipping: { carrier: 'DHL', trackingNumber: 'JD1', returnAddress: 'y' } }
+            : { kind };
+    const allowed = (job: JobFacts, now: number): string[] =>
+      JOB_ACTION_KINDS.filter((kind) => {
+        try {
+          return applyJobAction(job, actionFor(kind), { now, settings }).note !== null;
+        } catch {
+          return false;
+        }
+      });
+    const before = T0 + 1000;
+    const after = T0 + DEADLINE_MS;
+    assert.deepEqual(allowed(ready('Creating', false), before), ['registerDisk', 'markPrepared', 'cancel']);
+    assert.deepEqual(allowed(ready('Creating', true), before), ['ship', 'cancel']);
+    assert.deepEqual(allowed(ready('Creating', true), after), ['cancel', 'expire']);
+    assert.deepEqual(allowed(ready('Shipping', true), after), ['ship', 'cancel', 'receive']);
+    assert.deepEqual(allowed(ready('Received', true), before), ['startTransfer']);
+    assert.deepEqual(allowed(ready('Transferring', true), before), ['complete', 'completeWithErrors', 'fail']);
+    assert.deepEqual(allowed(ready('Completed', true), before), ['adopt']);
+    assert.deepEqual(allowed(ready('CompletedWithErrors', true), before), ['adopt']);
+    assert.deepEqual(allowed(ready('Adopted', true), before), ['close']);
+    for (const ended of ['Closed', 'Deleted', 'Cancelled', 'Failed'] as const) assert.deepEqual(allowed(ready(ended, true), after), [], ended);
+  });
+
+  it('starts the tracking deadline when the disks are reported, and says when carrier and tracking number are due', () => {
+    const job: JobFacts = { state: 'Creating', preparedAt: null, trackingDeadline: null, shipping: null, disks: [disk(0), disk(1)] };
+    const { job: prepared, note } = applyJobAction(job, { kind: 'markPrepared', disks: 2 }, { now: T0, settings: { ...settings, trackingDeadlineMs: 5000 } });
+    assert.equal(prepared.preparedAt, iso(T0));
+    assert.equal(prepared.trackingDeadline, iso(T0 + 5000));
+    assert.match(note ?? '', /2 disks prepared; carrier and tracking number are due by 2026-11-25T12:00:05.000Z/);
+  });
+});
+
+/** Besides the state, an allowed action changes only what it is about. */
+function assertOnlyIntendedChanges(job: JobFacts, action: JobAction, now: number, after: JobFacts): void {
+  const rest = (j: JobFacts, ...keys: (keyof JobFacts)[]): Partial<JobFacts> => Object.fromEntries(Object.entries(j).filter(([k]) => !keys.includes(k as keyof JobFacts) && k !== 'state'));
+  switch (action.kind) {
+    case 'registerDisk': {
+      assert.deepEqual(rest(after, 'disks'), rest(job, 'disks'));
+      assert.deepEqual(after.disks.find((d) => d.index === action.disk.index), { ...action.disk, state: 'Prepared' });
+      assert.deepEqual(after.disks.filter((d) => d.index !== action.disk.index), job.disks.filter((d) => d.index !== action.disk.index));
+      assert.deepEqual(after.disks.map((d) => d.index), [...after.disks.map((d) => d.index)].sort((a, b) => a - b));
+      return;
+    }
+    case 'markPrepared':
+      assert.deepEqual(rest(after, 'preparedAt', 'trackingDeadline'), rest(job, 'preparedAt', 'trackingDeadline'));
+      assert.equal(after.preparedAt, iso(now));
+      assert.equal(after.trackingDeadline, iso(now + DEADLINE_MS));
+      return;
+    case 'ship':
+      assert.deepEqual(rest(after, 'shipping'), rest(job, 'shipping'));
+      assert.deepEqual(after.shipping, action.shipping);
+      return;
+    default:
+      assert.deepEqual(rest(after), rest(job));
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The states of an import job and of its disks (DESIGN.md, "Import jobs"; docs/service.md, "Import jobs").
+ *
+ * Job: `Creating` → `Shipping` → `Received` → `Transferring` → `Completed` | `CompletedWithErrors` →
+ * `Adopted` → `Closed`, with the side exits `Deleted` (no carrier and tracking number by the tracking
+ * deadline), `Cancelled` (only before `Received`) and `Failed` (nothing could be ingested).
+ */
+export const JOB_STATES = [
+  'Creating',
+  'Shipping',
+  'Received',
+  'Transferring',
+  'Completed',
+  'CompletedWithErrors',
+  'Adopted',
+  'Closed',
+  'Deleted',
+  'Cancelled',
+  'Failed',
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** A disk's own state; diskprep registers it `Prepared`, the datacenter moves it on (a later issue). */
+export const DISK_STATES = ['Prepared', 'Received', 'NeverReceived', 'Transferring', 'Completed', 'CompletedWithErrors', 'Failed'] as const;
+export type DiskState = (typeof DISK_STATES)[number];
+
+/**
+ * The states in which a job is the vault's pending offline seed: from creation until its data is adopted.
+ * A vault has at most one job in these states.
+ */
+export const OPEN_JOB_STATES: readonly JobState[] = ['Creating', 'Shipping', 'Received', 'Transferring', 'Completed', 'CompletedWithErrors'];
+
+export function isJobState(value: string): value is JobState {
+  return (JOB_STATES as readonly string[]).includes(value);
+}
+
+export function isDiskState(value: string): value is DiskState {
+  return (DISK_STATES as readonly string[]).includes(value);
+}
+
+export function isOpenJobState(state: JobState): boolean {
+  return OPEN_JOB_STATES.includes(state);
+}

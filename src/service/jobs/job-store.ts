@@ -1,0 +1,190 @@
+import type { Clock } from '../../core/clock.js';
+import { AlreadyExistsError, ConflictError, NotFoundError } from '../../core/errors.js';
+import { isUniqueViolation, isWriteConflict } from '../db/constraint-errors.js';
+import type { ServiceDatabase } from '../db/database.js';
+import { isoTime } from '../ids.js';
+import { SeedPendingError, TrackingNumberInUseError } from './job-errors.js';
+import { applyJobAction, type JobAction, type JobFacts } from './job-machine.js';
+import { jobFacts, readJob, type ImportJob, type VersionedJob } from './job-records.js';
+import type { ImportJobSettings } from './job-settings.js';
+import { isOpenJobState } from './job-states.js';
+import { trackingNumberKey } from './tracking-number.js';
+
+/** What the job store needs: the database (or a transaction on it), the clock and the rules' settings. */
+export interface JobStoreDeps {
+  readonly db: ServiceDatabase;
+  readonly clock: Clock;
+  readonly settings: ImportJobSettings;
+}
+
+/** A new job's record; the caller has checked that vault and storage account are the tenant's. */
+export interface NewImportJob {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly vaultId: string;
+  readonly storageAccountId: string;
+  readonly container: string;
+  readonly name: string;
+  readonly actor: string;
+  readonly createdByTokenId: string | null;
+}
+
+/** How many times a change is retried when another writer changed the job between its read and its write. */
+const MAX_ATTEMPTS = 5;
+
+class StaleRead extends Error {}
+
+/**
+ * Inserts a new job in `Creating`, with the first timeline event. `AlreadyExistsError` when the tenant
+ * has a job of that name, `SeedPendingError` when the vault has an open job; both hold under concurrency
+ * (unique constraints). Run it inside the caller's transaction when more must happen atomically.
+ */
+export async function insertImportJob(db: ServiceDatabase, now: number, spec: NewImportJob): Promise<ImportJob> {
+  const at = isoTime(now);
+  // The rules are checked first for a clear message; the unique constraints decide races.
+  const named = await db.selectFrom('import_jobs').select('id').where('tenant_id', '=', spec.tenantId).where('name', '=', spec.name).executeTakeFirst();
+  if (named !== undefined) throw new AlreadyExistsError(`the tenant already has an import job named "${spec.name}"`);
+  const open = await db.selectFrom('import_jobs').select(['name', 'state']).where('open_vault_id', '=', spec.vaultId).executeTakeFirst();
+  if (open !== undefined) {
+    throw new SeedPendingError(`the vault already has an open import job "${open.name}" (${open.state}); finish or cancel it first (ferry job cancel ${open.name})`);
+  }
+  try {
+    await db
+      .insertInto('import_jobs')
+      .values({
+        id: spec.id,
+        tenant_id: spec.tenantId,
+        vault_id: spec.vaultId,
+        storage_account_id: spec.storageAccountId,
+        container: spec.container,
+        name: spec.name,
+        state: 'Creating',
+        open_vault_id: spec.vaultId,
+        prepared_at: null,
+        tracking_deadline: null,
+        carrier: null,
+        tracking_number: null,
+        tracking_number_key: null,
+        return_address: null,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        created_by_token_id: spec.createdByTokenId,
+      })
+      .execute();
+  } catch (err) {
+    // Another request won a race the checks above did not see. (No query here to say which rule: after a
+    // failed statement PostgreSQL refuses every query until the transaction ends.)
+    if (isUniqueViolation(err)) {
+      throw new AlreadyExistsError(`an import job named "${spec.name}", or another open import job for this vault, was created at the same moment (ferry job list shows it)`, { cause: err });
+    }
+    throw err;
+  }
+  await db.insertInto('job_events').values({ job_id: spec.id, seq: 1, created_at: at, state: 'Creating', action: 'create', actor: spec.actor, note: 'created' }).execute();
+  return (await readJob(db, spec.id))!.job;
+}
+
+/** What {@link changeImportJob} may be given besides the action. */
+export interface ChangeOptions {
+  /** For `registerDisk`: the disk key to escrow (base64). */
+  readonly diskKey?: string;
+}
+
+/**
+ * Applies `action` to job `jobId` by the rules (job-machine.ts) and records it: the job's row, its disks
+ * and a timeline event by `actor`, in one transaction. When the rules refuse, their error is thrown and
+ * nothing changes; an action that changes nothing (a repeated report) records nothing.
+ *
+ * Safe with concurrent writers and several service instances: the row is updated only if it still has
+ * the version that was read (else, or when the database reports a conflicting writer, the change is
+ * retried on a fresh read, so two writers never both apply a transition); the tracking number's uniqueness is a unique index (`TrackingNumberInUseError` either
+ * way). `NotFoundError` when the job does not exist.
+ */
+export async function changeImportJob(deps: JobStoreDeps, jobId: string, action: JobAction, actor: string, options: ChangeOptions = {}): Promise<{ job: ImportJob; changed: boolean }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.db.transaction().execute((trx) => changeOnce({ ...deps, db: trx }, jobId, action, actor, options));
+    } catch (err) {
+      if (!(err instanceof StaleRead) && !isWriteConflict(err)) throw err;
+      if (attempt >= MAX_ATTEMPTS) throw new ConflictError(`import job ${jobId} is being changed by someone else at the same time; try again`);
+    }
+  }
+}
+
+async function changeOnce(deps: JobStoreDeps, jobId: string, action: JobAction, actor: string, options: ChangeOptions): Promise<{ job: ImportJob; changed: boolean }> {
+  const read = await readJob(deps.db, jobId);
+  if (read === undefined) throw new NotFoundError(`import job ${jobId} not found`);
+  const now = deps.clock.now();
+  const before = jobFacts(read.job);
+  const { job: after, note } = applyJobAction(before, action, { now, settings: deps.settings });
+  if (note === null) return { job: read.job, changed: false };
+  if (action.kind === 'ship') await refuseTrackingNumberOfOtherJob(deps.db, jobId, action.shipping.trackingNumber);
+  try {
+    await writeJob(deps.db, read, after, now);
+    await writeDisks(deps.db, jobId, before, after, action, options, now);
+  } catch (err) {
+    if (isUniqueViolation(err) && action.kind === 'ship') throw trackingNumberInUse(action.shipping.trackingNumber, err);
+    if (isUniqueViolation(err) && action.kind === 'registerDisk') throw new AlreadyExistsError(`disk id ${action.disk.id} belongs to another import job`, { cause: err });
+    throw err;
+  }
+  await deps.db
+    .insertInto('job_events')
+    .values({ job_id: jobId, seq: read.job.timeline.length + 1, created_at: isoTime(now), state: after.state, action: action.kind, actor, note })
+    .execute();
+  return { job: (await readJob(deps.db, jobId))!.job, changed: true };
+}
+
+async function writeJob(db: ServiceDatabase, read: VersionedJob, after: JobFacts, now: number): Promise<void> {
+  const result = await db
+    .updateTable('import_jobs')
+    .set({
+      state: after.state,
+      open_vault_id: isOpenJobState(after.state) ? read.job.vaultId : null,
+      prepared_at: after.preparedAt,
+      tracking_deadline: after.trackingDeadline,
+      carrier: after.shipping?.carrier ?? null,
+      tracking_number: after.shipping?.trackingNumber ?? null,
+      tracking_number_key: after.shipping ? trackingNumberKey(after.shipping.trackingNumber) : null,
+      return_address: after.shipping?.returnAddress ?? null,
+      version: read.version + 1,
+      updated_at: isoTime(now),
+    })
+    .where('id', '=', read.job.id)
+    .where('version', '=', read.version)
+    .where('state', '=', read.job.state)
+    .executeTakeFirst();
+  if (result.numUpdatedRows !== 1n) throw new StaleRead();
+}
+
+async function writeDisks(db: ServiceDatabase, jobId: string, before: JobFacts, after: JobFacts, action: JobAction, options: ChangeOptions, now: number): Promise<void> {
+  const at = isoTime(now);
+  if (action.kind === 'registerDisk') {
+    if (options.diskKey === undefined) throw new Error('registering a disk needs its key');
+    const disk = after.disks.find((d) => d.index === action.disk.index)!;
+    const values = { id: disk.id, state: disk.state, bytes: disk.bytes, files: disk.files, manifest_sha256: disk.manifestSha256, disk_key: options.diskKey, updated_at: at };
+    await db
+      .insertInto('job_disks')
+      .values({ job_id: jobId, disk_index: disk.index, created_at: at, ...values })
+      .onConflict((oc) => oc.columns(['job_id', 'disk_index']).doUpdateSet(values))
+      .execute();
+    return;
+  }
+  for (const disk of after.disks) {
+    const previous = before.disks.find((d) => d.index === disk.index);
+    if (previous?.state !== disk.state) {
+      await db.updateTable('job_disks').set({ state: disk.state, updated_at: at }).where('job_id', '=', jobId).where('disk_index', '=', disk.index).execute();
+    }
+  }
+}
+
+async function refuseTrackingNumberOfOtherJob(db: ServiceDatabase, jobId: string, trackingNumber: string): Promise<void> {
+  const holder = await db.selectFrom('import_jobs').select('id').where('tracking_number_key', '=', trackingNumberKey(trackingNumber)).where('id', '!=', jobId).executeTakeFirst();
+  if (holder !== undefined) throw trackingNumberInUse(trackingNumber);
+}
+
+function trackingNumberInUse(trackingNumber: string, cause?: unknown): TrackingNumberInUseError {
+  return new TrackingNumberInUseError(
+    `tracking number "${trackingNumber}" is already used by another import job (tracking numbers are compared ignoring case and spaces); check the number on the carrier's receipt`,
+    cause === undefined ? undefined : { cause },
+  );
+}

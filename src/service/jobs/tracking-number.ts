@@ -1,0 +1,16 @@
+/**
+ * Tracking numbers are compared ignoring case and spaces: `1z 999 aa1` and `1Z999AA1` are the same parcel.
+ * They are 1–64 characters of ASCII letters, digits, spaces and `-` (no look-alike letters from other
+ * scripts), with at least one letter or digit.
+ */
+export const TRACKING_NUMBER_PATTERN = /^[A-Za-z0-9 -]{1,64}$/;
+
+/** True when `value` is an acceptable tracking number. */
+export function isValidTrackingNumber(value: string): boolean {
+  return TRACKING_NUMBER_PATTERN.test(value) && /[A-Za-z0-9]/.test(value);
+}
+
+/** The form two tracking numbers are compared in (and the unique index holds): without spaces, in upper case. */
+export function trackingNumberKey(value: string): string {
+  return value.replace(/\s+/g, '').toUpperCase();
+}

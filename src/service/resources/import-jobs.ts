@@ -1,0 +1,144 @@
+import { AlreadyExistsError, ForbiddenError, UserError } from '../../core/errors.js';
+import type { Principal } from '../auth/principal.js';
+import type { Role } from '../auth/roles.js';
+import { canSeeJob, visibleOrNotFound } from '../auth/scope.js';
+import { issueToken } from '../auth/token-store.js';
+import type { ServiceContext } from '../context.js';
+import { newRecordId } from '../ids.js';
+import type { JobShipping } from '../jobs/job-machine.js';
+import { readJob, readJobs, type ImportJob } from '../jobs/job-records.js';
+import { changeImportJob, insertImportJob, type JobStoreDeps } from '../jobs/job-store.js';
+import { getTenant } from './tenants.js';
+import { getVault } from './vaults.js';
+
+/** What `POST /v1/vaults/:vaultId/import-jobs` asks for. */
+export interface ImportJobRequest {
+  /** Unique in the tenant. */
+  readonly name: string;
+  /** A storage account of the vault's tenant, where the disks will be ingested. */
+  readonly storageAccountId: string;
+  /** The container in it; not one that holds a vault. */
+  readonly container: string;
+}
+
+/** A new job and its job token (role job, this job only): the token is shown only here. */
+export interface CreatedImportJob {
+  readonly job: ImportJob;
+  readonly jobToken: string;
+}
+
+/** A disk as diskprep registers it, with the key to escrow. */
+export interface DiskRegistration {
+  readonly diskId: string;
+  readonly bytes: number;
+  readonly files: number;
+  readonly manifestSha256: string;
+  /** base64 of the 32-byte disk key. */
+  readonly diskKey: string;
+}
+
+/**
+ * Creates an import job for the vault (state `Creating`, no disks) and its job token, in one
+ * transaction. The principal must see the vault (an agent: its own; else `NotFoundError`). The storage
+ * account must be one of the vault's tenant's (`UserError`), the container must not hold a vault
+ * (`AlreadyExistsError`), the name must be unused in the tenant (`AlreadyExistsError`), and the vault may
+ * have no other open job (`SeedPendingError`).
+ */
+export async function createImportJob(ctx: ServiceContext, principal: Principal, vaultId: string, request: ImportJobRequest): Promise<CreatedImportJob> {
+  const vault = await getVault(ctx, principal, vaultId);
+  requireRole(principal, ['admin', 'tenant-admin', 'agent'], 'create import jobs');
+  const account = await ctx.db.selectFrom('storage_accounts').select('id').where('id', '=', request.storageAccountId).where('tenant_id', '=', vault.tenantId).executeTakeFirst();
+  if (account === undefined) {
+    throw new UserError(`storage account ${request.storageAccountId} is not one of the storage accounts of the vault's tenant: the disks can only be ingested into the tenant's own storage`);
+  }
+  const holder = await ctx.db.selectFrom('vaults').select('name').where('storage_account_id', '=', account.id).where('container', '=', request.container).executeTakeFirst();
+  if (holder !== undefined) throw new AlreadyExistsError(`container "${request.container}" of this storage account holds vault "${holder.name}": choose another container for the import job`);
+  const id = newRecordId(ctx.random);
+  return ctx.db.transaction().execute(async (trx) => {
+    const job = await insertImportJob(trx, ctx.clock.now(), {
+      id,
+      tenantId: vault.tenantId,
+      vaultId: vault.id,
+      storageAccountId: account.id,
+      container: request.container,
+      name: request.name,
+      actor: actorOf(principal),
+      createdByTokenId: principal.tokenId,
+    });
+    const token = await issueToken({ db: trx, clock: ctx.clock, random: ctx.random }, { role: 'job', tenantId: vault.tenantId, jobId: id, createdByTokenId: principal.tokenId });
+    return { job, jobToken: token.token };
+  });
+}
+
+/** The job with its disks and timeline; `NotFoundError` when it does not exist or the principal may not see it (auth/scope.ts). */
+export async function getImportJob(ctx: ServiceContext, principal: Principal, jobId: string): Promise<ImportJob> {
+  const read = await readJob(ctx.db, jobId);
+  return visibleOrNotFound(read?.job, (job) => canSeeJob(principal, job), `import job ${jobId} not found`);
+}
+
+/** The tenant's jobs, oldest first; `NotFoundError` for a tenant the principal may not see. */
+export async function listTenantImportJobs(ctx: ServiceContext, principal: Principal, tenantId: string): Promise<ImportJob[]> {
+  await getTenant(ctx, principal, tenantId);
+  return (await readJobs(ctx.db, { tenantId })).map((r) => r.job);
+}
+
+/**
+ * The jobs the principal may see that match the filter (all tenants for admins and operators, its own
+ * for a tenant-admin): how the CLI finds a job by name.
+ */
+export async function findImportJobs(ctx: ServiceContext, principal: Principal, filter: { name?: string; tenantId?: string }): Promise<ImportJob[]> {
+  requireRole(principal, ['admin', 'operator', 'tenant-admin'], 'search import jobs');
+  const tenantId = principal.role === 'tenant-admin' ? principal.tenantId : filter.tenantId;
+  if (principal.role === 'tenant-admin' && filter.tenantId !== undefined && filter.tenantId !== tenantId) return [];
+  const jobs = await readJobs(ctx.db, { ...(tenantId !== undefined ? { tenantId } : {}), ...(filter.name !== undefined ? { name: filter.name } : {}) });
+  return jobs.map((r) => r.job).filter((job) => canSeeJob(principal, job));
+}
+
+/** Registers (or replaces) disk `index` of the job token's own job and escrows its key. */
+export async function registerJobDisk(ctx: ServiceContext, principal: Principal, jobId: string, index: number, disk: DiskRegistration): Promise<ImportJob> {
+  await visibleJob(ctx, principal, jobId, ['job'], 'register disks');
+  const action = { kind: 'registerDisk', disk: { id: disk.diskId, index, bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256 } } as const;
+  return (await changeImportJob(storeDeps(ctx), jobId, action, actorOf(principal), { diskKey: disk.diskKey })).job;
+}
+
+/**
+ * Records that diskprep prepared all `disks` disks of the job token's job: sets `preparedAt`, which
+ * starts the tracking deadline. Repeating it with the same count changes nothing. Answers the job and the
+ * address the disks go to.
+ */
+export async function markJobPrepared(ctx: ServiceContext, principal: Principal, jobId: string, disks: number): Promise<{ job: ImportJob; shippingAddress: string }> {
+  await visibleJob(ctx, principal, jobId, ['job'], 'report prepared disks');
+  const { job } = await changeImportJob(storeDeps(ctx), jobId, { kind: 'markPrepared', disks }, actorOf(principal));
+  return { job, shippingAddress: ctx.importJobs.shippingAddress };
+}
+
+/** Enters (or, until the job is received, changes) carrier, tracking number and return address. */
+export async function shipImportJob(ctx: ServiceContext, principal: Principal, jobId: string, shipping: JobShipping): Promise<ImportJob> {
+  await visibleJob(ctx, principal, jobId, ['admin', 'tenant-admin', 'agent'], 'enter shipping information');
+  return (await changeImportJob(storeDeps(ctx), jobId, { kind: 'ship', shipping }, actorOf(principal))).job;
+}
+
+/** Cancels the job; only before it is received. */
+export async function cancelImportJob(ctx: ServiceContext, principal: Principal, jobId: string): Promise<ImportJob> {
+  await visibleJob(ctx, principal, jobId, ['admin', 'tenant-admin', 'agent'], 'cancel import jobs');
+  return (await changeImportJob(storeDeps(ctx), jobId, { kind: 'cancel' }, actorOf(principal))).job;
+}
+
+/** How the timeline names the principal: its role and token id. */
+export function actorOf(principal: Principal): string {
+  return `${principal.role}:${principal.tokenId}`;
+}
+
+function storeDeps(ctx: ServiceContext): JobStoreDeps {
+  return { db: ctx.db, clock: ctx.clock, settings: ctx.importJobs };
+}
+
+async function visibleJob(ctx: ServiceContext, principal: Principal, jobId: string, roles: readonly Role[], what: string): Promise<ImportJob> {
+  const job = await getImportJob(ctx, principal, jobId);
+  requireRole(principal, roles, what);
+  return job;
+}
+
+function requireRole(principal: Principal, roles: readonly Role[], what: string): void {
+  if (!roles.includes(principal.role)) throw new ForbiddenError(`a ${principal.role} token may not ${what}`);
+}
