@@ -90,7 +90,9 @@ export function registerImportJobRoutes(app: ApiApp, ctx: ServiceContext): void 
     config: { access: ['admin', 'tenant-admin', 'agent'], summary: "Create an import job (an offline seed) for the vault, with its job token (shown once)" },
     schema: {
       params: VaultParams,
-      body: z.strictObject({ name: ResourceName, storageAccountId: RecordId, container: Container }),
+      body: z
+        .strictObject({ name: ResourceName, storageAccountId: RecordId.optional(), storageAccount: ResourceName.optional(), container: Container })
+        .refine((b) => (b.storageAccountId === undefined) !== (b.storageAccount === undefined), 'give the storage account by id (storageAccountId) or by name (storageAccount), not both'),
       response: { 201: z.object({ job: ImportJob, jobToken: z.string() }) },
     },
     handler: async (request, reply) => reply.status(201).send(await createImportJob(ctx, principalOf(request), request.params.vaultId, request.body)),

@@ -15,8 +15,9 @@ import { getVault } from './vaults.js';
 export interface ImportJobRequest {
   /** Unique in the tenant. */
   readonly name: string;
-  /** A storage account of the vault's tenant, where the disks will be ingested. */
-  readonly storageAccountId: string;
+  /** A storage account of the vault's tenant, where the disks will be ingested: by id, or by name (agents cannot list accounts). */
+  readonly storageAccountId?: string;
+  readonly storageAccount?: string;
   /** The container in it; not one that holds a vault. */
   readonly container: string;
 }
@@ -47,9 +48,16 @@ export interface DiskRegistration {
 export async function createImportJob(ctx: ServiceContext, principal: Principal, vaultId: string, request: ImportJobRequest): Promise<CreatedImportJob> {
   const vault = await getVault(ctx, principal, vaultId);
   requireRole(principal, ['admin', 'tenant-admin', 'agent'], 'create import jobs');
-  const account = await ctx.db.selectFrom('storage_accounts').select('id').where('id', '=', request.storageAccountId).where('tenant_id', '=', vault.tenantId).executeTakeFirst();
+  const wanted = request.storageAccountId ?? request.storageAccount;
+  if (wanted === undefined) throw new UserError('name the storage account to import into (storageAccountId or storageAccount)');
+  const account = await ctx.db
+    .selectFrom('storage_accounts')
+    .select('id')
+    .where('tenant_id', '=', vault.tenantId)
+    .where(request.storageAccountId !== undefined ? 'id' : 'name', '=', wanted)
+    .executeTakeFirst();
   if (account === undefined) {
-    throw new UserError(`storage account ${request.storageAccountId} is not one of the storage accounts of the vault's tenant: the disks can only be ingested into the tenant's own storage`);
+    throw new UserError(`storage account ${wanted} is not one of the storage accounts of the vault's tenant: the disks can only be ingested into the tenant's own storage`);
   }
   const holder = await ctx.db.selectFrom('vaults').select('name').where('storage_account_id', '=', account.id).where('container', '=', request.container).executeTakeFirst();
   if (holder !== undefined) throw new AlreadyExistsError(`container "${request.container}" of this storage account holds vault "${holder.name}": choose another container for the import job`);
