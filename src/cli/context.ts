@@ -86,13 +86,15 @@ export async function repositoryTarget(ctx: CliContext, options: RepoOptions): P
   const explicit = options.repo ?? ctx.env.FERRY_REPOSITORY;
   if (explicit !== undefined && explicit !== '') return { location: explicit };
   const registration = await readRegistration(ctx.env);
-  if (registration) {
-    // While an offline seed is pending, backups and restores use its staging location.
-    const seed = await readPendingSeed(ctx.env);
-    if (seed) return { location: seed.staging, registration, seed };
-    return { location: vaultLocation(registration), token: registration.token, registration };
-  }
+  if (registration) return agentTarget(ctx, registration);
   throw new UserError('no repository given: pass -r REPO or set FERRY_REPOSITORY, or register this machine to a vault with `ferry register --credentials FILE`');
+}
+
+/** The registered machine's repository: its vault, or the staging location while an offline seed is pending. */
+export async function agentTarget(ctx: CliContext, registration: AgentRegistration): Promise<RepositoryTarget> {
+  const seed = await readPendingSeed(ctx.env);
+  if (seed) return { location: seed.staging, registration, seed };
+  return { location: vaultLocation(registration), token: registration.token, registration };
 }
 
 /** Opens the Storage of a target; it is closed at exit. */

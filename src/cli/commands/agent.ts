@@ -3,8 +3,8 @@ import { UserError } from '../../core/errors.js';
 import { runAgentLoop, sleep } from '../../agent/agent-loop.js';
 import { nextSlot, parseDailyTime } from '../../agent/daily-schedule.js';
 import { Repository } from '../../engine/repository/repository.js';
-import { readLastSlot, readSchedule, requireRegistration, vaultLocation, writeLastSlot } from '../agent-state.js';
-import { openTargetStorage, type CliContext, type RepositoryTarget } from '../context.js';
+import { readLastSlot, readSchedule, requireRegistration, writeLastSlot } from '../agent-state.js';
+import { agentTarget, openTargetStorage, type CliContext } from '../context.js';
 import { readPassword } from '../password.js';
 import { ServiceClient } from '../service-client.js';
 import { reportedBackup } from './backup.js';
@@ -35,10 +35,9 @@ export async function agentRunCommand(ctx: CliContext, options: AgentRunOptions)
   if (options.passwordFile === undefined && ctx.env.FERRY_PASSWORD === undefined) {
     throw new UserError('`ferry agent run` runs unattended: give the passphrase with --password-file FILE or FERRY_PASSWORD');
   }
-  const target: RepositoryTarget = { location: vaultLocation(registration), token: registration.token, registration };
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
   // Fail now, not at the first slot, when the passphrase or the vault is wrong.
-  await Repository.open(openTargetStorage(ctx, target), password, ctx.repoContext);
+  await Repository.open(openTargetStorage(ctx, await agentTarget(ctx, registration)), password, ctx.repoContext);
 
   const clock = ctx.repoContext.clock;
   const log = (message: string): void => void ctx.stdout.write(`${new Date(clock.now()).toISOString()} ${message}\n`);
@@ -66,12 +65,16 @@ export async function agentRunCommand(ctx: CliContext, options: AgentRunOptions)
         // Each run has its own cleanups (lock, connections), released when it ends, not at exit.
         const runCtx: CliContext = { ...ctx, cleanups: [] };
         try {
+          // Resolved per run: a seed started or adopted meanwhile changes where backups go.
+          const target = await agentTarget(runCtx, registration);
           const code = await reportedBackup(runCtx, schedule.paths, { tag: ['scheduled'], exclude: schedule.excludes, passwordFile: options.passwordFile }, 'scheduled', target);
           log(code === 0 ? 'backup finished' : 'backup finished, but some files could not be read (reported to the service)');
         } finally {
           for (const cleanup of runCtx.cleanups) await cleanup().catch(() => undefined);
         }
-        if (schedule.retention) {
+        if (schedule.retention && (await agentTarget(ctx, registration)).seed) {
+          log('retention waits until the offline seed is adopted (its snapshots are in staging, not in the vault)');
+        } else if (schedule.retention) {
           const outcome = await client.request<{ kept: string[]; forgotten: string[]; protected: string[] }>('POST', `/v1/vaults/${encodeURIComponent(registration.vault.id)}/retention`);
           log(`retention: ${outcome.kept.length + outcome.protected.length} scheduled snapshots kept, ${outcome.forgotten.length} removed`);
         }
