@@ -28,7 +28,7 @@ export function diskprepIO(ctx: CliContext, options: { readonly yes: boolean; re
       if (!interactive) return undefined;
       const answer = await ask(
         ctx,
-        `Disk ${left.diskNumber - 1} is full: ${left.files} files (${formatBytes(left.bytes)}) are left.\n` +
+        `Disk ${left.diskNumber - 1} is full: ${left.files === 1 ? '1 file' : `${left.files} files`} (${formatBytes(left.bytes)}) ${left.files === 1 ? 'is' : 'are'} left.\n` +
           `Attach another disk and type the folder it is mounted at (Enter to stop): `,
       );
       const path = answer?.trim();

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { IntegrityError, InterruptedError, isErrno, NotFoundError, withContext } from '../core/errors.js';
+import type { Failpoints } from '../core/failpoints.js';
 import type { RandomSource } from '../core/random.js';
 import { Semaphore } from '../core/semaphore.js';
 import type { Storage } from '../storage/storage.js';
@@ -51,6 +52,8 @@ export interface DiskCopyOptions {
   readonly onVanished?: (path: string) => void;
   /** Bytes per staging read (a multiple of the segment size). */
   readonly readBytes?: number;
+  /** Hit `diskprep-segments-written` after each batch of segments is written (crash tests). */
+  readonly failpoints?: Failpoints;
 }
 
 export interface DiskCopyResult {
@@ -163,7 +166,10 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
       file.pendingBytes += record!.length;
       options.progress.bytes += item.plaintext.length;
       const final = item.index === item.file.segments - 1;
-      if (file.pendingBytes >= WRITE_BATCH || final) await flush(file);
+      if (file.pendingBytes >= WRITE_BATCH || final) {
+        await flush(file);
+        options.failpoints?.hit('diskprep-segments-written');
+      }
       if (!final) continue;
       const entry = completedEntry(file, options.segmentSize);
       current = undefined;

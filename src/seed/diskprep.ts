@@ -309,7 +309,7 @@ class Diskprep {
     const index = this.state.disks.length;
     const left = { files: remaining.length, bytes: remaining.reduce((sum, f) => sum + f.size, 0), diskNumber: index + 1 };
     if (index >= SERVICE_DISKS_PER_JOB) {
-      throw new UserError(`${left.files} files (${left.bytes} bytes) are left, but an import job has at most ${SERVICE_DISKS_PER_JOB} disks: use larger disks (remove ${this.store.dir} to start over)`);
+      throw new UserError(`${plural(left.files, 'file')} (${left.bytes} bytes) are left, but an import job has at most ${SERVICE_DISKS_PER_JOB} disks: use larger disks (remove ${this.store.dir} to start over)`);
     }
     const disk = this.queue.shift() ?? (await this.askForDisk(left));
     if (disk.entries.length > 0) await eraseDisk(disk);
@@ -328,7 +328,7 @@ class Diskprep {
       const answer = await this.o.io.askNextDisk(left);
       if (answer === undefined) {
         throw new UserError(
-          `the disks given are full: ${left.files} files (${left.bytes} bytes) of the staging location are not on a disk yet. ` +
+          `the disks given are full: ${plural(left.files, 'file')} (${left.bytes} bytes) of the staging location are not on a disk yet. ` +
             `Attach another disk and resume with: ${this.o.resumeCommand}`,
         );
       }
@@ -413,6 +413,7 @@ class Diskprep {
       usedFileIds: usedIds,
       random: o.random,
       progress,
+      failpoints: this.failpoints,
       ...(o.signal ? { signal: o.signal } : {}),
       onCopied: async (file) => {
         const { diskBytes, ...entry } = file;
@@ -513,7 +514,7 @@ class Diskprep {
     record.status = 'registered';
     await this.save();
     this.failpoints.hit('diskprep-registered');
-    this.o.io.note(`disk ${record.index + 1} (${disk.given}) is ready: ${record.files} files, verified and registered with the service`);
+    this.o.io.note(`disk ${record.index + 1} (${disk.given}) is ready: ${plural(record.files ?? 0, 'file')}, verified and registered with the service`);
   }
 
   /** Now that the number of disks is known, writes it into the label of every disk still at its path. */
@@ -542,6 +543,10 @@ class Diskprep {
     const disks = this.state.disks.map((d) => ({ index: d.index, diskId: d.diskId, path: d.path, files: d.files ?? 0, bytes: d.bytes ?? 0 }));
     return { job, shippingAddress, disks, alreadyPrepared, vanished: this.vanished };
   }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function sum(values: readonly number[]): number {

@@ -96,7 +96,7 @@ function printSummary(ctx: CliContext, r: DiskprepResult): void {
   const out = ctx.stdout;
   out.write(`${r.alreadyPrepared ? 'already prepared' : 'prepared'}: ${r.disks.length} disk${r.disks.length === 1 ? '' : 's'} for import job ${r.job.name} (${r.job.id}), ${r.job.state}\n`);
   for (const d of r.disks) {
-    out.write(`  disk ${d.index + 1}  ${d.path}  ${d.files} files  ${formatBytes(d.bytes)}  id ${d.diskId}\n`);
+    out.write(`  disk ${d.index + 1}  ${d.path}  ${d.files} file${d.files === 1 ? '' : 's'}  ${formatBytes(d.bytes)}  id ${d.diskId}\n`);
   }
   out.write(`ship the disks to:\n${r.shippingAddress.split('\n').map((line) => `  ${line}`).join('\n')}\n`);
   const by = r.job.trackingDeadline ? ` by ${r.job.trackingDeadline}` : '';
