@@ -153,7 +153,7 @@ test('off a terminal: out of disks names what is left and the command that resum
     assert.match(first.stderr, /ferry: the disks given are full: \d+ files \(\d+ bytes\) of the staging location are not on a disk yet/);
     assert.equal(resume, `ferry diskprep --staging ${scene.staging} --disk NEW-DISK --max-bytes-per-disk ${MAX}`);
     const [d2, d3] = [await scene.disk('d2'), await scene.disk('d3')];
-    const args = resume!.replace('--disk NEW-DISK', `--disk ${d2} --disk ${d3}`).split(' ').slice(1);
+    const args = resume.replace('--disk NEW-DISK', `--disk ${d2} --disk ${d3}`).split(' ').slice(1);
     const second = await ferry(args);
     assert.equal(second.code, 0, second.stderr);
     await scene.assertDisks([d1, d2, d3]);
