@@ -17,6 +17,7 @@ import { registerStorageAccount } from './commands/storage-account.js';
 import { registerTenant } from './commands/tenant.js';
 import { registerToken } from './commands/token.js';
 import { registerVault } from './commands/vault.js';
+import { registerDiskprep } from './commands/diskprep.js';
 import { initCommand } from './commands/init.js';
 import { lsCommand } from './commands/ls.js';
 import { restoreCommand } from './commands/restore.js';
@@ -70,6 +71,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   registerStorageAccount(program, ctx, run);
   registerVault(program, ctx, run);
   registerJob(program, ctx, run);
+  registerDiskprep(program, ctx, run);
   return program;
 }
 

@@ -1,0 +1,118 @@
+import { realpath } from 'node:fs/promises';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { UserError } from '../../core/errors.js';
+import { systemRandom } from '../../core/random.js';
+import { runDiskprep, type DiskprepResult } from '../../seed/diskprep.js';
+import { readSeedFile } from '../../seed/seed-file.js';
+import { FsStorage } from '../../storage/fs/fs-storage.js';
+import { parseByteSize } from '../byte-size.js';
+import { collect, type Runner } from '../command-kit.js';
+import type { CliContext } from '../context.js';
+import { diskprepIO } from '../diskprep-io.js';
+import { formatBytes } from '../format.js';
+import { HttpJobService } from '../http-job-service.js';
+import { ServiceClient } from '../service-client.js';
+
+export interface DiskprepOptions {
+  readonly staging: string;
+  readonly disk: string[];
+  readonly yes?: boolean;
+  readonly maxBytesPerDisk?: number;
+  readonly json?: boolean;
+}
+
+/** Adds `ferry diskprep` (wired in cli/main.ts). */
+export function registerDiskprep(program: Command, ctx: CliContext, run: Runner): void {
+  program
+    .command('diskprep')
+    .description('copy a staging location onto disks for shipping: encrypted per disk, verified, registered with the import job')
+    .requiredOption('--staging <DIR>', 'the staging location (made by `ferry seed start`; holds FERRY-SEED.json)')
+    .addOption(new Option('--disk <PATH>', 'a disk: the empty folder it is mounted at (repeatable; filled in order)').argParser(collect).makeOptionMandatory())
+    .option('--yes', 'delete what is on non-empty disks without asking')
+    .option('--max-bytes-per-disk <N>', 'write at most N bytes per disk (e.g. 500GB, 2TB, 512MiB)', parseMaxBytes)
+    .option('--json', 'machine-readable summary')
+    .addHelpText('after', '\nKilled or stopped, the same command resumes. When the disks are full, a terminal asks for another one.\n')
+    .action((opts: DiskprepOptions) => run(diskprepCommand(ctx, opts)));
+}
+
+function parseMaxBytes(value: string): number {
+  try {
+    return parseByteSize(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/**
+ * `ferry diskprep`: reads FERRY-SEED.json from the staging location, fills, verifies and registers the
+ * disks, marks the import job prepared and prints the disks, the job and the shipping address.
+ */
+export async function diskprepCommand(ctx: CliContext, options: DiskprepOptions): Promise<number> {
+  let staging: string;
+  try {
+    staging = await realpath(options.staging);
+  } catch (err) {
+    throw new UserError(`cannot use the staging location ${options.staging}: ${(err as Error).message}`, { cause: err });
+  }
+  const seed = await readSeedFile(staging);
+  const storage = new FsStorage(staging);
+  ctx.cleanups.push(() => storage.close());
+  const jobs = new HttpJobService(new ServiceClient(seed.server.replace(/\/+$/, ''), seed.jobToken, ctx.signal));
+  const max = options.maxBytesPerDisk !== undefined ? ` --max-bytes-per-disk ${options.maxBytesPerDisk}` : '';
+  const result = await runDiskprep({
+    staging: storage,
+    stagingDir: staging,
+    seed,
+    jobs,
+    disks: options.disk,
+    ...(options.maxBytesPerDisk !== undefined ? { maxBytesPerDisk: options.maxBytesPerDisk } : {}),
+    io: diskprepIO(ctx, { yes: options.yes === true, json: options.json === true }),
+    clock: ctx.repoContext.clock,
+    random: systemRandom,
+    signal: ctx.signal,
+    pid: ctx.pid,
+    hostname: ctx.repoContext.hostname,
+    isAlive: processIsAlive,
+    resumeCommand: `ferry diskprep --staging ${shellWord(staging)} --disk NEW-DISK${max}`,
+    failpoints: ctx.repoContext.failpoints,
+  });
+  if (options.json) ctx.stdout.write(JSON.stringify(jsonSummary(result)) + '\n');
+  else printSummary(ctx, result);
+  return 0;
+}
+
+function jsonSummary(r: DiskprepResult): Record<string, unknown> {
+  return {
+    message_type: 'diskprep_summary',
+    alreadyPrepared: r.alreadyPrepared,
+    job: { id: r.job.id, name: r.job.name, state: r.job.state, preparedAt: r.job.preparedAt, trackingDeadline: r.job.trackingDeadline },
+    disks: r.disks.map((d) => ({ index: d.index, id: d.diskId, path: d.path, files: d.files, bytes: d.bytes })),
+    shippingAddress: r.shippingAddress,
+    skipped: r.vanished,
+  };
+}
+
+function printSummary(ctx: CliContext, r: DiskprepResult): void {
+  const out = ctx.stdout;
+  out.write(`${r.alreadyPrepared ? 'already prepared' : 'prepared'}: ${r.disks.length} disk${r.disks.length === 1 ? '' : 's'} for import job ${r.job.name} (${r.job.id}), ${r.job.state}\n`);
+  for (const d of r.disks) {
+    out.write(`  disk ${d.index + 1}  ${d.path}  ${d.files} file${d.files === 1 ? '' : 's'}  ${formatBytes(d.bytes)}  id ${d.diskId}\n`);
+  }
+  out.write(`ship the disks to:\n${r.shippingAddress.split('\n').map((line) => `  ${line}`).join('\n')}\n`);
+  const by = r.job.trackingDeadline ? ` by ${r.job.trackingDeadline}` : '';
+  out.write(`then enter the carrier and tracking number${by}, or the job is deleted: ferry job ship ${r.job.name} --carrier C --tracking T --return-address TEXT\n`);
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A path as one shell word (quoted when it needs to be). */
+function shellWord(path: string): string {
+  return /^[A-Za-z0-9_./:@%+=-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
+}

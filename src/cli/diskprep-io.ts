@@ -1,0 +1,72 @@
+import { createInterface } from 'node:readline';
+import { InterruptedError } from '../core/errors.js';
+import type { DiskprepIO } from '../seed/diskprep.js';
+import type { CliContext } from './context.js';
+import { formatBytes, formatDuration, formatRate } from './format.js';
+import { ProgressLine } from './progress-line.js';
+
+/**
+ * How `ferry diskprep` talks to its user. On a terminal (stdin and stderr): typed confirmations, a
+ * question for the next disk, and a live progress line per disk with rate and ETA (on stdout when it is a
+ * terminal). Otherwise: `--yes` or refusal, no questions, and one line per phase. Notes go to stderr.
+ */
+export function diskprepIO(ctx: CliContext, options: { readonly yes: boolean; readonly json: boolean }): DiskprepIO {
+  const interactive = ctx.stdin.isTTY === true && ctx.stderr.isTTY === true;
+  const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
+  const clock = ctx.repoContext.clock;
+  return {
+    async confirmErase(disk, reason) {
+      if (options.yes) {
+        ctx.stderr.write(`erasing ${disk.given}: ${reason} (--yes)\n`);
+        return true;
+      }
+      if (!interactive) return false;
+      const answer = await ask(ctx, `The disk ${disk.given} is not empty: ${reason}.\nType "erase" to delete everything on it, anything else to stop: `);
+      return answer?.trim() === 'erase';
+    },
+    async askNextDisk(left) {
+      if (!interactive) return undefined;
+      const answer = await ask(
+        ctx,
+        `Disk ${left.diskNumber - 1} is full: ${left.files === 1 ? '1 file' : `${left.files} files`} (${formatBytes(left.bytes)}) ${left.files === 1 ? 'is' : 'are'} left.\n` +
+          `Attach another disk and type the folder it is mounted at (Enter to stop): `,
+      );
+      const path = answer?.trim();
+      return path ? path : undefined;
+    },
+    note(message) {
+      ctx.stderr.write(`${message}\n`);
+    },
+    phase(disk, what, total, progress) {
+      const started = clock.now();
+      if (mode === 'none') {
+        ctx.stderr.write(`disk ${disk.number}: ${what} ${total.files} files (${formatBytes(total.bytes)}) at ${disk.path}\n`);
+      }
+      const line = new ProgressLine(ctx.stdout, mode, clock, () => ({
+        files: progress.files,
+        bytes: progress.bytes,
+        totalFiles: total.files,
+        totalBytes: total.bytes,
+        current: `disk ${disk.number} ${what}`,
+      }));
+      line.startTicking();
+      return () => {
+        line.stop();
+        const elapsed = clock.now() - started;
+        if (mode !== 'json') {
+          ctx.stderr.write(`disk ${disk.number}: ${what} done, ${progress.files} files, ${formatBytes(progress.bytes)} in ${formatDuration(elapsed)} (${formatRate(progress.bytes, elapsed)})\n`);
+        }
+      };
+    },
+  };
+}
+
+/** One line typed on the terminal; undefined when input ends. Ctrl-C interrupts. */
+function ask(ctx: CliContext, question: string): Promise<string | undefined> {
+  const rl = createInterface({ input: ctx.stdin, output: ctx.stderr, terminal: true });
+  return new Promise<string | undefined>((resolve, reject) => {
+    rl.on('SIGINT', () => reject(new InterruptedError('interrupted at a question')));
+    rl.on('close', () => resolve(undefined));
+    rl.question(question, (answer) => resolve(answer));
+  }).finally(() => rl.close());
+}

@@ -1,0 +1,310 @@
+import { createHash, type Hash } from 'node:crypto';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { IntegrityError, InterruptedError, isErrno, NotFoundError, withContext } from '../core/errors.js';
+import type { Failpoints } from '../core/failpoints.js';
+import type { RandomSource } from '../core/random.js';
+import { Semaphore } from '../core/semaphore.js';
+import type { Storage } from '../storage/storage.js';
+import { diskFileName, encryptedSize, FILE_ID_BYTES, fileHeader, segmentCount } from './disk-format.js';
+import type { ManifestEntry } from './manifest.js';
+import { mapOrdered } from './ordered-map.js';
+import { readAhead } from './read-ahead.js';
+import type { SegmentCipher } from './segment-cipher.js';
+
+/** A staging file to put on a disk. */
+export interface PlannedFile {
+  readonly path: string;
+  readonly size: number;
+}
+
+/** A file written to a disk and fsynced: its manifest entry and its size on the disk. */
+export interface CopiedFile extends ManifestEntry {
+  readonly diskBytes: number;
+}
+
+/** Counters a progress display samples; the copier adds to them. */
+export interface TransferProgress {
+  bytes: number;
+  files: number;
+}
+
+export interface DiskCopyOptions {
+  readonly source: Storage;
+  /** The disk's root folder. */
+  readonly disk: string;
+  readonly diskId: string;
+  readonly cipher: SegmentCipher;
+  readonly segmentSize: number;
+  /** The first file number to give (numbers are never reused on a disk). */
+  readonly firstNumber: number;
+  /** File ids (hex) already used on this disk; the copier adds the ones it draws. */
+  readonly usedFileIds: Set<string>;
+  readonly random: RandomSource;
+  readonly progress: TransferProgress;
+  readonly signal?: AbortSignal;
+  /**
+   * Called in file order once a file is complete and fsynced on the disk; the caller persists it
+   * (the journal) before resolving. A rejection stops the copy.
+   */
+  readonly onCopied: (file: CopiedFile) => Promise<void>;
+  /** A staging file that no longer exists (removed since it was listed): skipped. */
+  readonly onVanished?: (path: string) => void;
+  /** Bytes per staging read (a multiple of the segment size). */
+  readonly readBytes?: number;
+  /** Hit `diskprep-segments-written` after each batch of segments is written (crash tests). */
+  readonly failpoints?: Failpoints;
+}
+
+export interface DiskCopyResult {
+  readonly copied: CopiedFile[];
+  readonly vanished: string[];
+  /** True when the disk ran out of space; `notCopied` then lists the files that must go elsewhere. */
+  readonly full: boolean;
+  readonly notCopied: PlannedFile[];
+  readonly nextNumber: number;
+}
+
+/** Segments sealed or waiting to be written at once. */
+const WINDOW = 24;
+/** Segments being sealed at once on the thread pool (leaves threads for file I/O). */
+const SEAL_PARALLELISM = 3;
+const READ_DEPTH = 2;
+const DEFAULT_READ_BYTES = 8 * 1024 * 1024;
+/** Encrypted bytes gathered before one writev. */
+const WRITE_BATCH = 4 * 1024 * 1024;
+/** Files whose fsync may be outstanding while the next ones are written. */
+const SYNCS_IN_FLIGHT = 4;
+
+interface FileJob {
+  readonly path: string;
+  readonly size: number;
+  readonly fileId: Buffer;
+  readonly segments: number;
+  vanished: boolean;
+}
+
+type Item =
+  | { readonly kind: 'segment'; readonly file: FileJob; readonly index: number; readonly plaintext: Buffer }
+  | { readonly kind: 'vanished'; readonly file: FileJob };
+
+interface Sealed {
+  readonly item: Item;
+  readonly record?: Buffer;
+}
+
+interface OpenFile {
+  readonly job: FileJob;
+  readonly n: number;
+  readonly path: string;
+  readonly handle: FileHandle;
+  readonly hash: Hash;
+  pending: Buffer[];
+  pendingBytes: number;
+}
+
+/**
+ * Copies `files` from the staging storage onto a disk, in order, each as an encrypted file
+ * (docs/disk-format.md, section 5), and reports each one through `onCopied` once it is durable.
+ *
+ * The work overlaps: staging reads run ahead, segments are sealed on the thread pool, and the main
+ * thread hashes and writes in order while earlier files are fsynced. Each file's SHA-256 is checked
+ * against its name (staging objects are named by it): a mismatch is an `IntegrityError` (staging is
+ * damaged). A file that vanished from staging is skipped. When the disk is full (ENOSPC, EDQUOT) the
+ * partial file is removed and the copy stops with `full`; files already reported stay valid.
+ * On an abort it stops with `InterruptedError` after the files already written are reported.
+ */
+export async function copyToDisk(files: readonly PlannedFile[], options: DiskCopyOptions): Promise<DiskCopyResult> {
+  const readBytes = options.readBytes ?? Math.max(options.segmentSize, Math.floor(DEFAULT_READ_BYTES / options.segmentSize) * options.segmentSize);
+  if (readBytes % options.segmentSize !== 0) throw new RangeError('readBytes must be a multiple of the segment size');
+  const jobs = files.map((file): FileJob => ({
+    path: file.path,
+    size: file.size,
+    fileId: freshFileId(options),
+    segments: segmentCount(file.size, options.segmentSize),
+    vanished: false,
+  }));
+  const copied: CopiedFile[] = [];
+  const vanished: string[] = [];
+  const folders = new Set<string>();
+  const syncs: Promise<void>[] = [];
+  let nextNumber = options.firstNumber;
+  let current: OpenFile | undefined;
+
+  const sealer = new Semaphore(SEAL_PARALLELISM);
+  const seal = async (item: Item): Promise<Sealed> => {
+    if (item.kind === 'vanished') return { item };
+    const { file, index, plaintext } = item;
+    const place = { diskId: options.diskId, path: file.path, fileId: file.fileId, index, final: index === file.segments - 1 };
+    return { item, record: await sealer.run(() => options.cipher.seal(plaintext, place)) };
+  };
+
+  const finish = async (file: OpenFile, entry: CopiedFile): Promise<void> => {
+    try {
+      await file.handle.sync();
+    } finally {
+      await file.handle.close();
+    }
+    options.progress.files++;
+    await options.onCopied(entry);
+    copied.push(entry);
+  };
+
+  let failure: unknown;
+  try {
+    for await (const { item, record } of mapOrdered(segmentsOf(jobs, options.source, readBytes, options.segmentSize), WINDOW, seal)) {
+      if (options.signal?.aborted) throw new InterruptedError('diskprep interrupted');
+      if (item.kind === 'vanished') {
+        vanished.push(item.file.path);
+        options.onVanished?.(item.file.path);
+        continue;
+      }
+      if (item.index === 0) current = await startFile(item.file, nextNumber++);
+      const file = current!;
+      file.hash.update(item.plaintext);
+      file.pending.push(record!);
+      file.pendingBytes += record!.length;
+      options.progress.bytes += item.plaintext.length;
+      const final = item.index === item.file.segments - 1;
+      if (file.pendingBytes >= WRITE_BATCH || final) {
+        await flush(file);
+        options.failpoints?.hit('diskprep-segments-written');
+      }
+      if (!final) continue;
+      const entry = completedEntry(file, options.segmentSize);
+      current = undefined;
+      const previous = syncs[syncs.length - 1] ?? Promise.resolve();
+      // Sequential: entries are reported in file order, each after its own fsync.
+      const sync = previous.then(
+        () => finish(file, entry),
+        async (err: unknown) => {
+          await file.handle.close().catch(() => undefined);
+          throw err;
+        },
+      );
+      sync.catch(() => undefined);
+      syncs.push(sync);
+      if (syncs.length > SYNCS_IN_FLIGHT) await syncs.shift();
+    }
+  } catch (err) {
+    failure = err;
+  }
+  if (current) {
+    await current.handle.close().catch(() => undefined);
+  }
+  // What was fsynced is still reported, so a rerun need not redo it.
+  const settled = await Promise.allSettled(syncs);
+  const syncFailure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const error = (failure ?? syncFailure?.reason) as Error | undefined;
+  if (error !== undefined && !isDiskFull(error)) throw error;
+  const full = error !== undefined;
+  if (full) {
+    // Partial or unsynced files of this copy would only waste the space the next disk needs anyway.
+    const reported = new Set(copied.map((c) => c.n));
+    for (let n = options.firstNumber; n < nextNumber; n++) {
+      if (!reported.has(n)) await rm(join(options.disk, diskFileName(n)), { force: true });
+    }
+  }
+  const done = new Set([...copied.map((c) => c.path), ...vanished]);
+  return { copied, vanished, full, notCopied: full ? files.filter((f) => !done.has(f.path)) : [], nextNumber };
+
+  async function startFile(job: FileJob, n: number): Promise<OpenFile> {
+    const relative = diskFileName(n);
+    const path = join(options.disk, relative);
+    const folder = dirname(path);
+    if (!folders.has(folder)) {
+      await mkdir(folder, { recursive: true });
+      folders.add(folder);
+    }
+    const handle = await open(path, 'w', 0o644);
+    const header = fileHeader(job.fileId, options.segmentSize);
+    return { job, n, path, handle, hash: createHash('sha256'), pending: [header], pendingBytes: header.length };
+  }
+}
+
+/** Yields every segment of every file in order, reading ahead; a file missing at its first read yields `vanished`. */
+async function* segmentsOf(jobs: readonly FileJob[], source: Storage, readBytes: number, segmentSize: number): AsyncGenerator<Item> {
+  function* requests(): Generator<{ job: FileJob; offset: number; length: number }> {
+    for (const job of jobs) {
+      if (job.size === 0) yield { job, offset: 0, length: 0 };
+      for (let offset = 0; offset < job.size; offset += readBytes) yield { job, offset, length: Math.min(readBytes, job.size - offset) };
+    }
+  }
+  const load = (r: { job: FileJob; offset: number; length: number }): Promise<Buffer> => source.load(r.job.path, { offset: r.offset, length: r.length });
+  for await (const { request, outcome } of readAhead(requests(), READ_DEPTH, load)) {
+    const { job, offset } = request;
+    if (job.vanished) continue;
+    if (!outcome.ok) {
+      if (offset === 0 && outcome.error instanceof NotFoundError) {
+        job.vanished = true;
+        yield { kind: 'vanished', file: job };
+        continue;
+      }
+      throw withContext(`reading ${job.path} from the staging location`, outcome.error);
+    }
+    const data = outcome.data;
+    const first = offset / segmentSize;
+    if (data.length === 0) yield { kind: 'segment', file: job, index: first, plaintext: data };
+    for (let at = 0; at < data.length; at += segmentSize) {
+      yield { kind: 'segment', file: job, index: first + at / segmentSize, plaintext: data.subarray(at, Math.min(at + segmentSize, data.length)) };
+    }
+  }
+}
+
+async function flush(file: OpenFile): Promise<void> {
+  let buffers = file.pending;
+  file.pending = [];
+  file.pendingBytes = 0;
+  while (buffers.length > 0) {
+    const { bytesWritten } = await file.handle.writev(buffers);
+    buffers = dropWritten(buffers, bytesWritten);
+  }
+}
+
+/** The buffers left after the first `written` bytes (writev may write less than asked). */
+function dropWritten(buffers: Buffer[], written: number): Buffer[] {
+  let skip = written;
+  const rest: Buffer[] = [];
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) {
+      skip -= buffer.length;
+      continue;
+    }
+    rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+    skip = 0;
+  }
+  return rest;
+}
+
+function completedEntry(file: OpenFile, segmentSize: number): CopiedFile {
+  const sha256 = file.hash.digest('hex');
+  const name = basename(file.job.path);
+  if (/^[0-9a-f]{64}$/.test(name) && name !== sha256) {
+    throw new IntegrityError(
+      `the staging file ${file.job.path} is damaged: its SHA-256 is ${sha256}, not its name; check the staging location with \`ferry check --read-data -r STAGING\``,
+    );
+  }
+  return {
+    n: file.n,
+    path: file.job.path,
+    size: file.job.size,
+    sha256,
+    fileId: file.job.fileId.toString('hex'),
+    diskBytes: encryptedSize(file.job.size, segmentSize),
+  };
+}
+
+function freshFileId(options: DiskCopyOptions): Buffer {
+  for (;;) {
+    const id = options.random.bytes(FILE_ID_BYTES);
+    const hex = id.toString('hex');
+    if (!options.usedFileIds.has(hex)) {
+      options.usedFileIds.add(hex);
+      return id;
+    }
+  }
+}
+
+function isDiskFull(err: unknown): boolean {
+  return isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT');
+}

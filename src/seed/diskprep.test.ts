@@ -1,0 +1,239 @@
+// The diskprep state machine in-process against the fake job service: spanning, running out of disks,
+// asking for more, refusing disks, crashes at every step and resumes, abandoned disks, the lock.
+import assert from 'node:assert/strict';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { IntegrityError, UserError } from '../core/errors.js';
+import { diskFileName, MANIFEST_NAME } from './disk-format.js';
+import { readLabel } from './disk-label.js';
+import { DISKPREP_FOLDER } from './diskprep-state.js';
+import { bytesWritten, DiskprepFixture, throwingFailpoint } from './testing/diskprep-fixture.js';
+
+// Eight 3000-byte packs and a small index and snapshot: three disks of 16,000 bytes (256-byte segments).
+const SIZES = { data: [3000, 3000, 3000, 3000, 3000, 3000, 3000, 3000], index: [300], snapshots: [200] };
+const MAX = 16_000;
+
+async function withFixture(body: (f: DiskprepFixture) => Promise<void>): Promise<void> {
+  const fixture = await DiskprepFixture.create(SIZES);
+  try {
+    await body(fixture);
+  } finally {
+    await fixture.cleanup();
+  }
+}
+
+test('three disks by --max-bytes-per-disk: every file once, each disk within the limit, verified, registered, labelled 1…3 of 3', () =>
+  withFixture(async (f) => {
+    const disks = [await f.disk('d1'), await f.disk('d2'), await f.disk('d3')];
+    const result = await f.run(disks, { maxBytesPerDisk: MAX });
+    assert.equal(result.disks.length, 3);
+    assert.equal(result.alreadyPrepared, false);
+    assert.equal(result.shippingAddress, f.service.shippingAddress);
+    assert.notEqual(result.job.preparedAt, null);
+    await f.assertDisksHoldStaging(disks);
+    for (const [index, disk] of disks.entries()) {
+      assert.ok((await bytesWritten(disk)) <= MAX, `disk ${index + 1} within --max-bytes-per-disk`);
+      const label = await readLabel(disk);
+      assert.equal(label?.index, index);
+      assert.equal(label?.count, 3);
+      assert.equal(label?.job.id, f.seed.jobId);
+    }
+    assert.deepEqual(f.io.phases, ['1 copying', '1 verifying', '2 copying', '2 verifying', '3 copying', '3 verifying']);
+    // The keys are gone from the staging location once the service holds them.
+    const state = await readFile(join(f.stagingDir, DISKPREP_FOLDER, 'state.json'), 'utf8');
+    assert.doesNotMatch(state, /"key"/);
+    // A rerun only reports.
+    const again = await f.run(disks, { maxBytesPerDisk: MAX });
+    assert.equal(again.alreadyPrepared, true);
+    assert.equal(f.service.calls.filter((c) => c.startsWith('POST')).length, 1);
+  }));
+
+test('out of disks off a terminal: stops naming what is left and the command that resumes; the rerun adds the next disks only', () =>
+  withFixture(async (f) => {
+    const d1 = await f.disk('d1');
+    await assert.rejects(f.run([d1], { maxBytesPerDisk: MAX }), (err: Error) => {
+      assert.ok(err instanceof UserError);
+      assert.match(err.message, /the disks given are full: \d+ files \(\d+ bytes\) of the staging location are not on a disk yet/);
+      assert.match(err.message, /RESUME-COMMAND/);
+      return true;
+    });
+    assert.deepEqual(f.io.asked, [2]);
+    let job = await f.service.getJob(f.seed.jobId);
+    assert.equal(job.disks.length, 1, 'the full disk is registered');
+    assert.equal(job.preparedAt, null);
+    const manifestBefore = await readFile(join(d1, MANIFEST_NAME));
+
+    const d2 = await f.disk('d2');
+    const d3 = await f.disk('d3');
+    const result = await f.run([d2, d3], { maxBytesPerDisk: MAX });
+    assert.equal(result.disks.length, 3);
+    await f.assertDisksHoldStaging([d1, d2, d3]);
+    assert.deepEqual(await readFile(join(d1, MANIFEST_NAME)), manifestBefore, 'disk 1 is not written again');
+    assert.deepEqual(f.service.calls.filter((c) => c.startsWith('PUT')).map((c) => c.split(' ')[2]), ['0', '1', '2']);
+    job = await f.service.getJob(f.seed.jobId);
+    assert.equal((await readLabel(d1))?.count, 3, 'disk 1 learns the count when it is still attached');
+  }));
+
+test('asked for the next disk: wrong answers are explained and asked again; the run finishes', () =>
+  withFixture(async (f) => {
+    const [d1, d2, d3] = [await f.disk('d1'), await f.disk('d2'), await f.disk('d3')];
+    f.io.answers = [join(f.root, 'missing'), d1, join(f.stagingDir, 'data'), d2, d3];
+    const result = await f.run([d1], { maxBytesPerDisk: MAX });
+    assert.equal(result.disks.length, 3);
+    assert.deepEqual(f.io.asked, [2, 2, 2, 2, 3]);
+    assert.ok(f.io.notes.some((n) => /does not exist/.test(n)));
+    assert.ok(f.io.notes.some((n) => /is disk 1 of this job, already prepared/.test(n)));
+    assert.ok(f.io.notes.some((n) => /inside the staging location/.test(n)));
+    await f.assertDisksHoldStaging([d1, d2, d3]);
+  }));
+
+test('a non-empty disk is refused unless confirmed; confirmed, it is erased except a fresh file system\'s entries', () =>
+  withFixture(async (f) => {
+    const disk = await f.disk('used');
+    await writeFile(join(disk, 'holiday.jpg'), 'precious');
+    await mkdir(join(disk, 'lost+found'));
+    await assert.rejects(f.run([disk]), /the disk .*used is not empty \(it holds holiday\.jpg\): give an empty disk, or confirm .*--yes/);
+    assert.equal(await readFile(join(disk, 'holiday.jpg'), 'utf8'), 'precious', 'nothing touched');
+    assert.equal(f.service.calls.filter((c) => c.startsWith('PUT')).length, 0);
+
+    f.io.erase = true;
+    const result = await f.run([disk]);
+    assert.equal(result.disks.length, 1);
+    await assert.rejects(readFile(join(disk, 'holiday.jpg')), { code: 'ENOENT' });
+    assert.ok((await stat(join(disk, 'lost+found'))).isDirectory(), 'lost+found is left alone');
+    await f.assertDisksHoldStaging([disk]);
+  }));
+
+test('a disk that is, contains or is inside the staging location is refused before anything happens', () =>
+  withFixture(async (f) => {
+    const inside = join(f.stagingDir, 'disk');
+    await mkdir(inside);
+    await assert.rejects(f.run([inside]), /inside the staging location/);
+    await assert.rejects(f.run([f.stagingDir]), /is the staging location/);
+    await assert.rejects(f.run([f.root]), /contains the staging location/);
+    const d1 = await f.disk('d1');
+    await assert.rejects(f.run([d1, `${d1}/`]), /given twice/);
+    assert.deepEqual(f.service.calls.filter((c) => !c.startsWith('GET')), []);
+  }));
+
+for (const point of ['diskprep-file-copied', 'diskprep-sealed', 'diskprep-verified', 'diskprep-disk-put', 'diskprep-registered', 'diskprep-prepared']) {
+  for (const nth of point === 'diskprep-file-copied' ? [1, 4, 6] : point === 'diskprep-prepared' ? [1] : [1, 2]) {
+    test(`stopped at ${point} #${nth} and run again: ends with every disk verified and the job prepared once`, () =>
+      withFixture(async (f) => {
+        const disks = [await f.disk('d1'), await f.disk('d2'), await f.disk('d3')];
+        const failpoint = throwingFailpoint(point, nth);
+        await assert.rejects(f.run(disks, { maxBytesPerDisk: MAX, failpoints: failpoint }), /failpoint/);
+        assert.ok(failpoint.fired);
+        const result = await f.run(disks, { maxBytesPerDisk: MAX });
+        assert.equal(result.disks.length, 3);
+        await f.assertDisksHoldStaging(disks);
+        assert.equal(f.service.calls.filter((c) => c.startsWith('POST')).length, 1);
+      }));
+  }
+}
+
+test('resuming re-verifies what the journal says is on the disk: a file damaged meanwhile is copied again', () =>
+  withFixture(async (f) => {
+    const disks = [await f.disk('d1'), await f.disk('d2'), await f.disk('d3')];
+    // Stops after the third file of disk 1 was written and journalled.
+    await assert.rejects(f.run(disks, { maxBytesPerDisk: MAX, failpoints: throwingFailpoint('diskprep-file-copied', 3) }));
+    const victim = join(disks[0]!, diskFileName(1));
+    const bytes = await readFile(victim);
+    bytes[bytes.length - 5]! ^= 0xff;
+    await writeFile(victim, bytes);
+    await rm(join(disks[0]!, diskFileName(2)));
+    await f.run(disks, { maxBytesPerDisk: MAX });
+    assert.ok(f.io.notes.some((n) => /disk 1: 2 of 3 files written before the interruption did not verify and are copied again/.test(n)), f.io.notes.join('\n'));
+    assert.ok(f.io.phases.includes('1 checking'));
+    await f.assertDisksHoldStaging(disks);
+  }));
+
+test('an unfinished disk that is not given again is abandoned: the next disk takes its index, the service record is replaced', () =>
+  withFixture(async (f) => {
+    const [d1, d2, d3, d4] = [await f.disk('d1'), await f.disk('d2'), await f.disk('d3'), await f.disk('d4')];
+    // Disk 2 was put to the service but the run died before it recorded that.
+    await assert.rejects(f.run([d1, d2, d3], { maxBytesPerDisk: MAX, failpoints: throwingFailpoint('diskprep-disk-put', 2) }));
+    const firstId = (await f.service.getJob(f.seed.jobId)).disks[1]!.id;
+    const result = await f.run([d1, d3, d4], { maxBytesPerDisk: MAX });
+    assert.ok(f.io.notes.some((n) => /disk 2 .* was not finished and is not among the disks given/.test(n)));
+    assert.equal(result.disks.length, 3);
+    const job = await f.service.getJob(f.seed.jobId);
+    assert.notEqual(job.disks[1]!.id, firstId, 'disk index 1 now names the replacement');
+    await f.assertDisksHoldStaging([d1, d3, d4]);
+    // The abandoned disk still carries its old label: given again, it counts as not empty.
+    assert.equal((await readLabel(d2))?.index, 1);
+  }));
+
+test('a disk prepared earlier and changed since is refused when given again', () =>
+  withFixture(async (f) => {
+    const d1 = await f.disk('d1');
+    await assert.rejects(f.run([d1], { maxBytesPerDisk: MAX }), /disks given are full/);
+    const manifest = await readFile(join(d1, MANIFEST_NAME));
+    manifest[30]! ^= 1;
+    await writeFile(join(d1, MANIFEST_NAME), manifest);
+    await assert.rejects(f.run([d1, await f.disk('d2')], { maxBytesPerDisk: MAX }), /was changed after it was prepared/);
+  }));
+
+test('a disk that fails its read-back verification is not registered and not reported ready', () =>
+  withFixture(async (f) => {
+    const d1 = await f.disk('d1');
+    // Damage a file between sealing and verification.
+    const failpoints = {
+      hit(point: string): void {
+        if (point === 'diskprep-sealed') throw new Error('failpoint diskprep-sealed');
+      },
+    };
+    await assert.rejects(f.run([d1], { failpoints }));
+    const victim = join(d1, diskFileName(0));
+    const bytes = await readFile(victim);
+    bytes[40]! ^= 1;
+    await writeFile(victim, bytes);
+    await assert.rejects(f.run([d1]), (err: Error) => err instanceof IntegrityError && /failed its read-back verification: 1 of \d+ files are damaged .*damaged\)/.test(err.message));
+    assert.equal((await f.service.getJob(f.seed.jobId)).disks.length, 0);
+    // Another disk in its place takes over.
+    const d2 = await f.disk('d2');
+    await f.run([d2]);
+    await f.assertDisksHoldStaging([d2]);
+  }));
+
+test('refusals: another diskprep holding the lock, a job past Creating, a staging without a snapshot, a file too large for an empty disk', async () => {
+  await withFixture(async (f) => {
+    await mkdir(join(f.stagingDir, DISKPREP_FOLDER), { recursive: true });
+    await writeFile(join(f.stagingDir, DISKPREP_FOLDER, 'lock'), JSON.stringify({ pid: 4242, hostname: 'other-host', startedAt: 'then' }));
+    await assert.rejects(f.run([await f.disk('d1')]), /another ferry diskprep \(process 4242 on other-host, started then\)/);
+    await rm(join(f.stagingDir, DISKPREP_FOLDER, 'lock'));
+    // A lock left by a dead process of this host is taken over.
+    await writeFile(join(f.stagingDir, DISKPREP_FOLDER, 'lock'), JSON.stringify({ pid: 4242, hostname: 'test-host', startedAt: 'then' }));
+    await assert.rejects(f.run([await f.disk('d1')], { maxBytesPerDisk: 5000 }), /data\/\S+ \(3000 bytes\) does not fit on one disk within --max-bytes-per-disk 5000; a file is never split/);
+    f.service.setState(f.seed.jobId, 'Cancelled');
+    await assert.rejects(f.run([await f.disk('d1')]), /import job job-a takes no more disks: it is Cancelled/);
+  });
+  const empty = await DiskprepFixture.create({ data: [], index: [], snapshots: [] });
+  try {
+    await assert.rejects(empty.run([await empty.disk('d1')]), /holds no snapshot yet/);
+  } finally {
+    await empty.cleanup();
+  }
+});
+
+test('files removed from staging after the listing are skipped with a note', () =>
+  withFixture(async (f) => {
+    const d1 = await f.disk('d1');
+    const victim = f.files.find((file) => file.path.startsWith('data/'))!;
+    const original = f.staging.list.bind(f.staging);
+    let removed = false;
+    // Remove the file right after diskprep listed data/.
+    f.staging.list = async (prefix, onObject) => {
+      await original(prefix, onObject);
+      if (prefix === 'data/' && !removed) {
+        removed = true;
+        await f.staging.remove(victim.path);
+      }
+    };
+    const result = await f.run([d1]);
+    assert.deepEqual(result.vanished, [victim.path]);
+    assert.ok(f.io.notes.some((n) => n.includes(`${victim.path} was removed from the staging location`)));
+    f.files = f.files.filter((file) => file !== victim);
+    await f.assertDisksHoldStaging([d1]);
+  }));

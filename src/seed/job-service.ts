@@ -1,0 +1,86 @@
+/**
+ * What diskprep needs of the service (the import-job routes of docs/service.md), as a small interface:
+ * the CLI implements it over HTTP with the job token, tests with an in-process fake.
+ */
+
+export type ImportJobState =
+  | 'Creating'
+  | 'Shipping'
+  | 'Received'
+  | 'Transferring'
+  | 'Completed'
+  | 'CompletedWithErrors'
+  | 'Adopted'
+  | 'Closed'
+  | 'Deleted'
+  | 'Cancelled'
+  | 'Failed';
+
+export type ImportDiskState = 'Prepared' | 'Received' | 'NeverReceived' | 'Transferring' | 'Completed' | 'CompletedWithErrors' | 'Failed';
+
+export interface ImportJobDisk {
+  readonly id: string;
+  readonly index: number;
+  readonly state: ImportDiskState;
+  readonly bytes: number;
+  readonly files: number;
+  readonly manifestSha256: string;
+}
+
+export interface ImportJobEvent {
+  readonly at: string;
+  readonly state: ImportJobState;
+  readonly actor: string;
+  readonly note?: string;
+}
+
+/** The service's Job JSON (the contract of issue 5). */
+export interface ImportJob {
+  readonly id: string;
+  readonly name: string;
+  readonly tenantId: string;
+  readonly vaultId: string;
+  readonly storageAccountId: string;
+  readonly container: string;
+  readonly state: ImportJobState;
+  readonly createdAt: string;
+  readonly preparedAt: string | null;
+  readonly trackingDeadline: string | null;
+  readonly carrier: string | null;
+  readonly trackingNumber: string | null;
+  readonly returnAddress: string | null;
+  readonly disks: readonly ImportJobDisk[];
+  readonly timeline: readonly ImportJobEvent[];
+}
+
+/** The body of `PUT /v1/import-jobs/:jobId/disks/:index`. */
+export interface DiskRegistration {
+  /** The disk id (a UUID made by diskprep, as in the label). */
+  readonly diskId: string;
+  /** Bytes diskprep wrote on the disk: encrypted files and manifest. */
+  readonly bytes: number;
+  readonly files: number;
+  /** SHA-256 (hex) of the disk's FERRY-MANIFEST file. */
+  readonly manifestSha256: string;
+  /** The disk key, base64 of its 32 bytes: escrowed by the service. */
+  readonly diskKey: string;
+}
+
+/** The answer of `POST /v1/import-jobs/:jobId/prepared`. */
+export interface PreparedJob {
+  readonly job: ImportJob;
+  readonly shippingAddress: string;
+}
+
+/**
+ * The import-job calls of the job token. Errors are the service's (a `UserError` with the service's code
+ * over HTTP: 404 unknown job, 409 wrong state or limits, 401 bad token).
+ */
+export interface JobService {
+  /** `GET /v1/import-jobs/:jobId`. */
+  getJob(jobId: string): Promise<ImportJob>;
+  /** `PUT /v1/import-jobs/:jobId/disks/:index`: registers (or replaces) disk `index` and escrows its key. */
+  putDisk(jobId: string, index: number, disk: DiskRegistration): Promise<ImportJob>;
+  /** `POST /v1/import-jobs/:jobId/prepared`: all `disks` disks (indexes 0…disks−1) are registered. */
+  markPrepared(jobId: string, disks: number): Promise<PreparedJob>;
+}
