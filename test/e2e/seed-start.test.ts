@@ -111,4 +111,24 @@ describe('ferry seed start', () => {
     assert.match(listing, /"count":0/, 'nothing reached the vault over the network');
     assert.match((await ferryOk(['seed', 'status'], asAgent())).stdout, /job first-seed is Creating, 0 disks/);
   });
+
+  it('diskprep on the copy computer prepares disks against the real service; the job then ships', async () => {
+    const staging = join(tmp.path, 'staging');
+    const disks = [join(tmp.path, 'disk-1'), join(tmp.path, 'disk-2'), join(tmp.path, 'disk-3')];
+    for (const disk of disks) await mkdir(disk);
+    // The copy computer needs no registration and no passphrase: only the staging folder and the service.
+    const copy = await ferry(['diskprep', '--staging', staging, ...disks.flatMap((d) => ['--disk', d]), '--max-bytes-per-disk', '1MB'], {
+      env: { FERRY_STATE_DIR: join(tmp.path, 'copy-computer'), FERRY_PASSWORD: undefined, FERRY_TOKEN: undefined },
+    });
+    assert.equal(copy.code, 0, `${copy.stdout}\n${copy.stderr}`);
+    const job = JSON.parse((await ferryOk(['job', 'show', 'first-seed', '--json'], asAdmin(acmeAdmin))).stdout) as { state: string; disks: { index: number; state: string }[] };
+    assert.equal(job.state, 'Creating');
+    assert.ok(job.disks.length >= 1 && job.disks.every((d) => d.state === 'Prepared'), JSON.stringify(job.disks));
+    for (const disk of disks.slice(0, job.disks.length)) {
+      const label = JSON.parse(await readFile(join(disk, 'FERRY-DISK.json'), 'utf8')) as Record<string, unknown>;
+      assert.equal(label.jobName ?? (label.job as { name?: string } | undefined)?.name, 'first-seed');
+    }
+    await ferryOk(['job', 'ship', 'first-seed', '--carrier', 'DHL', '--tracking', 'JD 0146 0012 3456', '--return-address', 'Acme, 1 Main St'], asAdmin(acmeAdmin));
+    assert.match((await ferryOk(['seed', 'status'], asAgent())).stdout, /job first-seed is Shipping/);
+  });
 });
