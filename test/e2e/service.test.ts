@@ -30,6 +30,8 @@ describe('ferry serve and the service commands, end to end through bin/ferry', (
   const as = (token: string) => ({ env: { FERRY_SERVER: serve!.url, FERRY_TOKEN: token } });
 
   it('serves tenants, storage accounts, vaults, credentials and tokens to the CLI, and keeps tenants apart', async () => {
+    // The line follows the URL line, which is all startServe waits for: give it a moment under load.
+    for (let waited = 0; !/First start/.test(serve!.output().stdout) && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
     assert.match(serve!.output().stdout, /First start: an admin token was written to .*admin\.token/);
     assert.equal((await stat(join(dataDir, 'admin.token'))).mode & 0o777, 0o600);
     assert.match(adminToken, /^fry_adm_[A-Za-z0-9_-]{43}$/);
