@@ -9,7 +9,7 @@ import { changeImportJob } from '../jobs/job-store.js';
 import type { JobState } from '../jobs/job-states.js';
 import { createVault } from '../resources/vaults.js';
 import { TEST_ACTOR, diskRegistration, prepareDisks, storeOf } from '../testing/import-job-fixtures.js';
-import { bearer, startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
+import { bearer, expectStatus, injectAs, startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
 import { buildWorld, type World } from '../testing/world.js';
 
 const DAY_MS = 86_400_000;
@@ -25,11 +25,7 @@ beforeEach(async () => {
 afterEach(() => f.close());
 
 function call(token: string | undefined, method: InjectOptions['method'], url: string, payload?: unknown): Promise<LightMyRequestResponse> {
-  return f.app.inject({ method, url, headers: token ? bearer(token) : {}, ...(payload !== undefined ? { payload: payload as InjectOptions['payload'] } : {}) });
-}
-function expectStatus(response: LightMyRequestResponse, status: number, code?: string): void {
-  assert.equal(response.statusCode, status, response.body);
-  if (code !== undefined) assert.equal(response.json<{ code: string }>().code, code);
+  return injectAs(f, token, method, url, payload);
 }
 const jobUrl = (id: string, rest = ''): string => `/v1/import-jobs/${id}${rest}`;
 const getJob = async (id: string): Promise<ImportJob> => (await call(w.adminToken, 'GET', jobUrl(id))).json<ImportJob>();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { openVaultStorage } from '../resources/vault-storage.js';
-import { bearer, startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
+import { expectStatus, injectAs, startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
 import { buildWorld, type World } from '../testing/world.js';
 
 let f: ServiceFixture;
@@ -16,11 +16,7 @@ beforeEach(async () => {
 afterEach(() => f.close());
 
 function call(token: string | undefined, method: InjectOptions['method'], url: string, payload?: unknown): Promise<LightMyRequestResponse> {
-  return f.app.inject({ method, url, headers: token ? bearer(token) : {}, ...(payload !== undefined ? { payload: payload as InjectOptions['payload'] } : {}) });
-}
-function expectStatus(response: LightMyRequestResponse, status: number, code?: string): void {
-  assert.equal(response.statusCode, status, response.body);
-  if (code !== undefined) assert.equal(response.json<{ code: string }>().code, code);
+  return injectAs(f, token, method, url, payload);
 }
 
 describe('tenants', () => {

@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,4 +69,21 @@ export async function startServiceFixture(options: Partial<Omit<ServerOptions, '
 /** The Authorization header for a bearer token. */
 export function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
+}
+
+/** One request through `inject()` as the bearer of `token` (none when undefined), with an optional JSON body. */
+export function injectAs(
+  fixture: Pick<ServiceFixture, 'app'>,
+  token: string | undefined,
+  method: InjectOptions['method'],
+  url: string,
+  payload?: unknown,
+): Promise<LightMyRequestResponse> {
+  return fixture.app.inject({ method, url, headers: token ? bearer(token) : {}, ...(payload !== undefined ? { payload: payload as InjectOptions['payload'] } : {}) });
+}
+
+/** Asserts the status (with the body as the message) and, when given, the error code. */
+export function expectStatus(response: LightMyRequestResponse, status: number, code?: string): void {
+  assert.equal(response.statusCode, status, response.body);
+  if (code !== undefined) assert.equal(response.json<{ code: string }>().code, code);
 }
