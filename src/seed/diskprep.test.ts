@@ -49,6 +49,14 @@ test('three disks by --max-bytes-per-disk: every file once, each disk within the
     assert.equal(f.service.calls.filter((c) => c.startsWith('POST')).length, 1);
   }));
 
+test('the same on two crypto worker threads, with 1 KiB segments', () =>
+  withFixture(async (f) => {
+    const disks = [await f.disk('d1'), await f.disk('d2'), await f.disk('d3')];
+    const result = await f.run(disks, { maxBytesPerDisk: MAX, workers: 2, segmentSize: 1024 });
+    assert.equal(result.disks.length, 3);
+    await f.assertDisksHoldStaging(disks);
+  }));
+
 test('out of disks off a terminal: stops naming what is left and the command that resumes; the rerun adds the next disks only', () =>
   withFixture(async (f) => {
     const d1 = await f.disk('d1');

@@ -6,6 +6,8 @@ import { noFailpoints, type Failpoints } from '../core/failpoints.js';
 import type { RandomSource } from '../core/random.js';
 import { sha256Id } from '../engine/crypto/sha256.js';
 import type { Storage } from '../storage/storage.js';
+import { availableParallelism } from 'node:os';
+import { CryptoPool } from './crypto-pool.js';
 import { copyToDisk, type PlannedFile, type TransferProgress } from './disk-copier.js';
 import {
   deriveDiskSubkeys,
@@ -36,7 +38,6 @@ import type { ImportJob, JobService } from './job-service.js';
 import { ManifestSize, sealManifest, type DiskManifest } from './manifest.js';
 import { diskBudgets, fillDisk, SERVICE_DISKS_PER_JOB } from './placement.js';
 import type { SeedFile } from './seed-file.js';
-import { SegmentCipher } from './segment-cipher.js';
 import { listStagingFiles } from './staging-files.js';
 
 /** The work diskprep reports and the questions it asks; the CLI implements them for a terminal or a log. */
@@ -75,6 +76,8 @@ export interface DiskprepOptions {
   /** The command that resumes with another disk, shown when the disks run out. */
   readonly resumeCommand: string;
   readonly failpoints?: Failpoints;
+  /** Crypto worker threads (default: one per CPU); 0 does the crypto on the calling thread. */
+  readonly workers?: number;
   /** Tests only: smaller segments. */
   readonly segmentSize?: number;
 }
@@ -107,9 +110,11 @@ export interface DiskprepResult {
 export async function runDiskprep(options: DiskprepOptions): Promise<DiskprepResult> {
   const store = await DiskprepStore.open(options.stagingDir);
   await store.lock({ pid: options.pid, hostname: options.hostname, startedAt: new Date(options.clock.now()).toISOString() }, options.isAlive);
+  const pool = new CryptoPool(options.workers ?? availableParallelism());
   try {
-    return await new Diskprep(options, store).run();
+    return await new Diskprep(options, store, pool).run();
   } finally {
+    await pool.close();
     await store.unlock();
   }
 }
@@ -126,6 +131,7 @@ class Diskprep {
   constructor(
     private readonly o: DiskprepOptions,
     private readonly store: DiskprepStore,
+    private readonly pool: CryptoPool,
   ) {
     this.state = emptyState(o.seed.jobId);
     this.segmentSize = o.segmentSize ?? SEGMENT_SIZE;
@@ -360,7 +366,6 @@ class Diskprep {
   private async fill(record: DiskRecord, disk: DiskInspection, keys: DiskSubkeys, remaining: PlannedFile[], staging: Map<string, PlannedFile>): Promise<PlannedFile[]> {
     const { o } = this;
     const number = record.index + 1;
-    const cipher = await SegmentCipher.create(keys.fileKey);
     const usedIds = new Set(this.journal.filter((l): l is JournalFile => l.diskId === record.diskId && !('dropped' in l)).map((l) => l.fileId));
     let kept = [...(filesByDisk(this.journal).get(record.diskId)?.values() ?? [])].sort((a, b) => a.n - b.n);
     let rest = remaining;
@@ -368,7 +373,7 @@ class Diskprep {
       // Resuming: what the journal says is on the disk is read back, not trusted.
       const progress = { bytes: 0, files: 0 };
       const done = o.io.phase({ number, path: disk.path }, 'checking', { files: kept.length, bytes: sum(kept.map((k) => k.size)) }, progress);
-      const checks = await verifyFiles(disk.path, record.diskId, cipher, this.segmentSize, kept, { signal: o.signal, progress }).finally(done);
+      const checks = await verifyFiles(disk.path, record.diskId, keys.fileKey, this.segmentSize, kept, { pool: this.pool, ...(o.signal ? { signal: o.signal } : {}), progress }).finally(done);
       const bad = new Set(checks.filter((c) => c.status !== 'ok').map((c) => c.n));
       for (const n of bad) {
         await rm(join(disk.path, diskFileName(n)), { force: true });
@@ -407,7 +412,8 @@ class Diskprep {
       source: o.staging,
       disk: disk.path,
       diskId: record.diskId,
-      cipher,
+      fileKey: keys.fileKey,
+      pool: this.pool,
       segmentSize: this.segmentSize,
       firstNumber,
       usedFileIds: usedIds,
@@ -482,7 +488,7 @@ class Diskprep {
     const done = this.o.io.phase({ number, path: disk.path }, 'verifying', { files: record.files ?? entries.length, bytes: sum(entries.map((e) => e.size)) }, progress);
     let verification;
     try {
-      verification = await verifyDisk(disk.path, key, { jobId: this.o.seed.jobId, diskId: record.diskId, index: record.index, manifestSha256: record.manifestSha256! }, { ...(this.o.signal ? { signal: this.o.signal } : {}), progress });
+      verification = await verifyDisk(disk.path, key, { jobId: this.o.seed.jobId, diskId: record.diskId, index: record.index, manifestSha256: record.manifestSha256! }, { pool: this.pool, ...(this.o.signal ? { signal: this.o.signal } : {}), progress });
     } catch (err) {
       if (!(err instanceof IntegrityError)) throw err;
       throw new IntegrityError(`disk ${number} (${disk.given}) failed its read-back verification: ${err.message}. Do not ship it: run the same command with another disk in its place`, { cause: err });
