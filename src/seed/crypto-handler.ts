@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { IntegrityError, isErrno, withContext } from '../core/errors.js';
 import type { SealReply, SealRequest, VerifyReply, VerifyRequest } from './crypto-protocol.js';
 import { diskFileName, encryptedSize, FILE_HEADER_BYTES, parseFileHeader, segmentCount, segmentLength, TAG_BYTES } from './disk-format.js';
-import type { FileCheck } from './disk-verifier.js';
+import type { FileCheck } from './disk-types.js';
 import type { ManifestEntry } from './manifest.js';
 import { readAhead } from './read-ahead.js';
 import { openSegment, sealSegment } from './segment-crypto.js';

@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { IntegrityError } from '../core/errors.js';
 import { startWorker } from '../engine/repository/start-worker.js';
 import { CryptoHandler } from './crypto-handler.js';
-import type { CryptoReply, CryptoRequest, SealReply, SealRequest, VerifyReply, VerifyRequest } from './crypto-protocol.js';
+import { movableBuffers, type CryptoReply, type CryptoRequest, type SealReply, type SealRequest, type VerifyReply, type VerifyRequest } from './crypto-protocol.js';
 
 type Pending = { resolve: (reply: CryptoReply) => void; reject: (err: Error) => void };
 
@@ -95,16 +95,4 @@ export class CryptoPool {
     for (const pending of lane.pending.values()) pending.reject(this.failure);
     lane.pending.clear();
   }
-}
-
-/** The buffers among `views` that can be moved to another thread: each owns its whole ArrayBuffer, once. */
-export function movableBuffers(views: readonly Uint8Array[]): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
-  const shared = new Map<ArrayBuffer, number>();
-  for (const view of views) {
-    if (!(view.buffer instanceof ArrayBuffer)) continue;
-    shared.set(view.buffer, (shared.get(view.buffer) ?? 0) + view.byteLength);
-  }
-  for (const [buffer, used] of shared) if (used === buffer.byteLength) buffers.add(buffer);
-  return [...buffers];
 }

@@ -1,5 +1,5 @@
 /** Messages between diskprep's main thread and its crypto workers (crypto-pool.ts, crypto-worker.ts). */
-import type { FileCheck } from './disk-verifier.js';
+import type { FileCheck } from './disk-types.js';
 import type { ManifestEntry } from './manifest.js';
 
 /**
@@ -61,3 +61,12 @@ export interface FailedReply {
 
 export type CryptoRequest = SealRequest | VerifyRequest;
 export type CryptoReply = SealReply | VerifyReply | FailedReply;
+
+/** The buffers among `views` that can be moved to another thread: each owns its whole ArrayBuffer, once. */
+export function movableBuffers(views: readonly Uint8Array[]): ArrayBuffer[] {
+  const used = new Map<ArrayBuffer, number>();
+  for (const view of views) {
+    if (view.buffer instanceof ArrayBuffer) used.set(view.buffer, (used.get(view.buffer) ?? 0) + view.byteLength);
+  }
+  return [...used].filter(([buffer, bytes]) => bytes === buffer.byteLength).map(([buffer]) => buffer);
+}

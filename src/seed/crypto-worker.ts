@@ -3,8 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { IntegrityError } from '../core/errors.js';
 import { CryptoHandler } from './crypto-handler.js';
-import type { CryptoReply, CryptoRequest } from './crypto-protocol.js';
-import { movableBuffers } from './crypto-pool.js';
+import { movableBuffers, type CryptoReply, type CryptoRequest } from './crypto-protocol.js';
 
 const handler = new CryptoHandler();
 const port = parentPort!;

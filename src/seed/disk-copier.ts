@@ -5,27 +5,16 @@ import type { Failpoints } from '../core/failpoints.js';
 import type { RandomSource } from '../core/random.js';
 import type { Storage } from '../storage/storage.js';
 import { diskFileName, encryptedSize, FILE_ID_BYTES, fileHeader, segmentCount } from './disk-format.js';
+import type { PlannedFile, TransferProgress } from './disk-types.js';
 import type { ManifestEntry } from './manifest.js';
 import { mapOrdered } from './ordered-map.js';
 import { readAhead } from './read-ahead.js';
 import type { SealReply } from './crypto-protocol.js';
 import type { CryptoPool } from './crypto-pool.js';
 
-/** A staging file to put on a disk. */
-export interface PlannedFile {
-  readonly path: string;
-  readonly size: number;
-}
-
 /** A file written to a disk and fsynced: its manifest entry and its size on the disk. */
 export interface CopiedFile extends ManifestEntry {
   readonly diskBytes: number;
-}
-
-/** Counters a progress display samples; the copier adds to them. */
-export interface TransferProgress {
-  bytes: number;
-  files: number;
 }
 
 export interface DiskCopyOptions {

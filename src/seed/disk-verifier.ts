@@ -7,21 +7,9 @@ import type { VerifyReply } from './crypto-protocol.js';
 import { CryptoPool } from './crypto-pool.js';
 import { deriveDiskSubkeys, diskFileName, FILES_FOLDER, MANIFEST_NAME } from './disk-format.js';
 import { readLabel, type DiskLabel } from './disk-label.js';
-import type { TransferProgress } from './disk-copier.js';
+import type { FileCheck, TransferProgress } from './disk-types.js';
 import { openManifest, type DiskManifest, type ManifestEntry } from './manifest.js';
 import { mapOrdered } from './ordered-map.js';
-
-/** What verification found for one file of a disk (docs/disk-format.md, section 7). */
-export type FileStatus = 'ok' | 'missing' | 'wrong-size' | 'bad-header' | 'damaged' | 'hash-mismatch';
-
-export interface FileCheck {
-  readonly n: number;
-  readonly path: string;
-  readonly status: FileStatus;
-  /** For `damaged`: the segments that do not authenticate (the others do). */
-  readonly badSegments?: readonly number[];
-  readonly detail?: string;
-}
 
 export interface VerifyOptions {
   /** Where the work runs; the calling thread when absent. */

@@ -8,7 +8,8 @@ import { sha256Id } from '../engine/crypto/sha256.js';
 import type { Storage } from '../storage/storage.js';
 import { availableParallelism } from 'node:os';
 import { CryptoPool } from './crypto-pool.js';
-import { copyToDisk, type PlannedFile, type TransferProgress } from './disk-copier.js';
+import { copyToDisk } from './disk-copier.js';
+import type { PlannedFile, TransferProgress } from './disk-types.js';
 import {
   deriveDiskSubkeys,
   DISK_FORMAT_VERSION,
