@@ -60,8 +60,11 @@ export interface DiskCopyResult {
 const WINDOW_PER_WORKER = 2;
 const READ_DEPTH = 2;
 const DEFAULT_READ_BYTES = 8 * 1024 * 1024;
-/** Files whose fsync may be outstanding while the next ones are written. */
-const SYNCS_IN_FLIGHT = 4;
+/**
+ * Files whose fsync may be outstanding while the next ones are written (open handles, no memory): an
+ * fsync that waits for the device or a journal commit does not stall the copy.
+ */
+const SYNCS_IN_FLIGHT = 16;
 
 interface FileJob {
   /** Names the file's hash state in the crypto pool. */

@@ -1,10 +1,11 @@
 // The diskprep state machine in-process against the fake job service: spanning, running out of disks,
 // asking for more, refusing disks, crashes at every step and resumes, abandoned disks, the lock.
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { IntegrityError, UserError } from '../core/errors.js';
+import { IntegrityError, PermanentError, UserError } from '../core/errors.js';
 import { diskFileName, MANIFEST_NAME } from './disk-format.js';
 import { readLabel } from './disk-label.js';
 import { DISKPREP_FOLDER } from './diskprep-state.js';
@@ -224,6 +225,28 @@ test('refusals: another diskprep holding the lock, a job past Creating, a stagin
     await empty.cleanup();
   }
 });
+
+test('a disk that fails under diskprep (a system error) is named with what to do; the rerun recovers', () =>
+  withFixture(async (f) => {
+    const d1 = await f.disk('d1');
+    const blockFolder = {
+      hit(point: string): void {
+        if (point !== 'diskprep-file-copied') return;
+        // The folder of the files turns into a file: the next file cannot be created (ENOTDIR).
+        rmSync(join(d1, 'files', '0000'), { recursive: true, force: true });
+        writeFileSync(join(d1, 'files', '0000'), 'in the way');
+      },
+    };
+    await assert.rejects(f.run([d1], { failpoints: blockFolder }), (err: Error) => {
+      assert.ok(err instanceof PermanentError, String(err));
+      assert.match(err.message, /^disk 1 \(.*d1\): .*ENOTDIR.*run the same command again; or give another disk in its place$/);
+      return true;
+    });
+    await rm(join(d1, 'files', '0000'));
+    await f.run([d1]);
+    assert.ok(f.io.notes.some((n) => /files written before the interruption did not verify and are copied again/.test(n)));
+    await f.assertDisksHoldStaging([d1]);
+  }));
 
 test('files removed from staging after the listing are skipped with a note', () =>
   withFixture(async (f) => {

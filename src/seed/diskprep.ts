@@ -1,7 +1,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
-import { IntegrityError, isErrno, UserError } from '../core/errors.js';
+import { FerryError, IntegrityError, isErrno, PermanentError, UserError } from '../core/errors.js';
 import { noFailpoints, type Failpoints } from '../core/failpoints.js';
 import type { RandomSource } from '../core/random.js';
 import { sha256Id } from '../engine/crypto/sha256.js';
@@ -171,7 +171,11 @@ class Diskprep {
       let disk: DiskInspection;
       if (record) disk = this.takePresented(record);
       else ({ record, disk } = await this.startDisk(remaining));
-      remaining = await this.processDisk(record, disk, remaining, stagingByPath);
+      try {
+        remaining = await this.processDisk(record, disk, remaining, stagingByPath);
+      } catch (err) {
+        throw diskFailure(record.index + 1, disk, err);
+      }
     }
 
     await this.addCountToLabels();
@@ -319,6 +323,14 @@ class Diskprep {
       throw new UserError(`${plural(left.files, 'file')} (${left.bytes} bytes) are left, but an import job has at most ${SERVICE_DISKS_PER_JOB} disks: use larger disks (remove ${this.store.dir} to start over)`);
     }
     const disk = this.queue.shift() ?? (await this.askForDisk(left));
+    try {
+      return await this.recordDisk(disk, index);
+    } catch (err) {
+      throw diskFailure(index + 1, disk, err);
+    }
+  }
+
+  private async recordDisk(disk: DiskInspection, index: number): Promise<{ record: DiskRecord; disk: DiskInspection }> {
     if (disk.entries.length > 0) await eraseDisk(disk);
     const diskId = uuidFrom(this.o.random.bytes(16));
     const key = this.o.random.bytes(DISK_KEY_BYTES);
@@ -550,6 +562,18 @@ class Diskprep {
     const disks = this.state.disks.map((d) => ({ index: d.index, diskId: d.diskId, path: d.path, files: d.files ?? 0, bytes: d.bytes ?? 0 }));
     return { job, shippingAddress, disks, alreadyPrepared, vanished: this.vanished };
   }
+}
+
+/**
+ * A system error while working on a disk (EIO, EROFS, EACCES, …) as a one-line error that names the disk
+ * and what to do; Ferry's own errors pass through.
+ */
+function diskFailure(number: number, disk: DiskInspection, err: unknown): unknown {
+  if (err instanceof FerryError || !(err instanceof Error) || typeof (err as NodeJS.ErrnoException).code !== 'string') return err;
+  return new PermanentError(
+    `disk ${number} (${disk.given}): ${err.message}. Check that the disk is attached and writable, then run the same command again; or give another disk in its place`,
+    { cause: err },
+  );
 }
 
 function plural(n: number, word: string): string {
