@@ -229,9 +229,11 @@ test('refusals: another diskprep holding the lock, a job past Creating, a stagin
 test('a disk that fails under diskprep (a system error) is named with what to do; the rerun recovers', () =>
   withFixture(async (f) => {
     const d1 = await f.disk('d1');
+    let blocked = false;
     const blockFolder = {
       hit(point: string): void {
-        if (point !== 'diskprep-file-copied') return;
+        if (point !== 'diskprep-segments-written' || blocked) return;
+        blocked = true;
         // The folder of the files turns into a file: the next file cannot be created (ENOTDIR).
         rmSync(join(d1, 'files', '0000'), { recursive: true, force: true });
         writeFileSync(join(d1, 'files', '0000'), 'in the way');
