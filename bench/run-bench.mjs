@@ -4,7 +4,7 @@
 // markdown table between <!-- bench:start --> and <!-- bench:end --> in --out.
 //
 //   node bench/run-bench.mjs [--scale 1] [--reps 3] [--out docs/PERFORMANCE.md] [--work DIR] [--keep]
-//                            [--seed 42] [--no-build] [--json FILE]
+//                            [--seed 42] [--no-build] [--json FILE] [--diskprep-only]
 //
 // Scheme (also printed into the generated section):
 // * The dataset is generated once per run into WORK/pristine (make-dataset.mjs, --seed, --scale).
@@ -22,6 +22,8 @@
 //   a mismatch fails the bench.
 // * Ferry: bin/ferry (dist/, rebuilt first unless --no-build), FERRY_PASSWORD, default KDF. restic: default
 //   settings, RESTIC_PASSWORD; its local cache stays on but lives in WORK/cache-restic (wiped per run).
+// * Then the diskprep step (diskprep-bench.mjs): `ferry diskprep` of a staging repository of the dataset
+//   against `cp -r` (+ `sync`) of the same files, in its own table; `--diskprep-only` runs just that.
 // * Free space needed: ~4x the dataset (pristine + working copy + repository + restore).
 
 import { spawn, spawnSync } from 'node:child_process';
