@@ -1,7 +1,8 @@
 // The diskprep state machine in-process against the fake job service: spanning, running out of disks,
 // asking for more, refusing disks, crashes at every step and resumes, abandoned disks, the lock.
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -249,6 +250,41 @@ test('a disk that fails under diskprep (a system error) is named with what to do
     assert.ok(f.io.notes.some((n) => /files written before the interruption did not verify and are copied again/.test(n)));
     await f.assertDisksHoldStaging([d1]);
   }));
+
+test('a disk that fills up sooner than its free space said is sealed with what it holds; the rest goes onto the next disk', async (t) => {
+  const fixture = await DiskprepFixture.create(SIZES);
+  const small = await fixture.disk('tmpfs');
+  try {
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', small], { stdio: 'ignore' });
+    } catch {
+      t.skip('mounting a tmpfs needs root (CI runs as root)');
+      return;
+    }
+    try {
+      const d2 = await fixture.disk('d2');
+      let filled = false;
+      // After the first file's segments are written, something else takes all but 12 KiB of the disk.
+      const fillUp = {
+        hit(point: string): void {
+          if (point !== 'diskprep-segments-written' || filled) return;
+          filled = true;
+          const fs = statfsSync(small);
+          writeFileSync(join(small, 'someone-elses.bin'), Buffer.alloc(fs.bavail * fs.bsize - 3 * fs.bsize));
+        },
+      };
+      const result = await fixture.run([small, d2], { failpoints: fillUp });
+      assert.ok(fixture.io.notes.some((n) => /disk 1 is full sooner than its free space said: the \d+ files that did not fit go onto the next disk/.test(n)), fixture.io.notes.join('\n'));
+      assert.equal(result.disks.length, 2);
+      const perDisk = await fixture.assertDisksHoldStaging([small, d2]);
+      assert.ok(perDisk[0]!.length >= 1 && perDisk[1]!.length >= 1);
+    } finally {
+      execFileSync('umount', [small]);
+    }
+  } finally {
+    await fixture.cleanup();
+  }
+});
 
 test('files removed from staging after the listing are skipped with a note', () =>
   withFixture(async (f) => {

@@ -1,4 +1,4 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { FerryError, IntegrityError, isErrno, PermanentError, UserError } from '../core/errors.js';
@@ -42,6 +42,9 @@ import type { SeedFile } from './seed-file.js';
 import { listStagingFiles } from './staging-files.js';
 
 /** The work diskprep reports and the questions it asks; the CLI implements them for a terminal or a log. */
+/** A temporary file that keeps the manifest's room on a disk while it is filled. */
+const MANIFEST_RESERVE = `${DISK_TEMP_PREFIX}manifest-room`;
+
 export interface DiskprepIO {
   /**
    * Whether the non-empty `disk` may be erased (`reason` says what is on it): `--yes`, or a typed
@@ -399,6 +402,7 @@ class Diskprep {
         kept = kept.filter((k) => !bad.has(k.n));
       }
     }
+    await rm(join(disk.path, MANIFEST_RESERVE), { force: true });
     const onDisk = (await listDiskFiles(disk.path)).map((name) => fileNumberOf(name) ?? -1);
     const firstNumber = Math.max(highestNumber(this.journal, record.diskId), ...onDisk) + 1;
 
@@ -418,6 +422,10 @@ class Diskprep {
       const room = Math.min(...budgets.map((b) => b.room));
       throw new UserError(`${left[0]!.path} (${left[0]!.size} bytes) does not fit on the empty disk ${disk.given} (room for about ${Math.max(0, room)} bytes): use larger disks or a larger --max-bytes-per-disk`);
     }
+    // Holds the manifest's room: should the disk fill up sooner than its free space said, the manifest
+    // still fits once this is removed, right before the manifest is written.
+    for (const file of taken) manifestSize.add(file.path, file.size);
+    await writeFile(join(disk.path, MANIFEST_RESERVE), Buffer.alloc(Math.ceil(manifestSize.bytes / space.blockSize) * space.blockSize));
 
     const progress = { bytes: 0, files: 0 };
     const done = o.io.phase({ number, path: disk.path }, 'copying', { files: taken.length, bytes: sum(taken.map((f) => f.size)) }, progress);

@@ -139,7 +139,7 @@ export class DiskprepFixture {
         assert.deepEqual(await readDiskFile(path, record.id, fileKey, verification.manifest.segmentSize, entry), expected.bytes);
       }
       perDisk.push(verification.manifest.files.map((f) => f.path));
-      assert.equal(record.bytes, await bytesWritten(path) - (await stat(join(path, 'FERRY-DISK.json'))).size);
+      assert.equal(record.bytes, (await bytesWritten(join(path, 'files'))) + (await stat(join(path, 'FERRY-MANIFEST'))).size, 'bytes registered');
     }
     assert.deepEqual([...seen.keys()].sort(), this.files.map((f) => f.path).sort(), 'every staging file is on a disk');
     return perDisk;
