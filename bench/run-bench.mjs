@@ -4,7 +4,7 @@
 // markdown table between <!-- bench:start --> and <!-- bench:end --> in --out.
 //
 //   node bench/run-bench.mjs [--scale 1] [--reps 3] [--out docs/PERFORMANCE.md] [--work DIR] [--keep]
-//                            [--seed 42] [--no-build] [--json FILE]
+//                            [--seed 42] [--no-build] [--json FILE] [--diskprep-only]
 //
 // Scheme (also printed into the generated section):
 // * The dataset is generated once per run into WORK/pristine (make-dataset.mjs, --seed, --scale).
@@ -22,6 +22,8 @@
 //   a mismatch fails the bench.
 // * Ferry: bin/ferry (dist/, rebuilt first unless --no-build), FERRY_PASSWORD, default KDF. restic: default
 //   settings, RESTIC_PASSWORD; its local cache stays on but lives in WORK/cache-restic (wiped per run).
+// * Then the diskprep step (diskprep-bench.mjs): `ferry diskprep` of a staging repository of the dataset
+//   against `cp -r` (+ `sync`) of the same files, in its own table; `--diskprep-only` runs just that.
 // * Free space needed: ~4x the dataset (pristine + working copy + repository + restore).
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -33,6 +35,7 @@ import {
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchDiskprep, diskprepMarkdown, diskprepRows } from './diskprep-bench.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH_DIR, '..');
@@ -54,7 +57,8 @@ const USAGE = `usage: node bench/run-bench.mjs [options]
   --keep        keep the work directory (dataset, logs) afterwards
   --seed S      dataset seed                                             [42]
   --no-build    do not run tsc before (bin/ferry runs dist/)
-  --json FILE   also write every raw measurement as JSON`;
+  --json FILE   also write every raw measurement as JSON
+  --diskprep-only  only the diskprep step (diskprep vs cp -r), no restic`;
 
 function parseArgs(argv) {
   const o = { scale: 1, reps: 3, out: join(ROOT, 'docs', 'PERFORMANCE.md'), work: null, keep: false, seed: '42', build: true, json: null };
@@ -72,6 +76,7 @@ function parseArgs(argv) {
     else if (a === '--json') o.json = resolve(value(++i, a));
     else if (a === '--keep') o.keep = true;
     else if (a === '--no-build') o.build = false;
+    else if (a === '--diskprep-only') o.diskprepOnly = true;
     else if (a === '-h' || a === '--help') o.help = true;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -175,21 +180,22 @@ function dropCaches() {
 }
 
 /**
- * Runs one timed step under /usr/bin/time -f '%e %M' (its report goes to a file, not mixed with the
+ * Runs one timed step under /usr/bin/time -f '%e %M %U %S' (its report goes to a file, not mixed with the
  * tool's stderr). Wall time is also taken around the spawn with hrtime, for millisecond resolution.
  */
 function timed(tool, args, { work, name, logDir }) {
   const [cmd, argv] = toolCommand(tool, args);
+  return timedProcess(cmd, argv, { env: toolEnv(tool, work), cwd: work, name, logDir, label: LABEL[tool] });
+}
+
+/** {@link timed} for any command; `dropCache: false` skips the cache drop before it. */
+function timedProcess(cmd, argv, { env, cwd, name, logDir, label, dropCache = true }) {
   const timeFile = join(logDir, `${name}.time`);
   const outFile = join(logDir, `${name}.log`);
-  dropCaches();
+  if (dropCache) dropCaches();
   return new Promise((resolvePromise, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(TIME_BIN, ['-f', '%e %M', '-o', timeFile, cmd, ...argv], {
-      cwd: work,
-      env: toolEnv(tool, work),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(TIME_BIN, ['-f', '%e %M %U %S', '-o', timeFile, cmd, ...argv], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -198,16 +204,16 @@ function timed(tool, args, { work, name, logDir }) {
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
       writeFileSync(outFile, out);
       if (code !== 0) {
-        reject(new BenchError(`${LABEL[tool]} ${name} failed (${[cmd, ...argv].join(' ')}) with exit ${code ?? signal}:\n${tail(out)}`));
+        reject(new BenchError(`${label} ${name} failed (${[cmd, ...argv].join(' ')}) with exit ${code ?? signal}:\n${tail(out)}`));
         return;
       }
       const report = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
-      const m = /^([\d.]+) (\d+)$/.exec(report);
+      const m = /^([\d.]+) (\d+) ([\d.]+) ([\d.]+)$/.exec(report);
       if (!m) {
         reject(new BenchError(`cannot parse /usr/bin/time output for ${name}: ${JSON.stringify(report)}`));
         return;
       }
-      resolvePromise({ wall, timeWall: Number(m[1]), rssKiB: Number(m[2]), output: out });
+      resolvePromise({ wall, timeWall: Number(m[1]), rssKiB: Number(m[2]), user: Number(m[3]), sys: Number(m[4]), output: out });
     });
   });
 }
@@ -257,7 +263,7 @@ async function treeDigest(root) {
 function prepare(o) {
   if (!existsSync(join(ROOT, 'bench', 'make-dataset.mjs'))) throw new BenchError('bench/make-dataset.mjs not found');
   ensureDebianPackage('time', () => existsSync(TIME_BIN), TIME_BIN);
-  ensureDebianPackage('restic', () => commandExists('restic'), 'restic');
+  if (!o.diskprepOnly) ensureDebianPackage('restic', () => commandExists('restic'), 'restic');
   if (o.build) {
     log('building Ferry (tsc -p tsconfig.build.json)…');
     run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT });
@@ -441,9 +447,9 @@ function gitDescribe() {
   return `${rev.stdout.trim()}${dirty.stdout && dirty.stdout.trim() ? ' + uncommitted changes' : ''}`;
 }
 
-function markdown(o, info, rows, warnings) {
+function markdown(o, info, rows, warnings, diskprep) {
   const L = [];
-  L.push(`## Ferry vs restic: \`npm run bench\``);
+  L.push(o.diskprepOnly ? '## diskprep vs cp: `npm run bench -- --diskprep-only`' : `## Ferry vs restic: \`npm run bench\``);
   L.push('');
   L.push(`Generated by \`bench/run-bench.mjs\` (do not edit between the markers by hand; re-run the bench). ` +
     `Medians over ${o.reps} repetition${o.reps > 1 ? 's' : ''}; 1 MB = 10^6 bytes; MB/s = dataset bytes per wall-clock second.`);
@@ -452,22 +458,26 @@ function markdown(o, info, rows, warnings) {
   L.push('| --- | --- |');
   for (const [k, v] of info) L.push(`| ${k} | ${v} |`);
   L.push('');
-  L.push('| step | Ferry | restic | ratio | ratio is | target | result |');
-  L.push('| --- | --- | --- | --- | --- | --- | --- |');
-  for (const r of rows) L.push(`| ${r.step} | ${r.ferry} | ${r.restic} | ${r.ratio.toFixed(2)} | ${r.ratioIs} | ${r.target} | ${r.result} |`);
-  L.push('');
-  const met = rows.filter((r) => r.result === 'met').length;
-  const targets = rows.filter((r) => r.result).length;
-  L.push(`Targets met: ${met} of ${targets}.`);
-  L.push('');
-  L.push('Scheme: each repetition, each tool gets a fresh repository and a fresh `cp -a` of the pristine dataset at the ' +
-    'same path (`WORK/data`, so both tools find their parent snapshot), then: init; full backup; no-change backup; ' +
-    '`mutate-dataset.mjs --day 1` on `WORK/data` (deterministic; a digest of the mutated tree proves both tools saw ' +
-    'identical data); incremental backup (bytes added = `du -sb` of the repository after minus before); full restore ' +
-    'of the latest snapshot into an empty dir (checked with `diff -r` against the mutated tree in the first repetition). ' +
-    'The tool order alternates between repetitions. Every timed step runs after `sync` and, when allowed, ' +
-    '`echo 3 > /proc/sys/vm/drop_caches`; wall time is measured around the process, peak RSS by `/usr/bin/time -f %M`. ' +
-    'Ferry runs `bin/ferry` with the default KDF; restic runs with default settings (its local cache in the work dir).');
+  if (rows.length > 0) {
+    L.push('| step | Ferry | restic | ratio | ratio is | target | result |');
+    L.push('| --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of rows) L.push(`| ${r.step} | ${r.ferry} | ${r.restic} | ${r.ratio.toFixed(2)} | ${r.ratioIs} | ${r.target} | ${r.result} |`);
+    L.push('');
+    const met = rows.filter((r) => r.result === 'met').length;
+    const targets = rows.filter((r) => r.result).length;
+    L.push(`Targets met: ${met} of ${targets}.`);
+    L.push('');
+    L.push('Scheme: each repetition, each tool gets a fresh repository and a fresh `cp -a` of the pristine dataset at the ' +
+      'same path (`WORK/data`, so both tools find their parent snapshot), then: init; full backup; no-change backup; ' +
+      '`mutate-dataset.mjs --day 1` on `WORK/data` (deterministic; a digest of the mutated tree proves both tools saw ' +
+      'identical data); incremental backup (bytes added = `du -sb` of the repository after minus before); full restore ' +
+      'of the latest snapshot into an empty dir (checked with `diff -r` against the mutated tree in the first repetition). ' +
+      'The tool order alternates between repetitions. Every timed step runs after `sync` and, when allowed, ' +
+      '`echo 3 > /proc/sys/vm/drop_caches`; wall time is measured around the process, peak RSS by `/usr/bin/time -f %M`. ' +
+      'Ferry runs `bin/ferry` with the default KDF; restic runs with default settings (its local cache in the work dir).');
+    L.push('');
+  }
+  L.push(...diskprepMarkdown(diskprep, o.reps));
   if (warnings.length) {
     L.push('');
     L.push('Warnings:');
@@ -491,8 +501,7 @@ function writeSection(file, section) {
   writeFileSync(file, text);
 }
 
-function printTable(rows) {
-  const head = ['step', 'Ferry', 'restic', 'ratio', 'target', 'result'];
+function printTable(rows, head = ['step', 'Ferry', 'restic', 'ratio', 'target', 'result']) {
   const body = rows.map((r) => [r.step, r.ferry, r.restic, `${r.ratio.toFixed(2)}${r.ratioIs.startsWith('throughput') ? ' (thr)' : ''}`, r.target, r.result]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
@@ -500,7 +509,9 @@ function printTable(rows) {
   log(line(head));
   log(line(widths.map((w) => '-'.repeat(w))));
   for (const b of body) log(line(b));
-  log('ratio = Ferry÷restic of time/size/memory (lower is better); "(thr)" = Ferry÷restic throughput = restic time ÷ Ferry time (higher is better)');
+  log(head[1] === 'Ferry'
+    ? 'ratio = Ferry÷restic of time/size/memory (lower is better); "(thr)" = Ferry÷restic throughput = restic time ÷ Ferry time (higher is better)'
+    : 'ratio = diskprep÷cp throughput (higher is better), or diskprep÷cp CPU time');
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -540,12 +551,18 @@ async function main() {
     const dataset = makeDataset(o, work);
     const ctx = { work, pristine: dataset.dir, digest: undefined, mutation: undefined, warnings: [] };
     const results = [];
-    for (let rep = 0; rep < o.reps; rep++) {
+    for (let rep = 0; rep < (o.diskprepOnly ? 0 : o.reps); rep++) {
       const order = rep % 2 === 0 ? TOOLS : [...TOOLS].reverse();
       for (const tool of order) results.push(await benchTool(o, tool, rep, ctx));
     }
+    const diskprep = await benchDiskprep({
+      reps: o.reps,
+      work,
+      pristine: dataset.dir,
+      h: { timedProcess, run, log, ferryBin: FERRY_BIN, env: toolEnv('ferry', work) },
+    });
     const mutated = ctx.mutation;
-    const resticVersion = run('restic', ['version']).trim();
+    const resticVersion = o.diskprepOnly ? 'not run (--diskprep-only)' : run('restic', ['version']).trim();
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
     const caches = cacheState.allowed
       ? `dropped before every timed step (\`sync; echo 3 > /proc/sys/vm/drop_caches\`, ${cacheState.drops} times${cacheState.failures ? `, ${cacheState.failures} failed` : ''})`
@@ -557,19 +574,20 @@ async function main() {
       ['Ferry', `${pkg.version} (git ${gitDescribe()}), \`bin/ferry\`, default KDF`],
       ['restic', resticVersion],
       ['dataset', `\`make-dataset.mjs --seed ${o.seed} --scale ${o.scale}\`: ${dataset.files.toLocaleString('en-US')} files, ${dataset.dirs.toLocaleString('en-US')} dirs, ${mb(dataset.bytes)} (${dataset.bytes} B)`],
-      ['day-1 mutation', `${mb(mutated.changedBytes)} new or changed; tree after: ${mutated.files.toLocaleString('en-US')} files, ${mb(mutated.bytes)}`],
+      ...(mutated ? [['day-1 mutation', `${mb(mutated.changedBytes)} new or changed; tree after: ${mutated.files.toLocaleString('en-US')} files, ${mb(mutated.bytes)}`]] : []),
       ['page cache', caches],
       ['disk', `dataset, repositories and restore target in one work dir (${work.startsWith(tmpdir()) ? 'under the temp dir' : work}), same filesystem`],
       ['repetitions', `${o.reps} (tool order alternates)`],
     ];
-    const rows = buildRows(results, dataset, mutated);
-    printTable(rows);
+    const rows = o.diskprepOnly ? [] : buildRows(results, dataset, mutated);
+    if (rows.length > 0) printTable(rows);
+    printTable(diskprepRows(diskprep).map((r) => ({ ...r, restic: r.other, ratio: Number.isFinite(r.ratio) ? r.ratio : 0, ratioIs: r.ratioIs })), ['step', 'diskprep', 'cp', 'ratio', 'target', 'result']);
     if (ctx.warnings.length) for (const w of ctx.warnings) log(`warning: ${w}`);
     if (!cacheState.allowed) log(`note: the page cache could not be dropped (${cacheState.reason}); numbers are warm-cache`);
-    writeSection(o.out, markdown(o, info, rows, ctx.warnings));
+    writeSection(o.out, markdown(o, info, rows, ctx.warnings, diskprep));
     log(`\nwrote the table to ${o.out}`);
     if (o.json) {
-      writeFileSync(o.json, JSON.stringify({ options: o, info: Object.fromEntries(info), dataset, mutation: mutated, cache: cacheState, results, rows }, null, 2) + '\n');
+      writeFileSync(o.json, JSON.stringify({ options: o, info: Object.fromEntries(info), dataset, mutation: mutated, cache: cacheState, results, rows, diskprep }, null, 2) + '\n');
       log(`wrote raw measurements to ${o.json}`);
     }
     return 0;

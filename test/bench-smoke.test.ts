@@ -25,6 +25,14 @@ const STEPS = [
   'peak RSS, max over all steps',
 ];
 const TARGETED = STEPS.filter((s) => s !== 'init');
+const DISKPREP_STEPS = [
+  'diskprep vs cp -r + sync',
+  'diskprep vs cp -r',
+  'diskprep copy phase vs cp -r + sync',
+  'diskprep verify phase (read-back)',
+  'CPU time, user + system',
+  'peak RSS, diskprep',
+];
 
 function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolvePromise, reject) => {
@@ -84,6 +92,27 @@ test('npm run bench: scale 0.05, one repetition, table written between the marke
     }
     assert.match(rows.get('full backup')![4]!, /throughput/);
     assert.match(rows.get('full restore')![4]!, /throughput/);
+
+    // The diskprep step: its own table, after the Ferry-vs-restic one.
+    assert.match(output, /\[rep 1\/1\] diskprep +[\d.]+ s \(copy [\d.]+ s, verify [\d.]+ s, CPU [\d.]+ s\)/);
+    assert.match(output, /\[rep 1\/1\] cp +[\d.]+ s \(\+ sync [\d.]+ s\)/);
+    const diskprepSection = section.slice(section.indexOf('### diskprep vs cp'));
+    assert.ok(diskprepSection.length > 0, 'a diskprep section');
+    assert.match(diskprepSection, /^Staging repository of the dataset: \d+ files, [\d.]+ MB under data\/, index\/ and snapshots\//m);
+    assert.match(diskprepSection, /^\| step \| diskprep \| cp \| ratio \| ratio is \| target \| result \|$/m);
+    const diskprepRows = new Map<string, string[]>();
+    for (const line of diskprepSection.split('\n')) {
+      const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+      if (cells.length === 7 && DISKPREP_STEPS.includes(cells[0]!)) diskprepRows.set(cells[0]!, cells);
+    }
+    assert.deepEqual([...diskprepRows.keys()], DISKPREP_STEPS, 'every diskprep row, in order');
+    const [, diskprep, cpSync, ratio, , target, result] = diskprepRows.get('diskprep vs cp -r + sync')!;
+    assert.match(diskprep!, /^\d+\.\d\d s \([\d.]+ MB\/s\)$/);
+    assert.match(cpSync!, /^\d+\.\d\d s \([\d.]+ MB\/s\)$/);
+    assert.ok(Number(ratio) > 0, `ratio ${ratio}`);
+    assert.equal(target, '≥ 0.90');
+    assert.match(result!, /^(met|missed)$/);
+    assert.match(diskprepRows.get('diskprep verify phase (read-back)')![1]!, /^\d+\.\d\d s \([\d.]+ MB\/s\)$/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -35,6 +35,8 @@ export function diskprepIO(ctx: CliContext, options: { readonly yes: boolean; re
       return path ? path : undefined;
     },
     note(message) {
+      // On a terminal the progress line (stdout) may be showing: clear it first, the next tick redraws it.
+      if (mode === 'tty') ctx.stdout.write('\r\x1b[K');
       ctx.stderr.write(`${message}\n`);
     },
     phase(disk, what, total, progress) {

@@ -1,32 +1,20 @@
-import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { IntegrityError, InterruptedError, isErrno, NotFoundError, withContext } from '../core/errors.js';
 import type { Failpoints } from '../core/failpoints.js';
 import type { RandomSource } from '../core/random.js';
-import { Semaphore } from '../core/semaphore.js';
 import type { Storage } from '../storage/storage.js';
 import { diskFileName, encryptedSize, FILE_ID_BYTES, fileHeader, segmentCount } from './disk-format.js';
+import type { PlannedFile, TransferProgress } from './disk-types.js';
 import type { ManifestEntry } from './manifest.js';
 import { mapOrdered } from './ordered-map.js';
 import { readAhead } from './read-ahead.js';
-import type { SegmentCipher } from './segment-cipher.js';
-
-/** A staging file to put on a disk. */
-export interface PlannedFile {
-  readonly path: string;
-  readonly size: number;
-}
+import type { SealReply } from './crypto-protocol.js';
+import type { CryptoPool } from './crypto-pool.js';
 
 /** A file written to a disk and fsynced: its manifest entry and its size on the disk. */
 export interface CopiedFile extends ManifestEntry {
   readonly diskBytes: number;
-}
-
-/** Counters a progress display samples; the copier adds to them. */
-export interface TransferProgress {
-  bytes: number;
-  files: number;
 }
 
 export interface DiskCopyOptions {
@@ -34,7 +22,10 @@ export interface DiskCopyOptions {
   /** The disk's root folder. */
   readonly disk: string;
   readonly diskId: string;
-  readonly cipher: SegmentCipher;
+  /** The file subkey of the disk key. */
+  readonly fileKey: Uint8Array;
+  /** Where the segments are sealed and hashed. */
+  readonly pool: CryptoPool;
   readonly segmentSize: number;
   /** The first file number to give (numbers are never reused on a disk). */
   readonly firstNumber: number;
@@ -65,18 +56,19 @@ export interface DiskCopyResult {
   readonly nextNumber: number;
 }
 
-/** Segments sealed or waiting to be written at once. */
-const WINDOW = 24;
-/** Segments being sealed at once on the thread pool (leaves threads for file I/O). */
-const SEAL_PARALLELISM = 3;
+/** Runs of segments read and sealed ahead of the writer, per crypto worker (and one more). */
+const WINDOW_PER_WORKER = 2;
 const READ_DEPTH = 2;
 const DEFAULT_READ_BYTES = 8 * 1024 * 1024;
-/** Encrypted bytes gathered before one writev. */
-const WRITE_BATCH = 4 * 1024 * 1024;
-/** Files whose fsync may be outstanding while the next ones are written. */
-const SYNCS_IN_FLIGHT = 4;
+/**
+ * Files whose fsync may be outstanding while the next ones are written (open handles, no memory): an
+ * fsync that waits for the device or a journal commit does not stall the copy.
+ */
+const SYNCS_IN_FLIGHT = 16;
 
 interface FileJob {
+  /** Names the file's hash state in the crypto pool. */
+  readonly token: number;
   readonly path: string;
   readonly size: number;
   readonly fileId: Buffer;
@@ -84,13 +76,15 @@ interface FileJob {
   vanished: boolean;
 }
 
+/** A run of consecutive segments of a file as read from staging (at most `readBytes`), or a vanished file. */
 type Item =
-  | { readonly kind: 'segment'; readonly file: FileJob; readonly index: number; readonly plaintext: Buffer }
+  | { readonly kind: 'run'; readonly file: FileJob; readonly first: number; readonly data: Buffer }
   | { readonly kind: 'vanished'; readonly file: FileJob };
 
 interface Sealed {
   readonly item: Item;
-  readonly record?: Buffer;
+  readonly bytes: number;
+  readonly reply?: SealReply;
 }
 
 interface OpenFile {
@@ -98,17 +92,14 @@ interface OpenFile {
   readonly n: number;
   readonly path: string;
   readonly handle: FileHandle;
-  readonly hash: Hash;
-  pending: Buffer[];
-  pendingBytes: number;
 }
 
 /**
  * Copies `files` from the staging storage onto a disk, in order, each as an encrypted file
  * (docs/disk-format.md, section 5), and reports each one through `onCopied` once it is durable.
  *
- * The work overlaps: staging reads run ahead, segments are sealed on the thread pool, and the main
- * thread hashes and writes in order while earlier files are fsynced. Each file's SHA-256 is checked
+ * The work overlaps: staging reads run ahead, runs of segments are hashed and sealed on the crypto
+ * pool's workers, and the main thread writes them in order while earlier files are fsynced. Each file's SHA-256 is checked
  * against its name (staging objects are named by it): a mismatch is an `IntegrityError` (staging is
  * damaged). A file that vanished from staging is skipped. When the disk is full (ENOSPC, EDQUOT) the
  * partial file is removed and the copy stops with `full`; files already reported stay valid.
@@ -117,7 +108,8 @@ interface OpenFile {
 export async function copyToDisk(files: readonly PlannedFile[], options: DiskCopyOptions): Promise<DiskCopyResult> {
   const readBytes = options.readBytes ?? Math.max(options.segmentSize, Math.floor(DEFAULT_READ_BYTES / options.segmentSize) * options.segmentSize);
   if (readBytes % options.segmentSize !== 0) throw new RangeError('readBytes must be a multiple of the segment size');
-  const jobs = files.map((file): FileJob => ({
+  const jobs = files.map((file, i): FileJob => ({
+    token: i,
     path: file.path,
     size: file.size,
     fileId: freshFileId(options),
@@ -131,12 +123,23 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
   let nextNumber = options.firstNumber;
   let current: OpenFile | undefined;
 
-  const sealer = new Semaphore(SEAL_PARALLELISM);
   const seal = async (item: Item): Promise<Sealed> => {
-    if (item.kind === 'vanished') return { item };
-    const { file, index, plaintext } = item;
-    const place = { diskId: options.diskId, path: file.path, fileId: file.fileId, index, final: index === file.segments - 1 };
-    return { item, record: await sealer.run(() => options.cipher.seal(plaintext, place)) };
+    if (item.kind === 'vanished') return { item, bytes: 0 };
+    const { file, first, data } = item;
+    // The data may move to a worker: its length is taken first.
+    const bytes = data.length;
+    const reply = await options.pool.seal({
+      file: file.token,
+      fileKey: options.fileKey,
+      diskId: options.diskId,
+      path: file.path,
+      fileId: file.fileId,
+      first,
+      segments: file.segments,
+      segmentSize: options.segmentSize,
+      data,
+    });
+    return { item, bytes, reply };
   };
 
   const finish = async (file: OpenFile, entry: CopiedFile): Promise<void> => {
@@ -152,26 +155,21 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
 
   let failure: unknown;
   try {
-    for await (const { item, record } of mapOrdered(segmentsOf(jobs, options.source, readBytes, options.segmentSize), WINDOW, seal)) {
+    const window = WINDOW_PER_WORKER * Math.max(1, options.pool.size) + 1;
+    for await (const { item, bytes, reply } of mapOrdered(runsOf(jobs, options.source, readBytes, options.segmentSize), window, seal)) {
       if (options.signal?.aborted) throw new InterruptedError('diskprep interrupted');
       if (item.kind === 'vanished') {
         vanished.push(item.file.path);
         options.onVanished?.(item.file.path);
         continue;
       }
-      if (item.index === 0) current = await startFile(item.file, nextNumber++);
+      if (item.first === 0) current = await startFile(item.file, nextNumber++);
       const file = current!;
-      file.hash.update(item.plaintext);
-      file.pending.push(record!);
-      file.pendingBytes += record!.length;
-      options.progress.bytes += item.plaintext.length;
-      const final = item.index === item.file.segments - 1;
-      if (file.pendingBytes >= WRITE_BATCH || final) {
-        await flush(file);
-        options.failpoints?.hit('diskprep-segments-written');
-      }
-      if (!final) continue;
-      const entry = completedEntry(file, options.segmentSize);
+      await writeAll(file.handle, reply!.parts);
+      options.progress.bytes += bytes;
+      options.failpoints?.hit('diskprep-segments-written');
+      if (reply!.sha256 === undefined) continue;
+      const entry = completedEntry(file, reply!.sha256, options.segmentSize);
       current = undefined;
       const previous = syncs[syncs.length - 1] ?? Promise.resolve();
       // Sequential: entries are reported in file order, each after its own fsync.
@@ -217,13 +215,18 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
       folders.add(folder);
     }
     const handle = await open(path, 'w', 0o644);
-    const header = fileHeader(job.fileId, options.segmentSize);
-    return { job, n, path, handle, hash: createHash('sha256'), pending: [header], pendingBytes: header.length };
+    try {
+      await writeAll(handle, [fileHeader(job.fileId, options.segmentSize)]);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    return { job, n, path, handle };
   }
 }
 
-/** Yields every segment of every file in order, reading ahead; a file missing at its first read yields `vanished`. */
-async function* segmentsOf(jobs: readonly FileJob[], source: Storage, readBytes: number, segmentSize: number): AsyncGenerator<Item> {
+/** Yields every file as runs of segments read from staging, in order, reading ahead; a file missing at its first read yields `vanished`. */
+async function* runsOf(jobs: readonly FileJob[], source: Storage, readBytes: number, segmentSize: number): AsyncGenerator<Item> {
   function* requests(): Generator<{ job: FileJob; offset: number; length: number }> {
     for (const job of jobs) {
       if (job.size === 0) yield { job, offset: 0, length: 0 };
@@ -242,21 +245,15 @@ async function* segmentsOf(jobs: readonly FileJob[], source: Storage, readBytes:
       }
       throw withContext(`reading ${job.path} from the staging location`, outcome.error);
     }
-    const data = outcome.data;
-    const first = offset / segmentSize;
-    if (data.length === 0) yield { kind: 'segment', file: job, index: first, plaintext: data };
-    for (let at = 0; at < data.length; at += segmentSize) {
-      yield { kind: 'segment', file: job, index: first + at / segmentSize, plaintext: data.subarray(at, Math.min(at + segmentSize, data.length)) };
-    }
+    yield { kind: 'run', file: job, first: offset / segmentSize, data: outcome.data };
   }
 }
 
-async function flush(file: OpenFile): Promise<void> {
-  let buffers = file.pending;
-  file.pending = [];
-  file.pendingBytes = 0;
+/** Writes the buffers in order (writev may write less than asked). */
+async function writeAll(handle: FileHandle, parts: readonly Uint8Array[]): Promise<void> {
+  let buffers = parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
   while (buffers.length > 0) {
-    const { bytesWritten } = await file.handle.writev(buffers);
+    const { bytesWritten } = await handle.writev(buffers);
     buffers = dropWritten(buffers, bytesWritten);
   }
 }
@@ -276,8 +273,7 @@ function dropWritten(buffers: Buffer[], written: number): Buffer[] {
   return rest;
 }
 
-function completedEntry(file: OpenFile, segmentSize: number): CopiedFile {
-  const sha256 = file.hash.digest('hex');
+function completedEntry(file: OpenFile, sha256: string, segmentSize: number): CopiedFile {
   const name = basename(file.job.path);
   if (/^[0-9a-f]{64}$/.test(name) && name !== sha256) {
     throw new IntegrityError(

@@ -13,13 +13,13 @@ import { copyToDisk, type CopiedFile } from './disk-copier.js';
 import { deriveDiskSubkeys, diskFileName, encryptedSize, FILE_HEADER_BYTES, fileNumberOf, segmentCount, segmentLength, TAG_BYTES } from './disk-format.js';
 import { readDiskFile } from './disk-reader.js';
 import { verifyFiles } from './disk-verifier.js';
-import { SegmentCipher } from './segment-cipher.js';
+import { CryptoPool } from './crypto-pool.js';
 import { contentKey, seededBytes, tempFolder } from './testing/staging-fixture.js';
 
 const DISK_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 const OTHER_DISK_ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 
-async function writeDisk(sizes: number[], segmentSize: number, disk: string, diskId = DISK_ID): Promise<{ cipher: SegmentCipher; copied: CopiedFile[]; plaintexts: Map<string, Buffer> }> {
+async function writeDisk(sizes: number[], segmentSize: number, disk: string, diskId = DISK_ID): Promise<{ fileKey: Buffer; copied: CopiedFile[]; plaintexts: Map<string, Buffer> }> {
   const staging = new MemoryStorage();
   const plaintexts = new Map<string, Buffer>();
   const files = [];
@@ -31,12 +31,13 @@ async function writeDisk(sizes: number[], segmentSize: number, disk: string, dis
     plaintexts.set(path, bytes);
     files.push({ path, size });
   }
-  const cipher = await SegmentCipher.create(deriveDiskSubkeys(randomBytes(32), diskId).fileKey);
+  const fileKey = deriveDiskSubkeys(randomBytes(32), diskId).fileKey;
   const result = await copyToDisk(files, {
     source: staging,
     disk,
     diskId,
-    cipher,
+    fileKey,
+    pool: new CryptoPool(0),
     segmentSize,
     firstNumber: 0,
     usedFileIds: new Set(),
@@ -46,7 +47,7 @@ async function writeDisk(sizes: number[], segmentSize: number, disk: string, dis
     readBytes: segmentSize * 3,
   });
   assert.equal(result.full, false);
-  return { cipher, copied: result.copied, plaintexts };
+  return { fileKey, copied: result.copied, plaintexts };
 }
 
 const sizesArb = fc.array(fc.integer({ min: 0, max: 700 }), { minLength: 1, maxLength: 6 });
@@ -65,15 +66,15 @@ test('property: files of any size round-trip and verify, and have the specified 
     fc.asyncProperty(sizesArb, segmentArb, async (sizes, segmentSize) => {
       const dir = await tempFolder();
       try {
-        const { cipher, copied, plaintexts } = await writeDisk(sizes, segmentSize, dir.path);
+        const { fileKey, copied, plaintexts } = await writeDisk(sizes, segmentSize, dir.path);
         assert.deepEqual(copied.map((c) => c.n), copied.map((_, i) => i));
         for (const entry of copied) {
           const onDisk = await readFile(join(dir.path, diskFileName(entry.n)));
           assert.equal(onDisk.length, encryptedSize(entry.size, segmentSize));
           assert.equal(entry.diskBytes, onDisk.length);
-          assert.deepEqual(await readDiskFile(dir.path, DISK_ID, cipher, segmentSize, entry), plaintexts.get(entry.path));
+          assert.deepEqual(await readDiskFile(dir.path, DISK_ID, fileKey, segmentSize, entry), plaintexts.get(entry.path));
         }
-        const checks = await verifyFiles(dir.path, DISK_ID, cipher, segmentSize, copied, { readBytes: segmentSize * 2 });
+        const checks = await verifyFiles(dir.path, DISK_ID, fileKey, segmentSize, copied, { readBytes: segmentSize * 2 });
         assert.deepEqual(checks.map((c) => c.status), copied.map(() => 'ok'));
       } finally {
         await dir.cleanup();
@@ -88,14 +89,14 @@ test('property: one flipped byte spoils exactly the segment that holds it (or th
     fc.asyncProperty(sizesArb, segmentArb, fc.nat(), fc.nat(), async (sizes, segmentSize, pickFile, pickByte) => {
       const dir = await tempFolder();
       try {
-        const { cipher, copied } = await writeDisk(sizes, segmentSize, dir.path);
+        const { fileKey, copied } = await writeDisk(sizes, segmentSize, dir.path);
         const victim = copied[pickFile % copied.length]!;
         const name = join(dir.path, diskFileName(victim.n));
         const bytes = await readFile(name);
         const at = pickByte % bytes.length;
         bytes[at]! ^= 0x01 << (pickByte % 8);
         await writeFile(name, bytes);
-        const checks = await verifyFiles(dir.path, DISK_ID, cipher, segmentSize, copied);
+        const checks = await verifyFiles(dir.path, DISK_ID, fileKey, segmentSize, copied);
         for (const check of checks) {
           if (check.n !== victim.n) {
             assert.equal(check.status, 'ok');
@@ -123,7 +124,7 @@ test('property: swapped segments, swapped files, truncation and another disk id 
       const dir = await tempFolder();
       try {
         const size = segmentSize * segmentsWanted;
-        const { cipher, copied } = await writeDisk([size, size], segmentSize, dir.path);
+        const { fileKey, copied } = await writeDisk([size, size], segmentSize, dir.path);
         const [a, b] = copied as [CopiedFile, CopiedFile];
         const nameA = join(dir.path, diskFileName(a.n));
         const nameB = join(dir.path, diskFileName(b.n));
@@ -135,7 +136,7 @@ test('property: swapped segments, swapped files, truncation and another disk id 
         original.copy(swapped, FILE_HEADER_BYTES, FILE_HEADER_BYTES + record, FILE_HEADER_BYTES + 2 * record);
         original.copy(swapped, FILE_HEADER_BYTES + record, FILE_HEADER_BYTES, FILE_HEADER_BYTES + record);
         await writeFile(nameA, swapped);
-        let [check] = await verifyFiles(dir.path, DISK_ID, cipher, segmentSize, [a]);
+        let [check] = await verifyFiles(dir.path, DISK_ID, fileKey, segmentSize, [a]);
         assert.equal(check!.status, 'damaged');
         assert.deepEqual(check!.badSegments, [0, 1]);
         await writeFile(nameA, original);
@@ -144,10 +145,10 @@ test('property: swapped segments, swapped files, truncation and another disk id 
         await rename(nameA, `${nameA}.x`);
         await rename(nameB, nameA);
         await rename(`${nameA}.x`, nameB);
-        assert.deepEqual((await verifyFiles(dir.path, DISK_ID, cipher, segmentSize, [a, b])).map((c) => c.status), ['bad-header', 'bad-header']);
+        assert.deepEqual((await verifyFiles(dir.path, DISK_ID, fileKey, segmentSize, [a, b])).map((c) => c.status), ['bad-header', 'bad-header']);
         // …and with the headers' file ids, the segments still refuse the other path.
         const forged = { ...a, fileId: b.fileId };
-        [check] = await verifyFiles(dir.path, DISK_ID, cipher, segmentSize, [forged]);
+        [check] = await verifyFiles(dir.path, DISK_ID, fileKey, segmentSize, [forged]);
         assert.equal(check!.status, 'damaged');
         assert.equal(check!.badSegments!.length, segmentCount(a.size, segmentSize));
         await rename(nameA, `${nameA}.x`);
@@ -155,20 +156,20 @@ test('property: swapped segments, swapped files, truncation and another disk id 
         await rename(`${nameA}.x`, nameB);
 
         // Another disk's id in the associated data: nothing authenticates.
-        [check] = await verifyFiles(dir.path, OTHER_DISK_ID, cipher, segmentSize, [a]);
+        [check] = await verifyFiles(dir.path, OTHER_DISK_ID, fileKey, segmentSize, [a]);
         assert.equal(check!.status, 'damaged');
 
         // Cut after the last whole segment, and the manifest's size is not met; an entry claiming the
         // shorter size fails on the final flag of the segment that is now last.
         await truncate(nameA, original.length - (segmentLength(a.size, segmentSize, segmentsWanted - 1) + TAG_BYTES));
-        [check] = await verifyFiles(dir.path, DISK_ID, cipher, segmentSize, [a]);
+        [check] = await verifyFiles(dir.path, DISK_ID, fileKey, segmentSize, [a]);
         assert.equal(check!.status, 'wrong-size');
-        [check] = await verifyFiles(dir.path, DISK_ID, cipher, segmentSize, [{ ...a, size: a.size - segmentSize }]);
+        [check] = await verifyFiles(dir.path, DISK_ID, fileKey, segmentSize, [{ ...a, size: a.size - segmentSize }]);
         assert.equal(check!.status, 'damaged');
         assert.deepEqual(check!.badSegments, [segmentsWanted - 2]);
 
         await rename(nameA, `${nameA}.gone`);
-        [check] = await verifyFiles(dir.path, DISK_ID, cipher, segmentSize, [a]);
+        [check] = await verifyFiles(dir.path, DISK_ID, fileKey, segmentSize, [a]);
         assert.equal(check!.status, 'missing');
       } finally {
         await dir.cleanup();
@@ -186,13 +187,13 @@ test('a file whose bytes do not match its content name stops the copy (damaged s
     const path = contentKey('data', bytes);
     bytes[10]! ^= 1;
     await staging.save(path, bytes);
-    const cipher = await SegmentCipher.create(randomBytes(32));
     await assert.rejects(
       copyToDisk([{ path, size: bytes.length }], {
         source: staging,
         disk: dir.path,
         diskId: DISK_ID,
-        cipher,
+        fileKey: randomBytes(32),
+        pool: new CryptoPool(0),
         segmentSize: 64,
         firstNumber: 0,
         usedFileIds: new Set(),

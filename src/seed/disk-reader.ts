@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { IntegrityError } from '../core/errors.js';
 import { diskFileName, encryptedSize, FILE_HEADER_BYTES, parseFileHeader, segmentCount, segmentLength, TAG_BYTES } from './disk-format.js';
 import type { ManifestEntry } from './manifest.js';
-import type { SegmentCipher } from './segment-cipher.js';
+import { openSegment } from './segment-crypto.js';
 
 /**
  * The plaintext of one file of a disk (a staging file), read whole: header, every segment authenticated,
  * size and SHA-256 as the manifest entry says. `IntegrityError` naming what is wrong otherwise.
  * For files of repository size (packs of ~16 MiB); verification of whole disks streams instead.
  */
-export async function readDiskFile(disk: string, diskId: string, cipher: SegmentCipher, segmentSize: number, entry: ManifestEntry): Promise<Buffer> {
+export async function readDiskFile(disk: string, diskId: string, fileKey: Uint8Array, segmentSize: number, entry: ManifestEntry): Promise<Buffer> {
   const bytes = await readFile(join(disk, diskFileName(entry.n)));
   if (bytes.length !== encryptedSize(entry.size, segmentSize)) throw new IntegrityError(`${entry.path} on the disk has ${bytes.length} bytes, expected ${encryptedSize(entry.size, segmentSize)}`);
   const header = parseFileHeader(bytes);
@@ -21,7 +21,7 @@ export async function readDiskFile(disk: string, diskId: string, cipher: Segment
   let at = FILE_HEADER_BYTES;
   for (let index = 0; index < segments; index++) {
     const length = segmentLength(entry.size, segmentSize, index) + TAG_BYTES;
-    parts.push(await cipher.open(bytes.subarray(at, at + length), { diskId, path: entry.path, fileId: header.fileId, index, final: index === segments - 1 }));
+    parts.push(openSegment(fileKey, bytes.subarray(at, at + length), { diskId, path: entry.path, fileId: header.fileId, index, final: index === segments - 1 }));
     at += length;
   }
   const plaintext = Buffer.concat(parts);

@@ -86,7 +86,11 @@ export class DiskprepStore {
   /** Opens (creating when needed) the state folder under the staging location `stagingDir`. */
   static async open(stagingDir: string): Promise<DiskprepStore> {
     const dir = join(stagingDir, DISKPREP_FOLDER);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new UserError(`diskprep keeps its progress in the staging location and cannot write there (${(err as Error).message}): run it as a user who may write to ${stagingDir}`, { cause: err });
+    }
     return new DiskprepStore(dir);
   }
 

@@ -1,10 +1,12 @@
 // The diskprep state machine in-process against the fake job service: spanning, running out of disks,
 // asking for more, refusing disks, crashes at every step and resumes, abandoned disks, the lock.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { IntegrityError, UserError } from '../core/errors.js';
+import { IntegrityError, PermanentError, UserError } from '../core/errors.js';
 import { diskFileName, MANIFEST_NAME } from './disk-format.js';
 import { readLabel } from './disk-label.js';
 import { DISKPREP_FOLDER } from './diskprep-state.js';
@@ -47,6 +49,14 @@ test('three disks by --max-bytes-per-disk: every file once, each disk within the
     const again = await f.run(disks, { maxBytesPerDisk: MAX });
     assert.equal(again.alreadyPrepared, true);
     assert.equal(f.service.calls.filter((c) => c.startsWith('POST')).length, 1);
+  }));
+
+test('the same on two crypto worker threads, with 1 KiB segments', () =>
+  withFixture(async (f) => {
+    const disks = [await f.disk('d1'), await f.disk('d2'), await f.disk('d3')];
+    const result = await f.run(disks, { maxBytesPerDisk: MAX, workers: 2, segmentSize: 1024 });
+    assert.equal(result.disks.length, 3);
+    await f.assertDisksHoldStaging(disks);
   }));
 
 test('out of disks off a terminal: stops naming what is left and the command that resumes; the rerun adds the next disks only', () =>
@@ -214,6 +224,65 @@ test('refusals: another diskprep holding the lock, a job past Creating, a stagin
     await assert.rejects(empty.run([await empty.disk('d1')]), /holds no snapshot yet/);
   } finally {
     await empty.cleanup();
+  }
+});
+
+test('a disk that fails under diskprep (a system error) is named with what to do; the rerun recovers', () =>
+  withFixture(async (f) => {
+    const d1 = await f.disk('d1');
+    let blocked = false;
+    const blockFolder = {
+      hit(point: string): void {
+        if (point !== 'diskprep-segments-written' || blocked) return;
+        blocked = true;
+        // The folder of the files turns into a file: the next file cannot be created (ENOTDIR).
+        rmSync(join(d1, 'files', '0000'), { recursive: true, force: true });
+        writeFileSync(join(d1, 'files', '0000'), 'in the way');
+      },
+    };
+    await assert.rejects(f.run([d1], { failpoints: blockFolder }), (err: Error) => {
+      assert.ok(err instanceof PermanentError, String(err));
+      assert.match(err.message, /^disk 1 \(.*d1\): .*ENOTDIR.*run the same command again; or give another disk in its place$/);
+      return true;
+    });
+    await rm(join(d1, 'files', '0000'));
+    await f.run([d1]);
+    assert.ok(f.io.notes.some((n) => /files written before the interruption did not verify and are copied again/.test(n)));
+    await f.assertDisksHoldStaging([d1]);
+  }));
+
+test('a disk that fills up sooner than its free space said is sealed with what it holds; the rest goes onto the next disk', async (t) => {
+  const fixture = await DiskprepFixture.create(SIZES);
+  const small = await fixture.disk('tmpfs');
+  try {
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', small], { stdio: 'ignore' });
+    } catch {
+      t.skip('mounting a tmpfs needs root (CI runs as root)');
+      return;
+    }
+    try {
+      const d2 = await fixture.disk('d2');
+      let filled = false;
+      // After the first file's segments are written, something else takes all but 12 KiB of the disk.
+      const fillUp = {
+        hit(point: string): void {
+          if (point !== 'diskprep-segments-written' || filled) return;
+          filled = true;
+          const fs = statfsSync(small);
+          writeFileSync(join(small, 'someone-elses.bin'), Buffer.alloc(fs.bavail * fs.bsize - 3 * fs.bsize));
+        },
+      };
+      const result = await fixture.run([small, d2], { failpoints: fillUp });
+      assert.ok(fixture.io.notes.some((n) => /disk 1 is full sooner than its free space said: the \d+ files that did not fit go onto the next disk/.test(n)), fixture.io.notes.join('\n'));
+      assert.equal(result.disks.length, 2);
+      const perDisk = await fixture.assertDisksHoldStaging([small, d2]);
+      assert.ok(perDisk[0]!.length >= 1 && perDisk[1]!.length >= 1);
+    } finally {
+      execFileSync('umount', [small]);
+    }
+  } finally {
+    await fixture.cleanup();
   }
 });
 

@@ -1,12 +1,15 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
-import { IntegrityError, isErrno, UserError } from '../core/errors.js';
+import { FerryError, IntegrityError, isErrno, PermanentError, UserError } from '../core/errors.js';
 import { noFailpoints, type Failpoints } from '../core/failpoints.js';
 import type { RandomSource } from '../core/random.js';
 import { sha256Id } from '../engine/crypto/sha256.js';
 import type { Storage } from '../storage/storage.js';
-import { copyToDisk, type PlannedFile, type TransferProgress } from './disk-copier.js';
+import { availableParallelism } from 'node:os';
+import { CryptoPool } from './crypto-pool.js';
+import { copyToDisk } from './disk-copier.js';
+import type { PlannedFile, TransferProgress } from './disk-types.js';
 import {
   deriveDiskSubkeys,
   DISK_FORMAT_VERSION,
@@ -36,10 +39,12 @@ import type { ImportJob, JobService } from './job-service.js';
 import { ManifestSize, sealManifest, type DiskManifest } from './manifest.js';
 import { diskBudgets, fillDisk, SERVICE_DISKS_PER_JOB } from './placement.js';
 import type { SeedFile } from './seed-file.js';
-import { SegmentCipher } from './segment-cipher.js';
 import { listStagingFiles } from './staging-files.js';
 
 /** The work diskprep reports and the questions it asks; the CLI implements them for a terminal or a log. */
+/** A temporary file that keeps the manifest's room on a disk while it is filled. */
+const MANIFEST_RESERVE = `${DISK_TEMP_PREFIX}manifest-room`;
+
 export interface DiskprepIO {
   /**
    * Whether the non-empty `disk` may be erased (`reason` says what is on it): `--yes`, or a typed
@@ -75,6 +80,8 @@ export interface DiskprepOptions {
   /** The command that resumes with another disk, shown when the disks run out. */
   readonly resumeCommand: string;
   readonly failpoints?: Failpoints;
+  /** Crypto worker threads (default: one per CPU); 0 does the crypto on the calling thread. */
+  readonly workers?: number;
   /** Tests only: smaller segments. */
   readonly segmentSize?: number;
 }
@@ -107,9 +114,11 @@ export interface DiskprepResult {
 export async function runDiskprep(options: DiskprepOptions): Promise<DiskprepResult> {
   const store = await DiskprepStore.open(options.stagingDir);
   await store.lock({ pid: options.pid, hostname: options.hostname, startedAt: new Date(options.clock.now()).toISOString() }, options.isAlive);
+  const pool = new CryptoPool(options.workers ?? availableParallelism());
   try {
-    return await new Diskprep(options, store).run();
+    return await new Diskprep(options, store, pool).run();
   } finally {
+    await pool.close();
     await store.unlock();
   }
 }
@@ -126,6 +135,7 @@ class Diskprep {
   constructor(
     private readonly o: DiskprepOptions,
     private readonly store: DiskprepStore,
+    private readonly pool: CryptoPool,
   ) {
     this.state = emptyState(o.seed.jobId);
     this.segmentSize = o.segmentSize ?? SEGMENT_SIZE;
@@ -164,7 +174,11 @@ class Diskprep {
       let disk: DiskInspection;
       if (record) disk = this.takePresented(record);
       else ({ record, disk } = await this.startDisk(remaining));
-      remaining = await this.processDisk(record, disk, remaining, stagingByPath);
+      try {
+        remaining = await this.processDisk(record, disk, remaining, stagingByPath);
+      } catch (err) {
+        throw diskFailure(record.index + 1, disk, err);
+      }
     }
 
     await this.addCountToLabels();
@@ -312,6 +326,14 @@ class Diskprep {
       throw new UserError(`${plural(left.files, 'file')} (${left.bytes} bytes) are left, but an import job has at most ${SERVICE_DISKS_PER_JOB} disks: use larger disks (remove ${this.store.dir} to start over)`);
     }
     const disk = this.queue.shift() ?? (await this.askForDisk(left));
+    try {
+      return await this.recordDisk(disk, index);
+    } catch (err) {
+      throw diskFailure(index + 1, disk, err);
+    }
+  }
+
+  private async recordDisk(disk: DiskInspection, index: number): Promise<{ record: DiskRecord; disk: DiskInspection }> {
     if (disk.entries.length > 0) await eraseDisk(disk);
     const diskId = uuidFrom(this.o.random.bytes(16));
     const key = this.o.random.bytes(DISK_KEY_BYTES);
@@ -360,7 +382,6 @@ class Diskprep {
   private async fill(record: DiskRecord, disk: DiskInspection, keys: DiskSubkeys, remaining: PlannedFile[], staging: Map<string, PlannedFile>): Promise<PlannedFile[]> {
     const { o } = this;
     const number = record.index + 1;
-    const cipher = await SegmentCipher.create(keys.fileKey);
     const usedIds = new Set(this.journal.filter((l): l is JournalFile => l.diskId === record.diskId && !('dropped' in l)).map((l) => l.fileId));
     let kept = [...(filesByDisk(this.journal).get(record.diskId)?.values() ?? [])].sort((a, b) => a.n - b.n);
     let rest = remaining;
@@ -368,7 +389,7 @@ class Diskprep {
       // Resuming: what the journal says is on the disk is read back, not trusted.
       const progress = { bytes: 0, files: 0 };
       const done = o.io.phase({ number, path: disk.path }, 'checking', { files: kept.length, bytes: sum(kept.map((k) => k.size)) }, progress);
-      const checks = await verifyFiles(disk.path, record.diskId, cipher, this.segmentSize, kept, { signal: o.signal, progress }).finally(done);
+      const checks = await verifyFiles(disk.path, record.diskId, keys.fileKey, this.segmentSize, kept, { pool: this.pool, ...(o.signal ? { signal: o.signal } : {}), progress }).finally(done);
       const bad = new Set(checks.filter((c) => c.status !== 'ok').map((c) => c.n));
       for (const n of bad) {
         await rm(join(disk.path, diskFileName(n)), { force: true });
@@ -381,6 +402,7 @@ class Diskprep {
         kept = kept.filter((k) => !bad.has(k.n));
       }
     }
+    await rm(join(disk.path, MANIFEST_RESERVE), { force: true });
     const onDisk = (await listDiskFiles(disk.path)).map((name) => fileNumberOf(name) ?? -1);
     const firstNumber = Math.max(highestNumber(this.journal, record.diskId), ...onDisk) + 1;
 
@@ -400,6 +422,10 @@ class Diskprep {
       const room = Math.min(...budgets.map((b) => b.room));
       throw new UserError(`${left[0]!.path} (${left[0]!.size} bytes) does not fit on the empty disk ${disk.given} (room for about ${Math.max(0, room)} bytes): use larger disks or a larger --max-bytes-per-disk`);
     }
+    // Holds the manifest's room: should the disk fill up sooner than its free space said, the manifest
+    // still fits once this is removed, right before the manifest is written.
+    for (const file of taken) manifestSize.add(file.path, file.size);
+    await writeFile(join(disk.path, MANIFEST_RESERVE), Buffer.alloc(Math.ceil(manifestSize.bytes / space.blockSize) * space.blockSize));
 
     const progress = { bytes: 0, files: 0 };
     const done = o.io.phase({ number, path: disk.path }, 'copying', { files: taken.length, bytes: sum(taken.map((f) => f.size)) }, progress);
@@ -407,7 +433,8 @@ class Diskprep {
       source: o.staging,
       disk: disk.path,
       diskId: record.diskId,
-      cipher,
+      fileKey: keys.fileKey,
+      pool: this.pool,
       segmentSize: this.segmentSize,
       firstNumber,
       usedFileIds: usedIds,
@@ -482,7 +509,7 @@ class Diskprep {
     const done = this.o.io.phase({ number, path: disk.path }, 'verifying', { files: record.files ?? entries.length, bytes: sum(entries.map((e) => e.size)) }, progress);
     let verification;
     try {
-      verification = await verifyDisk(disk.path, key, { jobId: this.o.seed.jobId, diskId: record.diskId, index: record.index, manifestSha256: record.manifestSha256! }, { ...(this.o.signal ? { signal: this.o.signal } : {}), progress });
+      verification = await verifyDisk(disk.path, key, { jobId: this.o.seed.jobId, diskId: record.diskId, index: record.index, manifestSha256: record.manifestSha256! }, { pool: this.pool, ...(this.o.signal ? { signal: this.o.signal } : {}), progress });
     } catch (err) {
       if (!(err instanceof IntegrityError)) throw err;
       throw new IntegrityError(`disk ${number} (${disk.given}) failed its read-back verification: ${err.message}. Do not ship it: run the same command with another disk in its place`, { cause: err });
@@ -543,6 +570,18 @@ class Diskprep {
     const disks = this.state.disks.map((d) => ({ index: d.index, diskId: d.diskId, path: d.path, files: d.files ?? 0, bytes: d.bytes ?? 0 }));
     return { job, shippingAddress, disks, alreadyPrepared, vanished: this.vanished };
   }
+}
+
+/**
+ * A system error while working on a disk (EIO, EROFS, EACCES, …) as a one-line error that names the disk
+ * and what to do; Ferry's own errors pass through.
+ */
+function diskFailure(number: number, disk: DiskInspection, err: unknown): unknown {
+  if (err instanceof FerryError || !(err instanceof Error) || typeof (err as NodeJS.ErrnoException).code !== 'string') return err;
+  return new PermanentError(
+    `disk ${number} (${disk.given}): ${err.message}. Check that the disk is attached and writable, then run the same command again; or give another disk in its place`,
+    { cause: err },
+  );
 }
 
 function plural(n: number, word: string): string {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { PlannedFile } from './disk-copier.js';
+import type { PlannedFile } from './disk-types.js';
 import { encryptedSize, LABEL_MAX_BYTES } from './disk-format.js';
 import { diskBudgets, fillDisk, SERVICE_DISK_BYTES_LIMIT, type Budget } from './placement.js';
 

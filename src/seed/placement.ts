@@ -3,7 +3,7 @@
  * measures the disk, these decide.
  */
 import { encryptedSize, LABEL_MAX_BYTES } from './disk-format.js';
-import type { PlannedFile } from './disk-copier.js';
+import type { PlannedFile } from './disk-types.js';
 
 /** One limit a disk's contents must stay within: `room` bytes left, and what each file costs of it. */
 export interface Budget {

@@ -1,5 +1,5 @@
 import type { Storage } from '../storage/storage.js';
-import type { PlannedFile } from './disk-copier.js';
+import type { PlannedFile } from './disk-types.js';
 import { CARRIED_FOLDERS, isCarriedPath } from './disk-format.js';
 
 /**

@@ -5,7 +5,6 @@ import { deriveDiskSubkeys } from '../../src/seed/disk-format.js';
 import { readDiskFile } from '../../src/seed/disk-reader.js';
 import { verifyDisk } from '../../src/seed/disk-verifier.js';
 import { SEED_FILE_NAME } from '../../src/seed/seed-file.js';
-import { SegmentCipher } from '../../src/seed/segment-cipher.js';
 import { FakeJobServer } from '../../src/seed/testing/fake-job-server.js';
 import { seededBytes } from '../../src/seed/testing/staging-fixture.js';
 import { ferryOk, makeTempDir, TEST_PASSWORD, type TempDir } from './harness.js';
@@ -89,9 +88,9 @@ export class DiskprepScene {
       assert.ok(v.ok, `disk ${index + 1}: ${JSON.stringify(v.files.filter((f) => f.status !== 'ok'))}`);
       assert.equal(v.label.count, disks.length);
       assert.deepEqual(v.extra, [], 'nothing on the disk but its files');
-      const cipher = await SegmentCipher.create(deriveDiskSubkeys(this.key(index), record.id).fileKey);
+      const fileKey = deriveDiskSubkeys(this.key(index), record.id).fileKey;
       for (const entry of v.manifest.files) {
-        assert.deepEqual(await readDiskFile(disk, record.id, cipher, v.manifest.segmentSize, entry), await readFile(join(this.staging, entry.path)), entry.path);
+        assert.deepEqual(await readDiskFile(disk, record.id, fileKey, v.manifest.segmentSize, entry), await readFile(join(this.staging, entry.path)), entry.path);
       }
       const paths = v.manifest.files.map((f) => f.path);
       perDisk.push(paths);

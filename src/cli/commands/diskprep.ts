@@ -2,6 +2,7 @@ import { realpath } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { systemRandom } from '../../core/random.js';
+import { setMmapThreshold } from '../../engine/os/posix-extras.js';
 import { runDiskprep, type DiskprepResult } from '../../seed/diskprep.js';
 import { readSeedFile } from '../../seed/seed-file.js';
 import { FsStorage } from '../../storage/fs/fs-storage.js';
@@ -48,6 +49,7 @@ function parseMaxBytes(value: string): number {
  * disks, marks the import job prepared and prints the disks, the job and the shipping address.
  */
 export async function diskprepCommand(ctx: CliContext, options: DiskprepOptions): Promise<number> {
+  allocateForThroughput();
   let staging: string;
   try {
     staging = await realpath(options.staging);
@@ -101,6 +103,20 @@ function printSummary(ctx: CliContext, r: DiskprepResult): void {
   out.write(`ship the disks to:\n${r.shippingAddress.split('\n').map((line) => `  ${line}`).join('\n')}\n`);
   const by = r.job.trackingDeadline ? ` by ${r.job.trackingDeadline}` : '';
   out.write(`then enter the carrier and tracking number${by}, or the job is deleted: ferry job ship ${r.job.name} --carrier C --tracking T --return-address TEXT\n`);
+}
+
+/**
+ * main.ts gives every buffer of 1 MiB or more its own mapping to keep backups lean; diskprep allocates
+ * such buffers at disk speed (8 MiB reads, 1 MiB segments on every thread), and fresh mappings cost a
+ * page fault per 4 KiB: measured on 543 MiB of staging, 2.9 s of system time against 1.2 s when glibc
+ * recycles them (32 MiB threshold), and 3.5 s against 2.5 s in all.
+ */
+function allocateForThroughput(): void {
+  try {
+    setMmapThreshold(32 * 1024 * 1024);
+  } catch {
+    // Without the addon diskprep still works, only with more system time.
+  }
 }
 
 function processIsAlive(pid: number): boolean {

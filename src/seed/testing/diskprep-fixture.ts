@@ -10,7 +10,6 @@ import { readDiskFile } from '../disk-reader.js';
 import { verifyDisk } from '../disk-verifier.js';
 import { runDiskprep, type DiskprepIO, type DiskprepResult } from '../diskprep.js';
 import type { SeedFile } from '../seed-file.js';
-import { SegmentCipher } from '../segment-cipher.js';
 import { FakeJobService } from './fake-job-service.js';
 import { fillStaging, tempFolder, type StagingFile } from './staging-fixture.js';
 
@@ -87,7 +86,7 @@ export class DiskprepFixture {
     return path;
   }
 
-  run(disks: string[], options: { maxBytesPerDisk?: number; failpoints?: Failpoints; segmentSize?: number } = {}): Promise<DiskprepResult> {
+  run(disks: string[], options: { maxBytesPerDisk?: number; failpoints?: Failpoints; segmentSize?: number; workers?: number } = {}): Promise<DiskprepResult> {
     return runDiskprep({
       staging: this.staging,
       stagingDir: this.stagingDir,
@@ -104,6 +103,7 @@ export class DiskprepFixture {
       resumeCommand: 'RESUME-COMMAND',
       ...(options.failpoints ? { failpoints: options.failpoints } : {}),
       segmentSize: options.segmentSize ?? 256,
+      workers: options.workers ?? 0,
     });
   }
 
@@ -130,16 +130,16 @@ export class DiskprepFixture {
       assert.ok(verification.ok, `disk ${index + 1} verifies: ${JSON.stringify(verification.files.filter((f) => f.status !== 'ok'))}`);
       assert.deepEqual(verification.extra, []);
       assert.equal(verification.manifest.files.length, record.files);
-      const cipher = await SegmentCipher.create(deriveDiskSubkeys(this.key(index), record.id).fileKey);
+      const fileKey = deriveDiskSubkeys(this.key(index), record.id).fileKey;
       for (const entry of verification.manifest.files) {
         const expected = this.files.find((f) => f.path === entry.path);
         assert.ok(expected, `${entry.path} is a staging file`);
         assert.ok(!seen.has(entry.path), `${entry.path} is on disks ${seen.get(entry.path)} and ${index + 1}`);
         seen.set(entry.path, index + 1);
-        assert.deepEqual(await readDiskFile(path, record.id, cipher, verification.manifest.segmentSize, entry), expected.bytes);
+        assert.deepEqual(await readDiskFile(path, record.id, fileKey, verification.manifest.segmentSize, entry), expected.bytes);
       }
       perDisk.push(verification.manifest.files.map((f) => f.path));
-      assert.equal(record.bytes, await bytesWritten(path) - (await stat(join(path, 'FERRY-DISK.json'))).size);
+      assert.equal(record.bytes, (await bytesWritten(join(path, 'files'))) + (await stat(join(path, 'FERRY-MANIFEST'))).size, 'bytes registered');
     }
     assert.deepEqual([...seen.keys()].sort(), this.files.map((f) => f.path).sort(), 'every staging file is on a disk');
     return perDisk;

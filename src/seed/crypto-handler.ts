@@ -1,0 +1,123 @@
+import { createHash, type Hash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { IntegrityError, isErrno, withContext } from '../core/errors.js';
+import type { SealReply, SealRequest, VerifyReply, VerifyRequest } from './crypto-protocol.js';
+import { diskFileName, encryptedSize, FILE_HEADER_BYTES, parseFileHeader, segmentCount, segmentLength, TAG_BYTES } from './disk-format.js';
+import type { FileCheck } from './disk-types.js';
+import type { ManifestEntry } from './manifest.js';
+import { readAhead } from './read-ahead.js';
+import { openSegment, sealSegment } from './segment-crypto.js';
+
+const READ_DEPTH = 2;
+
+/**
+ * The crypto work of diskprep, run by each crypto worker (or in the calling thread): sealing runs of
+ * segments while hashing their file, and verifying whole files of a disk. Keeps the hash state of the
+ * files whose runs it is given; runs of one file must come to one handler, in order.
+ */
+export class CryptoHandler {
+  private readonly hashes = new Map<number, Hash>();
+
+  seal(request: SealRequest): SealReply {
+    const { data, segmentSize, first, segments } = request;
+    let hash = this.hashes.get(request.file);
+    if (first === 0 || !hash) this.hashes.set(request.file, (hash = createHash('sha256')));
+    hash.update(data);
+    const count = data.length === 0 ? 1 : Math.ceil(data.length / segmentSize);
+    const tags = Buffer.alloc(TAG_BYTES * count);
+    const parts: Uint8Array[] = [];
+    for (let k = 0; k < count; k++) {
+      const index = first + k;
+      const plaintext = data.subarray(k * segmentSize, Math.min(data.length, (k + 1) * segmentSize));
+      const place = { diskId: request.diskId, path: request.path, fileId: request.fileId, index, final: index === segments - 1 };
+      const { ciphertext, tag } = sealSegment(request.fileKey, plaintext, place);
+      tag.copy(tags, k * TAG_BYTES);
+      parts.push(ciphertext, tags.subarray(k * TAG_BYTES, (k + 1) * TAG_BYTES));
+    }
+    if (first + count < segments) return { kind: 'sealed', id: request.id, parts };
+    this.hashes.delete(request.file);
+    return { kind: 'sealed', id: request.id, parts, sha256: hash.digest('hex') };
+  }
+
+  /** Presence, size, header, every segment's authentication and the SHA-256 of one file of a disk. */
+  async verify(request: VerifyRequest): Promise<VerifyReply> {
+    const { entry, segmentSize } = request;
+    const name = join(request.disk, diskFileName(entry.n));
+    const result = (status: FileCheck['status'], bytes = 0, more: Partial<FileCheck> = {}): VerifyReply => ({
+      kind: 'verified',
+      id: request.id,
+      check: { n: entry.n, path: entry.path, status, ...more },
+      bytes,
+    });
+    let handle: FileHandle;
+    try {
+      handle = await open(name, 'r');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return result('missing');
+      throw withContext(`opening ${name}`, err);
+    }
+    try {
+      const shape = await checkShape(handle, entry, segmentSize);
+      if (shape === 'size') return result('wrong-size');
+      if (shape === 'header') return result('bad-header');
+      const segments = segmentCount(entry.size, segmentSize);
+      const perRead = Math.max(1, Math.floor(request.readBytes / (segmentSize + TAG_BYTES)));
+      const reads = function* (): Generator<{ first: number; count: number }> {
+        for (let first = 0; first < segments; first += perRead) yield { first, count: Math.min(perRead, segments - first) };
+      };
+      const load = async (r: { first: number; count: number }): Promise<Buffer> => {
+        const offset = FILE_HEADER_BYTES + r.first * (segmentSize + TAG_BYTES);
+        const last = r.first + r.count - 1;
+        const length = (last - r.first) * (segmentSize + TAG_BYTES) + segmentLength(entry.size, segmentSize, last) + TAG_BYTES;
+        const buffer = Buffer.allocUnsafe(length);
+        for (let done = 0; done < length; ) {
+          const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
+          if (bytesRead === 0) throw new IntegrityError(`${name} ended early`);
+          done += bytesRead;
+        }
+        return buffer;
+      };
+      const hash = createHash('sha256');
+      const bad: number[] = [];
+      let bytes = 0;
+      for await (const { request: r, outcome } of readAhead(reads(), READ_DEPTH, load)) {
+        if (!outcome.ok) throw withContext(`reading ${name}`, outcome.error);
+        let at = 0;
+        for (let index = r.first; index < r.first + r.count; index++) {
+          const length = segmentLength(entry.size, segmentSize, index) + TAG_BYTES;
+          const place = { diskId: request.diskId, path: entry.path, fileId: shape.fileId, index, final: index === segments - 1 };
+          try {
+            const plaintext = openSegment(request.fileKey, outcome.data.subarray(at, at + length), place);
+            hash.update(plaintext);
+            bytes += plaintext.length;
+          } catch (err) {
+            if (!(err instanceof IntegrityError)) throw err;
+            bad.push(index);
+          }
+          at += length;
+        }
+      }
+      if (bad.length > 0) return result('damaged', bytes, { badSegments: bad, detail: `segments ${bad.join(', ')} of ${segments} do not authenticate` });
+      const digest = hash.digest('hex');
+      return digest === entry.sha256 ? result('ok', bytes) : result('hash-mismatch', bytes, { detail: `SHA-256 ${digest}` });
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** The file id when size and header are right, else which of them is wrong. */
+async function checkShape(handle: FileHandle, entry: ManifestEntry, segmentSize: number): Promise<{ fileId: Buffer } | 'size' | 'header'> {
+  const { size } = await handle.stat();
+  if (size !== encryptedSize(entry.size, segmentSize)) return 'size';
+  const header = Buffer.alloc(FILE_HEADER_BYTES);
+  await handle.read(header, 0, FILE_HEADER_BYTES, 0);
+  try {
+    const parsed = parseFileHeader(header);
+    if (parsed.segmentSize !== segmentSize || parsed.fileId.toString('hex') !== entry.fileId) return 'header';
+    return { fileId: parsed.fileId };
+  } catch {
+    return 'header';
+  }
+}
