@@ -25,6 +25,57 @@ export interface ImportJobDisk {
   readonly bytes: number;
   readonly files: number;
   readonly manifestSha256: string;
+  /** The datacenter's ingest of this disk; null until it starts. */
+  readonly progress: ImportDiskProgress | null;
+}
+
+/** How far the ingest of one disk is (bytes and files of the disk's manifest). */
+export interface ImportDiskProgress {
+  readonly bytesDone: number;
+  readonly filesDone: number;
+  readonly filesFailed: number;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+}
+
+/** The copy of a job's imported objects into its vault, once the agent asked for it. */
+export interface ImportJobAdoption {
+  readonly state: 'Running' | 'Done' | 'Failed';
+  /** Objects to copy, known once the service listed the import; null before. */
+  readonly objectsTotal: number | null;
+  readonly objectsDone: number;
+  readonly bytesDone: number;
+  /** Import keys the agent asked to leave out (index files it replaced). */
+  readonly excluded: number;
+  /** True when the objects were copied inside the back end, without streaming them through the service. */
+  readonly serverSideCopy: boolean;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  /** Why the adoption failed (state Failed). */
+  readonly error: string | null;
+}
+
+/** The codes of the job's error log (docs/service.md, "Ingest"). */
+export type IngestErrorCode =
+  | 'FileNotFound'
+  | 'ChecksumMismatch'
+  | 'DecryptFailed'
+  | 'IOFailed'
+  | 'UnexpectedFile'
+  | 'PathRefused'
+  | 'UploadFailed'
+  | 'ManifestCorrupted'
+  | 'DiskIdMismatch'
+  | 'ForeignDisk'
+  | 'UnknownDisk';
+
+/** One entry of a job's error log: a file (path set) or a whole disk (path null) that did not arrive intact. */
+export interface ImportJobError {
+  readonly at: string;
+  readonly diskIndex: number | null;
+  readonly path: string | null;
+  readonly code: IngestErrorCode;
+  readonly message: string;
 }
 
 export interface ImportJobEvent {
@@ -49,7 +100,12 @@ export interface ImportJob {
   readonly carrier: string | null;
   readonly trackingNumber: string | null;
   readonly returnAddress: string | null;
+  readonly shippedAt: string | null;
+  readonly receivedAt: string | null;
   readonly disks: readonly ImportJobDisk[];
+  /** Entries in the job's error log (`GET /v1/import-jobs/:jobId/errors`). */
+  readonly errorCount: number;
+  readonly adoption: ImportJobAdoption | null;
   readonly timeline: readonly ImportJobEvent[];
 }
 

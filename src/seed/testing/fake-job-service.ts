@@ -62,7 +62,11 @@ export class FakeJobService implements JobService {
       carrier: null,
       trackingNumber: null,
       returnAddress: null,
+      shippedAt: null,
+      receivedAt: null,
       disks: [],
+      errorCount: 0,
+      adoption: null,
       timeline: [{ at, state: 'Creating', actor: 'agent:test' }],
     };
     const entry = { job, token: `fry_job_${randomBytes(32).toString('base64url')}` };
@@ -90,7 +94,7 @@ export class FakeJobService implements JobService {
     if (!isDiskId(disk.diskId) || !/^[0-9a-f]{64}$/.test(disk.manifestSha256) || Buffer.from(disk.diskKey, 'base64').length !== 32 || !(disk.files >= 0)) {
       throw new FakeServiceError(400, 'INVALID', 'invalid disk registration');
     }
-    const record: ImportJobDisk = { id: disk.diskId, index, state: 'Prepared', bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256 };
+    const record: ImportJobDisk = { id: disk.diskId, index, state: 'Prepared', bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256, progress: null };
     entry.job = { ...entry.job, disks: [...entry.job.disks.filter((d) => d.index !== index), record].sort((a, b) => a.index - b.index) };
     let keys = this.escrow.get(jobId);
     if (!keys) this.escrow.set(jobId, (keys = new Map<number, string>()));
