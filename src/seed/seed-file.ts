@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { isErrno, UserError } from '../core/errors.js';
@@ -33,5 +33,17 @@ export async function readSeedFile(stagingDir: string): Promise<SeedFile> {
     return SeedFileSchema.parse(JSON.parse(text));
   } catch (cause) {
     throw new UserError(`${path} is not a valid seed file (${(cause as Error).message.split('\n')[0]}): it was damaged; start the seed again`, { cause });
+  }
+}
+
+/** Writes FERRY-SEED.json into a new staging location (mode 0600, fsynced); refuses to replace one. */
+export async function writeSeedFile(stagingDir: string, contents: Omit<SeedFile, 'format' | 'version'>): Promise<void> {
+  const seedFile: SeedFile = { format: 'ferry-seed', version: 1, ...contents };
+  const handle = await open(join(stagingDir, SEED_FILE_NAME), 'wx', 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(seedFile, null, 2) + '\n');
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

@@ -6,7 +6,7 @@ import { setMmapThreshold } from '../../engine/os/posix-extras.js';
 import { runDiskprep, type DiskprepResult } from '../../seed/diskprep.js';
 import { readSeedFile } from '../../seed/seed-file.js';
 import { FsStorage } from '../../storage/fs/fs-storage.js';
-import { parseByteSize } from '../byte-size.js';
+import { parseSize } from '../../seed/plan/units.js';
 import { collect, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 import { diskprepIO } from '../diskprep-io.js';
@@ -38,7 +38,7 @@ export function registerDiskprep(program: Command, ctx: CliContext, run: Runner)
 
 function parseMaxBytes(value: string): number {
   try {
-    return parseByteSize(value);
+    return parseSize(value);
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }

@@ -1,4 +1,4 @@
-import { lstat, mkdir, open, readdir, realpath, rm, statfs, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, rm, statfs, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { UserError } from '../../core/errors.js';
@@ -9,18 +9,16 @@ import { Repository } from '../../engine/repository/repository.js';
 import { estimateStoredRatio } from '../../seed/plan/sample-estimate.js';
 import { ASSUMED, planSeed } from '../../seed/plan/seed-plan.js';
 import { parseRate, parseSize } from '../../seed/plan/units.js';
+import { writeSeedFile } from '../../seed/seed-file.js';
 import { FsStorage } from '../../storage/fs/fs-storage.js';
 import { CONFIG_KEY, folderOf } from '../../storage/layout.js';
 import type { Storage } from '../../storage/storage.js';
-import { readPendingSeed, readSchedule, requireRegistration, vaultLocation, writePendingSeed, type AgentRegistration } from '../agent-state.js';
+import { readPendingSeed, readSchedule, requireRegistration, vaultLocation, writePendingSeed } from '../agent-state.js';
 import { collect, type Runner } from '../command-kit.js';
 import { openTargetStorage, type CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { readPassword } from '../password.js';
 import { ServiceClient } from '../service-client.js';
-
-/** The file in a staging location that lets the copy computer act for the import job (mode 0600). */
-export const SEED_FILE = 'FERRY-SEED.json';
 
 export interface SeedStartOptions {
   readonly staging: string;
@@ -109,7 +107,7 @@ export async function seedStartCommand(ctx: CliContext, options: SeedStartOption
     throw err;
   }
   try {
-    await writeSeedFile(staging, registration, created);
+    await writeSeedFile(staging, { server: registration.server, jobId: created.job.id, jobName: created.job.name, jobToken: created.jobToken, vault: registration.vault });
     await writePendingSeed(ctx.env, { jobId: created.job.id, jobName: created.job.name, staging, startedAt: new Date(ctx.repoContext.clock.now()).toISOString() });
   } catch (err) {
     throw new UserError(`the import job ${created.job.name} was created, but the seed could not be recorded (${(err as Error).message}): cancel it with \`ferry job cancel ${created.job.name}\` and start again`, { cause: err });
@@ -268,21 +266,3 @@ async function replicateKeys(vault: Storage, staging: Storage): Promise<void> {
   await staging.save(CONFIG_KEY, await vault.load(CONFIG_KEY));
 }
 
-async function writeSeedFile(staging: string, registration: AgentRegistration, created: CreatedJob): Promise<void> {
-  const contents = {
-    format: 'ferry-seed',
-    version: 1,
-    server: registration.server,
-    jobId: created.job.id,
-    jobName: created.job.name,
-    jobToken: created.jobToken,
-    vault: registration.vault,
-  };
-  const handle = await open(join(staging, SEED_FILE), 'wx', 0o600);
-  try {
-    await handle.writeFile(JSON.stringify(contents, null, 2) + '\n');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
