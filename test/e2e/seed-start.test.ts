@@ -80,6 +80,29 @@ describe('ferry seed start', () => {
     assert.equal((await ferryOk(['seed', 'status'], asAgent())).stdout.trim(), 'no offline seed is pending: backups go to the vault');
   });
 
+  it('refuses a staging location without room for the sources (a 2 MiB tmpfs, as root)', async (t) => {
+    const small = join(tmp.path, 'small-staging');
+    await mkdir(small);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small], { stdio: 'ignore' });
+    } catch {
+      t.skip('mounting a tmpfs needs root (CI runs as root)');
+      return;
+    }
+    try {
+      const big = join(tmp.path, 'big-source');
+      await mkdir(big);
+      await writeFile(join(big, 'large.bin'), Buffer.alloc(8 * 1024 * 1024, 1));
+      const refused = await ferry(['seed', 'start', '--staging', small, '--storage-account', 'imports', '--container', 'seed-c', '--job', 'j', '--paths', big], asAgent());
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /the staging folder has .* free, the sources hold 8\.00 MiB: free space or choose a larger staging location/);
+      assert.deepEqual(await readdir(small), [], 'nothing written to the staging folder');
+      assert.equal((await ferryOk(['seed', 'status'], asAgent())).stdout.trim(), 'no offline seed is pending: backups go to the vault');
+    } finally {
+      execFileSync('umount', [small]);
+    }
+  });
+
   it('starts the seed: staging replicates the vault, holds the job token (0600), and takes the backups', async () => {
     const staging = join(tmp.path, 'staging');
     const started = await start(staging);
