@@ -1,0 +1,181 @@
+/**
+ * `ferry demo`: the whole offline-seeding workflow on the embedded default, narrated step by step, in a
+ * temporary directory. Every step is a real `ferry` command run as the role that would run it; the demo
+ * checks what a user would check (two disks, the job's states, the incremental's size, the restore) and
+ * fails loudly when something is off.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../../core/errors.js';
+import { formatBytes } from '../format.js';
+import { DemoRunner } from './demo-runner.js';
+import { changeSampleTree, treeDifferences, treeDigest, writeSampleTree } from './sample-tree.js';
+
+const PASSPHRASE = 'demo passphrase, not for real use';
+const JOB = 'first-seed';
+const STEPS = 12;
+
+export interface DemoOptions {
+  /** The demo's working directory (empty; the caller makes and removes it). */
+  readonly workDir: string;
+  readonly out: NodeJS.WritableStream;
+  /** The environment the demo's commands start from. */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+interface SnapshotListing {
+  readonly id: string;
+  readonly summary?: { readonly dataAddedPacked: number };
+}
+
+interface JobListing {
+  readonly state: string;
+  readonly disks: readonly { readonly index: number; readonly state: string }[];
+}
+
+/** Runs the demo; resolves when every step passed, rejects with the step that failed. */
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const dir = (name: string): string => join(options.workDir, name);
+  const base = withoutFerryVariables(options.env);
+  const runner = new DemoRunner(
+    {
+      admin: base,
+      agent: { ...base, FERRY_STATE_DIR: dir('agent-state'), FERRY_PASSWORD: PASSPHRASE },
+      'copy computer': base,
+      datacenter: base,
+    },
+    options.out,
+  );
+  let step = 0;
+  const say = (text: string): void => void options.out.write(`\n== ${++step}/${STEPS} ${text}\n`);
+  const note = (text: string): void => void options.out.write(`   ${text}\n`);
+
+  say(`A file server to protect: a sample folder in ${dir('file-server')}`);
+  await writeSampleTree(dir('file-server'));
+
+  say('The service starts (embedded default: SQLite and local files, nothing to install)');
+  const serve = runner.spawnLongRunning('admin', ['serve', '--data-dir', dir('service'), '--listen', '127.0.0.1:0']);
+  try {
+    const url = await serviceUrl(serve);
+    const adminToken = (await readFile(join(dir('service'), 'admin.token'), 'utf8')).trim();
+    for (const role of ['admin', 'datacenter'] as const) runner.setEnv(role, 'FERRY_SERVER', url);
+    runner.setEnv('admin', 'FERRY_TOKEN', adminToken);
+    note(`the service listens on ${url}; its first admin token is in ${join(dir('service'), 'admin.token')}`);
+
+    say('The admin creates a tenant, a storage account and a vault, and a credentials file for the file server');
+    await runner.show('admin', ['tenant', 'create', 'acme']);
+    await runner.show('admin', ['storage-account', 'create', 'files', '--tenant', 'acme']);
+    await runner.show('admin', ['vault', 'create', 'fileserver', '--tenant', 'acme', '--storage-account', 'files']);
+    await runner.show('admin', ['vault', 'credentials', 'fileserver', '--tenant', 'acme', '--out', dir('credentials.json')]);
+
+    say('The file server registers with the vault (the passphrase never leaves it)');
+    await runner.show('agent', ['register', '--credentials', dir('credentials.json')]);
+
+    say('The file server starts an offline seed: the first backup goes to a staging location');
+    await runner.show('agent', ['seed', 'start', '--staging', dir('staging'), '--storage-account', 'files', '--container', 'first-seed', '--job', JOB, '--paths', dir('file-server')]);
+    await runner.show('agent', ['backup', dir('file-server')]);
+    const seeded = await latestSnapshot(runner);
+
+    say('The copy computer copies staging onto two encrypted disks (the keys go to the service, never onto a disk)');
+    const disks = [dir('disk-1'), dir('disk-2')];
+    for (const disk of disks) await mkdir(disk);
+    const perDisk = await twoDiskLimit(dir('staging'));
+    await runner.show('copy computer', ['diskprep', '--staging', dir('staging'), ...disks.flatMap((d) => ['--disk', d]), '--max-bytes-per-disk', String(perDisk)]);
+
+    say('The disks are shipped: carrier and tracking number go on the import job');
+    await runner.show('admin', ['job', 'ship', JOB, '--carrier', 'Demo Courier', '--tracking', 'DEMO 0001 2026', '--return-address', 'Acme IT, 1 Main Street, Springfield']);
+
+    say('The datacenter receives the disks and ingests them, in any order, each verified against its manifest');
+    const operator = JSON.parse(await runner.capture('admin', ['token', 'create', '--role', 'operator', '--json'])) as { token: string };
+    runner.setEnv('datacenter', 'FERRY_TOKEN', operator.token);
+    await runner.show('datacenter', ['datacenter', 'receive', JOB]);
+    await runner.show('datacenter', ['datacenter', 'ingest', JOB, '--disk', disks[1]!, '--disk', disks[0]!]);
+    const ingested = JSON.parse(await runner.capture('admin', ['job', 'show', JOB, '--json'])) as JobListing;
+    if (ingested.state !== 'Completed') throw new UserError(`the demo expected the job Completed after ingest, it is ${ingested.state}`);
+    note(`job ${JOB}: ${ingested.state}, ${ingested.disks.length} disks: ${ingested.disks.map((d) => `disk ${d.index + 1} ${d.state}`).join(', ')}`);
+
+    say('A day of work on the file server, then its next backup: the vault adopts the seed, and the backup is incremental');
+    const changed = await changeSampleTree(dir('file-server'));
+    await runner.show('agent', ['backup', dir('file-server')]);
+    const incremental = await latestSnapshot(runner);
+    const full = seeded.summary?.dataAddedPacked ?? 0;
+    const sent = incremental.summary?.dataAddedPacked ?? Number.NaN;
+    note(`the full backup stored ${formatBytes(full)} (it travelled on the disks); this backup sent ${formatBytes(sent)} for ${formatBytes(changed)} of changes`);
+    if (!(sent < full / 4)) throw new UserError(`the demo expected an incremental backup, but it sent ${formatBytes(sent)} of ${formatBytes(full)}`);
+
+    say('Restore from the vault and compare with the file server, byte for byte');
+    await runner.show('agent', ['restore', 'latest', '--target', dir('restored')]);
+    const differences = treeDifferences(await treeDigest(dir('file-server')), await treeDigest(join(dir('restored'), dir('file-server'))));
+    if (differences.length > 0) throw new UserError(`the restore differs from the file server: ${differences.slice(0, 5).join(', ')}`);
+    note('the restore is identical: every file, folder and link, with modes and times');
+
+    say('Every pack in the vault reads back and authenticates');
+    await runner.show('agent', ['check', '--read-data']);
+
+    say('Clean up: the staging location and the imported copy are no longer needed');
+    await runner.show('agent', ['seed', 'cleanup', JOB, '--yes']);
+    await runner.show('admin', ['job', 'show', JOB]);
+
+    options.out.write(`\nThe whole offline-seeding flow worked. The service ran at ${url}.\n`);
+  } finally {
+    serve.kill('SIGTERM');
+  }
+}
+
+/** Resolves with the URL `ferry serve` prints once it listens; rejects when it exits first or takes > 20 s. */
+function serviceUrl(serve: ChildProcess): Promise<string> {
+  let output = '';
+  let errors = '';
+  serve.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString('utf8')));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new UserError(`ferry serve printed no URL within 20 s: ${errors.trim()}`)), 20_000);
+    serve.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      const url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
+      if (url !== undefined) {
+        clearTimeout(timer);
+        resolve(url);
+      }
+    });
+    serve.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new UserError(`ferry serve exited (${code}) before it listened: ${errors.trim()}`));
+    });
+  });
+}
+
+async function latestSnapshot(runner: DemoRunner): Promise<SnapshotListing> {
+  const snapshots = JSON.parse(await runner.capture('agent', ['snapshots', '--json'])) as SnapshotListing[];
+  const latest = snapshots.at(-1);
+  if (latest === undefined) throw new UserError('the demo expected a snapshot, there is none');
+  return latest;
+}
+
+/**
+ * A --max-bytes-per-disk that makes diskprep use exactly two disks: at least half the staging files plus
+ * the largest one (so what does not fit the first disk fits the second), with 1 % and 1 MiB for the
+ * transport layer, label and manifest; below the total, so one disk is not enough.
+ */
+async function twoDiskLimit(staging: string): Promise<number> {
+  const sizes = await stagingFileSizes(staging);
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  const limit = Math.ceil((total / 2 + Math.max(...sizes)) * 1.01) + 2 ** 20;
+  if (limit >= total) throw new UserError('the demo sample is too small to need two disks');
+  return limit;
+}
+
+async function stagingFileSizes(staging: string): Promise<number[]> {
+  const sizes: number[] = [];
+  for (const folder of ['data', 'index', 'snapshots']) {
+    for (const entry of await readdir(join(staging, folder), { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) sizes.push((await stat(join(entry.parentPath, entry.name))).size);
+    }
+  }
+  return sizes;
+}
+
+/** The demo's commands find their server, token and repository only where the demo puts them. */
+function withoutFerryVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('FERRY_')));
+}
