@@ -20,5 +20,5 @@ test('ferry demo runs the whole offline-seeding flow and cleans up after itself'
   ]) {
     assert.match(result.stdout, line);
   }
-  await assert.rejects(stat(work!), /ENOENT/, 'the temporary folder is removed');
+  await assert.rejects(stat(work), /ENOENT/, 'the temporary folder is removed');
 });
