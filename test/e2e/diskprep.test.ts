@@ -2,7 +2,7 @@
 // fake job server on 127.0.0.1 implementing the three routes diskprep calls (the contract of issue 5).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { IntegrityError } from '../../src/core/errors.js';
@@ -65,14 +65,18 @@ test('three directory disks with --max-bytes-per-disk: verified, registered, sum
     await assert.rejects(verifyDisk(disks[0]!, scene.key(0), expectDisk1), (err: Error) => err instanceof IntegrityError && /does not authenticate/.test(err.message));
     await writeFile(manifestPath, manifest);
 
-    const victim = join(disks[1]!, diskFileName(0));
+    // The largest file on disk 2 (placement depends on the pack sizes): a byte of its second segment when
+    // it has one, else of its first.
+    const onDisk2 = perDisk[1]!.map((_, n) => join(disks[1]!, diskFileName(n)));
+    const sizes = await Promise.all(onDisk2.map(async (path) => (await stat(path)).size));
+    const victim = onDisk2[sizes.indexOf(Math.max(...sizes))]!;
     const bytes = await readFile(victim);
-    const at = FILE_HEADER_BYTES + 1024 * 1024 + 16 + 777; // inside segment 1
-    bytes[at]! ^= 0x01;
+    const segment = bytes.length > FILE_HEADER_BYTES + 1024 * 1024 + 16 + 777 ? 1 : 0;
+    bytes[FILE_HEADER_BYTES + segment * (1024 * 1024 + 16) + 5]! ^= 0x01;
     await writeFile(victim, bytes);
     const v = await verifyDisk(disks[1]!, scene.key(1), { jobId: scene.jobId, diskId: job.disks[1]!.id, index: 1 });
     assert.equal(v.ok, false);
-    assert.deepEqual(v.files.map((f) => [f.status, f.badSegments]), [['damaged', [1]]]);
+    assert.deepEqual(v.files.map((f) => [f.status, f.badSegments]), [['damaged', [segment]]]);
   }));
 
 for (const [point, what] of [
