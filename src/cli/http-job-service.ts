@@ -1,4 +1,4 @@
-import type { DiskRegistration, ImportJob, JobService, PreparedJob } from '../seed/job-service.js';
+import type { DiskRegistration, DiskReplacement, ImportJob, JobService, PreparedJob } from '../seed/job-service.js';
 import type { ServiceClient } from './service-client.js';
 
 /**
@@ -18,5 +18,9 @@ export class HttpJobService implements JobService {
 
   markPrepared(jobId: string, disks: number): Promise<PreparedJob> {
     return this.client.request('POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/prepared`, { disks });
+  }
+
+  replaceDisk(jobId: string, index: number, disk: DiskReplacement): Promise<ImportJob> {
+    return this.client.request('PUT', `/v1/import-jobs/${encodeURIComponent(jobId)}/disks/${index}/replacement`, disk);
   }
 }

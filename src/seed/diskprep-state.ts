@@ -32,6 +32,8 @@ const DiskRecordSchema = z.object({
   files: z.number().int().min(0).optional(),
   bytes: z.number().int().min(0).optional(),
   manifestSha256: z.string().optional(),
+  /** Set on a disk made by `--replace-disk`: the id of the disk it replaces. */
+  replaces: z.string().refine(isDiskId).optional(),
 });
 
 const StateSchema = z.object({
@@ -40,6 +42,8 @@ const StateSchema = z.object({
   jobId: z.string().min(1),
   disks: z.array(DiskRecordSchema),
   prepared: z.object({ at: z.string(), disks: z.number().int().min(1), shippingAddress: z.string() }).nullable(),
+  /** A disk being made by `--replace-disk`; it takes the old one's place in `disks` once registered. */
+  replacement: DiskRecordSchema.nullable().optional(),
 });
 
 export type DiskRecord = z.infer<typeof DiskRecordSchema>;

@@ -306,3 +306,55 @@ test('files removed from staging after the listing are skipped with a note', () 
     f.files = f.files.filter((file) => file !== victim);
     await f.assertDisksHoldStaging([d1]);
   }));
+
+test('--replace-disk: a lost disk is prepared again onto a new disk with a new id and key, in its place; only while it has not arrived', () =>
+  withFixture(async (f) => {
+    const disks = [await f.disk('d1'), await f.disk('d2'), await f.disk('d3')];
+    await f.run(disks, { maxBytesPerDisk: MAX });
+    f.service.setState(f.seed.jobId, 'Shipping');
+    const before = await f.service.getJob(f.seed.jobId);
+    const lost = before.disks[1]!;
+    const oldKey = f.key(1);
+    const pathsBefore = await f.assertDisksHoldStaging(disks);
+
+    const small = await f.disk('small');
+    await assert.rejects(f.run([small], { maxBytesPerDisk: 2000, replaceDisk: lost.id }), /does not fit|too small/);
+    const replacement = await f.disk('replacement');
+    await writeFile(join(replacement, 'old-photos.jpg'), 'x');
+    await assert.rejects(f.run([replacement], { replaceDisk: lost.id }), /not empty/);
+    await rm(join(replacement, 'old-photos.jpg'));
+    await assert.rejects(f.run([replacement, small], { replaceDisk: lost.id }), /exactly one --disk/);
+    await assert.rejects(f.run([disks[1]!], { replaceDisk: lost.id, maxBytesPerDisk: MAX }), /is the disk being replaced/);
+    await assert.rejects(f.run([replacement], { replaceDisk: '7' }), /has no disk 7: its disks are 1 \(/);
+
+    // Interrupted after the second file and after sealing: the same command carries on each time.
+    await assert.rejects(f.run([replacement], { replaceDisk: lost.id, maxBytesPerDisk: MAX, failpoints: throwingFailpoint('diskprep-file-copied', 2) }), /failpoint/);
+    await assert.rejects(f.run([replacement], { replaceDisk: lost.id, maxBytesPerDisk: MAX, failpoints: throwingFailpoint('diskprep-sealed') }), /failpoint/);
+    assert.equal((await f.service.getJob(f.seed.jobId)).disks[1]!.id, lost.id, 'the lost disk stays registered until the new one is ready');
+    const result = await f.run([replacement], { replaceDisk: lost.id, maxBytesPerDisk: MAX });
+    assert.equal(result.alreadyPrepared, false);
+    const after = await f.service.getJob(f.seed.jobId);
+    assert.notEqual(after.disks[1]!.id, lost.id, 'a new disk id');
+    assert.equal(after.disks[1]!.state, 'Prepared');
+    assert.notDeepEqual(f.key(1), oldKey, 'a new disk key');
+    const label = await readLabel(replacement);
+    assert.deepEqual([label?.index, label?.count, label?.diskId], [1, 3, after.disks[1]!.id]);
+    const pathsAfter = await f.assertDisksHoldStaging([disks[0]!, replacement, disks[2]!]);
+    assert.deepEqual(pathsAfter[1], pathsBefore[1], 'the same files as the lost disk');
+    const state = await readFile(join(f.stagingDir, DISKPREP_FOLDER, 'state.json'), 'utf8');
+    assert.doesNotMatch(state, /"key"/, 'the new key is not kept once the service holds it');
+
+    // The same command again only reports; a disk that arrived cannot be replaced.
+    const again = await f.run([replacement], { replaceDisk: lost.id });
+    assert.equal(again.alreadyPrepared, true);
+    assert.match(f.io.notes.join('\n'), /disk 2 was already replaced/);
+    f.service.setState(f.seed.jobId, 'Completed');
+    await assert.rejects(f.run([await f.disk('another')], { replaceDisk: '3' }), /import job .* is Completed: disks can be replaced only until its ingest has finished/);
+  }));
+
+test('--replace-disk before the disks are all prepared is refused with what to do', () =>
+  withFixture(async (f) => {
+    const d1 = await f.disk('d1');
+    await assert.rejects(f.run([d1], { maxBytesPerDisk: MAX }), /the disks given are full/);
+    await assert.rejects(f.run([await f.disk('r')], { replaceDisk: '1' }), /are not all prepared yet: finish them with `ferry diskprep` \(without --replace-disk\) first/);
+  }));

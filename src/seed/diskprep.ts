@@ -41,10 +41,13 @@ import { diskBudgets, fillDisk, SERVICE_DISKS_PER_JOB } from './placement.js';
 import type { SeedFile } from './seed-file.js';
 import { listStagingFiles } from './staging-files.js';
 
-/** The work diskprep reports and the questions it asks; the CLI implements them for a terminal or a log. */
 /** A temporary file that keeps the manifest's room on a disk while it is filled. */
 const MANIFEST_RESERVE = `${DISK_TEMP_PREFIX}manifest-room`;
 
+/** The job states in which a disk that has not arrived may still be replaced by a new one. */
+const REPLACEABLE_IN: readonly ImportJob['state'][] = ['Creating', 'Shipping', 'Received', 'Transferring'];
+
+/** The work diskprep reports and the questions it asks; the CLI implements them for a terminal or a log. */
 export interface DiskprepIO {
   /**
    * Whether the non-empty `disk` may be erased (`reason` says what is on it): `--yes`, or a typed
@@ -69,6 +72,11 @@ export interface DiskprepOptions {
   /** The disks given (--disk), in order. */
   readonly disks: readonly string[];
   readonly maxBytesPerDisk?: number;
+  /**
+   * Re-prepare one disk of a prepared job onto the one disk given (a lost or damaged shipment): its id,
+   * or its number (1 = index 0). The same files, a new disk id and key; the service refuses the old disk.
+   */
+  readonly replaceDisk?: string;
   readonly io: DiskprepIO;
   readonly clock: Clock;
   readonly random: RandomSource;
@@ -149,6 +157,7 @@ class Diskprep {
       throw new UserError(`the diskprep state in ${this.store.dir} belongs to import job ${this.state.jobId}, but ${o.seed.jobName} (${o.seed.jobId}) is this staging location's job: remove ${this.store.dir} to start over`);
     }
     this.job = await o.jobs.getJob(o.seed.jobId);
+    if (o.replaceDisk !== undefined) return this.replace(o.replaceDisk);
     if (this.state.prepared) return this.summary(this.job, this.state.prepared.shippingAddress, true);
     if (this.job.preparedAt !== null && this.preparedByUs(this.job)) return this.finish();
     if (this.job.state !== 'Creating' || this.job.preparedAt !== null) {
@@ -183,6 +192,104 @@ class Diskprep {
 
     await this.addCountToLabels();
     return this.finish();
+  }
+
+  /**
+   * `--replace-disk`: copies the files of a disk that was lost or damaged on its way onto the one disk
+   * given, with a new disk id and key, and registers it in the old one's place. Resumable like the rest:
+   * an unfinished replacement is picked up again by the same command.
+   */
+  private async replace(ref: string): Promise<DiskprepResult> {
+    const { o } = this;
+    const prepared = this.state.prepared;
+    if (!prepared) {
+      throw new UserError(`the disks of import job ${this.job.name} are not all prepared yet: finish them with \`ferry diskprep\` (without --replace-disk) first`);
+    }
+    const target = this.state.disks.find((d) => d.diskId === ref || String(d.index + 1) === ref) ?? this.state.disks.find((d) => d.replaces === ref);
+    if (!target) {
+      const known = this.state.disks.map((d) => `${d.index + 1} (${d.diskId})`).join(', ');
+      throw new UserError(`import job ${this.job.name} has no disk ${ref}: its disks are ${known}`);
+    }
+    const number = target.index + 1;
+    if (target.replaces === ref) {
+      o.io.note(`disk ${number} was already replaced: the new disk ${target.diskId} is ready`);
+      return this.summary(this.job, prepared.shippingAddress, true);
+    }
+    if (!REPLACEABLE_IN.includes(this.job.state)) {
+      throw new UserError(`import job ${this.job.name} is ${this.job.state}: disks can be replaced only until its ingest has finished`);
+    }
+    const onService = this.job.disks.find((d) => d.index === target.index);
+    if (onService && !['Prepared', 'NeverReceived'].includes(onService.state)) {
+      throw new UserError(`disk ${number} has arrived at the datacenter (it is ${onService.state}): it cannot be replaced; files it lost are re-sent over the network after adoption`);
+    }
+    const given = await this.inspectGiven();
+    if (given.length !== 1) throw new UserError('--replace-disk takes exactly one --disk: the new disk');
+    const disk = given[0]!;
+    this.journal = await this.store.readJournal();
+    const files = await this.filesOfDisk(target.diskId);
+    const pending = this.state.replacement;
+    let record = pending && pending.replaces === target.diskId && this.isOurs(disk, pending) ? pending : undefined;
+    if (!record) {
+      if (disk.label?.job.id === o.seed.jobId && disk.label.diskId === target.diskId) throw new UserError(`${disk.given} is the disk being replaced: give a new disk`);
+      if (disk.entries.length > 0) await this.confirmErase(disk);
+      record = await this.startReplacement(target, disk, files);
+    }
+    try {
+      const key = Buffer.from(record.key!, 'base64');
+      record.path = disk.path;
+      if (record.status === 'filling') {
+        const placed = this.placedOn(record);
+        const left = await this.fill(record, disk, deriveDiskSubkeys(key, record.diskId), files.filter((f) => !placed.has(f.path)), new Map(files.map((f) => [f.path, f])));
+        if (left.length > 0) {
+          // Never register a disk that lacks some of the files: the lost disk stays the registered one.
+          this.state = { ...this.state, replacement: null };
+          await this.save();
+          throw new UserError(`the new disk ${disk.given} is too small: ${plural(left.length, 'file')} of disk ${number} do not fit on it; give a disk at least as large as the one it replaces`);
+        }
+      }
+      if (record.status === 'sealed') await this.verify(record, disk, key);
+      if (record.status === 'verified') await this.register(record, key, disk);
+    } catch (err) {
+      throw diskFailure(number, disk, err);
+    }
+    const { key: _key, ...registered } = record;
+    this.state = { ...this.state, disks: this.state.disks.map((d) => (d === target ? registered : d)), replacement: null };
+    await this.save();
+    await this.addCountToLabels();
+    return this.summary(this.job, prepared.shippingAddress, false);
+  }
+
+  /** The staging files that were on disk `diskId`, as the staging location has them now. */
+  private async filesOfDisk(diskId: string): Promise<PlannedFile[]> {
+    const staging = new Map((await listStagingFiles(this.o.staging)).map((f) => [f.path, f]));
+    const files = [...(filesByDisk(this.journal).get(diskId)?.values() ?? [])].map((entry) => entry.path);
+    const missing = files.filter((path) => !staging.has(path));
+    if (missing.length > 0) {
+      throw new UserError(
+        `the staging location no longer holds ${plural(missing.length, 'file')} of that disk (${missing.slice(0, 3).join(', ')}): it cannot be prepared again; ` +
+          'ingest the other disks, and the agent re-sends what is missing over the network after adoption',
+      );
+    }
+    return sortByPath(files.map((path) => staging.get(path)!));
+  }
+
+  private placedOn(record: DiskRecord): Set<string> {
+    return new Set([...(filesByDisk(this.journal).get(record.diskId)?.values() ?? [])].map((f) => f.path));
+  }
+
+  /** Starts the new disk (a new id and key, the old one's index) as the state's replacement, and labels it. */
+  private async startReplacement(old: DiskRecord, disk: DiskInspection, files: readonly PlannedFile[]): Promise<DiskRecord> {
+    this.checkEveryFileFits(files);
+    if (disk.entries.length > 0) await eraseDisk(disk);
+    const diskId = uuidFrom(this.o.random.bytes(16));
+    const key = this.o.random.bytes(DISK_KEY_BYTES);
+    const createdAt = new Date(this.o.clock.now());
+    const record: DiskRecord = { index: old.index, diskId, key: key.toString('base64'), path: disk.path, status: 'filling', createdAt: createdAt.toISOString(), replaces: old.diskId };
+    this.state = { ...this.state, replacement: record };
+    await this.save();
+    await writeLabel(disk.path, { ...makeLabel(this.job, diskId, old.index, createdAt), count: this.state.disks.length });
+    this.o.io.note(`disk ${old.index + 1} is replaced: ${plural(files.length, 'file')} go onto ${disk.given} with a new disk id ${diskId}`);
+    return record;
   }
 
   /** Marks the job prepared, then forgets the disk keys (the service holds them). */
@@ -530,13 +637,17 @@ class Diskprep {
   }
 
   private async register(record: DiskRecord, key: Buffer, disk: DiskInspection): Promise<void> {
-    await this.o.jobs.putDisk(this.o.seed.jobId, record.index, {
+    const registration = {
       diskId: record.diskId,
       bytes: record.bytes!,
       files: record.files!,
       manifestSha256: record.manifestSha256!,
       diskKey: key.toString('base64'),
-    });
+    };
+    if (record.replaces === undefined) this.job = await this.o.jobs.putDisk(this.o.seed.jobId, record.index, registration);
+    else if (!this.job.disks.some((d) => d.index === record.index && d.id === record.diskId)) {
+      this.job = await this.o.jobs.replaceDisk(this.o.seed.jobId, record.index, { ...registration, replaces: record.replaces });
+    }
     this.failpoints.hit('diskprep-disk-put');
     record.status = 'registered';
     await this.save();

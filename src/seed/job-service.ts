@@ -122,6 +122,12 @@ export interface DiskRegistration {
   readonly diskKey: string;
 }
 
+/** The body of `PUT /v1/import-jobs/:jobId/disks/:index/replacement`: a new disk in a lost one's place. */
+export interface DiskReplacement extends DiskRegistration {
+  /** The id of the disk it replaces (registered at that index now). */
+  readonly replaces: string;
+}
+
 /** The answer of `POST /v1/import-jobs/:jobId/prepared`. */
 export interface PreparedJob {
   readonly job: ImportJob;
@@ -139,4 +145,9 @@ export interface JobService {
   putDisk(jobId: string, index: number, disk: DiskRegistration): Promise<ImportJob>;
   /** `POST /v1/import-jobs/:jobId/prepared`: all `disks` disks (indexes 0…disks−1) are registered. */
   markPrepared(jobId: string, disks: number): Promise<PreparedJob>;
+  /**
+   * `PUT /v1/import-jobs/:jobId/disks/:index/replacement`: registers a new disk in place of one that has not
+   * arrived (Prepared or NeverReceived) of a prepared job; the service refuses the old disk from then on.
+   */
+  replaceDisk(jobId: string, index: number, disk: DiskReplacement): Promise<ImportJob>;
 }

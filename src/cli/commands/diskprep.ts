@@ -19,6 +19,8 @@ export interface DiskprepOptions {
   readonly disk: string[];
   readonly yes?: boolean;
   readonly maxBytesPerDisk?: number;
+  readonly replaceDisk?: string;
+  readonly job?: string;
   readonly json?: boolean;
 }
 
@@ -31,6 +33,8 @@ export function registerDiskprep(program: Command, ctx: CliContext, run: Runner)
     .addOption(new Option('--disk <PATH>', 'a disk: the empty folder it is mounted at (repeatable; filled in order)').argParser(collect).makeOptionMandatory())
     .option('--yes', 'delete what is on non-empty disks without asking')
     .option('--max-bytes-per-disk <N>', 'write at most N bytes per disk (e.g. 500GB, 2TB, 512MiB)', parseMaxBytes)
+    .option('--replace-disk <ID>', 'prepare a lost or damaged disk again (its id, or its number) onto the one --disk given, as long as it has not arrived')
+    .option('--job <JOB>', "the import job (name or id); must be the staging location's")
     .option('--json', 'machine-readable summary')
     .addHelpText('after', '\nKilled or stopped, the same command resumes. When the disks are full, a terminal asks for another one.\n')
     .action((opts: DiskprepOptions) => run(diskprepCommand(ctx, opts)));
@@ -57,6 +61,9 @@ export async function diskprepCommand(ctx: CliContext, options: DiskprepOptions)
     throw new UserError(`cannot use the staging location ${options.staging}: ${(err as Error).message}`, { cause: err });
   }
   const seed = await readSeedFile(staging);
+  if (options.job !== undefined && options.job !== seed.jobName && options.job !== seed.jobId) {
+    throw new UserError(`the staging location ${staging} is import job ${seed.jobName}'s, not ${options.job}`);
+  }
   const storage = new FsStorage(staging);
   ctx.cleanups.push(() => storage.close());
   const jobs = new HttpJobService(new ServiceClient(seed.server.replace(/\/+$/, ''), seed.jobToken, ctx.signal));
@@ -68,6 +75,7 @@ export async function diskprepCommand(ctx: CliContext, options: DiskprepOptions)
     jobs,
     disks: options.disk,
     ...(options.maxBytesPerDisk !== undefined ? { maxBytesPerDisk: options.maxBytesPerDisk } : {}),
+    ...(options.replaceDisk !== undefined ? { replaceDisk: options.replaceDisk } : {}),
     io: diskprepIO(ctx, { yes: options.yes === true, json: options.json === true }),
     clock: ctx.repoContext.clock,
     random: systemRandom,
@@ -79,6 +87,7 @@ export async function diskprepCommand(ctx: CliContext, options: DiskprepOptions)
     failpoints: ctx.repoContext.failpoints,
   });
   if (options.json) ctx.stdout.write(JSON.stringify(jsonSummary(result)) + '\n');
+  else if (options.replaceDisk !== undefined) printReplacement(ctx, result);
   else printSummary(ctx, result);
   return 0;
 }
@@ -103,6 +112,19 @@ function printSummary(ctx: CliContext, r: DiskprepResult): void {
   out.write(`ship the disks to:\n${r.shippingAddress.split('\n').map((line) => `  ${line}`).join('\n')}\n`);
   const by = r.job.trackingDeadline ? ` by ${r.job.trackingDeadline}` : '';
   out.write(`then enter the carrier and tracking number${by}, or the job is deleted: ferry job ship ${r.job.name} --carrier C --tracking T --return-address TEXT\n`);
+}
+
+function printReplacement(ctx: CliContext, r: DiskprepResult): void {
+  const out = ctx.stdout;
+  out.write(`${r.alreadyPrepared ? 'already replaced' : 'replaced'}: import job ${r.job.name} (${r.job.id}), ${r.job.state}, now has these disks:\n`);
+  for (const d of r.disks) out.write(`  disk ${d.index + 1}  ${d.path}  ${d.files} file${d.files === 1 ? '' : 's'}  ${formatBytes(d.bytes)}  id ${d.diskId}\n`);
+  out.write(`ship the new disk to:\n${r.shippingAddress.split('\n').map((line) => `  ${line}`).join('\n')}\n`);
+  out.write('the old disk is refused at the datacenter from now on; ');
+  out.write(
+    r.job.state === 'Creating' || r.job.state === 'Shipping'
+      ? `enter the new disk's carrier and tracking number: ferry job ship ${r.job.name} --carrier C --tracking T --return-address TEXT\n`
+      : 'tell the datacenter that a replacement disk is on its way\n',
+  );
 }
 
 /**

@@ -86,7 +86,7 @@ export class DiskprepFixture {
     return path;
   }
 
-  run(disks: string[], options: { maxBytesPerDisk?: number; failpoints?: Failpoints; segmentSize?: number; workers?: number } = {}): Promise<DiskprepResult> {
+  run(disks: string[], options: { maxBytesPerDisk?: number; failpoints?: Failpoints; segmentSize?: number; workers?: number; replaceDisk?: string } = {}): Promise<DiskprepResult> {
     return runDiskprep({
       staging: this.staging,
       stagingDir: this.stagingDir,
@@ -94,6 +94,7 @@ export class DiskprepFixture {
       jobs: this.service,
       disks,
       ...(options.maxBytesPerDisk !== undefined ? { maxBytesPerDisk: options.maxBytesPerDisk } : {}),
+      ...(options.replaceDisk !== undefined ? { replaceDisk: options.replaceDisk } : {}),
       io: this.io,
       clock: systemClock,
       random: systemRandom,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DiskRegistration } from '../job-service.js';
+import type { DiskRegistration, DiskReplacement } from '../job-service.js';
 import { FakeJobService, FakeServiceError } from './fake-job-service.js';
 
 /**
@@ -36,7 +36,7 @@ export class FakeJobServer {
     try {
       const body = await readBody(req);
       if (url.includes('?')) throw new FakeServiceError(400, 'INVALID', 'no query parameters (tokens are never accepted in URLs)');
-      const match = /^\/v1\/import-jobs\/([^/]+)(\/disks\/([0-9]+)|\/prepared)?$/.exec(url);
+      const match = /^\/v1\/import-jobs\/([^/]+)(\/disks\/([0-9]+)(\/replacement)?|\/prepared)?$/.exec(url);
       if (!match) throw new FakeServiceError(404, 'NOT_FOUND', `no route ${method} ${url}`);
       const jobId = decodeURIComponent(match[1]!);
       const entry = this.service.jobs.get(jobId);
@@ -44,6 +44,7 @@ export class FakeJobServer {
       if (!token || !entry || entry.token !== token) throw new FakeServiceError(401, 'UNAUTHENTICATED', 'missing or invalid token');
       let answer: unknown;
       if (method === 'GET' && match[2] === undefined) answer = await this.service.getJob(jobId);
+      else if (method === 'PUT' && match[4] !== undefined) answer = await this.service.replaceDisk(jobId, Number(match[3]), JSON.parse(body) as DiskReplacement);
       else if (method === 'PUT' && match[3] !== undefined) answer = await this.service.putDisk(jobId, Number(match[3]), JSON.parse(body) as DiskRegistration);
       else if (method === 'POST' && match[2] === '/prepared') answer = await this.service.markPrepared(jobId, (JSON.parse(body) as { disks: number }).disks);
       else throw new FakeServiceError(405, 'METHOD_NOT_ALLOWED', `${method} ${url}`);

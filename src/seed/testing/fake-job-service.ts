@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { UserError } from '../../core/errors.js';
 import { isDiskId } from '../disk-format.js';
-import type { DiskRegistration, ImportJob, ImportJobDisk, JobService, PreparedJob } from '../job-service.js';
+import type { DiskRegistration, DiskReplacement, ImportJob, ImportJobDisk, JobService, PreparedJob } from '../job-service.js';
 
 /** An error the fake service answers with: the HTTP status and code the real one uses. */
 export class FakeServiceError extends UserError {
@@ -113,6 +113,22 @@ export class FakeJobService implements JobService {
     const at = this.now().toISOString();
     entry.job = { ...entry.job, preparedAt: at, timeline: [...entry.job.timeline, { at, state: 'Creating', actor: 'job:test', note: `${disks} disks prepared` }] };
     return { job: entry.job, shippingAddress: this.shippingAddress };
+  }
+
+  async replaceDisk(jobId: string, index: number, disk: DiskReplacement): Promise<ImportJob> {
+    this.calls.push(`PUT replacement ${jobId} ${index}`);
+    const entry = this.entry(jobId);
+    const { job } = entry;
+    if (job.preparedAt === null || !['Creating', 'Shipping', 'Received', 'Transferring'].includes(job.state)) {
+      throw new FakeServiceError(409, 'ILLEGAL_TRANSITION', `job ${job.name} is ${job.state}${job.preparedAt === null ? ', not prepared' : ''}: no disk can be replaced`);
+    }
+    const old = job.disks.find((d) => d.index === index);
+    if (!old || old.id !== disk.replaces) throw new FakeServiceError(409, 'DISK_ID_MISMATCH', `disk ${index} of job ${job.name} is not ${disk.replaces}`);
+    if (!['Prepared', 'NeverReceived'].includes(old.state)) throw new FakeServiceError(409, 'ILLEGAL_TRANSITION', `disk ${index} is ${old.state}: it arrived`);
+    const record: ImportJobDisk = { id: disk.diskId, index, state: 'Prepared', bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256, progress: null };
+    entry.job = { ...job, disks: job.disks.map((d) => (d.index === index ? record : d)) };
+    this.escrow.get(jobId)!.set(index, disk.diskKey);
+    return entry.job;
   }
 
   private entry(jobId: string): { job: ImportJob; token: string } {
