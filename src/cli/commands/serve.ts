@@ -1,8 +1,6 @@
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { createServiceLogger } from '../../service/logger.js';
-import { startService } from '../../service/serve.js';
 import { parseAddress, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 
@@ -33,6 +31,8 @@ export function registerServe(program: Command, ctx: CliContext, run: Runner): v
  * written) on stdout, logs JSON lines on stderr, and on SIGINT/SIGTERM stops gracefully and exits 0.
  */
 export async function serveCommand(ctx: CliContext, options: ServeOptions): Promise<number> {
+  // Loaded here, not at start-up: every other command would pay for the service's modules (~0.2 s).
+  const [{ createServiceLogger }, { startService }] = await Promise.all([import('../../service/logger.js'), import('../../service/serve.js')]);
   const logger = createServiceLogger(ctx.stderr, ctx.env.FERRY_LOG_LEVEL || 'info');
   const dataDir = resolve(options.dataDir);
   const importJobs = {
