@@ -211,6 +211,12 @@ const MATRIX: MatrixTable = {
     body: () => diskRegistration(0),
     expect: jobTokenOnly(200),
   },
+  'PUT /v1/import-jobs/:jobId/disks/:index/replacement': {
+    params: diskParams,
+    body: (w) => ({ ...diskRegistration(0, `replacement:${w.jobId}`), replaces: disk0(w).diskId }),
+    setup: jobIn('Shipping'),
+    expect: jobTokenOnly(200),
+  },
   'POST /v1/import-jobs/:jobId/prepared': {
     params: jobParams,
     body: () => ({ disks: 1 }),

@@ -249,6 +249,36 @@ describe('disks and the job token', () => {
   });
 });
 
+describe('replacing a disk', () => {
+  it('the job token puts a new disk in place of one that has not arrived; the old disk is refused from then on', async () => {
+    await prepareDisks(f, w.jobId, 2);
+    await driveJob(f, w.jobId, 'Shipping');
+    const old = (await getJob(w.jobId)).disks[1]!;
+    const fresh = { ...diskRegistration(1, 'replacement'), replaces: old.id };
+
+    expectStatus(await call(w.jobToken, 'PUT', jobUrl(w.jobId, '/disks/1/replacement'), { ...fresh, replaces: (await getJob(w.jobId)).disks[0]!.id }), 409, 'DISK_ID_MISMATCH');
+    const replaced = await call(w.jobToken, 'PUT', jobUrl(w.jobId, '/disks/1/replacement'), fresh);
+    expectStatus(replaced, 200);
+    const job = replaced.json<ImportJob>();
+    assert.equal(job.state, 'Shipping');
+    assert.deepEqual(job.disks[1], { id: fresh.diskId, index: 1, state: 'Prepared', bytes: fresh.bytes, files: fresh.files, manifestSha256: fresh.manifestSha256, progress: null });
+    assert.match(job.timeline.at(-1)!.note ?? '', new RegExp(`disk 1 \\(id ${old.id}\\) replaced by a new disk \\(id ${fresh.diskId}`));
+    const escrowed = await f.db.selectFrom('job_disks').select('disk_key').where('job_id', '=', w.jobId).where('disk_index', '=', 1).executeTakeFirstOrThrow();
+    assert.equal(escrowed.disk_key, fresh.diskKey, 'the new key is escrowed in place of the old one');
+
+    // At the datacenter the old disk does not get a key; once the new one arrives it cannot be replaced.
+    expectStatus(await call(w.operatorToken, 'POST', jobUrl(w.jobId, '/receive'), {}), 200);
+    expectStatus(await call(w.operatorToken, 'GET', jobUrl(w.jobId, `/disks/1/key?diskId=${old.id}`)), 409, 'DISK_ID_MISMATCH');
+    expectStatus(await call(w.operatorToken, 'POST', jobUrl(w.jobId, '/disks/1/ingest'), { diskId: fresh.diskId, manifestSha256: fresh.manifestSha256 }), 200);
+    const before = await snapshot(w.jobId);
+    const late = await call(w.jobToken, 'PUT', jobUrl(w.jobId, '/disks/1/replacement'), { ...diskRegistration(1, 'third'), replaces: fresh.diskId });
+    expectStatus(late, 409, 'ILLEGAL_TRANSITION');
+    assert.match(late.json<{ message: string }>().message, /disk 1 is Transferring: it arrived at the datacenter and cannot be replaced/);
+    assert.deepEqual(await snapshot(w.jobId), before);
+    expectStatus(await call(w.a.tenantAdminToken, 'PUT', jobUrl(w.jobId, '/disks/0/replacement'), { ...diskRegistration(0, 'admin'), replaces: job.disks[0]!.id }), 403);
+  });
+});
+
 describe('shipping information', () => {
   it('moves a prepared job to Shipping, and may be changed until the job is received', async () => {
     const early = await call(w.a.tenantAdminToken, 'POST', jobUrl(w.jobId, '/shipping'), SHIPPING);

@@ -10,6 +10,7 @@ import {
   listTenantImportJobs,
   markJobPrepared,
   registerJobDisk,
+  replaceJobDisk,
   shipImportJob,
 } from '../resources/import-jobs.js';
 import type { ApiApp } from './api-app.js';
@@ -147,6 +148,13 @@ export function registerImportJobRoutes(app: ApiApp, ctx: ServiceContext): void 
     config: { access: ['job'], summary: 'Register (or replace) a prepared disk of the job and escrow its key; only before the disks are reported complete' },
     schema: { params: DiskParams, body: DiskRegistration, response: { 200: ImportJob } },
     handler: async (request) => registerJobDisk(ctx, principalOf(request), request.params.jobId, request.params.index, request.body),
+  });
+  app.route({
+    method: 'PUT',
+    url: '/v1/import-jobs/:jobId/disks/:index/replacement',
+    config: { access: ['job'], summary: 'Register a new disk in place of one that has not arrived (lost or damaged on the way) and escrow its key; the old disk is refused from then on' },
+    schema: { params: DiskParams, body: DiskRegistration.extend({ replaces: RecordId }), response: { 200: ImportJob } },
+    handler: async (request) => replaceJobDisk(ctx, principalOf(request), request.params.jobId, request.params.index, request.body),
   });
   app.route({
     method: 'POST',

@@ -23,11 +23,11 @@ const disk = (index: number, id = DISK_IDS[index % DISK_IDS.length]!, state: Dis
  * when their preconditions hold. Everything else answers 409 and changes nothing.
  */
 const NEXT: Readonly<Record<JobState, Partial<Record<JobActionKind, JobState>>>> = {
-  Creating: { registerDisk: 'Creating', markPrepared: 'Creating', ship: 'Shipping', cancel: 'Cancelled', expire: 'Deleted' },
-  Shipping: { ship: 'Shipping', cancel: 'Cancelled', receive: 'Received' },
+  Creating: { registerDisk: 'Creating', markPrepared: 'Creating', ship: 'Shipping', cancel: 'Cancelled', expire: 'Deleted', replaceDisk: 'Creating' },
+  Shipping: { ship: 'Shipping', cancel: 'Cancelled', receive: 'Received', replaceDisk: 'Shipping' },
   // finishDisk and markNeverReceived: the job's state then follows from its disks (see `finished`).
-  Received: { releaseDiskKey: 'Received', startDiskIngest: 'Transferring', finishDisk: 'Received', markNeverReceived: 'Received' },
-  Transferring: { releaseDiskKey: 'Transferring', startDiskIngest: 'Transferring', finishDisk: 'Transferring', markNeverReceived: 'Transferring' },
+  Received: { releaseDiskKey: 'Received', startDiskIngest: 'Transferring', finishDisk: 'Received', markNeverReceived: 'Received', replaceDisk: 'Received' },
+  Transferring: { releaseDiskKey: 'Transferring', startDiskIngest: 'Transferring', finishDisk: 'Transferring', markNeverReceived: 'Transferring', replaceDisk: 'Transferring' },
   Completed: { requestAdoption: 'Completed', failAdoption: 'Completed', adopt: 'Adopted' },
   CompletedWithErrors: { requestAdoption: 'CompletedWithErrors', failAdoption: 'CompletedWithErrors', adopt: 'Adopted' },
   Adopted: { close: 'Closed' },
@@ -112,6 +112,15 @@ function expected(job: JobFacts, action: JobAction, now: number): Expected {
       return job.state === 'Closed' ? { outcome: 'unchanged' } : next !== undefined ? { outcome: 'moves', state: next } : illegal;
     case 'cancel':
       return next !== undefined ? { outcome: 'moves', state: next } : illegal;
+    case 'replaceDisk': {
+      if (next === undefined || job.preparedAt === null) return illegal;
+      const old = job.disks.find((d) => d.index === action.disk.index);
+      if (old === undefined || old.id !== action.replaces) return refused(409, 'DISK_ID_MISMATCH');
+      if (old.state !== 'Prepared' && old.state !== 'NeverReceived') return illegal;
+      if (action.disk.bytes > MAX_BYTES) return refused(400, 'JOB_LIMIT_EXCEEDED');
+      if (job.disks.some((d) => d.id === action.disk.id)) return refused(409, 'ALREADY_EXISTS');
+      return { outcome: 'moves', state: next };
+    }
   }
 }
 
@@ -216,6 +225,19 @@ function actionArb(job: JobFacts, kind: JobActionKind): fc.Arbitrary<JobAction> 
       return fc.constant({ kind, reason: 'data/aa/aabb: the bytes do not match the name' });
     case 'adopt':
       return fc.constant({ kind, objects: 3, bytes: 300, serverSideCopy: true });
+    case 'replaceDisk':
+      return fc
+        .record({
+          index: fc.integer({ min: 0, max: 4 }),
+          rightOld: fc.boolean(),
+          id: fc.constantFrom(...DISK_IDS, 'disk-new'),
+          bytes: fc.oneof(fc.integer({ min: 0, max: 1_000_000 }), fc.constant(MAX_BYTES + 1)),
+        })
+        .map(({ index, rightOld, id, bytes }): JobAction => ({
+          kind,
+          disk: { id, index, bytes, files: 2, manifestSha256: 'ef'.repeat(32) },
+          replaces: rightOld ? (job.disks.find((d) => d.index === index)?.id ?? 'disk-x') : 'disk-x',
+        }));
     case 'cancel':
     case 'expire':
     case 'receive':
@@ -308,7 +330,12 @@ describe('import job state machine', () => {
           return { kind, reason: 'x' };
         case 'adopt':
           return { kind, objects: 1, bytes: 1, serverSideCopy: false };
-        default:
+        case 'replaceDisk':
+          return { kind, disk: { id: 'disk-new', index: 0, bytes: 1, files: 1, manifestSha256: 'ef'.repeat(32) }, replaces: 'disk-a' };
+        case 'cancel':
+        case 'expire':
+        case 'receive':
+        case 'close':
           return { kind };
       }
     };
@@ -323,11 +350,11 @@ describe('import job state machine', () => {
     const before = T0 + 1000;
     const after = T0 + DEADLINE_MS;
     assert.deepEqual(allowed(ready('Creating', false), before), ['registerDisk', 'markPrepared', 'cancel']);
-    assert.deepEqual(allowed(ready('Creating', true), before), ['ship', 'cancel']);
-    assert.deepEqual(allowed(ready('Creating', true), after), ['cancel', 'expire']);
-    assert.deepEqual(allowed(ready('Shipping', true), after), ['ship', 'cancel', 'receive']);
-    assert.deepEqual(allowed(ready('Received', true), before), ['releaseDiskKey', 'startDiskIngest']);
-    assert.deepEqual(allowed(ready('Received', true), after), ['releaseDiskKey', 'startDiskIngest', 'markNeverReceived']);
+    assert.deepEqual(allowed(ready('Creating', true), before), ['ship', 'cancel', 'replaceDisk']);
+    assert.deepEqual(allowed(ready('Creating', true), after), ['cancel', 'expire', 'replaceDisk']);
+    assert.deepEqual(allowed(ready('Shipping', true), after), ['ship', 'cancel', 'receive', 'replaceDisk']);
+    assert.deepEqual(allowed(ready('Received', true), before), ['releaseDiskKey', 'startDiskIngest', 'replaceDisk']);
+    assert.deepEqual(allowed(ready('Received', true), after), ['releaseDiskKey', 'startDiskIngest', 'markNeverReceived', 'replaceDisk']);
     assert.deepEqual(allowed(ready('Transferring', true, 'Transferring'), after), ['releaseDiskKey', 'finishDisk']);
     assert.deepEqual(allowed(ready('Completed', true), before), ['requestAdoption']);
     assert.deepEqual(allowed(ready('CompletedWithErrors', true, 'Completed', { state: 'Running', excluded: [] }), before), ['failAdoption', 'adopt']);
@@ -380,6 +407,10 @@ function assertOnlyIntendedChanges(job: JobFacts, action: JobAction, now: number
       assert.deepEqual(after.disks, withState(job.disks, [action.index], want));
       return;
     }
+    case 'replaceDisk':
+      assert.deepEqual(rest(after, 'disks'), rest(job, 'disks'));
+      assert.deepEqual(after.disks, job.disks.map((d) => (d.index === action.disk.index ? { ...action.disk, state: 'Prepared' } : d)));
+      return;
     case 'markNeverReceived':
       assert.deepEqual(rest(after, 'disks'), rest(job, 'disks'));
       assert.deepEqual(after.disks, job.disks.map((d) => (d.state === 'Prepared' || d.state === 'Received' ? { ...d, state: 'NeverReceived' } : d)));

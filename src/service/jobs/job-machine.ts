@@ -76,7 +76,8 @@ export type JobAction =
   | { readonly kind: 'requestAdoption'; readonly exclude: readonly string[] }
   | { readonly kind: 'failAdoption'; readonly reason: string }
   | { readonly kind: 'adopt'; readonly objects: number; readonly bytes: number; readonly serverSideCopy: boolean }
-  | { readonly kind: 'close' };
+  | { readonly kind: 'close' }
+  | { readonly kind: 'replaceDisk'; readonly disk: Omit<JobDisk, 'state'>; readonly replaces: string };
 export type JobActionKind = JobAction['kind'];
 
 export const JOB_ACTION_KINDS: readonly JobActionKind[] = [
@@ -94,6 +95,7 @@ export const JOB_ACTION_KINDS: readonly JobActionKind[] = [
   'failAdoption',
   'adopt',
   'close',
+  'replaceDisk',
 ];
 
 /** The outcome of an allowed action: the job after it, and the timeline note (null: nothing changed, nothing to record). */
@@ -162,6 +164,8 @@ export function applyJobAction(job: JobFacts, action: JobAction, context: JobRul
         job: { ...job, state: 'Adopted', adoption: { ...job.adoption, state: 'Done' } },
         note: `${action.objects} objects, ${action.bytes} bytes adopted, server-side copy: ${action.serverSideCopy ? 'yes' : 'no'}`,
       };
+    case 'replaceDisk':
+      return replaceDisk(job, action.disk, action.replaces, context);
     case 'close':
       // A close repeated after a crash between the cleanup and its answer finds the job closed: nothing to do.
       if (job.state === 'Closed') return { job, note: null };
@@ -192,6 +196,35 @@ function registerDisk(job: JobFacts, disk: Omit<JobDisk, 'state'>, context: JobR
   const disks = [...job.disks.filter((d) => d.index !== disk.index), { ...disk, state: 'Prepared' as const }].sort((x, y) => x.index - y.index);
   const what = `disk ${disk.index} (id ${disk.id}, ${disk.files} files, ${disk.bytes} bytes)`;
   return { job: { ...job, disks }, note: replaced ? `${what} prepared again, replacing the earlier one` : `${what} prepared` };
+}
+
+/** Job states in which a prepared disk that has not arrived may be replaced by a new one. */
+const DISK_REPLACEABLE_IN: readonly JobState[] = ['Creating', 'Shipping', 'Received', 'Transferring'];
+
+/** A new disk in place of one lost or damaged before it arrived (`ferry diskprep --replace-disk`). */
+function replaceDisk(job: JobFacts, disk: Omit<JobDisk, 'state'>, replaces: string, context: JobRulesContext): JobTransition {
+  if (!DISK_REPLACEABLE_IN.includes(job.state) || job.preparedAt === null) {
+    throw new IllegalTransitionError(
+      job.state === 'Creating' ? 'the disks of this job are not all prepared yet: a disk can be replaced once diskprep has reported them' : refusal(job, 'replaceDisk'),
+    );
+  }
+  const old = job.disks.find((d) => d.index === disk.index);
+  if (old === undefined || old.id !== replaces) {
+    throw new DiskIdMismatchError(`disk ${disk.index} of this job is ${old === undefined ? 'not registered' : `disk id ${old.id}`}, not ${replaces}: nothing to replace`);
+  }
+  if (old.state !== 'Prepared' && old.state !== 'NeverReceived') {
+    throw new IllegalTransitionError(`disk ${disk.index} is ${old.state}: it arrived at the datacenter and cannot be replaced (what it lost is re-sent over the network after adoption)`);
+  }
+  if (disk.bytes > context.settings.maxDiskBytes) throw new JobLimitError(`a disk may carry at most ${context.settings.maxDiskBytes} bytes; the new disk ${disk.index} has ${disk.bytes}`);
+  if (job.disks.some((d) => d.id === disk.id)) throw new AlreadyExistsError(`disk id ${disk.id} is already a disk of this job`);
+  return {
+    job: { ...job, disks: withDisk(job.disks, { ...disk, state: 'Prepared' }) },
+    note: `disk ${disk.index} (id ${old.id}) replaced by a new disk (id ${disk.id}, ${disk.files} files, ${disk.bytes} bytes): the old disk is refused from now on`,
+  };
+}
+
+function withDisk(disks: readonly JobDisk[], disk: JobDisk): JobDisk[] {
+  return disks.map((d) => (d.index === disk.index ? disk : d));
 }
 
 function markPrepared(job: JobFacts, count: number, context: JobRulesContext): JobTransition {
@@ -393,6 +426,7 @@ const VERBS: Readonly<Record<JobActionKind, string>> = {
   failAdoption: 'fail the adoption of',
   adopt: 'complete the adoption of',
   close: 'close',
+  replaceDisk: 'replace a disk of',
 };
 
 /** Why `kind` is refused in the job's state, saying what the state allows. */

@@ -94,7 +94,7 @@ export type ActionFromState = (db: ServiceDatabase, job: ImportJob) => Promise<J
 
 /** What {@link changeImportJob} may be given besides the action. */
 export interface ChangeOptions {
-  /** For `registerDisk`: the disk key to escrow (base64). */
+  /** For `registerDisk` and `replaceDisk`: the disk key to escrow (base64). */
   readonly diskKey?: string;
 }
 
@@ -134,7 +134,7 @@ async function changeOnce(deps: JobStoreDeps, jobId: string, given: JobAction | 
     await writeAdoption(deps.db, jobId, before, after, action, now);
   } catch (err) {
     if (isUniqueViolation(err) && action.kind === 'ship') throw trackingNumberInUse(action.shipping.trackingNumber, err);
-    if (isUniqueViolation(err) && action.kind === 'registerDisk') throw new AlreadyExistsError(`disk id ${action.disk.id} belongs to another import job`, { cause: err });
+    if (isUniqueViolation(err) && (action.kind === 'registerDisk' || action.kind === 'replaceDisk')) throw new AlreadyExistsError(`disk id ${action.disk.id} belongs to another import job`, { cause: err });
     throw err;
   }
   await deps.db
@@ -170,7 +170,7 @@ async function writeJob(db: ServiceDatabase, read: VersionedJob, after: JobFacts
 
 async function writeDisks(db: ServiceDatabase, jobId: string, before: JobFacts, after: JobFacts, action: JobAction, options: ChangeOptions, now: number): Promise<void> {
   const at = isoTime(now);
-  if (action.kind === 'registerDisk') {
+  if (action.kind === 'registerDisk' || action.kind === 'replaceDisk') {
     if (options.diskKey === undefined) throw new Error('registering a disk needs its key');
     const disk = after.disks.find((d) => d.index === action.disk.index)!;
     const values = { id: disk.id, state: disk.state, bytes: disk.bytes, files: disk.files, manifest_sha256: disk.manifestSha256, disk_key: options.diskKey, updated_at: at };

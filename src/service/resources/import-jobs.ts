@@ -110,6 +110,16 @@ export async function registerJobDisk(ctx: ServiceContext, principal: Principal,
 }
 
 /**
+ * Registers a new disk of the job token's own job in place of disk `index` (`replaces`, which has not
+ * arrived: Prepared or NeverReceived) and escrows its key; the old disk is refused from then on.
+ */
+export async function replaceJobDisk(ctx: ServiceContext, principal: Principal, jobId: string, index: number, disk: DiskRegistration & { readonly replaces: string }): Promise<ImportJob> {
+  await visibleJob(ctx, principal, jobId, ['job'], 'replace disks');
+  const action = { kind: 'replaceDisk', disk: { id: disk.diskId, index, bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256 }, replaces: disk.replaces } as const;
+  return (await changeImportJob(storeDeps(ctx), jobId, action, actorOf(principal), { diskKey: disk.diskKey })).job;
+}
+
+/**
  * Records that diskprep prepared all `disks` disks of the job token's job: sets `preparedAt`, which
  * starts the tracking deadline. Repeating it with the same count changes nothing. Answers the job and the
  * address the disks go to.
