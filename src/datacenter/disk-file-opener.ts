@@ -32,11 +32,14 @@ export type OpenedFile = { readonly ok: true; readonly plaintext: Buffer; readon
 
 const READ_DEPTH = 2;
 
-/** Reads, authenticates, decrypts and hashes one file of a disk (see the module comment). */
-export async function openDiskFile(request: OpenFileRequest): Promise<OpenedFile> {
+/**
+ * Reads, authenticates, decrypts and hashes one file of a disk (see the module comment). `openFile` is
+ * the safe open of disk-path.ts (replaceable in tests, to inject read errors).
+ */
+export async function openDiskFile(request: OpenFileRequest, openFile: typeof openOnDisk = openOnDisk): Promise<OpenedFile> {
   const { entry, segmentSize } = request;
   const name = diskFileName(entry.n);
-  const opened = await openOnDisk(request.disk, name);
+  const opened = await openFile(request.disk, name);
   if (!opened.ok) return { ok: false, code: opened.code, message: `${entry.path}: ${opened.message}` };
   const handle = opened.handle;
   const fail = (code: OpenFailure['code'], message: string): OpenFailure => ({ ok: false, code, message: `${entry.path} (${name}): ${message}` });

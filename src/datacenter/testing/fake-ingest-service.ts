@@ -55,6 +55,12 @@ export class FakeIngestService implements IngestService {
     this.jobs.set(jobId, { ...this.job(jobId), state });
   }
 
+  /** Changes what the service has registered for disk `index` (e.g. the manifest's SHA-256). */
+  patchDisk(jobId: string, index: number, patch: Partial<Pick<ImportJobDisk, 'id' | 'manifestSha256' | 'files' | 'state'>>): void {
+    const job = this.job(jobId);
+    this.jobs.set(jobId, this.withDisk(job, { ...this.disk(job, index), ...patch }));
+  }
+
   /** The next call of `route` fails with `error` (before doing anything). */
   failNext(route: Route, error: Error): void {
     this.faults.push({ route, error });
