@@ -18,6 +18,7 @@ import { registerTenant } from './commands/tenant.js';
 import { registerToken } from './commands/token.js';
 import { registerVault } from './commands/vault.js';
 import { registerDiskprep } from './commands/diskprep.js';
+import { registerDatacenter } from './commands/datacenter.js';
 import { initCommand } from './commands/init.js';
 import { lsCommand } from './commands/ls.js';
 import { restoreCommand } from './commands/restore.js';
@@ -72,6 +73,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   registerVault(program, ctx, run);
   registerJob(program, ctx, run);
   registerDiskprep(program, ctx, run);
+  registerDatacenter(program, ctx, run);
   return program;
 }
 
