@@ -9,6 +9,7 @@ import type { ApiApp } from './api/api-app.js';
 import { registerBackupRunRoutes } from './api/backup-runs.js';
 import { installErrorHandler } from './api/error-handler.js';
 import { registerHealthRoutes } from './api/health.js';
+import { registerImportIngestRoutes, registerImportObjectRoutes } from './api/import-ingest.js';
 import { registerImportJobRoutes } from './api/import-jobs.js';
 import { registerMachineRoutes } from './api/machines.js';
 import { registerOpenApiRoute } from './api/openapi.js';
@@ -101,11 +102,10 @@ export function buildServer(options: ServerOptions): FerryServer {
   registerBackupRunRoutes(app, ctx);
   registerAgentScheduleRoutes(app, ctx);
   registerImportJobRoutes(app, ctx);
-  registerVaultObjectRoutes(app, {
-    resolveVault: resolveVaultForObjects,
-    lockOwnership: dbLockOwnership(ctx),
-    onBytesStored: (bytes) => ctx.metrics.addStoredBytes(bytes),
-  });
+  registerImportIngestRoutes(app, ctx);
+  const objectDeps = { lockOwnership: dbLockOwnership(ctx), onBytesStored: (bytes: number) => ctx.metrics.addStoredBytes(bytes) };
+  registerVaultObjectRoutes(app, { ...objectDeps, resolveVault: resolveVaultForObjects });
+  registerImportObjectRoutes(app, objectDeps);
   return { app, ctx, routes };
 }
 

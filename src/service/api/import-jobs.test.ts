@@ -142,7 +142,7 @@ describe('disks and the job token', () => {
     const disk0 = diskRegistration(0, 'first');
     const put = await call(w.jobToken, 'PUT', jobUrl(w.jobId, '/disks/0'), disk0);
     expectStatus(put, 200);
-    assert.deepEqual(put.json<ImportJob>().disks, [{ id: disk0.diskId, index: 0, state: 'Prepared', bytes: disk0.bytes, files: disk0.files, manifestSha256: disk0.manifestSha256 }]);
+    assert.deepEqual(put.json<ImportJob>().disks, [{ id: disk0.diskId, index: 0, state: 'Prepared', bytes: disk0.bytes, files: disk0.files, manifestSha256: disk0.manifestSha256, progress: null }]);
     expectStatus(await call(w.jobToken, 'PUT', jobUrl(w.jobId, '/disks/1'), diskRegistration(1, 'first')), 200);
     const stored = await f.db.selectFrom('job_disks').select(['disk_index', 'disk_key']).where('job_id', '=', w.jobId).orderBy('disk_index').execute();
     assert.deepEqual(stored.map((d) => d.disk_key), [disk0.diskKey, diskRegistration(1, 'first').diskKey]);

@@ -86,6 +86,12 @@ export async function insertImportJob(db: ServiceDatabase, now: number, spec: Ne
   return (await readJob(db, spec.id))!.job;
 }
 
+/**
+ * An action decided from what the database holds, inside the change's transaction (so that e.g. a disk's
+ * finish counts exactly the results recorded before it, and none slips in between count and write).
+ */
+export type ActionFromState = (db: ServiceDatabase, job: ImportJob) => Promise<JobAction>;
+
 /** What {@link changeImportJob} may be given besides the action. */
 export interface ChangeOptions {
   /** For `registerDisk`: the disk key to escrow (base64). */
@@ -102,7 +108,7 @@ export interface ChangeOptions {
  * retried on a fresh read, so two writers never both apply a transition); the tracking number's uniqueness is a unique index (`TrackingNumberInUseError` either
  * way). `NotFoundError` when the job does not exist.
  */
-export async function changeImportJob(deps: JobStoreDeps, jobId: string, action: JobAction, actor: string, options: ChangeOptions = {}): Promise<{ job: ImportJob; changed: boolean }> {
+export async function changeImportJob(deps: JobStoreDeps, jobId: string, action: JobAction | ActionFromState, actor: string, options: ChangeOptions = {}): Promise<{ job: ImportJob; changed: boolean }> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await deps.db.transaction().execute((trx) => changeOnce({ ...deps, db: trx }, jobId, action, actor, options));
@@ -113,9 +119,10 @@ export async function changeImportJob(deps: JobStoreDeps, jobId: string, action:
   }
 }
 
-async function changeOnce(deps: JobStoreDeps, jobId: string, action: JobAction, actor: string, options: ChangeOptions): Promise<{ job: ImportJob; changed: boolean }> {
+async function changeOnce(deps: JobStoreDeps, jobId: string, given: JobAction | ActionFromState, actor: string, options: ChangeOptions): Promise<{ job: ImportJob; changed: boolean }> {
   const read = await readJob(deps.db, jobId);
   if (read === undefined) throw new NotFoundError(`import job ${jobId} not found`);
+  const action = typeof given === 'function' ? await given(deps.db, read.job) : given;
   const now = deps.clock.now();
   const before = jobFacts(read.job);
   const { job: after, note } = applyJobAction(before, action, { now, settings: deps.settings });
