@@ -39,7 +39,6 @@ describe('ferry datacenter receive and ingest', () => {
   let adminToken: string;
   let tenantAdmin: string;
   let operator: string;
-  let vaultId: string;
   let staging: string;
   let carried: string[];
   let jobs = 0;
@@ -80,10 +79,12 @@ describe('ferry datacenter receive and ingest', () => {
   /** A new import job of the vault, its disks prepared from (a copy of) the staging repository, shipped, and received when asked. */
   const prepareJob = async (options: { receive?: boolean } = {}): Promise<PreparedJob> => {
     const name = `seed-${++jobs}`;
+    // A vault has one open import job at a time: one vault per job.
+    const vaultId = lastJson<{ id: string }>((await ferryOk(['vault', 'create', `server-${jobs}`, '--tenant', 'acme', '--storage-account', 'files', '--json'], as(adminToken))).stdout).id;
     const created = await api<{ job: { id: string }; jobToken: string }>(tenantAdmin, 'POST', `/v1/vaults/${vaultId}/import-jobs`, { name, storageAccount: 'imports', container: `import-${jobs}` });
     const copy = join(tmp.path, `staging-${jobs}`);
     await cp(staging, copy, { recursive: true });
-    const seed = { format: 'ferry-seed', version: 1, server: serve.url, jobId: created.job.id, jobName: name, jobToken: created.jobToken, vault: { id: vaultId, name: 'fileserver' } };
+    const seed = { format: 'ferry-seed', version: 1, server: serve.url, jobId: created.job.id, jobName: name, jobToken: created.jobToken, vault: { id: vaultId, name: `server-${jobs}` } };
     await writeFile(join(copy, SEED_FILE_NAME), JSON.stringify(seed), { mode: 0o600 });
     const disks = [1, 2, 3].map((n) => join(tmp.path, `${name}-disk-${n}`));
     for (const disk of disks) await mkdir(disk);
@@ -103,10 +104,9 @@ describe('ferry datacenter receive and ingest', () => {
     await ferryOk(['tenant', 'create', 'acme'], as(adminToken));
     await ferryOk(['storage-account', 'create', 'files', '--tenant', 'acme'], as(adminToken));
     await ferryOk(['storage-account', 'create', 'imports', '--tenant', 'acme'], as(adminToken));
-    vaultId = lastJson<{ id: string }>((await ferryOk(['vault', 'create', 'fileserver', '--tenant', 'acme', '--storage-account', 'files', '--json'], as(adminToken))).stdout).id;
     tenantAdmin = lastJson<{ token: string }>((await ferryOk(['token', 'create', '--role', 'tenant-admin', '--tenant', 'acme', '--json'], as(adminToken))).stdout).token;
     operator = lastJson<{ token: string }>((await ferryOk(['token', 'create', '--role', 'operator', '--json'], as(adminToken))).stdout).token;
-    // A staging repository of three backups: three packs (one per disk at 1.6 MB a disk), three index files, three snapshots.
+    // A staging repository of three backups (their packs, index files and snapshots): about 3.2 MB, three disks at 1.6 MB a disk.
     staging = join(tmp.path, 'staging');
     await ferryOk(['init', '-r', staging]);
     for (const [i, size] of [1_200_000, 900_000, 1_100_000].entries()) {
@@ -122,7 +122,7 @@ describe('ferry datacenter receive and ingest', () => {
       }
     }
     carried.sort();
-    assert.equal(carried.length, 9);
+    assert.ok(carried.length >= 9, carried.join('\n'));
   });
   after(async () => {
     await serve?.stop('SIGKILL');
@@ -164,24 +164,25 @@ describe('ferry datacenter receive and ingest', () => {
   it('a corrupted and a deleted file end the job CompletedWithErrors (exit 3), and ferry job errors lists them', async () => {
     const job = await prepareJob();
     const filesOf = async (disk: string): Promise<string[]> => (await readdir(join(disk, 'files'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
-    const [damaged] = await filesOf(job.disks[0]!);
+    // Disk 1 holds many small files (the other two one pack each): one damaged, one deleted.
+    const [damaged, deleted] = await filesOf(job.disks[0]!);
     const bytes = await readFile(damaged!);
     bytes[100] = bytes[100]! ^ 0x01;
     await writeFile(damaged!, bytes);
-    const [deleted] = await filesOf(job.disks[1]!);
     await rm(deleted!);
     const run = await ingest(job, job.disks);
     assert.equal(run.code, 3, `${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, /disk 1 +\S+ +CompletedWithErrors|disk 1 +\S+ +Failed/);
+    assert.match(run.stdout, /disk 1 +\S+ +CompletedWithErrors: \d+ files ingested \(.*\), 2 failed/);
+    assert.match(run.stdout, /disk 2 +\S+ +Completed:/);
     assert.match(run.stdout, new RegExp(`import job ${job.name} is CompletedWithErrors, 2 entries in its error log: ferry job errors ${job.name}`));
     const errors = await errorsOf(job.name);
-    assert.deepEqual(errors.map((e) => [e.diskIndex, e.code]).sort(), [[0, 'DecryptFailed'], [1, 'FileNotFound']]);
+    assert.deepEqual(errors.map((e) => [e.diskIndex, e.code]).sort(), [[0, 'DecryptFailed'], [0, 'FileNotFound']]);
     assert.ok(errors.every((e) => e.path !== null && carried.includes(e.path)), JSON.stringify(errors));
     const table = (await ferryOk(['job', 'errors', job.name], as(tenantAdmin))).stdout;
     assert.match(table, /2 errors\n/);
     assert.match(table, /\s1\s+DecryptFailed\s+(data|index|snapshots)\//);
     assert.match(table, /does not authenticate/);
-    assert.match(table, /\s2\s+FileNotFound\s+/);
+    assert.match(table, /\s1\s+FileNotFound\s+/);
     await assertImportHoldsStaging(job, errors.map((e) => e.path!));
   });
 
@@ -233,5 +234,9 @@ describe('ferry datacenter receive and ingest', () => {
     assert.match(resumed.stdout, new RegExp(`import job ${job.name} is Completed`));
     await assertImportHoldsStaging(job);
     assert.deepEqual(await errorsOf(job.name), []);
+    // The service logs every request (method and path): each object of the job was uploaded once.
+    const log = serve.output().stdout + serve.output().stderr;
+    const puts = [...log.matchAll(new RegExp(`"method":"PUT","url":"/v1/import-jobs/${job.id}/objects/([^"]+)"`, 'g'))].map((m) => m[1]!);
+    assert.deepEqual(puts.sort(), carried, 'every object uploaded exactly once, across the kill');
   });
 });

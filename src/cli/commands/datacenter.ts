@@ -90,7 +90,7 @@ function printSummary(ctx: CliContext, result: IngestResult): void {
     }
     const before = d.filesBefore > 0 ? `, ${d.filesBefore} done by an earlier run` : '';
     const failed = d.filesFailed > 0 ? `, ${d.filesFailed} failed` : '';
-    out.write(`${which}  ${d.given}  ${d.state}: ${d.filesOk} file${d.filesOk === 1 ? '' : 's'} ingested (${formatBytes(d.bytesUploaded)} uploaded)${failed}${before}\n`);
+    out.write(`${which}  ${d.given}  ${d.state}: ${plural(d.filesOk, 'file')} ingested (${formatBytes(d.bytesUploaded)} uploaded)${failed}${before}\n`);
   }
   const job = result.job;
   const errors = job.errorCount > 0 ? `, ${job.errorCount} entr${job.errorCount === 1 ? 'y' : 'ies'} in its error log: ferry job errors ${job.name}` : '';
@@ -146,10 +146,10 @@ class IngestDisplay implements IngestIO {
         const last = this.shown.get(d);
         if (d.phase === last || d.phase === 'identifying') continue;
         this.shown.set(d, d.phase);
-        if (d.phase === 'ingesting' || (last === undefined && d.phase !== 'done')) this.ctx.stderr.write(`disk ${d.number}: ingesting ${d.totalFiles - d.filesBefore} files (${formatBytes(d.totalBytes - d.bytesBefore)}) from ${d.given}\n`);
+        if (d.phase === 'ingesting' || (last === undefined && d.phase !== 'done')) this.ctx.stderr.write(`disk ${d.number}: ingesting ${plural(d.totalFiles - d.filesBefore, 'file')} (${formatBytes(d.totalBytes - d.bytesBefore)}) from ${d.given}\n`);
         if (d.phase === 'done' && d.totalFiles > 0) {
           const f = figures(d, now);
-          this.ctx.stderr.write(`disk ${d.number}: done, ${d.filesDone - d.filesBefore} files, ${formatBytes(f.bytesThisRun)} in ${formatDuration(f.elapsedMs)} (${formatRate(f.bytesThisRun, f.elapsedMs)})\n`);
+          this.ctx.stderr.write(`disk ${d.number}: done, ${plural(d.filesDone - d.filesBefore, 'file')}, ${formatBytes(f.bytesThisRun)} in ${formatDuration(f.elapsedMs)} (${formatRate(f.bytesThisRun, f.elapsedMs)})\n`);
         }
       }
       return;
@@ -193,3 +193,5 @@ function allocateForThroughput(): void {
     // Without the addon ingest still works, only with more system time.
   }
 }
+
+const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
