@@ -38,9 +38,12 @@ export interface IngestOptions {
   readonly failpoints?: Failpoints;
   /** Reading workers; default one per CPU; 0 reads on the calling thread. */
   readonly workers?: number;
-  /** Plaintext bytes read and not yet uploaded, all disks together (default 256 MiB). */
+  /**
+   * Plaintext bytes read and not yet uploaded, all disks together (default 128 MiB). The process holds
+   * about three times as much: read buffers on the workers, and the copies fetch makes of each upload.
+   */
   readonly maxBytesInFlight?: number;
-  /** Files of one disk in flight at once (default 2 per worker, at least 4). */
+  /** Files of one disk in flight at once (default one more than the workers, at least 3). */
   readonly window?: number;
   /** Progress goes to the service at least this often (default 2 s). */
   readonly progressIntervalMs?: number;
@@ -103,13 +106,13 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
     storage: options.storage,
     jobId,
     pool,
-    budget: new ByteBudget(options.maxBytesInFlight ?? 256 * 1024 * 1024),
+    budget: new ByteBudget(options.maxBytesInFlight ?? 128 * 1024 * 1024),
     imported: () => (listing ??= listImport(options.storage)),
     clock: options.clock,
     failpoints: options.failpoints ?? noFailpoints,
     ...(options.signal ? { signal: options.signal } : {}),
     progressIntervalMs: options.progressIntervalMs ?? 2000,
-    window: options.window ?? Math.max(4, 2 * workers),
+    window: options.window ?? Math.max(3, workers + 1),
     readBytes: options.readBytes ?? 8 * 1024 * 1024,
     note: (message) => options.io.note(message),
     onJob: (answered) => (job = answered),
