@@ -88,7 +88,7 @@ export async function ingestDisk(ctx: IngestContext, disk: IdentifiedDisk, progr
 
   const reporter = new ResultReporter(ctx.service, ctx.jobId, index, () => ({ bytesDone: progress.bytesDone, filesDone: progress.filesDone }), ctx.progressIntervalMs);
   let filesOk = 0;
-  let retryable: FileResult[] = [];
+  const retryable: FileResult[] = [];
   try {
     const imported = todo.length > 0 ? await ctx.imported() : new Map<string, number>();
     const work = (entry: ManifestEntry): Promise<EntryOutcome> => ingestEntry(ctx, disk.root, diskId, keys.fileKey, manifest.segmentSize, entry, imported);
@@ -115,12 +115,11 @@ export async function ingestDisk(ctx: IngestContext, disk: IdentifiedDisk, progr
   if (retryable.length > 0) {
     progress.phase = 'done';
     const first = retryable[0]!;
-    retryable = [];
     return {
       ...emptyOutcome(disk.given, index, diskId),
       ...counts,
       state: 'Stopped',
-      message: `${name}: ${counts.filesFailed} upload${counts.filesFailed === 1 ? '' : 's'} failed (first: ${first.message}); the disk is not finished: run the same command again to retry them`,
+      message: `${name}: ${retryable.length} upload${retryable.length === 1 ? '' : 's'} failed (first: ${first.message}); the disk is not finished: run the same command again to retry ${retryable.length === 1 ? 'it' : 'them'}`,
     };
   }
 

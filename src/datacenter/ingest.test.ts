@@ -244,7 +244,7 @@ describe('per-file error codes', () => {
     storage.addFault('save').errorInstead(new Error('the connection failed: ECONNRESET')).times(1);
     const first = await f.ingest([f.disks[0]!], { storage });
     assert.equal(first.disks[0]!.state, 'Stopped');
-    assert.match(first.disks[0]!.message, /1 upload failed .*run the same command again/);
+    assert.match(first.disks[0]!.message, /1 upload failed .*run the same command again to retry it/);
     assert.equal((await f.service.listErrors(f.jobId)).length, 1);
     assert.equal((await f.job()).disks[0]!.state, 'Transferring');
     const second = await f.ingest([f.disks[0]!], { storage });
