@@ -55,7 +55,7 @@ export function registerImportIngestRoutes(app: ApiApp, ctx: ServiceContext): vo
     method: 'POST',
     url: '/v1/import-jobs/:jobId/receive',
     config: { access: ['operator', 'admin'], summary: 'The disks arrived at the datacenter: Shipping → Received (refused for deleted, cancelled and unshipped jobs)' },
-    schema: { params: JobParams, body: z.strictObject({}).optional(), response: { 200: ImportJob } },
+    schema: { params: JobParams, body: z.strictObject({}).nullish(), response: { 200: ImportJob } },
     handler: async (request) => receiveImportJob(ctx, principalOf(request), request.params.jobId),
   });
   app.route({
@@ -98,7 +98,7 @@ export function registerImportIngestRoutes(app: ApiApp, ctx: ServiceContext): vo
     method: 'POST',
     url: '/v1/import-jobs/:jobId/disks/:index/finish',
     config: { access: ['operator'], summary: "Finish a disk's ingest: its outcome from the recorded results; the job's when every disk is final" },
-    schema: { params: DiskParams, body: z.strictObject({}).optional(), response: { 200: ImportJob } },
+    schema: { params: DiskParams, body: z.strictObject({}).nullish(), response: { 200: ImportJob } },
     handler: async (request) => finishDiskIngest(ctx, principalOf(request), request.params.jobId, request.params.index),
   });
   app.route({
@@ -134,7 +134,7 @@ export function registerImportIngestRoutes(app: ApiApp, ctx: ServiceContext): vo
     method: 'POST',
     url: '/v1/import-jobs/:jobId/close',
     config: { access: ['agent', 'tenant-admin', 'admin'], summary: 'Remove the imported objects of an adopted job: Adopted → Closed' },
-    schema: { params: JobParams, body: z.strictObject({}).optional(), response: { 200: ImportJob } },
+    schema: { params: JobParams, body: z.strictObject({}).nullish(), response: { 200: ImportJob } },
     handler: async (request) => closeImportJob(ctx, principalOf(request), request.params.jobId),
   });
 }

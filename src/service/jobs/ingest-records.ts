@@ -17,6 +17,9 @@ export const INGEST_ERROR_CODES = [
   'UnknownDisk',
 ] as const satisfies readonly IngestErrorCode[];
 
+/** Fails to compile when the list above misses a code of the clients' IngestErrorCode. */
+export const INGEST_ERROR_CODES_COMPLETE: Exclude<IngestErrorCode, (typeof INGEST_ERROR_CODES)[number]> extends never ? true : never = true;
+
 /** A file's ingest result code: `Ok`, or what went wrong. */
 export type FileResultCode = 'Ok' | IngestErrorCode;
 
