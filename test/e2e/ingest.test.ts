@@ -161,6 +161,15 @@ describe('ferry datacenter receive and ingest', () => {
     assert.deepEqual(await importedKeys(job), before);
   });
 
+  it('several commands at once, one of them on a disk another one also ingests, all end well', async () => {
+    const job = await prepareJob();
+    const runs = await Promise.all([ingest(job, [job.disks[0]!, job.disks[1]!]), ingest(job, [job.disks[2]!]), ingest(job, [job.disks[1]!])]);
+    assert.deepEqual(runs.map((r) => r.code), [0, 0, 0], runs.map((r) => r.stdout + r.stderr).join('\n'));
+    assert.equal((await showJob(job.name)).state, 'Completed');
+    await assertImportHoldsStaging(job);
+    assert.deepEqual(await errorsOf(job.name), []);
+  });
+
   it('a corrupted and a deleted file end the job CompletedWithErrors (exit 3), and ferry job errors lists them', async () => {
     const job = await prepareJob();
     const filesOf = async (disk: string): Promise<string[]> => (await readdir(join(disk, 'files'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
