@@ -163,7 +163,7 @@ class IngestDisplay implements IngestIO {
       });
     if (parts.length === 0) return;
     const line = parts.join(' | ');
-    this.ctx.stdout.write(`\r\x1b[K${line.slice(0, (this.ctx.stdout.columns ?? 120) - 1)}`);
+    this.ctx.stdout.write(`\r\x1b[K${line.slice(0, (this.ctx.stdout.columns || 120) - 1)}`);
   }
 }
 
