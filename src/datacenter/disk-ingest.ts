@@ -6,6 +6,7 @@
  */
 import { AuthenticationError, ForbiddenError, IntegrityError, InterruptedError, NotFoundError, PermanentError } from '../core/errors.js';
 import { deriveDiskSubkeys, DISK_KEY_BYTES, diskFileName } from '../seed/disk-format.js';
+import type { ImportDiskState } from '../seed/job-service.js';
 import { listDiskFiles } from '../seed/disk-verifier.js';
 import { openManifest, type DiskManifest, type ManifestEntry } from '../seed/manifest.js';
 import { mapOrdered } from '../seed/ordered-map.js';
@@ -109,6 +110,8 @@ export async function ingestDisk(ctx: IngestContext, disk: IdentifiedDisk, progr
     await reporter.flush().catch(() => undefined);
     if (err instanceof InterruptedError || err instanceof AuthenticationError || err instanceof ForbiddenError) throw err;
     progress.phase = 'done';
+    const elsewhere = await finishedElsewhere(ctx, index, err);
+    if (elsewhere !== undefined) return { ...emptyOutcome(disk.given, index, diskId), filesOk, filesFailed: progress.filesFailed, filesBefore: progress.filesBefore, bytesUploaded: progress.bytesUploaded, state: elsewhere, message: `${name}: ${elsewhere} (finished by another ingest of this disk)` };
     return { ...emptyOutcome(disk.given, index, diskId), state: 'Stopped', filesOk, filesFailed: progress.filesFailed, filesBefore: progress.filesBefore, bytesUploaded: progress.bytesUploaded, message: `the ingest of ${name} stopped: ${(err as Error).message}; run the same command again to resume` };
   }
   const counts = { filesOk, filesFailed: progress.filesFailed, filesBefore: progress.filesBefore, bytesUploaded: progress.bytesUploaded };
@@ -124,19 +127,33 @@ export async function ingestDisk(ctx: IngestContext, disk: IdentifiedDisk, progr
   }
 
   progress.phase = 'finishing';
-  await logUnexpectedFiles(ctx, disk, manifest);
-  let job;
   try {
-    job = await ctx.service.finishDisk(ctx.jobId, index);
+    await logUnexpectedFiles(ctx, disk, manifest);
+    const job = await ctx.service.finishDisk(ctx.jobId, index);
+    ctx.onJob?.(job);
+    progress.phase = 'done';
+    const state = job.disks.find((d) => d.index === index)?.state ?? 'Failed';
+    return { ...emptyOutcome(disk.given, index, diskId), ...counts, state, message: `${name}: ${state}` };
   } catch (err) {
-    // Another ingest of the same disk finished it first.
-    if (serviceCode(err) !== 'ILLEGAL_TRANSITION') throw err;
-    job = await ctx.service.getJob(ctx.jobId);
+    progress.phase = 'done';
+    const elsewhere = await finishedElsewhere(ctx, index, err);
+    if (elsewhere === undefined) throw err;
+    return { ...emptyOutcome(disk.given, index, diskId), ...counts, state: elsewhere, message: `${name}: ${elsewhere} (finished by another ingest of this disk)` };
   }
+}
+
+const FINAL_DISK_STATES: ReadonlySet<ImportDiskState> = new Set(['Completed', 'CompletedWithErrors', 'Failed', 'NeverReceived']);
+
+/**
+ * When `err` is the service's refusal because the disk is no longer Transferring and the disk is now
+ * final (another command ingesting the same disk finished it first), its state; undefined otherwise.
+ */
+async function finishedElsewhere(ctx: IngestContext, index: number, err: unknown): Promise<ImportDiskState | undefined> {
+  if (serviceCode(err) !== 'ILLEGAL_TRANSITION') return undefined;
+  const job = await ctx.service.getJob(ctx.jobId);
   ctx.onJob?.(job);
-  progress.phase = 'done';
-  const state = job.disks.find((d) => d.index === index)?.state ?? 'Failed';
-  return { ...emptyOutcome(disk.given, index, diskId), ...counts, state, message: `${name}: ${state}` };
+  const state = job.disks.find((d) => d.index === index)?.state;
+  return state !== undefined && FINAL_DISK_STATES.has(state) ? state : undefined;
 }
 
 /**

@@ -131,6 +131,23 @@ describe('ingest of a three-disk job', () => {
     assert.equal(new Set(f.storage.uploads).size, f.storage.uploads.length, 'no file uploaded twice');
   });
 
+  it('a command whose disk another command finished meanwhile reports that disk as finished (exit 0)', async () => {
+    const f = await received();
+    const storage = new FaultyStorage(f.storage);
+    const save = storage.save.bind(storage);
+    let first = true;
+    storage.save = async (key, data, options) => {
+      await save(key, data, options);
+      // As if another command had ingested the whole disk and finished it right now.
+      if (first) f.service.patchDisk(f.jobId, 0, { state: 'Completed' });
+      first = false;
+    };
+    const result = await f.ingest([f.disks[0]!], { storage, window: 1 });
+    assert.equal(result.disks[0]!.state, 'Completed', JSON.stringify(result.disks));
+    assert.match(result.disks[0]!.message, /finished by another ingest of this disk/);
+    assert.equal(result.exitCode, 0);
+  });
+
   it('two commands ingesting the same disk at once both end well and the job completes', async () => {
     const f = await received();
     const [a, b] = await Promise.all([f.ingest([f.disks[1]!, f.disks[0]!]), f.ingest([f.disks[1]!, f.disks[2]!])]);

@@ -33,7 +33,7 @@ export class ResultReporter {
   }
 
   /** Sends what is queued (or the progress alone when it changed), after the requests before it. */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
     this.check();
     const batch = this.queue.splice(0, MAX_RESULTS_PER_BATCH);
     const more = this.queue.length > 0;
