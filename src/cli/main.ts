@@ -19,6 +19,7 @@ import { registerToken } from './commands/token.js';
 import { registerVault } from './commands/vault.js';
 import { registerDiskprep } from './commands/diskprep.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDatacenter } from './commands/datacenter.js';
 import { initCommand } from './commands/init.js';
 import { lsCommand } from './commands/ls.js';
 import { restoreCommand } from './commands/restore.js';
@@ -74,6 +75,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   registerJob(program, ctx, run);
   registerDiskprep(program, ctx, run);
   registerDemo(program, ctx, run);
+  registerDatacenter(program, ctx, run);
   return program;
 }
 

@@ -5,14 +5,15 @@ import type { ImportJob } from '../../service/jobs/job-records.js';
 import { readRegistration } from '../agent-state.js';
 import { parseAddress, serviceCommand, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, formatDuration, formatRate } from '../format.js';
+import { HttpIngestService } from '../http-ingest-service.js';
 import { ServiceClient, serviceUrl, type ServiceOptions } from '../service-client.js';
 import { resolveImportJob, resolveTenant } from '../service-names.js';
 
 type Options = ServiceOptions & { readonly json?: boolean; readonly tenant?: string };
 type ShipOptions = Options & { readonly carrier: string; readonly tracking: string; readonly returnAddress: string };
 
-/** Adds `ferry job list|show|ship|cancel` to the program. */
+/** Adds `ferry job list|show|errors|ship|cancel` to the program. */
 export function registerJob(program: Command, ctx: CliContext, run: Runner): void {
   const job = program.command('job').description('import jobs: disks shipped to the datacenter to seed a vault');
   const tenantOption = (): Option => new Option('--tenant <TENANT>', 'the tenant (name or id), when a job name is in several tenants');
@@ -24,6 +25,10 @@ export function registerJob(program: Command, ctx: CliContext, run: Runner): voi
     .argument(...jobArgument)
     .addOption(tenantOption())
     .action((ref: string, opts: Options) => run(jobShowCommand(ctx, ref, opts)));
+  serviceCommand(job, 'errors', "list an import job's error log: files and disks that did not arrive intact")
+    .argument(...jobArgument)
+    .addOption(tenantOption())
+    .action((ref: string, opts: Options) => run(jobErrorsCommand(ctx, ref, opts)));
   serviceCommand(job, 'ship', "enter the shipment's carrier, tracking number and return address (changeable until the disks are received)")
     .argument(...jobArgument)
     .addOption(new Option('--carrier <CARRIER>', 'the carrier, e.g. UPS').makeOptionMandatory())
@@ -88,7 +93,29 @@ export async function jobShowCommand(ctx: CliContext, ref: string, options: Opti
   const client = await jobClient(ctx, options);
   const job = await resolveImportJob(client, ref, options.tenant);
   if (options.json) ctx.stdout.write(JSON.stringify(job) + '\n');
-  else ctx.stdout.write(describeJob(job));
+  else ctx.stdout.write(describeJob(job, ctx.repoContext.clock.now()));
+  return 0;
+}
+
+/** `ferry job errors JOB`: the job's error log, oldest first; --json the array as the API answers it. */
+export async function jobErrorsCommand(ctx: CliContext, ref: string, options: Options): Promise<number> {
+  const client = await jobClient(ctx, options);
+  const job = await resolveImportJob(client, ref, options.tenant);
+  const errors = await new HttpIngestService(client).listErrors(job.id);
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify(errors) + '\n');
+    return 0;
+  }
+  if (errors.length === 0) {
+    ctx.stdout.write(`import job ${job.name} (${job.state}) has no errors\n`);
+    return 0;
+  }
+  ctx.stdout.write(`import job ${job.name} (${job.state}): ${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
+  ctx.stdout.write(`${'Time'.padEnd(26)}${'Disk'.padEnd(6)}${'Code'.padEnd(19)}Path\n`);
+  for (const e of errors) {
+    ctx.stdout.write(`${e.at.padEnd(26)}${(e.diskIndex === null ? '-' : String(e.diskIndex + 1)).padEnd(6)}${e.code.padEnd(19)}${e.path ?? '-'}\n`);
+    ctx.stdout.write(`${' '.repeat(32)}${e.message.replace(/\n/g, `\n${' '.repeat(32)}`)}\n`);
+  }
   return 0;
 }
 
@@ -112,8 +139,8 @@ export async function jobCancelCommand(ctx: CliContext, ref: string, options: Op
   return 0;
 }
 
-/** The human-readable page of `ferry job show`. */
-export function describeJob(job: ImportJob): string {
+/** The human-readable page of `ferry job show`; `now` (ms) dates the ingest's ETA. */
+export function describeJob(job: ImportJob, now: number = Date.now()): string {
   const lines = [
     `Import job ${job.name} (id ${job.id})`,
     `  state:            ${job.state}`,
@@ -125,9 +152,49 @@ export function describeJob(job: ImportJob): string {
   if (job.state === 'Creating' && job.trackingDeadline !== null) lines.push(`  tracking due by:  ${job.trackingDeadline} (else the job is deleted)`);
   if (job.carrier !== null) lines.push(`  shipped with:     ${job.carrier}, tracking number ${job.trackingNumber ?? ''}`);
   if (job.returnAddress !== null) lines.push(`  return address:   ${job.returnAddress.replace(/\n/g, '\n                    ')}`);
+  if (job.shippedAt !== null) lines.push(`  shipped:          ${job.shippedAt}`);
+  if (job.receivedAt !== null) lines.push(`  received:         ${job.receivedAt}`);
+  if (job.errorCount > 0) lines.push(`  errors:           ${job.errorCount} (ferry job errors ${job.name})`);
+  if (job.adoption !== null) lines.push(`  adoption:         ${describeAdoption(job.adoption)}`);
   lines.push('', `Disks (${job.disks.length}):`);
-  for (const d of job.disks) lines.push(`  ${String(d.index).padStart(2)}  ${d.id}  ${d.state.padEnd(20)}${String(d.files).padStart(9)} files  ${formatBytes(d.bytes)}`);
+  for (const d of job.disks) {
+    lines.push(`  ${String(d.index).padStart(2)}  ${d.id}  ${d.state.padEnd(20)}${String(d.files).padStart(9)} files  ${formatBytes(d.bytes)}`);
+    if (d.progress !== null) lines.push(`      ingest: ${describeProgress(d, d.progress, now)}`);
+  }
   lines.push('', 'Timeline:');
   for (const e of job.timeline) lines.push(`  ${e.at}  ${e.state.padEnd(20)}${e.actor}${e.note !== undefined ? `: ${e.note}` : ''}`);
   return lines.join('\n') + '\n';
+}
+
+type JobDisk = ImportJob['disks'][number];
+
+/**
+ * One disk's ingest: bytes and files done, the rate from its start to its last report, and (while it
+ * runs) the time left at that rate. The disk's bytes include its encryption overhead (16 bytes per
+ * MiB and the manifest), so the share is a close estimate.
+ */
+export function describeProgress(disk: JobDisk, progress: NonNullable<JobDisk['progress']>, now: number): string {
+  const elapsed = Date.parse(progress.updatedAt) - Date.parse(progress.startedAt);
+  const share = disk.bytes > 0 ? Math.min(100, Math.floor((progress.bytesDone / disk.bytes) * 100)) : 100;
+  const failed = progress.filesFailed > 0 ? `, ${progress.filesFailed} failed` : '';
+  const parts = [`${formatBytes(progress.bytesDone)} of ${formatBytes(disk.bytes)} (${share}%), ${progress.filesDone}/${disk.files} files${failed}`];
+  if (elapsed > 0) parts.push(formatRate(progress.bytesDone, elapsed));
+  if (disk.state === 'Transferring') {
+    const rate = elapsed > 0 ? progress.bytesDone / elapsed : 0;
+    const left = Math.max(0, disk.bytes - progress.bytesDone);
+    if (rate > 0 && left > 0) parts.push(`ETA ${formatDuration(left / rate)}`);
+    const silent = now - Date.parse(progress.updatedAt);
+    if (silent > 60_000) parts.push(`last report ${formatDuration(silent)} ago`);
+  }
+  return parts.join(', ');
+}
+
+/** The adoption's state and how far it is. */
+export function describeAdoption(adoption: NonNullable<ImportJob['adoption']>): string {
+  const total = adoption.objectsTotal !== null ? `/${adoption.objectsTotal}` : '';
+  const excluded = adoption.excluded > 0 ? `, ${adoption.excluded} excluded` : '';
+  const copy = adoption.serverSideCopy ? ', server-side copy' : '';
+  const end = adoption.finishedAt !== null ? `, finished ${adoption.finishedAt}` : `, started ${adoption.startedAt}`;
+  const error = adoption.error !== null ? `: ${adoption.error}` : '';
+  return `${adoption.state}, ${adoption.objectsDone}${total} objects, ${formatBytes(adoption.bytesDone)}${excluded}${copy}${end}${error}`;
 }

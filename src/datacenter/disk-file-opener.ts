@@ -1,0 +1,112 @@
+/**
+ * Reads one file of a disk for ingest: opens it safely (disk-path.ts), checks its length and header,
+ * authenticates and decrypts every segment (the disk format's own functions, src/seed/), and hashes the
+ * plaintext against the manifest. Every failure is a result with its error-log code, never a throw, so a
+ * bad file never stops the disk. Runs on an ingest worker (open-pool.ts) or in the calling thread.
+ */
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { IntegrityError } from '../core/errors.js';
+import { diskFileName, encryptedSize, FILE_HEADER_BYTES, parseFileHeader, segmentCount, segmentLength, TAG_BYTES } from '../seed/disk-format.js';
+import type { ManifestEntry } from '../seed/manifest.js';
+import { readAhead } from '../seed/read-ahead.js';
+import { openSegment } from '../seed/segment-crypto.js';
+import { openOnDisk, type OpenFailureCode } from './disk-path.js';
+
+/** What is needed to read one file of a disk. */
+export interface OpenFileRequest {
+  /** The disk root, resolved with realpath. */
+  readonly disk: string;
+  readonly diskId: string;
+  readonly fileKey: Uint8Array;
+  readonly segmentSize: number;
+  readonly entry: ManifestEntry;
+  /** Approximate bytes per read (whole segments). */
+  readonly readBytes: number;
+}
+
+export type OpenFailure = { readonly ok: false; readonly code: OpenFailureCode | 'DecryptFailed' | 'ChecksumMismatch'; readonly message: string };
+
+/** The file's plaintext (a Buffer that owns its memory, so it can move between threads) and its SHA-256, or why not. */
+export type OpenedFile = { readonly ok: true; readonly plaintext: Buffer; readonly sha256: string } | OpenFailure;
+
+const READ_DEPTH = 2;
+
+/**
+ * Reads, authenticates, decrypts and hashes one file of a disk (see the module comment). `openFile` is
+ * the safe open of disk-path.ts (replaceable in tests, to inject read errors).
+ */
+export async function openDiskFile(request: OpenFileRequest, openFile: typeof openOnDisk = openOnDisk): Promise<OpenedFile> {
+  const { entry, segmentSize } = request;
+  const name = diskFileName(entry.n);
+  const opened = await openFile(request.disk, name);
+  if (!opened.ok) return { ok: false, code: opened.code, message: `${entry.path}: ${opened.message}` };
+  const handle = opened.handle;
+  const fail = (code: OpenFailure['code'], message: string): OpenFailure => ({ ok: false, code, message: `${entry.path} (${name}): ${message}` });
+  try {
+    const expected = encryptedSize(entry.size, segmentSize);
+    if (opened.size !== expected) return fail('DecryptFailed', `the file has ${opened.size} bytes, expected ${expected}: truncated or extended`);
+    const header = Buffer.alloc(FILE_HEADER_BYTES);
+    try {
+      await readFully(handle, header, 0);
+    } catch (err) {
+      return fail('IOFailed', `reading failed: ${(err as Error).message}`);
+    }
+    let fileId: Buffer;
+    try {
+      const parsed = parseFileHeader(header);
+      if (parsed.segmentSize !== segmentSize || parsed.fileId.toString('hex') !== entry.fileId) return fail('DecryptFailed', 'the file has the header of another file');
+      fileId = parsed.fileId;
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err;
+      return fail('DecryptFailed', `the file has no valid header: ${err.message}`);
+    }
+    const segments = segmentCount(entry.size, segmentSize);
+    const perRead = Math.max(1, Math.floor(request.readBytes / (segmentSize + TAG_BYTES)));
+    const runs = function* (): Generator<{ first: number; count: number }> {
+      for (let first = 0; first < segments; first += perRead) yield { first, count: Math.min(perRead, segments - first) };
+    };
+    const load = async (run: { first: number; count: number }): Promise<Buffer> => {
+      const last = run.first + run.count - 1;
+      const length = (run.count - 1) * (segmentSize + TAG_BYTES) + segmentLength(entry.size, segmentSize, last) + TAG_BYTES;
+      const buffer = Buffer.allocUnsafe(length);
+      await readFully(handle, buffer, FILE_HEADER_BYTES + run.first * (segmentSize + TAG_BYTES));
+      return buffer;
+    };
+    const plaintext = Buffer.allocUnsafeSlow(entry.size);
+    const hash = createHash('sha256');
+    const bad: number[] = [];
+    for await (const { request: run, outcome } of readAhead(runs(), READ_DEPTH, load)) {
+      if (!outcome.ok) return fail('IOFailed', `reading failed: ${(outcome.error as Error).message}`);
+      let at = 0;
+      for (let index = run.first; index < run.first + run.count; index++) {
+        const length = segmentLength(entry.size, segmentSize, index) + TAG_BYTES;
+        const place = { diskId: request.diskId, path: entry.path, fileId, index, final: index === segments - 1 };
+        try {
+          const part = openSegment(request.fileKey, outcome.data.subarray(at, at + length), place);
+          hash.update(part);
+          part.copy(plaintext, index * segmentSize);
+        } catch (err) {
+          if (!(err instanceof IntegrityError)) throw err;
+          bad.push(index);
+        }
+        at += length;
+      }
+    }
+    if (bad.length > 0) return fail('DecryptFailed', `segment${bad.length === 1 ? '' : 's'} ${bad.join(', ')} of ${segments} do${bad.length === 1 ? 'es' : ''} not authenticate: damaged, or not this disk's`);
+    const sha256 = hash.digest('hex');
+    if (sha256 !== entry.sha256) return fail('ChecksumMismatch', `the plaintext has SHA-256 ${sha256}, the manifest says ${entry.sha256}`);
+    return { ok: true, plaintext, sha256 };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Fills `buffer` from `position`; an early end of file is an error (the size was checked before). */
+async function readFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < buffer.length; ) {
+    const { bytesRead } = await handle.read(buffer, done, buffer.length - done, position + done);
+    if (bytesRead === 0) throw new Error('the file ended early');
+    done += bytesRead;
+  }
+}

@@ -1,0 +1,23 @@
+// An ingest worker (open-pool.ts): reads, authenticates, decrypts and hashes the disk files the main
+// thread asks for, and moves each plaintext back instead of copying it.
+import { parentPort } from 'node:worker_threads';
+import { openDiskFile, type OpenedFile, type OpenFileRequest } from './disk-file-opener.js';
+
+/** A request of the pool: an id and the file to open. */
+export interface OpenMessage {
+  readonly id: number;
+  readonly request: OpenFileRequest;
+}
+
+/** The answer: the outcome, or the message of an unexpected error (a bug, not a file's problem). */
+export type OpenAnswer = { readonly id: number; readonly outcome: OpenedFile } | { readonly id: number; readonly crash: string };
+
+const port = parentPort;
+if (port) {
+  port.on('message', (message: OpenMessage) => {
+    openDiskFile(message.request).then(
+      (outcome) => port.postMessage({ id: message.id, outcome } satisfies OpenAnswer, outcome.ok && outcome.plaintext.byteLength > 0 ? [outcome.plaintext.buffer as ArrayBuffer] : []),
+      (err: unknown) => port.postMessage({ id: message.id, crash: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies OpenAnswer),
+    );
+  });
+}
