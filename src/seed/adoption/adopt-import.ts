@@ -1,4 +1,5 @@
 import { InterruptedError, UserError } from '../../core/errors.js';
+import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import type { Id } from '../../core/ids.js';
 import type { Storage } from '../../storage/storage.js';
 import type { ImportJob, ImportJobAdoption } from '../job-service.js';
@@ -29,6 +30,8 @@ export interface AdoptImportInput {
   readonly pollMs?: number;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: AdoptionEvent) => void;
+  /** Crash points for tests: `adoption-healed` (before the request), `adoption-waiting` (at every wait). */
+  readonly failpoints?: Failpoints;
 }
 
 export interface AdoptionOutcome {
@@ -73,6 +76,7 @@ export async function adoptImport(input: AdoptImportInput): Promise<AdoptionOutc
   }
   if (job.adoption?.state !== 'Running' && job.adoption?.state !== 'Done') {
     outcome = await heal(input);
+    (input.failpoints ?? noFailpoints).hit('adoption-healed');
     job = await service.requestAdoption(jobId, outcome.excluded);
     input.onEvent?.({ kind: 'requested', job });
   } else {
@@ -108,6 +112,7 @@ async function waitForAdoption(input: AdoptImportInput, requested: ImportJob): P
       );
     }
     input.onEvent?.({ kind: 'waiting', adoption: job.adoption });
+    (input.failpoints ?? noFailpoints).hit('adoption-waiting');
     await input.sleep(input.pollMs ?? 1000, input.signal);
     if (input.signal?.aborted) throw new InterruptedError(`interrupted while the service adopts import job ${job.name}; the next backup waits for it again`);
     job = await input.service.getJob(input.jobId);
