@@ -50,3 +50,13 @@ export function storageAccountLocation(dataDir: string, account: { readonly id: 
 export function containerLocation(account: BackendLocation, container: string): BackendLocation {
   return { scheme: 'fs', path: join(account.path, container) };
 }
+
+/** Copies objects between two locations of one back end (server-side copy); see ServiceContext.copyWithinBackend. */
+export interface ObjectCopier {
+  /**
+   * Copies `sourceKey` of the source location to `targetKey` of the target location atomically and returns
+   * its size. The copy must hash to `sha256`, else an `IntegrityError` and nothing is stored;
+   * `NotFoundError` when the source does not exist.
+   */
+  copy(sourceKey: string, targetKey: string, sha256: string): Promise<number>;
+}

@@ -9,6 +9,7 @@ import { anyAdminTokenExists, issueToken } from './auth/token-store.js';
 import { migrateToLatest, openSqliteDatabase, type ServiceDatabase } from './db/database.js';
 import type { ImportJobSettings } from './jobs/job-settings.js';
 import { buildServer, type FerryServer } from './server.js';
+import { startAdoptionWorker } from './worker/adoption-worker.js';
 import { startDeadlineSweeper, sweepIntervalFor, type RunningWorker } from './worker/deadline-sweeper.js';
 
 /** The files `ferry serve` keeps in its data directory (docs/service.md, "Data directory"). */
@@ -82,12 +83,13 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       { db, clock, settings: ctx.importJobs },
       { intervalMs: options.sweepIntervalMs ?? sweepIntervalFor(ctx.importJobs.trackingDeadlineMs), log: server.app.log },
     );
+    const adopter = startAdoptionWorker(ctx, { log: server.app.log });
     let stopping: Promise<void> | undefined;
     return {
       url: `http://${host}:${address.port}`,
       adminTokenFile,
       server,
-      stop: () => (stopping ??= stopGracefully(running, sweeper, db, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)),
+      stop: () => (stopping ??= stopGracefully(running, [sweeper, adopter], db, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)),
     };
   } catch (err) {
     await server?.app.close().catch(() => undefined);
@@ -107,9 +109,9 @@ async function listen(server: FerryServer, host: string, port: number): Promise<
   }
 }
 
-async function stopGracefully(server: FerryServer, sweeper: RunningWorker, db: ServiceDatabase, timeoutMs: number): Promise<void> {
+async function stopGracefully(server: FerryServer, workers: readonly RunningWorker[], db: ServiceDatabase, timeoutMs: number): Promise<void> {
   const closing = server.app.close();
-  const sweeping = sweeper.stop();
+  const sweeping = Promise.all(workers.map((worker) => worker.stop()));
   const timer = setTimeout(() => {
     server.app.log.warn({ timeoutMs }, 'requests still running at the shutdown timeout: closing their connections');
     server.app.server.closeAllConnections();

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { systemClock, type Clock } from '../core/clock.js';
 import { systemRandom, type RandomSource } from '../core/random.js';
+import { FsObjectCopier } from '../storage/fs/fs-copy.js';
 import { FsStorage } from '../storage/fs/fs-storage.js';
 import type { Storage } from '../storage/storage.js';
 import { registerAgentScheduleRoutes } from './api/agent-schedules.js';
@@ -9,6 +10,7 @@ import type { ApiApp } from './api/api-app.js';
 import { registerBackupRunRoutes } from './api/backup-runs.js';
 import { installErrorHandler } from './api/error-handler.js';
 import { registerHealthRoutes } from './api/health.js';
+import { registerImportIngestRoutes, registerImportObjectRoutes } from './api/import-ingest.js';
 import { registerImportJobRoutes } from './api/import-jobs.js';
 import { registerMachineRoutes } from './api/machines.js';
 import { registerOpenApiRoute } from './api/openapi.js';
@@ -20,7 +22,7 @@ import { registerTenantRoutes } from './api/tenants.js';
 import { registerTokenRoutes } from './api/tokens.js';
 import { registerVaultObjectRoutes } from './api/vault-objects.js';
 import { registerVaultRoutes } from './api/vaults.js';
-import type { BackendLocation } from './backend-location.js';
+import type { BackendLocation, ObjectCopier } from './backend-location.js';
 import type { ServiceContext } from './context.js';
 import type { ServiceDatabase } from './db/database.js';
 import { importJobSettings, type ImportJobSettings } from './jobs/job-settings.js';
@@ -67,6 +69,7 @@ export function buildServer(options: ServerOptions): FerryServer {
     random: options.random ?? systemRandom,
     dataDir: options.dataDir,
     openBackend,
+    copyWithinBackend,
     metrics: new ServiceMetrics(),
     importJobs: importJobSettings(options.importJobs),
   };
@@ -101,12 +104,17 @@ export function buildServer(options: ServerOptions): FerryServer {
   registerBackupRunRoutes(app, ctx);
   registerAgentScheduleRoutes(app, ctx);
   registerImportJobRoutes(app, ctx);
-  registerVaultObjectRoutes(app, {
-    resolveVault: resolveVaultForObjects,
-    lockOwnership: dbLockOwnership(ctx),
-    onBytesStored: (bytes) => ctx.metrics.addStoredBytes(bytes),
-  });
+  registerImportIngestRoutes(app, ctx);
+  const objectDeps = { lockOwnership: dbLockOwnership(ctx), onBytesStored: (bytes: number) => ctx.metrics.addStoredBytes(bytes) };
+  registerVaultObjectRoutes(app, { ...objectDeps, resolveVault: resolveVaultForObjects });
+  registerImportObjectRoutes(app, objectDeps);
   return { app, ctx, routes };
+}
+
+/** Server-side copy between two locations: every filesystem location can copy to every other. */
+function copyWithinBackend(source: BackendLocation, target: BackendLocation): ObjectCopier | null {
+  if (source.scheme === 'fs' && target.scheme === 'fs') return new FsObjectCopier(source.path, target.path);
+  return null;
 }
 
 /** The back end for each location scheme; the only place in the service that names one. */

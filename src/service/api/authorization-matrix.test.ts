@@ -17,7 +17,9 @@ import { getVault } from '../resources/vaults.js';
 import { openVaultStorage } from '../resources/vault-storage.js';
 import { buildWorld, type World } from '../testing/world.js';
 import { changeImportJob } from '../jobs/job-store.js';
-import { TEST_ACTOR, diskRegistration, prepareDisks, storeOf } from '../testing/import-job-fixtures.js';
+import { TEST_ACTOR, diskRegistration, driveJob, prepareDisks, storeOf, type DrivenState } from '../testing/import-job-fixtures.js';
+import { readJob } from '../jobs/job-records.js';
+import { openImportStorage } from '../resources/import-adoption.js';
 
 const tenantParams = (w: World): Record<string, string> => ({ tenantId: w.a.tenantId });
 const vaultParams = (w: World): Record<string, string> => ({ vaultId: w.a.vaultId });
@@ -51,6 +53,38 @@ const jobChange = (status: number): Expectations =>
 /** Routes only the job's own job token may call. */
 const jobTokenOnly = (status: number): Expectations =>
   authenticated({ admin: 403, tenantAdmin: 403, otherTenantAdmin: 403, agent: 403, otherTenantAgent: 403, job: status, operator: 403 });
+
+/** Routes only operators may call (the datacenter). */
+const operatorOnly = (status: number): Expectations =>
+  authenticated({ admin: 403, tenantAdmin: 403, otherTenantAdmin: 403, agent: 403, otherTenantAgent: 403, job: 403, operator: status });
+/** Routes of the vault's side of a job: its agent, tenant A's admins; tenant B's get 404, job and operator 403. */
+const vaultSide = (status: number): Expectations =>
+  authenticated({ admin: status, tenantAdmin: status, otherTenantAdmin: 404, agent: status, otherTenantAgent: 404, job: 403, operator: 403 });
+/** Import object reads: everyone who sees the job but the job token. */
+const importRead = authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 200, otherTenantAgent: 404, job: 403, operator: 200 });
+
+/** Prepares the world's job with one disk and drives it to `state`. */
+const jobIn = (state: DrivenState) => async (fixture: ServiceFixture, w: World): Promise<void> => {
+  await prepareDisks(fixture, w.jobId, 1);
+  await driveJob(fixture, w.jobId, state);
+};
+const disk0 = (w: World): ReturnType<typeof diskRegistration> => diskRegistration(0, w.jobId);
+const diskParams = (w: World): Record<string, string> => ({ jobId: w.jobId, index: '0' });
+const IMPORT_BYTES = Buffer.from('an imported pack');
+const IMPORT_HASH = createHash('sha256').update(IMPORT_BYTES).digest('hex');
+const IMPORT_KEY = `data/${IMPORT_HASH.slice(0, 2)}/${IMPORT_HASH}`;
+const importObjectParams = (key: string) => (w: World): Record<string, string> => ({ jobId: w.jobId, '*': key });
+
+/** Stores IMPORT_KEY in the world's job (received), straight through its storage. */
+async function storeImportObject(fixture: ServiceFixture, w: World): Promise<void> {
+  await jobIn('Received')(fixture, w);
+  const storage = await openImportStorage(fixture.ctx, (await readJob(fixture.db, w.jobId))!.job);
+  try {
+    await storage.save(IMPORT_KEY, IMPORT_BYTES);
+  } finally {
+    await storage.close();
+  }
+}
 
 /**
  * The authorization matrix: for every route the service registers, the status every caller gets. The
@@ -190,6 +224,49 @@ const MATRIX: MatrixTable = {
     expect: jobChange(200),
   },
   'POST /v1/import-jobs/:jobId/cancel': { params: jobParams, expect: jobChange(200) },
+  'POST /v1/import-jobs/:jobId/receive': {
+    params: jobParams,
+    body: () => ({}),
+    setup: jobIn('Shipping'),
+    expect: authenticated({ admin: 200, tenantAdmin: 403, otherTenantAdmin: 403, agent: 403, otherTenantAgent: 403, job: 403, operator: 200 }),
+  },
+  'GET /v1/import-jobs/:jobId/disks/:index/key': { params: diskParams, query: (w) => `diskId=${disk0(w).diskId}`, setup: jobIn('Received'), expect: operatorOnly(200) },
+  'POST /v1/import-jobs/:jobId/disks/:index/ingest': {
+    params: diskParams,
+    body: (w) => ({ diskId: disk0(w).diskId, manifestSha256: disk0(w).manifestSha256 }),
+    setup: jobIn('Received'),
+    expect: operatorOnly(200),
+  },
+  'POST /v1/import-jobs/:jobId/disks/:index/results': {
+    params: diskParams,
+    body: () => ({ results: [{ path: IMPORT_KEY, size: IMPORT_BYTES.length, sha256: IMPORT_HASH, code: 'Ok', message: null }], progress: { bytesDone: 16, filesDone: 1 } }),
+    setup: jobIn('Transferring'),
+    expect: operatorOnly(204),
+  },
+  'POST /v1/import-jobs/:jobId/disks/:index/finish': { params: diskParams, body: () => ({}), setup: jobIn('Transferring'), expect: operatorOnly(200) },
+  'POST /v1/import-jobs/:jobId/errors': {
+    params: jobParams,
+    body: () => ({ diskIndex: null, path: null, code: 'ForeignDisk', message: 'a disk of another job was presented' }),
+    setup: jobIn('Received'),
+    expect: operatorOnly(204),
+  },
+  'GET /v1/import-jobs/:jobId/errors': {
+    params: jobParams,
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 200, otherTenantAgent: 404, job: 200, operator: 200 }),
+  },
+  'POST /v1/import-jobs/:jobId/adopt': { params: jobParams, body: () => ({ exclude: [] }), setup: jobIn('Completed'), expect: vaultSide(202) },
+  'POST /v1/import-jobs/:jobId/close': { params: jobParams, body: () => ({}), setup: jobIn('Adopted'), expect: vaultSide(200) },
+  'GET /v1/import-jobs/:jobId/objects': { params: jobParams, query: 'prefix=data/', setup: storeImportObject, expect: importRead },
+  'GET /v1/import-jobs/:jobId/objects/*': { params: importObjectParams(IMPORT_KEY), setup: storeImportObject, expect: importRead },
+  'HEAD /v1/import-jobs/:jobId/objects/*': { params: importObjectParams(IMPORT_KEY), setup: storeImportObject, expect: importRead },
+  // The operator writes while the job is being ingested; the agent only after (409 here); admins only read.
+  'PUT /v1/import-jobs/:jobId/objects/*': {
+    params: importObjectParams(IMPORT_KEY),
+    headers: { 'content-type': 'application/octet-stream' },
+    body: () => IMPORT_BYTES,
+    setup: jobIn('Transferring'),
+    expect: authenticated({ admin: 403, tenantAdmin: 403, otherTenantAdmin: 404, agent: 409, otherTenantAgent: 404, job: 403, operator: 201 }),
+  },
   'GET /v1/vaults/:vaultId/objects': { params: vaultParams, query: 'prefix=keys/', setup: storeObject, expect: objectAccess(200, 200) },
   'GET /v1/vaults/:vaultId/objects/*': { params: objectParams(OBJECT_KEY), setup: storeObject, expect: objectAccess(200, 200) },
   'HEAD /v1/vaults/:vaultId/objects/*': { params: objectParams(OBJECT_KEY), setup: storeObject, expect: objectAccess(200, 200) },

@@ -27,6 +27,8 @@ const Line = (max: number) =>
     .max(max)
     .regex(/^[^\p{Cc}]+$/u, 'no control characters');
 
+const DiskProgress = z.object({ bytesDone: z.number(), filesDone: z.number(), filesFailed: z.number(), startedAt: Timestamp, updatedAt: Timestamp });
+
 const JobDisk = z.object({
   id: RecordId,
   index: z.number().int(),
@@ -34,12 +36,26 @@ const JobDisk = z.object({
   bytes: z.number(),
   files: z.number(),
   manifestSha256: z.string(),
+  /** The ingest's progress; null until it starts. */
+  progress: DiskProgress.nullable(),
+});
+
+const Adoption = z.object({
+  state: z.enum(['Running', 'Done', 'Failed']),
+  objectsTotal: z.number().nullable(),
+  objectsDone: z.number(),
+  bytesDone: z.number(),
+  excluded: z.number(),
+  serverSideCopy: z.boolean(),
+  startedAt: Timestamp,
+  finishedAt: Timestamp.nullable(),
+  error: z.string().nullable(),
 });
 
 const JobEvent = z.object({ at: Timestamp, state: z.enum(JOB_STATES), actor: z.string(), note: z.string().optional() });
 
-/** An import job with its disks (never their keys) and its timeline. */
-const ImportJob = z.object({
+/** An import job with its disks (never their keys) and its timeline: ImportJob of src/seed/job-service.ts. */
+export const ImportJob = z.object({
   id: RecordId,
   name: z.string(),
   tenantId: RecordId,
@@ -53,12 +69,16 @@ const ImportJob = z.object({
   carrier: z.string().nullable(),
   trackingNumber: z.string().nullable(),
   returnAddress: z.string().nullable(),
+  shippedAt: Timestamp.nullable(),
+  receivedAt: Timestamp.nullable(),
   disks: z.array(JobDisk),
+  errorCount: z.number(),
+  adoption: Adoption.nullable(),
   timeline: z.array(JobEvent),
 });
 
-const JobParams = z.object({ jobId: RecordId });
-const DiskParams = z.object({ jobId: RecordId, index: z.coerce.number().int().min(0).max(999) });
+export const JobParams = z.object({ jobId: RecordId });
+export const DiskParams = z.object({ jobId: RecordId, index: z.coerce.number().int().min(0).max(999) });
 
 const DiskRegistration = z.strictObject({
   diskId: RecordId,

@@ -54,13 +54,9 @@ const LISTING_CONTENT_TYPE = 'application/x-ndjson';
 const SHA256_HEADER = 'x-ferry-sha256';
 
 const vaultIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'a vault id is 1 to 128 of [A-Za-z0-9._-]');
-const objectParams = z.object({
-  vaultId: vaultIdSchema,
-  '*': z.string().refine(isValidKey, {
-    message: 'not a valid object key: `/`-separated segments of [A-Za-z0-9._-], none "." or "..", at most 1024 characters',
-  }),
+const keySchema = z.string().refine(isValidKey, {
+  message: 'not a valid object key: `/`-separated segments of [A-Za-z0-9._-], none "." or "..", at most 1024 characters',
 });
-const listParams = z.object({ vaultId: vaultIdSchema });
 const listQuery = z.object({
   prefix: z.string().refine(isValidPrefix, { message: 'not a valid key prefix' }).default(''),
 });
@@ -71,18 +67,62 @@ const saveHeaders = z.looseObject({
   [SHA256_HEADER]: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256').optional(),
 });
 
+/** Who may reach the object routes at all; resolveVault then decides full or append-only, or 404. */
+const VAULT_OBJECT_ACCESS: RouteAccess = ['admin', 'tenant-admin', 'agent'];
+
+/**
+ * One set of object routes: the Storage interface over HTTP under `<base>/objects`, for a vault or for an
+ * import job's objects. Both speak the same wire protocol (docs/service-http-storage.md).
+ */
+export interface ObjectRouteSpec {
+  /** The URL the routes hang under, with one parameter: `/v1/vaults/:vaultId`. */
+  readonly base: string;
+  /** That parameter's name and schema. */
+  readonly param: string;
+  readonly paramSchema: z.ZodString;
+  /** What the OpenAPI summaries call the owner: "vault", "import". */
+  readonly noun: string;
+  readonly access: RouteAccess;
+  /** Authenticates the request for the owner `id` and opens its storage (typed errors: 401, 403, 404, 409). */
+  resolve(request: FastifyRequest, id: string): Promise<ResolvedVault>;
+  /** The key the owner's uploads and locks are serialized and recorded under (the vault id; `import:<jobId>`). */
+  scopeOf(id: string): string;
+  /** Whether DELETE exists (imports have none: closing the job removes them). */
+  readonly remove: boolean;
+  /** Refuses a key for upload before anything is read (a `UserError`, 400); all keys when absent. */
+  checkUploadKey?(key: string): void;
+}
+
 /**
  * Registers the vault object routes in their own encapsulated context (it accepts only
  * application/octet-stream bodies, streamed, up to `maxObjectBytes`). Errors are typed and left to the API's
  * one error handler (installErrorHandler), except a range past the end of an object, answered 416.
  */
-/** Who may reach the object routes at all; resolveVault then decides full or append-only, or 404. */
-const VAULT_OBJECT_ACCESS: RouteAccess = ['admin', 'tenant-admin', 'agent'];
-
 export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjectRouteDeps): void {
+  registerObjectRoutes(app, deps, {
+    base: '/v1/vaults/:vaultId',
+    param: 'vaultId',
+    paramSchema: vaultIdSchema,
+    noun: 'vault',
+    access: VAULT_OBJECT_ACCESS,
+    resolve: (request, id) => deps.resolveVault(request, id),
+    scopeOf: (id) => id,
+    remove: true,
+  });
+}
+
+/** What {@link registerObjectRoutes} needs besides the spec: the lock records, metrics and the size limit. */
+export type ObjectRouteDeps = Omit<VaultObjectRouteDeps, 'resolveVault'>;
+
+/** Registers one set of object routes (see {@link ObjectRouteSpec}) in its own encapsulated context. */
+export function registerObjectRoutes(app: FastifyInstance, deps: ObjectRouteDeps, spec: ObjectRouteSpec): void {
   const objects = new VaultObjects({ lockOwnership: deps.lockOwnership, onBytesStored: (bytes) => deps.onBytesStored?.(bytes) });
   const maxObjectBytes = deps.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
-  const resolve = (request: FastifyRequest, vaultId: string): Promise<ResolvedVault> => deps.resolveVault(request, vaultId);
+  const listParams = z.object({ [spec.param]: spec.paramSchema });
+  const objectParams = z.object({ [spec.param]: spec.paramSchema, '*': keySchema });
+  const idOf = (request: FastifyRequest): string => (request.params as Record<string, string>)[spec.param]!;
+  const keyOf = (request: FastifyRequest): string => (request.params as Record<string, string>)['*']!;
+  const { noun, access } = spec;
 
   void app.register(async (plain) => {
     plain.setValidatorCompiler(validatorCompiler);
@@ -100,28 +140,27 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
 
     scope.route({
       method: 'GET',
-      url: '/v1/vaults/:vaultId/objects',
-      config: { access: VAULT_OBJECT_ACCESS, summary: "List a vault's objects under a prefix (streamed JSON lines)" },
+      url: `${spec.base}/objects`,
+      config: { access, summary: `List ${noun} objects under a prefix (streamed JSON lines)` },
       exposeHeadRoute: false,
       schema: { params: listParams, querystring: listQuery },
       handler: async (request, reply) => {
-        const { vaultId } = request.params;
         const { prefix } = request.query;
-        const vault = await resolve(request, vaultId);
+        const vault = await spec.resolve(request, idOf(request));
         return sendListing(request, reply, (writer) => objects.list(vault, prefix, (info) => writer.add(info)));
       },
     });
 
     scope.route({
       method: 'GET',
-      url: '/v1/vaults/:vaultId/objects/*',
-      config: { access: VAULT_OBJECT_ACCESS, summary: 'Read a vault object, whole or a byte range' },
+      url: `${spec.base}/objects/*`,
+      config: { access, summary: `Read ${noun === 'import' ? 'an' : 'a'} ${noun} object, whole or a byte range` },
       exposeHeadRoute: false,
       schema: { params: objectParams, headers: loadHeaders },
       handler: async (request, reply) => {
-        const { vaultId, '*': key } = request.params;
+        const key = keyOf(request);
         const range = parseRange(request.headers.range);
-        const vault = await resolve(request, vaultId);
+        const vault = await spec.resolve(request, idOf(request));
         let bytes: Buffer;
         try {
           bytes = await objects.load(vault, key, range);
@@ -139,13 +178,12 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
 
     scope.route({
       method: 'HEAD',
-      url: '/v1/vaults/:vaultId/objects/*',
-      config: { access: VAULT_OBJECT_ACCESS, summary: 'Size of a vault object' },
+      url: `${spec.base}/objects/*`,
+      config: { access, summary: `Size of ${noun === 'import' ? 'an' : 'a'} ${noun} object` },
       schema: { params: objectParams },
       handler: async (request, reply) => {
-        const { vaultId, '*': key } = request.params;
-        const vault = await resolve(request, vaultId);
-        const info = await objects.stat(vault, key);
+        const vault = await spec.resolve(request, idOf(request));
+        const info = await objects.stat(vault, keyOf(request));
         return reply
           .header('cache-control', 'no-store')
           .header('content-length', String(info.size))
@@ -156,18 +194,20 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
 
     scope.route({
       method: 'PUT',
-      url: '/v1/vaults/:vaultId/objects/*',
-      config: { access: VAULT_OBJECT_ACCESS, summary: 'Store a vault object (streamed, verified against the hash its name claims)' },
+      url: `${spec.base}/objects/*`,
+      config: { access, summary: `Store ${noun === 'import' ? 'an' : 'a'} ${noun} object (streamed, verified against the hash its name claims)` },
       bodyLimit: maxObjectBytes,
       schema: { params: objectParams, headers: saveHeaders },
       handler: async (request, reply) => {
-        const { vaultId, '*': key } = request.params;
+        const id = idOf(request);
+        const key = keyOf(request);
         const sha256 = request.headers[SHA256_HEADER];
         const length = declaredLength(request);
-        const vault = await resolve(request, vaultId);
-        const body = request.body as AsyncIterable<Buffer> | undefined;
         try {
-          const result = await objects.upload(vaultId, vault, key, limited(body, maxObjectBytes), { length, sha256 });
+          spec.checkUploadKey?.(key);
+          const vault = await spec.resolve(request, id);
+          const body = request.body as AsyncIterable<Buffer> | undefined;
+          const result = await objects.upload(spec.scopeOf(id), vault, key, limited(body, maxObjectBytes), { length, sha256 });
           return await reply.status(result.stored ? 201 : 200).send({ key, size: result.size, stored: result.stored });
         } catch (err) {
           // The rest of a refused body is not read; the connection cannot carry another request after it.
@@ -177,15 +217,16 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
       },
     });
 
+    if (!spec.remove) return;
     scope.route({
       method: 'DELETE',
-      url: '/v1/vaults/:vaultId/objects/*',
-      config: { access: VAULT_OBJECT_ACCESS, summary: "Remove a vault object (agents: only their own machine's lock objects)" },
+      url: `${spec.base}/objects/*`,
+      config: { access, summary: `Remove a ${noun} object (agents: only their own machine's lock objects)` },
       schema: { params: objectParams },
       handler: async (request, reply) => {
-        const { vaultId, '*': key } = request.params;
-        const vault = await resolve(request, vaultId);
-        await objects.remove(vaultId, vault, key);
+        const id = idOf(request);
+        const vault = await spec.resolve(request, id);
+        await objects.remove(spec.scopeOf(id), vault, keyOf(request));
         return reply.status(204).send();
       },
     });

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { isForeignKeyViolation, isUniqueViolation } from './constraint-errors.js';
+import { Migrator } from 'kysely';
 import { migrateToLatest, openSqliteDatabase } from './database.js';
-import { LATEST_MIGRATION } from './migrations/index.js';
+import { LATEST_MIGRATION, migrationProvider } from './migrations/index.js';
 
-const TABLES = ['backup_runs', 'import_jobs', 'job_disks', 'job_events', 'machines', 'registration_codes', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vaults'];
+const TABLES = ['backup_runs', 'import_jobs', 'job_adoptions', 'job_disks', 'job_events', 'job_file_results', 'job_problems', 'machines', 'registration_codes', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vaults'];
 const NOW = '2026-11-25T12:00:00.000Z';
 
 describe('service database', () => {
@@ -20,8 +21,8 @@ describe('service database', () => {
     const path = join(dir, 'fresh.sqlite');
     const db = openSqliteDatabase(path);
     try {
-      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules', '0003-import-jobs']);
-      assert.equal(LATEST_MIGRATION, '0003-import-jobs');
+      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules', '0003-import-jobs', '0004-import-ingest']);
+      assert.equal(LATEST_MIGRATION, '0004-import-ingest');
       const tables = (await db.introspection.getTables()).map((t) => t.name).sort();
       assert.deepEqual(tables, TABLES);
       assert.deepEqual(await migrateToLatest(db), []);
@@ -150,6 +151,27 @@ describe('service database', () => {
       const event = { job_id: 'j1', seq: 1, created_at: NOW, state: 'Creating', action: 'create', actor: 'admin:x', note: null };
       await db.insertInto('job_events').values(event).execute();
       await assert.rejects(db.insertInto('job_events').values(event).execute(), (err) => isUniqueViolation(err), 'two writers cannot both add event 1');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('0004 takes the shipping and receiving times of existing jobs from their timelines', async () => {
+    const db = openSqliteDatabase(':memory:');
+    try {
+      const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('0003-import-jobs');
+      assert.equal(error, undefined);
+      await db.insertInto('tenants').values({ id: 't1', name: 'one', created_at: NOW }).execute();
+      await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
+      await db.insertInto('vaults').values({ id: 'v1', tenant_id: 't1', storage_account_id: 's1', name: 'a', container: 'ca', created_at: NOW }).execute();
+      const job = { tenant_id: 't1', vault_id: 'v1', storage_account_id: 's1', container: 'cj', prepared_at: NOW, tracking_deadline: null, carrier: 'UPS', tracking_number: null, tracking_number_key: null, return_address: 'x', version: 3, created_at: NOW, updated_at: NOW, created_by_token_id: null };
+      await db.insertInto('import_jobs').values([{ ...job, id: 'j1', name: 'received', state: 'Received', open_vault_id: 'v1' }, { ...job, id: 'j2', name: 'new', state: 'Creating', open_vault_id: null }]).execute();
+      const at = (minute: number): string => `2026-11-25T12:0${minute}:00.000Z`;
+      const event = (seq: number, action: string, state: string) => ({ job_id: 'j1', seq, created_at: at(seq), state, action, actor: 'admin:x', note: null });
+      await db.insertInto('job_events').values([event(1, 'create', 'Creating'), event(2, 'ship', 'Shipping'), event(3, 'ship', 'Shipping'), event(4, 'receive', 'Received')]).execute();
+      await migrateToLatest(db);
+      const rows = await db.selectFrom('import_jobs').select(['id', 'shipped_at', 'received_at']).orderBy('id').execute();
+      assert.deepEqual(rows, [{ id: 'j1', shipped_at: at(2), received_at: at(4) }, { id: 'j2', shipped_at: null, received_at: null }]);
     } finally {
       await db.destroy();
     }

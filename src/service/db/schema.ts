@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * The service database's tables as kysely sees them. Migrations (./migrations/) create exactly these
  * columns; a new migration that changes a table changes its type here in the same commit.
@@ -21,6 +23,9 @@ export interface ServiceTables {
   import_jobs: ImportJobsTable;
   job_disks: JobDisksTable;
   job_events: JobEventsTable;
+  job_file_results: JobFileResultsTable;
+  job_problems: JobProblemsTable;
+  job_adoptions: JobAdoptionsTable;
 }
 
 export interface TenantsTable {
@@ -156,6 +161,10 @@ export interface ImportJobsTable {
   created_at: string;
   updated_at: string;
   created_by_token_id: string | null;
+  /** When the job first went to Shipping. */
+  shipped_at: string | null;
+  /** When the datacenter received it. */
+  received_at: string | null;
 }
 
 export interface JobDisksTable {
@@ -172,6 +181,12 @@ export interface JobDisksTable {
   disk_key: string;
   created_at: string;
   updated_at: string;
+  /** The ingest's progress as the datacenter last reported it (0 before it starts). */
+  bytes_done: Generated<number>;
+  files_done: Generated<number>;
+  /** When the disk's ingest started (NULL before), and when progress was last reported. */
+  progress_started_at: string | null;
+  progress_updated_at: string | null;
 }
 
 export interface JobEventsTable {
@@ -187,4 +202,56 @@ export interface JobEventsTable {
   /** `<role>:<token id>` of the caller, or `service:<task>` for background work. */
   actor: string;
   note: string | null;
+}
+
+/** The last ingest result of each file of a job (a later result for the same path replaces it). */
+export interface JobFileResultsTable {
+  job_id: string;
+  /** The file's staging path (an object key under data/, index/ or snapshots/), or what the disk holds for UnexpectedFile. */
+  path: string;
+  disk_index: number;
+  size: number;
+  /** SHA-256 (hex) of the file's plaintext; set for `Ok`. */
+  sha256: string | null;
+  /** `Ok` or an IngestErrorCode (src/seed/job-service.ts). */
+  code: string;
+  message: string | null;
+  recorded_at: string;
+}
+
+/** Entries of a job's error log that are not file results: a foreign or unknown disk, a corrupted manifest, … */
+export interface JobProblemsTable {
+  id: string;
+  job_id: string;
+  disk_index: number | null;
+  path: string | null;
+  /** An IngestErrorCode. */
+  code: string;
+  message: string;
+  created_at: string;
+  /** `<role>:<token id>` of the caller that reported it, or `service:<task>`. */
+  actor: string;
+}
+
+/** The adoption of a job's imported objects into its vault (at most one per job; a failed one is restarted in place). */
+export interface JobAdoptionsTable {
+  job_id: string;
+  /** `Running`, `Done` or `Failed`. */
+  state: string;
+  /** JSON array of the import keys left out, sorted. */
+  excluded: string;
+  /** Objects to copy once the worker listed the import; NULL before. */
+  objects_total: number | null;
+  objects_done: number;
+  bytes_done: number;
+  /** `server-side` or `streamed`, once the worker decided; NULL before. */
+  copy_mode: string | null;
+  started_at: string;
+  finished_at: string | null;
+  /** Why the adoption failed. */
+  error: string | null;
+  /** The worker instance holding the adoption, and until when: another instance takes it over after that. */
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  updated_at: string;
 }

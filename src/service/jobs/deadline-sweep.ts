@@ -1,6 +1,7 @@
 import { ConflictError } from '../../core/errors.js';
 import { isoTime } from '../ids.js';
 import type { ImportJob } from './job-records.js';
+import { ingestTally } from './ingest-records.js';
 import { changeImportJob, type JobStoreDeps } from './job-store.js';
 
 /** The actor the timeline names for the sweep's deletions. */
@@ -35,4 +36,36 @@ export async function expireOverdueJobs(deps: JobStoreDeps): Promise<ImportJob[]
     }
   }
   return deleted;
+}
+
+/**
+ * Marks `NeverReceived` the disks of received jobs that are still waiting for their ingest (`Prepared`,
+ * or `Received`: their key was fetched but no ingest started) once the never-received period has passed
+ * since the job was received, and finishes the job when every disk is then final (see the job machine's
+ * finish rules). Returns the jobs it changed. Coordinated through the database like {@link expireOverdueJobs}.
+ */
+export async function markNeverReceivedDisks(deps: JobStoreDeps): Promise<ImportJob[]> {
+  const now = deps.clock.now();
+  const due = await deps.db
+    .selectFrom('import_jobs')
+    .select('id')
+    .where('state', 'in', ['Received', 'Transferring'])
+    .where('received_at', '<=', isoTime(now - deps.settings.neverReceivedMs))
+    .orderBy('received_at')
+    .execute();
+  const changed: ImportJob[] = [];
+  for (const { id } of due) {
+    try {
+      const decide = async (db: JobStoreDeps['db']) => {
+        const { jobOkFiles, errorCount } = await ingestTally(db, id);
+        return { kind: 'markNeverReceived', tally: { jobOkFiles, errorCount } } as const;
+      };
+      const { job, changed: did } = await changeImportJob(deps, id, decide, DEADLINE_SWEEP_ACTOR);
+      if (did) changed.push(job);
+    } catch (err) {
+      // No disk waiting (all ingested or being ingested), or changed by someone else: nothing to do here.
+      if (!(err instanceof ConflictError)) throw err;
+    }
+  }
+  return changed;
 }

@@ -29,3 +29,18 @@ export class SeedPendingError extends ConflictError {
 export class JobLimitError extends UserError {
   override readonly code = 'JOB_LIMIT_EXCEEDED';
 }
+
+/** The disk presented is not the disk the job registered at that index (another disk, or an index the job does not have). */
+export class DiskIdMismatchError extends ConflictError {
+  override readonly code = 'DISK_ID_MISMATCH';
+}
+
+/** The manifest read from a disk does not have the SHA-256 registered for it: it was changed or damaged. */
+export class ManifestMismatchError extends ConflictError {
+  override readonly code = 'MANIFEST_MISMATCH';
+}
+
+/** An adoption is running with another set of excluded keys: wait for it to end (Done or Failed). */
+export class AdoptionRunningError extends ConflictError {
+  override readonly code = 'ADOPTION_RUNNING';
+}

@@ -2,19 +2,21 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { toApiError } from '../api/error-handler.js';
-import { JOB_ACTION_KINDS, applyJobAction, type JobAction, type JobActionKind, type JobDisk, type JobFacts, type JobShipping } from './job-machine.js';
+import { FINAL_DISK_STATES, JOB_ACTION_KINDS, applyJobAction, type IngestTally, type JobAction, type JobActionKind, type JobAdoptionFacts, type JobDisk, type JobFacts, type JobShipping } from './job-machine.js';
 import { DEFAULT_IMPORT_JOB_SETTINGS } from './job-settings.js';
-import { JOB_STATES, type JobState } from './job-states.js';
+import { DISK_STATES, JOB_STATES, type DiskState, type JobState } from './job-states.js';
 
 const T0 = Date.parse('2026-11-25T12:00:00.000Z');
 const DEADLINE_MS = 14 * 86_400_000;
 const MAX_BYTES = DEFAULT_IMPORT_JOB_SETTINGS.maxDiskBytes;
-const settings = { trackingDeadlineMs: DEADLINE_MS, maxDisksPerJob: 10, maxDiskBytes: MAX_BYTES };
+/** The never-received period is the tracking deadline's length here, so one `now` arbitrary covers both. */
+const settings = { trackingDeadlineMs: DEADLINE_MS, maxDisksPerJob: 10, maxDiskBytes: MAX_BYTES, neverReceivedMs: DEADLINE_MS };
+const MANIFEST = 'ab'.repeat(32);
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** Disk ids come from a small pool so that a registration sometimes reuses another disk's id. */
 const DISK_IDS = ['disk-a', 'disk-b', 'disk-c', 'disk-d', 'disk-e', 'disk-f'];
-const disk = (index: number, id = DISK_IDS[index % DISK_IDS.length]!): JobDisk => ({ id, index, state: 'Prepared', bytes: 100 * index, files: index, manifestSha256: 'ab'.repeat(32) });
+const disk = (index: number, id = DISK_IDS[index % DISK_IDS.length]!, state: DiskState = 'Prepared'): JobDisk => ({ id, index, state, bytes: 100 * index, files: index, manifestSha256: MANIFEST });
 
 /**
  * The specification the machine is checked against, written out as a table: the actions each state allows
@@ -23,10 +25,11 @@ const disk = (index: number, id = DISK_IDS[index % DISK_IDS.length]!): JobDisk =
 const NEXT: Readonly<Record<JobState, Partial<Record<JobActionKind, JobState>>>> = {
   Creating: { registerDisk: 'Creating', markPrepared: 'Creating', ship: 'Shipping', cancel: 'Cancelled', expire: 'Deleted' },
   Shipping: { ship: 'Shipping', cancel: 'Cancelled', receive: 'Received' },
-  Received: { startTransfer: 'Transferring' },
-  Transferring: { complete: 'Completed', completeWithErrors: 'CompletedWithErrors', fail: 'Failed' },
-  Completed: { adopt: 'Adopted' },
-  CompletedWithErrors: { adopt: 'Adopted' },
+  // finishDisk and markNeverReceived: the job's state then follows from its disks (see `finished`).
+  Received: { releaseDiskKey: 'Received', startDiskIngest: 'Transferring', finishDisk: 'Received', markNeverReceived: 'Received' },
+  Transferring: { releaseDiskKey: 'Transferring', startDiskIngest: 'Transferring', finishDisk: 'Transferring', markNeverReceived: 'Transferring' },
+  Completed: { requestAdoption: 'Completed', failAdoption: 'Completed', adopt: 'Adopted' },
+  CompletedWithErrors: { requestAdoption: 'CompletedWithErrors', failAdoption: 'CompletedWithErrors', adopt: 'Adopted' },
   Adopted: { close: 'Closed' },
   Closed: {},
   Deleted: {},
@@ -67,9 +70,67 @@ function expected(job: JobFacts, action: JobAction, now: number): Expected {
     }
     case 'expire':
       return next !== undefined && job.preparedAt !== null && overdue ? { outcome: 'moves', state: next } : illegal;
-    default:
+    case 'receive':
+      return job.state === 'Deleted' ? expired : next !== undefined ? { outcome: 'moves', state: next } : illegal;
+    case 'releaseDiskKey':
+    case 'startDiskIngest': {
+      if (job.state === 'Deleted') return expired;
+      const ingested = ['Completed', 'CompletedWithErrors', 'Failed', 'Adopted', 'Closed'].includes(job.state);
+      if (next === undefined && !(action.kind === 'startDiskIngest' && ingested)) return illegal;
+      const target = job.disks.find((d) => d.index === action.index);
+      if (target === undefined || target.id !== action.diskId) return refused(409, 'DISK_ID_MISMATCH');
+      if (action.kind === 'releaseDiskKey') return { outcome: 'moves', state: job.state };
+      if (target.manifestSha256 !== action.manifestSha256) return refused(409, 'MANIFEST_MISMATCH');
+      if (ingested || target.state === 'Transferring' || FINAL_DISK_STATES.includes(target.state)) return { outcome: 'unchanged' };
+      return { outcome: 'moves', state: 'Transferring' };
+    }
+    case 'finishDisk': {
+      if (job.state === 'Deleted') return expired;
+      const target = job.disks.find((d) => d.index === action.index);
+      if (next === undefined || target?.state !== 'Transferring') return illegal;
+      return { outcome: 'moves', state: finished(job, withState(job.disks, [target.index], diskOutcome(target, action.tally.diskOkFiles)), action.tally) };
+    }
+    case 'markNeverReceived': {
+      if (job.state === 'Deleted') return expired;
+      const waiting = job.disks.filter((d) => d.state === 'Prepared' || d.state === 'Received').map((d) => d.index);
+      const due = job.receivedAt !== null && now >= Date.parse(job.receivedAt) + settings.neverReceivedMs;
+      if (next === undefined || waiting.length === 0 || !due) return illegal;
+      return { outcome: 'moves', state: finished(job, withState(job.disks, waiting, 'NeverReceived'), action.tally) };
+    }
+    case 'requestAdoption': {
+      if (job.state === 'Adopted') return { outcome: 'unchanged' };
+      if (next === undefined) return illegal;
+      if (job.adoption?.state === 'Running') {
+        return JSON.stringify(job.adoption.excluded) === JSON.stringify([...new Set(action.exclude)].sort()) ? { outcome: 'unchanged' } : refused(409, 'ADOPTION_RUNNING');
+      }
+      return { outcome: 'moves', state: next };
+    }
+    case 'failAdoption':
+    case 'adopt':
+      return next !== undefined && job.adoption?.state === 'Running' ? { outcome: 'moves', state: next } : illegal;
+    case 'close':
+      return job.state === 'Closed' ? { outcome: 'unchanged' } : next !== undefined ? { outcome: 'moves', state: next } : illegal;
+    case 'cancel':
       return next !== undefined ? { outcome: 'moves', state: next } : illegal;
   }
+}
+
+const expired = refused(409, 'JOB_EXPIRED');
+
+/** A disk's outcome from its Ok files: all of them Completed, some CompletedWithErrors, none Failed. */
+function diskOutcome(d: JobDisk, okFiles: number): DiskState {
+  return Math.min(okFiles, d.files) === d.files ? 'Completed' : okFiles > 0 ? 'CompletedWithErrors' : 'Failed';
+}
+
+function withState(disks: readonly JobDisk[], indexes: readonly number[], state: DiskState): JobDisk[] {
+  return disks.map((d) => (indexes.includes(d.index) ? { ...d, state } : d));
+}
+
+/** The job's state once `disks` are its disks: unchanged until every disk is final, then its outcome. */
+function finished(job: JobFacts, disks: readonly JobDisk[], tally: Omit<IngestTally, 'diskOkFiles'>): JobState {
+  if (!disks.every((d) => FINAL_DISK_STATES.includes(d.state))) return job.state;
+  if (tally.jobOkFiles === 0) return 'Failed';
+  return disks.every((d) => d.state === 'Completed') && tally.errorCount === 0 ? 'Completed' : 'CompletedWithErrors';
 }
 
 const shippingArb: fc.Arbitrary<JobShipping> = fc.record({
@@ -89,20 +150,32 @@ const jobArb: fc.Arbitrary<JobFacts> = fc
     indexes: fc.uniqueArray(fc.integer({ min: 0, max: 5 }), { maxLength: 4 }),
     count: fc.integer({ min: 1, max: 4 }),
     shipping: shippingArb,
+    diskStates: fc.array(fc.constantFrom(...DISK_STATES), { minLength: 4, maxLength: 4 }),
+    finalStates: fc.array(fc.constantFrom(...FINAL_DISK_STATES), { minLength: 4, maxLength: 4 }),
+    adoption: fc.option(fc.record({ state: fc.constantFrom<JobAdoptionFacts['state']>('Running', 'Failed'), excluded: fc.constantFrom<string[]>([], ['index/aa'], ['index/aa', 'index/bb']) }).map((a) => ({ ...a }))),
   })
-  .map(({ state, prepared, shippedBeforeCancel, contiguousDisks, indexes, count, shipping }): JobFacts => {
+  .map(({ state, prepared, shippedBeforeCancel, contiguousDisks, indexes, count, shipping, diskStates, finalStates, adoption }): JobFacts => {
     const isPrepared = state === 'Creating' ? prepared : state !== 'Cancelled' || prepared || shippedBeforeCancel;
     const shipped = state !== 'Creating' && state !== 'Deleted' && (state !== 'Cancelled' || shippedBeforeCancel);
-    const contiguous = Array.from({ length: count }, (_, i) => disk(i));
+    const received = ['Received', 'Transferring', 'Completed', 'CompletedWithErrors', 'Failed', 'Adopted', 'Closed'].includes(state);
+    // Disks move on once the job is received: any state while it is ingested, final states after.
+    const diskState = (i: number): DiskState => (state === 'Received' || state === 'Transferring' ? diskStates[i]! : received ? finalStates[i]! : 'Prepared');
+    const contiguous = Array.from({ length: count }, (_, i) => disk(i, undefined, diskState(i)));
     const disks = isPrepared || contiguousDisks ? contiguous : indexes.sort((a, b) => a - b).map((i) => disk(i));
     return {
       state,
       preparedAt: isPrepared ? iso(T0) : null,
       trackingDeadline: isPrepared ? iso(T0 + DEADLINE_MS) : null,
       shipping: shipped ? shipping : null,
+      shippedAt: shipped ? iso(T0) : null,
+      receivedAt: received ? iso(T0) : null,
       disks,
+      adoption: state === 'Completed' || state === 'CompletedWithErrors' ? adoption : ['Adopted', 'Closed'].includes(state) ? { state: 'Done', excluded: [] } : null,
     };
   });
+
+const tallyArb = (files: number): fc.Arbitrary<IngestTally> =>
+  fc.record({ diskOkFiles: fc.integer({ min: 0, max: files + 1 }), jobOkFiles: fc.integer({ min: 0, max: 5 }), errorCount: fc.integer({ min: 0, max: 3 }) });
 
 /** An action of `kind`, with parameters that sometimes meet its preconditions on `job` and sometimes not. */
 function actionArb(job: JobFacts, kind: JobActionKind): fc.Arbitrary<JobAction> {
@@ -119,7 +192,34 @@ function actionArb(job: JobFacts, kind: JobActionKind): fc.Arbitrary<JobAction> 
       return fc.oneof(fc.constant(job.disks.length), fc.integer({ min: 1, max: 6 })).map((disks): JobAction => ({ kind, disks: Math.max(1, disks) }));
     case 'ship':
       return fc.oneof(shippingArb, fc.constant(job.shipping ?? { carrier: 'UPS', trackingNumber: '1Z1', returnAddress: 'x' })).map((shipping): JobAction => ({ kind, shipping: { ...shipping } }));
-    default:
+    case 'releaseDiskKey':
+    case 'startDiskIngest':
+      return fc
+        .record({
+          index: fc.integer({ min: 0, max: 4 }),
+          rightId: fc.boolean(),
+          rightManifest: fc.boolean(),
+        })
+        .map(({ index, rightId, rightManifest }): JobAction => {
+          const diskId = rightId ? (job.disks.find((d) => d.index === index)?.id ?? 'disk-new') : 'disk-new';
+          return kind === 'releaseDiskKey'
+            ? { kind, index, diskId, operator: 'tok-1' }
+            : { kind, index, diskId, manifestSha256: rightManifest ? MANIFEST : 'cd'.repeat(32) };
+        });
+    case 'finishDisk':
+      return fc.integer({ min: 0, max: 4 }).chain((index) => tallyArb(job.disks.find((d) => d.index === index)?.files ?? 3).map((tally): JobAction => ({ kind, index, tally })));
+    case 'markNeverReceived':
+      return tallyArb(0).map(({ jobOkFiles, errorCount }): JobAction => ({ kind, tally: { jobOkFiles, errorCount } }));
+    case 'requestAdoption':
+      return fc.constantFrom<string[]>([], ['index/aa'], ['index/bb', 'index/aa', 'index/aa']).map((exclude): JobAction => ({ kind, exclude }));
+    case 'failAdoption':
+      return fc.constant({ kind, reason: 'data/aa/aabb: the bytes do not match the name' });
+    case 'adopt':
+      return fc.constant({ kind, objects: 3, bytes: 300, serverSideCopy: true });
+    case 'cancel':
+    case 'expire':
+    case 'receive':
+    case 'close':
       return fc.constant({ kind });
   }
 }
@@ -171,26 +271,47 @@ describe('import job state machine', () => {
         assert.ok(result.note !== null && result.note.length > 0, 'every transition has a note for the timeline');
         assertOnlyIntendedChanges(job, action, now, result.job);
       }),
-      { numRuns: 3000 },
+      { numRuns: 6000 },
     );
   });
 
   it('allows exactly the documented actions in each state (a job ready for each)', () => {
-    const ready = (state: JobState, prepared: boolean): JobFacts => ({
+    const ready = (state: JobState, prepared: boolean, diskState: DiskState = 'Prepared', adoption: JobAdoptionFacts | null = null): JobFacts => ({
       state,
       preparedAt: prepared ? iso(T0) : null,
       trackingDeadline: prepared ? iso(T0 + DEADLINE_MS) : null,
       shipping: state === 'Creating' || state === 'Deleted' ? null : { carrier: 'UPS', trackingNumber: '1Z1', returnAddress: 'x' },
-      disks: [disk(0)],
+      shippedAt: state === 'Creating' || state === 'Deleted' ? null : iso(T0),
+      receivedAt: ['Creating', 'Shipping', 'Deleted', 'Cancelled'].includes(state) ? null : iso(T0),
+      disks: [disk(0, undefined, diskState)],
+      adoption,
     });
-    const actionFor = (kind: JobActionKind): JobAction =>
-      kind === 'registerDisk'
-        ? { kind, disk: { id: 'disk-new', index: 1, bytes: 1, files: 1, manifestSha256: 'ef'.repeat(32) } }
-        : kind === 'markPrepared'
-          ? { kind, disks: 1 }
-          : kind === 'ship'
-            ? { kind, shipping: { carrier: 'DHL', trackingNumber: 'JD1', returnAddress: 'y' } }
-            : { kind };
+    const actionFor = (kind: JobActionKind): JobAction => {
+      switch (kind) {
+        case 'registerDisk':
+          return { kind, disk: { id: 'disk-new', index: 1, bytes: 1, files: 1, manifestSha256: 'ef'.repeat(32) } };
+        case 'markPrepared':
+          return { kind, disks: 1 };
+        case 'ship':
+          return { kind, shipping: { carrier: 'DHL', trackingNumber: 'JD1', returnAddress: 'y' } };
+        case 'releaseDiskKey':
+          return { kind, index: 0, diskId: 'disk-a', operator: 'tok' };
+        case 'startDiskIngest':
+          return { kind, index: 0, diskId: 'disk-a', manifestSha256: MANIFEST };
+        case 'finishDisk':
+          return { kind, index: 0, tally: { diskOkFiles: 0, jobOkFiles: 0, errorCount: 0 } };
+        case 'markNeverReceived':
+          return { kind, tally: { jobOkFiles: 0, errorCount: 0 } };
+        case 'requestAdoption':
+          return { kind, exclude: [] };
+        case 'failAdoption':
+          return { kind, reason: 'x' };
+        case 'adopt':
+          return { kind, objects: 1, bytes: 1, serverSideCopy: false };
+        default:
+          return { kind };
+      }
+    };
     const allowed = (job: JobFacts, now: number): string[] =>
       JOB_ACTION_KINDS.filter((kind) => {
         try {
@@ -205,16 +326,18 @@ describe('import job state machine', () => {
     assert.deepEqual(allowed(ready('Creating', true), before), ['ship', 'cancel']);
     assert.deepEqual(allowed(ready('Creating', true), after), ['cancel', 'expire']);
     assert.deepEqual(allowed(ready('Shipping', true), after), ['ship', 'cancel', 'receive']);
-    assert.deepEqual(allowed(ready('Received', true), before), ['startTransfer']);
-    assert.deepEqual(allowed(ready('Transferring', true), before), ['complete', 'completeWithErrors', 'fail']);
-    assert.deepEqual(allowed(ready('Completed', true), before), ['adopt']);
-    assert.deepEqual(allowed(ready('CompletedWithErrors', true), before), ['adopt']);
-    assert.deepEqual(allowed(ready('Adopted', true), before), ['close']);
+    assert.deepEqual(allowed(ready('Received', true), before), ['releaseDiskKey', 'startDiskIngest']);
+    assert.deepEqual(allowed(ready('Received', true), after), ['releaseDiskKey', 'startDiskIngest', 'markNeverReceived']);
+    assert.deepEqual(allowed(ready('Transferring', true, 'Transferring'), after), ['releaseDiskKey', 'finishDisk']);
+    assert.deepEqual(allowed(ready('Completed', true), before), ['requestAdoption']);
+    assert.deepEqual(allowed(ready('CompletedWithErrors', true, 'Completed', { state: 'Running', excluded: [] }), before), ['failAdoption', 'adopt']);
+    assert.deepEqual(allowed(ready('Completed', true, 'Completed', { state: 'Failed', excluded: ['index/aa'] }), before), ['requestAdoption']);
+    assert.deepEqual(allowed(ready('Adopted', true, 'Completed', { state: 'Done', excluded: [] }), before), ['close']);
     for (const ended of ['Closed', 'Deleted', 'Cancelled', 'Failed'] as const) assert.deepEqual(allowed(ready(ended, true), after), [], ended);
   });
 
   it('starts the tracking deadline when the disks are reported, and says when carrier and tracking number are due', () => {
-    const job: JobFacts = { state: 'Creating', preparedAt: null, trackingDeadline: null, shipping: null, disks: [disk(0), disk(1)] };
+    const job: JobFacts = { state: 'Creating', preparedAt: null, trackingDeadline: null, shipping: null, shippedAt: null, receivedAt: null, disks: [disk(0), disk(1)], adoption: null };
     const { job: prepared, note } = applyJobAction(job, { kind: 'markPrepared', disks: 2 }, { now: T0, settings: { ...settings, trackingDeadlineMs: 5000 } });
     assert.equal(prepared.preparedAt, iso(T0));
     assert.equal(prepared.trackingDeadline, iso(T0 + 5000));
@@ -239,8 +362,36 @@ function assertOnlyIntendedChanges(job: JobFacts, action: JobAction, now: number
       assert.equal(after.trackingDeadline, iso(now + DEADLINE_MS));
       return;
     case 'ship':
-      assert.deepEqual(rest(after, 'shipping'), rest(job, 'shipping'));
+      assert.deepEqual(rest(after, 'shipping', 'shippedAt'), rest(job, 'shipping', 'shippedAt'));
       assert.deepEqual(after.shipping, action.shipping);
+      assert.equal(after.shippedAt, job.shippedAt ?? iso(now), 'shippedAt is the first shipment');
+      return;
+    case 'receive':
+      assert.deepEqual(rest(after, 'receivedAt'), rest(job, 'receivedAt'));
+      assert.equal(after.receivedAt, iso(now));
+      return;
+    case 'releaseDiskKey':
+    case 'startDiskIngest':
+    case 'finishDisk': {
+      assert.deepEqual(rest(after, 'disks'), rest(job, 'disks'));
+      const target = job.disks.find((d) => d.index === action.index)!;
+      const want =
+        action.kind === 'releaseDiskKey' ? (target.state === 'Prepared' ? 'Received' : target.state) : action.kind === 'startDiskIngest' ? 'Transferring' : diskOutcome(target, action.tally.diskOkFiles);
+      assert.deepEqual(after.disks, withState(job.disks, [action.index], want));
+      return;
+    }
+    case 'markNeverReceived':
+      assert.deepEqual(rest(after, 'disks'), rest(job, 'disks'));
+      assert.deepEqual(after.disks, job.disks.map((d) => (d.state === 'Prepared' || d.state === 'Received' ? { ...d, state: 'NeverReceived' } : d)));
+      return;
+    case 'requestAdoption':
+      assert.deepEqual(rest(after, 'adoption'), rest(job, 'adoption'));
+      assert.deepEqual(after.adoption, { state: 'Running', excluded: [...new Set(action.exclude)].sort() });
+      return;
+    case 'failAdoption':
+    case 'adopt':
+      assert.deepEqual(rest(after, 'adoption'), rest(job, 'adoption'));
+      assert.deepEqual(after.adoption, { ...job.adoption, state: action.kind === 'adopt' ? 'Done' : 'Failed' });
       return;
     default:
       assert.deepEqual(rest(after), rest(job));

@@ -1,6 +1,7 @@
 import type { ServiceDatabase } from '../db/database.js';
-import type { ImportJobsTable, JobDisksTable, JobEventsTable } from '../db/schema.js';
-import type { JobDisk, JobFacts } from './job-machine.js';
+import type { Selectable } from 'kysely';
+import type { ImportJobsTable, JobAdoptionsTable, JobDisksTable, JobEventsTable } from '../db/schema.js';
+import type { JobAdoptionFacts, JobDisk, JobFacts } from './job-machine.js';
 import { isDiskState, isJobState, type JobState } from './job-states.js';
 
 /** One entry of a job's timeline: what happened, when, by whom, and the job's state after it. */
@@ -10,6 +11,36 @@ export interface JobEvent {
   /** `<role>:<token id>` of the caller, or `service:<task>` for the service's background work. */
   readonly actor: string;
   readonly note?: string;
+}
+
+/** How far the ingest of one disk is: bytes and files of its manifest done, and the files that failed. */
+export interface DiskProgress {
+  readonly bytesDone: number;
+  readonly filesDone: number;
+  /** Files of this disk whose last result is not Ok. */
+  readonly filesFailed: number;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+}
+
+/** A disk as the API shows it: the rules' facts and the ingest's progress (null until it starts). */
+export interface ImportJobDisk extends JobDisk {
+  readonly progress: DiskProgress | null;
+}
+
+/** The adoption as the API shows it (ImportJobAdoption in src/seed/job-service.ts). */
+export interface JobAdoption {
+  readonly state: 'Running' | 'Done' | 'Failed';
+  readonly objectsTotal: number | null;
+  readonly objectsDone: number;
+  readonly bytesDone: number;
+  readonly excluded: number;
+  /** The excluded keys themselves (for the rules and the worker; the API answers only their count). */
+  readonly excludedKeys: readonly string[];
+  readonly serverSideCopy: boolean;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  readonly error: string | null;
 }
 
 /** An import job as the API shows it (docs/service.md, "Import jobs"): never a disk key. */
@@ -27,8 +58,13 @@ export interface ImportJob {
   readonly carrier: string | null;
   readonly trackingNumber: string | null;
   readonly returnAddress: string | null;
+  readonly shippedAt: string | null;
+  readonly receivedAt: string | null;
   /** Ordered by index. */
-  readonly disks: JobDisk[];
+  readonly disks: ImportJobDisk[];
+  /** Entries in the job's error log. */
+  readonly errorCount: number;
+  readonly adoption: JobAdoption | null;
   /** Oldest first. */
   readonly timeline: JobEvent[];
 }
@@ -57,14 +93,35 @@ export async function readJobs(db: ServiceDatabase, filter: JobFilter): Promise<
   const ids = rows.map((r) => r.id);
   const disks = await db.selectFrom('job_disks').selectAll().where('job_id', 'in', ids).orderBy('job_id').orderBy('disk_index').execute();
   const events = await db.selectFrom('job_events').selectAll().where('job_id', 'in', ids).orderBy('job_id').orderBy('seq').execute();
-  return rows.map((row) => ({
-    job: toImportJob(
-      row,
-      disks.filter((d) => d.job_id === row.id),
-      events.filter((e) => e.job_id === row.id),
-    ),
-    version: Number(row.version),
-  }));
+  const failed = await db
+    .selectFrom('job_file_results')
+    .select(['job_id', 'disk_index', (eb) => eb.fn.countAll<number>().as('count')])
+    .where('job_id', 'in', ids)
+    .where('code', '!=', 'Ok')
+    .groupBy(['job_id', 'disk_index'])
+    .execute();
+  const problems = await db
+    .selectFrom('job_problems')
+    .select(['job_id', (eb) => eb.fn.countAll<number>().as('count')])
+    .where('job_id', 'in', ids)
+    .groupBy('job_id')
+    .execute();
+  const adoptions = await db.selectFrom('job_adoptions').selectAll().where('job_id', 'in', ids).execute();
+  return rows.map((row) => {
+    const failedOf = (index: number): number => Number(failed.find((f) => f.job_id === row.id && Number(f.disk_index) === index)?.count ?? 0);
+    const errorCount =
+      failed.filter((f) => f.job_id === row.id).reduce((sum, f) => sum + Number(f.count), 0) + Number(problems.find((p) => p.job_id === row.id)?.count ?? 0);
+    return {
+      job: toImportJob(
+        row,
+        disks.filter((d) => d.job_id === row.id).map((d) => toJobDisk(d, failedOf(Number(d.disk_index)))),
+        events.filter((e) => e.job_id === row.id),
+        errorCount,
+        adoptions.find((a) => a.job_id === row.id),
+      ),
+      version: Number(row.version),
+    };
+  });
 }
 
 /** The job with this id, or undefined. */
@@ -92,11 +149,14 @@ export function jobFacts(job: ImportJob): JobFacts {
     preparedAt: job.preparedAt,
     trackingDeadline: job.trackingDeadline,
     shipping: job.carrier !== null && job.trackingNumber !== null && job.returnAddress !== null ? { carrier: job.carrier, trackingNumber: job.trackingNumber, returnAddress: job.returnAddress } : null,
-    disks: job.disks,
+    shippedAt: job.shippedAt,
+    receivedAt: job.receivedAt,
+    disks: job.disks.map(({ id, index, state, bytes, files, manifestSha256 }) => ({ id, index, state, bytes, files, manifestSha256 })),
+    adoption: job.adoption === null ? null : { state: job.adoption.state, excluded: job.adoption.excludedKeys },
   };
 }
 
-function toImportJob(row: ImportJobsTable, disks: readonly JobDisksTable[], events: readonly JobEventsTable[]): ImportJob {
+function toImportJob(row: ImportJobsTable, disks: ImportJobDisk[], events: readonly JobEventsTable[], errorCount: number, adoption: JobAdoptionsTable | undefined): ImportJob {
   return {
     id: row.id,
     name: row.name,
@@ -111,12 +171,16 @@ function toImportJob(row: ImportJobsTable, disks: readonly JobDisksTable[], even
     carrier: row.carrier,
     trackingNumber: row.tracking_number,
     returnAddress: row.return_address,
-    disks: disks.map(toJobDisk),
+    shippedAt: row.shipped_at,
+    receivedAt: row.received_at,
+    disks,
+    errorCount,
+    adoption: adoption === undefined ? null : toAdoption(adoption),
     timeline: events.map((e) => ({ at: e.created_at, state: jobState(e.state, row.id), actor: e.actor, ...(e.note !== null ? { note: e.note } : {}) })),
   };
 }
 
-function toJobDisk(row: JobDisksTable): JobDisk {
+function toJobDisk(row: Selectable<JobDisksTable>, filesFailed: number): ImportJobDisk {
   if (!isDiskState(row.state)) throw new Error(`disk ${row.id} has an unknown state ${row.state}`);
   return {
     id: row.id,
@@ -125,6 +189,36 @@ function toJobDisk(row: JobDisksTable): JobDisk {
     bytes: Number(row.bytes),
     files: Number(row.files),
     manifestSha256: row.manifest_sha256,
+    progress:
+      row.progress_started_at === null
+        ? null
+        : {
+            bytesDone: Number(row.bytes_done),
+            filesDone: Number(row.files_done),
+            filesFailed,
+            startedAt: row.progress_started_at,
+            updatedAt: row.progress_updated_at ?? row.progress_started_at,
+          },
+  };
+}
+
+const ADOPTION_STATES: readonly JobAdoptionFacts['state'][] = ['Running', 'Done', 'Failed'];
+
+function toAdoption(row: JobAdoptionsTable): JobAdoption {
+  const state = ADOPTION_STATES.find((s) => s === row.state);
+  if (state === undefined) throw new Error(`the adoption of import job ${row.job_id} has an unknown state ${row.state}`);
+  const excludedKeys = JSON.parse(row.excluded) as string[];
+  return {
+    state,
+    objectsTotal: row.objects_total === null ? null : Number(row.objects_total),
+    objectsDone: Number(row.objects_done),
+    bytesDone: Number(row.bytes_done),
+    excluded: excludedKeys.length,
+    excludedKeys,
+    serverSideCopy: row.copy_mode === 'server-side',
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    error: row.error,
   };
 }
 

@@ -70,6 +70,8 @@ export async function insertImportJob(db: ServiceDatabase, now: number, spec: Ne
         created_at: at,
         updated_at: at,
         created_by_token_id: spec.createdByTokenId,
+        shipped_at: null,
+        received_at: null,
       })
       .execute();
   } catch (err) {
@@ -83,6 +85,12 @@ export async function insertImportJob(db: ServiceDatabase, now: number, spec: Ne
   await db.insertInto('job_events').values({ job_id: spec.id, seq: 1, created_at: at, state: 'Creating', action: 'create', actor: spec.actor, note: 'created' }).execute();
   return (await readJob(db, spec.id))!.job;
 }
+
+/**
+ * An action decided from what the database holds, inside the change's transaction (so that e.g. a disk's
+ * finish counts exactly the results recorded before it, and none slips in between count and write).
+ */
+export type ActionFromState = (db: ServiceDatabase, job: ImportJob) => Promise<JobAction>;
 
 /** What {@link changeImportJob} may be given besides the action. */
 export interface ChangeOptions {
@@ -100,7 +108,7 @@ export interface ChangeOptions {
  * retried on a fresh read, so two writers never both apply a transition); the tracking number's uniqueness is a unique index (`TrackingNumberInUseError` either
  * way). `NotFoundError` when the job does not exist.
  */
-export async function changeImportJob(deps: JobStoreDeps, jobId: string, action: JobAction, actor: string, options: ChangeOptions = {}): Promise<{ job: ImportJob; changed: boolean }> {
+export async function changeImportJob(deps: JobStoreDeps, jobId: string, action: JobAction | ActionFromState, actor: string, options: ChangeOptions = {}): Promise<{ job: ImportJob; changed: boolean }> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await deps.db.transaction().execute((trx) => changeOnce({ ...deps, db: trx }, jobId, action, actor, options));
@@ -111,9 +119,10 @@ export async function changeImportJob(deps: JobStoreDeps, jobId: string, action:
   }
 }
 
-async function changeOnce(deps: JobStoreDeps, jobId: string, action: JobAction, actor: string, options: ChangeOptions): Promise<{ job: ImportJob; changed: boolean }> {
+async function changeOnce(deps: JobStoreDeps, jobId: string, given: JobAction | ActionFromState, actor: string, options: ChangeOptions): Promise<{ job: ImportJob; changed: boolean }> {
   const read = await readJob(deps.db, jobId);
   if (read === undefined) throw new NotFoundError(`import job ${jobId} not found`);
+  const action = typeof given === 'function' ? await given(deps.db, read.job) : given;
   const now = deps.clock.now();
   const before = jobFacts(read.job);
   const { job: after, note } = applyJobAction(before, action, { now, settings: deps.settings });
@@ -122,6 +131,7 @@ async function changeOnce(deps: JobStoreDeps, jobId: string, action: JobAction, 
   try {
     await writeJob(deps.db, read, after, now);
     await writeDisks(deps.db, jobId, before, after, action, options, now);
+    await writeAdoption(deps.db, jobId, before, after, action, now);
   } catch (err) {
     if (isUniqueViolation(err) && action.kind === 'ship') throw trackingNumberInUse(action.shipping.trackingNumber, err);
     if (isUniqueViolation(err) && action.kind === 'registerDisk') throw new AlreadyExistsError(`disk id ${action.disk.id} belongs to another import job`, { cause: err });
@@ -146,6 +156,8 @@ async function writeJob(db: ServiceDatabase, read: VersionedJob, after: JobFacts
       tracking_number: after.shipping?.trackingNumber ?? null,
       tracking_number_key: after.shipping ? trackingNumberKey(after.shipping.trackingNumber) : null,
       return_address: after.shipping?.returnAddress ?? null,
+      shipped_at: after.shippedAt,
+      received_at: after.receivedAt,
       version: read.version + 1,
       updated_at: isoTime(now),
     })
@@ -173,8 +185,54 @@ async function writeDisks(db: ServiceDatabase, jobId: string, before: JobFacts, 
     const previous = before.disks.find((d) => d.index === disk.index);
     if (previous?.state !== disk.state) {
       await db.updateTable('job_disks').set({ state: disk.state, updated_at: at }).where('job_id', '=', jobId).where('disk_index', '=', disk.index).execute();
+      if (disk.state === 'Transferring') {
+        // The ingest's progress starts with it (a disk's ingest starts once).
+        await db
+          .updateTable('job_disks')
+          .set({ bytes_done: 0, files_done: 0, progress_started_at: at, progress_updated_at: at })
+          .where('job_id', '=', jobId)
+          .where('disk_index', '=', disk.index)
+          .where('progress_started_at', 'is', null)
+          .execute();
+      }
     }
   }
+}
+
+/** Records the adoption's changes of state; its progress is the worker's (jobs/adoption-store.ts). */
+async function writeAdoption(db: ServiceDatabase, jobId: string, before: JobFacts, after: JobFacts, action: JobAction, now: number): Promise<void> {
+  if (after.adoption === null || after.adoption.state === before.adoption?.state) return;
+  const at = isoTime(now);
+  if (after.adoption.state === 'Running') {
+    const values = {
+      state: 'Running',
+      excluded: JSON.stringify(after.adoption.excluded),
+      objects_total: null,
+      objects_done: 0,
+      bytes_done: 0,
+      copy_mode: null,
+      started_at: at,
+      finished_at: null,
+      error: null,
+      lease_owner: null,
+      lease_expires_at: null,
+      updated_at: at,
+    };
+    await db
+      .insertInto('job_adoptions')
+      .values({ job_id: jobId, ...values })
+      .onConflict((oc) => oc.column('job_id').doUpdateSet(values))
+      .execute();
+    return;
+  }
+  const finished = { state: after.adoption.state, finished_at: at, lease_owner: null, lease_expires_at: null, updated_at: at };
+  const extra =
+    action.kind === 'failAdoption'
+      ? { error: action.reason }
+      : action.kind === 'adopt'
+        ? { objects_done: action.objects, bytes_done: action.bytes, copy_mode: action.serverSideCopy ? 'server-side' : 'streamed', error: null }
+        : {};
+  await db.updateTable('job_adoptions').set({ ...finished, ...extra }).where('job_id', '=', jobId).execute();
 }
 
 async function refuseTrackingNumberOfOtherJob(db: ServiceDatabase, jobId: string, trackingNumber: string): Promise<void> {

@@ -137,11 +137,13 @@ export function actorOf(principal: Principal): string {
   return `${principal.role}:${principal.tokenId}`;
 }
 
-function storeDeps(ctx: ServiceContext): JobStoreDeps {
+/** The job store over the service's database, clock and import job settings. */
+export function storeDeps(ctx: ServiceContext): JobStoreDeps {
   return { db: ctx.db, clock: ctx.clock, settings: ctx.importJobs };
 }
 
-async function visibleJob(ctx: ServiceContext, principal: Principal, jobId: string, roles: readonly Role[], what: string): Promise<ImportJob> {
+/** The job, when the principal may see it (else `NotFoundError`) and has one of `roles` (else `ForbiddenError` saying it may not `what`). */
+export async function visibleJob(ctx: ServiceContext, principal: Principal, jobId: string, roles: readonly Role[], what: string): Promise<ImportJob> {
   const job = await getImportJob(ctx, principal, jobId);
   requireRole(principal, roles, what);
   return job;

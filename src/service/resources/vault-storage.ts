@@ -2,7 +2,7 @@ import { NotFoundError } from '../../core/errors.js';
 import { CONFIG_KEY } from '../../storage/layout.js';
 import { objectExists } from '../../storage/object-exists.js';
 import type { Storage } from '../../storage/storage.js';
-import { containerLocation, storageAccountLocation } from '../backend-location.js';
+import { containerLocation, storageAccountLocation, type BackendLocation } from '../backend-location.js';
 import type { ServiceContext } from '../context.js';
 
 /**
@@ -11,12 +11,17 @@ import type { ServiceContext } from '../context.js';
  * `UserError` when the account's back end is not supported by this version.
  */
 export async function openVaultStorage(ctx: ServiceContext, vault: { readonly storageAccountId: string; readonly container: string }): Promise<Storage> {
+  return ctx.openBackend(await containerLocationOf(ctx, vault));
+}
+
+/** Where a container of a storage account lives (a vault's, or an import job's). */
+export async function containerLocationOf(ctx: ServiceContext, where: { readonly storageAccountId: string; readonly container: string }): Promise<BackendLocation> {
   const account = await ctx.db
     .selectFrom('storage_accounts')
     .select(['id', 'backend'])
-    .where('id', '=', vault.storageAccountId)
-    .executeTakeFirstOrThrow(() => new NotFoundError(`storage account ${vault.storageAccountId} not found`));
-  return ctx.openBackend(containerLocation(storageAccountLocation(ctx.dataDir, account), vault.container));
+    .where('id', '=', where.storageAccountId)
+    .executeTakeFirstOrThrow(() => new NotFoundError(`storage account ${where.storageAccountId} not found`));
+  return containerLocation(storageAccountLocation(ctx.dataDir, account), where.container);
 }
 
 /** True when the vault's repository has been initialized (its `config` object exists). */

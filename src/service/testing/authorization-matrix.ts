@@ -32,7 +32,7 @@ export interface MatrixRow {
   readonly body?: (world: World) => unknown;
   /** Extra request headers, e.g. the content type of a raw body. */
   readonly headers?: Readonly<Record<string, string>>;
-  readonly query?: string;
+  readonly query?: string | ((world: World) => string);
   /** Runs on each fresh world before the request (e.g. stores the object a request reads). */
   readonly setup?: (fixture: ServiceFixture, world: World) => Promise<void>;
   readonly expect: Expectations;
@@ -118,7 +118,7 @@ export function matrixRequest(route: RegisteredRoute, row: MatrixRow, world: Wor
   const body = row.body?.(world);
   return {
     method: route.method,
-    url: row.query ? `${url}?${row.query}` : url,
+    url: row.query ? `${url}?${typeof row.query === 'function' ? row.query(world) : row.query}` : url,
     headers: { ...headersOf(world, caller), ...row.headers },
     ...(body !== undefined ? { payload: body as InjectOptions['payload'] } : {}),
   };

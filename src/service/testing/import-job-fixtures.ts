@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ImportJob } from '../jobs/job-records.js';
+import type { JobAction } from '../jobs/job-machine.js';
 import { changeImportJob, type JobStoreDeps } from '../jobs/job-store.js';
 import type { DiskRegistration } from '../resources/import-jobs.js';
 import type { ServiceFixture } from './service-fixture.js';
@@ -41,4 +42,41 @@ export async function prepareDisks(fixture: ServiceFixture, jobId: string, count
   }
   if (report) job = (await changeImportJob(store, jobId, { kind: 'markPrepared', disks: count }, TEST_ACTOR)).job;
   return job!;
+}
+
+/** The states {@link driveJob} reaches from a prepared job. */
+export type DrivenState = 'Shipping' | 'Received' | 'Transferring' | 'Completed' | 'CompletedWithErrors' | 'Failed' | 'Adopted' | 'Closed';
+
+const ROUTE: readonly DrivenState[] = ['Shipping', 'Received', 'Transferring', 'Completed', 'Adopted', 'Closed'];
+
+/**
+ * Drives a job whose disks are prepared (see {@link prepareDisks}) to `target` straight through the store:
+ * shipped with `trackingNumber`, received, every disk's ingest started and finished with the tally the
+ * target needs (no file results are recorded), adoption requested and done, closed.
+ */
+export async function driveJob(fixture: ServiceFixture, jobId: string, target: DrivenState, trackingNumber = `DRIVE-${jobId.slice(0, 8)}`): Promise<ImportJob> {
+  const store = storeOf(fixture);
+  const act = async (action: JobAction): Promise<ImportJob> => (await changeImportJob(store, jobId, action, TEST_ACTOR)).job;
+  let job = await act({ kind: 'ship', shipping: { carrier: 'UPS', trackingNumber, returnAddress: 'Acme IT' } });
+  const ending = ['Completed', 'CompletedWithErrors', 'Failed'].includes(target) ? 'Completed' : target;
+  for (const step of ROUTE.slice(1, ROUTE.indexOf(ending) + 1)) {
+    if (step === 'Received') job = await act({ kind: 'receive' });
+    if (step === 'Transferring') {
+      for (const disk of job.disks) job = await act({ kind: 'startDiskIngest', index: disk.index, diskId: disk.id, manifestSha256: disk.manifestSha256 });
+    }
+    if (step === 'Completed') {
+      const total = job.disks.reduce((sum, d) => sum + d.files, 0);
+      for (const disk of job.disks) {
+        const diskOkFiles = target === 'Failed' ? 0 : target === 'CompletedWithErrors' ? 1 : disk.files;
+        const jobOkFiles = target === 'Failed' ? 0 : target === 'CompletedWithErrors' ? job.disks.length : total;
+        job = await act({ kind: 'finishDisk', index: disk.index, tally: { diskOkFiles, jobOkFiles, errorCount: target === 'Completed' || ROUTE.indexOf(target) > 3 ? 0 : 1 } });
+      }
+    }
+    if (step === 'Adopted') {
+      await act({ kind: 'requestAdoption', exclude: [] });
+      job = await act({ kind: 'adopt', objects: 0, bytes: 0, serverSideCopy: false });
+    }
+    if (step === 'Closed') job = await act({ kind: 'close' });
+  }
+  return job;
 }

@@ -1,4 +1,4 @@
-import { expireOverdueJobs } from '../jobs/deadline-sweep.js';
+import { expireOverdueJobs, markNeverReceivedDisks } from '../jobs/deadline-sweep.js';
 import type { JobStoreDeps } from '../jobs/job-store.js';
 
 /** The calls of a pino (or fastify) logger the worker uses. */
@@ -26,7 +26,7 @@ export function sweepIntervalFor(trackingDeadlineMs: number): number {
 }
 
 /**
- * Starts the tracking deadline sweep (jobs/deadline-sweep.ts): a pass at once, then one every
+ * Starts the tracking deadline sweep (jobs/deadline-sweep.ts), which also marks disks never received: a pass at once, then one every
  * `intervalMs` after the previous pass ended. Each deleted job is logged; a failed pass is logged and
  * the next one runs as usual. Several service instances may run it on one database: the database
  * decides which one deletes each job.
@@ -40,6 +40,9 @@ export function startDeadlineSweeper(deps: JobStoreDeps, options: { readonly int
     try {
       for (const job of await expireOverdueJobs(deps)) {
         options.log.info({ jobId: job.id, tenantId: job.tenantId, trackingDeadline: job.trackingDeadline }, 'import job deleted: no carrier and tracking number by its tracking deadline');
+      }
+      for (const job of await markNeverReceivedDisks(deps)) {
+        options.log.info({ jobId: job.id, tenantId: job.tenantId, state: job.state }, 'disks of an import job marked NeverReceived: not ingested within the period after the job was received');
       }
     } catch (err) {
       options.log.error({ err }, 'the tracking deadline sweep failed; it runs again at the next interval');

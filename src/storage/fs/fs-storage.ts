@@ -171,16 +171,9 @@ export class FsStorage implements Storage {
     }
   }
 
-  /** Creates `folder` and its missing parents, then fsyncs the parent of each folder it created. */
+  /** Creates `folder` and its missing parents durably (see {@link makeFolderDurably}). */
   async #makeFolder(folder: string): Promise<void> {
-    const first = await mkdir(folder, { recursive: true, mode: DIR_MODE });
-    if (first === undefined) return;
-    // The new entries live in the parents, from the parent of the first new folder down to `folder`'s.
-    // `folder` itself is synced after the rename.
-    for (let dir = dirname(folder); ; dir = dirname(dir)) {
-      await syncFolder(dir);
-      if (dir === dirname(first) || dir === dirname(dir)) break;
-    }
+    await makeFolderDurably(folder);
   }
 
   /** Streams `data` into `handle`, failing with an `IntegrityError` on a length or sha256 mismatch. */
@@ -253,8 +246,20 @@ export class FsStorage implements Storage {
   }
 }
 
+/** Creates `folder` and its missing parents, then fsyncs the parent of each folder it created. */
+export async function makeFolderDurably(folder: string): Promise<void> {
+  const first = await mkdir(folder, { recursive: true, mode: DIR_MODE });
+  if (first === undefined) return;
+  // The new entries live in the parents, from the parent of the first new folder down to `folder`'s.
+  // `folder` itself is synced by the caller after it renames into it.
+  for (let dir = dirname(folder); ; dir = dirname(dir)) {
+    await syncFolder(dir);
+    if (dir === dirname(first) || dir === dirname(dir)) break;
+  }
+}
+
 /** fsyncs a folder so that entries created or renamed in it survive a crash. */
-async function syncFolder(path: string): Promise<void> {
+export async function syncFolder(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
     await handle.sync();

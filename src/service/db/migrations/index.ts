@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
 import * as agentSchedules from './0002-agent-schedules.js';
 import * as importJobs from './0003-import-jobs.js';
+import * as importIngest from './0004-import-ingest.js';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a released migration is never edited:
@@ -11,6 +12,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
   '0002-agent-schedules': agentSchedules,
   '0003-import-jobs': importJobs,
+  '0004-import-ingest': importIngest,
 };
 
 /** kysely's Migrator reads the list from here instead of the filesystem, so it works from dist/ and tsx alike. */

@@ -1,0 +1,141 @@
+/**
+ * The datacenter's side of an import job (docs/service.md, "Ingest"): receiving, disk keys, each disk's
+ * ingest with its per-file results and progress, and the job's error log. The rules are the job machine's
+ * (jobs/job-machine.ts); this module checks who asks, records what the rules cannot (results, problems),
+ * and adds the disk-level problems the rules refuse to the error log.
+ */
+import type { Principal } from '../auth/principal.js';
+import type { ServiceContext } from '../context.js';
+import { newRecordId, isoTime } from '../ids.js';
+import { doneFiles, ingestTally, insertProblem, readErrorLog, upsertFileResults, type DoneFile, type ErrorLogEntry, type FileResult, type JobProblem } from '../jobs/ingest-records.js';
+import { DiskIdMismatchError, IllegalTransitionError, JobExpiredError, ManifestMismatchError } from '../jobs/job-errors.js';
+import { FINAL_DISK_STATES, INGESTED_JOB_STATES } from '../jobs/job-machine.js';
+import { readJob, type ImportJob } from '../jobs/job-records.js';
+import { changeImportJob } from '../jobs/job-store.js';
+import { actorOf, getImportJob, storeDeps, visibleJob } from './import-jobs.js';
+import { NotFoundError } from '../../core/errors.js';
+
+/** What the datacenter reports about a disk's ingest so far. */
+export interface IngestProgressReport {
+  readonly bytesDone: number;
+  readonly filesDone: number;
+}
+
+/** The answer to starting (or resuming) a disk's ingest. */
+export interface IngestStart {
+  readonly job: ImportJob;
+  /** True when the disk, or the whole job, is over: nothing to do. */
+  readonly finished: boolean;
+  /** This disk's files already recorded Ok: a resumed ingest skips them. */
+  readonly done: DoneFile[];
+}
+
+/** The disks arrived at the datacenter: Shipping → Received (operator, admin). */
+export async function receiveImportJob(ctx: ServiceContext, principal: Principal, jobId: string): Promise<ImportJob> {
+  await visibleJob(ctx, principal, jobId, ['operator', 'admin'], 'receive import jobs');
+  return (await changeImportJob(storeDeps(ctx), jobId, { kind: 'receive' }, actorOf(principal))).job;
+}
+
+/**
+ * Releases disk `index`'s key to an operator, on the timeline. `diskId` must be the id registered for
+ * that index (else `DiskIdMismatchError`, and a DiskIdMismatch entry in the error log).
+ */
+export async function releaseDiskKey(ctx: ServiceContext, principal: Principal, jobId: string, index: number, diskId: string): Promise<{ diskId: string; diskKey: string }> {
+  await visibleJob(ctx, principal, jobId, ['operator'], 'read disk keys');
+  await logRefusedDisk(ctx, principal, jobId, index, () =>
+    changeImportJob(storeDeps(ctx), jobId, { kind: 'releaseDiskKey', index, diskId, operator: principal.tokenId }, actorOf(principal)),
+  );
+  const row = await ctx.db.selectFrom('job_disks').select(['id', 'disk_key']).where('job_id', '=', jobId).where('disk_index', '=', index).executeTakeFirstOrThrow();
+  return { diskId: row.id, diskKey: row.disk_key };
+}
+
+/**
+ * Starts (or resumes) the ingest of disk `index`: checks the disk id and the manifest's SHA-256 against
+ * the registered ones (refusals are logged: DiskIdMismatch, ManifestCorrupted), moves disk and job to
+ * Transferring, and answers the files already done.
+ */
+export async function startDiskIngest(
+  ctx: ServiceContext,
+  principal: Principal,
+  jobId: string,
+  index: number,
+  disk: { readonly diskId: string; readonly manifestSha256: string },
+): Promise<IngestStart> {
+  await visibleJob(ctx, principal, jobId, ['operator'], 'ingest disks');
+  const action = { kind: 'startDiskIngest', index, diskId: disk.diskId, manifestSha256: disk.manifestSha256 } as const;
+  const { job } = await logRefusedDisk(ctx, principal, jobId, index, () => changeImportJob(storeDeps(ctx), jobId, action, actorOf(principal)));
+  const state = job.disks.find((d) => d.index === index)!.state;
+  return { job, finished: INGESTED_JOB_STATES.includes(job.state) || FINAL_DISK_STATES.includes(state), done: await doneFiles(ctx.db, jobId, index) };
+}
+
+/**
+ * Records file results and the progress of disk `index`, whose ingest must be running (Transferring).
+ * A result replaces an earlier one for the same path.
+ */
+export async function recordDiskResults(
+  ctx: ServiceContext,
+  principal: Principal,
+  jobId: string,
+  index: number,
+  report: { readonly results: readonly FileResult[]; readonly progress: IngestProgressReport },
+): Promise<void> {
+  await visibleJob(ctx, principal, jobId, ['operator'], 'record ingest results');
+  await ctx.db.transaction().execute(async (trx) => {
+    const job = (await readJob(trx, jobId))?.job;
+    if (job === undefined) throw new NotFoundError(`import job ${jobId} not found`);
+    const disk = job.disks.find((d) => d.index === index);
+    requireIngesting(job);
+    if (disk === undefined) throw new IllegalTransitionError(`the job has no disk ${index}`);
+    if (disk.state !== 'Transferring') {
+      throw new IllegalTransitionError(`disk ${index} is ${disk.state}: results are recorded only while its ingest runs (start it with POST …/disks/${index}/ingest)`);
+    }
+    const at = isoTime(ctx.clock.now());
+    await upsertFileResults(trx, jobId, index, report.results, at);
+    await trx
+      .updateTable('job_disks')
+      .set({ bytes_done: report.progress.bytesDone, files_done: report.progress.filesDone, progress_updated_at: at })
+      .where('job_id', '=', jobId)
+      .where('disk_index', '=', index)
+      .execute();
+  });
+}
+
+/** Finishes disk `index` from its recorded results, and the job when every disk is final. */
+export async function finishDiskIngest(ctx: ServiceContext, principal: Principal, jobId: string, index: number): Promise<ImportJob> {
+  await visibleJob(ctx, principal, jobId, ['operator'], 'finish disks');
+  const decide = async (db: typeof ctx.db) => ({ kind: 'finishDisk', index, tally: await ingestTally(db, jobId, index) }) as const;
+  return (await changeImportJob(storeDeps(ctx), jobId, decide, actorOf(principal))).job;
+}
+
+/** Adds a disk-level problem (a foreign or unknown disk, a manifest that fails authentication) to the error log. */
+export async function reportJobProblem(ctx: ServiceContext, principal: Principal, jobId: string, problem: JobProblem): Promise<void> {
+  const job = await visibleJob(ctx, principal, jobId, ['operator'], 'report ingest problems');
+  requireIngesting(job);
+  await insertProblem(ctx.db, newRecordId(ctx.random), jobId, problem, actorOf(principal), isoTime(ctx.clock.now()));
+}
+
+/** The job's error log, oldest first. */
+export async function listJobErrors(ctx: ServiceContext, principal: Principal, jobId: string): Promise<ErrorLogEntry[]> {
+  await getImportJob(ctx, principal, jobId);
+  return readErrorLog(ctx.db, jobId);
+}
+
+function requireIngesting(job: ImportJob): void {
+  if (job.state === 'Deleted') throw new JobExpiredError(`this job was deleted at its tracking deadline ${job.trackingDeadline ?? ''}: its disks are refused`);
+  if (job.state !== 'Received' && job.state !== 'Transferring') {
+    throw new IllegalTransitionError(`the job is ${job.state}: the datacenter works on its disks only while it is Received or Transferring`);
+  }
+}
+
+/** Runs `change`; a disk the rules refuse as not the registered one is logged in the job's error log, then the refusal goes on. */
+async function logRefusedDisk<T>(ctx: ServiceContext, principal: Principal, jobId: string, index: number, change: () => Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (err) {
+    const code = err instanceof DiskIdMismatchError ? 'DiskIdMismatch' : err instanceof ManifestMismatchError ? 'ManifestCorrupted' : undefined;
+    if (code !== undefined) {
+      await insertProblem(ctx.db, newRecordId(ctx.random), jobId, { diskIndex: index, path: null, code, message: (err as Error).message }, actorOf(principal), isoTime(ctx.clock.now()));
+    }
+    throw err;
+  }
+}
