@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InterruptedError, isErrno } from '../core/errors.js';
+import { InterruptedError, isErrno, UserError } from '../core/errors.js';
 import { shortId } from '../core/ids.js';
 import { Repository } from '../engine/repository/repository.js';
 import { adoptImport, type AdoptionEvent, type AdoptionOutcome } from '../seed/adoption/adopt-import.js';
@@ -77,9 +77,14 @@ export async function followSeed(ctx: CliContext, target: RepositoryTarget, opti
     return { target, ctx };
   }
   const step = seedStepOf(job, seed.staging);
-  if (step.kind === 'travelling') return { target, ctx, jobState: job.state };
-  if (step.kind === 'ended') {
-    warn(step.warning);
+  if (step.kind === 'travelling' || step.kind === 'ended') {
+    if (!(await openStaging(ctx, seed.staging))) {
+      throw new UserError(
+        `the staging location ${seed.staging} of the offline seed is gone, and import job ${seed.jobName} is ${job.state}: backups go to staging until the import is adopted, so they cannot run. ` +
+          (step.kind === 'ended' ? `End the seed with \`ferry seed abandon ${seed.jobName}\` (backups then go to the vault online)` : 'Bring the staging folder back (the same path), or wait until the import is complete: then the next backup adopts it without staging'),
+      );
+    }
+    if (step.kind === 'ended') warn(step.warning);
     return { target, ctx, jobState: job.state };
   }
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });

@@ -74,6 +74,11 @@ describe('adoption of an offline seed', { timeout: 600_000 }, () => {
     }
     /** Registers, starts the seed, takes two backups into staging (two data packs), prepares two disks and ships them. */
     async seedAndShip(): Promise<string[]> {
+      await this.registerAndSeed();
+      return this.prepareAndShip();
+    }
+    /** Registers to a new vault, starts the seed and takes two backups into staging (two data packs). */
+    async registerAndSeed(): Promise<void> {
       await mkdir(join(this.source, 'docs'), { recursive: true });
       for (let i = 0; i < 4; i++) await writeFile(join(this.source, 'docs', `file-${i}.bin`), seededBytes(i + 11, 250_000));
       await ferryOk(['vault', 'create', this.name, '--tenant', 'acme', '--storage-account', 'files'], asAdmin(acmeAdmin));
@@ -85,6 +90,9 @@ describe('adoption of an offline seed', { timeout: 600_000 }, () => {
       await this.run(['backup', this.source]);
       await writeFile(join(this.source, 'late.bin'), seededBytes(77, 200_000));
       await this.run(['backup', this.source]);
+    }
+    /** diskprep onto two directory disks, then the job ships; returns the disks that were used. */
+    async prepareAndShip(): Promise<string[]> {
       const disks = [join(this.dir, 'disk-1'), join(this.dir, 'disk-2')];
       for (const disk of disks) await mkdir(disk);
       const copy = await ferry(['diskprep', '--staging', this.staging, ...disks.flatMap((d) => ['--disk', d]), '--max-bytes-per-disk', '1100KB'], {
@@ -223,6 +231,51 @@ describe('adoption of an offline seed', { timeout: 600_000 }, () => {
     assert.match(resumed.stdout, /import job seed-killed adopted/);
     assert.ok((await m.seedState())?.adoptedAt);
     assert.match((await m.run(['check', '--read-data'])).stdout, /checked 3 snapshots .*no errors/);
+  });
+
+  it('`agent run` adopts at its scheduled backup (staging removed meanwhile), then applies retention', async () => {
+    const m = new Machine('scheduled');
+    const disks = await m.seedAndShip();
+    assert.equal(await m.ingest(disks), 'Completed');
+    await rm(m.staging, { recursive: true });
+    const at = new Date(Date.now() + 2 * 3_600_000);
+    const daily = `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+    await m.run(['schedule', 'set', '--paths', m.source, '--daily', daily, '--keep-daily', '7']);
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...process.env, FERRY_INSECURE_TEST_KDF: '1', ...m.env({ FERRY_TEST_CLOCK_OFFSET_MS: String(3 * 3_600_000) }).env })) if (v !== undefined) env[k] = v;
+    const child = spawn(process.execPath, [FERRY_BIN, 'agent', 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 120_000;
+    while (!/next backup at/.test(stdout) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, `agent run exited badly\nstdout: ${stdout}\nstderr: ${stderr}`);
+    assert.match(stdout, /import job seed-scheduled adopted .*backups go to vault "scheduled" from now on/);
+    assert.match(stdout, /backup finished/);
+    assert.match(stdout, /retention: [0-9]+ scheduled snapshots kept/);
+    assert.doesNotMatch(stdout, /retention waits/);
+    assert.ok((await m.seedState())?.adoptedAt);
+    assert.match((await m.run(['check', '--read-data'])).stdout, /checked 3 snapshots .*no errors/);
+  });
+
+  it('a cancelled job: backups stay on staging with a warning saying what to do; cleanup is refused; abandon sends backups to the vault', async () => {
+    const m = new Machine('cancelled');
+    await m.registerAndSeed();
+    await ferryOk(['job', 'cancel', `seed-${m.name}`], asAdmin(acmeAdmin));
+    const backup = await m.run(['backup', m.source]);
+    assert.match(backup.stderr, /warning: import job seed-cancelled was cancelled: its disks will not be imported\. Backups keep going to the staging location .*`ferry seed abandon seed-cancelled`/);
+    assert.match(backup.stdout, /went to the staging location .*\(import job seed-cancelled, Cancelled\)/);
+    const cleanup = await m.run(['seed', 'cleanup', `seed-${m.name}`, '--yes'], 1);
+    assert.match(cleanup.stderr, /import job seed-cancelled is Cancelled: cleanup comes after the adoption/);
+    assert.match((await m.run(['seed', 'abandon', `seed-${m.name}`], 1)).stderr, /confirm with --yes/);
+    const abandoned = await m.run(['seed', 'abandon', `seed-${m.name}`, '--yes']);
+    assert.match(abandoned.stdout, /abandoned: backups go to the vault from now on; the staging location .* is kept/);
+    const online = jsonLine<Summary>((await m.run(['backup', m.source, '--json'])).stdout, 'summary');
+    assert.equal(online.bytes_read, online.total_bytes_processed, 'the first backup to the vault is a full one');
+    assert.equal((JSON.parse((await m.run(['snapshots', '--json'])).stdout) as unknown[]).length, 1);
   });
 });
 
