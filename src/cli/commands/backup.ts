@@ -73,10 +73,11 @@ export async function reportedBackup(
   if (target.seed && !options.json) {
     const { seed } = target;
     const state = follow?.jobState ? `, ${follow.jobState}` : '';
+    const ended = follow?.jobState === 'Deleted' || follow?.jobState === 'Cancelled' || follow?.jobState === 'Failed';
     const next = follow?.jobState === undefined || follow.jobState === 'Creating' ? ` Next, on the copy computer: \`ferry diskprep --staging ${seed.staging} --disk PATH…\`` : '';
     ctx.stdout.write(
       `${result.parent ? 'this backup' : 'the full backup of the offline seed'} went to the staging location ${seed.staging} (import job ${seed.jobName}${state}); ` +
-        `backups keep going there until the import is adopted.${next}\n`,
+        `backups keep going there until ${ended ? `the seed is abandoned (\`ferry seed abandon ${seed.jobName}\`)` : 'the import is adopted'}.${next}\n`,
     );
   }
   if (follow?.adopted) {
