@@ -8,8 +8,9 @@ import { UserError } from '../core/errors.js';
 /**
  * What `ferry register` leaves in FERRY_STATE_DIR (default ~/.config/ferry), one JSON file each, mode 0600
  * in a 0700 folder: `agent.json` (the service, vault, machine and agent token), `schedule.json` (what
- * `ferry schedule set` chose), `agent-run.json` (the last scheduled slot run), `seed.json` (an offline seed
- * in progress: backups go to its staging location). The repository passphrase is
+ * `ferry schedule set` chose), `agent-run.json` (the last scheduled slot run), `seed.json` (an offline seed:
+ * while pending, backups go to its staging location; once adopted, it remembers the job and staging for
+ * `ferry seed cleanup`). The repository passphrase is
  * never stored here.
  */
 const Ref = z.object({ id: z.string().min(1), name: z.string().min(1) });
@@ -56,8 +57,15 @@ const SeedFile = z.object({
   /** Absolute path of the staging location, where backups go until the import is adopted. */
   staging: z.string().min(1),
   startedAt: z.iso.datetime({ offset: true }),
+  /** Set when the import was adopted into the vault: backups go to the vault; staging is kept for cleanup. */
+  adoptedAt: z.iso.datetime({ offset: true }).optional(),
+  /** The snapshots the adoption brought into the vault, which `ferry seed cleanup` checks first. */
+  seededSnapshots: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
 });
-export type PendingSeed = z.infer<typeof SeedFile>;
+/** The offline seed of this machine (`seed.json`): pending until `adoptedAt` is set. */
+export type SeedRecord = z.infer<typeof SeedFile>;
+/** A seed whose import is not adopted yet: backups go to its staging location. */
+export type PendingSeed = SeedRecord;
 
 /** The agent's state folder: FERRY_STATE_DIR, or ~/.config/ferry. */
 export function stateDir(env: NodeJS.ProcessEnv): string {
@@ -98,13 +106,34 @@ export function writeLastSlot(env: NodeJS.ProcessEnv, lastSlot: number): Promise
   return writeState(env, 'agent-run.json', { lastSlot });
 }
 
-/** The offline seed in progress (`ferry seed start`), or undefined. */
-export function readPendingSeed(env: NodeJS.ProcessEnv): Promise<PendingSeed | undefined> {
-  return readState(env, 'seed.json', SeedFile);
+/** The offline seed in progress (`ferry seed start`, not adopted yet), or undefined. */
+export async function readPendingSeed(env: NodeJS.ProcessEnv): Promise<PendingSeed | undefined> {
+  const seed = await readSeed(env);
+  return seed?.adoptedAt === undefined ? seed : undefined;
 }
 
 export function writePendingSeed(env: NodeJS.ProcessEnv, seed: PendingSeed): Promise<void> {
   return writeState(env, 'seed.json', seed);
+}
+
+/** This machine's offline seed, pending or adopted (until `ferry seed cleanup` or `abandon` clears it), or undefined. */
+export function readSeed(env: NodeJS.ProcessEnv): Promise<SeedRecord | undefined> {
+  return readState(env, 'seed.json', SeedFile);
+}
+
+/** Records the seed adopted (atomically): from now on backups go to the vault. */
+export function writeAdoptedSeed(env: NodeJS.ProcessEnv, seed: SeedRecord, adoptedAt: string, seededSnapshots: readonly string[]): Promise<void> {
+  return writeState(env, 'seed.json', { ...seed, adoptedAt, seededSnapshots: [...seededSnapshots] });
+}
+
+/** Forgets the seed (removes `seed.json`); idempotent. */
+export async function clearSeed(env: NodeJS.ProcessEnv): Promise<void> {
+  const path = join(stateDir(env), 'seed.json');
+  try {
+    await rm(path, { force: true });
+  } catch (err) {
+    throw new UserError(`cannot remove ${path}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** The repository location of the registered vault. */

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { UserError } from '../../core/errors.js';
+import { RepositoryMissingError, UserError } from '../../core/errors.js';
 import { runAgentLoop, sleep } from '../../agent/agent-loop.js';
 import { nextSlot, parseDailyTime } from '../../agent/daily-schedule.js';
 import { Repository } from '../../engine/repository/repository.js';
-import { readLastSlot, readSchedule, requireRegistration, writeLastSlot } from '../agent-state.js';
+import { readLastSlot, readSchedule, requireRegistration, vaultLocation, writeLastSlot } from '../agent-state.js';
 import { agentTarget, openTargetStorage, type CliContext } from '../context.js';
 import { readPassword } from '../password.js';
 import { ServiceClient } from '../service-client.js';
@@ -36,8 +36,16 @@ export async function agentRunCommand(ctx: CliContext, options: AgentRunOptions)
     throw new UserError('`ferry agent run` runs unattended: give the passphrase with --password-file FILE or FERRY_PASSWORD');
   }
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
-  // Fail now, not at the first slot, when the passphrase or the vault is wrong.
-  await Repository.open(openTargetStorage(ctx, await agentTarget(ctx, registration)), password, ctx.repoContext);
+  // Fail now, not at the first slot, when the passphrase or the vault is wrong. With a pending seed that
+  // is staging; once its staging is removed (the import can be adopted without it), the vault, which
+  // shares its keys.
+  const target = await agentTarget(ctx, registration);
+  try {
+    await Repository.open(openTargetStorage(ctx, target), password, ctx.repoContext);
+  } catch (err) {
+    if (!(target.seed && err instanceof RepositoryMissingError)) throw err;
+    await Repository.open(openTargetStorage(ctx, { location: vaultLocation(registration), token: registration.token, registration }), password, ctx.repoContext);
+  }
 
   const clock = ctx.repoContext.clock;
   const log = (message: string): void => void ctx.stdout.write(`${new Date(clock.now()).toISOString()} ${message}\n`);

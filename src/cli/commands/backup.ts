@@ -9,6 +9,7 @@ import type { BackupSummary } from '../../engine/snapshot/snapshot.js';
 import type { BackupRunStatus, BackupRunTrigger } from '../../service/resources/backup-runs.js';
 import { openLockedRepository, repositoryTarget, type CliContext, type RepoOptions, type RepositoryTarget } from '../context.js';
 import { reportBackupRun } from '../run-report.js';
+import { followSeed, reportUnhealedSnapshots, type SeedFollowUp } from '../seed-adoption.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { ProgressLine } from '../progress-line.js';
 
@@ -25,6 +26,9 @@ export function backupCommand(ctx: CliContext, paths: string[], options: BackupO
 /**
  * A backup that, when it goes to this machine's registered vault, is reported to the service as a run
  * (succeeded, partial or failed, with counts and the first errors) whether it succeeds or not.
+ * With a pending offline seed it first reads the import job: the backup goes to staging while the disks
+ * travel, and once the job is complete the import is adopted and the backup goes to the vault,
+ * incrementally from the seeded snapshot (see `followSeed`).
  */
 export async function reportedBackup(
   ctx: CliContext,
@@ -33,7 +37,13 @@ export async function reportedBackup(
   trigger: BackupRunTrigger,
   resolved?: RepositoryTarget,
 ): Promise<number> {
-  const target = resolved ?? (await repositoryTarget(ctx, options));
+  let target = resolved ?? (await repositoryTarget(ctx, options));
+  let follow: SeedFollowUp | undefined;
+  if (target.seed && target.registration) {
+    follow = await followSeed(ctx, target, options);
+    target = follow.target;
+  }
+  const runCtx = follow?.ctx ?? ctx;
   const started = ctx.repoContext.clock.now();
   const problems: string[] = [];
   const report = async (status: BackupRunStatus, summary?: BackupSummary, id?: Id): Promise<void> => {
@@ -52,7 +62,7 @@ export async function reportedBackup(
   };
   let result: { id: Id; summary: BackupSummary; parent: boolean };
   try {
-    result = await runBackup(ctx, paths, options, target, (line) => problems.push(line));
+    result = await runBackup(runCtx, paths, options, target, (line) => problems.push(line));
   } catch (err) {
     problems.unshift(err instanceof Error ? err.message : String(err));
     await report('failed');
@@ -62,10 +72,21 @@ export async function reportedBackup(
   await report(code === 3 ? 'partial' : 'succeeded', result.summary, result.id);
   if (target.seed && !options.json) {
     const { seed } = target;
+    const state = follow?.jobState ? `, ${follow.jobState}` : '';
+    const ended = follow?.jobState === 'Deleted' || follow?.jobState === 'Cancelled' || follow?.jobState === 'Failed';
+    const next = follow?.jobState === undefined || follow.jobState === 'Creating' ? ` Next, on the copy computer: \`ferry diskprep --staging ${seed.staging} --disk PATH…\`` : '';
     ctx.stdout.write(
-      `${result.parent ? 'this backup' : 'the full backup of the offline seed'} went to the staging location ${seed.staging} (import job ${seed.jobName}); ` +
-        `backups keep going there until the import is adopted. Next, on the copy computer: \`ferry diskprep --staging ${seed.staging} --disk PATH…\`\n`,
+      `${result.parent ? 'this backup' : 'the full backup of the offline seed'} went to the staging location ${seed.staging} (import job ${seed.jobName}${state}); ` +
+        `backups keep going there until ${ended ? `the seed is abandoned (\`ferry seed abandon ${seed.jobName}\`)` : 'the import is adopted'}.${next}\n`,
     );
+  }
+  if (follow?.adopted) {
+    try {
+      await reportUnhealedSnapshots(runCtx, follow, options.json === true);
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      ctx.stderr.write(`warning: the check of the vault's snapshots after the adoption failed: ${(err as Error).message}; run \`ferry check\`\n`);
+    }
   }
   return code;
 }

@@ -13,12 +13,13 @@ import { writeSeedFile } from '../../seed/seed-file.js';
 import { FsStorage } from '../../storage/fs/fs-storage.js';
 import { CONFIG_KEY, folderOf } from '../../storage/layout.js';
 import type { Storage } from '../../storage/storage.js';
-import { readPendingSeed, readSchedule, requireRegistration, vaultLocation, writePendingSeed } from '../agent-state.js';
+import { readSchedule, readSeed, requireRegistration, vaultLocation, writePendingSeed } from '../agent-state.js';
 import { collect, type Runner } from '../command-kit.js';
 import { openTargetStorage, type CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { readPassword } from '../password.js';
 import { ServiceClient } from '../service-client.js';
+import { seedAbandonCommand, seedCleanupCommand, seedStatusCommand, type SeedCleanupOptions } from './seed-adopted.js';
 
 export interface SeedStartOptions {
   readonly staging: string;
@@ -35,7 +36,7 @@ interface CreatedJob {
   readonly jobToken: string;
 }
 
-/** Adds `ferry seed start|status` (wired in cli/main.ts). */
+/** Adds `ferry seed start|plan|status|cleanup|abandon` (wired in cli/main.ts). */
 export function registerSeed(program: Command, ctx: CliContext, run: Runner): void {
   const seed = program.command('seed').description('offline seeding: the first full backup travels on shipped disks');
   seed
@@ -61,9 +62,23 @@ export function registerSeed(program: Command, ctx: CliContext, run: Runner): vo
     .action((opts: SeedPlanOptions) => run(seedPlanCommand(ctx, opts)));
   seed
     .command('status')
-    .description('the pending offline seed and its import job')
+    .description('the offline seed, its import job and the adoption\'s progress')
     .option('--json', 'machine-readable output')
     .action((opts: { json?: boolean }) => run(seedStatusCommand(ctx, opts)));
+  seed
+    .command('cleanup')
+    .description('after adoption: check the seeded snapshots in the vault, then delete the import and the staging location')
+    .argument('<JOB>', 'the import job (name or id)')
+    .option('--yes', 'do not ask (needed without a terminal)')
+    .option('--password-file <FILE>', 'read the passphrase from FILE (or FERRY_PASSWORD)')
+    .option('--json', 'machine-readable output')
+    .action((job: string, opts: SeedCleanupOptions) => run(seedCleanupCommand(ctx, job, opts)));
+  seed
+    .command('abandon')
+    .description('end a seed whose import job was deleted, cancelled or failed: backups go to the vault online')
+    .argument('<JOB>', 'the import job (name or id)')
+    .option('--yes', 'do not ask (needed without a terminal)')
+    .action((job: string, opts: { yes?: boolean }) => run(seedAbandonCommand(ctx, job, opts)));
 }
 
 /**
@@ -76,7 +91,10 @@ export function registerSeed(program: Command, ctx: CliContext, run: Runner): vo
  */
 export async function seedStartCommand(ctx: CliContext, options: SeedStartOptions): Promise<number> {
   const registration = await requireRegistration(ctx.env);
-  const pending = await readPendingSeed(ctx.env);
+  const pending = await readSeed(ctx.env);
+  if (pending?.adoptedAt !== undefined) {
+    throw new UserError(`the previous offline seed (job ${pending.jobName}) is adopted but not cleaned up: run \`ferry seed cleanup ${pending.jobName}\` first`);
+  }
   if (pending) throw new UserError(`an offline seed is already pending (job ${pending.jobName}, staging ${pending.staging}); see \`ferry seed status\``);
   const sources = await seedSources(ctx, options.paths);
   const staging = resolve(options.staging);
@@ -161,24 +179,6 @@ export async function seedPlanCommand(ctx: CliContext, options: SeedPlanOptions)
   out.write(plan.recommendation === 'offline'
     ? `recommended: offline seeding (\`ferry seed start\`), ${days(plan.onlineSeconds - o.totalSeconds)} sooner\n`
     : 'recommended: back up online (`ferry backup` or `ferry agent run`); disks would not be faster\n');
-  return 0;
-}
-
-export async function seedStatusCommand(ctx: CliContext, options: { json?: boolean }): Promise<number> {
-  const registration = await requireRegistration(ctx.env);
-  const seed = await readPendingSeed(ctx.env);
-  if (!seed) {
-    ctx.stdout.write(options.json ? 'null\n' : 'no offline seed is pending: backups go to the vault\n');
-    return 0;
-  }
-  const client = new ServiceClient(registration.server, registration.token, ctx.signal);
-  const job = await client.request<{ state: string; disks: unknown[]; trackingNumber: string | null }>('GET', `/v1/import-jobs/${encodeURIComponent(seed.jobId)}`);
-  if (options.json) {
-    ctx.stdout.write(JSON.stringify({ ...seed, job }) + '\n');
-  } else {
-    ctx.stdout.write(`offline seed pending: job ${seed.jobName} is ${job.state}, ${job.disks.length} disks, tracking ${job.trackingNumber ?? 'not entered yet'}\n`);
-    ctx.stdout.write(`backups go to ${seed.staging} until the import is adopted\n`);
-  }
   return 0;
 }
 
