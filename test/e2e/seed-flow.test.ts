@@ -30,8 +30,9 @@ describe('offline seeding end to end', () => {
   const asAgent = () => ({ env: { FERRY_STATE_DIR: path('agent'), FERRY_PASSWORD: PASSPHRASE, FERRY_REPOSITORY: undefined, FERRY_TOKEN: undefined, FERRY_SERVER: undefined } });
   const asCopyComputer = () => ({ env: { FERRY_STATE_DIR: path('copy-computer'), FERRY_PASSWORD: undefined, FERRY_TOKEN: undefined, FERRY_SERVER: undefined } });
   const as = (token: string) => ({ env: { FERRY_SERVER: serve.url, FERRY_TOKEN: token, FERRY_STATE_DIR: path('nobody') } });
+  let used = 0;
   const job = async (): Promise<JobJson> => JSON.parse((await ferryOk(['job', 'show', JOB, '--json'], as(tenantAdmin))).stdout) as JobJson;
-  const disks = ['disk-1', 'disk-2', 'disk-3'];
+  const disks = ['disk-1', 'disk-2', 'disk-3', 'disk-4', 'disk-5', 'disk-6'];
 
   before(async () => {
     tmp = await makeTempDir('ferry-e2e-flow-');
@@ -47,7 +48,7 @@ describe('offline seeding end to end', () => {
 
     // Enough incompressible data for several packs, so the damage on the disks hits packs.
     await mkdir(path('srv/projects'), { recursive: true });
-    for (let i = 0; i < 6; i++) await writeFile(path(`srv/projects/scan-${i}.bin`), randomBytes(3 * 1024 * 1024));
+    for (let i = 0; i < 12; i++) await writeFile(path(`srv/projects/scan-${i}.bin`), randomBytes(3 * 1024 * 1024));
     for (let i = 0; i < 40; i++) await writeFile(path(`srv/projects/note-${i}.txt`), `note ${i}\n`.repeat(200 + i));
     for (const disk of [...disks, 'disk-2-new']) await mkdir(path(disk));
   });
@@ -59,9 +60,14 @@ describe('offline seeding end to end', () => {
   it('seeds, ships three disks and prepares a lost one again', async () => {
     await ferryOk(['seed', 'start', '--staging', path('staging'), '--storage-account', 'files', '--container', 'winter-seed', '--job', JOB, '--paths', path('srv')], asAgent());
     await ferryOk(['backup', path('srv')], asAgent());
-    const prep = await ferry(['diskprep', '--staging', path('staging'), ...disks.flatMap((d) => ['--disk', path(d)]), '--max-bytes-per-disk', '9MB'], asCopyComputer());
+    // Room for the largest pack and a little: one pack per disk.
+    const packs = (await readdir(join(path('staging'), 'data'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    const largest = Math.max(...(await Promise.all(packs.map(async (e) => (await stat(join(e.parentPath, e.name))).size))));
+    const perDisk = String(Math.ceil(largest * 1.01) + 300_000);
+    const prep = await ferry(['diskprep', '--staging', path('staging'), ...disks.flatMap((d) => ['--disk', path(d)]), '--max-bytes-per-disk', perDisk], asCopyComputer());
     assert.equal(prep.code, 0, prep.stderr);
-    assert.equal((await job()).disks.length, 3);
+    used = (await job()).disks.length;
+    assert.ok(used >= 3, `${used} disks (one pack each)`);
     await ferryOk(['job', 'ship', JOB, '--carrier', 'DHL', '--tracking', 'JD 0146 0000 0001', '--return-address', 'Acme IT, 1 Main St'], as(tenantAdmin));
 
     // Disk 2 is lost in transit: the copy computer prepares it again from staging; the old one is refused later.
@@ -92,15 +98,18 @@ describe('offline seeding end to end', () => {
     const old = await ferry(['datacenter', 'ingest', JOB, '--disk', path('disk-2')], as(operator));
     assert.equal(old.code, 1, 'the disk that was replaced is refused');
     assert.match(old.stderr, /disk/i);
-    const ingest = await ferry(['datacenter', 'ingest', JOB, '--disk', path('disk-3'), '--disk', path('disk-1'), '--disk', path('disk-2-new')], as(operator));
-    assert.equal(ingest.code, 3, `${ingest.stdout}\n${ingest.stderr}`);
+    const order = ['disk-3', 'disk-1', 'disk-2-new', ...disks.slice(3, used)];
+    const ingest = await ferry(['datacenter', 'ingest', JOB, ...order.flatMap((d) => ['--disk', path(d)])], as(operator));
+    // 3: a disk ended with errors; 1: a disk ended Failed (its only pack was deleted). Either way not 0.
+    assert.ok(ingest.code === 3 || ingest.code === 1, `${ingest.code}\n${ingest.stdout}\n${ingest.stderr}`);
+    assert.match(ingest.stderr + ingest.stdout, /ferry job errors winter-seed/);
     const state = await job();
     assert.equal(state.state, 'CompletedWithErrors');
-    const errors = JSON.parse((await ferryOk(['job', 'errors', JOB, '--json'], as(tenantAdmin))).stdout) as { errors: { code: string; path: string | null }[] };
-    const codes = errors.errors.map((e) => e.code).sort();
+    const errors = JSON.parse((await ferryOk(['job', 'errors', JOB, '--json'], as(tenantAdmin))).stdout) as { code: string; path: string | null }[];
+    const codes = errors.map((e) => e.code).sort();
     assert.ok(codes.includes('ChecksumMismatch') || codes.includes('DecryptFailed'), codes.join());
     assert.ok(codes.includes('FileNotFound'), codes.join());
-    assert.ok(codes.includes('DiskIdMismatch'), codes.join());
+    assert.ok(codes.includes('UnknownDisk') || codes.includes('DiskIdMismatch'), `the replaced disk is logged: ${codes.join()}`);
   });
 
   it('the next backup adopts the import, re-sends what was lost from staging, and sends only the change', async () => {

@@ -62,7 +62,9 @@ export async function reportedBackup(
   };
   let result: { id: Id; summary: BackupSummary; parent: boolean };
   try {
-    result = await runBackup(runCtx, paths, options, target, (line) => problems.push(line));
+    // After an adoption the vault's snapshots are checked before the summary, which stays the last line.
+    const checkAdoption = follow?.adopted ? () => checkAdoptedVault(ctx, runCtx, follow, options.json === true) : undefined;
+    result = await runBackup(runCtx, paths, options, target, (line) => problems.push(line), checkAdoption);
   } catch (err) {
     problems.unshift(err instanceof Error ? err.message : String(err));
     await report('failed');
@@ -80,15 +82,16 @@ export async function reportedBackup(
         `backups keep going there until ${ended ? `the seed is abandoned (\`ferry seed abandon ${seed.jobName}\`)` : 'the import is adopted'}.${next}\n`,
     );
   }
-  if (follow?.adopted) {
-    try {
-      await reportUnhealedSnapshots(runCtx, follow, options.json === true);
-    } catch (err) {
-      if (ctx.signal.aborted) throw err;
-      ctx.stderr.write(`warning: the check of the vault's snapshots after the adoption failed: ${(err as Error).message}; run \`ferry check\`\n`);
-    }
-  }
   return code;
+}
+
+async function checkAdoptedVault(ctx: CliContext, runCtx: CliContext, follow: SeedFollowUp, json: boolean): Promise<void> {
+  try {
+    await reportUnhealedSnapshots(runCtx, follow, json);
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    ctx.stderr.write(`warning: the check of the vault's snapshots after the adoption failed: ${(err as Error).message}; run \`ferry check\`\n`);
+  }
 }
 
 async function runBackup(
@@ -97,6 +100,7 @@ async function runBackup(
   options: BackupOptions,
   target: RepositoryTarget,
   onProblem: (line: string) => void,
+  beforeSummary?: () => Promise<void>,
 ): Promise<{ id: Id; summary: BackupSummary; parent: boolean }> {
   const sources = normalizePaths(paths);
   for (const path of sources) {
@@ -146,6 +150,7 @@ async function runBackup(
     line.stop();
   }
   const { id, summary } = result;
+  await beforeSummary?.();
   if (options.json) ctx.stdout.write(JSON.stringify(jsonSummary(id, summary)) + '\n');
   else printSummary(ctx, id, summary, parent !== undefined);
   return { id, summary, parent: parent !== undefined };
