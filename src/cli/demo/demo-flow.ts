@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { formatBytes } from '../format.js';
 import { DemoRunner } from './demo-runner.js';
@@ -153,26 +153,41 @@ async function latestSnapshot(runner: DemoRunner): Promise<SnapshotListing> {
 }
 
 /**
- * A --max-bytes-per-disk that makes diskprep use exactly two disks: at least half the staging files plus
- * the largest one (so what does not fit the first disk fits the second), with 1 % and 1 MiB for the
- * transport layer, label and manifest; below the total, so one disk is not enough.
+ * A --max-bytes-per-disk that makes diskprep use exactly two disks: the smallest limit (in 64 KiB steps)
+ * with which diskprep's placement (files in path order, each onto the first disk with room) needs two,
+ * counted with an upper bound of what each file costs on a disk (transport layer and manifest entry).
  */
 async function twoDiskLimit(staging: string): Promise<number> {
-  const sizes = await stagingFileSizes(staging);
-  const total = sizes.reduce((sum, size) => sum + size, 0);
-  const limit = Math.ceil((total / 2 + Math.max(...sizes)) * 1.01) + 2 ** 20;
-  if (limit >= total) throw new UserError('the demo sample is too small to need two disks');
-  return limit;
+  const files = (await stagingFiles(staging)).sort((a, b) => (a.path < b.path ? -1 : 1));
+  const DISK_OVERHEAD = 16 * 1024;
+  const cost = (size: number): number => size + 16 * Math.max(1, Math.ceil(size / 2 ** 20)) + 24 + 512;
+  const disksNeeded = (limit: number): number => {
+    let left = files;
+    for (let disks = 1; ; disks++) {
+      let room = limit - DISK_OVERHEAD;
+      const rest = left.filter((file) => (cost(file.size) <= room ? ((room -= cost(file.size)), false) : true));
+      if (rest.length === 0) return disks;
+      if (rest.length === left.length) return Number.POSITIVE_INFINITY;
+      left = rest;
+    }
+  };
+  for (let limit = Math.max(...files.map((f) => cost(f.size))) + DISK_OVERHEAD; ; limit += 64 * 1024) {
+    const needed = disksNeeded(limit);
+    if (needed === 2) return limit;
+    if (needed < 2) throw new UserError('the demo sample is too small to need two disks');
+  }
 }
 
-async function stagingFileSizes(staging: string): Promise<number[]> {
-  const sizes: number[] = [];
+async function stagingFiles(staging: string): Promise<{ path: string; size: number }[]> {
+  const files: { path: string; size: number }[] = [];
   for (const folder of ['data', 'index', 'snapshots']) {
     for (const entry of await readdir(join(staging, folder), { recursive: true, withFileTypes: true })) {
-      if (entry.isFile()) sizes.push((await stat(join(entry.parentPath, entry.name))).size);
+      if (!entry.isFile()) continue;
+      const full = join(entry.parentPath, entry.name);
+      files.push({ path: relative(staging, full), size: (await stat(full)).size });
     }
   }
-  return sizes;
+  return files;
 }
 
 /** The demo's commands find their server, token and repository only where the demo puts them. */
