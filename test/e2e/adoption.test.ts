@@ -233,6 +233,32 @@ describe('adoption of an offline seed', { timeout: 600_000 }, () => {
     assert.match((await m.run(['check', '--read-data'])).stdout, /checked 3 snapshots .*no errors/);
   });
 
+  it('an adoption the service fails (an import object damaged at rest) leaves the seed pending and the backup on staging; fixed, the next backup adopts', async () => {
+    const m = new Machine('failed');
+    const disks = await m.seedAndShip();
+    assert.equal(await m.ingest(disks), 'Completed');
+    const stored = (await readdir(join(tmp.path, 'service'), { recursive: true })).filter((p) => p.includes(`import/${m.jobId}/data/`) && /[0-9a-f]{64}$/.test(p));
+    assert.ok(stored.length > 0, 'the import is on the service\'s filesystem');
+    const victim = join(tmp.path, 'service', stored[0]!);
+    const original = await readFile(victim);
+    const damaged = Buffer.from(original);
+    damaged[damaged.length >> 1]! ^= 0x01;
+    await writeFile(victim, damaged);
+
+    const failed = await m.run(['backup', m.source]);
+    assert.match(failed.stderr, /warning: the adoption of import job seed-failed did not finish: the service could not adopt import job seed-failed: .*This backup goes to the staging location/);
+    assert.match(failed.stdout, /went to the staging location .*\(import job seed-failed, Completed(WithErrors)?\)/);
+    assert.equal((await m.seedState())?.adoptedAt, undefined);
+    assert.equal((await m.job()).adoption?.state, 'Failed');
+    assert.match((await m.run(['seed', 'status'])).stdout, /adoption Failed: .*\(the next backup tries again\)/);
+
+    await writeFile(victim, original);
+    const adopted = await m.run(['backup', m.source]);
+    assert.match(adopted.stdout, /import job seed-failed adopted/);
+    assert.ok((await m.seedState())?.adoptedAt);
+    assert.match((await m.run(['check', '--read-data'])).stdout, /checked 4 snapshots .*no errors/, 'the staging backup of the failed run was uploaded too');
+  });
+
   it('`agent run` adopts at its scheduled backup (staging removed meanwhile), then applies retention', async () => {
     const m = new Machine('scheduled');
     const disks = await m.seedAndShip();
