@@ -30,7 +30,7 @@ export interface ServeOptions {
   readonly shutdownTimeoutMs?: number;
   /** Import job settings that differ from the defaults: `--tracking-deadline`, `--shipping-address`, disk limits. */
   readonly importJobs?: Partial<ImportJobSettings>;
-  /** How often the tracking deadline sweep runs; default {@link sweepIntervalFor} the deadline. */
+  /** How often the tracking deadline sweep runs; default {@link sweepIntervalFor} the shorter of the tracking deadline and the never-received period. */
   readonly sweepIntervalMs?: number;
   /** Called with the built server before it listens (e.g. tests add a route). */
   readonly beforeListen?: (server: FerryServer) => void;
@@ -81,7 +81,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     const { ctx } = server;
     const sweeper = startDeadlineSweeper(
       { db, clock, settings: ctx.importJobs },
-      { intervalMs: options.sweepIntervalMs ?? sweepIntervalFor(ctx.importJobs.trackingDeadlineMs), log: server.app.log },
+      { intervalMs: options.sweepIntervalMs ?? sweepIntervalFor(Math.min(ctx.importJobs.trackingDeadlineMs, ctx.importJobs.neverReceivedMs)), log: server.app.log },
     );
     const adopter = startAdoptionWorker(ctx, { log: server.app.log });
     let stopping: Promise<void> | undefined;

@@ -11,6 +11,7 @@ export interface ServeOptions {
   readonly listen: { host: string; port: number };
   /** Milliseconds. */
   readonly trackingDeadline?: number;
+  readonly neverReceivedAfter?: number;
   readonly shippingAddress?: string;
 }
 
@@ -22,6 +23,7 @@ export function registerServe(program: Command, ctx: CliContext, run: Runner): v
     .addOption(new Option('--data-dir <DIR>', 'where the service keeps its database and default storage accounts').makeOptionMandatory())
     .option('--listen <HOST:PORT>', `address to listen on (port 0: any free port)`, parseListen, parseListen(DEFAULT_LISTEN))
     .option('--tracking-deadline <DURATION>', 'time from disks prepared to carrier and tracking number, else the import job is deleted (e.g. 14d, 36h; default 14d)', parseDuration)
+    .option('--never-received-after <DURATION>', 'time from a job received to its disks not yet presented being marked NeverReceived (default 14d)', parseDuration)
     .option('--shipping-address <TEXT>', 'where import job disks are shipped to (diskprep prints it; \\n for a line break)', parseAddress)
     .action((opts: ServeOptions) => run(serveCommand(ctx, opts)));
 }
@@ -37,6 +39,7 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   const dataDir = resolve(options.dataDir);
   const importJobs = {
     ...(options.trackingDeadline !== undefined ? { trackingDeadlineMs: options.trackingDeadline } : {}),
+    ...(options.neverReceivedAfter !== undefined ? { neverReceivedMs: options.neverReceivedAfter } : {}),
     ...(options.shippingAddress !== undefined ? { shippingAddress: options.shippingAddress } : {}),
   };
   const service = await startService({ dataDir, host: options.listen.host, port: options.listen.port, logger, importJobs });
