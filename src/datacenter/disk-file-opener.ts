@@ -25,6 +25,7 @@ export interface OpenFileRequest {
   readonly readBytes: number;
 }
 
+/** Why a file of a disk yields nothing to upload: its error-log code and a message naming the file. */
 export type OpenFailure = { readonly ok: false; readonly code: OpenFailureCode | 'DecryptFailed' | 'ChecksumMismatch'; readonly message: string };
 
 /** The file's plaintext (a Buffer that owns its memory, so it can move between threads) and its SHA-256, or why not. */

@@ -16,6 +16,12 @@ import { serviceCode, type FileResult } from './ingest-service.js';
 import type { DiskOutcome, DiskProgress, IngestContext } from './ingest-types.js';
 import { ResultReporter } from './result-reporter.js';
 
+/**
+ * A file is read whole into memory before it is uploaded; repository files are packs of about 16 MiB
+ * (the service takes objects up to 64 MiB), so a larger one is refused rather than risking the memory.
+ */
+const MAX_FILE_BYTES = 1024 * 1024 * 1024;
+
 /** Files the manifest does not list are logged one by one up to this many, then counted in one entry. */
 const MAX_UNEXPECTED_LOGGED = 100;
 
@@ -174,6 +180,7 @@ async function ingestEntry(
   const ok = (uploaded: number): EntryOutcome => ({ result: { path: entry.path, size: entry.size, sha256: entry.sha256, code: 'Ok', message: null }, uploaded, retryable: false });
   const refused = importKeyProblem(entry.path, entry.sha256);
   if (refused !== undefined) return failed('PathRefused', refused);
+  if (entry.size > MAX_FILE_BYTES) return failed('UploadFailed', `${entry.path} has ${entry.size} bytes, more than ingest takes (${MAX_FILE_BYTES}): not a repository file`);
   // The service stored it only after checking its bytes against the name, which is the manifest's SHA-256.
   if (imported.get(entry.path) === entry.size) return ok(0);
   const giveBack = await ctx.budget.take(entry.size);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 /** Why a file of a disk could not be opened, as error-log codes. */
 export type OpenFailureCode = 'PathRefused' | 'FileNotFound' | 'IOFailed';
 
+/** An open file of a disk with its size, or why it could not be opened. */
 export type OpenedOnDisk = { readonly ok: true; readonly handle: FileHandle; readonly size: number } | { readonly ok: false; readonly code: OpenFailureCode; readonly message: string };
 
 /**

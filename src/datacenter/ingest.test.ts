@@ -244,6 +244,16 @@ describe('per-file error codes', () => {
     assert.equal(f.storage.uploads.length, 0);
   });
 
+  it('refuses a file too large to hold in memory without reading it (UploadFailed)', async () => {
+    const f = await received();
+    await reseal(f, 2, (m) => ({ ...m, files: m.files.map((e) => ({ ...e, size: 2 * 1024 ** 3 })) }));
+    const result = await f.ingest([f.disks[2]!]);
+    assert.equal(result.disks[0]!.state, 'Failed');
+    const errors = await f.service.listErrors(f.jobId);
+    assert.equal(errors[0]?.code, 'UploadFailed');
+    assert.match(errors[0].message, /more than ingest takes/);
+  });
+
   it('logs UploadFailed for an upload the service refuses, and the disk still finishes', async () => {
     const f = await received();
     const storage = new FaultyStorage(f.storage);

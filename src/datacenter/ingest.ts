@@ -25,6 +25,7 @@ export interface IngestIO {
   started(disks: readonly DiskProgress[]): void;
 }
 
+/** What {@link runIngest} needs: the service, the job's import, the job and the disks, and how to report. */
 export interface IngestOptions {
   readonly service: IngestService;
   /** The job's import, where files are uploaded (`HttpStorage` at `…/v1/import-jobs/<jobId>`). */
