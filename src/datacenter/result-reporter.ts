@@ -3,8 +3,8 @@ import { MAX_RESULTS_PER_BATCH } from './ingest-service.js';
 
 /**
  * Sends one disk's file results to the service in batches (route 4), with the disk's progress: when a
- * batch is full, and at least every `intervalMs` while the ingest runs (an empty batch then carries the
- * progress alone). One request at a time, in order. A failed request fails the next `add`/`flush`/
+ * batch is full, and every `intervalMs` while the ingest runs (an empty batch then carries the progress
+ * alone, also unchanged: the service's `updatedAt` shows the ingest is alive). One request at a time, in order. A failed request fails the next `add`/`flush`/
  * `close` (the ingest stops there; a rerun resumes from what the service recorded).
  */
 export class ResultReporter {
@@ -21,7 +21,7 @@ export class ResultReporter {
     private readonly progress: () => IngestProgressReport,
     intervalMs: number,
   ) {
-    this.timer = setInterval(() => void this.flush().catch(() => undefined), intervalMs);
+    this.timer = setInterval(() => void this.send(true).catch(() => undefined), intervalMs);
     this.timer.unref();
   }
 
@@ -33,7 +33,11 @@ export class ResultReporter {
   }
 
   /** Sends what is queued (or the progress alone when it changed), after the requests before it. */
-  async flush(): Promise<void> {
+  flush(): Promise<void> {
+    return this.send(false);
+  }
+
+  private async send(heartbeat: boolean): Promise<void> {
     this.check();
     const batch = this.queue.splice(0, MAX_RESULTS_PER_BATCH);
     const more = this.queue.length > 0;
@@ -41,7 +45,7 @@ export class ResultReporter {
       if (this.failure) return;
       const progress = this.progress();
       const key = `${progress.bytesDone}/${progress.filesDone}`;
-      if (batch.length === 0 && key === this.sentProgress) return;
+      if (batch.length === 0 && key === this.sentProgress && !heartbeat) return;
       try {
         await this.service.postResults(this.jobId, this.index, batch, progress);
         this.sentProgress = key;
@@ -49,7 +53,7 @@ export class ResultReporter {
         this.failure ??= { error };
       }
     });
-    return more ? this.sending.then(() => this.flush()) : this.sending.then(() => this.check());
+    return more ? this.sending.then(() => this.send(false)) : this.sending.then(() => this.check());
   }
 
   /** Sends everything left and stops the timer; throws the first failed request's error. */

@@ -14,6 +14,7 @@ import { readJob, type ImportJob } from '../jobs/job-records.js';
 import { changeImportJob } from '../jobs/job-store.js';
 import { actorOf, getImportJob, storeDeps, visibleJob } from './import-jobs.js';
 import { NotFoundError } from '../../core/errors.js';
+import { isWriteConflict } from '../db/constraint-errors.js';
 
 /** What the datacenter reports about a disk's ingest so far. */
 export interface IngestProgressReport {
@@ -80,7 +81,7 @@ export async function recordDiskResults(
   report: { readonly results: readonly FileResult[]; readonly progress: IngestProgressReport },
 ): Promise<void> {
   await visibleJob(ctx, principal, jobId, ['operator'], 'record ingest results');
-  await ctx.db.transaction().execute(async (trx) => {
+  await retryingWriteConflicts(() => ctx.db.transaction().execute(async (trx) => {
     const job = (await readJob(trx, jobId))?.job;
     if (job === undefined) throw new NotFoundError(`import job ${jobId} not found`);
     const disk = job.disks.find((d) => d.index === index);
@@ -97,7 +98,18 @@ export async function recordDiskResults(
       .where('job_id', '=', jobId)
       .where('disk_index', '=', index)
       .execute();
-  });
+  }));
+}
+
+/** Runs a transaction again (up to 5 times) when another connection's write got in its way. */
+async function retryingWriteConflicts<T>(transaction: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction();
+    } catch (err) {
+      if (!isWriteConflict(err) || attempt >= 5) throw err;
+    }
+  }
 }
 
 /** Finishes disk `index` from its recorded results, and the job when every disk is final. */
