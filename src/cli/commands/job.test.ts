@@ -40,6 +40,10 @@ describe('ferry job show', () => {
     const j = job();
     assert.equal(describeProgress(j.disks[0]!, j.disks[0]!.progress!, Date.parse(at(21))), '100.0 MiB of 400.0 MiB (25%), 6/25 files, 1 failed, 10.0 MiB/s, ETA 0:30');
     assert.equal(describeProgress(j.disks[1]!, j.disks[1]!.progress!, Date.parse(at(21))), '10.0 MiB of 10.0 MiB (100%), 2/2 files, 2.00 MiB/s');
+    // The disk's bytes include the transport layer: done is 100 % once every file is through, never before.
+    const plaintext = { ...j.disks[1]!.progress!, bytesDone: 10 * MIB - 400 };
+    assert.match(describeProgress(j.disks[1]!, plaintext, Date.parse(at(21))), /\(100%\), 2\/2 files/);
+    assert.match(describeProgress(j.disks[1]!, { ...plaintext, bytesDone: 10 * MIB, filesDone: 1 }, Date.parse(at(21))), /\(99%\), 1\/2 files/);
     assert.match(describeProgress(j.disks[0]!, j.disks[0]!.progress!, Date.parse(at(200))), /ETA 0:30, last report 3:00 ago$/);
   });
 

@@ -175,7 +175,9 @@ type JobDisk = ImportJob['disks'][number];
  */
 export function describeProgress(disk: JobDisk, progress: NonNullable<JobDisk['progress']>, now: number): string {
   const elapsed = Date.parse(progress.updatedAt) - Date.parse(progress.startedAt);
-  const share = disk.bytes > 0 ? Math.min(100, Math.floor((progress.bytesDone / disk.bytes) * 100)) : 100;
+  // The estimate never says 100 % before every file is through, nor less once they all are.
+  const allFiles = progress.filesDone + progress.filesFailed >= disk.files;
+  const share = allFiles ? 100 : disk.bytes > 0 ? Math.min(99, Math.floor((progress.bytesDone / disk.bytes) * 100)) : 0;
   const failed = progress.filesFailed > 0 ? `, ${progress.filesFailed} failed` : '';
   const parts = [`${formatBytes(progress.bytesDone)} of ${formatBytes(disk.bytes)} (${share}%), ${progress.filesDone}/${disk.files} files${failed}`];
   if (elapsed > 0) parts.push(formatRate(progress.bytesDone, elapsed));
