@@ -138,7 +138,7 @@ export async function reportUnhealedSnapshots(ctx: CliContext, follow: SeedFollo
 }
 
 /** The staging repository when its folder still holds one, else undefined (staging removed). */
-async function openStaging(ctx: CliContext, dir: string): Promise<Storage | undefined> {
+export async function openStaging(ctx: CliContext, dir: string): Promise<Storage | undefined> {
   try {
     await stat(join(dir, 'config'));
   } catch (err) {

@@ -4,11 +4,12 @@ import type { Id } from '../../core/ids.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { cleanupSeed } from '../../seed/adoption/seed-cleanup.js';
 import type { ImportJob } from '../../seed/job-service.js';
+import type { Storage } from '../../storage/storage.js';
 import { clearSeed, readSeed, requireRegistration, vaultLocation, type SeedRecord } from '../agent-state.js';
 import { openTargetStorage, type CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { readPassword } from '../password.js';
-import { adoptionServiceFor } from '../seed-adoption.js';
+import { adoptionServiceFor, openStaging } from '../seed-adoption.js';
 
 /**
  * The end of an offline seed on the agent: `ferry seed status` (pending or adopted, with the adoption's
@@ -80,14 +81,16 @@ export async function seedCleanupCommand(ctx: CliContext, jobRef: string, option
     vault,
     seededSnapshots: (seed.seededSnapshots ?? []) as Id[],
     stagingDir: seed.staging,
+    ...(await optionalStaging(ctx, seed.staging)),
     confirm: (job, checked) => confirmCleanup(ctx, seed, job, checked, options.yes === true),
   });
   await clearSeed(ctx.env);
   const staging = outcome.staging;
   if (options.json) {
-    ctx.stdout.write(JSON.stringify({ message_type: 'seed_cleanup', job: outcome.job, checked_snapshots: outcome.checkedSnapshots, staging: seed.staging, removed: staging?.removed ?? [], leftovers: staging?.leftovers ?? [] }) + '\n');
+    ctx.stdout.write(JSON.stringify({ message_type: 'seed_cleanup', job: outcome.job, checked_snapshots: outcome.checkedSnapshots, rescued_objects: outcome.rescued, staging: seed.staging, removed: staging?.removed ?? [], leftovers: staging?.leftovers ?? [] }) + '\n');
     return 0;
   }
+  if (outcome.rescued > 0) ctx.stdout.write(`uploaded ${outcome.rescued} object(s) that only the staging location had (a backup that went there during the adoption) to the vault\n`);
   ctx.stdout.write(`checked ${outcome.checkedSnapshots} seeded snapshot(s) in the vault: whole\n`);
   ctx.stdout.write(`import job ${seed.jobName} is ${outcome.job.state}: its imported objects are removed\n`);
   if (staging && staging.leftovers.length > 0) {
@@ -157,4 +160,9 @@ function ask(ctx: CliContext, question: string): Promise<string | undefined> {
     rl.on('close', () => resolve(undefined));
     rl.question(question, (answer) => resolve(answer));
   }).finally(() => rl.close());
+}
+
+async function optionalStaging(ctx: CliContext, dir: string | undefined): Promise<{ staging?: Storage }> {
+  const staging = dir === undefined ? undefined : await openStaging(ctx, dir);
+  return staging ? { staging } : {};
 }

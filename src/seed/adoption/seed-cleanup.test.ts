@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
+import type { Id } from '../../core/ids.js';
 import { Repository } from '../../engine/repository/repository.js';
 import type { ImportJobState } from '../job-service.js';
 import { adoptImport } from './adopt-import.js';
@@ -49,6 +51,18 @@ describe('cleanupSeed', () => {
     await assert.rejects(cleanupSeed(input), (err: Error) => err.message.includes(`snapshot ${world.seeded.slice(0, 8)}`) && err.message.includes('nothing is removed'));
     assert.equal(service.job.state, 'Adopted');
     assert.ok((await readdir(stagingDir)).includes('config'));
+  });
+
+  it('first uploads what only staging has (a backup that went there during the adoption), so nothing is lost with it', async () => {
+    const { world, input } = await adopted();
+    const late = Buffer.from('a snapshot written to staging while the service adopted the import');
+    const key = contentKey('snapshot', createHash('sha256').update(late).digest('hex') as Id);
+    await world.staging.save(key, late);
+    const outcome = await cleanupSeed({ ...input, staging: world.staging });
+    assert.equal(outcome.rescued, 1);
+    assert.deepEqual(await world.vault.load(key), late);
+    const again = await cleanupSeed({ ...input, staging: world.staging });
+    assert.equal(again.rescued, 0, 'an interrupted cleanup run again sends nothing twice');
   });
 
   it('removes nothing when the confirmation is declined', async () => {

@@ -2,7 +2,9 @@ import { UserError } from '../../core/errors.js';
 import { shortId, type Id } from '../../core/ids.js';
 import type { Repository, SnapshotRecord } from '../../engine/repository/repository.js';
 import type { ImportJob } from '../job-service.js';
+import type { Storage } from '../../storage/storage.js';
 import type { AdoptionService } from './adoption-service.js';
+import { uploadMissingObjects } from './heal-from-staging.js';
 import { describeDefect, snapshotsNotWhole } from './snapshot-health.js';
 import { removeStagingLocation, type StagingRemoval } from './staging-removal.js';
 
@@ -15,6 +17,8 @@ export interface SeedCleanupInput {
   readonly seededSnapshots: readonly Id[];
   /** The staging location's folder, or undefined when it was never local. */
   readonly stagingDir: string | undefined;
+  /** The staging repository, when it still holds one: what a backup wrote there during the adoption is uploaded first. */
+  readonly staging?: Storage;
   /** Asks the user (or answers for --yes); false cancels with nothing changed. */
   confirm(job: ImportJob, checked: number): Promise<boolean>;
 }
@@ -23,6 +27,8 @@ export interface SeedCleanupOutcome {
   readonly job: ImportJob;
   readonly checkedSnapshots: number;
   readonly staging: StagingRemoval | undefined;
+  /** Objects only staging had (a backup that went there while the import was adopted), now in the vault. */
+  readonly rescued: number;
 }
 
 /**
@@ -36,11 +42,13 @@ export interface SeedCleanupOutcome {
 export async function cleanupSeed(input: SeedCleanupInput): Promise<SeedCleanupOutcome> {
   let job = await input.service.getJob(input.jobId);
   if (job.state !== 'Adopted' && job.state !== 'Closed') throw new UserError(refusal(job));
+  // Staging is about to go: nothing may exist only there.
+  const rescued = input.staging ? (await uploadMissingObjects(input.staging, input.vault.storage)).uploaded.length : 0;
   const checked = await checkSeededSnapshots(input.vault, input.seededSnapshots);
   if (!(await input.confirm(job, checked))) throw new UserError('cleanup cancelled: nothing was removed');
   if (job.state === 'Adopted') job = await input.service.closeJob(input.jobId);
   const staging = input.stagingDir === undefined ? undefined : await removeStagingLocation(input.stagingDir);
-  return { job, checkedSnapshots: checked, staging };
+  return { job, checkedSnapshots: checked, staging, rescued };
 }
 
 /** Why a job in this state cannot be cleaned up, and what to do. */
