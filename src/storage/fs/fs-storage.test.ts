@@ -45,6 +45,27 @@ describe('FsStorage', () => {
       assert.deepEqual(await tree(root), ['data', 'data/ab', 'data/ab/abc']);
     }));
 
+  it('streams of small, large and reused chunks are stored byte for byte (small ones are gathered into larger writes)', () =>
+    inRoot(async (root) => {
+      const storage = new FsStorage(root);
+      const expected = seededBytes(5 * 1024 * 1024 + 123);
+      // One buffer refilled for every chunk, as a source may do once it is asked for the next one.
+      const reused = Buffer.alloc(3 * 1024 * 1024);
+      async function* pieces(): AsyncGenerator<Uint8Array> {
+        const sizes = [1, 65_536, 700_000, 2 * 1024 * 1024 + 5, 17, 65_536, 1_048_576, 3 * 1024 * 1024];
+        let at = 0;
+        for (let i = 0; at < expected.length; i++) {
+          const n = Math.min(sizes[i % sizes.length]!, expected.length - at);
+          expected.copy(reused, 0, at, at + n);
+          yield reused.subarray(0, n);
+          reused.fill(0xee, 0, n);
+          at += n;
+        }
+      }
+      await storage.save('data/ab/big', pieces(), { length: expected.length });
+      assert.ok((await storage.load('data/ab/big')).equals(expected));
+    }));
+
   it('a file where a folder should be gives a PermanentError and leaves no temp file', () =>
     inRoot(async (root) => {
       await writeFile(join(root, 'data'), 'not a folder');

@@ -14,6 +14,9 @@ const DIR_MODE = 0o700;
 /** Files kept open for ranged reads (restores read many blobs of a few packs). */
 const READ_HANDLES = 32;
 
+/** Chunks smaller than this are gathered into writes of this size. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
 /**
  * A Storage in a local directory: the key `data/ab/abcd…` is the file `<root>/data/ab/abcd…`.
  *
@@ -186,16 +189,37 @@ export class FsStorage implements Storage {
     // Hashing costs a pass over the bytes: only when the caller asks for verification.
     const hash = options.sha256 !== undefined ? createHash('sha256') : undefined;
     let size = 0;
+    const writeAll = async (bytes: Uint8Array): Promise<void> => {
+      for (let written = 0; written < bytes.byteLength; ) {
+        const result = await this.#io('save', key, () => handle.write(bytes, written, bytes.byteLength - written));
+        written += result.bytesWritten;
+      }
+    };
+    // Small chunks (an HTTP upload arrives in 64 KiB pieces) are gathered into one write of up to
+    // WRITE_BATCH_BYTES: one trip to the thread pool instead of sixteen. They are copied, because a source
+    // may reuse its buffer once it is asked for the next chunk.
+    let batch: Buffer | undefined;
+    let batched = 0;
+    const flush = async (): Promise<void> => {
+      if (batched > 0) await writeAll(batch!.subarray(0, batched));
+      batched = 0;
+    };
     // Errors thrown by the source pass through unchanged; only our own fs calls are translated.
     for await (const chunk of data instanceof Uint8Array ? [data] : data) {
       size += chunk.byteLength;
       if (options.length !== undefined && size > options.length) break;
       hash?.update(chunk);
-      for (let written = 0; written < chunk.byteLength; ) {
-        const result = await this.#io('save', key, () => handle.write(chunk, written, chunk.byteLength - written));
-        written += result.bytesWritten;
+      if (chunk.byteLength >= WRITE_BATCH_BYTES) {
+        await flush();
+        await writeAll(chunk);
+        continue;
       }
+      if (batched + chunk.byteLength > WRITE_BATCH_BYTES) await flush();
+      batch ??= Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+      batch.set(chunk, batched);
+      batched += chunk.byteLength;
     }
+    await flush();
     if (options.length !== undefined && size !== options.length) {
       const got = size > options.length ? `more than ${options.length}` : String(size);
       throw new IntegrityError(`saving ${key}: the source produced ${got} bytes, expected ${options.length}`);
