@@ -5,6 +5,7 @@
  * fails loudly when something is off.
  */
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { UserError } from '../../core/errors.js';
@@ -119,8 +120,18 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
     options.out.write(`\nThe whole offline-seeding flow worked. The service ran at ${url}.\n`);
   } finally {
-    serve.kill('SIGTERM');
+    await stopService(serve);
   }
+}
+
+/** Stops `ferry serve` and waits until it has exited (its data folder is removed next). */
+async function stopService(serve: ChildProcess): Promise<void> {
+  if (serve.exitCode !== null || serve.signalCode !== null) return;
+  const exited = once(serve, 'exit');
+  serve.kill('SIGTERM');
+  const timer = setTimeout(() => serve.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** Resolves with the URL `ferry serve` prints once it listens; rejects when it exits first or takes > 20 s. */
