@@ -10,29 +10,10 @@
 //   of the whole disk, registration). Its own per-phase rates are parsed from its output.
 // * cp: `cp -r S/data S/index S/snapshots D2` timed, then `sync` timed right after (no cache drop in
 //   between): "cp -r + sync" is the time until the copy is on the disk, which diskprep guarantees too.
-import { readdirSync, rmSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFakeJobServer } from './fake-job-server.mjs';
-
-const CARRIED = ['data', 'index', 'snapshots'];
-
-/** Files and bytes diskprep carries from a staging location. */
-function carried(staging) {
-  let files = 0;
-  let bytes = 0;
-  const walk = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.isFile() && !entry.name.startsWith('.tmp-')) {
-        files++;
-        bytes += statSync(path).size;
-      }
-    }
-  };
-  for (const folder of CARRIED) walk(join(staging, folder));
-  return { files, bytes };
-}
+import { CARRIED, carried, median, rate, secs } from './bench-util.mjs';
 
 /** "disk 1: copying done, 38 files, 543.4 MiB in 0:02 (259.5 MiB/s)" → seconds of that phase (from the rate). */
 function phaseSeconds(output, phase) {
@@ -88,16 +69,6 @@ export async function benchDiskprep({ reps, work, pristine, h }) {
   }
   return { ...size, results };
 }
-
-function median(values) {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
-const secs = (s) => `${s.toFixed(2)} s`;
-const rate = (bytes, s) => `${(bytes / 1e6 / s).toFixed(1)} MB/s`;
 
 /** The rows of the diskprep table (same columns as the Ferry-vs-restic table). */
 export function diskprepRows(bench) {

@@ -14,28 +14,9 @@
 // * cp: `cp -r D/files ACCOUNT/copy-N` timed, then `sync` timed right after it (the service fsyncs every
 //   object, so "cp -r + sync" is the fair comparison; plain cp is shown too).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-const CARRIED = ['data', 'index', 'snapshots'];
-
-/** Files and bytes under data/, index/ and snapshots/ of a repository. */
-function carried(staging) {
-  let files = 0;
-  let bytes = 0;
-  const walk = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.isFile() && !entry.name.startsWith('.tmp-')) {
-        files++;
-        bytes += statSync(path).size;
-      }
-    }
-  };
-  for (const folder of CARRIED) walk(join(staging, folder));
-  return { files, bytes };
-}
+import { carried, median, rate, secs } from './bench-util.mjs';
 
 /** Starts `ferry serve` on 127.0.0.1 and resolves with its URL, pid and a stop function. */
 function startServe(h, dataDir) {
@@ -157,16 +138,6 @@ async function api(url, token, method, path, body) {
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
   return JSON.parse(text);
 }
-
-function median(values) {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
-const secs = (s) => `${s.toFixed(2)} s`;
-const rate = (bytes, s) => `${(bytes / 1e6 / s).toFixed(1)} MB/s`;
 
 /** The rows of the ingest table (same columns as the diskprep table). */
 export function ingestRows(bench) {

@@ -40,6 +40,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchDiskprep, diskprepMarkdown, diskprepRows } from './diskprep-bench.mjs';
 import { benchIngest, ingestMarkdown, ingestRows } from './ingest-bench.mjs';
+import { median, rate, secs } from './bench-util.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH_DIR, '..');
@@ -393,17 +394,8 @@ async function benchTool(o, tool, rep, ctx) {
 // ---------------------------------------------------------------------------------------------------------
 // report
 
-function median(values) {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
 const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
 const mib = (kib) => `${(kib / 1024).toFixed(0)} MiB`;
-const secs = (s) => `${s.toFixed(2)} s`;
-const rate = (bytes, s) => `${(bytes / 1e6 / s).toFixed(1)} MB/s`;
 
 /**
  * The table rows. `ratio` is Ferry/restic of the shown quantity for times, sizes and memory (lower is
