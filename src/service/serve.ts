@@ -10,7 +10,8 @@ import { migrateToLatest, openSqliteDatabase, type ServiceDatabase } from './db/
 import type { ImportJobSettings } from './jobs/job-settings.js';
 import { buildServer, type FerryServer } from './server.js';
 import { startAdoptionWorker } from './worker/adoption-worker.js';
-import { startDeadlineSweeper, sweepIntervalFor, type RunningWorker } from './worker/deadline-sweeper.js';
+import { startDeadlineSweeper, sweepIntervalFor } from './worker/deadline-sweeper.js';
+import type { RunningWorker } from './worker/periodic-worker.js';
 
 /** The files `ferry serve` keeps in its data directory (docs/service.md, "Data directory"). */
 export const DATABASE_FILE = 'ferry.sqlite';

@@ -17,7 +17,7 @@ import { startServiceFixture, type ServiceFixture } from '../testing/service-fix
 import { buildWorld, type World } from '../testing/world.js';
 import { runAdoption } from './adoption-run.js';
 import { startAdoptionWorker } from './adoption-worker.js';
-import type { WorkerLogger } from './deadline-sweeper.js';
+import type { WorkerLogger } from './periodic-worker.js';
 
 const LEASE_MS = 30_000;
 

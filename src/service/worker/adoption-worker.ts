@@ -2,7 +2,7 @@ import type { ServiceContext } from '../context.js';
 import { claimAdoption, releaseAdoption } from '../jobs/adoption-lease.js';
 import { newRecordId } from '../ids.js';
 import { runAdoption } from './adoption-run.js';
-import type { RunningWorker, WorkerLogger } from './deadline-sweeper.js';
+import { runPeriodically, type RunningWorker, type WorkerLogger } from './periodic-worker.js';
 
 /** How long a claimed adoption is a worker's without a progress report: then another may take it over. */
 export const DEFAULT_ADOPTION_LEASE_MS = 60_000;
@@ -26,17 +26,13 @@ export interface AdoptionWorkerOptions {
 export function startAdoptionWorker(ctx: ServiceContext, options: AdoptionWorkerOptions): RunningWorker {
   const owner = options.owner ?? `adoption-worker:${newRecordId(ctx.random)}`;
   const leaseMs = options.leaseMs ?? DEFAULT_ADOPTION_LEASE_MS;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let pass: Promise<void> = Promise.resolve();
-
-  const runPass = async (): Promise<void> => {
-    while (!stopped) {
+  return runPeriodically(options.intervalMs ?? DEFAULT_ADOPTION_POLL_MS, async (stopped) => {
+    while (!stopped()) {
       let jobId: string | undefined;
       try {
         jobId = await claimAdoption(ctx.db, owner, ctx.clock.now(), leaseMs);
         if (jobId === undefined) return;
-        const outcome = await runAdoption(ctx, jobId, { owner, leaseMs, shouldStop: () => stopped });
+        const outcome = await runAdoption(ctx, jobId, { owner, leaseMs, shouldStop: stopped });
         if (outcome === 'stopped') await releaseAdoption(ctx.db, jobId, owner);
         options.log.info({ jobId, outcome }, `adoption of import job ${jobId}: ${outcome}`);
       } catch (err) {
@@ -45,21 +41,5 @@ export function startAdoptionWorker(ctx: ServiceContext, options: AdoptionWorker
         return;
       }
     }
-  };
-  const tick = (): void => {
-    pass = runPass().then(() => {
-      if (!stopped) timer = setTimeout(tick, options.intervalMs ?? DEFAULT_ADOPTION_POLL_MS).unref();
-    });
-  };
-  tick();
-
-  let stopping: Promise<void> | undefined;
-  return {
-    stop: () =>
-      (stopping ??= (async () => {
-        stopped = true;
-        clearTimeout(timer);
-        await pass;
-      })()),
-  };
+  });
 }

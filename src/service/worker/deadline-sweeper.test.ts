@@ -13,7 +13,8 @@ import { startService } from '../serve.js';
 import { TEST_ACTOR, prepareDisks, storeOf } from '../testing/import-job-fixtures.js';
 import { ManualClock, startServiceFixture } from '../testing/service-fixture.js';
 import { buildWorld } from '../testing/world.js';
-import { startDeadlineSweeper, sweepIntervalFor, type WorkerLogger } from './deadline-sweeper.js';
+import { startDeadlineSweeper, sweepIntervalFor } from './deadline-sweeper.js';
+import type { WorkerLogger } from './periodic-worker.js';
 
 const NOW = '2026-11-25T12:00:00.000Z';
 

@@ -1,17 +1,6 @@
 import { expireOverdueJobs, markNeverReceivedDisks } from '../jobs/deadline-sweep.js';
 import type { JobStoreDeps } from '../jobs/job-store.js';
-
-/** The calls of a pino (or fastify) logger the worker uses. */
-export interface WorkerLogger {
-  info(object: object, message: string): void;
-  error(object: object, message: string): void;
-}
-
-/** A background task of `ferry serve`. */
-export interface RunningWorker {
-  /** Stops the timer and waits for a pass in progress to finish. Idempotent. */
-  stop(): Promise<void>;
-}
+import { runPeriodically, type RunningWorker, type WorkerLogger } from './periodic-worker.js';
 
 /** Sweep interval bounds: often enough for short test deadlines, at most once a minute. */
 const MIN_INTERVAL_MS = 1000;
@@ -32,11 +21,7 @@ export function sweepIntervalFor(trackingDeadlineMs: number): number {
  * decides which one deletes each job.
  */
 export function startDeadlineSweeper(deps: JobStoreDeps, options: { readonly intervalMs: number; readonly log: WorkerLogger }): RunningWorker {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let pass: Promise<void> = Promise.resolve();
-
-  const runPass = async (): Promise<void> => {
+  return runPeriodically(options.intervalMs, async () => {
     try {
       for (const job of await expireOverdueJobs(deps)) {
         options.log.info({ jobId: job.id, tenantId: job.tenantId, trackingDeadline: job.trackingDeadline }, 'import job deleted: no carrier and tracking number by its tracking deadline');
@@ -47,21 +32,5 @@ export function startDeadlineSweeper(deps: JobStoreDeps, options: { readonly int
     } catch (err) {
       options.log.error({ err }, 'the tracking deadline sweep failed; it runs again at the next interval');
     }
-  };
-  const tick = (): void => {
-    pass = runPass().then(() => {
-      if (!stopped) timer = setTimeout(tick, options.intervalMs).unref();
-    });
-  };
-  tick();
-
-  let stopping: Promise<void> | undefined;
-  return {
-    stop: () =>
-      (stopping ??= (async () => {
-        stopped = true;
-        clearTimeout(timer);
-        await pass;
-      })()),
-  };
+  });
 }
