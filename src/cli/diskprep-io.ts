@@ -1,9 +1,8 @@
-import { createInterface } from 'node:readline';
-import { InterruptedError } from '../core/errors.js';
 import type { DiskprepIO } from '../seed/diskprep.js';
 import type { CliContext } from './context.js';
 import { formatBytes, formatDuration, formatRate } from './format.js';
 import { ProgressLine } from './progress-line.js';
+import { askLine } from './terminal-question.js';
 
 /**
  * How `ferry diskprep` talks to its user. On a terminal (stdin and stderr): typed confirmations, a
@@ -21,12 +20,12 @@ export function diskprepIO(ctx: CliContext, options: { readonly yes: boolean; re
         return true;
       }
       if (!interactive) return false;
-      const answer = await ask(ctx, `The disk ${disk.given} is not empty: ${reason}.\nType "erase" to delete everything on it, anything else to stop: `);
+      const answer = await askLine(ctx, `The disk ${disk.given} is not empty: ${reason}.\nType "erase" to delete everything on it, anything else to stop: `);
       return answer?.trim() === 'erase';
     },
     async askNextDisk(left) {
       if (!interactive) return undefined;
-      const answer = await ask(
+      const answer = await askLine(
         ctx,
         `Disk ${left.diskNumber - 1} is full: ${left.files === 1 ? '1 file' : `${left.files} files`} (${formatBytes(left.bytes)}) ${left.files === 1 ? 'is' : 'are'} left.\n` +
           `Attach another disk and type the folder it is mounted at (Enter to stop): `,
@@ -63,12 +62,3 @@ export function diskprepIO(ctx: CliContext, options: { readonly yes: boolean; re
   };
 }
 
-/** One line typed on the terminal; undefined when input ends. Ctrl-C interrupts. */
-function ask(ctx: CliContext, question: string): Promise<string | undefined> {
-  const rl = createInterface({ input: ctx.stdin, output: ctx.stderr, terminal: true });
-  return new Promise<string | undefined>((resolve, reject) => {
-    rl.on('SIGINT', () => reject(new InterruptedError('interrupted at a question')));
-    rl.on('close', () => resolve(undefined));
-    rl.question(question, (answer) => resolve(answer));
-  }).finally(() => rl.close());
-}

@@ -1,5 +1,4 @@
-import { createInterface } from 'node:readline';
-import { InterruptedError, UserError } from '../../core/errors.js';
+import { UserError } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { cleanupSeed } from '../../seed/adoption/seed-cleanup.js';
@@ -10,6 +9,7 @@ import { openTargetStorage, type CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { readPassword } from '../password.js';
 import { adoptionServiceFor, openStaging } from '../seed-adoption.js';
+import { askLine } from '../terminal-question.js';
 
 /**
  * The end of an offline seed on the agent: `ferry seed status` (pending or adopted, with the adoption's
@@ -120,7 +120,7 @@ export async function seedAbandonCommand(ctx: CliContext, jobRef: string, option
   const interactive = ctx.stdin.isTTY === true && ctx.stderr.isTTY === true;
   if (!options.yes) {
     if (!interactive) throw new UserError('abandoning sends the next backups to the vault online (in full): confirm with --yes (no terminal to ask on)');
-    const answer = await ask(ctx, `The next backups go to the vault online, in full. Type the job name (${seed.jobName}) to abandon the seed: `);
+    const answer = await askLine(ctx, `The next backups go to the vault online, in full. Type the job name (${seed.jobName}) to abandon the seed: `);
     if (answer?.trim() !== seed.jobName) throw new UserError('not abandoned: nothing was changed');
   }
   await clearSeed(ctx.env);
@@ -149,18 +149,10 @@ async function confirmCleanup(ctx: CliContext, seed: SeedRecord, job: ImportJob,
     ctx.stderr.write(`${what} (--yes)\n`);
     return true;
   }
-  const answer = await ask(ctx, `${what}${job.state === 'Closed' ? ' (the import is already removed)' : ''}.\nType the job name (${seed.jobName}) to go on, anything else to stop: `);
+  const answer = await askLine(ctx, `${what}${job.state === 'Closed' ? ' (the import is already removed)' : ''}.\nType the job name (${seed.jobName}) to go on, anything else to stop: `);
   return answer?.trim() === seed.jobName;
 }
 
-function ask(ctx: CliContext, question: string): Promise<string | undefined> {
-  const rl = createInterface({ input: ctx.stdin, output: ctx.stderr, terminal: true });
-  return new Promise<string | undefined>((resolve, reject) => {
-    rl.on('SIGINT', () => reject(new InterruptedError('interrupted at a question')));
-    rl.on('close', () => resolve(undefined));
-    rl.question(question, (answer) => resolve(answer));
-  }).finally(() => rl.close());
-}
 
 async function optionalStaging(ctx: CliContext, dir: string | undefined): Promise<{ staging?: Storage }> {
   const staging = dir === undefined ? undefined : await openStaging(ctx, dir);
