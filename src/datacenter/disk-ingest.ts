@@ -100,7 +100,7 @@ export async function ingestDisk(ctx: IngestContext, disk: IdentifiedDisk, progr
     const imported = todo.length > 0 ? await ctx.imported() : new Map<string, number>();
     const work = (entry: ManifestEntry): Promise<EntryOutcome> => ingestEntry(ctx, disk.root, diskId, keys.fileKey, manifest.segmentSize, entry, imported);
     for await (const outcome of mapOrdered(listed(todo), ctx.window, work)) {
-      if (ctx.signal?.aborted) throw new InterruptedError(`the ingest of ${name} was interrupted`);
+      // A file that finished is recorded even when an interrupt came meanwhile: the rerun skips it.
       await reporter.add(outcome.result);
       progress.filesDone++;
       progress.bytesDone += outcome.result.size;
@@ -108,6 +108,7 @@ export async function ingestDisk(ctx: IngestContext, disk: IdentifiedDisk, progr
       if (outcome.result.code === 'Ok') filesOk++;
       else progress.filesFailed++;
       if (outcome.retryable) retryable.push(outcome.result);
+      if (ctx.signal?.aborted) throw new InterruptedError(`the ingest of ${name} was interrupted`);
     }
     await reporter.close();
   } catch (err) {

@@ -6,7 +6,8 @@
  *
  * A failing `work` makes the consumer's iteration throw when it reaches that item; a failing source
  * throws after the items before the failure. When the consumer stops early (break, throw), the source
- * loop stops and the source's `return` is called before the generator finishes.
+ * loop stops, the source's `return` is called, and the work already started is waited for (its results
+ * and errors dropped) before the generator finishes: nothing it started runs on behind the consumer's back.
  */
 export async function* mapOrdered<T, U>(source: AsyncIterable<T>, window: number, work: (item: T) => Promise<U>): AsyncGenerator<U> {
   if (!(window >= 1)) throw new RangeError('window must be at least 1');
@@ -53,5 +54,6 @@ export async function* mapOrdered<T, U>(source: AsyncIterable<T>, window: number
     stopped = true;
     wakeSource?.();
     await pump;
+    await Promise.allSettled(queue);
   }
 }
