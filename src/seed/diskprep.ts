@@ -219,8 +219,8 @@ class Diskprep {
       throw new UserError(`import job ${this.job.name} is ${this.job.state}: disks can be replaced only until its ingest has finished`);
     }
     const onService = this.job.disks.find((d) => d.index === target.index);
-    if (onService && !['Prepared', 'NeverReceived'].includes(onService.state)) {
-      throw new UserError(`disk ${number} has arrived at the datacenter (it is ${onService.state}): it cannot be replaced; files it lost are re-sent over the network after adoption`);
+    if (onService && !['Prepared', 'Received', 'NeverReceived'].includes(onService.state)) {
+      throw new UserError(`disk ${number} is being or was ingested at the datacenter (it is ${onService.state}): it cannot be replaced; files it lost are re-sent over the network after adoption`);
     }
     const given = await this.inspectGiven();
     if (given.length !== 1) throw new UserError('--replace-disk takes exactly one --disk: the new disk');

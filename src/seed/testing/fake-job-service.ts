@@ -124,7 +124,7 @@ export class FakeJobService implements JobService {
     }
     const old = job.disks.find((d) => d.index === index);
     if (!old || old.id !== disk.replaces) throw new FakeServiceError(409, 'DISK_ID_MISMATCH', `disk ${index} of job ${job.name} is not ${disk.replaces}`);
-    if (!['Prepared', 'NeverReceived'].includes(old.state)) throw new FakeServiceError(409, 'ILLEGAL_TRANSITION', `disk ${index} is ${old.state}: it arrived`);
+    if (!['Prepared', 'Received', 'NeverReceived'].includes(old.state)) throw new FakeServiceError(409, 'ILLEGAL_TRANSITION', `disk ${index} is ${old.state}: its ingest started`);
     const record: ImportJobDisk = { id: disk.diskId, index, state: 'Prepared', bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256, progress: null };
     entry.job = { ...job, disks: job.disks.map((d) => (d.index === index ? record : d)) };
     this.escrow.get(jobId)!.set(index, disk.diskKey);

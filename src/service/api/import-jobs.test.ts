@@ -266,14 +266,19 @@ describe('replacing a disk', () => {
     const escrowed = await f.db.selectFrom('job_disks').select('disk_key').where('job_id', '=', w.jobId).where('disk_index', '=', 1).executeTakeFirstOrThrow();
     assert.equal(escrowed.disk_key, fresh.diskKey, 'the new key is escrowed in place of the old one');
 
-    // At the datacenter the old disk does not get a key; once the new one arrives it cannot be replaced.
+    // At the datacenter the old disk does not get a key. A disk that arrived but could not be ingested (its
+    // key fetched, its manifest refused) may still be replaced; once its ingest has started it may not.
     expectStatus(await call(w.operatorToken, 'POST', jobUrl(w.jobId, '/receive'), {}), 200);
     expectStatus(await call(w.operatorToken, 'GET', jobUrl(w.jobId, `/disks/1/key?diskId=${old.id}`)), 409, 'DISK_ID_MISMATCH');
-    expectStatus(await call(w.operatorToken, 'POST', jobUrl(w.jobId, '/disks/1/ingest'), { diskId: fresh.diskId, manifestSha256: fresh.manifestSha256 }), 200);
+    expectStatus(await call(w.operatorToken, 'GET', jobUrl(w.jobId, `/disks/1/key?diskId=${fresh.diskId}`)), 200);
+    assert.equal((await getJob(w.jobId)).disks[1]!.state, 'Received');
+    const third = { ...diskRegistration(1, 'third'), replaces: fresh.diskId };
+    expectStatus(await call(w.jobToken, 'PUT', jobUrl(w.jobId, '/disks/1/replacement'), third), 200);
+    expectStatus(await call(w.operatorToken, 'POST', jobUrl(w.jobId, '/disks/1/ingest'), { diskId: third.diskId, manifestSha256: third.manifestSha256 }), 200);
     const before = await snapshot(w.jobId);
-    const late = await call(w.jobToken, 'PUT', jobUrl(w.jobId, '/disks/1/replacement'), { ...diskRegistration(1, 'third'), replaces: fresh.diskId });
+    const late = await call(w.jobToken, 'PUT', jobUrl(w.jobId, '/disks/1/replacement'), { ...diskRegistration(1, 'fourth'), replaces: third.diskId });
     expectStatus(late, 409, 'ILLEGAL_TRANSITION');
-    assert.match(late.json<{ message: string }>().message, /disk 1 is Transferring: it arrived at the datacenter and cannot be replaced/);
+    assert.match(late.json<{ message: string }>().message, /disk 1 is Transferring: its ingest has started, so it cannot be replaced/);
     assert.deepEqual(await snapshot(w.jobId), before);
     expectStatus(await call(w.a.tenantAdminToken, 'PUT', jobUrl(w.jobId, '/disks/0/replacement'), { ...diskRegistration(0, 'admin'), replaces: job.disks[0]!.id }), 403);
   });

@@ -116,7 +116,7 @@ function expected(job: JobFacts, action: JobAction, now: number): Expected {
       if (next === undefined || job.preparedAt === null) return illegal;
       const old = job.disks.find((d) => d.index === action.disk.index);
       if (old === undefined || old.id !== action.replaces) return refused(409, 'DISK_ID_MISMATCH');
-      if (old.state !== 'Prepared' && old.state !== 'NeverReceived') return illegal;
+      if (old.state !== 'Prepared' && old.state !== 'Received' && old.state !== 'NeverReceived') return illegal;
       if (action.disk.bytes > MAX_BYTES) return refused(400, 'JOB_LIMIT_EXCEEDED');
       if (job.disks.some((d) => d.id === action.disk.id)) return refused(409, 'ALREADY_EXISTS');
       return { outcome: 'moves', state: next };

@@ -198,10 +198,12 @@ function registerDisk(job: JobFacts, disk: Omit<JobDisk, 'state'>, context: JobR
   return { job: { ...job, disks }, note: replaced ? `${what} prepared again, replacing the earlier one` : `${what} prepared` };
 }
 
-/** Job states in which a prepared disk that has not arrived may be replaced by a new one. */
+/** Job states in which a prepared disk whose ingest has not started may be replaced by a new one. */
 const DISK_REPLACEABLE_IN: readonly JobState[] = ['Creating', 'Shipping', 'Received', 'Transferring'];
+/** Disk states that may be replaced: not arrived, never arrived, or arrived but never ingested (e.g. its manifest was refused). */
+const REPLACEABLE_DISK_STATES: readonly DiskState[] = ['Prepared', 'Received', 'NeverReceived'];
 
-/** A new disk in place of one lost or damaged before it arrived (`ferry diskprep --replace-disk`). */
+/** A new disk in place of one lost, or damaged before its ingest could start (`ferry diskprep --replace-disk`). */
 function replaceDisk(job: JobFacts, disk: Omit<JobDisk, 'state'>, replaces: string, context: JobRulesContext): JobTransition {
   if (!DISK_REPLACEABLE_IN.includes(job.state) || job.preparedAt === null) {
     throw new IllegalTransitionError(
@@ -212,8 +214,8 @@ function replaceDisk(job: JobFacts, disk: Omit<JobDisk, 'state'>, replaces: stri
   if (old === undefined || old.id !== replaces) {
     throw new DiskIdMismatchError(`disk ${disk.index} of this job is ${old === undefined ? 'not registered' : `disk id ${old.id}`}, not ${replaces}: nothing to replace`);
   }
-  if (old.state !== 'Prepared' && old.state !== 'NeverReceived') {
-    throw new IllegalTransitionError(`disk ${disk.index} is ${old.state}: it arrived at the datacenter and cannot be replaced (what it lost is re-sent over the network after adoption)`);
+  if (!REPLACEABLE_DISK_STATES.includes(old.state)) {
+    throw new IllegalTransitionError(`disk ${disk.index} is ${old.state}: its ingest has started, so it cannot be replaced (what it lost is re-sent over the network after adoption)`);
   }
   if (disk.bytes > context.settings.maxDiskBytes) throw new JobLimitError(`a disk may carry at most ${context.settings.maxDiskBytes} bytes; the new disk ${disk.index} has ${disk.bytes}`);
   if (job.disks.some((d) => d.id === disk.id)) throw new AlreadyExistsError(`disk id ${disk.id} is already a disk of this job`);
