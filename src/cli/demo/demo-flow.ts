@@ -6,9 +6,11 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UserError } from '../../core/errors.js';
+import { listStagingFiles } from '../../seed/staging-files.js';
+import { FsStorage } from '../../storage/fs/fs-storage.js';
 import { formatBytes } from '../format.js';
 import { DemoRunner } from './demo-runner.js';
 import { changeSampleTree, treeDifferences, treeDigest, writeSampleTree } from './sample-tree.js';
@@ -165,11 +167,12 @@ async function latestSnapshot(runner: DemoRunner): Promise<SnapshotListing> {
 
 /**
  * A --max-bytes-per-disk that makes diskprep use exactly two disks: the smallest limit (in 64 KiB steps)
- * with which diskprep's placement (files in path order, each onto the first disk with room) needs two,
+ * with which diskprep's placement (its own list of staging files, each onto the first disk with room) needs two,
  * counted with an upper bound of what each file costs on a disk (transport layer and manifest entry).
  */
 async function twoDiskLimit(staging: string): Promise<number> {
-  const files = (await stagingFiles(staging)).sort((a, b) => (a.path < b.path ? -1 : 1));
+  const storage = new FsStorage(staging);
+  const files = await listStagingFiles(storage).finally(() => storage.close());
   const DISK_OVERHEAD = 16 * 1024;
   const cost = (size: number): number => size + 16 * Math.max(1, Math.ceil(size / 2 ** 20)) + 24 + 512;
   const disksNeeded = (limit: number): number => {
@@ -187,18 +190,6 @@ async function twoDiskLimit(staging: string): Promise<number> {
     if (needed === 2) return limit;
     if (needed < 2) throw new UserError('the demo sample is too small to need two disks');
   }
-}
-
-async function stagingFiles(staging: string): Promise<{ path: string; size: number }[]> {
-  const files: { path: string; size: number }[] = [];
-  for (const folder of ['data', 'index', 'snapshots']) {
-    for (const entry of await readdir(join(staging, folder), { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile()) continue;
-      const full = join(entry.parentPath, entry.name);
-      files.push({ path: relative(staging, full), size: (await stat(full)).size });
-    }
-  }
-  return files;
 }
 
 /** The demo's commands find their server, token and repository only where the demo puts them. */
