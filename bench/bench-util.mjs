@@ -33,3 +33,14 @@ export function median(values) {
 
 export const secs = (s) => `${s.toFixed(2)} s`;
 export const rate = (bytes, s) => `${(bytes / 1e6 / s).toFixed(1)} MB/s`;
+
+/** A row of a step's table (the columns of the Ferry-vs-restic table); a target > 0 is judged met or missed. */
+export const tableRow = (step, ferry, other, ratio, ratioIs, target) => ({
+  step,
+  ferry,
+  other,
+  ratio,
+  ratioIs,
+  target: target ? `≥ ${target.toFixed(2)}` : '',
+  result: target ? (ratio >= target ? 'met' : 'missed') : '',
+});

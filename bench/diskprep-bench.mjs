@@ -13,7 +13,7 @@
 import { rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFakeJobServer } from './fake-job-server.mjs';
-import { CARRIED, carried, median, rate, secs } from './bench-util.mjs';
+import { CARRIED, carried, median, rate, secs, tableRow as row } from './bench-util.mjs';
 
 /** "disk 1: copying done, 38 files, 543.4 MiB in 0:02 (259.5 MiB/s)" → seconds of that phase (from the rate). */
 function phaseSeconds(output, phase) {
@@ -79,15 +79,6 @@ export function diskprepRows(bench) {
   const cpSync = med((r) => r.cp.wall + r.cp.sync);
   const copy = med((r) => r.diskprep.copy);
   const verify = med((r) => r.diskprep.verify);
-  const row = (step, a, b, ratio, ratioIs, target) => ({
-    step,
-    ferry: a,
-    other: b,
-    ratio,
-    ratioIs,
-    target: target ? `≥ ${target.toFixed(2)}` : '',
-    result: target ? (ratio >= target ? 'met' : 'missed') : '',
-  });
   return [
     row('diskprep vs cp -r + sync', `${secs(diskprep)} (${rate(bytes, diskprep)})`, `${secs(cpSync)} (${rate(bytes, cpSync)})`, cpSync / diskprep, 'throughput diskprep÷(cp -r + sync) (higher is better)', 0.9),
     row('diskprep vs cp -r', `${secs(diskprep)} (${rate(bytes, diskprep)})`, `${secs(cp)} (${rate(bytes, cp)})`, cp / diskprep, 'throughput diskprep÷cp -r (higher is better)', 0),

@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { carried, median, rate, secs } from './bench-util.mjs';
+import { carried, median, rate, secs, tableRow as row } from './bench-util.mjs';
 
 /** Starts `ferry serve` on 127.0.0.1 and resolves with its URL, pid and a stop function. */
 function startServe(h, dataDir) {
@@ -146,15 +146,6 @@ export function ingestRows(bench) {
   const ingest = med((r) => r.ingest.wall);
   const cp = med((r) => r.cp.wall);
   const cpSync = med((r) => r.cp.wall + r.cp.sync);
-  const row = (step, a, b, ratio, ratioIs, target) => ({
-    step,
-    ferry: a,
-    other: b,
-    ratio,
-    ratioIs,
-    target: target ? `≥ ${target.toFixed(2)}` : '',
-    result: target ? (ratio >= target ? 'met' : 'missed') : '',
-  });
   return [
     row('ingest vs cp -r + sync', `${secs(ingest)} (${rate(bytes, ingest)})`, `${secs(cpSync)} (${rate(bytes, cpSync)})`, cpSync / ingest, 'throughput ingest÷(cp -r + sync) (higher is better)', 0.9),
     row('ingest vs cp -r', `${secs(ingest)} (${rate(bytes, ingest)})`, `${secs(cp)} (${rate(bytes, cp)})`, cp / ingest, 'throughput ingest÷cp -r (higher is better)', 0),
