@@ -5,8 +5,14 @@
  *                                                                       through a double)
  *   mknod(path, mode, dev)                                               sockets and device nodes
  *   mkfifo(path, mode)                                                   named pipes
+ *   llistxattr(path)                 -> Buffer[]                          extended attribute names, raw bytes
+ *   lgetxattr(path, name)            -> Buffer                            one attribute's value
+ *   lsetxattr(path, name, value)                                          sets (creates or replaces) one
  *
- * Every function is synchronous and returns undefined. Paths are Buffers holding the raw bytes of the
+ * The xattr calls never follow a symlink at the end of the path (the l* variants): a symlink's own
+ * attributes are read and written. They exist on Linux only; elsewhere they throw ENOTSUP.
+ *
+ * Every function is synchronous and returns undefined unless shown otherwise. Paths are Buffers holding the raw bytes of the
  * name (names need not be UTF-8); a path containing a NUL byte is rejected with a TypeError. A failing
  * system call throws an Error shaped like Node's system errors: `code` is the errno name ("ENOENT"),
  * `errno` the negated errno number (as Node reports it), `syscall` and `path` (decoded lossily as UTF-8).
@@ -26,6 +32,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/xattr.h>
+#endif
 
 #include <node_api.h>
 
@@ -88,6 +97,15 @@ static const char *errno_name(int err) {
     case ELOOP: return "ELOOP";
     case EOVERFLOW: return "EOVERFLOW";
     case EOPNOTSUPP: return "EOPNOTSUPP";
+#ifdef ENODATA
+    case ENODATA: return "ENODATA";
+#endif
+#if defined(ENOATTR) && (!defined(ENODATA) || ENOATTR != ENODATA)
+    case ENOATTR: return "ENOATTR";
+#endif
+#ifdef E2BIG
+    case E2BIG: return "E2BIG";
+#endif
 #if defined(ENOTSUP) && ENOTSUP != EOPNOTSUPP
     case ENOTSUP: return "ENOTSUP";
 #endif
@@ -144,10 +162,11 @@ static void throw_type_error(napi_env env, const char *message) {
  * Copies the Buffer argument into a fresh NUL-terminated string (free it with free()). Returns NULL with
  * an exception pending when the argument is not a Buffer or contains a NUL byte.
  */
-static char *path_argument(napi_env env, napi_value value, size_t *length_out) {
+static char *string_argument(napi_env env, napi_value value, size_t *length_out, const char *not_buffer,
+                             const char *has_nul) {
   bool is_buffer = false;
   if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer) {
-    throw_type_error(env, "path must be a Buffer");
+    throw_type_error(env, not_buffer);
     return NULL;
   }
   void *data = NULL;
@@ -157,7 +176,7 @@ static char *path_argument(napi_env env, napi_value value, size_t *length_out) {
     return NULL;
   }
   if (length > 0 && memchr(data, 0, length) != NULL) {
-    throw_type_error(env, "path must not contain a NUL byte");
+    throw_type_error(env, has_nul);
     return NULL;
   }
   char *path = malloc(length + 1);
@@ -169,6 +188,10 @@ static char *path_argument(napi_env env, napi_value value, size_t *length_out) {
   path[length] = '\0';
   *length_out = length;
   return path;
+}
+
+static char *path_argument(napi_env env, napi_value value, size_t *length_out) {
+  return string_argument(env, value, length_out, "path must be a Buffer", "path must not contain a NUL byte");
 }
 
 static bool get_args(napi_env env, napi_callback_info info, size_t expected, napi_value *argv) {
@@ -321,6 +344,164 @@ static napi_value js_mkfifo(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Largest attribute list and value the kernel hands out (XATTR_LIST_MAX, XATTR_SIZE_MAX). */
+#define FERRY_XATTR_MAX 65536
+
+#ifdef __linux__
+/*
+ * Runs a list/get call that fills a buffer, sizing the buffer with a first call and retrying when the
+ * attribute grew in between (ERANGE). Returns the byte count and a malloc'ed buffer (NULL when 0 bytes),
+ * or -1 with errno set.
+ */
+static ssize_t sized_call(ssize_t (*call)(const char *, const char *, void *, size_t), const char *path,
+                          const char *name, char **out) {
+  *out = NULL;
+  for (int attempt = 0; attempt < 8; attempt++) {
+    ssize_t size = call(path, name, NULL, 0);
+    if (size <= 0) return size;
+    char *buffer = malloc((size_t)size);
+    if (buffer == NULL) {
+      errno = ENOMEM;
+      return -1;
+    }
+    ssize_t got = call(path, name, buffer, (size_t)size);
+    if (got >= 0) {
+      *out = buffer;
+      return got;
+    }
+    int err = errno;
+    free(buffer);
+    if (err != ERANGE) {
+      errno = err;
+      return -1;
+    }
+  }
+  errno = ERANGE;
+  return -1;
+}
+
+static ssize_t list_call(const char *path, const char *unused, void *buffer, size_t size) {
+  (void)unused;
+  return llistxattr(path, buffer, size);
+}
+
+static ssize_t get_call(const char *path, const char *name, void *buffer, size_t size) {
+  return lgetxattr(path, name, buffer, size);
+}
+#endif
+
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  size_t path_length = 0;
+  char *path = path_argument(env, argv[0], &path_length);
+  if (path == NULL) return NULL;
+#ifdef __linux__
+  char *names = NULL;
+  ssize_t size = sized_call(list_call, path, NULL, &names);
+  if (size < 0) {
+    throw_errno(env, errno, "llistxattr", path, path_length);
+    free(path);
+    return NULL;
+  }
+  free(path);
+  napi_value result;
+  if (napi_create_array(env, &result) != napi_ok) {
+    free(names);
+    throw_last_napi_error(env);
+    return NULL;
+  }
+  /* The list is NUL-terminated names one after another. */
+  uint32_t index = 0;
+  for (ssize_t at = 0; at < size;) {
+    size_t length = strnlen(names + at, (size_t)(size - at));
+    napi_value name;
+    if (length > 0 && (napi_create_buffer_copy(env, length, names + at, NULL, &name) != napi_ok ||
+                       napi_set_element(env, result, index++, name) != napi_ok)) {
+      free(names);
+      throw_last_napi_error(env);
+      return NULL;
+    }
+    at += (ssize_t)length + 1;
+  }
+  free(names);
+  return result;
+#else
+  throw_errno(env, ENOTSUP, "llistxattr", path, path_length);
+  free(path);
+  return NULL;
+#endif
+}
+
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  size_t path_length = 0, name_length = 0;
+  char *path = path_argument(env, argv[0], &path_length);
+  if (path == NULL) return NULL;
+  char *name = string_argument(env, argv[1], &name_length, "name must be a Buffer", "name must not contain a NUL byte");
+  if (name == NULL) {
+    free(path);
+    return NULL;
+  }
+#ifdef __linux__
+  char *value = NULL;
+  ssize_t size = sized_call(get_call, path, name, &value);
+  free(name);
+  if (size < 0) {
+    throw_errno(env, errno, "lgetxattr", path, path_length);
+    free(path);
+    return NULL;
+  }
+  free(path);
+  napi_value result;
+  napi_status status = napi_create_buffer_copy(env, (size_t)size, size > 0 ? value : "", NULL, &result);
+  free(value);
+  CHECK_NAPI(env, status);
+  return result;
+#else
+  free(name);
+  throw_errno(env, ENOTSUP, "lgetxattr", path, path_length);
+  free(path);
+  return NULL;
+#endif
+}
+
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  bool is_buffer = false;
+  void *value = NULL;
+  size_t value_length = 0;
+  if (napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer) {
+    throw_type_error(env, "value must be a Buffer");
+    return NULL;
+  }
+  CHECK_NAPI(env, napi_get_buffer_info(env, argv[2], &value, &value_length));
+  if (value_length > FERRY_XATTR_MAX) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "value must be at most 64 KiB");
+    return NULL;
+  }
+  size_t path_length = 0, name_length = 0;
+  char *path = path_argument(env, argv[0], &path_length);
+  if (path == NULL) return NULL;
+  char *name = string_argument(env, argv[1], &name_length, "name must be a Buffer", "name must not contain a NUL byte");
+  if (name == NULL) {
+    free(path);
+    return NULL;
+  }
+#ifdef __linux__
+  if (lsetxattr(path, name, value_length > 0 ? value : "", value_length, 0) != 0) {
+    throw_errno(env, errno, "lsetxattr", path, path_length);
+  }
+#else
+  throw_errno(env, ENOTSUP, "lsetxattr", path, path_length);
+#endif
+  free(name);
+  free(path);
+  return NULL;
+}
+
 /* Fixes glibc's mmap threshold (allocations from this size get their own mapping, returned to the system
  * when freed). glibc otherwise raises the threshold up to 32 MiB after large frees, so the multi-MiB
  * buffers of a backup end up in per-thread arenas that keep their pages. Returns false elsewhere. */
@@ -344,6 +525,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mkfifo", NULL, js_mkfifo, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setMmapThreshold", NULL, js_set_mmap_threshold, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));

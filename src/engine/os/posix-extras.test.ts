@@ -3,7 +3,7 @@ import { constants, lstatSync, mkdtempSync, readdirSync, rmSync, statSync, symli
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeFifo, makeNode, setMmapThreshold, setTimesNs } from './posix-extras.js';
+import { getXattr, listXattrNames, makeFifo, makeNode, setMmapThreshold, setTimesNs, setXattr } from './posix-extras.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -169,6 +169,52 @@ describe('posix-extras', () => {
       const path = Buffer.from(`${dir}/a\0b`);
       assert.throws(() => makeFifo(path, 0o600), TypeError);
       assert.throws(() => setTimesNs(`${dir}/a\0b`, 0n, 0n, { noFollow: false }), TypeError);
+    });
+  });
+
+  describe('extended attributes', () => {
+    const userA = Buffer.from('user.a');
+    it('sets, lists and reads attributes with any bytes, including empty values', () => {
+      const file = join(dir, 'xattr-file');
+      writeFileSync(file, 'x');
+      assert.deepEqual(listXattrNames(file), []);
+      const binary = Buffer.from([0, 1, 2, 0xff, 0]);
+      setXattr(file, userA, binary);
+      setXattr(file, Buffer.from('user.empty'), Buffer.alloc(0));
+      const big = Buffer.alloc(3000, 7);
+      setXattr(file, Buffer.from('user.big'), big);
+      assert.deepEqual(listXattrNames(file).map(String).sort(), ['user.a', 'user.big', 'user.empty']);
+      assert.deepEqual(getXattr(file, userA), binary);
+      assert.deepEqual(getXattr(file, Buffer.from('user.empty')), Buffer.alloc(0));
+      assert.deepEqual(getXattr(file, Buffer.from('user.big')), big);
+      setXattr(file, userA, Buffer.from('replaced'));
+      assert.equal(getXattr(file, userA).toString(), 'replaced');
+    });
+
+    it('throws ENODATA for a missing attribute and ENOENT for a missing file', () => {
+      const file = join(dir, 'xattr-none');
+      writeFileSync(file, 'x');
+      assertSystemError(() => getXattr(file, Buffer.from('user.missing')), 'ENODATA', 'lgetxattr', file);
+      assertSystemError(() => listXattrNames(join(dir, 'nothing')), 'ENOENT', 'llistxattr', join(dir, 'nothing'));
+    });
+
+    it('works on a symlink itself, never its target', { skip: !isRoot && 'trusted. attributes need root' }, () => {
+      const target = join(dir, 'xattr-target');
+      const link = join(dir, 'xattr-link');
+      writeFileSync(target, 'x');
+      symlinkSync('xattr-target', link);
+      setXattr(link, Buffer.from('trusted.t'), Buffer.from('on the link'));
+      assert.deepEqual(listXattrNames(link).map(String), ['trusted.t']);
+      assert.deepEqual(listXattrNames(target), []);
+      // user. attributes are refused on symlinks by Linux.
+      assertSystemError(() => setXattr(link, userA, Buffer.from('v')), 'EPERM', 'lsetxattr', link);
+    });
+
+    it('rejects names with a NUL byte and values over 64 KiB', () => {
+      const file = join(dir, 'xattr-bad');
+      writeFileSync(file, 'x');
+      assert.throws(() => setXattr(file, Buffer.from('user.a\0b'), Buffer.from('v')), TypeError);
+      assert.throws(() => setXattr(file, userA, Buffer.alloc(65537)), RangeError);
     });
   });
 

@@ -1,7 +1,7 @@
 /**
  * The POSIX calls a restore needs that Node 20's fs lacks, from the native addon built out of
- * native/ferry_fs.c by `npm ci` (binding.gyp at the package root): nanosecond file times, and creating
- * FIFOs, sockets and device nodes.
+ * native/ferry_fs.c by `npm ci` (binding.gyp at the package root): nanosecond file times, creating
+ * FIFOs, sockets and device nodes, and extended attributes (which also hold POSIX ACLs).
  *
  * Paths may be Buffers holding any bytes (file names need not be UTF-8) or strings (encoded as UTF-8, as
  * Node's fs does). Every function is synchronous. A failing system call throws an Error shaped like Node's
@@ -25,6 +25,9 @@ interface FerryFsAddon {
   ): void;
   mknod(path: Buffer, mode: number, dev: bigint): void;
   mkfifo(path: Buffer, mode: number): void;
+  llistxattr(path: Buffer): Buffer[];
+  lgetxattr(path: Buffer, name: Buffer): Buffer;
+  lsetxattr(path: Buffer, name: Buffer, value: Buffer): void;
   setMmapThreshold(bytes: number): boolean;
 }
 
@@ -109,6 +112,38 @@ export function makeNode(path: Buffer | string, mode: number, rdev: bigint): voi
  */
 export function makeFifo(path: Buffer | string, mode: number): void {
   loadAddon().mkfifo(toBuffer(path), mode);
+}
+
+/**
+ * The names of a file's extended attributes (llistxattr(2)), as raw bytes in the order the file system
+ * gives them: every namespace the process may see (`user.`, `security.`, `system.` for POSIX ACLs, and
+ * `trusted.` only with CAP_SYS_ADMIN). Never follows a symlink at the end of `path`.
+ * @throws a Node-style system error: 'ENOTSUP'/'EOPNOTSUPP' when the file system has no extended
+ *   attributes (and on systems other than Linux), 'ENOENT', …; a `UserError` when the addon is not built.
+ */
+export function listXattrNames(path: Buffer | string): Buffer[] {
+  return loadAddon().llistxattr(toBuffer(path));
+}
+
+/**
+ * One extended attribute's value (lgetxattr(2)); never follows a symlink at the end of `path`.
+ * @throws a Node-style system error: 'ENODATA' when the attribute does not exist (any more), 'ENOTSUP', …;
+ *   a `UserError` when the addon is not built.
+ */
+export function getXattr(path: Buffer | string, name: Buffer): Buffer {
+  return loadAddon().lgetxattr(toBuffer(path), name);
+}
+
+/**
+ * Creates or replaces one extended attribute (lsetxattr(2)); never follows a symlink at the end of `path`.
+ * Idempotent. POSIX ACLs are set as the `system.posix_acl_access`/`_default` attributes in the kernel's
+ * binary form, exactly as {@link getXattr} returns them.
+ * @throws a Node-style system error: 'EPERM' (e.g. `trusted.` or `security.capability` without the
+ *   privilege, `user.` on a symlink), 'ENOTSUP'/'EOPNOTSUPP' (the file system has none), 'ENOSPC' (no room
+ *   for more), …; a `UserError` when the addon is not built.
+ */
+export function setXattr(path: Buffer | string, name: Buffer, value: Buffer): void {
+  loadAddon().lsetxattr(toBuffer(path), name, value);
 }
 
 /**
