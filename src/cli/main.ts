@@ -44,6 +44,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .argument('<paths...>', 'files and directories to back up')
     .option('--tag <TAG>', 'add a tag to the snapshot (repeatable)', collect)
     .option('--exclude <GLOB>', 'exclude matching paths (repeatable)', collect)
+    .option('--no-xattrs', 'leave extended attributes and ACLs out of the snapshot')
     .action((paths: string[], opts: BackupOptions) => run(backupCommand(ctx, paths, opts)));
   repoCommand(program, 'snapshots', 'list snapshots').action((opts: RepoOptions) => run(snapshotsCommand(ctx, opts)));
   repoCommand(program, 'ls', 'list the files of a snapshot')
@@ -54,6 +55,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .argument('<snapshot>', 'snapshot id or "latest"')
     .addOption(new Option('-t, --target <DIR>', 'directory to restore into').makeOptionMandatory())
     .option('--include <PATH>', 'restore only this snapshot path (repeatable)', collect)
+    .option('--no-xattrs', 'do not set extended attributes and ACLs')
     .action((ref: string, opts: RestoreOptions) => run(restoreCommand(ctx, ref, opts)));
   repoCommand(program, 'check', 'verify the repository')
     .option('--read-data', 'also read and verify every pack')

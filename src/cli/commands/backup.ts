@@ -16,6 +16,8 @@ import { ProgressLine } from '../progress-line.js';
 export interface BackupOptions extends RepoOptions {
   readonly tag?: string[];
   readonly exclude?: string[];
+  /** False with `--no-xattrs`: extended attributes and ACLs are left out of the snapshot. */
+  readonly xattrs?: boolean;
 }
 
 /** `ferry backup PATH…`: exit 0, or 3 when some source entries could not be read. */
@@ -138,6 +140,7 @@ async function runBackup(
       signal: ctx.signal,
       lock,
       workers: availableParallelism(),
+      noXattrs: options.xattrs === false,
       onSkipped: (entry) => {
         line.stop();
         onProblem(`cannot read ${entry.path}: ${entry.error}`);

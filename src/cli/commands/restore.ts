@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { shortId } from '../../core/ids.js';
-import { Restorer, type RestoreProblem } from '../../engine/restorer/restorer.js';
+import { Restorer, type RestoreProblem, type XattrProblem } from '../../engine/restorer/restorer.js';
 import { openRepository, type CliContext, type RepoOptions } from '../context.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { ProgressLine } from '../progress-line.js';
@@ -9,15 +9,21 @@ import { ProgressLine } from '../progress-line.js';
 export interface RestoreOptions extends RepoOptions {
   readonly target: string;
   readonly include?: string[];
+  /** False with `--no-xattrs`: extended attributes and ACLs are not set. */
+  readonly xattrs?: boolean;
 }
 
-/** `ferry restore SNAPSHOT --target DIR`: exit 1 and a list of what failed when anything could not be restored. */
+/**
+ * `ferry restore SNAPSHOT --target DIR`: exit 1 and a list of what failed when anything could not be
+ * restored; exit 3 when everything was restored but some extended attributes could not be set (each named).
+ */
 export async function restoreCommand(ctx: CliContext, ref: string, options: RestoreOptions): Promise<number> {
   const repo = await openRepository(ctx, options);
   await repo.loadIndex();
   const { id, snapshot } = await repo.findSnapshot(ref);
   const target = resolve(options.target);
   const problems: RestoreProblem[] = [];
+  const xattrProblems: XattrProblem[] = [];
   const progress = { filesDone: 0, bytesDone: 0, currentPath: '' };
   const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
   const totalBytes = (options.include ?? []).length === 0 ? snapshot.summary?.totalBytesProcessed : undefined;
@@ -51,6 +57,14 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
         report('error')(p);
       },
       onWarning: report('warning'),
+      noXattrs: options.xattrs === false,
+      onXattrProblem: (p) => {
+        xattrProblems.push(p);
+        line.stop();
+        if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'warning', item: p.path, attribute: p.attribute, error: { message: p.error } }) + '\n');
+        else ctx.stderr.write(`warning: ${p.path}: extended attribute ${p.attribute} not set: ${p.error}\n`);
+        line.startTicking();
+      },
     }).restore(snapshot.tree, target);
   } finally {
     line.stop();
@@ -65,6 +79,13 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
   if (problems.length > 0) {
     ctx.stderr.write(`ferry: ${problems.length} entries could not be restored (listed above); the rest is restored. Run \`ferry check --read-data\` to see which packs are damaged.\n`);
     return 1;
+  }
+  if (xattrProblems.length > 0) {
+    ctx.stderr.write(
+      `ferry: ${xattrProblems.length} extended attributes or ACLs could not be set (listed above); everything else is restored. ` +
+        'Restore as root onto a file system that supports them to keep them, or pass --no-xattrs to leave them out.\n',
+    );
+    return 3;
   }
   return 0;
 }

@@ -15,6 +15,8 @@ import { nodeFromStat, SOURCE_OPEN_FLAGS, SOURCE_OPEN_FLAGS_NOATIME, unchangedSi
 import { Semaphore } from '../../core/semaphore.js';
 import { PathTrie } from './path-trie.js';
 import { DirHandle } from '../fs/dir-handle.js';
+import { readXattrs, xattrFailureReason } from '../os/xattrs.js';
+import type { Xattr } from '../snapshot/tree-format.js';
 
 /** Live counters a front end renders; the archiver only increments them. */
 export interface BackupProgress {
@@ -41,6 +43,8 @@ export interface ArchiverOptions {
   readonly progress: BackupProgress;
   readonly onSkipped: (entry: SkippedEntry) => void;
   readonly signal?: AbortSignal;
+  /** Leave extended attributes and ACLs out of the snapshot (`backup --no-xattrs`). */
+  readonly noXattrs?: boolean;
 }
 
 /** Small files are read several at a time to hide per-file latency; large ones two at a time. */
@@ -51,7 +55,9 @@ const PARALLEL_DIRECTORIES = 8;
 
 /**
  * Walks source paths and stores their content and trees. Unchanged files (same size, mtime, ctime and
- * inode as in the parent snapshot, with all their chunks still indexed) are not read again.
+ * inode as in the parent snapshot, with all their chunks still indexed) are not read again. Extended
+ * attributes (and ACLs) are read for every entry, changed or not, so a change of attributes alone is
+ * never missed.
  * Unreadable entries are reported through `onSkipped` and left out of the tree; the walk goes on.
  */
 export class Archiver {
@@ -82,7 +88,9 @@ export class Archiver {
     const trie = new PathTrie(paths.map((p) => resolve(p)));
     if (!trie.isTarget) return this.archiveVirtual(trie, bytePath('/'), parentTree);
     // Backing up `/` itself: the root tree is the listing of `/`.
-    const root = await this.archiveDir(bytePath('/'), bytePath('/'), bytePath('root'), await lstat('/', { bigint: true }), parentTree);
+    const rootPath = bytePath('/');
+    const xattrs = this.xattrsOf(rootPath, rootPath);
+    const root = await this.archiveDir(rootPath, rootPath, bytePath('root'), await lstat('/', { bigint: true }), parentTree, xattrs);
     if (!root?.subtree) throw new Error('cannot read the root directory');
     return root.subtree;
   }
@@ -105,8 +113,9 @@ export class Archiver {
         const node = await this.archiveEntry(childPath, childPath, name, st, previous);
         if (node) nodes.push(node);
       } else if (st.isDirectory()) {
+        const xattrs = this.xattrsOf(childPath, childPath);
         const subtree = await this.archiveVirtual(child, childPath, previous?.subtree);
-        nodes.push(nodeFromStat(name, st, { subtree }));
+        nodes.push(nodeFromStat(name, st, { subtree, xattrs }));
       } else {
         this.skip(childPath, new Error('not a directory'));
       }
@@ -119,15 +128,17 @@ export class Archiver {
     if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
     if (!this.options.excludes.empty && this.options.excludes.matches(displayPath(path))) return undefined;
     this.options.progress.currentPath = displayPath(path);
+    // Read before the content: an attribute changed meanwhile changes the ctime, so the next backup looks again.
+    const xattrs = this.xattrsOf(path, access);
     switch (nodeFromStat(name, st, {}).type) {
       case 'dir':
-        return this.archiveDir(path, access, name, st, previous?.type === 'dir' ? previous.subtree : undefined);
+        return this.archiveDir(path, access, name, st, previous?.type === 'dir' ? previous.subtree : undefined, xattrs);
       case 'file':
-        return this.archiveFile(path, access, name, st, previous);
+        return this.archiveFile(path, access, name, st, previous, xattrs);
       case 'symlink': {
         this.options.progress.filesDone++;
         try {
-          return nodeFromStat(name, st, { linkTarget: await readlink(access, { encoding: 'buffer' }) });
+          return nodeFromStat(name, st, { linkTarget: await readlink(access, { encoding: 'buffer' }), xattrs });
         } catch (err) {
           this.skip(path, err);
           return undefined;
@@ -135,12 +146,30 @@ export class Archiver {
       }
       default:
         this.options.progress.filesDone++;
-        return nodeFromStat(name, st, {});
+        return nodeFromStat(name, st, { xattrs });
+    }
+  }
+
+  /**
+   * The entry's extended attributes (none with `noXattrs`). Ones that cannot be read are reported as
+   * skipped, naming the attribute; the entry itself is still saved.
+   */
+  private xattrsOf(path: Buffer, access: Buffer): Xattr[] {
+    if (this.options.noXattrs) return [];
+    try {
+      const { xattrs, failures } = readXattrs(access);
+      for (const failure of failures) {
+        this.skip(path, new Error(`extended attribute ${displayPath(failure.name)} not read: ${xattrFailureReason(failure, 'read')}`));
+      }
+      return xattrs;
+    } catch (err) {
+      this.skip(path, new Error(`extended attributes not read: ${xattrFailureReason({ name: Buffer.alloc(0), error: err }, 'read')}`));
+      return [];
     }
   }
 
   /** `previousTree` is the directory's tree in the parent snapshot, if it was there. */
-  private async archiveDir(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previousTree: Id | undefined): Promise<TreeNode | undefined> {
+  private async archiveDir(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previousTree: Id | undefined, xattrs: Xattr[]): Promise<TreeNode | undefined> {
     let dir: DirHandle;
     let names: Buffer[];
     try {
@@ -157,13 +186,13 @@ export class Archiver {
       return undefined;
     }
     try {
-      return await this.archiveDirEntries(path, dir, names, name, st, previousTree);
+      return await this.archiveDirEntries(path, dir, names, name, st, previousTree, xattrs);
     } finally {
       await dir.close();
     }
   }
 
-  private async archiveDirEntries(path: Buffer, dir: DirHandle, names: Buffer[], name: Buffer, st: BigIntStats, previousTree: Id | undefined): Promise<TreeNode> {
+  private async archiveDirEntries(path: Buffer, dir: DirHandle, names: Buffer[], name: Buffer, st: BigIntStats, previousTree: Id | undefined, xattrs: Xattr[]): Promise<TreeNode> {
     const parentNodes = await this.loadParentNodes(previousTree);
     const entries = await Promise.all(
       names.map(async (child) => {
@@ -205,16 +234,16 @@ export class Archiver {
     if (previousTree === undefined) this.counts.dirsNew++;
     else if (previousTree === subtree) this.counts.dirsUnmodified++;
     else this.counts.dirsChanged++;
-    return nodeFromStat(name, st, { subtree });
+    return nodeFromStat(name, st, { subtree, xattrs });
   }
 
-  private async archiveFile(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+  private async archiveFile(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined, xattrs: Xattr[]): Promise<TreeNode | undefined> {
     const progress = this.options.progress;
     if (unchangedSince(previous, st) && previous!.content!.every((id) => this.writer.knows(id))) {
       this.counts.filesUnmodified++;
       progress.filesDone++;
       progress.bytesDone += Number(st.size);
-      return nodeFromStat(name, st, { content: previous!.content! });
+      return nodeFromStat(name, st, { content: previous!.content!, xattrs });
     }
     const linkKey = st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
     const linked = linkKey ? this.hardLinks.get(linkKey) : undefined;
@@ -222,13 +251,13 @@ export class Archiver {
       progress.filesDone++;
       progress.bytesDone += Number(st.size);
       this.countFile(previous);
-      return nodeFromStat(name, st, { content: linked.node.content!, size: linked.node.size });
+      return nodeFromStat(name, st, { content: linked.node.content!, size: linked.node.size, xattrs });
     }
     const semaphore = st.size < BigInt(this.minChunk) ? this.smallReads : this.largeReads;
     const node = await semaphore.run(async () => {
       try {
         const { content, size } = await this.readContent(access, Number(st.size));
-        return nodeFromStat(name, st, { content, size });
+        return nodeFromStat(name, st, { content, size, xattrs });
       } catch (err) {
         this.skip(path, err);
         return undefined;

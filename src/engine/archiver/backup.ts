@@ -26,6 +26,8 @@ export interface BackupRequest {
   readonly lock?: { assertHeld(): void; refresh?(): Promise<void>; readonly signal?: AbortSignal };
   /** Worker threads for compression and sealing (0: on the calling thread). */
   readonly workers?: number;
+  /** Leave extended attributes and ACLs out (`--no-xattrs`). */
+  readonly noXattrs?: boolean;
 }
 
 export interface BackupResult {
@@ -70,6 +72,7 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
   const archiver = new Archiver(repo, writer, {
     excludes: new Excludes(request.excludes ?? []),
     progress,
+    noXattrs: request.noXattrs === true,
     signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
     onSkipped: (entry) => {
       skipped.push(entry);

@@ -1,7 +1,7 @@
 import type { BigIntStats } from 'node:fs';
 import { constants } from 'node:fs';
 import type { Id } from '../../core/ids.js';
-import type { NodeType, TreeNode } from '../snapshot/tree-format.js';
+import type { NodeType, TreeNode, Xattr } from '../snapshot/tree-format.js';
 
 /** The node type of an lstat result. */
 export function nodeTypeOf(st: BigIntStats): NodeType {
@@ -20,6 +20,8 @@ export interface NodeContent {
   readonly linkTarget?: Buffer;
   /** Overrides the stat size: a file that changed while it was read records what was read. */
   readonly size?: number;
+  /** Extended attributes, sorted by name; an empty list records none. */
+  readonly xattrs?: readonly Xattr[];
 }
 
 /** A tree node for `name` from its lstat result and what the archiver found inside it. */
@@ -42,6 +44,7 @@ export function nodeFromStat(name: Buffer, st: BigIntStats, inner: NodeContent):
     ...(inner.subtree ? { subtree: inner.subtree } : {}),
     ...(inner.linkTarget ? { linkTarget: inner.linkTarget } : {}),
     ...(isDevice ? { rdev: st.rdev } : {}),
+    ...(inner.xattrs && inner.xattrs.length > 0 ? { xattrs: inner.xattrs } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import { Semaphore } from '../../core/semaphore.js';
 import { bytePath, displayPath, joinBytePath } from '../fs/byte-path.js';
 import { DirHandle } from '../fs/dir-handle.js';
 import { makeFifo, makeNode, setTimesNs } from '../os/posix-extras.js';
+import { writeXattrs, xattrFailureReason } from '../os/xattrs.js';
 import type { Repository } from '../repository/repository.js';
 import { decodeTree, isSafeName, type TreeNode } from '../snapshot/tree-format.js';
 import { createDirectory, createFile, createSymlink, discard, replacing } from './restore-target.js';
@@ -22,6 +23,14 @@ export interface RestoreProblem {
   readonly error: string;
 }
 
+/** An extended attribute (or ACL) that could not be set on an otherwise restored entry. */
+export interface XattrProblem {
+  readonly path: string;
+  /** The attribute's name, e.g. `trusted.x` or `system.posix_acl_access` (bytes that are not UTF-8 escaped). */
+  readonly attribute: string;
+  readonly error: string;
+}
+
 export interface RestoreOptions {
   /** Snapshot paths (absolute, e.g. `/home/ann/docs`) to restore; everything when empty. */
   readonly include?: readonly string[];
@@ -32,6 +41,10 @@ export interface RestoreOptions {
   readonly progress: RestoreProgress;
   readonly onProblem: (problem: RestoreProblem) => void;
   readonly onWarning: (warning: RestoreProblem) => void;
+  /** Leave extended attributes and ACLs unset (`restore --no-xattrs`). */
+  readonly noXattrs?: boolean;
+  /** Called once per attribute that could not be set; the entry itself stays restored. Without it, `onWarning`. */
+  readonly onXattrProblem?: (problem: XattrProblem) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -45,7 +58,8 @@ const TYPE_BITS: Record<string, number> = { socket: constants.S_IFSOCK, chardev:
 
 /**
  * Restores a snapshot tree into a target directory: content, permission bits, nanosecond times,
- * owners (when privileged), symlinks (never followed), hard links and special files. Holes are left
+ * owners (when privileged), extended attributes and ACLs, symlinks (never followed), hard links and
+ * special files. Holes are left
  * where the content is all zeros, so sparse files stay sparse. A file whose data cannot be read is
  * removed and reported, never left with wrong bytes.
  */
@@ -194,11 +208,22 @@ export class Restorer {
     }
   }
 
+  /**
+   * Owner and mode (files got theirs in restoreFile), then extended attributes, then times: chown clears
+   * `security.capability`, and setting attributes changes the ctime only, not the mtime set last.
+   */
   private async applyMetadata(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
     try {
       if (node.type !== 'file') {
         if (this.options.privileged) await lchown(path, node.uid, node.gid);
         if (node.type !== 'symlink') await chmod(path, node.mode);
+      }
+      if (node.xattrs && !this.options.noXattrs) {
+        for (const failure of writeXattrs(path, node.xattrs)) {
+          const problem = { path: snapshotPath, attribute: displayPath(failure.name), error: xattrFailureReason(failure, 'set') };
+          if (this.options.onXattrProblem) this.options.onXattrProblem(problem);
+          else this.options.onWarning({ path: snapshotPath, error: `extended attribute ${problem.attribute} not set: ${problem.error}` });
+        }
       }
       setTimesNs(path, node.mtimeNs, node.mtimeNs, { noFollow: true });
     } catch (err) {

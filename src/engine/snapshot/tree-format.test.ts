@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { assertIntegrityError, idArb } from '../testing/arbitraries.js';
-import { decodeTree, encodeTree, isSafeName, type NodeType, type TreeNode } from './tree-format.js';
+import { decodeTree, encodeTree, isSafeName, type NodeType, type TreeNode, type Xattr } from './tree-format.js';
 
 fc.configureGlobal({ seed: 42, numRuns: 100 });
 
@@ -45,11 +45,25 @@ const baseArb = fc.record(
   { noNullPrototype: true },
 );
 
+/** Extended attributes: none (no key at all), or a non-empty list with unique names, sorted by name bytes. */
+const xattrsArb: fc.Arbitrary<{ xattrs?: Xattr[] }> = fc.oneof(
+  fc.constant({}),
+  fc
+    .uniqueArray(
+      fc.record({
+        name: fc.oneof(bytesWithout([0], 1, 255), fc.constantFrom('user.a', 'trusted.b', 'security.capability', 'security.NTACL', 'system.posix_acl_access').map((s) => Buffer.from(s))),
+        value: fc.uint8Array({ maxLength: 300 }).map((v) => Buffer.from(v)),
+      }, { noNullPrototype: true }),
+      { selector: (x) => x.name.toString('hex'), minLength: 1, maxLength: 5 },
+    )
+    .map((list) => ({ xattrs: list.sort((a, b) => Buffer.compare(a.name, b.name)) })),
+);
+
 /** A node of any type with exactly the type-specific fields it needs (no undefined-valued keys). */
 const nodeArb: fc.Arbitrary<TreeNode> = fc
-  .tuple(nameArb, baseArb, fc.constantFrom<NodeType>('file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev'))
-  .chain(([name, base, type]): fc.Arbitrary<TreeNode> => {
-    const node = { name, type, ...base };
+  .tuple(nameArb, baseArb, fc.constantFrom<NodeType>('file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev'), xattrsArb)
+  .chain(([name, base, type, xattrs]): fc.Arbitrary<TreeNode> => {
+    const node = { name, type, ...base, ...xattrs };
     switch (type) {
       case 'file':
         return fc.array(idArb, { maxLength: 6 }).map((content) => ({ ...node, content }));
@@ -103,6 +117,35 @@ describe('encodeTree/decodeTree', () => {
     const at = (mtimeNs: bigint, name: string): TreeNode => ({ name: Buffer.from(name), type: 'fifo', mode: 0o644, uid: 1, gid: 2, mtimeNs, ctimeNs: -mtimeNs - 1n, inode: UINT64_MAX, device: 0n, links: 1, size: 0 });
     const nodes = [at(INT64_MIN, 'a'), at(-1_000_000_000n * 86_400n * 365n * 50n, 'b'), at(-1n, 'c'), at(INT64_MAX, 'd')];
     assert.deepEqual(decodeTree(encodeTree(nodes)), nodes);
+  });
+
+  it('stores extended attributes sorted by name, with any bytes, and only when there are some', () => {
+    const node = (xattrs?: Xattr[]): TreeNode => ({ name: Buffer.from('f'), type: 'fifo', mode: 0o644, uid: 0, gid: 0, mtimeNs: 1n, ctimeNs: 2n, inode: 3n, device: 4n, links: 1, size: 0, ...(xattrs ? { xattrs } : {}) });
+    const acl = Buffer.from('AgAAAAEABgD/////BAAEAP////8QAAYA/////yAABAD/////', 'base64');
+    const rawName = Buffer.from([0x75, 0x73, 0x65, 0x72, 0x2e, 0xff]);
+    const xattrs = [
+      { name: Buffer.from('user.b'), value: Buffer.from([0, 1, 0xff]) },
+      { name: Buffer.from('system.posix_acl_access'), value: acl },
+      { name: rawName, value: Buffer.alloc(0) },
+    ];
+    const bytes = encodeTree([node(xattrs)]);
+    const json = JSON.parse(bytes.toString()) as { nodes: { xattrs: unknown }[] };
+    assert.deepEqual(json.nodes[0]!.xattrs, [
+      { name: 'system.posix_acl_access', value: acl.toString('base64') },
+      { name: 'user.b', value: 'AAH/' },
+      { name_raw: rawName.toString('base64'), value: '' },
+    ]);
+    assert.deepEqual(decodeTree(bytes)[0]!.xattrs, [xattrs[1], xattrs[0], xattrs[2]]);
+    // No attributes: no key, so trees of files without them keep the bytes (and ids) they had before.
+    assert.ok(!encodeTree([node([])]).toString().includes('xattrs'));
+    assert.ok(encodeTree([node([])]).equals(encodeTree([node()])));
+  });
+
+  it('reads trees written before extended attributes were stored, byte for byte', () => {
+    const old = '{"nodes":[{"name":"a","type":"file","mode":420,"uid":1000,"gid":1000,"mtime_ns":"1700000000123456789","ctime_ns":"1700000000123456789","inode":"1234","device":"2049","links":1,"size":0,"content":[]}]}';
+    const [node] = decodeTree(Buffer.from(old));
+    assert.equal(node!.xattrs, undefined);
+    assert.equal(encodeTree([node!]).toString(), old);
   });
 
   it('encodes an empty directory', () => {
@@ -160,6 +203,18 @@ describe('decodeTree refuses what a restore could be tricked by', () => {
     ['an mtime that is not a decimal integer', tree({ ...file('a'), mtime_ns: '1e9' })],
     ['no ctime', tree({ ...file('a'), ctime_ns: undefined })],
     ['an rdev that is not an integer', tree({ ...file('a'), type: 'chardev', content: undefined, rdev: 'x' })],
+    ['xattrs that are not a list', tree({ ...file('a'), xattrs: {} })],
+    ['an xattr that is not an object', tree({ ...file('a'), xattrs: ['user.a'] })],
+    ['an xattr without a name', tree({ ...file('a'), xattrs: [{ value: '' }] })],
+    ['an xattr with an empty name', tree({ ...file('a'), xattrs: [{ name: '', value: '' }] })],
+    ['an xattr name with NUL', tree({ ...file('a'), xattrs: [{ name: 'user.a\u0000b', value: '' }] })],
+    ['an xattr raw name with NUL', tree({ ...file('a'), xattrs: [{ name_raw: b64([0x61, 0]), value: '' }] })],
+    ['an xattr name of 256 bytes', tree({ ...file('a'), xattrs: [{ name: 'u'.repeat(256), value: '' }] })],
+    ['an xattr without a value', tree({ ...file('a'), xattrs: [{ name: 'user.a' }] })],
+    ['an xattr value that is not base64', tree({ ...file('a'), xattrs: [{ name: 'user.a', value: 'a b!' }] })],
+    ['an xattr value over 64 KiB', tree({ ...file('a'), xattrs: [{ name: 'user.a', value: Buffer.alloc(65537).toString('base64') }] })],
+    ['duplicate xattr names', tree({ ...file('a'), xattrs: [{ name: 'user.a', value: '' }, { name: 'user.a', value: '' }] })],
+    ['unsorted xattr names', tree({ ...file('a'), xattrs: [{ name: 'user.b', value: '' }, { name: 'user.a', value: '' }] })],
     ['a node that is null', tree(null)],
     ['a node that is a string', tree('a')],
     ['a tree without a node list', Buffer.from('{}')],

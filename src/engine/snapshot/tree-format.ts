@@ -4,6 +4,21 @@ import { isId, type Id } from '../../core/ids.js';
 export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'chardev' | 'blockdev';
 const NODE_TYPES: ReadonlySet<string> = new Set(['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev']);
 
+/**
+ * One extended attribute: its full name with the namespace (`user.`, `trusted.`, `security.`, `system.`)
+ * and its value, both raw bytes. POSIX ACLs are the `system.posix_acl_access` and
+ * `system.posix_acl_default` attributes in the kernel's binary form.
+ */
+export interface Xattr {
+  readonly name: Buffer;
+  readonly value: Buffer;
+}
+
+/** Longest attribute name and value Linux allows (XATTR_NAME_MAX, XATTR_SIZE_MAX). */
+const XATTR_NAME_MAX = 255;
+const XATTR_SIZE_MAX = 65536;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 /** One directory entry as recorded in a tree. Names and link targets are raw bytes: any byte but `/` and NUL. */
 export interface TreeNode {
   readonly name: Buffer;
@@ -27,6 +42,14 @@ export interface TreeNode {
   readonly linkTarget?: Buffer;
   /** chardev, blockdev: the device number. */
   readonly rdev?: bigint;
+  /** Extended attributes (and POSIX ACLs), sorted by name bytes; absent when there are none. */
+  readonly xattrs?: readonly Xattr[];
+}
+
+interface XattrJson {
+  name?: string;
+  name_raw?: string;
+  value: string;
 }
 
 interface NodeJson {
@@ -47,6 +70,7 @@ interface NodeJson {
   link_target?: string;
   link_target_raw?: string;
   rdev?: string;
+  xattrs?: XattrJson[];
 }
 
 /** True when the name can be a single path component: not empty, `.` or `..`, without `/` or NUL. */
@@ -80,6 +104,11 @@ export function decodeTree(bytes: Uint8Array): TreeNode[] {
   return nodes;
 }
 
+/** Sorts attributes by name bytes, as trees store them. */
+export function sortXattrs(xattrs: readonly Xattr[]): Xattr[] {
+  return [...xattrs].sort((a, b) => Buffer.compare(a.name, b.name));
+}
+
 function encodeBytes(value: Buffer, plain: 'name' | 'link_target'): Partial<NodeJson> {
   const text = value.toString('utf8');
   return Buffer.from(text, 'utf8').equals(value) ? { [plain]: text } : { [`${plain}_raw`]: value.toString('base64') };
@@ -103,6 +132,9 @@ function nodeToJson(node: TreeNode): NodeJson {
   if (node.subtree) json.subtree = node.subtree;
   if (node.linkTarget) Object.assign(json, encodeBytes(node.linkTarget, 'link_target'));
   if (node.rdev !== undefined) json.rdev = node.rdev.toString();
+  if (node.xattrs && node.xattrs.length > 0) {
+    json.xattrs = sortXattrs(node.xattrs).map((x) => ({ ...(encodeBytes(x.name, 'name') as Pick<XattrJson, 'name' | 'name_raw'>), value: x.value.toString('base64') }));
+  }
   return json;
 }
 
@@ -120,6 +152,27 @@ function bigintField(value: unknown, what: string): bigint {
 function intField(value: unknown, what: string): number {
   if (!Number.isSafeInteger(value) || (value as number) < 0) throw new IntegrityError(`tree node has an invalid ${what}`);
   return value as number;
+}
+
+/** Decodes and checks a node's attribute list: valid names, base64 values, strictly increasing names. */
+function xattrsFromJson(value: unknown): Xattr[] {
+  if (!Array.isArray(value)) throw new IntegrityError('tree node has an invalid xattrs list');
+  const xattrs = value.map((entry: XattrJson): Xattr => {
+    if (typeof entry !== 'object' || entry === null) throw new IntegrityError('tree node has an invalid extended attribute');
+    const name = decodeBytes(entry.name, entry.name_raw);
+    if (!name || name.length === 0 || name.length > XATTR_NAME_MAX || name.includes(0)) {
+      throw new IntegrityError(`tree node has an invalid extended attribute name ${JSON.stringify(entry.name ?? entry.name_raw)}`);
+    }
+    if (typeof entry.value !== 'string' || !BASE64.test(entry.value) || entry.value.length > (XATTR_SIZE_MAX / 3) * 4 + 4) {
+      throw new IntegrityError(`tree node has an invalid value for extended attribute ${JSON.stringify(entry.name ?? entry.name_raw)}`);
+    }
+    return { name, value: Buffer.from(entry.value, 'base64') };
+  });
+  for (let i = 1; i < xattrs.length; i++) {
+    if (Buffer.compare(xattrs[i - 1]!.name, xattrs[i]!.name) >= 0) throw new IntegrityError('tree node has extended attributes duplicated or out of order');
+  }
+  if (xattrs.some((x) => x.value.length > XATTR_SIZE_MAX)) throw new IntegrityError('tree node has an extended attribute value over 64 KiB');
+  return xattrs;
 }
 
 function nodeFromJson(json: NodeJson): TreeNode {
@@ -153,5 +206,6 @@ function nodeFromJson(json: NodeJson): TreeNode {
     ...(type === 'dir' ? { subtree: json.subtree as Id } : {}),
     ...(type === 'symlink' ? { linkTarget } : {}),
     ...(json.rdev !== undefined ? { rdev: bigintField(json.rdev, 'rdev') } : {}),
+    ...(json.xattrs !== undefined ? { xattrs: xattrsFromJson(json.xattrs) } : {}),
   };
 }
