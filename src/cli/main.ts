@@ -29,6 +29,7 @@ import { processContext, type CliContext, type RepoOptions } from './context.js'
 import type { BackupOptions } from './commands/backup.js';
 import type { CheckCommandOptions } from './commands/check.js';
 import type { RestoreOptions } from './commands/restore.js';
+import type { LsOptions } from './commands/ls.js';
 
 /** Builds the command tree; each action stores the exit code it returns. */
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
@@ -50,7 +51,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   repoCommand(program, 'ls', 'list the files of a snapshot')
     .argument('<snapshot>', 'snapshot id or "latest"')
     .argument('[path]', 'only entries below this path')
-    .action((ref: string, path: string | undefined, opts: RepoOptions) => run(lsCommand(ctx, ref, path, opts)));
+    .option('-l, --long', 'show mode (+ ACL, @ extended attributes), owner, size and time')
+    .action((ref: string, path: string | undefined, opts: LsOptions) => run(lsCommand(ctx, ref, path, opts)));
   repoCommand(program, 'restore', 'restore a snapshot')
     .argument('<snapshot>', 'snapshot id or "latest"')
     .addOption(new Option('-t, --target <DIR>', 'directory to restore into').makeOptionMandatory())

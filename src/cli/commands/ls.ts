@@ -3,9 +3,15 @@ import type { Id } from '../../core/ids.js';
 import { displayPath } from '../../engine/fs/byte-path.js';
 import { decodeTree, type TreeNode } from '../../engine/snapshot/tree-format.js';
 import { openRepository, type CliContext, type RepoOptions } from '../context.js';
+import { longListing, xattrsJson } from '../node-listing.js';
+
+export interface LsOptions extends RepoOptions {
+  /** `-l`: mode (with `+` for an ACL, `@` for other extended attributes), owner, size and time. */
+  readonly long?: boolean;
+}
 
 /** `ferry ls SNAPSHOT [PATH]`: the entries of a snapshot, below PATH when given. */
-export async function lsCommand(ctx: CliContext, ref: string, prefix: string | undefined, options: RepoOptions): Promise<number> {
+export async function lsCommand(ctx: CliContext, ref: string, prefix: string | undefined, options: LsOptions): Promise<number> {
   const repo = await openRepository(ctx, options);
   await repo.loadIndex();
   const { snapshot } = await repo.findSnapshot(ref);
@@ -29,10 +35,14 @@ export async function lsCommand(ctx: CliContext, ref: string, prefix: string | u
   return 0;
 }
 
-function print(ctx: CliContext, options: RepoOptions, node: TreeNode, path: string): void {
+function print(ctx: CliContext, options: LsOptions, node: TreeNode, path: string): void {
+  const linkTarget = node.type === 'symlink' ? displayPath(node.linkTarget!) : undefined;
   if (options.json) {
     const mtime = new Date(Number(node.mtimeNs / 1_000_000n)).toISOString();
-    ctx.stdout.write(JSON.stringify({ path, type: node.type, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, mtime }) + '\n');
+    const xattrs = node.xattrs ? { extended_attributes: xattrsJson(node.xattrs) } : {};
+    ctx.stdout.write(JSON.stringify({ path, type: node.type, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, mtime, ...xattrs }) + '\n');
+  } else if (options.long) {
+    ctx.stdout.write(`${longListing(node, path, linkTarget)}\n`);
   } else {
     ctx.stdout.write(`${path}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${displayPath(node.linkTarget!)}` : ''}\n`);
   }
