@@ -134,6 +134,15 @@ describe('extended attributes and ACLs round-trip (oracle: rsync -aHAX)', { skip
       assert.equal(content, '');
       const quiet = await ferry(['restore', '-r', repo, first, '--target', join(ram, 'again'), '--no-xattrs']);
       assert.equal(quiet.code, 0, quiet.stderr);
+      const json = await ferry(['restore', '-r', repo, first, '--target', join(ram, 'json'), '--json']);
+      assert.equal(json.code, 3, json.stderr);
+      const warnings = json.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { message_type: string; item?: string; attribute?: string; error?: { message: string } })
+        .filter((m) => m.message_type === 'warning' && m.item === join(source, 'files/cap'));
+      assert.deepEqual(warnings.map((w) => w.attribute), ['security.capability']);
+      assert.match(warnings[0]!.error!.message, /^EOPNOTSUPP: /);
     } finally {
       execFileSync('umount', [ram]);
     }
