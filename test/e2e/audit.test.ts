@@ -77,7 +77,7 @@ describe('ferry audit list, end to end through bin/ferry against ferry serve', (
     // What may not: one line each, exit non-zero.
     const badSince = await ferry(['audit', 'list', '--since', 'yesterday'], as(adminToken));
     assert.notEqual(badSince.code, 0);
-    assert.match(badSince.stderr, /--since yesterday: expected an ISO time/);
+    assert.match(badSince.stderr, /^error: option '--since <WHEN>' argument 'yesterday' is invalid\. expected an ISO time/);
     const operator = lastJson<{ token: string }>((await ferryOk(['token', 'create', '--role', 'operator', '--json'], as(adminToken))).stdout);
     const refused = await ferry(['audit', 'list'], as(operator.token));
     assert.equal(refused.code, 1);

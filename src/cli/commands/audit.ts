@@ -22,7 +22,8 @@ export const DEFAULT_AUDIT_LIST_LIMIT = 100;
 export function registerAudit(program: Command, ctx: CliContext, run: Runner): void {
   const audit = program.command('audit').description('the audit log of privileged acts (admin, tenant-admin)');
   serviceCommand(audit, 'list', "list privileged acts, newest first (a tenant-admin sees its tenant's)")
-    .option('--since <WHEN>', 'only acts at or after WHEN: an ISO time (2026-11-25T00:00:00Z) or an age (12h, 7d, 2w)')
+    // Checked here so a bad value is refused like any bad option; resolved against the clock when the command runs.
+    .option('--since <WHEN>', 'only acts at or after WHEN: an ISO time (2026-11-25T00:00:00Z) or an age (12h, 7d, 2w)', (value: string) => (parseSince(value, 0), value))
     .addOption(new Option('--action <ACTION>', 'only this kind of act').choices(AUDIT_ACTIONS))
     .option('--tenant <TENANT>', "only this tenant's acts (name or id; an admin)")
     .option('--limit <N>', `show at most N acts (default ${DEFAULT_AUDIT_LIST_LIMIT})`, parseLimit, DEFAULT_AUDIT_LIST_LIMIT)
@@ -78,7 +79,7 @@ export function parseSince(value: string, now: number): string {
   if (age !== null) return new Date(now - Number(age[1]) * AGE_UNITS_MS[age[2]!]!).toISOString();
   const time = Date.parse(value);
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(time)) {
-    throw new InvalidArgumentError(`--since ${value}: expected an ISO time such as 2026-11-25T00:00:00Z, or an age such as 12h, 7d or 2w`);
+    throw new InvalidArgumentError(`expected an ISO time such as 2026-11-25T00:00:00Z, or an age such as 12h, 7d or 2w`);
   }
   return new Date(time).toISOString();
 }
