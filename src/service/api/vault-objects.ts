@@ -39,7 +39,7 @@ export interface VaultObjectRouteDeps {
    * Called after a DELETE removed `key` of vault `vaultId` (no `refusal`), or when the access policy refused
    * it (`refusal`, a ForbiddenError): the audit log's hook. Its errors fail the request.
    */
-  onRemove?(request: FastifyRequest, vaultId: string, key: string, refusal?: ForbiddenError): Promise<void>;
+  onRemove?: (request: FastifyRequest, vaultId: string, key: string, refusal?: ForbiddenError) => Promise<void>;
 }
 
 /** An upload larger than the limit: refused from its Content-Length before any byte is read, or as it streams. */
@@ -95,7 +95,7 @@ export interface ObjectRouteSpec {
   /** Whether DELETE exists (imports have none: closing the job removes them). */
   readonly remove: boolean;
   /** See {@link VaultObjectRouteDeps.onRemove}. */
-  onRemove?(request: FastifyRequest, id: string, key: string, refusal?: ForbiddenError): Promise<void>;
+  onRemove?: (request: FastifyRequest, id: string, key: string, refusal?: ForbiddenError) => Promise<void>;
   /** Refuses a key for upload before anything is read (a `UserError`, 400); all keys when absent. */
   checkUploadKey?(key: string): void;
 }
