@@ -30,7 +30,9 @@ export interface RetentionOutcome {
  * what agents reported (snapshot id and start time of each run; it cannot read the sealed snapshots) and
  * removes the snapshot objects it drops from the vault; the data stays until a tenant-admin prunes.
  * Manual runs and other machines' snapshots are never touched. Idempotent: a removal that was cut short
- * is finished by the next call. Returns what it decided; nothing when the schedule has no retention.
+ * is finished by the next call. The runs are marked forgotten, and the act recorded in the audit log with
+ * the snapshot ids, once every removal is done; a removal that fails is recorded as `failed` with what was
+ * and was not removed. Returns what it decided; nothing when the schedule has no retention.
  */
 export async function applyAgentRetention(ctx: ServiceContext, principal: Principal, vaultId: string): Promise<RetentionOutcome> {
   const vault = await getVault(ctx, principal, vaultId);
