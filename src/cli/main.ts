@@ -16,6 +16,7 @@ import { registerJob } from './commands/job.js';
 import { registerStorageAccount } from './commands/storage-account.js';
 import { registerTenant } from './commands/tenant.js';
 import { registerToken } from './commands/token.js';
+import { registerAudit } from './commands/audit.js';
 import { registerVault } from './commands/vault.js';
 import { registerDiskprep } from './commands/diskprep.js';
 import { registerDemo } from './commands/demo.js';
@@ -73,6 +74,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   registerAgent(program, ctx, run);
   registerSeed(program, ctx, run);
   registerToken(program, ctx, run);
+  registerAudit(program, ctx, run);
   registerTenant(program, ctx, run);
   registerStorageAccount(program, ctx, run);
   registerVault(program, ctx, run);

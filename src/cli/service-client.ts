@@ -1,4 +1,5 @@
 import { UserError } from '../core/errors.js';
+import type { AuditRecord } from '../service/audit/audit-log.js';
 import type { IssuedToken, TokenRecord } from '../service/auth/token-store.js';
 import type { Principal } from '../service/auth/principal.js';
 import type { JobShipping } from '../service/jobs/job-machine.js';
@@ -140,6 +141,12 @@ export class ServiceClient {
   }
   cancelImportJob(jobId: string): Promise<ImportJob> {
     return this.request('POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/cancel`);
+  }
+  /** One page of the audit log, newest first; pass `nextCursor` back as `cursor` for the next. */
+  listAudit(query: { since?: string; action?: string; tenantId?: string; limit?: number; cursor?: string } = {}): Promise<{ records: AuditRecord[]; nextCursor: string | null }> {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
+    return this.request('GET', `/v1/audit${params.size > 0 ? `?${params.toString()}` : ''}`);
   }
 
   /** One JSON request; `body` undefined sends none. Resolves with the parsed answer (undefined for 204). */

@@ -5,6 +5,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import { systemClock, type Clock } from '../core/clock.js';
 import { isErrno, PermanentError, UserError } from '../core/errors.js';
 import { systemRandom, type RandomSource } from '../core/random.js';
+import { tokenCreated } from './audit/audit-events.js';
+import { recordAudit } from './audit/audit-log.js';
 import { anyAdminTokenExists, issueToken } from './auth/token-store.js';
 import { migrateToLatest, openSqliteDatabase, type ServiceDatabase } from './db/database.js';
 import type { ImportJobSettings } from './jobs/job-settings.js';
@@ -81,7 +83,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     const running = server;
     const { ctx } = server;
     const sweeper = startDeadlineSweeper(
-      { db, clock, settings: ctx.importJobs },
+      { db, clock, random, settings: ctx.importJobs },
       { intervalMs: options.sweepIntervalMs ?? sweepIntervalFor(Math.min(ctx.importJobs.trackingDeadlineMs, ctx.importJobs.neverReceivedMs)), log: server.app.log },
     );
     const adopter = startAdoptionWorker(ctx, { log: server.app.log });
@@ -136,6 +138,7 @@ async function ensureFirstAdminToken(db: ServiceDatabase, clock: Clock, random: 
   const path = join(dataDir, ADMIN_TOKEN_FILE);
   await db.transaction().execute(async (trx) => {
     const issued = await issueToken({ db: trx, clock, random }, { role: 'admin' });
+    await recordAudit({ db: trx, clock, random }, tokenCreated('service:first-start', issued));
     await writeSecretFile(path, `${issued.token}\n`, random);
   });
   return path;

@@ -22,6 +22,8 @@ import { registerTenantRoutes } from './api/tenants.js';
 import { registerTokenRoutes } from './api/tokens.js';
 import { registerVaultObjectRoutes } from './api/vault-objects.js';
 import { registerVaultRoutes } from './api/vaults.js';
+import { registerAuditRoutes } from './api/audit.js';
+import { auditObjectRemoval } from './audit/object-removals.js';
 import type { BackendLocation, ObjectCopier } from './backend-location.js';
 import type { ServiceContext } from './context.js';
 import type { ServiceDatabase } from './db/database.js';
@@ -105,8 +107,9 @@ export function buildServer(options: ServerOptions): FerryServer {
   registerAgentScheduleRoutes(app, ctx);
   registerImportJobRoutes(app, ctx);
   registerImportIngestRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
   const objectDeps = { lockOwnership: dbLockOwnership(ctx), onBytesStored: (bytes: number) => ctx.metrics.addStoredBytes(bytes) };
-  registerVaultObjectRoutes(app, { ...objectDeps, resolveVault: resolveVaultForObjects });
+  registerVaultObjectRoutes(app, { ...objectDeps, resolveVault: resolveVaultForObjects, onRemove: auditObjectRemoval });
   registerImportObjectRoutes(app, objectDeps);
   return { app, ctx, routes };
 }

@@ -108,6 +108,11 @@ const MATRIX: MatrixTable = {
     params: (w) => ({ tokenId: w.a.agentTokenId }),
     expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
   },
+  // Every tenant-admin reads its own tenant's records (tenant B's sees B's), so none of them gets 404.
+  'GET /v1/audit': {
+    query: 'limit=10',
+    expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 200, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
+  },
   'GET /v1/whoami': {
     expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 200, agent: 200, otherTenantAgent: 200, job: 200, operator: 200 }),
   },

@@ -12,7 +12,7 @@ export function registerTenantRoutes(app: ApiApp, ctx: ServiceContext): void {
     url: '/v1/tenants',
     config: { access: ['admin'], summary: 'Create a tenant' },
     schema: { body: z.strictObject({ name: ResourceName }), response: { 201: Tenant } },
-    handler: async (request, reply) => reply.status(201).send(await createTenant(ctx, request.body.name)),
+    handler: async (request, reply) => reply.status(201).send(await createTenant(ctx, principalOf(request), request.body.name)),
   });
   app.route({
     method: 'GET',

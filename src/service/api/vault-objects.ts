@@ -12,7 +12,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { IntegrityError, UserError } from '../../core/errors.js';
+import { ForbiddenError, IntegrityError, UserError } from '../../core/errors.js';
 import { assertValidPrefix, isValidKey } from '../../storage/object-key.js';
 import type { ByteRange } from '../../storage/storage.js';
 import type { LockOwnership, ResolvedVault } from '../vault-objects/vault-access.js';
@@ -35,6 +35,11 @@ export interface VaultObjectRouteDeps {
   onBytesStored?(bytes: number): void;
   /** The largest object accepted, in bytes; default {@link DEFAULT_MAX_OBJECT_BYTES}. */
   maxObjectBytes?: number;
+  /**
+   * Called after a DELETE removed `key` of vault `vaultId` (no `refusal`), or when the access policy refused
+   * it (`refusal`, a ForbiddenError): the audit log's hook. Its errors fail the request.
+   */
+  onRemove?: (request: FastifyRequest, vaultId: string, key: string, refusal?: ForbiddenError) => Promise<void>;
 }
 
 /** An upload larger than the limit: refused from its Content-Length before any byte is read, or as it streams. */
@@ -89,6 +94,8 @@ export interface ObjectRouteSpec {
   scopeOf(id: string): string;
   /** Whether DELETE exists (imports have none: closing the job removes them). */
   readonly remove: boolean;
+  /** See {@link VaultObjectRouteDeps.onRemove}. */
+  onRemove?: (request: FastifyRequest, id: string, key: string, refusal?: ForbiddenError) => Promise<void>;
   /** Refuses a key for upload before anything is read (a `UserError`, 400); all keys when absent. */
   checkUploadKey?(key: string): void;
 }
@@ -108,11 +115,12 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
     resolve: (request, id) => deps.resolveVault(request, id),
     scopeOf: (id) => id,
     remove: true,
+    ...(deps.onRemove !== undefined ? { onRemove: deps.onRemove } : {}),
   });
 }
 
 /** What {@link registerObjectRoutes} needs besides the spec: the lock records, metrics and the size limit. */
-export type ObjectRouteDeps = Omit<VaultObjectRouteDeps, 'resolveVault'>;
+export type ObjectRouteDeps = Omit<VaultObjectRouteDeps, 'resolveVault' | 'onRemove'>;
 
 /** Registers one set of object routes (see {@link ObjectRouteSpec}) in its own encapsulated context. */
 export function registerObjectRoutes(app: FastifyInstance, deps: ObjectRouteDeps, spec: ObjectRouteSpec): void {
@@ -225,8 +233,13 @@ export function registerObjectRoutes(app: FastifyInstance, deps: ObjectRouteDeps
       schema: { params: objectParams },
       handler: async (request, reply) => {
         const id = idOf(request);
+        const key = keyOf(request);
         const vault = await spec.resolve(request, id);
-        await objects.remove(spec.scopeOf(id), vault, keyOf(request));
+        await objects.remove(spec.scopeOf(id), vault, key).catch(async (err: unknown) => {
+          if (err instanceof ForbiddenError) await spec.onRemove?.(request, id, key, err);
+          throw err;
+        });
+        await spec.onRemove?.(request, id, key);
         return reply.status(204).send();
       },
     });

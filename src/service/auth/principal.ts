@@ -15,3 +15,8 @@ export interface Principal {
   /** ISO-8601 UTC. */
   readonly expiresAt: string;
 }
+
+/** How timelines and the audit log name the principal: its role and token id (`tenant-admin:<id>`). */
+export function actorOf(principal: Pick<Principal, 'role' | 'tokenId'>): string {
+  return `${principal.role}:${principal.tokenId}`;
+}

@@ -26,6 +26,7 @@ export interface ServiceTables {
   job_file_results: JobFileResultsTable;
   job_problems: JobProblemsTable;
   job_adoptions: JobAdoptionsTable;
+  audit_records: AuditRecordsTable;
 }
 
 export interface TenantsTable {
@@ -254,4 +255,25 @@ export interface JobAdoptionsTable {
   lease_owner: string | null;
   lease_expires_at: string | null;
   updated_at: string;
+}
+
+/** One privileged act (src/service/audit/audit-log.ts): who did what to which record, when, and how it ended. */
+export interface AuditRecordsTable {
+  id: string;
+  /** The act's time (the service's clock). */
+  created_at: string;
+  /** `<role>:<token id>` of the caller, `service:<task>` for background work, `registration:<code id>` for a registration. */
+  actor: string;
+  /** The tenant the act belongs to (its tenant-admins see the record), or NULL for service-wide acts. */
+  tenant_id: string | null;
+  /** An AuditAction, e.g. `token.create`. */
+  action: string;
+  /** What the act was done to: `token`, `tenant`, `vault`, `import-job`, … */
+  target_type: string;
+  /** Its id; NULL when the act was refused before the target existed. */
+  target_id: string | null;
+  /** `ok`, `refused` (the rules or the caller's rights said no) or `failed` (it broke part-way). */
+  outcome: string;
+  /** A short JSON object with what else identifies the act (a key, snapshot ids, an error message). */
+  detail: string;
 }

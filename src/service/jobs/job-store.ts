@@ -1,4 +1,7 @@
 import type { Clock } from '../../core/clock.js';
+import type { RandomSource } from '../../core/random.js';
+import { jobActionEvent } from '../audit/audit-events.js';
+import { recordAudit } from '../audit/audit-log.js';
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../../core/errors.js';
 import { isUniqueViolation, isWriteConflict } from '../db/constraint-errors.js';
 import type { ServiceDatabase } from '../db/database.js';
@@ -10,10 +13,11 @@ import type { ImportJobSettings } from './job-settings.js';
 import { isOpenJobState } from './job-states.js';
 import { trackingNumberKey } from './tracking-number.js';
 
-/** What the job store needs: the database (or a transaction on it), the clock and the rules' settings. */
+/** What the job store needs: the database (or a transaction on it), the clock, randomness (audit record ids) and the rules' settings. */
 export interface JobStoreDeps {
   readonly db: ServiceDatabase;
   readonly clock: Clock;
+  readonly random: RandomSource;
   readonly settings: ImportJobSettings;
 }
 
@@ -99,9 +103,10 @@ export interface ChangeOptions {
 }
 
 /**
- * Applies `action` to job `jobId` by the rules (job-machine.ts) and records it: the job's row, its disks
- * and a timeline event by `actor`, in one transaction. When the rules refuse, their error is thrown and
- * nothing changes; an action that changes nothing (a repeated report) records nothing.
+ * Applies `action` to job `jobId` by the rules (job-machine.ts) and records it: the job's row, its disks,
+ * a timeline event by `actor` and, for a privileged act (cancel, close, …), an audit record, in one
+ * transaction. When the rules refuse, their error is thrown and nothing changes; an action that changes
+ * nothing (a repeated report) records nothing.
  *
  * Safe with concurrent writers and several service instances: the row is updated only if it still has
  * the version that was read (else, or when the database reports a conflicting writer, the change is
@@ -141,6 +146,8 @@ async function changeOnce(deps: JobStoreDeps, jobId: string, given: JobAction | 
     .insertInto('job_events')
     .values({ job_id: jobId, seq: read.job.timeline.length + 1, created_at: isoTime(now), state: after.state, action: action.kind, actor, note })
     .execute();
+  const audited = jobActionEvent(read.job, action, actor);
+  if (audited !== undefined) await recordAudit(deps, audited);
   return { job: (await readJob(deps.db, jobId))!.job, changed: true };
 }
 

@@ -1,6 +1,7 @@
 import { ForbiddenError } from '../../core/errors.js';
 import type { RetentionRules } from '../../engine/retention/policy.js';
-import type { Principal } from '../auth/principal.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { actorOf, type Principal } from '../auth/principal.js';
 import type { ServiceContext } from '../context.js';
 import { isoTime } from '../ids.js';
 import { getVault } from './vaults.js';
@@ -21,10 +22,14 @@ export async function setAgentSchedule(
   vaultId: string,
   schedule: Omit<AgentSchedule, 'updatedAt'>,
 ): Promise<AgentSchedule> {
-  await getVault(ctx, principal, vaultId);
+  const vault = await getVault(ctx, principal, vaultId);
   const machineId = agentMachine(principal);
   const stored: AgentSchedule = { ...schedule, updatedAt: isoTime(ctx.clock.now()) };
-  await ctx.db.updateTable('machines').set({ schedule: JSON.stringify(stored) }).where('id', '=', machineId).execute();
+  const audit = { actor: actorOf(principal), tenantId: vault.tenantId, action: 'schedule.set', target: { type: 'machine', id: machineId }, detail: { vaultId, daily: stored.daily, retention: JSON.stringify(stored.retention) } } as const;
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx.updateTable('machines').set({ schedule: JSON.stringify(stored) }).where('id', '=', machineId).execute();
+    await recordAudit({ ...ctx, db: trx }, audit);
+  });
   return stored;
 }
 

@@ -4,6 +4,7 @@
  * (jobs/job-machine.ts); this module checks who asks, records what the rules cannot (results, problems),
  * and adds the disk-level problems the rules refuse to the error log.
  */
+import { auditFailure } from '../audit/audit-log.js';
 import type { Principal } from '../auth/principal.js';
 import type { ServiceContext } from '../context.js';
 import { newRecordId, isoTime } from '../ids.js';
@@ -38,14 +39,16 @@ export async function receiveImportJob(ctx: ServiceContext, principal: Principal
 }
 
 /**
- * Releases disk `index`'s key to an operator, on the timeline. `diskId` must be the id registered for
- * that index (else `DiskIdMismatchError`, and a DiskIdMismatch entry in the error log).
+ * Releases disk `index`'s key to an operator, on the timeline and in the audit log. `diskId` must be the
+ * id registered for that index (else `DiskIdMismatchError`, and a DiskIdMismatch entry in the error log);
+ * a refused release is in the audit log too.
  */
 export async function releaseDiskKey(ctx: ServiceContext, principal: Principal, jobId: string, index: number, diskId: string): Promise<{ diskId: string; diskKey: string }> {
-  await visibleJob(ctx, principal, jobId, ['operator'], 'read disk keys');
+  const job = await visibleJob(ctx, principal, jobId, ['operator'], 'read disk keys');
+  const refused = auditFailure(ctx, { actor: actorOf(principal), tenantId: job.tenantId, action: 'disk-key.release', target: { type: 'import-job', id: jobId }, detail: { diskIndex: index, diskId } });
   await logRefusedDisk(ctx, principal, jobId, index, () =>
     changeImportJob(storeDeps(ctx), jobId, { kind: 'releaseDiskKey', index, diskId, operator: principal.tokenId }, actorOf(principal)),
-  );
+  ).catch(refused);
   const row = await ctx.db.selectFrom('job_disks').select(['id', 'disk_key']).where('job_id', '=', jobId).where('disk_index', '=', index).executeTakeFirstOrThrow();
   return { diskId: row.id, diskKey: row.disk_key };
 }

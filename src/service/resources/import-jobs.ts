@@ -1,7 +1,9 @@
 import { AlreadyExistsError, ForbiddenError, UserError } from '../../core/errors.js';
-import type { Principal } from '../auth/principal.js';
+import { actorOf, type Principal } from '../auth/principal.js';
 import type { Role } from '../auth/roles.js';
 import { canSeeJob, visibleOrNotFound } from '../auth/scope.js';
+import { tokenCreated } from '../audit/audit-events.js';
+import { recordAudit } from '../audit/audit-log.js';
 import { issueToken } from '../auth/token-store.js';
 import type { ServiceContext } from '../context.js';
 import { newRecordId } from '../ids.js';
@@ -74,6 +76,7 @@ export async function createImportJob(ctx: ServiceContext, principal: Principal,
       createdByTokenId: principal.tokenId,
     });
     const token = await issueToken({ db: trx, clock: ctx.clock, random: ctx.random }, { role: 'job', tenantId: vault.tenantId, jobId: id, createdByTokenId: principal.tokenId });
+    await recordAudit({ ...ctx, db: trx }, tokenCreated(actorOf(principal), token, { jobName: request.name }));
     return { job, jobToken: token.token };
   });
 }
@@ -142,14 +145,12 @@ export async function cancelImportJob(ctx: ServiceContext, principal: Principal,
   return (await changeImportJob(storeDeps(ctx), jobId, { kind: 'cancel' }, actorOf(principal))).job;
 }
 
-/** How the timeline names the principal: its role and token id. */
-export function actorOf(principal: Principal): string {
-  return `${principal.role}:${principal.tokenId}`;
-}
+/** How the timeline names the principal (kept here for the modules that import it from here). */
+export { actorOf } from '../auth/principal.js';
 
 /** The job store over the service's database, clock and import job settings. */
 export function storeDeps(ctx: ServiceContext): JobStoreDeps {
-  return { db: ctx.db, clock: ctx.clock, settings: ctx.importJobs };
+  return { db: ctx.db, clock: ctx.clock, random: ctx.random, settings: ctx.importJobs };
 }
 
 /** The job, when the principal may see it (else `NotFoundError`) and has one of `roles` (else `ForbiddenError` saying it may not `what`). */

@@ -1,5 +1,6 @@
 import { AuthenticationError } from '../../core/errors.js';
-import type { Principal } from '../auth/principal.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { actorOf, type Principal } from '../auth/principal.js';
 import { REGISTRATION_CODE_LIFETIME_MS } from '../auth/roles.js';
 import { hashSecret, newSecret } from '../auth/secret-format.js';
 import type { ServiceContext } from '../context.js';
@@ -36,18 +37,23 @@ export async function createRegistrationCode(ctx: ServiceContext, principal: Pri
   const now = ctx.clock.now();
   const registrationCode = newSecret('registration', ctx.random);
   const expiresAt = isoTime(now + REGISTRATION_CODE_LIFETIME_MS);
-  await ctx.db
-    .insertInto('registration_codes')
-    .values({
-      id: newRecordId(ctx.random),
-      vault_id: vault.id,
-      code_hash: hashSecret(registrationCode),
-      created_at: isoTime(now),
-      expires_at: expiresAt,
-      created_by_token_id: principal.tokenId,
-      used_at: null,
-      machine_id: null,
-    })
-    .execute();
+  const id = newRecordId(ctx.random);
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('registration_codes')
+      .values({
+        id,
+        vault_id: vault.id,
+        code_hash: hashSecret(registrationCode),
+        created_at: isoTime(now),
+        expires_at: expiresAt,
+        created_by_token_id: principal.tokenId,
+        used_at: null,
+        machine_id: null,
+      })
+      .execute();
+    const audit = { actor: actorOf(principal), tenantId: vault.tenantId, action: 'vault.credentials', target: { type: 'registration-code', id } } as const;
+    await recordAudit({ ...ctx, db: trx }, { ...audit, detail: { vaultId: vault.id, expiresAt } });
+  });
   return { registrationCode, expiresAt, tenant: { id: tenant.id, name: tenant.name }, vault: { id: vault.id, name: vault.name } };
 }

@@ -1,3 +1,5 @@
+import { tokenCreated } from '../audit/audit-events.js';
+import { recordAudit } from '../audit/audit-log.js';
 import { hashSecret, secretKind } from '../auth/secret-format.js';
 import { issueToken } from '../auth/token-store.js';
 import type { ServiceContext } from '../context.js';
@@ -61,6 +63,7 @@ export async function registerMachine(ctx: ServiceContext, request: Registration
       throw new RegistrationCodeError('REGISTRATION_CODE_USED', 'this registration code was just used by another registration; create a new credentials file');
     }
     const token = await issueToken({ db: trx, clock: ctx.clock, random: ctx.random }, { role: 'agent', tenantId: vault.tenantId, machineId, vaultId: vault.id });
+    await recordAudit({ ...ctx, db: trx }, tokenCreated(`registration:${code.id}`, token, { hostname: request.hostname }));
     return { token, vault, machineId };
   });
   const { token, vault, machineId } = registered;

@@ -1,5 +1,6 @@
 import { ForbiddenError } from '../../core/errors.js';
-import type { Principal } from '../auth/principal.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { actorOf, type Principal } from '../auth/principal.js';
 import { canSeeTenant, visibleOrNotFound } from '../auth/scope.js';
 import { formatBackendLocation, parseBackendUrl } from '../backend-location.js';
 import type { ServiceContext } from '../context.js';
@@ -31,8 +32,11 @@ export interface StorageAccountSpec {
  */
 export async function createStorageAccount(ctx: ServiceContext, principal: Principal, tenantId: string, spec: StorageAccountSpec): Promise<StorageAccount> {
   await getTenant(ctx, principal, tenantId);
+  const audit = { actor: actorOf(principal), tenantId, action: 'storage-account.create', detail: { name: spec.name, backend: spec.backend ?? null } } as const;
   if (spec.backend !== undefined && principal.role !== 'admin') {
-    throw new ForbiddenError("only an admin may choose a storage back end; leave it out to use the service's own storage");
+    const refusal = new ForbiddenError("only an admin may choose a storage back end; leave it out to use the service's own storage");
+    await recordAudit(ctx, { ...audit, target: { type: 'storage-account', id: null }, outcome: 'refused', detail: { ...audit.detail, error: refusal.message } });
+    throw refusal;
   }
   const backend = spec.backend === undefined ? null : formatBackendLocation(parseBackendUrl(spec.backend));
   const row: StorageAccountsTable = {
@@ -43,7 +47,10 @@ export async function createStorageAccount(ctx: ServiceContext, principal: Princ
     created_at: isoTime(ctx.clock.now()),
   };
   await insertOrExplain(
-    () => ctx.db.insertInto('storage_accounts').values(row).execute(),
+    () => ctx.db.transaction().execute(async (trx) => {
+      await trx.insertInto('storage_accounts').values(row).execute();
+      await recordAudit({ ...ctx, db: trx }, { ...audit, target: { type: 'storage-account', id: row.id }, detail: { ...audit.detail, backend } });
+    }),
     `the tenant already has a storage account named "${spec.name}"`,
   );
   return toStorageAccount(row);

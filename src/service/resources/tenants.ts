@@ -1,4 +1,5 @@
-import type { Principal } from '../auth/principal.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { actorOf, type Principal } from '../auth/principal.js';
 import { canSeeTenant, visibleOrNotFound } from '../auth/scope.js';
 import type { ServiceContext } from '../context.js';
 import { insertOrExplain } from '../db/constraint-errors.js';
@@ -13,9 +14,13 @@ export interface Tenant {
 }
 
 /** Creates a tenant; `AlreadyExistsError` when the name is taken. Only admins reach this (route access). */
-export async function createTenant(ctx: ServiceContext, name: string): Promise<Tenant> {
+export async function createTenant(ctx: ServiceContext, principal: Principal, name: string): Promise<Tenant> {
   const row: TenantsTable = { id: newRecordId(ctx.random), name, created_at: isoTime(ctx.clock.now()) };
-  await insertOrExplain(() => ctx.db.insertInto('tenants').values(row).execute(), `a tenant named "${name}" already exists`);
+  const audit = { actor: actorOf(principal), tenantId: row.id, action: 'tenant.create', target: { type: 'tenant', id: row.id }, detail: { name } } as const;
+  await insertOrExplain(() => ctx.db.transaction().execute(async (trx) => {
+    await trx.insertInto('tenants').values(row).execute();
+    await recordAudit({ ...ctx, db: trx }, audit);
+  }), `a tenant named "${name}" already exists`);
   return toTenant(row);
 }
 

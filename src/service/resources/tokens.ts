@@ -1,5 +1,7 @@
 import { ForbiddenError, NotFoundError, UserError } from '../../core/errors.js';
-import type { Principal } from '../auth/principal.js';
+import { tokenCreated, tokenRevoked } from '../audit/audit-events.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { actorOf, type Principal } from '../auth/principal.js';
 import { canSeeTenant, visibleOrNotFound } from '../auth/scope.js';
 import { DEFAULT_TOKEN_LIFETIME_MS } from '../auth/roles.js';
 import { getToken, issueToken, listTokens, revokeToken, type IssuedToken, type TokenRecord } from '../auth/token-store.js';
@@ -31,11 +33,16 @@ export async function createTokenAs(ctx: ServiceContext, principal: Principal, r
     if (request.tenantId !== undefined) throw new UserError(`an ${request.role} token belongs to no tenant; leave the tenant out`);
     if (principal.role !== 'admin') throw new ForbiddenError(`only an admin may create ${request.role} tokens`);
   }
-  return issueToken(ctx, {
+  const spec = {
     role: request.role,
     ...(request.tenantId !== undefined ? { tenantId: request.tenantId } : {}),
     lifetimeMs: delegatedLifetime(ctx.clock.now(), principal, request),
     createdByTokenId: principal.tokenId,
+  };
+  return ctx.db.transaction().execute(async (trx) => {
+    const issued = await issueToken({ ...ctx, db: trx }, spec);
+    await recordAudit({ ...ctx, db: trx }, tokenCreated(actorOf(principal), issued));
+    return issued;
   });
 }
 
@@ -47,7 +54,7 @@ export async function listTokensAs(ctx: ServiceContext, principal: Principal): P
 
 /**
  * Revokes a token the principal may manage (see {@link listTokensAs}); any other id is `NotFoundError`.
- * Idempotent.
+ * Idempotent: only the call that revokes it records the revocation in the audit log.
  */
 export async function revokeTokenAs(ctx: ServiceContext, principal: Principal, tokenId: string): Promise<TokenRecord> {
   const notFound = `token ${tokenId} not found`;
@@ -56,7 +63,12 @@ export async function revokeTokenAs(ctx: ServiceContext, principal: Principal, t
     throw err;
   });
   visibleOrNotFound(token, (t) => principal.role === 'admin' || (t.tenantId !== null && canSeeTenant(principal, t.tenantId)), notFound);
-  return revokeToken(ctx, tokenId);
+  return ctx.db.transaction().execute(async (trx) => {
+    const before = await getToken(trx, tokenId);
+    const revoked = await revokeToken({ ...ctx, db: trx }, tokenId);
+    if (before.revokedAt === null) await recordAudit({ ...ctx, db: trx }, tokenRevoked(actorOf(principal), revoked));
+    return revoked;
+  });
 }
 
 /** The new token's lifetime: as asked or the role's default, and for a non-admin creator at most its own remaining life. */

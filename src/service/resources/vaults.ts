@@ -1,5 +1,6 @@
 import { AlreadyExistsError, NotFoundError } from '../../core/errors.js';
-import type { Principal } from '../auth/principal.js';
+import { recordAudit } from '../audit/audit-log.js';
+import { actorOf, type Principal } from '../auth/principal.js';
 import { canSeeVault, visibleOrNotFound } from '../auth/scope.js';
 import type { ServiceContext } from '../context.js';
 import { insertOrExplain } from '../db/constraint-errors.js';
@@ -62,7 +63,14 @@ export async function createVault(ctx: ServiceContext, principal: Principal, ten
     container,
     created_at: isoTime(ctx.clock.now()),
   };
-  await insertOrExplain(() => ctx.db.insertInto('vaults').values(row).execute(), `the tenant already has a vault named "${spec.name}"`);
+  const audit = { actor: actorOf(principal), tenantId, action: 'vault.create', target: { type: 'vault', id }, detail: { name: spec.name, storageAccountId: spec.storageAccountId, container } } as const;
+  await insertOrExplain(
+    () => ctx.db.transaction().execute(async (trx) => {
+      await trx.insertInto('vaults').values(row).execute();
+      await recordAudit({ ...ctx, db: trx }, audit);
+    }),
+    `the tenant already has a vault named "${spec.name}"`,
+  );
   return toVault(row);
 }
 

@@ -28,7 +28,7 @@ export function diskRegistration(index: number, seed = 'disk'): DiskRegistration
 
 /** The fixture's job store (its database, clock and settings). */
 export function storeOf(fixture: ServiceFixture): JobStoreDeps {
-  return { db: fixture.db, clock: fixture.clock, settings: fixture.ctx.importJobs };
+  return { db: fixture.db, clock: fixture.clock, random: fixture.ctx.random, settings: fixture.ctx.importJobs };
 }
 
 /** Registers disks 0 … count-1 straight through the store and, unless `report` is false, reports them prepared. */

@@ -46,7 +46,7 @@ export async function buildWorld(fixture: ServiceFixture): Promise<World> {
   const admin = await fixture.token({ role: 'admin' });
   const adminPrincipal: Principal = { tokenId: admin.id, role: 'admin', expiresAt: admin.expiresAt };
   const tenant = async (name: string): Promise<TenantWorld> => {
-    const t = await createTenant(fixture.ctx, name);
+    const t = await createTenant(fixture.ctx, adminPrincipal, name);
     const sa = await createStorageAccount(fixture.ctx, adminPrincipal, t.id, { name: `${name}-storage` });
     const vault = await createVault(fixture.ctx, adminPrincipal, t.id, { name: `${name}-vault`, storageAccountId: sa.id });
     const code = await createRegistrationCode(fixture.ctx, adminPrincipal, vault.id);

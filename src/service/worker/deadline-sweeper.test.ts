@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { systemRandom } from '../../core/random.js';
 import { migrateToLatest, openSqliteDatabase } from '../db/database.js';
 import { expireOverdueJobs } from '../jobs/deadline-sweep.js';
 import { readJob } from '../jobs/job-records.js';
@@ -111,7 +112,7 @@ describe('the tracking deadline sweeper', () => {
       await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 's', backend: null, created_at: NOW }).execute();
       await db.insertInto('vaults').values({ id: 'v1', tenant_id: 't1', storage_account_id: 's1', name: 'v', container: 'cv', created_at: NOW }).execute();
       await insertImportJob(db, clock.now(), { id: 'j1', tenantId: 't1', vaultId: 'v1', storageAccountId: 's1', container: 'cj', name: 'j', actor: TEST_ACTOR, createdByTokenId: null });
-      const store = { db, clock, settings: ctx.importJobs };
+      const store = { db, clock, random: ctx.random, settings: ctx.importJobs };
       await changeImportJob(store, 'j1', { kind: 'registerDisk', disk: { id: 'd1', index: 0, bytes: 1, files: 1, manifestSha256: 'ab'.repeat(32) } }, TEST_ACTOR, { diskKey: 'k' });
       await changeImportJob(store, 'j1', { kind: 'markPrepared', disks: 1 }, TEST_ACTOR);
       clock.advance(5000);
@@ -136,15 +137,18 @@ describe('the tracking deadline sweeper', () => {
       for (let i = 0; i < 6; i++) {
         await one.insertInto('vaults').values({ id: `v${i}`, tenant_id: 't1', storage_account_id: 's1', name: `v${i}`, container: `cv${i}`, created_at: NOW }).execute();
         await insertImportJob(one, clock.now(), { id: `j${i}`, tenantId: 't1', vaultId: `v${i}`, storageAccountId: 's1', container: 'cj', name: `j${i}`, actor: TEST_ACTOR, createdByTokenId: null });
-        const store = { db: one, clock, settings };
+        const store = { db: one, clock, random: systemRandom, settings };
         await changeImportJob(store, `j${i}`, { kind: 'registerDisk', disk: { id: `d${i}`, index: 0, bytes: 1, files: 1, manifestSha256: 'ab'.repeat(32) } }, TEST_ACTOR, { diskKey: 'k' });
         await changeImportJob(store, `j${i}`, { kind: 'markPrepared', disks: 1 }, TEST_ACTOR);
       }
       clock.advance(1000);
-      const [a, b] = await Promise.all([expireOverdueJobs({ db: one, clock, settings }), expireOverdueJobs({ db: two, clock, settings })]);
+      const [a, b] = await Promise.all([expireOverdueJobs({ db: one, clock, random: systemRandom, settings }), expireOverdueJobs({ db: two, clock, random: systemRandom, settings })]);
       assert.deepEqual([...a, ...b].map((j) => j.id).sort(), ['j0', 'j1', 'j2', 'j3', 'j4', 'j5']);
       const deletions = await one.selectFrom('job_events').select('job_id').where('state', '=', 'Deleted').execute();
       assert.equal(deletions.length, 6, 'one Deleted event per job');
+      const audited = await one.selectFrom('audit_records').select(['target_id', 'actor']).where('action', '=', 'job.delete').execute();
+      assert.deepEqual(audited.map((r) => r.target_id).sort(), ['j0', 'j1', 'j2', 'j3', 'j4', 'j5'], 'one audit record per deleted job');
+      assert.ok(audited.every((r) => r.actor === 'service:deadline-sweep'));
     } finally {
       await one.destroy();
       await two.destroy();
