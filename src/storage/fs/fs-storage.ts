@@ -79,10 +79,10 @@ export class FsStorage implements Storage {
     assertValidRange(key, range);
     return this.#io('load', key, () =>
       this.#readHandles.use(path, async (handle) => {
-        if (range.length === 0) {
-          const { size } = await handle.stat();
-          if (range.offset > size) throw this.#tooShort(key, size, range);
-        }
+        // The size is checked before the buffer exists: a range is often a client's number (the vault API's
+        // Range header), and allocating it first let one request exhaust the process's memory.
+        const { size } = await handle.stat();
+        if (range.offset + range.length > size) throw this.#tooShort(key, size, range);
         const buffer = Buffer.allocUnsafe(range.length);
         let done = 0;
         while (done < range.length) {
