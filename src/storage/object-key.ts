@@ -17,6 +17,13 @@ export const MAX_KEY_LENGTH = 1024;
 export const MAX_SEGMENT_LENGTH = 255;
 
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * Segments starting with this name the temporary files of saves in progress (FsStorage writes
+ * `.tmp-<random>` next to the target): such keys are refused everywhere, so that a valid key is storable
+ * on every back end and a client can never name, read or replace another save's temporary file.
+ */
+export const RESERVED_SEGMENT_PREFIX = '.tmp-';
 const PARTIAL_SEGMENT = /^[A-Za-z0-9._-]*$/;
 
 /** Why `key` breaks the key rule of storage.ts, or undefined when it follows it. */
@@ -28,6 +35,7 @@ function keyProblem(key: string): string | undefined {
     if (segment === '.' || segment === '..') return `it has a "${segment}" segment`;
     if (!SEGMENT.test(segment)) return 'it has a character outside [A-Za-z0-9._-]';
     if (segment.length > MAX_SEGMENT_LENGTH) return `it has a segment longer than ${MAX_SEGMENT_LENGTH} characters`;
+    if (segment.startsWith(RESERVED_SEGMENT_PREFIX)) return `a segment starts with "${RESERVED_SEGMENT_PREFIX}", which names temporary files`;
   }
   return undefined;
 }

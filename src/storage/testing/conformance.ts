@@ -44,7 +44,7 @@ const isA = (type: new (...args: never[]) => Error) => (err: unknown) => err ins
 
 const INVALID_KEYS = [
   '../x', 'foo/../../baz', '/abs', 'a//b', 'a/', '.', '..', '', 'a b', 'a\0b', 'x'.repeat(2000),
-  `data/${'x'.repeat(256)}`, 'x'.repeat(256), 'caf\u00e9', 'a/\u2024\u2024/b',
+  `data/${'x'.repeat(256)}`, 'x'.repeat(256), 'caf\u00e9', 'a/\u2024\u2024/b', 'locks/.tmp-0123456789abcdef', '.tmp-x/y',
 ];
 /**
  * A key in a pack's folder that does not claim a SHA-256: several tests store arbitrary and changing bytes
