@@ -56,7 +56,7 @@ describe('authentication throttling: per prefix, registration codes, windows', (
       const world = await buildWorld(fixture);
       const statuses: number[] = [];
       for (let i = 0; i < 30; i++) statuses.push((await get(fixture, guess(i), `192.0.2.${i + 1}`)).statusCode);
-      assert.deepEqual(statuses, [...Array(20).fill(401), ...Array(10).fill(429)]);
+      assert.deepEqual(statuses, [...Array<number>(20).fill(401), ...Array<number>(10).fill(429)]);
       assert.equal((await get(fixture, world.a.tenantAdminToken, '192.0.2.200')).statusCode, 200, 'a valid fry_ten_ token');
       // Another kind of credential is another prefix: an agent's wrong token is a plain 401 from a fresh address.
       assert.equal((await get(fixture, `fry_agt_${'y'.repeat(43)}`, '192.0.2.201')).statusCode, 401);

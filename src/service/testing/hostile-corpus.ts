@@ -76,7 +76,7 @@ function request(route: RegisteredRoute, base: BaseRequest, change: Partial<Inje
   const { params, ...rest } = change;
   const body = base.body;
   return {
-    method: route.method as InjectOptions['method'],
+    method: route.method,
     url: fillUrl(route, { ...base.params, ...params }),
     headers: { ...base.headers, ...(rest.headers as Record<string, string> | undefined) },
     ...(body !== undefined && hasBody(route) ? { payload: body as InjectOptions['payload'] } : {}),
