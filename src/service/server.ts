@@ -8,6 +8,7 @@ import type { Storage } from '../storage/storage.js';
 import { registerAgentScheduleRoutes } from './api/agent-schedules.js';
 import type { ApiApp } from './api/api-app.js';
 import { registerBackupRunRoutes } from './api/backup-runs.js';
+import { installAuthThrottle, type AuthThrottleSettings } from './api/auth-throttle.js';
 import { installErrorHandler } from './api/error-handler.js';
 import { registerHealthRoutes } from './api/health.js';
 import { registerImportIngestRoutes, registerImportObjectRoutes } from './api/import-ingest.js';
@@ -49,6 +50,8 @@ export interface ServerOptions {
   readonly bodyLimit?: number;
   /** Import job settings that differ from the defaults (jobs/job-settings.ts). */
   readonly importJobs?: Partial<ImportJobSettings>;
+  /** Limits on failed authentications (api/auth-throttle.ts); DEFAULT_AUTH_THROTTLE when absent. */
+  readonly authThrottle?: AuthThrottleSettings;
 }
 
 /** A built, not yet listening server: `app.inject()` drives it in tests, `app.listen()` serves it. */
@@ -90,7 +93,8 @@ export function buildServer(options: ServerOptions): FerryServer {
   const routes: RegisteredRoute[] = [];
   installErrorHandler(app);
   installRequestResources(app);
-  installAccessControl(app, ctx, routes);
+  const authThrottle = installAuthThrottle(app, options.authThrottle);
+  installAccessControl(app, ctx, routes, authThrottle);
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.recordRequest(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode);
   });
@@ -102,7 +106,7 @@ export function buildServer(options: ServerOptions): FerryServer {
   registerStorageAccountRoutes(app, ctx);
   registerVaultRoutes(app, ctx);
   registerMachineRoutes(app, ctx);
-  registerRegistrationRoutes(app, ctx);
+  registerRegistrationRoutes(app, ctx, authThrottle);
   registerBackupRunRoutes(app, ctx);
   registerAgentScheduleRoutes(app, ctx);
   registerImportJobRoutes(app, ctx);

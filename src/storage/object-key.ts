@@ -8,7 +8,22 @@ import type { ByteRange } from './storage.js';
 /** The longest key any back end accepts, in characters (the limit of Azure and S3 object names). */
 export const MAX_KEY_LENGTH = 1024;
 
+/**
+ * The longest segment, in characters (keys are ASCII, so also in bytes): the file name limit of the file
+ * systems the filesystem back end runs on (ext4, XFS, btrfs, tmpfs, APFS: 255 bytes) and of hierarchical
+ * object stores. A longer segment could be valid for one back end and unstorable on another, so no back
+ * end accepts it.
+ */
+export const MAX_SEGMENT_LENGTH = 255;
+
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * Segments starting with this name the temporary files of saves in progress (FsStorage writes
+ * `.tmp-<random>` next to the target): such keys are refused everywhere, so that a valid key is storable
+ * on every back end and a client can never name, read or replace another save's temporary file.
+ */
+export const RESERVED_SEGMENT_PREFIX = '.tmp-';
 const PARTIAL_SEGMENT = /^[A-Za-z0-9._-]*$/;
 
 /** Why `key` breaks the key rule of storage.ts, or undefined when it follows it. */
@@ -19,6 +34,8 @@ function keyProblem(key: string): string | undefined {
     if (segment === '') return 'it has an empty segment (a leading, trailing or doubled "/")';
     if (segment === '.' || segment === '..') return `it has a "${segment}" segment`;
     if (!SEGMENT.test(segment)) return 'it has a character outside [A-Za-z0-9._-]';
+    if (segment.length > MAX_SEGMENT_LENGTH) return `it has a segment longer than ${MAX_SEGMENT_LENGTH} characters`;
+    if (segment.startsWith(RESERVED_SEGMENT_PREFIX)) return `a segment starts with "${RESERVED_SEGMENT_PREFIX}", which names temporary files`;
   }
   return undefined;
 }
@@ -35,8 +52,8 @@ export function isValidKey(key: string): boolean {
 
 /**
  * Throws a `PermanentError` naming `key` and saying what is wrong with it unless it is a `/`-separated
- * relative path of segments made of `[A-Za-z0-9._-]`, none of them empty, `.` or `..`, with at most
- * {@link MAX_KEY_LENGTH} characters in all. Pure: does no I/O.
+ * relative path of segments made of `[A-Za-z0-9._-]`, none of them empty, `.` or `..`, none longer than
+ * {@link MAX_SEGMENT_LENGTH}, with at most {@link MAX_KEY_LENGTH} characters in all. Pure: does no I/O.
  */
 export function assertValidKey(key: string): void {
   const problem = keyProblem(key);
@@ -59,6 +76,9 @@ export function assertValidPrefix(prefix: string): void {
   else if (slash > 0) problem = keyProblem(folder);
   if (problem === undefined && !PARTIAL_SEGMENT.test(partial)) {
     problem = 'it has a character outside [A-Za-z0-9._-]';
+  }
+  if (problem === undefined && partial.length > MAX_SEGMENT_LENGTH) {
+    problem = `it has a segment longer than ${MAX_SEGMENT_LENGTH} characters`;
   }
   if (problem !== undefined) throw new PermanentError(`invalid key prefix ${quote(prefix)}: ${problem}`);
 }

@@ -3,7 +3,8 @@
  * It knows nothing of packs, keys or encryption. Every back end passes `testing/conformance.ts`.
  *
  * Keys are `/`-separated relative paths of segments made of `[A-Za-z0-9._-]`, none of them `.` or `..`,
- * at most 1024 characters in all. Any other key is refused with a `PermanentError` before any I/O.
+ * none longer than 255 characters, at most 1024 characters in all. Any other key is refused with a
+ * `PermanentError` before any I/O, and every key of that shape can be stored by every back end.
  */
 export interface Storage {
   readonly properties: StorageProperties;
@@ -22,7 +23,9 @@ export interface Storage {
   /**
    * Reads the whole object, or `range.length` bytes from `range.offset`.
    * Rejects with `NotFoundError` when the object does not exist and with `IntegrityError` when the
-   * range reaches past its end (a short object is damage, not a short read).
+   * range reaches past its end (a short object is damage, not a short read). The range is checked
+   * against the object's size before anything is allocated for it: a huge range (any safe integers)
+   * costs no memory, it only fails.
    */
   load(key: string, range?: ByteRange): Promise<Buffer>;
 

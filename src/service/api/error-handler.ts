@@ -10,6 +10,7 @@ import {
   PermanentError,
   UserError,
 } from '../../core/errors.js';
+import { TooManyFailedAuthenticationsError } from './auth-throttle.js';
 
 /** The JSON body of every error the API answers. */
 export interface ApiErrorBody {
@@ -54,6 +55,7 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = toApiError(error);
     if (status === 500) request.log.error({ err: error }, 'request failed');
+    if (error instanceof TooManyFailedAuthenticationsError) reply.header('retry-after', String(error.retryAfterSeconds));
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) =>

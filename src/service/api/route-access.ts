@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { AuthenticationError, ForbiddenError, UserError } from '../../core/errors.js';
 import type { Principal } from '../auth/principal.js';
+import type { AuthThrottle } from './auth-throttle.js';
 import type { Role } from '../auth/roles.js';
 import { principalForSecret } from '../auth/token-store.js';
 import type { ServiceContext } from '../context.js';
@@ -46,9 +47,10 @@ const CREDENTIAL_PARAMETERS = new Set(['token', 'access_token', 'accesstoken', '
  * Installs the access control: every route added afterwards must declare `config.access` (else adding it
  * throws) and is recorded in `routes`; one onRequest hook refuses credentials in the query string (400),
  * authenticates the `Authorization: Bearer` header of non-public routes (401 when missing, malformed,
- * unknown, expired or revoked) and checks the route's roles (403).
+ * unknown, expired or revoked; each such failure is counted by `throttle`, which answers 429 instead once
+ * there were too many) and checks the route's roles (403).
  */
-export function installAccessControl(app: FastifyInstance, ctx: ServiceContext, routes: RegisteredRoute[]): void {
+export function installAccessControl(app: FastifyInstance, ctx: ServiceContext, routes: RegisteredRoute[], throttle?: AuthThrottle): void {
   app.decorateRequest('principal', null);
   app.addHook('onRoute', (route) => {
     const access = route.config?.access;
@@ -63,7 +65,10 @@ export function installAccessControl(app: FastifyInstance, ctx: ServiceContext, 
     const access = request.routeOptions.config.access;
     // No route matched: the not-found handler answers 404 without looking at credentials.
     if (access === undefined || access === 'public') return;
-    const principal = await authenticate(ctx, request);
+    const principal = await authenticate(ctx, request).catch(async (err: unknown) => {
+      if (err instanceof AuthenticationError) await throttle?.failed(request, bearerCredential(request));
+      throw err;
+    });
     if (!access.includes(principal.role)) {
       throw new ForbiddenError(`a ${principal.role} token may not ${request.method} ${request.routeOptions.url ?? ''}`);
     }
@@ -84,6 +89,13 @@ export async function authenticate(ctx: ServiceContext, request: FastifyRequest)
   const match = /^Bearer ([^\s]+)$/i.exec(header);
   if (match === null) throw new AuthenticationError('malformed Authorization header: expected "Bearer <token>"');
   return principalForSecret(ctx, match[1]!);
+}
+
+/** What the request presented as its credential (the Authorization header's value after `Bearer`), if anything. */
+function bearerCredential(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined || header === '') return undefined;
+  return header.replace(/^Bearer\s+/i, '');
 }
 
 /** The principal the access hook set; a route that is public by mistake fails closed with 401. */

@@ -284,7 +284,7 @@ describe('vault object routes: keys, reads and listings', () => {
     assert.deepEqual(await files(t.root), ['index/plain']);
   });
 
-  it('answers the whole object, a range with 206, a range past the end with 416', async () => {
+  it('answers the whole object, ranges with 206 as RFC 9110 says, a range past the end with 416', async () => {
     const whole = await get(t, 'agentA', 'index/plain');
     assert.equal(whole.statusCode, 200);
     assert.ok(whole.rawPayload.equals(data));
@@ -292,13 +292,38 @@ describe('vault object routes: keys, reads and listings', () => {
     assert.equal(part.statusCode, 206);
     assert.equal(part.headers['content-range'], 'bytes 10-19/*');
     assert.ok(part.rawPayload.equals(data.subarray(10, 20)));
-    for (const range of ['bytes=995-1004', 'bytes=1000-1000']) {
+    // [Range, first byte, last byte, Content-Range]: clipped, open, suffix, huge numbers.
+    const served: ReadonlyArray<readonly [string, number, number, string]> = [
+      ['bytes=995-1004', 995, 999, 'bytes 995-999/1000'],
+      ['bytes=0-2147483647', 0, 999, 'bytes 0-999/1000'],
+      ['bytes=0-99999999999999999999999', 0, 999, 'bytes 0-999/1000'],
+      ['bytes=5-', 5, 999, 'bytes 5-999/1000'],
+      ['bytes=-5', 995, 999, 'bytes 995-999/1000'],
+      ['bytes=-5000', 0, 999, 'bytes 0-999/1000'],
+      ['BYTES = 7-8', 7, 8, 'bytes 7-8/*'],
+    ];
+    for (const [range, first, last, contentRange] of served) {
+      const answer = await get(t, 'agentA', 'index/plain', { range });
+      assert.equal(answer.statusCode, 206, range);
+      assert.equal(answer.headers['content-range'], contentRange, range);
+      assert.ok(answer.rawPayload.equals(data.subarray(first, last + 1)), range);
+    }
+    for (const range of ['bytes=1000-1000', 'bytes=1000-', 'bytes=2147483647-2147483648', 'bytes=99999999999999999999-', 'bytes=-0']) {
       const past = await get(t, 'agentA', 'index/plain', { range });
       assert.equal(past.statusCode, 416, range);
-      assert.equal(apiError(past).code, 'INTEGRITY');
+      assert.equal(past.headers['content-range'], 'bytes */1000', range);
+      assert.equal(apiError(past).code, 'RANGE_NOT_SATISFIABLE');
     }
-    for (const range of ['bytes=5-', 'bytes=-5', 'bytes=9-3', 'bytes=0-1,4-5', 'items=0-1']) {
-      assert.equal((await get(t, 'agentA', 'index/plain', { range })).statusCode, 400, range);
+    // Several ranges and other units are ignored (RFC 9110 allows it): the whole object.
+    for (const range of ['bytes=0-1,4-5', 'items=0-1']) {
+      const answer = await get(t, 'agentA', 'index/plain', { range });
+      assert.equal(answer.statusCode, 200, range);
+      assert.ok(answer.rawPayload.equals(data), range);
+    }
+    for (const range of ['bytes=9-3', 'bytes=-', 'bytes=a-b', 'bytes=1-2-3', 'bytes 0-1', 'bytes=0x10-20', 'bytes=-1-2']) {
+      const answer = await get(t, 'agentA', 'index/plain', { range });
+      assert.equal(answer.statusCode, 400, range);
+      assert.equal(apiError(answer).code, 'INVALID_RANGE', range);
     }
   });
 

@@ -4,7 +4,7 @@
  * live in ../vault-objects/object-access-policy.ts, the operations in ../vault-objects/vault-objects.ts.
  *
  *   GET    /v1/vaults/:vaultId/objects?prefix=P   list (NDJSON, streamed)
- *   GET    /v1/vaults/:vaultId/objects/<key>      load; `Range: bytes=A-B` → 206
+ *   GET    /v1/vaults/:vaultId/objects/<key>      load; `Range: bytes=A-B`, `bytes=A-`, `bytes=-N` → 206 (416 past the end)
  *   HEAD   /v1/vaults/:vaultId/objects/<key>      stat (Content-Length)
  *   PUT    /v1/vaults/:vaultId/objects/<key>      save (application/octet-stream, streamed)
  *   DELETE /v1/vaults/:vaultId/objects/<key>      remove (idempotent)
@@ -12,8 +12,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ForbiddenError, IntegrityError, UserError } from '../../core/errors.js';
+import { ForbiddenError, IntegrityError } from '../../core/errors.js';
 import { assertValidPrefix, isValidKey } from '../../storage/object-key.js';
+import { contentRange, exactRange, parseRangeHeader, resolveRange, type RangeRequest } from './byte-ranges.js';
 import type { ByteRange } from '../../storage/storage.js';
 import type { LockOwnership, ResolvedVault } from '../vault-objects/vault-access.js';
 import { VaultObjects } from '../vault-objects/vault-objects.js';
@@ -60,13 +61,10 @@ const SHA256_HEADER = 'x-ferry-sha256';
 
 const vaultIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'a vault id is 1 to 128 of [A-Za-z0-9._-]');
 const keySchema = z.string().refine(isValidKey, {
-  message: 'not a valid object key: `/`-separated segments of [A-Za-z0-9._-], none "." or "..", at most 1024 characters',
+  message: 'not a valid object key: `/`-separated segments of [A-Za-z0-9._-], none "." or "..", none over 255 characters, at most 1024 characters',
 });
 const listQuery = z.object({
   prefix: z.string().refine(isValidPrefix, { message: 'not a valid key prefix' }).default(''),
-});
-const loadHeaders = z.looseObject({
-  range: z.string().regex(/^bytes=\d{1,15}-\d{1,15}$/, 'only one range of the form bytes=FIRST-LAST').optional(),
 });
 const saveHeaders = z.looseObject({
   [SHA256_HEADER]: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256').optional(),
@@ -164,23 +162,17 @@ export function registerObjectRoutes(app: FastifyInstance, deps: ObjectRouteDeps
       url: `${spec.base}/objects/*`,
       config: { access, summary: `Read ${noun === 'import' ? 'an' : 'a'} ${noun} object, whole or a byte range` },
       exposeHeadRoute: false,
-      schema: { params: objectParams, headers: loadHeaders },
+      schema: { params: objectParams },
       handler: async (request, reply) => {
         const key = keyOf(request);
-        const range = parseRange(request.headers.range);
+        const wanted = parseRangeHeader(request.headers.range);
         const vault = await spec.resolve(request, idOf(request));
-        let bytes: Buffer;
-        try {
-          bytes = await objects.load(vault, key, range);
-        } catch (err) {
-          if (range === undefined || !(err instanceof IntegrityError)) throw err;
-          return reply.status(416).header('cache-control', 'no-store').send({ code: err.code, message: err.message });
-        }
-        reply.header('cache-control', 'no-store').type(OBJECT_CONTENT_TYPE);
-        if (range !== undefined) {
-          reply.status(206).header('content-range', `bytes ${range.offset}-${range.offset + range.length - 1}/*`);
-        }
-        return reply.send(bytes);
+        reply.header('cache-control', 'no-store').header('accept-ranges', 'bytes');
+        if (wanted.kind === 'whole') return reply.type(OBJECT_CONTENT_TYPE).send(await objects.load(vault, key));
+        return sendRange(reply, wanted, {
+          load: (range) => objects.load(vault, key, range),
+          size: async () => (await objects.stat(vault, key)).size,
+        });
       },
     });
 
@@ -304,12 +296,36 @@ function declaredLength(request: FastifyRequest): number | undefined {
   return header === undefined ? undefined : Number(header);
 }
 
-/** `bytes=FIRST-LAST` (validated by the schema) as an offset and length; LAST before FIRST is a 400. */
-function parseRange(header: string | undefined): ByteRange | undefined {
-  if (header === undefined) return undefined;
-  const [first, last] = header.slice('bytes='.length).split('-').map(Number) as [number, number];
-  if (last < first) throw new UserError(`invalid range ${header}: LAST is before FIRST`);
-  return { offset: first, length: last - first + 1 };
+/**
+ * Answers a ranged read with 206, or 416 and `Content-Range: bytes *\/SIZE` when the range selects nothing.
+ * A `bytes=FIRST-LAST` of safe integers is loaded at once (the common case: one storage call, and the
+ * storage refuses a range past the end without allocating it); any other range, or one that did not fit,
+ * is resolved against the object's size first (clipped, suffix, open), so no client number sizes anything.
+ */
+async function sendRange(
+  reply: FastifyReply,
+  wanted: Exclude<RangeRequest, { kind: 'whole' }>,
+  object: { load(range: ByteRange): Promise<Buffer>; size(): Promise<number> },
+): Promise<FastifyReply> {
+  const exact = exactRange(wanted);
+  if (exact !== undefined) {
+    try {
+      const bytes = await object.load(exact);
+      return await reply.status(206).header('content-range', contentRange(exact)).type(OBJECT_CONTENT_TYPE).send(bytes);
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err;
+    }
+  }
+  const size = await object.size();
+  const range = resolveRange(wanted, size);
+  if (range === 'unsatisfiable') {
+    return reply
+      .status(416)
+      .header('content-range', `bytes */${size}`)
+      .send({ code: 'RANGE_NOT_SATISFIABLE', message: `the range selects no byte of this object of ${size} bytes` });
+  }
+  const bytes = await object.load(range);
+  return reply.status(206).header('content-range', contentRange(range, size)).type(OBJECT_CONTENT_TYPE).send(bytes);
 }
 
 function isValidPrefix(prefix: string): boolean {

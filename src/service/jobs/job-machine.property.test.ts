@@ -370,6 +370,13 @@ describe('import job state machine', () => {
     assert.equal(prepared.trackingDeadline, iso(T0 + 5000));
     assert.match(note ?? '', /2 disks prepared; carrier and tracking number are due by 2026-11-25T12:00:05.000Z/);
   });
+
+  it('refuses a reported disk count over the limit before anything is sized by it', () => {
+    const job: JobFacts = { state: 'Creating', preparedAt: null, trackingDeadline: null, shipping: null, shippedAt: null, receivedAt: null, disks: [disk(0)], adoption: null };
+    for (const disks of [settings.maxDisksPerJob + 1, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
+      assert.throws(() => applyJobAction(job, { kind: 'markPrepared', disks }, { now: T0, settings }), (err: unknown) => toApiError(err).body.code === 'JOB_LIMIT_EXCEEDED', String(disks));
+    }
+  });
 });
 
 /** Besides the state, an allowed action changes only what it is about. */

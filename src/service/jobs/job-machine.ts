@@ -237,6 +237,9 @@ function markPrepared(job: JobFacts, count: number, context: JobRulesContext): J
   }
   if (job.state !== 'Creating') throw new IllegalTransitionError(refusal(job, 'markPrepared'));
   if (!(Number.isInteger(count) && count >= 1)) throw new IllegalTransitionError('a job needs at least one disk');
+  // The count is the client's word: checked against the limit before anything is sized by it.
+  const { maxDisksPerJob } = context.settings;
+  if (count > maxDisksPerJob) throw new JobLimitError(`a job has at most ${maxDisksPerJob} disks; ${count} were reported`);
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !job.disks.some((d) => d.index === i));
   if (missing.length > 0) throw new IllegalTransitionError(`disk${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count} ${missing.length > 1 ? 'are' : 'is'} not registered yet`);
   const extra = job.disks.filter((d) => d.index >= count).map((d) => d.index);

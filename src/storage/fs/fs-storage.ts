@@ -4,11 +4,11 @@ import { dirname, join, resolve } from 'node:path';
 import { FerryError, IntegrityError, NotFoundError, PermanentError, isErrno } from '../../core/errors.js';
 import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import { ReadHandleCache } from './read-handle-cache.js';
-import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
+import { RESERVED_SEGMENT_PREFIX, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
 
-/** Names of in-progress saves start with this; they are never listed and never valid keys here. */
-export const TEMP_PREFIX = '.tmp-';
+/** Names of in-progress saves start with this; they are never listed and never valid keys (object-key.ts). */
+export const TEMP_PREFIX = RESERVED_SEGMENT_PREFIX;
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 /** Files kept open for ranged reads (restores read many blobs of a few packs). */
@@ -24,8 +24,8 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
  * - save writes `.tmp-<random hex>` next to the target, fsyncs it, renames it over the target and fsyncs
  *   the folder (and the parents of folders it created), so after it resolves the object is durable.
  *   On any failure the temp file is removed. Concurrent saves of one key leave one whole object.
- * - Keys with a segment starting with `.tmp-` are refused with a `PermanentError`, as such files would
- *   be hidden from list.
+ * - Keys with a segment starting with `.tmp-` are invalid for every back end (object-key.ts): such files
+ *   would be hidden from list.
  * - remove unlinks without fsyncing the folder: a removal may be undone by a crash, never half done.
  * - Errno codes are translated here: ENOENT → `NotFoundError` (load, stat), out of space, quota,
  *   permission, read-only and a file or folder in the way → `PermanentError`; others get context.
@@ -79,10 +79,10 @@ export class FsStorage implements Storage {
     assertValidRange(key, range);
     return this.#io('load', key, () =>
       this.#readHandles.use(path, async (handle) => {
-        if (range.length === 0) {
-          const { size } = await handle.stat();
-          if (range.offset > size) throw this.#tooShort(key, size, range);
-        }
+        // The size is checked before the buffer exists: a range is often a client's number (the vault API's
+        // Range header), and allocating it first let one request exhaust the process's memory.
+        const { size } = await handle.stat();
+        if (range.offset + range.length > size) throw this.#tooShort(key, size, range);
         const buffer = Buffer.allocUnsafe(range.length);
         let done = 0;
         while (done < range.length) {
@@ -160,9 +160,6 @@ export class FsStorage implements Storage {
   /** Checks `key` before any I/O and maps it to its file. */
   #pathOf(key: string): string {
     assertValidKey(key);
-    if (key.split('/').some((segment) => segment.startsWith(TEMP_PREFIX))) {
-      throw new PermanentError(`invalid object key ${JSON.stringify(key)}: "${TEMP_PREFIX}" names temporary files`);
-    }
     return join(this.#root, ...key.split('/'));
   }
 

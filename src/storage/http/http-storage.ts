@@ -266,20 +266,29 @@ function contentLength(what: string, response: Response): number {
   return size;
 }
 
-/** Reads exactly `length` bytes of the body into one Buffer; a longer or shorter body is damage. */
+/**
+ * Reads exactly `length` bytes of the body into one Buffer; a longer or shorter body is damage. Memory is
+ * taken as bytes arrive, never from `length` alone: a range past the end of the object (the server
+ * answers the part that exists) must fail, not allocate what was asked for.
+ */
 async function readBody(what: string, response: Response, length: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
+  const declared = response.headers.get('content-length');
+  if (declared !== null && Number(declared) !== length) {
+    await response.body?.cancel();
+    throw new IntegrityError(`${what}: the answer has ${declared} bytes, expected ${length}`);
+  }
+  const chunks: Uint8Array[] = [];
   let filled = 0;
   if (response.body !== null) {
     for await (const chunk of response.body) {
       const piece = chunk as Uint8Array;
       if (filled + piece.byteLength > length) throw new IntegrityError(`${what}: the answer has more than ${length} bytes`);
-      buffer.set(piece, filled);
+      chunks.push(piece);
       filled += piece.byteLength;
     }
   }
   if (filled !== length) throw new IntegrityError(`${what}: the answer has ${filled} bytes, expected ${length}`);
-  return buffer;
+  return chunks.length === 1 ? Buffer.from(chunks[0]!.buffer, chunks[0]!.byteOffset, chunks[0]!.byteLength) : Buffer.concat(chunks, filled);
 }
 
 type ListingLine = ObjectInfo | { readonly done: true; readonly count: number } | { readonly error: { code: string; message: string } };

@@ -42,7 +42,10 @@ async function* failingAfter(data: Buffer, error: Error): AsyncGenerator<Uint8Ar
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 const isA = (type: new (...args: never[]) => Error) => (err: unknown) => err instanceof type;
 
-const INVALID_KEYS = ['../x', 'foo/../../baz', '/abs', 'a//b', 'a/', '.', '..', '', 'a b', 'a\0b', 'x'.repeat(2000)];
+const INVALID_KEYS = [
+  '../x', 'foo/../../baz', '/abs', 'a//b', 'a/', '.', '..', '', 'a b', 'a\0b', 'x'.repeat(2000),
+  `data/${'x'.repeat(256)}`, 'x'.repeat(256), 'caf\u00e9', 'a/\u2024\u2024/b', 'locks/.tmp-0123456789abcdef', '.tmp-x/y',
+];
 /**
  * A key in a pack's folder that does not claim a SHA-256: several tests store arbitrary and changing bytes
  * under it, and a storage may verify keys of the repository layout (64 hex digits) against their bytes, as
@@ -103,6 +106,23 @@ export function runStorageConformance(name: string, makeStorage: () => Promise<S
         await assert.rejects(storage.load('index/i', { offset, length }), isA(IntegrityError), `${offset}+${length}`);
       }
       await assert.rejects(storage.load('index/i', { offset: -1, length: 5 }), isA(PermanentError));
+    });
+
+    test('a huge range fails as past the end, without allocating it (the process survives)', async (storage) => {
+      await storage.save('index/i', seededBytes(100));
+      const huge = [
+        [0, 2 ** 31 - 1],
+        [0, 2 ** 32 + 5],
+        [50, 2 ** 40],
+        [0, Number.MAX_SAFE_INTEGER],
+        [Number.MAX_SAFE_INTEGER, 1],
+        [2 ** 31, 2 ** 31],
+      ] as const;
+      for (const [offset, length] of huge) {
+        await assert.rejects(storage.load('index/i', { offset, length }), isA(IntegrityError), `${offset}+${length}`);
+      }
+      await assert.rejects(storage.load('index/i', { offset: 0, length: 2 ** 53 }), isA(PermanentError), 'beyond safe integers');
+      assert.ok((await storage.load('index/i')).equals(seededBytes(100)), 'the object is whole');
     });
 
     test('a missing object is a NotFoundError', async (storage) => {
@@ -241,6 +261,26 @@ export function runStorageConformance(name: string, makeStorage: () => Promise<S
       assert.equal(key.length, 1024);
       await storage.save(key, seededBytes(8));
       assert.deepEqual(await listKeys(storage, ''), [key]);
+    });
+
+    test('every key the rules allow is storable: 255-character segments, a 1024-character key of few segments', async (storage) => {
+      const keys = [
+        'x'.repeat(255),
+        `data/${'y'.repeat(255)}`,
+        `${'a'.repeat(255)}/${'b'.repeat(255)}/${'c'.repeat(255)}/${'d'.repeat(255)}`,
+        `locks/${'z'.repeat(250)}/${'w'.repeat(255)}/${'v'.repeat(255)}/${'u'.repeat(255)}`,
+      ];
+      assert.equal(keys[2]!.length, 1023);
+      assert.equal(keys[3]!.length, 1024);
+      for (const [i, key] of keys.entries()) {
+        await storage.save(key, seededBytes(8, i + 1));
+        assert.ok((await storage.load(key)).equals(seededBytes(8, i + 1)), `${key.slice(0, 12)}…`);
+        assert.equal((await storage.stat(key)).size, 8);
+      }
+      assert.deepEqual(await listKeys(storage, ''), [...keys].sort());
+      for (const key of keys) await storage.remove(key);
+      assert.deepEqual(await listKeys(storage, ''), []);
+      await assert.rejects(storage.list(`data/${'y'.repeat(256)}`, () => undefined), isA(PermanentError), 'a prefix no key can have');
     });
 
     test('concurrent saves of different keys all land', async (storage) => {
