@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { IntegrityError, PermanentError, UserError, WrongPasswordError } from '../../core/errors.js';
+import type { Id } from '../../core/ids.js';
 import { objectKey } from '../../storage/layout.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
 import { FaultyStorage } from '../../storage/testing/faulty-storage.js';
@@ -123,12 +124,12 @@ describe('loading the index', () => {
 
 describe('one damaged snapshot or index file is that file\'s problem', () => {
   /** A repository with three snapshots a minute apart; returns their ids oldest first. */
-  async function threeSnapshots(storage: MemoryStorage | FaultyStorage): Promise<{ repo: Repository; ids: string[] }> {
+  async function threeSnapshots(storage: MemoryStorage | FaultyStorage): Promise<{ repo: Repository; ids: Id[] }> {
     const repo = await Repository.init(storage, password, context, small);
     const writer = repo.createWriter();
     const { id: tree } = await writer.save('tree', encodeTree([]));
     await writer.flush();
-    const ids: string[] = [];
+    const ids: Id[] = [];
     for (let i = 0; i < 3; i++) {
       const time = new Date(Date.UTC(2026, 10, 25, 12, i)).toISOString();
       ids.push(await repo.saveSnapshot({ version: 1, time, tree, paths: ['/data'], hostname: 'h', username: 'u', uid: 0, gid: 0, tags: [], excludes: [], skipped: [] }));
@@ -183,8 +184,8 @@ describe('one damaged snapshot or index file is that file\'s problem', () => {
     const tree = sha256Id(Buffer.from('t'));
     const snapshot = (minute: number) => ({ version: 1 as const, time: new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString(), tree, paths: ['/'], hostname: 'h', username: 'u', uid: 0, gid: 0, tags: [], excludes: [], skipped: [] });
     // Save snapshots until two ids share their first four hex digits (a few hundred, by the birthday bound).
-    const byPrefix = new Map<string, string>();
-    let pair: [string, string] | undefined;
+    const byPrefix = new Map<string, Id>();
+    let pair: [Id, Id] | undefined;
     for (let minute = 0; !pair; minute++) {
       const id = await repo.saveSnapshot(snapshot(minute));
       const other = byPrefix.get(id.slice(0, 4));
