@@ -77,7 +77,7 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
  */
 function remedy(problems: readonly RestoreProblem[], unreadableIndexFiles: number, target: RepositoryTarget): string {
   if (!problems.some((p) => p.notIndexed)) return 'Run `ferry check --read-data` to see which packs are damaged.';
-  const why = unreadableIndexFiles > 0 ? 'some index files cannot be read (see the warnings above), so ' : '';
+  const why = unreadableIndexFiles > 0 ? ', because some index files cannot be read (see the warnings above)' : '';
   const who = target.registration ? `ask a tenant-admin to run \`ferry repair index -r ${target.location}\`` : 'run `ferry repair index`';
-  return `Some of them need data that ${why}the index does not list: ${who} (it rebuilds the index from the packs), then restore again; \`ferry check\` then names anything still lost.`;
+  return `Some of them need data the index does not list${why}: ${who} (it rebuilds the index from the packs), then restore again; \`ferry check\` then names anything still lost.`;
 }
