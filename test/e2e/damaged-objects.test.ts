@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { flipBit } from './damage.js';
 import { ferry, ferryOk, lastJson, makeTempDir, type TempDir } from './harness.js';
 
 interface SnapshotJson {
@@ -18,13 +19,6 @@ async function readFiles(root: string): Promise<Map<string, Buffer>> {
     if (entry.isFile()) out.set(relative(root, join(entry.parentPath, entry.name)), await readFile(join(entry.parentPath, entry.name)));
   }
   return out;
-}
-
-/** Flips one bit in the middle of a file, as a failing disk would. */
-export async function flipBit(path: string): Promise<void> {
-  const bytes = await readFile(path);
-  bytes[bytes.length >> 1]! ^= 0x20;
-  await writeFile(path, bytes);
 }
 
 async function backup(repo: string, source: string): Promise<string> {
