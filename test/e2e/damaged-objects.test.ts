@@ -154,8 +154,10 @@ describe('a damaged or missing index file', () => {
     await writeFile(join(source, 'new.bin'), Buffer.alloc(150_000, 2));
     await backup(repo, source);
     secondFiles = await readFiles(source);
-    [secondIndex] = (await readdir(join(repo, 'index'))).filter((name) => !before.has(name));
-    await flipBit(join(repo, 'index', secondIndex!));
+    const added = (await readdir(join(repo, 'index'))).filter((name) => !before.has(name));
+    assert.equal(added.length, 1);
+    secondIndex = added[0]!;
+    await flipBit(join(repo, 'index', secondIndex));
   });
   after(() => tmp.cleanup());
 
@@ -192,8 +194,7 @@ describe('a damaged or missing index file', () => {
   });
 
   it('a missing index file: restore says repair index; repair index brings the data back', async () => {
-    const third = await backup(repo, join(source));
-    void third;
+    await backup(repo, source);
     for (const name of await readdir(join(repo, 'index'))) await rm(join(repo, 'index', name));
     const failed = await ferry(['restore', '-r', repo, 'latest', '--target', join(tmp.path, 'restore-missing')]);
     assert.equal(failed.code, 1);
