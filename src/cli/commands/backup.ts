@@ -8,6 +8,7 @@ import { scanTotals, type ScanTotals } from '../../engine/archiver/scanner.js';
 import type { BackupSummary } from '../../engine/snapshot/snapshot.js';
 import type { BackupRunStatus, BackupRunTrigger } from '../../service/resources/backup-runs.js';
 import { openLockedRepository, repositoryTarget, type CliContext, type RepoOptions, type RepositoryTarget } from '../context.js';
+import { loadIndexWarning } from '../damaged-objects.js';
 import { reportBackupRun } from '../run-report.js';
 import { followSeed, reportUnhealedSnapshots, type SeedFollowUp } from '../seed-adoption.js';
 import { formatBytes, formatDuration } from '../format.js';
@@ -113,8 +114,14 @@ async function runBackup(
     }
   }
   const { repo, lock } = await openLockedRepository(ctx, options, 'shared', target);
-  await repo.loadIndex();
-  const parent = findParent(await repo.listSnapshots(), ctx.repoContext.hostname, sources);
+  // A damaged index file only hides its packs: their blobs are stored again if this backup needs them.
+  await loadIndexWarning(ctx, repo, target);
+  const { snapshots, unreadable } = await repo.readSnapshots();
+  if (unreadable.length > 0) {
+    const n = unreadable.length;
+    ctx.stderr.write(`warning: ${n} snapshot file${n === 1 ? '' : 's'} cannot be read (\`ferry snapshots\` names ${n === 1 ? 'it' : 'them'}); the parent snapshot is chosen among the others\n`);
+  }
+  const parent = findParent(snapshots, ctx.repoContext.hostname, sources);
   const progress = newProgress();
   const totals: ScanTotals = { files: 0, bytes: 0, finished: false };
   const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';

@@ -1,6 +1,6 @@
 import { UserError } from '../../core/errors.js';
 import { checkRepository, type PackSubset } from '../../engine/checker/checker.js';
-import { openRepository, type CliContext, type RepoOptions } from '../context.js';
+import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 
 export interface CheckCommandOptions extends RepoOptions {
   readonly readData?: boolean;
@@ -35,7 +35,7 @@ export async function checkCommand(ctx: CliContext, options: CheckCommandOptions
   const subset = options.readDataSubset === undefined ? undefined : parseReadDataSubset(options.readDataSubset);
   if (subset && options.readData) throw new UserError('give either --read-data or --read-data-subset, not both');
   const reading = (options.readData ?? false) || subset !== undefined;
-  const repo = await openRepository(ctx, options);
+  const { repo, target } = await openLockedRepository(ctx, options);
   const report = await checkRepository(repo, {
     readData: options.readData ?? false,
     readSubset: subset,
@@ -51,6 +51,8 @@ export async function checkCommand(ctx: CliContext, options: CheckCommandOptions
         errors: report.errors,
         warnings: report.warnings,
         pack_problems: report.packProblems,
+        unreadable_snapshots: report.unreadableSnapshots.map(({ id, error }) => ({ id, error: error.message })),
+        unreadable_index_files: report.unreadableIndexFiles.map(({ id, error }) => ({ id, error: error.message })),
         snapshots: report.snapshotsChecked,
         packs: report.packsChecked,
         packs_read: report.packsRead,
@@ -65,6 +67,11 @@ export async function checkCommand(ctx: CliContext, options: CheckCommandOptions
   }
   if (report.errors.length > 0 && !options.json) {
     ctx.stderr.write('ferry: the repository is damaged (see above); snapshots not named are unaffected\n');
+    if (target.registration) {
+      ctx.stderr.write(
+        `ferry: this machine's agent token may only add to the vault: ask a tenant-admin to run the \`forget\` and \`repair\` commands named above, with -r ${target.location}\n`,
+      );
+    }
   }
   return report.errors.length === 0 ? 0 : 1;
 }

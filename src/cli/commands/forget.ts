@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { InterruptedError } from '../../core/errors.js';
-import { shortId } from '../../core/ids.js';
+import { InterruptedError, UserError } from '../../core/errors.js';
+import { shortId, type Id } from '../../core/ids.js';
 import { pruneRepository, type PruneReport } from '../../engine/prune/prune.js';
 import type { Repository } from '../../engine/repository/repository.js';
 import type { RepositoryLock } from '../../engine/repository/lock.js';
@@ -9,6 +9,7 @@ import { applyPolicy, validatePolicy, type Decision, type GroupDecisions, type R
 import { objectKey } from '../../storage/layout.js';
 import { collect, repoCommand, type Runner } from '../command-kit.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
+import { unreadableSnapshotLine } from '../damaged-objects.js';
 import { pruneReportJson } from './prune.js';
 import { formatBytes } from '../format.js';
 
@@ -24,7 +25,8 @@ export interface ForgetOptions extends RepoOptions, RetentionRules {
 /** Adds `ferry forget` to the program (wired in cli/main.ts). */
 export function registerForget(program: Command, ctx: CliContext, run: Runner): void {
   const count = (what: string): string => `keep ${what} (-1 or "unlimited": all)`;
-  repoCommand(program, 'forget', 'remove snapshots by a retention policy (then `ferry prune`, or --prune, frees the space)')
+  repoCommand(program, 'forget', 'remove snapshots by id or by a retention policy (then `ferry prune`, or --prune, frees the space)')
+    .argument('[snapshot-ids...]', 'remove these snapshots (full ids or unique prefixes; also snapshot files that cannot be read) instead of applying a policy')
     .option('--keep-last <N>', count('the N newest snapshots'), parseCount)
     .option('--keep-hourly <N>', count('the newest snapshot of each of the last N hours with snapshots'), parseCount)
     .option('--keep-daily <N>', count('the newest snapshot of each of the last N days with snapshots'), parseCount)
@@ -39,39 +41,34 @@ export function registerForget(program: Command, ctx: CliContext, run: Runner): 
     .option('--dry-run', 'show what would be removed, remove nothing')
     .option('--prune', 'afterwards delete the data no snapshot uses any more (as `ferry prune`)')
     .addHelpText('after', '\nBuckets (hourly … yearly) use each snapshot\'s time in UTC. Snapshots the --host/--tag filters exclude are never removed.\n')
-    .action((opts: ForgetOptions) => run(forgetCommand(ctx, opts)));
+    .action((ids: string[], opts: ForgetOptions) => run(forgetCommand(ctx, ids, opts)));
 }
 
 /**
- * `ferry forget`: applies the retention policy, prints per group what is kept (with the reasons) and
+ * `ferry forget ID…` removes the snapshots named (see {@link forgetByIds}). Otherwise `ferry forget`
+ * applies the retention policy, prints per group what is kept (with the reasons) and
  * removed, removes the removed snapshots' objects unless --dry-run, then prunes with --prune. Refuses a
- * policy without any --keep-* rule before asking for the password. Holds an exclusive lock throughout
- * (exit 11 when another process holds one). Removal is idempotent: re-running after an interruption
- * removes what is left.
+ * policy without any --keep-* rule before asking for the password. A snapshot file that cannot be read
+ * is neither kept nor removed by a policy (its time and host are unknown): it is named on stderr with
+ * `ferry forget ID` as the remedy. Holds an exclusive lock throughout (exit 11 when another process holds
+ * one). Removal is idempotent: re-running after an interruption removes what is left.
  */
-export async function forgetCommand(ctx: CliContext, options: ForgetOptions): Promise<number> {
+export async function forgetCommand(ctx: CliContext, ids: readonly string[], options: ForgetOptions): Promise<number> {
+  if (ids.length > 0) return forgetByIds(ctx, ids, options);
   const policy = policyFromOptions(options);
   validatePolicy(policy);
   const dryRun = options.dryRun === true;
-  const { repo, lock } = await openLockedRepository(ctx, options, 'exclusive');
-  const result = applyPolicy(await repo.listSnapshots(), policy, new Date(repo.context.clock.now()));
+  const { repo, lock, target } = await openLockedRepository(ctx, options, 'exclusive');
+  const { snapshots, unreadable } = await repo.readSnapshots();
+  for (const bad of unreadable) ctx.stderr.write(`warning: ${unreadableSnapshotLine(target, bad)}; the policy leaves it alone\n`);
+  const result = applyPolicy(snapshots, policy, new Date(repo.context.clock.now()));
   if (!options.json) printGroups(ctx, result.groups);
-  if (!dryRun) await removeSnapshots(ctx, repo, lock, result.remove);
+  if (!dryRun) await removeSnapshots(ctx, repo, lock, result.remove.map((d) => d.id));
   if (!options.json) {
     const n = plural(result.remove.length, 'snapshot');
     ctx.stdout.write(dryRun ? `would remove ${n} (dry run: nothing was changed)\n` : `removed ${n}\n`);
   }
-  let prune: PruneReport | undefined;
-  if (options.prune) {
-    if (dryRun && !options.json && result.remove.length > 0) {
-      ctx.stdout.write('note: the prune dry run still counts the snapshots this dry run would remove as used\n');
-    }
-    // Progress only on a terminal, overwritten in place; a log or pipe gets the summary line alone.
-    const live = ctx.stdout.isTTY && !options.json;
-    prune = await pruneRepository(repo, { dryRun, lock, onProgress: live ? (message) => ctx.stdout.write(`\r\x1b[Kprune: ${message}`) : undefined });
-    if (live) ctx.stdout.write('\r\x1b[K');
-    if (!options.json) printPrune(ctx, prune);
-  }
+  const prune = options.prune ? await pruneAfter(ctx, repo, lock, options, result.remove.length) : undefined;
   if (options.json) {
     ctx.stdout.write(
       JSON.stringify({
@@ -83,6 +80,46 @@ export async function forgetCommand(ctx: CliContext, options: ForgetOptions): Pr
     );
   }
   return 0;
+}
+
+/**
+ * `ferry forget ID…`: removes the snapshot files named by full id or unique prefix, readable or not
+ * (that is how a damaged snapshot file is removed), then prunes with --prune. Ids are matched against the
+ * file names, so nothing is opened; a ref that matches no file or several is a `UserError` before anything
+ * is removed. Refuses --keep-*, --host and --tag rules (a policy and a list of ids are two different
+ * requests) before asking for the password.
+ */
+async function forgetByIds(ctx: CliContext, refs: readonly string[], options: ForgetOptions): Promise<number> {
+  const policy = policyFromOptions(options);
+  const rules = Object.entries(policy).some(([field, value]) => field !== 'groupBy' && (Array.isArray(value) ? value.length > 0 : value !== undefined));
+  if (rules) throw new UserError('give either snapshot ids or --keep-*/--host/--tag rules, not both: `ferry forget ID…` removes exactly the snapshots named');
+  const dryRun = options.dryRun === true;
+  const { repo, lock } = await openLockedRepository(ctx, options, 'exclusive');
+  const ids = await repo.resolveSnapshotIds(refs);
+  if (!dryRun) await removeSnapshots(ctx, repo, lock, ids);
+  if (!options.json) {
+    for (const id of ids) ctx.stdout.write(`${dryRun ? 'would remove' : 'removed'} snapshot ${shortId(id)}\n`);
+    if (dryRun) ctx.stdout.write('dry run: nothing was changed\n');
+  }
+  const prune = options.prune ? await pruneAfter(ctx, repo, lock, options, ids.length) : undefined;
+  if (options.json) {
+    ctx.stdout.write(JSON.stringify({ message_type: 'forget', dry_run: dryRun, removed: ids, ...(prune ? { prune: pruneReportJson(prune) } : {}) }) + '\n');
+  }
+  return 0;
+}
+
+/** `--prune`: the prune that follows a forget, under the same lock. */
+async function pruneAfter(ctx: CliContext, repo: Repository, lock: RepositoryLock | undefined, options: ForgetOptions, removed: number): Promise<PruneReport> {
+  const dryRun = options.dryRun === true;
+  if (dryRun && !options.json && removed > 0) {
+    ctx.stdout.write('note: the prune dry run still counts the snapshots this dry run would remove as used\n');
+  }
+  // Progress only on a terminal, overwritten in place; a log or pipe gets the summary line alone.
+  const live = ctx.stdout.isTTY && !options.json;
+  const prune = await pruneRepository(repo, { dryRun, lock, onProgress: live ? (message) => ctx.stdout.write(`\r\x1b[Kprune: ${message}`) : undefined });
+  if (live) ctx.stdout.write('\r\x1b[K');
+  if (!options.json) printPrune(ctx, prune);
+  return prune;
 }
 
 function policyFromOptions(o: ForgetOptions): RetentionPolicy {
@@ -109,12 +146,12 @@ export function parseCount(value: string): number {
   return Number(value);
 }
 
-async function removeSnapshots(ctx: CliContext, repo: Repository, lock: RepositoryLock | undefined, remove: readonly Decision[]): Promise<void> {
-  for (const decision of remove) {
+async function removeSnapshots(ctx: CliContext, repo: Repository, lock: RepositoryLock | undefined, ids: readonly Id[]): Promise<void> {
+  for (const id of ids) {
     // Stop between objects: what was removed stays removed, and a re-run finishes the rest.
     if (ctx.signal.aborted) throw new InterruptedError('interrupted while removing snapshots; run forget again to finish');
     lock?.assertHeld();
-    await repo.storage.remove(objectKey('snapshot', decision.id));
+    await repo.storage.remove(objectKey('snapshot', id));
   }
 }
 

@@ -2,7 +2,8 @@ import { UserError } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
 import { displayPath } from '../../engine/fs/byte-path.js';
 import { decodeTree, type TreeNode } from '../../engine/snapshot/tree-format.js';
-import { openRepository, type CliContext, type RepoOptions } from '../context.js';
+import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
+import { findSnapshotExplained, loadIndexWarning } from '../damaged-objects.js';
 import { longListing, xattrsJson } from '../node-listing.js';
 
 export interface LsOptions extends RepoOptions {
@@ -12,9 +13,9 @@ export interface LsOptions extends RepoOptions {
 
 /** `ferry ls SNAPSHOT [PATH]`: the entries of a snapshot, below PATH when given. */
 export async function lsCommand(ctx: CliContext, ref: string, prefix: string | undefined, options: LsOptions): Promise<number> {
-  const repo = await openRepository(ctx, options);
-  await repo.loadIndex();
-  const { snapshot } = await repo.findSnapshot(ref);
+  const { repo, target } = await openLockedRepository(ctx, options);
+  await loadIndexWarning(ctx, repo, target);
+  const { snapshot } = await findSnapshotExplained(ctx, repo, target, ref);
   const start = (prefix ?? '/').replace(/\/+$/, '');
   let found = start === '';
   const visit = async (tree: Id, dir: string): Promise<void> => {

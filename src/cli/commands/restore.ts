@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { shortId } from '../../core/ids.js';
 import { Restorer, type RestoreProblem, type XattrProblem } from '../../engine/restorer/restorer.js';
-import { openRepository, type CliContext, type RepoOptions } from '../context.js';
+import { openLockedRepository, type CliContext, type RepoOptions, type RepositoryTarget } from '../context.js';
+import { findSnapshotExplained, loadIndexWarning } from '../damaged-objects.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { ProgressLine } from '../progress-line.js';
 
@@ -18,9 +19,9 @@ export interface RestoreOptions extends RepoOptions {
  * restored; exit 3 when everything was restored but some extended attributes could not be set (each named).
  */
 export async function restoreCommand(ctx: CliContext, ref: string, options: RestoreOptions): Promise<number> {
-  const repo = await openRepository(ctx, options);
-  await repo.loadIndex();
-  const { id, snapshot } = await repo.findSnapshot(ref);
+  const { repo, target: repository } = await openLockedRepository(ctx, options);
+  const unreadableIndex = await loadIndexWarning(ctx, repo, repository);
+  const { id, snapshot } = await findSnapshotExplained(ctx, repo, repository, ref);
   const target = resolve(options.target);
   const problems: RestoreProblem[] = [];
   const xattrProblems: XattrProblem[] = [];
@@ -77,7 +78,7 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
     ctx.stdout.write(`restored ${progress.filesDone} files, ${formatBytes(progress.bytesDone)} in ${formatDuration(elapsed)}\n`);
   }
   if (problems.length > 0) {
-    ctx.stderr.write(`ferry: ${problems.length} entries could not be restored (listed above); the rest is restored. Run \`ferry check --read-data\` to see which packs are damaged.\n`);
+    ctx.stderr.write(`ferry: ${problems.length} entries could not be restored (listed above); the rest is restored. ${remedy(problems, unreadableIndex.length, repository)}\n`);
     return 1;
   }
   if (xattrProblems.length > 0) {
@@ -88,4 +89,16 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
     return 3;
   }
   return 0;
+}
+
+/**
+ * What to do about entries that could not be restored: a blob missing from the index (often a lost or
+ * damaged index file) is found again by rebuilding the index from the packs; a damaged or missing pack
+ * is what `check --read-data` names.
+ */
+function remedy(problems: readonly RestoreProblem[], unreadableIndexFiles: number, target: RepositoryTarget): string {
+  if (!problems.some((p) => p.notIndexed)) return 'Run `ferry check --read-data` to see which packs are damaged.';
+  const why = unreadableIndexFiles > 0 ? ', because some index files cannot be read (see the warnings above)' : '';
+  const who = target.registration ? `ask a tenant-admin to run \`ferry repair index -r ${target.location}\`` : 'run `ferry repair index`';
+  return `Some of them need data the index does not list${why}: ${who} (it rebuilds the index from the packs), then restore again; \`ferry check\` then names anything still lost.`;
 }

@@ -11,16 +11,14 @@ const NAMED_PROBLEMS = 5;
 export class PruneRefusedError extends UserError {
   override readonly code = 'PRUNE_REFUSED';
 
+  /** `remedy` replaces the default advice (check, then repair the index) when the problems call for another one. */
   constructor(
     readonly problems: readonly string[],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; remedy?: string },
   ) {
     const named = problems.slice(0, NAMED_PROBLEMS).join('; ');
     const more = problems.length > NAMED_PROBLEMS ? ` (and ${problems.length - NAMED_PROBLEMS} more)` : '';
-    super(
-      `prune refused, nothing was deleted: ${named}${more}. ` +
-        'Run `ferry check` to see the damage and `ferry repair index` to rebuild the index, then prune again',
-      options,
-    );
+    const remedy = options?.remedy ?? 'Run `ferry check` to see the damage and `ferry repair index` to rebuild the index, then prune again';
+    super(`prune refused, nothing was deleted: ${named}${more}. ${remedy}`, options);
   }
 }

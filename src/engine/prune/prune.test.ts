@@ -166,7 +166,7 @@ async function editBIndexFile(storage: Storage, edit: (packs: readonly IndexedPa
 }
 
 describe('pruneRepository refuses a damaged repository and deletes nothing', () => {
-  const damage: [string, (storage: Storage, b: Id) => Promise<void>, RegExp][] = [
+  const damage: [string, (storage: Storage, b: Id) => Promise<void>, RegExp, RegExp?][] = [
     [
       'an indexed pack is missing',
       async (storage) => storage.remove((await keysUnder(storage, 'data/'))[0]!),
@@ -201,10 +201,11 @@ describe('pruneRepository refuses a damaged repository and deletes nothing', () 
     [
       'a snapshot cannot be read',
       async (storage, b) => storage.save(objectKey('snapshot', b), Buffer.from('garbage')),
-      /snapshot [0-9a-f]{8}/,
+      /snapshot [0-9a-f]{8} cannot be read/,
+      /nothing was deleted.*Remove it first with `ferry forget [0-9a-f]{64}` \(or `ferry repair snapshots --forget`\)/,
     ],
   ];
-  for (const [name, makeDamage, message] of damage) {
+  for (const [name, makeDamage, message, remedy = /nothing was deleted.*`ferry check`.*`ferry repair index`/] of damage) {
     it(name, async () => {
       const { storage, b } = await scenario();
       await makeDamage(storage, b);
@@ -217,7 +218,7 @@ describe('pruneRepository refuses a damaged repository and deletes nothing', () 
         assert.ok(refused instanceof PruneRefusedError && refused instanceof UserError, String(refused));
         assert.equal(refused.exitCode, 1);
         assert.match(refused.message, message);
-        assert.match(refused.message, /nothing was deleted.*`ferry check`.*`ferry repair index`/);
+        assert.match(refused.message, remedy);
       }
       assert.deepEqual(await listing(storage), before);
     });

@@ -33,8 +33,17 @@ export async function findUsedBlobs(
 ): Promise<UsedBlobs> {
   let snapshots: SnapshotRecord[];
   try {
-    snapshots = await repo.listSnapshots();
+    const listing = await repo.readSnapshots();
+    if (listing.unreadable.length > 0) {
+      // Its trees are unknown, so any pack might hold data it needs: nothing can be judged unused.
+      throw new PruneRefusedError(
+        listing.unreadable.map((bad) => `snapshot ${shortId(bad.id)} cannot be read (${bad.error.message})`),
+        { remedy: `Remove ${listing.unreadable.length === 1 ? 'it' : 'them'} first with \`ferry forget ${listing.unreadable.map((bad) => bad.id).join(' ')}\` (or \`ferry repair snapshots --forget\`), then prune again` },
+      );
+    }
+    snapshots = listing.snapshots;
   } catch (err) {
+    if (err instanceof PruneRefusedError) throw err;
     throw new PruneRefusedError([(err as Error).message], { cause: err });
   }
   const index = new MasterIndex();

@@ -141,3 +141,39 @@ describe('repair snapshots after a data pack is lost', () => {
     assert.deepEqual(again.outcomes, []);
   });
 });
+
+describe('repair snapshots with a snapshot file that does not open', () => {
+  let tmp: TempDir;
+  before(async () => {
+    tmp = await tempDir();
+    await writeFiles(`${tmp.path}/a`, { 'a.txt': Buffer.from('a\n') });
+    await writeFiles(`${tmp.path}/b`, { 'b.txt': Buffer.from('b\n') });
+  });
+  after(() => tmp.cleanup());
+
+  it('reports it without --forget (nothing removed), removes it with --forget, and leaves the other snapshot alone', async () => {
+    const { storage, repo } = await newRepository();
+    const good = await backupDir(repo, `${tmp.path}/a`);
+    const bad = await backupDir(repo, `${tmp.path}/b`);
+    const key = objectKey('snapshot', bad);
+    const bytes = Buffer.from(await storage.load(key));
+    bytes[20]! ^= 1;
+    await storage.remove(key);
+    await storage.save(key, bytes);
+
+    const before = await listing(storage);
+    for (const dryRun of [false, true]) {
+      const report = await repairSnapshots(await reopen(storage), { dryRun, forget: dryRun });
+      assert.equal(report.snapshotsChecked, 2);
+      assert.deepEqual(report.outcomes.map((o) => [o.kind, o.id, o.forgotten]), [['unreadable', bad, false]]);
+      assert.match(report.outcomes[0]!.kind === 'unreadable' ? report.outcomes[0]!.reason : '', /authentication failed/);
+    }
+    assert.deepEqual(await listing(storage), before, 'neither a plain run nor a dry run removed anything');
+
+    const report = await repairSnapshots(await reopen(storage), { forget: true });
+    assert.deepEqual(report.outcomes.map((o) => [o.kind, o.id, o.forgotten]), [['unreadable', bad, true]]);
+    const after = await reopen(storage);
+    assert.deepEqual(await after.listIds('snapshot'), [good]);
+    assert.deepEqual((await checkRepository(after, { readData: true })).errors, []);
+  });
+});

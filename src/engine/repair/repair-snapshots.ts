@@ -28,13 +28,19 @@ export interface LostPath {
   readonly reason: string;
 }
 
+/**
+ * `unreadable`: the snapshot file itself does not open (altered bytes, another key, a malformed document),
+ * so nothing of it can be salvaged; with `forget` the file is removed.
+ */
 export type SnapshotOutcome =
   | { readonly kind: 'repaired'; readonly id: Id; readonly newId: Id | undefined; readonly lost: readonly LostPath[]; readonly forgotten: boolean }
-  | { readonly kind: 'unrepairable'; readonly id: Id; readonly rootTree: Id; readonly reason: string; readonly forgotten: boolean };
+  | { readonly kind: 'unrepairable'; readonly id: Id; readonly rootTree: Id; readonly reason: string; readonly forgotten: boolean }
+  | { readonly kind: 'unreadable'; readonly id: Id; readonly reason: string; readonly forgotten: boolean };
 
 export interface SnapshotRepairReport {
+  /** Snapshot files looked at, readable or not. */
   readonly snapshotsChecked: number;
-  /** Damaged snapshots, oldest first; whole snapshots are not listed. */
+  /** Damaged snapshots, oldest first, then the unreadable snapshot files by id; whole snapshots are not listed. */
   readonly outcomes: readonly SnapshotOutcome[];
   /** Packs in storage no index names: blobs reported missing may be in them (`ferry repair index`). */
   readonly unindexedPacks: number;
@@ -61,7 +67,8 @@ export const REPAIRED_TAG = 'repaired';
  * failpoint `repair-snapshot-saved` after each; (4) with `forget`, the originals, each only after its
  * replacement is saved. New trees go through a writer over the index minus the damage, so a tree equal
  * to a lost one is stored again rather than deduplicated against it. A crash anywhere leaves a
- * repository that a new run repairs.
+ * repository that a new run repairs. A snapshot file that does not open at all is reported as
+ * `unreadable` and, with `forget`, removed (step 4); it does not stop the others from being repaired.
  * Loads the index itself (`UserError` when it cannot: run `ferry repair index`). The caller holds an
  * exclusive lock.
  */
@@ -69,7 +76,7 @@ export async function repairSnapshots(repo: Repository, options: SnapshotRepairO
   await repo.loadIndex().catch((err: unknown) => {
     throw new UserError(`the index cannot be loaded (${(err as Error).message}): run \`ferry repair index\` first`, { cause: err });
   });
-  const snapshots = await repo.listSnapshots();
+  const { snapshots, unreadable } = await repo.readSnapshots();
   const health = await BlobHealth.create(repo, options.readData ?? false);
   const salvager = new TreeSalvager(repo, health);
   const damaged: { record: SnapshotRecord; tree: Id; lost: LostPath[] }[] = [];
@@ -86,6 +93,7 @@ export async function repairSnapshots(repo: Repository, options: SnapshotRepairO
   const dryRun = options.dryRun ?? false;
   const assertHeld = (): void => options.lock?.assertHeld();
   const dropped = damaged.length > 0 || (options.forget && outcomes.length > 0) ? health.badIndexedPacks() : [];
+  const unopened: SnapshotOutcome[] = unreadable.map((bad) => ({ kind: 'unreadable', id: bad.id, reason: bad.error.message, forgotten: false }));
   if (!dryRun && (damaged.length > 0 || (options.forget && outcomes.length > 0))) {
     assertHeld();
     if (dropped.length > 0) await dropPacks(repo, new Set(dropped), assertHeld);
@@ -112,7 +120,14 @@ export async function repairSnapshots(repo: Repository, options: SnapshotRepairO
   }
   const order = new Map(snapshots.map((r, i) => [r.id, i]));
   outcomes.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
-  return { snapshotsChecked: snapshots.length, outcomes, unindexedPacks: health.unindexedPacks(), packsDroppedFromIndex: dropped, dryRun };
+  for (const outcome of unopened) {
+    if (options.forget && !dryRun) {
+      assertHeld();
+      await repo.storage.remove(objectKey('snapshot', outcome.id));
+    }
+    outcomes.push({ ...outcome, forgotten: (options.forget ?? false) && !dryRun });
+  }
+  return { snapshotsChecked: snapshots.length + unreadable.length, outcomes, unindexedPacks: health.unindexedPacks(), packsDroppedFromIndex: dropped, dryRun };
 }
 
 /** The original's fields with the salvaged tree, the `repaired` tag and the losses appended to `skipped`. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { PermanentError, WrongPasswordError } from '../../core/errors.js';
+import { IntegrityError, PermanentError, UserError, WrongPasswordError } from '../../core/errors.js';
+import type { Id } from '../../core/ids.js';
 import { objectKey } from '../../storage/layout.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
 import { FaultyStorage } from '../../storage/testing/faulty-storage.js';
@@ -9,7 +10,7 @@ import { createKeySlot, INSECURE_TEST_KDF } from '../crypto/key-slot.js';
 import { MasterKey } from '../crypto/master-key.js';
 import { sha256Id } from '../crypto/sha256.js';
 import { encodeTree } from '../snapshot/tree-format.js';
-import { Repository, type RepositoryContext } from './repository.js';
+import { Repository, UnreadableSnapshotError, type RepositoryContext } from './repository.js';
 
 const context: RepositoryContext = { clock: { now: () => Date.UTC(2026, 10, 25) }, hostname: 'test-host', username: 'tester' };
 const password = 'repository test password';
@@ -118,5 +119,114 @@ describe('loading the index', () => {
 
     await storage.save(objectKey('index', sha256Id(Buffer.from('x'))), Buffer.from('damaged too'));
     await assert.rejects((await Repository.open(storage, password, context)).loadIndex(), /loading index/);
+  });
+});
+
+describe('one damaged snapshot or index file is that file\'s problem', () => {
+  /** A repository with three snapshots a minute apart; returns their ids oldest first. */
+  async function threeSnapshots(storage: MemoryStorage | FaultyStorage): Promise<{ repo: Repository; ids: Id[] }> {
+    const repo = await Repository.init(storage, password, context, small);
+    const writer = repo.createWriter();
+    const { id: tree } = await writer.save('tree', encodeTree([]));
+    await writer.flush();
+    const ids: Id[] = [];
+    for (let i = 0; i < 3; i++) {
+      const time = new Date(Date.UTC(2026, 10, 25, 12, i)).toISOString();
+      ids.push(await repo.saveSnapshot({ version: 1, time, tree, paths: ['/data'], hostname: 'h', username: 'u', uid: 0, gid: 0, tags: [], excludes: [], skipped: [] }));
+    }
+    return { repo, ids };
+  }
+
+  /** Flips one bit in the middle of a stored object, as a failing disk would. */
+  async function flipBit(storage: MemoryStorage, key: string): Promise<void> {
+    const bytes = Buffer.from(await storage.load(key));
+    bytes[bytes.length >> 1]! ^= 0x10;
+    await storage.remove(key);
+    await storage.save(key, bytes);
+  }
+
+  it('readSnapshots lists the snapshots that open and names the damaged one; listSnapshots still refuses', async () => {
+    const storage = new MemoryStorage();
+    const { ids } = await threeSnapshots(storage);
+    await flipBit(storage, objectKey('snapshot', ids[1]!));
+    const repo = await Repository.open(storage, password, context);
+    const { snapshots, unreadable } = await repo.readSnapshots();
+    assert.deepEqual(snapshots.map((s) => s.id), [ids[0], ids[2]]);
+    assert.deepEqual(unreadable.map((u) => u.id), [ids[1]]);
+    assert.ok(unreadable[0]!.error instanceof IntegrityError);
+    assert.match(unreadable[0]!.error.message, /^authentication failed/);
+    await assert.rejects(repo.listSnapshots(), (err: Error) => err instanceof IntegrityError && err.message.startsWith(`loading snapshot ${ids[1]!.slice(0, 8)}`));
+  });
+
+  it('a storage failure that is not damage still fails the listing', async () => {
+    const storage = new FaultyStorage(new MemoryStorage());
+    const { ids } = await threeSnapshots(storage);
+    storage.addFault('load', { keyPrefix: objectKey('snapshot', ids[0]!) }).errorInstead(new PermanentError('permission denied'));
+    await assert.rejects((await Repository.open(storage, password, context)).readSnapshots(), /permission denied/);
+  });
+
+  it('findSnapshot: latest is the newest readable one; a damaged one named by id or prefix is an UnreadableSnapshotError', async () => {
+    const storage = new MemoryStorage();
+    const { ids } = await threeSnapshots(storage);
+    await flipBit(storage, objectKey('snapshot', ids[2]!));
+    const repo = await Repository.open(storage, password, context);
+    assert.equal((await repo.findSnapshot('latest')).id, ids[1]);
+    assert.equal((await repo.findSnapshot(ids[0]!)).id, ids[0]);
+    assert.equal((await repo.findSnapshot(ids[0]!.slice(0, 6))).id, ids[0]);
+    for (const ref of [ids[2]!, ids[2]!.slice(0, 8)]) {
+      await assert.rejects(repo.findSnapshot(ref), (err: Error) => err instanceof UnreadableSnapshotError && err.snapshotId === ids[2]);
+    }
+  });
+
+  it('a prefix shared by a readable and a damaged snapshot is ambiguous, not the readable one', async () => {
+    const storage = new MemoryStorage();
+    const repo = await Repository.init(storage, password, context, small);
+    const tree = sha256Id(Buffer.from('t'));
+    const snapshot = (minute: number) => ({ version: 1 as const, time: new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString(), tree, paths: ['/'], hostname: 'h', username: 'u', uid: 0, gid: 0, tags: [], excludes: [], skipped: [] });
+    // Save snapshots until two ids share their first four hex digits (a few hundred, by the birthday bound).
+    const byPrefix = new Map<string, Id>();
+    let pair: [Id, Id] | undefined;
+    for (let minute = 0; !pair; minute++) {
+      const id = await repo.saveSnapshot(snapshot(minute));
+      const other = byPrefix.get(id.slice(0, 4));
+      if (other) pair = [other, id];
+      else byPrefix.set(id.slice(0, 4), id);
+    }
+    await flipBit(storage, objectKey('snapshot', pair[1]));
+    await assert.rejects(repo.findSnapshot(pair[0].slice(0, 4)), (err: Error) => err instanceof UserError && /ambiguous/.test(err.message));
+    const reopened = await Repository.open(storage, password, context);
+    const all = await reopened.resolveSnapshotIds([pair[1].slice(0, 12)]);
+    assert.deepEqual(all, [pair[1]], 'forget by id reaches a damaged snapshot without opening it');
+  });
+
+  it('loadReadableIndex leaves out a damaged index file in effect and names it; loadIndex still refuses', async () => {
+    const storage = new MemoryStorage();
+    const repo = await Repository.init(storage, password, context, small);
+    const first = repo.createWriter();
+    const { id: kept } = await first.save('data', randomBytes(5000));
+    await first.flush();
+    const [keptIndex] = await repo.listIds('index');
+    const second = repo.createWriter();
+    const { id: lost } = await second.save('data', randomBytes(5000));
+    await second.flush();
+    const damagedIndex = (await repo.listIds('index')).find((id) => id !== keptIndex)!;
+    await flipBit(storage, objectKey('index', damagedIndex));
+
+    const reopened = await Repository.open(storage, password, context);
+    const unreadable = await reopened.loadReadableIndex();
+    assert.deepEqual(unreadable.map((u) => u.id), [damagedIndex]);
+    assert.equal((await reopened.loadBlob('data', kept)).length, 5000);
+    assert.equal(reopened.index.has(lost), false);
+    await assert.rejects((await Repository.open(storage, password, context)).loadIndex(), /loading index/);
+  });
+
+  it('loadReadableIndex fails on a storage error that is not damage', async () => {
+    const storage = new FaultyStorage(new MemoryStorage());
+    const repo = await Repository.init(storage, password, context, small);
+    const writer = repo.createWriter();
+    await writer.save('data', randomBytes(5000));
+    await writer.flush();
+    storage.addFault('load', { keyPrefix: 'index/' }).errorInstead(new PermanentError('permission denied'));
+    await assert.rejects((await Repository.open(storage, password, context)).loadReadableIndex(), /permission denied/);
   });
 });

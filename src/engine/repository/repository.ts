@@ -9,7 +9,7 @@ import { gearTableFromSecret } from '../chunker/gear-table.js';
 import { createKeySlot, DEFAULT_KDF, openKeySlot, type KdfParams } from '../crypto/key-slot.js';
 import { MasterKey } from '../crypto/master-key.js';
 import { sha256Id } from '../crypto/sha256.js';
-import { packsInEffect, readIndexFiles, supersededIds } from '../index/index-set.js';
+import { packsInEffect, readIndexFiles, supersededIds, type UnreadableIndexFile } from '../index/index-set.js';
 import { MasterIndex } from '../index/master-index.js';
 import type { BlobType } from '../pack/pack-format.js';
 import { validateSnapshot, type Snapshot } from '../snapshot/snapshot.js';
@@ -32,6 +32,31 @@ export interface RepositoryContext {
 export interface SnapshotRecord {
   readonly id: Id;
   readonly snapshot: Snapshot;
+}
+
+/** A snapshot file that does not open (damaged, sealed with another key, malformed): its id and why. */
+export interface UnreadableSnapshot {
+  readonly id: Id;
+  readonly error: Error;
+}
+
+/** The snapshots that open, oldest first, and those that do not, by id. */
+export interface SnapshotListing {
+  readonly snapshots: SnapshotRecord[];
+  readonly unreadable: UnreadableSnapshot[];
+}
+
+/**
+ * `findSnapshot` named a snapshot whose file does not open. The CLI words the remedy (who may remove it
+ * depends on the caller's access), so the engine only carries the facts.
+ */
+export class UnreadableSnapshotError extends IntegrityError {
+  constructor(
+    readonly snapshotId: Id,
+    readonly reason: Error,
+  ) {
+    super(`snapshot ${shortId(snapshotId)} cannot be read: ${reason.message}`, { cause: reason });
+  }
 }
 
 /**
@@ -128,14 +153,35 @@ export class Repository {
    * Loads the index files in effect into {@link index} (see index-set.ts: files another file supersedes
    * are left out, so an interrupted index rewrite reads as before or after it). A damaged file in
    * effect is an error; a damaged superseded one is ignored. Returns the ids of the files in effect.
+   * For commands that rewrite the index or judge what is garbage (repair, adoption).
    */
   async loadIndex(): Promise<Id[]> {
+    const { inEffect, unreadable } = await this.readIndex();
+    const damaged = unreadable[0];
+    if (damaged) throw withContext(`loading index ${shortId(damaged.id)}`, damaged.error);
+    return inEffect;
+  }
+
+  /**
+   * Like {@link loadIndex}, but an index file in effect that does not open is left out and returned
+   * instead of failing the load: its packs are then invisible (their blobs read as "not in the index"
+   * and a backup stores them again) until `repair index` rebuilds the index from the packs, which still
+   * hold the data. For commands that only read or add (snapshots, ls, restore, backup, check).
+   * Storage errors other than a damaged file still fail.
+   */
+  async loadReadableIndex(): Promise<UnreadableIndexFile[]> {
+    return (await this.readIndex()).unreadable;
+  }
+
+  private async readIndex(): Promise<{ inEffect: Id[]; unreadable: UnreadableIndexFile[] }> {
     const { files, unreadable } = await readIndexFiles(this.storage, this.key.encryptionKey);
     const superseded = supersededIds(files);
-    const damaged = unreadable.find((file) => !superseded.has(file.id));
-    if (damaged) throw withContext(`loading index ${shortId(damaged.id)}`, damaged.error);
+    // An index file removed since it was listed (a concurrent prune) is not damage.
+    const damaged = unreadable.filter((file) => !superseded.has(file.id) && !(file.error instanceof NotFoundError));
+    const fatal = damaged.find((file) => !(file.error instanceof IntegrityError));
+    if (fatal) throw withContext(`loading index ${shortId(fatal.id)}`, fatal.error);
     for (const pack of packsInEffect(files).values()) this.index.addPack(pack.id, pack.blobs);
-    return [...files.keys()].filter((id) => !superseded.has(id));
+    return { inEffect: [...files.keys()].filter((id) => !superseded.has(id)), unreadable: damaged };
   }
 
   /** The chunkers of this repository by file size (their gear table is derived from the master key). */
@@ -200,29 +246,81 @@ export class Repository {
     }
   }
 
-  /** All snapshots, oldest first. */
+  /**
+   * All snapshots, oldest first; fails on the first snapshot file that does not open. For commands that
+   * must see every snapshot to be safe (prune judges what no snapshot uses); the others use
+   * {@link readSnapshots}.
+   */
   async listSnapshots(): Promise<SnapshotRecord[]> {
-    const ids = await this.listIds('snapshot');
-    const records: SnapshotRecord[] = [];
-    await forEachLimit(ids, 8, async (id) => {
-      records.push({ id, snapshot: await this.loadSnapshot(id) });
-    });
-    return records.sort((a, b) => Date.parse(a.snapshot.time) - Date.parse(b.snapshot.time) || a.id.localeCompare(b.id));
+    const { snapshots, unreadable } = await this.readSnapshots();
+    const damaged = unreadable[0];
+    if (damaged) throw withContext(`loading snapshot ${shortId(damaged.id)}`, damaged.error);
+    return snapshots;
   }
 
-  /** Resolves `latest`, a full id or a unique prefix of at least 4 hex digits; UserError otherwise. */
-  async findSnapshot(ref: string): Promise<SnapshotRecord> {
-    const all = await this.listSnapshots();
+  /**
+   * Every snapshot file, eight at a time: those that open (oldest first, by `time` then id) and those
+   * that do not, by id. A damaged file (an `IntegrityError`: altered bytes, another key, a malformed
+   * document) is that file's problem and never hides the others; a file removed since the listing is
+   * left out; any other storage error fails the whole read (a flaky connection is not damage).
+   */
+  async readSnapshots(): Promise<SnapshotListing> {
+    const ids = await this.listIds('snapshot');
+    const snapshots: SnapshotRecord[] = [];
+    const unreadable: UnreadableSnapshot[] = [];
+    await forEachLimit(ids, 8, async (id) => {
+      try {
+        snapshots.push({ id, snapshot: await this.loadSnapshot(id) });
+      } catch (err) {
+        if (err instanceof NotFoundError) return;
+        if (!(err instanceof IntegrityError)) throw err;
+        unreadable.push({ id, error: withoutContext(err) });
+      }
+    });
+    snapshots.sort((a, b) => Date.parse(a.snapshot.time) - Date.parse(b.snapshot.time) || a.id.localeCompare(b.id));
+    return { snapshots, unreadable: unreadable.sort((a, b) => a.id.localeCompare(b.id)) };
+  }
+
+  /**
+   * Resolves `latest` (the newest snapshot that opens), a full id or a unique prefix of at least 4 hex
+   * digits. Prefixes are matched against every snapshot file, readable or not, so a prefix never
+   * silently picks a readable snapshot over a damaged one. `UserError` when nothing or several match,
+   * {@link UnreadableSnapshotError} when the one named does not open.
+   */
+  async findSnapshot(ref: string, listing?: SnapshotListing): Promise<SnapshotRecord> {
+    const { snapshots, unreadable } = listing ?? (await this.readSnapshots());
     if (ref === 'latest') {
-      const last = all[all.length - 1];
-      if (!last) throw new UserError('the repository has no snapshots yet: run `ferry backup` first');
-      return last;
+      const last = snapshots[snapshots.length - 1];
+      if (last) return last;
+      if (unreadable.length > 0) throw new UnreadableSnapshotError(unreadable[0]!.id, unreadable[0]!.error);
+      throw new UserError('the repository has no snapshots yet: run `ferry backup` first');
     }
     if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new UserError(`"${ref}" is not a snapshot id: use \`ferry snapshots\` to list them`);
-    const matches = all.filter((r) => r.id.startsWith(ref));
-    if (matches.length === 1) return matches[0]!;
+    const matches = [...snapshots.map((r) => r.id), ...unreadable.map((u) => u.id)].filter((id) => id.startsWith(ref));
     if (matches.length === 0) throw new UserError(`no snapshot ${ref}: use \`ferry snapshots\` to list them`);
-    throw new UserError(`snapshot prefix ${ref} is ambiguous: give more digits`);
+    if (matches.length > 1) throw new UserError(`snapshot prefix ${ref} is ambiguous: give more digits`);
+    const record = snapshots.find((r) => r.id === matches[0]);
+    if (record) return record;
+    const bad = unreadable.find((u) => u.id === matches[0])!;
+    throw new UnreadableSnapshotError(bad.id, bad.error);
+  }
+
+  /**
+   * The ids of the snapshot files `refs` name (full ids or unique prefixes of at least 4 hex digits),
+   * without opening them: how `forget ID` reaches a snapshot whose file is damaged. `UserError` naming
+   * the first ref that matches nothing or several files. Duplicates are returned once.
+   */
+  async resolveSnapshotIds(refs: readonly string[]): Promise<Id[]> {
+    const ids = await this.listIds('snapshot');
+    const found = new Set<Id>();
+    for (const ref of refs) {
+      if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new UserError(`"${ref}" is not a snapshot id: use \`ferry snapshots\` to list them`);
+      const matches = ids.filter((id) => id.startsWith(ref));
+      if (matches.length === 0) throw new UserError(`no snapshot ${ref}: use \`ferry snapshots\` to list them`);
+      if (matches.length > 1) throw new UserError(`snapshot prefix ${ref} is ambiguous: give more digits`);
+      found.add(matches[0]!);
+    }
+    return [...found];
   }
 
   async listIds(kind: 'index' | 'snapshot' | 'pack' | 'key' | 'lock'): Promise<Id[]> {
@@ -235,3 +333,8 @@ export class Repository {
   }
 }
 
+
+/** What is wrong with the file itself: the error {@link Repository.loadSnapshot} wrapped with "loading snapshot …". */
+function withoutContext(err: Error): Error {
+  return err.cause instanceof Error ? err.cause : err;
+}

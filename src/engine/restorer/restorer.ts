@@ -7,6 +7,7 @@ import { bytePath, displayPath, joinBytePath } from '../fs/byte-path.js';
 import { DirHandle } from '../fs/dir-handle.js';
 import { makeFifo, makeNode, setTimesNs } from '../os/posix-extras.js';
 import { writeXattrs, xattrFailureReason } from '../os/xattrs.js';
+import { BlobUnavailableError } from '../repository/blob-reader.js';
 import type { Repository } from '../repository/repository.js';
 import { decodeTree, isSafeName, type TreeNode } from '../snapshot/tree-format.js';
 import { createDirectory, createFile, createSymlink, discard, replacing } from './restore-target.js';
@@ -21,6 +22,8 @@ export interface RestoreProgress {
 export interface RestoreProblem {
   readonly path: string;
   readonly error: string;
+  /** Set when a blob the entry needs is in no readable index file (rebuilding the index may find it in a pack). */
+  readonly notIndexed?: boolean;
 }
 
 /** An extended attribute (or ACL) that could not be set on an otherwise restored entry. */
@@ -262,8 +265,14 @@ export class Restorer {
 
   private problem(path: string, err: unknown): void {
     if (err instanceof InterruptedError) throw err;
-    this.options.onProblem({ path, error: err instanceof Error ? err.message : String(err) });
+    this.options.onProblem({ path, error: err instanceof Error ? err.message : String(err), ...(isNotIndexed(err) ? { notIndexed: true } : {}) });
   }
+}
+
+/** A blob that the index does not list (as opposed to one whose pack is missing or damaged). */
+function isNotIndexed(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if (e instanceof BlobUnavailableError) return e.packId === undefined;
+  return false;
 }
 
 function linkKey(node: TreeNode): string {
