@@ -28,6 +28,7 @@ import type { ServiceDatabase } from './db/database.js';
 import { importJobSettings, type ImportJobSettings } from './jobs/job-settings.js';
 import { ServiceMetrics } from './metrics.js';
 import { dbLockOwnership } from './resources/db-lock-ownership.js';
+import { dbObjectProvenance } from './resources/snapshot-provenance.js';
 import { resolveVaultForObjects } from './vault-access.js';
 
 /** The API version in the OpenAPI document. */
@@ -106,7 +107,7 @@ export function buildServer(options: ServerOptions): FerryServer {
   registerImportJobRoutes(app, ctx);
   registerImportIngestRoutes(app, ctx);
   const objectDeps = { lockOwnership: dbLockOwnership(ctx), onBytesStored: (bytes: number) => ctx.metrics.addStoredBytes(bytes) };
-  registerVaultObjectRoutes(app, { ...objectDeps, resolveVault: resolveVaultForObjects });
+  registerVaultObjectRoutes(app, { ...objectDeps, objectProvenance: dbObjectProvenance(ctx), resolveVault: resolveVaultForObjects });
   registerImportObjectRoutes(app, objectDeps);
   return { app, ctx, routes };
 }

@@ -9,7 +9,7 @@ import { Migrator } from 'kysely';
 import { migrateToLatest, openSqliteDatabase } from './database.js';
 import { LATEST_MIGRATION, migrationProvider } from './migrations/index.js';
 
-const TABLES = ['backup_runs', 'import_jobs', 'job_adoptions', 'job_disks', 'job_events', 'job_file_results', 'job_problems', 'machines', 'registration_codes', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vaults'];
+const TABLES = ['backup_runs', 'import_jobs', 'job_adoptions', 'job_disks', 'job_events', 'job_file_results', 'job_problems', 'machines', 'registration_codes', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vault_snapshots', 'vaults'];
 const NOW = '2026-11-25T12:00:00.000Z';
 
 describe('service database', () => {
@@ -21,8 +21,8 @@ describe('service database', () => {
     const path = join(dir, 'fresh.sqlite');
     const db = openSqliteDatabase(path);
     try {
-      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules', '0003-import-jobs', '0004-import-ingest']);
-      assert.equal(LATEST_MIGRATION, '0004-import-ingest');
+      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules', '0003-import-jobs', '0004-import-ingest', '0005-object-provenance']);
+      assert.equal(LATEST_MIGRATION, '0005-object-provenance');
       const tables = (await db.introspection.getTables()).map((t) => t.name).sort();
       assert.deepEqual(tables, TABLES);
       assert.deepEqual(await migrateToLatest(db), []);
