@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { PermanentError } from '../../core/errors.js';
 import { listKeys, seededBytes } from '../../storage/testing/conformance.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage } from '../../storage/storage.js';
+import { keyOf, shapedBytes, shapedObject } from '../vault-objects/testing/shaped-objects.js';
 import { TEST_TOKENS, TEST_VAULT_ID, createVaultObjectApp, type VaultObjectApp } from '../vault-objects/testing/vault-object-app.js';
 import type { ApiErrorBody } from './error-handler.js';
 import { DEFAULT_MAX_OBJECT_BYTES } from './vault-objects.js';
@@ -56,18 +57,17 @@ async function withApp(body: (t: VaultObjectApp) => Promise<void>, options: Para
 describe('vault object routes: append-only agents', () => {
   it('an agent creates every kind of layout object, and re-sending the same bytes is a no-op', () =>
     withApp(async (t) => {
-      const bytes = seededBytes(300, 3);
-      const keys = ['config', ...Object.values(layoutKeys(bytes))];
-      for (const key of keys) {
+      const objects = (['config', 'pack', 'index', 'snapshot', 'key', 'lock'] as const).map((kind) => shapedObject(kind, 3));
+      for (const { key, bytes } of objects) {
         const first = await put(t, 'agentA', key, bytes);
         assert.equal(first.statusCode, 201, `${key}: ${first.body}`);
-        assert.deepEqual(first.json(), { key, size: 300, stored: true });
+        assert.deepEqual(first.json(), { key, size: bytes.length, stored: true });
         const again = await put(t, 'agentA', key, bytes);
         assert.equal(again.statusCode, 200, `${key}: ${again.body}`);
-        assert.deepEqual(again.json(), { key, size: 300, stored: false });
+        assert.deepEqual(again.json(), { key, size: bytes.length, stored: false });
       }
-      assert.deepEqual(await listKeys(t.storage, ''), [...keys].sort());
-      assert.deepEqual(t.bytesStored, keys.map(() => 300), 'only stored objects count for /metrics');
+      assert.deepEqual(await listKeys(t.storage, ''), objects.map(({ key }) => key).sort());
+      assert.deepEqual(t.bytesStored, objects.map(({ bytes }) => bytes.length), 'only stored objects count for /metrics');
     }));
 
   it('an agent can neither overwrite nor remove data, index, snapshots, key slots or config', () =>
@@ -151,12 +151,17 @@ describe('vault object routes: uploads', () => {
     withApp(async (t) => {
       const bytes = seededBytes(4000, 1);
       const claimed = layoutKeys(seededBytes(4000, 2));
-      for (const token of ['admin', 'agentA'] as const) {
-        for (const key of Object.values(claimed)) {
-          const response = await put(t, token, key, bytes);
-          assert.equal(response.statusCode, 422, `${token} ${key}`);
-          assert.equal(apiError(response).code, 'INTEGRITY');
-        }
+      for (const key of Object.values(claimed)) {
+        const response = await put(t, 'admin', key, bytes);
+        assert.equal(response.statusCode, 422, `admin ${key}`);
+        assert.equal(apiError(response).code, 'INTEGRITY');
+      }
+      // An agent's uploads are also judged by their shape (object-shape.ts): bytes shaped right, named wrong.
+      for (const kind of ['pack', 'index', 'snapshot', 'key', 'lock'] as const) {
+        const key = keyOf(kind, shapedBytes(kind, 2, 4000));
+        const response = await put(t, 'agentA', key, shapedBytes(kind, 1, 4000));
+        assert.equal(response.statusCode, 422, `agentA ${key}`);
+        assert.equal(apiError(response).code, 'INTEGRITY');
       }
       const right = layoutKeys(bytes).pack;
       const declared = await put(t, 'admin', right, bytes, { 'x-ferry-sha256': sha256(seededBytes(1)) });
