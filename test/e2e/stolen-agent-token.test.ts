@@ -41,7 +41,7 @@ describe('a stolen agent token against its vault', () => {
   }
   const run = (snapshotId: string | null, trigger: string, startedAt: string, finishedAt = new Date().toISOString()) =>
     call('POST', `/v1/vaults/${vaultId}/backup-runs`, { startedAt, finishedAt, status: 'succeeded', snapshotId, filesProcessed: 1, bytesRead: 1, bytesAdded: 1, trigger });
-  const backup = async (options: ReturnType<typeof asAgent>, args: string[] = []): Promise<string> =>
+  const backup = async (options: { env: Record<string, string | undefined> }, args: string[] = []): Promise<string> =>
     lastJson<{ snapshot_id: string }>((await ferryOk(['backup', ...args, '--json', source], options)).stdout).snapshot_id;
 
   before(async () => {

@@ -258,7 +258,10 @@ async function inVault<T>(storage: Storage, operation: () => Promise<T>): Promis
  */
 async function* shapeChecked(key: string, source: AsyncIterable<Uint8Array>, declaredLength: number | undefined): AsyncGenerator<Uint8Array> {
   const rule = shapeRuleFor(key);
-  if (rule === undefined) return yield* source;
+  if (rule === undefined) {
+    yield* source;
+    return;
+  }
   if (declaredLength !== undefined) refuseUnless(decideObjectSize(key, declaredLength));
   const seen = new ShapeWitness(rule);
   for await (const chunk of source) {
