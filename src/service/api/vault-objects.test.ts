@@ -137,6 +137,23 @@ describe('vault object routes: append-only agents', () => {
       assert.equal(t.lockOwnership.size, 0, 'removed locks leave no ownership record');
     }));
 
+  it("refuses an agent's junk shaped like no repository object, storing nothing; a tenant-admin is not judged", () =>
+    withApp(async (t) => {
+      const junk = seededBytes(100, 9);
+      const keys = Object.values(layoutKeys(junk)).filter((key) => !key.startsWith('locks/'));
+      for (const key of keys) {
+        const response = await put(t, 'agentA', key, junk);
+        assert.equal(response.statusCode, 400, key);
+        assert.equal(apiError(response).code, 'OBJECT_SHAPE');
+        assert.match(apiError(response).message, /is not (a pack|an index file|a snapshot|a key slot) of the repository format/);
+      }
+      const tooBig = shapedObject('lock', 4, 70_000);
+      assert.equal((await put(t, 'agentA', tooBig.key, tooBig.bytes)).statusCode, 400, 'a lock over 64 KiB');
+      assert.deepEqual(await files(t.root), [], 'nothing stored, no temp file left');
+      assert.deepEqual(t.bytesStored, []);
+      for (const key of keys) assert.equal((await put(t, 'admin', key, junk)).statusCode, 201, key);
+    }));
+
   it('an agent credential without a machine cannot create locks', () =>
     withApp(async (t) => {
       const bytes = seededBytes(50);
