@@ -31,6 +31,7 @@ import type { ServiceDatabase } from './db/database.js';
 import { importJobSettings, type ImportJobSettings } from './jobs/job-settings.js';
 import { ServiceMetrics } from './metrics.js';
 import { dbLockOwnership } from './resources/db-lock-ownership.js';
+import { dbObjectProvenance } from './resources/snapshot-provenance.js';
 import { resolveVaultForObjects } from './vault-access.js';
 
 /** The API version in the OpenAPI document. */
@@ -113,7 +114,7 @@ export function buildServer(options: ServerOptions): FerryServer {
   registerImportIngestRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   const objectDeps = { lockOwnership: dbLockOwnership(ctx), onBytesStored: (bytes: number) => ctx.metrics.addStoredBytes(bytes) };
-  registerVaultObjectRoutes(app, { ...objectDeps, resolveVault: resolveVaultForObjects, onRemove: auditObjectRemoval });
+  registerVaultObjectRoutes(app, { ...objectDeps, objectProvenance: dbObjectProvenance(ctx), resolveVault: resolveVaultForObjects, onRemove: auditObjectRemoval });
   registerImportObjectRoutes(app, objectDeps);
   return { app, ctx, routes };
 }

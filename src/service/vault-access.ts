@@ -4,6 +4,7 @@ import type { Storage } from '../storage/storage.js';
 import { releaseAfterResponse } from './api/request-resources.js';
 import { principalOf } from './api/route-access.js';
 import type { ServiceContext } from './context.js';
+import type { ObjectWriter } from './vault-objects/vault-access.js';
 import { getVault } from './resources/vaults.js';
 import { openVaultStorage } from './resources/vault-storage.js';
 
@@ -28,6 +29,8 @@ export interface VaultObjectAccess {
   readonly access: 'full' | 'append-only';
   /** The agent's machine; present exactly when `access` is `append-only`. */
   readonly machineId?: string;
+  /** Who stores what this request uploads (the provenance of snapshots: resources/snapshot-provenance.ts). */
+  readonly writer: ObjectWriter;
 }
 
 /**
@@ -46,8 +49,9 @@ export async function resolveVaultForObjects(request: FastifyRequest, vaultId: s
   const vault = await getVault(ctx, principal, vaultId);
   const storage = await openVaultStorage(ctx, vault);
   releaseAfterResponse(request, () => storage.close());
+  const writer: ObjectWriter = { role: principal.role, tokenId: principal.tokenId, ...(principal.machineId ? { machineId: principal.machineId } : {}) };
   if (principal.role === 'agent') {
-    return { vaultId: vault.id, tenantId: vault.tenantId, storage, access: 'append-only', machineId: principal.machineId! };
+    return { vaultId: vault.id, tenantId: vault.tenantId, storage, access: 'append-only', machineId: principal.machineId!, writer };
   }
-  return { vaultId: vault.id, tenantId: vault.tenantId, storage, access: 'full' };
+  return { vaultId: vault.id, tenantId: vault.tenantId, storage, access: 'full', writer };
 }

@@ -55,7 +55,9 @@ export async function reportedBackup(
       startedAt: new Date(started).toISOString(),
       finishedAt: new Date(Math.max(started, ctx.repoContext.clock.now())).toISOString(),
       status,
-      snapshotId: id ?? null,
+      // A snapshot in the staging location (a pending offline seed) is not in the vault: the service
+      // refuses a run naming a snapshot it did not receive, so such a run is reported without one.
+      snapshotId: target.seed ? null : (id ?? null),
       filesProcessed: summary?.totalFilesProcessed ?? 0,
       bytesRead: summary?.bytesRead ?? 0,
       bytesAdded: summary?.dataAddedPacked ?? 0,

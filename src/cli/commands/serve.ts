@@ -42,7 +42,9 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
     ...(options.neverReceivedAfter !== undefined ? { neverReceivedMs: options.neverReceivedAfter } : {}),
     ...(options.shippingAddress !== undefined ? { shippingAddress: options.shippingAddress } : {}),
   };
-  const service = await startService({ dataDir, host: options.listen.host, port: options.listen.port, logger, importJobs });
+  // The CLI's clock (FERRY_TEST_CLOCK_OFFSET_MS shifts it, for test suites: e.g. retention's 7-day floor).
+  const clock = ctx.repoContext.clock;
+  const service = await startService({ dataDir, host: options.listen.host, port: options.listen.port, logger, importJobs, clock });
   ctx.stdout.write(`Ferry service listening on ${service.url}\n`);
   if (service.adminTokenFile !== undefined) {
     ctx.stdout.write(`First start: an admin token was written to ${service.adminTokenFile} (export FERRY_TOKEN=$(cat ${service.adminTokenFile}))\n`);

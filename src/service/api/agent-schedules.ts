@@ -6,7 +6,8 @@ import type { ApiApp } from './api-app.js';
 import { principalOf } from './route-access.js';
 import { Timestamp, VaultParams } from './schemas.js';
 
-const Count = z.number().int().min(-1).max(1_000_000);
+// No -1 ("unlimited") here: a schedule that keeps everything leaves the rule out (or sets no retention).
+const Count = z.number().int().min(0, 'a count of 0 or more (leave a rule out to keep everything)').max(1_000_000);
 
 export const RetentionRules = z.strictObject({
   keepLast: Count.optional(),

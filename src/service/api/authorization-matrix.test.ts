@@ -20,6 +20,7 @@ import { changeImportJob } from '../jobs/job-store.js';
 import { TEST_ACTOR, diskRegistration, driveJob, prepareDisks, storeOf, type DrivenState } from '../testing/import-job-fixtures.js';
 import { readJob } from '../jobs/job-records.js';
 import { openImportStorage } from '../resources/import-adoption.js';
+import { shapedBytes } from '../vault-objects/testing/shaped-objects.js';
 
 const tenantParams = (w: World): Record<string, string> => ({ tenantId: w.a.tenantId });
 const vaultParams = (w: World): Record<string, string> => ({ vaultId: w.a.vaultId });
@@ -27,7 +28,7 @@ const vaultParams = (w: World): Record<string, string> => ({ vaultId: w.a.vaultI
 /** An object named by the SHA-256 of its bytes, as every repository object but `config` is. */
 const OBJECT_BYTES = Buffer.from('an object of the matrix');
 const OBJECT_KEY = `keys/${createHash('sha256').update(OBJECT_BYTES).digest('hex')}`;
-const NEW_OBJECT_BYTES = Buffer.from('an object the request stores');
+const NEW_OBJECT_BYTES = shapedBytes('key', 7);
 const NEW_OBJECT_KEY = `keys/${createHash('sha256').update(NEW_OBJECT_BYTES).digest('hex')}`;
 const objectParams = (key: string) => (w: World): Record<string, string> => ({ vaultId: w.a.vaultId, '*': key });
 
@@ -168,10 +169,10 @@ const MATRIX: MatrixTable = {
   'POST /v1/vaults/:vaultId/backup-runs': {
     params: vaultParams,
     body: () => ({
-      startedAt: '2026-11-25T10:00:00.000Z',
-      finishedAt: '2026-11-25T10:05:00.000Z',
+      startedAt: '2026-11-25T12:00:00.000Z',
+      finishedAt: '2026-11-25T12:01:00.000Z',
       status: 'succeeded',
-      snapshotId: 'ab'.repeat(32),
+      snapshotId: null, // a run naming a snapshot must name one its machine stored: resources/backup-runs.test.ts
       filesProcessed: 10,
       bytesRead: 1000,
       bytesAdded: 100,

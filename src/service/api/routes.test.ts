@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { openVaultStorage } from '../resources/vault-storage.js';
-import { expectStatus, injectAs, startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
+import { bearer, expectStatus, injectAs, startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
+import { shapedObject } from '../vault-objects/testing/shaped-objects.js';
 import { buildWorld, type World } from '../testing/world.js';
 
 let f: ServiceFixture;
@@ -168,10 +169,10 @@ describe('tokens', () => {
 describe('backup runs', () => {
   const url = (): string => `/v1/vaults/${w.a.vaultId}/backup-runs`;
   const report = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-    startedAt: '2026-11-25T10:00:00Z',
-    finishedAt: '2026-11-25T11:30:00+01:00',
+    startedAt: '2026-11-25T13:00:00Z',
+    finishedAt: '2026-11-25T14:30:00+01:00',
     status: 'partial',
-    snapshotId: 'cd'.repeat(32),
+    snapshotId: null,
     filesProcessed: 12,
     bytesRead: 4096,
     bytesAdded: 1024,
@@ -179,13 +180,21 @@ describe('backup runs', () => {
     errors: ['/srv/a: permission denied', '/srv/b: permission denied'],
     ...over,
   });
+  /** Stores a snapshot-shaped object in tenant A's vault as its agent; returns its id. */
+  async function storedSnapshot(seed: number): Promise<string> {
+    const { key, bytes } = shapedObject('snapshot', seed);
+    const stored = await f.app.inject({ method: 'PUT', url: `/v1/vaults/${w.a.vaultId}/objects/${key}`, headers: { ...bearer(w.a.agentToken), 'content-type': 'application/octet-stream' }, payload: bytes });
+    expectStatus(stored, 201);
+    return key.slice('snapshots/'.length);
+  }
 
   it('are reported by the vault’s agent and listed newest first for tenant-admins', async () => {
-    expectStatus(await call(w.a.agentToken, 'POST', url(), report()), 201);
-    expectStatus(await call(w.a.agentToken, 'POST', url(), report({ startedAt: '2026-11-26T10:00:00Z', finishedAt: '2026-11-26T10:01:00Z', status: 'succeeded', errorCount: 0, errors: [] })), 201);
-    expectStatus(await call(w.a.agentToken, 'POST', url(), report({ startedAt: '2026-11-24T10:00:00Z', finishedAt: '2026-11-24T10:01:00Z', status: 'failed', snapshotId: null })), 201);
+    f.clock.advance(2 * 24 * 60 * 60 * 1000);
+    expectStatus(await call(w.a.agentToken, 'POST', url(), report({ snapshotId: await storedSnapshot(1) })), 201);
+    expectStatus(await call(w.a.agentToken, 'POST', url(), report({ startedAt: '2026-11-26T10:00:00Z', finishedAt: '2026-11-26T10:01:00Z', status: 'succeeded', snapshotId: await storedSnapshot(2), errorCount: 0, errors: [] })), 201);
+    expectStatus(await call(w.a.agentToken, 'POST', url(), report({ startedAt: '2026-11-25T12:30:00Z', finishedAt: '2026-11-25T12:31:00Z', status: 'failed' })), 201);
     const runs = (await call(w.a.tenantAdminToken, 'GET', `${url()}?limit=2`)).json<{ backupRuns: { startedAt: string; status: string; machineId: string; errors: string[] }[] }>().backupRuns;
-    assert.deepEqual(runs.map((r) => [r.startedAt, r.status]), [['2026-11-26T10:00:00.000Z', 'succeeded'], ['2026-11-25T10:00:00.000Z', 'partial']]);
+    assert.deepEqual(runs.map((r) => [r.startedAt, r.status]), [['2026-11-26T10:00:00.000Z', 'succeeded'], ['2026-11-25T13:00:00.000Z', 'partial']]);
     assert.equal(runs[1]!.machineId, w.a.machineId);
     assert.deepEqual(runs[1]!.errors, ['/srv/a: permission denied', '/srv/b: permission denied']);
     const machines = (await call(w.a.tenantAdminToken, 'GET', `/v1/vaults/${w.a.vaultId}/machines`)).json<{ machines: { id: string; lastReportAt: string | null }[] }>().machines;
@@ -193,10 +202,11 @@ describe('backup runs', () => {
   });
 
   it('are bounded: at most 20 errors of at most 500 characters, consistent counts and times', async () => {
+    f.clock.advance(24 * 60 * 60 * 1000);
     expectStatus(await call(w.a.agentToken, 'POST', url(), report({ errors: Array.from({ length: 21 }, () => 'e'), errorCount: 21 })), 400, 'INVALID_REQUEST');
     expectStatus(await call(w.a.agentToken, 'POST', url(), report({ errors: ['x'.repeat(501)] })), 400, 'INVALID_REQUEST');
-    expectStatus(await call(w.a.agentToken, 'POST', url(), report({ errorCount: 1 })), 400, 'USER');
-    expectStatus(await call(w.a.agentToken, 'POST', url(), report({ finishedAt: '2026-11-25T09:00:00Z' })), 400, 'USER');
+    expectStatus(await call(w.a.agentToken, 'POST', url(), report({ errorCount: 1 })), 400, 'RUN_REPORT_REFUSED');
+    expectStatus(await call(w.a.agentToken, 'POST', url(), report({ finishedAt: '2026-11-25T12:59:00Z' })), 400, 'RUN_REPORT_REFUSED');
     expectStatus(await call(w.a.agentToken, 'POST', url(), report({ snapshotId: 'XYZ' })), 400, 'INVALID_REQUEST');
     expectStatus(await call(w.a.agentToken, 'POST', url(), report({ bytesRead: -1 })), 400, 'INVALID_REQUEST');
     expectStatus(await call(w.a.agentToken, 'POST', url(), report({ status: 'great' })), 400, 'INVALID_REQUEST');

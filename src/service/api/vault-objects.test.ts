@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { PermanentError } from '../../core/errors.js';
 import { listKeys, seededBytes } from '../../storage/testing/conformance.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage } from '../../storage/storage.js';
+import { keyOf, shapedBytes, shapedObject } from '../vault-objects/testing/shaped-objects.js';
 import { TEST_TOKENS, TEST_VAULT_ID, createVaultObjectApp, type VaultObjectApp } from '../vault-objects/testing/vault-object-app.js';
 import type { ApiErrorBody } from './error-handler.js';
 import { DEFAULT_MAX_OBJECT_BYTES } from './vault-objects.js';
@@ -56,18 +57,17 @@ async function withApp(body: (t: VaultObjectApp) => Promise<void>, options: Para
 describe('vault object routes: append-only agents', () => {
   it('an agent creates every kind of layout object, and re-sending the same bytes is a no-op', () =>
     withApp(async (t) => {
-      const bytes = seededBytes(300, 3);
-      const keys = ['config', ...Object.values(layoutKeys(bytes))];
-      for (const key of keys) {
+      const objects = (['config', 'pack', 'index', 'snapshot', 'key', 'lock'] as const).map((kind) => shapedObject(kind, 3));
+      for (const { key, bytes } of objects) {
         const first = await put(t, 'agentA', key, bytes);
         assert.equal(first.statusCode, 201, `${key}: ${first.body}`);
-        assert.deepEqual(first.json(), { key, size: 300, stored: true });
+        assert.deepEqual(first.json(), { key, size: bytes.length, stored: true });
         const again = await put(t, 'agentA', key, bytes);
         assert.equal(again.statusCode, 200, `${key}: ${again.body}`);
-        assert.deepEqual(again.json(), { key, size: 300, stored: false });
+        assert.deepEqual(again.json(), { key, size: bytes.length, stored: false });
       }
-      assert.deepEqual(await listKeys(t.storage, ''), [...keys].sort());
-      assert.deepEqual(t.bytesStored, keys.map(() => 300), 'only stored objects count for /metrics');
+      assert.deepEqual(await listKeys(t.storage, ''), objects.map(({ key }) => key).sort());
+      assert.deepEqual(t.bytesStored, objects.map(({ bytes }) => bytes.length), 'only stored objects count for /metrics');
     }));
 
   it('an agent can neither overwrite nor remove data, index, snapshots, key slots or config', () =>
@@ -137,6 +137,23 @@ describe('vault object routes: append-only agents', () => {
       assert.equal(t.lockOwnership.size, 0, 'removed locks leave no ownership record');
     }));
 
+  it("refuses an agent's junk shaped like no repository object, storing nothing; a tenant-admin is not judged", () =>
+    withApp(async (t) => {
+      const junk = seededBytes(100, 9);
+      const keys = Object.values(layoutKeys(junk)).filter((key) => !key.startsWith('locks/'));
+      for (const key of keys) {
+        const response = await put(t, 'agentA', key, junk);
+        assert.equal(response.statusCode, 400, key);
+        assert.equal(apiError(response).code, 'OBJECT_SHAPE');
+        assert.match(apiError(response).message, /is not (a pack|an index file|a snapshot|a key slot) of the repository format/);
+      }
+      const tooBig = shapedObject('lock', 4, 70_000);
+      assert.equal((await put(t, 'agentA', tooBig.key, tooBig.bytes)).statusCode, 400, 'a lock over 64 KiB');
+      assert.deepEqual(await files(t.root), [], 'nothing stored, no temp file left');
+      assert.deepEqual(t.bytesStored, []);
+      for (const key of keys) assert.equal((await put(t, 'admin', key, junk)).statusCode, 201, key);
+    }));
+
   it('an agent credential without a machine cannot create locks', () =>
     withApp(async (t) => {
       const bytes = seededBytes(50);
@@ -151,12 +168,17 @@ describe('vault object routes: uploads', () => {
     withApp(async (t) => {
       const bytes = seededBytes(4000, 1);
       const claimed = layoutKeys(seededBytes(4000, 2));
-      for (const token of ['admin', 'agentA'] as const) {
-        for (const key of Object.values(claimed)) {
-          const response = await put(t, token, key, bytes);
-          assert.equal(response.statusCode, 422, `${token} ${key}`);
-          assert.equal(apiError(response).code, 'INTEGRITY');
-        }
+      for (const key of Object.values(claimed)) {
+        const response = await put(t, 'admin', key, bytes);
+        assert.equal(response.statusCode, 422, `admin ${key}`);
+        assert.equal(apiError(response).code, 'INTEGRITY');
+      }
+      // An agent's uploads are also judged by their shape (object-shape.ts): bytes shaped right, named wrong.
+      for (const kind of ['pack', 'index', 'snapshot', 'key', 'lock'] as const) {
+        const key = keyOf(kind, shapedBytes(kind, 2, 4000));
+        const response = await put(t, 'agentA', key, shapedBytes(kind, 1, 4000));
+        assert.equal(response.statusCode, 422, `agentA ${key}`);
+        assert.equal(apiError(response).code, 'INTEGRITY');
       }
       const right = layoutKeys(bytes).pack;
       const declared = await put(t, 'admin', right, bytes, { 'x-ferry-sha256': sha256(seededBytes(1)) });

@@ -16,13 +16,13 @@ import { ForbiddenError, IntegrityError } from '../../core/errors.js';
 import { assertValidPrefix, isValidKey } from '../../storage/object-key.js';
 import { contentRange, exactRange, parseRangeHeader, resolveRange, type RangeRequest } from './byte-ranges.js';
 import type { ByteRange } from '../../storage/storage.js';
-import type { LockOwnership, ResolvedVault } from '../vault-objects/vault-access.js';
+import type { LockOwnership, ObjectProvenance, ResolvedVault } from '../vault-objects/vault-access.js';
 import { VaultObjects } from '../vault-objects/vault-objects.js';
 import { toApiError } from './error-handler.js';
 import type { RouteAccess } from './route-access.js';
 import { ListingAbandonedError, ListingWriter } from './vault-object-listing.js';
 
-export type { LockOwnership, ResolvedVault } from '../vault-objects/vault-access.js';
+export type { LockOwnership, ObjectProvenance, ObjectWriter, ResolvedVault } from '../vault-objects/vault-access.js';
 
 /** The largest object accepted by default: packs are about 16 MiB, so this leaves room. */
 export const DEFAULT_MAX_OBJECT_BYTES = 64 * 1024 * 1024;
@@ -32,6 +32,8 @@ export interface VaultObjectRouteDeps {
   /** Authenticates the request for `vaultId`; throws typed errors (401, 403, and 404 for other tenants' vaults). */
   resolveVault(request: FastifyRequest, vaultId: string): Promise<ResolvedVault>;
   lockOwnership: LockOwnership;
+  /** Where the vault routes record who stored (and removed) which object; nothing is recorded when absent. */
+  objectProvenance?: ObjectProvenance;
   /** Called with the size of every object stored, for /metrics. */
   onBytesStored?(bytes: number): void;
   /** The largest object accepted, in bytes; default {@link DEFAULT_MAX_OBJECT_BYTES}. */
@@ -96,6 +98,10 @@ export interface ObjectRouteSpec {
   onRemove?: (request: FastifyRequest, id: string, key: string, refusal?: ForbiddenError) => Promise<void>;
   /** Refuses a key for upload before anything is read (a `UserError`, 400); all keys when absent. */
   checkUploadKey?(key: string): void;
+  /** Append-only uploads must be shaped like repository objects (../vault-objects/object-shape.ts). */
+  readonly checkShapes?: boolean;
+  /** Records provenance (the vault routes: `deps.objectProvenance`). */
+  readonly provenance?: ObjectProvenance;
 }
 
 /**
@@ -114,15 +120,22 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
     scopeOf: (id) => id,
     remove: true,
     ...(deps.onRemove !== undefined ? { onRemove: deps.onRemove } : {}),
+    checkShapes: true,
+    provenance: deps.objectProvenance,
   });
 }
 
 /** What {@link registerObjectRoutes} needs besides the spec: the lock records, metrics and the size limit. */
-export type ObjectRouteDeps = Omit<VaultObjectRouteDeps, 'resolveVault' | 'onRemove'>;
+export type ObjectRouteDeps = Omit<VaultObjectRouteDeps, 'resolveVault' | 'onRemove' | 'objectProvenance'>;
 
 /** Registers one set of object routes (see {@link ObjectRouteSpec}) in its own encapsulated context. */
 export function registerObjectRoutes(app: FastifyInstance, deps: ObjectRouteDeps, spec: ObjectRouteSpec): void {
-  const objects = new VaultObjects({ lockOwnership: deps.lockOwnership, onBytesStored: (bytes) => deps.onBytesStored?.(bytes) });
+  const objects = new VaultObjects({
+    lockOwnership: deps.lockOwnership,
+    onBytesStored: (bytes) => deps.onBytesStored?.(bytes),
+    checkShapes: spec.checkShapes ?? false,
+    provenance: spec.provenance,
+  });
   const maxObjectBytes = deps.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
   const listParams = z.object({ [spec.param]: spec.paramSchema });
   const objectParams = z.object({ [spec.param]: spec.paramSchema, '*': keySchema });

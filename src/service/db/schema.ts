@@ -20,6 +20,7 @@ export interface ServiceTables {
   tokens: TokensTable;
   backup_runs: BackupRunsTable;
   vault_locks: VaultLocksTable;
+  vault_snapshots: VaultSnapshotsTable;
   import_jobs: ImportJobsTable;
   job_disks: JobDisksTable;
   job_events: JobEventsTable;
@@ -133,6 +134,26 @@ export interface VaultLocksTable {
   /** The machine whose agent saved it; NULL when a tenant-admin or admin did. */
   machine_id: string | null;
   created_at: string;
+}
+
+/**
+ * Where each snapshot object of a vault came from, as the service saw it arrive (one row per snapshot the
+ * service stored; removed with the object). Written by the vault object routes and the adoption worker.
+ */
+export interface VaultSnapshotsTable {
+  vault_id: string;
+  /** The snapshot id: the 64 hex digits of its key `snapshots/<id>`. */
+  snapshot_id: string;
+  /** `agent` (machine_id set), `tenant-admin`, `admin` (token_id set) or `import` (job_id set: adopted from an import job). */
+  source: string;
+  /** The machine whose agent token stored it; NULL for every other source. */
+  machine_id: string | null;
+  /** The token that stored it; NULL for `import`. */
+  token_id: string | null;
+  /** The import job it was adopted from; NULL for every other source. */
+  job_id: string | null;
+  /** When the service stored it, by the service's clock. */
+  received_at: string;
 }
 
 export interface ImportJobsTable {

@@ -14,6 +14,31 @@ export interface ResolvedVault {
   readonly access: ObjectAccess;
   /** The agent's machine; set for agents, whose locks are owned per machine. */
   readonly machineId?: string;
+  /** Who the request authenticated as, for the provenance of what it stores; absent where none is kept (imports). */
+  readonly writer?: ObjectWriter;
+}
+
+/** Who stores an object, as the service authenticated them (never what the client says about itself). */
+export interface ObjectWriter {
+  readonly role: 'admin' | 'tenant-admin' | 'agent';
+  readonly tokenId: string;
+  /** The agent's machine; set exactly for `agent`. */
+  readonly machineId?: string;
+}
+
+/**
+ * Where the service records which objects of a vault arrived when and from whom (db-backed: records must
+ * outlive restarts). Implementations keep what they need (the service keeps snapshots only) and ignore
+ * other keys. Both methods are idempotent.
+ */
+export interface ObjectProvenance {
+  /**
+   * Called after `writer` stored `key` in vault `vaultId` (not for a re-send that stored nothing). An
+   * existing record is kept: the first arrival is the one that counts.
+   */
+  stored(vaultId: string, key: string, writer: ObjectWriter): Promise<void>;
+  /** Called after `key` was removed from vault `vaultId` (also when it was absent). */
+  removed(vaultId: string, key: string): Promise<void>;
 }
 
 /**

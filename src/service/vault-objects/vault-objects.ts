@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { FerryError, ForbiddenError, IntegrityError, NotFoundError } from '../../core/errors.js';
 import type { ByteRange, ObjectInfo, Storage } from '../../storage/storage.js';
+import { PACK_TRAILER_BYTES } from '../../engine/pack/pack-format.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import {
   claimedSha256,
@@ -13,7 +14,8 @@ import {
   planUpload,
   type ObjectOperation,
 } from './object-access-policy.js';
-import type { LockOwnership, ResolvedVault } from './vault-access.js';
+import { decideObjectShape, decideObjectSize, ObjectShapeError, shapeRuleFor, type ShapeRule } from './object-shape.js';
+import type { LockOwnership, ObjectProvenance, ResolvedVault } from './vault-access.js';
 
 /** What the uploader declares about its bytes; both are checked, and a mismatch stores nothing. */
 export interface UploadDeclaration {
@@ -34,6 +36,13 @@ export interface VaultObjectsOptions {
   readonly lockOwnership: LockOwnership;
   /** Called with the size of every object stored (not for no-op re-sends). */
   readonly onBytesStored?: (bytes: number) => void;
+  /** Told of every object stored or removed by a resolved writer (vaults: snapshot provenance); none when absent. */
+  readonly provenance?: ObjectProvenance;
+  /**
+   * Whether what an append-only caller adds must be shaped like a repository object (object-shape.ts);
+   * on for vaults. Full access is never judged.
+   */
+  readonly checkShapes?: boolean;
 }
 
 /**
@@ -45,10 +54,14 @@ export class VaultObjects {
   readonly #lockOwnership: LockOwnership;
   readonly #onBytesStored: (bytes: number) => void;
   readonly #appendOnlyWrites = new KeyedMutex();
+  readonly #provenance: ObjectProvenance | undefined;
+  readonly #checkShapes: boolean;
 
   constructor(options: VaultObjectsOptions) {
     this.#lockOwnership = options.lockOwnership;
     this.#onBytesStored = options.onBytesStored ?? (() => undefined);
+    this.#provenance = options.provenance;
+    this.#checkShapes = options.checkShapes ?? false;
   }
 
   /** The object's bytes, or `range` of them; a range past the end is an `IntegrityError`. */
@@ -72,7 +85,10 @@ export class VaultObjects {
    * (every object but `config`) is verified against it, whoever uploads: a mismatch, or a declared sha256
    * other than the name's, is an `IntegrityError` and stores nothing. A source that throws (the client went
    * away) stores nothing either. Append-only callers: see `planUpload`; a lock they create is recorded as
-   * their machine's before it is saved, so a crash in between leaves only a harmless record.
+   * their machine's before it is saved, so a crash in between leaves only a harmless record. With
+   * `checkShapes`, an append-only upload that cannot be the repository object its key names is an
+   * `ObjectShapeError` (400) and stores nothing; a declared length out of bounds is refused before any
+   * byte is read. An object stored is then reported to the provenance seam with the resolved writer.
    */
   async upload(
     vaultId: string,
@@ -86,6 +102,20 @@ export class VaultObjects {
       throw new IntegrityError(`the upload declares sha256 ${declared.sha256}, but ${key} is named for ${claimed}`);
     }
     const sha256 = claimed ?? declared.sha256;
+    const result = await this.#upload(vaultId, vault, key, source, declared, claimed, sha256);
+    if (result.stored && vault.writer !== undefined) await this.#provenance?.stored(vaultId, key, vault.writer);
+    return result;
+  }
+
+  async #upload(
+    vaultId: string,
+    vault: ResolvedVault,
+    key: string,
+    source: AsyncIterable<Uint8Array>,
+    declared: UploadDeclaration,
+    claimed: string | undefined,
+    sha256: string | undefined,
+  ): Promise<UploadResult> {
     if (vault.access === 'full') return this.#store(vault.storage, key, source, declared.length, sha256);
     // Serialized per object so that the existence check and the write cannot interleave with another
     // append-only write of the same object in this process.
@@ -97,8 +127,10 @@ export class VaultObjects {
           throw new ForbiddenError(plan.reason);
         case 'verify-existing':
           return verifyResend(vault.storage, key, claimed, source, declared);
-        case 'store':
-          return this.#storeOwned(vaultId, vault, key, source, declared.length, sha256);
+        case 'store': {
+          const checked = this.#checkShapes ? shapeChecked(key, source, declared.length) : source;
+          return this.#storeOwned(vaultId, vault, key, checked, declared.length, sha256);
+        }
       }
     });
   }
@@ -117,6 +149,7 @@ export class VaultObjects {
     }
     await inVault(vault.storage, () => vault.storage.remove(key));
     if (lock) await this.#lockOwnership.forget(vaultId, key);
+    await this.#provenance?.removed(vaultId, key);
   }
 
   async #storeOwned(
@@ -214,6 +247,57 @@ async function inVault<T>(storage: Storage, operation: () => Promise<T>): Promis
     if (!(err instanceof FerryError) || location === '' || !err.message.includes(location)) throw err;
     const Ctor = err.constructor as new (message: string, options?: { cause?: unknown }) => FerryError;
     throw new Ctor(err.message.split(location).join('the vault'), { cause: err });
+  }
+}
+
+/**
+ * Passes `source` through while gathering what object-shape.ts needs (size, and the whole object or its
+ * trailer where the kind's rule reads them); throws `ObjectShapeError` as soon as the size passes the kind's
+ * maximum, and at the end when the shape is refused, so the storage stores nothing. A declared length out of
+ * bounds is refused before the first byte is read.
+ */
+async function* shapeChecked(key: string, source: AsyncIterable<Uint8Array>, declaredLength: number | undefined): AsyncGenerator<Uint8Array> {
+  const rule = shapeRuleFor(key);
+  if (rule === undefined) {
+    yield* source;
+    return;
+  }
+  if (declaredLength !== undefined) refuseUnless(decideObjectSize(key, declaredLength));
+  const seen = new ShapeWitness(rule);
+  for await (const chunk of source) {
+    refuseUnless(decideObjectSize(key, seen.size + chunk.byteLength, false));
+    seen.add(chunk);
+    yield chunk;
+  }
+  refuseUnless(decideObjectShape(key, seen.facts()));
+}
+
+function refuseUnless(decision: ReturnType<typeof decideObjectShape>): void {
+  if (!decision.accepted) throw new ObjectShapeError(decision.reason);
+}
+
+/** Keeps, of a streamed object, only what its shape rule reads: bounded by the rule (whole small objects, a trailer). */
+class ShapeWitness {
+  size = 0;
+  readonly #whole: Buffer[] = [];
+  #trailer = Buffer.alloc(0);
+
+  constructor(private readonly rule: ShapeRule) {}
+
+  add(chunk: Uint8Array): void {
+    this.size += chunk.byteLength;
+    if (this.rule.readsWhole) this.#whole.push(Buffer.from(chunk));
+    if (!this.rule.readsTrailer) return;
+    const tail = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).subarray(-PACK_TRAILER_BYTES);
+    this.#trailer = Buffer.concat([this.#trailer, tail]).subarray(-PACK_TRAILER_BYTES);
+  }
+
+  facts(): { size: number; bytes?: Buffer; trailer?: Buffer } {
+    return {
+      size: this.size,
+      ...(this.rule.readsWhole ? { bytes: Buffer.concat(this.#whole) } : {}),
+      ...(this.rule.readsTrailer ? { trailer: this.#trailer } : {}),
+    };
   }
 }
 

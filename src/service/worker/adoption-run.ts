@@ -4,7 +4,8 @@
  * index files and packs there before it; an object the vault already has with the same size is skipped
  * (a resumed adoption copies nothing twice); every copy is checked against the SHA-256 its name claims
  * before it becomes visible. Server-side (inside the back end) when the locations allow it, else each
- * object is read from the import and saved into the vault through the service.
+ * object is read from the import and saved into the vault through the service. Every snapshot adopted is
+ * recorded with source `import` and the job (resources/snapshot-provenance.ts).
  */
 import { ConflictError, IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
 import { idOfKey } from '../../storage/layout.js';
@@ -15,6 +16,7 @@ import type { JobAction } from '../jobs/job-machine.js';
 import { readJob } from '../jobs/job-records.js';
 import { changeImportJob } from '../jobs/job-store.js';
 import { importPrefix, openImportStorage } from '../resources/import-adoption.js';
+import { recordSnapshotArrival } from '../resources/snapshot-provenance.js';
 import { storeDeps } from '../resources/import-jobs.js';
 import { containerLocationOf, openVaultStorage } from '../resources/vault-storage.js';
 
@@ -96,6 +98,10 @@ export async function runAdoption(ctx: ServiceContext, jobId: string, options: A
           throw err;
         }
       }
+      // The vault now holds it: a snapshot is recorded as the import's (an earlier record, e.g. the run cut
+      // short after the copy, is kept), so agent retention and run reports know it is no machine's.
+      const snapshotId = idOfKey('snapshot', object.key);
+      if (snapshotId !== undefined) await recordSnapshotArrival(ctx, job.vaultId, snapshotId, { source: 'import', jobId });
       objectsDone++;
       bytesDone += object.size;
       await options.afterObject?.(object.key, copied);

@@ -15,6 +15,7 @@ import { openImportStorage } from '../resources/import-adoption.js';
 import { TEST_ACTOR, driveJob, prepareDisks, storeOf } from '../testing/import-job-fixtures.js';
 import { startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
 import { buildWorld, type World } from '../testing/world.js';
+import { snapshotProvenance } from '../resources/snapshot-provenance.js';
 import { runAdoption } from './adoption-run.js';
 import { startAdoptionWorker } from './adoption-worker.js';
 import type { WorkerLogger } from './periodic-worker.js';
@@ -135,6 +136,11 @@ describe('the adoption of an import into its vault', () => {
       { state: 'Done', objectsTotal: wanted.length, objectsDone: wanted.length, bytesDone: bytes, excluded: 1, excludedKeys: [excluded], serverSideCopy: true, startedAt: undefined, finishedAt: undefined, error: null },
     );
     assert.equal(done.adoption!.finishedAt, new Date(f.clock.now()).toISOString());
+    // Each adopted snapshot is recorded as the import's: no machine's, so agent retention never forgets it.
+    for (const key of imported.snapshots) {
+      const provenance = await snapshotProvenance(f.db, w.a.vaultId, key.slice('snapshots/'.length));
+      assert.deepEqual({ source: provenance?.source, jobId: provenance?.jobId, machineId: provenance?.machineId }, { source: 'import', jobId: w.jobId, machineId: null }, key);
+    }
     assert.deepEqual(done.timeline.at(-1), {
       at: new Date(f.clock.now()).toISOString(),
       state: 'Adopted',

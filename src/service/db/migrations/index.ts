@@ -3,6 +3,7 @@ import * as initial from './0001-initial.js';
 import * as agentSchedules from './0002-agent-schedules.js';
 import * as importJobs from './0003-import-jobs.js';
 import * as importIngest from './0004-import-ingest.js';
+import * as objectProvenance from './0005-object-provenance.js';
 import * as auditLog from './0008-audit-log.js';
 
 /**
@@ -14,6 +15,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002-agent-schedules': agentSchedules,
   '0003-import-jobs': importJobs,
   '0004-import-ingest': importIngest,
+  '0005-object-provenance': objectProvenance,
   '0008-audit-log': auditLog,
 };
 
