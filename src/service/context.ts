@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { RandomSource } from '../core/random.js';
 import type { Storage } from '../storage/storage.js';
+import type { BackendIsolation } from './backend-isolation.js';
 import type { BackendLocation, ObjectCopier } from './backend-location.js';
 import type { ServiceDatabase } from './db/database.js';
 import type { ImportJobSettings } from './jobs/job-settings.js';
@@ -18,6 +19,8 @@ export interface ServiceContext {
   readonly dataDir: string;
   /** Opens a Storage at a back-end location; the composition root decides which back end serves which scheme. */
   readonly openBackend: (location: BackendLocation) => Storage;
+  /** Keeps storage accounts apart from the data directory and each other; every container is opened through it. */
+  readonly backends: BackendIsolation;
   /**
    * A copier of objects from `source` to `target` inside their back end (no bytes through the service), or
    * null when the two locations have no such copy (then callers stream). The composition root decides.

@@ -74,6 +74,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.importJobs ? { importJobs: options.importJobs } : {}),
     });
+    await reportRefusedAccounts(server);
     options.beforeListen?.(server);
     await listen(server, options.host, options.port);
     const address = server.app.server.address() as AddressInfo;
@@ -96,6 +97,18 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     await server?.app.close().catch(() => undefined);
     await db.destroy();
     throw err;
+  }
+}
+
+/**
+ * The start-up isolation check (backend-isolation.ts): every storage account whose back end now overlaps
+ * the data directory or another account (a symlink changed) is logged as an error. The service still
+ * starts and serves the other accounts; the refused ones answer 409 BACKEND_OVERLAP until an admin fixes
+ * them (each open checks again).
+ */
+async function reportRefusedAccounts(server: FerryServer): Promise<void> {
+  for (const refused of await server.ctx.backends.refusedAccounts(server.ctx.db)) {
+    server.app.log.error({ storageAccountId: refused.accountId, tenantId: refused.tenantId }, `storage account refused: ${refused.reason}`);
   }
 }
 

@@ -22,6 +22,7 @@ import { registerTenantRoutes } from './api/tenants.js';
 import { registerTokenRoutes } from './api/tokens.js';
 import { registerVaultObjectRoutes } from './api/vault-objects.js';
 import { registerVaultRoutes } from './api/vaults.js';
+import { BackendIsolation } from './backend-isolation.js';
 import type { BackendLocation, ObjectCopier } from './backend-location.js';
 import type { ServiceContext } from './context.js';
 import type { ServiceDatabase } from './db/database.js';
@@ -69,6 +70,7 @@ export function buildServer(options: ServerOptions): FerryServer {
     random: options.random ?? systemRandom,
     dataDir: options.dataDir,
     openBackend,
+    backends: new BackendIsolation(options.dataDir),
     copyWithinBackend,
     metrics: new ServiceMetrics(),
     importJobs: importJobSettings(options.importJobs),

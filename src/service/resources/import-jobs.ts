@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Role } from '../auth/roles.js';
 import { canSeeJob, visibleOrNotFound } from '../auth/scope.js';
 import { issueToken } from '../auth/token-store.js';
+import { checkContainerName } from '../backend-location.js';
 import type { ServiceContext } from '../context.js';
 import { newRecordId } from '../ids.js';
 import type { JobShipping } from '../jobs/job-machine.js';
@@ -48,6 +49,7 @@ export interface DiskRegistration {
 export async function createImportJob(ctx: ServiceContext, principal: Principal, vaultId: string, request: ImportJobRequest): Promise<CreatedImportJob> {
   const vault = await getVault(ctx, principal, vaultId);
   requireRole(principal, ['admin', 'tenant-admin', 'agent'], 'create import jobs');
+  checkContainerName(request.container);
   const wanted = request.storageAccountId ?? request.storageAccount;
   if (wanted === undefined) throw new UserError('name the storage account to import into (storageAccountId or storageAccount)');
   const account = await ctx.db

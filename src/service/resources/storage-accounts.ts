@@ -26,8 +26,9 @@ export interface StorageAccountSpec {
 /**
  * Creates a storage account in the tenant. Only an admin may name a back end (a filesystem path on the
  * service's host is the admin's to give out): a tenant-admin that does gets `ForbiddenError`. An invalid or
- * not yet supported back-end URL is a `UserError`; a taken name `AlreadyExistsError`; an invisible
- * tenant `NotFoundError`.
+ * not yet supported back-end URL is a `UserError`; a back end that overlaps the service's data directory
+ * or another account's back end (real paths) `BackendOverlapError`; a taken name `AlreadyExistsError`; an
+ * invisible tenant `NotFoundError`.
  */
 export async function createStorageAccount(ctx: ServiceContext, principal: Principal, tenantId: string, spec: StorageAccountSpec): Promise<StorageAccount> {
   await getTenant(ctx, principal, tenantId);
@@ -42,10 +43,12 @@ export async function createStorageAccount(ctx: ServiceContext, principal: Princ
     backend,
     created_at: isoTime(ctx.clock.now()),
   };
-  await insertOrExplain(
-    () => ctx.db.insertInto('storage_accounts').values(row).execute(),
-    `the tenant already has a storage account named "${spec.name}"`,
-  );
+  // In one transaction, so that two accounts created at the same moment cannot both pass the isolation check.
+  // (An audit record belongs here when an admin sets a back end.)
+  await ctx.db.transaction().execute(async (trx) => {
+    await ctx.backends.checkNewAccount(trx, row);
+    await insertOrExplain(() => trx.insertInto('storage_accounts').values(row).execute(), `the tenant already has a storage account named "${spec.name}"`);
+  });
   return toStorageAccount(row);
 }
 

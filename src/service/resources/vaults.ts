@@ -1,5 +1,6 @@
 import { AlreadyExistsError, NotFoundError } from '../../core/errors.js';
 import type { Principal } from '../auth/principal.js';
+import { checkContainerName } from '../backend-location.js';
 import { canSeeVault, visibleOrNotFound } from '../auth/scope.js';
 import type { ServiceContext } from '../context.js';
 import { insertOrExplain } from '../db/constraint-errors.js';
@@ -47,6 +48,7 @@ export async function createVault(ctx: ServiceContext, principal: Principal, ten
   if (account === undefined) throw new NotFoundError(`storage account ${spec.storageAccountId} not found in tenant "${tenant.name}"`);
   const id = newRecordId(ctx.random);
   const container = spec.container ?? id;
+  checkContainerName(container);
   const containerTaken = await ctx.db
     .selectFrom('vaults')
     .select('id')
