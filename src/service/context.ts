@@ -6,6 +6,7 @@ import type { BackendLocation, ObjectCopier } from './backend-location.js';
 import type { ServiceDatabase } from './db/database.js';
 import type { ImportJobSettings } from './jobs/job-settings.js';
 import type { ServiceMetrics } from './metrics.js';
+import type { ServiceKey } from './secrets/service-key.js';
 
 /**
  * What the service's functions work with, built once by the composition root (server.ts) and shared by
@@ -27,6 +28,8 @@ export interface ServiceContext {
    */
   readonly copyWithinBackend: (source: BackendLocation, target: BackendLocation) => ObjectCopier | null;
   readonly metrics: ServiceMetrics;
+  /** Seals the secrets the database keeps (escrowed disk keys). */
+  readonly serviceKey: ServiceKey;
   /** The import job rules' settings: tracking deadline, shipping address, disk limits. */
   readonly importJobs: ImportJobSettings;
 }

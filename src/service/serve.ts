@@ -2,12 +2,14 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import { sql } from 'kysely';
 import { systemClock, type Clock } from '../core/clock.js';
 import { isErrno, PermanentError, UserError } from '../core/errors.js';
 import { systemRandom, type RandomSource } from '../core/random.js';
 import { anyAdminTokenExists, issueToken } from './auth/token-store.js';
 import { migrateToLatest, openSqliteDatabase, type ServiceDatabase } from './db/database.js';
 import type { ImportJobSettings } from './jobs/job-settings.js';
+import { openServiceKey, secureStoredDiskKeys } from './secrets/disk-key-escrow.js';
 import { buildServer, type FerryServer } from './server.js';
 import { startAdoptionWorker } from './worker/adoption-worker.js';
 import { startDeadlineSweeper, sweepIntervalFor } from './worker/deadline-sweeper.js';
@@ -25,6 +27,8 @@ export interface ServeOptions {
   readonly host: string;
   /** 0 picks a free port; {@link RunningService.url} has the real one. */
   readonly port: number;
+  /** `--service-key-file`: the service key, kept outside the data directory; default DATA_DIR/service.key. */
+  readonly serviceKeyFile?: string;
   readonly logger?: FastifyBaseLogger;
   readonly clock?: Clock;
   readonly random?: RandomSource;
@@ -53,7 +57,8 @@ export interface RunningService {
 
 /**
  * Starts the service on `dataDir` (created 0700 if missing): opens the SQLite database there, applies
- * pending migrations, on the first start (no admin token in the database) writes a new admin token to
+ * pending migrations, opens the service key (creating DIR/service.key on the first start; a missing or
+ * wrong key is a `UserError`) and seals any disk key still stored in plain, on the first start (no admin token in the database) writes a new admin token to
  * DIR/admin.token with mode 0600, then listens and starts the background work (the tracking deadline
  * sweep). On any failure everything opened is closed again.
  */
@@ -65,10 +70,15 @@ export async function startService(options: ServeOptions): Promise<RunningServic
   let server: FerryServer | undefined;
   try {
     await migrateToLatest(db);
+    const serviceKey = await openServiceKey(db, { dataDir: options.dataDir, ...(options.serviceKeyFile !== undefined ? { keyFile: options.serviceKeyFile } : {}) }, clock, random);
+    const secured = await secureStoredDiskKeys(db, serviceKey, random);
+    // The WAL may still hold pages of the plain keys just replaced: copy it into the (zeroed) database and empty it.
+    if (secured.sealed + secured.destroyed > 0) await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
     const adminTokenFile = await ensureFirstAdminToken(db, clock, random, options.dataDir);
     server = buildServer({
       db,
       dataDir: options.dataDir,
+      serviceKey,
       clock,
       random,
       ...(options.logger ? { logger: options.logger } : {}),

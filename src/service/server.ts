@@ -29,6 +29,7 @@ import type { ServiceDatabase } from './db/database.js';
 import { importJobSettings, type ImportJobSettings } from './jobs/job-settings.js';
 import { ServiceMetrics } from './metrics.js';
 import { dbLockOwnership } from './resources/db-lock-ownership.js';
+import type { ServiceKey } from './secrets/service-key.js';
 import { resolveVaultForObjects } from './vault-access.js';
 
 /** The API version in the OpenAPI document. */
@@ -41,6 +42,8 @@ export interface ServerOptions {
   /** A migrated database; the caller closes it after the server. */
   readonly db: ServiceDatabase;
   readonly dataDir: string;
+  /** Seals the escrowed disk keys (serve.ts opens it: secrets/disk-key-escrow.ts). */
+  readonly serviceKey: ServiceKey;
   readonly clock?: Clock;
   readonly random?: RandomSource;
   /** JSON request logs; none when absent. */
@@ -73,6 +76,7 @@ export function buildServer(options: ServerOptions): FerryServer {
     backends: new BackendIsolation(options.dataDir),
     copyWithinBackend,
     metrics: new ServiceMetrics(),
+    serviceKey: options.serviceKey,
     importJobs: importJobSettings(options.importJobs),
   };
   const app = Fastify({

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
@@ -100,12 +100,14 @@ describe('vaults', () => {
     await storage.save('config', Buffer.from('x'));
     await storage.close();
     await stat(join(f.dataDir, 'storage-accounts', w.a.storageAccountId, w.a.vaultId, 'config'));
-    const root = join(f.dataDir, 'elsewhere');
+    // Beside the data directory: an account's back end may not be inside it (backend-isolation.ts).
+    const root = `${f.dataDir}-elsewhere`;
     const account = (await call(w.adminToken, 'POST', `/v1/tenants/${w.a.tenantId}/storage-accounts`, { name: 'own-root', backend: `fs:${root}` })).json<{ id: string }>();
     const other = await openVaultStorage(f.ctx, { storageAccountId: account.id, container: 'box' });
     await other.save('config', Buffer.from('y'));
     await other.close();
     await stat(join(root, 'box', 'config'));
+    await rm(root, { recursive: true });
   });
 });
 
