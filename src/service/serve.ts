@@ -10,6 +10,7 @@ import { anyAdminTokenExists, issueToken } from './auth/token-store.js';
 import { migrateToLatest, openSqliteDatabase, type ServiceDatabase } from './db/database.js';
 import type { ImportJobSettings } from './jobs/job-settings.js';
 import { openServiceKey, secureStoredDiskKeys } from './secrets/disk-key-escrow.js';
+import type { ServiceKey } from './secrets/service-key.js';
 import { buildServer, type FerryServer } from './server.js';
 import { startAdoptionWorker } from './worker/adoption-worker.js';
 import { startDeadlineSweeper, sweepIntervalFor } from './worker/deadline-sweeper.js';
@@ -57,23 +58,16 @@ export interface RunningService {
 
 /**
  * Starts the service on `dataDir` (created 0700 if missing): opens the SQLite database there, applies
- * pending migrations, opens the service key (creating DIR/service.key on the first start; a missing or
- * wrong key is a `UserError`) and seals any disk key still stored in plain, on the first start (no admin token in the database) writes a new admin token to
- * DIR/admin.token with mode 0600, then listens and starts the background work (the tracking deadline
+ * pending migrations and opens the service key ({@link openServiceStore}), on the first start (no admin
+ * token in the database) writes a new admin token to DIR/admin.token with mode 0600, then listens and starts the background work (the tracking deadline
  * sweep). On any failure everything opened is closed again.
  */
 export async function startService(options: ServeOptions): Promise<RunningService> {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
-  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
-  const db = openSqliteDatabase(join(options.dataDir, DATABASE_FILE));
+  const { db, serviceKey } = await openServiceStore({ ...options, clock, random });
   let server: FerryServer | undefined;
   try {
-    await migrateToLatest(db);
-    const serviceKey = await openServiceKey(db, { dataDir: options.dataDir, ...(options.serviceKeyFile !== undefined ? { keyFile: options.serviceKeyFile } : {}) }, clock, random);
-    const secured = await secureStoredDiskKeys(db, serviceKey, random);
-    // The WAL may still hold pages of the plain keys just replaced: copy it into the (zeroed) database and empty it.
-    if (secured.sealed + secured.destroyed > 0) await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
     const adminTokenFile = await ensureFirstAdminToken(db, clock, random, options.dataDir);
     server = buildServer({
       db,
@@ -119,6 +113,35 @@ export async function startService(options: ServeOptions): Promise<RunningServic
 async function reportRefusedAccounts(server: FerryServer): Promise<void> {
   for (const refused of await server.ctx.backends.refusedAccounts(server.ctx.db)) {
     server.app.log.error({ storageAccountId: refused.accountId, tenantId: refused.tenantId }, `storage account refused: ${refused.reason}`);
+  }
+}
+
+/**
+ * The service's stored state, ready to serve: creates `dataDir` (0700) if missing, opens the SQLite
+ * database there and applies pending migrations, opens the service key (creating DIR/service.key on the
+ * first start; a missing or wrong key is a `UserError` that says what to do: secrets/disk-key-escrow.ts),
+ * and seals any disk key still stored in plain (destroying those no one can use any more). On failure the
+ * database is closed again; else the caller closes it.
+ */
+export async function openServiceStore(options: {
+  readonly dataDir: string;
+  readonly serviceKeyFile?: string;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+}): Promise<{ db: ServiceDatabase; serviceKey: ServiceKey }> {
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const db = openSqliteDatabase(join(options.dataDir, DATABASE_FILE));
+  try {
+    await migrateToLatest(db);
+    const keyFile = options.serviceKeyFile !== undefined ? { keyFile: options.serviceKeyFile } : {};
+    const serviceKey = await openServiceKey(db, { dataDir: options.dataDir, ...keyFile }, options.clock, options.random);
+    const secured = await secureStoredDiskKeys(db, serviceKey, options.random);
+    // The WAL may still hold pages of the plain keys just replaced: copy it into the (zeroed) database and empty it.
+    if (secured.sealed + secured.destroyed > 0) await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+    return { db, serviceKey };
+  } catch (err) {
+    await db.destroy();
+    throw err;
   }
 }
 
