@@ -25,6 +25,12 @@ describe('tenants', () => {
     expectStatus(created, 201);
     assert.equal(created.json<{ name: string }>().name, 'acme');
     expectStatus(await call(w.adminToken, 'POST', '/v1/tenants', { name: 'acme' }), 409, 'ALREADY_EXISTS');
+    // Names are unique ignoring case: ACME is acme.
+    for (const name of ['ACME', 'Acme']) {
+      const taken = await call(w.adminToken, 'POST', '/v1/tenants', { name });
+      expectStatus(taken, 409, 'ALREADY_EXISTS');
+      assert.match(taken.json<{ message: string }>().message, /already exists \(tenant names are compared ignoring case\)/);
+    }
     for (const name of ['', 'a'.repeat(64), '-lead', 'sp ace', 'ümlaut', '6f1e2a70-0000-4000-8000-000000000001']) {
       expectStatus(await call(w.adminToken, 'POST', '/v1/tenants', { name }), 400, 'INVALID_REQUEST');
     }

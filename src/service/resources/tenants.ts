@@ -12,10 +12,10 @@ export interface Tenant {
   readonly createdAt: string;
 }
 
-/** Creates a tenant; `AlreadyExistsError` when the name is taken. Only admins reach this (route access). */
+/** Creates a tenant; `AlreadyExistsError` when the name is taken, ignoring case. Only admins reach this (route access). */
 export async function createTenant(ctx: ServiceContext, name: string): Promise<Tenant> {
   const row: TenantsTable = { id: newRecordId(ctx.random), name, created_at: isoTime(ctx.clock.now()) };
-  await insertOrExplain(() => ctx.db.insertInto('tenants').values(row).execute(), `a tenant named "${name}" already exists`);
+  await insertOrExplain(() => ctx.db.insertInto('tenants').values(row).execute(), `a tenant named "${name}" already exists (tenant names are compared ignoring case)`);
   return toTenant(row);
 }
 
