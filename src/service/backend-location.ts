@@ -46,9 +46,19 @@ export function storageAccountLocation(dataDir: string, account: { readonly id: 
   return parseBackendUrl(account.backend);
 }
 
-/** The location of one container (a folder on the filesystem) inside a storage account's location. */
-export function containerLocation(account: BackendLocation, container: string): BackendLocation {
-  return { scheme: 'fs', path: join(account.path, container) };
+/**
+ * A container name as Azure allows it (3–63 of a-z, 0-9 and single hyphens inside), so it fits every back
+ * end. It is also what keeps a container inside its account on the filesystem: no `/`, no `.` or `..`,
+ * never empty or absolute.
+ */
+export const CONTAINER_PATTERN = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/;
+
+/** What {@link CONTAINER_PATTERN} allows, in words (for error messages). */
+export const CONTAINER_RULE = 'a container is 3-63 lowercase letters, digits and single hyphens inside';
+
+/** Throws `UserError` unless `container` matches {@link CONTAINER_PATTERN}. */
+export function checkContainerName(container: string): void {
+  if (!CONTAINER_PATTERN.test(container)) throw new UserError(`invalid container "${container}": ${CONTAINER_RULE}`);
 }
 
 /** Copies objects between two locations of one back end (server-side copy); see ServiceContext.copyWithinBackend. */

@@ -1,10 +1,12 @@
 import type { Clock } from '../core/clock.js';
 import type { RandomSource } from '../core/random.js';
 import type { Storage } from '../storage/storage.js';
+import type { BackendIsolation } from './backend-isolation.js';
 import type { BackendLocation, ObjectCopier } from './backend-location.js';
 import type { ServiceDatabase } from './db/database.js';
 import type { ImportJobSettings } from './jobs/job-settings.js';
 import type { ServiceMetrics } from './metrics.js';
+import type { ServiceKey } from './secrets/service-key.js';
 
 /**
  * What the service's functions work with, built once by the composition root (server.ts) and shared by
@@ -18,12 +20,16 @@ export interface ServiceContext {
   readonly dataDir: string;
   /** Opens a Storage at a back-end location; the composition root decides which back end serves which scheme. */
   readonly openBackend: (location: BackendLocation) => Storage;
+  /** Keeps storage accounts apart from the data directory and each other; every container is opened through it. */
+  readonly backends: BackendIsolation;
   /**
    * A copier of objects from `source` to `target` inside their back end (no bytes through the service), or
    * null when the two locations have no such copy (then callers stream). The composition root decides.
    */
   readonly copyWithinBackend: (source: BackendLocation, target: BackendLocation) => ObjectCopier | null;
   readonly metrics: ServiceMetrics;
+  /** Seals the secrets the database keeps (escrowed disk keys). */
+  readonly serviceKey: ServiceKey;
   /** The import job rules' settings: tracking deadline, shipping address, disk limits. */
   readonly importJobs: ImportJobSettings;
 }

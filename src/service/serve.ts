@@ -2,6 +2,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import { sql } from 'kysely';
 import { systemClock, type Clock } from '../core/clock.js';
 import { isErrno, PermanentError, UserError } from '../core/errors.js';
 import { systemRandom, type RandomSource } from '../core/random.js';
@@ -10,6 +11,8 @@ import { recordAudit } from './audit/audit-log.js';
 import { anyAdminTokenExists, issueToken } from './auth/token-store.js';
 import { migrateToLatest, openSqliteDatabase, type ServiceDatabase } from './db/database.js';
 import type { ImportJobSettings } from './jobs/job-settings.js';
+import { openServiceKey, secureStoredDiskKeys } from './secrets/disk-key-escrow.js';
+import type { ServiceKey } from './secrets/service-key.js';
 import { buildServer, type FerryServer } from './server.js';
 import { startAdoptionWorker } from './worker/adoption-worker.js';
 import { startDeadlineSweeper, sweepIntervalFor } from './worker/deadline-sweeper.js';
@@ -27,6 +30,8 @@ export interface ServeOptions {
   readonly host: string;
   /** 0 picks a free port; {@link RunningService.url} has the real one. */
   readonly port: number;
+  /** `--service-key-file`: the service key, kept outside the data directory; default DATA_DIR/service.key. */
+  readonly serviceKeyFile?: string;
   readonly logger?: FastifyBaseLogger;
   readonly clock?: Clock;
   readonly random?: RandomSource;
@@ -55,27 +60,27 @@ export interface RunningService {
 
 /**
  * Starts the service on `dataDir` (created 0700 if missing): opens the SQLite database there, applies
- * pending migrations, on the first start (no admin token in the database) writes a new admin token to
- * DIR/admin.token with mode 0600, then listens and starts the background work (the tracking deadline
+ * pending migrations and opens the service key ({@link openServiceStore}), on the first start (no admin
+ * token in the database) writes a new admin token to DIR/admin.token with mode 0600, then listens and starts the background work (the tracking deadline
  * sweep). On any failure everything opened is closed again.
  */
 export async function startService(options: ServeOptions): Promise<RunningService> {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
-  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
-  const db = openSqliteDatabase(join(options.dataDir, DATABASE_FILE));
+  const { db, serviceKey } = await openServiceStore({ ...options, clock, random });
   let server: FerryServer | undefined;
   try {
-    await migrateToLatest(db);
     const adminTokenFile = await ensureFirstAdminToken(db, clock, random, options.dataDir);
     server = buildServer({
       db,
       dataDir: options.dataDir,
+      serviceKey,
       clock,
       random,
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.importJobs ? { importJobs: options.importJobs } : {}),
     });
+    await reportRefusedAccounts(server);
     options.beforeListen?.(server);
     await listen(server, options.host, options.port);
     const address = server.app.server.address() as AddressInfo;
@@ -96,6 +101,47 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     };
   } catch (err) {
     await server?.app.close().catch(() => undefined);
+    await db.destroy();
+    throw err;
+  }
+}
+
+/**
+ * The start-up isolation check (backend-isolation.ts): every storage account whose back end now overlaps
+ * the data directory or another account (a symlink changed) is logged as an error. The service still
+ * starts and serves the other accounts; the refused ones answer 409 BACKEND_OVERLAP until an admin fixes
+ * them (each open checks again).
+ */
+async function reportRefusedAccounts(server: FerryServer): Promise<void> {
+  for (const refused of await server.ctx.backends.refusedAccounts(server.ctx.db)) {
+    server.app.log.error({ storageAccountId: refused.accountId, tenantId: refused.tenantId }, `storage account refused: ${refused.reason}`);
+  }
+}
+
+/**
+ * The service's stored state, ready to serve: creates `dataDir` (0700) if missing, opens the SQLite
+ * database there and applies pending migrations, opens the service key (creating DIR/service.key on the
+ * first start; a missing or wrong key is a `UserError` that says what to do: secrets/disk-key-escrow.ts),
+ * and seals any disk key still stored in plain (destroying those no one can use any more). On failure the
+ * database is closed again; else the caller closes it.
+ */
+export async function openServiceStore(options: {
+  readonly dataDir: string;
+  readonly serviceKeyFile?: string;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+}): Promise<{ db: ServiceDatabase; serviceKey: ServiceKey }> {
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const db = openSqliteDatabase(join(options.dataDir, DATABASE_FILE));
+  try {
+    await migrateToLatest(db);
+    const keyFile = options.serviceKeyFile !== undefined ? { keyFile: options.serviceKeyFile } : {};
+    const serviceKey = await openServiceKey(db, { dataDir: options.dataDir, ...keyFile }, options.clock, options.random);
+    const secured = await secureStoredDiskKeys(db, serviceKey, options.random);
+    // The WAL may still hold pages of the plain keys just replaced: copy it into the (zeroed) database and empty it.
+    if (secured.sealed + secured.destroyed > 0) await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+    return { db, serviceKey };
+  } catch (err) {
     await db.destroy();
     throw err;
   }

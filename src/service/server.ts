@@ -25,6 +25,7 @@ import { registerVaultObjectRoutes } from './api/vault-objects.js';
 import { registerVaultRoutes } from './api/vaults.js';
 import { registerAuditRoutes } from './api/audit.js';
 import { auditObjectRemoval } from './audit/object-removals.js';
+import { BackendIsolation } from './backend-isolation.js';
 import type { BackendLocation, ObjectCopier } from './backend-location.js';
 import type { ServiceContext } from './context.js';
 import type { ServiceDatabase } from './db/database.js';
@@ -32,6 +33,7 @@ import { importJobSettings, type ImportJobSettings } from './jobs/job-settings.j
 import { ServiceMetrics } from './metrics.js';
 import { dbLockOwnership } from './resources/db-lock-ownership.js';
 import { dbObjectProvenance } from './resources/snapshot-provenance.js';
+import type { ServiceKey } from './secrets/service-key.js';
 import { resolveVaultForObjects } from './vault-access.js';
 
 /** The API version in the OpenAPI document. */
@@ -44,6 +46,8 @@ export interface ServerOptions {
   /** A migrated database; the caller closes it after the server. */
   readonly db: ServiceDatabase;
   readonly dataDir: string;
+  /** Seals the escrowed disk keys (serve.ts opens it: secrets/disk-key-escrow.ts). */
+  readonly serviceKey: ServiceKey;
   readonly clock?: Clock;
   readonly random?: RandomSource;
   /** JSON request logs; none when absent. */
@@ -75,8 +79,10 @@ export function buildServer(options: ServerOptions): FerryServer {
     random: options.random ?? systemRandom,
     dataDir: options.dataDir,
     openBackend,
+    backends: new BackendIsolation(options.dataDir),
     copyWithinBackend,
     metrics: new ServiceMetrics(),
+    serviceKey: options.serviceKey,
     importJobs: importJobSettings(options.importJobs),
   };
   const app = Fastify({

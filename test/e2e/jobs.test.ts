@@ -119,7 +119,7 @@ describe('import jobs end to end: ferry serve --tracking-deadline and ferry job'
     await prepare(mail.job.id, mail.jobToken, 1);
     const duplicate = await ferry(['job', 'ship', 'seed-mail', '--carrier', 'UPS', '--tracking', '1z999aa101', '--return-address', 'Acme IT'], as(acmeAdmin));
     assert.equal(duplicate.code, 1);
-    assert.match(duplicate.stderr, /^ferry: tracking number "1z999aa101" is already used by another import job \(tracking numbers are compared ignoring case and spaces\)/);
+    assert.match(duplicate.stderr, /^ferry: tracking number "1z999aa101" is already used by another import job \(tracking numbers are compared ignoring case, spaces, hyphens and dots\)/);
 
     const listed = lastJson<Job[]>((await ferryOk(['job', 'list', '--json'], as(acmeAdmin))).stdout);
     assert.deepEqual(listed.map((j) => [j.name, j.state]), [['seed-fs', 'Shipping'], ['seed-mail', 'Creating']]);

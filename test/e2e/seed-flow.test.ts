@@ -15,6 +15,7 @@ const PASSPHRASE = 'a long enough vault passphrase';
 const JOB = 'winter-seed';
 
 interface JobJson {
+  readonly id: string;
   readonly state: string;
   readonly errorCount: number;
   readonly disks: readonly { readonly id: string; readonly index: number; readonly state: string }[];
@@ -31,6 +32,8 @@ describe('offline seeding end to end', () => {
   const asCopyComputer = () => ({ env: { FERRY_STATE_DIR: path('copy-computer'), FERRY_PASSWORD: undefined, FERRY_TOKEN: undefined, FERRY_SERVER: undefined } });
   const as = (token: string) => ({ env: { FERRY_SERVER: serve.url, FERRY_TOKEN: token, FERRY_STATE_DIR: path('nobody') } });
   let used = 0;
+  /** The disk keys the operator was given: none may be anywhere in the service's data directory (issue 11, secrets at rest). */
+  const diskKeys: Buffer[] = [];
   const job = async (): Promise<JobJson> => JSON.parse((await ferryOk(['job', 'show', JOB, '--json'], as(tenantAdmin))).stdout) as JobJson;
   const disks = ['disk-1', 'disk-2', 'disk-3', 'disk-4', 'disk-5', 'disk-6'];
 
@@ -95,6 +98,15 @@ describe('offline seeding end to end', () => {
     await rm(await largest('disk-2-new'));
 
     await ferryOk(['datacenter', 'receive', JOB], as(operator));
+    // The operator's key release works; the keys it gives are nowhere in the database files or the data directory.
+    const received = await job();
+    for (const disk of received.disks) {
+      const released = await fetch(`${serve.url}/v1/import-jobs/${received.id}/disks/${disk.index}/key?diskId=${disk.id}`, { headers: { authorization: `Bearer ${operator}` } });
+      assert.equal(released.status, 200);
+      diskKeys.push(Buffer.from(((await released.json()) as { diskKey: string }).diskKey, 'base64'));
+    }
+    assert.equal(diskKeys.length, used);
+    assert.deepEqual(await filesHolding(path('service'), diskKeys), [], 'no disk key at rest while the job is open');
     const old = await ferry(['datacenter', 'ingest', JOB, '--disk', path('disk-2')], as(operator));
     assert.equal(old.code, 1, 'the disk that was replaced is refused');
     assert.match(old.stderr, /disk/i);
@@ -134,6 +146,7 @@ describe('offline seeding end to end', () => {
     await assert.rejects(stat(join(path('staging'), 'data')), /ENOENT/);
     const next = await ferryOk(['backup', path('srv'), '--json'], asAgent());
     assert.ok(lastJson<{ data_added: number }>(next.stdout).data_added < 10_000);
+    assert.deepEqual(await filesHolding(path('service'), diskKeys), [], 'no disk key at rest after the job closed');
   });
 });
 
@@ -151,4 +164,18 @@ async function digest(root: string): Promise<Record<string, string>> {
     out[relative(root, full)] = st.isFile() ? createHash('sha256').update(await readFile(full)).digest('hex') : st.isDirectory() ? 'dir' : 'other';
   }
   return out;
+}
+
+/** The files under `dir` (the database and its -wal and -shm among them) that hold any of `keys`: raw, base64, base64url or hex. */
+async function filesHolding(dir: string, keys: readonly Buffer[]): Promise<string[]> {
+  const needles = keys.flatMap((k) => [k, Buffer.from(k.toString('base64')), Buffer.from(k.toString('base64url')), Buffer.from(k.toString('hex'))]);
+  const found: string[] = [];
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  assert.ok(entries.some((e) => e.name === 'ferry.sqlite'), 'the scan sees the database');
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const bytes = await readFile(join(entry.parentPath, entry.name));
+    if (needles.some((n) => bytes.includes(n))) found.push(join(entry.parentPath, entry.name));
+  }
+  return found;
 }

@@ -13,15 +13,17 @@ export interface ServeOptions {
   readonly trackingDeadline?: number;
   readonly neverReceivedAfter?: number;
   readonly shippingAddress?: string;
+  readonly serviceKeyFile?: string;
 }
 
-/** Adds `ferry serve --data-dir DIR [--listen HOST:PORT] [--tracking-deadline 14d] [--shipping-address TEXT]` to the program. */
+/** Adds `ferry serve --data-dir DIR [--listen HOST:PORT] [--service-key-file FILE] [--tracking-deadline 14d] [--shipping-address TEXT]` to the program. */
 export function registerServe(program: Command, ctx: CliContext, run: Runner): void {
   program
     .command('serve')
     .description('run the Ferry service (API) on a data directory: SQLite database, admin token, storage accounts')
     .addOption(new Option('--data-dir <DIR>', 'where the service keeps its database and default storage accounts').makeOptionMandatory())
     .option('--listen <HOST:PORT>', `address to listen on (port 0: any free port)`, parseListen, parseListen(DEFAULT_LISTEN))
+    .option('--service-key-file <FILE>', 'the key that seals the escrowed disk keys (must exist); default DATA_DIR/service.key, created on the first start')
     .option('--tracking-deadline <DURATION>', 'time from disks prepared to carrier and tracking number, else the import job is deleted (e.g. 14d, 36h; default 14d)', parseDuration)
     .option('--never-received-after <DURATION>', 'time from a job received to its disks not yet presented being marked NeverReceived (default 14d)', parseDuration)
     .option('--shipping-address <TEXT>', 'where import job disks are shipped to (diskprep prints it; \\n for a line break)', parseAddress)
@@ -44,7 +46,8 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   };
   // The CLI's clock (FERRY_TEST_CLOCK_OFFSET_MS shifts it, for test suites: e.g. retention's 7-day floor).
   const clock = ctx.repoContext.clock;
-  const service = await startService({ dataDir, host: options.listen.host, port: options.listen.port, logger, importJobs, clock });
+  const serviceKeyFile = options.serviceKeyFile === undefined ? {} : { serviceKeyFile: resolve(options.serviceKeyFile) };
+  const service = await startService({ dataDir, host: options.listen.host, port: options.listen.port, logger, importJobs, clock, ...serviceKeyFile });
   ctx.stdout.write(`Ferry service listening on ${service.url}\n`);
   if (service.adminTokenFile !== undefined) {
     ctx.stdout.write(`First start: an admin token was written to ${service.adminTokenFile} (export FERRY_TOKEN=$(cat ${service.adminTokenFile}))\n`);

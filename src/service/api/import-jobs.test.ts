@@ -144,8 +144,12 @@ describe('disks and the job token', () => {
     expectStatus(put, 200);
     assert.deepEqual(put.json<ImportJob>().disks, [{ id: disk0.diskId, index: 0, state: 'Prepared', bytes: disk0.bytes, files: disk0.files, manifestSha256: disk0.manifestSha256, progress: null }]);
     expectStatus(await call(w.jobToken, 'PUT', jobUrl(w.jobId, '/disks/1'), diskRegistration(1, 'first')), 200);
-    const stored = await f.db.selectFrom('job_disks').select(['disk_index', 'disk_key']).where('job_id', '=', w.jobId).orderBy('disk_index').execute();
-    assert.deepEqual(stored.map((d) => d.disk_key), [disk0.diskKey, diskRegistration(1, 'first').diskKey]);
+    const stored = await f.db.selectFrom('job_disks').select(['disk_index', 'id', 'disk_key']).where('job_id', '=', w.jobId).orderBy('disk_index').execute();
+    assert.ok(stored.every((d) => d.disk_key !== null && !d.disk_key.includes(disk0.diskKey) && d.disk_key.startsWith('fsk1.')), 'escrowed sealed, never in plain');
+    assert.deepEqual(
+      stored.map((d) => f.ctx.serviceKey.open(d.disk_key!, d.id).toString('base64')),
+      [disk0.diskKey, diskRegistration(1, 'first').diskKey],
+    );
     for (const token of [w.adminToken, w.a.tenantAdminToken, w.a.agentToken, w.jobToken, w.operatorToken]) {
       const answer = (await call(token, 'GET', jobUrl(w.jobId))).body;
       assert.ok(!answer.includes(disk0.diskKey) && !answer.includes('diskKey'), 'no answer carries a disk key');
@@ -156,7 +160,8 @@ describe('disks and the job token', () => {
     const replaced = (await call(w.jobToken, 'PUT', jobUrl(w.jobId, '/disks/0'), again)).json<ImportJob>();
     assert.equal(replaced.disks[0]!.id, again.diskId);
     assert.match(replaced.timeline.at(-1)!.note ?? '', /^disk 0 \(id .*\) prepared again, replacing the earlier one$/);
-    assert.equal((await f.db.selectFrom('job_disks').select('disk_key').where('id', '=', again.diskId).executeTakeFirstOrThrow()).disk_key, again.diskKey);
+    const sealed = (await f.db.selectFrom('job_disks').select('disk_key').where('id', '=', again.diskId).executeTakeFirstOrThrow()).disk_key!;
+    assert.equal(f.ctx.serviceKey.open(sealed, again.diskId).toString('base64'), again.diskKey);
 
     // One disk id, one disk: not twice in a job, not in two jobs.
     const before = await snapshot(w.jobId);
@@ -263,8 +268,8 @@ describe('replacing a disk', () => {
     assert.equal(job.state, 'Shipping');
     assert.deepEqual(job.disks[1], { id: fresh.diskId, index: 1, state: 'Prepared', bytes: fresh.bytes, files: fresh.files, manifestSha256: fresh.manifestSha256, progress: null });
     assert.match(job.timeline.at(-1)!.note ?? '', new RegExp(`disk 1 \\(id ${old.id}\\) replaced by a new disk \\(id ${fresh.diskId}`));
-    const escrowed = await f.db.selectFrom('job_disks').select('disk_key').where('job_id', '=', w.jobId).where('disk_index', '=', 1).executeTakeFirstOrThrow();
-    assert.equal(escrowed.disk_key, fresh.diskKey, 'the new key is escrowed in place of the old one');
+    const escrowed = await f.db.selectFrom('job_disks').select(['id', 'disk_key']).where('job_id', '=', w.jobId).where('disk_index', '=', 1).executeTakeFirstOrThrow();
+    assert.equal(f.ctx.serviceKey.open(escrowed.disk_key!, escrowed.id).toString('base64'), fresh.diskKey, 'the new key is escrowed in place of the old one');
 
     // At the datacenter the old disk does not get a key. A disk that arrived but could not be ingested (its
     // key fetched, its manifest refused) may still be replaced; once its ingest has started it may not.
@@ -319,16 +324,16 @@ describe('shipping information', () => {
     expectStatus(await call(w.adminToken, 'POST', jobUrl(w.jobId, '/shipping'), { carrier: 'UPS', trackingNumber: '1Z' }), 400, 'INVALID_REQUEST');
   });
 
-  it('refuses a tracking number another job has, compared ignoring case and spaces, across tenants, and changes nothing', async () => {
+  it('refuses a tracking number another job has, compared ignoring case, spaces, hyphens and dots, across tenants, and changes nothing', async () => {
     await prepareDisks(f, w.jobId, 1);
     expectStatus(await call(w.a.tenantAdminToken, 'POST', jobUrl(w.jobId, '/shipping'), SHIPPING), 200);
     const other = await newJob('b');
     await prepareDisks(f, other.id, 1);
     const before = await snapshot(other.id);
-    for (const variant of ['1Z 999 AA1 01 2345 6784', '1z999aa10123456784', ' 1Z999 AA1 0123 456784 ', '1z 9 9 9 a a 1 0 1 2 3 4 5 6 7 8 4']) {
+    for (const variant of ['1Z 999 AA1 01 2345 6784', '1z999aa10123456784', ' 1Z999 AA1 0123 456784 ', '1z 9 9 9 a a 1 0 1 2 3 4 5 6 7 8 4', '1Z999AA1-01-2345-6784', '1z.999.aa1.01.2345.6784']) {
       const refused = await call(w.b.tenantAdminToken, 'POST', jobUrl(other.id, '/shipping'), { ...SHIPPING, trackingNumber: variant });
       expectStatus(refused, 409, 'TRACKING_NUMBER_IN_USE');
-      assert.match(refused.json<{ message: string }>().message, /is already used by another import job \(tracking numbers are compared ignoring case and spaces\)/);
+      assert.match(refused.json<{ message: string }>().message, /is already used by another import job \(tracking numbers are compared ignoring case, spaces, hyphens and dots\)/);
     }
     assert.deepEqual(await snapshot(other.id), before, 'a refused tracking number changes nothing');
     // The job that has it may write it differently.

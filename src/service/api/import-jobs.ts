@@ -94,7 +94,7 @@ const DiskRegistration = z.strictObject({
 
 const Shipping = z.strictObject({
   carrier: Line(64),
-  trackingNumber: z.string().trim().refine(isValidTrackingNumber, 'a tracking number is 1-64 ASCII letters, digits, spaces and "-"'),
+  trackingNumber: z.string().trim().refine(isValidTrackingNumber, 'a tracking number is 1-64 ASCII letters, digits, spaces, "-" and "."'),
   returnAddress: z
     .string()
     .trim()

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
@@ -26,6 +26,12 @@ describe('tenants', () => {
     expectStatus(created, 201);
     assert.equal(created.json<{ name: string }>().name, 'acme');
     expectStatus(await call(w.adminToken, 'POST', '/v1/tenants', { name: 'acme' }), 409, 'ALREADY_EXISTS');
+    // Names are unique ignoring case: ACME is acme.
+    for (const name of ['ACME', 'Acme']) {
+      const taken = await call(w.adminToken, 'POST', '/v1/tenants', { name });
+      expectStatus(taken, 409, 'ALREADY_EXISTS');
+      assert.match(taken.json<{ message: string }>().message, /already exists \(tenant names are compared ignoring case\)/);
+    }
     for (const name of ['', 'a'.repeat(64), '-lead', 'sp ace', 'ümlaut', '6f1e2a70-0000-4000-8000-000000000001']) {
       expectStatus(await call(w.adminToken, 'POST', '/v1/tenants', { name }), 400, 'INVALID_REQUEST');
     }
@@ -101,12 +107,14 @@ describe('vaults', () => {
     await storage.save('config', Buffer.from('x'));
     await storage.close();
     await stat(join(f.dataDir, 'storage-accounts', w.a.storageAccountId, w.a.vaultId, 'config'));
-    const root = join(f.dataDir, 'elsewhere');
+    // Beside the data directory: an account's back end may not be inside it (backend-isolation.ts).
+    const root = `${f.dataDir}-elsewhere`;
     const account = (await call(w.adminToken, 'POST', `/v1/tenants/${w.a.tenantId}/storage-accounts`, { name: 'own-root', backend: `fs:${root}` })).json<{ id: string }>();
     const other = await openVaultStorage(f.ctx, { storageAccountId: account.id, container: 'box' });
     await other.save('config', Buffer.from('y'));
     await other.close();
     await stat(join(root, 'box', 'config'));
+    await rm(root, { recursive: true });
   });
 });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CONTAINER_PATTERN, CONTAINER_RULE } from '../backend-location.js';
 import { RECORD_ID_PATTERN, looksLikeRecordId } from '../ids.js';
 
 /** Shared request and response pieces; route files build their schemas from these. */
@@ -18,9 +19,7 @@ export const ResourceName = z
   .refine((name) => !looksLikeRecordId(name), 'a name may not look like an id');
 
 /** A container name as Azure allows it (3–63 of a-z, 0-9 and single hyphens inside), so it fits every back end. */
-export const Container = z
-  .string()
-  .regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, 'a container is 3-63 lowercase letters, digits and single hyphens inside');
+export const Container = z.string().regex(CONTAINER_PATTERN, CONTAINER_RULE);
 
 /** A host name as agents report it. */
 export const Hostname = z

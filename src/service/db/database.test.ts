@@ -9,7 +9,7 @@ import { Migrator } from 'kysely';
 import { migrateToLatest, openSqliteDatabase } from './database.js';
 import { LATEST_MIGRATION, migrationProvider } from './migrations/index.js';
 
-const TABLES = ['audit_records', 'backup_runs', 'import_jobs', 'job_adoptions', 'job_disks', 'job_events', 'job_file_results', 'job_problems', 'machines', 'registration_codes', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vaults'];
+const TABLES = ['audit_records', 'backup_runs', 'import_jobs', 'job_adoptions', 'job_disks', 'job_events', 'job_file_results', 'job_problems', 'machines', 'registration_codes', 'service_keys', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vault_snapshots', 'vaults'];
 const NOW = '2026-11-25T12:00:00.000Z';
 
 describe('service database', () => {
@@ -21,7 +21,16 @@ describe('service database', () => {
     const path = join(dir, 'fresh.sqlite');
     const db = openSqliteDatabase(path);
     try {
-      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules', '0003-import-jobs', '0004-import-ingest', '0008-audit-log']);
+      assert.deepEqual(await migrateToLatest(db), [
+        '0001-initial',
+        '0002-agent-schedules',
+        '0003-import-jobs',
+        '0004-import-ingest',
+        '0005-object-provenance',
+        '0006-names-and-secrets',
+        '0007-token-lifecycle',
+        '0008-audit-log',
+      ]);
       assert.equal(LATEST_MIGRATION, '0008-audit-log');
       const tables = (await db.introspection.getTables()).map((t) => t.name).sort();
       assert.deepEqual(tables, TABLES);
@@ -172,6 +181,61 @@ describe('service database', () => {
       await migrateToLatest(db);
       const rows = await db.selectFrom('import_jobs').select(['id', 'shipped_at', 'received_at']).orderBy('id').execute();
       assert.deepEqual(rows, [{ id: 'j1', shipped_at: at(2), received_at: at(4) }, { id: 'j2', shipped_at: null, received_at: null }]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('0006 renames tenants that differ only by case, recomputes tracking number keys and keeps every disk', async () => {
+    const db = openSqliteDatabase(':memory:');
+    try {
+      const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('0004-import-ingest');
+      assert.equal(error, undefined);
+      const at = (minute: number): string => `2026-11-25T12:0${minute}:00.000Z`;
+      await db
+        .insertInto('tenants')
+        .values([
+          { id: 't1', name: 'ACME', created_at: at(1) },
+          { id: 't2', name: 'acme', created_at: at(2) },
+          { id: 't3', name: 'Acme', created_at: at(3) },
+          { id: 't4', name: 'acme-2', created_at: at(4) },
+          { id: 't5', name: 'globex', created_at: at(5) },
+        ])
+        .execute();
+      await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
+      await db.insertInto('vaults').values({ id: 'v1', tenant_id: 't1', storage_account_id: 's1', name: 'a', container: 'ca', created_at: NOW }).execute();
+      const job = { tenant_id: 't1', vault_id: 'v1', storage_account_id: 's1', container: 'cj', state: 'Closed', open_vault_id: null, prepared_at: NOW, tracking_deadline: null, carrier: 'UPS', return_address: 'x', version: 3, updated_at: NOW, created_by_token_id: null, shipped_at: NOW, received_at: null };
+      // j1 and j2 are one parcel by the new rule; j2's key does not change, so j2 keeps it and j1 keeps its old key.
+      await db
+        .insertInto('import_jobs')
+        .values([
+          { ...job, id: 'j1', name: 'one', tracking_number: '1Z999AA1-01', tracking_number_key: '1Z999AA1-01', created_at: at(1) },
+          { ...job, id: 'j2', name: 'two', tracking_number: '1z 999 aa1 01', tracking_number_key: '1Z999AA101', created_at: at(2) },
+          { ...job, id: 'j3', name: 'three', tracking_number: 'jd-0146.0001', tracking_number_key: 'JD-0146.0001', created_at: at(3) },
+          { ...job, id: 'j4', name: 'four', tracking_number: null, tracking_number_key: null, created_at: at(4) },
+        ])
+        .execute();
+      const disk = { job_id: 'j3', state: 'Completed', bytes: 10, files: 1, manifest_sha256: 'ab'.repeat(32), created_at: NOW, updated_at: NOW };
+      await db.insertInto('job_disks').values([{ ...disk, disk_index: 0, id: 'd0', disk_key: 'a2V5LTA=' }, { ...disk, disk_index: 1, id: 'd1', disk_key: 'a2V5LTE=' }]).execute();
+
+      assert.deepEqual(await migrateToLatest(db), ['0006-names-and-secrets']);
+      const tenants = await db.selectFrom('tenants').select(['id', 'name']).orderBy('id').execute();
+      assert.deepEqual(tenants.map((t) => t.name), ['ACME', 'acme-3', 'Acme-4', 'acme-2', 'globex']);
+      await assert.rejects(db.insertInto('tenants').values({ id: 't6', name: 'GLOBEX', created_at: NOW }).execute(), (err) => isUniqueViolation(err));
+      const keys = await db.selectFrom('import_jobs').select(['id', 'tracking_number_key']).orderBy('id').execute();
+      assert.deepEqual(keys, [
+        { id: 'j1', tracking_number_key: '1Z999AA1-01' },
+        { id: 'j2', tracking_number_key: '1Z999AA101' },
+        { id: 'j3', tracking_number_key: 'JD01460001' },
+        { id: 'j4', tracking_number_key: null },
+      ]);
+      const disks = await db.selectFrom('job_disks').select(['job_id', 'disk_index', 'id', 'disk_key', 'bytes_done']).orderBy('disk_index').execute();
+      assert.deepEqual(disks, [
+        { job_id: 'j3', disk_index: 0, id: 'd0', disk_key: 'a2V5LTA=', bytes_done: 0 },
+        { job_id: 'j3', disk_index: 1, id: 'd1', disk_key: 'a2V5LTE=', bytes_done: 0 },
+      ]);
+      await db.updateTable('job_disks').set({ disk_key: null }).execute();
+      await assert.rejects(db.insertInto('job_disks').values({ ...disk, disk_index: 2, id: 'd0', disk_key: null }).execute(), (err) => isUniqueViolation(err), 'disk ids stay unique');
     } finally {
       await db.destroy();
     }

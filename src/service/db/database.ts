@@ -28,6 +28,8 @@ export function openSqliteDatabase(path: string): ServiceDatabase {
   // These are connection settings, not SQL the queries depend on; PostgreSQL needs none of them.
   if (path !== ':memory:') sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');
+  // Deleted and overwritten content (a destroyed disk key, a plain key replaced by a sealed one) is zeroed, not left in free space.
+  sqlite.pragma('secure_delete = ON');
   sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   return new Kysely<ServiceTables>({ dialect: new SqliteDialect({ database: sqlite }) });
 }

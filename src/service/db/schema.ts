@@ -28,11 +28,12 @@ export interface ServiceTables {
   job_problems: JobProblemsTable;
   job_adoptions: JobAdoptionsTable;
   audit_records: AuditRecordsTable;
+  service_keys: ServiceKeysTable;
 }
 
 export interface TenantsTable {
   id: string;
-  /** Unique across the service. */
+  /** Unique across the service, ignoring case (a unique index on `lower(name)`). */
   name: string;
   created_at: string;
 }
@@ -199,8 +200,12 @@ export interface JobDisksTable {
   bytes: number;
   files: number;
   manifest_sha256: string;
-  /** The escrowed disk key: base64 of 32 bytes. Never in an API answer but the operator's (a later issue). */
-  disk_key: string;
+  /**
+   * The escrowed disk key, sealed with the service key (secrets/service-key.ts; the disk id is the
+   * associated data); NULL once destroyed: when the job leaves the states in which a key can still be
+   * released (jobs/job-states.ts, DISK_KEY_JOB_STATES). Never in an API answer but the operator's.
+   */
+  disk_key: string | null;
   created_at: string;
   updated_at: string;
   /** The ingest's progress as the datacenter last reported it (0 before it starts). */
@@ -297,4 +302,11 @@ export interface AuditRecordsTable {
   outcome: string;
   /** A short JSON object with what else identifies the act (a key, snapshot ids, an error message). */
   detail: string;
+}
+
+/** The ids of the service keys this database's secrets were sealed with; a start with another key is refused. */
+export interface ServiceKeysTable {
+  /** ServiceKey.id: 16 hex digits. */
+  id: string;
+  created_at: string;
 }

@@ -30,6 +30,14 @@ export type DiskState = (typeof DISK_STATES)[number];
  */
 export const OPEN_JOB_STATES: readonly JobState[] = ['Creating', 'Shipping', 'Received', 'Transferring', 'Completed', 'CompletedWithErrors'];
 
+/**
+ * The states in which a job's escrowed disk keys may still be released (to the datacenter, while it works
+ * on the disks) or replaced: before and during the ingest. When a job leaves them (Completed,
+ * CompletedWithErrors, Failed, Adopted, Closed, Cancelled, Deleted) no one can use its keys any more, and
+ * they are destroyed in the same transaction.
+ */
+export const DISK_KEY_JOB_STATES: readonly JobState[] = ['Creating', 'Shipping', 'Received', 'Transferring'];
+
 export function isJobState(value: string): value is JobState {
   return (JOB_STATES as readonly string[]).includes(value);
 }

@@ -10,7 +10,7 @@ import { SeedPendingError, TrackingNumberInUseError } from './job-errors.js';
 import { applyJobAction, type JobAction, type JobFacts } from './job-machine.js';
 import { jobFacts, readJob, type ImportJob, type VersionedJob } from './job-records.js';
 import type { ImportJobSettings } from './job-settings.js';
-import { isOpenJobState } from './job-states.js';
+import { DISK_KEY_JOB_STATES, isOpenJobState } from './job-states.js';
 import { trackingNumberKey } from './tracking-number.js';
 
 /** What the job store needs: the database (or a transaction on it), the clock, randomness (audit record ids) and the rules' settings. */
@@ -98,15 +98,16 @@ export type ActionFromState = (db: ServiceDatabase, job: ImportJob) => Promise<J
 
 /** What {@link changeImportJob} may be given besides the action. */
 export interface ChangeOptions {
-  /** For `registerDisk` and `replaceDisk`: the disk key to escrow (base64). */
-  readonly diskKey?: string;
+  /** For `registerDisk` and `replaceDisk`: the disk key to escrow, sealed by the caller (secrets/service-key.ts). */
+  readonly sealedDiskKey?: string;
 }
 
 /**
  * Applies `action` to job `jobId` by the rules (job-machine.ts) and records it: the job's row, its disks,
  * a timeline event by `actor` and, for a privileged act (cancel, close, …), an audit record, in one
- * transaction. When the rules refuse, their error is thrown and nothing changes; an action that changes
- * nothing (a repeated report) records nothing.
+ * transaction. When the job leaves the states in which disk keys can be released (DISK_KEY_JOB_STATES),
+ * its escrowed disk keys are destroyed in that transaction. When the rules refuse, their error is thrown
+ * and nothing changes; an action that changes nothing (a repeated report) records nothing.
  *
  * Safe with concurrent writers and several service instances: the row is updated only if it still has
  * the version that was read (else, or when the database reports a conflicting writer, the change is
@@ -137,6 +138,8 @@ async function changeOnce(deps: JobStoreDeps, jobId: string, given: JobAction | 
     await writeJob(deps.db, read, after, now);
     await writeDisks(deps.db, jobId, before, after, action, options, now);
     await writeAdoption(deps.db, jobId, before, after, action, now);
+    // No one can use these keys any more. (An audit record of the destruction belongs here.)
+    if (DISK_KEY_JOB_STATES.includes(before.state) && !DISK_KEY_JOB_STATES.includes(after.state)) await destroyDiskKeys(deps.db, jobId);
   } catch (err) {
     if (isUniqueViolation(err) && action.kind === 'ship') throw trackingNumberInUse(action.shipping.trackingNumber, err);
     if (isUniqueViolation(err) && (action.kind === 'registerDisk' || action.kind === 'replaceDisk')) throw new AlreadyExistsError(`disk id ${action.disk.id} belongs to another import job`, { cause: err });
@@ -161,7 +164,10 @@ async function writeJob(db: ServiceDatabase, read: VersionedJob, after: JobFacts
       tracking_deadline: after.trackingDeadline,
       carrier: after.shipping?.carrier ?? null,
       tracking_number: after.shipping?.trackingNumber ?? null,
-      tracking_number_key: after.shipping ? trackingNumberKey(after.shipping.trackingNumber) : null,
+      // Written when the number changes: a job that migration 0006 left with its old key keeps it until then.
+      ...(after.shipping?.trackingNumber === (read.job.trackingNumber ?? undefined)
+        ? {}
+        : { tracking_number_key: after.shipping ? trackingNumberKey(after.shipping.trackingNumber) : null }),
       return_address: after.shipping?.returnAddress ?? null,
       shipped_at: after.shippedAt,
       received_at: after.receivedAt,
@@ -178,9 +184,9 @@ async function writeJob(db: ServiceDatabase, read: VersionedJob, after: JobFacts
 async function writeDisks(db: ServiceDatabase, jobId: string, before: JobFacts, after: JobFacts, action: JobAction, options: ChangeOptions, now: number): Promise<void> {
   const at = isoTime(now);
   if (action.kind === 'registerDisk' || action.kind === 'replaceDisk') {
-    if (options.diskKey === undefined) throw new Error('registering a disk needs its key');
+    if (options.sealedDiskKey === undefined) throw new Error('registering a disk needs its key');
     const disk = after.disks.find((d) => d.index === action.disk.index)!;
-    const values = { id: disk.id, state: disk.state, bytes: disk.bytes, files: disk.files, manifest_sha256: disk.manifestSha256, disk_key: options.diskKey, updated_at: at };
+    const values = { id: disk.id, state: disk.state, bytes: disk.bytes, files: disk.files, manifest_sha256: disk.manifestSha256, disk_key: options.sealedDiskKey, updated_at: at };
     await db
       .insertInto('job_disks')
       .values({ job_id: jobId, disk_index: disk.index, created_at: at, ...values })
@@ -204,6 +210,14 @@ async function writeDisks(db: ServiceDatabase, jobId: string, before: JobFacts, 
       }
     }
   }
+}
+
+/**
+ * Destroys the job's escrowed disk keys (NULL; the database zeroes the freed bytes: secure_delete).
+ * Idempotent.
+ */
+export async function destroyDiskKeys(db: ServiceDatabase, jobId: string): Promise<void> {
+  await db.updateTable('job_disks').set({ disk_key: null }).where('job_id', '=', jobId).where('disk_key', 'is not', null).execute();
 }
 
 /** Records the adoption's changes of state; its progress is the worker's (jobs/adoption-store.ts). */
@@ -249,7 +263,7 @@ async function refuseTrackingNumberOfOtherJob(db: ServiceDatabase, jobId: string
 
 function trackingNumberInUse(trackingNumber: string, cause?: unknown): TrackingNumberInUseError {
   return new TrackingNumberInUseError(
-    `tracking number "${trackingNumber}" is already used by another import job (tracking numbers are compared ignoring case and spaces); check the number on the carrier's receipt`,
+    `tracking number "${trackingNumber}" is already used by another import job (tracking numbers are compared ignoring case, spaces, hyphens and dots); check the number on the carrier's receipt`,
     cause === undefined ? undefined : { cause },
   );
 }

@@ -41,7 +41,8 @@ export async function receiveImportJob(ctx: ServiceContext, principal: Principal
 /**
  * Releases disk `index`'s key to an operator, on the timeline and in the audit log. `diskId` must be the
  * id registered for that index (else `DiskIdMismatchError`, and a DiskIdMismatch entry in the error log);
- * a refused release is in the audit log too.
+ * a refused release is in the audit log too. The key is opened with the service key here; `IntegrityError`
+ * when it does not open (changed in the database).
  */
 export async function releaseDiskKey(ctx: ServiceContext, principal: Principal, jobId: string, index: number, diskId: string): Promise<{ diskId: string; diskKey: string }> {
   const job = await visibleJob(ctx, principal, jobId, ['operator'], 'read disk keys');
@@ -50,7 +51,8 @@ export async function releaseDiskKey(ctx: ServiceContext, principal: Principal, 
     changeImportJob(storeDeps(ctx), jobId, { kind: 'releaseDiskKey', index, diskId, operator: principal.tokenId }, actorOf(principal)),
   ).catch(refused);
   const row = await ctx.db.selectFrom('job_disks').select(['id', 'disk_key']).where('job_id', '=', jobId).where('disk_index', '=', index).executeTakeFirstOrThrow();
-  return { diskId: row.id, diskKey: row.disk_key };
+  if (row.disk_key === null) throw new NotFoundError(`the key of disk ${index} was destroyed: the job is past the point where a key can be released`);
+  return { diskId: row.id, diskKey: ctx.serviceKey.open(row.disk_key, row.id).toString('base64') };
 }
 
 /**

@@ -5,6 +5,7 @@ import { canSeeJob, visibleOrNotFound } from '../auth/scope.js';
 import { tokenCreated } from '../audit/audit-events.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { issueToken } from '../auth/token-store.js';
+import { checkContainerName } from '../backend-location.js';
 import type { ServiceContext } from '../context.js';
 import { newRecordId } from '../ids.js';
 import type { JobShipping } from '../jobs/job-machine.js';
@@ -50,6 +51,7 @@ export interface DiskRegistration {
 export async function createImportJob(ctx: ServiceContext, principal: Principal, vaultId: string, request: ImportJobRequest): Promise<CreatedImportJob> {
   const vault = await getVault(ctx, principal, vaultId);
   requireRole(principal, ['admin', 'tenant-admin', 'agent'], 'create import jobs');
+  checkContainerName(request.container);
   const wanted = request.storageAccountId ?? request.storageAccount;
   if (wanted === undefined) throw new UserError('name the storage account to import into (storageAccountId or storageAccount)');
   const account = await ctx.db
@@ -105,11 +107,16 @@ export async function findImportJobs(ctx: ServiceContext, principal: Principal, 
   return jobs.map((r) => r.job).filter((job) => canSeeJob(principal, job));
 }
 
+/** The disk key sealed with the service key, the disk id as associated data: never stored in plain. */
+function sealDiskKey(ctx: ServiceContext, disk: DiskRegistration): string {
+  return ctx.serviceKey.seal(Buffer.from(disk.diskKey, 'base64'), disk.diskId, ctx.random);
+}
+
 /** Registers (or replaces) disk `index` of the job token's own job and escrows its key. */
 export async function registerJobDisk(ctx: ServiceContext, principal: Principal, jobId: string, index: number, disk: DiskRegistration): Promise<ImportJob> {
   await visibleJob(ctx, principal, jobId, ['job'], 'register disks');
   const action = { kind: 'registerDisk', disk: { id: disk.diskId, index, bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256 } } as const;
-  return (await changeImportJob(storeDeps(ctx), jobId, action, actorOf(principal), { diskKey: disk.diskKey })).job;
+  return (await changeImportJob(storeDeps(ctx), jobId, action, actorOf(principal), { sealedDiskKey: sealDiskKey(ctx, disk) })).job;
 }
 
 /**
@@ -119,7 +126,7 @@ export async function registerJobDisk(ctx: ServiceContext, principal: Principal,
 export async function replaceJobDisk(ctx: ServiceContext, principal: Principal, jobId: string, index: number, disk: DiskRegistration & { readonly replaces: string }): Promise<ImportJob> {
   await visibleJob(ctx, principal, jobId, ['job'], 'replace disks');
   const action = { kind: 'replaceDisk', disk: { id: disk.diskId, index, bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256 }, replaces: disk.replaces } as const;
-  return (await changeImportJob(storeDeps(ctx), jobId, action, actorOf(principal), { diskKey: disk.diskKey })).job;
+  return (await changeImportJob(storeDeps(ctx), jobId, action, actorOf(principal), { sealedDiskKey: sealDiskKey(ctx, disk) })).job;
 }
 
 /**

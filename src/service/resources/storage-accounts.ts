@@ -1,5 +1,5 @@
 import { ForbiddenError } from '../../core/errors.js';
-import { recordAudit } from '../audit/audit-log.js';
+import { auditFailure, recordAudit } from '../audit/audit-log.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { canSeeTenant, visibleOrNotFound } from '../auth/scope.js';
 import { formatBackendLocation, parseBackendUrl } from '../backend-location.js';
@@ -27,8 +27,9 @@ export interface StorageAccountSpec {
 /**
  * Creates a storage account in the tenant. Only an admin may name a back end (a filesystem path on the
  * service's host is the admin's to give out): a tenant-admin that does gets `ForbiddenError`. An invalid or
- * not yet supported back-end URL is a `UserError`; a taken name `AlreadyExistsError`; an invisible
- * tenant `NotFoundError`.
+ * not yet supported back-end URL is a `UserError`; a back end that overlaps the service's data directory
+ * or another account's back end (real paths) `BackendOverlapError`; a taken name `AlreadyExistsError`; an
+ * invisible tenant `NotFoundError`.
  */
 export async function createStorageAccount(ctx: ServiceContext, principal: Principal, tenantId: string, spec: StorageAccountSpec): Promise<StorageAccount> {
   await getTenant(ctx, principal, tenantId);
@@ -46,13 +47,15 @@ export async function createStorageAccount(ctx: ServiceContext, principal: Princ
     backend,
     created_at: isoTime(ctx.clock.now()),
   };
-  await insertOrExplain(
-    () => ctx.db.transaction().execute(async (trx) => {
-      await trx.insertInto('storage_accounts').values(row).execute();
+  // In one transaction, so that two accounts created at the same moment cannot both pass the isolation check.
+  await ctx.db
+    .transaction()
+    .execute(async (trx) => {
+      await ctx.backends.checkNewAccount(trx, row);
+      await insertOrExplain(() => trx.insertInto('storage_accounts').values(row).execute(), `the tenant already has a storage account named "${spec.name}"`);
       await recordAudit({ ...ctx, db: trx }, { ...audit, target: { type: 'storage-account', id: row.id }, detail: { ...audit.detail, backend } });
-    }),
-    `the tenant already has a storage account named "${spec.name}"`,
-  );
+    })
+    .catch(auditFailure(ctx, { ...audit, target: { type: 'storage-account', id: null } }));
   return toStorageAccount(row);
 }
 

@@ -13,14 +13,14 @@ export interface Tenant {
   readonly createdAt: string;
 }
 
-/** Creates a tenant; `AlreadyExistsError` when the name is taken. Only admins reach this (route access). */
+/** Creates a tenant; `AlreadyExistsError` when the name is taken, ignoring case. Only admins reach this (route access). */
 export async function createTenant(ctx: ServiceContext, principal: Principal, name: string): Promise<Tenant> {
   const row: TenantsTable = { id: newRecordId(ctx.random), name, created_at: isoTime(ctx.clock.now()) };
   const audit = { actor: actorOf(principal), tenantId: row.id, action: 'tenant.create', target: { type: 'tenant', id: row.id }, detail: { name } } as const;
   await insertOrExplain(() => ctx.db.transaction().execute(async (trx) => {
     await trx.insertInto('tenants').values(row).execute();
     await recordAudit({ ...ctx, db: trx }, audit);
-  }), `a tenant named "${name}" already exists`);
+  }), `a tenant named "${name}" already exists (tenant names are compared ignoring case)`);
   return toTenant(row);
 }
 

@@ -2,7 +2,7 @@ import { NotFoundError } from '../../core/errors.js';
 import { CONFIG_KEY } from '../../storage/layout.js';
 import { objectExists } from '../../storage/object-exists.js';
 import type { Storage } from '../../storage/storage.js';
-import { containerLocation, storageAccountLocation, type BackendLocation } from '../backend-location.js';
+import type { BackendLocation } from '../backend-location.js';
 import type { ServiceContext } from '../context.js';
 
 /**
@@ -14,14 +14,18 @@ export async function openVaultStorage(ctx: ServiceContext, vault: { readonly st
   return ctx.openBackend(await containerLocationOf(ctx, vault));
 }
 
-/** Where a container of a storage account lives (a vault's, or an import job's). */
+/**
+ * Where a container of a storage account lives (a vault's, or an import job's), by its real path, once the
+ * isolation rules allow it (backend-isolation.ts): `BackendOverlapError` when the account overlaps the data
+ * directory or another account, or the container is not a plain folder inside it.
+ */
 export async function containerLocationOf(ctx: ServiceContext, where: { readonly storageAccountId: string; readonly container: string }): Promise<BackendLocation> {
   const account = await ctx.db
     .selectFrom('storage_accounts')
-    .select(['id', 'backend'])
+    .select(['id', 'tenant_id', 'backend'])
     .where('id', '=', where.storageAccountId)
     .executeTakeFirstOrThrow(() => new NotFoundError(`storage account ${where.storageAccountId} not found`));
-  return containerLocation(storageAccountLocation(ctx.dataDir, account), where.container);
+  return ctx.backends.confinedContainer(ctx.db, account, where.container);
 }
 
 /** True when the vault's repository has been initialized (its `config` object exists). */

@@ -1,6 +1,7 @@
 import { AlreadyExistsError, NotFoundError } from '../../core/errors.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { actorOf, type Principal } from '../auth/principal.js';
+import { checkContainerName } from '../backend-location.js';
 import { canSeeVault, visibleOrNotFound } from '../auth/scope.js';
 import type { ServiceContext } from '../context.js';
 import { insertOrExplain } from '../db/constraint-errors.js';
@@ -48,6 +49,7 @@ export async function createVault(ctx: ServiceContext, principal: Principal, ten
   if (account === undefined) throw new NotFoundError(`storage account ${spec.storageAccountId} not found in tenant "${tenant.name}"`);
   const id = newRecordId(ctx.random);
   const container = spec.container ?? id;
+  checkContainerName(container);
   const containerTaken = await ctx.db
     .selectFrom('vaults')
     .select('id')

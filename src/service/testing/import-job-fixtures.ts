@@ -38,7 +38,7 @@ export async function prepareDisks(fixture: ServiceFixture, jobId: string, count
   for (let index = 0; index < count; index++) {
     const disk = diskRegistration(index, jobId);
     const action = { kind: 'registerDisk', disk: { id: disk.diskId, index, bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256 } } as const;
-    job = (await changeImportJob(store, jobId, action, TEST_ACTOR, { diskKey: disk.diskKey })).job;
+    job = (await changeImportJob(store, jobId, action, TEST_ACTOR, { sealedDiskKey: fixture.ctx.serviceKey.seal(Buffer.from(disk.diskKey, 'base64'), disk.diskId, fixture.ctx.random) })).job;
   }
   if (report) job = (await changeImportJob(store, jobId, { kind: 'markPrepared', disks: count }, TEST_ACTOR)).job;
   return job!;

@@ -8,6 +8,7 @@ import type { Clock } from '../../core/clock.js';
 import type { RandomSource } from '../../core/random.js';
 import { issueToken, type IssuedToken, type TokenSpec } from '../auth/token-store.js';
 import { migrateToLatest, openSqliteDatabase, type ServiceDatabase } from '../db/database.js';
+import { ServiceKey } from '../secrets/service-key.js';
 import { buildServer, type FerryServer, type ServerOptions } from '../server.js';
 
 /** A clock tests move by hand. */
@@ -45,13 +46,13 @@ export interface ServiceFixture extends FerryServer {
   close(): Promise<void>;
 }
 
-export async function startServiceFixture(options: Partial<Omit<ServerOptions, 'db' | 'dataDir' | 'clock'>> = {}): Promise<ServiceFixture> {
+export async function startServiceFixture(options: Partial<Omit<ServerOptions, 'db' | 'dataDir' | 'clock' | 'serviceKey'>> = {}): Promise<ServiceFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ferry-service-'));
   const db = openSqliteDatabase(':memory:');
   await migrateToLatest(db);
   const clock = new ManualClock();
   const random = options.random ?? seededRandom('fixture');
-  const server = buildServer({ ...options, db, dataDir, clock, random });
+  const server = buildServer({ ...options, db, dataDir, clock, random, serviceKey: new ServiceKey(seededRandom('service key').bytes(32)) });
   return {
     ...server,
     db,

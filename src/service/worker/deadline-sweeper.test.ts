@@ -113,7 +113,7 @@ describe('the tracking deadline sweeper', () => {
       await db.insertInto('vaults').values({ id: 'v1', tenant_id: 't1', storage_account_id: 's1', name: 'v', container: 'cv', created_at: NOW }).execute();
       await insertImportJob(db, clock.now(), { id: 'j1', tenantId: 't1', vaultId: 'v1', storageAccountId: 's1', container: 'cj', name: 'j', actor: TEST_ACTOR, createdByTokenId: null });
       const store = { db, clock, random: ctx.random, settings: ctx.importJobs };
-      await changeImportJob(store, 'j1', { kind: 'registerDisk', disk: { id: 'd1', index: 0, bytes: 1, files: 1, manifestSha256: 'ab'.repeat(32) } }, TEST_ACTOR, { diskKey: 'k' });
+      await changeImportJob(store, 'j1', { kind: 'registerDisk', disk: { id: 'd1', index: 0, bytes: 1, files: 1, manifestSha256: 'ab'.repeat(32) } }, TEST_ACTOR, { sealedDiskKey: 'k' });
       await changeImportJob(store, 'j1', { kind: 'markPrepared', disks: 1 }, TEST_ACTOR);
       clock.advance(5000);
       await until(async () => (await readJob(db, 'j1'))?.job.state === 'Deleted', 'the service to delete the job');
@@ -138,7 +138,7 @@ describe('the tracking deadline sweeper', () => {
         await one.insertInto('vaults').values({ id: `v${i}`, tenant_id: 't1', storage_account_id: 's1', name: `v${i}`, container: `cv${i}`, created_at: NOW }).execute();
         await insertImportJob(one, clock.now(), { id: `j${i}`, tenantId: 't1', vaultId: `v${i}`, storageAccountId: 's1', container: 'cj', name: `j${i}`, actor: TEST_ACTOR, createdByTokenId: null });
         const store = { db: one, clock, random: systemRandom, settings };
-        await changeImportJob(store, `j${i}`, { kind: 'registerDisk', disk: { id: `d${i}`, index: 0, bytes: 1, files: 1, manifestSha256: 'ab'.repeat(32) } }, TEST_ACTOR, { diskKey: 'k' });
+        await changeImportJob(store, `j${i}`, { kind: 'registerDisk', disk: { id: `d${i}`, index: 0, bytes: 1, files: 1, manifestSha256: 'ab'.repeat(32) } }, TEST_ACTOR, { sealedDiskKey: 'k' });
         await changeImportJob(store, `j${i}`, { kind: 'markPrepared', disks: 1 }, TEST_ACTOR);
       }
       clock.advance(1000);

@@ -3,8 +3,9 @@ import * as initial from './0001-initial.js';
 import * as agentSchedules from './0002-agent-schedules.js';
 import * as importJobs from './0003-import-jobs.js';
 import * as importIngest from './0004-import-ingest.js';
-import * as objectProvenance from './0005-object-provenance.js';
 import * as auditLog from './0008-audit-log.js';
+import * as namesAndSecrets from './0006-names-and-secrets.js';
+import * as objectProvenance from './0005-object-provenance.js';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a released migration is never edited:
@@ -16,6 +17,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003-import-jobs': importJobs,
   '0004-import-ingest': importIngest,
   '0005-object-provenance': objectProvenance,
+  '0006-names-and-secrets': namesAndSecrets,
   '0008-audit-log': auditLog,
 };
 
