@@ -24,6 +24,7 @@ import { registerVaultObjectRoutes } from './api/vault-objects.js';
 import { registerVaultRoutes } from './api/vaults.js';
 import type { BackendLocation, ObjectCopier } from './backend-location.js';
 import type { ServiceContext } from './context.js';
+import { agentTokenLifetime } from './auth/roles.js';
 import type { ServiceDatabase } from './db/database.js';
 import { importJobSettings, type ImportJobSettings } from './jobs/job-settings.js';
 import { ServiceMetrics } from './metrics.js';
@@ -47,6 +48,8 @@ export interface ServerOptions {
   readonly bodyLimit?: number;
   /** Import job settings that differ from the defaults (jobs/job-settings.ts). */
   readonly importJobs?: Partial<ImportJobSettings>;
+  /** The lifetime of agent tokens (registration and renewal); default the role's (auth/roles.ts). */
+  readonly agentTokenLifetimeMs?: number;
 }
 
 /** A built, not yet listening server: `app.inject()` drives it in tests, `app.listen()` serves it. */
@@ -72,6 +75,7 @@ export function buildServer(options: ServerOptions): FerryServer {
     copyWithinBackend,
     metrics: new ServiceMetrics(),
     importJobs: importJobSettings(options.importJobs),
+    agentTokenLifetimeMs: agentTokenLifetime(options.agentTokenLifetimeMs),
   };
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),

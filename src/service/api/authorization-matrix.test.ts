@@ -108,6 +108,12 @@ const MATRIX: MatrixTable = {
     params: (w) => ({ tokenId: w.a.agentTokenId }),
     expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 }),
   },
+  'POST /v1/tokens/renew': {
+    expect: authenticated({ admin: 403, tenantAdmin: 403, otherTenantAdmin: 403, agent: 201, otherTenantAgent: 201, job: 403, operator: 403 }),
+  },
+  'POST /v1/tokens/renew/confirm': {
+    expect: authenticated({ admin: 403, tenantAdmin: 403, otherTenantAdmin: 403, agent: 200, otherTenantAgent: 200, job: 403, operator: 403 }),
+  },
   'GET /v1/whoami': {
     expect: authenticated({ admin: 200, tenantAdmin: 200, otherTenantAdmin: 200, agent: 200, otherTenantAgent: 200, job: 200, operator: 200 }),
   },

@@ -2,12 +2,13 @@ import type { Clock } from '../../core/clock.js';
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../../core/errors.js';
 import { isUniqueViolation, isWriteConflict } from '../db/constraint-errors.js';
 import type { ServiceDatabase } from '../db/database.js';
+import { revokeJobTokens } from '../auth/token-store.js';
 import { isoTime } from '../ids.js';
 import { SeedPendingError, TrackingNumberInUseError } from './job-errors.js';
 import { applyJobAction, type JobAction, type JobFacts } from './job-machine.js';
 import { jobFacts, readJob, type ImportJob, type VersionedJob } from './job-records.js';
 import type { ImportJobSettings } from './job-settings.js';
-import { isOpenJobState } from './job-states.js';
+import { isEndedJobState, isOpenJobState } from './job-states.js';
 import { trackingNumberKey } from './tracking-number.js';
 
 /** What the job store needs: the database (or a transaction on it), the clock and the rules' settings. */
@@ -106,7 +107,8 @@ export interface ChangeOptions {
  * Safe with concurrent writers and several service instances: the row is updated only if it still has
  * the version that was read (else, or when the database reports a conflicting writer, the change is
  * retried on a fresh read, so two writers never both apply a transition); the tracking number's uniqueness is a unique index (`TrackingNumberInUseError` either
- * way). `NotFoundError` when the job does not exist.
+ * way). `NotFoundError` when the job does not exist. A transition into an ended state (Closed, Cancelled,
+ * Deleted, Failed: job-states.ts) revokes the job's tokens in the same transaction.
  */
 export async function changeImportJob(deps: JobStoreDeps, jobId: string, action: JobAction | ActionFromState, actor: string, options: ChangeOptions = {}): Promise<{ job: ImportJob; changed: boolean }> {
   for (let attempt = 1; ; attempt++) {
@@ -141,6 +143,8 @@ async function changeOnce(deps: JobStoreDeps, jobId: string, given: JobAction | 
     .insertInto('job_events')
     .values({ job_id: jobId, seq: read.job.timeline.length + 1, created_at: isoTime(now), state: after.state, action: action.kind, actor, note })
     .execute();
+  // A job that ended leaves its job token nothing to do: it dies with the transition, in the same transaction.
+  if (isEndedJobState(after.state) && after.state !== before.state) await revokeJobTokens(deps.db, jobId, now);
   return { job: (await readJob(deps.db, jobId))!.job, changed: true };
 }
 

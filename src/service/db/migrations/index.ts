@@ -3,6 +3,7 @@ import * as initial from './0001-initial.js';
 import * as agentSchedules from './0002-agent-schedules.js';
 import * as importJobs from './0003-import-jobs.js';
 import * as importIngest from './0004-import-ingest.js';
+import * as tokenLifecycle from './0007-token-lifecycle.js';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a released migration is never edited:
@@ -13,6 +14,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002-agent-schedules': agentSchedules,
   '0003-import-jobs': importJobs,
   '0004-import-ingest': importIngest,
+  '0007-token-lifecycle': tokenLifecycle,
 };
 
 /** kysely's Migrator reads the list from here instead of the filesystem, so it works from dist/ and tsx alike. */
