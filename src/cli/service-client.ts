@@ -18,18 +18,23 @@ export interface ServiceOptions {
 /** How long one request may take before the CLI gives up. */
 const REQUEST_TIMEOUT_MS = 60_000;
 
-/** A request the service answered with an error status; `status` and `code` are the service's. */
+/** A request the service answered with an error status; `status`, `code` and `serviceMessage` are the service's. */
 export class ServiceRequestError extends UserError {
   override readonly code: string;
   constructor(
     readonly status: number,
     serviceCode: string,
     message: string,
+    /** The service's own message, without what the CLI added. */
+    readonly serviceMessage: string = message,
   ) {
     super(message);
     this.code = serviceCode;
   }
 }
+
+/** 401 codes whose message says exactly what happened to the token (service/auth/token-errors.ts): no hint to add. */
+const SPECIFIC_REFUSALS = new Set(['TOKEN_EXPIRED', 'TOKEN_REVOKED', 'TOKEN_RENEWED', 'JOB_ENDED']);
 
 /** The service's base URL from --server or FERRY_SERVER, checked and without a trailing slash. */
 export function serviceUrl(env: NodeJS.ProcessEnv, options: ServiceOptions): string {
@@ -197,7 +202,7 @@ function errorFromAnswer(status: number, text: string): ServiceRequestError {
   }
   const line =
     status === 401
-      ? `the service refused the token: ${message} (check FERRY_TOKEN or --token)`
+      ? `the service refused the token: ${message}${SPECIFIC_REFUSALS.has(code) ? '' : ' (check FERRY_TOKEN or --token)'}`
       : status === 403
         ? `not allowed: ${message}`
         : status === 404
@@ -205,5 +210,5 @@ function errorFromAnswer(status: number, text: string): ServiceRequestError {
           : status >= 500
             ? `the service failed (HTTP ${status}): ${message}; its log has the details`
             : message;
-  return new ServiceRequestError(status, code, line);
+  return new ServiceRequestError(status, code, line, message);
 }

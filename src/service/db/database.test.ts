@@ -21,8 +21,8 @@ describe('service database', () => {
     const path = join(dir, 'fresh.sqlite');
     const db = openSqliteDatabase(path);
     try {
-      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules', '0003-import-jobs', '0004-import-ingest']);
-      assert.equal(LATEST_MIGRATION, '0004-import-ingest');
+      assert.deepEqual(await migrateToLatest(db), ['0001-initial', '0002-agent-schedules', '0003-import-jobs', '0004-import-ingest', '0007-token-lifecycle']);
+      assert.equal(LATEST_MIGRATION, '0007-token-lifecycle');
       const tables = (await db.introspection.getTables()).map((t) => t.name).sort();
       assert.deepEqual(tables, TABLES);
       assert.deepEqual(await migrateToLatest(db), []);
@@ -172,6 +172,37 @@ describe('service database', () => {
       await migrateToLatest(db);
       const rows = await db.selectFrom('import_jobs').select(['id', 'shipped_at', 'received_at']).orderBy('id').execute();
       assert.deepEqual(rows, [{ id: 'j1', shipped_at: at(2), received_at: at(4) }, { id: 'j2', shipped_at: null, received_at: null }]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('0007 revokes the job tokens of jobs that had ended, at their last change, and keeps the others', async () => {
+    const db = openSqliteDatabase(':memory:');
+    try {
+      const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('0004-import-ingest');
+      assert.equal(error, undefined);
+      await db.insertInto('tenants').values({ id: 't1', name: 'one', created_at: NOW }).execute();
+      await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
+      await db.insertInto('vaults').values({ id: 'v1', tenant_id: 't1', storage_account_id: 's1', name: 'a', container: 'ca', created_at: NOW }).execute();
+      const ended = '2026-11-26T08:00:00.000Z';
+      const job = { tenant_id: 't1', vault_id: 'v1', storage_account_id: 's1', container: 'cj', prepared_at: null, tracking_deadline: null, carrier: null, tracking_number: null, tracking_number_key: null, return_address: null, version: 2, created_at: NOW, created_by_token_id: null, shipped_at: null, received_at: null };
+      await db.insertInto('import_jobs').values([
+        { ...job, id: 'j1', name: 'cancelled', state: 'Cancelled', open_vault_id: null, updated_at: ended },
+        { ...job, id: 'j2', name: 'open', state: 'Creating', open_vault_id: 'v1', updated_at: NOW },
+      ]).execute();
+      const expires = '2027-01-01T00:00:00.000Z';
+      await sql`INSERT INTO tokens (id, role, token_hash, tenant_id, job_id, created_at, expires_at, revoked_at) VALUES
+        ('k1', 'job', 'h1', 't1', 'j1', ${NOW}, ${expires}, NULL),
+        ('k2', 'job', 'h2', 't1', 'j2', ${NOW}, ${expires}, NULL),
+        ('k3', 'tenant-admin', 'h3', 't1', NULL, ${NOW}, ${expires}, ${NOW})`.execute(db);
+      await migrateToLatest(db);
+      const rows = await db.selectFrom('tokens').select(['id', 'revoked_at', 'revoked_reason', 'replaces_token_id']).orderBy('id').execute();
+      assert.deepEqual(rows, [
+        { id: 'k1', revoked_at: ended, revoked_reason: 'job-ended', replaces_token_id: null },
+        { id: 'k2', revoked_at: null, revoked_reason: null, replaces_token_id: null },
+        { id: 'k3', revoked_at: NOW, revoked_reason: 'revoked', replaces_token_id: null },
+      ]);
     } finally {
       await db.destroy();
     }
