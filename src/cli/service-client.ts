@@ -1,5 +1,5 @@
 import { UserError } from '../core/errors.js';
-import type { IssuedToken, TokenRecord } from '../service/auth/token-store.js';
+import type { IssuedToken, TokenListing } from '../service/auth/token-store.js';
 import type { Principal } from '../service/auth/principal.js';
 import type { JobShipping } from '../service/jobs/job-machine.js';
 import type { ImportJob } from '../service/jobs/job-records.js';
@@ -86,10 +86,10 @@ export class ServiceClient {
   createToken(request: { role: string; tenantId?: string; expiresInSeconds?: number }): Promise<IssuedToken> {
     return this.request('POST', '/v1/tokens', request);
   }
-  async listTokens(): Promise<TokenRecord[]> {
-    return (await this.request<{ tokens: TokenRecord[] }>('GET', '/v1/tokens')).tokens;
+  async listTokens(): Promise<TokenListing[]> {
+    return (await this.request<{ tokens: TokenListing[] }>('GET', '/v1/tokens')).tokens;
   }
-  revokeToken(tokenId: string): Promise<TokenRecord> {
+  revokeToken(tokenId: string): Promise<TokenListing> {
     return this.request('DELETE', `/v1/tokens/${encodeURIComponent(tokenId)}`);
   }
   createStorageAccount(tenantId: string, spec: { name: string; backend?: string }): Promise<StorageAccount> {
