@@ -24,6 +24,10 @@ const AgentFile = z.object({
   machine: z.object({ id: z.string().min(1), hostname: z.string().min(1) }),
   token: z.string().startsWith('fry_agt_'),
   tokenExpiresAt: z.iso.datetime({ offset: true }),
+  /** When the token was issued (by a renewal); absent: at `registeredAt`. */
+  tokenIssuedAt: z.iso.datetime({ offset: true }).optional(),
+  /** Set while the service has not been told that `token`, a renewal, is stored (agent-token.ts). */
+  renewalPending: z.literal(true).optional(),
   registeredAt: z.iso.datetime({ offset: true }),
 });
 export type AgentRegistration = z.infer<typeof AgentFile>;
@@ -161,7 +165,7 @@ async function readState<T>(env: NodeJS.ProcessEnv, name: string, schema: z.ZodT
   return result.data;
 }
 
-/** Writes atomically (temp file, fsync, rename) with mode 0600 in a 0700 folder. */
+/** Writes atomically and durably (temp file, fsync, rename, fsync of the folder) with mode 0600 in a 0700 folder. */
 async function writeState(env: NodeJS.ProcessEnv, name: string, value: unknown): Promise<void> {
   const dir = stateDir(env);
   try {
@@ -177,9 +181,20 @@ async function writeState(env: NodeJS.ProcessEnv, name: string, value: unknown):
     await handle.sync();
     await handle.close();
     await rename(temp, target);
+    await syncDirectory(dir);
   } catch (err) {
     await handle.close().catch(() => undefined);
     await rm(temp, { force: true });
     throw new UserError(`cannot write ${target}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Makes a rename in `dir` durable (the folder's entry), so that a crash cannot bring back the old file. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

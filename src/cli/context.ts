@@ -8,6 +8,7 @@ import { STALE_LOCK_MS } from '../engine/repository/lock-staleness.js';
 import { Repository, type RepositoryContext } from '../engine/repository/repository.js';
 import type { Storage } from '../storage/storage.js';
 import { readPendingSeed, readRegistration, vaultLocation, type AgentRegistration, type PendingSeed } from './agent-state.js';
+import { activeRegistration, type AgentTokenDeps } from './agent-token.js';
 import { readPassword } from './password.js';
 import { openStorage } from './storage-location.js';
 
@@ -81,13 +82,21 @@ export interface RepositoryTarget {
   readonly seed?: PendingSeed;
 }
 
-/** -r, else FERRY_REPOSITORY, else the vault this machine is registered to; a `UserError` when none. */
+/**
+ * -r, else FERRY_REPOSITORY, else the vault this machine is registered to (its agent token checked, and
+ * renewed when due: agent-token.ts); a `UserError` when none.
+ */
 export async function repositoryTarget(ctx: CliContext, options: RepoOptions): Promise<RepositoryTarget> {
   const explicit = options.repo ?? ctx.env.FERRY_REPOSITORY;
   if (explicit !== undefined && explicit !== '') return { location: explicit };
   const registration = await readRegistration(ctx.env);
-  if (registration) return agentTarget(ctx, registration);
+  if (registration) return agentTarget(ctx, await activeRegistration(agentTokenDeps(ctx), registration));
   throw new UserError('no repository given: pass -r REPO or set FERRY_REPOSITORY, or register this machine to a vault with `ferry register --credentials FILE`');
+}
+
+/** What the agent token's check and renewal (agent-token.ts) need of a command's context. */
+export function agentTokenDeps(ctx: CliContext): AgentTokenDeps {
+  return { env: ctx.env, clock: ctx.repoContext.clock, stderr: ctx.stderr, signal: ctx.signal };
 }
 
 /** The registered machine's repository: its vault, or the staging location while an offline seed is pending. */

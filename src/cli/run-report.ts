@@ -1,5 +1,5 @@
 import type { BackupRunReport } from '../service/resources/backup-runs.js';
-import type { AgentRegistration } from './agent-state.js';
+import { readRegistration, type AgentRegistration } from './agent-state.js';
 import type { CliContext } from './context.js';
 import { ServiceClient } from './service-client.js';
 
@@ -12,7 +12,9 @@ const MAX_ERROR_LENGTH = 500;
  * on stderr, never a failure of the backup it describes.
  */
 export async function reportBackupRun(ctx: CliContext, registration: AgentRegistration, report: Omit<BackupRunReport, 'errors' | 'errorCount'> & { errors: readonly string[] }): Promise<void> {
-  const client = new ServiceClient(registration.server, registration.token);
+  // Read again: another command may have renewed the token while this backup ran.
+  const current = (await readRegistration(ctx.env).catch(() => undefined)) ?? registration;
+  const client = new ServiceClient(current.server, current.token);
   const body: BackupRunReport = {
     ...report,
     errorCount: report.errors.length,

@@ -1,6 +1,6 @@
 import { UserError } from '../core/errors.js';
 import type { AuditRecord } from '../service/audit/audit-log.js';
-import type { IssuedToken, TokenRecord } from '../service/auth/token-store.js';
+import type { IssuedToken, TokenListing } from '../service/auth/token-store.js';
 import type { Principal } from '../service/auth/principal.js';
 import type { JobShipping } from '../service/jobs/job-machine.js';
 import type { ImportJob } from '../service/jobs/job-records.js';
@@ -19,18 +19,23 @@ export interface ServiceOptions {
 /** How long one request may take before the CLI gives up. */
 const REQUEST_TIMEOUT_MS = 60_000;
 
-/** A request the service answered with an error status; `status` and `code` are the service's. */
+/** A request the service answered with an error status; `status`, `code` and `serviceMessage` are the service's. */
 export class ServiceRequestError extends UserError {
   override readonly code: string;
   constructor(
     readonly status: number,
     serviceCode: string,
     message: string,
+    /** The service's own message, without what the CLI added. */
+    readonly serviceMessage: string = message,
   ) {
     super(message);
     this.code = serviceCode;
   }
 }
+
+/** 401 codes whose message says exactly what happened to the token (service/auth/token-errors.ts): no hint to add. */
+const SPECIFIC_REFUSALS = new Set(['TOKEN_EXPIRED', 'TOKEN_REVOKED', 'TOKEN_RENEWED', 'JOB_ENDED']);
 
 /** The service's base URL from --server or FERRY_SERVER, checked and without a trailing slash. */
 export function serviceUrl(env: NodeJS.ProcessEnv, options: ServiceOptions): string {
@@ -82,10 +87,10 @@ export class ServiceClient {
   createToken(request: { role: string; tenantId?: string; expiresInSeconds?: number }): Promise<IssuedToken> {
     return this.request('POST', '/v1/tokens', request);
   }
-  async listTokens(): Promise<TokenRecord[]> {
-    return (await this.request<{ tokens: TokenRecord[] }>('GET', '/v1/tokens')).tokens;
+  async listTokens(): Promise<TokenListing[]> {
+    return (await this.request<{ tokens: TokenListing[] }>('GET', '/v1/tokens')).tokens;
   }
-  revokeToken(tokenId: string): Promise<TokenRecord> {
+  revokeToken(tokenId: string): Promise<TokenListing> {
     return this.request('DELETE', `/v1/tokens/${encodeURIComponent(tokenId)}`);
   }
   createStorageAccount(tenantId: string, spec: { name: string; backend?: string }): Promise<StorageAccount> {
@@ -204,7 +209,7 @@ function errorFromAnswer(status: number, text: string): ServiceRequestError {
   }
   const line =
     status === 401
-      ? `the service refused the token: ${message} (check FERRY_TOKEN or --token)`
+      ? `the service refused the token: ${message}${SPECIFIC_REFUSALS.has(code) ? '' : ' (check FERRY_TOKEN or --token)'}`
       : status === 403
         ? `not allowed: ${message}`
         : status === 404
@@ -212,5 +217,5 @@ function errorFromAnswer(status: number, text: string): ServiceRequestError {
           : status >= 500
             ? `the service failed (HTTP ${status}): ${message}; its log has the details`
             : message;
-  return new ServiceRequestError(status, code, line);
+  return new ServiceRequestError(status, code, line, message);
 }

@@ -32,4 +32,6 @@ export interface ServiceContext {
   readonly serviceKey: ServiceKey;
   /** The import job rules' settings: tracking deadline, shipping address, disk limits. */
   readonly importJobs: ImportJobSettings;
+  /** How long the agent tokens of registrations and renewals live (`ferry serve --agent-token-lifetime`). */
+  readonly agentTokenLifetimeMs: number;
 }

@@ -38,6 +38,8 @@ export interface ServeOptions {
   readonly shutdownTimeoutMs?: number;
   /** Import job settings that differ from the defaults: `--tracking-deadline`, `--shipping-address`, disk limits. */
   readonly importJobs?: Partial<ImportJobSettings>;
+  /** The lifetime of agent tokens (registrations and renewals): `--agent-token-lifetime`; default 365 days. */
+  readonly agentTokenLifetimeMs?: number;
   /** How often the tracking deadline sweep runs; default {@link sweepIntervalFor} the shorter of the tracking deadline and the never-received period. */
   readonly sweepIntervalMs?: number;
   /** Called with the built server before it listens (e.g. tests add a route). */
@@ -79,6 +81,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       random,
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.importJobs ? { importJobs: options.importJobs } : {}),
+      ...(options.agentTokenLifetimeMs !== undefined ? { agentTokenLifetimeMs: options.agentTokenLifetimeMs } : {}),
     });
     await reportRefusedAccounts(server);
     options.beforeListen?.(server);

@@ -28,6 +28,7 @@ import { auditObjectRemoval } from './audit/object-removals.js';
 import { BackendIsolation } from './backend-isolation.js';
 import type { BackendLocation, ObjectCopier } from './backend-location.js';
 import type { ServiceContext } from './context.js';
+import { agentTokenLifetime } from './auth/roles.js';
 import type { ServiceDatabase } from './db/database.js';
 import { importJobSettings, type ImportJobSettings } from './jobs/job-settings.js';
 import { ServiceMetrics } from './metrics.js';
@@ -57,6 +58,8 @@ export interface ServerOptions {
   readonly importJobs?: Partial<ImportJobSettings>;
   /** Limits on failed authentications (api/auth-throttle.ts); DEFAULT_AUTH_THROTTLE when absent. */
   readonly authThrottle?: AuthThrottleSettings;
+  /** The lifetime of agent tokens (registration and renewal); default the role's (auth/roles.ts). */
+  readonly agentTokenLifetimeMs?: number;
 }
 
 /** A built, not yet listening server: `app.inject()` drives it in tests, `app.listen()` serves it. */
@@ -84,6 +87,7 @@ export function buildServer(options: ServerOptions): FerryServer {
     metrics: new ServiceMetrics(),
     serviceKey: options.serviceKey,
     importJobs: importJobSettings(options.importJobs),
+    agentTokenLifetimeMs: agentTokenLifetime(options.agentTokenLifetimeMs),
   };
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),

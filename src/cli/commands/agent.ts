@@ -3,8 +3,9 @@ import { RepositoryMissingError, UserError } from '../../core/errors.js';
 import { runAgentLoop, sleep } from '../../agent/agent-loop.js';
 import { nextSlot, parseDailyTime } from '../../agent/daily-schedule.js';
 import { Repository } from '../../engine/repository/repository.js';
-import { readLastSlot, readSchedule, requireRegistration, vaultLocation, writeLastSlot } from '../agent-state.js';
-import { agentTarget, openTargetStorage, type CliContext } from '../context.js';
+import { readLastSlot, readSchedule, vaultLocation, writeLastSlot } from '../agent-state.js';
+import { activeRegistration } from '../agent-token.js';
+import { agentTarget, agentTokenDeps, openTargetStorage, type CliContext } from '../context.js';
 import { readPassword } from '../password.js';
 import { ServiceClient } from '../service-client.js';
 import { reportedBackup } from './backup.js';
@@ -31,7 +32,7 @@ export function registerAgent(program: Command, ctx: CliContext, run: (action: P
  * (no snapshot, its slot stays due) and the command exits 0.
  */
 export async function agentRunCommand(ctx: CliContext, options: AgentRunOptions): Promise<number> {
-  const registration = await requireRegistration(ctx.env);
+  const registration = await activeRegistration(agentTokenDeps(ctx));
   if (options.passwordFile === undefined && ctx.env.FERRY_PASSWORD === undefined) {
     throw new UserError('`ferry agent run` runs unattended: give the passphrase with --password-file FILE or FERRY_PASSWORD');
   }
@@ -49,7 +50,6 @@ export async function agentRunCommand(ctx: CliContext, options: AgentRunOptions)
 
   const clock = ctx.repoContext.clock;
   const log = (message: string): void => void ctx.stdout.write(`${new Date(clock.now()).toISOString()} ${message}\n`);
-  const client = new ServiceClient(registration.server, registration.token, ctx.signal);
   log(`ferry agent: ${registration.machine.hostname} backs up to vault "${registration.vault.name}" of ${registration.tenant.name}`);
   let announced: number | undefined;
 
@@ -72,18 +72,21 @@ export async function agentRunCommand(ctx: CliContext, options: AgentRunOptions)
         log(`scheduled backup of ${new Date(slot).toISOString()}: ${schedule.paths.join(', ')}`);
         // Each run has its own cleanups (lock, connections), released when it ends, not at exit.
         const runCtx: CliContext = { ...ctx, cleanups: [] };
+        // Checked per run, and renewed when due: the agent runs for months, its token expires.
+        const current = await activeRegistration(agentTokenDeps(ctx));
         try {
           // Resolved per run: a seed started or adopted meanwhile changes where backups go.
-          const target = await agentTarget(runCtx, registration);
+          const target = await agentTarget(runCtx, current);
           const code = await reportedBackup(runCtx, schedule.paths, { tag: ['scheduled'], exclude: schedule.excludes, passwordFile: options.passwordFile }, 'scheduled', target);
           log(code === 0 ? 'backup finished' : 'backup finished, but some files could not be read (reported to the service)');
         } finally {
           for (const cleanup of runCtx.cleanups) await cleanup().catch(() => undefined);
         }
-        if (schedule.retention && (await agentTarget(ctx, registration)).seed) {
+        if (schedule.retention && (await agentTarget(ctx, current)).seed) {
           log('retention waits until the offline seed is adopted (its snapshots are in staging, not in the vault)');
         } else if (schedule.retention) {
-          const outcome = await client.request<{ kept: string[]; forgotten: string[]; protected: string[] }>('POST', `/v1/vaults/${encodeURIComponent(registration.vault.id)}/retention`);
+          const client = new ServiceClient(current.server, current.token, ctx.signal);
+          const outcome = await client.request<{ kept: string[]; forgotten: string[]; protected: string[] }>('POST', `/v1/vaults/${encodeURIComponent(current.vault.id)}/retention`);
           log(`retention: ${outcome.kept.length + outcome.protected.length} scheduled snapshots kept, ${outcome.forgotten.length} removed`);
         }
       },

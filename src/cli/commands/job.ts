@@ -4,7 +4,8 @@ import { looksLikeRecordId } from '../../service/ids.js';
 import type { ImportJob } from '../../service/jobs/job-records.js';
 import { readRegistration } from '../agent-state.js';
 import { parseAddress, serviceCommand, type Runner } from '../command-kit.js';
-import type { CliContext } from '../context.js';
+import { activeRegistration } from '../agent-token.js';
+import { agentTokenDeps, type CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
 import { HttpIngestService } from '../http-ingest-service.js';
 import { ServiceClient, serviceUrl, type ServiceOptions } from '../service-client.js';
@@ -49,8 +50,9 @@ export function registerJob(program: Command, ctx: CliContext, run: Runner): voi
 export async function jobClient(ctx: CliContext, options: ServiceOptions): Promise<ServiceClient> {
   const token = options.token ?? ctx.env.FERRY_TOKEN;
   if (token === undefined || token === '') {
-    const registration = await readRegistration(ctx.env);
-    if (registration !== undefined) {
+    const stored = await readRegistration(ctx.env);
+    if (stored !== undefined) {
+      const registration = await activeRegistration(agentTokenDeps(ctx), stored);
       const server = options.server ?? ctx.env.FERRY_SERVER;
       return new ServiceClient(serviceUrl(ctx.env, { server: server !== undefined && server !== '' ? server : registration.server }), registration.token, ctx.signal);
     }

@@ -6,7 +6,8 @@ import { normalizePaths } from '../../engine/archiver/backup.js';
 import { validatePolicy, type RetentionRules } from '../../engine/retention/policy.js';
 import { readSchedule, requireRegistration, writeSchedule, type LocalSchedule } from '../agent-state.js';
 import { collect, type Runner } from '../command-kit.js';
-import type { CliContext } from '../context.js';
+import { activeRegistration } from '../agent-token.js';
+import { agentTokenDeps, type CliContext } from '../context.js';
 import { ServiceClient } from '../service-client.js';
 import { parseCount } from './forget.js';
 
@@ -56,7 +57,7 @@ function parseScheduleCount(value: string): number {
  * service the time and retention rules (never the paths). Slots before now are never run.
  */
 export async function scheduleSetCommand(ctx: CliContext, options: ScheduleSetOptions): Promise<number> {
-  const registration = await requireRegistration(ctx.env);
+  const registration = await activeRegistration(agentTokenDeps(ctx));
   const daily = formatDailyTime(parseDailyTime(options.daily));
   const paths = normalizePaths(options.paths);
   for (const path of paths) {

@@ -4,8 +4,9 @@ import { Repository } from '../../engine/repository/repository.js';
 import { cleanupSeed } from '../../seed/adoption/seed-cleanup.js';
 import type { ImportJob } from '../../seed/job-service.js';
 import type { Storage } from '../../storage/storage.js';
-import { clearSeed, readSeed, requireRegistration, vaultLocation, type SeedRecord } from '../agent-state.js';
-import { openTargetStorage, type CliContext } from '../context.js';
+import { clearSeed, readSeed, vaultLocation, type SeedRecord } from '../agent-state.js';
+import { activeRegistration } from '../agent-token.js';
+import { agentTokenDeps, openTargetStorage, type CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { readPassword } from '../password.js';
 import { adoptionServiceFor, openStaging } from '../seed-adoption.js';
@@ -24,7 +25,7 @@ export interface SeedCleanupOptions {
 
 /** `ferry seed status`: the seed and its job, the ingest's errors and the adoption's progress. */
 export async function seedStatusCommand(ctx: CliContext, options: { json?: boolean }): Promise<number> {
-  const registration = await requireRegistration(ctx.env);
+  const registration = await activeRegistration(agentTokenDeps(ctx));
   const seed = await readSeed(ctx.env);
   if (!seed) {
     ctx.stdout.write(options.json ? 'null\n' : 'no offline seed is pending: backups go to the vault\n');
@@ -58,7 +59,7 @@ export async function seedStatusCommand(ctx: CliContext, options: { json?: boole
  * removes the staging location's Ferry files (naming anything else left there) and forgets the seed.
  */
 export async function seedCleanupCommand(ctx: CliContext, jobRef: string, options: SeedCleanupOptions): Promise<number> {
-  const registration = await requireRegistration(ctx.env);
+  const registration = await activeRegistration(agentTokenDeps(ctx));
   const seed = await seedOf(ctx, jobRef);
   const service = adoptionServiceFor(ctx, registration);
   if (seed.adoptedAt === undefined) {
@@ -107,7 +108,7 @@ export async function seedCleanupCommand(ctx: CliContext, jobRef: string, option
  * Failed): forgets it, so backups go to the vault (online); the staging location is kept and named.
  */
 export async function seedAbandonCommand(ctx: CliContext, jobRef: string, options: { yes?: boolean }): Promise<number> {
-  const registration = await requireRegistration(ctx.env);
+  const registration = await activeRegistration(agentTokenDeps(ctx));
   const seed = await seedOf(ctx, jobRef);
   const job = await adoptionServiceFor(ctx, registration).getJob(seed.jobId);
   if (seed.adoptedAt !== undefined || !['Deleted', 'Cancelled', 'Failed'].includes(job.state)) {

@@ -13,9 +13,10 @@ import { writeSeedFile } from '../../seed/seed-file.js';
 import { FsStorage } from '../../storage/fs/fs-storage.js';
 import { CONFIG_KEY, folderOf } from '../../storage/layout.js';
 import type { Storage } from '../../storage/storage.js';
-import { readSchedule, readSeed, requireRegistration, vaultLocation, writePendingSeed } from '../agent-state.js';
+import { readSchedule, readSeed, vaultLocation, writePendingSeed } from '../agent-state.js';
+import { activeRegistration } from '../agent-token.js';
 import { collect, type Runner } from '../command-kit.js';
-import { openTargetStorage, type CliContext } from '../context.js';
+import { agentTokenDeps, openTargetStorage, type CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { readPassword } from '../password.js';
 import { ServiceClient } from '../service-client.js';
@@ -90,7 +91,7 @@ export function registerSeed(program: Command, ctx: CliContext, run: Runner): vo
  * backups go to staging.
  */
 export async function seedStartCommand(ctx: CliContext, options: SeedStartOptions): Promise<number> {
-  const registration = await requireRegistration(ctx.env);
+  const registration = await activeRegistration(agentTokenDeps(ctx));
   const pending = await readSeed(ctx.env);
   if (pending?.adoptedAt !== undefined) {
     throw new UserError(`the previous offline seed (job ${pending.jobName}) is adopted but not cleaned up: run \`ferry seed cleanup ${pending.jobName}\` first`);

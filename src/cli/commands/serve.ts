@@ -14,6 +14,8 @@ export interface ServeOptions {
   readonly neverReceivedAfter?: number;
   readonly shippingAddress?: string;
   readonly serviceKeyFile?: string;
+  /** Milliseconds. */
+  readonly agentTokenLifetime?: number;
 }
 
 /** Adds `ferry serve --data-dir DIR [--listen HOST:PORT] [--service-key-file FILE] [--tracking-deadline 14d] [--shipping-address TEXT]` to the program. */
@@ -27,6 +29,7 @@ export function registerServe(program: Command, ctx: CliContext, run: Runner): v
     .option('--tracking-deadline <DURATION>', 'time from disks prepared to carrier and tracking number, else the import job is deleted (e.g. 14d, 36h; default 14d)', parseDuration)
     .option('--never-received-after <DURATION>', 'time from a job received to its disks not yet presented being marked NeverReceived (default 14d)', parseDuration)
     .option('--shipping-address <TEXT>', 'where import job disks are shipped to (diskprep prints it; \\n for a line break)', parseAddress)
+    .option('--agent-token-lifetime <DURATION>', 'lifetime of agent tokens from registrations and renewals; agents renew in its last third (e.g. 90d; default 365d, at most 5 years)', parseAgentTokenLifetime)
     .action((opts: ServeOptions) => run(serveCommand(ctx, opts)));
 }
 
@@ -46,8 +49,16 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   };
   // The CLI's clock (FERRY_TEST_CLOCK_OFFSET_MS shifts it, for test suites: e.g. retention's 7-day floor).
   const clock = ctx.repoContext.clock;
-  const serviceKeyFile = options.serviceKeyFile === undefined ? {} : { serviceKeyFile: resolve(options.serviceKeyFile) };
-  const service = await startService({ dataDir, host: options.listen.host, port: options.listen.port, logger, importJobs, clock, ...serviceKeyFile });
+  const service = await startService({
+    dataDir,
+    host: options.listen.host,
+    port: options.listen.port,
+    logger,
+    importJobs,
+    clock,
+    ...(options.serviceKeyFile !== undefined ? { serviceKeyFile: resolve(options.serviceKeyFile) } : {}),
+    ...(options.agentTokenLifetime !== undefined ? { agentTokenLifetimeMs: options.agentTokenLifetime } : {}),
+  });
   ctx.stdout.write(`Ferry service listening on ${service.url}\n`);
   if (service.adminTokenFile !== undefined) {
     ctx.stdout.write(`First start: an admin token was written to ${service.adminTokenFile} (export FERRY_TOKEN=$(cat ${service.adminTokenFile}))\n`);
@@ -76,5 +87,12 @@ export function parseDuration(value: string): number {
   const match = /^([1-9][0-9]{0,8})([smhdw])$/.exec(value);
   const ms = match === null ? NaN : Number(match[1]) * UNIT_MS[match[2]!]!;
   if (!(ms <= 3650 * 86_400_000)) throw new InvalidArgumentError('expected a whole number and a unit s, m, h, d or w (at most 10 years), e.g. 14d, 36h, 30s');
+  return ms;
+}
+
+/** Parses `--agent-token-lifetime`: a duration (see {@link parseDuration}) of at most 5 years. */
+export function parseAgentTokenLifetime(value: string): number {
+  const ms = parseDuration(value);
+  if (ms > 5 * 365 * 86_400_000) throw new InvalidArgumentError('an agent token lives at most 5 years (1825d)');
   return ms;
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { TokenListing } from '../../service/auth/token-store.js';
 import { CREATABLE_ROLES } from '../../service/resources/tokens.js';
 import { serviceCommand, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
@@ -20,10 +21,10 @@ export function registerToken(program: Command, ctx: CliContext, run: Runner): v
     .option('--tenant <TENANT>', 'the tenant (name or id) of a tenant-admin token')
     .option('--expires <DURATION>', 'lifetime, e.g. 12h, 30d, 8w, 1y (default: by role, see docs/service.md)', parseLifetime)
     .action((opts: TokenCreateOptions) => run(tokenCreateCommand(ctx, opts)));
-  serviceCommand(token, 'list', 'list the tokens this token may manage (never their secrets)').action((opts: ServiceOptions & { json?: boolean }) =>
+  serviceCommand(token, 'list', 'list the tokens of every role this token may manage, with their state (never their secrets)').action((opts: ServiceOptions & { json?: boolean }) =>
     run(tokenListCommand(ctx, opts)),
   );
-  serviceCommand(token, 'revoke', 'revoke a token by its id')
+  serviceCommand(token, 'revoke', 'revoke a token of any role by its id (an agent must then register again)')
     .argument('<id>', 'the token id (from token create --json or token list)')
     .action((id: string, opts: ServiceOptions & { json?: boolean }) => run(tokenRevokeCommand(ctx, id, opts)));
 }
@@ -50,25 +51,53 @@ export async function tokenCreateCommand(ctx: CliContext, options: TokenCreateOp
   return 0;
 }
 
-/** `ferry token list`: a table, or with --json the array of tokens. */
+/**
+ * `ferry token list`: the tokens of every role the caller may manage (an admin: all; a tenant-admin: its
+ * tenant's tenant-admin, agent and job tokens) as a table with what each is for and its state, or with
+ * --json the array of token records.
+ */
 export async function tokenListCommand(ctx: CliContext, options: ServiceOptions & { json?: boolean }): Promise<number> {
   const tokens = await ServiceClient.fromOptions(ctx.env, options, ctx.signal).listTokens();
   if (options.json) {
     ctx.stdout.write(JSON.stringify(tokens) + '\n');
     return 0;
   }
-  ctx.stdout.write(`${'ID'.padEnd(38)}${'Role'.padEnd(14)}${'Expires'.padEnd(26)}State\n`);
+  ctx.stdout.write(`${'ID'.padEnd(38)}${'Role'.padEnd(14)}${'For'.padEnd(40)}${'Expires'.padEnd(26)}State\n`);
   for (const t of tokens) {
-    ctx.stdout.write(`${t.id.padEnd(38)}${t.role.padEnd(14)}${t.expiresAt.padEnd(26)}${t.revokedAt !== null ? `revoked ${t.revokedAt}` : 'active'}\n`);
+    ctx.stdout.write(`${t.id.padEnd(38)}${t.role.padEnd(14)}${tokenScope(t).padEnd(40)}${t.expiresAt.padEnd(26)}${tokenState(t)}\n`);
   }
   return 0;
 }
 
-/** `ferry token revoke ID`: idempotent; --json prints the revoked token's record. */
+/** What a token is for, by name: `tenant acme`, `machine web1, vault files (acme)`, `job seed-1 (acme)`, `the service`. */
+export function tokenScope(t: TokenListing): string {
+  const tenant = t.tenantName ?? t.tenantId;
+  switch (t.role) {
+    case 'admin':
+      return 'the service';
+    case 'operator':
+      return 'the datacenter';
+    case 'tenant-admin':
+      return `tenant ${tenant ?? '?'}`;
+    case 'agent':
+      return `machine ${t.machineName ?? t.machineId ?? '?'}, vault ${t.vaultName ?? t.vaultId ?? '?'} (${tenant ?? '?'})`;
+    case 'job':
+      return `job ${t.jobName ?? t.jobId ?? '?'} (${tenant ?? '?'})`;
+  }
+}
+
+/** `active`, `expired`, or `revoked <time>` with why when it was not by hand (`renewed`, `job ended`, …). */
+export function tokenState(t: TokenListing): string {
+  if (t.state !== 'revoked') return t.state;
+  const why = t.revokedReason !== null && t.revokedReason !== 'revoked' ? ` (${t.revokedReason.replace('-', ' ')})` : '';
+  return `revoked ${t.revokedAt ?? ''}${why}`;
+}
+
+/** `ferry token revoke ID`: any role the caller may manage; idempotent; --json prints the revoked token's record. */
 export async function tokenRevokeCommand(ctx: CliContext, id: string, options: ServiceOptions & { json?: boolean }): Promise<number> {
   const revoked = await ServiceClient.fromOptions(ctx.env, options, ctx.signal).revokeToken(id);
   if (options.json) ctx.stdout.write(JSON.stringify(revoked) + '\n');
-  else ctx.stdout.write(`revoked ${revoked.role} token ${revoked.id} (at ${revoked.revokedAt ?? '?'})\n`);
+  else ctx.stdout.write(`revoked ${revoked.role} token ${revoked.id} of ${tokenScope(revoked)} (at ${revoked.revokedAt ?? '?'})\n`);
   return 0;
 }
 

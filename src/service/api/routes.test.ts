@@ -160,7 +160,7 @@ describe('tokens', () => {
     const revoked = await call(w.a.tenantAdminToken, 'DELETE', `/v1/tokens/${w.a.agentTokenId}`);
     expectStatus(revoked, 200);
     assert.ok(revoked.json<{ revokedAt: string | null }>().revokedAt);
-    expectStatus(await call(w.a.agentToken, 'GET', `/v1/vaults/${w.a.vaultId}`), 401, 'UNAUTHENTICATED');
+    expectStatus(await call(w.a.agentToken, 'GET', `/v1/vaults/${w.a.vaultId}`), 401, 'TOKEN_REVOKED');
     expectStatus(await call(w.b.tenantAdminToken, 'DELETE', `/v1/tokens/${w.a.agentTokenId}`), 404);
     expectStatus(await call(w.adminToken, 'DELETE', '/v1/tokens/6f1e2a70-0000-4000-8000-000000000001'), 404);
   });

@@ -24,5 +24,24 @@ export const DEFAULT_TOKEN_LIFETIME_MS: Readonly<Record<Role, number>> = {
 /** The longest lifetime a token may be given. */
 export const MAX_TOKEN_LIFETIME_MS = 5 * 365 * DAY_MS;
 
+/**
+ * The agent token lifetime a service uses (`ferry serve --agent-token-lifetime`): `configured`, or the
+ * role's default. `RangeError` outside (0, MAX_TOKEN_LIFETIME_MS].
+ */
+export function agentTokenLifetime(configured?: number): number {
+  const lifetime = configured ?? DEFAULT_TOKEN_LIFETIME_MS.agent;
+  if (!(Number.isSafeInteger(lifetime) && lifetime > 0 && lifetime <= MAX_TOKEN_LIFETIME_MS)) {
+    throw new RangeError(`the agent token lifetime must be more than 0 and at most ${MAX_TOKEN_LIFETIME_MS / DAY_MS} days`);
+  }
+  return lifetime;
+}
+
+/**
+ * An agent renews its token once this fraction of the token's lifetime is left (the last third): long
+ * before it expires, so an agent that runs only now and then, or cannot reach the service for a while,
+ * still renews in time, and rarely (every 8 months with the default lifetime of 365 days).
+ */
+export const AGENT_TOKEN_RENEWAL_FRACTION = 1 / 3;
+
 /** A registration code (in a vault credentials file) is valid this long. */
 export const REGISTRATION_CODE_LIFETIME_MS = 48 * 3_600_000;

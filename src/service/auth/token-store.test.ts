@@ -33,7 +33,7 @@ describe('tokens', () => {
     assert.equal(row.token_hash, createHash('sha256').update(issued.token).digest('hex'));
     assert.equal(row.token_hash, hashSecret(issued.token));
     assert.ok(!JSON.stringify(row).includes(issued.token.slice(8)), 'the secret appears nowhere in the row');
-    const listed = await listTokens(f.db);
+    const listed = await listTokens(f.ctx);
     assert.ok(!JSON.stringify(listed).includes(issued.token.slice(8)), 'listings never carry secrets');
   });
 

@@ -218,7 +218,7 @@ describe('service database', () => {
       const disk = { job_id: 'j3', state: 'Completed', bytes: 10, files: 1, manifest_sha256: 'ab'.repeat(32), created_at: NOW, updated_at: NOW };
       await db.insertInto('job_disks').values([{ ...disk, disk_index: 0, id: 'd0', disk_key: 'a2V5LTA=' }, { ...disk, disk_index: 1, id: 'd1', disk_key: 'a2V5LTE=' }]).execute();
 
-      assert.deepEqual(await migrateToLatest(db), ['0006-names-and-secrets']);
+      assert.deepEqual(await migrateToLatest(db), ['0005-object-provenance', '0006-names-and-secrets', '0007-token-lifecycle', '0008-audit-log']);
       const tenants = await db.selectFrom('tenants').select(['id', 'name']).orderBy('id').execute();
       assert.deepEqual(tenants.map((t) => t.name), ['ACME', 'acme-3', 'Acme-4', 'acme-2', 'globex']);
       await assert.rejects(db.insertInto('tenants').values({ id: 't6', name: 'GLOBEX', created_at: NOW }).execute(), (err) => isUniqueViolation(err));
@@ -236,6 +236,37 @@ describe('service database', () => {
       ]);
       await db.updateTable('job_disks').set({ disk_key: null }).execute();
       await assert.rejects(db.insertInto('job_disks').values({ ...disk, disk_index: 2, id: 'd0', disk_key: null }).execute(), (err) => isUniqueViolation(err), 'disk ids stay unique');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('0007 revokes the job tokens of jobs that had ended, at their last change, and keeps the others', async () => {
+    const db = openSqliteDatabase(':memory:');
+    try {
+      const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('0004-import-ingest');
+      assert.equal(error, undefined);
+      await db.insertInto('tenants').values({ id: 't1', name: 'one', created_at: NOW }).execute();
+      await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
+      await db.insertInto('vaults').values({ id: 'v1', tenant_id: 't1', storage_account_id: 's1', name: 'a', container: 'ca', created_at: NOW }).execute();
+      const ended = '2026-11-26T08:00:00.000Z';
+      const job = { tenant_id: 't1', vault_id: 'v1', storage_account_id: 's1', container: 'cj', prepared_at: null, tracking_deadline: null, carrier: null, tracking_number: null, tracking_number_key: null, return_address: null, version: 2, created_at: NOW, created_by_token_id: null, shipped_at: null, received_at: null };
+      await db.insertInto('import_jobs').values([
+        { ...job, id: 'j1', name: 'cancelled', state: 'Cancelled', open_vault_id: null, updated_at: ended },
+        { ...job, id: 'j2', name: 'open', state: 'Creating', open_vault_id: 'v1', updated_at: NOW },
+      ]).execute();
+      const expires = '2027-01-01T00:00:00.000Z';
+      await sql`INSERT INTO tokens (id, role, token_hash, tenant_id, job_id, created_at, expires_at, revoked_at) VALUES
+        ('k1', 'job', 'h1', 't1', 'j1', ${NOW}, ${expires}, NULL),
+        ('k2', 'job', 'h2', 't1', 'j2', ${NOW}, ${expires}, NULL),
+        ('k3', 'tenant-admin', 'h3', 't1', NULL, ${NOW}, ${expires}, ${NOW})`.execute(db);
+      await migrateToLatest(db);
+      const rows = await db.selectFrom('tokens').select(['id', 'revoked_at', 'revoked_reason', 'replaces_token_id']).orderBy('id').execute();
+      assert.deepEqual(rows, [
+        { id: 'k1', revoked_at: ended, revoked_reason: 'job-ended', replaces_token_id: null },
+        { id: 'k2', revoked_at: null, revoked_reason: null, replaces_token_id: null },
+        { id: 'k3', revoked_at: NOW, revoked_reason: 'revoked', replaces_token_id: null },
+      ]);
     } finally {
       await db.destroy();
     }

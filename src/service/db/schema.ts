@@ -100,8 +100,15 @@ export interface TokensTable {
   created_at: string;
   expires_at: string;
   revoked_at: string | null;
+  /**
+   * Why it was revoked (set with `revoked_at`): `revoked` (by an admin or tenant-admin), `renewed` (an agent
+   * token whose renewal was confirmed), `job-ended` (a job token whose job was Closed, Cancelled, Deleted or Failed).
+   */
+  revoked_reason: string | null;
   /** The token that created this one (audit); NULL for the first admin token and for registrations. */
   created_by_token_id: string | null;
+  /** For an agent token made by a renewal: the token it replaces (revoked when the renewal is confirmed). */
+  replaces_token_id: string | null;
 }
 
 export interface BackupRunsTable {

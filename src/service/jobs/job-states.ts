@@ -38,6 +38,18 @@ export const OPEN_JOB_STATES: readonly JobState[] = ['Creating', 'Shipping', 'Re
  */
 export const DISK_KEY_JOB_STATES: readonly JobState[] = ['Creating', 'Shipping', 'Received', 'Transferring'];
 
+/**
+ * The states in which a job has ended for good: no action leads out of them, so its job token has nothing
+ * left to do. Entering one revokes the job's tokens in the same transaction (job-store.ts), and a job token
+ * of a job in one of them is refused at authentication (auth/token-store.ts). `Failed` counts: a job whose
+ * ingest brought nothing cannot be retried, only replaced by a new job (with a new token).
+ */
+export const ENDED_JOB_STATES: readonly JobState[] = ['Closed', 'Cancelled', 'Deleted', 'Failed'];
+
+export function isEndedJobState(state: string): boolean {
+  return (ENDED_JOB_STATES as readonly string[]).includes(state);
+}
+
 export function isJobState(value: string): value is JobState {
   return (JOB_STATES as readonly string[]).includes(value);
 }

@@ -5,12 +5,13 @@ import { recordAudit } from '../audit/audit-log.js';
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../../core/errors.js';
 import { isUniqueViolation, isWriteConflict } from '../db/constraint-errors.js';
 import type { ServiceDatabase } from '../db/database.js';
+import { revokeJobTokens } from '../auth/token-store.js';
 import { isoTime } from '../ids.js';
 import { SeedPendingError, TrackingNumberInUseError } from './job-errors.js';
 import { applyJobAction, type JobAction, type JobFacts } from './job-machine.js';
 import { jobFacts, readJob, type ImportJob, type VersionedJob } from './job-records.js';
 import type { ImportJobSettings } from './job-settings.js';
-import { DISK_KEY_JOB_STATES, isOpenJobState } from './job-states.js';
+import { DISK_KEY_JOB_STATES, isEndedJobState, isOpenJobState } from './job-states.js';
 import { trackingNumberKey } from './tracking-number.js';
 
 /** What the job store needs: the database (or a transaction on it), the clock, randomness (audit record ids) and the rules' settings. */
@@ -112,7 +113,8 @@ export interface ChangeOptions {
  * Safe with concurrent writers and several service instances: the row is updated only if it still has
  * the version that was read (else, or when the database reports a conflicting writer, the change is
  * retried on a fresh read, so two writers never both apply a transition); the tracking number's uniqueness is a unique index (`TrackingNumberInUseError` either
- * way). `NotFoundError` when the job does not exist.
+ * way). `NotFoundError` when the job does not exist. A transition into an ended state (Closed, Cancelled,
+ * Deleted, Failed: job-states.ts) revokes the job's tokens in the same transaction.
  */
 export async function changeImportJob(deps: JobStoreDeps, jobId: string, action: JobAction | ActionFromState, actor: string, options: ChangeOptions = {}): Promise<{ job: ImportJob; changed: boolean }> {
   for (let attempt = 1; ; attempt++) {
@@ -151,6 +153,12 @@ async function changeOnce(deps: JobStoreDeps, jobId: string, given: JobAction | 
     .execute();
   const audited = jobActionEvent(read.job, action, actor);
   if (audited !== undefined) await recordAudit(deps, audited);
+  // A job that ended leaves its job token nothing to do: it dies with the transition, in the same transaction.
+  if (isEndedJobState(after.state) && after.state !== before.state) {
+    for (const tokenId of await revokeJobTokens(deps.db, jobId, now)) {
+      await recordAudit(deps, { actor, tenantId: read.job.tenantId, action: 'token.revoke', target: { type: 'token', id: tokenId }, detail: { role: 'job', jobId, reason: 'job-ended' } });
+    }
+  }
   return { job: (await readJob(deps.db, jobId))!.job, changed: true };
 }
 

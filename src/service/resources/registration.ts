@@ -62,7 +62,7 @@ export async function registerMachine(ctx: ServiceContext, request: Registration
     if (claimed.numUpdatedRows !== 1n) {
       throw new RegistrationCodeError('REGISTRATION_CODE_USED', 'this registration code was just used by another registration; create a new credentials file');
     }
-    const token = await issueToken({ db: trx, clock: ctx.clock, random: ctx.random }, { role: 'agent', tenantId: vault.tenantId, machineId, vaultId: vault.id });
+    const token = await issueToken({ db: trx, clock: ctx.clock, random: ctx.random }, { role: 'agent', tenantId: vault.tenantId, machineId, vaultId: vault.id, lifetimeMs: ctx.agentTokenLifetimeMs });
     await recordAudit({ ...ctx, db: trx }, tokenCreated(`registration:${code.id}`, token, { hostname: request.hostname }));
     return { token, vault, machineId };
   });

@@ -16,6 +16,7 @@ export const CALLERS = [
   'expired',
   'revoked',
   'malformed',
+  'endedJob',
 ] as const;
 export type Caller = (typeof CALLERS)[number];
 
@@ -64,9 +65,9 @@ export function assertMatrixCovers(routes: readonly RegisteredRoute[], table: Ma
   if (problems.length > 0) throw new Error(problems.join('\n'));
 }
 
-/** A non-public route's row: the four callers without a valid token get 401, the others what is given. */
-export function authenticated(statuses: Omit<Expectations, 'anonymous' | 'expired' | 'revoked' | 'malformed'>): Expectations {
-  return { ...statuses, anonymous: 401, expired: 401, revoked: 401, malformed: 401 };
+/** A non-public route's row: the callers without a valid token (and the job token of an ended job) get 401, the others what is given. */
+export function authenticated(statuses: Omit<Expectations, 'anonymous' | 'expired' | 'revoked' | 'malformed' | 'endedJob'>): Expectations {
+  return { ...statuses, anonymous: 401, expired: 401, revoked: 401, malformed: 401, endedJob: 401 };
 }
 
 /** A public route's row: every caller gets `status` (credentials are not read at all). */
@@ -100,6 +101,8 @@ export function headersOf(world: World, caller: Caller): Record<string, string> 
       return bearer(world.revokedToken);
     case 'malformed':
       return { authorization: 'Bearer fry_ten_not-a-real-token' };
+    case 'endedJob':
+      return bearer(world.endedJobToken);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import { revokeToken } from '../auth/token-store.js';
-import { createImportJob } from '../resources/import-jobs.js';
+import { cancelImportJob, createImportJob } from '../resources/import-jobs.js';
 import { createRegistrationCode } from '../resources/registration-codes.js';
 import { registerMachine } from '../resources/registration.js';
 import { createStorageAccount } from '../resources/storage-accounts.js';
@@ -34,6 +34,11 @@ export interface World {
   readonly expiredToken: string;
   /** A tenant-admin token of tenant A that was revoked. */
   readonly revokedToken: string;
+  /**
+   * The job token of a cancelled import job of tenant B, whose revocation (done with the cancel) was undone
+   * in the database: authentication must still refuse it, from the job's state.
+   */
+  readonly endedJobToken: string;
   /** An unused registration code for tenant A's vault. */
   readonly registrationCode: string;
 }
@@ -66,6 +71,9 @@ export async function buildWorld(fixture: ServiceFixture): Promise<World> {
   const a = await tenant('tenant-a');
   const b = await tenant('tenant-b');
   const job = await createImportJob(fixture.ctx, adminPrincipal, a.vaultId, { name: 'tenant-a-seed', storageAccountId: a.storageAccountId, container: 'tenant-a-seed' });
+  const ended = await createImportJob(fixture.ctx, adminPrincipal, b.vaultId, { name: 'tenant-b-seed', storageAccountId: b.storageAccountId, container: 'tenant-b-seed' });
+  await cancelImportJob(fixture.ctx, adminPrincipal, ended.job.id);
+  await fixture.db.updateTable('tokens').set({ revoked_at: null, revoked_reason: null }).where('job_id', '=', ended.job.id).execute();
   const operator = await fixture.token({ role: 'operator' });
   const expired = await fixture.token({ role: 'tenant-admin', tenantId: a.tenantId, lifetimeMs: 1000 });
   const revoked = await fixture.token({ role: 'tenant-admin', tenantId: a.tenantId });
@@ -82,6 +90,7 @@ export async function buildWorld(fixture: ServiceFixture): Promise<World> {
     operatorToken: operator.token,
     expiredToken: expired.token,
     revokedToken: revoked.token,
+    endedJobToken: ended.jobToken,
     registrationCode: unused.registrationCode,
   };
 }

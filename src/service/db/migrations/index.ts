@@ -6,6 +6,7 @@ import * as importIngest from './0004-import-ingest.js';
 import * as auditLog from './0008-audit-log.js';
 import * as namesAndSecrets from './0006-names-and-secrets.js';
 import * as objectProvenance from './0005-object-provenance.js';
+import * as tokenLifecycle from './0007-token-lifecycle.js';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a released migration is never edited:
@@ -18,6 +19,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004-import-ingest': importIngest,
   '0005-object-provenance': objectProvenance,
   '0006-names-and-secrets': namesAndSecrets,
+  '0007-token-lifecycle': tokenLifecycle,
   '0008-audit-log': auditLog,
 };
 
