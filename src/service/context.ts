@@ -26,4 +26,10 @@ export interface ServiceContext {
   readonly metrics: ServiceMetrics;
   /** The import job rules' settings: tracking deadline, shipping address, disk limits. */
   readonly importJobs: ImportJobSettings;
+  /**
+   * The SHA-256 fingerprint vault credentials pin (the CA of the service's TLS certificate, or the
+   * certificate itself when self-signed; see tls/service-certificate.ts), or null: plain HTTP, or a
+   * certificate of a public CA. Read at each use: a SIGHUP reload may change it.
+   */
+  readonly certificatePin: () => string | null;
 }

@@ -16,6 +16,7 @@ import { registerMachineRoutes } from './api/machines.js';
 import { registerOpenApiRoute } from './api/openapi.js';
 import { registerRegistrationRoutes } from './api/registration.js';
 import { installRequestResources } from './api/request-resources.js';
+import { installSecurityHeaders } from './api/security-headers.js';
 import { installAccessControl, type RegisteredRoute } from './api/route-access.js';
 import { registerStorageAccountRoutes } from './api/storage-accounts.js';
 import { registerTenantRoutes } from './api/tenants.js';
@@ -28,6 +29,7 @@ import type { ServiceDatabase } from './db/database.js';
 import { importJobSettings, type ImportJobSettings } from './jobs/job-settings.js';
 import { ServiceMetrics } from './metrics.js';
 import { dbLockOwnership } from './resources/db-lock-ownership.js';
+import type { ServiceCertificate } from './tls/service-certificate.js';
 import { resolveVaultForObjects } from './vault-access.js';
 
 /** The API version in the OpenAPI document. */
@@ -47,6 +49,8 @@ export interface ServerOptions {
   readonly bodyLimit?: number;
   /** Import job settings that differ from the defaults (jobs/job-settings.ts). */
   readonly importJobs?: Partial<ImportJobSettings>;
+  /** Serve HTTPS with this certificate (`--tls-cert`/`--tls-key`); plain HTTP when absent. */
+  readonly tls?: ServiceCertificate;
 }
 
 /** A built, not yet listening server: `app.inject()` drives it in tests, `app.listen()` serves it. */
@@ -72,12 +76,14 @@ export function buildServer(options: ServerOptions): FerryServer {
     copyWithinBackend,
     metrics: new ServiceMetrics(),
     importJobs: importJobSettings(options.importJobs),
+    certificatePin: () => options.tls?.pin() ?? null,
   };
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     exposeHeadRoutes: false,
     return503OnClosing: true,
+    ...(options.tls ? { https: options.tls.secureOptions() } : {}),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -87,6 +93,7 @@ export function buildServer(options: ServerOptions): FerryServer {
 
   const routes: RegisteredRoute[] = [];
   installErrorHandler(app);
+  installSecurityHeaders(app, { hsts: options.tls !== undefined });
   installRequestResources(app);
   installAccessControl(app, ctx, routes);
   app.addHook('onResponse', async (request, reply) => {

@@ -14,6 +14,11 @@ export interface VaultCredentials {
   readonly expiresAt: string;
   readonly tenant: { readonly id: string; readonly name: string };
   readonly vault: { readonly id: string; readonly name: string };
+  /**
+   * The SHA-256 fingerprint (`AB:CD:…`) of the certificate `ferry register` pins: the CA of the service's
+   * TLS certificate, or that certificate when self-signed; null over plain HTTP or with a public CA's certificate.
+   */
+  readonly caFingerprint: string | null;
 }
 
 /** Why a registration code was refused; `code` tells them apart (see docs/service.md). */
@@ -49,5 +54,11 @@ export async function createRegistrationCode(ctx: ServiceContext, principal: Pri
       machine_id: null,
     })
     .execute();
-  return { registrationCode, expiresAt, tenant: { id: tenant.id, name: tenant.name }, vault: { id: vault.id, name: vault.name } };
+  return {
+    registrationCode,
+    expiresAt,
+    tenant: { id: tenant.id, name: tenant.name },
+    vault: { id: vault.id, name: vault.name },
+    caFingerprint: ctx.certificatePin(),
+  };
 }
