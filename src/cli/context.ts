@@ -9,6 +9,7 @@ import { Repository, type RepositoryContext } from '../engine/repository/reposit
 import type { Storage } from '../storage/storage.js';
 import { readPendingSeed, readRegistration, vaultLocation, type AgentRegistration, type PendingSeed } from './agent-state.js';
 import { readPassword } from './password.js';
+import { serviceFetch, type GlobalOptions } from './service-trust.js';
 import { openStorage } from './storage-location.js';
 
 /** Everything a command may touch of the process, so commands stay testable and thin. */
@@ -25,6 +26,8 @@ export interface CliContext {
   readonly signal: AbortSignal;
   /** Cleanups to run before exiting, also on interruption (e.g. releasing locks). */
   readonly cleanups: (() => Promise<void>)[];
+  /** The program's global options (`--ca-cert`), filled in before a command's action runs. */
+  readonly globalOptions: GlobalOptions;
 }
 
 export interface RepoOptions {
@@ -50,6 +53,7 @@ export function processContext(signal: AbortSignal): CliContext {
     umask: currentUmask(),
     signal,
     cleanups: [],
+    globalOptions: {},
   };
 }
 
@@ -99,7 +103,12 @@ export async function agentTarget(ctx: CliContext, registration: AgentRegistrati
 
 /** Opens the Storage of a target; it is closed at exit. */
 export function openTargetStorage(ctx: CliContext, target: RepositoryTarget): Storage {
-  const storage = openStorage(target.location, { failpoints: ctx.repoContext.failpoints, env: ctx.env, ...(target.token ? { token: target.token } : {}) });
+  const storage = openStorage(target.location, {
+    failpoints: ctx.repoContext.failpoints,
+    env: ctx.env,
+    ...(/^https?:/i.test(target.location) ? { fetch: serviceFetch(ctx, target.registration) } : {}),
+    ...(target.token ? { token: target.token } : {}),
+  });
   ctx.cleanups.push(() => storage.close());
   return storage;
 }

@@ -12,7 +12,7 @@ const MAX_ERROR_LENGTH = 500;
  * on stderr, never a failure of the backup it describes.
  */
 export async function reportBackupRun(ctx: CliContext, registration: AgentRegistration, report: Omit<BackupRunReport, 'errors' | 'errorCount'> & { errors: readonly string[] }): Promise<void> {
-  const client = new ServiceClient(registration.server, registration.token);
+  const client = ServiceClient.forAgent(ctx, registration, { signal: null });
   const body: BackupRunReport = {
     ...report,
     errorCount: report.errors.length,

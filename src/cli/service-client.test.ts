@@ -12,6 +12,7 @@ import { buildWorld, type World } from '../service/testing/world.js';
 import { parseListen } from './commands/serve.js';
 import { parseLifetime } from './commands/token.js';
 import { ServiceClient, ServiceRequestError, serviceUrl } from './service-client.js';
+import type { CliContext } from './context.js';
 import { readCredentialsFile, writeCredentialsFile } from './vault-credentials-file.js';
 
 describe('service client', () => {
@@ -33,7 +34,7 @@ describe('service client', () => {
     assert.throws(() => serviceUrl({}, { server: 'ftp://x' }), UserError);
     assert.throws(() => serviceUrl({}, { server: 'http://user:pw@x' }), /may not carry credentials/);
     assert.throws(() => serviceUrl({}, { server: 'http://x/?token=1' }), /may not carry credentials/);
-    assert.throws(() => ServiceClient.fromOptions({ FERRY_SERVER: url }, {}), /pass --token TOKEN or set FERRY_TOKEN/);
+    assert.throws(() => ServiceClient.fromOptions({ env: { FERRY_SERVER: url }, globalOptions: {} } as unknown as CliContext, {}), /pass --token TOKEN or set FERRY_TOKEN/);
   });
 
   it('turns error answers into one-line errors that keep the status and the service’s code', async () => {

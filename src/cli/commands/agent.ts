@@ -49,7 +49,7 @@ export async function agentRunCommand(ctx: CliContext, options: AgentRunOptions)
 
   const clock = ctx.repoContext.clock;
   const log = (message: string): void => void ctx.stdout.write(`${new Date(clock.now()).toISOString()} ${message}\n`);
-  const client = new ServiceClient(registration.server, registration.token, ctx.signal);
+  const client = ServiceClient.forAgent(ctx, registration);
   log(`ferry agent: ${registration.machine.hostname} backs up to vault "${registration.vault.name}" of ${registration.tenant.name}`);
   let announced: number | undefined;
 

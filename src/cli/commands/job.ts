@@ -52,10 +52,10 @@ export async function jobClient(ctx: CliContext, options: ServiceOptions): Promi
     const registration = await readRegistration(ctx.env);
     if (registration !== undefined) {
       const server = options.server ?? ctx.env.FERRY_SERVER;
-      return new ServiceClient(serviceUrl(ctx.env, { server: server !== undefined && server !== '' ? server : registration.server }), registration.token, ctx.signal);
+      return ServiceClient.forAgent(ctx, registration, { server: serviceUrl(ctx.env, { server: server !== undefined && server !== '' ? server : registration.server }) });
     }
   }
-  return ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  return ServiceClient.fromOptions(ctx, options);
 }
 
 /**
