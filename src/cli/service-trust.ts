@@ -38,7 +38,7 @@ export function fetchTrusting(caPem: string | undefined): FetchFunction {
   const dispatcher = agent;
   // undici's own fetch with its own Agent (not node's bundled fetch, whose undici may be another version);
   // its Request and Response are the WHATWG ones node's fetch has.
-  return (url, init) => undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher }) as unknown as Promise<Response>;
+  return (url, init) => undiciFetch(url, { ...init, dispatcher });
 }
 
 /** One connection pool per trusted CA set, for the life of the process. */
