@@ -38,7 +38,9 @@ export const MIN_PASSPHRASE_LENGTH = 16;
  * `ferry register --credentials FILE`: exchanges the file's one-time code for an agent token, keeps it in
  * FERRY_STATE_DIR, then creates the vault's repository (first machine) or checks that the passphrase opens
  * it (later machines). The passphrase never leaves this machine. Checks everything it can before the code
- * is spent: the file, its expiry, the passphrase, an existing registration.
+ * is spent: the file, its expiry, the passphrase, an existing registration, and for an https:// service
+ * whose credentials pin a fingerprint, that the service presents that certificate (kept in agent.json as
+ * the only CA its later commands trust; docs/agent.md, "TLS and the pinned CA").
  */
 export async function registerCommand(ctx: CliContext, options: RegisterOptions): Promise<number> {
   const existing = await readRegistration(ctx.env);
