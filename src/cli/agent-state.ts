@@ -29,6 +29,11 @@ const AgentFile = z.object({
   /** Set while the service has not been told that `token`, a renewal, is stored (agent-token.ts). */
   renewalPending: z.literal(true).optional(),
   registeredAt: z.iso.datetime({ offset: true }),
+  /**
+   * PEM: the CA the service's TLS certificate must chain to, pinned by `ferry register` (the certificate
+   * whose fingerprint the credentials file named, or --ca-cert/FERRY_CA_CERT). Absent: the system's CAs.
+   */
+  caCert: z.string().startsWith('-----BEGIN CERTIFICATE-----').optional(),
 });
 export type AgentRegistration = z.infer<typeof AgentFile>;
 

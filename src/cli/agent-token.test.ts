@@ -59,7 +59,7 @@ describe('the agent token on the machine', () => {
     stderr = '';
     const err = new PassThrough();
     err.on('data', (d: Buffer) => (stderr += d.toString()));
-    deps = { env: { FERRY_STATE_DIR: dir }, clock, stderr: err };
+    deps = { env: { FERRY_STATE_DIR: dir }, clock, stderr: err, globalOptions: {} };
     const row = await f.db.selectFrom('tokens').select(['created_at', 'expires_at']).where('id', '=', w.a.agentTokenId).executeTakeFirstOrThrow();
     await writeRegistration(deps.env, {
       format: 'ferry-agent',

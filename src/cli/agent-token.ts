@@ -7,6 +7,7 @@ import type { IssuedToken } from '../service/auth/token-store.js';
 import type { Principal } from '../service/auth/principal.js';
 import { readRegistration, requireRegistration, stateDir, writeRegistration, type AgentRegistration } from './agent-state.js';
 import { ServiceClient, ServiceRequestError } from './service-client.js';
+import { serviceFetch, type GlobalOptions } from './service-trust.js';
 
 /**
  * The agent token's lifecycle on a registered machine (docs/agent.md, "The agent token"):
@@ -32,6 +33,8 @@ export interface AgentTokenDeps {
   readonly clock: Clock;
   readonly stderr: NodeJS.WritableStream;
   readonly signal?: AbortSignal;
+  /** The command's `--ca-cert` (else FERRY_CA_CERT, else the CA pinned at registration): service-trust.ts. */
+  readonly globalOptions: GlobalOptions;
 }
 
 /** The lock file that serializes renewals on one machine. */
@@ -113,7 +116,7 @@ const CHECK_TIMEOUT_MS = 10_000;
 
 function clientFor(deps: AgentTokenDeps, registration: AgentRegistration): ServiceClient {
   const timeout = AbortSignal.timeout(CHECK_TIMEOUT_MS);
-  return new ServiceClient(registration.server, registration.token, deps.signal ? AbortSignal.any([deps.signal, timeout]) : timeout);
+  return new ServiceClient(registration.server, registration.token, deps.signal ? AbortSignal.any([deps.signal, timeout]) : timeout, serviceFetch(deps, registration));
 }
 
 /** An answer that says the token itself is refused (401), as opposed to the service being unreachable. */

@@ -10,6 +10,7 @@ import type { Storage } from '../storage/storage.js';
 import { readPendingSeed, readRegistration, vaultLocation, type AgentRegistration, type PendingSeed } from './agent-state.js';
 import { activeRegistration, type AgentTokenDeps } from './agent-token.js';
 import { readPassword } from './password.js';
+import { serviceFetch, type GlobalOptions } from './service-trust.js';
 import { openStorage } from './storage-location.js';
 
 /** Everything a command may touch of the process, so commands stay testable and thin. */
@@ -26,6 +27,8 @@ export interface CliContext {
   readonly signal: AbortSignal;
   /** Cleanups to run before exiting, also on interruption (e.g. releasing locks). */
   readonly cleanups: (() => Promise<void>)[];
+  /** The program's global options (`--ca-cert`), filled in before a command's action runs. */
+  readonly globalOptions: GlobalOptions;
 }
 
 export interface RepoOptions {
@@ -51,6 +54,7 @@ export function processContext(signal: AbortSignal): CliContext {
     umask: currentUmask(),
     signal,
     cleanups: [],
+    globalOptions: {},
   };
 }
 
@@ -96,7 +100,7 @@ export async function repositoryTarget(ctx: CliContext, options: RepoOptions): P
 
 /** What the agent token's check and renewal (agent-token.ts) need of a command's context. */
 export function agentTokenDeps(ctx: CliContext): AgentTokenDeps {
-  return { env: ctx.env, clock: ctx.repoContext.clock, stderr: ctx.stderr, signal: ctx.signal };
+  return { env: ctx.env, clock: ctx.repoContext.clock, stderr: ctx.stderr, signal: ctx.signal, globalOptions: ctx.globalOptions };
 }
 
 /** The registered machine's repository: its vault, or the staging location while an offline seed is pending. */
@@ -108,7 +112,12 @@ export async function agentTarget(ctx: CliContext, registration: AgentRegistrati
 
 /** Opens the Storage of a target; it is closed at exit. */
 export function openTargetStorage(ctx: CliContext, target: RepositoryTarget): Storage {
-  const storage = openStorage(target.location, { failpoints: ctx.repoContext.failpoints, env: ctx.env, ...(target.token ? { token: target.token } : {}) });
+  const storage = openStorage(target.location, {
+    failpoints: ctx.repoContext.failpoints,
+    env: ctx.env,
+    ...(/^https?:/i.test(target.location) ? { fetch: serviceFetch(ctx, target.registration) } : {}),
+    ...(target.token ? { token: target.token } : {}),
+  });
   ctx.cleanups.push(() => storage.close());
   return storage;
 }

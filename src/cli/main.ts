@@ -38,7 +38,14 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .description('Deduplicated, encrypted backups with offline seeding')
     .version('0.1.0')
     .showHelpAfterError('(run ferry --help for usage)')
+    .option('--ca-cert <FILE>', "trust only this PEM file's CA certificates for the Ferry service's TLS (or FERRY_CA_CERT)")
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride();
+  // Global options may stand anywhere on the command line; commands read them from the context.
+  program.hook('preAction', () => {
+    const { caCert } = program.opts<{ caCert?: string }>();
+    if (caCert !== undefined) ctx.globalOptions.caCert = caCert;
+  });
   const run: Runner = (action) => action.then(setExit);
 
   repoCommand(program, 'init', 'create a repository').action((opts: RepoOptions) => run(initCommand(ctx, opts)));

@@ -14,7 +14,7 @@ const MAX_ERROR_LENGTH = 500;
 export async function reportBackupRun(ctx: CliContext, registration: AgentRegistration, report: Omit<BackupRunReport, 'errors' | 'errorCount'> & { errors: readonly string[] }): Promise<void> {
   // Read again: another command may have renewed the token while this backup ran.
   const current = (await readRegistration(ctx.env).catch(() => undefined)) ?? registration;
-  const client = new ServiceClient(current.server, current.token);
+  const client = ServiceClient.forAgent(ctx, current, { signal: null });
   const body: BackupRunReport = {
     ...report,
     errorCount: report.errors.length,

@@ -36,13 +36,13 @@ export class HttpAdoptionService implements AdoptionService {
 
 /** The agent's adoption service, from its registration. */
 export function adoptionServiceFor(ctx: CliContext, registration: AgentRegistration): HttpAdoptionService {
-  return new HttpAdoptionService(new ServiceClient(registration.server, registration.token, ctx.signal));
+  return new HttpAdoptionService(ServiceClient.forAgent(ctx, registration));
 }
 
 /** The import of a job as a Storage (route 8: the vault object protocol under `/v1/import-jobs/<id>`); closed at exit. */
 export function openImportStorage(ctx: CliContext, registration: AgentRegistration, jobId: string): Storage {
   const location = `${registration.server.replace(/\/+$/, '')}/v1/import-jobs/${encodeURIComponent(jobId)}`;
-  return openTargetStorage(ctx, { location, token: registration.token });
+  return openTargetStorage(ctx, { location, token: registration.token, registration });
 }
 
 /** Where a backup of a machine with a pending seed goes, and what to say about it. */

@@ -12,6 +12,7 @@ import { buildWorld, type World } from '../service/testing/world.js';
 import { parseListen } from './commands/serve.js';
 import { parseLifetime } from './commands/token.js';
 import { ServiceClient, ServiceRequestError, serviceUrl } from './service-client.js';
+import type { CliContext } from './context.js';
 import { readCredentialsFile, writeCredentialsFile } from './vault-credentials-file.js';
 
 describe('service client', () => {
@@ -33,7 +34,7 @@ describe('service client', () => {
     assert.throws(() => serviceUrl({}, { server: 'ftp://x' }), UserError);
     assert.throws(() => serviceUrl({}, { server: 'http://user:pw@x' }), /may not carry credentials/);
     assert.throws(() => serviceUrl({}, { server: 'http://x/?token=1' }), /may not carry credentials/);
-    assert.throws(() => ServiceClient.fromOptions({ FERRY_SERVER: url }, {}), /pass --token TOKEN or set FERRY_TOKEN/);
+    assert.throws(() => ServiceClient.fromOptions({ env: { FERRY_SERVER: url }, globalOptions: {} } as unknown as CliContext, {}), /pass --token TOKEN or set FERRY_TOKEN/);
   });
 
   it('turns error answers into one-line errors that keep the status and the service’s code', async () => {
@@ -115,7 +116,19 @@ describe('vault credentials file', () => {
     vault: { id: 'v', name: 'files' },
     registrationCode: 'fry_reg_' + 'a'.repeat(43),
     expiresAt: '2026-11-27T12:00:00.000Z',
+    caFingerprint: Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, '0').toUpperCase()).join(':'),
   };
+
+  it('carries the pinned fingerprint when there is one; a file without it (plain HTTP, older files) is read, a malformed one refused', async () => {
+    const path = join(dir, 'pin.json');
+    const { caFingerprint, ...unpinned } = contents;
+    await writeFile(path, JSON.stringify({ format: 'ferry-vault-credentials', version: 1, ...unpinned }));
+    assert.equal((await readCredentialsFile(path)).caFingerprint, undefined);
+    await writeCredentialsFile(path, async () => unpinned);
+    assert.equal((await readCredentialsFile(path)).caFingerprint, null);
+    await writeFile(path, JSON.stringify({ format: 'ferry-vault-credentials', version: 1, ...contents, caFingerprint: caFingerprint.toLowerCase().slice(3) }));
+    await assert.rejects(readCredentialsFile(path), /not a valid vault credentials file: expected a SHA-256 fingerprint/);
+  });
 
   it('is written 0600 with format and version, and read back', async () => {
     const path = join(dir, 'c.json');

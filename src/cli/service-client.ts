@@ -1,6 +1,11 @@
 import { UserError } from '../core/errors.js';
 import type { AuditRecord } from '../service/audit/audit-log.js';
 import type { IssuedToken, TokenListing } from '../service/auth/token-store.js';
+import { tlsFailure } from '../storage/http/http-errors.js';
+import type { FetchFunction } from '../storage/http/http-storage.js';
+import type { AgentRegistration } from './agent-state.js';
+import type { CliContext } from './context.js';
+import { serviceFetch } from './service-trust.js';
 import type { Principal } from '../service/auth/principal.js';
 import type { JobShipping } from '../service/jobs/job-machine.js';
 import type { ImportJob } from '../service/jobs/job-records.js';
@@ -63,13 +68,27 @@ export class ServiceClient {
     readonly baseUrl: string,
     private readonly token: string | undefined,
     private readonly signal?: AbortSignal,
+    /** What requests go through; the global fetch (the system's CAs) by default, see service-trust.ts. */
+    private readonly send: FetchFunction = fetch,
   ) {}
 
-  /** A client for a command's --server/--token options (or the environment); the token is required. */
-  static fromOptions(env: NodeJS.ProcessEnv, options: ServiceOptions, signal?: AbortSignal): ServiceClient {
-    const token = options.token ?? env.FERRY_TOKEN;
+  /**
+   * A client for a command's --server/--token options (or the environment); the token is required.
+   * Trusts --ca-cert/FERRY_CA_CERT when given, else the system's CAs.
+   */
+  static fromOptions(ctx: CliContext, options: ServiceOptions): ServiceClient {
+    const token = options.token ?? ctx.env.FERRY_TOKEN;
     if (token === undefined || token === '') throw new UserError('no token given: pass --token TOKEN or set FERRY_TOKEN');
-    return new ServiceClient(serviceUrl(env, options), token, signal);
+    return new ServiceClient(serviceUrl(ctx.env, options), token, ctx.signal, serviceFetch(ctx));
+  }
+
+  /**
+   * A client acting as this machine's agent: its server and token, trusting the CA pinned at registration
+   * (or --ca-cert/FERRY_CA_CERT when given). `server` overrides the registration's URL.
+   */
+  static forAgent(ctx: CliContext, registration: AgentRegistration, options: { server?: string; signal?: AbortSignal | null } = {}): ServiceClient {
+    const signal = options.signal === null ? undefined : (options.signal ?? ctx.signal);
+    return new ServiceClient(options.server ?? registration.server.replace(/\/+$/, ''), registration.token, signal, serviceFetch(ctx, registration));
   }
 
   whoami(): Promise<Principal> {
@@ -162,7 +181,7 @@ export class ServiceClient {
     const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
+      response = await this.send(`${this.baseUrl}${path}`, {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -184,6 +203,14 @@ export class ServiceClient {
 
 function unreachable(baseUrl: string, err: unknown, timedOut: boolean): UserError {
   if (timedOut) return new UserError(`the Ferry service at ${baseUrl} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`, { cause: err });
+  const tls = tlsFailure(err);
+  if (tls?.kind === 'untrusted') {
+    return new UserError(
+      `the TLS certificate of the service at ${baseUrl} is not trusted (${tls.detail}): give the CA that signed it with --ca-cert FILE or FERRY_CA_CERT`,
+      { cause: err },
+    );
+  }
+  if (tls?.kind === 'not-tls') return new UserError(`the service at ${baseUrl} does not speak TLS (${tls.detail}): use its http:// URL`, { cause: err });
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const hint = 'is `ferry serve` running there? (FERRY_SERVER or --server)';
   switch (cause?.code) {

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { Failpoints } from '../core/failpoints.js';
 import { FsStorage } from '../storage/fs/fs-storage.js';
-import { HttpStorage } from '../storage/http/http-storage.js';
+import { HttpStorage, type FetchFunction } from '../storage/http/http-storage.js';
 import type { Storage } from '../storage/storage.js';
 
 /** What opening a location may need besides the location itself. */
@@ -13,6 +13,8 @@ export interface OpenStorageOptions {
   readonly token?: string;
   /** The environment to read FERRY_TOKEN from (injected: nothing here reads process.env). */
   readonly env?: NodeJS.ProcessEnv;
+  /** What an http(s):// vault sends requests with (the CLI's trusted CAs); default the global fetch. */
+  readonly fetch?: FetchFunction;
 }
 
 /**
@@ -32,7 +34,7 @@ export function openStorage(location: string | undefined, options: OpenStorageOp
     const token = options.token ?? options.env?.FERRY_TOKEN;
     // The location is not echoed: a mistyped one might carry a credential.
     if (token === undefined || token === '') throw new UserError('no token for the vault: set FERRY_TOKEN');
-    return new HttpStorage({ url: location, token });
+    return new HttpStorage({ url: location, token, ...(options.fetch ? { fetch: options.fetch } : {}) });
   }
   throw new UserError(`repository location scheme "${scheme}:" is not supported by this version; use a local path`);
 }

@@ -18,11 +18,22 @@ const CredentialsFileSchema = z.object({
   vault: Ref,
   registrationCode: z.string().startsWith('fry_reg_'),
   expiresAt: z.iso.datetime({ offset: true }),
+  /**
+   * The SHA-256 fingerprint (`AB:CD:…`) of the certificate `ferry register` pins: the CA of the service's
+   * TLS certificate, or that certificate when self-signed. Null or absent: nothing pinned (plain HTTP, or
+   * a certificate of a public CA, verified with the system's CAs).
+   */
+  caFingerprint: z
+    .string()
+    .regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'expected a SHA-256 fingerprint AB:CD:…')
+    .nullable()
+    .optional(),
 });
 
 /**
  * A vault credentials file (docs/service.md, "Vault credentials file"): JSON with the format and version,
- * the service URL, the tenant and vault (id and name), the one-time registration code and its expiry.
+ * the service URL, the tenant and vault (id and name), the one-time registration code and its expiry, and
+ * the fingerprint of the certificate registration pins (null when nothing is pinned).
  */
 export type VaultCredentialsFile = z.infer<typeof CredentialsFileSchema>;
 
@@ -44,8 +55,17 @@ export async function writeCredentialsFile(
     throw new UserError(`cannot write ${target}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    const { server, tenant, vault, registrationCode, expiresAt } = await produce();
-    const contents: VaultCredentialsFile = { format: CREDENTIALS_FORMAT, version: CREDENTIALS_VERSION, server, tenant, vault, registrationCode, expiresAt };
+    const { server, tenant, vault, registrationCode, expiresAt, caFingerprint } = await produce();
+    const contents: VaultCredentialsFile = {
+      format: CREDENTIALS_FORMAT,
+      version: CREDENTIALS_VERSION,
+      server,
+      tenant,
+      vault,
+      registrationCode,
+      expiresAt,
+      caFingerprint: caFingerprint ?? null,
+    };
     await handle.writeFile(JSON.stringify(contents, null, 2) + '\n');
     await handle.sync();
     await handle.close();

@@ -34,4 +34,10 @@ export interface ServiceContext {
   readonly importJobs: ImportJobSettings;
   /** How long the agent tokens of registrations and renewals live (`ferry serve --agent-token-lifetime`). */
   readonly agentTokenLifetimeMs: number;
+  /**
+   * The SHA-256 fingerprint vault credentials pin (the CA of the service's TLS certificate, or the
+   * certificate itself when self-signed; see tls/service-certificate.ts), or null: plain HTTP, or a
+   * certificate of a public CA. Read at each use: a SIGHUP reload may change it.
+   */
+  readonly certificatePin: () => string | null;
 }

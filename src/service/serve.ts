@@ -1,5 +1,6 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
@@ -14,6 +15,8 @@ import type { ImportJobSettings } from './jobs/job-settings.js';
 import { openServiceKey, secureStoredDiskKeys } from './secrets/disk-key-escrow.js';
 import type { ServiceKey } from './secrets/service-key.js';
 import { buildServer, type FerryServer } from './server.js';
+import { checkListenPolicy } from './tls/listen-policy.js';
+import { ServiceCertificate, validityProblem, type CertificateMaterial, type TlsFiles } from './tls/service-certificate.js';
 import { startAdoptionWorker } from './worker/adoption-worker.js';
 import { startDeadlineSweeper, sweepIntervalFor } from './worker/deadline-sweeper.js';
 import type { RunningWorker } from './worker/periodic-worker.js';
@@ -42,16 +45,28 @@ export interface ServeOptions {
   readonly agentTokenLifetimeMs?: number;
   /** How often the tracking deadline sweep runs; default {@link sweepIntervalFor} the shorter of the tracking deadline and the never-received period. */
   readonly sweepIntervalMs?: number;
+  /** Serve HTTPS with these files (`--tls-cert`, `--tls-key`, `--tls-ca`); plain HTTP when absent. */
+  readonly tls?: TlsFiles;
+  /** Allow plain HTTP on an address other machines can reach (`--insecure-http`); loopback always may. */
+  readonly insecureHttp?: boolean;
   /** Called with the built server before it listens (e.g. tests add a route). */
   readonly beforeListen?: (server: FerryServer) => void;
 }
 
 export interface RunningService {
-  /** `http://HOST:PORT` with the port actually bound. */
+  /** `http://HOST:PORT` (`https://` with TLS) with the port actually bound. */
   readonly url: string;
   /** The admin token file when this start wrote it (the first start), else undefined. */
   readonly adminTokenFile: string | undefined;
   readonly server: FerryServer;
+  /** The TLS certificate served, or undefined over plain HTTP. */
+  readonly certificate: ServiceCertificate | undefined;
+  /**
+   * Reads the TLS files again and serves them to new connections, without closing the listening socket
+   * or any connection (what SIGHUP does). When the new files fail a check, logs why, keeps serving the old
+   * certificate and rejects with that `UserError`. Rejects over plain HTTP.
+   */
+  reloadCertificate(): Promise<CertificateMaterial>;
   /**
    * Graceful stop: stops accepting connections (requests on kept-alive connections get 503), lets
    * in-flight requests finish for up to the shutdown timeout, then closes the remaining connections,
@@ -61,14 +76,18 @@ export interface RunningService {
 }
 
 /**
- * Starts the service on `dataDir` (created 0700 if missing): opens the SQLite database there, applies
- * pending migrations and opens the service key ({@link openServiceStore}), on the first start (no admin
- * token in the database) writes a new admin token to DIR/admin.token with mode 0600, then listens and starts the background work (the tracking deadline
+ * Starts the service on `dataDir` (created 0700 if missing): refuses plain HTTP on a non-loopback address
+ * without `insecureHttp` and checks the TLS files before anything else (`UserError`s), opens the SQLite
+ * database there, applies pending migrations and opens the service key ({@link openServiceStore}), on the
+ * first start (no admin token in the database) writes a new admin token to DIR/admin.token with mode 0600,
+ * then listens and starts the background work (the tracking deadline
  * sweep). On any failure everything opened is closed again.
  */
 export async function startService(options: ServeOptions): Promise<RunningService> {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
+  checkListenPolicy(options.host, options.tls !== undefined, options.insecureHttp === true);
+  const certificate = options.tls === undefined ? undefined : await ServiceCertificate.load(options.tls);
   const { db, serviceKey } = await openServiceStore({ ...options, clock, random });
   let server: FerryServer | undefined;
   try {
@@ -82,8 +101,10 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.importJobs ? { importJobs: options.importJobs } : {}),
       ...(options.agentTokenLifetimeMs !== undefined ? { agentTokenLifetimeMs: options.agentTokenLifetimeMs } : {}),
+      ...(certificate ? { tls: certificate } : {}),
     });
     await reportRefusedAccounts(server);
+    if (certificate) logCertificate(server, certificate.current, 'serving TLS', clock);
     options.beforeListen?.(server);
     await listen(server, options.host, options.port);
     const address = server.app.server.address() as AddressInfo;
@@ -97,9 +118,11 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     const adopter = startAdoptionWorker(ctx, { log: server.app.log });
     let stopping: Promise<void> | undefined;
     return {
-      url: `http://${host}:${address.port}`,
+      url: `${certificate ? 'https' : 'http'}://${host}:${address.port}`,
       adminTokenFile,
       server,
+      certificate,
+      reloadCertificate: () => reloadCertificate(running, certificate, clock),
       stop: () => (stopping ??= stopGracefully(running, [sweeper, adopter], db, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)),
     };
   } catch (err) {
@@ -148,6 +171,26 @@ export async function openServiceStore(options: {
     await db.destroy();
     throw err;
   }
+}
+
+async function reloadCertificate(server: FerryServer, certificate: ServiceCertificate | undefined, clock: Clock): Promise<CertificateMaterial> {
+  if (certificate === undefined) throw new UserError('the service serves plain HTTP: there is no TLS certificate to reload');
+  try {
+    // fastify made an https.Server (a tls.Server) from its `https` option; the app's type says http.Server.
+    const material = await certificate.reload(server.app.server as unknown as TlsServer);
+    logCertificate(server, material, 'reloaded the TLS certificate', clock);
+    return material;
+  } catch (err) {
+    server.app.log.error({ err: err instanceof UserError ? undefined : err }, `kept the previous TLS certificate: ${(err as Error).message}`);
+    throw err;
+  }
+}
+
+function logCertificate(server: FerryServer, material: CertificateMaterial, what: string, clock: Clock): void {
+  const fields = { subject: material.subject, validTo: material.validTo.toISOString(), pin: material.pin };
+  server.app.log.info(fields, what);
+  const problem = validityProblem(material, clock.now());
+  if (problem !== undefined) server.app.log.warn(fields, `${problem}: clients will refuse it`);
 }
 
 async function listen(server: FerryServer, host: string, port: number): Promise<void> {

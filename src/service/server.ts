@@ -17,6 +17,7 @@ import { registerMachineRoutes } from './api/machines.js';
 import { registerOpenApiRoute } from './api/openapi.js';
 import { registerRegistrationRoutes } from './api/registration.js';
 import { installRequestResources } from './api/request-resources.js';
+import { installSecurityHeaders } from './api/security-headers.js';
 import { installAccessControl, type RegisteredRoute } from './api/route-access.js';
 import { registerStorageAccountRoutes } from './api/storage-accounts.js';
 import { registerTenantRoutes } from './api/tenants.js';
@@ -35,6 +36,7 @@ import { ServiceMetrics } from './metrics.js';
 import { dbLockOwnership } from './resources/db-lock-ownership.js';
 import { dbObjectProvenance } from './resources/snapshot-provenance.js';
 import type { ServiceKey } from './secrets/service-key.js';
+import type { ServiceCertificate } from './tls/service-certificate.js';
 import { resolveVaultForObjects } from './vault-access.js';
 
 /** The API version in the OpenAPI document. */
@@ -60,6 +62,8 @@ export interface ServerOptions {
   readonly authThrottle?: AuthThrottleSettings;
   /** The lifetime of agent tokens (registration and renewal); default the role's (auth/roles.ts). */
   readonly agentTokenLifetimeMs?: number;
+  /** Serve HTTPS with this certificate (`--tls-cert`/`--tls-key`); plain HTTP when absent. */
+  readonly tls?: ServiceCertificate;
 }
 
 /** A built, not yet listening server: `app.inject()` drives it in tests, `app.listen()` serves it. */
@@ -88,12 +92,14 @@ export function buildServer(options: ServerOptions): FerryServer {
     serviceKey: options.serviceKey,
     importJobs: importJobSettings(options.importJobs),
     agentTokenLifetimeMs: agentTokenLifetime(options.agentTokenLifetimeMs),
+    certificatePin: () => options.tls?.pin() ?? null,
   };
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     exposeHeadRoutes: false,
     return503OnClosing: true,
+    ...(options.tls ? { https: options.tls.secureOptions() } : {}),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -103,6 +109,7 @@ export function buildServer(options: ServerOptions): FerryServer {
 
   const routes: RegisteredRoute[] = [];
   installErrorHandler(app);
+  installSecurityHeaders(app, { hsts: options.tls !== undefined });
   installRequestResources(app);
   const authThrottle = installAuthThrottle(app, options.authThrottle);
   installAccessControl(app, ctx, routes, authThrottle);

@@ -31,7 +31,7 @@ export function startServe(dataDir: string, extraArgs: readonly string[] = [], e
       reject(new Error(`ferry serve printed no URL within 20 s\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, 20_000);
     const onData = (): void => {
-      const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1];
+      const url = /listening on (https?:\/\/\S+)/.exec(stdout)?.[1];
       if (url === undefined) return;
       clearTimeout(timer);
       child.stdout.off('data', onData);

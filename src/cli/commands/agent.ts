@@ -85,7 +85,7 @@ export async function agentRunCommand(ctx: CliContext, options: AgentRunOptions)
         if (schedule.retention && (await agentTarget(ctx, current)).seed) {
           log('retention waits until the offline seed is adopted (its snapshots are in staging, not in the vault)');
         } else if (schedule.retention) {
-          const client = new ServiceClient(current.server, current.token, ctx.signal);
+          const client = ServiceClient.forAgent(ctx, current);
           const outcome = await client.request<{ kept: string[]; forgotten: string[]; protected: string[] }>('POST', `/v1/vaults/${encodeURIComponent(current.vault.id)}/retention`);
           log(`retention: ${outcome.kept.length + outcome.protected.length} scheduled snapshots kept, ${outcome.forgotten.length} removed`);
         }

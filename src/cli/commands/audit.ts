@@ -35,7 +35,7 @@ export function registerAudit(program: Command, ctx: CliContext, run: Runner): v
  * action, target, outcome, detail), or with --json the array of records as the API gives them.
  */
 export async function auditListCommand(ctx: CliContext, options: AuditListOptions): Promise<number> {
-  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const client = ServiceClient.fromOptions(ctx, options);
   const since = options.since !== undefined ? parseSince(options.since, ctx.repoContext.clock.now()) : undefined;
   const tenant = options.tenant !== undefined ? await resolveTenant(client, options.tenant) : undefined;
   const records: AuditRecord[] = [];

@@ -8,6 +8,7 @@ import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
 import { HttpIngestService } from '../http-ingest-service.js';
 import { ServiceClient, type ServiceOptions } from '../service-client.js';
+import { serviceFetch } from '../service-trust.js';
 import { resolveImportJob } from '../service-names.js';
 
 type Options = ServiceOptions & { readonly json?: boolean; readonly tenant?: string };
@@ -38,7 +39,7 @@ function parseWorkers(value: string): number {
 
 /** `ferry datacenter receive JOB`: Shipping → Received. */
 export async function receiveCommand(ctx: CliContext, ref: string, options: Options): Promise<number> {
-  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const client = ServiceClient.fromOptions(ctx, options);
   const job = await resolveImportJob(client, ref, options.tenant);
   const received = await new HttpIngestService(client).receive(job.id);
   if (options.json) {
@@ -54,9 +55,9 @@ export async function receiveCommand(ctx: CliContext, ref: string, options: Opti
 /** `ferry datacenter ingest JOB --disk PATH…`: see docs/datacenter.md. Exit code per the contract. */
 export async function ingestCommand(ctx: CliContext, ref: string, options: IngestOptions): Promise<number> {
   allocateForThroughput();
-  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const client = ServiceClient.fromOptions(ctx, options);
   const job = await resolveImportJob(client, ref, options.tenant);
-  const storage = new HttpStorage({ url: `${client.baseUrl}/v1/import-jobs/${encodeURIComponent(job.id)}`, token: (options.token ?? ctx.env.FERRY_TOKEN)! });
+  const storage = new HttpStorage({ url: `${client.baseUrl}/v1/import-jobs/${encodeURIComponent(job.id)}`, token: (options.token ?? ctx.env.FERRY_TOKEN)!, fetch: serviceFetch(ctx) });
   ctx.cleanups.push(() => storage.close());
   const display = new IngestDisplay(ctx, options.json === true);
   let result: IngestResult;

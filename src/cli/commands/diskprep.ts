@@ -12,7 +12,9 @@ import type { CliContext } from '../context.js';
 import { diskprepIO } from '../diskprep-io.js';
 import { formatBytes } from '../format.js';
 import { HttpJobService } from '../http-job-service.js';
+import { readRegistration } from '../agent-state.js';
 import { ServiceClient } from '../service-client.js';
+import { serviceFetch } from '../service-trust.js';
 
 export interface DiskprepOptions {
   readonly staging: string;
@@ -66,7 +68,7 @@ export async function diskprepCommand(ctx: CliContext, options: DiskprepOptions)
   }
   const storage = new FsStorage(staging);
   ctx.cleanups.push(() => storage.close());
-  const jobs = new HttpJobService(new ServiceClient(seed.server.replace(/\/+$/, ''), seed.jobToken, ctx.signal));
+  const jobs = new HttpJobService(await jobServiceClient(ctx, seed.server.replace(/\/+$/, ''), seed.jobToken));
   const max = options.maxBytesPerDisk !== undefined ? ` --max-bytes-per-disk ${options.maxBytesPerDisk}` : '';
   const result = await runDiskprep({
     staging: storage,
@@ -153,4 +155,14 @@ function processIsAlive(pid: number): boolean {
 /** A path as one shell word (quoted when it needs to be). */
 function shellWord(path: string): string {
   return /^[A-Za-z0-9_./:@%+=-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The client diskprep reports with: the seed file's service and job token, trusting --ca-cert/FERRY_CA_CERT,
+ * else (on the registered machine that started the seed) the CA pinned at registration, else the system's.
+ */
+async function jobServiceClient(ctx: CliContext, server: string, jobToken: string): Promise<ServiceClient> {
+  const registration = await readRegistration(ctx.env);
+  const pinned = registration !== undefined && registration.server.replace(/\/+$/, '') === server ? registration : undefined;
+  return new ServiceClient(server, jobToken, ctx.signal, serviceFetch(ctx, pinned));
 }

@@ -54,10 +54,10 @@ export async function jobClient(ctx: CliContext, options: ServiceOptions): Promi
     if (stored !== undefined) {
       const registration = await activeRegistration(agentTokenDeps(ctx), stored);
       const server = options.server ?? ctx.env.FERRY_SERVER;
-      return new ServiceClient(serviceUrl(ctx.env, { server: server !== undefined && server !== '' ? server : registration.server }), registration.token, ctx.signal);
+      return ServiceClient.forAgent(ctx, registration, { server: serviceUrl(ctx.env, { server: server !== undefined && server !== '' ? server : registration.server }) });
     }
   }
-  return ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  return ServiceClient.fromOptions(ctx, options);
 }
 
 /**

@@ -6,10 +6,13 @@ import type { Storage } from '../../storage/storage.js';
 import { Repository } from '../../engine/repository/repository.js';
 import type { Registration } from '../../service/resources/registration.js';
 import { readRegistration, stateDir, vaultLocation, writeRegistration, type AgentRegistration } from '../agent-state.js';
-import { kdfFor, openTargetStorage, type CliContext } from '../context.js';
+import { pinnedCertificate } from '../certificate-pin.js';
+import { kdfFor, type CliContext } from '../context.js';
 import { readPassword } from '../password.js';
 import { ServiceClient } from '../service-client.js';
-import { readCredentialsFile } from '../vault-credentials-file.js';
+import { caCertFile, fetchTrusting, readCaCertificates } from '../service-trust.js';
+import { openStorage } from '../storage-location.js';
+import { readCredentialsFile, type VaultCredentialsFile } from '../vault-credentials-file.js';
 
 export interface RegisterOptions {
   readonly credentials: string;
@@ -35,7 +38,9 @@ export const MIN_PASSPHRASE_LENGTH = 16;
  * `ferry register --credentials FILE`: exchanges the file's one-time code for an agent token, keeps it in
  * FERRY_STATE_DIR, then creates the vault's repository (first machine) or checks that the passphrase opens
  * it (later machines). The passphrase never leaves this machine. Checks everything it can before the code
- * is spent: the file, its expiry, the passphrase, an existing registration.
+ * is spent: the file, its expiry, the passphrase, an existing registration, and for an https:// service
+ * whose credentials pin a fingerprint, that the service presents that certificate (kept in agent.json as
+ * the only CA its later commands trust; docs/agent.md, "TLS and the pinned CA").
  */
 export async function registerCommand(ctx: CliContext, options: RegisterOptions): Promise<number> {
   const existing = await readRegistration(ctx.env);
@@ -54,7 +59,10 @@ export async function registerCommand(ctx: CliContext, options: RegisterOptions)
     throw new UserError(`the passphrase has ${password.length} characters; a vault needs at least ${MIN_PASSPHRASE_LENGTH} (a few random words will do)`);
   }
 
-  const client = new ServiceClient(credentials.server.replace(/\/+$/, ''), undefined, ctx.signal);
+  const server = credentials.server.replace(/\/+$/, '');
+  const caCert = await registrationCa(ctx, server, credentials);
+  const send = fetchTrusting(caCert);
+  const client = new ServiceClient(server, undefined, ctx.signal, send);
   const answer = await client.request<Registration>('POST', '/v1/registrations', { code: credentials.registrationCode, hostname: ctx.repoContext.hostname });
   const registration: AgentRegistration = {
     format: 'ferry-agent',
@@ -66,10 +74,12 @@ export async function registerCommand(ctx: CliContext, options: RegisterOptions)
     token: answer.token,
     tokenExpiresAt: answer.expiresAt,
     registeredAt: new Date(ctx.repoContext.clock.now()).toISOString(),
+    ...(caCert !== undefined ? { caCert } : {}),
   };
   await writeRegistration(ctx.env, registration);
 
-  const storage = openTargetStorage(ctx, { location: vaultLocation(registration), token: registration.token, registration });
+  const storage = openStorage(vaultLocation(registration), { token: registration.token, fetch: send });
+  ctx.cleanups.push(() => storage.close());
   const created = await createOrOpen(ctx, storage, password, !answer.vault.repositoryInitialized);
   if (options.json) {
     ctx.stdout.write(JSON.stringify({ message_type: 'registered', machine: registration.machine, vault: registration.vault, repository_created: created }) + '\n');
@@ -79,6 +89,19 @@ export async function registerCommand(ctx: CliContext, options: RegisterOptions)
     ctx.stdout.write('next: `ferry backup PATH…`, or `ferry schedule set --paths PATH… --daily HH:MM` and `ferry agent run`\n');
   }
   return 0;
+}
+
+/**
+ * The CA certificates (PEM) this registration trusts and keeps in agent.json, or undefined for the
+ * system's CAs. An https:// service whose credentials pin a fingerprint: the certificate with that
+ * fingerprint from the chain the service presents (`pinnedCertificate`; the pin wins over --ca-cert and
+ * FERRY_CA_CERT, which are not consulted). Otherwise --ca-cert/FERRY_CA_CERT when given.
+ */
+async function registrationCa(ctx: CliContext, server: string, credentials: VaultCredentialsFile): Promise<string | undefined> {
+  const https = server.startsWith('https:');
+  if (https && credentials.caFingerprint) return pinnedCertificate(server, credentials.caFingerprint, ctx.signal);
+  const file = caCertFile(ctx);
+  return https && file !== undefined ? readCaCertificates(file) : undefined;
 }
 
 /** Creates the repository when the service says there is none; opens it otherwise (or when another machine won the race). */

@@ -81,7 +81,7 @@ export async function scheduleSetCommand(ctx: CliContext, options: ScheduleSetOp
   const retention = Object.keys(given).length > 0 ? given : null;
   const schedule: LocalSchedule = { paths, daily, excludes: options.exclude ?? [], retention, since: ctx.repoContext.clock.now() };
 
-  const client = new ServiceClient(registration.server, registration.token, ctx.signal);
+  const client = ServiceClient.forAgent(ctx, registration);
   await client.request('PUT', `/v1/vaults/${encodeURIComponent(registration.vault.id)}/schedule`, { daily, retention });
   await writeSchedule(ctx.env, schedule);
   if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'schedule', ...schedule }) + '\n');

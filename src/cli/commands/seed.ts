@@ -112,7 +112,7 @@ export async function seedStartCommand(ctx: CliContext, options: SeedStartOption
   await replicateKeys(vaultStorage, stagingStorage);
   await Repository.open(stagingStorage, password, ctx.repoContext);
 
-  const client = new ServiceClient(registration.server, registration.token, ctx.signal);
+  const client = ServiceClient.forAgent(ctx, registration);
   let created: CreatedJob;
   try {
     created = await client.request<CreatedJob>('POST', `/v1/vaults/${encodeURIComponent(registration.vault.id)}/import-jobs`, {

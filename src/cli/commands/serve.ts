@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { UserError } from '../../core/errors.js';
 import { parseAddress, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 
@@ -16,9 +17,16 @@ export interface ServeOptions {
   readonly serviceKeyFile?: string;
   /** Milliseconds. */
   readonly agentTokenLifetime?: number;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsCa?: string;
+  readonly insecureHttp?: boolean;
 }
 
-/** Adds `ferry serve --data-dir DIR [--listen HOST:PORT] [--service-key-file FILE] [--tracking-deadline 14d] [--shipping-address TEXT]` to the program. */
+/**
+ * Adds `ferry serve --data-dir DIR [--listen HOST:PORT] [--service-key-file FILE] [--tracking-deadline 14d]
+ * [--shipping-address TEXT] [--tls-cert FILE --tls-key FILE [--tls-ca FILE] | --insecure-http]` to the program.
+ */
 export function registerServe(program: Command, ctx: CliContext, run: Runner): void {
   program
     .command('serve')
@@ -30,6 +38,10 @@ export function registerServe(program: Command, ctx: CliContext, run: Runner): v
     .option('--never-received-after <DURATION>', 'time from a job received to its disks not yet presented being marked NeverReceived (default 14d)', parseDuration)
     .option('--shipping-address <TEXT>', 'where import job disks are shipped to (diskprep prints it; \\n for a line break)', parseAddress)
     .option('--agent-token-lifetime <DURATION>', 'lifetime of agent tokens from registrations and renewals; agents renew in its last third (e.g. 90d; default 365d, at most 5 years)', parseAgentTokenLifetime)
+    .option('--tls-cert <FILE>', 'serve HTTPS with this PEM certificate (then any intermediates); reloaded on SIGHUP')
+    .option('--tls-key <FILE>', 'the PEM private key of --tls-cert (unencrypted); reloaded on SIGHUP')
+    .option('--tls-ca <FILE>', 'the PEM certificate of the CA that signed --tls-cert: vault credentials pin it')
+    .option('--insecure-http', 'allow plain HTTP on an address other machines can reach (a proxy in front terminates TLS)')
     .action((opts: ServeOptions) => run(serveCommand(ctx, opts)));
 }
 
@@ -49,6 +61,7 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   };
   // The CLI's clock (FERRY_TEST_CLOCK_OFFSET_MS shifts it, for test suites: e.g. retention's 7-day floor).
   const clock = ctx.repoContext.clock;
+  const tls = tlsFiles(options);
   const service = await startService({
     dataDir,
     host: options.listen.host,
@@ -58,16 +71,34 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
     clock,
     ...(options.serviceKeyFile !== undefined ? { serviceKeyFile: resolve(options.serviceKeyFile) } : {}),
     ...(options.agentTokenLifetime !== undefined ? { agentTokenLifetimeMs: options.agentTokenLifetime } : {}),
+    ...(tls ? { tls } : {}),
+    ...(options.insecureHttp ? { insecureHttp: true } : {}),
   });
+  // SIGHUP re-reads the certificate and key (after a renewal); a bad pair is logged and the old one kept.
+  const reload = (): void => void service.reloadCertificate().catch(() => undefined);
+  if (tls) process.on('SIGHUP', reload);
   ctx.stdout.write(`Ferry service listening on ${service.url}\n`);
   if (service.adminTokenFile !== undefined) {
     ctx.stdout.write(`First start: an admin token was written to ${service.adminTokenFile} (export FERRY_TOKEN=$(cat ${service.adminTokenFile}))\n`);
   }
   if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
   ctx.stdout.write('Stopping: waiting for running requests to finish\n');
+  process.off('SIGHUP', reload);
   await service.stop();
   ctx.stdout.write('Stopped\n');
   return 0;
+}
+
+/** The TLS files of the options, checked for the combinations that make sense; undefined for plain HTTP. */
+function tlsFiles(options: ServeOptions): { certFile: string; keyFile: string; caFile?: string } | undefined {
+  const { tlsCert, tlsKey, tlsCa } = options;
+  if (tlsCert === undefined && tlsKey === undefined) {
+    if (tlsCa !== undefined) throw new UserError('--tls-ca names the CA of --tls-cert: give --tls-cert FILE --tls-key FILE with it');
+    return undefined;
+  }
+  if (tlsCert === undefined || tlsKey === undefined) throw new UserError('give both --tls-cert FILE and --tls-key FILE (the certificate and its private key)');
+  if (options.insecureHttp) throw new UserError('--insecure-http allows plain HTTP, --tls-cert asks for HTTPS: give one of them');
+  return { certFile: resolve(tlsCert), keyFile: resolve(tlsKey), ...(tlsCa !== undefined ? { caFile: resolve(tlsCa) } : {}) };
 }
 
 /** Parses `HOST:PORT` (an IPv6 host in brackets: `[::1]:8420`); port 0 means any free port. */

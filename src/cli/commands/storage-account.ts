@@ -21,7 +21,7 @@ export function registerStorageAccount(program: Command, ctx: CliContext, run: R
 
 /** `ferry storage-account create NAME --tenant T [--backend URL]`: --json prints the storage account. */
 export async function storageAccountCreateCommand(ctx: CliContext, name: string, options: Options & { backend?: string }): Promise<number> {
-  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const client = ServiceClient.fromOptions(ctx, options);
   const tenant = await resolveTenant(client, options.tenant);
   const account = await client.createStorageAccount(tenant.id, { name, ...(options.backend !== undefined ? { backend: options.backend } : {}) });
   if (options.json) ctx.stdout.write(JSON.stringify(account) + '\n');
@@ -31,7 +31,7 @@ export async function storageAccountCreateCommand(ctx: CliContext, name: string,
 
 /** `ferry storage-account list --tenant T`: a table, or with --json the array. */
 export async function storageAccountListCommand(ctx: CliContext, options: Options): Promise<number> {
-  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const client = ServiceClient.fromOptions(ctx, options);
   const tenant = await resolveTenant(client, options.tenant);
   const accounts = await client.listStorageAccounts(tenant.id);
   if (options.json) {

@@ -16,7 +16,7 @@ export function registerTenant(program: Command, ctx: CliContext, run: Runner): 
 
 /** `ferry tenant create NAME`: --json prints `{"id","name","createdAt"}`. */
 export async function tenantCreateCommand(ctx: CliContext, name: string, options: Options): Promise<number> {
-  const tenant = await ServiceClient.fromOptions(ctx.env, options, ctx.signal).createTenant(name);
+  const tenant = await ServiceClient.fromOptions(ctx, options).createTenant(name);
   if (options.json) ctx.stdout.write(JSON.stringify(tenant) + '\n');
   else ctx.stdout.write(`created tenant ${tenant.name} (id ${tenant.id})\n`);
   return 0;
@@ -24,7 +24,7 @@ export async function tenantCreateCommand(ctx: CliContext, name: string, options
 
 /** `ferry tenant list`: a table, or with --json the array. */
 export async function tenantListCommand(ctx: CliContext, options: Options): Promise<number> {
-  const tenants = await ServiceClient.fromOptions(ctx.env, options, ctx.signal).listTenants();
+  const tenants = await ServiceClient.fromOptions(ctx, options).listTenants();
   if (options.json) {
     ctx.stdout.write(JSON.stringify(tenants) + '\n');
     return 0;

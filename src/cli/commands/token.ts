@@ -34,7 +34,7 @@ export function registerToken(program: Command, ctx: CliContext, run: Runner): v
  * and its id and expiry on stderr; with --json one object `{"token", "id", "role", "tenantId", "expiresAt", …}`.
  */
 export async function tokenCreateCommand(ctx: CliContext, options: TokenCreateOptions): Promise<number> {
-  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const client = ServiceClient.fromOptions(ctx, options);
   const tenant = options.tenant !== undefined || options.role === 'tenant-admin' ? await resolveTenant(client, options.tenant) : undefined;
   const created = await client.createToken({
     role: options.role,
@@ -57,7 +57,7 @@ export async function tokenCreateCommand(ctx: CliContext, options: TokenCreateOp
  * --json the array of token records.
  */
 export async function tokenListCommand(ctx: CliContext, options: ServiceOptions & { json?: boolean }): Promise<number> {
-  const tokens = await ServiceClient.fromOptions(ctx.env, options, ctx.signal).listTokens();
+  const tokens = await ServiceClient.fromOptions(ctx, options).listTokens();
   if (options.json) {
     ctx.stdout.write(JSON.stringify(tokens) + '\n');
     return 0;
@@ -95,7 +95,7 @@ export function tokenState(t: TokenListing): string {
 
 /** `ferry token revoke ID`: any role the caller may manage; idempotent; --json prints the revoked token's record. */
 export async function tokenRevokeCommand(ctx: CliContext, id: string, options: ServiceOptions & { json?: boolean }): Promise<number> {
-  const revoked = await ServiceClient.fromOptions(ctx.env, options, ctx.signal).revokeToken(id);
+  const revoked = await ServiceClient.fromOptions(ctx, options).revokeToken(id);
   if (options.json) ctx.stdout.write(JSON.stringify(revoked) + '\n');
   else ctx.stdout.write(`revoked ${revoked.role} token ${revoked.id} of ${tokenScope(revoked)} (at ${revoked.revokedAt ?? '?'})\n`);
   return 0;

@@ -31,7 +31,7 @@ export function registerVault(program: Command, ctx: CliContext, run: Runner): v
 
 /** `ferry vault create NAME --tenant T --storage-account SA`: --json prints the vault. */
 export async function vaultCreateCommand(ctx: CliContext, name: string, options: Options & { storageAccount: string; container?: string }): Promise<number> {
-  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const client = ServiceClient.fromOptions(ctx, options);
   const tenant = await resolveTenant(client, options.tenant);
   const account = await resolveStorageAccount(client, tenant, options.storageAccount);
   const vault = await client.createVault(tenant.id, { name, storageAccountId: account.id, ...(options.container !== undefined ? { container: options.container } : {}) });
@@ -42,7 +42,7 @@ export async function vaultCreateCommand(ctx: CliContext, name: string, options:
 
 /** `ferry vault list --tenant T`: a table, or with --json the array. */
 export async function vaultListCommand(ctx: CliContext, options: Options): Promise<number> {
-  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const client = ServiceClient.fromOptions(ctx, options);
   const tenant = await resolveTenant(client, options.tenant);
   const vaults = await client.listVaults(tenant.id);
   if (options.json) {
@@ -60,7 +60,7 @@ export async function vaultListCommand(ctx: CliContext, options: Options): Promi
  * printed: --json prints `{"file","tenant","vault","expiresAt"}`.
  */
 export async function vaultCredentialsCommand(ctx: CliContext, ref: string, options: Options & { out: string }): Promise<number> {
-  const client = ServiceClient.fromOptions(ctx.env, options, ctx.signal);
+  const client = ServiceClient.fromOptions(ctx, options);
   const tenant = options.tenant === undefined && looksLikeRecordId(ref) ? undefined : await resolveTenant(client, options.tenant);
   const vault = await resolveVault(client, tenant, ref);
   const written = await writeCredentialsFile(options.out, async () => ({ server: client.baseUrl, ...(await client.createVaultCredentials(vault.id)) }));

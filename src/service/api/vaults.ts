@@ -12,6 +12,7 @@ const VaultCredentials = z.object({
   expiresAt: Timestamp,
   tenant: z.object({ id: RecordId, name: z.string() }),
   vault: z.object({ id: RecordId, name: z.string() }),
+  caFingerprint: z.string().nullable(),
 });
 
 /** A vault with its pending offline seed: the open import job, or null. */

@@ -15,6 +15,11 @@ export interface VaultCredentials {
   readonly expiresAt: string;
   readonly tenant: { readonly id: string; readonly name: string };
   readonly vault: { readonly id: string; readonly name: string };
+  /**
+   * The SHA-256 fingerprint (`AB:CD:…`) of the certificate `ferry register` pins: the CA of the service's
+   * TLS certificate, or that certificate when self-signed; null over plain HTTP or with a public CA's certificate.
+   */
+  readonly caFingerprint: string | null;
 }
 
 /** Why a registration code was refused; `code` tells them apart (see docs/service.md). */
@@ -55,5 +60,11 @@ export async function createRegistrationCode(ctx: ServiceContext, principal: Pri
     const audit = { actor: actorOf(principal), tenantId: vault.tenantId, action: 'vault.credentials', target: { type: 'registration-code', id } } as const;
     await recordAudit({ ...ctx, db: trx }, { ...audit, detail: { vaultId: vault.id, expiresAt } });
   });
-  return { registrationCode, expiresAt, tenant: { id: tenant.id, name: tenant.name }, vault: { id: vault.id, name: vault.name } };
+  return {
+    registrationCode,
+    expiresAt,
+    tenant: { id: tenant.id, name: tenant.name },
+    vault: { id: vault.id, name: vault.name },
+    caFingerprint: ctx.certificatePin(),
+  };
 }

@@ -57,6 +57,45 @@ export function describeNetworkError(err: unknown): string {
   return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
+/** Why a TLS handshake refused the server's certificate (OpenSSL's verification results, node's host check). */
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** TLS spoken to a server that answers plain HTTP: the "record" OpenSSL reads is an HTTP answer. */
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST']);
+
+/**
+ * What is wrong with the TLS connection of a failed fetch, as a phrase for a message, or undefined when
+ * the failure is not about TLS: `untrusted` when the server's certificate was refused (its code and
+ * node's words), `not-tls` when the server does not speak TLS at all.
+ */
+export function tlsFailure(err: unknown): { readonly kind: 'untrusted' | 'not-tls'; readonly detail: string } | undefined {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  const code = errorCode(cause);
+  if (code === undefined) return undefined;
+  const detail = describeNetworkError(err);
+  if (CERTIFICATE_CODES.has(code)) return { kind: 'untrusted', detail };
+  if (NOT_TLS_CODES.has(code)) return { kind: 'not-tls', detail };
+  return undefined;
+}
+
 /** The `{code, message}` of an error answer, when it has one. */
 export interface ApiErrorAnswer {
   readonly code: string;

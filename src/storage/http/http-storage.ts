@@ -9,6 +9,7 @@ import {
   errorForStatus,
   isTransientNetworkError,
   readErrorAnswer,
+  tlsFailure,
 } from './http-errors.js';
 import { lines } from './ndjson-lines.js';
 import { VerifiedSource, checkBuffer } from './verified-source.js';
@@ -29,7 +30,15 @@ export interface HttpStorageOptions {
   readonly retry?: RetryPolicy;
   /** Waits between attempts (injectable so tests need not wait). */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * The fetch to send requests with; default the global one (the system's CAs verify an https:// server).
+   * The CLI passes one that trusts the CA given with --ca-cert or pinned at registration.
+   */
+  readonly fetch?: FetchFunction;
 }
+
+/** What HttpStorage sends requests with: `globalThis.fetch` or one with the same contract. */
+export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200 };
 
@@ -56,6 +65,7 @@ export class HttpStorage implements Storage {
   readonly #retry: RetryPolicy;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #closing = new AbortController();
+  readonly #send: FetchFunction;
 
   constructor(options: HttpStorageOptions) {
     this.#base = vaultBase(options.url);
@@ -65,6 +75,7 @@ export class HttpStorage implements Storage {
       throw new RangeError(`retry attempts must be a positive integer, got ${this.#retry.attempts}`);
     }
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#send = options.fetch ?? fetch;
     // Every request in flight listens to this one signal.
     setMaxListeners(0, this.#closing.signal);
     this.properties = { location: this.#base, serverSideCopy: false };
@@ -184,7 +195,7 @@ export class HttpStorage implements Storage {
     init: { headers?: Record<string, string>; body?: Uint8Array | AsyncIterable<Uint8Array> },
   ): Promise<Response> {
     if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
-    return fetch(url, {
+    return this.#send(url, {
       method,
       headers: { ...init.headers, authorization: this.#authorization },
       body: init.body,
@@ -215,6 +226,8 @@ export class HttpStorage implements Storage {
         return await operation();
       } catch (err) {
         if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
+        const tls = tlsFailure(err);
+        if (tls !== undefined) throw new PermanentError(`${what}: ${describeTlsFailure(tls)}`, { cause: err });
         const transient = err instanceof TransientHttpError || isTransientNetworkError(err);
         if (!transient) throw err;
         if (!repeatable() || attempt >= this.#retry.attempts) throw giveUp(what, err, attempt);
@@ -223,6 +236,12 @@ export class HttpStorage implements Storage {
       }
     }
   }
+}
+
+function describeTlsFailure(tls: NonNullable<ReturnType<typeof tlsFailure>>): string {
+  return tls.kind === 'untrusted'
+    ? `the server's TLS certificate is not trusted (${tls.detail}); give the CA that signed it with --ca-cert FILE or FERRY_CA_CERT`
+    : `the server does not speak TLS there (${tls.detail}); use its http:// URL`;
 }
 
 /** The final error of a transient failure: a plain Error, so that a later run may succeed. */
