@@ -52,7 +52,14 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   repoCommand(program, 'backup', 'back up files and directories')
     .argument('<paths...>', 'files and directories to back up')
     .option('--tag <TAG>', 'add a tag to the snapshot (repeatable)', collect)
-    .option('--exclude <GLOB>', 'exclude matching paths (repeatable)', collect)
+    .option('-e, --exclude <PATTERN>', "leave out paths matching PATTERN, with restic's meaning (repeatable; ! re-includes)", collect)
+    .option('--iexclude <PATTERN>', 'like --exclude, ignoring case (repeatable)', collect)
+    .option('--exclude-file <FILE>', 'read --exclude patterns from FILE, one a line; # comments, $VARIABLES expanded (repeatable)', collect)
+    .option('--iexclude-file <FILE>', 'like --exclude-file, ignoring case (repeatable)', collect)
+    .option('--exclude-if-present <FILE[:HEADER]>', 'leave out the contents of folders holding FILE (that starts with HEADER) (repeatable)', collect)
+    .option('--exclude-caches', 'leave out the contents of folders holding a CACHEDIR.TAG file')
+    .option('--exclude-larger-than <SIZE>', 'leave out files larger than SIZE (e.g. 500k, 20M, 2G)')
+    .option('-x, --one-file-system', 'stay on the file system of each source (mount points are kept, empty)')
     .option('--no-xattrs', 'leave extended attributes and ACLs out of the snapshot')
     .action((paths: string[], opts: BackupOptions) => run(backupCommand(ctx, paths, opts)));
   repoCommand(program, 'snapshots', 'list snapshots').action((opts: RepoOptions) => run(snapshotsCommand(ctx, opts)));
@@ -64,7 +71,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   repoCommand(program, 'restore', 'restore a snapshot')
     .argument('<snapshot>', 'snapshot id or "latest"')
     .addOption(new Option('-t, --target <DIR>', 'directory to restore into').makeOptionMandatory())
-    .option('--include <PATH>', 'restore only this snapshot path (repeatable)', collect)
+    .option('-i, --include <PATTERN>', "restore only paths matching PATTERN, their parents and everything below them, with restic's meaning (repeatable)", collect)
+    .option('--iinclude <PATTERN>', 'like --include, ignoring case (repeatable)', collect)
+    .option('-e, --exclude <PATTERN>', 'restore everything but paths matching PATTERN (repeatable; not with --include)', collect)
+    .option('--iexclude <PATTERN>', 'like --exclude, ignoring case (repeatable)', collect)
     .option('--no-xattrs', 'do not set extended attributes and ACLs')
     .action((ref: string, opts: RestoreOptions) => run(restoreCommand(ctx, ref, opts)));
   repoCommand(program, 'check', 'verify the repository')

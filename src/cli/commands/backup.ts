@@ -1,6 +1,4 @@
-import { lstat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { UserError } from '../../core/errors.js';
 import { shortId, type Id } from '../../core/ids.js';
 import { backup, findParent, newProgress, normalizePaths } from '../../engine/archiver/backup.js';
 import { Excludes } from '../../engine/archiver/excludes.js';
@@ -13,15 +11,19 @@ import { reportBackupRun } from '../run-report.js';
 import { followSeed, reportUnhealedSnapshots, type SeedFollowUp } from '../seed-adoption.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { ProgressLine } from '../progress-line.js';
+import { checkSources, excludeRules, type ExcludeOptions } from '../backup-excludes.js';
 
-export interface BackupOptions extends RepoOptions {
+export interface BackupOptions extends RepoOptions, ExcludeOptions {
   readonly tag?: string[];
-  readonly exclude?: string[];
   /** False with `--no-xattrs`: extended attributes and ACLs are left out of the snapshot. */
   readonly xattrs?: boolean;
 }
 
-/** `ferry backup PATH…`: exit 0, or 3 when some source entries could not be read. */
+/**
+ * `ferry backup PATH…`: exit 0, or 3 when some source entries could not be read or some sources do not
+ * exist (the rest is saved, each one named). Refuses (exit 1, nothing written) when no source exists or
+ * the exclude options leave out every source.
+ */
 export function backupCommand(ctx: CliContext, paths: string[], options: BackupOptions): Promise<number> {
   return reportedBackup(ctx, paths, options, 'manual');
 }
@@ -108,13 +110,9 @@ async function runBackup(
   beforeSummary?: () => Promise<void>,
 ): Promise<{ id: Id; summary: BackupSummary; parent: boolean }> {
   const sources = normalizePaths(paths);
-  for (const path of sources) {
-    try {
-      await lstat(path);
-    } catch (err) {
-      throw new UserError(`cannot back up ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (err as Error).message}`);
-    }
-  }
+  const rules = await excludeRules(ctx, options);
+  // Missing sources are left to the archiver, which records each as skipped (exit 3).
+  await checkSources(sources, rules);
   const { repo, lock } = await openLockedRepository(ctx, options, 'shared', target);
   // A damaged index file only hides its packs: their blobs are stored again if this backup needs them.
   await loadIndexWarning(ctx, repo, target);
@@ -127,7 +125,7 @@ async function runBackup(
   const progress = newProgress();
   const totals: ScanTotals = { files: 0, bytes: 0, finished: false };
   const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
-  if (mode !== 'none') void scanTotals(sources, new Excludes(options.exclude ?? []), totals, ctx.signal);
+  if (mode !== 'none') void scanTotals(sources, await Excludes.create(rules, sources), totals, ctx.signal);
   const line = new ProgressLine(ctx.stdout, mode, ctx.repoContext.clock, () => ({
     files: progress.filesDone,
     bytes: progress.bytesDone,
@@ -141,7 +139,7 @@ async function runBackup(
     result = await backup(repo, {
       paths: sources,
       tags: options.tag ?? [],
-      excludes: options.exclude ?? [],
+      excludes: rules,
       parent,
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
@@ -162,6 +160,11 @@ async function runBackup(
     line.stop();
   }
   const { id, summary } = result;
+  for (const pattern of result.unmatchedPatterns) {
+    const message = `${pattern} matched nothing, so it left nothing out (a pattern without a leading / matches at any depth; a ! pattern only takes back what an earlier one excluded)`;
+    if (options.json) ctx.stderr.write(JSON.stringify({ message_type: 'warning', warning: { message } }) + '\n');
+    else ctx.stderr.write(`warning: ${message}\n`);
+  }
   await beforeSummary?.();
   if (options.json) ctx.stdout.write(JSON.stringify(jsonSummary(id, summary)) + '\n');
   else printSummary(ctx, id, summary, parent !== undefined);

@@ -1,7 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { shortId } from '../../core/ids.js';
+import { UserError } from '../../core/errors.js';
 import { Restorer, type RestoreProblem, type XattrProblem } from '../../engine/restorer/restorer.js';
+import { RestoreSelection } from '../../engine/restorer/restore-selection.js';
 import { openLockedRepository, type CliContext, type RepoOptions, type RepositoryTarget } from '../context.js';
 import { findSnapshotExplained, loadIndexWarning } from '../damaged-objects.js';
 import { formatBytes, formatDuration } from '../format.js';
@@ -9,16 +11,22 @@ import { ProgressLine } from '../progress-line.js';
 
 export interface RestoreOptions extends RepoOptions {
   readonly target: string;
+  /** Patterns with restic's meaning; include and exclude ones cannot be mixed. */
   readonly include?: string[];
+  readonly iinclude?: string[];
+  readonly exclude?: string[];
+  readonly iexclude?: string[];
   /** False with `--no-xattrs`: extended attributes and ACLs are not set. */
   readonly xattrs?: boolean;
 }
 
 /**
  * `ferry restore SNAPSHOT --target DIR`: exit 1 and a list of what failed when anything could not be
- * restored; exit 3 when everything was restored but some extended attributes could not be set (each named).
+ * restored, or when the patterns selected nothing at all; exit 3 when everything was restored but some
+ * extended attributes could not be set (each named). A pattern that matched nothing is named on stderr.
  */
 export async function restoreCommand(ctx: CliContext, ref: string, options: RestoreOptions): Promise<number> {
+  const selection = new RestoreSelection({ include: options.include, iinclude: options.iinclude, exclude: options.exclude, iexclude: options.iexclude });
   const { repo, target: repository } = await openLockedRepository(ctx, options);
   const unreadableIndex = await loadIndexWarning(ctx, repo, repository);
   const { id, snapshot } = await findSnapshotExplained(ctx, repo, repository, ref);
@@ -27,8 +35,8 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
   const xattrProblems: XattrProblem[] = [];
   const progress = { filesDone: 0, bytesDone: 0, currentPath: '' };
   const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
-  const totalBytes = (options.include ?? []).length === 0 ? snapshot.summary?.totalBytesProcessed : undefined;
-  const totalFiles = (options.include ?? []).length === 0 ? snapshot.summary?.totalFilesProcessed : undefined;
+  const totalBytes = selection.all ? snapshot.summary?.totalBytesProcessed : undefined;
+  const totalFiles = selection.all ? snapshot.summary?.totalFilesProcessed : undefined;
   const line = new ProgressLine(ctx.stdout, mode, ctx.repoContext.clock, () => ({
     files: progress.filesDone,
     bytes: progress.bytesDone,
@@ -46,9 +54,10 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
     else ctx.stderr.write(`${kind}: ${p.path}: ${p.error}\n`);
     line.startTicking();
   };
+  let restoredAny: boolean;
   try {
-    await new Restorer(repo, {
-      include: (options.include ?? []).map((p) => p.replace(/\/+$/, '')),
+    restoredAny = await new Restorer(repo, {
+      selection,
       privileged: ctx.isRoot,
       umask: ctx.umask,
       progress,
@@ -70,6 +79,14 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
   } finally {
     line.stop();
     await repo.close();
+  }
+  for (const pattern of selection.unmatched()) {
+    const message = `${pattern} matched nothing in snapshot ${shortId(id)} (a pattern without a leading / matches at any depth; see \`ferry ls ${shortId(id)}\`)`;
+    if (options.json) ctx.stderr.write(JSON.stringify({ message_type: 'warning', warning: { message } }) + '\n');
+    else ctx.stderr.write(`warning: ${message}\n`);
+  }
+  if (!restoredAny && !selection.all) {
+    throw new UserError(`the patterns selected nothing in snapshot ${shortId(id)}, so nothing was restored; list its paths with \`ferry ls ${shortId(id)}\` and match them (patterns have restic's meaning)`);
   }
   const elapsed = ctx.repoContext.clock.now() - started;
   if (options.json) {

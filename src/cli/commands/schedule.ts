@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { formatDailyTime, parseDailyTime } from '../../agent/daily-schedule.js';
 import { normalizePaths } from '../../engine/archiver/backup.js';
+import { PatternList } from '../../engine/filter/pattern-list.js';
 import { validatePolicy, type RetentionRules } from '../../engine/retention/policy.js';
 import { readSchedule, requireRegistration, writeSchedule, type LocalSchedule } from '../agent-state.js';
 import { collect, type Runner } from '../command-kit.js';
@@ -27,7 +28,7 @@ export function registerSchedule(program: Command, ctx: CliContext, run: Runner)
     .description('set what to back up, when, and how long to keep scheduled snapshots; `ferry agent run` carries it out')
     .requiredOption('--paths <PATH...>', 'files and folders to back up')
     .requiredOption('--daily <HH:MM>', 'time of day, local time, 24-hour clock')
-    .option('--exclude <GLOB>', 'exclude matching paths (repeatable)', collect)
+    .option('--exclude <PATTERN>', "leave out paths matching PATTERN, as `ferry backup --exclude` (restic's meaning; repeatable)", collect)
     .option('--keep-last <N>', count('the N newest'), parseScheduleCount)
     .option('--keep-hourly <N>', count('one per hour for N hours'), parseScheduleCount)
     .option('--keep-daily <N>', count('one per day for N days'), parseScheduleCount)
@@ -60,6 +61,8 @@ export async function scheduleSetCommand(ctx: CliContext, options: ScheduleSetOp
   const registration = await activeRegistration(agentTokenDeps(ctx));
   const daily = formatDailyTime(parseDailyTime(options.daily));
   const paths = normalizePaths(options.paths);
+  // An invalid pattern is refused now, not at 02:30.
+  new PatternList(options.exclude ?? []);
   for (const path of paths) {
     try {
       await lstat(path);

@@ -101,7 +101,7 @@ export async function seedStartCommand(ctx: CliContext, options: SeedStartOption
   const staging = resolve(options.staging);
   await checkStaging(staging, sources);
   const totals: ScanTotals = { files: 0, bytes: 0, finished: false };
-  await scanTotals(sources, new Excludes((await readSchedule(ctx.env))?.excludes ?? []), totals, ctx.signal);
+  await scanTotals(sources, await Excludes.create({ exclude: (await readSchedule(ctx.env))?.excludes ?? [] }, sources), totals, ctx.signal);
   await checkRoom(staging, totals.bytes);
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
   const vaultStorage = openTargetStorage(ctx, { location: vaultLocation(registration), token: registration.token, registration });

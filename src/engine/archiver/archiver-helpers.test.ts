@@ -4,30 +4,7 @@ import type { Id } from '../../core/ids.js';
 import type { SnapshotRecord } from '../repository/repository.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import { findParent, normalizePaths } from './backup.js';
-import { Excludes } from './excludes.js';
 import { PathTrie } from './path-trie.js';
-
-describe('Excludes', () => {
-  const cases: [pattern: string, path: string, excluded: boolean][] = [
-    ['*.tmp', '/srv/data/a.tmp', true],
-    ['*.tmp', '/srv/data/sub/deeper/b.tmp', true],
-    ['*.tmp', '/srv/data/a.tmpx', false],
-    ['node_modules', '/srv/app/node_modules', true],
-    ['node_modules', '/srv/app/node_modules_old', false],
-    ['/srv/*/cache', '/srv/app/cache', true],
-    ['/srv/*/cache', '/srv/app/sub/cache', false],
-    ['/srv/**/cache', '/srv/app/sub/cache', true],
-    ['.git', '/srv/repo/.git', true],
-  ];
-  for (const [pattern, path, excluded] of cases) {
-    it(`${pattern} ${excluded ? 'excludes' : 'keeps'} ${path}`, () => {
-      assert.equal(new Excludes([pattern]).matches(path), excluded);
-    });
-  }
-  it('no patterns exclude nothing', () => {
-    assert.ok(new Excludes([]).empty);
-  });
-});
 
 describe('PathTrie', () => {
   const names = (trie: PathTrie): string[] => trie.children().map(([name]) => name.toString());

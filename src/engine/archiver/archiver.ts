@@ -106,7 +106,7 @@ export class Archiver {
       try {
         st = await lstat(childPath, { bigint: true });
       } catch (err) {
-        this.skip(childPath, err);
+        this.skip(childPath, isErrno(err, 'ENOENT') ? new Error('it does not exist; the other sources are backed up') : err);
         continue;
       }
       if (child.isTarget) {
@@ -126,7 +126,7 @@ export class Archiver {
   /** `path` is the real path (for messages and excludes); `access` reaches the same entry (see DirHandle). */
   private async archiveEntry(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
     if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
-    if (!this.options.excludes.empty && this.options.excludes.matches(displayPath(path))) return undefined;
+    if (!this.options.excludes.empty && (await this.options.excludes.excluded(path, st))) return undefined;
     this.options.progress.currentPath = displayPath(path);
     // Read before the content: an attribute changed meanwhile changes the ctime, so the next backup looks again.
     const xattrs = this.xattrsOf(path, access);

@@ -4,14 +4,15 @@ import type { Repository, SnapshotRecord } from '../repository/repository.js';
 import type { BackupSummary, SkippedEntry, Snapshot } from '../snapshot/snapshot.js';
 import type { WriterStats } from '../repository/repository-writer.js';
 import { Archiver, type ArchiveCounts, type BackupProgress } from './archiver.js';
-import { Excludes } from './excludes.js';
+import { Excludes, type ExcludeRules } from './excludes.js';
 import { LockLostError } from '../repository/lock-lost-error.js';
 
 export interface BackupRequest {
   /** Source paths; relative ones are resolved against the current directory. */
   readonly paths: readonly string[];
   readonly tags?: readonly string[];
-  readonly excludes?: readonly string[];
+  /** What to leave out (patterns with restic's meaning, tag files, size, other file systems). */
+  readonly excludes?: ExcludeRules;
   /** The snapshot to compare with; see {@link findParent}. */
   readonly parent?: SnapshotRecord;
   readonly uid: number;
@@ -34,6 +35,8 @@ export interface BackupResult {
   readonly id: Id;
   readonly snapshot: Snapshot;
   readonly summary: BackupSummary;
+  /** The exclude patterns that left nothing out, as `--exclude 'X'`, for a warning. */
+  readonly unmatchedPatterns: string[];
 }
 
 export function newProgress(): BackupProgress {
@@ -69,8 +72,9 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
   const writer = repo.createWriter({ workers: request.workers ?? 0, guard: () => request.lock?.assertHeld() });
   const lockSignal = request.lock?.signal;
   const signals = [request.signal, lockSignal].filter((signal): signal is AbortSignal => signal !== undefined);
+  const excludes = await Excludes.create(request.excludes ?? {}, paths);
   const archiver = new Archiver(repo, writer, {
-    excludes: new Excludes(request.excludes ?? []),
+    excludes,
     progress,
     noXattrs: request.noXattrs === true,
     signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
@@ -82,7 +86,8 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
   try {
     const tree = await archiver.archive(paths, request.parent?.snapshot.tree);
     await writer.flush();
-    return await finish(repo, request, { tree, paths, start, progress, skipped, counts: archiver.counts, stats: writer.stats });
+    const result = await finish(repo, request, { tree, paths, start, progress, skipped, counts: archiver.counts, stats: writer.stats });
+    return { ...result, unmatchedPatterns: excludes.unmatched() };
   } catch (err) {
     // The archiver reports any abort as an interruption; a lost lock is its own error (exit 11).
     if (lockSignal?.aborted && !request.signal?.aborted) throw lockSignal.reason instanceof Error ? lockSignal.reason : err;
@@ -103,7 +108,7 @@ interface Archived {
 }
 
 /** Writes the snapshot of a finished archive run. */
-async function finish(repo: Repository, request: BackupRequest, archived: Archived): Promise<BackupResult> {
+async function finish(repo: Repository, request: BackupRequest, archived: Archived): Promise<Omit<BackupResult, 'unmatchedPatterns'>> {
   const { tree, paths, start, progress, skipped } = archived;
   const clock = repo.context.clock;
   const end = clock.now();
@@ -127,7 +132,7 @@ async function finish(repo: Repository, request: BackupRequest, archived: Archiv
     uid: request.uid,
     gid: request.gid,
     tags: [...(request.tags ?? [])],
-    excludes: [...(request.excludes ?? [])],
+    excludes: [...(request.excludes?.exclude ?? [])],
     ...(request.parent ? { parent: request.parent.id } : {}),
     summary,
     skipped,

@@ -1,5 +1,5 @@
 import { lstat, readdir } from 'node:fs/promises';
-import { bytePath, displayPath, joinBytePath } from '../fs/byte-path.js';
+import { bytePath, joinBytePath } from '../fs/byte-path.js';
 import type { Excludes } from './excludes.js';
 
 export interface ScanTotals {
@@ -15,13 +15,13 @@ export interface ScanTotals {
 export async function scanTotals(paths: readonly string[], excludes: Excludes, totals: ScanTotals, signal?: AbortSignal): Promise<void> {
   const visit = async (path: Buffer): Promise<void> => {
     if (signal?.aborted) return;
-    if (!excludes.empty && excludes.matches(displayPath(path))) return;
     let st;
     try {
       st = await lstat(path);
     } catch {
       return;
     }
+    if (!excludes.empty && (await excludes.excluded(path, st))) return;
     if (st.isDirectory()) {
       let names: Buffer[] = [];
       try {

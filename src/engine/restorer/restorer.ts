@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { chmod, lchown, link, mkdir, realpath, type FileHandle } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, realpath, rmdir, type FileHandle } from 'node:fs/promises';
 import { InterruptedError, IntegrityError, isErrno } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
 import { Semaphore } from '../../core/semaphore.js';
@@ -11,6 +11,7 @@ import { BlobUnavailableError } from '../repository/blob-reader.js';
 import type { Repository } from '../repository/repository.js';
 import { decodeTree, isSafeName, type TreeNode } from '../snapshot/tree-format.js';
 import { createDirectory, createFile, createSymlink, discard, replacing } from './restore-target.js';
+import { RestoreSelection } from './restore-selection.js';
 
 export interface RestoreProgress {
   filesDone: number;
@@ -35,8 +36,8 @@ export interface XattrProblem {
 }
 
 export interface RestoreOptions {
-  /** Snapshot paths (absolute, e.g. `/home/ann/docs`) to restore; everything when empty. */
-  readonly include?: readonly string[];
+  /** Which entries to restore (`--include`/`--exclude` patterns); everything when absent. */
+  readonly selection?: RestoreSelection;
   /** Restore owners and device nodes (needs root). */
   readonly privileged: boolean;
   /** The process umask, when known: lets files be created with their final mode. */
@@ -74,20 +75,27 @@ export class Restorer {
   constructor(
     private readonly repo: Repository,
     private readonly options: RestoreOptions,
-  ) {}
+  ) {
+    this.selection = options.selection ?? new RestoreSelection();
+  }
 
-  async restore(rootTree: Id, target: string): Promise<void> {
+  private readonly selection: RestoreSelection;
+
+  /** Returns false when the selection chose no entry at all (nothing was restored). */
+  async restore(rootTree: Id, target: string): Promise<boolean> {
     await mkdir(target, { recursive: true });
     // The target itself may be reached through a symlink the user chose; below it nothing is followed.
     const real = bytePath(await realpath(target));
-    await this.restoreTree(rootTree, real, real, '');
+    return this.restoreTree(rootTree, real, real, '');
   }
 
   /**
-   * Restores the entries of `tree` into the directory reached at `access`; `realDir` is its real path
-   * (for hard links), `snapshotDir` its path in the snapshot (for messages and --include).
+   * Restores the selected entries of `tree` into the directory reached at `access`; `realDir` is its real
+   * path (for hard links), `snapshotDir` its path in the snapshot (for messages and the selection).
+   * A folder that is not selected itself is walked when something below it may be, and kept only when
+   * something below it was selected (as restic does). Returns whether any entry here or below was selected.
    */
-  private async restoreTree(tree: Id, access: Buffer, realDir: Buffer, snapshotDir: string): Promise<void> {
+  private async restoreTree(tree: Id, access: Buffer, realDir: Buffer, snapshotDir: string): Promise<boolean> {
     let nodes: TreeNode[];
     let dir: DirHandle;
     try {
@@ -95,36 +103,42 @@ export class Restorer {
       dir = await DirHandle.open(access);
     } catch (err) {
       this.problem(snapshotDir || '/', err);
-      return;
+      return false;
     }
+    let any = false;
     try {
       const wanted = nodes
         .filter((node) => isSafeName(node.name))
-        .map((node) => ({ node, path: dir.child(node.name), realPath: joinBytePath(realDir, node.name), snapshotPath: `${snapshotDir}/${displayPath(node.name)}` }))
-        .filter((entry) => this.selected(entry.snapshotPath, entry.node.type === 'dir'));
+        .map((node) => {
+          const snapshotPath = `${snapshotDir}/${displayPath(node.name)}`;
+          return { node, path: dir.child(node.name), realPath: joinBytePath(realDir, node.name), snapshotPath, ...this.selection.select(snapshotPath, node.type === 'dir') };
+        })
+        .filter((entry) => entry.selected || entry.walk);
+      any = wanted.some((e) => e.selected);
       await Promise.all(wanted.filter((e) => e.node.type !== 'dir').map((e) => this.files.run(() => this.restoreLeaf(e.node, e.path, e.realPath, e.snapshotPath))));
-      for (const { node, path, realPath, snapshotPath } of wanted) {
+      for (const { node, path, realPath, snapshotPath, selected, walk } of wanted) {
         if (node.type !== 'dir') continue;
         this.checkSignal();
+        const existed = !selected && (await lstat(path).then(() => true, () => false));
         try {
           await createDirectory(path);
         } catch (err) {
           this.problem(snapshotPath, err);
           continue;
         }
-        await this.restoreTree(node.subtree!, path, realPath, snapshotPath);
-        await this.applyMetadata(node, path, snapshotPath);
+        const below = walk && (await this.restoreTree(node.subtree!, path, realPath, snapshotPath));
+        if (selected || below) {
+          any = true;
+          await this.applyMetadata(node, path, snapshotPath);
+        } else if (!existed) {
+          // Walked for nothing: the folder was only made to look inside.
+          await rmdir(path).catch(() => undefined);
+        }
       }
     } finally {
       await dir.close();
     }
-  }
-
-  /** True when the entry is inside an included path, or a directory on the way to one. */
-  private selected(snapshotPath: string, isDir: boolean): boolean {
-    const include = this.options.include;
-    if (!include || include.length === 0) return true;
-    return include.some((inc) => snapshotPath === inc || snapshotPath.startsWith(`${inc}/`) || (isDir && inc.startsWith(`${snapshotPath}/`)));
+    return any;
   }
 
   private async restoreLeaf(node: TreeNode, path: Buffer, realPath: Buffer, snapshotPath: string): Promise<void> {
