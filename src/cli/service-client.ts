@@ -4,8 +4,7 @@ import type { IssuedToken, TokenListing } from '../service/auth/token-store.js';
 import { tlsFailure } from '../storage/http/http-errors.js';
 import type { FetchFunction } from '../storage/http/http-storage.js';
 import type { AgentRegistration } from './agent-state.js';
-import type { CliContext } from './context.js';
-import { serviceFetch } from './service-trust.js';
+import { serviceFetch, type GlobalOptions } from './service-trust.js';
 import type { Principal } from '../service/auth/principal.js';
 import type { JobShipping } from '../service/jobs/job-machine.js';
 import type { ImportJob } from '../service/jobs/job-records.js';
@@ -57,6 +56,13 @@ export function serviceUrl(env: NodeJS.ProcessEnv, options: ServiceOptions): str
   return url.toString().replace(/\/+$/, '');
 }
 
+/** What a client needs of a command's context: the environment, its abort signal and `--ca-cert`. */
+export interface ServiceClientContext {
+  readonly env: NodeJS.ProcessEnv;
+  readonly signal: AbortSignal;
+  readonly globalOptions: GlobalOptions;
+}
+
 /**
  * A small typed client of the service's HTTP API (docs/service.md). Sends the token only in the
  * Authorization header. Every failure becomes one clear `UserError` line: `ServiceRequestError` for an
@@ -76,7 +82,7 @@ export class ServiceClient {
    * A client for a command's --server/--token options (or the environment); the token is required.
    * Trusts --ca-cert/FERRY_CA_CERT when given, else the system's CAs.
    */
-  static fromOptions(ctx: CliContext, options: ServiceOptions): ServiceClient {
+  static fromOptions(ctx: ServiceClientContext, options: ServiceOptions): ServiceClient {
     const token = options.token ?? ctx.env.FERRY_TOKEN;
     if (token === undefined || token === '') throw new UserError('no token given: pass --token TOKEN or set FERRY_TOKEN');
     return new ServiceClient(serviceUrl(ctx.env, options), token, ctx.signal, serviceFetch(ctx));
@@ -86,7 +92,7 @@ export class ServiceClient {
    * A client acting as this machine's agent: its server and token, trusting the CA pinned at registration
    * (or --ca-cert/FERRY_CA_CERT when given). `server` overrides the registration's URL.
    */
-  static forAgent(ctx: CliContext, registration: AgentRegistration, options: { server?: string; signal?: AbortSignal | null } = {}): ServiceClient {
+  static forAgent(ctx: ServiceClientContext, registration: AgentRegistration, options: { server?: string; signal?: AbortSignal | null } = {}): ServiceClient {
     const signal = options.signal === null ? undefined : (options.signal ?? ctx.signal);
     return new ServiceClient(options.server ?? registration.server.replace(/\/+$/, ''), registration.token, signal, serviceFetch(ctx, registration));
   }
