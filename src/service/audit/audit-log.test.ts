@@ -19,6 +19,7 @@ import { openVaultStorage } from '../resources/vault-storage.js';
 import { diskRegistration, driveJob, prepareDisks, storeOf, type DrivenState } from '../testing/import-job-fixtures.js';
 import { expectStatus, injectAs, startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
 import { buildWorld, type World } from '../testing/world.js';
+import { shapedObject } from '../vault-objects/testing/shaped-objects.js';
 import { runAdoption } from '../worker/adoption-run.js';
 import type { AuditRecord } from './audit-log.js';
 import { listAuditRecords } from './audit-query.js';
@@ -47,6 +48,18 @@ async function recordOf(act: () => Promise<unknown>): Promise<AuditRecord> {
   const records = await recordsOf(act);
   assert.equal(records.length, 1, `exactly one audit record, got ${JSON.stringify(records, null, 1)}`);
   return records[0]!;
+}
+
+/** The actions of `records`, sorted. */
+function actionsOf(records: readonly AuditRecord[]): string[] {
+  return records.map((r) => r.action).sort();
+}
+
+/** The one record of `action` among `records`. */
+function only(records: readonly AuditRecord[], action: string): AuditRecord {
+  const found = records.filter((r) => r.action === action);
+  assert.equal(found.length, 1, `exactly one ${action} record, got ${JSON.stringify(records, null, 1)}`);
+  return found[0]!;
 }
 
 /** `<role>:<token id>` of a token's bearer, as the log names actors. */
@@ -192,7 +205,11 @@ describe('the audit log records every privileged act, once', () => {
   });
 
   it('job cancelled; a job deleted by the deadline sweep', async () => {
-    const cancelled = await recordOf(async () => expectStatus(await injectAs(f, w.a.tenantAdminToken, 'POST', `/v1/import-jobs/${w.jobId}/cancel`), 200));
+    const jobTokenId = (await principalForSecret(f.ctx, w.jobToken)).tokenId;
+    const cancelling = await recordsOf(async () => expectStatus(await injectAs(f, w.a.tenantAdminToken, 'POST', `/v1/import-jobs/${w.jobId}/cancel`), 200));
+    assert.deepEqual(actionsOf(cancelling), ['job.cancel', 'token.revoke'], 'the job token dies with the job');
+    const cancelled = only(cancelling, 'job.cancel');
+    expectRecord(only(cancelling, 'token.revoke'), { actor: await actor(w.a.tenantAdminToken), tenantId: w.a.tenantId, action: 'token.revoke', target: { type: 'token', id: jobTokenId }, outcome: 'ok', detail: { role: 'job', jobId: w.jobId, reason: 'job-ended' } });
     expectRecord(cancelled, { actor: await actor(w.a.tenantAdminToken), tenantId: w.a.tenantId, action: 'job.cancel', target: { type: 'import-job', id: w.jobId }, outcome: 'ok', detail: { stateBefore: 'Creating' } });
     assert.deepEqual(await recordsOf(() => injectAs(f, w.a.tenantAdminToken, 'POST', `/v1/import-jobs/${w.jobId}/cancel`)), [], 'cancelling again changes and records nothing');
 
@@ -200,7 +217,10 @@ describe('the audit log records every privileged act, once', () => {
     const lateId = other.json<{ job: { id: string } }>().job.id;
     await prepareDisks(f, lateId, 1);
     f.clock.advance(f.ctx.importJobs.trackingDeadlineMs);
-    const deleted = await recordOf(() => expireOverdueJobs(storeOf(f)));
+    const expiring = await recordsOf(() => expireOverdueJobs(storeOf(f)));
+    assert.deepEqual(actionsOf(expiring), ['disk-key.destroy', 'job.delete', 'token.revoke'], 'its disk key and job token go with it');
+    expectRecord(only(expiring, 'disk-key.destroy'), { actor: 'service:deadline-sweep', tenantId: w.a.tenantId, action: 'disk-key.destroy', target: { type: 'import-job', id: lateId }, outcome: 'ok', detail: { disks: 1, state: 'Deleted' } });
+    const deleted = only(expiring, 'job.delete');
     expectRecord(deleted, { actor: 'service:deadline-sweep', tenantId: w.a.tenantId, action: 'job.delete', target: { type: 'import-job', id: lateId }, outcome: 'ok', detail: { name: 'late' } });
   });
 
@@ -213,7 +233,9 @@ describe('the audit log records every privileged act, once', () => {
     const done = await recordOf(async () => assert.equal(await runAdoption(f.ctx, w.jobId, { owner: 'worker', leaseMs: 60_000 }), 'adopted'));
     expectRecord(done, { actor: 'service:adoption', tenantId: w.a.tenantId, action: 'adoption.finish', target: { type: 'import-job', id: w.jobId }, outcome: 'ok', detail: { objects: 0 } });
 
-    const closed = await recordOf(async () => expectStatus(await injectAs(f, w.a.tenantAdminToken, 'POST', `/v1/import-jobs/${w.jobId}/close`, {}), 200));
+    const closing = await recordsOf(async () => expectStatus(await injectAs(f, w.a.tenantAdminToken, 'POST', `/v1/import-jobs/${w.jobId}/close`, {}), 200));
+    assert.deepEqual(actionsOf(closing), ['job.close', 'token.revoke']);
+    const closed = only(closing, 'job.close');
     expectRecord(closed, { actor: await actor(w.a.tenantAdminToken), tenantId: w.a.tenantId, action: 'job.close', target: { type: 'import-job', id: w.jobId }, outcome: 'ok', detail: { stateBefore: 'Adopted' } });
   });
 
@@ -232,20 +254,24 @@ describe('the audit log records every privileged act, once', () => {
   });
 
   describe('agent retention', () => {
-    const snapshotId = (n: number): string => n.toString(16).padStart(64, '0');
-
-    /** Stores snapshot `n` in tenant A's vault and reports its scheduled run `daysAgo` days back. */
-    async function backedUp(n: number, daysAgo: number): Promise<void> {
-      const storage = await openVaultStorage(f.ctx, await getVault(f.ctx, ADMIN, w.a.vaultId));
-      await storage.save(objectKey('snapshot', parseId(snapshotId(n))), Buffer.from(`snapshot ${n}`));
-      await storage.close();
-      const start = new Date(f.clock.now() - daysAgo * DAY).toISOString();
-      const report = { startedAt: start, finishedAt: start, status: 'succeeded', snapshotId: snapshotId(n), filesProcessed: 1, bytesRead: 1, bytesAdded: 1, trigger: 'scheduled' };
+    /**
+     * Stores a new snapshot in tenant A's vault through the agent's object route, reports its scheduled run,
+     * then lets `days` pass on the service's clock (retention dates a snapshot by its arrival). Returns its id.
+     */
+    async function backedUp(seed: number, days: number): Promise<string> {
+      const { key, bytes } = shapedObject('snapshot', seed);
+      const stored = await f.app.inject({ method: 'PUT', url: `/v1/vaults/${w.a.vaultId}/objects/${key}`, headers: { authorization: `Bearer ${w.a.agentToken}`, 'content-type': 'application/octet-stream' }, payload: bytes });
+      assert.equal(stored.statusCode, 201, stored.body);
+      const at = new Date(f.clock.now()).toISOString();
+      const report = { startedAt: at, finishedAt: at, status: 'succeeded', snapshotId: key.slice('snapshots/'.length), filesProcessed: 1, bytesRead: 1, bytesAdded: 1, trigger: 'scheduled' };
       expectStatus(await injectAs(f, w.a.agentToken, 'POST', `/v1/vaults/${w.a.vaultId}/backup-runs`, report), 201);
+      f.clock.advance(days * DAY);
+      return key.slice('snapshots/'.length);
     }
 
     it('the schedule set, and a retention that forgot snapshots lists them; a pass that forgets nothing records nothing', async () => {
-      for (let n = 1; n <= 4; n++) await backedUp(n, 40 - n * 10); // 30, 20, 10 and 0 days ago
+      const ids: string[] = [];
+      for (let n = 1; n <= 4; n++) ids.push(await backedUp(n, n < 4 ? 10 : 0)); // 30, 20, 10 and 0 days ago
       const agent = await actor(w.a.agentToken);
       const schedule = await recordOf(async () =>
         expectStatus(await injectAs(f, w.a.agentToken, 'PUT', `/v1/vaults/${w.a.vaultId}/schedule`, { daily: '02:30', retention: { keepLast: 2 } }), 200),
@@ -259,13 +285,14 @@ describe('the audit log records every privileged act, once', () => {
         action: 'retention.forget',
         target: { type: 'vault', id: w.a.vaultId },
         outcome: 'ok',
-        detail: { machineId: w.a.machineId, snapshotIds: [snapshotId(1), snapshotId(2)] },
+        detail: { machineId: w.a.machineId, snapshotIds: [ids[0]!, ids[1]!].sort() },
       });
       assert.deepEqual(await recordsOf(() => injectAs(f, w.a.agentToken, 'POST', `/v1/vaults/${w.a.vaultId}/retention`)), []);
     });
 
     it('a retention that fails part-way is recorded as failed with what it removed; the next pass finishes and records the rest', async () => {
-      for (let n = 1; n <= 3; n++) await backedUp(n, 40 - n * 10);
+      const ids: string[] = [];
+      for (let n = 1; n <= 3; n++) ids.push(await backedUp(n, 10));
       await injectAs(f, w.a.agentToken, 'PUT', `/v1/vaults/${w.a.vaultId}/schedule`, { daily: '02:30', retention: { keepLast: 1 } });
       const principal = await principalForSecret(f.ctx, w.a.agentToken);
       let faulty: FaultyStorage | undefined;
@@ -273,7 +300,7 @@ describe('the audit log records every privileged act, once', () => {
         ...f.ctx,
         openBackend: (location: Parameters<typeof f.ctx.openBackend>[0]) => {
           faulty = new FaultyStorage(f.ctx.openBackend(location));
-          faulty.addFault('remove', { keyPrefix: objectKey('snapshot', parseId(snapshotId(2))) }).errorInstead(new PermanentError('disk on fire')).times(1);
+          faulty.addFault('remove', { keyPrefix: objectKey('snapshot', parseId(ids[1]!)) }).errorInstead(new PermanentError('disk on fire')).times(1);
           return faulty;
         },
       };
@@ -284,10 +311,10 @@ describe('the audit log records every privileged act, once', () => {
         action: 'retention.forget',
         target: { type: 'vault', id: w.a.vaultId },
         outcome: 'failed',
-        detail: { snapshotIds: [snapshotId(1)], notRemoved: [snapshotId(2)], error: 'disk on fire' },
+        detail: { snapshotIds: [ids[0]!], notRemoved: [ids[1]!], error: 'disk on fire' },
       });
       const again = await recordOf(() => applyAgentRetention(f.ctx, principal, w.a.vaultId));
-      expectRecord(again, { actor: `agent:${principal.tokenId}`, tenantId: w.a.tenantId, action: 'retention.forget', target: { type: 'vault', id: w.a.vaultId }, outcome: 'ok', detail: { snapshotIds: [snapshotId(1), snapshotId(2)] } });
+      expectRecord(again, { actor: `agent:${principal.tokenId}`, tenantId: w.a.tenantId, action: 'retention.forget', target: { type: 'vault', id: w.a.vaultId }, outcome: 'ok', detail: { snapshotIds: [ids[0]!, ids[1]!] } });
     });
   });
 
@@ -354,7 +381,10 @@ describe('GET /v1/audit', () => {
     assert.ok(recent.every((r) => r.action === 'token.create' && r.at >= since));
     assert.deepEqual(recent.map((r) => r.at), [...recent.map((r) => r.at)].sort().reverse(), 'newest first');
     const revocations = (await get(w.adminToken, '?action=token.revoke')).records;
-    assert.deepEqual(revocations, [], 'buildWorld revokes straight through the store');
+    assert.ok(
+      revocations.every((r) => r.detail.reason === 'job-ended'),
+      'buildWorld revokes its tokens straight through the store; only its ended job took its job token with it',
+    );
 
     const everything = (await get(w.adminToken, '?limit=1000')).records;
     const walked: AuditRecord[] = [];

@@ -23,6 +23,7 @@ export const AUDIT_ACTIONS = [
   'retention.forget',
   'object.remove',
   'disk-key.release',
+  'disk-key.destroy',
   'adoption.request',
   'adoption.finish',
   'job.cancel',

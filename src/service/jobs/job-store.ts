@@ -140,8 +140,6 @@ async function changeOnce(deps: JobStoreDeps, jobId: string, given: JobAction | 
     await writeJob(deps.db, read, after, now);
     await writeDisks(deps.db, jobId, before, after, action, options, now);
     await writeAdoption(deps.db, jobId, before, after, action, now);
-    // No one can use these keys any more. (An audit record of the destruction belongs here.)
-    if (DISK_KEY_JOB_STATES.includes(before.state) && !DISK_KEY_JOB_STATES.includes(after.state)) await destroyDiskKeys(deps.db, jobId);
   } catch (err) {
     if (isUniqueViolation(err) && action.kind === 'ship') throw trackingNumberInUse(action.shipping.trackingNumber, err);
     if (isUniqueViolation(err) && (action.kind === 'registerDisk' || action.kind === 'replaceDisk')) throw new AlreadyExistsError(`disk id ${action.disk.id} belongs to another import job`, { cause: err });
@@ -153,6 +151,11 @@ async function changeOnce(deps: JobStoreDeps, jobId: string, given: JobAction | 
     .execute();
   const audited = jobActionEvent(read.job, action, actor);
   if (audited !== undefined) await recordAudit(deps, audited);
+  // No one can use these keys any more: they go in the transaction that leaves the states that release them.
+  if (DISK_KEY_JOB_STATES.includes(before.state) && !DISK_KEY_JOB_STATES.includes(after.state)) {
+    const destroyed = await destroyDiskKeys(deps.db, jobId);
+    if (destroyed > 0) await recordAudit(deps, { actor, tenantId: read.job.tenantId, action: 'disk-key.destroy', target: { type: 'import-job', id: jobId }, detail: { disks: destroyed, state: after.state } });
+  }
   // A job that ended leaves its job token nothing to do: it dies with the transition, in the same transaction.
   if (isEndedJobState(after.state) && after.state !== before.state) {
     for (const tokenId of await revokeJobTokens(deps.db, jobId, now)) {
@@ -224,8 +227,9 @@ async function writeDisks(db: ServiceDatabase, jobId: string, before: JobFacts, 
  * Destroys the job's escrowed disk keys (NULL; the database zeroes the freed bytes: secure_delete).
  * Idempotent.
  */
-export async function destroyDiskKeys(db: ServiceDatabase, jobId: string): Promise<void> {
-  await db.updateTable('job_disks').set({ disk_key: null }).where('job_id', '=', jobId).where('disk_key', 'is not', null).execute();
+export async function destroyDiskKeys(db: ServiceDatabase, jobId: string): Promise<number> {
+  const result = await db.updateTable('job_disks').set({ disk_key: null }).where('job_id', '=', jobId).where('disk_key', 'is not', null).executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 /** Records the adoption's changes of state; its progress is the worker's (jobs/adoption-store.ts). */
