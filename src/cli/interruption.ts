@@ -1,0 +1,71 @@
+import { InterruptedError, isErrno } from '../core/errors.js';
+
+/** Why a command was told to stop: a signal, or its standard output was closed (`ferry ls … | head`). */
+export type StopCause = 'SIGINT' | 'SIGTERM' | 'EPIPE';
+
+/**
+ * The exit code of a command stopped by `cause`: 128 + the signal number, as a shell reports a process
+ * killed by that signal (SIGINT 2 → 130, SIGPIPE 13 → 141, SIGTERM 15 → 143).
+ */
+export const STOP_EXIT_CODES: Readonly<Record<StopCause, number>> = { SIGINT: 130, EPIPE: 141, SIGTERM: 143 };
+
+/** The process surface an {@link Interruption} listens to and ends. */
+export interface InterruptibleProcess {
+  on(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+  readonly stdout: Pick<NodeJS.WriteStream, 'on'>;
+  readonly stderr: Pick<NodeJS.WriteStream, 'on' | 'write'>;
+  exit(code: number): never;
+}
+
+/**
+ * Turns SIGINT, SIGTERM and a closed stdout into one abort of {@link signal}, so the running command
+ * stops at its next step and the CLI releases its lock before exiting. A second signal exits at once
+ * (without releasing anything: that is what the user asked for by pressing Ctrl-C twice).
+ */
+export class Interruption {
+  readonly #controller = new AbortController();
+  readonly #process: InterruptibleProcess;
+  #cause: StopCause | undefined;
+
+  constructor(proc: InterruptibleProcess) {
+    this.#process = proc;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The first cause of a stop, if any. */
+  get cause(): StopCause | undefined {
+    return this.#cause;
+  }
+
+  /** Listens to the signals and to write errors of stdout and stderr. */
+  install(): this {
+    this.#process.on('SIGINT', () => this.stop('SIGINT'));
+    this.#process.on('SIGTERM', () => this.stop('SIGTERM'));
+    // Without a listener an EPIPE on stdout is an uncaught 'error' event: a stack trace and no cleanup.
+    this.#process.stdout.on('error', (err: unknown) => this.#outputFailed(err));
+    this.#process.stderr.on('error', () => this.stop('EPIPE'));
+    return this;
+  }
+
+  /** Records a stop; the first one aborts {@link signal}, a second signal ends the process at once. */
+  stop(cause: StopCause): void {
+    if (this.#cause === undefined) {
+      this.#cause = cause;
+      this.#controller.abort(new InterruptedError(cause === 'EPIPE' ? 'standard output closed' : `interrupted by ${cause}`));
+      return;
+    }
+    if (cause === 'EPIPE') return;
+    this.#process.stderr.write(`ferry: ${cause} again, exiting at once: a lock of this process may be left (\`ferry unlock\` removes it)\n`);
+    this.#process.exit(STOP_EXIT_CODES[cause]);
+  }
+
+  #outputFailed(err: unknown): void {
+    if (!isErrno(err, 'EPIPE')) {
+      this.#process.stderr.write(`ferry: cannot write to standard output: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    this.stop('EPIPE');
+  }
+}
