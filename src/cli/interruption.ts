@@ -11,16 +11,18 @@ export const STOP_EXIT_CODES: Readonly<Record<StopCause, number>> = { SIGINT: 13
 
 /** The process surface an {@link Interruption} listens to and ends. */
 export interface InterruptibleProcess {
+  readonly pid: number;
   on(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+  removeAllListeners(event: 'SIGINT' | 'SIGTERM'): unknown;
+  kill(pid: number, signal: 'SIGINT' | 'SIGTERM'): unknown;
   readonly stdout: Pick<NodeJS.WriteStream, 'on'>;
   readonly stderr: Pick<NodeJS.WriteStream, 'on' | 'write'>;
-  exit(code: number): never;
 }
 
 /**
  * Turns SIGINT, SIGTERM and a closed stdout into one abort of {@link signal}, so the running command
- * stops at its next step and the CLI releases its lock before exiting. A second signal exits at once
- * (without releasing anything: that is what the user asked for by pressing Ctrl-C twice).
+ * stops at its next step and the CLI releases its lock before exiting. A second signal ends the process
+ * at once, by that signal (without releasing anything: that is what a user pressing Ctrl-C twice asks).
  */
 export class Interruption {
   readonly #controller = new AbortController();
@@ -50,7 +52,7 @@ export class Interruption {
     return this;
   }
 
-  /** Records a stop; the first one aborts {@link signal}, a second signal ends the process at once. */
+  /** Records a stop; the first one aborts {@link signal}, a second signal kills the process at once. */
   stop(cause: StopCause): void {
     if (this.#cause === undefined) {
       this.#cause = cause;
@@ -59,7 +61,17 @@ export class Interruption {
     }
     if (cause === 'EPIPE') return;
     this.#process.stderr.write(`ferry: ${cause} again, exiting at once: a lock of this process may be left (\`ferry unlock\` removes it)\n`);
-    this.#process.exit(STOP_EXIT_CODES[cause]);
+    this.#dieBy(cause);
+  }
+
+  /**
+   * Ends the process by the signal's default action, as if it had no handler (a shell reports 130 or
+   * 143). `exit()` is not enough: it waits for file system calls still blocked in the thread pool (a
+   * hung network mount, a FIFO), which is exactly when a user presses Ctrl-C twice.
+   */
+  #dieBy(cause: 'SIGINT' | 'SIGTERM'): void {
+    this.#process.removeAllListeners(cause);
+    this.#process.kill(this.#process.pid, cause);
   }
 
   #outputFailed(err: unknown): void {
