@@ -81,3 +81,17 @@ export class Interruption {
     this.stop('EPIPE');
   }
 }
+
+/**
+ * Resolves once everything written to `stream` so far is handed to the system or has failed, so a
+ * closed stdout met by the command's last lines is known (as EPIPE) before the exit code is chosen.
+ */
+export function outputSettled(stream: Pick<NodeJS.WriteStream, 'write'>): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      stream.write('', () => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}

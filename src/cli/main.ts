@@ -27,7 +27,7 @@ import { restoreCommand } from './commands/restore.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 import { setMmapThreshold } from '../engine/os/posix-extras.js';
 import { processContext, type CliContext, type RepoOptions } from './context.js';
-import { Interruption, STOP_EXIT_CODES } from './interruption.js';
+import { Interruption, outputSettled, STOP_EXIT_CODES } from './interruption.js';
 import type { BackupOptions } from './commands/backup.js';
 import type { CheckCommandOptions } from './commands/check.js';
 import type { RestoreOptions } from './commands/restore.js';
@@ -110,6 +110,7 @@ export async function main(argv: string[], early: readonly string[] = []): Promi
     // Whatever the command threw once told to stop (an aborted read, a closed storage) is the stop itself.
     if (interruption.cause === undefined) exitCode = report(ctx, err);
   }
+  await outputSettled(ctx.stdout);
   const cause = interruption.cause;
   if (cause !== undefined && (failed || cause === 'EPIPE')) {
     exitCode = STOP_EXIT_CODES[cause];

@@ -155,9 +155,15 @@ describe('interrupts and closed pipes', () => {
   });
 
   it('`ferry backup --json … | head -1` ends quietly with 141 and releases its lock', async () => {
-    const result = await ferryIntoHead(['backup', '-r', repo, '--json', source]);
-    assert.match(result.stdout, /^\{"message_type":"(status|summary)"/);
-    assert.equal(result.code, 141, result.stderr);
+    // New data, so the backup runs for more than the second after which it prints its first status
+    // line; its next write meets the closed pipe.
+    const fresh = join(tmp.path, 'fresh-for-head');
+    await makeFiles(fresh, 128);
+    const result = await ferryIntoHead(['backup', '-r', repo, '--json', fresh]);
+    const first = JSON.parse(result.stdout) as { message_type: string };
+    // On a machine fast enough to finish within that second, the summary is the only line: nothing was
+    // lost, and the backup keeps its exit 0.
+    assert.equal(result.code, first.message_type === 'status' ? 141 : 0, result.stderr);
     assert.equal(result.stderr, '');
     assert.deepEqual(await lockFiles(repo), []);
     await ferryOk(['check', '-r', repo]);
