@@ -13,6 +13,15 @@ export function repoCommand(program: Command, name: string, description: string)
     .option('--json', 'machine-readable output');
 }
 
+/**
+ * Adds `--no-lock` to a command that only reads the repository (snapshots, ls, restore, check without
+ * repairs, …): it then writes no lock, so it works on a read-only repository. The command sees
+ * `options.lock === false`; `openLockedRepository` honours it for shared locks only.
+ */
+export function noLockOption(command: Command): Command {
+  return command.option('--no-lock', 'do not lock the repository (to read a read-only one; nothing may change it meanwhile)');
+}
+
 /** commander option parser for repeatable options. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 

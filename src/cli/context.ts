@@ -1,11 +1,12 @@
 import { hostname, userInfo } from 'node:os';
 import { systemClock, type Clock } from '../core/clock.js';
-import { ForbiddenError, UserError } from '../core/errors.js';
+import { ForbiddenError, ReadOnlyStorageError, UserError, isErrno } from '../core/errors.js';
 import { armedFailpoints } from '../core/failpoints.js';
 import { INSECURE_TEST_KDF, DEFAULT_KDF, type KdfParams } from '../engine/crypto/key-slot.js';
 import { acquireLock, type RepositoryLock } from '../engine/repository/lock.js';
 import { STALE_LOCK_MS } from '../engine/repository/lock-staleness.js';
 import { Repository, type RepositoryContext } from '../engine/repository/repository.js';
+import { InterruptibleStorage } from '../storage/interruptible-storage.js';
 import type { Storage } from '../storage/storage.js';
 import { readPendingSeed, readRegistration, vaultLocation, type AgentRegistration, type PendingSeed } from './agent-state.js';
 import { activeRegistration, type AgentTokenDeps } from './agent-token.js';
@@ -35,6 +36,11 @@ export interface RepoOptions {
   readonly repo?: string;
   readonly passwordFile?: string;
   readonly json?: boolean;
+  /**
+   * False with `--no-lock` (commands that only read, see `noLockOption`): no lock is written, so a
+   * read-only repository can be read. Undefined for commands without the option.
+   */
+  readonly lock?: boolean;
 }
 
 export function processContext(signal: AbortSignal): CliContext {
@@ -47,7 +53,7 @@ export function processContext(signal: AbortSignal): CliContext {
       clock: clockFromEnv(process.env),
       hostname: process.env.FERRY_HOSTNAME ?? hostname(),
       username: safeUsername(),
-      failpoints: armedFailpoints(process.env.FERRY_FAILPOINT, crashNow),
+      failpoints: armedFailpoints(process.env.FERRY_FAILPOINT, failpointAction(process.env.FERRY_FAILPOINT_SIGNAL)),
     },
     pid: process.pid,
     isRoot: process.getuid?.() === 0,
@@ -112,19 +118,23 @@ export async function agentTarget(ctx: CliContext, registration: AgentRegistrati
 
 /** Opens the Storage of a target; it is closed at exit. */
 export function openTargetStorage(ctx: CliContext, target: RepositoryTarget): Storage {
-  const storage = openStorage(target.location, {
+  const opened = openStorage(target.location, {
     failpoints: ctx.repoContext.failpoints,
     env: ctx.env,
     ...(/^https?:/i.test(target.location) ? { fetch: serviceFetch(ctx, target.registration) } : {}),
     ...(target.token ? { token: target.token } : {}),
   });
+  // After Ctrl-C every command stops at its next object, and only its lock is still removed.
+  const storage = new InterruptibleStorage(opened, ctx.signal);
   ctx.cleanups.push(() => storage.close());
   return storage;
 }
 
 /**
- * Opens the repository (see {@link repositoryTarget}) with the password, and (unless `lock` is false)
- * takes a lock released at exit. Nothing is written before the password is verified.
+ * Opens the repository (see {@link repositoryTarget}) with the password, and (unless `lock` is false or
+ * the command was given `--no-lock`) takes a lock released at exit. Nothing is written before the
+ * password is verified. A storage that refuses to write the lock → `UserError` saying the repository is
+ * read-only (and, for a command that has it, suggesting `--no-lock`).
  */
 export async function openLockedRepository(
   ctx: CliContext,
@@ -143,10 +153,27 @@ export async function openLockedRepository(
   const storage = openTargetStorage(ctx, target);
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
   const repo = await Repository.open(storage, password, ctx.repoContext);
-  if (!lock) return { repo, lock: undefined, target };
-  const held = await acquireLock(repo, { exclusive: lock === 'exclusive', pid: ctx.pid, ...lockTimingFromEnv(ctx.env) });
+  if (!lock || (lock === 'shared' && options.lock === false)) return { repo, lock: undefined, target };
+  let held: RepositoryLock;
+  try {
+    held = await acquireLock(repo, { exclusive: lock === 'exclusive', pid: ctx.pid, ...lockTimingFromEnv(ctx.env) });
+  } catch (err) {
+    if (err instanceof ReadOnlyStorageError) throw readOnlyError(target, options, err);
+    throw err;
+  }
   ctx.cleanups.unshift(() => held.release());
   return { repo, lock: held, target };
+}
+
+/** The lock could not be written: a read-only mount or a folder this user may not write to. */
+function readOnlyError(target: RepositoryTarget, options: RepoOptions, cause: ReadOnlyStorageError): UserError {
+  // `lock` is set (true by default) exactly for the commands that have --no-lock.
+  const remedy =
+    options.lock === undefined
+      ? 'this command changes the repository, so it needs write access'
+      : 'to read it without writing a lock, add --no-lock (nothing may change the repository meanwhile)';
+  const reason = isErrno(cause.cause, 'EROFS') ? 'its file system is read-only' : 'this user may not write there';
+  return new UserError(`cannot write a lock into the repository ${target.location}: ${reason}; ${remedy}`, { cause });
 }
 
 /**
@@ -186,6 +213,17 @@ function crashNow(name: string): never {
   process.stderr.write(`ferry: failpoint ${name} reached, killing the process\n`);
   process.kill(process.pid, 'SIGKILL');
   throw new Error('unreachable: SIGKILL did not end the process');
+}
+
+/**
+ * What an armed failpoint does: die at once ({@link crashNow}), or with FERRY_FAILPOINT_SIGNAL=SIGINT or
+ * SIGTERM send that signal to the process and carry on, as if the user pressed Ctrl-C right there (the
+ * handler runs at the next turn of the event loop). For tests of interruptions at exact points.
+ */
+function failpointAction(signal: string | undefined): (name: string) => void {
+  if (signal === undefined || signal === '') return crashNow;
+  if (signal !== 'SIGINT' && signal !== 'SIGTERM') throw new UserError(`FERRY_FAILPOINT_SIGNAL must be SIGINT or SIGTERM, got "${signal}"`);
+  return () => process.kill(process.pid, signal);
 }
 
 /** Reads the umask without leaving it changed (the getter form is deprecated). */

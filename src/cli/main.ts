@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { collect, repoCommand, type Runner } from './command-kit.js';
+import { collect, noLockOption, repoCommand, type Runner } from './command-kit.js';
 import { FerryError, InterruptedError, UserError } from '../core/errors.js';
 import { backupCommand } from './commands/backup.js';
 import { checkCommand } from './commands/check.js';
@@ -27,6 +27,7 @@ import { restoreCommand } from './commands/restore.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 import { setMmapThreshold } from '../engine/os/posix-extras.js';
 import { processContext, type CliContext, type RepoOptions } from './context.js';
+import { Interruption, outputSettled, STOP_EXIT_CODES } from './interruption.js';
 import type { BackupOptions } from './commands/backup.js';
 import type { CheckCommandOptions } from './commands/check.js';
 import type { RestoreOptions } from './commands/restore.js';
@@ -62,13 +63,13 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('-x, --one-file-system', 'stay on the file system of each source (mount points are kept, empty)')
     .option('--no-xattrs', 'leave extended attributes and ACLs out of the snapshot')
     .action((paths: string[], opts: BackupOptions) => run(backupCommand(ctx, paths, opts)));
-  repoCommand(program, 'snapshots', 'list snapshots').action((opts: RepoOptions) => run(snapshotsCommand(ctx, opts)));
-  repoCommand(program, 'ls', 'list the files of a snapshot')
+  noLockOption(repoCommand(program, 'snapshots', 'list snapshots')).action((opts: RepoOptions) => run(snapshotsCommand(ctx, opts)));
+  noLockOption(repoCommand(program, 'ls', 'list the files of a snapshot'))
     .argument('<snapshot>', 'snapshot id or "latest"')
     .argument('[path]', 'only entries below this path')
     .option('-l, --long', 'show mode (+ ACL, @ extended attributes), owner, size and time')
     .action((ref: string, path: string | undefined, opts: LsOptions) => run(lsCommand(ctx, ref, path, opts)));
-  repoCommand(program, 'restore', 'restore a snapshot')
+  noLockOption(repoCommand(program, 'restore', 'restore a snapshot'))
     .argument('<snapshot>', 'snapshot id or "latest"')
     .addOption(new Option('-t, --target <DIR>', 'directory to restore into').makeOptionMandatory())
     .option('-i, --include <PATTERN>', "restore only paths matching PATTERN, their parents and everything below them, with restic's meaning (repeatable)", collect)
@@ -77,7 +78,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--iexclude <PATTERN>', 'like --exclude, ignoring case (repeatable)', collect)
     .option('--no-xattrs', 'do not set extended attributes and ACLs')
     .action((ref: string, opts: RestoreOptions) => run(restoreCommand(ctx, ref, opts)));
-  repoCommand(program, 'check', 'verify the repository')
+  noLockOption(repoCommand(program, 'check', 'verify the repository'))
     .option('--read-data', 'also read and verify every pack')
     .option('--read-data-subset <SUBSET>', 'read and verify only a subset of the packs: N% (a random sample) or n/t (part n of t, by pack id)')
     .action((opts: CheckCommandOptions) => run(checkCommand(ctx, opts)));
@@ -102,26 +103,42 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   return program;
 }
 
-/** Entry point of bin/ferry: runs one command and exits with the CLI contract's code. */
-export async function main(argv: string[]): Promise<void> {
+/**
+ * Entry point of bin/ferry: runs one command and exits with the CLI contract's code. `early` are the
+ * signals bin/ferry caught while this module loaded.
+ *
+ * SIGINT, SIGTERM or a closed stdout abort `ctx.signal` (see {@link Interruption}); the command stops at
+ * its next step, its lock is released, and the process exits 130 (SIGINT), 143 (SIGTERM) with one line on
+ * stderr, or 141 quietly (closed stdout). A command that had finished its work when the signal came keeps
+ * its own exit code.
+ */
+export async function main(argv: string[], early: readonly string[] = []): Promise<void> {
   keepAllocatorLean();
-  const controller = new AbortController();
-  const ctx = processContext(controller.signal);
+  const interruption = new Interruption(process).install();
+  for (const name of early) if (name === 'SIGINT' || name === 'SIGTERM') interruption.stop(name);
+  const ctx = processContext(interruption.signal);
   let exitCode = 0;
-  let interrupts = 0;
-  const onSignal = (): void => {
-    if (++interrupts > 1) process.exit(130);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Stopped before it started counts as stopped before finishing.
+  let failed = interruption.signal.aborted;
   try {
-    await buildProgram(ctx, (code) => (exitCode = code)).parseAsync(argv);
+    if (!failed) await buildProgram(ctx, (code) => (exitCode = code)).parseAsync(argv);
   } catch (err) {
-    exitCode = report(ctx, err);
+    failed = true;
+    // Whatever the command threw once told to stop (an aborted read, a closed storage) is the stop itself.
+    if (interruption.cause === undefined) exitCode = report(ctx, err);
+  }
+  await outputSettled(ctx.stdout);
+  const cause = interruption.cause;
+  if (cause !== undefined && (failed || cause === 'EPIPE')) {
+    exitCode = STOP_EXIT_CODES[cause];
+    if (cause !== 'EPIPE') ctx.stderr.write(`ferry: interrupted by ${cause}; the command stopped before finishing\n`);
   }
   for (const cleanup of ctx.cleanups) {
     await cleanup().catch((err: unknown) => ctx.stderr.write(`ferry: cleanup failed: ${(err as Error).message}\n`));
+  }
+  if (cause !== undefined) {
+    // Work the command left running (a scan of the sources, worker threads) must not hold the exit up.
+    process.exit(exitCode);
   }
   process.exitCode = exitCode;
 }
@@ -140,7 +157,7 @@ const MMAP_THRESHOLD = 1024 * 1024;
 function report(ctx: CliContext, err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
   if (err instanceof InterruptedError) {
-    ctx.stderr.write('ferry: interrupted; nothing was saved as a snapshot, run the command again to continue\n');
+    ctx.stderr.write(`ferry: ${err.message}\n`);
     return 130;
   }
   if (err instanceof UserError) {

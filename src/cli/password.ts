@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { UserError } from '../core/errors.js';
+import { InterruptedError, UserError } from '../core/errors.js';
 
 export interface PasswordSources {
   readonly passwordFile?: string;
@@ -48,7 +48,7 @@ function prompt(sources: PasswordSources, question: string): Promise<string> {
         }
         if (ch === '\u0003') {
           finish();
-          reject(new UserError('interrupted'));
+          reject(new InterruptedError('interrupted at the password prompt'));
           return;
         }
         if (ch === '\u007f') typed = typed.slice(0, -1);

@@ -38,7 +38,15 @@ export class IntegrityError extends FerryError {
 
 /** A failure that retrying will not fix: no space left, permission denied, invalid name. */
 export class PermanentError extends FerryError {
-  readonly code = 'PERMANENT';
+  readonly code: string = 'PERMANENT';
+}
+
+/**
+ * The storage refuses to write: a read-only file system, or no permission to write. Reading may still
+ * work (a read-only mount, a snapshot of a repository), which is what `--no-lock` is for.
+ */
+export class ReadOnlyStorageError extends PermanentError {
+  override readonly code = 'READ_ONLY';
 }
 
 /** The user asked for something that cannot be done; the message says what to do instead. */

@@ -9,8 +9,11 @@ export interface Failpoints {
 
 export const noFailpoints: Failpoints = { hit: () => undefined };
 
-/** Parses `name` or `name:N`; `crash` must not return (it kills the process). */
-export function armedFailpoints(spec: string | undefined, crash: (name: string) => never): Failpoints {
+/**
+ * Parses `name` or `name:N`; `crash` normally kills the process (a test of interruptions may instead
+ * signal it and return, and the failpoint then never fires again).
+ */
+export function armedFailpoints(spec: string | undefined, crash: (name: string) => void): Failpoints {
   if (!spec) return noFailpoints;
   const match = /^(.+?)(?::(\d+))?$/.exec(spec.trim());
   const name = match?.[1] ?? spec;

@@ -16,7 +16,8 @@ export interface Storage {
    * When `options.length` is given and the source yields a different number of bytes, or when
    * `options.sha256` is given and the bytes hash differently, nothing is stored and the promise rejects
    * with an `IntegrityError`. A source that throws stores nothing and its error is rethrown.
-   * Out of space or permission problems reject with a `PermanentError`.
+   * Out of space or permission problems reject with a `PermanentError`; a storage that refuses writes
+   * (read-only file system, no write permission) with its subclass `ReadOnlyStorageError`.
    */
   save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void>;
 

@@ -1,4 +1,4 @@
-import { UserError } from '../../core/errors.js';
+import { InterruptedError, UserError } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
 import { displayPath } from '../../engine/fs/byte-path.js';
 import { decodeTree, type TreeNode } from '../../engine/snapshot/tree-format.js';
@@ -20,6 +20,8 @@ export async function lsCommand(ctx: CliContext, ref: string, prefix: string | u
   let found = start === '';
   const visit = async (tree: Id, dir: string): Promise<void> => {
     for (const node of decodeTree(await repo.loadBlob('tree', tree))) {
+      // Stops a long listing on Ctrl-C or a closed stdout (`ferry ls … | head`) even when its trees are cached.
+      if (ctx.signal.aborted) throw new InterruptedError('listing interrupted');
       const path = `${dir}/${displayPath(node.name)}`;
       const inside = start === '' || path === start || path.startsWith(`${start}/`);
       const onTheWay = start.startsWith(`${path}/`);

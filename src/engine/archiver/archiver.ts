@@ -324,6 +324,9 @@ export class Archiver {
 
   private skip(path: Buffer, err: unknown): void {
     if (err instanceof InterruptedError) throw err;
+    // Once interrupted, the directories other reads go through are being closed: their failures are
+    // the interruption, not unreadable sources.
+    if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted', { cause: err });
     const message = err instanceof Error ? err.message : String(err);
     this.options.progress.errors++;
     this.options.onSkipped({ path: displayPath(path), error: message });

@@ -279,6 +279,8 @@ export class Restorer {
 
   private problem(path: string, err: unknown): void {
     if (err instanceof InterruptedError) throw err;
+    // Once interrupted, a failure is the interruption (storage refusing work), not a damaged entry.
+    if (this.options.signal?.aborted) throw new InterruptedError('restore interrupted', { cause: err });
     this.options.onProblem({ path, error: err instanceof Error ? err.message : String(err), ...(isNotIndexed(err) ? { notIndexed: true } : {}) });
   }
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { FerryError, IntegrityError, NotFoundError, PermanentError, isErrno } from '../../core/errors.js';
+import { FerryError, IntegrityError, NotFoundError, PermanentError, ReadOnlyStorageError, isErrno } from '../../core/errors.js';
 import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import { ReadHandleCache } from './read-handle-cache.js';
 import { RESERVED_SEGMENT_PREFIX, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
@@ -28,7 +28,9 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
  *   would be hidden from list.
  * - remove unlinks without fsyncing the folder: a removal may be undone by a crash, never half done.
  * - Errno codes are translated here: ENOENT → `NotFoundError` (load, stat), out of space, quota,
- *   permission, read-only and a file or folder in the way → `PermanentError`; others get context.
+ *   permission, read-only and a file or folder in the way → `PermanentError` (a save or remove refused
+ *   by a read-only file system or missing write permission → its subclass `ReadOnlyStorageError`);
+ *   others get context.
  *
  * Keeps a few files open for ranged reads (see ReadHandleCache); `close` closes them.
  */
@@ -332,13 +334,13 @@ function translateFsError(err: unknown, action: FsAction, key: string, root: str
         options,
       );
     case 'EACCES':
-    case 'EPERM':
-      return new PermanentError(
-        `permission denied while ${doing} (${path}): give this user read and write access to ${root}`,
-        options,
-      );
+    case 'EPERM': {
+      const message = `permission denied while ${doing} (${path}): give this user read and write access to ${root}`;
+      // Denied writes are told apart: a repository that can be read but not written is still readable.
+      return action === 'save' || action === 'remove' ? new ReadOnlyStorageError(message, options) : new PermanentError(message, options);
+    }
     case 'EROFS':
-      return new PermanentError(`read-only file system while ${doing}: ${root} must be writable`, options);
+      return new ReadOnlyStorageError(`read-only file system while ${doing}: ${root} must be writable`, options);
     case 'ENAMETOOLONG':
       return new PermanentError(`path too long while ${doing}: use a shorter repository path than ${root}`, options);
   }

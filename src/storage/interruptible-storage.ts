@@ -1,0 +1,74 @@
+import { InterruptedError } from '../core/errors.js';
+import { folderOf } from './layout.js';
+import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from './storage.js';
+
+/** The folder of lock objects, which an interrupted process still cleans up. */
+const LOCKS_PREFIX = folderOf('lock');
+
+/**
+ * A Storage that stops taking new work once `signal` aborts (Ctrl-C, SIGTERM, a closed stdout): every
+ * later call rejects with `InterruptedError`, so any command working on a repository stops at its next
+ * object, whether or not it watches the signal itself. Calls already running finish as they would.
+ *
+ * Two things stay allowed, for the clean-up after an interruption: removing lock objects (`locks/…`,
+ * so the process releases its lock) and `close`.
+ */
+export class InterruptibleStorage implements Storage {
+  readonly #inner: Storage;
+  readonly #signal: AbortSignal;
+
+  constructor(inner: Storage, signal: AbortSignal) {
+    this.#inner = inner;
+    this.#signal = signal;
+    if (inner.removeInterruptedSaves) {
+      const removeInterruptedSaves = inner.removeInterruptedSaves.bind(inner);
+      this.removeInterruptedSaves = (folders) => {
+        this.#check();
+        return removeInterruptedSaves(folders);
+      };
+    }
+  }
+
+  get properties(): StorageProperties {
+    return this.#inner.properties;
+  }
+
+  removeInterruptedSaves?: (folders: readonly string[]) => Promise<number>;
+
+  async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void> {
+    this.#check();
+    return this.#inner.save(key, data, options);
+  }
+
+  async load(key: string, range?: ByteRange): Promise<Buffer> {
+    this.#check();
+    return this.#inner.load(key, range);
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    this.#check();
+    return this.#inner.stat(key);
+  }
+
+  async list(prefix: string, onObject: (info: ObjectInfo) => void | Promise<void>): Promise<void> {
+    this.#check();
+    return this.#inner.list(prefix, (info) => {
+      // A long listing stops too: the error ends it, as the Storage contract says.
+      this.#check();
+      return onObject(info);
+    });
+  }
+
+  async remove(key: string): Promise<void> {
+    if (!key.startsWith(LOCKS_PREFIX)) this.#check();
+    return this.#inner.remove(key);
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+
+  #check(): void {
+    if (this.#signal.aborted) throw new InterruptedError('interrupted');
+  }
+}
