@@ -1,6 +1,7 @@
 // Ferry's layer rules (the team's STYLE.md, "Layout"), checked by `npm run lint` (depcruise src --config …).
 //
 //   core ← storage ← engine ← seed ← service,   seed ← datacenter,   core ← storage ← engine ← agent,   cli on top of all,   portal talks to the service only by HTTP.
+//   os (the durable file write) sits beside core: it imports only core, and every layer but the portal may use it.
 //
 // Tests (*.test.ts) and testing/ folders may import anything; production code may not import them.
 // Type-only imports count: a type from a higher layer is still a dependency on it.
@@ -43,11 +44,12 @@ module.exports = {
       to: { circular: true },
     },
     layer('core-imports-no-layer', '^src/core/', ['core'], 'src/core imports nothing from the other layers'),
-    layer('storage-only-core', '^src/storage/', ['core', 'storage'], 'src/storage imports only core'),
-    layer('engine-only-core-storage', '^src/engine/', ['core', 'storage', 'engine'], 'src/engine imports only core and storage'),
-    layer('seed-only-lower-layers', '^src/seed/', ['core', 'storage', 'engine', 'seed'], 'src/seed imports only core, storage and engine'),
-    layer('service-only-lower-layers', '^src/service/', ['core', 'storage', 'engine', 'seed', 'service'], 'src/service imports only core, storage, engine and seed'),
-    layer('datacenter-only-lower-layers', '^src/datacenter/', ['core', 'storage', 'engine', 'seed', 'datacenter'], 'src/datacenter (ingest) imports only core, storage, engine and seed; the CLI wires it to the service'),
+    layer('os-only-core', '^src/os/', ['core', 'os'], 'src/os (the durable file write) imports only core'),
+    layer('storage-only-core', '^src/storage/', ['core', 'os', 'storage'], 'src/storage imports only core and os'),
+    layer('engine-only-core-storage', '^src/engine/', ['core', 'os', 'storage', 'engine'], 'src/engine imports only core, os and storage'),
+    layer('seed-only-lower-layers', '^src/seed/', ['core', 'os', 'storage', 'engine', 'seed'], 'src/seed imports only core, os, storage and engine'),
+    layer('service-only-lower-layers', '^src/service/', ['core', 'os', 'storage', 'engine', 'seed', 'service'], 'src/service imports only core, os, storage, engine and seed'),
+    layer('datacenter-only-lower-layers', '^src/datacenter/', ['core', 'os', 'storage', 'engine', 'seed', 'datacenter'], 'src/datacenter (ingest) imports only core, storage, engine and seed; the CLI wires it to the service'),
     {
       name: 'datacenter-uses-storage-interface-only',
       comment: 'ingest reaches the import through the Storage interface; the CLI picks the back end',
@@ -55,7 +57,7 @@ module.exports = {
       from: { path: '^src/datacenter/', pathNot: TESTS },
       to: { path: '^src/storage/', pathNot: '^src/storage/storage\\.ts$' },
     },
-    layer('agent-only-lower-layers', '^src/agent/', ['core', 'storage', 'engine', 'agent'], 'src/agent (schedule, loop) imports only core, storage and engine; the CLI wires it to the service'),
+    layer('agent-only-lower-layers', '^src/agent/', ['core', 'os', 'storage', 'engine', 'agent'], 'src/agent (schedule, loop) imports only core, storage and engine; the CLI wires it to the service'),
     layer('portal-talks-only-http', '^src/portal/', ['portal'], 'the portal talks to the service only through its HTTP API'),
     {
       name: 'nothing-imports-cli',

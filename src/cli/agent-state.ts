@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../core/errors.js';
+import { writeFileDurably } from '../os/durable-file.js';
 
 /**
  * What `ferry register` leaves in FERRY_STATE_DIR (default ~/.config/ferry), one JSON file each, mode 0600
@@ -179,27 +179,9 @@ async function writeState(env: NodeJS.ProcessEnv, name: string, value: unknown):
     throw new UserError(`cannot create the state folder ${dir}: ${(err as Error).message}; set FERRY_STATE_DIR to a writable folder`, { cause: err });
   }
   const target = join(dir, name);
-  const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
-  const handle = await open(temp, 'wx', 0o600);
   try {
-    await handle.writeFile(JSON.stringify(value, null, 2) + '\n');
-    await handle.sync();
-    await handle.close();
-    await rename(temp, target);
-    await syncDirectory(dir);
+    await writeFileDurably(target, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
   } catch (err) {
-    await handle.close().catch(() => undefined);
-    await rm(temp, { force: true });
     throw new UserError(`cannot write ${target}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/** Makes a rename in `dir` durable (the folder's entry), so that a crash cannot bring back the old file. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../core/errors.js';
+import { DurableFile } from '../os/durable-file.js';
 
 /** The `format` field of a vault credentials file. */
 export const CREDENTIALS_FORMAT = 'ferry-vault-credentials';
@@ -39,18 +39,17 @@ export type VaultCredentialsFile = z.infer<typeof CredentialsFileSchema>;
 
 /**
  * Writes a credentials file at `path` with mode 0600: first creates a temp file next to it (so a bad
- * path fails before anything is asked of the service), then calls `produce` for the contents, writes,
- * fsyncs and renames over `path`. On failure nothing is left behind.
+ * path fails before anything is asked of the service), then calls `produce` for the contents and writes
+ * them durably over `path` (fsync, rename, fsync of the folder). On failure nothing is left behind.
  */
 export async function writeCredentialsFile(
   path: string,
   produce: () => Promise<Omit<VaultCredentialsFile, 'format' | 'version'>>,
 ): Promise<VaultCredentialsFile & { path: string }> {
   const target = resolve(path);
-  const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
-  let handle;
+  let file;
   try {
-    handle = await open(temp, 'wx', 0o600);
+    file = await DurableFile.create(target, { mode: 0o600 });
   } catch (err) {
     throw new UserError(`cannot write ${target}: ${(err as Error).message}`, { cause: err });
   }
@@ -66,15 +65,11 @@ export async function writeCredentialsFile(
       expiresAt,
       caFingerprint: caFingerprint ?? null,
     };
-    await handle.writeFile(JSON.stringify(contents, null, 2) + '\n');
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(temp, target);
+    await file.handle.writeFile(JSON.stringify(contents, null, 2) + '\n');
+    await file.commit();
     return { ...contents, path: target };
   } catch (err) {
-    await handle?.close().catch(() => undefined);
-    await rm(temp, { force: true });
+    await file.abort();
     throw err;
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { IntegrityError, isErrno } from '../core/errors.js';
 import { DISK_FORMAT_VERSION, DISK_TEMP_PREFIX, isDiskId, LABEL_MAX_BYTES, LABEL_NAME } from './disk-format.js';
-import { writeFileDurably } from './durable-file.js';
+import { writeFileDurably } from '../os/durable-file.js';
 
 const Label = z.object({
   format: z.literal('ferry-disk'),
@@ -37,7 +37,7 @@ export function makeLabel(job: { id: string; name: string }, diskId: string, ind
 export async function writeLabel(disk: string, label: DiskLabel): Promise<void> {
   const bytes = Buffer.from(JSON.stringify(label, null, 2) + '\n', 'utf8');
   if (bytes.length > LABEL_MAX_BYTES) throw new RangeError(`the label would have ${bytes.length} bytes, more than ${LABEL_MAX_BYTES}: shorten the job name`);
-  await writeFileDurably(disk, LABEL_NAME, bytes, { tempPrefix: DISK_TEMP_PREFIX });
+  await writeFileDurably(join(disk, LABEL_NAME), bytes, { mode: 0o644, tempPrefix: DISK_TEMP_PREFIX });
 }
 
 /**

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { IntegrityError, isErrno, UserError } from '../core/errors.js';
 import { isDiskId } from './disk-format.js';
-import { writeFileDurably } from './durable-file.js';
+import { syncFolder, writeFileDurably } from '../os/durable-file.js';
 
 export const DISKPREP_FOLDER = 'diskprep';
 const STATE_FILE = 'state.json';
@@ -150,7 +150,7 @@ export class DiskprepStore {
 
   /** Replaces the state atomically and durably. */
   async writeState(state: DiskprepState): Promise<void> {
-    await writeFileDurably(this.dir, STATE_FILE, Buffer.from(JSON.stringify(state, null, 1) + '\n'), { mode: 0o600, tempPrefix: TEMP_PREFIX });
+    await writeFileDurably(join(this.dir, STATE_FILE), JSON.stringify(state, null, 1) + '\n', { mode: 0o600, tempPrefix: TEMP_PREFIX });
   }
 
   /** Every journal line in order; a torn last line (a crash mid-append) is ignored. */
@@ -177,7 +177,11 @@ export class DiskprepStore {
 
   /** Appends one line and makes it durable. */
   async append(line: JournalLine): Promise<void> {
-    this.journal ??= await open(join(this.dir, JOURNAL_FILE), 'a', 0o600);
+    if (!this.journal) {
+      this.journal = await open(join(this.dir, JOURNAL_FILE), 'a', 0o600);
+      // The journal may have just been created: its entry in the folder must survive a crash too.
+      await syncFolder(this.dir);
+    }
     await this.journal.write(JSON.stringify(line) + '\n');
     await this.journal.datasync();
   }

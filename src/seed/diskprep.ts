@@ -34,7 +34,7 @@ import {
   type JournalFile,
   type JournalLine,
 } from './diskprep-state.js';
-import { syncFolder, writeFileDurably } from './durable-file.js';
+import { syncFolder, writeFileDurably } from '../os/durable-file.js';
 import type { ImportJob, JobService } from './job-service.js';
 import { ManifestSize, sealManifest, type DiskManifest } from './manifest.js';
 import { diskBudgets, fillDisk, SERVICE_DISKS_PER_JOB } from './placement.js';
@@ -597,7 +597,7 @@ class Diskprep {
       files: entries.map((e) => ({ n: e.n, path: e.path, size: e.size, sha256: e.sha256, fileId: e.fileId })),
     };
     const bytes = sealManifest(keys.manifestKey, manifest);
-    await writeFileDurably(disk.path, MANIFEST_NAME, bytes, { tempPrefix: DISK_TEMP_PREFIX });
+    await writeFileDurably(join(disk.path, MANIFEST_NAME), bytes, { mode: 0o644, tempPrefix: DISK_TEMP_PREFIX });
     Object.assign(record, {
       status: 'sealed',
       files: entries.length,

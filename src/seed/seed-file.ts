@@ -1,7 +1,8 @@
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { isErrno, UserError } from '../core/errors.js';
+import { writeFileDurably } from '../os/durable-file.js';
 
 /** The file `ferry seed start` writes into a staging location for the copy computer (mode 0600). */
 export const SEED_FILE_NAME = 'FERRY-SEED.json';
@@ -36,14 +37,11 @@ export async function readSeedFile(stagingDir: string): Promise<SeedFile> {
   }
 }
 
-/** Writes FERRY-SEED.json into a new staging location (mode 0600, fsynced); refuses to replace one. */
+/**
+ * Writes FERRY-SEED.json into a new staging location, durably (mode 0600); refuses to replace one
+ * (`AlreadyExistsError`).
+ */
 export async function writeSeedFile(stagingDir: string, contents: Omit<SeedFile, 'format' | 'version'>): Promise<void> {
   const seedFile: SeedFile = { format: 'ferry-seed', version: 1, ...contents };
-  const handle = await open(join(stagingDir, SEED_FILE_NAME), 'wx', 0o600);
-  try {
-    await handle.writeFile(JSON.stringify(seedFile, null, 2) + '\n');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeFileDurably(join(stagingDir, SEED_FILE_NAME), JSON.stringify(seedFile, null, 2) + '\n', { mode: 0o600, replace: false });
 }

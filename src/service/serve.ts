@@ -1,4 +1,4 @@
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import { systemClock, type Clock } from '../core/clock.js';
 import { isErrno, PermanentError, UserError } from '../core/errors.js';
 import { systemRandom, type RandomSource } from '../core/random.js';
+import { writeFileDurably } from '../os/durable-file.js';
 import { tokenCreated } from './audit/audit-events.js';
 import { recordAudit } from './audit/audit-log.js';
 import { anyAdminTokenExists, issueToken } from './auth/token-store.js';
@@ -231,25 +232,16 @@ async function ensureFirstAdminToken(db: ServiceDatabase, clock: Clock, random: 
   await db.transaction().execute(async (trx) => {
     const issued = await issueToken({ db: trx, clock, random }, { role: 'admin' });
     await recordAudit({ db: trx, clock, random }, tokenCreated('service:first-start', issued));
-    await writeSecretFile(path, `${issued.token}\n`, random);
+    await writeSecretFile(path, `${issued.token}\n`);
   });
   return path;
 }
 
-/** Writes `text` to `path` with mode 0600 through a temp file, fsync and rename. */
-async function writeSecretFile(path: string, text: string, random: RandomSource): Promise<void> {
-  const temp = `${path}.tmp-${random.bytes(6).toString('hex')}`;
+/** Writes `text` to `path` with mode 0600, durably (temp file, fsync, rename, fsync of the folder). */
+async function writeSecretFile(path: string, text: string): Promise<void> {
   try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
+    await writeFileDurably(path, text, { mode: 0o600 });
   } catch (err) {
-    await rm(temp, { force: true });
     throw new PermanentError(`cannot write the admin token to ${path}: ${(err as Error).message}`, { cause: err });
   }
 }

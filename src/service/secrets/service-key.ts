@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
-import { link, open, readFile, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { IntegrityError, PermanentError, UserError, isErrno } from '../../core/errors.js';
 import type { RandomSource } from '../../core/random.js';
+import { writeFileDurably } from '../../os/durable-file.js';
 
 /** The service key's file in the data directory when `--service-key-file` is not given. */
 export const SERVICE_KEY_FILE = 'service.key';
@@ -91,26 +91,10 @@ export async function readServiceKeyFile(path: string): Promise<ServiceKey | und
  */
 export async function createServiceKeyFile(path: string, random: RandomSource): Promise<ServiceKey> {
   const key = random.bytes(KEY_BYTES);
-  const temp = `${path}.tmp-${random.bytes(6).toString('hex')}`;
   try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${key.toString('base64')}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await link(temp, path);
-    const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await writeFileDurably(path, `${key.toString('base64')}\n`, { mode: 0o600, replace: false });
   } catch (err) {
     throw new PermanentError(`cannot create the service key file ${path}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    await rm(temp, { force: true });
   }
   return new ServiceKey(key);
 }

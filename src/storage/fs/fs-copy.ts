@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { constants, copyFile, open, rename, rm } from 'node:fs/promises';
+import { constants, copyFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { IntegrityError, NotFoundError, PermanentError, isErrno } from '../../core/errors.js';
+import { DurableFile } from '../../os/durable-file.js';
 import { assertValidKey } from '../object-key.js';
-import { TEMP_PREFIX, makeFolderDurably, syncFolder } from './fs-storage.js';
+import { TEMP_PREFIX, makeFolderDurably } from './fs-storage.js';
 
 /**
  * Copies objects between two FsStorage roots inside the filesystem, without reading them into the
@@ -37,14 +38,8 @@ export class FsObjectCopier {
       await copyFile(source, temp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
       const { hash, size } = await hashFile(temp);
       if (hash !== sha256) throw new IntegrityError(`copying ${sourceKey}: the bytes have sha256 ${hash}, but the name claims ${sha256}`);
-      const handle = await open(temp, 'r+');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, target);
-      await syncFolder(folder);
+      // fsync, rename over the target, fsync of the folder (the one durable write, os/durable-file.ts).
+      await (await DurableFile.adopt(target, temp)).commit();
       return size;
     } catch (err) {
       await rm(temp, { force: true }).catch(() => undefined);

@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FerryError, IntegrityError, NotFoundError, PermanentError, ReadOnlyStorageError, isErrno } from '../../core/errors.js';
 import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
+import { DurableFile, syncFolder } from '../../os/durable-file.js';
 import { ReadHandleCache } from './read-handle-cache.js';
 import { RESERVED_SEGMENT_PREFIX, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
@@ -52,27 +53,25 @@ export class FsStorage implements Storage {
     const target = this.#pathOf(key);
     const folder = dirname(target);
     await this.#io('save', key, () => this.#makeFolder(folder));
-    const temp = join(folder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
-    const handle = await this.#io('save', key, () => open(temp, 'wx', FILE_MODE));
-    let closed = false;
+    const file = await this.#io('save', key, () => DurableFile.create(target, { mode: FILE_MODE, tempPrefix: TEMP_PREFIX }));
+    const kind = key.split('/')[0];
     try {
-      const kind = key.split('/')[0];
-      await this.#writeVerified(key, handle, data, options);
-      this.#failpoints.hit(`fs-written:${kind}`);
-      await this.#io('save', key, () => handle.sync());
-      this.#failpoints.hit(`fs-synced:${kind}`);
-      closed = true;
-      await this.#io('save', key, () => handle.close());
-      await this.#io('save', key, () => rename(temp, target));
-      this.#readHandles.invalidate(target);
-      this.#failpoints.hit(`fs-renamed:${kind}`);
+      await this.#writeVerified(key, file.handle, data, options);
     } catch (err) {
-      // The original failure is what the caller needs; a failing cleanup cannot add to it.
-      if (!closed) await handle.close().catch(() => undefined);
-      await rm(temp, { force: true }).catch(() => undefined);
+      await file.abort();
       throw err;
     }
-    await this.#io('save', key, () => syncFolder(folder));
+    this.#failpoints.hit(`fs-written:${kind}`);
+    // fsync, rename over the target, fsync of the folder; on a failure before the rename the temp file is removed.
+    await this.#io('save', key, () =>
+      file.commit({
+        afterSync: () => this.#failpoints.hit(`fs-synced:${kind}`),
+        afterPlace: () => {
+          this.#readHandles.invalidate(target);
+          this.#failpoints.hit(`fs-renamed:${kind}`);
+        },
+      }),
+    );
   }
 
   async load(key: string, range?: ByteRange): Promise<Buffer> {
@@ -278,19 +277,6 @@ export async function makeFolderDurably(folder: string): Promise<void> {
   for (let dir = dirname(folder); ; dir = dirname(dir)) {
     await syncFolder(dir);
     if (dir === dirname(first) || dir === dirname(dir)) break;
-  }
-}
-
-/** fsyncs a folder so that entries created or renamed in it survive a crash. */
-export async function syncFolder(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } catch (err) {
-    // Some file systems (certain network and FUSE mounts) cannot fsync a folder; the data is synced anyway.
-    if (!isErrno(err, 'EINVAL') && !isErrno(err, 'ENOTSUP')) throw err;
-  } finally {
-    await handle.close();
   }
 }
 
