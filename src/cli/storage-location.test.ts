@@ -13,6 +13,7 @@ describe('openStorage', () => {
     [VAULT, { env: { FERRY_TOKEN: 'from-env' } }, VAULT],
     [`${VAULT}/`, { token: 'from-option' }, VAULT],
     ['http://127.0.0.1:8420/v1/vaults/v-1', { token: 'from-option', env: { FERRY_TOKEN: 'from-env' } }, 'http://127.0.0.1:8420/v1/vaults/v-1'],
+    ['azure://account/container/a/b/', { env: { AZURE_STORAGE_KEY: 'a2V5' } }, 'azure://account/container/a/b'],
   ];
   for (const [location, options, expected] of opened) {
     it(`opens ${location}`, async () => {
@@ -28,7 +29,9 @@ describe('openStorage', () => {
     [VAULT, {}, /set FERRY_TOKEN/],
     [VAULT, { env: { FERRY_TOKEN: '' } }, /set FERRY_TOKEN/],
     ['https://me:secret@ferry.example/v1/vaults/v-1', { token: 't' }, /must not contain credentials/],
-    ['azure://account/container', {}, /scheme "azure:" is not supported/],
+    ['s3://bucket/prefix', {}, /scheme "s3:" is not supported/],
+    ['azure://account/container', {}, /set AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY/],
+    ['azure://account/container?sig=secret', { env: { AZURE_STORAGE_KEY: 'k' } }, /must not contain credentials/],
   ];
   for (const [location, options, message] of refused) {
     it(`refuses ${String(location)} with a UserError`, () => {

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { Failpoints } from '../core/failpoints.js';
+import { AzureAccounts } from '../storage/azure/azure-accounts.js';
+import { parseAzureUrl } from '../storage/azure-url.js';
 import { FsStorage } from '../storage/fs/fs-storage.js';
 import { HttpStorage, type FetchFunction } from '../storage/http/http-storage.js';
 import type { Storage } from '../storage/storage.js';
@@ -11,16 +13,17 @@ export interface OpenStorageOptions {
   readonly failpoints?: Failpoints;
   /** The bearer token for an http(s):// vault; when absent, `env.FERRY_TOKEN`. */
   readonly token?: string;
-  /** The environment to read FERRY_TOKEN from (injected: nothing here reads process.env). */
+  /** The environment to read FERRY_TOKEN and the object stores' credentials from (injected: nothing here reads process.env). */
   readonly env?: NodeJS.ProcessEnv;
   /** What an http(s):// vault sends requests with (the CLI's trusted CAs); default the global fetch. */
   readonly fetch?: FetchFunction;
 }
 
 /**
- * The Storage a repository location names: a path or `fs:PATH`, or `http(s)://…/v1/vaults/VAULT` (a vault
- * of the Ferry service, with a token). Other schemes of the CLI contract (azure://, s3://) are recognized
- * and refused with a clear message until their back ends land.
+ * The Storage a repository location names: a path or `fs:PATH`, `http(s)://…/v1/vaults/VAULT` (a vault
+ * of the Ferry service, with a token), or `azure://ACCOUNT/CONTAINER[/PREFIX]` (credentials from
+ * AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY). Other schemes of the CLI contract (s3://) are
+ * recognized and refused with a clear message until their back ends land.
  */
 export function openStorage(location: string | undefined, options: OpenStorageOptions = {}): Storage {
   if (!location) throw new UserError('no repository given: pass -r REPO or set FERRY_REPOSITORY');
@@ -36,5 +39,6 @@ export function openStorage(location: string | undefined, options: OpenStorageOp
     if (token === undefined || token === '') throw new UserError('no token for the vault: set FERRY_TOKEN');
     return new HttpStorage({ url: location, token, ...(options.fetch ? { fetch: options.fetch } : {}) });
   }
+  if (scheme === 'azure') return new AzureAccounts({ env: options.env ?? {} }).storage(parseAzureUrl(location));
   throw new UserError(`repository location scheme "${scheme}:" is not supported by this version; use a local path`);
 }

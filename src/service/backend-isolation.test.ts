@@ -144,3 +144,52 @@ describe('storage account back ends are isolated (issue 11, finding 3)', () => {
     assert.deepEqual(await names(), []);
   });
 });
+
+describe('storage accounts in Azure Blob are isolated too', () => {
+  let f: ServiceFixture;
+  let w: World;
+  const KEY = Buffer.alloc(64, 7).toString('base64');
+  const create = (tenantId: string, name: string, backend: string) => injectAs(f, w.adminToken, 'POST', `/v1/tenants/${tenantId}/storage-accounts`, { name, backend });
+
+  before(async () => {
+    f = await startServiceFixture({ env: { AZURE_STORAGE_KEY: KEY } });
+    w = await buildWorld(f);
+  });
+  after(() => f.close());
+
+  it('refuses an account whose container and prefix overlap another, allows one beside it, stores no credential', async () => {
+    expectStatus(await create(w.a.tenantId, 'blob', 'azure://acct/backups/tenants/a/'), 201);
+    for (const backend of ['azure://acct/backups', 'azure://acct/backups/tenants', 'azure://acct/backups/tenants/a', 'azure://acct/backups/tenants/a/deeper']) {
+      expectStatus(await create(w.b.tenantId, 'steal', backend), 409, 'BACKEND_OVERLAP');
+    }
+    for (const [i, backend] of ['azure://acct/backups/tenants/ab', 'azure://acct/other/tenants/a', 'azure://acct2/backups/tenants/a'].entries()) {
+      expectStatus(await create(w.b.tenantId, `beside-${i}`, backend), 201);
+    }
+    const rows = await f.db.selectFrom('storage_accounts').select('backend').where('backend', 'like', 'azure:%').orderBy('backend').execute();
+    assert.deepEqual(rows.map((r) => r.backend), ['azure://acct/backups/tenants/a', 'azure://acct/backups/tenants/ab', 'azure://acct/other/tenants/a', 'azure://acct2/backups/tenants/a']);
+    const dump = JSON.stringify(await f.db.selectFrom('storage_accounts').selectAll().execute()) + JSON.stringify(await f.db.selectFrom('audit_records').selectAll().execute());
+    assert.ok(!dump.includes(KEY), 'the key is in no table');
+    assert.deepEqual(await f.ctx.backends.refusedAccounts(f.db), []);
+  });
+
+  it('refuses a URL with a credential without echoing it, and a back end the service has no credentials for', async () => {
+    const withSas = await create(w.a.tenantId, 'sas', 'azure://acct/sas-container?sv=2024&sig=SECRETSIG');
+    expectStatus(withSas, 400);
+    assert.ok(!withSas.body.includes('SECRETSIG'));
+    const bare = await startServiceFixture();
+    try {
+      const world = await buildWorld(bare);
+      const refused = await injectAs(bare, world.adminToken, 'POST', `/v1/tenants/${world.a.tenantId}/storage-accounts`, { name: 'blob', backend: 'azure://acct/backups' });
+      expectStatus(refused, 400);
+      assert.match(refused.body, /AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY/);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it("a vault's container is a prefix below its account's", async () => {
+    const account = (await create(w.a.tenantId, 'blob-2', 'azure://acct/vaults')).json<{ id: string }>();
+    const location = await containerLocationOf(f.ctx, { storageAccountId: account.id, container: 'vault-1' });
+    assert.deepEqual(location, { scheme: 'azure', account: 'acct', container: 'vaults', prefix: 'vault-1' });
+  });
+});

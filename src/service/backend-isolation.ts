@@ -1,7 +1,8 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { ConflictError, isErrno } from '../core/errors.js';
-import { checkContainerName, storageAccountLocation, type BackendLocation } from './backend-location.js';
+import { azureLocationsOverlap, azureSubLocation, formatAzureUrl } from '../storage/azure-url.js';
+import { checkContainerName, fsFolderOf, storageAccountLocation, type AzureBackendLocation, type BackendLocation } from './backend-location.js';
 import type { ServiceDatabase } from './db/database.js';
 
 /**
@@ -79,6 +80,10 @@ export function pathsOverlap(a: string, b: string): boolean {
  * - no two accounts overlap;
  * - a container is a valid container name and a plain folder right inside its account (not a symlink).
  *
+ * An account in an object store (azure://) is never in the data directory; it overlaps another of the same
+ * store when both are in the same container and one's prefix is the other's or a whole-segment prefix of it.
+ * Its containers are prefixes below its own (`PREFIX/<container>`), so they cannot leave it.
+ *
  * Checked when an account is created ({@link checkNewAccount}), for every account at start
  * ({@link refusedAccounts}), and before each container is opened ({@link confinedContainer}), so a symlink
  * changed while the service runs is caught too. An account that fails is refused (`BackendOverlapError`,
@@ -126,6 +131,11 @@ export class BackendIsolation {
    */
   async confinedContainer(db: ServiceDatabase, account: AccountBackend, container: string): Promise<BackendLocation> {
     checkContainerName(container);
+    const location = storageAccountLocation(this.#dataDir, account);
+    if (location.scheme !== 'fs') {
+      if (this.#verified.get(account.id) !== formatAzureUrl(location)) await this.#verify(account, await allAccounts(db), { detailed: false });
+      return { ...location, ...azureSubLocation(location, container) };
+    }
     const accountPath = await this.#verifiedAccountPath(db, account);
     const path = join(accountPath, container);
     const real = await realPathOf(path);
@@ -154,6 +164,8 @@ export class BackendIsolation {
    */
   async #verify(account: AccountBackend, others: readonly AccountBackend[], { detailed }: { detailed: boolean }): Promise<void> {
     this.#verified.delete(account.id);
+    const location = storageAccountLocation(this.#dataDir, account);
+    if (location.scheme !== 'fs') return this.#verifyObjectStore(account, location, others, detailed);
     const real = await this.#realPaths(account);
     const refuse = (why: string, detail: string): never => {
       throw new BackendOverlapError(
@@ -163,7 +175,7 @@ export class BackendIsolation {
     const dataDirProblem = dataDirRule(account, real.account, real.dataDir);
     if (dataDirProblem !== null) refuse(dataDirProblem, real.account);
     for (const other of others) {
-      if (other.id === account.id) continue;
+      if (other.id === account.id || storageAccountLocation(this.#dataDir, other).scheme !== 'fs') continue;
       const otherPath = await realPathOf(accountPath(this.#dataDir, other));
       // An account that breaks the data directory rule is refused for that (its own fault), not a reason to refuse this one.
       if (dataDirRule(other, otherPath, real.dataDir) !== null) continue;
@@ -175,6 +187,21 @@ export class BackendIsolation {
     }
     this.#verified.set(account.id, real.key);
   }
+
+  /** {@link #verify} for an account in an object store: compared with the other accounts of the same store. */
+  #verifyObjectStore(account: AccountBackend, location: AzureBackendLocation, others: readonly AccountBackend[], detailed: boolean): void {
+    const url = formatAzureUrl(location);
+    for (const other of others) {
+      if (other.id === account.id) continue;
+      const otherLocation = storageAccountLocation(this.#dataDir, other);
+      if (otherLocation.scheme !== location.scheme || !azureLocationsOverlap(location, otherLocation)) continue;
+      this.#verified.delete(other.id);
+      throw new BackendOverlapError(
+        `storage account ${account.id}: its back end overlaps the back end of another storage account${detailed ? ` (${url} and ${formatAzureUrl(otherLocation)}, storage account ${other.id})` : ''}; the service refuses to use it until an admin moves it`,
+      );
+    }
+    this.#verified.set(account.id, url);
+  }
 }
 
 /** Why `account`, at real path `real`, breaks the data directory rule (see BackendIsolation), or null. */
@@ -185,8 +212,9 @@ function dataDirRule(account: AccountBackend, real: string, dataDir: string): st
   return null;
 }
 
+/** The folder of an account on the filesystem (callers skip accounts in object stores first). */
 function accountPath(dataDir: string, account: AccountBackend): string {
-  return storageAccountLocation(dataDir, account).path;
+  return fsFolderOf(storageAccountLocation(dataDir, account));
 }
 
 async function allAccounts(db: ServiceDatabase): Promise<AccountBackend[]> {

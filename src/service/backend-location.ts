@@ -1,23 +1,30 @@
 import { isAbsolute, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../core/errors.js';
+import { formatAzureUrl, parseAzureUrl, type AzureLocation } from '../storage/azure-url.js';
 
 /**
- * Where a storage account's (or one container's) objects live, as parsed from its back-end URL. Only the
- * filesystem exists today; Azure Blob and S3 join this union when their back ends land. Turning a location
- * into a Storage is the composition root's job (server.ts), so nothing else in the service names a back end.
+ * Where a storage account's (or one container's) objects live, as parsed from its back-end URL: a folder,
+ * or a container and prefix in an Azure storage account (a Ferry container is a prefix below the account's:
+ * `azure://ACCOUNT/CONTAINER/PREFIX/<container>`). S3 joins this union when its back end lands. Turning a
+ * location into a Storage is the composition root's job (server.ts), so nothing else in the service names
+ * a back end. No location holds a credential: those come from the service's environment.
  */
-export type BackendLocation = { readonly scheme: 'fs'; readonly path: string };
+export type BackendLocation = FsBackendLocation | AzureBackendLocation;
+export type FsBackendLocation = { readonly scheme: 'fs'; readonly path: string };
+export type AzureBackendLocation = { readonly scheme: 'azure' } & AzureLocation;
 
 /** Schemes the design names but this version cannot open yet: refused with a message that says so. */
-const FUTURE_SCHEMES = new Set(['azure', 's3', 'http', 'https']);
+const FUTURE_SCHEMES = new Set(['s3', 'http', 'https']);
 
 /**
- * Parses a storage account's back-end URL: `fs:/absolute/path` or `file:///absolute/path`. Throws a
- * `UserError` saying what is accepted for anything else, including azure:// and s3:// (not yet supported).
+ * Parses a storage account's back-end URL: `fs:/absolute/path`, `file:///absolute/path` or
+ * `azure://ACCOUNT/CONTAINER[/PREFIX]` (storage/azure-url.ts: a URL carrying a credential is refused).
+ * Throws a `UserError` saying what is accepted for anything else, including s3:// (not yet supported).
  */
 export function parseBackendUrl(url: string): BackendLocation {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  if (scheme === 'azure') return { scheme: 'azure', ...parseAzureUrl(url) };
   let path: string | undefined;
   if (scheme === 'fs') path = url.slice(3);
   else if (scheme === 'file') {
@@ -27,17 +34,23 @@ export function parseBackendUrl(url: string): BackendLocation {
       path = undefined;
     }
   } else if (scheme !== undefined && FUTURE_SCHEMES.has(scheme)) {
-    throw new UserError(`storage back end "${scheme}:" is not supported by this version of the service; use fs:/ABSOLUTE/PATH or omit the back end`);
+    throw new UserError(`storage back end "${scheme}:" is not supported by this version of the service; use fs:/ABSOLUTE/PATH, azure://ACCOUNT/CONTAINER[/PREFIX] or omit the back end`);
   }
   if (path === undefined || path.length === 0 || !isAbsolute(path) || path.includes('\0')) {
-    throw new UserError(`invalid storage back end "${url}": use fs:/ABSOLUTE/PATH (or omit it for the service's data directory)`);
+    throw new UserError(`invalid storage back end "${url}": use fs:/ABSOLUTE/PATH or azure://ACCOUNT/CONTAINER[/PREFIX] (or omit it for the service's data directory)`);
   }
   return { scheme: 'fs', path: normalize(path) };
 }
 
 /** The canonical spelling of a location, as stored in the database. */
 export function formatBackendLocation(location: BackendLocation): string {
-  return `fs:${location.path}`;
+  return location.scheme === 'azure' ? formatAzureUrl(location) : `fs:${location.path}`;
+}
+
+/** The folder of a filesystem location; an Error (a caller's bug) for a location in an object store. */
+export function fsFolderOf(location: BackendLocation): string {
+  if (location.scheme !== 'fs') throw new Error(`${formatBackendLocation(location)} is not a folder`);
+  return location.path;
 }
 
 /** A storage account's location: its back-end URL, or by default DATA_DIR/storage-accounts/<id>. */

@@ -52,6 +52,8 @@ export interface ServeOptions {
   readonly insecureHttp?: boolean;
   /** Called with the built server before it listens (e.g. tests add a route). */
   readonly beforeListen?: (server: FerryServer) => void;
+  /** Where the object stores' credentials come from (AZURE_STORAGE_CONNECTION_STRING, …); none when absent. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface RunningService {
@@ -103,6 +105,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       ...(options.importJobs ? { importJobs: options.importJobs } : {}),
       ...(options.agentTokenLifetimeMs !== undefined ? { agentTokenLifetimeMs: options.agentTokenLifetimeMs } : {}),
       ...(certificate ? { tls: certificate } : {}),
+      ...(options.env ? { env: options.env } : {}),
     });
     await reportRefusedAccounts(server);
     if (certificate) logCertificate(server, certificate.current, 'serving TLS', clock);

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { systemClock, type Clock } from '../core/clock.js';
 import { systemRandom, type RandomSource } from '../core/random.js';
+import { AzureAccounts } from '../storage/azure/azure-accounts.js';
 import { FsObjectCopier } from '../storage/fs/fs-copy.js';
 import { FsStorage } from '../storage/fs/fs-storage.js';
 import type { Storage } from '../storage/storage.js';
@@ -64,6 +65,11 @@ export interface ServerOptions {
   readonly agentTokenLifetimeMs?: number;
   /** Serve HTTPS with this certificate (`--tls-cert`/`--tls-key`); plain HTTP when absent. */
   readonly tls?: ServiceCertificate;
+  /**
+   * Where the object stores' credentials come from (AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY):
+   * they live in the service's environment, never in its database. None when absent.
+   */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** A built, not yet listening server: `app.inject()` drives it in tests, `app.listen()` serves it. */
@@ -80,14 +86,15 @@ export interface FerryServer {
  * afterwards must declare `config.access` like the built-in ones.
  */
 export function buildServer(options: ServerOptions): FerryServer {
+  const backends = new ObjectStores(options.env ?? {});
   const ctx: ServiceContext = {
     db: options.db,
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,
     dataDir: options.dataDir,
-    openBackend,
+    openBackend: (location) => backends.open(location),
     backends: new BackendIsolation(options.dataDir),
-    copyWithinBackend,
+    copyWithinBackend: (source, target) => backends.copier(source, target),
     metrics: new ServiceMetrics(),
     serviceKey: options.serviceKey,
     importJobs: importJobSettings(options.importJobs),
@@ -136,16 +143,31 @@ export function buildServer(options: ServerOptions): FerryServer {
   return { app, ctx, routes };
 }
 
-/** Server-side copy between two locations: every filesystem location can copy to every other. */
-function copyWithinBackend(source: BackendLocation, target: BackendLocation): ObjectCopier | null {
-  if (source.scheme === 'fs' && target.scheme === 'fs') return new FsObjectCopier(source.path, target.path);
-  return null;
-}
-
 /** The back end for each location scheme; the only place in the service that names one. */
-function openBackend(location: BackendLocation): Storage {
-  switch (location.scheme) {
-    case 'fs':
-      return new FsStorage(location.path);
+class ObjectStores {
+  readonly #azure: AzureAccounts;
+
+  constructor(env: NodeJS.ProcessEnv) {
+    this.#azure = new AzureAccounts({ env });
+  }
+
+  /** A UserError when the environment has no credentials for an object store's location. */
+  open(location: BackendLocation): Storage {
+    switch (location.scheme) {
+      case 'fs':
+        return new FsStorage(location.path);
+      case 'azure':
+        return this.#azure.storage(location);
+    }
+  }
+
+  /**
+   * Server-side copy between two locations: every filesystem location can copy to every other (a reflink or
+   * kernel copy), and Azure locations within one storage account (Copy Blob From URL); null otherwise.
+   */
+  copier(source: BackendLocation, target: BackendLocation): ObjectCopier | null {
+    if (source.scheme === 'fs' && target.scheme === 'fs') return new FsObjectCopier(source.path, target.path);
+    if (source.scheme === 'azure' && target.scheme === 'azure') return this.#azure.copier(source, target);
+    return null;
   }
 }

@@ -73,6 +73,7 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
     ...(options.agentTokenLifetime !== undefined ? { agentTokenLifetimeMs: options.agentTokenLifetime } : {}),
     ...(tls ? { tls } : {}),
     ...(options.insecureHttp ? { insecureHttp: true } : {}),
+    env: ctx.env,
   });
   // SIGHUP re-reads the certificate and key (after a renewal); a bad pair is logged and the old one kept.
   const reload = (): void => void service.reloadCertificate().catch(() => undefined);

@@ -10,6 +10,7 @@ import { claimAdoption } from '../jobs/adoption-lease.js';
 import type { ImportJob } from '../jobs/job-records.js';
 import { changeImportJob } from '../jobs/job-store.js';
 import { containerLocationOf } from '../resources/vault-storage.js';
+import { fsFolderOf } from '../backend-location.js';
 import { TEST_ACTOR, driveJob, prepareDisks, storeOf, type DrivenState } from '../testing/import-job-fixtures.js';
 import { bearer, expectStatus, injectAs, startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
 import { buildWorld, type World } from '../testing/world.js';
@@ -38,7 +39,7 @@ function put(token: string, key: string, bytes: Buffer): Promise<LightMyRequestR
 /** Where the job's objects live on disk: its container of its storage account, under import/<jobId>/. */
 async function importFolder(): Promise<string> {
   const job = (await injectAs(f, w.adminToken, 'GET', jobUrl())).json<ImportJob>();
-  return join((await containerLocationOf(f.ctx, job)).path, 'import', w.jobId);
+  return join(fsFolderOf(await containerLocationOf(f.ctx, job)), 'import', w.jobId);
 }
 
 describe('import objects', () => {

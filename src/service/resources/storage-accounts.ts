@@ -27,7 +27,7 @@ export interface StorageAccountSpec {
 /**
  * Creates a storage account in the tenant. Only an admin may name a back end (a filesystem path on the
  * service's host is the admin's to give out): a tenant-admin that does gets `ForbiddenError`. An invalid or
- * not yet supported back-end URL is a `UserError`; a back end that overlaps the service's data directory
+ * not yet supported back-end URL, or an object store the service has no credentials for, is a `UserError`; a back end that overlaps the service's data directory
  * or another account's back end (real paths) `BackendOverlapError`; a taken name `AlreadyExistsError`; an
  * invisible tenant `NotFoundError`.
  */
@@ -39,7 +39,10 @@ export async function createStorageAccount(ctx: ServiceContext, principal: Princ
     await recordAudit(ctx, { ...audit, target: { type: 'storage-account', id: null }, outcome: 'refused', detail: { ...audit.detail, error: refusal.message } });
     throw refusal;
   }
-  const backend = spec.backend === undefined ? null : formatBackendLocation(parseBackendUrl(spec.backend));
+  const location = spec.backend === undefined ? null : parseBackendUrl(spec.backend);
+  // Refused now rather than at the first backup: an object store's credentials must be in the service's environment.
+  if (location !== null) await ctx.openBackend(location).close();
+  const backend = location === null ? null : formatBackendLocation(location);
   const row: StorageAccountsTable = {
     id: newRecordId(ctx.random),
     tenant_id: tenantId,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Storage } from '../../storage/storage.js';
-import type { ObjectCopier } from '../backend-location.js';
+import { fsFolderOf, type ObjectCopier } from '../backend-location.js';
 import type { ServiceContext } from '../context.js';
 import { claimAdoption, releaseAdoption } from '../jobs/adoption-lease.js';
 import { readJob, type ImportJob } from '../jobs/job-records.js';
@@ -150,7 +150,7 @@ describe('the adoption of an import into its vault', () => {
     // The vault's seed is no longer pending; no temporary file was left in the vault.
     assert.equal(await f.db.selectFrom('import_jobs').select('open_vault_id').where('id', '=', w.jobId).executeTakeFirstOrThrow().then((r) => r.open_vault_id), null);
     const location = await containerLocationOf(f.ctx, { storageAccountId: w.a.storageAccountId, container: (await f.db.selectFrom('vaults').select('container').where('id', '=', w.a.vaultId).executeTakeFirstOrThrow()).container });
-    const leftovers = (await readdir(location.path, { recursive: true })).filter((name) => name.includes('.tmp-'));
+    const leftovers = (await readdir(fsFolderOf(location), { recursive: true })).filter((name) => name.includes('.tmp-'));
     assert.deepEqual(leftovers, []);
   });
 
@@ -222,7 +222,7 @@ describe('the adoption of an import into its vault', () => {
   it('fails the adoption naming the object whose bytes do not match its name; nothing of it reaches the vault; it may be asked again', async () => {
     const { job: ingested, imported } = await completedImport(3);
     const bad = imported.packs[1]!;
-    const importRoot = (await containerLocationOf(f.ctx, ingested)).path;
+    const importRoot = fsFolderOf(await containerLocationOf(f.ctx, ingested));
     await writeFile(join(importRoot, 'import', w.jobId, ...bad.split('/')), Buffer.from('damaged in the container'));
     for (const serverSide of [true, false]) {
       await requestAdoption();
@@ -259,7 +259,7 @@ describe('the adoption of an import into its vault', () => {
     assert.equal(await runAdoption(contextWith(copies), w.jobId, { owner: 'w', leaseMs: LEASE_MS }), 'adopted');
     assert.ok(!copies.includes(kept));
     assert.ok(copies.includes(short));
-    assert.equal((await stat(join((await containerLocationOf(f.ctx, { storageAccountId: w.a.storageAccountId, container: (await f.db.selectFrom('vaults').select('container').where('id', '=', w.a.vaultId).executeTakeFirstOrThrow()).container })).path, ...short.split('/')))).size, imported.bytes.get(short)!.length);
+    assert.equal((await stat(join(fsFolderOf(await containerLocationOf(f.ctx, { storageAccountId: w.a.storageAccountId, container: (await f.db.selectFrom('vaults').select('container').where('id', '=', w.a.vaultId).executeTakeFirstOrThrow()).container })), ...short.split('/')))).size, imported.bytes.get(short)!.length);
     assert.equal((await job()).adoption!.objectsDone, imported.bytes.size, 'skipped objects count as adopted');
   });
 
