@@ -1,5 +1,5 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { BlockBlobClient, ContainerClient, ContainerListBlobFlatSegmentResponse } from '@azure/storage-blob';
 import { IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
 import { formatAzureUrl, type AzureLocation } from '../azure-url.js';
 import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
@@ -177,11 +177,12 @@ export class AzureBlobStorage implements Storage {
     assertValidPrefix(prefix);
     let continuationToken: string | undefined;
     do {
-      let page;
+      let page: ContainerListBlobFlatSegmentResponse | undefined;
       try {
         page = await this.#request('list', prefix, async () => {
           const pages = this.#container.listBlobsFlat({ prefix: this.#base + prefix }).byPage({ maxPageSize: LIST_PAGE, ...(continuationToken ? { continuationToken } : {}) });
-          return (await pages.next()).value;
+          const next: IteratorResult<ContainerListBlobFlatSegmentResponse> = await pages.next();
+          return next.done ? undefined : next.value;
         });
       } catch (err) {
         // A missing container holds no objects, as a missing folder on the filesystem; nothing else is taken as empty.

@@ -28,9 +28,9 @@ export class FaultProxy {
 
   /** Starts a proxy to `target` on a free 127.0.0.1 port. */
   static async start(target: { host: string; port: number }): Promise<FaultProxy> {
-    let proxy: FaultProxy | undefined;
-    const server = createServer((req, res) => proxy!.handle(req, res));
-    proxy = new FaultProxy(server, target);
+    const server = createServer();
+    const proxy = new FaultProxy(server, target);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => proxy.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
