@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { displayPath, matchText } from './byte-path.js';
-import { goQuote, isUtf8, lossyText, needsQuoting } from './go-quote.js';
+import { goQuote, goUnquote, isUtf8, lossyText, needsQuoting } from './go-quote.js';
 
 const b = (hex: string): Buffer => Buffer.from(hex.replace(/ /g, ''), 'hex');
 const t = (text: string): Buffer => Buffer.from(text, 'utf8');
@@ -61,5 +61,19 @@ describe('lossyText and matchText', () => {
     assert.equal(isUtf8(b('eda080')), false);
     assert.equal(isUtf8(b('f0908080')), true);
     assert.equal(isUtf8(b('e0 80 80')), false);
+  });
+});
+
+describe('goUnquote', () => {
+  it('gives back the bytes of every quoted form', () => {
+    for (const hex of ['636166e9', '6361665c786539', '0708 0c0a0d09 0b 011b7f', 'c285c2a0c2ad e2808b f3b08080', 'eda080 c080 61e282 ff c3a9', '22 5c 22', '']) {
+      const bytes = b(hex);
+      assert.deepEqual(goUnquote(goQuote(bytes)), bytes, hex);
+    }
+  });
+
+  it('reads octal and upper-case hex escapes as Go does, and refuses what is not a Go string literal', () => {
+    assert.deepEqual(goUnquote('"caf\\351\\xE9"'), b('636166e9e9'));
+    for (const bad of ['caf', '"caf', '"a"b"', '"\\q"', '"\\x4"', '"\\ud800"', '"\\400"', '"\\U00110000"', '"a\\"']) assert.equal(goUnquote(bad), undefined, bad);
   });
 });

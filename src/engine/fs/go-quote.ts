@@ -98,3 +98,47 @@ export function needsQuoting(bytes: Uint8Array): boolean {
   for (const { code } of runes(bytes)) if (code === undefined || code === REPLACEMENT || !isPrint(code)) return true;
   return false;
 }
+
+const UNESCAPES: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 0x5c, '"': 0x22 };
+
+/**
+ * The bytes a Go double-quoted string literal stands for (the inverse of {@link goQuote}, and of Go's
+ * `strconv.Unquote` for such literals), or `undefined` when `text` is not one. Lets a user paste a quoted
+ * path that a listing printed.
+ */
+export function goUnquote(text: string): Buffer | undefined {
+  if (text.length < 2 || !text.startsWith('"') || !text.endsWith('"')) return undefined;
+  const out: number[] = [];
+  const body = text.slice(1, -1);
+  for (let i = 0; i < body.length; ) {
+    const ch = body[i]!;
+    if (ch === '"' || ch === '\n') return undefined;
+    if (ch !== '\\') {
+      const cp = body.codePointAt(i)!;
+      out.push(...Buffer.from(String.fromCodePoint(cp), 'utf8'));
+      i += cp > 0xffff ? 2 : 1;
+      continue;
+    }
+    const kind = body[i + 1];
+    if (kind === undefined) return undefined;
+    if (kind in UNESCAPES) {
+      out.push(UNESCAPES[kind]!);
+      i += 2;
+      continue;
+    }
+    const digits = kind === 'x' ? 2 : kind === 'u' ? 4 : kind === 'U' ? 8 : /[0-7]/.test(kind) ? 3 : 0;
+    const start = kind >= '0' && kind <= '7' ? i + 1 : i + 2;
+    const raw = body.slice(start, start + digits);
+    if (digits === 0 || raw.length !== digits || !(digits === 3 ? /^[0-7]{3}$/ : /^[0-9a-fA-F]+$/).test(raw)) return undefined;
+    const value = parseInt(raw, digits === 3 ? 8 : 16);
+    if (digits <= 3) {
+      if (value > 0xff) return undefined;
+      out.push(value);
+    } else {
+      if (value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) return undefined;
+      out.push(...Buffer.from(String.fromCodePoint(value), 'utf8'));
+    }
+    i = start + digits;
+  }
+  return Buffer.from(out);
+}
