@@ -66,9 +66,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   noLockOption(repoCommand(program, 'snapshots', 'list snapshots')).action((opts: RepoOptions) => run(snapshotsCommand(ctx, opts)));
   noLockOption(repoCommand(program, 'ls', 'list the files of a snapshot'))
     .argument('<snapshot>', 'snapshot id or "latest"')
-    .argument('[path]', 'only entries below this path')
+    .argument('[folder...]', 'list only these folders (absolute paths) and their entries; a quoted path as ls prints it works too')
     .option('-l, --long', 'show mode (+ ACL, @ extended attributes), owner, size and time')
-    .action((ref: string, path: string | undefined, opts: LsOptions) => run(lsCommand(ctx, ref, path, opts)));
+    .option('--recursive', 'with folders: list everything below them, not only their direct entries')
+    .action((ref: string, folders: string[], opts: LsOptions) => run(lsCommand(ctx, ref, folders, opts)));
   noLockOption(repoCommand(program, 'restore', 'restore a snapshot'))
     .argument('<snapshot>', 'snapshot id or "latest"')
     .addOption(new Option('-t, --target <DIR>', 'directory to restore into').makeOptionMandatory())

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TreeNode } from '../engine/snapshot/tree-format.js';
-import { longListing, modeString, xattrMarker, xattrsJson } from './node-listing.js';
+import { longListing, modeString, xattrMarker } from './node-listing.js';
 
 const xattr = (name: string | Buffer, value = ''): { name: Buffer; value: Buffer } => ({ name: Buffer.isBuffer(name) ? name : Buffer.from(name), value: Buffer.from(value) });
 
@@ -45,13 +45,5 @@ describe('ls -l rendering', () => {
     assert.match(longListing(node, '/srv/f', undefined), /^-rw-r-----@ {2}1000 {4}50 {7}1234 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \/srv\/f$/);
     assert.match(longListing({ ...node, xattrs: undefined }, '/srv/f', undefined), /^-rw-r----- {3}1000 /);
     assert.match(longListing({ ...node, type: 'symlink', mode: 0o777 }, '/l', 'f'), /^lrwxrwxrwx@ .* \/l -> f$/);
-  });
-
-  it('carries attributes in --json as base64 values, with name_raw for names that are not UTF-8', () => {
-    const raw = Buffer.from([0x75, 0x2e, 0xff]);
-    assert.deepEqual(xattrsJson([xattr('user.a', '1'), { name: raw, value: Buffer.from([0, 0xff]) }]), [
-      { name: 'user.a', value: 'MQ==' },
-      { name_raw: raw.toString('base64'), value: 'AP8=' },
-    ]);
   });
 });

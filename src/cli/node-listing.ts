@@ -1,4 +1,4 @@
-import type { TreeNode, Xattr } from '../engine/snapshot/tree-format.js';
+import type { TreeNode } from '../engine/snapshot/tree-format.js';
 
 const TYPE_CHARS: Record<TreeNode['type'], string> = { file: '-', dir: 'd', symlink: 'l', fifo: 'p', socket: 's', chardev: 'c', blockdev: 'b' };
 const ACL_NAMES = new Set(['system.posix_acl_access', 'system.posix_acl_default']);
@@ -39,16 +39,4 @@ function localTime(mtimeNs: bigint): string {
 /** One `ls -l` line (without the newline): mode and attribute marker, uid, gid, size, mtime, path. */
 export function longListing(node: TreeNode, path: string, linkTarget: string | undefined): string {
   return `${modeString(node)}${xattrMarker(node)} ${pad(node.uid, 5)} ${pad(node.gid, 5)} ${pad(node.size, 10)} ${localTime(node.mtimeNs)} ${path}${linkTarget !== undefined ? ` -> ${linkTarget}` : ''}`;
-}
-
-/**
- * A node's extended attributes for `ls --json`, as restic names them: `name` (or `name_raw`, base64, when
- * the name is not UTF-8) and `value` in base64.
- */
-export function xattrsJson(xattrs: readonly Xattr[]): Record<string, string>[] {
-  return xattrs.map((x): Record<string, string> => {
-    const text = x.name.toString('utf8');
-    const value = x.value.toString('base64');
-    return Buffer.from(text, 'utf8').equals(x.name) ? { name: text, value } : { name_raw: x.name.toString('base64'), value };
-  });
 }

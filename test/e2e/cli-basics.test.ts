@@ -50,7 +50,7 @@ describe('CLI basics', () => {
     assert.deepEqual(list[0]!.paths, [source]);
     assert.equal(typeof list[0]!.hostname, 'string');
     assert.ok(!Number.isNaN(Date.parse(list[0]!.time as string)));
-    const ls = await ferryOk(['ls', '-r', repo, (summary.snapshot_id as string).slice(0, 8), source]);
+    const ls = await ferryOk(['ls', '-r', repo, (summary.snapshot_id as string).slice(0, 8), source, '--recursive']);
     assert.deepEqual(ls.stdout.trim().split('\n'), [`${source}/`, `${source}/keep/`, `${source}/keep/a.txt`]);
   });
 

@@ -75,7 +75,7 @@ describe('extended attributes and ACLs round-trip (oracle: rsync -aHAX)', { skip
   });
 
   it('ls -l marks ACLs with + and other attributes with @; ls --json carries them in base64', async () => {
-    const long = (await ferryOk(['ls', '-r', repo, first, source, '-l'])).stdout;
+    const long = (await ferryOk(['ls', '-r', repo, first, source, '--recursive', '-l'])).stdout;
     const mark = (rel: string): string => {
       const line = long.split('\n').find((l) => l.endsWith(` ${join(source, rel)}`) || l.includes(` ${join(source, rel)} -> `));
       assert.ok(line, `${rel} listed`);

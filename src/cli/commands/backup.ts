@@ -10,6 +10,7 @@ import { loadIndexWarning } from '../damaged-objects.js';
 import { reportBackupRun } from '../run-report.js';
 import { followSeed, reportUnhealedSnapshots, type SeedFollowUp } from '../seed-adoption.js';
 import { formatBytes, formatDuration } from '../format.js';
+import { bytesFields } from '../node-json.js';
 import { ProgressLine } from '../progress-line.js';
 import { checkSources, excludeRules, type ExcludeOptions } from '../backup-excludes.js';
 
@@ -151,7 +152,7 @@ async function runBackup(
       onSkipped: (entry) => {
         line.stop();
         onProblem(`cannot read ${entry.path}: ${entry.error}`);
-        if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'error', error: { message: entry.error }, during: 'archival', item: entry.path }) + '\n');
+        if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'error', error: { message: entry.error }, during: 'archival', ...bytesFields('item', entry.pathBytes) }) + '\n');
         else ctx.stderr.write(`warning: cannot read ${entry.path}: ${entry.error}\n`);
         line.startTicking();
       },

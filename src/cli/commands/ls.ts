@@ -1,52 +1,93 @@
 import { InterruptedError, UserError } from '../../core/errors.js';
-import type { Id } from '../../core/ids.js';
+import { shortId, type Id } from '../../core/ids.js';
 import { displayPath } from '../../engine/fs/byte-path.js';
+import { goUnquote } from '../../engine/fs/go-quote.js';
+import type { Snapshot } from '../../engine/snapshot/snapshot.js';
 import { decodeTree, type TreeNode } from '../../engine/snapshot/tree-format.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 import { findSnapshotExplained, loadIndexWarning } from '../damaged-objects.js';
-import { longListing, xattrsJson } from '../node-listing.js';
+import { jsonLine, nodeJson, type JsonField } from '../node-json.js';
+import { longListing } from '../node-listing.js';
+import { ListingFilter, type FolderPath } from '../listing-filter.js';
 
 export interface LsOptions extends RepoOptions {
   /** `-l`: mode (with `+` for an ACL, `@` for other extended attributes), owner, size and time. */
   readonly long?: boolean;
+  /** With folders given: everything below them, not only their direct entries. */
+  readonly recursive?: boolean;
 }
 
-/** `ferry ls SNAPSHOT [PATH]`: the entries of a snapshot, below PATH when given. */
-export async function lsCommand(ctx: CliContext, ref: string, prefix: string | undefined, options: LsOptions): Promise<number> {
+/**
+ * `ferry ls SNAPSHOT [FOLDER…]`, as restic's: every entry of the snapshot; with folders, each folder
+ * and its direct entries (a file: itself), and with `--recursive` everything below them. A folder
+ * missing from the snapshot is an error naming the snapshot's paths (restic prints nothing). With
+ * `--json`, a snapshot line, then one node line per entry (see node-json.ts).
+ */
+export async function lsCommand(ctx: CliContext, ref: string, folders: readonly string[], options: LsOptions): Promise<number> {
+  const filter = new ListingFilter(folders.map(folderArgument), options.recursive === true);
   const { repo, target } = await openLockedRepository(ctx, options);
   await loadIndexWarning(ctx, repo, target);
-  const { snapshot } = await findSnapshotExplained(ctx, repo, target, ref);
-  const start = (prefix ?? '/').replace(/\/+$/, '');
-  let found = start === '';
-  const visit = async (tree: Id, dir: string): Promise<void> => {
+  const { id, snapshot } = await findSnapshotExplained(ctx, repo, target, ref);
+  if (options.json) ctx.stdout.write(jsonLine(snapshotJson(id, snapshot)));
+  const visit = async (tree: Id, dir: Buffer): Promise<void> => {
     for (const node of decodeTree(await repo.loadBlob('tree', tree))) {
       // Stops a long listing on Ctrl-C or a closed stdout (`ferry ls … | head`) even when its trees are cached.
       if (ctx.signal.aborted) throw new InterruptedError('listing interrupted');
-      const path = `${dir}/${displayPath(node.name)}`;
-      const inside = start === '' || path === start || path.startsWith(`${start}/`);
-      const onTheWay = start.startsWith(`${path}/`);
-      if (!inside && !onTheWay) continue;
-      if (inside) {
-        found = true;
-        print(ctx, options, node, path);
-      }
-      if (node.subtree) await visit(node.subtree, path);
+      const path = Buffer.concat([dir, SLASH, node.name]);
+      const { list, descend } = filter.visit(path);
+      if (list) print(ctx, options, node, path);
+      if (descend && node.subtree) await visit(node.subtree, path);
     }
   };
-  await visit(snapshot.tree, '');
-  if (!found) throw new UserError(`${start} is not in this snapshot; its paths are ${snapshot.paths.join(', ')}`);
+  await visit(snapshot.tree, Buffer.alloc(0));
+  const missing = filter.notFound();
+  if (missing.length > 0) {
+    const which = missing.map((m) => displayPath(m)).join(', ');
+    throw new UserError(`${which} ${missing.length === 1 ? 'is' : 'are'} not in snapshot ${shortId(id)}; its paths are ${snapshot.paths.join(', ')} (list them with \`ferry ls ${shortId(id)}\`)`);
+  }
   return 0;
 }
 
-function print(ctx: CliContext, options: LsOptions, node: TreeNode, path: string): void {
-  const linkTarget = node.type === 'symlink' ? displayPath(node.linkTarget!) : undefined;
+const SLASH = Buffer.from('/');
+
+/**
+ * A folder argument as bytes: absolute, as the snapshot stores paths; a Go-quoted form as `ls` prints
+ * it for names that are not printable UTF-8 (`"/srv/caf\xe9"`) stands for its exact bytes.
+ */
+function folderArgument(arg: string): FolderPath {
+  const bytes = arg.startsWith('"') ? goUnquote(arg) : Buffer.from(arg, 'utf8');
+  if (bytes === undefined) throw new UserError(`${arg} is not a path nor a quoted path as \`ferry ls\` prints one (like "/srv/caf\\xe9"); check its quotes and escapes`);
+  if (bytes[0] !== 0x2f) throw new UserError(`${arg} is not an absolute path; give the path as the snapshot lists it, starting with / (see \`ferry ls SNAPSHOT\`)`);
+  return bytes;
+}
+
+/** The snapshot line of `ls --json`, with restic's field names (empty optional fields left out, as restic does). */
+function snapshotJson(id: Id, s: Snapshot): Record<string, JsonField> {
+  return {
+    time: s.time,
+    ...(s.parent ? { parent: s.parent } : {}),
+    tree: s.tree,
+    paths: s.paths,
+    ...(s.hostname ? { hostname: s.hostname } : {}),
+    ...(s.username ? { username: s.username } : {}),
+    ...(s.uid ? { uid: s.uid } : {}),
+    ...(s.gid ? { gid: s.gid } : {}),
+    ...(Array.isArray(s.excludes) && s.excludes.length > 0 ? { excludes: s.excludes } : {}),
+    ...(s.tags.length > 0 ? { tags: s.tags } : {}),
+    id,
+    short_id: shortId(id),
+    message_type: 'snapshot',
+    struct_type: 'snapshot',
+  };
+}
+
+function print(ctx: CliContext, options: LsOptions, node: TreeNode, path: Buffer): void {
+  const linkTarget = node.linkTarget !== undefined ? displayPath(node.linkTarget) : undefined;
   if (options.json) {
-    const mtime = new Date(Number(node.mtimeNs / 1_000_000n)).toISOString();
-    const xattrs = node.xattrs ? { extended_attributes: xattrsJson(node.xattrs) } : {};
-    ctx.stdout.write(JSON.stringify({ path, type: node.type, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, mtime, ...xattrs }) + '\n');
+    ctx.stdout.write(jsonLine(nodeJson(node, path)));
   } else if (options.long) {
-    ctx.stdout.write(`${longListing(node, path, linkTarget)}\n`);
+    ctx.stdout.write(`${longListing(node, displayPath(path), linkTarget)}\n`);
   } else {
-    ctx.stdout.write(`${path}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${displayPath(node.linkTarget!)}` : ''}\n`);
+    ctx.stdout.write(`${displayPath(path)}${node.type === 'dir' ? '/' : ''}${linkTarget !== undefined ? ` -> ${linkTarget}` : ''}\n`);
   }
 }

@@ -7,6 +7,7 @@ import { RestoreSelection } from '../../engine/restorer/restore-selection.js';
 import { openLockedRepository, type CliContext, type RepoOptions, type RepositoryTarget } from '../context.js';
 import { findSnapshotExplained, loadIndexWarning } from '../damaged-objects.js';
 import { formatBytes, formatDuration } from '../format.js';
+import { bytesFields } from '../node-json.js';
 import { ProgressLine } from '../progress-line.js';
 
 export interface RestoreOptions extends RepoOptions {
@@ -50,7 +51,7 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
   line.startTicking();
   const report = (kind: string) => (p: RestoreProblem): void => {
     line.stop();
-    if (options.json) ctx.stdout.write(JSON.stringify({ message_type: kind, item: p.path, error: { message: p.error } }) + '\n');
+    if (options.json) ctx.stdout.write(JSON.stringify({ message_type: kind, ...bytesFields('item', p.pathBytes), error: { message: p.error } }) + '\n');
     else ctx.stderr.write(`${kind}: ${p.path}: ${p.error}\n`);
     line.startTicking();
   };
@@ -71,7 +72,7 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
       onXattrProblem: (p) => {
         xattrProblems.push(p);
         line.stop();
-        if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'warning', item: p.path, attribute: p.attribute, error: { message: p.error } }) + '\n');
+        if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'warning', ...bytesFields('item', p.pathBytes), attribute: p.attribute, error: { message: p.error } }) + '\n');
         else ctx.stderr.write(`warning: ${p.path}: extended attribute ${p.attribute} not set: ${p.error}\n`);
         line.startTicking();
       },

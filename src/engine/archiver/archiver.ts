@@ -38,10 +38,15 @@ export interface ArchiveCounts {
   dirsUnmodified: number;
 }
 
+/** A source entry that could not be read: what the snapshot records, and the exact path (for `--json`). */
+export interface SkippedSource extends SkippedEntry {
+  readonly pathBytes: Buffer;
+}
+
 export interface ArchiverOptions {
   readonly excludes: Excludes;
   readonly progress: BackupProgress;
-  readonly onSkipped: (entry: SkippedEntry) => void;
+  readonly onSkipped: (entry: SkippedSource) => void;
   readonly signal?: AbortSignal;
   /** Leave extended attributes and ACLs out of the snapshot (`backup --no-xattrs`). */
   readonly noXattrs?: boolean;
@@ -329,6 +334,6 @@ export class Archiver {
     if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted', { cause: err });
     const message = err instanceof Error ? err.message : String(err);
     this.options.progress.errors++;
-    this.options.onSkipped({ path: displayPath(path), error: message });
+    this.options.onSkipped({ path: displayPath(path), error: message, pathBytes: path });
   }
 }

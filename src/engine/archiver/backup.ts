@@ -3,7 +3,7 @@ import type { Id } from '../../core/ids.js';
 import type { Repository, SnapshotRecord } from '../repository/repository.js';
 import type { BackupSummary, SkippedEntry, Snapshot } from '../snapshot/snapshot.js';
 import type { WriterStats } from '../repository/repository-writer.js';
-import { Archiver, type ArchiveCounts, type BackupProgress } from './archiver.js';
+import { Archiver, type ArchiveCounts, type BackupProgress, type SkippedSource } from './archiver.js';
 import { Excludes, type ExcludeRules } from './excludes.js';
 import { LockLostError } from '../repository/lock-lost-error.js';
 
@@ -18,7 +18,7 @@ export interface BackupRequest {
   readonly uid: number;
   readonly gid: number;
   readonly progress?: BackupProgress;
-  readonly onSkipped?: (entry: SkippedEntry) => void;
+  readonly onSkipped?: (entry: SkippedSource) => void;
   readonly signal?: AbortSignal;
   /**
    * The lock the backup runs under: checked before every index file and right before the snapshot; when
@@ -79,7 +79,7 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
     noXattrs: request.noXattrs === true,
     signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
     onSkipped: (entry) => {
-      skipped.push(entry);
+      skipped.push({ path: entry.path, error: entry.error });
       request.onSkipped?.(entry);
     },
   });

@@ -1,7 +1,7 @@
 import { lstat, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UserError } from '../../core/errors.js';
-import { bytePath, displayPath } from '../fs/byte-path.js';
+import { bytePath, matchText } from '../fs/byte-path.js';
 import { PatternList, quoteArg } from '../filter/pattern-list.js';
 
 /** What `ferry backup` leaves out, with restic's meaning for each option. */
@@ -82,7 +82,7 @@ export class Excludes {
   /** True when the entry at `path` (with its lstat result) is left out. */
   async excluded(path: Buffer, st: EntryStat): Promise<boolean> {
     if (this.empty) return false;
-    const text = displayPath(path);
+    const text = matchText(path);
     if (!this.exclude.empty && this.exclude.match(text).matched) return true;
     if (!this.iexclude.empty && this.iexclude.match(text).matched) return true;
     const largerThan = this.rules.largerThan;

@@ -5,6 +5,7 @@ import { objectKey, folderOf, idOfKey } from '../../storage/layout.js';
 import { ContentHasher } from '../crypto/content-id.js';
 import { sha256Id } from '../crypto/sha256.js';
 import { BlobCodec } from '../pack/blob-codec.js';
+import { displayPath } from '../fs/byte-path.js';
 import type { UnreadableIndexFile } from '../index/index-set.js';
 import { MasterIndex } from '../index/master-index.js';
 import { openPackHeader, type PackedBlob } from '../pack/pack-format.js';
@@ -234,7 +235,7 @@ class SnapshotWalker {
         const blob = this.repo.index.find('data', id);
         const strayBlob = blob ? undefined : this.unindexed.find('data', id);
         if (strayBlob) result.add(strayBlob.packId);
-        else if (!blob) this.errors.push(`snapshot ${shortId(snapshotId)}: data blob ${shortId(id)} of ${node.name.toString()} is not in the index nor in any pack: ${LOST}`);
+        else if (!blob) this.errors.push(`snapshot ${shortId(snapshotId)}: data blob ${shortId(id)} of ${displayPath(node.name)} is not in the index nor in any pack: ${LOST}`);
         else if (this.badPacks.has(blob.packId)) result.add(blob.packId);
       }
       if (node.subtree) for (const packId of await this.packsReachedFrom(node.subtree, snapshotId)) result.add(packId);

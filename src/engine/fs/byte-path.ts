@@ -2,6 +2,8 @@
  * File system paths as raw bytes. File names may hold any byte but `/` and NUL, including bytes that
  * are not UTF-8, so the engine keeps paths as Buffers and hands them to node:fs as they are.
  */
+import { goQuote, lossyText, needsQuoting } from './go-quote.js';
+
 const SLASH = Buffer.from('/');
 
 export function bytePath(path: string): Buffer {
@@ -13,11 +15,20 @@ export function joinBytePath(dir: Buffer, name: Buffer): Buffer {
   return dir.length > 0 && dir[dir.length - 1] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, SLASH, name]);
 }
 
-/** A printable form for messages; bytes that are not UTF-8 show as escapes. */
-export function displayPath(path: Buffer): string {
-  const text = path.toString('utf8');
-  if (Buffer.from(text, 'utf8').equals(path)) return text;
-  let out = '';
-  for (const byte of path) out += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
-  return out;
+/**
+ * How a path is shown to a person (listings, warnings, errors): as it is when it is printable UTF-8;
+ * otherwise (a byte that is not UTF-8, a control or other non-printing character, U+FFFD, or a leading
+ * `"`) as a Go double-quoted string, as restic quotes such names: `"/srv/caf\xe9"`. The quotes say the
+ * escapes are escapes, so no real name prints the same as another.
+ */
+export function displayPath(path: Uint8Array): string {
+  return needsQuoting(path) ? goQuote(path) : Buffer.from(path).toString('utf8');
+}
+
+/**
+ * The text patterns are matched against: each byte that is not UTF-8 becomes U+FFFD, one rune, as in
+ * restic (whose patterns see Go strings, where `?` matches such a byte).
+ */
+export function matchText(path: Uint8Array): string {
+  return lossyText(path);
 }

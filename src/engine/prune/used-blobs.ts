@@ -1,6 +1,7 @@
 import { forEachLimit } from '../../core/concurrency.js';
 import { shortId, type Id } from '../../core/ids.js';
 import type { IndexedPack } from '../index/index-format.js';
+import { displayPath } from '../fs/byte-path.js';
 import { MasterIndex } from '../index/master-index.js';
 import { BlobReader } from '../repository/blob-reader.js';
 import type { Repository, SnapshotRecord } from '../repository/repository.js';
@@ -70,7 +71,7 @@ export async function findUsedBlobs(
       for (const node of nodes) {
         for (const id of node.content ?? []) {
           if (index.find('data', id)) used.add(id);
-          else problems.push(`snapshot ${snapshot}: data blob ${shortId(id)} of ${node.name.toString()} is not in the index`);
+          else problems.push(`snapshot ${snapshot}: data blob ${shortId(id)} of ${displayPath(node.name)} is not in the index`);
         }
         if (node.subtree && !reachedBy.has(node.subtree)) {
           reachedBy.set(node.subtree, reachedBy.get(tree)!);

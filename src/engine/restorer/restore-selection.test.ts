@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { matchText } from '../fs/byte-path.js';
 import { RestoreSelection } from './restore-selection.js';
 
 describe('RestoreSelection (restic restore)', () => {
@@ -49,5 +50,11 @@ describe('RestoreSelection (restic restore)', () => {
     const s = new RestoreSelection({ include: ['*.txt', 'never'] });
     s.select('/a.txt', false);
     assert.deepEqual(s.unmatched(), ['--include never']);
+  });
+
+  it('patterns see a byte that is not UTF-8 as one character, as restic (Go strings) does', () => {
+    const path = matchText(Buffer.from([0x2f, 0x63, 0x61, 0x66, 0xe9]));
+    assert.equal(new RestoreSelection({ include: ['caf?'] }).select(path, false).selected, true);
+    assert.equal(new RestoreSelection({ include: ['caf\\\\xe9'] }).select(path, false).selected, false, 'the escape is not the byte');
   });
 });

@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, rm, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { isErrno, UserError } from '../../core/errors.js';
-import { displayPath } from '../fs/byte-path.js';
 
 /**
  * Creates entries inside a restore target without ever following a symlink that was there before:
@@ -58,7 +57,8 @@ export async function replacing(path: Buffer, create: () => void): Promise<void>
 async function removeNonDirectory(path: Buffer): Promise<void> {
   const st = await lstat(path);
   if (st.isDirectory()) {
-    throw new UserError(`cannot restore ${displayPath(path)}: a directory is in the way; restore into an empty target`);
+    // `path` reaches the entry through /proc/self/fd (see DirHandle): the caller names it by its snapshot path.
+    throw new UserError('a directory is in the way in the target; remove it or restore into an empty target');
   }
   await unlink(path);
 }

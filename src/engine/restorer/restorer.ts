@@ -3,7 +3,7 @@ import { chmod, lchown, link, lstat, mkdir, realpath, rmdir, type FileHandle } f
 import { InterruptedError, IntegrityError, isErrno } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
 import { Semaphore } from '../../core/semaphore.js';
-import { bytePath, displayPath, joinBytePath } from '../fs/byte-path.js';
+import { bytePath, displayPath, joinBytePath, matchText } from '../fs/byte-path.js';
 import { DirHandle } from '../fs/dir-handle.js';
 import { makeFifo, makeNode, setTimesNs } from '../os/posix-extras.js';
 import { writeXattrs, xattrFailureReason } from '../os/xattrs.js';
@@ -21,7 +21,10 @@ export interface RestoreProgress {
 
 /** An entry that could not be restored, with the snapshot path and why. */
 export interface RestoreProblem {
+  /** The snapshot path as shown to a person (see `displayPath`). */
   readonly path: string;
+  /** The snapshot path's exact bytes (for `--json`). */
+  readonly pathBytes: Buffer;
   readonly error: string;
   /** Set when a blob the entry needs is in no readable index file (rebuilding the index may find it in a pack). */
   readonly notIndexed?: boolean;
@@ -30,6 +33,7 @@ export interface RestoreProblem {
 /** An extended attribute (or ACL) that could not be set on an otherwise restored entry. */
 export interface XattrProblem {
   readonly path: string;
+  readonly pathBytes: Buffer;
   /** The attribute's name, e.g. `trusted.x` or `system.posix_acl_access` (bytes that are not UTF-8 escaped). */
   readonly attribute: string;
   readonly error: string;
@@ -86,7 +90,7 @@ export class Restorer {
     await mkdir(target, { recursive: true });
     // The target itself may be reached through a symlink the user chose; below it nothing is followed.
     const real = bytePath(await realpath(target));
-    return this.restoreTree(rootTree, real, real, '');
+    return this.restoreTree(rootTree, real, real, Buffer.alloc(0));
   }
 
   /**
@@ -95,14 +99,14 @@ export class Restorer {
    * A folder that is not selected itself is walked when something below it may be, and kept only when
    * something below it was selected (as restic does). Returns whether any entry here or below was selected.
    */
-  private async restoreTree(tree: Id, access: Buffer, realDir: Buffer, snapshotDir: string): Promise<boolean> {
+  private async restoreTree(tree: Id, access: Buffer, realDir: Buffer, snapshotDir: Buffer): Promise<boolean> {
     let nodes: TreeNode[];
     let dir: DirHandle;
     try {
       nodes = decodeTree(await this.repo.loadBlob('tree', tree));
       dir = await DirHandle.open(access);
     } catch (err) {
-      this.problem(snapshotDir || '/', err);
+      this.problem(snapshotDir.length > 0 ? snapshotDir : SLASH, err);
       return false;
     }
     let any = false;
@@ -110,8 +114,8 @@ export class Restorer {
       const wanted = nodes
         .filter((node) => isSafeName(node.name))
         .map((node) => {
-          const snapshotPath = `${snapshotDir}/${displayPath(node.name)}`;
-          return { node, path: dir.child(node.name), realPath: joinBytePath(realDir, node.name), snapshotPath, ...this.selection.select(snapshotPath, node.type === 'dir') };
+          const snapshotPath = Buffer.concat([snapshotDir, SLASH, node.name]);
+          return { node, path: dir.child(node.name), realPath: joinBytePath(realDir, node.name), snapshotPath, ...this.selection.select(matchText(snapshotPath), node.type === 'dir') };
         })
         .filter((entry) => entry.selected || entry.walk);
       any = wanted.some((e) => e.selected);
@@ -141,9 +145,9 @@ export class Restorer {
     return any;
   }
 
-  private async restoreLeaf(node: TreeNode, path: Buffer, realPath: Buffer, snapshotPath: string): Promise<void> {
+  private async restoreLeaf(node: TreeNode, path: Buffer, realPath: Buffer, snapshotPath: Buffer): Promise<void> {
     this.checkSignal();
-    this.options.progress.currentPath = snapshotPath;
+    this.options.progress.currentPath = displayPath(snapshotPath);
     try {
       if (node.type === 'file') {
         // Look up and register synchronously, before any await, so concurrent names of one inode agree.
@@ -159,7 +163,7 @@ export class Restorer {
       } else {
         const isDevice = node.type !== 'socket';
         if (isDevice && !this.options.privileged) {
-          this.options.onWarning({ path: snapshotPath, error: `${node.type} not restored: creating device nodes needs root` });
+          this.options.onWarning({ ...shown(snapshotPath), error: `${node.type} not restored: creating device nodes needs root` });
           return;
         }
         await replacing(path, () => makeNode(path, TYPE_BITS[node.type]! | node.mode, node.rdev ?? 0n));
@@ -170,7 +174,7 @@ export class Restorer {
       if (err instanceof InterruptedError) throw err;
       if (node.type === 'file') await discard(path).catch(() => undefined);
       if (isErrno(err, 'EPERM') && node.type !== 'file' && node.type !== 'symlink') {
-        this.options.onWarning({ path: snapshotPath, error: `${node.type} not restored: ${(err as Error).message}` });
+        this.options.onWarning({ ...shown(snapshotPath), error: `${node.type} not restored: ${(err as Error).message}` });
         return;
       }
       this.problem(snapshotPath, err);
@@ -186,7 +190,7 @@ export class Restorer {
     return true;
   }
 
-  private async restoreFile(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
+  private async restoreFile(node: TreeNode, path: Buffer, snapshotPath: Buffer): Promise<void> {
     // When the umask leaves the permission bits alone, create the file with them and skip fchmod;
     // special bits (setuid, setgid, sticky) always get an fchmod after fchown, which clears them.
     const umask = this.options.umask;
@@ -215,7 +219,7 @@ export class Restorer {
         offset += data.length;
         this.options.progress.bytesDone += data.length;
       }
-      if (offset !== node.size) throw new IntegrityError(`content of ${snapshotPath} has ${offset} bytes, the snapshot says ${node.size}`);
+      if (offset !== node.size) throw new IntegrityError(`content of ${displayPath(snapshotPath)} has ${offset} bytes, the snapshot says ${node.size}`);
       // Only a trailing hole leaves the file shorter than its content.
       if (written < offset) await file.truncate(offset);
       if (this.options.privileged) await file.chown(node.uid, node.gid);
@@ -229,7 +233,7 @@ export class Restorer {
    * Owner and mode (files got theirs in restoreFile), then extended attributes, then times: chown clears
    * `security.capability`, and setting attributes changes the ctime only, not the mtime set last.
    */
-  private async applyMetadata(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
+  private async applyMetadata(node: TreeNode, path: Buffer, snapshotPath: Buffer): Promise<void> {
     try {
       if (node.type !== 'file') {
         if (this.options.privileged) await lchown(path, node.uid, node.gid);
@@ -237,9 +241,9 @@ export class Restorer {
       }
       if (node.xattrs && !this.options.noXattrs) {
         for (const failure of writeXattrs(path, node.xattrs)) {
-          const problem = { path: snapshotPath, attribute: displayPath(failure.name), error: xattrFailureReason(failure, 'set') };
+          const problem = { ...shown(snapshotPath), attribute: displayPath(failure.name), error: xattrFailureReason(failure, 'set') };
           if (this.options.onXattrProblem) this.options.onXattrProblem(problem);
-          else this.options.onWarning({ path: snapshotPath, error: `extended attribute ${problem.attribute} not set: ${problem.error}` });
+          else this.options.onWarning({ ...shown(snapshotPath), error: `extended attribute ${problem.attribute} not set: ${problem.error}` });
         }
       }
       setTimesNs(path, node.mtimeNs, node.mtimeNs, { noFollow: true });
@@ -277,11 +281,11 @@ export class Restorer {
     if (this.options.signal?.aborted) throw new InterruptedError('restore interrupted');
   }
 
-  private problem(path: string, err: unknown): void {
+  private problem(path: Buffer, err: unknown): void {
     if (err instanceof InterruptedError) throw err;
     // Once interrupted, a failure is the interruption (storage refusing work), not a damaged entry.
     if (this.options.signal?.aborted) throw new InterruptedError('restore interrupted', { cause: err });
-    this.options.onProblem({ path, error: err instanceof Error ? err.message : String(err), ...(isNotIndexed(err) ? { notIndexed: true } : {}) });
+    this.options.onProblem({ ...shown(path), error: err instanceof Error ? err.message : String(err), ...(isNotIndexed(err) ? { notIndexed: true } : {}) });
   }
 }
 
@@ -289,6 +293,13 @@ export class Restorer {
 function isNotIndexed(err: unknown): boolean {
   for (let e: unknown = err; e instanceof Error; e = e.cause) if (e instanceof BlobUnavailableError) return e.packId === undefined;
   return false;
+}
+
+const SLASH = Buffer.from('/');
+
+/** A snapshot path as messages carry it: shown to a person, and exact. */
+function shown(path: Buffer): { path: string; pathBytes: Buffer } {
+  return { path: displayPath(path), pathBytes: path };
 }
 
 function linkKey(node: TreeNode): string {
