@@ -27,6 +27,7 @@ import { restoreCommand } from './commands/restore.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 import { setMmapThreshold } from '../engine/os/posix-extras.js';
 import { processContext, type CliContext, type RepoOptions } from './context.js';
+import { FERRY_VERSION } from './version.js';
 import { Interruption, outputSettled, STOP_EXIT_CODES } from './interruption.js';
 import type { BackupOptions } from './commands/backup.js';
 import type { CheckCommandOptions } from './commands/check.js';
@@ -37,7 +38,7 @@ import type { LsOptions } from './commands/ls.js';
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
   const program = new Command('ferry')
     .description('Deduplicated, encrypted backups with offline seeding')
-    .version('0.1.0')
+    .version(FERRY_VERSION)
     .showHelpAfterError('(run ferry --help for usage)')
     .option('--ca-cert <FILE>', "trust only this PEM file's CA certificates for the Ferry service's TLS (or FERRY_CA_CERT)")
     .configureHelp({ showGlobalOptions: true })
@@ -52,7 +53,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   repoCommand(program, 'init', 'create a repository').action((opts: RepoOptions) => run(initCommand(ctx, opts)));
   repoCommand(program, 'backup', 'back up files and directories')
     .argument('<paths...>', 'files and directories to back up')
-    .option('--tag <TAG>', 'add a tag to the snapshot (repeatable)', collect)
+    .option('--tag <TAGS>', 'add tags to the snapshot (a,b: two tags; repeatable)', collect)
     .option('-e, --exclude <PATTERN>', "leave out paths matching PATTERN, with restic's meaning (repeatable; ! re-includes)", collect)
     .option('--iexclude <PATTERN>', 'like --exclude, ignoring case (repeatable)', collect)
     .option('--exclude-file <FILE>', 'read --exclude patterns from FILE, one a line; # comments, $VARIABLES expanded (repeatable)', collect)

@@ -4,14 +4,35 @@ import { formatBytes, formatDuration, formatRate } from './format.js';
 export interface ProgressSample {
   readonly files: number;
   readonly bytes: number;
+  /** What the scan beside the backup has counted so far (all of it once `scanFinished`). */
   readonly totalFiles?: number;
   readonly totalBytes?: number;
+  readonly scanFinished?: boolean;
+  /** Entries that could not be read so far. */
+  readonly errors?: number;
   readonly current?: string;
 }
 
+/** Status lines per second with --json unless FERRY_PROGRESS_FPS says otherwise. */
+const JSON_FPS = 1;
+const TTY_INTERVAL_MS = 250;
+
 /**
- * A live status line on a terminal (redrawn in place, at most 4 times a second), or JSON status lines
- * once a second with --json; nothing at all otherwise.
+ * The interval between two status lines: on a terminal 250 ms; with --json one second, or
+ * `1000 / FERRY_PROGRESS_FPS` ms (as restic's RESTIC_PROGRESS_FPS; at most 60 a second, at least one a
+ * minute). A value that is not a positive number is ignored.
+ */
+export function progressInterval(env: NodeJS.ProcessEnv, mode: 'tty' | 'json' | 'none'): number {
+  if (mode !== 'json') return TTY_INTERVAL_MS;
+  const fps = Number(env.FERRY_PROGRESS_FPS);
+  if (!Number.isFinite(fps) || fps <= 0) return 1000 / JSON_FPS;
+  return 1000 / Math.min(60, Math.max(1 / 60, fps));
+}
+
+/**
+ * A live status line on a terminal (redrawn in place, at most 4 times a second), or with --json
+ * restic's `status` lines (see {@link progressInterval}) and a last one at 100% ({@link drawFinal});
+ * nothing at all otherwise.
  */
 export class ProgressLine {
   private timer: NodeJS.Timeout | undefined;
@@ -22,13 +43,14 @@ export class ProgressLine {
     private readonly mode: 'tty' | 'json' | 'none',
     private readonly clock: Clock,
     private readonly sample: () => ProgressSample,
+    private readonly intervalMs = mode === 'json' ? 1000 / JSON_FPS : TTY_INTERVAL_MS,
   ) {
     this.start = clock.now();
   }
 
   startTicking(): void {
     if (this.mode === 'none') return;
-    this.timer = setInterval(() => this.draw(), this.mode === 'tty' ? 250 : 1000);
+    this.timer = setInterval(() => this.draw(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -37,31 +59,57 @@ export class ProgressLine {
     if (this.mode === 'tty') this.out.write('\r\x1b[K');
   }
 
-  private draw(): void {
+  /** With --json, one last status line: everything done, the totals being what was done. */
+  drawFinal(): void {
+    if (this.mode !== 'json') return;
     const s = this.sample();
-    const elapsed = this.clock.now() - this.start;
-    const rate = elapsed > 0 ? (s.bytes * 1000) / elapsed : 0;
-    const remaining = s.totalBytes !== undefined && rate > 0 ? ((s.totalBytes - s.bytes) / rate) * 1000 : undefined;
+    this.writeStatus({ ...s, totalFiles: s.files, totalBytes: s.bytes, scanFinished: true, current: undefined }, true);
+  }
+
+  private draw(): void {
     if (this.mode === 'json') {
-      const status = {
-        message_type: 'status',
-        seconds_elapsed: Math.round(elapsed / 1000),
-        seconds_remaining: remaining !== undefined ? Math.max(0, Math.round(remaining / 1000)) : undefined,
-        percent_done: s.totalBytes ? Math.min(1, s.bytes / s.totalBytes) : 0,
-        total_files: s.totalFiles,
-        files_done: s.files,
-        total_bytes: s.totalBytes,
-        bytes_done: s.bytes,
-        current_files: s.current ? [s.current] : [],
-      };
-      this.out.write(JSON.stringify(status) + '\n');
+      this.writeStatus(this.sample(), false);
       return;
     }
-    const total = s.totalBytes !== undefined ? ` / ${formatBytes(s.totalBytes)}` : '';
-    const files = s.totalFiles !== undefined ? `${s.files}/${s.totalFiles}` : `${s.files}`;
+    const s = this.sample();
+    const elapsed = this.clock.now() - this.start;
+    const scanned = s.scanFinished !== false;
+    const remaining = scanned ? remainingMs(s, elapsed) : undefined;
+    const total = scanned && s.totalBytes !== undefined ? ` / ${formatBytes(s.totalBytes)}` : '';
+    const files = scanned && s.totalFiles !== undefined ? `${s.files}/${s.totalFiles}` : `${s.files}`;
     const eta = remaining !== undefined ? ` ETA ${formatDuration(remaining)}` : '';
     const width = this.out.columns ?? 100;
     const line = `[${formatDuration(elapsed)}] ${files} files ${formatBytes(s.bytes)}${total} ${formatRate(s.bytes, elapsed)}${eta} ${s.current ?? ''}`;
     this.out.write(`\r\x1b[K${line.slice(0, width - 1)}`);
   }
+
+  /**
+   * restic's status line. As restic, fields that are zero (or unknown) are left out, except
+   * `percent_done`; the totals are what the scan has counted so far, so they grow while it runs.
+   */
+  private writeStatus(s: ProgressSample, done: boolean): void {
+    const elapsed = this.clock.now() - this.start;
+    const remaining = done ? 0 : s.scanFinished ? remainingMs(s, elapsed) : undefined;
+    const percent = done ? 1 : s.totalBytes ? Math.min(1, s.bytes / s.totalBytes) : 0;
+    const status: Record<string, unknown> = { message_type: 'status' };
+    const put = (field: string, value: number | undefined): void => {
+      if (value !== undefined && value !== 0) status[field] = value;
+    };
+    put('seconds_elapsed', Math.floor(elapsed / 1000));
+    put('seconds_remaining', remaining !== undefined ? Math.max(0, Math.round(remaining / 1000)) : undefined);
+    status.percent_done = percent;
+    put('total_files', s.totalFiles);
+    put('files_done', s.files);
+    put('total_bytes', s.totalBytes);
+    put('bytes_done', s.bytes);
+    put('error_count', s.errors);
+    if (s.current) status.current_files = [s.current];
+    this.out.write(JSON.stringify(status) + '\n');
+  }
+}
+
+/** The time left at the rate so far, once the totals are known. */
+function remainingMs(s: ProgressSample, elapsed: number): number | undefined {
+  const rate = elapsed > 0 ? (s.bytes * 1000) / elapsed : 0;
+  return s.totalBytes !== undefined && rate > 0 ? ((s.totalBytes - s.bytes) / rate) * 1000 : undefined;
 }

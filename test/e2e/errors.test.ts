@@ -102,8 +102,10 @@ describe('errors: one clear line, the documented exit code, nothing lost', () =>
     await ferryOk(['init', '-r', userRepo], { asUser });
     const result = await ferry(['backup', '-r', userRepo, userSource, '--json'], { asUser });
     assert.equal(result.code, 3, result.stderr + result.stdout);
-    const errorLines = result.stdout.split('\n').filter((l) => l.includes('"message_type":"error"'));
-    assert.equal(errorLines.length, 2, result.stdout);
+    // restic's error lines go to stderr; stdout keeps status lines and the summary.
+    const errorLines = result.stderr.split('\n').filter((l) => l.includes('"message_type":"error"'));
+    assert.equal(errorLines.length, 2, result.stderr);
+    assert.ok(!result.stdout.includes('"message_type":"error"'), result.stdout);
     const summary = lastJson<{ files_skipped: number; snapshot_id: string }>(result.stdout);
     assert.equal(summary.files_skipped, 2);
     const listed = JSON.parse((await ferryOk(['snapshots', '-r', userRepo, '--json'], { asUser })).stdout) as { skipped: { path: string }[] }[];

@@ -5,12 +5,15 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ferry, ferryOk, lastJson, makeTempDir, type TempDir } from './harness.js';
 
-interface JsonDecision { id: string; hostname: string; tags: string[]; reasons: string[] }
-interface ForgetJson {
-  message_type: string;
-  dry_run: boolean;
-  groups: { key: string; group_key: Record<string, unknown>; keep: JsonDecision[]; remove: JsonDecision[] }[];
-  prune?: Record<string, unknown>;
+interface JsonSnapshot { id: string; hostname: string; tags?: string[] }
+/** restic's `forget --json`: one element per group, snapshots newest first, null for an empty list. */
+interface ForgetGroup {
+  tags: string[] | null;
+  host: string;
+  paths: string[] | null;
+  keep: JsonSnapshot[] | null;
+  remove: JsonSnapshot[] | null;
+  reasons: { snapshot: Record<string, unknown>; matches: string[]; counters: Record<string, number> }[] | null;
 }
 
 /** `ferry prune` is another module; the --prune case runs once it exists. */
@@ -33,8 +36,8 @@ describe('ferry forget', () => {
     return list.map((s) => nameOf(s.id)).sort();
   };
   const nameOf = (id: string): string => Object.keys(snap).find((n) => snap[n] === id) ?? id;
-  const names = (list: readonly JsonDecision[]): string[] => list.map((d) => nameOf(d.id)).sort();
-  const forgetJson = async (args: string[]): Promise<ForgetJson> => lastJson<ForgetJson>((await ferryOk(['forget', '-r', repo, '--json', ...args])).stdout);
+  const names = (list: readonly JsonSnapshot[] | null): string[] => (list ?? []).map((d) => nameOf(d.id)).sort();
+  const forgetJson = async (args: string[]): Promise<ForgetGroup[]> => JSON.parse((await ferryOk(['forget', '-r', repo, '--json', ...args])).stdout) as ForgetGroup[];
 
   before(async () => {
     tmp = await makeTempDir();
@@ -72,12 +75,15 @@ describe('ferry forget', () => {
 
   it('--dry-run shows per group what would go, and removes nothing', async () => {
     const result = await forgetJson(['--keep-last', '1', '--keep-tag', 'nightly', '--dry-run']);
-    assert.equal(result.message_type, 'forget');
-    assert.equal(result.dry_run, true);
-    assert.deepEqual(result.groups.map((g) => g.key), [`host alpha, paths ${src1}`, `host alpha, paths ${src2}`, `host beta, paths ${src1}`]);
-    assert.deepEqual(result.groups.map((g) => [names(g.keep), names(g.remove)]), [[['a1', 'a3'], ['a2']], [['c1'], []], [['b2'], ['b1']]]);
-    assert.deepEqual(result.groups[0]!.group_key, { hostname: 'alpha', paths: [src1] });
-    assert.deepEqual(Object.fromEntries(result.groups[0]!.keep.map((d) => [nameOf(d.id), d.reasons])), { a1: ['tag nightly'], a3: ['last 1'] });
+    assert.deepEqual(result.map((g) => [g.tags, g.host, g.paths]), [[null, 'alpha', [src1]], [null, 'alpha', [src2]], [null, 'beta', [src1]]]);
+    assert.deepEqual(result.map((g) => [names(g.keep), names(g.remove)]), [[['a1', 'a3'], ['a2']], [['c1'], []], [['b2'], ['b1']]]);
+    assert.equal(result[1]!.remove, null, 'an empty list is null, as restic prints it');
+    // Newest first, and one reason per kept snapshot in the same order, with restic's words.
+    assert.deepEqual(result[0]!.keep!.map((d) => nameOf(d.id)), ['a3', 'a1']);
+    assert.deepEqual(result[0]!.reasons!.map((r) => r.matches), [['last snapshot'], ['has tags [nightly]']]);
+    assert.deepEqual(result[0]!.reasons!.map((r) => r.counters), [{}, {}]);
+    assert.deepEqual(result[0]!.reasons![1]!.snapshot.tags, ['nightly']);
+    assert.ok(!('id' in result[0]!.reasons![0]!.snapshot), 'restic leaves the id out of a reason');
     assert.deepEqual(await remaining(), ['a1', 'a2', 'a3', 'b1', 'b2', 'c1']);
     const text = await ferryOk(['forget', '-r', repo, '--keep-last', '1', '--keep-tag', 'nightly', '--dry-run']);
     assert.match(text.stdout, new RegExp(`snapshots of host beta, paths ${src1}:\\nkeep 1 snapshot:\\n`));
@@ -88,8 +94,7 @@ describe('ferry forget', () => {
 
   it('removes only what the --host filter considers; check passes and a kept snapshot restores', async () => {
     const result = await forgetJson(['--keep-last', '1', '--keep-tag', 'nightly', '--host', 'alpha']);
-    assert.equal(result.dry_run, false);
-    assert.deepEqual(result.groups.flatMap((g) => names(g.remove)), ['a2']);
+    assert.deepEqual(result.flatMap((g) => names(g.remove)), ['a2']);
     assert.deepEqual(await remaining(), ['a1', 'a3', 'b1', 'b2', 'c1']);
     await ferryOk(['check', '-r', repo, '--read-data']);
     const target = join(tmp.path, 'restore-a1');
@@ -99,22 +104,28 @@ describe('ferry forget', () => {
 
   it('a --tag filter and --group-by host', async () => {
     const none = await forgetJson(['--keep-last', '1', '--tag', 'weekly']);
-    assert.deepEqual(none.groups, []);
+    assert.deepEqual(none, []);
     const result = await forgetJson(['--keep-last', '2', '--group-by', 'host', '--dry-run']);
-    assert.deepEqual(result.groups.map((g) => [g.key, names(g.keep), names(g.remove)]), [
-      ['host alpha', ['a3', 'c1'], ['a1']],
-      ['host beta', ['b1', 'b2'], []],
+    assert.deepEqual(result.map((g) => [g.host, g.paths, names(g.keep), names(g.remove)]), [
+      ['alpha', null, ['a3', 'c1'], ['a1']],
+      ['beta', null, ['b1', 'b2'], []],
     ]);
+    assert.deepEqual(result[0]!.reasons!.map((r) => r.counters), [{ last: 1 }, {}]);
   });
 
   it('--prune deletes the data of forgotten snapshots; the rest still restores', { skip: !PRUNE_WRITTEN && 'src/engine/prune/prune.ts is not written yet' }, async () => {
-    const result = await forgetJson(['--keep-last', '1', '--group-by', '', '--prune']);
-    assert.deepEqual(result.groups.map((g) => [g.key, names(g.keep)]), [['', ['c1']]]);
-    assert.equal(result.prune?.dry_run, false);
+    const run = await ferryOk(['forget', '-r', repo, '--json', '--keep-last', '1', '--group-by', '', '--prune']);
+    const [groupsLine, pruneLine, ...rest] = run.stdout.trim().split('\n');
+    assert.deepEqual(rest, [], 'restic\'s array, then the prune summary line');
+    const groups = JSON.parse(groupsLine!) as ForgetGroup[];
+    assert.deepEqual(groups.map((g) => [g.tags, g.host, g.paths, names(g.keep)]), [[null, '', null, ['c1']]]);
+    const prune = JSON.parse(pruneLine!) as Record<string, unknown>;
+    assert.equal(prune.message_type, 'summary');
+    assert.equal(prune.dry_run, false);
     for (const field of ['packs_deleted', 'packs_repacked', 'packs_kept', 'bytes_freed', 'blobs_removed', 'index_files_rewritten']) {
-      assert.equal(typeof result.prune?.[field], 'number', field);
+      assert.equal(typeof prune[field], 'number', field);
     }
-    assert.ok((result.prune?.blobs_removed as number) > 0, 'the versions of a.txt are no longer used');
+    assert.ok((prune.blobs_removed as number) > 0, 'the versions of a.txt are no longer used');
     assert.deepEqual(await remaining(), ['c1']);
     await ferryOk(['check', '-r', repo, '--read-data']);
     const target = join(tmp.path, 'restore-c1');

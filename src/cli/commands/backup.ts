@@ -11,7 +11,9 @@ import { reportBackupRun } from '../run-report.js';
 import { followSeed, reportUnhealedSnapshots, type SeedFollowUp } from '../seed-adoption.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { bytesFields } from '../node-json.js';
-import { ProgressLine } from '../progress-line.js';
+import { ProgressLine, progressInterval } from '../progress-line.js';
+import { backupSummaryJson } from '../restic-json.js';
+import { PROGRAM_VERSION } from '../version.js';
 import { checkSources, excludeRules, type ExcludeOptions } from '../backup-excludes.js';
 
 export interface BackupOptions extends RepoOptions, ExcludeOptions {
@@ -130,16 +132,19 @@ async function runBackup(
   const line = new ProgressLine(ctx.stdout, mode, ctx.repoContext.clock, () => ({
     files: progress.filesDone,
     bytes: progress.bytesDone,
-    ...(totals.finished ? { totalFiles: totals.files, totalBytes: totals.bytes } : {}),
+    totalFiles: totals.files,
+    totalBytes: totals.bytes,
+    scanFinished: totals.finished,
+    errors: progress.errors,
     current: progress.currentPath,
-  }));
+  }), progressInterval(ctx.env, mode));
   if (!options.json && parent) ctx.stdout.write(`using parent snapshot ${shortId(parent.id)}\n`);
   line.startTicking();
   let result;
   try {
     result = await backup(repo, {
       paths: sources,
-      tags: options.tag ?? [],
+      tags: splitTags(options.tag ?? []),
       excludes: rules,
       parent,
       uid: process.getuid?.() ?? 0,
@@ -149,10 +154,12 @@ async function runBackup(
       lock,
       workers: availableParallelism(),
       noXattrs: options.xattrs === false,
+      programVersion: PROGRAM_VERSION,
       onSkipped: (entry) => {
         line.stop();
         onProblem(`cannot read ${entry.path}: ${entry.error}`);
-        if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'error', error: { message: entry.error }, during: 'archival', ...bytesFields('item', entry.pathBytes) }) + '\n');
+        // restic's error line, on stderr as restic writes it: stdout stays status lines and the summary.
+        if (options.json) ctx.stderr.write(JSON.stringify({ message_type: 'error', error: { message: entry.error }, during: 'archival', ...bytesFields('item', entry.pathBytes) }) + '\n');
         else ctx.stderr.write(`warning: cannot read ${entry.path}: ${entry.error}\n`);
         line.startTicking();
       },
@@ -160,6 +167,8 @@ async function runBackup(
   } finally {
     line.stop();
   }
+  // The last status line says 100%, so a script drawing a progress bar ends full even after a short backup.
+  line.drawFinal();
   const { id, summary } = result;
   for (const pattern of result.unmatchedPatterns) {
     const message = `${pattern} matched nothing, so it left nothing out (a pattern without a leading / matches at any depth; a ! pattern only takes back what an earlier one excluded)`;
@@ -167,33 +176,14 @@ async function runBackup(
     else ctx.stderr.write(`warning: ${message}\n`);
   }
   await beforeSummary?.();
-  if (options.json) ctx.stdout.write(JSON.stringify(jsonSummary(id, summary)) + '\n');
+  if (options.json) ctx.stdout.write(JSON.stringify(backupSummaryJson(id, summary)) + '\n');
   else printSummary(ctx, id, summary, parent !== undefined);
   return { id, summary, parent: parent !== undefined };
 }
 
-function jsonSummary(id: string, s: BackupSummary): Record<string, unknown> {
-  return {
-    message_type: 'summary',
-    files_new: s.filesNew,
-    files_changed: s.filesChanged,
-    files_unmodified: s.filesUnmodified,
-    files_skipped: s.filesSkipped,
-    dirs_new: s.dirsNew,
-    dirs_changed: s.dirsChanged,
-    dirs_unmodified: s.dirsUnmodified,
-    data_blobs: s.dataBlobs,
-    tree_blobs: s.treeBlobs,
-    data_added: s.dataAdded,
-    data_added_packed: s.dataAddedPacked,
-    total_files_processed: s.totalFilesProcessed,
-    total_bytes_processed: s.totalBytesProcessed,
-    bytes_read: s.bytesRead,
-    total_duration: (Date.parse(s.backupEnd) - Date.parse(s.backupStart)) / 1000,
-    backup_start: s.backupStart,
-    backup_end: s.backupEnd,
-    snapshot_id: id,
-  };
+/** restic's `--tag a,b`: each value is a comma-separated list; blanks around a tag and empty tags are dropped. */
+export function splitTags(values: readonly string[]): string[] {
+  return values.flatMap((v) => v.split(',')).map((t) => t.trim()).filter((t) => t !== '');
 }
 
 function printSummary(ctx: CliContext, id: Id, s: BackupSummary, incremental: boolean): void {

@@ -10,7 +10,8 @@ import { objectKey } from '../../storage/layout.js';
 import { collect, repoCommand, type Runner } from '../command-kit.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 import { unreadableSnapshotLine } from '../damaged-objects.js';
-import { pruneReportJson } from './prune.js';
+import { pruneSummaryJson } from './prune.js';
+import { forgetGroupsJson } from '../restic-json.js';
 import { formatBytes } from '../format.js';
 
 export interface ForgetOptions extends RepoOptions, RetentionRules {
@@ -47,7 +48,8 @@ export function registerForget(program: Command, ctx: CliContext, run: Runner): 
 /**
  * `ferry forget ID…` removes the snapshots named (see {@link forgetByIds}). Otherwise `ferry forget`
  * applies the retention policy, prints per group what is kept (with the reasons) and
- * removed, removes the removed snapshots' objects unless --dry-run, then prunes with --prune. Refuses a
+ * removed (with --json restic's array of groups, see `forgetGroupsJson`, then with --prune the prune
+ * summary line), removes the removed snapshots' objects unless --dry-run, then prunes with --prune. Refuses a
  * policy without any --keep-* rule before asking for the password. A snapshot file that cannot be read
  * is neither kept nor removed by a policy (its time and host are unknown): it is named on stderr with
  * `ferry forget ID` as the remedy. Holds an exclusive lock throughout (exit 11 when another process holds
@@ -70,14 +72,9 @@ export async function forgetCommand(ctx: CliContext, ids: readonly string[], opt
   }
   const prune = options.prune ? await pruneAfter(ctx, repo, lock, options, result.remove.length) : undefined;
   if (options.json) {
-    ctx.stdout.write(
-      JSON.stringify({
-        message_type: 'forget',
-        dry_run: dryRun,
-        groups: result.groups.map((g) => ({ key: g.label, group_key: g.key, keep: g.keep.map(jsonDecision), remove: g.remove.map(jsonDecision) })),
-        ...(prune ? { prune: pruneReportJson(prune) } : {}),
-      }) + '\n',
-    );
+    ctx.stdout.write(JSON.stringify(forgetGroupsJson(result.groups)) + '\n');
+    // As `ferry prune --json` prints it, on a line of its own after restic's array.
+    if (prune) ctx.stdout.write(JSON.stringify(pruneSummaryJson(prune)) + '\n');
   }
   return 0;
 }
@@ -103,7 +100,9 @@ async function forgetByIds(ctx: CliContext, refs: readonly string[], options: Fo
   }
   const prune = options.prune ? await pruneAfter(ctx, repo, lock, options, ids.length) : undefined;
   if (options.json) {
-    ctx.stdout.write(JSON.stringify({ message_type: 'forget', dry_run: dryRun, removed: ids, ...(prune ? { prune: pruneReportJson(prune) } : {}) }) + '\n');
+    // restic prints nothing here; Ferry says what it removed, then the prune summary on a line of its own.
+    ctx.stdout.write(JSON.stringify({ message_type: 'forget', dry_run: dryRun, removed: ids }) + '\n');
+    if (prune) ctx.stdout.write(JSON.stringify(pruneSummaryJson(prune)) + '\n');
   }
   return 0;
 }
@@ -183,11 +182,6 @@ function printPrune(ctx: CliContext, r: PruneReport): void {
       `${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.bytesFreed)}\n`,
   );
 }
-
-function jsonDecision({ id, snapshot: s, reasons }: Decision): Record<string, unknown> {
-  return { id, short_id: shortId(id), time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags, reasons };
-}
-
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

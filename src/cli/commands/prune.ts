@@ -22,7 +22,7 @@ export async function pruneCommand(ctx: CliContext, options: PruneCommandOptions
     onProgress: live ? (message) => ctx.stdout.write(`\r\x1b[K${message}`) : undefined,
   });
   if (live) ctx.stdout.write('\r\x1b[K');
-  if (options.json) ctx.stdout.write(JSON.stringify(jsonSummary(report)) + '\n');
+  if (options.json) ctx.stdout.write(JSON.stringify(pruneSummaryJson(report)) + '\n');
   else printSummary(ctx, report);
   return 0;
 }
@@ -34,7 +34,8 @@ export function registerPrune(program: Command, ctx: CliContext, run: Runner): v
     .action((opts: PruneCommandOptions) => run(pruneCommand(ctx, opts)));
 }
 
-function jsonSummary(r: PruneReport): Record<string, unknown> {
+/** The last line of `prune --json` (and of `forget --prune --json`). */
+export function pruneSummaryJson(r: PruneReport): Record<string, unknown> {
   return { message_type: 'summary', ...pruneReportJson(r) };
 }
 

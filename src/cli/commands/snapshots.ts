@@ -2,10 +2,11 @@ import { shortId } from '../../core/ids.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 import { unreadableSnapshotLine } from '../damaged-objects.js';
 import { formatBytes } from '../format.js';
+import { snapshotJson } from '../restic-json.js';
 
 /**
- * `ferry snapshots`: a table, or with --json an array in restic's shape, of the snapshots that can be
- * read. Each snapshot file that cannot be read is named on stderr with what to do, and the exit code is
+ * `ferry snapshots`: a table, or with --json an array in restic's shape (see `snapshotJson`), oldest
+ * first, of the snapshots that can be read. Each snapshot file that cannot be read is named on stderr with what to do, and the exit code is
  * then 3 (the list is incomplete); stdout stays a valid table or JSON array of the others.
  */
 export async function snapshotsCommand(ctx: CliContext, options: RepoOptions): Promise<number> {
@@ -14,19 +15,7 @@ export async function snapshotsCommand(ctx: CliContext, options: RepoOptions): P
   for (const bad of unreadable) ctx.stderr.write(`ferry: ${unreadableSnapshotLine(target, bad)}\n`);
   const code = unreadable.length > 0 ? 3 : 0;
   if (options.json) {
-    const list = records.map(({ id, snapshot: s }) => ({
-      id,
-      short_id: shortId(id),
-      time: s.time,
-      hostname: s.hostname,
-      username: s.username,
-      paths: s.paths,
-      tags: s.tags,
-      tree: s.tree,
-      parent: s.parent,
-      summary: s.summary,
-      skipped: s.skipped,
-    }));
+    const list = records.map(({ id, snapshot }) => snapshotJson(id, snapshot));
     ctx.stdout.write(JSON.stringify(list) + '\n');
     return code;
   }

@@ -29,7 +29,7 @@ export interface DemoOptions {
 
 interface SnapshotListing {
   readonly id: string;
-  readonly summary?: { readonly dataAddedPacked: number };
+  readonly summary?: { readonly data_added_packed: number };
 }
 
 interface JobListing {
@@ -102,8 +102,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const changed = await changeSampleTree(dir('file-server'));
     await runner.show('agent', ['backup', dir('file-server')]);
     const incremental = await latestSnapshot(runner);
-    const full = seeded.summary?.dataAddedPacked ?? 0;
-    const sent = incremental.summary?.dataAddedPacked ?? Number.NaN;
+    const full = seeded.summary?.data_added_packed ?? 0;
+    const sent = incremental.summary?.data_added_packed ?? Number.NaN;
     note(`the full backup stored ${formatBytes(full)} (it travelled on the disks); this backup sent ${formatBytes(sent)} for ${formatBytes(changed)} of changes`);
     if (!(sent < full / 4)) throw new UserError(`the demo expected an incremental backup, but it sent ${formatBytes(sent)} of ${formatBytes(full)}`);
 

@@ -120,6 +120,8 @@ export class Archiver {
       } else if (st.isDirectory()) {
         const xattrs = this.xattrsOf(childPath, childPath);
         const subtree = await this.archiveVirtual(child, childPath, previous?.subtree);
+        // Counted as restic counts the folders on the way to its sources (the root excepted).
+        this.countDir(previous?.subtree, subtree);
         nodes.push(nodeFromStat(name, st, { subtree, xattrs }));
       } else {
         this.skip(childPath, new Error('not a directory'));
@@ -236,10 +238,14 @@ export class Archiver {
     await Promise.all(running);
     const subtree = await this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
     this.options.progress.dirsDone++;
+    this.countDir(previousTree, subtree);
+    return nodeFromStat(name, st, { subtree, xattrs });
+  }
+
+  private countDir(previousTree: Id | undefined, subtree: Id): void {
     if (previousTree === undefined) this.counts.dirsNew++;
     else if (previousTree === subtree) this.counts.dirsUnmodified++;
     else this.counts.dirsChanged++;
-    return nodeFromStat(name, st, { subtree, xattrs });
   }
 
   private async archiveFile(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined, xattrs: Xattr[]): Promise<TreeNode | undefined> {

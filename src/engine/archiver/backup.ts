@@ -29,6 +29,8 @@ export interface BackupRequest {
   readonly workers?: number;
   /** Leave extended attributes and ACLs out (`--no-xattrs`). */
   readonly noXattrs?: boolean;
+  /** Recorded in the snapshot as the program that wrote it (e.g. `ferry 0.1.0`). */
+  readonly programVersion?: string;
 }
 
 export interface BackupResult {
@@ -136,6 +138,7 @@ async function finish(repo: Repository, request: BackupRequest, archived: Archiv
     ...(request.parent ? { parent: request.parent.id } : {}),
     summary,
     skipped,
+    ...(request.programVersion ? { programVersion: request.programVersion } : {}),
   };
   // A backup that lost its lock may have raced a prune: its packs could be gone, so no snapshot.
   // Refreshing first also notices a lock removed by someone else since the last periodic refresh. A

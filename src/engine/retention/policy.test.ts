@@ -226,6 +226,33 @@ describe('applyPolicy on the fixture', () => {
   });
 });
 
+describe('applyPolicy states its rules and counters as restic does', () => {
+  // The same history as restic 0.14 was given in a session (restic forget --json), with its answer.
+  const history = [
+    fixtureSnapshot('r1', '2026-01-01T10:00:00Z', 'h', ['/p'], ['daily']),
+    fixtureSnapshot('r2', '2026-01-01T12:00:00Z', 'h', ['/p'], ['daily']),
+    fixtureSnapshot('r3', '2026-01-02T10:00:00Z', 'h', ['/p']),
+    fixtureSnapshot('r4', '2026-02-03T10:00:00Z', 'h', ['/p'], ['t1', 't2']),
+  ];
+  const policy: RetentionPolicy = { keepLast: 2, keepDaily: 2, keepMonthly: 1, keepWithin: '1d', keepTags: ['t1,t2'] };
+
+  it('rules in restic order (tags, within, last, buckets); counters are what is left, zeros left out', () => {
+    const [group] = applyPolicy(history, policy, new Date('2026-03-01T00:00:00Z')).groups;
+    const judged = [...group!.keep, ...group!.remove].map((d) => [nameOf(d.id), d.rules, d.counters]);
+    assert.deepEqual(judged, [
+      ['r3', [{ kind: 'last' }, { kind: 'daily' }], {}],
+      ['r4', [{ kind: 'tag', tags: ['t1', 't2'] }, { kind: 'within', duration: '1d' }, { kind: 'last' }, { kind: 'daily' }, { kind: 'monthly' }], { last: 1, daily: 1 }],
+      ['r1', [], {}],
+      ['r2', [], {}],
+    ]);
+  });
+
+  it('an unlimited rule counts -1', () => {
+    const [group] = applyPolicy(history, { keepLast: -1, keepHourly: 100 }, FIXTURE_NOW).groups;
+    assert.deepEqual(group!.keep.map((d) => d.counters), [{ last: -1, hourly: 96 }, { last: -1, hourly: 97 }, { last: -1, hourly: 98 }, { last: -1, hourly: 99 }]);
+  });
+});
+
 describe('applyPolicy refuses policies that are empty or malformed', () => {
   const empty = /^no policy given: pass at least one --keep-\* option$/;
   const cases: [string, RetentionPolicy, RegExp][] = [

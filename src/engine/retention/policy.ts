@@ -59,7 +59,23 @@ export interface Decision<S extends RetentionFacts = Snapshot> {
    * Empty for a removed snapshot.
    */
   readonly reasons: readonly string[];
+  /** The rules that keep it, in restic's order (tags, within, last, then the buckets); empty when removed. */
+  readonly rules: readonly KeepRule[];
+  /**
+   * What is left of each count rule once this snapshot is judged (restic's `counters`): -1 for an
+   * unlimited rule, rules with nothing left (or not given) absent.
+   */
+  readonly counters: Readonly<Partial<Record<CountRule, number>>>;
 }
+
+/** A count rule: `--keep-last` or one of the bucket rules. */
+export type CountRule = 'last' | BucketKind;
+
+/** One rule that keeps a snapshot, as data (the `reasons` text says the same for people). */
+export type KeepRule =
+  | { readonly kind: 'tag'; readonly tags: readonly string[] }
+  | { readonly kind: 'within'; readonly duration: string }
+  | { readonly kind: CountRule };
 
 /** The decisions of one group, oldest snapshot first. */
 export interface GroupDecisions<S extends RetentionFacts = Snapshot> {
@@ -153,19 +169,35 @@ function judgeGroup<S extends RetentionFacts>(
   const decisions = newestFirst.map((record, position): Decision<S> => {
     const time = new Date(timeOf(record));
     const reasons: string[] = [];
-    if (keepLast === -1 || position < keepLast) reasons.push(`last ${position + 1}`);
+    const counted: KeepRule[] = [];
+    const counters: Partial<Record<CountRule, number>> = {};
+    if (keepLast === -1 || position < keepLast) {
+      reasons.push(`last ${position + 1}`);
+      counted.push({ kind: 'last' });
+    }
+    if (keepLast !== 0) counters.last = keepLast === -1 ? -1 : Math.max(0, keepLast - position - 1);
     for (const bucket of buckets) {
       if (bucket.left === 0) continue;
       const value = bucketOf(bucket.kind, time);
       // Newest first, so the first snapshot seen in a bucket is the newest one there.
-      if (value === bucket.last) continue;
-      bucket.last = value;
-      if (bucket.left > 0) bucket.left--;
-      reasons.push(`${bucket.kind} ${value}`);
+      if (value !== bucket.last) {
+        bucket.last = value;
+        if (bucket.left > 0) bucket.left--;
+        reasons.push(`${bucket.kind} ${value}`);
+        counted.push({ kind: bucket.kind });
+      }
+      counters[bucket.kind] = bucket.left;
     }
-    if (cutoff !== undefined && within && time.getTime() > cutoff) reasons.push(`within ${within.text}`);
-    for (const list of policy.keepTags ?? []) if (hasTagList(record.snapshot, list)) reasons.push(`tag ${list}`);
-    return { id: record.id, snapshot: record.snapshot, group: label, reasons };
+    const uncounted: KeepRule[] = [];
+    const tagLists = (policy.keepTags ?? []).filter((list) => hasTagList(record.snapshot, list));
+    for (const list of tagLists) uncounted.push({ kind: 'tag', tags: tagList(list) });
+    if (cutoff !== undefined && within && time.getTime() > cutoff) {
+      reasons.push(`within ${within.text}`);
+      uncounted.push({ kind: 'within', duration: within.text });
+    }
+    for (const list of tagLists) reasons.push(`tag ${list}`);
+    for (const [rule, left] of Object.entries(counters)) if (left === 0) delete counters[rule as CountRule];
+    return { id: record.id, snapshot: record.snapshot, group: label, reasons, rules: [...uncounted, ...counted], counters };
   });
   const oldestFirst = decisions.reverse();
   return {
@@ -174,6 +206,10 @@ function judgeGroup<S extends RetentionFacts>(
     keep: oldestFirst.filter((d) => d.reasons.length > 0),
     remove: oldestFirst.filter((d) => d.reasons.length === 0),
   };
+}
+
+function tagList(list: string): string[] {
+  return list.split(',').map((t) => t.trim()).filter((t) => t !== '');
 }
 
 function timeOf(record: RetentionCandidate<RetentionFacts>): number {

@@ -45,6 +45,8 @@ export interface Snapshot {
   readonly parent?: Id;
   readonly summary?: BackupSummary;
   readonly skipped: readonly SkippedEntry[];
+  /** The program that wrote the snapshot (`ferry 0.1.0`); absent in snapshots written before it was recorded. */
+  readonly programVersion?: string;
 }
 
 /** Checks the fields a restore or check relies on; throws `IntegrityError`. */
