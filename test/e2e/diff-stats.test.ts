@@ -182,4 +182,19 @@ describe('diff and stats, with restic as the oracle', () => {
     assert.match(diff.stderr, /cannot be read.*choose another snapshot/);
     assert.equal(diff.stderr.trim().split('\n').length, 1, diff.stderr);
   });
+
+  it('trees that cannot be read: named on stderr with what to do, the rest reported, exit 3', async () => {
+    const copy = join(tmp.path, 'no-packs-copy');
+    await cp(ferryRepo, copy, { recursive: true });
+    await rm(join(copy, 'data'), { recursive: true });
+    await mkdir(join(copy, 'data'));
+    const diff = await ferry(['diff', '-r', copy, ferryIds[0]!, 'latest']);
+    assert.equal(diff.code, 3, diff.stderr);
+    assert.match(diff.stderr, /^warning: folder \/ cannot be read \(.*\): what it holds is not compared; `ferry check` says what is damaged/);
+    assert.match(diff.stdout, /Files: +0 new/);
+    const stats = await ferry(['stats', '-r', copy, '--json']);
+    assert.equal(stats.code, 3, stats.stderr);
+    assert.match(stats.stderr, /folder \/ cannot be read .*not counted/);
+    assert.equal((JSON.parse(stats.stdout) as { snapshots_count: number }).snapshots_count, 2);
+  });
 });

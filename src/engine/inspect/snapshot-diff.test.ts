@@ -6,7 +6,7 @@ import { displayPath } from '../fs/byte-path.js';
 import type { Repository } from '../repository/repository.js';
 import { diffTrees, type DiffSummary } from './snapshot-diff.js';
 import type { TreeSource } from './tree-source.js';
-import { memoryRepository, saveTree, type NodeOverrides, type TreeSpec } from './inspect-fixture.js';
+import { memoryRepository, saveTree, type NodeOverrides, type TreeSpec } from './testing/inspect-fixture.js';
 
 async function trees(repo: Repository, ...specs: [TreeSpec, Record<string, NodeOverrides>?][]): Promise<Id[]> {
   const writer = repo.createWriter();

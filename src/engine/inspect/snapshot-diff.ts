@@ -82,6 +82,8 @@ class TreeComparison {
   ) {}
 
   async run(before: Id, after: Id): Promise<DiffSummary> {
+    // The same tree: nothing changed, and nothing needs reading.
+    if (before === after) return { changedFiles: 0, added: this.added, removed: this.removed };
     this.blobsBefore.add('tree', before);
     this.blobsAfter.add('tree', after);
     await this.compare(ROOT, before, after);

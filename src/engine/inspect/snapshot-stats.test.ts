@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Id } from '../../core/ids.js';
 import type { Repository } from '../repository/repository.js';
 import { snapshotStats, type StatsMode } from './snapshot-stats.js';
-import { memoryRepository, saveTree } from './inspect-fixture.js';
+import { memoryRepository, saveTree } from './testing/inspect-fixture.js';
 
 /** Two snapshots: the second changes `a`, adds a copy of `b` and a hard link pair. */
 async function twoSnapshots(repo: Repository): Promise<Id[]> {

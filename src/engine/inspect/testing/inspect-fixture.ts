@@ -1,9 +1,9 @@
-import type { Id } from '../../core/ids.js';
-import { MemoryStorage } from '../../storage/memory-storage.js';
-import { INSECURE_TEST_KDF } from '../crypto/key-slot.js';
-import { Repository } from '../repository/repository.js';
-import type { RepositoryWriter } from '../repository/repository-writer.js';
-import { encodeTree, type TreeNode } from '../snapshot/tree-format.js';
+import type { Id } from '../../../core/ids.js';
+import { MemoryStorage } from '../../../storage/memory-storage.js';
+import { INSECURE_TEST_KDF } from '../../crypto/key-slot.js';
+import { Repository } from '../../repository/repository.js';
+import type { RepositoryWriter } from '../../repository/repository-writer.js';
+import { encodeTree, type TreeNode } from '../../snapshot/tree-format.js';
 
 /** Entries of a test tree: a string is a file's content, an object a folder, `{ link }` a symlink. */
 export type TreeSpec = { readonly [name: string]: string | TreeSpec | { readonly link: string } };
@@ -33,7 +33,7 @@ export async function saveTree(writer: RepositoryWriter, spec: TreeSpec, meta: R
     } else if ('link' in entry && typeof entry.link === 'string') {
       nodes.push({ ...base, type: 'symlink', size: entry.link.length, linkTarget: Buffer.from(entry.link), ...meta[path] });
     } else {
-      nodes.push({ ...base, type: 'dir', mode: 0o755, subtree: await saveTree(writer, entry as TreeSpec, meta, path), ...meta[path] });
+      nodes.push({ ...base, type: 'dir', mode: 0o755, subtree: await saveTree(writer, entry, meta, path), ...meta[path] });
     }
   }
   return (await writer.save('tree', encodeTree(nodes))).id;
