@@ -21,6 +21,8 @@ import { registerVault } from './commands/vault.js';
 import { registerDiskprep } from './commands/diskprep.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDatacenter } from './commands/datacenter.js';
+import { registerDiff } from './commands/diff.js';
+import { registerStats } from './commands/stats.js';
 import { initCommand } from './commands/init.js';
 import { lsCommand } from './commands/ls.js';
 import { restoreCommand } from './commands/restore.js';
@@ -84,6 +86,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--read-data', 'also read and verify every pack')
     .option('--read-data-subset <SUBSET>', 'read and verify only a subset of the packs: N% (a random sample) or n/t (part n of t, by pack id)')
     .action((opts: CheckCommandOptions) => run(checkCommand(ctx, opts)));
+  registerDiff(program, ctx, run);
+  registerStats(program, ctx, run);
   registerForget(program, ctx, run);
   registerPrune(program, ctx, run);
   registerUnlock(program, ctx, run);

@@ -113,6 +113,24 @@ describe('errors: one clear line, the documented exit code, nothing lost', () =>
     const plain = await ferry(['backup', '-r', userRepo, userSource], { asUser });
     assert.equal(plain.code, 3);
     assert.match(plain.stderr, /warning: cannot read .*secret\.txt: .*EACCES/);
+    // Each unreadable entry by its real path and what is wrong, never the handle path it was reached by.
+    assert.ok(plain.stderr.includes(`cannot read ${join(userSource, 'secret.txt')}: permission denied (EACCES)`), plain.stderr);
+    assert.ok(plain.stderr.includes(`cannot read ${join(userSource, 'closed')}: permission denied (EACCES)`), plain.stderr);
+    assert.doesNotMatch(plain.stderr + result.stdout, /\/proc\/self\/fd/);
+  });
+
+  it('restore with a directory where the snapshot has a file: names the directory and the remedy, restores the rest, exit 1', async () => {
+    const target = join(tmp.path, 'dir-in-the-way');
+    const blocker = join(target, source, 'big.bin');
+    await mkdir(blocker, { recursive: true });
+    await writeFile(join(blocker, 'mine.txt'), 'the user data\n');
+    const result = await ferry(['restore', '-r', repo, snapshotId, '--target', target]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.ok(result.stderr.includes(`the directory ${blocker} is in the way (the snapshot has a file there)`), result.stderr);
+    assert.match(result.stderr, /move those away and restore again, or restore into an empty folder with --target/);
+    assert.doesNotMatch(result.stderr, /check --read-data|\/proc\/self\/fd/);
+    assert.equal(await readFile(join(blocker, 'mine.txt'), 'utf8'), 'the user data\n', 'the directory in the way is left as it was');
+    assert.equal(await readFile(join(target, source, 'docs', 'note.txt'), 'utf8'), 'hello\n'.repeat(1000), 'the rest is restored');
   });
 
   it('a corrupt pack: check --read-data names the pack and the snapshot; restore names the file and writes no wrong bytes', async () => {

@@ -207,10 +207,12 @@ describe('a read-only repository', { skip: isRoot ? false : 'a read-only bind mo
     }
   });
 
-  it('snapshots, ls, check and restore work with --no-lock', async () => {
+  it('snapshots, ls, check, diff, stats and restore work with --no-lock', async () => {
     assert.match((await ferryOk(['snapshots', '-r', readOnly, '--no-lock'])).stdout, /1 snapshot\b/);
     assert.match((await ferryOk(['ls', '-r', readOnly, '--no-lock', 'latest'])).stdout, /\/a\.txt\n/);
     await ferryOk(['check', '-r', readOnly, '--no-lock']);
+    assert.match((await ferryOk(['diff', '-r', readOnly, '--no-lock', 'latest', 'latest'])).stdout, /Files: +0 new/);
+    assert.match((await ferryOk(['stats', '-r', readOnly, '--no-lock'])).stdout, /Snapshots processed: +1/);
     const target = join(tmp.path, 'restored');
     await ferryOk(['restore', '-r', readOnly, '--no-lock', 'latest', '--target', target]);
     assert.ok((await readdir(target, { recursive: true })).some((name) => name.endsWith('a.txt')));

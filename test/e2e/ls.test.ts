@@ -207,7 +207,8 @@ describe('ls against restic (restic 0.14 is the oracle)', () => {
     await writeFile(Buffer.concat([bad, utf8('/keep')]), 'in the way');
     const text = await ferry(['restore', '-r', repo, snapshot, '--target', target, '--include', join(src, 'names')]);
     assert.equal(text.code, 1);
-    assert.match(text.stderr, new RegExp(`^error: "${src}/names/caf\\\\xe9": a directory is in the way in the target; remove it or restore into an empty target$`, 'm'));
+    // Named by its snapshot path and by the real path in the target, both quoted.
+    assert.match(text.stderr, new RegExp(`^error: "${src}/names/caf\\\\xe9": not restored: the directory "${target}${src}/names/caf\\\\xe9" is in the way \\(the snapshot has a file there\\)`, 'm'));
     const json = await ferry(['restore', '-r', repo, snapshot, '--target', target, '--include', join(src, 'names'), '--json']);
     const error = parseLines(json.stdout).find((l) => l.message_type === 'error')!;
     assert.equal(error.item, `${src}/names/caf\ufffd`);

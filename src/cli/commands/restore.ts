@@ -110,13 +110,26 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
 }
 
 /**
- * What to do about entries that could not be restored: a blob missing from the index (often a lost or
- * damaged index file) is found again by rebuilding the index from the packs; a damaged or missing pack
- * is what `check --read-data` names.
+ * What to do about entries that could not be restored, one remedy per kind of problem: a directory in
+ * the way is moved away (or the restore goes to an empty folder); a blob missing from the index (often
+ * a lost or damaged index file) is found again by rebuilding the index from the packs; a damaged or
+ * missing pack is what `check --read-data` names.
  */
 function remedy(problems: readonly RestoreProblem[], unreadableIndexFiles: number, target: RepositoryTarget): string {
-  if (!problems.some((p) => p.notIndexed)) return 'Run `ferry check --read-data` to see which packs are damaged.';
-  const why = unreadableIndexFiles > 0 ? ', because some index files cannot be read (see the warnings above)' : '';
-  const who = target.registration ? `ask a tenant-admin to run \`ferry repair index -r ${target.location}\`` : 'run `ferry repair index`';
-  return `Some of them need data the index does not list${why}: ${who} (it rebuilds the index from the packs), then restore again; \`ferry check\` then names anything still lost.`;
+  const remedies: string[] = [];
+  const inTheWay = problems.filter((p) => p.inTheWay !== undefined).length;
+  if (inTheWay > 0) {
+    const which = inTheWay === problems.length ? 'They are' : `${inTheWay} of them are`;
+    remedies.push(`${which} blocked by directories already in the target (named above): move those away and restore again, or restore into an empty folder with --target.`);
+  }
+  if (problems.some((p) => p.notIndexed)) {
+    const why = unreadableIndexFiles > 0 ? ', because some index files cannot be read (see the warnings above)' : '';
+    const who = target.registration ? `ask a tenant-admin to run \`ferry repair index -r ${target.location}\`` : 'run `ferry repair index`';
+    remedies.push(`Some of them need data the index does not list${why}: ${who} (it rebuilds the index from the packs), then restore again; \`ferry check\` then names anything still lost.`);
+  }
+  if (problems.some((p) => p.inTheWay === undefined && !p.notIndexed)) {
+    const others = remedies.length > 0 ? 'For the others, run' : 'Run';
+    remedies.push(`${others} \`ferry check --read-data\` to see which packs are damaged (a message above that names the target, such as permission denied, is about the target instead).`);
+  }
+  return remedies.join(' ');
 }

@@ -14,6 +14,7 @@ import { readChunks } from './file-chunks.js';
 import { nodeFromStat, SOURCE_OPEN_FLAGS, SOURCE_OPEN_FLAGS_NOATIME, unchangedSince } from './node-from-stat.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { PathTrie } from './path-trie.js';
+import { describeError } from '../fs/fs-error.js';
 import { DirHandle } from '../fs/dir-handle.js';
 import { readXattrs, xattrFailureReason } from '../os/xattrs.js';
 import type { Xattr } from '../snapshot/tree-format.js';
@@ -338,8 +339,8 @@ export class Archiver {
     // Once interrupted, the directories other reads go through are being closed: their failures are
     // the interruption, not unreadable sources.
     if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted', { cause: err });
-    const message = err instanceof Error ? err.message : String(err);
     this.options.progress.errors++;
-    this.options.onSkipped({ path: displayPath(path), error: message, pathBytes: path });
+    // The entry is named by its real path; Node's message would name the handle path it was reached by.
+    this.options.onSkipped({ path: displayPath(path), error: describeError(err), pathBytes: path });
   }
 }

@@ -1,6 +1,19 @@
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, rm, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { isErrno, UserError } from '../../core/errors.js';
+
+/**
+ * A directory already in the target stands where the snapshot has a file, symlink or special file.
+ * It is never removed (it may hold the user's data): the restorer names it with its real path and
+ * the remedy, moving it away or restoring into an empty folder.
+ */
+export class DirectoryInTheWayError extends UserError {
+  override readonly code = 'DIRECTORY_IN_THE_WAY';
+
+  constructor() {
+    super('a directory is in the way');
+  }
+}
 
 /**
  * Creates entries inside a restore target without ever following a symlink that was there before:
@@ -57,13 +70,19 @@ export async function replacing(path: Buffer, create: () => void): Promise<void>
 async function removeNonDirectory(path: Buffer): Promise<void> {
   const st = await lstat(path);
   if (st.isDirectory()) {
-    // `path` reaches the entry through /proc/self/fd (see DirHandle): the caller names it by its snapshot path.
-    throw new UserError('a directory is in the way in the target; remove it or restore into an empty target');
+    throw new DirectoryInTheWayError();
   }
   await unlink(path);
 }
 
-/** Removes a partly restored file so no wrong bytes are left behind. */
+/**
+ * Removes a partly restored file so no wrong bytes are left behind, or whatever non-directory stands
+ * where a hard link goes. Nothing there is fine; a directory there is a {@link DirectoryInTheWayError}.
+ */
 export async function discard(path: Buffer): Promise<void> {
-  await rm(path, { force: true });
+  try {
+    await removeNonDirectory(path);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
 }

@@ -5,12 +5,13 @@ import type { Id } from '../../core/ids.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { bytePath, displayPath, joinBytePath, matchText } from '../fs/byte-path.js';
 import { DirHandle } from '../fs/dir-handle.js';
+import { describeError } from '../fs/fs-error.js';
 import { makeFifo, makeNode, setTimesNs } from '../os/posix-extras.js';
 import { writeXattrs, xattrFailureReason } from '../os/xattrs.js';
 import { BlobUnavailableError } from '../repository/blob-reader.js';
 import type { Repository } from '../repository/repository.js';
 import { decodeTree, isSafeName, type TreeNode } from '../snapshot/tree-format.js';
-import { createDirectory, createFile, createSymlink, discard, replacing } from './restore-target.js';
+import { createDirectory, createFile, createSymlink, DirectoryInTheWayError, discard, replacing } from './restore-target.js';
 import { RestoreSelection } from './restore-selection.js';
 
 export interface RestoreProgress {
@@ -28,6 +29,8 @@ export interface RestoreProblem {
   readonly error: string;
   /** Set when a blob the entry needs is in no readable index file (rebuilding the index may find it in a pack). */
   readonly notIndexed?: boolean;
+  /** Set when a directory in the target stands where the entry goes: its real path (left as it was). */
+  readonly inTheWay?: string;
 }
 
 /** An extended attribute (or ACL) that could not be set on an otherwise restored entry. */
@@ -174,7 +177,11 @@ export class Restorer {
       if (err instanceof InterruptedError) throw err;
       if (node.type === 'file') await discard(path).catch(() => undefined);
       if (isErrno(err, 'EPERM') && node.type !== 'file' && node.type !== 'symlink') {
-        this.options.onWarning({ ...shown(snapshotPath), error: `${node.type} not restored: ${(err as Error).message}` });
+        this.options.onWarning({ ...shown(snapshotPath), error: `${node.type} not restored: ${describeError(err)}` });
+        return;
+      }
+      if (err instanceof DirectoryInTheWayError) {
+        this.directoryInTheWay(node, realPath, snapshotPath);
         return;
       }
       this.problem(snapshotPath, err);
@@ -285,7 +292,19 @@ export class Restorer {
     if (err instanceof InterruptedError) throw err;
     // Once interrupted, a failure is the interruption (storage refusing work), not a damaged entry.
     if (this.options.signal?.aborted) throw new InterruptedError('restore interrupted', { cause: err });
-    this.options.onProblem({ ...shown(path), error: err instanceof Error ? err.message : String(err), ...(isNotIndexed(err) ? { notIndexed: true } : {}) });
+    // describeError: Node's message would name the `/proc/self/fd/N/…` path the entry was reached by.
+    this.options.onProblem({ ...shown(path), error: describeError(err), ...(isNotIndexed(err) ? { notIndexed: true } : {}) });
+  }
+
+  /** The user's directory stays as it is; the message names it by its real path and says what to do. */
+  private directoryInTheWay(node: TreeNode, realPath: Buffer, snapshotPath: Buffer): void {
+    const where = displayPath(realPath);
+    const what = node.type === 'file' ? 'a file' : node.type === 'symlink' ? 'a symlink' : `a ${node.type}`;
+    this.options.onProblem({
+      ...shown(snapshotPath),
+      error: `not restored: the directory ${where} is in the way (the snapshot has ${what} there); move it away and restore again, or restore into an empty folder`,
+      inTheWay: where,
+    });
   }
 }
 
