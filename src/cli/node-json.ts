@@ -98,7 +98,7 @@ export function nodeJson(node: TreeNode, path: Uint8Array): Record<string, JsonF
 }
 
 /** One line of JSON: like `JSON.stringify` of an object, with top-level bigints written as exact integers. */
-export function jsonLine(fields: Record<string, JsonField>): string {
+export function jsonLine(fields: Readonly<Record<string, unknown>>): string {
   const parts = Object.entries(fields).map(([key, value]) => `${JSON.stringify(key)}:${typeof value === 'bigint' ? value.toString() : JSON.stringify(value)}`);
   return `{${parts.join(',')}}\n`;
 }

@@ -7,6 +7,7 @@ import { noLockOption, repoCommand, type Runner } from '../command-kit.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 import { findSnapshotExplained, loadIndexWarning } from '../damaged-objects.js';
 import { formatBytes } from '../format.js';
+import { bytesFields, jsonLine } from '../node-json.js';
 import { readProblemReporter } from '../read-problems.js';
 
 export interface DiffOptions extends RepoOptions {
@@ -89,11 +90,8 @@ function shownPath(change: TreeChange): string {
   return `${displayPath(change.path)}${change.isDir ? '/' : ''}`;
 }
 
-/**
- * restic's `change` line. The path is UTF-8 text, as restic writes it: a name that is not UTF-8 comes
- * out with replacement characters. An exact-bytes field (like `ls --json`'s) belongs next to `path` here.
- */
+/** restic's `change` line; a path that is not UTF-8 also travels exactly, as `path_raw` (see `bytesFields`). */
 function changeJson(change: TreeChange): string {
-  const path = `${change.path.toString('utf8')}${change.isDir ? '/' : ''}`;
-  return JSON.stringify({ message_type: 'change', path, modifier: change.modifier }) + '\n';
+  const path = change.isDir ? Buffer.concat([change.path, Buffer.from('/')]) : change.path;
+  return jsonLine({ message_type: 'change', ...bytesFields('path', path), modifier: change.modifier });
 }

@@ -2,11 +2,11 @@ import { InterruptedError, UserError } from '../../core/errors.js';
 import { shortId, type Id } from '../../core/ids.js';
 import { displayPath } from '../../engine/fs/byte-path.js';
 import { goUnquote } from '../../engine/fs/go-quote.js';
-import type { Snapshot } from '../../engine/snapshot/snapshot.js';
 import { decodeTree, type TreeNode } from '../../engine/snapshot/tree-format.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 import { findSnapshotExplained, loadIndexWarning } from '../damaged-objects.js';
-import { jsonLine, nodeJson, type JsonField } from '../node-json.js';
+import { jsonLine, nodeJson } from '../node-json.js';
+import { snapshotJson } from '../restic-json.js';
 import { longListing } from '../node-listing.js';
 import { ListingFilter, type FolderPath } from '../listing-filter.js';
 
@@ -28,7 +28,7 @@ export async function lsCommand(ctx: CliContext, ref: string, folders: readonly 
   const { repo, target } = await openLockedRepository(ctx, options);
   await loadIndexWarning(ctx, repo, target);
   const { id, snapshot } = await findSnapshotExplained(ctx, repo, target, ref);
-  if (options.json) ctx.stdout.write(jsonLine(snapshotJson(id, snapshot)));
+  if (options.json) ctx.stdout.write(jsonLine({ ...snapshotJson(id, snapshot), message_type: 'snapshot', struct_type: 'snapshot' }));
   const visit = async (tree: Id, dir: Buffer): Promise<void> => {
     for (const node of decodeTree(await repo.loadBlob('tree', tree))) {
       // Stops a long listing on Ctrl-C or a closed stdout (`ferry ls … | head`) even when its trees are cached.
@@ -59,26 +59,6 @@ function folderArgument(arg: string): FolderPath {
   if (bytes === undefined) throw new UserError(`${arg} is not a path nor a quoted path as \`ferry ls\` prints one (like "/srv/caf\\xe9"); check its quotes and escapes`);
   if (bytes[0] !== 0x2f) throw new UserError(`${arg} is not an absolute path; give the path as the snapshot lists it, starting with / (see \`ferry ls SNAPSHOT\`)`);
   return bytes;
-}
-
-/** The snapshot line of `ls --json`, with restic's field names (empty optional fields left out, as restic does). */
-function snapshotJson(id: Id, s: Snapshot): Record<string, JsonField> {
-  return {
-    time: s.time,
-    ...(s.parent ? { parent: s.parent } : {}),
-    tree: s.tree,
-    paths: s.paths,
-    ...(s.hostname ? { hostname: s.hostname } : {}),
-    ...(s.username ? { username: s.username } : {}),
-    ...(s.uid ? { uid: s.uid } : {}),
-    ...(s.gid ? { gid: s.gid } : {}),
-    ...(Array.isArray(s.excludes) && s.excludes.length > 0 ? { excludes: s.excludes } : {}),
-    ...(s.tags.length > 0 ? { tags: s.tags } : {}),
-    id,
-    short_id: shortId(id),
-    message_type: 'snapshot',
-    struct_type: 'snapshot',
-  };
 }
 
 function print(ctx: CliContext, options: LsOptions, node: TreeNode, path: Buffer): void {
