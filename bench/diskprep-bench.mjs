@@ -85,6 +85,7 @@ export function diskprepRows(bench) {
     row('diskprep copy phase vs cp -r + sync', `${secs(copy)} (${rate(bytes, copy)})`, `${secs(cpSync)} (${rate(bytes, cpSync)})`, cpSync / copy, 'throughput: copy with hashing, encryption and fsync only', 0),
     row('diskprep verify phase (read-back)', `${secs(verify)} (${rate(bytes, verify)})`, '', NaN, 'throughput of reading back, authenticating and hashing the disk', 0),
     row('CPU time, user + system', secs(med((r) => r.diskprep.cpu)), secs(med((r) => r.cp.cpu)), med((r) => r.diskprep.cpu) / med((r) => r.cp.cpu), 'CPU diskprep÷cp -r', 0),
+    row('CPU seconds per GB (user + system)', (med((r) => r.diskprep.cpu) / (bytes / 1e9)).toFixed(2), (med((r) => r.cp.cpu) / (bytes / 1e9)).toFixed(2), NaN, 'whole diskprep, per GB carried', 0),
     row('peak RSS, diskprep', `${(med((r) => r.diskprep.rssKiB) / 1024).toFixed(0)} MiB`, '', NaN, '', 0),
   ].map((r) => ({ ...r, target: r.target === '≥ 0.00' ? '' : r.target, result: r.target === '≥ 0.00' ? '' : r.result }));
 }

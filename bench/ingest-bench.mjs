@@ -151,6 +151,7 @@ export function ingestRows(bench) {
     row('ingest vs cp -r', `${secs(ingest)} (${rate(bytes, ingest)})`, `${secs(cp)} (${rate(bytes, cp)})`, cp / ingest, 'throughput ingest÷cp -r (higher is better)', 0),
     row('CPU time, ingest command', secs(med((r) => r.ingest.cpu)), secs(med((r) => r.cp.cpu)), med((r) => r.ingest.cpu) / med((r) => r.cp.cpu), 'CPU ingest÷cp -r', 0),
     row('CPU time, service during ingest', secs(med((r) => r.ingest.serveCpu)), '', NaN, 'receiving, hashing and writing the objects', 0),
+    row('CPU seconds per GB, ingest + service', (med((r) => r.ingest.cpu + r.ingest.serveCpu) / (bytes / 1e9)).toFixed(2), (med((r) => r.cp.cpu) / (bytes / 1e9)).toFixed(2), NaN, 'user + system of both processes, per GB carried', 0),
     row('peak RSS, ingest command', `${(med((r) => r.ingest.rssKiB) / 1024).toFixed(0)} MiB`, '', NaN, '', 0),
   ];
 }

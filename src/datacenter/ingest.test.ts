@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { IntegrityError, InterruptedError, UserError } from '../core/errors.js';
 import { deriveDiskSubkeys, diskFileName, FILE_HEADER_BYTES, fileHeader, LABEL_NAME, MANIFEST_NAME, segmentCount, segmentLength } from '../seed/disk-format.js';
 import { openManifest, sealManifest, type DiskManifest } from '../seed/manifest.js';
-import { sealSegment } from '../seed/segment-crypto.js';
+import { sealSegment, segmentPlace } from '../seed/segment-crypto.js';
 import { throwingFailpoint } from '../seed/testing/diskprep-fixture.js';
 import { FaultyStorage } from '../storage/testing/faulty-storage.js';
 import { IngestFixture } from './testing/ingest-fixture.js';
@@ -174,8 +174,9 @@ describe('per-file error codes', () => {
     const parts: Buffer[] = [fileHeader(fileId, manifest.segmentSize)];
     for (let i = 0; i < segments; i++) {
       const start = i * manifest.segmentSize;
-      const sealed = sealSegment(keys.fileKey, other.subarray(start, start + segmentLength(other.length, manifest.segmentSize, i)), { diskId: manifest.diskId, path: swapped!.path, fileId, index: i, final: i === segments - 1 });
-      parts.push(sealed.ciphertext, sealed.tag);
+      const place = segmentPlace({ diskId: manifest.diskId, path: swapped!.path, fileId, size: other.length }, manifest.segmentSize, i);
+      const sealed = sealSegment(keys.fileKey, other.subarray(start, start + segmentLength(other.length, manifest.segmentSize, i)), place);
+      parts.push(Buffer.from(sealed.body), sealed.tag);
     }
     await writeFile(file(swapped!.n), Buffer.concat(parts));
     const outside = join(f.prep.root, 'outside.fry');
