@@ -10,6 +10,8 @@ import { readAhead } from './read-ahead.js';
 import { openRecord, sealSegment, segmentPlace } from './segment-crypto.js';
 
 const READ_DEPTH = 2;
+/** Read buffers kept for reuse per handler (enough for a few files verified at once). */
+const MAX_FREE_BUFFERS = 8;
 
 /**
  * The crypto work of diskprep, run by each crypto worker (or in the calling thread): protecting runs of
@@ -18,6 +20,11 @@ const READ_DEPTH = 2;
  */
 export class CryptoHandler {
   private readonly hashes = new Map<number, Hash>();
+  /**
+   * Free read buffers of verification, reused from read to read and file to file (several files may be
+   * verified at once): fresh 8 MiB buffers per read would be mapped, faulted in and collected each time.
+   */
+  private readonly freeBuffers: Buffer[] = [];
 
   seal(request: SealRequest): SealReply {
     const { data, segmentSize, first } = request;
@@ -70,7 +77,8 @@ export class CryptoHandler {
         const offset = FILE_HEADER_BYTES + r.first * (segmentSize + TAG_BYTES);
         const last = r.first + r.count - 1;
         const length = (last - r.first) * (segmentSize + TAG_BYTES) + segmentLength(entry.size, segmentSize, last) + TAG_BYTES;
-        const buffer = Buffer.allocUnsafe(length);
+        // Whole pooled buffer; only its first `length` bytes are read and checked.
+        const buffer = this.takeBuffer(length);
         for (let done = 0; done < length; ) {
           const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
           if (bytesRead === 0) throw new IntegrityError(`${name} ended early`);
@@ -94,6 +102,7 @@ export class CryptoHandler {
           }
           at += length;
         }
+        this.giveBack(outcome.data);
       }
       // No SHA-256 here: a segment that authenticates holds the very bytes that were hashed while copying.
       if (bad.length > 0) return result('damaged', bytes, { badSegments: bad, detail: `segments ${bad.join(', ')} of ${segments} do not authenticate` });
@@ -101,6 +110,16 @@ export class CryptoHandler {
     } finally {
       await handle.close();
     }
+  }
+
+  /** A free read buffer of at least `length` bytes. */
+  private takeBuffer(length: number): Buffer {
+    const at = this.freeBuffers.findIndex((b) => b.length >= length);
+    return at >= 0 ? this.freeBuffers.splice(at, 1)[0]! : Buffer.allocUnsafeSlow(length);
+  }
+
+  private giveBack(buffer: Buffer): void {
+    if (this.freeBuffers.length < MAX_FREE_BUFFERS) this.freeBuffers.push(buffer);
   }
 }
 
