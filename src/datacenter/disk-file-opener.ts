@@ -1,7 +1,7 @@
 /**
  * Reads one file of a disk for ingest: opens it safely (disk-path.ts), checks its length and header,
- * authenticates and decrypts every segment (the disk format's own functions, src/seed/), and hashes the
- * plaintext against the manifest. Every failure is a result with its error-log code, never a throw, so a
+ * authenticates every segment and decrypts the encrypted ones (the disk format's own functions,
+ * src/seed/), and hashes the file against the manifest. Every failure is a result with its error-log code, never a throw, so a
  * bad file never stops the disk. Runs on an ingest worker (open-pool.ts) or in the calling thread.
  */
 import { createHash } from 'node:crypto';
@@ -10,7 +10,7 @@ import { IntegrityError } from '../core/errors.js';
 import { diskFileName, encryptedSize, FILE_HEADER_BYTES, parseFileHeader, segmentCount, segmentLength, TAG_BYTES } from '../seed/disk-format.js';
 import type { ManifestEntry } from '../seed/manifest.js';
 import { readAhead } from '../seed/read-ahead.js';
-import { openSegment } from '../seed/segment-crypto.js';
+import { openSegment, segmentPlace } from '../seed/segment-crypto.js';
 import { openOnDisk, type OpenFailureCode } from './disk-path.js';
 
 /** What is needed to read one file of a disk. */
@@ -67,31 +67,33 @@ export async function openDiskFile(request: OpenFileRequest, openFile: typeof op
     const runs = function* (): Generator<{ first: number; count: number }> {
       for (let first = 0; first < segments; first += perRead) yield { first, count: Math.min(perRead, segments - first) };
     };
-    const load = async (run: { first: number; count: number }): Promise<Buffer> => {
-      const last = run.first + run.count - 1;
-      const length = (run.count - 1) * (segmentSize + TAG_BYTES) + segmentLength(entry.size, segmentSize, last) + TAG_BYTES;
-      const buffer = Buffer.allocUnsafe(length);
-      await readFully(handle, buffer, FILE_HEADER_BYTES + run.first * (segmentSize + TAG_BYTES));
-      return buffer;
-    };
+    // Each segment is read straight into its place in the file's buffer and each tag beside it, so
+    // the bytes of a segment that is only authenticated are never copied in user space.
     const plaintext = Buffer.allocUnsafeSlow(entry.size);
+    const tags = Buffer.allocUnsafe(TAG_BYTES * segments);
+    const bodyOf = (index: number): Buffer => plaintext.subarray(index * segmentSize, index * segmentSize + segmentLength(entry.size, segmentSize, index));
+    const tagOf = (index: number): Buffer => tags.subarray(index * TAG_BYTES, (index + 1) * TAG_BYTES);
+    const load = async (run: { first: number; count: number }): Promise<void> => {
+      const views: Buffer[] = [];
+      for (let index = run.first; index < run.first + run.count; index++) views.push(bodyOf(index), tagOf(index));
+      await readvFully(handle, views, FILE_HEADER_BYTES + run.first * (segmentSize + TAG_BYTES));
+    };
     const hash = createHash('sha256');
     const bad: number[] = [];
+    const file = { diskId: request.diskId, path: entry.path, fileId, size: entry.size };
     for await (const { request: run, outcome } of readAhead(runs(), READ_DEPTH, load)) {
       if (!outcome.ok) return fail('IOFailed', `reading failed: ${(outcome.error as Error).message}`);
-      let at = 0;
       for (let index = run.first; index < run.first + run.count; index++) {
-        const length = segmentLength(entry.size, segmentSize, index) + TAG_BYTES;
-        const place = { diskId: request.diskId, path: entry.path, fileId, index, final: index === segments - 1 };
+        const place = segmentPlace(file, segmentSize, index);
+        const body = bodyOf(index);
         try {
-          const part = openSegment(request.fileKey, outcome.data.subarray(at, at + length), place);
-          hash.update(part);
-          part.copy(plaintext, index * segmentSize);
+          const opened = openSegment(request.fileKey, body, tagOf(index), place);
+          if (opened !== body) body.set(opened);
+          hash.update(body);
         } catch (err) {
           if (!(err instanceof IntegrityError)) throw err;
           bad.push(index);
         }
-        at += length;
       }
     }
     if (bad.length > 0) return fail('DecryptFailed', `segment${bad.length === 1 ? '' : 's'} ${bad.join(', ')} of ${segments} do${bad.length === 1 ? 'es' : ''} not authenticate: damaged, or not this disk's`);
@@ -100,6 +102,27 @@ export async function openDiskFile(request: OpenFileRequest, openFile: typeof op
     return { ok: true, plaintext, sha256 };
   } finally {
     await handle.close();
+  }
+}
+
+/** Fills `views` in order from `position`; an early end of file is an error (the size was checked before). */
+async function readvFully(handle: FileHandle, views: readonly Buffer[], position: number): Promise<void> {
+  let rest = views.filter((view) => view.length > 0);
+  let at = position;
+  while (rest.length > 0) {
+    const { bytesRead } = await handle.readv(rest, at);
+    if (bytesRead === 0) throw new Error('the file ended early');
+    at += bytesRead;
+    let skip = bytesRead;
+    const left: Buffer[] = [];
+    for (const view of rest) {
+      if (skip >= view.length) skip -= view.length;
+      else {
+        left.push(skip > 0 ? view.subarray(skip) : view);
+        skip = 0;
+      }
+    }
+    rest = left;
   }
 }
 

@@ -4,9 +4,9 @@ import { mkdir, readFile, rm, symlink, writeFile, cp, rename, truncate } from 'n
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { IntegrityError, InterruptedError, UserError } from '../core/errors.js';
-import { deriveDiskSubkeys, diskFileName, FILE_HEADER_BYTES, fileHeader, LABEL_NAME, MANIFEST_NAME, segmentCount, segmentLength } from '../seed/disk-format.js';
-import { openManifest, sealManifest, type DiskManifest } from '../seed/manifest.js';
-import { sealSegment } from '../seed/segment-crypto.js';
+import { deriveDiskSubkeys, diskFileName, encryptedSize, FILE_HEADER_BYTES, fileHeader, LABEL_NAME, MANIFEST_NAME, segmentCount, segmentLength, TAG_BYTES } from '../seed/disk-format.js';
+import { openManifest, sealManifest, type DiskManifest, type ManifestEntry } from '../seed/manifest.js';
+import { sealSegment, segmentPlace } from '../seed/segment-crypto.js';
 import { throwingFailpoint } from '../seed/testing/diskprep-fixture.js';
 import { FaultyStorage } from '../storage/testing/faulty-storage.js';
 import { IngestFixture } from './testing/ingest-fixture.js';
@@ -174,8 +174,9 @@ describe('per-file error codes', () => {
     const parts: Buffer[] = [fileHeader(fileId, manifest.segmentSize)];
     for (let i = 0; i < segments; i++) {
       const start = i * manifest.segmentSize;
-      const sealed = sealSegment(keys.fileKey, other.subarray(start, start + segmentLength(other.length, manifest.segmentSize, i)), { diskId: manifest.diskId, path: swapped!.path, fileId, index: i, final: i === segments - 1 });
-      parts.push(sealed.ciphertext, sealed.tag);
+      const place = segmentPlace({ diskId: manifest.diskId, path: swapped!.path, fileId, size: other.length }, manifest.segmentSize, i);
+      const sealed = sealSegment(keys.fileKey, other.subarray(start, start + segmentLength(other.length, manifest.segmentSize, i)), place);
+      parts.push(Buffer.from(sealed.body), sealed.tag);
     }
     await writeFile(file(swapped!.n), Buffer.concat(parts));
     const outside = join(f.prep.root, 'outside.fry');
@@ -203,6 +204,51 @@ describe('per-file error codes', () => {
     const rest = await f.ingest([f.disks[1]!, f.disks[2]!]);
     assert.equal(rest.exitCode, 0);
     assert.equal(rest.job.state, 'CompletedWithErrors');
+  });
+
+  it('detects tampering with each part of a disk: reordered segments, renamed files, a file of another disk, a pack byte, another disk\'s manifest', async () => {
+    const f = await received();
+    const { manifest } = await manifestOf(f, 0);
+    const { manifest: second } = await manifestOf(f, 1);
+    const file = (disk: number, n: number): string => join(f.disks[disk]!, ...diskFileName(n).split('/'));
+    // The two files of most segments are the ones whose segments are reordered and whose byte is flipped.
+    const bySegments = [...manifest.files].sort((a, b) => b.size - a.size);
+    const [reordered, flipped, renamedA, renamedB, foreign] = bySegments as [ManifestEntry, ManifestEntry, ManifestEntry, ManifestEntry, ManifestEntry];
+    assert.ok(segmentCount(flipped.size, manifest.segmentSize) > 1, 'a file of several segments to flip a byte in');
+    const record = manifest.segmentSize + TAG_BYTES;
+    const bytes = await readFile(file(0, reordered.n));
+    const swapped = Buffer.from(bytes);
+    bytes.copy(swapped, FILE_HEADER_BYTES, FILE_HEADER_BYTES + record, FILE_HEADER_BYTES + 2 * record);
+    bytes.copy(swapped, FILE_HEADER_BYTES + record, FILE_HEADER_BYTES, FILE_HEADER_BYTES + record);
+    await writeFile(file(0, reordered.n), swapped);
+    await rename(file(0, renamedA.n), `${file(0, renamedA.n)}.x`);
+    await rename(file(0, renamedB.n), file(0, renamedA.n));
+    await rename(`${file(0, renamedA.n)}.x`, file(0, renamedB.n));
+    // Disk 2's first file, cut or padded to the size and given the file id this disk's entry expects.
+    const other = Buffer.alloc(encryptedSize(foreign.size, manifest.segmentSize));
+    (await readFile(file(1, second.files[0]!.n))).copy(other);
+    Buffer.from(foreign.fileId, 'hex').copy(other, 8);
+    await writeFile(file(0, foreign.n), other);
+    // A byte of a segment that is only authenticated (the repository's ciphertext, in clear).
+    await flipByte(file(0, flipped.n), FILE_HEADER_BYTES + 3);
+
+    const result = await f.ingest([f.disks[0]!]);
+    assert.equal(result.disks[0]!.state, 'Failed', JSON.stringify(result.disks));
+    const errors = new Map((await f.service.listErrors(f.jobId)).map((e) => [e.path, e]));
+    for (const entry of manifest.files) assert.equal(errors.get(entry.path)?.code, 'DecryptFailed', entry.path);
+    assert.match(errors.get(reordered.path)!.message, /segments 0, 1 of \d+ do not authenticate/);
+    // Files of other sizes fail on their length first, files of one size on their header's file id.
+    assert.match(errors.get(renamedA.path)!.message, /header of another file|truncated or extended/);
+    assert.match(errors.get(renamedB.path)!.message, /header of another file|truncated or extended/);
+    assert.match(errors.get(foreign.path)!.message, /not authenticate/);
+    assert.match(errors.get(flipped.path)!.message, /segment 0 of \d+ does not authenticate/);
+    assert.equal(f.storage.uploads.length, 0, 'nothing of a tampered file is uploaded');
+
+    // Disk 3 given disk 2's manifest: not the one registered for it.
+    await writeFile(join(f.disks[2]!, MANIFEST_NAME), await readFile(join(f.disks[1]!, MANIFEST_NAME)));
+    const refused = await f.ingest([f.disks[2]!]);
+    assert.equal(refused.disks[0]!.state, 'Refused');
+    assert.equal((await f.service.listErrors(f.jobId)).at(-1)?.code, 'ManifestCorrupted');
   });
 
   it('a disk with some good files ends CompletedWithErrors and the command exits 3', async () => {

@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { IntegrityError } from '../core/errors.js';
 import { startWorker } from '../engine/repository/start-worker.js';
 import { CryptoHandler } from './crypto-handler.js';
+import { segmentCount } from './disk-format.js';
 import { movableBuffers, type CryptoReply, type CryptoRequest, type SealReply, type SealRequest, type VerifyReply, type VerifyRequest } from './crypto-protocol.js';
 
 type Pending = { resolve: (reply: CryptoReply) => void; reject: (err: Error) => void };
@@ -14,7 +15,7 @@ interface Lane {
 }
 
 /**
- * Diskprep's crypto on worker threads: sealing (with hashing) and verification run on `size` workers
+ * Diskprep's crypto on worker threads: protecting segments (with hashing) and verification run on `size` workers
  * while the main thread reads and writes. Runs of one file go to the same worker in order (its hash
  * state lives there); a new file goes to the least busy worker. Size 0 runs everything on the calling
  * thread (tests, tiny jobs). Close it when done, or the workers keep the process alive.
@@ -36,7 +37,7 @@ export class CryptoPool {
     });
   }
 
-  /** Seals a run of segments of a file (see SealRequest); its `data` is moved to the worker when it can be. */
+  /** Protects a run of segments of a file (see SealRequest); its `data` is moved to the worker and back when it can be. */
   async seal(request: Omit<SealRequest, 'kind' | 'id'>): Promise<SealReply> {
     const full: SealRequest = { kind: 'seal', id: this.nextId++, ...request };
     if (this.lanes.length === 0) return this.local.seal(full);
@@ -46,7 +47,7 @@ export class CryptoPool {
       this.fileLanes.set(request.file, lane);
     }
     const count = request.data.length === 0 ? 1 : Math.ceil(request.data.length / request.segmentSize);
-    if (request.first + count >= request.segments) this.fileLanes.delete(request.file);
+    if (request.first + count >= segmentCount(request.size, request.segmentSize)) this.fileLanes.delete(request.file);
     return (await this.send(lane, full, request.data.length, movableBuffers([request.data]))) as SealReply;
   }
 

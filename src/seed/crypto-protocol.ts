@@ -3,8 +3,9 @@ import type { FileCheck } from './disk-types.js';
 import type { ManifestEntry } from './manifest.js';
 
 /**
- * Seal a run of consecutive segments of one file and fold their plaintext into the file's SHA-256.
- * Runs of one file go to one worker, in order; `file` names the file's hash state there.
+ * Protect a run of consecutive segments of one file (tag each, encrypt the file's tail) and fold its
+ * bytes into the file's SHA-256. Runs of one file go to one worker, in order; `file` names the file's
+ * hash state there. `data` is moved to the worker and back.
  */
 export interface SealRequest {
   readonly kind: 'seal';
@@ -16,8 +17,8 @@ export interface SealRequest {
   readonly fileId: Uint8Array;
   /** Index of the first segment in `data`. */
   readonly first: number;
-  /** Segments of the whole file. */
-  readonly segments: number;
+  /** Bytes of the whole file. */
+  readonly size: number;
   readonly segmentSize: number;
   readonly data: Uint8Array;
 }
@@ -25,13 +26,17 @@ export interface SealRequest {
 export interface SealReply {
   readonly kind: 'sealed';
   readonly id: number;
-  /** ciphertext, tag, ciphertext, tag, …: the records in order. */
-  readonly parts: Uint8Array[];
+  /** The request's data, given back: the bytes of the segments that are not encrypted. */
+  readonly data: Uint8Array;
+  /** The run's tags, 16 bytes per segment, in order. */
+  readonly tags: Uint8Array;
+  /** The ciphertexts of the run's encrypted segments, in order. */
+  readonly encrypted: Uint8Array[];
   /** The file's SHA-256 (hex), with the run that holds its last segment. */
   readonly sha256?: string;
 }
 
-/** Verify one file of a disk against its manifest entry (read, authenticate every segment, hash). */
+/** Verify one file of a disk against its manifest entry (read and authenticate every segment). */
 export interface VerifyRequest {
   readonly kind: 'verify';
   readonly id: number;
@@ -47,7 +52,7 @@ export interface VerifyReply {
   readonly kind: 'verified';
   readonly id: number;
   readonly check: FileCheck;
-  /** Plaintext bytes authenticated. */
+  /** Bytes authenticated. */
   readonly bytes: number;
 }
 

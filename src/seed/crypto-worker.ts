@@ -9,7 +9,7 @@ const handler = new CryptoHandler();
 const port = parentPort!;
 
 port.on('message', (request: CryptoRequest) => {
-  void answer(request).then((reply) => port.postMessage(reply, reply.kind === 'sealed' ? movableBuffers(reply.parts) : []));
+  void answer(request).then((reply) => port.postMessage(reply, reply.kind === 'sealed' ? movableBuffers([reply.data, reply.tags, ...reply.encrypted]) : []));
 });
 
 async function answer(request: CryptoRequest): Promise<CryptoReply> {

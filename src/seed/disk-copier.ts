@@ -4,7 +4,7 @@ import { IntegrityError, InterruptedError, isErrno, NotFoundError, withContext }
 import type { Failpoints } from '../core/failpoints.js';
 import type { RandomSource } from '../core/random.js';
 import type { Storage } from '../storage/storage.js';
-import { diskFileName, encryptedSize, FILE_ID_BYTES, fileHeader, segmentCount } from './disk-format.js';
+import { diskFileName, encryptedSize, FILE_ID_BYTES, fileHeader, isEncryptedSegment, TAG_BYTES } from './disk-format.js';
 import type { PlannedFile, TransferProgress } from './disk-types.js';
 import type { ManifestEntry } from './manifest.js';
 import { mapOrdered } from './ordered-map.js';
@@ -72,7 +72,6 @@ interface FileJob {
   readonly path: string;
   readonly size: number;
   readonly fileId: Buffer;
-  readonly segments: number;
   vanished: boolean;
 }
 
@@ -95,10 +94,10 @@ interface OpenFile {
 }
 
 /**
- * Copies `files` from the staging storage onto a disk, in order, each as an encrypted file
+ * Copies `files` from the staging storage onto a disk, in order, each as a disk file
  * (docs/disk-format.md, section 5), and reports each one through `onCopied` once it is durable.
  *
- * The work overlaps: staging reads run ahead, runs of segments are hashed and sealed on the crypto
+ * The work overlaps: staging reads run ahead, runs of segments are hashed and protected (tagged, the tail encrypted) on the crypto
  * pool's workers, and the main thread writes them in order while earlier files are fsynced. Each file's SHA-256 is checked
  * against its name (staging objects are named by it): a mismatch is an `IntegrityError` (staging is
  * damaged). A file that vanished from staging is skipped. When the disk is full (ENOSPC, EDQUOT) the
@@ -113,7 +112,6 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
     path: file.path,
     size: file.size,
     fileId: freshFileId(options),
-    segments: segmentCount(file.size, options.segmentSize),
     vanished: false,
   }));
   const copied: CopiedFile[] = [];
@@ -135,7 +133,7 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
       path: file.path,
       fileId: file.fileId,
       first,
-      segments: file.segments,
+      size: file.size,
       segmentSize: options.segmentSize,
       data,
     });
@@ -165,7 +163,7 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
       }
       if (item.first === 0) current = await startFile(item.file, nextNumber++);
       const file = current!;
-      await writeAll(file.handle, reply!.parts);
+      await writeAll(file.handle, recordsOf(reply!, item.first, item.file.size, options.segmentSize));
       options.progress.bytes += bytes;
       options.failpoints?.hit('diskprep-segments-written');
       if (reply!.sha256 === undefined) continue;
@@ -247,6 +245,17 @@ async function* runsOf(jobs: readonly FileJob[], source: Storage, readBytes: num
     }
     yield { kind: 'run', file: job, first: offset / segmentSize, data: outcome.data };
   }
+}
+
+/** The records of a protected run in disk order: body, tag, body, tag, … (no bytes copied). */
+function recordsOf(reply: SealReply, first: number, size: number, segmentSize: number): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  let encrypted = 0;
+  for (let k = 0; k < reply.tags.length / TAG_BYTES; k++) {
+    const body = isEncryptedSegment(size, segmentSize, first + k) ? reply.encrypted[encrypted++]! : reply.data.subarray(k * segmentSize, Math.min(reply.data.length, (k + 1) * segmentSize));
+    parts.push(body, reply.tags.subarray(k * TAG_BYTES, (k + 1) * TAG_BYTES));
+  }
+  return parts;
 }
 
 /** Writes the buffers in order (writev may write less than asked). */

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { systemRandom } from '../core/random.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
 import { copyToDisk, type CopiedFile } from './disk-copier.js';
-import { deriveDiskSubkeys, diskFileName, encryptedSize, FILE_HEADER_BYTES, fileNumberOf, segmentCount, segmentLength, TAG_BYTES } from './disk-format.js';
+import { deriveDiskSubkeys, diskFileName, encryptedSize, FILE_HEADER_BYTES, fileNumberOf, isEncryptedSegment, segmentCount, segmentLength, TAG_BYTES } from './disk-format.js';
 import { readDiskFile } from './disk-reader.js';
 import { verifyFiles } from './disk-verifier.js';
 import { CryptoPool } from './crypto-pool.js';
@@ -19,12 +19,12 @@ import { contentKey, seededBytes, tempFolder } from './testing/staging-fixture.j
 const DISK_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 const OTHER_DISK_ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 
-async function writeDisk(sizes: number[], segmentSize: number, disk: string, diskId = DISK_ID): Promise<{ fileKey: Buffer; copied: CopiedFile[]; plaintexts: Map<string, Buffer> }> {
+async function writeDisk(sizes: number[], segmentSize: number, disk: string, diskId = DISK_ID, seed = disk): Promise<{ fileKey: Buffer; copied: CopiedFile[]; plaintexts: Map<string, Buffer> }> {
   const staging = new MemoryStorage();
   const plaintexts = new Map<string, Buffer>();
   const files = [];
   for (const [i, size] of sizes.entries()) {
-    const bytes = seededBytes(`${disk}/${i}`, size);
+    const bytes = seededBytes(`${seed}/${i}`, size);
     const path = contentKey('data', bytes);
     if (plaintexts.has(path)) continue;
     await staging.save(path, bytes);
@@ -82,6 +82,66 @@ test('property: files of any size round-trip and verify, and have the specified 
     }),
     { numRuns: 30 },
   );
+});
+
+test('property: only the tail is encrypted: other segments hold the staging bytes as they are, each with its tag', async () => {
+  await fc.assert(
+    fc.asyncProperty(sizesArb, fc.constantFrom(16, 64, 256, 1024), async (sizes, segmentSize) => {
+      const dir = await tempFolder();
+      try {
+        const { copied, plaintexts } = await writeDisk(sizes, segmentSize, dir.path);
+        for (const entry of copied) {
+          const plain = plaintexts.get(entry.path)!;
+          const onDisk = await readFile(join(dir.path, diskFileName(entry.n)));
+          const tail = Math.floor(segmentSize / 256);
+          let at = FILE_HEADER_BYTES;
+          for (let index = 0; index < segmentCount(entry.size, segmentSize); index++) {
+            const length = segmentLength(entry.size, segmentSize, index);
+            const body = onDisk.subarray(at, at + length);
+            const bytes = plain.subarray(index * segmentSize, index * segmentSize + length);
+            const encrypted = isEncryptedSegment(entry.size, segmentSize, index);
+            assert.equal(encrypted, index === segmentCount(entry.size, segmentSize) - 1 || index * segmentSize + length > entry.size - tail);
+            if (!encrypted) assert.ok(body.equals(bytes), `segment ${index} is the staging bytes`);
+            else if (length >= 8) assert.ok(!body.equals(bytes), `segment ${index} is encrypted`);
+            at += length + TAG_BYTES;
+          }
+        }
+      } finally {
+        await dir.cleanup();
+      }
+    }),
+    { numRuns: 20 },
+  );
+  // At 1 MiB, a final segment shorter than 4 KiB takes the one before it into the encrypted tail.
+  const MiB = 1024 * 1024;
+  assert.deepEqual([0, 1, 2].map((i) => isEncryptedSegment(2 * MiB + 100, MiB, i)), [false, true, true]);
+  assert.deepEqual([0, 1, 2].map((i) => isEncryptedSegment(2 * MiB + 5000, MiB, i)), [false, false, true]);
+  assert.deepEqual([0, 1].map((i) => isEncryptedSegment(2 * MiB, MiB, i)), [false, true]);
+});
+
+test('a file of another disk put in the place of one of this disk does not authenticate, even with the same size and file id', async () => {
+  const here = await tempFolder();
+  const there = await tempFolder();
+  try {
+    const segmentSize = 64;
+    const mine = await writeDisk([1000], segmentSize, here.path, DISK_ID, 'same');
+    await writeDisk([1000], segmentSize, there.path, OTHER_DISK_ID, 'same');
+    const [entry] = mine.copied as [CopiedFile];
+    const name = join(here.path, diskFileName(entry.n));
+    const foreign = await readFile(join(there.path, diskFileName(0)));
+    await writeFile(name, foreign);
+    let [check] = await verifyFiles(here.path, DISK_ID, mine.fileKey, segmentSize, [entry]);
+    assert.equal(check!.status, 'bad-header');
+    // The header's file id made to match: the disk id and the other disk's key still refuse every segment.
+    Buffer.from(entry.fileId, 'hex').copy(foreign, 8);
+    await writeFile(name, foreign);
+    [check] = await verifyFiles(here.path, DISK_ID, mine.fileKey, segmentSize, [entry]);
+    assert.equal(check!.status, 'damaged');
+    assert.equal(check!.badSegments!.length, segmentCount(entry.size, segmentSize));
+  } finally {
+    await here.cleanup();
+    await there.cleanup();
+  }
 });
 
 test('property: one flipped byte spoils exactly the segment that holds it (or the header)', async () => {

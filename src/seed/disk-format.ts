@@ -1,11 +1,12 @@
 /**
  * The constants and pure functions of the disk format (docs/disk-format.md): names on a disk, the
- * encrypted file header, segment nonces and associated data, and the subkeys of a disk key.
+ * file header, which segments are encrypted, segment nonces and associated data, and the subkeys of a
+ * disk key.
  */
 import { hkdfSync } from 'node:crypto';
 import { IntegrityError } from '../core/errors.js';
 
-export const DISK_FORMAT_VERSION = 1;
+export const DISK_FORMAT_VERSION = 2;
 export const LABEL_NAME = 'FERRY-DISK.json';
 export const MANIFEST_NAME = 'FERRY-MANIFEST';
 export const FILES_FOLDER = 'files';
@@ -13,7 +14,7 @@ export const FILES_FOLDER = 'files';
 export const DISK_TEMP_PREFIX = '.ferry-tmp-';
 /** The largest label a reader accepts. */
 export const LABEL_MAX_BYTES = 4096;
-/** Version 1 segments: 1 MiB of plaintext each. */
+/** Segments of 1 MiB of plaintext each. */
 export const SEGMENT_SIZE = 1024 * 1024;
 /** Segment sizes a reader accepts (the writer always uses SEGMENT_SIZE; tests use small ones). */
 export const MIN_SEGMENT_SIZE = 16;
@@ -21,9 +22,9 @@ export const MAX_SEGMENT_SIZE = 64 * 1024 * 1024;
 export const DISK_KEY_BYTES = 32;
 export const FILE_ID_BYTES = 8;
 export const TAG_BYTES = 16;
-export const FILE_MAGIC = Buffer.from('FERRYDF1', 'ascii');
+export const FILE_MAGIC = Buffer.from('FERRYDF2', 'ascii');
 export const FILE_HEADER_BYTES = 24;
-export const MANIFEST_MAGIC = Buffer.from('FERRYMF1', 'ascii');
+export const MANIFEST_MAGIC = Buffer.from('FERRYMF2', 'ascii');
 export const MANIFEST_NONCE_BYTES = 12;
 /** Files per folder under files/. */
 const FILES_PER_FOLDER = 1000;
@@ -42,10 +43,14 @@ export const SYSTEM_ENTRIES: ReadonlySet<string> = new Set([
 /** The top-level staging folders whose files go onto disks, in the order diskprep lists them. */
 export const CARRIED_FOLDERS = ['snapshots', 'index', 'data'] as const;
 
-const SEGMENT_AAD_PREFIX = Buffer.from('ferry disk segment v1', 'ascii');
-const MANIFEST_AAD_PREFIX = Buffer.from('ferry disk manifest v1', 'ascii');
-const FILES_INFO = Buffer.from('ferry disk files v1', 'ascii');
-const MANIFEST_INFO = Buffer.from('ferry disk manifest v1', 'ascii');
+/** A file's last `segmentSize / TAIL_DIVISOR` bytes (4 KiB at 1 MiB) are always in an encrypted segment. */
+const TAIL_DIVISOR = 256;
+const SEGMENT_AAD_PREFIX = Buffer.from('ferry disk segment v2', 'ascii');
+const MANIFEST_AAD_PREFIX = Buffer.from('ferry disk manifest v2', 'ascii');
+const FILES_INFO = Buffer.from('ferry disk files v2', 'ascii');
+const MANIFEST_INFO = Buffer.from('ferry disk manifest v2', 'ascii');
+const FLAG_FINAL = 1;
+const FLAG_ENCRYPTED = 2;
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The relative path (with `/`) of file number `n` on a disk, e.g. `files/0001/00001000.fry`. */
@@ -67,7 +72,7 @@ export function segmentCount(size: number, segmentSize: number): number {
   return Math.max(1, Math.ceil(size / segmentSize));
 }
 
-/** Bytes of the encrypted file for a plaintext of `size` bytes: header, plaintext, one tag per segment. */
+/** Bytes of the disk file for a staging file of `size` bytes: header, the bytes, one tag per segment. */
 export function encryptedSize(size: number, segmentSize: number): number {
   return FILE_HEADER_BYTES + size + TAG_BYTES * segmentCount(size, segmentSize);
 }
@@ -77,7 +82,16 @@ export function segmentLength(size: number, segmentSize: number, index: number):
   return Math.min(segmentSize, size - index * segmentSize);
 }
 
-/** The 24-byte header of an encrypted file. */
+/**
+ * Whether segment `index` of a file of `size` bytes is encrypted (section 5): the final segment, and any
+ * segment holding one of the file's last `segmentSize / 256` bytes. The others are only authenticated.
+ */
+export function isEncryptedSegment(size: number, segmentSize: number, index: number): boolean {
+  const end = Math.min(size, (index + 1) * segmentSize);
+  return end >= size || end > size - Math.floor(segmentSize / TAIL_DIVISOR);
+}
+
+/** The 24-byte header of a disk file. */
 export function fileHeader(fileId: Uint8Array, segmentSize: number): Buffer {
   if (fileId.length !== FILE_ID_BYTES) throw new RangeError(`a file id has ${FILE_ID_BYTES} bytes`);
   const header = Buffer.alloc(FILE_HEADER_BYTES);
@@ -87,10 +101,13 @@ export function fileHeader(fileId: Uint8Array, segmentSize: number): Buffer {
   return header;
 }
 
-/** Reads a header; IntegrityError when it is not one. */
+/** Reads a header; IntegrityError when it is not one (or one of another format version). */
 export function parseFileHeader(header: Uint8Array): { fileId: Buffer; segmentSize: number } {
   const bytes = Buffer.from(header.buffer, header.byteOffset, header.byteLength);
-  if (bytes.length < FILE_HEADER_BYTES || !bytes.subarray(0, 8).equals(FILE_MAGIC)) throw new IntegrityError('not a Ferry disk file (bad magic)');
+  if (bytes.length < FILE_HEADER_BYTES || !bytes.subarray(0, 8).equals(FILE_MAGIC)) {
+    const version = /^FERRYDF([0-9])$/.exec(bytes.subarray(0, 8).toString('latin1'))?.[1];
+    throw new IntegrityError(version === undefined ? 'not a Ferry disk file (bad magic)' : `a Ferry disk file of format version ${version}; this Ferry reads version ${DISK_FORMAT_VERSION}`);
+  }
   if (bytes.readUInt32BE(20) !== 0) throw new IntegrityError('unknown Ferry disk file header (reserved field set)');
   return { fileId: Buffer.from(bytes.subarray(8, 16)), segmentSize: bytes.readUInt32BE(16) };
 }
@@ -103,14 +120,19 @@ export function segmentNonce(fileId: Uint8Array, index: number): Buffer {
   return nonce;
 }
 
-/** The associated data of segment `index`: binds the disk, the position, the end of the file and the path. */
-export function segmentAad(diskId: string, index: number, final: boolean, path: string): Buffer {
+/**
+ * The associated data of segment `index` (before its bytes, for a segment that is only authenticated):
+ * binds the disk, the position, the end of the file, whether the segment is encrypted, and the path.
+ */
+export function segmentAad(diskId: string, index: number, final: boolean, encrypted: boolean, path: string): Buffer {
   const pathBytes = Buffer.from(path, 'utf8');
-  const aad = Buffer.alloc(SEGMENT_AAD_PREFIX.length + 16 + 5 + pathBytes.length);
+  if (pathBytes.length > 0xffff) throw new RangeError('a staging path has at most 65535 bytes');
+  const aad = Buffer.alloc(SEGMENT_AAD_PREFIX.length + 16 + 7 + pathBytes.length);
   let at = SEGMENT_AAD_PREFIX.copy(aad, 0);
   at += diskIdBytes(diskId).copy(aad, at);
   at = aad.writeUInt32BE(index, at);
-  at = aad.writeUInt8(final ? 1 : 0, at);
+  at = aad.writeUInt8((final ? FLAG_FINAL : 0) | (encrypted ? FLAG_ENCRYPTED : 0), at);
+  at = aad.writeUInt16BE(pathBytes.length, at);
   pathBytes.copy(aad, at);
   return aad;
 }

@@ -67,6 +67,11 @@ export async function readLabel(disk: string): Promise<DiskLabel | undefined> {
   } catch (cause) {
     throw new IntegrityError(`${LABEL_NAME} is not a Ferry disk label: ${(cause as Error).message.split('\n')[0]}`, { cause });
   }
-  if (label.version !== DISK_FORMAT_VERSION) throw new IntegrityError(`the disk has format version ${label.version}; this Ferry reads version ${DISK_FORMAT_VERSION}`);
+  if (label.version !== DISK_FORMAT_VERSION) {
+    const what = label.version < DISK_FORMAT_VERSION ? 'an older Ferry made it' : 'a newer Ferry made it';
+    throw new IntegrityError(
+      `the disk has format version ${label.version} (${what}); this Ferry reads version ${DISK_FORMAT_VERSION} only: use the Ferry version that prepared the disk, or prepare it again (ferry diskprep --replace-disk)`,
+    );
+  }
   return label;
 }

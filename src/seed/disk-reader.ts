@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { IntegrityError } from '../core/errors.js';
 import { diskFileName, encryptedSize, FILE_HEADER_BYTES, parseFileHeader, segmentCount, segmentLength, TAG_BYTES } from './disk-format.js';
 import type { ManifestEntry } from './manifest.js';
-import { openSegment } from './segment-crypto.js';
+import { openRecord, segmentPlace } from './segment-crypto.js';
 
 /**
- * The plaintext of one file of a disk (a staging file), read whole: header, every segment authenticated,
+ * The bytes of one file of a disk (a staging file), read whole: header, every segment authenticated,
  * size and SHA-256 as the manifest entry says. `IntegrityError` naming what is wrong otherwise.
  * For files of repository size (packs of ~16 MiB); verification of whole disks streams instead.
  */
@@ -17,11 +17,12 @@ export async function readDiskFile(disk: string, diskId: string, fileKey: Uint8A
   const header = parseFileHeader(bytes);
   if (header.segmentSize !== segmentSize || header.fileId.toString('hex') !== entry.fileId) throw new IntegrityError(`${entry.path} on the disk has a header of another file`);
   const segments = segmentCount(entry.size, segmentSize);
-  const parts: Buffer[] = [];
+  const parts: Uint8Array[] = [];
+  const file = { diskId, path: entry.path, fileId: header.fileId, size: entry.size };
   let at = FILE_HEADER_BYTES;
   for (let index = 0; index < segments; index++) {
     const length = segmentLength(entry.size, segmentSize, index) + TAG_BYTES;
-    parts.push(openSegment(fileKey, bytes.subarray(at, at + length), { diskId, path: entry.path, fileId: header.fileId, index, final: index === segments - 1 }));
+    parts.push(openRecord(fileKey, bytes.subarray(at, at + length), segmentPlace(file, segmentSize, index)));
     at += length;
   }
   const plaintext = Buffer.concat(parts);

@@ -13,7 +13,7 @@ export interface TransferProgress {
 }
 
 /** What verification found for one file of a disk (docs/disk-format.md, section 7). */
-export type FileStatus = 'ok' | 'missing' | 'wrong-size' | 'bad-header' | 'damaged' | 'hash-mismatch';
+export type FileStatus = 'ok' | 'missing' | 'wrong-size' | 'bad-header' | 'damaged';
 
 export interface FileCheck {
   readonly n: number;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { IntegrityError } from '../core/errors.js';
-import { deriveDiskSubkeys } from './disk-format.js';
+import { deriveDiskSubkeys, DISK_FORMAT_VERSION } from './disk-format.js';
 import { ManifestSize, openManifest, sealManifest, type DiskManifest } from './manifest.js';
 
 const DISK_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
@@ -30,7 +30,7 @@ function manifestOf(entries: EntrySpec[], jobName = 'job-1'): DiskManifest {
   }
   return {
     format: 'ferry-disk-manifest',
-    version: 1,
+    version: DISK_FORMAT_VERSION,
     job: { id: 'job-id-1', name: jobName },
     diskId: DISK_ID,
     index: 2,
@@ -80,6 +80,10 @@ test('a manifest does not open as another disk, under another key, cut short or 
   assert.throws(() => openManifest(key, sealed.subarray(0, sealed.length - 1), DISK_ID), IntegrityError);
   assert.throws(() => openManifest(key, Buffer.concat([sealed, Buffer.from([0])]), DISK_ID), IntegrityError);
   assert.throws(() => openManifest(key, Buffer.alloc(10), DISK_ID), IntegrityError);
+  // A manifest of disk format 1 (before segments were only authenticated) is refused by its version.
+  const older = Buffer.from(sealed);
+  older.write('FERRYMF1', 0, 'latin1');
+  assert.throws(() => openManifest(key, older, DISK_ID), (err: Error) => err instanceof IntegrityError && /disk format version 1; this Ferry reads version 2/.test(err.message));
 });
 
 test('the writer refuses entries out of order, repeated, or outside data/, index/ and snapshots/', () => {

@@ -63,6 +63,10 @@ export function sealManifest(manifestKey: Uint8Array, manifest: DiskManifest): B
 export function openManifest(manifestKey: Uint8Array, bytes: Uint8Array, diskId: string): DiskManifest {
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (data.length < ENVELOPE_BYTES || !data.subarray(0, MANIFEST_MAGIC.length).equals(MANIFEST_MAGIC)) {
+    const version = /^FERRYMF([0-9])$/.exec(data.subarray(0, MANIFEST_MAGIC.length).toString('latin1'))?.[1];
+    if (version !== undefined && Number(version) !== DISK_FORMAT_VERSION) {
+      throw new IntegrityError(`the manifest is of disk format version ${version}; this Ferry reads version ${DISK_FORMAT_VERSION} only: prepare the disk again (ferry diskprep --replace-disk)`);
+    }
     throw new IntegrityError('the manifest is not a Ferry disk manifest (bad magic or too short)');
   }
   const nonceEnd = MANIFEST_MAGIC.length + MANIFEST_NONCE_BYTES;
