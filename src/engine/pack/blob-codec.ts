@@ -1,8 +1,22 @@
 import { IntegrityError } from '../../core/errors.js';
 import { idToBytes, type Id } from '../../core/ids.js';
-import { open, seal } from '../crypto/aead.js';
+import { open, seal, sealInto, SEAL_OVERHEAD } from '../crypto/aead.js';
 import { BlobCompressor, Compression } from '../compress/zstd.js';
 import type { BlobType } from './pack-format.js';
+
+/** Where {@link BlobCodec.encodeInto} puts a blob: it gives room for `length` bytes and calls `seal` on it. */
+export interface SealedBlobSink<R> {
+  addSealed(blob: SealedBlobInfo, seal: (target: Buffer, offset: number) => number): R;
+}
+
+/** A blob about to be sealed: `length` is its sealed size. */
+export interface SealedBlobInfo {
+  readonly type: BlobType;
+  readonly id: Id;
+  readonly compression: Compression;
+  readonly rawLength: number;
+  readonly length: number;
+}
 
 /** A blob ready to be appended to a pack. */
 export interface EncodedBlob {
@@ -37,6 +51,21 @@ export class BlobCodec {
       rawLength: plaintext.length,
       sealed: seal(this.key, packed ?? plaintext, blobAad(type, id)),
     };
+  }
+
+  /**
+   * {@link encode} straight into a pack: compresses into a reused scratch buffer and seals into the
+   * pack's own buffer (see PackBuilder.addSealed), so a blob costs no buffer of its own. Same bytes
+   * format as {@link encode}. Returns the pack the blob completed, if any.
+   */
+  encodeInto<R>(builder: SealedBlobSink<R>, type: BlobType, id: Id, plaintext: Uint8Array): R {
+    const packed = this.compressor.compressToScratch(plaintext);
+    const body = packed ?? plaintext;
+    const aad = blobAad(type, id);
+    return builder.addSealed(
+      { type, id, compression: packed ? Compression.Zstd : Compression.None, rawLength: plaintext.length, length: body.length + SEAL_OVERHEAD },
+      (target, offset) => sealInto(this.key, body, aad, target, offset),
+    );
   }
 
   /** Throws `IntegrityError` when the sealed bytes are not the blob `id` of `type`. */
