@@ -54,7 +54,7 @@ const LARGE_FILE_READS = 2;
 /** Directories walked at the same time beyond the current path. */
 const PARALLEL_DIRECTORIES = 8;
 /** Idle read buffers kept for the next files: enough for every concurrent read of a small file plus two large ones. */
-const READ_BUFFERS_KEPT = 48 * 1024 * 1024;
+const READ_BUFFERS_KEPT = 24 * 1024 * 1024;
 
 /**
  * Walks source paths and stores their content and trees. Unchanged files (same size, mtime, ctime and

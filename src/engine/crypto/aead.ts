@@ -55,6 +55,35 @@ export function sealInto(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array
 }
 
 /**
+ * {@link open} into `target` at `offset` (room for `sealed.length - SEAL_OVERHEAD` bytes) instead of a
+ * new buffer; returns the plaintext's length. On `IntegrityError` the bytes written there are garbage
+ * and must not be used.
+ */
+export function openInto(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number): number {
+  if (sealed.length < SEAL_OVERHEAD) throw new IntegrityError(`sealed message too short (${sealed.length} bytes)`);
+  const length = sealed.length - SEAL_OVERHEAD;
+  if (offset + length > target.length) throw new RangeError(`no room to open ${length} bytes at ${offset} of ${target.length}`);
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE_BYTES));
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  if (aad) decipher.setAAD(aad);
+  const body = sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES);
+  let at = offset;
+  for (let from = 0; from < body.length; from += SEAL_PIECE) {
+    const piece = decipher.update(body.subarray(from, Math.min(from + SEAL_PIECE, body.length)));
+    target.set(piece, at);
+    at += piece.length;
+  }
+  try {
+    const tail = decipher.final();
+    target.set(tail, at);
+    at += tail.length;
+  } catch (cause) {
+    throw new IntegrityError('authentication failed: the data was altered or belongs to another key', { cause });
+  }
+  return at - offset;
+}
+
+/**
  * Reverses {@link seal}. Throws `IntegrityError` when the message was altered, truncated, sealed with
  * another key or with another `aad`.
  */

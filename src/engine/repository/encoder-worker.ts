@@ -13,7 +13,7 @@ const ring = new Uint8Array(setup.ring);
 const codec = new BlobCodec(setup.encryptionKey, setup.compressionLevel);
 /** Pack buffers handed back by the main thread; a few are enough (packs in flight are bounded there). */
 const spare: ArrayBuffer[] = [];
-const MAX_SPARE = 2;
+const MAX_SPARE = 1;
 /** Tree packs start small; only data packs take recycled (pack-sized) buffers. */
 const RECYCLE_MIN_BYTES = 1024 * 1024;
 const builder = new PackBuilder(setup.encryptionKey, setup.packSize, (bytes) => {
