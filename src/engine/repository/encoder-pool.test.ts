@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Id } from '../../core/ids.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
