@@ -1,5 +1,8 @@
 // Smoke test of `npm run bench` (bench/run-bench.mjs) on a tiny dataset, so the benchmark cannot rot: it must
-// run end to end against restic, verify its restores, and write a complete table between the markers.
+// run end to end against restic, verify its restores, and write a complete table between the markers. It is
+// also the CI check of CPU per byte: the run fails when Ferry's CPU time (user + system) per byte of the full
+// backup exceeds restic's in the same run (--max-cpu-ratio 1), a ratio that holds on a busy machine. Per byte =
+// beyond the no-change backup's CPU time, which both tools spend on start-up, key derivation and the walk.
 // Needs restic (or root, to install it; .ci/run installs it in CI) and a built dist/ (npm test builds it).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -17,6 +20,11 @@ const STEPS = [
   'incremental backup',
   'incremental bytes added',
   'full restore',
+  'CPU time per GB, full backup',
+  'CPU time per GB, full backup beyond no-change',
+  'CPU time per GB, full restore',
+  'system-time share, full backup',
+  'system-time share, full restore',
   'repository size after incremental',
   'peak RSS, full backup',
   'peak RSS, no-change backup',
@@ -24,7 +32,7 @@ const STEPS = [
   'peak RSS, full restore',
   'peak RSS, max over all steps',
 ];
-const TARGETED = STEPS.filter((s) => s !== 'init');
+const TARGETED = STEPS.filter((s) => s !== 'init' && !s.startsWith('system-time share'));
 const DISKPREP_STEPS = [
   'diskprep vs cp -r + sync',
   'diskprep vs cp -r',
@@ -56,8 +64,10 @@ test('npm run bench: scale 0.05, one repetition, table written between the marke
 
     // --no-build: dist/ is built by `npm test` (or by hand with `npx tsc -p tsconfig.build.json`); rebuilding it
     // here would race with the end-to-end tests that run bin/ferry concurrently.
-    const { code, output } = await runBench(['--scale', '0.05', '--reps', '1', '--out', out, '--work', work, '--no-build']);
+    const { code, output } = await runBench(['--scale', '0.05', '--reps', '1', '--out', out, '--work', work, '--no-build', '--max-cpu-ratio', '1']);
+    assert.doesNotMatch(output, /CPU CHECK FAILED/, 'Ferry needs more CPU per byte than restic for the full backup');
     assert.equal(code, 0, `bench exited with ${code}:\n${output}`);
+    assert.match(output, /CPU check passed: CPU per byte, full backup beyond no-change: Ferry [\d.]+ s\/GB, restic [\d.]+ s\/GB, ratio \d+\.\d\d \(limit 1\.00\); whole process: /);
     assert.match(output, /Ferry\s+restore verified with diff -r: identical/);
     assert.match(output, /restic\s+restore verified with diff -r: identical/);
     assert.equal(existsSync(work), false, 'the work dir is removed without --keep');
@@ -80,8 +90,8 @@ test('npm run bench: scale 0.05, one repetition, table written between the marke
     }
     assert.deepEqual([...rows.keys()], STEPS, 'every step, in order');
     for (const [step, [, ferry, restic, ratio, ratioIs, target, result]] of rows) {
-      assert.match(ferry!, /^\d+(\.\d+)? (s|MB|MiB)\b/, `${step}: Ferry value`);
-      assert.match(restic!, /^\d+(\.\d+)? (s|MB|MiB)\b/, `${step}: restic value`);
+      assert.match(ferry!, /^\d+(\.\d+)? (s|MB|MiB|s\/GB|%)( |$)/, `${step}: Ferry value`);
+      assert.match(restic!, /^\d+(\.\d+)? (s|MB|MiB|s\/GB|%)( |$)/, `${step}: restic value`);
       assert.match(ratio!, /^\d+\.\d\d$/, `${step}: ratio is a number`);
       assert.ok(Number.isFinite(Number(ratio)) && Number(ratio) > 0, `${step}: ratio ${ratio} is a positive number`);
       assert.match(ratioIs!, /Ferry÷restic/, `${step}: ratio is labelled`);
@@ -92,6 +102,15 @@ test('npm run bench: scale 0.05, one repetition, table written between the marke
     }
     assert.match(rows.get('full backup')![4]!, /throughput/);
     assert.match(rows.get('full restore')![4]!, /throughput/);
+    for (const step of ['CPU time per GB, full backup', 'CPU time per GB, full restore']) {
+      assert.match(rows.get(step)![1]!, /^\d+\.\d\d s\/GB$/, `${step}: seconds per GB`);
+      assert.equal(rows.get(step)![5], '≤ 0.70', `${step}: target`);
+    }
+    assert.equal(rows.get('CPU time per GB, full backup beyond no-change')![5], '≤ 1.00', 'the CI check\'s limit');
+    for (const step of ['system-time share, full backup', 'system-time share, full restore']) {
+      const share = Number(/^([\d.]+) %$/.exec(rows.get(step)![1]!)?.[1]);
+      assert.ok(share > 0 && share < 100, `${step}: a share in percent`);
+    }
 
     // The diskprep step: its own table, after the Ferry-vs-restic one.
     assert.match(output, /\[rep 1\/1\] diskprep +[\d.]+ s \(copy [\d.]+ s, verify [\d.]+ s, CPU [\d.]+ s\)/);

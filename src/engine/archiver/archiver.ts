@@ -16,6 +16,7 @@ import { Semaphore } from '../../core/semaphore.js';
 import { PathTrie } from './path-trie.js';
 import { describeError } from '../fs/fs-error.js';
 import { DirHandle } from '../fs/dir-handle.js';
+import { BufferPool } from '../fs/buffer-pool.js';
 import { readXattrs, xattrFailureReason } from '../os/xattrs.js';
 import type { Xattr } from '../snapshot/tree-format.js';
 
@@ -58,6 +59,8 @@ const SMALL_FILE_READS = 16;
 const LARGE_FILE_READS = 2;
 /** Directories walked at the same time beyond the current path. */
 const PARALLEL_DIRECTORIES = 8;
+/** Idle read buffers kept for the next files: enough for every concurrent read of a small file plus two large ones. */
+const READ_BUFFERS_KEPT = 24 * 1024 * 1024;
 
 /**
  * Walks source paths and stores their content and trees. Unchanged files (same size, mtime, ctime and
@@ -76,6 +79,7 @@ export class Archiver {
   private readonly hardLinks = new Map<string, { node: TreeNode }>();
   private noAtime = true;
   private spareDirSlots = PARALLEL_DIRECTORIES;
+  private readonly readBuffers = new BufferPool(READ_BUFFERS_KEPT);
 
   constructor(
     private readonly repo: Repository,
@@ -292,7 +296,7 @@ export class Archiver {
     try {
       const content: Id[] = [];
       let size = 0;
-      for await (const chunk of readChunks(file, this.chunking.forFileSize(expectedSize), expectedSize)) {
+      for await (const chunk of readChunks(file, this.chunking.forFileSize(expectedSize), expectedSize, this.readBuffers)) {
         if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
         size += chunk.length;
         this.options.progress.bytesDone += chunk.length;

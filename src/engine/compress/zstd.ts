@@ -1,4 +1,7 @@
 import { Compressor, Decompressor } from 'zstd-napi';
+import binding from 'zstd-napi/binding.js';
+
+const { CCtx, DCtx, compressBound } = binding;
 import { IntegrityError } from '../../core/errors.js';
 
 export const DEFAULT_COMPRESSION_LEVEL = 3;
@@ -13,9 +16,25 @@ export type Compression = (typeof Compression)[keyof typeof Compression];
 export class BlobCompressor {
   private readonly compressor = new Compressor();
   private readonly decompressor = new Decompressor();
+  private readonly context: InstanceType<typeof CCtx> = new CCtx();
+  private readonly decompressContext: InstanceType<typeof DCtx> = new DCtx();
+  /** Output of {@link compressToScratch}, reused from call to call (grows to the largest bound seen). */
+  private scratch: Buffer = Buffer.alloc(0);
 
-  constructor(level: number = DEFAULT_COMPRESSION_LEVEL) {
+  constructor(private readonly level: number = DEFAULT_COMPRESSION_LEVEL) {
     this.compressor.setParameters({ compressionLevel: level });
+  }
+
+  /**
+   * {@link compress} without a new buffer per call: the result is a view of a scratch buffer this
+   * compressor reuses, valid until its next call. Same frames and the same 1/32 rule.
+   */
+  compressToScratch(data: Uint8Array): Buffer | undefined {
+    if (data.length < 128) return undefined;
+    const bound = compressBound(data.length);
+    if (this.scratch.length < bound) this.scratch = Buffer.allocUnsafeSlow(Math.max(bound, 2 * this.scratch.length));
+    const length = this.context.compress(this.scratch, data, this.level);
+    return length + Math.max(64, data.length >>> 5) <= data.length ? this.scratch.subarray(0, length) : undefined;
   }
 
   /**
@@ -26,6 +45,21 @@ export class BlobCompressor {
     if (data.length < 128) return undefined;
     const packed = this.compressor.compress(data);
     return packed.length + Math.max(64, data.length >>> 5) <= data.length ? packed : undefined;
+  }
+
+  /**
+   * Decompresses `data` into `target`, which must receive exactly `rawLength` bytes; returns a view of them.
+   * Throws `IntegrityError` on damaged input or another length.
+   */
+  decompressInto(data: Uint8Array, rawLength: number, target: Buffer): Buffer {
+    let length: number;
+    try {
+      length = this.decompressContext.decompress(target, data);
+    } catch (cause) {
+      throw new IntegrityError('compressed data does not decompress', { cause });
+    }
+    if (length !== rawLength) throw new IntegrityError(`decompressed ${length} bytes, expected ${rawLength}`);
+    return target.subarray(0, length);
   }
 
   /**

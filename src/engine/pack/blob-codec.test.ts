@@ -13,6 +13,8 @@ import {
   randomDataArb,
 } from '../testing/arbitraries.js';
 import { BlobCodec } from './blob-codec.js';
+import { PackBuilder } from './pack-builder.js';
+import { openPackHeader } from './pack-format.js';
 
 fc.configureGlobal({ seed: 42, numRuns: 100 });
 
@@ -119,5 +121,56 @@ describe('BlobCodec', () => {
     const a = codec.encode('data', id, Buffer.from('same bytes'));
     const b = codec.encode('data', id, Buffer.from('same bytes'));
     assert.notDeepEqual(a.sealed, b.sealed);
+  });
+
+  it('encodeInto writes the bytes encode would (same format, any size across the 64 KiB sealing pieces), and decodeInto reverses both', () => {
+    const sink = new PackBuilder(KEY, 1 << 30);
+    const other = new BlobCodec(KEY);
+    fc.assert(
+      fc.property(blobTypeArb, idArb, fc.oneof(compressibleDataArb(0, 200_000), randomDataArb(0, 200_000)), (type, id, plain) => {
+        const reference = codec.encode(type, id, plain);
+        let sealed: Buffer | undefined;
+        let info: { compression: number; rawLength: number; length: number } | undefined;
+        const capture = {
+          addSealed(blob: { compression: Compression; rawLength: number; length: number }, seal: (t: Buffer, o: number) => number) {
+            const target = Buffer.alloc(blob.length + 10);
+            assert.equal(seal(target, 5), blob.length);
+            sealed = target.subarray(5, 5 + blob.length);
+            info = blob;
+          },
+        };
+        other.encodeInto(capture, type, id, plain);
+        assert.deepEqual([info!.compression, info!.rawLength, info!.length], [reference.compression, plain.length, reference.sealed.length]);
+        assert.deepEqual(codec.decode(type, id, sealed!, info!.compression as Compression, plain.length), plain);
+        const target = Buffer.alloc(plain.length + 3, 0xee);
+        assert.deepEqual(other.decodeInto(type, id, sealed!, info!.compression as Compression, plain.length, target), plain);
+        assert.deepEqual(other.decodeInto(type, id, reference.sealed, reference.compression, plain.length, target), plain);
+        assert.equal(sink.addSealed({ type, id, compression: info!.compression as Compression, rawLength: plain.length, length: sealed!.length }, (t, o) => (sealed!.copy(t, o), sealed!.length)), undefined);
+      }),
+      { numRuns: 40 },
+    );
+    const [pack] = sink.finishAll();
+    const blobs = openPackHeader(KEY, pack!.bytes);
+    for (const blob of blobs) {
+      const bytes = pack!.bytes.subarray(blob.offset, blob.offset + blob.length);
+      assert.equal(codec.decode(blob.type, blob.id, bytes, blob.compression, blob.rawLength).length, blob.rawLength);
+    }
+  });
+
+  it('decodeInto refuses what decode refuses, and never writes past a raw blob\'s length', () => {
+    fc.assert(
+      fc.property(blobArb, fc.nat(), ({ type, id, encoded }, bit) => {
+        const target = Buffer.alloc(encoded.rawLength + 64);
+        const flipped = flipBit(encoded.sealed, bit % (encoded.sealed.length * 8));
+        assertIntegrityError(() => codec.decodeInto(type, id, flipped, encoded.compression, encoded.rawLength, target));
+        assertIntegrityError(() => codec.decodeInto(type === 'data' ? 'tree' : 'data', id, encoded.sealed, encoded.compression, encoded.rawLength, target));
+        if (encoded.compression === Compression.None && encoded.rawLength > 0) {
+          const short = Buffer.alloc(encoded.rawLength - 1 + 64, 0x11);
+          assertIntegrityError(() => codec.decodeInto(type, id, encoded.sealed, encoded.compression, encoded.rawLength - 1, short));
+          assert.ok(short.every((b) => b === 0x11), 'nothing written');
+        }
+      }),
+      { numRuns: 50 },
+    );
   });
 });

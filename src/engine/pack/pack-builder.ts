@@ -1,6 +1,6 @@
 import type { Id } from '../../core/ids.js';
 import { sha256Id } from '../crypto/sha256.js';
-import type { EncodedBlob } from './blob-codec.js';
+import type { EncodedBlob, SealedBlobInfo, SealedBlobSink } from './blob-codec.js';
 import { sealPackHeader, type BlobType, type PackedBlob } from './pack-format.js';
 
 /** A complete pack: its bytes, its name (SHA-256 of the bytes) and the blobs it holds. */
@@ -12,6 +12,7 @@ export interface FinishedPack {
 }
 
 interface OpenPack {
+  readonly type: BlobType;
   buffer: Buffer;
   blobs: PackedBlob[];
   size: number;
@@ -26,28 +27,54 @@ const SLACK = 1024 * 1024;
  * finished bytes are a view of it. Pure and synchronous: it runs in encoder workers as well as on the
  * main thread.
  */
-export class PackBuilder {
+export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
   private readonly open = new Map<BlobType, OpenPack>();
 
+  /**
+   * `allocate` gives the buffer of a new pack (at least `bytes` long, owning its ArrayBuffer alone); by
+   * default a new one. Encoder workers pass one that hands out recycled pack buffers.
+   */
   constructor(
     private readonly encryptionKey: Uint8Array,
     private readonly packSize: number,
+    private readonly allocate: (bytes: number) => Buffer = (bytes) => Buffer.allocUnsafeSlow(bytes),
   ) {}
+
+  /** Appends a blob sealed by `seal` straight into the pack's buffer; returns the pack it completed, if any. */
+  addSealed(blob: SealedBlobInfo, seal: (target: Buffer, offset: number) => number): FinishedPack | undefined {
+    const pack = this.openPack(blob.type);
+    this.ensureRoom(pack, blob.length);
+    const written = seal(pack.buffer, pack.size);
+    if (written !== blob.length) throw new Error(`sealed ${written} bytes, expected ${blob.length}`);
+    const { type, id, compression, rawLength } = blob;
+    pack.blobs.push({ type, id, compression, rawLength, length: written, offset: pack.size });
+    pack.size += written;
+    return this.completed(pack);
+  }
 
   /** Appends a blob; returns the pack it completed, if any. */
   add(blob: EncodedBlob): FinishedPack | undefined {
-    let pack = this.open.get(blob.type);
-    if (!pack) {
-      pack = { buffer: Buffer.allocUnsafeSlow(blob.type === 'tree' ? 256 * 1024 : this.packSize + SLACK), blobs: [], size: 0 };
-      this.open.set(blob.type, pack);
-    }
+    const pack = this.openPack(blob.type);
     const { type, id, compression, rawLength } = blob;
-    ensureRoom(pack, blob.sealed.length);
+    this.ensureRoom(pack, blob.sealed.length);
     blob.sealed.copy(pack.buffer, pack.size);
     pack.blobs.push({ type, id, compression, rawLength, length: blob.sealed.length, offset: pack.size });
     pack.size += blob.sealed.length;
+    return this.completed(pack);
+  }
+
+  private openPack(type: BlobType): OpenPack {
+    let pack = this.open.get(type);
+    if (!pack) {
+      pack = { type, buffer: this.allocate(type === 'tree' ? 256 * 1024 : this.packSize + SLACK), blobs: [], size: 0 };
+      this.open.set(type, pack);
+    }
+    return pack;
+  }
+
+  private completed(pack: OpenPack): FinishedPack | undefined {
     if (pack.size < this.packSize) return undefined;
-    this.open.delete(blob.type);
+    this.open.delete(pack.type);
     return this.finish(pack);
   }
 
@@ -60,16 +87,16 @@ export class PackBuilder {
 
   private finish(pack: OpenPack): FinishedPack {
     const header = sealPackHeader(this.encryptionKey, pack.blobs);
-    ensureRoom(pack, header.length);
+    this.ensureRoom(pack, header.length);
     header.copy(pack.buffer, pack.size);
     const bytes = pack.buffer.subarray(0, pack.size + header.length);
     return { id: sha256Id(bytes), bytes, blobs: pack.blobs };
   }
-}
 
-function ensureRoom(pack: OpenPack, bytes: number): void {
-  if (pack.size + bytes <= pack.buffer.length) return;
-  const larger = Buffer.allocUnsafeSlow(Math.max(2 * pack.buffer.length, pack.size + bytes + SLACK));
-  pack.buffer.copy(larger, 0, 0, pack.size);
-  pack.buffer = larger;
+  private ensureRoom(pack: OpenPack, bytes: number): void {
+    if (pack.size + bytes <= pack.buffer.length) return;
+    const larger = this.allocate(Math.max(2 * pack.buffer.length, pack.size + bytes + SLACK));
+    pack.buffer.copy(larger, 0, 0, pack.size);
+    pack.buffer = larger;
+  }
 }

@@ -60,6 +60,11 @@ export class BlobReader {
     }
   }
 
+  /** Hands a blob {@link load} returned back for reuse (see DecoderPool.recycle); the caller must not touch it afterwards. */
+  recycle(data: Buffer): void {
+    this.pool?.recycle(data);
+  }
+
   private readSealed(location: BlobLocation): Promise<Buffer> {
     return this.storage.load(objectKey('pack', location.packId), { offset: location.offset, length: location.length });
   }

@@ -4,7 +4,7 @@ import type { Id } from '../../core/ids.js';
 import type { Compression } from '../compress/zstd.js';
 import type { BlobType } from '../pack/pack-format.js';
 import { startWorker } from './start-worker.js';
-import { transferable, type DecodeReply, type DecodeRequest, type DecoderSetup } from './decoder-protocol.js';
+import { transferable, type DecodeReply, type DecodeRequest, type DecoderSetup, type RecycleRequest } from './decoder-protocol.js';
 
 interface Pending {
   resolve(data: Buffer): void;
@@ -24,6 +24,9 @@ interface DecoderWorker {
 export class DecoderPool {
   private readonly workers: DecoderWorker[];
   private seq = 0;
+  private nextRecycle = 0;
+  /** Buffers of decoded blobs handed out and not yet recycled (weakly: most are simply dropped). */
+  private readonly decoded = new WeakSet<ArrayBuffer>();
   private failure: Error | undefined;
 
   constructor(size: number, setup: DecoderSetup) {
@@ -51,6 +54,18 @@ export class DecoderPool {
     });
   }
 
+  /**
+   * Hands a buffer {@link decode} returned back for reuse; the caller must not touch it afterwards.
+   * Buffers from elsewhere are ignored.
+   */
+  recycle(data: Buffer): void {
+    const buffer = data.buffer;
+    if (this.failure || data.byteOffset !== 0 || !(buffer instanceof ArrayBuffer) || !this.decoded.has(buffer)) return;
+    this.decoded.delete(buffer);
+    const state = this.workers[this.nextRecycle++ % this.workers.length]!;
+    state.worker.postMessage({ kind: 'recycle', buffer } satisfies RecycleRequest, [buffer]);
+  }
+
   async close(): Promise<void> {
     this.failure ??= new Error('decoder pool closed');
     await Promise.all(this.workers.map((state) => state.worker.terminate()));
@@ -61,7 +76,10 @@ export class DecoderPool {
     if (!pending) return;
     state.pending.delete(reply.seq);
     if (state.pending.size === 0) state.worker.unref();
-    if ('data' in reply) pending.resolve(Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.byteLength));
+    if ('data' in reply) {
+      this.decoded.add(reply.data.buffer as ArrayBuffer);
+      pending.resolve(Buffer.from(reply.data.buffer, reply.data.byteOffset, reply.data.byteLength));
+    }
     else pending.reject(reply.integrity ? new IntegrityError(reply.error) : new Error(`decoder worker: ${reply.error}`));
   }
 

@@ -8,6 +8,7 @@ export interface DecoderSetup {
 }
 
 export interface DecodeRequest {
+  readonly kind?: undefined;
   readonly seq: number;
   readonly type: BlobType;
   readonly id: Id;
@@ -16,6 +17,15 @@ export interface DecodeRequest {
   readonly sealed: Uint8Array;
 }
 
+/** A decoded blob's buffer the main thread is done with, handed back (transferred) for the next blob. */
+export interface RecycleRequest {
+  readonly kind: 'recycle';
+  readonly buffer: ArrayBuffer;
+}
+
+export type ToDecoder = DecodeRequest | RecycleRequest;
+
+/** `data` is a view of an ArrayBuffer that is transferred whole (it may be longer than the blob). */
 export type DecodeReply =
   | { readonly seq: number; readonly data: Uint8Array }
   | { readonly seq: number; readonly error: string; readonly integrity: boolean };

@@ -5,17 +5,32 @@ import type { BlobType } from '../pack/pack-format.js';
 import { startWorker } from './start-worker.js';
 import type { BlobJob, EncoderSetup, FromEncoder, PackMessage } from './encoder-protocol.js';
 
-/** Raw bytes handed to workers but not yet encoded; beyond this, {@link EncoderPool.encode} waits. */
-const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+/**
+ * Shared memory per worker for blobs on their way. The rings bound the raw bytes in flight (two workers:
+ * 16 MiB, as before); a blob larger than a ring (a huge tree) travels in its own transferred buffer.
+ */
+const RING_BYTES = 8 * 1024 * 1024;
 /** Small blobs travel in batches, which saves a message per blob. */
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_JOBS = 256;
 
+/**
+ * A worker and its ring. Space is taken at `head` and given back in the same order when the worker
+ * answers a batch: `used` counts the bytes between the oldest unanswered blob and `head`, including
+ * the tail skipped when a blob did not fit before the ring's end.
+ */
 interface WorkerState {
   readonly worker: Worker;
-  inFlight: number;
+  readonly ring: Uint8Array;
+  head: number;
+  used: number;
+  /** Ring bytes of each batch sent and not yet answered, oldest first. */
+  readonly batches: number[];
   flushed?: () => void;
 }
+
+/** A finished pack: save it, then call `recycle` once it is durable, to hand its buffer back to the worker. */
+export type PackListener = (pack: FinishedPack, recycle: () => void) => void;
 
 /**
  * Compresses, seals and packs blobs on worker threads, so the main thread only reads, chunks and
@@ -24,44 +39,55 @@ interface WorkerState {
  */
 export class EncoderPool {
   private readonly workers: WorkerState[];
+  private current: WorkerState | undefined;
   private batch: BlobJob[] = [];
   private batchBytes = 0;
-  private batchBuffer = new Uint8Array(BATCH_BYTES);
+  private batchCharge = 0;
+  private batchTransfer: ArrayBuffer[] = [];
   private batchScheduled = false;
   private next = 0;
-  private bytesInFlight = 0;
   private waiters: (() => void)[] = [];
   private failure: Error | undefined;
 
   constructor(
     size: number,
-    setup: EncoderSetup,
-    private readonly onPack: (pack: FinishedPack) => void,
+    setup: Omit<EncoderSetup, 'ring'>,
+    private readonly onPack: PackListener,
   ) {
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
-      const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, setup), inFlight: 0 };
+      const ring = new SharedArrayBuffer(RING_BYTES);
+      const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, { ...setup, ring }), ring: new Uint8Array(ring), head: 0, used: 0, batches: [] };
       state.worker.on('message', (message: FromEncoder) => this.receive(state, message));
       state.worker.on('error', (err) => this.fail(err));
       return state;
     });
   }
 
-  /** Queues a blob (its bytes are copied); waits while too many bytes are being encoded. */
+  /** Queues a blob (its bytes are copied into a ring); waits while the rings are full. */
   async encode(type: BlobType, id: Id, data: Uint8Array): Promise<void> {
     this.throwIfFailed();
-    while (this.bytesInFlight >= MAX_BYTES_IN_FLIGHT) {
+    if (data.length > RING_BYTES) {
+      // Too large for any ring: a copy of its own, transferred.
       this.sendBatch();
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-      this.throwIfFailed();
-    }
-    if (this.batchBytes + data.length > this.batchBuffer.length) {
+      while (this.workers.every((w) => w.used > 0)) await this.waitForSpace();
+      const own = new Uint8Array(data);
+      this.current = this.workers.find((w) => w.used === 0)!;
+      this.batch.push({ type, id, offset: 0, length: data.length, data: own });
+      this.batchTransfer.push(own.buffer);
+      this.batchBytes += data.length;
       this.sendBatch();
-      if (data.length > this.batchBuffer.length) this.batchBuffer = new Uint8Array(data.length);
+      return;
     }
-    this.batchBuffer.set(data, this.batchBytes);
-    this.batch.push({ type, id, offset: this.batchBytes, length: data.length });
-    this.batchBytes += data.length;
-    this.bytesInFlight += data.length;
+    for (;;) {
+      if (this.current && this.place(this.current, type, id, data)) break;
+      this.sendBatch();
+      const free = this.pickWorker(data.length);
+      if (free) {
+        this.current = free;
+        continue;
+      }
+      await this.waitForSpace();
+    }
     if (this.batchBytes >= BATCH_BYTES || this.batch.length >= BATCH_JOBS) this.sendBatch();
     else if (!this.batchScheduled) {
       this.batchScheduled = true;
@@ -88,16 +114,46 @@ export class EncoderPool {
     await Promise.all(this.workers.map((state) => state.worker.terminate()));
   }
 
+  /** Copies the blob into the worker's ring and adds it to the batch; false when it does not fit. */
+  private place(state: WorkerState, type: BlobType, id: Id, data: Uint8Array): boolean {
+    const at = ringSlot(state, data.length);
+    if (at === undefined) return false;
+    const charge = at.skipped + data.length;
+    state.ring.set(data, at.offset);
+    state.head = at.offset + data.length;
+    state.used += charge;
+    this.batch.push({ type, id, offset: at.offset, length: data.length });
+    this.batchBytes += data.length;
+    this.batchCharge += charge;
+    return true;
+  }
+
+  /** The next worker, round robin, whose ring has room for `bytes`. */
+  private pickWorker(bytes: number): WorkerState | undefined {
+    for (let i = 0; i < this.workers.length; i++) {
+      const state = this.workers[this.next++ % this.workers.length]!;
+      if (ringSlot(state, bytes) !== undefined) return state;
+    }
+    return undefined;
+  }
+
+  private async waitForSpace(): Promise<void> {
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.throwIfFailed();
+  }
+
   private sendBatch(): void {
     this.batchScheduled = false;
-    if (this.batch.length === 0) return;
-    const state = this.workers[this.next++ % this.workers.length]!;
-    state.inFlight += this.batch.length;
-    const data = this.batchBuffer.subarray(0, this.batchBytes);
-    state.worker.postMessage({ kind: 'blobs', jobs: this.batch, data }, [data.buffer]);
+    const state = this.current;
+    if (this.batch.length === 0 || !state) return;
+    state.batches.push(this.batchCharge);
+    state.worker.postMessage({ kind: 'blobs', jobs: this.batch }, this.batchTransfer);
     this.batch = [];
     this.batchBytes = 0;
-    this.batchBuffer = new Uint8Array(BATCH_BYTES);
+    this.batchCharge = 0;
+    this.batchTransfer = [];
+    // The next batch goes to the next worker, so both work while the main thread fills the other ring.
+    this.current = undefined;
   }
 
   private receive(state: WorkerState, message: FromEncoder): void {
@@ -105,10 +161,16 @@ export class EncoderPool {
       this.fail(new Error(`encoder worker: ${message.message}`));
       return;
     }
-    for (const pack of message.packs) this.onPack(fromMessage(pack));
+    for (const pack of message.packs) {
+      const finished = fromMessage(pack);
+      this.onPack(finished, () => {
+        // Only a saved pack's buffer goes back (after a failure, storage may still hold on to it).
+        if (!this.failure) state.worker.postMessage({ kind: 'recycle', buffer: pack.bytes.buffer }, [pack.bytes.buffer as ArrayBuffer]);
+      });
+    }
     if (message.kind === 'done') {
-      state.inFlight -= message.blobs;
-      this.bytesInFlight -= message.bytes;
+      state.used -= state.batches.shift() ?? 0;
+      if (state.used === 0) state.head = 0;
       const waiters = this.waiters;
       this.waiters = [];
       waiters.forEach((wake) => wake());
@@ -128,6 +190,25 @@ export class EncoderPool {
   private throwIfFailed(): void {
     if (this.failure) throw this.failure;
   }
+}
+
+/**
+ * Where `bytes` fit in the ring: at `head`, or at 0 after skipping the rest of the ring when the oldest
+ * blob still in use is far enough from the start. Undefined when there is no room now.
+ */
+function ringSlot(state: WorkerState, bytes: number): { offset: number; skipped: number } | undefined {
+  const size = state.ring.length;
+  if (state.used === 0) return bytes <= size ? { offset: 0, skipped: 0 } : undefined;
+  const tail = (state.head - state.used + 2 * size) % size;
+  if (tail < state.head) {
+    // In use: [tail, head). Free: [head, size) and [0, tail).
+    if (state.head + bytes <= size) return { offset: state.head, skipped: 0 };
+    if (bytes <= tail) return { offset: 0, skipped: size - state.head };
+    return undefined;
+  }
+  // Wrapped (or full): in use [tail, size) and [0, head). Free: [head, tail).
+  if (state.head + bytes <= tail) return { offset: state.head, skipped: 0 };
+  return undefined;
 }
 
 function fromMessage(pack: PackMessage): FinishedPack {

@@ -1,23 +1,40 @@
 import type { Id } from '../../core/ids.js';
 import type { PackedBlob, BlobType } from '../pack/pack-format.js';
 
-/** Messages between the main thread and an encoder worker. Buffers are transferred, not copied. */
+/**
+ * Messages between the main thread and an encoder worker. Blobs travel through a ring of shared memory
+ * per worker (the main thread copies each blob in once, the worker reads it in place); only their
+ * descriptions are posted. Packs are transferred to the main thread and, once saved, back to the worker
+ * for reuse, so neither side allocates per blob or per pack in the steady state.
+ */
 export interface EncoderSetup {
   readonly encryptionKey: Uint8Array;
   readonly compressionLevel: number;
   readonly packSize: number;
+  /** The worker's ring: blobs are `ring[offset, offset + length)`. */
+  readonly ring: SharedArrayBuffer;
 }
 
-/** One blob of a batch: its bytes are `data[offset, offset + length)` of the batch's buffer. */
+/**
+ * One blob of a batch: its bytes are `ring[offset, offset + length)`, or `data` when the blob was too
+ * large for the ring (then transferred with the message).
+ */
 export interface BlobJob {
   readonly type: BlobType;
   readonly id: Id;
   readonly offset: number;
   readonly length: number;
+  readonly data?: Uint8Array;
 }
 
-/** A batch travels as one transferred buffer, however many blobs it holds. */
-export type ToEncoder = { readonly kind: 'blobs'; readonly jobs: BlobJob[]; readonly data: Uint8Array } | { readonly kind: 'flush' };
+/**
+ * `blobs`: encode these, then answer `done` (batches are answered in order, which frees their ring space).
+ * `recycle`: a pack buffer the main thread saved and hands back (transferred).
+ */
+export type ToEncoder =
+  | { readonly kind: 'blobs'; readonly jobs: BlobJob[] }
+  | { readonly kind: 'flush' }
+  | { readonly kind: 'recycle'; readonly buffer: ArrayBuffer };
 
 export interface PackMessage {
   readonly id: Id;
@@ -26,6 +43,6 @@ export interface PackMessage {
 }
 
 export type FromEncoder =
-  | { readonly kind: 'done'; readonly blobs: number; readonly bytes: number; readonly packs: PackMessage[] }
+  | { readonly kind: 'done'; readonly packs: PackMessage[] }
   | { readonly kind: 'flushed'; readonly packs: PackMessage[] }
   | { readonly kind: 'error'; readonly message: string };

@@ -4,12 +4,25 @@ import { PackBuilder, type FinishedPack } from '../pack/pack-builder.js';
 import type { EncoderSetup, FromEncoder, PackMessage, ToEncoder } from './encoder-protocol.js';
 
 /**
- * Worker thread: compresses and seals blobs and packs them (see EncoderPool). Each finished pack goes
- * back to the main thread, which saves it.
+ * Worker thread: compresses and seals blobs and packs them (see EncoderPool). Blobs are read in place
+ * from the shared ring; each is compressed into a reused scratch buffer and sealed straight into its
+ * pack. Finished packs go to the main thread, which saves them and sends their buffers back.
  */
 const setup = workerData as EncoderSetup;
+const ring = new Uint8Array(setup.ring);
 const codec = new BlobCodec(setup.encryptionKey, setup.compressionLevel);
-const builder = new PackBuilder(setup.encryptionKey, setup.packSize);
+/** Pack buffers handed back by the main thread; a few are enough (packs in flight are bounded there). */
+const spare: ArrayBuffer[] = [];
+const MAX_SPARE = 1;
+/** Tree packs start small; only data packs take recycled (pack-sized) buffers. */
+const RECYCLE_MIN_BYTES = 1024 * 1024;
+const builder = new PackBuilder(setup.encryptionKey, setup.packSize, (bytes) => {
+  if (bytes >= RECYCLE_MIN_BYTES) {
+    const at = spare.findIndex((b) => b.byteLength >= bytes);
+    if (at >= 0) return Buffer.from(spare.splice(at, 1)[0]!);
+  }
+  return Buffer.allocUnsafeSlow(bytes);
+});
 const port = parentPort!;
 
 function send(message: FromEncoder): void {
@@ -23,19 +36,22 @@ function toMessage(pack: FinishedPack): PackMessage {
 
 port.on('message', (message: ToEncoder) => {
   try {
+    if (message.kind === 'recycle') {
+      if (spare.length < MAX_SPARE && message.buffer.byteLength >= RECYCLE_MIN_BYTES) spare.push(message.buffer);
+      return;
+    }
     if (message.kind === 'flush') {
       const packs = builder.finishAll();
       send({ kind: 'flushed', packs: packs.map(toMessage) });
       return;
     }
     const packs: FinishedPack[] = [];
-    let bytes = 0;
     for (const job of message.jobs) {
-      bytes += job.length;
-      const finished = builder.add(codec.encode(job.type, job.id, message.data.subarray(job.offset, job.offset + job.length)));
+      const plaintext = job.data ?? ring.subarray(job.offset, job.offset + job.length);
+      const finished = codec.encodeInto(builder, job.type, job.id, plaintext);
       if (finished) packs.push(finished);
     }
-    send({ kind: 'done', blobs: message.jobs.length, bytes, packs: packs.map(toMessage) });
+    send({ kind: 'done', packs: packs.map(toMessage) });
   } catch (err) {
     port.postMessage({ kind: 'error', message: err instanceof Error ? err.message : String(err) } satisfies FromEncoder);
   }

@@ -52,11 +52,14 @@ export class PackUploader {
     if (finished) await this.save(finished);
   }
 
-  /** Starts saving a finished pack; waits while two saves are in flight. */
-  async save(pack: FinishedPack): Promise<void> {
+  /**
+   * Starts saving a finished pack; waits while two saves are in flight. `onDurable` runs once the pack
+   * is saved and indexed (its buffer may then be reused); not after a failure.
+   */
+  async save(pack: FinishedPack, onDurable?: () => void): Promise<void> {
     while (this.uploads.size >= MAX_UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
     this.throwIfFailed();
-    const upload = this.upload(pack).catch((err: unknown) => {
+    const upload = this.upload(pack, onDurable).catch((err: unknown) => {
       this.failure ??= err instanceof Error ? err : new Error(String(err));
     });
     this.uploads.add(upload);
@@ -70,11 +73,12 @@ export class PackUploader {
     this.throwIfFailed();
   }
 
-  private async upload(pack: FinishedPack): Promise<void> {
+  private async upload(pack: FinishedPack, onDurable: (() => void) | undefined): Promise<void> {
     await this.storage.save(objectKey('pack', pack.id), pack.bytes, { length: pack.bytes.length });
     this.index.addPack(pack.id, pack.blobs);
     for (const blob of pack.blobs) this.pending.delete(blob.id);
     this.onPackSaved({ id: pack.id, blobs: pack.blobs }, pack.bytes.length);
+    onDurable?.();
   }
 
   private throwIfFailed(): void {

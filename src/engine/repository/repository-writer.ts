@@ -69,10 +69,10 @@ export class RepositoryWriter {
     this.hasher = new ContentHasher(keys.contentIdKey);
     this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
     if (workers > 0) {
-      this.pool = new EncoderPool(workers, { encryptionKey: keys.encryptionKey, compressionLevel, packSize }, (pack) => {
+      this.pool = new EncoderPool(workers, { encryptionKey: keys.encryptionKey, compressionLevel, packSize }, (pack, recycle) => {
         this.packsWaiting++;
         this.packSaves = this.packSaves
-          .then(() => this.uploader.save(pack))
+          .then(() => this.uploader.save(pack, recycle))
           .finally(() => this.packsWaiting--);
       });
     }

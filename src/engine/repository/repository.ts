@@ -231,6 +231,15 @@ export class Repository {
     return this.reader.load(type, id);
   }
 
+  /**
+   * Hands back a blob from {@link loadBlob} that the caller has finished with, so its buffer can hold a
+   * later blob (restores); the caller must not touch it afterwards. Optional: a blob not handed back is
+   * garbage collected as usual.
+   */
+  recycleBlob(data: Buffer): void {
+    this.reader?.recycle(data);
+  }
+
   async saveSnapshot(snapshot: Snapshot): Promise<Id> {
     const sealed = sealJson(this.key.encryptionKey, 'snapshot', snapshot);
     const id = sha256Id(sealed);

@@ -225,6 +225,7 @@ export class Restorer {
         if (end > 0) written = end;
         offset += data.length;
         this.options.progress.bytesDone += data.length;
+        this.repo.recycleBlob(data);
       }
       if (offset !== node.size) throw new IntegrityError(`content of ${displayPath(snapshotPath)} has ${offset} bytes, the snapshot says ${node.size}`);
       // Only a trailing hole leaves the file shorter than its content.

@@ -1,0 +1,40 @@
+/** Buffers below this size come from Node's allocator as usual: small allocations are cheap. */
+const MIN_POOLED = 64 * 1024;
+
+/**
+ * Reusable buffers in power-of-two sizes, so a backup does not allocate (and the kernel does not map,
+ * fault in and unmap) a large buffer per file. A buffer taken must be given back only once nothing
+ * refers to its bytes any more. At most `maxBytes` are kept idle; beyond that, given buffers are dropped.
+ */
+export class BufferPool {
+  private readonly free = new Map<number, Buffer[]>();
+  private idleBytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** A buffer of at least `bytes` bytes (its content is undefined). */
+  take(bytes: number): Buffer {
+    if (bytes < MIN_POOLED) return Buffer.allocUnsafe(bytes);
+    const size = sizeClass(bytes);
+    const reused = this.free.get(size)?.pop();
+    if (reused) {
+      this.idleBytes -= size;
+      return reused;
+    }
+    return Buffer.allocUnsafeSlow(size);
+  }
+
+  /** Hands a buffer from {@link take} back for reuse. */
+  give(buffer: Buffer): void {
+    const size = buffer.length;
+    if (size < MIN_POOLED || size !== sizeClass(size) || this.idleBytes + size > this.maxBytes) return;
+    let list = this.free.get(size);
+    if (!list) this.free.set(size, (list = []));
+    list.push(buffer);
+    this.idleBytes += size;
+  }
+}
+
+function sizeClass(bytes: number): number {
+  return 2 ** Math.ceil(Math.log2(bytes));
+}
