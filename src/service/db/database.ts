@@ -64,13 +64,18 @@ async function migrationTableSchema(db: ServiceDatabase): Promise<{ migrationTab
   return { migrationTableSchema: schema };
 }
 
+/** kysely's Migrator over the service's migrations, set up for `db`'s dialect (tests use it to migrate part way). */
+export async function serviceMigrator(db: ServiceDatabase): Promise<Migrator> {
+  return new Migrator({ db, provider: migrationProvider, ...(await migrationTableSchema(db)) });
+}
+
 /**
  * Applies every migration not yet applied, in order, each in its own transaction; idempotent (a second
  * run applies nothing). Returns the names applied by this call. On failure the database stays at the
  * last migration that succeeded and a `PermanentError` names the one that failed.
  */
 export async function migrateToLatest(db: ServiceDatabase): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider, ...(await migrationTableSchema(db)) });
+  const migrator = await serviceMigrator(db);
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
