@@ -30,10 +30,12 @@ start)
 stop)
   if [ -f "$dir/data/postmaster.pid" ]; then
     pid=$(head -n 1 "$dir/data/postmaster.pid")
-    # Fast shutdown: SIGINT to the postmaster, then wait until it is gone (not a zombie: it is not our child).
+    # Fast shutdown: SIGINT to the postmaster, then wait until it is gone. It is not our child: whoever
+    # reaps it may be slow, so a zombie counts as gone (kill -0 would still succeed on it).
     kill -INT "$pid" 2>/dev/null || true
     for _ in $(seq 100); do
       [ -d "/proc/$pid" ] || break
+      grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null && break
       sleep 0.1
     done
   fi
