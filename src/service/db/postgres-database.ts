@@ -29,12 +29,14 @@ function parseWholeNumber(text: string): number {
   return value;
 }
 
-const serviceTypes = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
-    if (oid === INT8_OID || oid === NUMERIC_OID) return parseWholeNumber;
-    return format === undefined ? pg.types.getTypeParser(oid) : pg.types.getTypeParser(oid, format);
-  }) as typeof pg.types.getTypeParser,
-};
+/** pg's parser of a type, with ours for int8 and numeric. */
+function serviceTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+  if (oid === INT8_OID || oid === NUMERIC_OID) return parseWholeNumber;
+  return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
+}
+
+/** Given to this pool only: pg's global parsers stay as they are. */
+const serviceTypes: pg.CustomTypesConfig = { getTypeParser: serviceTypeParser as pg.CustomTypesConfig['getTypeParser'] };
 
 /** `postgres://user:password@host/db` with the password replaced, for messages and logs. */
 export function redactDatabaseUrl(url: string): string {
