@@ -5,8 +5,8 @@
 //
 // The service's database tests run twice: on SQLite, then on PostgreSQL when FERRY_TEST_POSTGRES_URL names a
 // server (scripts/test-postgres.sh start DIR prints one; in CI, CI=true, it must be set). The second pass takes
-// the test files that open their database through src/service/testing/ (test-database.ts or
-// service-fixture.ts), in a database made for the pass and dropped after it.
+// the test files that open their database through src/service/testing/ (openTestDatabase or
+// startServiceFixture), in a database made for the pass and dropped after it.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +33,7 @@ function runTests(files, env = {}) {
 
 /** True when the test file opens its service database through the shared factory (so it can run on PostgreSQL). */
 function usesServiceDatabase(file) {
-  return /testing\/(test-database|service-fixture)\.js'/.test(readFileSync(file, 'utf8'));
+  return /\b(openTestDatabase|startServiceFixture)\(/.test(readFileSync(file, 'utf8'));
 }
 
 /** Runs `files` on a fresh database of the PostgreSQL server at `serverUrl`, dropped afterwards. */
