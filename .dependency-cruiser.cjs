@@ -117,6 +117,7 @@ module.exports = {
     },
     sdkHome('azure-sdk-only-in-storage-azure', '@azure/', 'src/storage/azure/'),
     sdkHome('aws-sdk-only-in-storage-s3', '@aws-sdk/|@smithy/', 'src/storage/s3/'),
+    sdkHome('database-drivers-only-in-service-db', 'pg/|pg$|better-sqlite3/|better-sqlite3$', 'src/service/db/'),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

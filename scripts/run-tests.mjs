@@ -2,9 +2,15 @@
 // Builds the CLI (end-to-end tests drive bin/ferry), then runs every *.test.ts under src/ and test/ with
 // node's test runner. Node 20 does not expand globs, so the file list is gathered here.
 // Usage: npm test [-- FILTER…]   (only files whose path contains one of the filters)
+//
+// The service's database tests run twice: on SQLite, then on PostgreSQL when FERRY_TEST_POSTGRES_URL names a
+// server (scripts/test-postgres.sh start DIR prints one; in CI, CI=true, it must be set). The second pass takes
+// the test files that open their database through src/service/testing/ (openTestDatabase or
+// startServiceFixture), in a database made for the pass and dropped after it.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 
 function findTests(dir) {
   const found = [];
@@ -14,6 +20,40 @@ function findTests(dir) {
     else if (name.endsWith('.test.ts')) found.push(path);
   }
   return found;
+}
+
+/** Runs the test files in a node:test process with `env` added; returns its exit status. */
+function runTests(files, env = {}) {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
+  return run.status ?? 1;
+}
+
+/** True when the test file opens its service database through the shared factory (so it can run on PostgreSQL). */
+function usesServiceDatabase(file) {
+  return /\b(openTestDatabase|startServiceFixture)\(/.test(readFileSync(file, 'utf8'));
+}
+
+/** Runs `files` on a fresh database of the PostgreSQL server at `serverUrl`, dropped afterwards. */
+async function runOnPostgres(files, serverUrl) {
+  const database = `ferry_tests_${process.pid}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    // Byte-order text, as the service requires (src/service/db/postgres-database.ts).
+    await admin.query(`CREATE DATABASE ${database} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
+    const url = new URL(serverUrl);
+    url.pathname = `/${database}`;
+    const started = Date.now();
+    const status = runTests(files, { FERRY_TEST_DATABASE: 'postgres', FERRY_TEST_POSTGRES_URL: url.toString() });
+    console.log(`# PostgreSQL pass: ${files.length} files in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return status;
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+  }
 }
 
 const filters = process.argv.slice(2);
@@ -28,7 +68,19 @@ if (files.length === 0) {
 const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
-  stdio: 'inherit',
-});
-process.exit(run.status ?? 1);
+let status = runTests(files);
+
+const databaseFiles = files.filter(usesServiceDatabase);
+const postgresUrl = process.env.FERRY_TEST_POSTGRES_URL;
+if (databaseFiles.length > 0) {
+  if (postgresUrl) {
+    const pgStatus = await runOnPostgres(databaseFiles, postgresUrl);
+    if (status === 0) status = pgStatus;
+  } else if (process.env.CI === 'true') {
+    console.error('FERRY_TEST_POSTGRES_URL is not set: the service tests must also run on PostgreSQL in CI (.ci/run starts it)');
+    status = 1;
+  } else {
+    console.log(`# PostgreSQL pass skipped (${databaseFiles.length} files): set FERRY_TEST_POSTGRES_URL (scripts/test-postgres.sh start DIR prints it)`);
+  }
+}
+process.exit(status);

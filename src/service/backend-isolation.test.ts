@@ -137,6 +137,8 @@ describe('storage account back ends are isolated (issue 11, finding 3)', () => {
     await symlink(join(outside, 'b-store'), join(outside, 'a-store'));
     const names = async () => {
       const ids = (await f.ctx.backends.refusedAccounts(f.db)).map((r) => r.accountId);
+      // `IN ()` is an error on PostgreSQL.
+      if (ids.length === 0) return [];
       return (await f.db.selectFrom('storage_accounts').select('name').where('id', 'in', ids).orderBy('name').execute()).map((r) => r.name);
     };
     assert.deepEqual(await names(), ['nas', 'own']);

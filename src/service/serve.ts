@@ -11,7 +11,7 @@ import { writeFileDurably } from '../os/durable-file.js';
 import { tokenCreated } from './audit/audit-events.js';
 import { recordAudit } from './audit/audit-log.js';
 import { anyAdminTokenExists, issueToken } from './auth/token-store.js';
-import { migrateToLatest, openSqliteDatabase, type ServiceDatabase } from './db/database.js';
+import { migrateToLatest, openServiceDatabase, type DatabaseLocation, type ServiceDatabase } from './db/database.js';
 import type { ImportJobSettings } from './jobs/job-settings.js';
 import { openServiceKey, secureStoredDiskKeys } from './secrets/disk-key-escrow.js';
 import type { ServiceKey } from './secrets/service-key.js';
@@ -31,6 +31,8 @@ export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
 export interface ServeOptions {
   readonly dataDir: string;
+  /** `--database`: where the service database is; default the SQLite file DATA_DIR/ferry.sqlite. */
+  readonly database?: DatabaseLocation;
   readonly host: string;
   /** 0 picks a free port; {@link RunningService.url} has the real one. */
   readonly port: number;
@@ -80,8 +82,8 @@ export interface RunningService {
 
 /**
  * Starts the service on `dataDir` (created 0700 if missing): refuses plain HTTP on a non-loopback address
- * without `insecureHttp` and checks the TLS files before anything else (`UserError`s), opens the SQLite
- * database there, applies pending migrations and opens the service key ({@link openServiceStore}), on the
+ * without `insecureHttp` and checks the TLS files before anything else (`UserError`s), opens the database
+ * (SQLite in `dataDir`, or `options.database`), applies pending migrations and opens the service key ({@link openServiceStore}), on the
  * first start (no admin token in the database) writes a new admin token to DIR/admin.token with mode 0600,
  * then listens and starts the background work (the tracking deadline
  * sweep). On any failure everything opened is closed again.
@@ -148,28 +150,51 @@ async function reportRefusedAccounts(server: FerryServer): Promise<void> {
   }
 }
 
+/** The database `ferry serve` uses: `--database`, else the SQLite file DATA_DIR/ferry.sqlite. */
+export function serviceDatabaseLocation(options: { readonly dataDir: string; readonly database?: DatabaseLocation }): DatabaseLocation {
+  return options.database ?? { kind: 'sqlite', path: join(options.dataDir, DATABASE_FILE) };
+}
+
 /**
- * The service's stored state, ready to serve: creates `dataDir` (0700) if missing, opens the SQLite
- * database there and applies pending migrations, opens the service key (creating DIR/service.key on the
+ * `ferry serve --migrate-only`: opens the database, applies the pending migrations and closes it; returns
+ * the names applied. Needs nothing else (no service key, no listening), so a deployment can migrate before
+ * it rolls out new instances. Safe while other instances run or migrate: kysely's Migrator takes a lock
+ * (PostgreSQL: an advisory lock), and a migration already applied is not applied again.
+ */
+export async function migrateServiceDatabase(location: DatabaseLocation): Promise<string[]> {
+  const db = await openServiceDatabase(location);
+  try {
+    return await migrateToLatest(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * The service's stored state, ready to serve: creates `dataDir` (0700) if missing, opens the database
+ * ({@link serviceDatabaseLocation}) and applies pending migrations, opens the service key (creating DIR/service.key on the
  * first start; a missing or wrong key is a `UserError` that says what to do: secrets/disk-key-escrow.ts),
  * and seals any disk key still stored in plain (destroying those no one can use any more). On failure the
  * database is closed again; else the caller closes it.
  */
 export async function openServiceStore(options: {
   readonly dataDir: string;
+  readonly database?: DatabaseLocation;
   readonly serviceKeyFile?: string;
   readonly clock: Clock;
   readonly random: RandomSource;
 }): Promise<{ db: ServiceDatabase; serviceKey: ServiceKey }> {
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
-  const db = openSqliteDatabase(join(options.dataDir, DATABASE_FILE));
+  const location = serviceDatabaseLocation(options);
+  const db = await openServiceDatabase(location);
   try {
     await migrateToLatest(db);
     const keyFile = options.serviceKeyFile !== undefined ? { keyFile: options.serviceKeyFile } : {};
     const serviceKey = await openServiceKey(db, { dataDir: options.dataDir, ...keyFile }, options.clock, options.random);
     const secured = await secureStoredDiskKeys(db, serviceKey, options.random);
     // The WAL may still hold pages of the plain keys just replaced: copy it into the (zeroed) database and empty it.
-    if (secured.sealed + secured.destroyed > 0) await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+    // (PostgreSQL keeps old row versions until VACUUM reclaims them: docs/DEPLOYMENT.md, "PostgreSQL".)
+    if (secured.sealed + secured.destroyed > 0 && location.kind === 'sqlite') await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
     return { db, serviceKey };
   } catch (err) {
     await db.destroy();

@@ -1,14 +1,19 @@
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { parseAddress, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
+import { parseDatabaseUrl, type DatabaseLocation } from '../../service/db/database-location.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8420';
 
 export interface ServeOptions {
-  readonly dataDir: string;
+  /** Mandatory except with `--migrate-only --database URL`. */
+  readonly dataDir?: string;
+  readonly database?: DatabaseLocation;
+  readonly migrateOnly?: boolean;
   readonly listen: { host: string; port: number };
   /** Milliseconds. */
   readonly trackingDeadline?: number;
@@ -24,14 +29,21 @@ export interface ServeOptions {
 }
 
 /**
- * Adds `ferry serve --data-dir DIR [--listen HOST:PORT] [--service-key-file FILE] [--tracking-deadline 14d]
- * [--shipping-address TEXT] [--tls-cert FILE --tls-key FILE [--tls-ca FILE] | --insecure-http]` to the program.
+ * Adds `ferry serve --data-dir DIR [--database postgres://…] [--migrate-only] [--listen HOST:PORT]
+ * [--service-key-file FILE] [--tracking-deadline 14d] [--shipping-address TEXT]
+ * [--tls-cert FILE --tls-key FILE [--tls-ca FILE] | --insecure-http]` to the program.
  */
 export function registerServe(program: Command, ctx: CliContext, run: Runner): void {
   program
     .command('serve')
     .description('run the Ferry service (API) on a data directory: SQLite database, admin token, storage accounts')
-    .addOption(new Option('--data-dir <DIR>', 'where the service keeps its database and default storage accounts').makeOptionMandatory())
+    .option('--data-dir <DIR>', 'where the service keeps its database (without --database), service key, first admin token and default storage accounts')
+    .addOption(
+      new Option('--database <URL>', 'a PostgreSQL database shared by every instance (postgres://USER@HOST:PORT/DB; password from PGPASSWORD or ~/.pgpass); default DATA_DIR/ferry.sqlite')
+        .env('FERRY_DATABASE_URL')
+        .argParser(parseDatabaseOption),
+    )
+    .option('--migrate-only', 'apply the pending database migrations, print their names and exit (no --data-dir needed with --database)')
     .option('--listen <HOST:PORT>', `address to listen on (port 0: any free port)`, parseListen, parseListen(DEFAULT_LISTEN))
     .option('--service-key-file <FILE>', 'the key that seals the escrowed disk keys (must exist); default DATA_DIR/service.key, created on the first start')
     .option('--tracking-deadline <DURATION>', 'time from disks prepared to carrier and tracking number, else the import job is deleted (e.g. 14d, 36h; default 14d)', parseDuration)
@@ -50,6 +62,8 @@ export function registerServe(program: Command, ctx: CliContext, run: Runner): v
  * written) on stdout, logs JSON lines on stderr, and on SIGINT/SIGTERM stops gracefully and exits 0.
  */
 export async function serveCommand(ctx: CliContext, options: ServeOptions): Promise<number> {
+  if (options.migrateOnly) return migrateOnlyCommand(ctx, options);
+  if (options.dataDir === undefined) throw new UserError('give --data-dir DIR: where the service keeps its service key, first admin token and default storage accounts');
   // Loaded here, not at start-up: every other command would pay for the service's modules (~0.2 s).
   const [{ createServiceLogger }, { startService }] = await Promise.all([import('../../service/logger.js'), import('../../service/serve.js')]);
   const logger = createServiceLogger(ctx.stderr, ctx.env.FERRY_LOG_LEVEL || 'info');
@@ -64,6 +78,7 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   const tls = tlsFiles(options);
   const service = await startService({
     dataDir,
+    ...(options.database !== undefined ? { database: options.database } : {}),
     host: options.listen.host,
     port: options.listen.port,
     logger,
@@ -88,6 +103,30 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   await service.stop();
   ctx.stdout.write('Stopped\n');
   return 0;
+}
+
+/**
+ * `ferry serve --migrate-only`: applies the pending migrations to `--database` (or DATA_DIR/ferry.sqlite),
+ * prints one line per migration applied (or that there was none) and returns 0.
+ */
+async function migrateOnlyCommand(ctx: CliContext, options: ServeOptions): Promise<number> {
+  if (options.database === undefined && options.dataDir === undefined) throw new UserError('--migrate-only needs the database: give --database postgres://… or --data-dir DIR (for DIR/ferry.sqlite)');
+  const { migrateServiceDatabase, serviceDatabaseLocation } = await import('../../service/serve.js');
+  const location = options.database ?? serviceDatabaseLocation({ dataDir: resolve(options.dataDir!) });
+  if (location.kind === 'sqlite') await mkdir(dirname(location.path), { recursive: true, mode: 0o700 });
+  const applied = await migrateServiceDatabase(location);
+  for (const name of applied) ctx.stdout.write(`applied migration ${name}\n`);
+  ctx.stdout.write(applied.length === 0 ? 'The database is up to date: no migration to apply\n' : `The database is up to date: ${applied.length} migrations applied\n`);
+  return 0;
+}
+
+/** Parses `--database` (commander calls it with the option's value). */
+function parseDatabaseOption(value: string): DatabaseLocation {
+  try {
+    return parseDatabaseUrl(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 /** The TLS files of the options, checked for the combinations that make sense; undefined for plain HTTP. */

@@ -10,6 +10,7 @@ import {
   PermanentError,
   UserError,
 } from '../../core/errors.js';
+import { isUnstorableText } from '../db/constraint-errors.js';
 import { TooManyFailedAuthenticationsError } from './auth-throttle.js';
 
 /** The JSON body of every error the API answers. */
@@ -36,6 +37,8 @@ export function toApiError(error: unknown): { status: number; body: ApiErrorBody
     const status = STATUS_BY_ERROR.find(([type]) => error instanceof type)?.[1] ?? 500;
     if (status !== 500) return { status, body: { code: error.code, message: error.message } };
   }
+  // Text PostgreSQL cannot hold (a NUL character) in a value the schemas let through: the request's fault.
+  if (isUnstorableText(error)) return { status: 400, body: { code: 'INVALID_TEXT', message: 'the request holds text that cannot be stored (a NUL character)' } };
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation !== undefined) {
     return { status: 400, body: { code: 'INVALID_REQUEST', message: fastifyError.message ?? 'invalid request' } };

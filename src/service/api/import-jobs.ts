@@ -123,7 +123,7 @@ export function registerImportJobRoutes(app: ApiApp, ctx: ServiceContext): void 
     url: '/v1/import-jobs',
     config: { access: ['admin', 'tenant-admin', 'operator'], summary: 'Find import jobs by name (and tenant) among those the token may see' },
     schema: {
-      querystring: z.strictObject({ name: z.string().min(1).max(63).optional(), tenantId: RecordId.optional() }),
+      querystring: z.strictObject({ name: ResourceName.optional(), tenantId: RecordId.optional() }),
       response: { 200: z.object({ jobs: z.array(ImportJob) }) },
     },
     handler: async (request) => ({ jobs: await findImportJobs(ctx, principalOf(request), request.query) }),

@@ -6,6 +6,9 @@ const FOREIGN_KEY_CODES = new Set(['SQLITE_CONSTRAINT_FOREIGNKEY', '23503']);
 /** Another connection's write got in the way: SQLite's busy codes, PostgreSQL's serialization failure and deadlock. */
 const WRITE_CONFLICT_CODES = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', '40001', '40P01']);
 
+/** PostgreSQL cannot store the text: a NUL character (22021) or one the database's encoding lacks (22P05). SQLite stores any. */
+const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);
+
 function codeOf(err: unknown): unknown {
   return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
 }
@@ -23,6 +26,11 @@ export function isForeignKeyViolation(err: unknown): boolean {
 /** True when `err` says a concurrent writer got in the way, so running the transaction again on fresh reads may succeed. */
 export function isWriteConflict(err: unknown): boolean {
   return WRITE_CONFLICT_CODES.has(codeOf(err) as string);
+}
+
+/** True when `err` is PostgreSQL refusing a text value it cannot store (a NUL character): the request's fault, not the service's. */
+export function isUnstorableText(err: unknown): boolean {
+  return UNSTORABLE_TEXT_CODES.has(codeOf(err) as string);
 }
 
 /**

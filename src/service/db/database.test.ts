@@ -5,12 +5,19 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { isForeignKeyViolation, isUniqueViolation } from './constraint-errors.js';
-import { Migrator } from 'kysely';
-import { migrateToLatest, openSqliteDatabase } from './database.js';
-import { LATEST_MIGRATION, migrationProvider } from './migrations/index.js';
+import { isPostgres, migrateToLatest, openSqliteDatabase, serviceMigrator, type ServiceDatabase } from './database.js';
+import { LATEST_MIGRATION } from './migrations/index.js';
+import { openTestDatabase } from '../testing/test-database.js';
 
 const TABLES = ['audit_records', 'backup_runs', 'import_jobs', 'job_adoptions', 'job_disks', 'job_events', 'job_file_results', 'job_problems', 'machines', 'registration_codes', 'service_keys', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vault_snapshots', 'vaults'];
 const NOW = '2026-11-25T12:00:00.000Z';
+
+/** The tables of the service's schema (on PostgreSQL the introspection lists every schema's). */
+async function tablesOf(db: ServiceDatabase): Promise<string[]> {
+  const schema = isPostgres(db) ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db)).rows[0]?.schema : undefined;
+  const tables = await db.introspection.getTables();
+  return tables.filter((t) => schema === undefined || t.schema === schema).map((t) => t.name).sort();
+}
 
 describe('service database', () => {
   let dir: string;
@@ -18,8 +25,8 @@ describe('service database', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('migrates a fresh database to the latest schema, and a second run applies nothing', async () => {
-    const path = join(dir, 'fresh.sqlite');
-    const db = openSqliteDatabase(path);
+    const database = await openTestDatabase({ migrate: false, shared: true });
+    const { db } = database;
     try {
       assert.deepEqual(await migrateToLatest(db), [
         '0001-initial',
@@ -32,18 +39,36 @@ describe('service database', () => {
         '0008-audit-log',
       ]);
       assert.equal(LATEST_MIGRATION, '0008-audit-log');
-      const tables = (await db.introspection.getTables()).map((t) => t.name).sort();
-      assert.deepEqual(tables, TABLES);
+      assert.deepEqual(await tablesOf(db), TABLES);
       assert.deepEqual(await migrateToLatest(db), []);
-    } finally {
-      await db.destroy();
-    }
-    const reopened = openSqliteDatabase(path);
-    try {
+      const reopened = await database.openAnother();
       assert.deepEqual(await migrateToLatest(reopened), [], 'a restart applies nothing again');
-      assert.deepEqual((await reopened.introspection.getTables()).map((t) => t.name).sort(), TABLES);
+      assert.deepEqual(await tablesOf(reopened), TABLES);
     } finally {
-      await reopened.destroy();
+      await database.close();
+    }
+  });
+
+  it('reads counts and byte totals as numbers, also beyond 32 bits', async () => {
+    const database = await openTestDatabase();
+    const { db } = database;
+    try {
+      await db.insertInto('tenants').values({ id: 't1', name: 'one', created_at: NOW }).execute();
+      await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
+      await db.insertInto('vaults').values({ id: 'v1', tenant_id: 't1', storage_account_id: 's1', name: 'a', container: 'ca', created_at: NOW }).execute();
+      await db.insertInto('machines').values({ id: 'm1', tenant_id: 't1', vault_id: 'v1', hostname: 'h', created_at: NOW, last_report_at: null }).execute();
+      const big = 2 ** 40 + 3;
+      const run = { tenant_id: 't1', vault_id: 'v1', machine_id: 'm1', started_at: NOW, finished_at: NOW, status: 'succeeded', snapshot_id: null, files_processed: 7, bytes_read: big, bytes_added: big, error_count: 0, errors: '[]', trigger: 'manual', forgotten_at: null, created_at: NOW };
+      await db.insertInto('backup_runs').values([{ ...run, id: 'r1' }, { ...run, id: 'r2' }]).execute();
+      const row = await db.selectFrom('backup_runs').select(['bytes_read', 'files_processed', 'error_count']).where('id', '=', 'r1').executeTakeFirstOrThrow();
+      assert.deepEqual(row, { bytes_read: big, files_processed: 7, error_count: 0 });
+      const totals = await db
+        .selectFrom('backup_runs')
+        .select((eb) => [eb.fn.countAll<number>().as('runs'), eb.fn.sum<number>('bytes_added').as('bytes')])
+        .executeTakeFirstOrThrow();
+      assert.deepEqual(totals, { runs: 2, bytes: 2 * big });
+    } finally {
+      await database.close();
     }
   });
 
@@ -65,9 +90,9 @@ describe('service database', () => {
   });
 
   it('refuses a vault in another tenant’s storage account, and duplicate names in a tenant', async () => {
-    const db = openSqliteDatabase(':memory:');
+    const database = await openTestDatabase();
+    const { db } = database;
     try {
-      await migrateToLatest(db);
       await db.insertInto('tenants').values([{ id: 't1', name: 'one', created_at: NOW }, { id: 't2', name: 'two', created_at: NOW }]).execute();
       await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
       const vault = { id: 'v1', tenant_id: 't2', storage_account_id: 's1', name: 'v', container: 'c1', created_at: NOW };
@@ -80,14 +105,14 @@ describe('service database', () => {
         (err) => isUniqueViolation(err),
       );
     } finally {
-      await db.destroy();
+      await database.close();
     }
   });
 
   it('refuses a backup run of a machine that is not the vault’s', async () => {
-    const db = openSqliteDatabase(':memory:');
+    const database = await openTestDatabase();
+    const { db } = database;
     try {
-      await migrateToLatest(db);
       await db.insertInto('tenants').values({ id: 't1', name: 'one', created_at: NOW }).execute();
       await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
       await db
@@ -119,14 +144,14 @@ describe('service database', () => {
       await assert.rejects(db.insertInto('backup_runs').values(run).execute(), (err) => isForeignKeyViolation(err));
       await db.insertInto('backup_runs').values({ ...run, vault_id: 'v1' }).execute();
     } finally {
-      await db.destroy();
+      await database.close();
     }
   });
 
   it('keeps import jobs in their tenant, one open job per vault, one job per tracking number and one job per disk', async () => {
-    const db = openSqliteDatabase(':memory:');
+    const database = await openTestDatabase();
+    const { db } = database;
     try {
-      await migrateToLatest(db);
       await db.insertInto('tenants').values([{ id: 't1', name: 'one', created_at: NOW }, { id: 't2', name: 'two', created_at: NOW }]).execute();
       await db.insertInto('storage_accounts').values([
         { id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW },
@@ -161,14 +186,15 @@ describe('service database', () => {
       await db.insertInto('job_events').values(event).execute();
       await assert.rejects(db.insertInto('job_events').values(event).execute(), (err) => isUniqueViolation(err), 'two writers cannot both add event 1');
     } finally {
-      await db.destroy();
+      await database.close();
     }
   });
 
   it('0004 takes the shipping and receiving times of existing jobs from their timelines', async () => {
-    const db = openSqliteDatabase(':memory:');
+    const database = await openTestDatabase({ migrate: false });
+    const { db } = database;
     try {
-      const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('0003-import-jobs');
+      const { error } = await (await serviceMigrator(db)).migrateTo('0003-import-jobs');
       assert.equal(error, undefined);
       await db.insertInto('tenants').values({ id: 't1', name: 'one', created_at: NOW }).execute();
       await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
@@ -182,14 +208,15 @@ describe('service database', () => {
       const rows = await db.selectFrom('import_jobs').select(['id', 'shipped_at', 'received_at']).orderBy('id').execute();
       assert.deepEqual(rows, [{ id: 'j1', shipped_at: at(2), received_at: at(4) }, { id: 'j2', shipped_at: null, received_at: null }]);
     } finally {
-      await db.destroy();
+      await database.close();
     }
   });
 
   it('0006 renames tenants that differ only by case, recomputes tracking number keys and keeps every disk', async () => {
-    const db = openSqliteDatabase(':memory:');
+    const database = await openTestDatabase({ migrate: false });
+    const { db } = database;
     try {
-      const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('0004-import-ingest');
+      const { error } = await (await serviceMigrator(db)).migrateTo('0004-import-ingest');
       assert.equal(error, undefined);
       const at = (minute: number): string => `2026-11-25T12:0${minute}:00.000Z`;
       await db
@@ -237,14 +264,15 @@ describe('service database', () => {
       await db.updateTable('job_disks').set({ disk_key: null }).execute();
       await assert.rejects(db.insertInto('job_disks').values({ ...disk, disk_index: 2, id: 'd0', disk_key: null }).execute(), (err) => isUniqueViolation(err), 'disk ids stay unique');
     } finally {
-      await db.destroy();
+      await database.close();
     }
   });
 
   it('0007 revokes the job tokens of jobs that had ended, at their last change, and keeps the others', async () => {
-    const db = openSqliteDatabase(':memory:');
+    const database = await openTestDatabase({ migrate: false });
+    const { db } = database;
     try {
-      const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('0004-import-ingest');
+      const { error } = await (await serviceMigrator(db)).migrateTo('0004-import-ingest');
       assert.equal(error, undefined);
       await db.insertInto('tenants').values({ id: 't1', name: 'one', created_at: NOW }).execute();
       await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
@@ -268,7 +296,7 @@ describe('service database', () => {
         { id: 'k3', revoked_at: NOW, revoked_reason: 'revoked', replaces_token_id: null },
       ]);
     } finally {
-      await db.destroy();
+      await database.close();
     }
   });
 });

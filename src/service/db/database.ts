@@ -1,12 +1,25 @@
 import { closeSync, openSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { PermanentError } from '../../core/errors.js';
+import { Kysely, Migrator, PostgresAdapter, SqliteDialect, sql } from 'kysely';
+import { PermanentError, UserError } from '../../core/errors.js';
+import type { DatabaseLocation } from './database-location.js';
 import { migrationProvider } from './migrations/index.js';
+import { openPostgresDatabase, type PostgresOptions } from './postgres-database.js';
 import type { ServiceTables } from './schema.js';
+
+export type { DatabaseLocation } from './database-location.js';
+export { parseDatabaseUrl } from './database-location.js';
 
 /** The service's database handle: every query goes through kysely's builder, portable to PostgreSQL. */
 export type ServiceDatabase = Kysely<ServiceTables>;
+
+/**
+ * Opens the database at `location` ({@link openSqliteDatabase} or a checked PostgreSQL pool:
+ * ./postgres-database.ts). Does not migrate. The caller closes it with `db.destroy()`.
+ */
+export async function openServiceDatabase(location: DatabaseLocation, postgres: PostgresOptions = {}): Promise<ServiceDatabase> {
+  return location.kind === 'sqlite' ? openSqliteDatabase(location.path) : openPostgresDatabase(location.url, postgres);
+}
 
 /** How long a writer waits for another connection's lock before SQLite reports SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -34,13 +47,35 @@ export function openSqliteDatabase(path: string): ServiceDatabase {
   return new Kysely<ServiceTables>({ dialect: new SqliteDialect({ database: sqlite }) });
 }
 
+/** True when `db` talks to PostgreSQL (else SQLite). */
+export function isPostgres(db: ServiceDatabase): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/**
+ * On PostgreSQL, the schema the service's tables are in (the first of the search path): kysely's Migrator
+ * looks for its own tables in every schema unless told which one, and would take another schema's for its own.
+ */
+async function migrationTableSchema(db: ServiceDatabase): Promise<{ migrationTableSchema?: string }> {
+  if (!isPostgres(db)) return {};
+  const { rows } = await sql<{ schema: string | null }>`SELECT current_schema() AS schema`.execute(db);
+  const schema = rows[0]?.schema;
+  if (!schema) throw new UserError('the database has no schema to create the service\'s tables in: the search_path names none that exists');
+  return { migrationTableSchema: schema };
+}
+
+/** kysely's Migrator over the service's migrations, set up for `db`'s dialect (tests use it to migrate part way). */
+export async function serviceMigrator(db: ServiceDatabase): Promise<Migrator> {
+  return new Migrator({ db, provider: migrationProvider, ...(await migrationTableSchema(db)) });
+}
+
 /**
  * Applies every migration not yet applied, in order, each in its own transaction; idempotent (a second
  * run applies nothing). Returns the names applied by this call. On failure the database stays at the
  * last migration that succeeded and a `PermanentError` names the one that failed.
  */
 export async function migrateToLatest(db: ServiceDatabase): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+  const migrator = await serviceMigrator(db);
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

@@ -6,6 +6,7 @@ import { tokenCreated } from '../audit/audit-events.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { issueToken } from '../auth/token-store.js';
 import { checkContainerName } from '../backend-location.js';
+import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { ServiceContext } from '../context.js';
 import { newRecordId } from '../ids.js';
 import type { JobShipping } from '../jobs/job-machine.js';
@@ -66,21 +67,30 @@ export async function createImportJob(ctx: ServiceContext, principal: Principal,
   const holder = await ctx.db.selectFrom('vaults').select('name').where('storage_account_id', '=', account.id).where('container', '=', request.container).executeTakeFirst();
   if (holder !== undefined) throw new AlreadyExistsError(`container "${request.container}" of this storage account holds vault "${holder.name}": choose another container for the import job`);
   const id = newRecordId(ctx.random);
-  return ctx.db.transaction().execute(async (trx) => {
-    const job = await insertImportJob(trx, ctx.clock.now(), {
-      id,
-      tenantId: vault.tenantId,
-      vaultId: vault.id,
-      storageAccountId: account.id,
-      container: request.container,
-      name: request.name,
-      actor: actorOf(principal),
-      createdByTokenId: principal.tokenId,
+  const create = () =>
+    ctx.db.transaction().execute(async (trx) => {
+      const job = await insertImportJob(trx, ctx.clock.now(), {
+        id,
+        tenantId: vault.tenantId,
+        vaultId: vault.id,
+        storageAccountId: account.id,
+        container: request.container,
+        name: request.name,
+        actor: actorOf(principal),
+        createdByTokenId: principal.tokenId,
+      });
+      const token = await issueToken({ db: trx, clock: ctx.clock, random: ctx.random }, { role: 'job', tenantId: vault.tenantId, jobId: id, createdByTokenId: principal.tokenId });
+      await recordAudit({ ...ctx, db: trx }, tokenCreated(actorOf(principal), token, { jobName: request.name }));
+      return { job, jobToken: token.token };
     });
-    const token = await issueToken({ db: trx, clock: ctx.clock, random: ctx.random }, { role: 'job', tenantId: vault.tenantId, jobId: id, createdByTokenId: principal.tokenId });
-    await recordAudit({ ...ctx, db: trx }, tokenCreated(actorOf(principal), token, { jobName: request.name }));
-    return { job, jobToken: token.token };
-  });
+  try {
+    return await create();
+  } catch (err) {
+    // Lost a race to a job created at the same moment (PostgreSQL runs the transactions side by side; SQLite
+    // one after the other): once more, so that the checks see the winner and say which rule it broke.
+    if (err instanceof AlreadyExistsError && isUniqueViolation(err.cause)) return await create();
+    throw err;
+  }
 }
 
 /** The job with its disks and timeline; `NotFoundError` when it does not exist or the principal may not see it (auth/scope.ts). */

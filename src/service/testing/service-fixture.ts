@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
 import type { RandomSource } from '../../core/random.js';
 import { issueToken, type IssuedToken, type TokenSpec } from '../auth/token-store.js';
-import { migrateToLatest, openSqliteDatabase, type ServiceDatabase } from '../db/database.js';
+import type { ServiceDatabase } from '../db/database.js';
 import { ServiceKey } from '../secrets/service-key.js';
 import { buildServer, type FerryServer, type ServerOptions } from '../server.js';
+import { openTestDatabase } from './test-database.js';
 
 /** A clock tests move by hand. */
 export class ManualClock implements Clock {
@@ -36,7 +37,7 @@ export function seededRandom(seed: string): RandomSource {
   };
 }
 
-/** A built server over a fresh in-memory database in a temporary data directory. */
+/** A built server over a fresh database (in memory, or on PostgreSQL: ./test-database.ts) in a temporary data directory. */
 export interface ServiceFixture extends FerryServer {
   readonly db: ServiceDatabase;
   readonly clock: ManualClock;
@@ -48,8 +49,8 @@ export interface ServiceFixture extends FerryServer {
 
 export async function startServiceFixture(options: Partial<Omit<ServerOptions, 'db' | 'dataDir' | 'clock' | 'serviceKey'>> = {}): Promise<ServiceFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ferry-service-'));
-  const db = openSqliteDatabase(':memory:');
-  await migrateToLatest(db);
+  const database = await openTestDatabase();
+  const { db } = database;
   const clock = new ManualClock();
   const random = options.random ?? seededRandom('fixture');
   const server = buildServer({ ...options, db, dataDir, clock, random, serviceKey: new ServiceKey(seededRandom('service key').bytes(32)) });
@@ -61,7 +62,7 @@ export async function startServiceFixture(options: Partial<Omit<ServerOptions, '
     token: (spec) => issueToken({ db, clock, random }, spec),
     close: async () => {
       await server.app.close();
-      await db.destroy();
+      await database.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemRandom } from '../../core/random.js';
-import { migrateToLatest, openSqliteDatabase } from '../db/database.js';
 import { expireOverdueJobs } from '../jobs/deadline-sweep.js';
 import { readJob } from '../jobs/job-records.js';
 import { importJobSettings } from '../jobs/job-settings.js';
@@ -13,6 +12,7 @@ import { changeImportJob, insertImportJob } from '../jobs/job-store.js';
 import { startService } from '../serve.js';
 import { TEST_ACTOR, prepareDisks, storeOf } from '../testing/import-job-fixtures.js';
 import { ManualClock, startServiceFixture } from '../testing/service-fixture.js';
+import { openTestDatabase } from '../testing/test-database.js';
 import { buildWorld } from '../testing/world.js';
 import { startDeadlineSweeper, sweepIntervalFor } from './deadline-sweeper.js';
 import type { WorkerLogger } from './periodic-worker.js';
@@ -103,7 +103,8 @@ describe('the tracking deadline sweeper', () => {
   it('runs in ferry serve with the configured deadline and stops with it', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'ferry-sweep-serve-'));
     const clock = new ManualClock();
-    const service = await startService({ dataDir, host: '127.0.0.1', port: 0, clock, importJobs: { trackingDeadlineMs: 5000 }, sweepIntervalMs: 10 });
+    const database = await openTestDatabase({ migrate: false });
+    const service = await startService({ dataDir, ...(database.kind === 'postgres' ? { database: database.location } : {}), host: '127.0.0.1', port: 0, clock, importJobs: { trackingDeadlineMs: 5000 }, sweepIntervalMs: 10 });
     try {
       const ctx = service.server.ctx;
       assert.equal(ctx.importJobs.trackingDeadlineMs, 5000);
@@ -119,17 +120,16 @@ describe('the tracking deadline sweeper', () => {
       await until(async () => (await readJob(db, 'j1'))?.job.state === 'Deleted', 'the service to delete the job');
     } finally {
       await service.stop();
+      await database.close();
       await rm(dataDir, { recursive: true, force: true });
     }
   });
 
-  it('deletes each job once when two instances sweep one database file at the same time', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ferry-sweep-two-'));
-    const path = join(dir, 'ferry.sqlite');
-    const one = openSqliteDatabase(path);
-    const two = openSqliteDatabase(path);
+  it('deletes each job once when two instances sweep one database at the same time', async () => {
+    const database = await openTestDatabase({ shared: true });
+    const one = database.db;
+    const two = await database.openAnother();
     try {
-      await migrateToLatest(one);
       const clock = new ManualClock();
       const settings = importJobSettings({ trackingDeadlineMs: 1000 });
       await one.insertInto('tenants').values({ id: 't1', name: 't', created_at: NOW }).execute();
@@ -150,9 +150,7 @@ describe('the tracking deadline sweeper', () => {
       assert.deepEqual(audited.map((r) => r.target_id).sort(), ['j0', 'j1', 'j2', 'j3', 'j4', 'j5'], 'one audit record per deleted job');
       assert.ok(audited.every((r) => r.actor === 'service:deadline-sweep'));
     } finally {
-      await one.destroy();
-      await two.destroy();
-      await rm(dir, { recursive: true, force: true });
+      await database.close();
     }
   });
 });
