@@ -19,3 +19,20 @@ export async function readBody(body: AsyncIterable<Uint8Array> | undefined, limi
   }
   return Buffer.concat(chunks, size);
 }
+
+/**
+ * A response body that ended early or broke off mid-way (the connection was reset): worth reading again,
+ * unlike an error the store answered with. Its code is ECONNRESET so that every dialect retries it.
+ */
+export class InterruptedBodyError extends Error {
+  readonly code = 'ECONNRESET';
+}
+
+/** `body`, with any error while reading it turned into an {@link InterruptedBodyError} (the original as its cause). */
+export async function* guardedBody(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, what: string): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body;
+  } catch (err) {
+    throw new InterruptedBodyError(`reading ${what} broke off: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}

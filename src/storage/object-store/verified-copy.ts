@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { IntegrityError } from '../../core/errors.js';
+import { InterruptedBodyError } from './response-body.js';
 
 /** What one object store offers the verified copy: a download to hash, and a copy on condition. */
 export interface CopyEnds {
@@ -41,7 +42,7 @@ async function hashSource(ends: CopyEnds, sourceKey: string, sha256: string): Pr
     read += chunk.byteLength;
   }
   if (response.size !== undefined && read !== response.size) {
-    throw Object.assign(new Error(`the download of ${sourceKey} ended after ${read} of ${response.size} bytes`), { code: 'ECONNRESET' });
+    throw new InterruptedBodyError(`the download of ${sourceKey} ended after ${read} of ${response.size} bytes`);
   }
   const actual = hash.digest('hex');
   if (actual !== sha256) throw new IntegrityError(`copying ${sourceKey}: the bytes have sha256 ${actual}, but the name claims ${sha256}`);
