@@ -45,12 +45,12 @@ export interface Radosgw {
   stop(): Promise<void>;
 }
 
-export interface S3TestEnv {
+export type S3TestEnv = {
   readonly AWS_ACCESS_KEY_ID: string;
   readonly AWS_SECRET_ACCESS_KEY: string;
   readonly AWS_REGION: string;
   readonly AWS_ENDPOINT_URL_S3: string;
-}
+};
 
 /** Why radosgw tests are skipped here, or false when they run (CI=true never skips: a missing radosgw fails). */
 export function radosgwSkipReason(env: NodeJS.ProcessEnv = process.env): string | false {
