@@ -14,7 +14,7 @@ interface SdkErrorShape {
   readonly $response?: { readonly statusCode?: unknown; readonly headers?: Record<string, string | undefined> };
 }
 
-const shape = (err: unknown): SdkErrorShape => (typeof err === 'object' && err !== null ? (err as SdkErrorShape) : {});
+const shape = (err: unknown): SdkErrorShape => (typeof err === 'object' && err !== null ? err : {});
 
 function statusOf(err: unknown): number | undefined {
   const { $metadata, $response } = shape(err);
