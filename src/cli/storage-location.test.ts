@@ -14,6 +14,7 @@ describe('openStorage', () => {
     [`${VAULT}/`, { token: 'from-option' }, VAULT],
     ['http://127.0.0.1:8420/v1/vaults/v-1', { token: 'from-option', env: { FERRY_TOKEN: 'from-env' } }, 'http://127.0.0.1:8420/v1/vaults/v-1'],
     ['azure://account/container/a/b/', { env: { AZURE_STORAGE_KEY: 'a2V5' } }, 'azure://account/container/a/b'],
+    ['s3://bucket.example/a/b/', { env: { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'key' } }, 's3://bucket.example/a/b'],
   ];
   for (const [location, options, expected] of opened) {
     it(`opens ${location}`, async () => {
@@ -29,7 +30,10 @@ describe('openStorage', () => {
     [VAULT, {}, /set FERRY_TOKEN/],
     [VAULT, { env: { FERRY_TOKEN: '' } }, /set FERRY_TOKEN/],
     ['https://me:secret@ferry.example/v1/vaults/v-1', { token: 't' }, /must not contain credentials/],
-    ['s3://bucket/prefix', {}, /scheme "s3:" is not supported/],
+    ['s3://bucket/prefix', {}, /set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/],
+    ['s3://id:secret@bucket/prefix', { env: { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'key' } }, /must not contain credentials/],
+    ['s3://bucket/prefix', { env: { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'key', AWS_ENDPOINT_URL_S3: 'https://u:secret@s3.example' } }, /without credentials/],
+    ['gs://bucket/prefix', {}, /scheme "gs:" is not supported/],
     ['azure://account/container', {}, /set AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY/],
     ['azure://account/container?sig=secret', { env: { AZURE_STORAGE_KEY: 'k' } }, /must not contain credentials/],
   ];

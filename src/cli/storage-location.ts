@@ -3,6 +3,8 @@ import { UserError } from '../core/errors.js';
 import type { Failpoints } from '../core/failpoints.js';
 import { AzureAccounts } from '../storage/azure/azure-accounts.js';
 import { parseAzureUrl } from '../storage/azure-url.js';
+import { S3Endpoint } from '../storage/s3/s3-endpoint.js';
+import { parseS3Url } from '../storage/s3-url.js';
 import { FsStorage } from '../storage/fs/fs-storage.js';
 import { HttpStorage, type FetchFunction } from '../storage/http/http-storage.js';
 import type { Storage } from '../storage/storage.js';
@@ -22,8 +24,8 @@ export interface OpenStorageOptions {
 /**
  * The Storage a repository location names: a path or `fs:PATH`, `http(s)://…/v1/vaults/VAULT` (a vault
  * of the Ferry service, with a token), or `azure://ACCOUNT/CONTAINER[/PREFIX]` (credentials from
- * AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY). Other schemes of the CLI contract (s3://) are
- * recognized and refused with a clear message until their back ends land.
+ * AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY), or `s3://BUCKET[/PREFIX]` (keys, region and
+ * endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3).
  */
 export function openStorage(location: string | undefined, options: OpenStorageOptions = {}): Storage {
   if (!location) throw new UserError('no repository given: pass -r REPO or set FERRY_REPOSITORY');
@@ -40,5 +42,6 @@ export function openStorage(location: string | undefined, options: OpenStorageOp
     return new HttpStorage({ url: location, token, ...(options.fetch ? { fetch: options.fetch } : {}) });
   }
   if (scheme === 'azure') return new AzureAccounts({ env: options.env ?? {} }).storage(parseAzureUrl(location));
+  if (scheme === 's3') return new S3Endpoint({ env: options.env ?? {} }).storage(parseS3Url(location));
   throw new UserError(`repository location scheme "${scheme}:" is not supported by this version; use a local path`);
 }

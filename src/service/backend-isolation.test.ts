@@ -195,3 +195,53 @@ describe('storage accounts in Azure Blob are isolated too', () => {
     assert.deepEqual(location, { scheme: 'azure', account: 'acct', container: 'vaults', prefix: 'vault-1' });
   });
 });
+
+describe('storage accounts in S3 are isolated too', () => {
+  let f: ServiceFixture;
+  let w: World;
+  const SECRET = 'an-s3-secret-key-never-stored';
+  const create = (tenantId: string, name: string, backend: string) => injectAs(f, w.adminToken, 'POST', `/v1/tenants/${tenantId}/storage-accounts`, { name, backend });
+
+  before(async () => {
+    f = await startServiceFixture({ env: { AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: SECRET, AZURE_STORAGE_KEY: Buffer.alloc(64, 7).toString('base64') } });
+    w = await buildWorld(f);
+  });
+  after(() => f.close());
+
+  it('refuses an account whose bucket and prefix overlap another, allows one beside it, stores no credential', async () => {
+    expectStatus(await create(w.a.tenantId, 's3', 's3://backups/tenants/a/'), 201);
+    for (const backend of ['s3://backups', 's3://backups/tenants', 's3://backups/tenants/a', 's3://backups/tenants/a/deeper']) {
+      expectStatus(await create(w.b.tenantId, 'steal', backend), 409, 'BACKEND_OVERLAP');
+    }
+    // Another bucket, a sibling prefix, and an Azure container of the same name: no overlap.
+    for (const [i, backend] of ['s3://backups/tenants/ab', 's3://other-bucket/tenants/a', 'azure://backups/backups/tenants/a'].entries()) {
+      expectStatus(await create(w.b.tenantId, `beside-${i}`, backend), 201);
+    }
+    const rows = await f.db.selectFrom('storage_accounts').select('backend').where('backend', 'like', 's3:%').orderBy('backend').execute();
+    assert.deepEqual(rows.map((r) => r.backend), ['s3://backups/tenants/a', 's3://backups/tenants/ab', 's3://other-bucket/tenants/a']);
+    const dump = JSON.stringify(await f.db.selectFrom('storage_accounts').selectAll().execute()) + JSON.stringify(await f.db.selectFrom('audit_records').selectAll().execute());
+    assert.ok(!dump.includes(SECRET), 'the secret is in no table');
+    assert.deepEqual(await f.ctx.backends.refusedAccounts(f.db), []);
+  });
+
+  it('refuses a URL with a credential without echoing it, and a back end the service has no credentials for', async () => {
+    const withKey = await create(w.a.tenantId, 'keyed', 's3://AKID:SECRETKEY@bucket/x');
+    expectStatus(withKey, 400);
+    assert.ok(!withKey.body.includes('SECRETKEY'));
+    const bare = await startServiceFixture();
+    try {
+      const world = await buildWorld(bare);
+      const refused = await injectAs(bare, world.adminToken, 'POST', `/v1/tenants/${world.a.tenantId}/storage-accounts`, { name: 's3', backend: 's3://backups' });
+      expectStatus(refused, 400);
+      assert.match(refused.body, /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it("a vault's container is a prefix below its account's", async () => {
+    const account = (await create(w.a.tenantId, 's3-2', 's3://vaults')).json<{ id: string }>();
+    const location = await containerLocationOf(f.ctx, { storageAccountId: account.id, container: 'vault-1' });
+    assert.deepEqual(location, { scheme: 's3', bucket: 'vaults', prefix: 'vault-1' });
+  });
+});

@@ -1,8 +1,9 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { ConflictError, isErrno } from '../core/errors.js';
-import { azureLocationsOverlap, azureSubLocation, formatAzureUrl } from '../storage/azure-url.js';
-import { checkContainerName, fsFolderOf, storageAccountLocation, type AzureBackendLocation, type BackendLocation } from './backend-location.js';
+import { azureLocationsOverlap, azureSubLocation } from '../storage/azure-url.js';
+import { s3LocationsOverlap, s3SubLocation } from '../storage/s3-url.js';
+import { checkContainerName, formatBackendLocation, fsFolderOf, storageAccountLocation, type BackendLocation, type ObjectStoreLocation } from './backend-location.js';
 import type { ServiceDatabase } from './db/database.js';
 
 /**
@@ -80,8 +81,9 @@ export function pathsOverlap(a: string, b: string): boolean {
  * - no two accounts overlap;
  * - a container is a valid container name and a plain folder right inside its account (not a symlink).
  *
- * An account in an object store (azure://) is never in the data directory; it overlaps another of the same
- * store when both are in the same container and one's prefix is the other's or a whole-segment prefix of it.
+ * An account in an object store (azure://, s3://) is never in the data directory; it overlaps another of the
+ * same store when both are in the same container (Azure) or bucket (S3) and one's prefix is the other's or a
+ * whole-segment prefix of it.
  * Its containers are prefixes below its own (`PREFIX/<container>`), so they cannot leave it.
  *
  * Checked when an account is created ({@link checkNewAccount}), for every account at start
@@ -133,8 +135,8 @@ export class BackendIsolation {
     checkContainerName(container);
     const location = storageAccountLocation(this.#dataDir, account);
     if (location.scheme !== 'fs') {
-      if (this.#verified.get(account.id) !== formatAzureUrl(location)) await this.#verify(account, await allAccounts(db), { detailed: false });
-      return { ...location, ...azureSubLocation(location, container) };
+      if (this.#verified.get(account.id) !== formatBackendLocation(location)) await this.#verify(account, await allAccounts(db), { detailed: false });
+      return subLocation(location, container);
     }
     const accountPath = await this.#verifiedAccountPath(db, account);
     const path = join(accountPath, container);
@@ -189,19 +191,31 @@ export class BackendIsolation {
   }
 
   /** {@link #verify} for an account in an object store: compared with the other accounts of the same store. */
-  #verifyObjectStore(account: AccountBackend, location: AzureBackendLocation, others: readonly AccountBackend[], detailed: boolean): void {
-    const url = formatAzureUrl(location);
+  #verifyObjectStore(account: AccountBackend, location: ObjectStoreLocation, others: readonly AccountBackend[], detailed: boolean): void {
+    const url = formatBackendLocation(location);
     for (const other of others) {
       if (other.id === account.id) continue;
       const otherLocation = storageAccountLocation(this.#dataDir, other);
-      if (otherLocation.scheme !== location.scheme || !azureLocationsOverlap(location, otherLocation)) continue;
+      if (!objectStoreLocationsOverlap(location, otherLocation)) continue;
       this.#verified.delete(other.id);
       throw new BackendOverlapError(
-        `storage account ${account.id}: its back end overlaps the back end of another storage account${detailed ? ` (${url} and ${formatAzureUrl(otherLocation)}, storage account ${other.id})` : ''}; the service refuses to use it until an admin moves it`,
+        `storage account ${account.id}: its back end overlaps the back end of another storage account${detailed ? ` (${url} and ${formatBackendLocation(otherLocation)}, storage account ${other.id})` : ''}; the service refuses to use it until an admin moves it`,
       );
     }
     this.#verified.set(account.id, url);
   }
+}
+
+/** True when two locations are in the same object store and their objects could mix (same container or bucket, overlapping prefixes). */
+function objectStoreLocationsOverlap(a: ObjectStoreLocation, b: BackendLocation): boolean {
+  if (a.scheme === 'azure' && b.scheme === 'azure') return azureLocationsOverlap(a, b);
+  if (a.scheme === 's3' && b.scheme === 's3') return s3LocationsOverlap(a, b);
+  return false;
+}
+
+/** Where a Ferry container of an account in an object store lives: a prefix below the account's. */
+function subLocation(location: ObjectStoreLocation, container: string): ObjectStoreLocation {
+  return location.scheme === 'azure' ? { ...location, ...azureSubLocation(location, container) } : { ...location, ...s3SubLocation(location, container) };
 }
 
 /** Why `account`, at real path `real`, breaks the data directory rule (see BackendIsolation), or null. */

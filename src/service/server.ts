@@ -3,6 +3,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { systemClock, type Clock } from '../core/clock.js';
 import { systemRandom, type RandomSource } from '../core/random.js';
 import { AzureAccounts } from '../storage/azure/azure-accounts.js';
+import { S3Endpoint } from '../storage/s3/s3-endpoint.js';
 import { FsObjectCopier } from '../storage/fs/fs-copy.js';
 import { FsStorage } from '../storage/fs/fs-storage.js';
 import type { Storage } from '../storage/storage.js';
@@ -146,9 +147,11 @@ export function buildServer(options: ServerOptions): FerryServer {
 /** The back end for each location scheme; the only place in the service that names one. */
 class ObjectStores {
   readonly #azure: AzureAccounts;
+  readonly #s3: S3Endpoint;
 
   constructor(env: NodeJS.ProcessEnv) {
     this.#azure = new AzureAccounts({ env });
+    this.#s3 = new S3Endpoint({ env });
   }
 
   /** A UserError when the environment has no credentials for an object store's location. */
@@ -158,16 +161,20 @@ class ObjectStores {
         return new FsStorage(location.path);
       case 'azure':
         return this.#azure.storage(location);
+      case 's3':
+        return this.#s3.storage(location);
     }
   }
 
   /**
    * Server-side copy between two locations: every filesystem location can copy to every other (a reflink or
-   * kernel copy), and Azure locations within one storage account (Copy Blob From URL); null otherwise.
+   * kernel copy), Azure locations within one storage account (Copy Blob From URL), and any two S3 locations
+   * (CopyObject: the service reaches one S3 endpoint); null otherwise.
    */
   copier(source: BackendLocation, target: BackendLocation): ObjectCopier | null {
     if (source.scheme === 'fs' && target.scheme === 'fs') return new FsObjectCopier(source.path, target.path);
     if (source.scheme === 'azure' && target.scheme === 'azure') return this.#azure.copier(source, target);
+    if (source.scheme === 's3' && target.scheme === 's3') return this.#s3.copier(source, target);
     return null;
   }
 }

@@ -4,7 +4,7 @@
  * isolation rule) while only the composition roots open one (storage/azure/).
  */
 import { UserError } from '../core/errors.js';
-import { isValidKey } from './object-key.js';
+import { isValidKey, keyPrefixesOverlap } from './object-key.js';
 
 export interface AzureLocation {
   /** The storage account name: 3-24 lowercase letters and digits. */
@@ -64,7 +64,5 @@ export function azureSubLocation(location: AzureLocation, segment: string): Azur
  * `a` and `ab` do not). An empty prefix overlaps every prefix of its container.
  */
 export function azureLocationsOverlap(a: AzureLocation, b: AzureLocation): boolean {
-  if (a.account !== b.account || a.container !== b.container) return false;
-  const within = (inner: string, outer: string): boolean => outer === '' || inner === outer || inner.startsWith(`${outer}/`);
-  return within(a.prefix, b.prefix) || within(b.prefix, a.prefix);
+  return a.account === b.account && a.container === b.container && keyPrefixesOverlap(a.prefix, b.prefix);
 }

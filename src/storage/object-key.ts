@@ -96,3 +96,13 @@ export function assertValidRange(key: string, range: ByteRange): void {
     );
   }
 }
+
+/**
+ * True when the objects under one key prefix (`''` or `/`-separated segments, no trailing `/`) could be
+ * among those under the other: one equals the other or is a whole-segment prefix of it (`a` and `a/b`
+ * overlap, `a` and `ab` do not). The empty prefix overlaps every prefix.
+ */
+export function keyPrefixesOverlap(a: string, b: string): boolean {
+  const within = (inner: string, outer: string): boolean => outer === '' || inner === outer || inner.startsWith(`${outer}/`);
+  return within(a, b) || within(b, a);
+}

@@ -64,10 +64,13 @@ describe('storage accounts', () => {
   });
 
   it('refuse back ends this version cannot open, and relative paths, with a clear message', async () => {
+    const vault = await call(w.adminToken, 'POST', url(), { name: 'cloud', backend: 'https://ferry.example/v1/vaults/v-1' });
+    expectStatus(vault, 400, 'USER');
+    assert.match(vault.json<{ message: string }>().message, /"https:" is not supported by this version/);
+    // S3 and Azure Blob are supported, but this service has no credentials for them in its environment.
     const s3 = await call(w.adminToken, 'POST', url(), { name: 'cloud', backend: 's3://bucket/prefix' });
     expectStatus(s3, 400, 'USER');
-    assert.match(s3.json<{ message: string }>().message, /"s3:" is not supported by this version/);
-    // Azure Blob is supported, but this service has no credentials for it in its environment.
+    assert.match(s3.json<{ message: string }>().message, /set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
     const azure = await call(w.adminToken, 'POST', url(), { name: 'cloud', backend: 'azure://account/container' });
     expectStatus(azure, 400, 'USER');
     assert.match(azure.json<{ message: string }>().message, /set AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY/);

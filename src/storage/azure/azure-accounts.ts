@@ -3,17 +3,17 @@ import type { AzureLocation } from '../azure-url.js';
 import { AzureBlobStorage } from './azure-blob-storage.js';
 import { AzureObjectCopier } from './azure-copy.js';
 import { azureCredentialsFromEnv, type AzureCredentials } from './azure-credentials.js';
-import type { AzureRetryPolicy } from './azure-retry.js';
+import type { RetryPolicy } from '../object-store/retry.js';
 
 export interface AzureAccountsOptions {
   /** Where the credentials come from (injected: nothing here reads process.env). */
   readonly env: NodeJS.ProcessEnv;
-  readonly retry?: AzureRetryPolicy;
+  readonly retry?: RetryPolicy;
   /** The block size of large objects (tests make it small). */
   readonly blockSize?: number;
 }
 
-/** Our own retries (azure-retry.ts) cover throttling too; the SDK's would multiply the attempts. */
+/** Our own retries (object-store/retry.ts) cover throttling too; the SDK's would multiply the attempts. */
 const PIPELINE: StoragePipelineOptions = { retryOptions: { maxTries: 1 } };
 
 /**

@@ -1,11 +1,14 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { BlockBlobClient, ContainerClient, ContainerListBlobFlatSegmentResponse } from '@azure/storage-blob';
 import { IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
 import { formatAzureUrl, type AzureLocation } from '../azure-url.js';
 import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
-import { errorCodeOf, statusOf, translateAzureError, type AzureAction } from './azure-errors.js';
-import { DEFAULT_AZURE_RETRY, withRetries, type AzureRetryPolicy } from './azure-retry.js';
+import { readBody, totalOf } from '../object-store/response-body.js';
+import { DEFAULT_RETRY, withRetries, type RetryPolicy } from '../object-store/retry.js';
+import { checkedSource } from '../object-store/source-checks.js';
+import type { StoreAction } from '../object-store/store-errors.js';
+import { AZURE_RETRY_CLASSIFIER, errorCodeOf, statusOf, translateAzureError } from './azure-errors.js';
 
 /** Objects up to this size go up in one request; larger ones as staged blocks of this size. */
 export const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
@@ -20,7 +23,7 @@ export interface AzureBlobStorageOptions {
   /** The container client of the location's account (built by open-azure.ts). */
   readonly container: ContainerClient;
   readonly location: AzureLocation;
-  readonly retry?: AzureRetryPolicy;
+  readonly retry?: RetryPolicy;
   /** The block size of large objects, and the largest object sent in one request. */
   readonly blockSize?: number;
 }
@@ -41,8 +44,9 @@ export interface AzureBlobStorageOptions {
  * - list pages through the container; a missing container lists nothing (as a missing folder does on the
  *   filesystem), any other failure rejects (never an empty listing). Names that are not valid keys are
  *   skipped.
- * - Each request is retried with backoff on throttling, server errors and network errors (azure-retry.ts);
- *   SDK errors are translated at this edge (azure-errors.ts).
+ * - Each request is retried with backoff on throttling, server errors and network errors
+ *   (object-store/retry.ts); SDK errors are translated at this edge (azure-errors.ts, with the rules of
+ *   object-store/store-errors.ts).
  * - Concurrent saves of one key: the last Put Blob or Put Block List wins whole. (A large save whose blocks
  *   were discarded by another save's commit fails and may be retried.)
  */
@@ -50,14 +54,14 @@ export class AzureBlobStorage implements Storage {
   readonly properties: StorageProperties;
   readonly #container: ContainerClient;
   readonly #base: string;
-  readonly #retry: AzureRetryPolicy;
+  readonly #retry: RetryPolicy;
   readonly #blockSize: number;
   #containerCreation: Promise<void> | undefined;
 
   constructor(options: AzureBlobStorageOptions) {
     this.#container = options.container;
     this.#base = options.location.prefix === '' ? '' : `${options.location.prefix}/`;
-    this.#retry = options.retry ?? DEFAULT_AZURE_RETRY;
+    this.#retry = options.retry ?? DEFAULT_RETRY;
     this.#blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
     this.properties = { location: formatAzureUrl(options.location), serverSideCopy: true };
   }
@@ -80,18 +84,12 @@ export class AzureBlobStorage implements Storage {
 
   async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options: SaveOptions = {}): Promise<void> {
     const blob = this.#container.getBlockBlobClient(this.blobName(key));
-    const sha256 = options.sha256 !== undefined ? createHash('sha256') : undefined;
     const md5 = createHash('md5');
     const blocks = new BlockStager(this, blob, key);
     let block = Buffer.allocUnsafe(this.#blockSize);
     let filled = 0;
-    let size = 0;
     try {
-      for await (const chunk of data instanceof Uint8Array ? [data] : data) {
-        size += chunk.byteLength;
-        if (options.length !== undefined && size > options.length) break;
-        sha256?.update(chunk);
-        md5.update(chunk);
+      for await (const chunk of checkedSource(key, data, options, (bytes) => md5.update(bytes))) {
         // Copied into the block, since a source may reuse its buffer once asked for the next chunk.
         // A full block is staged only once more bytes come: an object of one block goes up in one request.
         for (let at = 0; at < chunk.byteLength; ) {
@@ -106,7 +104,6 @@ export class AzureBlobStorage implements Storage {
           at += n;
         }
       }
-      checkSource(key, size, options, sha256);
     } catch (err) {
       await blocks.settle();
       throw err;
@@ -133,7 +130,7 @@ export class AzureBlobStorage implements Storage {
     if (range === undefined) {
       return this.#request('load', key, async () => {
         const response = await blob.download();
-        const bytes = await readBody(response.readableStreamBody, response.contentLength ?? 0);
+        const bytes = await readBody(response.readableStreamBody as AsyncIterable<Buffer> | undefined, response.contentLength ?? 0);
         if (bytes.length !== response.contentLength) throw new IntegrityError(`loading ${key} from ${this.properties.location}: got ${bytes.length} of ${response.contentLength} bytes`);
         if (response.contentMD5 !== undefined && !createHash('md5').update(bytes).digest().equals(Buffer.from(response.contentMD5))) {
           throw new IntegrityError(`loading ${key} from ${this.properties.location}: the bytes do not match the MD5 stored with the object`);
@@ -161,7 +158,7 @@ export class AzureBlobStorage implements Storage {
         response.readableStreamBody?.destroy();
         throw this.#tooShort(key, total, range);
       }
-      const bytes = await readBody(response.readableStreamBody, range.length);
+      const bytes = await readBody(response.readableStreamBody as AsyncIterable<Buffer> | undefined, range.length);
       if (bytes.length !== range.length) throw this.#tooShort(key, range.offset + bytes.length, range);
       return bytes;
     });
@@ -215,13 +212,13 @@ export class AzureBlobStorage implements Storage {
    * Runs one request with retries and translates its error (the SDK's error stays its `cause`). During a
    * save, a missing container is created and the request repeated once.
    */
-  async request<T>(action: AzureAction, key: string, request: () => Promise<T>): Promise<T> {
+  async request<T>(action: StoreAction, key: string, request: () => Promise<T>): Promise<T> {
     return this.#request(action, key, request);
   }
 
-  async #request<T>(action: AzureAction, key: string, request: () => Promise<T>, createdContainer = false): Promise<T> {
+  async #request<T>(action: StoreAction, key: string, request: () => Promise<T>, createdContainer = false): Promise<T> {
     try {
-      return await withRetries(this.#retry, request);
+      return await withRetries(this.#retry, AZURE_RETRY_CLASSIFIER, request);
     } catch (err) {
       if (action === 'save' && !createdContainer && isContainerMissing(err)) {
         // Concurrent first saves share one creation.
@@ -235,7 +232,7 @@ export class AzureBlobStorage implements Storage {
 
   async #createContainer(key: string): Promise<void> {
     try {
-      await withRetries(this.#retry, () => this.#container.createIfNotExists());
+      await withRetries(this.#retry, AZURE_RETRY_CLASSIFIER, () => this.#container.createIfNotExists());
     } catch (err) {
       throw translateAzureError(err, 'save', key, this.properties.location);
     }
@@ -296,40 +293,7 @@ class BlockStager {
   }
 }
 
-function checkSource(key: string, size: number, options: SaveOptions, sha256: Hash | undefined): void {
-  if (options.length !== undefined && size !== options.length) {
-    const got = size > options.length ? `more than ${options.length}` : String(size);
-    throw new IntegrityError(`saving ${key}: the source produced ${got} bytes, expected ${options.length}`);
-  }
-  const actual = sha256?.digest('hex');
-  if (options.sha256 !== undefined && actual !== options.sha256) {
-    throw new IntegrityError(`saving ${key}: the bytes have sha256 ${actual}, expected ${options.sha256}`);
-  }
-}
-
 /** True for the service's "this container does not exist". */
 export function isContainerMissing(err: unknown): boolean {
   return statusOf(err) === 404 && errorCodeOf(err) === 'ContainerNotFound';
-}
-
-/** The object's total size from a Content-Range such as `bytes 0-99/1000`. */
-function totalOf(contentRange: string | undefined): number | undefined {
-  const match = contentRange === undefined ? null : /\/([0-9]+)\s*$/.exec(contentRange);
-  return match ? Number(match[1]) : undefined;
-}
-
-/** Reads a response body, never more than `limit` bytes into memory (more is left unread and fails the caller's length check). */
-async function readBody(body: NodeJS.ReadableStream | undefined, limit: number): Promise<Buffer> {
-  if (body === undefined) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size > limit) {
-      (body as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-      break;
-    }
-  }
-  return Buffer.concat(chunks, size);
 }

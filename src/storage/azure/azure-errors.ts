@@ -1,20 +1,9 @@
 /**
- * The edge between the Azure SDK's errors and the storage seam's typed errors (core/errors.ts). Only this
- * folder sees a `RestError`; what leaves it is a FerryError or a plain Error with context and the SDK's
- * error as `cause`.
+ * The edge between the Azure SDK's errors and the storage seam's typed errors (core/errors.ts): how a
+ * `RestError` says its status and code, and which codes mean what; the rules themselves are shared by the
+ * object stores (object-store/store-errors.ts). Only this folder sees a `RestError`.
  */
-import { FerryError, IntegrityError, NotFoundError, PermanentError, ReadOnlyStorageError } from '../../core/errors.js';
-
-export type AzureAction = 'save' | 'load' | 'stat' | 'list' | 'remove' | 'copy';
-
-const DOING: Record<AzureAction, string> = {
-  save: 'saving',
-  load: 'loading',
-  stat: 'checking',
-  list: 'listing',
-  remove: 'removing',
-  copy: 'copying',
-};
+import { retryClassifier, translateStoreError, type StoreAction, type StoreDialect } from '../object-store/store-errors.js';
 
 /** The HTTP status of an SDK error, or undefined when no response came (a network error). */
 export function statusOf(err: unknown): number | undefined {
@@ -38,57 +27,32 @@ export function retryAfterMs(err: unknown): number | undefined {
   return Number(value) * 1000;
 }
 
-const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 /** Codes the service uses for throttling and timeouts, whatever the status. */
 const RETRYABLE_CODES = new Set(['ServerBusy', 'OperationTimedOut', 'InternalError', 'IngressOverAccountLimit', 'EgressOverAccountLimit', 'TpsOverAccountLimit']);
 const NETWORK_CODES = new Set(['REQUEST_SEND_ERROR', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
 
-/**
- * True for what a later attempt may fix: throttling (429, ServerBusy), server errors (500, 502, 503, 504),
- * timeouts (408) and errors without a response (connection refused or reset). Typed errors of our own
- * (an IntegrityError found by a check) are not retried here.
- */
-export function isRetryable(err: unknown): boolean {
-  if (err instanceof FerryError) return false;
-  const status = statusOf(err);
-  const code = errorCodeOf(err);
-  if (code !== undefined && RETRYABLE_CODES.has(code)) return true;
-  if (status !== undefined) return RETRYABLE_STATUS.has(status);
-  if (code !== undefined && NETWORK_CODES.has(code)) return true;
-  // A body stream cut mid-download has neither a status nor a code of the SDK: its cause says.
-  const name = typeof err === 'object' && err !== null ? (err as { name?: unknown }).name : undefined;
-  return name === 'RestError' || (code !== undefined && code.startsWith('E'));
-}
+/** How the Azure SDK reports errors, for the shared rules of object-store/store-errors.ts. */
+export const AZURE_ERRORS: StoreDialect = {
+  statusOf,
+  codeOf: errorCodeOf,
+  retryAfterMs,
+  isNetworkError(err) {
+    const code = errorCodeOf(err);
+    if (code !== undefined && NETWORK_CODES.has(code)) return true;
+    // A body stream cut mid-download has neither a status nor a code of the SDK: its cause says.
+    const name = typeof err === 'object' && err !== null ? (err as { name?: unknown }).name : undefined;
+    return name === 'RestError' || (code !== undefined && code.startsWith('E'));
+  },
+  retryableCodes: RETRYABLE_CODES,
+  checksumCodes: new Set(['Md5Mismatch', 'Crc64Mismatch', 'InvalidMd5']),
+  readOnlyCodes: new Set(['AuthorizationPermissionMismatch']),
+  credentialsHint: 'check AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY, and that a SAS allows this operation',
+};
 
-/**
- * Translates an SDK error met while doing `action` on `key` (a prefix for list) in `location` into the
- * seam's errors: 404 → `NotFoundError` (load, stat, copy source); 416 → `IntegrityError` (a range past the
- * end); a checksum refused by the store → `IntegrityError`; a write the credentials may not do (403 on
- * save or remove, a read-only SAS) → `ReadOnlyStorageError`; other 401/403 and 4xx → `PermanentError` saying
- * what to check. Server errors, throttling and network errors that outlived the retries stay plain
- * Errors (a later run may succeed). Errors already typed pass through unchanged.
- */
-export function translateAzureError(err: unknown, action: AzureAction, key: string, location: string): Error {
-  if (err instanceof FerryError) return err;
-  const status = statusOf(err);
-  const code = errorCodeOf(err);
-  const doing = `${DOING[action]} ${key} in ${location}`;
-  const options = { cause: err };
-  const detail = code ?? (status !== undefined ? `HTTP ${status}` : err instanceof Error ? err.message : String(err));
-  if (status === 404 && (action === 'load' || action === 'stat' || action === 'copy')) {
-    return new NotFoundError(`object ${key} not found in ${location}`, options);
-  }
-  if (status === 416 || code === 'InvalidRange') return new IntegrityError(`${doing}: the object is shorter than the range asked for (${detail})`, options);
-  if (code === 'Md5Mismatch' || code === 'Crc64Mismatch' || code === 'InvalidMd5') {
-    return new IntegrityError(`${doing}: the storage service received other bytes than were sent (${code}); retry`, options);
-  }
-  if (status === 401 || status === 403) {
-    const message = `access denied while ${doing} (${detail}): check AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY, and that a SAS allows this operation`;
-    if ((action === 'save' || action === 'remove') && code === 'AuthorizationPermissionMismatch') return new ReadOnlyStorageError(message, options);
-    return new PermanentError(message, options);
-  }
-  if (status !== undefined && status >= 400 && status < 500 && !RETRYABLE_STATUS.has(status) && status !== 409 && status !== 412) {
-    return new PermanentError(`${doing}: the storage service refused the request (${detail})`, options);
-  }
-  return new Error(`${doing}: ${status !== undefined ? `HTTP ${status} ` : ''}${err instanceof Error ? err.message : String(err)}`, options);
+/** Retries and backoff for the Azure SDK's errors (object-store/retry.ts). */
+export const AZURE_RETRY_CLASSIFIER = retryClassifier(AZURE_ERRORS);
+
+/** The shared translation (object-store/store-errors.ts) of an Azure SDK error. */
+export function translateAzureError(err: unknown, action: StoreAction, key: string, location: string): Error {
+  return translateStoreError(err, action, key, location, AZURE_ERRORS);
 }
