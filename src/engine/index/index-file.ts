@@ -17,9 +17,14 @@ export function sealIndex(key: Uint8Array, index: IndexFile, compressor: BlobCom
 
 /** Reverses {@link sealIndex}; `IntegrityError` on any damage. */
 export function openIndex(key: Uint8Array, sealed: Uint8Array, compressor: BlobCompressor): IndexFile {
+  return decodeIndex(openIndexBytes(key, sealed, compressor));
+}
+
+/** Opens a sealed index to its encoded form (to be checked by `scanIndex` or `decodeIndex`); `IntegrityError` on damage. */
+export function openIndexBytes(key: Uint8Array, sealed: Uint8Array, compressor: BlobCompressor): Buffer {
   const body = open(key, sealed, AAD);
   const flag = body[0];
-  if (flag === RAW) return decodeIndex(body.subarray(1));
+  if (flag === RAW) return body.subarray(1);
   if (flag !== ZSTD) throw new IntegrityError('index has an unknown compression flag');
-  return decodeIndex(compressor.decompress(body.subarray(1)));
+  return compressor.decompress(body.subarray(1));
 }
