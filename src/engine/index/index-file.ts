@@ -9,8 +9,15 @@ const ZSTD = 1;
 
 /** Encodes, compresses and seals an index file; the result is stored under its SHA-256. */
 export function sealIndex(key: Uint8Array, index: IndexFile, compressor: BlobCompressor): Buffer {
-  const plain = encodeIndex(index);
-  const packed = compressor.compress(plain);
+  return sealEncodedIndex(key, encodeIndex(index), compressor);
+}
+
+/**
+ * Seals an index already in its binary encoding (`encodeIndex`'s output, or bytes laid out the same way
+ * by a generator); without a compressor it is stored raw.
+ */
+export function sealEncodedIndex(key: Uint8Array, plain: Buffer, compressor?: BlobCompressor): Buffer {
+  const packed = compressor?.compress(plain);
   const body = packed ? Buffer.concat([Buffer.of(ZSTD), packed]) : Buffer.concat([Buffer.of(RAW), plain]);
   return seal(key, body, AAD);
 }
