@@ -187,9 +187,9 @@ export class BlobTable {
     const key = this.key;
     const keyWords = this.keyWords;
     const slotWords = this.slotWords;
-    const capacity = shard.length / slotWords;
+    const capacity = (shard.length / slotWords) | 0;
     const first = key[0]!;
-    for (let slot = first % capacity; ; slot = slot + 1 === capacity ? 0 : slot + 1) {
+    for (let slot = homeSlot(first, capacity); ; slot = slot + 1 === capacity ? 0 : slot + 1) {
       const base = slot * slotWords;
       if (shard[base + keyWords] === 0) return ~slot;
       if (shard[base] !== first) continue;
@@ -209,7 +209,7 @@ export class BlobTable {
     if (old) {
       for (let from = 0; from < old.length; from += slotWords) {
         if (old[from + keyWords] === 0) continue;
-        let slot = old[from]! % capacity;
+        let slot = homeSlot(old[from]!, capacity);
         while (shard[slot * slotWords + keyWords] !== 0) slot = slot + 1 === capacity ? 0 : slot + 1;
         for (let w = 0, to = slot * slotWords; w < slotWords; w++) shard[to + w] = old[from + w]!;
       }
@@ -219,6 +219,9 @@ export class BlobTable {
     return shard;
   }
 }
+
+/** Where a key's probe starts: its first word (uniformly random) modulo the capacity, in int32 arithmetic. */
+const homeSlot = (word0: number, capacity: number): number => ((word0 >>> 1) % capacity) | 0;
 
 /** Slots of a shard at a growth step: staggered across shards by a fraction of a step. */
 const capacityOf = (step: number, shardIndex: number): number => Math.ceil(BASE_CAPACITY * GROWTH ** (step + shardIndex / SHARDS));
