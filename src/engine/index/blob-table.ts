@@ -61,7 +61,7 @@ export class BlobTable {
   /** The key of the current operation, read once from the id bytes. */
   private readonly key = new Uint32Array(8);
 
-  /** With `fullIds` every id byte is kept and {@link forEach} can report ids; else only the first 12. */
+  /** With `fullIds` every id byte is kept and {@link entries} can report ids; else only the first 12. */
   constructor(readonly fullIds: boolean) {
     this.keyWords = fullIds ? 8 : 3;
     this.slotWords = this.keyWords + 4;
@@ -131,6 +131,8 @@ export class BlobTable {
    * (each growth moves every entry of the shard). Does nothing to shards that hold entries.
    */
   reserve(blobs: number): void {
+    // A small index is better off with shards made as they are needed.
+    if (!(blobs >= SHARDS * BASE_CAPACITY)) return;
     const perShard = blobs / SHARDS / MAX_LOAD;
     for (let shardIndex = 0; shardIndex < SHARDS; shardIndex++) {
       if (this.counts[shardIndex] !== 0) continue;

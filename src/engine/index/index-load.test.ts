@@ -100,6 +100,20 @@ describe('loadIndexFiles', () => {
     assert.ok(index.hasPack('c'.repeat(64) as Id));
   });
 
+  it('sizes the table from the files, not from a stray huge object among them', async () => {
+    const storage = new MemoryStorage();
+    await writeSyntheticIndex(storage, KEY, { blobs: 40_000, blobsPerFile: 4096 });
+    const clean = new MasterIndex();
+    await loadIndexFiles(storage, KEY, clean);
+    const junk = Buffer.alloc(65 * 1024 * 1024, 7);
+    await storage.save(objectKey('index', '0'.repeat(64) as Id), junk, { length: junk.length });
+    const index = new MasterIndex();
+    const load = await loadIndexFiles(storage, KEY, index);
+    assert.deepEqual(load.unreadable.map((f) => f.id), ['0'.repeat(64)]);
+    assert.equal(index.blobCount, 40_000);
+    assert.equal(index.byteLength, clean.byteLength);
+  });
+
   it('holds a million blobs in at most 40 bytes each', async () => {
     setFlagsFromString('--expose-gc');
     const collect = runInNewContext('gc') as () => void;

@@ -74,6 +74,12 @@ export interface IndexLoad {
   readonly unreadable: UnreadableIndexFile[];
 }
 
+/**
+ * Index files Ferry writes hold at most {@link MAX_BLOBS_PER_INDEX_FILE} entries (about 3 MiB) unless a
+ * single pack has more; larger objects only count as unreadable files, not in the table's size estimate.
+ */
+const MAX_PLAUSIBLE_INDEX_FILE_BYTES = 64 * 1024 * 1024;
+
 /** Sealed index files loaded ahead of the one being indexed. */
 const LOADS_AHEAD = 4;
 
@@ -98,7 +104,8 @@ export async function loadIndexFiles(
     const id = idOfKey('index', info.key);
     if (id) {
       ids.push(id);
-      bytes += info.size;
+      // A stray huge object (not an index file Ferry wrote; it will not open) must not size the table.
+      if (info.size <= MAX_PLAUSIBLE_INDEX_FILE_BYTES) bytes += info.size;
     }
   });
   ids.sort();
