@@ -2,6 +2,7 @@
 // Builds the CLI (end-to-end tests drive bin/ferry), then runs every *.test.ts under src/ and test/ with
 // node's test runner. Node 20 does not expand globs, so the file list is gathered here.
 // Usage: npm test [-- FILTER…]   (only files whose path contains one of the filters)
+//        npm run test:slow        (the *.slow.ts files instead: long tests on generated large repositories)
 //
 // The service's database tests run twice: on SQLite, then on PostgreSQL when FERRY_TEST_POSTGRES_URL names a
 // server (scripts/test-postgres.sh start DIR prints one; in CI, CI=true, it must be set). The second pass takes
@@ -12,12 +13,15 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 
+const slow = process.argv[2] === '--slow';
+const suffix = slow ? '.slow.ts' : '.test.ts';
+
 function findTests(dir) {
   const found = [];
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) found.push(...findTests(path));
-    else if (name.endsWith('.test.ts')) found.push(path);
+    else if (name.endsWith(suffix)) found.push(path);
   }
   return found;
 }
@@ -56,7 +60,7 @@ async function runOnPostgres(files, serverUrl) {
   }
 }
 
-const filters = process.argv.slice(2);
+const filters = process.argv.slice(slow ? 3 : 2);
 const files = [...findTests('src'), ...findTests('test')]
   .filter((f) => filters.length === 0 || filters.some((filter) => f.includes(filter)))
   .sort();

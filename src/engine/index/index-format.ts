@@ -41,18 +41,29 @@ export function encodeIndex(index: IndexFile): Buffer {
   return out;
 }
 
-/** Parses an index; throws `IntegrityError` on truncation, trailing bytes or unknown values. */
-export function decodeIndex(bytes: Uint8Array): IndexFile {
+/** Where one pack's listing lies in an encoded index (see {@link scanIndex}). */
+export interface ScannedPack {
+  /** Position of the pack's 32-byte id. */
+  readonly idAt: number;
+  /** Position of its first blob entry; entries are {@link ENTRY_BYTES} apart. */
+  readonly entriesAt: number;
+  readonly count: number;
+}
+
+/** Byte positions of an entry's fields, from the entry's start. */
+export const ENTRY = { type: 0, compression: 1, offset: 2, length: 6, rawLength: 10, id: 14 } as const;
+export { ENTRY_BYTES };
+
+/**
+ * Checks a whole encoded index and says where its parts are, without making an object per blob (the
+ * index loader reads entries in place). Throws `IntegrityError` on truncation, trailing bytes or unknown
+ * values, before returning anything.
+ */
+export function scanIndex(bytes: Uint8Array): { supersedes: Id[]; packs: ScannedPack[] } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   const need = (n: number): void => {
     if (at + n > buf.length) throw new IntegrityError('index is truncated');
-  };
-  const readId = (): Id => {
-    need(ID_BYTES);
-    const id = idFromBytes(buf.subarray(at, at + ID_BYTES));
-    at += ID_BYTES;
-    return id;
   };
   const readU32 = (): number => {
     need(4);
@@ -63,24 +74,48 @@ export function decodeIndex(bytes: Uint8Array): IndexFile {
   need(1);
   if (buf.readUInt8(at++) !== VERSION) throw new IntegrityError('index has an unknown version');
   const supersedes: Id[] = [];
-  for (let n = readU32(); n > 0; n--) supersedes.push(readId());
-  const packs: IndexedPack[] = [];
+  for (let n = readU32(); n > 0; n--) {
+    need(ID_BYTES);
+    supersedes.push(idFromBytes(buf.subarray(at, at + ID_BYTES)));
+    at += ID_BYTES;
+  }
+  const packs: ScannedPack[] = [];
   for (let packCount = readU32(); packCount > 0; packCount--) {
-    const id = readId();
-    const blobs: PackedBlob[] = [];
-    for (let n = readU32(); n > 0; n--) {
-      need(ENTRY_BYTES);
-      const type = buf.readUInt8(at);
-      const compression = buf.readUInt8(at + 1);
-      if (type > 1 || compression > 1) throw new IntegrityError('index has an unknown blob type or compression');
-      const offset = buf.readUInt32LE(at + 2);
-      const length = buf.readUInt32LE(at + 6);
-      const rawLength = buf.readUInt32LE(at + 10);
-      at += 14;
-      blobs.push({ type: type === 1 ? 'tree' : 'data', compression: compression as Compression, offset, length, rawLength, id: readId() });
+    need(ID_BYTES);
+    const idAt = at;
+    at += ID_BYTES;
+    const count = readU32();
+    // Checked before the loop so a huge count fails at once rather than after reading past the end.
+    need(count * ENTRY_BYTES);
+    const entriesAt = at;
+    for (let i = 0; i < count; i++, at += ENTRY_BYTES) {
+      if (buf[at + ENTRY.type]! > 1 || buf[at + ENTRY.compression]! > 1) throw new IntegrityError('index has an unknown blob type or compression');
     }
-    packs.push({ id, blobs });
+    packs.push({ idAt, entriesAt, count });
   }
   if (at !== buf.length) throw new IntegrityError('index has trailing bytes');
-  return { packs, supersedes };
+  return { supersedes, packs };
+}
+
+/** Parses an index; throws `IntegrityError` on truncation, trailing bytes or unknown values. */
+export function decodeIndex(bytes: Uint8Array): IndexFile {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { supersedes, packs } = scanIndex(buf);
+  return {
+    packs: packs.map(({ idAt, entriesAt, count }) => {
+      const blobs: PackedBlob[] = [];
+      for (let i = 0, at = entriesAt; i < count; i++, at += ENTRY_BYTES) {
+        blobs.push({
+          type: buf[at + ENTRY.type] === 1 ? 'tree' : 'data',
+          compression: buf[at + ENTRY.compression] as Compression,
+          offset: buf.readUInt32LE(at + ENTRY.offset),
+          length: buf.readUInt32LE(at + ENTRY.length),
+          rawLength: buf.readUInt32LE(at + ENTRY.rawLength),
+          id: idFromBytes(buf.subarray(at + ENTRY.id, at + ENTRY.id + ID_BYTES)),
+        });
+      }
+      return { id: idFromBytes(buf.subarray(idAt, idAt + ID_BYTES)), blobs };
+    }),
+    supersedes,
+  };
 }

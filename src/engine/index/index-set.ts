@@ -4,8 +4,9 @@ import { folderOf, idOfKey, objectKey } from '../../storage/layout.js';
 import type { Storage } from '../../storage/storage.js';
 import { BlobCompressor } from '../compress/zstd.js';
 import { sha256Id } from '../crypto/sha256.js';
-import { openIndex, sealIndex } from './index-file.js';
-import type { IndexedPack, IndexFile } from './index-format.js';
+import { openIndex, openIndexBytes, sealIndex } from './index-file.js';
+import { scanIndex, type IndexedPack, type IndexFile } from './index-format.js';
+import type { MasterIndex } from './master-index.js';
 
 /**
  * The index as a set of files, and the one rule every reader and rewriter shares: a file is in effect
@@ -61,6 +62,116 @@ export function packsInEffect(files: ReadonlyMap<Id, IndexFile>): Map<Id, Indexe
     for (const pack of file.packs) if (!packs.has(pack.id)) packs.set(pack.id, pack);
   }
   return packs;
+}
+
+/** What {@link loadIndexFiles} found besides the blobs it indexed. */
+export interface IndexLoad {
+  /** Readable files in effect, whose packs are now in the index; sorted. */
+  readonly inEffect: Id[];
+  /** Ids that some readable file supersedes (they may or may not still exist). */
+  readonly superseded: ReadonlySet<Id>;
+  /** Files that did not load or open, superseded or not; sorted by id. */
+  readonly unreadable: UnreadableIndexFile[];
+}
+
+/**
+ * Index files Ferry writes hold at most {@link MAX_BLOBS_PER_INDEX_FILE} entries (about 3 MiB) unless a
+ * single pack has more; larger objects only count as unreadable files, not in the table's size estimate.
+ */
+const MAX_PLAUSIBLE_INDEX_FILE_BYTES = 64 * 1024 * 1024;
+
+/** Sealed index files loaded ahead of the one being indexed. */
+const LOADS_AHEAD = 4;
+
+/**
+ * Adds the packs of every readable index file in effect to `index` (which should be empty; it may be
+ * cleared and filled again), with the
+ * same outcome as {@link readIndexFiles} followed by {@link packsInEffect} (files in id order, the first
+ * listing of a pack wins) but streaming: one file is opened at a time and its entries go straight into
+ * the index's typed arrays, so memory holds the index and a few files, never an object per blob.
+ * A file found superseded only after its packs were added (its superseder sorts after it: only after an
+ * interrupted rewrite) makes the load start over, skipping the superseded files. Files that fail to
+ * load or open are returned, not thrown.
+ */
+export async function loadIndexFiles(
+  storage: Storage,
+  encryptionKey: Uint8Array,
+  index: MasterIndex,
+): Promise<IndexLoad> {
+  const ids: Id[] = [];
+  let bytes = 0;
+  await storage.list(folderOf('index'), (info) => {
+    const id = idOfKey('index', info.key);
+    if (id) {
+      ids.push(id);
+      // A stray huge object (not an index file Ferry wrote; it will not open) must not size the table.
+      if (info.size <= MAX_PLAUSIBLE_INDEX_FILE_BYTES) bytes += info.size;
+    }
+  });
+  ids.sort();
+  const first = await indexFiles(storage, encryptionKey, index, ids, bytes);
+  if (!first.indexed.some((id) => first.superseded.has(id))) return { ...first, inEffect: first.indexed };
+  index.clear();
+  const second = await indexFiles(storage, encryptionKey, index, ids.filter((id) => !first.superseded.has(id)), bytes);
+  const unreadable = new Map([...first.unreadable, ...second.unreadable].map((file) => [file.id, file]));
+  return {
+    inEffect: second.indexed,
+    superseded: first.superseded,
+    unreadable: [...unreadable.values()].sort((a, b) => a.id.localeCompare(b.id)),
+  };
+}
+
+/** One pass of {@link loadIndexFiles} over `ids` (sorted); `indexed` lists the files whose packs were added. */
+async function indexFiles(
+  storage: Storage,
+  encryptionKey: Uint8Array,
+  index: MasterIndex,
+  ids: readonly Id[],
+  totalBytes: number,
+): Promise<{ indexed: Id[]; superseded: Set<Id>; unreadable: UnreadableIndexFile[] }> {
+  const compressor = new BlobCompressor();
+  const superseded = new Set<Id>();
+  const indexed: Id[] = [];
+  const unreadable: UnreadableIndexFile[] = [];
+  const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+  // Loads run ahead; files are opened and indexed strictly in id order.
+  const loads: Promise<Buffer | Error>[] = [];
+  let next = 0;
+  const loadAhead = (): void => {
+    while (next < ids.length && loads.length < LOADS_AHEAD) {
+      loads.push(storage.load(objectKey('index', ids[next++]!)).catch(asError));
+    }
+  };
+  for (const id of ids) {
+    loadAhead();
+    const loaded = await loads.shift()!;
+    if (loaded instanceof Error) {
+      unreadable.push({ id, error: loaded });
+      continue;
+    }
+    let bytes: Buffer;
+    let scanned: ReturnType<typeof scanIndex>;
+    try {
+      bytes = openIndexBytes(encryptionKey, loaded, compressor);
+      scanned = scanIndex(bytes);
+    } catch (err) {
+      unreadable.push({ id, error: asError(err) });
+      continue;
+    }
+    for (const old of scanned.supersedes) superseded.add(old);
+    if (superseded.has(id)) continue;
+    if (indexed.length === 0) {
+      // Files are alike (same writer, same compression): the first one's entries per stored byte, times
+      // all stored bytes, sizes the table once instead of growing it step by step (less time, and no
+      // freed shards left to fragment the heap).
+      let entries = 0;
+      for (const pack of scanned.packs) entries += pack.count;
+      index.reserve((entries / loaded.length) * totalBytes);
+    }
+    for (const pack of scanned.packs) index.addScannedPack(bytes, pack);
+    indexed.push(id);
+  }
+  return { indexed, superseded, unreadable };
 }
 
 export interface WriteIndexOptions {

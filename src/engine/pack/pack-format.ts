@@ -108,7 +108,12 @@ export function openSealedPackHeader(key: Uint8Array, sealed: Uint8Array, header
 
 /** The total size of a pack holding `blobs`: their bytes, the sealed header and the trailer. */
 export function packSizeOf(blobs: readonly PackEntry[]): number {
-  let size = SEAL_OVERHEAD + 5 + blobs.length * ENTRY_BYTES + PACK_TRAILER_BYTES;
-  for (const blob of blobs) size += blob.length;
-  return size;
+  let blobBytes = 0;
+  for (const blob of blobs) blobBytes += blob.length;
+  return packSizeFor(blobs.length, blobBytes);
+}
+
+/** {@link packSizeOf} from the number of blobs and the sum of their lengths. */
+export function packSizeFor(count: number, blobBytes: number): number {
+  return SEAL_OVERHEAD + 5 + count * ENTRY_BYTES + PACK_TRAILER_BYTES + blobBytes;
 }

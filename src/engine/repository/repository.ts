@@ -9,7 +9,7 @@ import { gearTableFromSecret } from '../chunker/gear-table.js';
 import { createKeySlot, DEFAULT_KDF, openKeySlot, type KdfParams } from '../crypto/key-slot.js';
 import { MasterKey } from '../crypto/master-key.js';
 import { sha256Id } from '../crypto/sha256.js';
-import { packsInEffect, readIndexFiles, supersededIds, type UnreadableIndexFile } from '../index/index-set.js';
+import { loadIndexFiles, type UnreadableIndexFile } from '../index/index-set.js';
 import { MasterIndex } from '../index/master-index.js';
 import type { BlobType } from '../pack/pack-format.js';
 import { validateSnapshot, type Snapshot } from '../snapshot/snapshot.js';
@@ -153,10 +153,11 @@ export class Repository {
    * Loads the index files in effect into {@link index} (see index-set.ts: files another file supersedes
    * are left out, so an interrupted index rewrite reads as before or after it). A damaged file in
    * effect is an error; a damaged superseded one is ignored. Returns the ids of the files in effect.
-   * For commands that rewrite the index or judge what is garbage (repair, adoption).
+   * For commands that rewrite the index or judge what is garbage (repair, adoption): the index keeps
+   * whole blob ids (about 60 bytes a blob), and {@link MasterIndex.entries} lists them.
    */
   async loadIndex(): Promise<Id[]> {
-    const { inEffect, unreadable } = await this.readIndex();
+    const { inEffect, unreadable } = await this.readIndex(true);
     const damaged = unreadable[0];
     if (damaged) throw withContext(`loading index ${shortId(damaged.id)}`, damaged.error);
     return inEffect;
@@ -166,22 +167,23 @@ export class Repository {
    * Like {@link loadIndex}, but an index file in effect that does not open is left out and returned
    * instead of failing the load: its packs are then invisible (their blobs read as "not in the index"
    * and a backup stores them again) until `repair index` rebuilds the index from the packs, which still
-   * hold the data. For commands that only read or add (snapshots, ls, restore, backup, check).
-   * Storage errors other than a damaged file still fail.
+   * hold the data. For commands that only read or add (snapshots, ls, restore, backup, check): the index
+   * is compact (about 36 bytes a blob, ids compared on 108 bits; docs/repository-format.md 9.1), and
+   * {@link MasterIndex.entries} is not available. Storage errors other than a damaged file still fail.
    */
   async loadReadableIndex(): Promise<UnreadableIndexFile[]> {
-    return (await this.readIndex()).unreadable;
+    return (await this.readIndex(false)).unreadable;
   }
 
-  private async readIndex(): Promise<{ inEffect: Id[]; unreadable: UnreadableIndexFile[] }> {
-    const { files, unreadable } = await readIndexFiles(this.storage, this.key.encryptionKey);
-    const superseded = supersededIds(files);
+  /** Replaces {@link index}'s contents with the files in effect; `fullIds` for {@link loadIndex}'s callers. */
+  private async readIndex(fullIds: boolean): Promise<{ inEffect: Id[]; unreadable: UnreadableIndexFile[] }> {
+    this.index.clear({ fullIds });
+    const { inEffect, superseded, unreadable } = await loadIndexFiles(this.storage, this.key.encryptionKey, this.index);
     // An index file removed since it was listed (a concurrent prune) is not damage.
     const damaged = unreadable.filter((file) => !superseded.has(file.id) && !(file.error instanceof NotFoundError));
     const fatal = damaged.find((file) => !(file.error instanceof IntegrityError));
     if (fatal) throw withContext(`loading index ${shortId(fatal.id)}`, fatal.error);
-    for (const pack of packsInEffect(files).values()) this.index.addPack(pack.id, pack.blobs);
-    return { inEffect: [...files.keys()].filter((id) => !superseded.has(id)), unreadable: damaged };
+    return { inEffect, unreadable: damaged };
   }
 
   /** The chunkers of this repository by file size (their gear table is derived from the master key). */
