@@ -131,7 +131,7 @@ test('npm run bench: scale 0.05, one repetition, table written between the marke
     assert.match(diskprep!, /^\d+\.\d\d s \([\d.]+ MB\/s\)$/);
     assert.match(cpSync!, /^\d+\.\d\d s \([\d.]+ MB\/s\)$/);
     assert.ok(Number(ratio) > 0, `ratio ${ratio}`);
-    assert.equal(target, '≥ 0.90');
+    assert.equal(target, '≥ 0.50');
     assert.match(result!, /^(met|missed)$/);
     assert.match(diskprepRows.get('diskprep verify phase (read-back)')![1]!, /^\d+\.\d\d s \([\d.]+ MB\/s\)$/);
   } finally {

@@ -40,7 +40,8 @@ describe('ResultReporter', () => {
     let bytes = 0;
     const r = reporter(recorder, () => ({ bytesDone: bytes, filesDone: 0 }), 20);
     bytes = 10;
-    await sleep(110);
+    // Waits for three intervals' reports rather than a fixed time: a busy machine delays timers.
+    for (const deadline = Date.now() + 10_000; recorder.batches.length < 3 && Date.now() < deadline; ) await sleep(20);
     r.stop();
     assert.ok(recorder.batches.length >= 3, `a report per interval: ${recorder.batches.length}`);
     assert.ok(recorder.batches.every((b) => b.results === 0 && b.progress.bytesDone === 10));
