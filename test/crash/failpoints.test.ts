@@ -15,7 +15,7 @@
 // incremental backup: one source tree, backed up once, then changed once.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { makeTempDir, type TempDir } from '../e2e/harness.js';
@@ -161,6 +161,7 @@ describe('crash at every failpoint of backup and init', { timeout: 15 * 60_000 }
       const source = join(dir, 'source');
       const repo = join(dir, 'repo');
       // Its own copy (cp -a keeps times, modes and hard links), changed after the first backup.
+      await mkdir(dir);
       const cp = spawnSync('cp', ['-a', '--', baseSource, source], { encoding: 'utf8' });
       assert.equal(cp.status, 0, cp.stderr);
       await copyRepository(emptyRepo, repo);
