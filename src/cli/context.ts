@@ -2,17 +2,19 @@ import { hostname, userInfo } from 'node:os';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ForbiddenError, ReadOnlyStorageError, UserError, isErrno } from '../core/errors.js';
 import { armedFailpoints } from '../core/failpoints.js';
-import { INSECURE_TEST_KDF, DEFAULT_KDF, type KdfParams } from '../engine/crypto/key-slot.js';
-import { acquireLock, type RepositoryLock } from '../engine/repository/lock.js';
+import type { KdfParams } from '../engine/crypto/key-slot.js';
+import type { RepositoryLock } from '../engine/repository/lock.js';
 import { STALE_LOCK_MS } from '../engine/repository/lock-staleness.js';
-import { Repository, type RepositoryContext } from '../engine/repository/repository.js';
-import { InterruptibleStorage } from '../storage/interruptible-storage.js';
+import type { Repository, RepositoryContext } from '../engine/repository/repository.js';
 import type { Storage } from '../storage/storage.js';
-import { readPendingSeed, readRegistration, vaultLocation, type AgentRegistration, type PendingSeed } from './agent-state.js';
-import { activeRegistration, type AgentTokenDeps } from './agent-token.js';
+import type { AgentRegistration, PendingSeed } from './agent-state.js';
+import type { AgentTokenDeps } from './agent-token.js';
 import { readPassword } from './password.js';
-import { serviceFetch, type GlobalOptions } from './service-trust.js';
-import { openStorage } from './storage-location.js';
+import type { GlobalOptions } from './service-trust.js';
+
+// The engine, agent state, the service's client and the storage back ends are imported where a command
+// needs them: bin/ferry runs once per command, most runs name a local repository with -r, and the service's
+// commands open none.
 
 /** Everything a command may touch of the process, so commands stay testable and thin. */
 export interface CliContext {
@@ -77,7 +79,8 @@ export function clockFromEnv(env: NodeJS.ProcessEnv): Clock {
 }
 
 /** The KDF for new key slots; FERRY_INSECURE_TEST_KDF=1 makes it cheap, for test suites only. */
-export function kdfFor(ctx: CliContext): KdfParams {
+export async function kdfFor(ctx: CliContext): Promise<KdfParams> {
+  const { INSECURE_TEST_KDF, DEFAULT_KDF } = await import('../engine/crypto/key-slot.js');
   return ctx.env.FERRY_INSECURE_TEST_KDF === '1' ? INSECURE_TEST_KDF : DEFAULT_KDF;
 }
 
@@ -99,8 +102,12 @@ export interface RepositoryTarget {
 export async function repositoryTarget(ctx: CliContext, options: RepoOptions): Promise<RepositoryTarget> {
   const explicit = options.repo ?? ctx.env.FERRY_REPOSITORY;
   if (explicit !== undefined && explicit !== '') return { location: explicit };
+  const { readRegistration } = await import('./agent-state.js');
   const registration = await readRegistration(ctx.env);
-  if (registration) return agentTarget(ctx, await activeRegistration(agentTokenDeps(ctx), registration));
+  if (registration) {
+    const { activeRegistration } = await import('./agent-token.js');
+    return agentTarget(ctx, await activeRegistration(agentTokenDeps(ctx), registration));
+  }
   throw new UserError('no repository given: pass -r REPO or set FERRY_REPOSITORY, or register this machine to a vault with `ferry register --credentials FILE`');
 }
 
@@ -111,17 +118,21 @@ export function agentTokenDeps(ctx: CliContext): AgentTokenDeps {
 
 /** The registered machine's repository: its vault, or the staging location while an offline seed is pending. */
 export async function agentTarget(ctx: CliContext, registration: AgentRegistration): Promise<RepositoryTarget> {
+  const { readPendingSeed, vaultLocation } = await import('./agent-state.js');
   const seed = await readPendingSeed(ctx.env);
   if (seed) return { location: seed.staging, registration, seed };
   return { location: vaultLocation(registration), token: registration.token, registration };
 }
 
 /** Opens the Storage of a target; it is closed at exit. */
-export function openTargetStorage(ctx: CliContext, target: RepositoryTarget): Storage {
-  const opened = openStorage(target.location, {
+export async function openTargetStorage(ctx: CliContext, target: RepositoryTarget): Promise<Storage> {
+  const [{ openStorage }, { InterruptibleStorage }] = await Promise.all([import('./storage-location.js'), import('../storage/interruptible-storage.js')]);
+  const http = /^https?:/i.test(target.location);
+  const serviceFetch = http ? (await import('./service-trust.js')).serviceFetch : undefined;
+  const opened = await openStorage(target.location, {
     failpoints: ctx.repoContext.failpoints,
     env: ctx.env,
-    ...(/^https?:/i.test(target.location) ? { fetch: serviceFetch(ctx, target.registration) } : {}),
+    ...(serviceFetch ? { fetch: serviceFetch(ctx, target.registration) } : {}),
     ...(target.token ? { token: target.token } : {}),
   });
   // After Ctrl-C every command stops at its next object, and only its lock is still removed.
@@ -150,8 +161,9 @@ export async function openLockedRepository(
         `who runs them with -r ${target.location} and FERRY_TOKEN set to a tenant-admin token`,
     );
   }
-  const storage = openTargetStorage(ctx, target);
+  const storage = await openTargetStorage(ctx, target);
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
+  const [{ Repository }, { acquireLock }] = await Promise.all([import('../engine/repository/repository.js'), import('../engine/repository/lock.js')]);
   const repo = await Repository.open(storage, password, ctx.repoContext);
   if (!lock || (lock === 'shared' && options.lock === false)) return { repo, lock: undefined, target };
   let held: RepositoryLock;

@@ -1,42 +1,18 @@
-import { Command, CommanderError, Option } from 'commander';
-import { collect, noLockOption, repoCommand, type Runner } from './command-kit.js';
+import { Command, CommanderError } from 'commander';
+import type { Runner } from './command-kit.js';
 import { FerryError, InterruptedError, UserError } from '../core/errors.js';
-import { backupCommand } from './commands/backup.js';
-import { checkCommand } from './commands/check.js';
-import { registerForget } from './commands/forget.js';
-import { registerPrune } from './commands/prune.js';
-import { registerRepair } from './commands/repair.js';
-import { registerUnlock } from './commands/unlock.js';
-import { registerServe } from './commands/serve.js';
-import { registerRegister } from './commands/register.js';
-import { registerSchedule } from './commands/schedule.js';
-import { registerAgent } from './commands/agent.js';
-import { registerSeed } from './commands/seed.js';
-import { registerJob } from './commands/job.js';
-import { registerStorageAccount } from './commands/storage-account.js';
-import { registerTenant } from './commands/tenant.js';
-import { registerToken } from './commands/token.js';
-import { registerAudit } from './commands/audit.js';
-import { registerVault } from './commands/vault.js';
-import { registerDiskprep } from './commands/diskprep.js';
-import { registerDemo } from './commands/demo.js';
-import { registerDatacenter } from './commands/datacenter.js';
-import { registerDiff } from './commands/diff.js';
-import { registerStats } from './commands/stats.js';
-import { initCommand } from './commands/init.js';
-import { lsCommand } from './commands/ls.js';
-import { restoreCommand } from './commands/restore.js';
-import { snapshotsCommand } from './commands/snapshots.js';
 import { setMmapThreshold } from '../engine/os/posix-extras.js';
-import { processContext, type CliContext, type RepoOptions } from './context.js';
+import { processContext, type CliContext } from './context.js';
 import { FERRY_VERSION } from './version.js';
 import { Interruption, outputSettled, STOP_EXIT_CODES } from './interruption.js';
-import type { BackupOptions } from './commands/backup.js';
-import type { CheckCommandOptions } from './commands/check.js';
-import type { RestoreOptions } from './commands/restore.js';
-import type { LsOptions } from './commands/ls.js';
+import { registerBasics, registerDiff, registerForget, registerPrune, registerRepair, registerStats, registerUnlock } from './program/repository-commands.js';
+import { registerAudit, registerDatacenter, registerJob, registerServe, registerStorageAccount, registerTenant, registerToken, registerVault } from './program/service-commands.js';
+import { registerAgent, registerDemo, registerDiskprep, registerRegister, registerSchedule, registerSeed } from './program/agent-commands.js';
 
-/** Builds the command tree; each action stores the exit code it returns. */
+/**
+ * Builds the command tree; each action stores the exit code it returns. Building it loads only the command
+ * line (program/); a command's implementation is loaded when it runs.
+ */
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
   const program = new Command('ferry')
     .description('Deduplicated, encrypted backups with offline seeding')
@@ -52,40 +28,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   });
   const run: Runner = (action) => action.then(setExit);
 
-  repoCommand(program, 'init', 'create a repository').action((opts: RepoOptions) => run(initCommand(ctx, opts)));
-  repoCommand(program, 'backup', 'back up files and directories')
-    .argument('<paths...>', 'files and directories to back up')
-    .option('--tag <TAGS>', 'add tags to the snapshot (a,b: two tags; repeatable)', collect)
-    .option('-e, --exclude <PATTERN>', "leave out paths matching PATTERN, with restic's meaning (repeatable; ! re-includes)", collect)
-    .option('--iexclude <PATTERN>', 'like --exclude, ignoring case (repeatable)', collect)
-    .option('--exclude-file <FILE>', 'read --exclude patterns from FILE, one a line; # comments, $VARIABLES expanded (repeatable)', collect)
-    .option('--iexclude-file <FILE>', 'like --exclude-file, ignoring case (repeatable)', collect)
-    .option('--exclude-if-present <FILE[:HEADER]>', 'leave out the contents of folders holding FILE (that starts with HEADER) (repeatable)', collect)
-    .option('--exclude-caches', 'leave out the contents of folders holding a CACHEDIR.TAG file')
-    .option('--exclude-larger-than <SIZE>', 'leave out files larger than SIZE (e.g. 500k, 20M, 2G)')
-    .option('-x, --one-file-system', 'stay on the file system of each source (mount points are kept, empty)')
-    .option('--no-xattrs', 'leave extended attributes and ACLs out of the snapshot')
-    .action((paths: string[], opts: BackupOptions) => run(backupCommand(ctx, paths, opts)));
-  noLockOption(repoCommand(program, 'snapshots', 'list snapshots')).action((opts: RepoOptions) => run(snapshotsCommand(ctx, opts)));
-  noLockOption(repoCommand(program, 'ls', 'list the files of a snapshot'))
-    .argument('<snapshot>', 'snapshot id or "latest"')
-    .argument('[folder...]', 'list only these folders (absolute paths) and their entries; a quoted path as ls prints it works too')
-    .option('-l, --long', 'show mode (+ ACL, @ extended attributes), owner, size and time')
-    .option('--recursive', 'with folders: list everything below them, not only their direct entries')
-    .action((ref: string, folders: string[], opts: LsOptions) => run(lsCommand(ctx, ref, folders, opts)));
-  noLockOption(repoCommand(program, 'restore', 'restore a snapshot'))
-    .argument('<snapshot>', 'snapshot id or "latest"')
-    .addOption(new Option('-t, --target <DIR>', 'directory to restore into').makeOptionMandatory())
-    .option('-i, --include <PATTERN>', "restore only paths matching PATTERN, their parents and everything below them, with restic's meaning (repeatable)", collect)
-    .option('--iinclude <PATTERN>', 'like --include, ignoring case (repeatable)', collect)
-    .option('-e, --exclude <PATTERN>', 'restore everything but paths matching PATTERN (repeatable; not with --include)', collect)
-    .option('--iexclude <PATTERN>', 'like --exclude, ignoring case (repeatable)', collect)
-    .option('--no-xattrs', 'do not set extended attributes and ACLs')
-    .action((ref: string, opts: RestoreOptions) => run(restoreCommand(ctx, ref, opts)));
-  noLockOption(repoCommand(program, 'check', 'verify the repository'))
-    .option('--read-data', 'also read and verify every pack')
-    .option('--read-data-subset <SUBSET>', 'read and verify only a subset of the packs: N% (a random sample) or n/t (part n of t, by pack id)')
-    .action((opts: CheckCommandOptions) => run(checkCommand(ctx, opts)));
+  registerBasics(program, ctx, run);
   registerDiff(program, ctx, run);
   registerStats(program, ctx, run);
   registerForget(program, ctx, run);

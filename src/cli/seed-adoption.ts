@@ -40,7 +40,7 @@ export function adoptionServiceFor(ctx: CliContext, registration: AgentRegistrat
 }
 
 /** The import of a job as a Storage (route 8: the vault object protocol under `/v1/import-jobs/<id>`); closed at exit. */
-export function openImportStorage(ctx: CliContext, registration: AgentRegistration, jobId: string): Storage {
+export function openImportStorage(ctx: CliContext, registration: AgentRegistration, jobId: string): Promise<Storage> {
   const location = `${registration.server.replace(/\/+$/, '')}/v1/import-jobs/${encodeURIComponent(jobId)}`;
   return openTargetStorage(ctx, { location, token: registration.token, registration });
 }
@@ -93,11 +93,11 @@ export async function followSeed(ctx: CliContext, target: RepositoryTarget, opti
   const vaultTarget: RepositoryTarget = { location: vaultLocation(registration), token: registration.token, registration };
   const progress = adoptionProgress(ctx, job.name, options.json === true);
   try {
-    const vault = await Repository.open(openTargetStorage(ctx, vaultTarget), password, ctx.repoContext);
+    const vault = await Repository.open(await openTargetStorage(ctx, vaultTarget), password, ctx.repoContext);
     const outcome = await adoptImport({
       service,
       jobId: seed.jobId,
-      imported: openImportStorage(ctx, registration, seed.jobId),
+      imported: await openImportStorage(ctx, registration, seed.jobId),
       staging: await openStaging(ctx, seed.staging),
       encryptionKey: vault.key.encryptionKey,
       sleep,
@@ -124,7 +124,7 @@ export async function reportUnhealedSnapshots(ctx: CliContext, follow: SeedFollo
   const outcome = follow.adopted!;
   const lines = outcome.lostSnapshots.map((id) => `snapshot ${shortId(id)} was lost in transit and the staging location is gone: it cannot be made whole and is not in the vault`);
   // followSeed put the passphrase it read into the follow-up's context.
-  const vault = await Repository.open(openTargetStorage(ctx, follow.target), follow.ctx.env.FERRY_PASSWORD ?? '', ctx.repoContext);
+  const vault = await Repository.open(await openTargetStorage(ctx, follow.target), follow.ctx.env.FERRY_PASSWORD ?? '', ctx.repoContext);
   await vault.loadIndex();
   const defects = await snapshotsNotWhole(vault, await vault.listSnapshots());
   lines.push(...defects.map((d) => `cannot be made whole: ${describeDefect(d)}`));

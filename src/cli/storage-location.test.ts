@@ -18,7 +18,7 @@ describe('openStorage', () => {
   ];
   for (const [location, options, expected] of opened) {
     it(`opens ${location}`, async () => {
-      const storage = openStorage(location, options);
+      const storage = await openStorage(location, options);
       assert.equal(storage.properties.location, expected);
       await storage.close();
     });
@@ -38,8 +38,8 @@ describe('openStorage', () => {
     ['azure://account/container?sig=secret', { env: { AZURE_STORAGE_KEY: 'k' } }, /must not contain credentials/],
   ];
   for (const [location, options, message] of refused) {
-    it(`refuses ${String(location)} with a UserError`, () => {
-      assert.throws(() => openStorage(location, options), (err: Error) => err instanceof UserError && message.test(err.message) && !err.message.includes('secret'));
+    it(`refuses ${String(location)} with a UserError`, async () => {
+      await assert.rejects(openStorage(location, options), (err: Error) => err instanceof UserError && message.test(err.message) && !err.message.includes('secret'));
     });
   }
 });

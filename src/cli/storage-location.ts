@@ -1,12 +1,10 @@
 import { resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
 import type { Failpoints } from '../core/failpoints.js';
-import { AzureAccounts } from '../storage/azure/azure-accounts.js';
 import { parseAzureUrl } from '../storage/azure-url.js';
-import { S3Endpoint } from '../storage/s3/s3-endpoint.js';
 import { parseS3Url } from '../storage/s3-url.js';
 import { FsStorage } from '../storage/fs/fs-storage.js';
-import { HttpStorage, type FetchFunction } from '../storage/http/http-storage.js';
+import type { FetchFunction } from '../storage/http/http-storage.js';
 import type { Storage } from '../storage/storage.js';
 
 /** What opening a location may need besides the location itself. */
@@ -26,8 +24,11 @@ export interface OpenStorageOptions {
  * of the Ferry service, with a token), or `azure://ACCOUNT/CONTAINER[/PREFIX]` (credentials from
  * AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY), or `s3://BUCKET[/PREFIX]` (keys, region and
  * endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL_S3).
+ *
+ * A back end's modules (an SDK, an HTTP client) are loaded only when a location names it: every CLI run
+ * opens a storage, and most of them a local path.
  */
-export function openStorage(location: string | undefined, options: OpenStorageOptions = {}): Storage {
+export async function openStorage(location: string | undefined, options: OpenStorageOptions = {}): Promise<Storage> {
   if (!location) throw new UserError('no repository given: pass -r REPO or set FERRY_REPOSITORY');
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(location)?.[1]?.toLowerCase();
   if (scheme === undefined || scheme === 'fs') {
@@ -39,9 +40,16 @@ export function openStorage(location: string | undefined, options: OpenStorageOp
     const token = options.token ?? options.env?.FERRY_TOKEN;
     // The location is not echoed: a mistyped one might carry a credential.
     if (token === undefined || token === '') throw new UserError('no token for the vault: set FERRY_TOKEN');
+    const { HttpStorage } = await import('../storage/http/http-storage.js');
     return new HttpStorage({ url: location, token, ...(options.fetch ? { fetch: options.fetch } : {}) });
   }
-  if (scheme === 'azure') return new AzureAccounts({ env: options.env ?? {} }).storage(parseAzureUrl(location));
-  if (scheme === 's3') return new S3Endpoint({ env: options.env ?? {} }).storage(parseS3Url(location));
+  if (scheme === 'azure') {
+    const { AzureAccounts } = await import('../storage/azure/azure-accounts.js');
+    return new AzureAccounts({ env: options.env ?? {} }).storage(parseAzureUrl(location));
+  }
+  if (scheme === 's3') {
+    const { S3Endpoint } = await import('../storage/s3/s3-endpoint.js');
+    return new S3Endpoint({ env: options.env ?? {} }).storage(parseS3Url(location));
+  }
   throw new UserError(`repository location scheme "${scheme}:" is not supported by this version; use a local path`);
 }

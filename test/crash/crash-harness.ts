@@ -1,7 +1,13 @@
 // Running the built CLI so that it can die: test/e2e/harness.ts reports a death by signal as exit code -1,
 // and cannot kill a run part-way. This runner keeps the signal, can SIGKILL the child after a delay, and
 // bounds every run so a hung child fails the test instead of hanging CI.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { systemClock } from '../../src/core/clock.js';
+import { INSECURE_TEST_KDF } from '../../src/engine/crypto/key-slot.js';
+import { Repository } from '../../src/engine/repository/repository.js';
+import { FsStorage } from '../../src/storage/fs/fs-storage.js';
 import { FERRY_BIN, TEST_PASSWORD } from '../e2e/harness.js';
 
 export interface CrashRunResult {
@@ -80,4 +86,25 @@ export async function runFerryOk(args: readonly string[], options: CrashRunOptio
   const result = await runFerry(args, options);
   if (result.code !== expected) throw new Error(`expected exit ${expected}: ${describeRun(args, result)}`);
   return result;
+}
+
+/**
+ * Creates a repository at `path` with the test password and the cheap KDF, as `ferry init` does, in this
+ * process; `packSize` lets a test reach many packs with little data (the default is 16 MiB).
+ */
+export async function initRepository(path: string, options: { packSize?: number } = {}): Promise<void> {
+  const storage = new FsStorage(path);
+  try {
+    const repo = await Repository.init(storage, TEST_PASSWORD, { clock: systemClock, hostname: 'crash-test', username: 'crash-test' }, { kdf: INSECURE_TEST_KDF, ...options });
+    await repo.close();
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Copies a prepared repository (cp -a) to `to`, which must not exist: cheaper than repeating its backups. */
+export async function copyRepository(from: string, to: string): Promise<void> {
+  await mkdir(dirname(to), { recursive: true });
+  const cp = spawnSync('cp', ['-a', '--', from, to], { encoding: 'utf8' });
+  if (cp.status !== 0) throw new Error(`cp -a ${from} ${to} failed: ${cp.stderr}`);
 }

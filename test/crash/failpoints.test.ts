@@ -8,18 +8,28 @@
 // `fs-synced:<folder>`, `fs-renamed:<folder>` for data, index, snapshots, locks (backup) and keys, config
 // (init). Lock refresh, prune and repair points are covered by their own tests. FERRY_CRASH_KEEP=1 keeps
 // the folder of a failed case (passing cases delete theirs).
+//
+// Cheap by construction: the repositories use 1 MiB packs (the pack count, not the bytes, is what the
+// cases need), each backup case starts from a copy of a prepared repository instead of running init (and,
+// for the incremental cases, the first backup) again, and every incremental case crashes the same
+// incremental backup: one source tree, backed up once, then changed once.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { makeTempDir, type TempDir } from '../e2e/harness.js';
 import { SeededRandom } from '../fixtures/seeded-random.js';
 import { removeTree } from '../fixtures/remove-tree.js';
-import { describeRun, diedBySigkill, runFerry, runFerryOk, type CrashRunResult } from './crash-harness.js';
+import { copyRepository, describeRun, diedBySigkill, initRepository, runFerry, runFerryOk, type CrashRunResult } from './crash-harness.js';
 import { assertRecovers, assertSoundAfterCrash, describeTempFiles } from './recovery.js';
 import { listRepositoryFiles, objectsIn, tempFilesIn, type ObjectFolder, type RepoFile } from './repository-state.js';
 import { buildSourceTree, MiB, mutateSourceTree, SMALL_TREE } from './source-tree.js';
+
+/** Packs of 1 MiB: the small tree makes several data packs in a first backup, the change two or more. */
+const PACK_SIZE = MiB;
+/** The new file of the incremental backup's change: several packs of its own. */
+const CHANGE_BYTES = 3 * MiB;
 
 const SEED = 20_240_611;
 const HOST = 'failpoint-host';
@@ -79,7 +89,7 @@ const FIRST_BACKUP_CASES: Omit<BackupCase, 'run'>[] = [
   { failpoint: 'snapshot-saved', ...afterSnapshot },
 ];
 
-/** One crash per write stage of a backup that has a parent and stores only the change (about 20 MiB). */
+/** One crash per write stage of a backup that has a parent and stores only the change (about 3 MiB). */
 const INCREMENTAL_CASES = new Set(['fs-renamed:locks', 'fs-written:data', 'pack-saved', 'pack-saved:2', 'fs-written:index', 'index-saved', 'fs-written:snapshots', 'snapshot-saved']);
 
 function backupCases(run: BackupCase['run']): BackupCase[] {
@@ -127,12 +137,40 @@ function slug(text: string): string {
 describe('crash at every failpoint of backup and init', { timeout: 15 * 60_000 }, () => {
   let tmp: TempDir;
   let baseSource: string;
+  /** An initialized, empty repository: each first-backup case backs up into a copy. */
+  let emptyRepo: string;
+  /**
+   * The incremental cases' source and repository: `source` backed up once into `repo` as HOST, then
+   * changed (`change` says how). Each case crashes a backup of `source` into a copy of `repo`; nothing
+   * changes `source` afterwards, so every case's backup has the same parent and the same change to store.
+   */
+  let incremental: Promise<{ source: string; repo: string; change: string }> | undefined;
 
   before(async () => {
     tmp = await makeTempDir('ferry-failpoints-');
     baseSource = join(tmp.path, 'source');
     await buildSourceTree(baseSource, SEED, SMALL_TREE);
+    emptyRepo = join(tmp.path, 'empty-repo');
+    await initRepository(emptyRepo, { packSize: PACK_SIZE });
   });
+
+  /** Prepared on first use: the first-backup cases do not need it. */
+  function prepareIncremental(): Promise<{ source: string; repo: string; change: string }> {
+    incremental ??= (async () => {
+      const dir = join(tmp.path, 'incremental');
+      const source = join(dir, 'source');
+      const repo = join(dir, 'repo');
+      // Its own copy (cp -a keeps times, modes and hard links), changed after the first backup.
+      await mkdir(dir);
+      const cp = spawnSync('cp', ['-a', '--', baseSource, source], { encoding: 'utf8' });
+      assert.equal(cp.status, 0, cp.stderr);
+      await copyRepository(emptyRepo, repo);
+      await runFerryOk(['backup', '-r', repo, source], { env: { FERRY_HOSTNAME: HOST } });
+      const change = await mutateSourceTree(source, new SeededRandom(SEED + 1), 1, CHANGE_BYTES);
+      return { source, repo, change };
+    })();
+    return incremental;
+  }
 
   after(async () => {
     if (tmp === undefined) return;
@@ -148,14 +186,13 @@ describe('crash at every failpoint of backup and init', { timeout: 15 * 60_000 }
           const repo = join(dir, 'repo');
           const context = `${run} backup, FERRY_FAILPOINT=${c.failpoint}`;
           let source = baseSource;
-          await runFerryOk(['init', '-r', repo]);
           if (run === 'incremental') {
-            // Its own copy, changed after the first backup (cp -a keeps times, modes and hard links).
-            source = join(dir, 'source');
-            const cp = spawnSync('cp', ['-a', '--', baseSource, source], { encoding: 'utf8' });
-            assert.equal(cp.status, 0, cp.stderr);
-            await runFerryOk(['backup', '-r', repo, source], { env: { FERRY_HOSTNAME: HOST } });
-            t.diagnostic(await mutateSourceTree(source, new SeededRandom(SEED + 1), 1, 20 * MiB));
+            const prepared = await prepareIncremental();
+            source = prepared.source;
+            await copyRepository(prepared.repo, repo);
+            t.diagnostic(prepared.change);
+          } else {
+            await copyRepository(emptyRepo, repo);
           }
           const before = await listRepositoryFiles(repo);
 

@@ -23,20 +23,27 @@ export interface TreeShape {
   readonly smallFiles: number;
 }
 
-/** About 250 MiB: 112 MiB random, 40 MiB text, 48 MiB repeated blocks, ~25 MiB medium, ~25 MiB small. */
+/**
+ * About 64 MiB: 28 MiB random, 10 MiB text, 12 MiB repeated blocks, ~7 MiB medium, ~8 MiB small. With the
+ * 4 MiB packs of the kill test's repositories a first backup writes about as many packs (15 or so) as a
+ * 250 MiB tree does with the default 16 MiB packs.
+ */
 export const FULL_TREE: TreeShape = {
-  randomFiles: [72 * MiB, 40 * MiB],
-  textBytes: 40 * MiB,
-  blockBytes: 48 * MiB,
-  mediumFiles: 18,
-  smallFiles: 3000,
+  randomFiles: [18 * MiB, 10 * MiB],
+  textBytes: 10 * MiB,
+  blockBytes: 12 * MiB,
+  mediumFiles: 5,
+  smallFiles: 1000,
 };
 
-/** About 50 MiB, enough for three data packs and a tree pack (packs are about 16 MiB): for the failpoint tests. */
+/**
+ * About 9 MiB: for the failpoint tests, whose repositories use 1 MiB packs, so that a first backup makes
+ * several data packs (five or more) and a tree pack, all named by one index file.
+ */
 export const SMALL_TREE: TreeShape = {
-  randomFiles: [40 * MiB],
-  textBytes: 3 * MiB,
-  blockBytes: 2 * MiB,
+  randomFiles: [5 * MiB],
+  textBytes: 1 * MiB,
+  blockBytes: 1 * MiB,
   mediumFiles: 3,
   smallFiles: 300,
 };

@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import { RepositoryMissingError, UserError } from '../../core/errors.js';
 import { runAgentLoop, sleep } from '../../agent/agent-loop.js';
 import { nextSlot, parseDailyTime } from '../../agent/daily-schedule.js';
@@ -12,17 +11,6 @@ import { reportedBackup } from './backup.js';
 
 export interface AgentRunOptions {
   readonly passwordFile?: string;
-}
-
-/** Adds `ferry agent run` (wired in cli/main.ts). */
-export function registerAgent(program: Command, ctx: CliContext, run: (action: Promise<number>) => Promise<void>): void {
-  program
-    .command('agent')
-    .description('the long-running agent of a registered machine')
-    .command('run')
-    .description('run the scheduled backups and retention until stopped (SIGTERM/SIGINT); catches up a missed run at start')
-    .option('--password-file <FILE>', 'read the passphrase from FILE (or FERRY_PASSWORD)')
-    .action((opts: AgentRunOptions) => run(agentRunCommand(ctx, opts)));
 }
 
 /**
@@ -42,10 +30,10 @@ export async function agentRunCommand(ctx: CliContext, options: AgentRunOptions)
   // shares its keys.
   const target = await agentTarget(ctx, registration);
   try {
-    await Repository.open(openTargetStorage(ctx, target), password, ctx.repoContext);
+    await Repository.open(await openTargetStorage(ctx, target), password, ctx.repoContext);
   } catch (err) {
     if (!(target.seed && err instanceof RepositoryMissingError)) throw err;
-    await Repository.open(openTargetStorage(ctx, { location: vaultLocation(registration), token: registration.token, registration }), password, ctx.repoContext);
+    await Repository.open(await openTargetStorage(ctx, { location: vaultLocation(registration), token: registration.token, registration }), password, ctx.repoContext);
   }
 
   const clock = ctx.repoContext.clock;

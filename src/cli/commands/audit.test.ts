@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDetail, parseSince } from './audit.js';
+import { parseSince } from '../option-parsers.js';
+import { formatDetail } from './audit.js';
 
 const NOW = Date.parse('2026-11-25T12:00:00.000Z');
 

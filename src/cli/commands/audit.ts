@@ -1,9 +1,8 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { AUDIT_ACTIONS, type AuditRecord } from '../../service/audit/audit-log.js';
+import type { AuditRecord } from '../../service/audit/audit-log.js';
 import { MAX_AUDIT_PAGE } from '../../service/audit/audit-query.js';
-import { serviceCommand, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 import { ServiceClient, type ServiceOptions } from '../service-client.js';
+import { parseSince } from '../option-parsers.js';
 import { resolveTenant } from '../service-names.js';
 
 export interface AuditListOptions extends ServiceOptions {
@@ -13,21 +12,6 @@ export interface AuditListOptions extends ServiceOptions {
   readonly action?: string;
   readonly tenant?: string;
   readonly limit: number;
-}
-
-/** How many records `ferry audit list` shows unless told. */
-export const DEFAULT_AUDIT_LIST_LIMIT = 100;
-
-/** Adds `ferry audit list` to the program. */
-export function registerAudit(program: Command, ctx: CliContext, run: Runner): void {
-  const audit = program.command('audit').description('the audit log of privileged acts (admin, tenant-admin)');
-  serviceCommand(audit, 'list', "list privileged acts, newest first (a tenant-admin sees its tenant's)")
-    // Checked here so a bad value is refused like any bad option; resolved against the clock when the command runs.
-    .option('--since <WHEN>', 'only acts at or after WHEN: an ISO time (2026-11-25T00:00:00Z) or an age (12h, 7d, 2w)', (value: string) => (parseSince(value, 0), value))
-    .addOption(new Option('--action <ACTION>', 'only this kind of act').choices(AUDIT_ACTIONS))
-    .option('--tenant <TENANT>', "only this tenant's acts (name or id; an admin)")
-    .option('--limit <N>', `show at most N acts (default ${DEFAULT_AUDIT_LIST_LIMIT})`, parseLimit, DEFAULT_AUDIT_LIST_LIMIT)
-    .action((opts: AuditListOptions) => run(auditListCommand(ctx, opts)));
 }
 
 /**
@@ -69,22 +53,4 @@ export function formatDetail(detail: AuditRecord['detail']): string {
   return Object.entries(detail)
     .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join(',') : String(value)}`)
     .join(' ');
-}
-
-const AGE_UNITS_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
-
-/** `--since`: an ISO-8601 time with its offset, or an age `<n><m|h|d|w>` before `now`; answers ISO-8601 UTC. */
-export function parseSince(value: string, now: number): string {
-  const age = /^([1-9][0-9]{0,5})([mhdw])$/.exec(value);
-  if (age !== null) return new Date(now - Number(age[1]) * AGE_UNITS_MS[age[2]!]!).toISOString();
-  const time = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(time)) {
-    throw new InvalidArgumentError(`expected an ISO time such as 2026-11-25T00:00:00Z, or an age such as 12h, 7d or 2w`);
-  }
-  return new Date(time).toISOString();
-}
-
-function parseLimit(value: string): number {
-  if (!/^[1-9][0-9]{0,5}$/.test(value)) throw new InvalidArgumentError('expected a whole number from 1 to 999999');
-  return Number(value);
 }

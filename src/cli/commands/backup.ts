@@ -7,8 +7,7 @@ import type { BackupSummary } from '../../engine/snapshot/snapshot.js';
 import type { BackupRunStatus, BackupRunTrigger } from '../../service/resources/backup-runs.js';
 import { openLockedRepository, repositoryTarget, type CliContext, type RepoOptions, type RepositoryTarget } from '../context.js';
 import { loadIndexWarning } from '../damaged-objects.js';
-import { reportBackupRun } from '../run-report.js';
-import { followSeed, reportUnhealedSnapshots, type SeedFollowUp } from '../seed-adoption.js';
+import type { SeedFollowUp } from '../seed-adoption.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { bytesFields } from '../node-json.js';
 import { ProgressLine, progressInterval } from '../progress-line.js';
@@ -36,7 +35,8 @@ export function backupCommand(ctx: CliContext, paths: string[], options: BackupO
  * (succeeded, partial or failed, with counts and the first errors) whether it succeeds or not.
  * With a pending offline seed it first reads the import job: the backup goes to staging while the disks
  * travel, and once the job is complete the import is adopted and the backup goes to the vault,
- * incrementally from the seeded snapshot (see `followSeed`).
+ * incrementally from the seeded snapshot (see `followSeed`). The reporting and adoption code is loaded
+ * only for such a backup.
  */
 export async function reportedBackup(
   ctx: CliContext,
@@ -48,6 +48,7 @@ export async function reportedBackup(
   let target = resolved ?? (await repositoryTarget(ctx, options));
   let follow: SeedFollowUp | undefined;
   if (target.seed && target.registration) {
+    const { followSeed } = await import('../seed-adoption.js');
     follow = await followSeed(ctx, target, options);
     target = follow.target;
   }
@@ -56,6 +57,7 @@ export async function reportedBackup(
   const problems: string[] = [];
   const report = async (status: BackupRunStatus, summary?: BackupSummary, id?: Id): Promise<void> => {
     if (!target.registration) return;
+    const { reportBackupRun } = await import('../run-report.js');
     await reportBackupRun(ctx, target.registration, {
       startedAt: new Date(started).toISOString(),
       finishedAt: new Date(Math.max(started, ctx.repoContext.clock.now())).toISOString(),
@@ -97,6 +99,7 @@ export async function reportedBackup(
 
 async function checkAdoptedVault(ctx: CliContext, runCtx: CliContext, follow: SeedFollowUp, json: boolean): Promise<void> {
   try {
+    const { reportUnhealedSnapshots } = await import('../seed-adoption.js');
     await reportUnhealedSnapshots(runCtx, follow, json);
   } catch (err) {
     if (ctx.signal.aborted) throw err;

@@ -1,9 +1,7 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
 import { setMmapThreshold } from '../../engine/os/posix-extras.js';
 import { runIngest, type IngestIO, type IngestResult } from '../../datacenter/ingest.js';
 import type { DiskProgress } from '../../datacenter/ingest-types.js';
 import { HttpStorage } from '../../storage/http/http-storage.js';
-import { collect, serviceCommand, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
 import { HttpIngestService } from '../http-ingest-service.js';
@@ -12,30 +10,7 @@ import { serviceFetch } from '../service-trust.js';
 import { resolveImportJob } from '../service-names.js';
 
 type Options = ServiceOptions & { readonly json?: boolean; readonly tenant?: string };
-type IngestOptions = Options & { readonly disk: string[]; readonly workers?: number };
-
-/** Adds `ferry datacenter receive|ingest` (the operator's commands at the datacenter). */
-export function registerDatacenter(program: Command, ctx: CliContext, run: Runner): void {
-  const datacenter = program.command('datacenter').description("the datacenter's side of offline seeding: receive shipped disks and ingest them (operator token)");
-  const tenantOption = (): Option => new Option('--tenant <TENANT>', 'the tenant (its id), when a job name is in several tenants');
-  serviceCommand(datacenter, 'receive', "mark an import job's disks received (the job must be Shipping)")
-    .argument('<job>', "the import job's name or id")
-    .addOption(tenantOption())
-    .action((ref: string, opts: Options) => run(receiveCommand(ctx, ref, opts)));
-  serviceCommand(datacenter, 'ingest', "verify, decrypt and upload disks of a received import job into the job's container")
-    .argument('<job>', "the import job's name or id")
-    .addOption(new Option('--disk <PATH>', 'a disk of the job: the folder it is mounted at (repeatable, any order)').argParser(collect).makeOptionMandatory())
-    .addOption(tenantOption())
-    .option('--workers <N>', 'threads reading and decrypting disks (default: one per CPU)', parseWorkers)
-    .addHelpText('after', '\nDisks are told apart by their label and manifest, not by order or mount point. Killed or stopped, the same\ncommand resumes; run again on a finished disk, it does nothing. Exit 0: every disk Completed; 3: a disk\nCompletedWithErrors (see ferry job errors JOB); 1: a disk refused, Failed or not finished.\n')
-    .action((ref: string, opts: IngestOptions) => run(ingestCommand(ctx, ref, opts)));
-}
-
-function parseWorkers(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError('expected a whole number from 0 to 64');
-  return n;
-}
+export type IngestOptions = Options & { readonly disk: string[]; readonly workers?: number };
 
 /** `ferry datacenter receive JOB`: Shipping → Received. */
 export async function receiveCommand(ctx: CliContext, ref: string, options: Options): Promise<number> {

@@ -1,22 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
-import type { Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 import { runDemo } from '../demo/demo-flow.js';
 
 export interface DemoCommandOptions {
   readonly keep?: boolean;
-}
-
-/** Adds `ferry demo [--keep]` (wired in cli/main.ts). */
-export function registerDemo(program: Command, ctx: CliContext, run: Runner): void {
-  program
-    .command('demo')
-    .description('run the whole offline-seeding flow on the embedded default in a temporary folder, narrated step by step')
-    .option('--keep', 'keep the temporary folder (service data, staging, disks, restore) for a look afterwards')
-    .action((opts: DemoCommandOptions) => run(demoCommand(ctx, opts)));
 }
 
 /** `ferry demo`: exit 0 when every step passed; the folder is removed unless --keep. */

@@ -1,9 +1,7 @@
-import type { Command } from 'commander';
 import { shortId } from '../../core/ids.js';
 import { displayPath } from '../../engine/fs/byte-path.js';
 import { diffTrees, type DiffCounts, type TreeChange } from '../../engine/inspect/snapshot-diff.js';
 import { findSubtree } from '../../engine/inspect/tree-source.js';
-import { noLockOption, repoCommand, type Runner } from '../command-kit.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 import { findSnapshotExplained, loadIndexWarning } from '../damaged-objects.js';
 import { formatBytes } from '../format.js';
@@ -13,21 +11,6 @@ import { readProblemReporter } from '../read-problems.js';
 export interface DiffOptions extends RepoOptions {
   /** `--metadata`: also list entries whose metadata alone changed (`U`). */
   readonly metadata?: boolean;
-}
-
-/** Adds `ferry diff SNAPSHOT[:PATH] SNAPSHOT[:PATH]` to the program. */
-export function registerDiff(program: Command, ctx: CliContext, run: Runner): void {
-  noLockOption(repoCommand(program, 'diff', 'show what changed from one snapshot to another'))
-    .argument('<snapshot1>', 'the older side: snapshot id, "latest", optionally :PATH for a folder in it')
-    .argument('<snapshot2>', 'the newer side, likewise')
-    .option('--metadata', 'also list entries whose metadata alone changed (U)')
-    .addHelpText(
-      'after',
-      '\nEach line starts with what happened to the entry: + added, - removed, M content modified, T type changed,\n' +
-        'U metadata only (with --metadata), ? content changed while everything else is the same (damage).\n' +
-        'Folders end with /. The statistics count entries, and the blobs only one side uses with their bytes (uncompressed).\n',
-    )
-    .action((first: string, second: string, opts: DiffOptions) => run(diffCommand(ctx, first, second, opts)));
 }
 
 /**

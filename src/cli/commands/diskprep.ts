@@ -1,13 +1,10 @@
 import { realpath } from 'node:fs/promises';
-import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { systemRandom } from '../../core/random.js';
 import { setMmapThreshold } from '../../engine/os/posix-extras.js';
 import { runDiskprep, type DiskprepResult } from '../../seed/diskprep.js';
 import { readSeedFile } from '../../seed/seed-file.js';
 import { FsStorage } from '../../storage/fs/fs-storage.js';
-import { parseSize } from '../../seed/plan/units.js';
-import { collect, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 import { diskprepIO } from '../diskprep-io.js';
 import { formatBytes } from '../format.js';
@@ -24,30 +21,6 @@ export interface DiskprepOptions {
   readonly replaceDisk?: string;
   readonly job?: string;
   readonly json?: boolean;
-}
-
-/** Adds `ferry diskprep` (wired in cli/main.ts). */
-export function registerDiskprep(program: Command, ctx: CliContext, run: Runner): void {
-  program
-    .command('diskprep')
-    .description('copy a staging location onto disks for shipping: encrypted per disk, verified, registered with the import job')
-    .requiredOption('--staging <DIR>', 'the staging location (made by `ferry seed start`; holds FERRY-SEED.json)')
-    .addOption(new Option('--disk <PATH>', 'a disk: the empty folder it is mounted at (repeatable; filled in order)').argParser(collect).makeOptionMandatory())
-    .option('--yes', 'delete what is on non-empty disks without asking')
-    .option('--max-bytes-per-disk <N>', 'write at most N bytes per disk (e.g. 500GB, 2TB, 512MiB)', parseMaxBytes)
-    .option('--replace-disk <ID>', 'prepare a lost or damaged disk again (its id, or its number) onto the one --disk given, as long as it has not arrived')
-    .option('--job <JOB>', "the import job (name or id); must be the staging location's")
-    .option('--json', 'machine-readable summary')
-    .addHelpText('after', '\nKilled or stopped, the same command resumes. When the disks are full, a terminal asks for another one.\n')
-    .action((opts: DiskprepOptions) => run(diskprepCommand(ctx, opts)));
-}
-
-function parseMaxBytes(value: string): number {
-  try {
-    return parseSize(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
 }
 
 /**

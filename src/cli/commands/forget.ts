@@ -1,4 +1,3 @@
-import { InvalidArgumentError, type Command } from 'commander';
 import { InterruptedError, UserError } from '../../core/errors.js';
 import { shortId, type Id } from '../../core/ids.js';
 import { pruneRepository, type PruneReport } from '../../engine/prune/prune.js';
@@ -7,7 +6,6 @@ import type { RepositoryLock } from '../../engine/repository/lock.js';
 import { parseGroupBy } from '../../engine/retention/grouping.js';
 import { applyPolicy, validatePolicy, type Decision, type GroupDecisions, type RetentionPolicy, type RetentionRules } from '../../engine/retention/policy.js';
 import { objectKey } from '../../storage/layout.js';
-import { collect, repoCommand, type Runner } from '../command-kit.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 import { unreadableSnapshotLine } from '../damaged-objects.js';
 import { pruneSummaryJson } from './prune.js';
@@ -21,28 +19,6 @@ export interface ForgetOptions extends RepoOptions, RetentionRules {
   readonly groupBy?: string;
   readonly dryRun?: boolean;
   readonly prune?: boolean;
-}
-
-/** Adds `ferry forget` to the program (wired in cli/main.ts). */
-export function registerForget(program: Command, ctx: CliContext, run: Runner): void {
-  const count = (what: string): string => `keep ${what} (-1 or "unlimited": all)`;
-  repoCommand(program, 'forget', 'remove snapshots by id or by a retention policy (then `ferry prune`, or --prune, frees the space)')
-    .argument('[snapshot-ids...]', 'remove these snapshots (full ids or unique prefixes; also snapshot files that cannot be read) instead of applying a policy')
-    .option('--keep-last <N>', count('the N newest snapshots'), parseCount)
-    .option('--keep-hourly <N>', count('the newest snapshot of each of the last N hours with snapshots'), parseCount)
-    .option('--keep-daily <N>', count('the newest snapshot of each of the last N days with snapshots'), parseCount)
-    .option('--keep-weekly <N>', count('the newest snapshot of each of the last N ISO weeks with snapshots'), parseCount)
-    .option('--keep-monthly <N>', count('the newest snapshot of each of the last N months with snapshots'), parseCount)
-    .option('--keep-yearly <N>', count('the newest snapshot of each of the last N years with snapshots'), parseCount)
-    .option('--keep-within <DURATION>', 'keep snapshots newer than DURATION before the newest one (e.g. 36h, 7d, 2w, 1y6m)')
-    .option('--keep-tag <TAGS>', 'keep snapshots with these tags (a,b: both; repeatable)', collect)
-    .option('--host <HOST>', 'only consider snapshots taken on HOST (repeatable)', collect)
-    .option('--tag <TAGS>', "only consider snapshots with these tags (a,b: both; '': untagged; repeatable)", collect)
-    .option('--group-by <FIELDS>', "judge each group separately: host, paths, tags, comma-separated, or '' for one group", 'host,paths')
-    .option('--dry-run', 'show what would be removed, remove nothing')
-    .option('--prune', 'afterwards delete the data no snapshot uses any more (as `ferry prune`)')
-    .addHelpText('after', '\nBuckets (hourly … yearly) use each snapshot\'s time in UTC. Snapshots the --host/--tag filters exclude are never removed.\n')
-    .action((ids: string[], opts: ForgetOptions) => run(forgetCommand(ctx, ids, opts)));
 }
 
 /**
@@ -135,14 +111,6 @@ function policyFromOptions(o: ForgetOptions): RetentionPolicy {
     tags: o.tag ?? [],
     groupBy: parseGroupBy(o.groupBy ?? 'host,paths'),
   };
-}
-
-/** commander parser for the --keep-* counts. */
-/** commander parser of a --keep-* count: a whole number, or -1 / "unlimited". */
-export function parseCount(value: string): number {
-  if (value === 'unlimited') return -1;
-  if (!/^(-1|0|[1-9][0-9]{0,8})$/.test(value)) throw new InvalidArgumentError('give a whole number, or -1 (or "unlimited") to keep all');
-  return Number(value);
 }
 
 async function removeSnapshots(ctx: CliContext, repo: Repository, lock: RepositoryLock | undefined, ids: readonly Id[]): Promise<void> {

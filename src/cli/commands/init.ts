@@ -4,9 +4,9 @@ import { kdfFor, openTargetStorage, repositoryTarget, type CliContext, type Repo
 
 /** `ferry init`: creates a repository with one key slot for the password. */
 export async function initCommand(ctx: CliContext, options: RepoOptions): Promise<number> {
-  const storage = openTargetStorage(ctx, await repositoryTarget(ctx, options));
+  const storage = await openTargetStorage(ctx, await repositoryTarget(ctx, options));
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr }, true);
-  const repo = await Repository.init(storage, password, ctx.repoContext, { kdf: kdfFor(ctx) });
+  const repo = await Repository.init(storage, password, ctx.repoContext, { kdf: await kdfFor(ctx) });
   if (options.json) {
     ctx.stdout.write(JSON.stringify({ message_type: 'initialized', id: repo.config.id, repository: storage.properties.location }) + '\n');
   } else {

@@ -1,9 +1,7 @@
-import { Option, type Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { looksLikeRecordId } from '../../service/ids.js';
 import type { ImportJob } from '../../service/jobs/job-records.js';
 import { readRegistration } from '../agent-state.js';
-import { parseAddress, serviceCommand, type Runner } from '../command-kit.js';
 import { activeRegistration } from '../agent-token.js';
 import { agentTokenDeps, type CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
@@ -12,36 +10,7 @@ import { ServiceClient, serviceUrl, type ServiceOptions } from '../service-clien
 import { resolveImportJob, resolveTenant } from '../service-names.js';
 
 type Options = ServiceOptions & { readonly json?: boolean; readonly tenant?: string };
-type ShipOptions = Options & { readonly carrier: string; readonly tracking: string; readonly returnAddress: string };
-
-/** Adds `ferry job list|show|errors|ship|cancel` to the program. */
-export function registerJob(program: Command, ctx: CliContext, run: Runner): void {
-  const job = program.command('job').description('import jobs: disks shipped to the datacenter to seed a vault');
-  const tenantOption = (): Option => new Option('--tenant <TENANT>', 'the tenant (name or id), when a job name is in several tenants');
-  const jobArgument = ['<job>', "the import job's name (unique in its tenant) or id"] as const;
-  serviceCommand(job, 'list', 'list import jobs with their states')
-    .option('--tenant <TENANT>', 'only this tenant (name or id; a tenant-admin token needs none)')
-    .action((opts: Options) => run(jobListCommand(ctx, opts)));
-  serviceCommand(job, 'show', 'show an import job: state, shipping, disks and timeline')
-    .argument(...jobArgument)
-    .addOption(tenantOption())
-    .action((ref: string, opts: Options) => run(jobShowCommand(ctx, ref, opts)));
-  serviceCommand(job, 'errors', "list an import job's error log: files and disks that did not arrive intact")
-    .argument(...jobArgument)
-    .addOption(tenantOption())
-    .action((ref: string, opts: Options) => run(jobErrorsCommand(ctx, ref, opts)));
-  serviceCommand(job, 'ship', "enter the shipment's carrier, tracking number and return address (changeable until the disks are received)")
-    .argument(...jobArgument)
-    .addOption(new Option('--carrier <CARRIER>', 'the carrier, e.g. UPS').makeOptionMandatory())
-    .addOption(new Option('--tracking <NUMBER>', "the tracking number (one for all the job's disks)").makeOptionMandatory())
-    .addOption(new Option('--return-address <TEXT>', 'where the disks go back to (\\n for a line break)').argParser(parseAddress).makeOptionMandatory())
-    .addOption(tenantOption())
-    .action((ref: string, opts: ShipOptions) => run(jobShipCommand(ctx, ref, opts)));
-  serviceCommand(job, 'cancel', 'cancel an import job (only before its disks are received)')
-    .argument(...jobArgument)
-    .addOption(tenantOption())
-    .action((ref: string, opts: Options) => run(jobCancelCommand(ctx, ref, opts)));
-}
+export type ShipOptions = Options & { readonly carrier: string; readonly tracking: string; readonly returnAddress: string };
 
 /**
  * The client for job commands: --token/FERRY_TOKEN when given, else (on a registered machine) the

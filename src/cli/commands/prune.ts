@@ -1,6 +1,4 @@
-import type { Command } from 'commander';
 import { pruneRepository, type PruneReport } from '../../engine/prune/prune.js';
-import { repoCommand, type Runner } from '../command-kit.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 import { formatBytes } from '../format.js';
 
@@ -25,13 +23,6 @@ export async function pruneCommand(ctx: CliContext, options: PruneCommandOptions
   if (options.json) ctx.stdout.write(JSON.stringify(pruneSummaryJson(report)) + '\n');
   else printSummary(ctx, report);
   return 0;
-}
-
-/** Adds `prune` to the program; main.ts calls it. */
-export function registerPrune(program: Command, ctx: CliContext, run: Runner): void {
-  repoCommand(program, 'prune', 'delete data that no snapshot needs')
-    .option('-n, --dry-run', 'only report what would be deleted and repacked')
-    .action((opts: PruneCommandOptions) => run(pruneCommand(ctx, opts)));
 }
 
 /** The last line of `prune --json` (and of `forget --prune --json`). */

@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import { UserError, WrongPasswordError } from '../../core/errors.js';
 import { CONFIG_KEY } from '../../storage/layout.js';
 import { objectExists } from '../../storage/object-exists.js';
@@ -18,17 +17,6 @@ export interface RegisterOptions {
   readonly credentials: string;
   readonly passwordFile?: string;
   readonly json?: boolean;
-}
-
-/** Adds `ferry register` (wired in cli/main.ts). */
-export function registerRegister(program: Command, ctx: CliContext, run: (action: Promise<number>) => Promise<void>): void {
-  program
-    .command('register')
-    .description('register this machine to a vault with a credentials file (`ferry vault credentials`); afterwards commands need no -r')
-    .requiredOption('--credentials <FILE>', 'the vault credentials file')
-    .option('--password-file <FILE>', 'read the repository passphrase from FILE (or FERRY_PASSWORD); at least 16 characters')
-    .option('--json', 'machine-readable output')
-    .action((opts: RegisterOptions) => run(registerCommand(ctx, opts)));
 }
 
 /** Agents use long passphrases: the repository key slot is all that guards the data at rest. */
@@ -78,7 +66,7 @@ export async function registerCommand(ctx: CliContext, options: RegisterOptions)
   };
   await writeRegistration(ctx.env, registration);
 
-  const storage = openStorage(vaultLocation(registration), { token: registration.token, fetch: send });
+  const storage = await openStorage(vaultLocation(registration), { token: registration.token, fetch: send });
   ctx.cleanups.push(() => storage.close());
   const created = await createOrOpen(ctx, storage, password, !answer.vault.repositoryInitialized);
   if (options.json) {
@@ -108,7 +96,7 @@ async function registrationCa(ctx: CliContext, server: string, credentials: Vaul
 async function createOrOpen(ctx: CliContext, storage: Storage, password: string, create: boolean): Promise<boolean> {
   if (create) {
     try {
-      await Repository.init(storage, password, ctx.repoContext, { kdf: kdfFor(ctx) });
+      await Repository.init(storage, password, ctx.repoContext, { kdf: await kdfFor(ctx) });
       return true;
     } catch (err) {
       // Another machine of this vault created it meanwhile (its config is there): its passphrase is the one to use.

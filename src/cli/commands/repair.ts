@@ -1,8 +1,6 @@
-import type { Command } from 'commander';
 import { shortId } from '../../core/ids.js';
 import { repairIndex } from '../../engine/repair/repair-index.js';
 import { repairSnapshots, type SnapshotOutcome } from '../../engine/repair/repair-snapshots.js';
-import { repoCommand, type Runner } from '../command-kit.js';
 import { objectKey } from '../../storage/layout.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 
@@ -14,19 +12,6 @@ export interface RepairSnapshotsOptions extends RepoOptions {
   readonly forget?: boolean;
   readonly dryRun?: boolean;
   readonly readData?: boolean;
-}
-
-/** Adds `ferry repair index` and `ferry repair snapshots` to `program`. */
-export function registerRepair(program: Command, ctx: CliContext, run: Runner): void {
-  const repair = program.command('repair').description('rebuild the index, or salvage damaged snapshots');
-  repoCommand(repair, 'index', 'rebuild the index from the packs in the repository')
-    .option('--read-data', 'download every pack and check its hash too (slow)')
-    .action((opts: RepairIndexOptions) => run(repairIndexCommand(ctx, opts)));
-  repoCommand(repair, 'snapshots', 'write repaired copies of damaged snapshots, without what is lost')
-    .option('--forget', 'remove each damaged original once its repaired copy is saved')
-    .option('--dry-run', 'only report what would be done')
-    .option('--read-data', 'also download data packs and authenticate every blob (slow)')
-    .action((opts: RepairSnapshotsOptions) => run(repairSnapshotsCommand(ctx, opts)));
 }
 
 /** `ferry repair index [--read-data]`: exit 0 once the new index is written, even when packs were skipped (they are listed). */

@@ -74,7 +74,7 @@ export async function seedCleanupCommand(ctx: CliContext, jobRef: string, option
   const interactive = ctx.stdin.isTTY === true && ctx.stderr.isTTY === true;
   if (!options.yes && !interactive) throw new UserError('cleanup deletes the import and the staging location: confirm with --yes (no terminal to ask on)');
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
-  const vaultStorage = openTargetStorage(ctx, { location: vaultLocation(registration), token: registration.token, registration });
+  const vaultStorage = await openTargetStorage(ctx, { location: vaultLocation(registration), token: registration.token, registration });
   const vault = await Repository.open(vaultStorage, password, ctx.repoContext);
   const outcome = await cleanupSeed({
     service,

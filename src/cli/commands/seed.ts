@@ -1,6 +1,5 @@
 import { lstat, mkdir, readdir, realpath, rm, statfs, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
 import { UserError } from '../../core/errors.js';
 import { normalizePaths } from '../../engine/archiver/backup.js';
 import { Excludes } from '../../engine/archiver/excludes.js';
@@ -8,19 +7,16 @@ import { scanTotals, type ScanTotals } from '../../engine/archiver/scanner.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { estimateStoredRatio } from '../../seed/plan/sample-estimate.js';
 import { ASSUMED, planSeed } from '../../seed/plan/seed-plan.js';
-import { parseRate, parseSize } from '../../seed/plan/units.js';
 import { writeSeedFile } from '../../seed/seed-file.js';
 import { FsStorage } from '../../storage/fs/fs-storage.js';
 import { CONFIG_KEY, folderOf } from '../../storage/layout.js';
 import type { Storage } from '../../storage/storage.js';
 import { readSchedule, readSeed, vaultLocation, writePendingSeed } from '../agent-state.js';
 import { activeRegistration } from '../agent-token.js';
-import { collect, type Runner } from '../command-kit.js';
 import { agentTokenDeps, openTargetStorage, type CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { readPassword } from '../password.js';
 import { ServiceClient } from '../service-client.js';
-import { seedAbandonCommand, seedCleanupCommand, seedStatusCommand, type SeedCleanupOptions } from './seed-adopted.js';
 
 export interface SeedStartOptions {
   readonly staging: string;
@@ -35,51 +31,6 @@ export interface SeedStartOptions {
 interface CreatedJob {
   readonly job: { readonly id: string; readonly name: string; readonly state: string };
   readonly jobToken: string;
-}
-
-/** Adds `ferry seed start|plan|status|cleanup|abandon` (wired in cli/main.ts). */
-export function registerSeed(program: Command, ctx: CliContext, run: Runner): void {
-  const seed = program.command('seed').description('offline seeding: the first full backup travels on shipped disks');
-  seed
-    .command('start')
-    .description('send backups to a staging location, to be copied onto disks (`ferry diskprep`) and shipped')
-    .requiredOption('--staging <DIR>', 'an empty folder with room for the initial backup (a local disk or a share the copy computer sees)')
-    .requiredOption('--storage-account <SA>', 'the storage account (of the vault\'s tenant) the datacenter imports into')
-    .requiredOption('--container <C>', 'the container of that storage account for the import')
-    .requiredOption('--job <JOB>', 'a name for the import job, unused in the tenant')
-    .option('--paths <PATH...>', 'the sources (default: those of `ferry schedule set`)', collect)
-    .option('--password-file <FILE>', 'read the passphrase from FILE (or FERRY_PASSWORD)')
-    .option('--json', 'machine-readable output')
-    .action((opts: SeedStartOptions) => run(seedStartCommand(ctx, opts)));
-  seed
-    .command('plan')
-    .description('estimate the first full backup online and on shipped disks, and recommend one')
-    .option('--paths <PATH...>', 'the sources, sampled for compression and duplicates', collect)
-    .option('--bytes <SIZE>', 'or just their size, e.g. 12TB (assumes no compression)', parsed(parseSize))
-    .requiredOption('--uplink <RATE>', 'the upload rate to the service, e.g. 50Mbit or 5MB/s', parsed(parseRate))
-    .option('--disk-size <SIZE>', 'capacity of one disk', parsed(parseSize), 8e12)
-    .option('--shipping-days <D>', 'days a disk travels to the datacenter', parsed(parseDays), 3)
-    .option('--json', 'machine-readable output')
-    .action((opts: SeedPlanOptions) => run(seedPlanCommand(ctx, opts)));
-  seed
-    .command('status')
-    .description('the offline seed, its import job and the adoption\'s progress')
-    .option('--json', 'machine-readable output')
-    .action((opts: { json?: boolean }) => run(seedStatusCommand(ctx, opts)));
-  seed
-    .command('cleanup')
-    .description('after adoption: check the seeded snapshots in the vault, then delete the import and the staging location')
-    .argument('<JOB>', 'the import job (name or id)')
-    .option('--yes', 'do not ask (needed without a terminal)')
-    .option('--password-file <FILE>', 'read the passphrase from FILE (or FERRY_PASSWORD)')
-    .option('--json', 'machine-readable output')
-    .action((job: string, opts: SeedCleanupOptions) => run(seedCleanupCommand(ctx, job, opts)));
-  seed
-    .command('abandon')
-    .description('end a seed whose import job was deleted, cancelled or failed: backups go to the vault online')
-    .argument('<JOB>', 'the import job (name or id)')
-    .option('--yes', 'do not ask (needed without a terminal)')
-    .action((job: string, opts: { yes?: boolean }) => run(seedAbandonCommand(ctx, job, opts)));
 }
 
 /**
@@ -104,7 +55,7 @@ export async function seedStartCommand(ctx: CliContext, options: SeedStartOption
   await scanTotals(sources, await Excludes.create({ exclude: (await readSchedule(ctx.env))?.excludes ?? [] }, sources), totals, ctx.signal);
   await checkRoom(staging, totals.bytes);
   const password = await readPassword({ passwordFile: options.passwordFile, env: ctx.env, stdin: ctx.stdin, stderr: ctx.stderr });
-  const vaultStorage = openTargetStorage(ctx, { location: vaultLocation(registration), token: registration.token, registration });
+  const vaultStorage = await openTargetStorage(ctx, { location: vaultLocation(registration), token: registration.token, registration });
   await Repository.open(vaultStorage, password, ctx.repoContext);
 
   const stagingStorage = new FsStorage(staging);
@@ -206,22 +157,6 @@ async function seedSourcesFrom(given: readonly string[]): Promise<string[]> {
   return sources;
 }
 
-/** A commander parser that turns a RangeError into commander's own "invalid argument" message. */
-function parsed<T>(parse: (text: string) => T): (text: string) => T {
-  return (text) => {
-    try {
-      return parse(text);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-  };
-}
-
-function parseDays(text: string): number {
-  if (!/^[0-9]{1,3}$/.test(text)) throw new RangeError(`"${text}" is not a number of days`);
-  return Number(text);
-}
-
 /** An empty (or new) writable folder, neither inside a source nor holding one. */
 async function checkStaging(staging: string, sources: readonly string[]): Promise<void> {
   try {
@@ -266,4 +201,3 @@ async function replicateKeys(vault: Storage, staging: Storage): Promise<void> {
   for (const key of keys) await staging.save(key, await vault.load(key));
   await staging.save(CONFIG_KEY, await vault.load(CONFIG_KEY));
 }
-

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from 'commander';
 import { parseAddress } from '../command-kit.js';
-import { parseDuration, parseListen } from './serve.js';
+import { parseDuration, parseListen } from '../option-parsers.js';
 
 describe('ferry serve options', () => {
   it('parses --tracking-deadline durations', () => {

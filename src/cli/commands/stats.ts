@@ -1,7 +1,5 @@
-import { InvalidArgumentError, type Command } from 'commander';
-import { snapshotStats, STATS_MODES, type SnapshotStats, type StatsMode } from '../../engine/inspect/snapshot-stats.js';
+import { snapshotStats, type SnapshotStats, type StatsMode } from '../../engine/inspect/snapshot-stats.js';
 import type { SnapshotRecord } from '../../engine/repository/repository.js';
-import { noLockOption, repoCommand, type Runner } from '../command-kit.js';
 import { openLockedRepository, type CliContext, type RepoOptions } from '../context.js';
 import { findSnapshotExplained, loadIndexWarning, unreadableSnapshotLine } from '../damaged-objects.js';
 import { formatBytes } from '../format.js';
@@ -9,28 +7,6 @@ import { readProblemReporter } from '../read-problems.js';
 
 export interface StatsCommandOptions extends RepoOptions {
   readonly mode: StatsMode;
-}
-
-function parseMode(value: string): StatsMode {
-  if (!(STATS_MODES as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${STATS_MODES.join(', ')}`);
-  return value as StatsMode;
-}
-
-/** Adds `ferry stats [SNAPSHOT…] [--mode MODE]` to the program. */
-export function registerStats(program: Command, ctx: CliContext, run: Runner): void {
-  noLockOption(repoCommand(program, 'stats', 'count the files and bytes of snapshots'))
-    .argument('[snapshots...]', 'snapshot ids or "latest" (default: every snapshot)')
-    .option('--mode <MODE>', `counting mode: ${STATS_MODES.join(', ')}`, parseMode, 'restore-size')
-    .addHelpText(
-      'after',
-      '\nModes, as restic counts them:\n' +
-        '  restore-size       every entry (files, folders, links…) and the bytes a restore writes (hard links once)\n' +
-        '  files-by-contents  entries with distinct contents, and their size\n' +
-        '  raw-data           the distinct blobs the snapshots use and the bytes they occupy in packs\n' +
-        '  blobs-per-file     distinct files with their blobs per path, and those blobs\' bytes\n' +
-        'Bytes in packs depend on the repository format: raw-data sizes differ from restic\'s for the same files.\n',
-    )
-    .action((refs: string[], opts: StatsCommandOptions) => run(statsCommand(ctx, refs, opts)));
 }
 
 /**

@@ -1,23 +1,8 @@
-import type { Command } from 'commander';
-import { serviceCommand, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 import { ServiceClient, type ServiceOptions } from '../service-client.js';
 import { resolveTenant } from '../service-names.js';
 
 type Options = ServiceOptions & { readonly json?: boolean; readonly tenant?: string };
-
-/** Adds `ferry storage-account create|list` to the program. */
-export function registerStorageAccount(program: Command, ctx: CliContext, run: Runner): void {
-  const account = program.command('storage-account').description("manage a tenant's storage accounts");
-  serviceCommand(account, 'create', 'create a storage account')
-    .argument('<name>', 'the storage account name (unique in the tenant)')
-    .option('--tenant <TENANT>', 'the tenant (name or id; optional with a tenant-admin token)')
-    .option('--backend <URL>', "where its objects live: fs:/ABSOLUTE/PATH (admin only); default: the service's data directory")
-    .action((name: string, opts: Options & { backend?: string }) => run(storageAccountCreateCommand(ctx, name, opts)));
-  serviceCommand(account, 'list', "list a tenant's storage accounts")
-    .option('--tenant <TENANT>', 'the tenant (name or id; optional with a tenant-admin token)')
-    .action((opts: Options) => run(storageAccountListCommand(ctx, opts)));
-}
 
 /** `ferry storage-account create NAME --tenant T [--backend URL]`: --json prints the storage account. */
 export async function storageAccountCreateCommand(ctx: CliContext, name: string, options: Options & { backend?: string }): Promise<number> {

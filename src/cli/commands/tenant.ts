@@ -1,18 +1,7 @@
-import type { Command } from 'commander';
-import { serviceCommand, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 import { ServiceClient, type ServiceOptions } from '../service-client.js';
 
 type Options = ServiceOptions & { readonly json?: boolean };
-
-/** Adds `ferry tenant create|list` to the program. */
-export function registerTenant(program: Command, ctx: CliContext, run: Runner): void {
-  const tenant = program.command('tenant').description('manage tenants (an admin token)');
-  serviceCommand(tenant, 'create', 'create a tenant')
-    .argument('<name>', 'the tenant name (unique)')
-    .action((name: string, opts: Options) => run(tenantCreateCommand(ctx, name, opts)));
-  serviceCommand(tenant, 'list', 'list the tenants this token may see').action((opts: Options) => run(tenantListCommand(ctx, opts)));
-}
 
 /** `ferry tenant create NAME`: --json prints `{"id","name","createdAt"}`. */
 export async function tenantCreateCommand(ctx: CliContext, name: string, options: Options): Promise<number> {

@@ -1,7 +1,4 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { TokenListing } from '../../service/auth/token-store.js';
-import { CREATABLE_ROLES } from '../../service/resources/tokens.js';
-import { serviceCommand, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 import { ServiceClient, type ServiceOptions } from '../service-client.js';
 import { resolveTenant } from '../service-names.js';
@@ -11,22 +8,6 @@ export interface TokenCreateOptions extends ServiceOptions {
   readonly tenant?: string;
   readonly expires?: number;
   readonly json?: boolean;
-}
-
-/** Adds `ferry token create|list|revoke` to the program. */
-export function registerToken(program: Command, ctx: CliContext, run: Runner): void {
-  const token = program.command('token').description('create, list and revoke service tokens');
-  serviceCommand(token, 'create', 'create a token; it is shown once')
-    .addOption(new Option('--role <ROLE>', 'what the token may do').choices(CREATABLE_ROLES).makeOptionMandatory())
-    .option('--tenant <TENANT>', 'the tenant (name or id) of a tenant-admin token')
-    .option('--expires <DURATION>', 'lifetime, e.g. 12h, 30d, 8w, 1y (default: by role, see docs/service.md)', parseLifetime)
-    .action((opts: TokenCreateOptions) => run(tokenCreateCommand(ctx, opts)));
-  serviceCommand(token, 'list', 'list the tokens of every role this token may manage, with their state (never their secrets)').action((opts: ServiceOptions & { json?: boolean }) =>
-    run(tokenListCommand(ctx, opts)),
-  );
-  serviceCommand(token, 'revoke', 'revoke a token of any role by its id (an agent must then register again)')
-    .argument('<id>', 'the token id (from token create --json or token list)')
-    .action((id: string, opts: ServiceOptions & { json?: boolean }) => run(tokenRevokeCommand(ctx, id, opts)));
 }
 
 /**
@@ -99,13 +80,4 @@ export async function tokenRevokeCommand(ctx: CliContext, id: string, options: S
   if (options.json) ctx.stdout.write(JSON.stringify(revoked) + '\n');
   else ctx.stdout.write(`revoked ${revoked.role} token ${revoked.id} of ${tokenScope(revoked)} (at ${revoked.revokedAt ?? '?'})\n`);
   return 0;
-}
-
-const UNIT_SECONDS: Readonly<Record<string, number>> = { h: 3600, d: 86_400, w: 7 * 86_400, y: 365 * 86_400 };
-
-/** Parses a token lifetime `<whole number><h|d|w|y>` into seconds (a year is 365 days). */
-export function parseLifetime(value: string): number {
-  const match = /^([1-9][0-9]{0,5})([hdwy])$/.exec(value);
-  if (match === null) throw new InvalidArgumentError('expected a whole number and a unit h, d, w or y, e.g. 12h, 30d, 8w, 1y');
-  return Number(match[1]) * UNIT_SECONDS[match[2]!]!;
 }

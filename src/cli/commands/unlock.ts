@@ -1,19 +1,10 @@
-import type { Command } from 'commander';
 import { shortId } from '../../core/ids.js';
 import { formatAge } from '../../engine/repository/lock.js';
 import { removeLocks, type LockReport } from '../../engine/repository/lock-removal.js';
-import { repoCommand, type Runner } from '../command-kit.js';
 import { lockTimingFromEnv, openRepository, type CliContext, type RepoOptions } from '../context.js';
 
 export interface UnlockOptions extends RepoOptions {
   readonly removeAll?: boolean;
-}
-
-/** Adds `ferry unlock [--remove-all]` to the program. */
-export function registerUnlock(program: Command, ctx: CliContext, run: Runner): void {
-  repoCommand(program, 'unlock', 'remove stale locks (of processes that are gone, or not refreshed in time)')
-    .option('--remove-all', 'remove every lock, also those of processes that may still be running')
-    .action((opts: UnlockOptions) => run(unlockCommand(ctx, opts)));
 }
 
 /**

@@ -1,6 +1,3 @@
-import type { Command } from 'commander';
-import { Option } from 'commander';
-import { serviceCommand, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 import { ServiceClient, type ServiceOptions } from '../service-client.js';
 import { resolveStorageAccount, resolveTenant, resolveVault } from '../service-names.js';
@@ -8,26 +5,6 @@ import { writeCredentialsFile } from '../vault-credentials-file.js';
 import { looksLikeRecordId } from '../../service/ids.js';
 
 type Options = ServiceOptions & { readonly json?: boolean; readonly tenant?: string };
-
-/** Adds `ferry vault create|list|credentials` to the program. */
-export function registerVault(program: Command, ctx: CliContext, run: Runner): void {
-  const vault = program.command('vault').description("manage a tenant's vaults");
-  const tenantOption = (): Option => new Option('--tenant <TENANT>', 'the tenant (name or id; optional with a tenant-admin token)');
-  serviceCommand(vault, 'create', 'create a vault in a storage account of the same tenant')
-    .argument('<name>', 'the vault name (unique in the tenant)')
-    .addOption(tenantOption())
-    .addOption(new Option('--storage-account <SA>', 'the storage account (name or id)').makeOptionMandatory())
-    .option('--container <NAME>', "the container (folder) in the storage account; default: the vault's id")
-    .action((name: string, opts: Options & { storageAccount: string; container?: string }) => run(vaultCreateCommand(ctx, name, opts)));
-  serviceCommand(vault, 'list', "list a tenant's vaults")
-    .addOption(tenantOption())
-    .action((opts: Options) => run(vaultListCommand(ctx, opts)));
-  serviceCommand(vault, 'credentials', 'write a vault credentials file: a one-time registration code, valid 48 hours')
-    .argument('<vault>', 'the vault (name or id)')
-    .addOption(tenantOption())
-    .addOption(new Option('--out <FILE>', 'the credentials file to write (mode 0600)').makeOptionMandatory())
-    .action((ref: string, opts: Options & { out: string }) => run(vaultCredentialsCommand(ctx, ref, opts)));
-}
 
 /** `ferry vault create NAME --tenant T --storage-account SA`: --json prints the vault. */
 export async function vaultCreateCommand(ctx: CliContext, name: string, options: Options & { storageAccount: string; container?: string }): Promise<number> {
