@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { UserError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
-import { parseDatabaseUrl, type DatabaseLocation } from '../../service/db/database-location.js';
+import type { DatabaseLocation } from '../../service/db/database-location.js';
 
 export interface ServeOptions {
   /** Mandatory except with `--migrate-only --database URL`. */
