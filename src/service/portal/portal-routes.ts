@@ -193,7 +193,8 @@ export function registerPortalRoutes(app: ApiApp, ctx: ServiceContext, deps: Por
     schema: { params: JobParams },
     handler: async (request, reply) => {
       const form = formOf(request);
-      const values = { carrier: form['carrier'] ?? '', trackingNumber: form['trackingNumber'] ?? '', returnAddress: form['returnAddress'] ?? '' };
+      // Browsers send a textarea's line breaks as CRLF; the address keeps them as LF, as the API takes it.
+      const values = { carrier: form['carrier'] ?? '', trackingNumber: form['trackingNumber'] ?? '', returnAddress: (form['returnAddress'] ?? '').replace(/\r\n?/g, '\n') };
       const parsed = Shipping.safeParse(values);
       const refused = async (errors: ShippingForm['errors'], status: number): Promise<FastifyReply> =>
         sendPage(reply, jobPage(viewerOf(request), await jobPageData(request, request.params.jobId, { form: { values, errors } })), status);
