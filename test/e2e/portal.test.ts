@@ -89,7 +89,8 @@ describe('the portal in Chromium', { skip: missingBrowser ? `${CHROMIUM} is not 
     });
     assert.deepEqual(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), [], `${what}: ${JSON.stringify(violations)}`);
   };
-  const screenshot = (p: Page, name: string): Promise<Buffer> => p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  /** The visible part of the page (small files): docs/screenshots/NAME.png, shown in the README. */
+  const screenshot = (p: Page, name: string): Promise<Buffer> => p.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 
   before(async () => {
     tmp = await makeTempDir('ferry-e2e-portal-');

@@ -20,7 +20,8 @@ export function bytesOf(bytes: number): string {
     value /= 1000;
     unit++;
   }
-  return `${unit === 0 ? value : value.toPrecision(3).replace(/\.?0+$/, '')} ${UNITS[unit]}`;
+  const digits = value.toPrecision(3);
+  return `${unit === 0 ? value : digits.includes('.') ? digits.replace(/\.?0+$/, '') : digits} ${UNITS[unit]}`;
 }
 
 /** A duration in words: `2 d 4 h`, `3 h 12 min`, `45 s`. */
