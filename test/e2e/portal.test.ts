@@ -84,7 +84,7 @@ describe('the portal in Chromium', { skip: missingBrowser ? `${CHROMIUM} is not 
     await p.evaluate(AXE_SOURCE);
     const violations = await p.evaluate(async () => {
       const axe = (globalThis as unknown as { axe: { run: (context: unknown, options: unknown) => Promise<{ violations: { id: string; impact: string; nodes: { target: unknown }[] }[] }> } }).axe;
-      const result = await axe.run(document, { resultTypes: ['violations'] });
+      const result = await axe.run((globalThis as unknown as { document: unknown }).document, { resultTypes: ['violations'] });
       return result.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => JSON.stringify(n.target)).slice(0, 3) }));
     });
     assert.deepEqual(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), [], `${what}: ${JSON.stringify(violations)}`);
@@ -258,7 +258,11 @@ describe('the portal in Chromium', { skip: missingBrowser ? `${CHROMIUM} is not 
     await screenshot(page, 'vault');
     await page.setViewportSize({ width: 390, height: 800 });
     await page.goto(`/jobs/${first.id}`);
-    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling at 390 px');
+    const fits = await page.evaluate(() => {
+      const w = globalThis as unknown as { innerWidth: number; document: { documentElement: { scrollWidth: number } } };
+      return w.document.documentElement.scrollWidth <= w.innerWidth;
+    });
+    assert.ok(fits, 'no sideways scrolling at 390 px');
     await checkAccessibility(page, 'job at phone width');
     await screenshot(page, 'job-phone');
     await page.getByRole('button', { name: 'Sign out' }).click();

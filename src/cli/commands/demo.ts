@@ -15,7 +15,7 @@ export function registerDemo(program: Command, ctx: CliContext, run: Runner): vo
   program
     .command('demo')
     .description('run the whole offline-seeding flow on the embedded default in a temporary folder, narrated step by step')
-    .option('--keep', 'keep the temporary folder (service data, staging, disks, restore) for a look afterwards')
+    .option('--keep', 'keep the temporary folder (service data, staging, disks, restore) and leave the service running, to look at it in the portal')
     .action((opts: DemoCommandOptions) => run(demoCommand(ctx, opts)));
 }
 
@@ -24,7 +24,7 @@ export async function demoCommand(ctx: CliContext, options: DemoCommandOptions):
   const workDir = await mkdtemp(join(tmpdir(), 'ferry-demo-'));
   ctx.stdout.write(`Ferry demo: offline seeding end to end, in ${workDir}\n`);
   try {
-    await runDemo({ workDir, out: ctx.stdout, env: ctx.env });
+    await runDemo({ workDir, out: ctx.stdout, env: ctx.env, keepService: options.keep === true });
   } finally {
     if (options.keep) ctx.stdout.write(`\nkept ${workDir}\n`);
     else await rm(workDir, { recursive: true, force: true });

@@ -106,7 +106,7 @@ describe('portal routes', () => {
     const browser = new Browser(fixture);
     await browser.signIn(world.a.tenantAdminToken);
     await browser.request('GET', `/jobs/${world.jobId}`);
-    for (const form of [{}, { _csrf: 'not-the-token' }]) {
+    for (const form of [{}, { _csrf: 'not-the-token' }] as Record<string, string>[]) {
       const response = await browser.request('POST', `/jobs/${world.jobId}/cancel`, form);
       assert.equal(response.statusCode, 403);
       assert.match(response.body, /security token/);
