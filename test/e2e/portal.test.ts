@@ -229,7 +229,7 @@ describe('the portal in Chromium', { skip: missingBrowser ? `${CHROMIUM} is not 
     assert.match(await log.innerText(), /Disk 1\s+data\/\S+\s+FileNotFound/);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download the error log (CSV)' }).click()]);
     assert.equal(download.suggestedFilename(), 'mail-seed-errors.csv');
-    const csv = await readFile((await download.path())!, 'utf8');
+    const csv = await readFile(await download.path(), 'utf8');
     assert.match(csv, /^time,disk,path,code,message\r\n"[^"]+","1","data\/[0-9a-f]{2}\/[0-9a-f]{64}","FileNotFound","the file is not on the disk"\r\n$/);
     await checkAccessibility(page, 'job with errors');
     await screenshot(page, 'job-errors');

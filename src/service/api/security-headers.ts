@@ -26,8 +26,8 @@ export const PORTAL_CSP =
  * Adds the security headers to every answer fastify sends, errors and 404s included (an `onSend` hook, so
  * answers from the access-control hook and the error handler get them too):
  * `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, a CSP allowing nothing (`frame-ancestors
- * 'none'`), `Referrer-Policy: no-referrer`, `Cross-Origin-Resource-Policy: same-origin`,
- * (on the portal's pages PORTAL_CSP instead), `Cache-Control: no-store` unless the route chose its own, and with `hsts` (the service speaks TLS)
+ * 'none'`; PORTAL_CSP on the portal's routes), `Referrer-Policy: no-referrer`, `Cross-Origin-Resource-Policy: same-origin`,
+ * `Cache-Control: no-store` unless the route chose its own, and with `hsts` (the service speaks TLS)
  * `Strict-Transport-Security: max-age=31536000`. Not HSTS over plain HTTP: browsers ignore it there, and a
  * proxy that terminates TLS (`--insecure-http`) sets its own.
  *
