@@ -21,3 +21,21 @@ describe('portal formatting', () => {
     assert.equal(html`<p title="${name}">${name}${html`<b>ok</b>`}${[1, null, false, undefined]}</p>`.text, `<p title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;<b>ok</b>1</p>`);
   });
 });
+
+describe('backup history chart', () => {
+  it('draws one pair of bars per run, oldest first, hatched when the run failed, with a text alternative', async () => {
+    const { backupChart } = await import('./pages/backup-chart.js');
+    const run = (startedAt: string, minutes: number, bytesAdded: number, status: 'succeeded' | 'failed') => ({
+      id: startedAt, vaultId: 'v', machineId: 'm', recordedAt: startedAt, forgottenAt: null, startedAt,
+      finishedAt: new Date(Date.parse(startedAt) + minutes * 60_000).toISOString(), status, snapshotId: null,
+      filesProcessed: 1, bytesRead: bytesAdded, bytesAdded, errorCount: 0, errors: [], trigger: 'manual' as const,
+    });
+    const svg = backupChart([run('2026-11-26T01:00:00.000Z', 10, 500, 'failed'), run('2026-11-25T01:00:00.000Z', 20, 1000, 'succeeded')]).text;
+    assert.match(svg, /role="img" aria-labelledby="chart-title"/);
+    assert.match(svg, /<title id="chart-title">Backup history of 2 runs: at most 1 KB added and 20 min 0 s per run<\/title>/);
+    const titles = [...svg.matchAll(/<g><title>([^<]+)<\/title>/g)].map((m) => m[1]);
+    assert.deepEqual(titles, ['2026-11-25 01:00 UTC: succeeded, 1 KB added in 20 min 0 s', '2026-11-26 01:00 UTC: failed, 500 B added in 10 min 0 s']);
+    assert.equal([...svg.matchAll(/fill="url\(#failed\)"/g)].length, 2, 'both bars of the failed run are hatched');
+    assert.match(backupChart([]).text, /No backup runs reported yet/);
+  });
+});
