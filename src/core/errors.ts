@@ -79,7 +79,7 @@ export class AuthenticationError extends UserError {
 
 /** The credential is valid but its role may not do this (a resource of another tenant is a `NotFoundError`). */
 export class ForbiddenError extends UserError {
-  override readonly code = 'FORBIDDEN';
+  override readonly code: string = 'FORBIDDEN';
 }
 
 /** The operation was cancelled by a signal (exit 130). */

@@ -27,6 +27,8 @@ import { registerTokenRoutes } from './api/tokens.js';
 import { registerVaultObjectRoutes } from './api/vault-objects.js';
 import { registerVaultRoutes } from './api/vaults.js';
 import { registerAuditRoutes } from './api/audit.js';
+import { registerPortalLinkRoutes } from './api/portal-links.js';
+import { registerPortalRoutes } from './portal/portal-routes.js';
 import { auditObjectRemoval } from './audit/object-removals.js';
 import { BackendIsolation } from './backend-isolation.js';
 import type { BackendLocation, ObjectCopier } from './backend-location.js';
@@ -141,6 +143,8 @@ export function buildServer(options: ServerOptions): FerryServer {
   const objectDeps = { lockOwnership: dbLockOwnership(ctx), onBytesStored: (bytes: number) => ctx.metrics.addStoredBytes(bytes) };
   registerVaultObjectRoutes(app, { ...objectDeps, objectProvenance: dbObjectProvenance(ctx), resolveVault: resolveVaultForObjects, onRemove: auditObjectRemoval });
   registerImportObjectRoutes(app, objectDeps);
+  registerPortalLinkRoutes(app, ctx);
+  registerPortalRoutes(app, ctx, { apiRoutes: [...routes], throttle: authThrottle });
   return { app, ctx, routes };
 }
 

@@ -13,7 +13,7 @@ export async function demoCommand(ctx: CliContext, options: DemoCommandOptions):
   const workDir = await mkdtemp(join(tmpdir(), 'ferry-demo-'));
   ctx.stdout.write(`Ferry demo: offline seeding end to end, in ${workDir}\n`);
   try {
-    await runDemo({ workDir, out: ctx.stdout, env: ctx.env });
+    await runDemo({ workDir, out: ctx.stdout, env: ctx.env, keepService: options.keep === true });
   } finally {
     if (options.keep) ctx.stdout.write(`\nkept ${workDir}\n`);
     else await rm(workDir, { recursive: true, force: true });

@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { listStagingFiles } from '../../seed/staging-files.js';
@@ -25,6 +25,8 @@ export interface DemoOptions {
   readonly out: NodeJS.WritableStream;
   /** The environment the demo's commands start from. */
   readonly env: NodeJS.ProcessEnv;
+  /** Leave the service running at the end (its output goes to workDir/service.log), for a look at the portal. */
+  readonly keepService?: boolean;
 }
 
 interface SnapshotListing {
@@ -58,13 +60,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   await writeSampleTree(dir('file-server'));
 
   say('The service starts (embedded default: SQLite and local files, nothing to install)');
-  const serve = runner.spawnLongRunning('admin', ['serve', '--data-dir', dir('service'), '--listen', '127.0.0.1:0']);
+  const serveArgs = ['serve', '--data-dir', dir('service'), '--listen', '127.0.0.1:0', '--shipping-address', 'Ferry demo datacenter\\nDock 1\\nHarbour Road 1'];
+  const log = options.keepService ? await open(dir('service.log'), 'a') : undefined;
+  const serve = runner.spawnLongRunning('admin', serveArgs, log?.fd);
+  let keep = false;
   try {
-    const url = await serviceUrl(serve);
+    const url = log !== undefined ? await serviceUrlFromLog(dir('service.log'), serve) : await serviceUrl(serve);
     const adminToken = (await readFile(join(dir('service'), 'admin.token'), 'utf8')).trim();
     for (const role of ['admin', 'datacenter'] as const) runner.setEnv(role, 'FERRY_SERVER', url);
     runner.setEnv('admin', 'FERRY_TOKEN', adminToken);
     note(`the service listens on ${url}; its first admin token is in ${join(dir('service'), 'admin.token')}`);
+    note(`the portal is at ${url}/ : sign in with a token, or once with ${url}${await signInLink(url, adminToken)} (valid 15 minutes)`);
 
     say('The admin creates a tenant, a storage account and a vault, and a credentials file for the file server');
     await runner.show('admin', ['tenant', 'create', 'acme']);
@@ -121,9 +127,34 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await runner.show('admin', ['job', 'show', JOB]);
 
     options.out.write(`\nThe whole offline-seeding flow worked. The service ran at ${url}.\n`);
+    if (options.keepService) {
+      options.out.write(`\nThe service keeps running (process ${serve.pid ?? '?'}, log in ${dir('service.log')}): stop it with kill ${serve.pid ?? ''}\n`);
+      options.out.write(`The portal: ${url}/\nSign in once (valid 15 minutes): ${url}${await signInLink(url, adminToken)}\n`);
+      serve.unref();
+      keep = true;
+    }
   } finally {
-    await stopService(serve);
+    await log?.close();
+    if (!keep) await stopService(serve);
   }
+}
+
+/** A one-time portal sign-in link (its path) for the token: POST /v1/portal/sign-in-links. */
+async function signInLink(url: string, token: string): Promise<string> {
+  const response = await fetch(`${url}/v1/portal/sign-in-links`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  if (!response.ok) throw new UserError(`the service refused a portal sign-in link: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { path: string }).path;
+}
+
+/** Like {@link serviceUrl} for a service whose output goes to `logFile`: reads the file until the URL is in it. */
+async function serviceUrlFromLog(logFile: string, serve: ChildProcess): Promise<string> {
+  for (let waited = 0; waited < 20_000; waited += 100) {
+    const url = /listening on (http:\/\/\S+)/.exec(await readFile(logFile, 'utf8'))?.[1];
+    if (url !== undefined) return url;
+    if (serve.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new UserError(`ferry serve printed no URL within 20 s: see ${logFile}`);
 }
 
 /** Stops `ferry serve` and waits until it has exited (its data folder is removed next). */

@@ -40,9 +40,13 @@ export class DemoRunner {
     return (await this.#run(role, args, 'pipe')).stdout;
   }
 
-  /** Starts a long-running command (ferry serve); the caller stops it. */
-  spawnLongRunning(role: DemoRole, args: readonly string[]): ChildProcess {
+  /**
+   * Starts a long-running command (ferry serve); the caller stops it. With `logFd` its output goes to that
+   * file and it runs in its own process group, so it can outlive the demo (`--keep`).
+   */
+  spawnLongRunning(role: DemoRole, args: readonly string[], logFd?: number): ChildProcess {
     this.#echo(role, args);
+    if (logFd !== undefined) return spawn(process.execPath, [FERRY_BIN, ...args], { env: this.#env[role], stdio: ['ignore', logFd, logFd], detached: true });
     return spawn(process.execPath, [FERRY_BIN, ...args], { env: this.#env[role], stdio: ['ignore', 'pipe', 'pipe'] });
   }
 

@@ -131,6 +131,6 @@ export function registerDemo(program: Command, ctx: CliContext, run: Runner): vo
   program
     .command('demo')
     .description('run the whole offline-seeding flow on the embedded default in a temporary folder, narrated step by step')
-    .option('--keep', 'keep the temporary folder (service data, staging, disks, restore) for a look afterwards')
+    .option('--keep', 'keep the temporary folder (service data, staging, disks, restore) and leave the service running, to look at it in the portal')
     .action((opts: DemoCommandOptions) => run(import('../commands/demo.js').then((m) => m.demoCommand(ctx, opts))));
 }

@@ -8,6 +8,10 @@ import {
   everyone,
   matrixCoverage,
   matrixRequest,
+  MATRIX_CSRF,
+  portalForm,
+  portalMatrixRequest,
+  portalPage,
   routeKey,
   type Expectations,
   type MatrixTable,
@@ -86,6 +90,13 @@ async function storeImportObject(fixture: ServiceFixture, w: World): Promise<voi
     await storage.close();
   }
 }
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const CSRF = `_csrf=${MATRIX_CSRF}`;
+/** Portal rows: every caller with a token 403 unless given (agents never get in: their tokens open no session). */
+const noPortal = { admin: 403, tenantAdmin: 403, otherTenantAdmin: 403, agent: 403, otherTenantAgent: 403, job: 403, operator: 403 };
+/** Every role that signs in to the portal gets `status`; agents 403. */
+const portalRoles = (status: number) => ({ ...noPortal, admin: status, tenantAdmin: status, otherTenantAdmin: status, job: status, operator: status });
 
 /**
  * The authorization matrix: for every route the service registers, the status every caller gets. The
@@ -297,6 +308,52 @@ const MATRIX: MatrixTable = {
   },
   // An agent may remove only lock objects its own machine saved.
   'DELETE /v1/vaults/:vaultId/objects/*': { params: objectParams(OBJECT_KEY), setup: storeObject, expect: objectAccess(204, 403) },
+  'POST /v1/portal/sign-in-links': {
+    expect: authenticated({ admin: 201, tenantAdmin: 201, otherTenantAdmin: 201, agent: 403, otherTenantAgent: 403, job: 201, operator: 201 }),
+  },
+
+  // The portal: a session cookie instead of the header (portalMatrixRequest); forms carry the session's CSRF token.
+  'GET /portal/assets/portal.css': { expect: everyone(200) },
+  'GET /portal/assets/portal.js': { expect: everyone(200) },
+  'GET /sign-in': { expect: everyone(200) },
+  'POST /sign-in': {
+    headers: { ...FORM, cookie: 'ferry-sign-in=matrix' },
+    body: (w) => `_csrf=matrix&token=${w.a.tenantAdminToken}`,
+    expect: everyone(303),
+  },
+  'GET /sign-in/:code': { params: () => ({ code: 'A'.repeat(43) }), expect: everyone(200) },
+  // An unknown link signs nobody in, whoever follows it.
+  'POST /sign-in/:code': { params: () => ({ code: 'A'.repeat(43) }), headers: { ...FORM, cookie: 'ferry-sign-in=matrix' }, body: () => '_csrf=matrix', expect: everyone(401) },
+  'POST /sign-out': { headers: FORM, body: () => CSRF, expect: portalForm(portalRoles(303)) },
+  'GET /': { expect: portalPage(portalRoles(303)) },
+  'GET /jobs': { expect: portalPage({ ...noPortal, admin: 200, tenantAdmin: 200, otherTenantAdmin: 200, operator: 200 }) },
+  'GET /jobs/:jobId': { params: jobParams, expect: portalPage({ ...noPortal, admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, job: 200, operator: 200 }) },
+  'GET /jobs/:jobId/errors.csv': { params: jobParams, expect: portalPage({ ...noPortal, admin: 200, tenantAdmin: 200, otherTenantAdmin: 404, job: 200, operator: 200 }) },
+  'POST /jobs/:jobId/shipping': {
+    params: jobParams,
+    headers: FORM,
+    body: () => `${CSRF}&carrier=DHL&trackingNumber=JD+0146&returnAddress=Acme+IT`,
+    setup: async (fixture, w) => void (await prepareDisks(fixture, w.jobId, 1)),
+    expect: portalForm({ ...noPortal, admin: 303, tenantAdmin: 303, otherTenantAdmin: 404 }),
+  },
+  'POST /jobs/:jobId/cancel': { params: jobParams, headers: FORM, body: () => CSRF, expect: portalForm({ ...noPortal, admin: 303, tenantAdmin: 303, otherTenantAdmin: 404 }) },
+  'GET /vaults': { expect: portalPage({ ...noPortal, admin: 200, tenantAdmin: 200, otherTenantAdmin: 200 }) },
+  'GET /vaults/:vaultId': { params: vaultParams, expect: portalPage({ ...noPortal, admin: 200, tenantAdmin: 200, otherTenantAdmin: 404 }) },
+  'GET /datacenter': { expect: portalPage({ ...noPortal, admin: 200, operator: 200 }) },
+  'GET /admin/tenants': { expect: portalPage({ ...noPortal, admin: 200, tenantAdmin: 200, otherTenantAdmin: 200 }) },
+  'GET /admin/tokens': { expect: portalPage({ ...noPortal, admin: 200, tenantAdmin: 200, otherTenantAdmin: 200 }) },
+  'POST /admin/tokens': {
+    headers: FORM,
+    body: (w) => `${CSRF}&role=tenant-admin&tenantId=${w.a.tenantId}`,
+    expect: portalForm({ ...noPortal, admin: 201, tenantAdmin: 201, otherTenantAdmin: 404 }),
+  },
+  'POST /admin/tokens/:tokenId/revoke': {
+    params: (w) => ({ tokenId: w.a.agentTokenId }),
+    headers: FORM,
+    body: () => CSRF,
+    expect: portalForm({ ...noPortal, admin: 303, tenantAdmin: 303, otherTenantAdmin: 404 }),
+  },
+  'GET /admin/audit': { expect: portalPage({ ...noPortal, admin: 200, tenantAdmin: 200, otherTenantAdmin: 200 }) },
 };
 
 describe('authorization matrix: every route × every caller', () => {
@@ -343,7 +400,9 @@ describe('authorization matrix: every route × every caller', () => {
         try {
           const world = await buildWorld(fixture);
           await row.setup?.(fixture, world);
-          const response = await fixture.app.inject(matrixRequest(route, row, world, caller));
+          const request = matrixRequest(route, row, world, caller);
+          const portal = route.portal !== undefined && route.access !== 'public';
+          const response = await fixture.app.inject(portal ? await portalMatrixRequest(fixture, world, caller, request) : request);
           if (response.statusCode !== row.expect[caller]) {
             failures.push(`${routeKey(route)} as ${caller}: got ${response.statusCode}, expected ${row.expect[caller]} (${response.body.slice(0, 160)})`);
           }

@@ -11,6 +11,7 @@ import {
   UserError,
 } from '../../core/errors.js';
 import { isUnstorableText } from '../db/constraint-errors.js';
+import { errorPage } from '../portal/pages/sign-in-pages.js';
 import { TooManyFailedAuthenticationsError } from './auth-throttle.js';
 
 /** The JSON body of every error the API answers. */
@@ -59,6 +60,12 @@ export function installErrorHandler(app: FastifyInstance): void {
     const { status, body } = toApiError(error);
     if (status === 500) request.log.error({ err: error }, 'request failed');
     if (error instanceof TooManyFailedAuthenticationsError) reply.header('retry-after', String(error.retryAfterSeconds));
+    // A portal page answers errors as pages; a page that needs a session sends the browser to sign in.
+    const portal = request.routeOptions.config?.portal;
+    if (portal === 'page' || portal === 'csv') {
+      if (status === 401 && request.method === 'GET') return reply.redirect('/sign-in', 303);
+      return reply.status(status).type('text/html; charset=utf-8').send(errorPage(status, body.message).text);
+    }
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) =>

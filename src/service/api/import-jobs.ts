@@ -19,12 +19,12 @@ import { Container, RecordId, ResourceName, TenantParams, Timestamp, VaultParams
 
 const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
-/** One line of printable text (no control characters), trimmed. */
-const Line = (max: number) =>
+/** One line of printable text (no control characters), trimmed; `what` names it in the message when it is empty. */
+const Line = (max: number, what: string) =>
   z
     .string()
     .trim()
-    .min(1)
+    .min(1, `enter ${what}`)
     .max(max)
     .regex(/^[^\p{Cc}]+$/u, 'no control characters');
 
@@ -92,13 +92,18 @@ const DiskRegistration = z.strictObject({
     .refine((key) => Buffer.from(key, 'base64').length === 32, 'the disk key is the base64 of 32 bytes'),
 });
 
-const Shipping = z.strictObject({
-  carrier: Line(64),
-  trackingNumber: z.string().trim().refine(isValidTrackingNumber, 'a tracking number is 1-64 ASCII letters, digits, spaces, "-" and "."'),
+/** Carrier, tracking number and return address, as the API and the portal's shipping form take them. */
+export const Shipping = z.strictObject({
+  carrier: Line(64, 'the carrier'),
+  trackingNumber: z
+    .string()
+    .trim()
+    .min(1, 'enter the tracking number')
+    .refine((value) => value === '' || isValidTrackingNumber(value), 'a tracking number is 1-64 ASCII letters, digits, spaces, "-" and "."'),
   returnAddress: z
     .string()
     .trim()
-    .min(1)
+    .min(1, 'enter the return address')
     .max(1000)
     .regex(/^(?:[^\p{Cc}]|\n)+$/u, 'no control characters but line breaks'),
 });

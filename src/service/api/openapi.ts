@@ -16,11 +16,12 @@ export interface OpenApiDocument {
 /**
  * The OpenAPI document of `routes`, made from the same zod schemas that validate requests (so it cannot
  * drift from what the server accepts): path and query parameters, JSON bodies, responses, and for each
- * operation the roles allowed (`x-ferry-access`) and whether it needs a bearer token.
+ * operation the roles allowed (`x-ferry-access`) and whether it needs a bearer token. The portal's pages
+ * (`route.portal`) are for browsers, not part of the API: they are left out.
  */
 export function buildOpenApiDocument(routes: readonly RegisteredRoute[], version: string): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of routes) {
+  for (const route of routes.filter((r) => r.portal === undefined)) {
     const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
     const schema = (route.schema ?? {}) as Record<string, unknown>;
     const operation: Record<string, unknown> = {

@@ -5,6 +5,8 @@ import type { AuthThrottle } from './auth-throttle.js';
 import type { Role } from '../auth/roles.js';
 import { principalForSecret } from '../auth/token-store.js';
 import type { ServiceContext } from '../context.js';
+import { sessionCookie } from '../portal/portal-cookies.js';
+import { checkCsrfToken, sessionOf, type PortalSession } from '../portal/portal-sessions.js';
 
 /**
  * Who may call a route, declared as data on the route (`config.access`): `'public'` (no token read at
@@ -13,16 +15,27 @@ import type { ServiceContext } from '../context.js';
  */
 export type RouteAccess = 'public' | readonly Role[];
 
+/** What a portal route answers (see `config.portal`). */
+export type PortalAnswer = 'page' | 'csv' | 'asset';
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Required on every route: the one onRequest hook enforces it; a route without it fails to register. */
     access?: RouteAccess;
     /** One line for the OpenAPI document. */
     summary?: string;
+    /**
+     * Set on the portal's routes (service/portal/): they authenticate by the session cookie, never by an
+     * Authorization header, their forms must carry the session's CSRF token, and they answer an HTML
+     * `page` (errors too), `csv` or a static `asset`. Absent on the API's routes, which read only the header.
+     */
+    portal?: PortalAnswer;
   }
   interface FastifyRequest {
     /** Set by the access hook on every non-public route; null on public routes. */
     principal: Principal | null;
+    /** The portal session a portal route was called in; null elsewhere. */
+    portalSession: PortalSession | null;
   }
 }
 
@@ -33,6 +46,8 @@ export interface RegisteredRoute {
   readonly access: RouteAccess;
   readonly summary: string;
   readonly schema: RouteOptions['schema'];
+  /** Set on the portal's routes (session cookie, HTML): not part of the API or its OpenAPI document. */
+  readonly portal?: PortalAnswer;
 }
 
 /** A request named a credential in its URL; it is refused and the value is never logged. */
@@ -52,12 +67,14 @@ const CREDENTIAL_PARAMETERS = new Set(['token', 'access_token', 'accesstoken', '
  */
 export function installAccessControl(app: FastifyInstance, ctx: ServiceContext, routes: RegisteredRoute[], throttle?: AuthThrottle): void {
   app.decorateRequest('principal', null);
+  app.decorateRequest('portalSession', null);
   app.addHook('onRoute', (route) => {
     const access = route.config?.access;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (access === undefined) throw new Error(`route ${methods.join(',')} ${route.url} declares no config.access`);
     for (const method of methods) {
-      routes.push({ method, url: route.url, access, summary: route.config?.summary ?? '', schema: route.schema });
+      const portal = route.config?.portal;
+      routes.push({ method, url: route.url, access, summary: route.config?.summary ?? '', schema: route.schema, ...(portal !== undefined ? { portal } : {}) });
     }
   });
   app.addHook('onRequest', async (request) => {
@@ -65,8 +82,9 @@ export function installAccessControl(app: FastifyInstance, ctx: ServiceContext, 
     const access = request.routeOptions.config.access;
     // No route matched: the not-found handler answers 404 without looking at credentials.
     if (access === undefined || access === 'public') return;
-    const principal = await authenticate(ctx, request).catch(async (err: unknown) => {
-      if (err instanceof AuthenticationError) await throttle?.failed(request, bearerCredential(request));
+    const portal = request.routeOptions.config.portal !== undefined;
+    const principal = await (portal ? authenticateSession(ctx, request) : authenticate(ctx, request)).catch(async (err: unknown) => {
+      if (err instanceof AuthenticationError) await throttle?.failed(request, portal ? undefined : bearerCredential(request));
       throw err;
     });
     if (!access.includes(principal.role)) {
@@ -74,6 +92,23 @@ export function installAccessControl(app: FastifyInstance, ctx: ServiceContext, 
     }
     request.principal = principal;
   });
+  // A portal form's body is parsed by now: one that changes something must carry its session's CSRF token.
+  app.addHook('preValidation', async (request) => {
+    if (request.portalSession === null || request.method === 'GET' || request.method === 'HEAD') return;
+    checkCsrfToken(request.portalSession, (request.body as Record<string, unknown> | undefined)?.['_csrf']);
+  });
+}
+
+/**
+ * The principal of the request's portal session cookie (portal routes only): reads nothing else, not the
+ * Authorization header. `AuthenticationError` when there is no cookie, no such session, it ended, or its
+ * token no longer works. Sets `request.portalSession`.
+ */
+async function authenticateSession(ctx: ServiceContext, request: FastifyRequest): Promise<Principal> {
+  const secret = sessionCookie(request);
+  if (secret === undefined) throw new AuthenticationError('sign in to see this page');
+  request.portalSession = await sessionOf(ctx, secret);
+  return request.portalSession.principal;
 }
 
 /**

@@ -116,7 +116,23 @@ export async function principalForSecret(deps: Pick<TokenDeps, 'db' | 'clock'>, 
     throw new AuthenticationError('the bearer token is not a Ferry token (they start with fry_)');
   }
   const row = await deps.db.selectFrom('tokens').selectAll().where('token_hash', '=', hashSecret(secret)).executeTakeFirst();
-  if (row === undefined || row.role !== kind || !isRole(row.role)) throw new AuthenticationError('unknown token: create a new one');
+  if (row === undefined || row.role !== kind) throw new AuthenticationError('unknown token: create a new one');
+  return principalOfRow(deps, row);
+}
+
+/**
+ * The principal of the token with this id, checked exactly like {@link principalForSecret} checks a secret
+ * (revoked, expired, ended job): how a portal session, which keeps the id of the token it was opened with,
+ * authenticates each request. `AuthenticationError` for an unknown id.
+ */
+export async function principalForTokenId(deps: Pick<TokenDeps, 'db' | 'clock'>, tokenId: string): Promise<Principal> {
+  const row = await deps.db.selectFrom('tokens').selectAll().where('id', '=', tokenId).executeTakeFirst();
+  if (row === undefined) throw new AuthenticationError('unknown token: create a new one');
+  return principalOfRow(deps, row);
+}
+
+async function principalOfRow(deps: Pick<TokenDeps, 'db' | 'clock'>, row: TokensTable): Promise<Principal> {
+  if (!isRole(row.role)) throw new AuthenticationError('unknown token: create a new one');
   if (row.revoked_at !== null) throw await revokedError(deps.db, row, row.revoked_at);
   if (row.expires_at <= isoTime(deps.clock.now())) {
     throw new TokenExpiredError(

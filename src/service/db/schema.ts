@@ -29,6 +29,8 @@ export interface ServiceTables {
   job_adoptions: JobAdoptionsTable;
   audit_records: AuditRecordsTable;
   service_keys: ServiceKeysTable;
+  portal_sessions: PortalSessionsTable;
+  portal_sign_in_links: PortalSignInLinksTable;
 }
 
 export interface TenantsTable {
@@ -316,4 +318,27 @@ export interface ServiceKeysTable {
   /** ServiceKey.id: 16 hex digits. */
   id: string;
   created_at: string;
+}
+
+/** A signed-in portal session (the browser holds the secret in a cookie); ends with its token or at `expires_at`. */
+export interface PortalSessionsTable {
+  /** SHA-256 (hex) of the session secret; the secret itself is never stored. */
+  id_hash: string;
+  /** The token it was opened with: every request is checked against it (revoked, expired, ended job). */
+  token_id: string;
+  /** The value every form of the session must send back (`_csrf`). */
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+}
+
+/** A one-time sign-in link (`ferry portal link`, `ferry demo`): opens one session with its token, once. */
+export interface PortalSignInLinksTable {
+  /** SHA-256 (hex) of the code in the link. */
+  code_hash: string;
+  token_id: string;
+  created_at: string;
+  expires_at: string;
+  /** When it was used; a used link opens nothing. */
+  used_at: string | null;
 }

@@ -1,5 +1,7 @@
 import type { InjectOptions } from 'fastify';
 import type { RegisteredRoute } from '../api/route-access.js';
+import { hashSecret } from '../auth/secret-format.js';
+import { isoTime } from '../ids.js';
 import type { ServiceFixture } from './service-fixture.js';
 import type { World } from './world.js';
 
@@ -125,4 +127,40 @@ export function matrixRequest(route: RegisteredRoute, row: MatrixRow, world: Wor
     headers: { ...headersOf(world, caller), ...row.headers },
     ...(body !== undefined ? { payload: body as InjectOptions['payload'] } : {}),
   };
+}
+
+/** The CSRF token of every session {@link portalMatrixRequest} makes: portal form rows send it as `_csrf`. */
+export const MATRIX_CSRF = 'matrix-csrf-token';
+
+/** A portal page's row: callers without a working token are sent to sign in (303), the others get what is given. */
+export function portalPage(statuses: Omit<Expectations, 'anonymous' | 'expired' | 'revoked' | 'malformed' | 'endedJob'>): Expectations {
+  return { ...statuses, anonymous: 303, expired: 303, revoked: 303, malformed: 303, endedJob: 303 };
+}
+
+/** A portal form's row: callers without a working token get 401 (a page saying so), the others what is given. */
+export function portalForm(statuses: Omit<Expectations, 'anonymous' | 'expired' | 'revoked' | 'malformed' | 'endedJob'>): Expectations {
+  return { ...statuses, anonymous: 401, expired: 401, revoked: 401, malformed: 401, endedJob: 401 };
+}
+
+/**
+ * A portal route's request: the caller's credential moves from the Authorization header (which the portal
+ * never reads) into a session cookie. The session is written straight into the database for the caller's
+ * token, whatever its state or role (an agent's, an expired one's), so the matrix shows what the access
+ * hook decides even for sessions sign-in would not open; its CSRF token is MATRIX_CSRF.
+ */
+export async function portalMatrixRequest(fixture: ServiceFixture, world: World, caller: Caller, request: InjectOptions): Promise<InjectOptions> {
+  const headers = { ...(request.headers as Record<string, string>) };
+  const bearer = headers['authorization']?.replace(/^Bearer /, '');
+  delete headers['authorization'];
+  if (bearer === undefined) return { ...request, headers };
+  const token = await fixture.db.selectFrom('tokens').select('id').where('token_hash', '=', hashSecret(bearer)).executeTakeFirst();
+  const secret = `matrix-session-${caller}`;
+  if (token !== undefined) {
+    const now = fixture.clock.now();
+    await fixture.db
+      .insertInto('portal_sessions')
+      .values({ id_hash: hashSecret(secret), token_id: token.id, csrf_token: MATRIX_CSRF, created_at: isoTime(now), expires_at: isoTime(now + 3_600_000) })
+      .execute();
+  }
+  return { ...request, headers: { ...headers, cookie: `ferry-session=${secret}` } };
 }

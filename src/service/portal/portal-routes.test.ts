@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { LightMyRequestResponse } from 'fastify';
+import { driveJob, prepareDisks } from '../testing/import-job-fixtures.js';
+import { startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
+import { buildWorld, type World } from '../testing/world.js';
+import { revokeToken } from '../auth/token-store.js';
+import { principalForSecret } from '../auth/token-store.js';
+import { createSignInLink, SESSION_LIFETIME_MS } from './portal-sessions.js';
+import { createVault } from '../resources/vaults.js';
+import { createImportJob, getImportJob } from '../resources/import-jobs.js';
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+/** A browser of the portal, as far as inject() goes: keeps its cookies, finds each page's form token. */
+class Browser {
+  readonly cookies = new Map<string, string>();
+  constructor(private readonly fixture: ServiceFixture) {}
+  csrf = '';
+
+  async request(method: 'GET' | 'POST', url: string, form?: Record<string, string>): Promise<LightMyRequestResponse> {
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const response = await this.fixture.app.inject({
+      method,
+      url,
+      headers: { ...(cookie !== '' ? { cookie } : {}), ...(form !== undefined ? FORM : {}) },
+      ...(form !== undefined ? { payload: new URLSearchParams(form).toString() } : {}),
+    });
+    for (const set of ([] as string[]).concat(response.headers['set-cookie'] ?? [])) {
+      const [pair] = set.split(';');
+      const [name, value] = pair!.split('=') as [string, string];
+      if (value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
+    if (token !== undefined) this.csrf = token;
+    return response;
+  }
+
+  async signIn(token: string): Promise<LightMyRequestResponse> {
+    await this.request('GET', '/sign-in');
+    return this.request('POST', '/sign-in', { _csrf: this.csrf, token });
+  }
+}
+
+describe('portal routes', () => {
+  let fixture: ServiceFixture;
+  let world: World;
+  before(async () => {
+    fixture = await startServiceFixture();
+    world = await buildWorld(fixture);
+  });
+  after(() => fixture.close());
+
+  it('signs in with a token into an HttpOnly, SameSite=Strict, expiring session cookie', async () => {
+    const browser = new Browser(fixture);
+    const response = await browser.signIn(world.a.tenantAdminToken);
+    assert.equal(response.statusCode, 303);
+    assert.equal(response.headers.location, '/');
+    const set = ([] as string[]).concat(response.headers['set-cookie'] ?? []).find((c) => c.startsWith('ferry-session='))!;
+    assert.match(set, /; Path=\/; HttpOnly; SameSite=Strict; Max-Age=28800$/);
+    assert.equal(SESSION_LIFETIME_MS, 28_800_000);
+    assert.ok(!set.includes(world.a.tenantAdminToken), 'the cookie is not the token');
+    const jobs = await browser.request('GET', '/jobs');
+    assert.equal(jobs.statusCode, 200);
+    assert.match(jobs.body, /<html lang="en">/);
+    assert.match(jobs.headers['content-security-policy'] as string, /script-src 'self'/);
+  });
+
+  it('refuses a sign-in form without its cookie, an agent token, and a wrong token (counted by the throttle)', async () => {
+    const browser = new Browser(fixture);
+    await browser.request('GET', '/sign-in');
+    browser.cookies.clear();
+    assert.equal((await browser.request('POST', '/sign-in', { _csrf: browser.csrf, token: world.a.tenantAdminToken })).statusCode, 403);
+    const agent = await new Browser(fixture).signIn(world.a.agentToken);
+    assert.equal(agent.statusCode, 401);
+    assert.match(agent.body, /agent token does not sign in to the portal/);
+    assert.equal((await new Browser(fixture).signIn('fry_ten_wrong')).statusCode, 401);
+  });
+
+  it('ends the session when its token is revoked, when it expires, and at sign-out', async () => {
+    const tenantAdmin = await fixture.token({ role: 'tenant-admin', tenantId: world.a.tenantId });
+    const browser = new Browser(fixture);
+    await browser.signIn(tenantAdmin.token);
+    assert.equal((await browser.request('GET', '/jobs')).statusCode, 200);
+    await revokeToken(fixture.ctx, tenantAdmin.id);
+    const after = await browser.request('GET', '/jobs');
+    assert.equal(after.statusCode, 303);
+    assert.equal(after.headers.location, '/sign-in');
+
+    const expiring = new Browser(fixture);
+    await expiring.signIn(world.a.tenantAdminToken);
+    fixture.clock.advance(SESSION_LIFETIME_MS);
+    assert.equal((await expiring.request('GET', '/jobs')).statusCode, 303);
+
+    const leaving = new Browser(fixture);
+    await leaving.signIn(world.a.tenantAdminToken);
+    const page = await leaving.request('GET', '/jobs');
+    const session = leaving.cookies.get('ferry-session')!;
+    assert.equal((await leaving.request('POST', '/sign-out', { _csrf: leaving.csrf })).headers.location, '/sign-in');
+    leaving.cookies.set('ferry-session', session);
+    assert.equal((await leaving.request('GET', '/jobs')).statusCode, 303, `the session is gone on the service too (${page.statusCode})`);
+  });
+
+  it('refuses every form without the session\'s CSRF token', async () => {
+    const browser = new Browser(fixture);
+    await browser.signIn(world.a.tenantAdminToken);
+    await browser.request('GET', `/jobs/${world.jobId}`);
+    for (const form of [{}, { _csrf: 'not-the-token' }] as Record<string, string>[]) {
+      const response = await browser.request('POST', `/jobs/${world.jobId}/cancel`, form);
+      assert.equal(response.statusCode, 403);
+      assert.match(response.body, /security token/);
+    }
+    const ok = await browser.request('POST', `/jobs/${world.jobId}/cancel`, { _csrf: browser.csrf });
+    assert.equal(ok.statusCode, 303);
+  });
+
+  it('shows the service\'s refusals of the shipping form next to their fields', async () => {
+    const f = await startServiceFixture();
+    try {
+      const w = await buildWorld(f);
+      await prepareDisks(f, w.jobId, 1);
+      const browser = new Browser(f);
+      await browser.signIn(w.a.tenantAdminToken);
+      await browser.request('GET', `/jobs/${w.jobId}`);
+      const missing = await browser.request('POST', `/jobs/${w.jobId}/shipping`, { _csrf: browser.csrf, carrier: ' ', trackingNumber: 'JD 1', returnAddress: 'Acme' });
+      assert.equal(missing.statusCode, 400);
+      assert.match(missing.body, /<p id="carrier-error" class="field-error">enter the carrier<\/p>/);
+      assert.match(missing.body, /id="carrier" name="carrier" value=" " required aria-describedby="carrier-hint carrier-error" aria-invalid="true"/);
+      // Another job (of tenant B) holds the tracking number: refused next to the field, and the values stay.
+      // (The address has a browser's CRLF line breaks: taken as line breaks, not refused as control characters.)
+      const admin = await principalForSecret(f.ctx, w.adminToken);
+      const vault = await createVault(f.ctx, admin, w.b.tenantId, { name: 'second', storageAccountId: w.b.storageAccountId });
+      const holder = await createImportJob(f.ctx, admin, vault.id, { name: 'holder', storageAccountId: w.b.storageAccountId, container: 'holder' });
+      await prepareDisks(f, holder.job.id, 1);
+      await driveJob(f, holder.job.id, 'Shipping', 'JD-0146');
+      const taken = await browser.request('POST', `/jobs/${w.jobId}/shipping`, { _csrf: browser.csrf, carrier: 'DHL', trackingNumber: 'jd 0146', returnAddress: 'Acme IT\r\n1 Main Street' });
+      assert.equal(taken.statusCode, 409, taken.body);
+      assert.match(taken.body, /<p id="trackingNumber-error" class="field-error">tracking number &quot;jd 0146&quot; is already used by another import job/);
+      assert.match(taken.body, /id="carrier" name="carrier" value="DHL"/);
+      // Past the tracking deadline: refused for the whole form.
+      f.clock.advance(f.ctx.importJobs.trackingDeadlineMs + 1000);
+      await browser.signIn(w.a.tenantAdminToken);
+      await browser.request('GET', `/jobs/${w.jobId}`);
+      const late = await browser.request('POST', `/jobs/${w.jobId}/shipping`, { _csrf: browser.csrf, carrier: 'DHL', trackingNumber: 'JD 9', returnAddress: 'Acme' });
+      assert.equal(late.statusCode, 409);
+      assert.match(late.body, /<div class="panel problem" role="alert" id="shipping-problem"><p><strong>Not saved:<\/strong> the tracking deadline of this job passed/);
+      assert.equal((await getImportJob(f.ctx, admin, w.jobId)).carrier, null);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('opens one session per sign-in link, once', async () => {
+    const link = await createSignInLink(fixture.ctx, await principalForSecret(fixture.ctx, world.operatorToken));
+    const browser = new Browser(fixture);
+    await browser.request('GET', link.path);
+    const used = await browser.request('POST', link.path, { _csrf: browser.csrf });
+    assert.equal(used.statusCode, 303);
+    assert.equal((await browser.request('GET', '/')).headers.location, '/datacenter');
+    const again = new Browser(fixture);
+    await again.request('GET', link.path);
+    assert.equal((await again.request('POST', link.path, { _csrf: again.csrf })).statusCode, 401);
+  });
+});
