@@ -38,8 +38,9 @@ describe('service database', () => {
         '0007-token-lifecycle',
         '0008-audit-log',
         '0009-portal-sessions',
+        '0010-instance-safety',
       ]);
-      assert.equal(LATEST_MIGRATION, '0009-portal-sessions');
+      assert.equal(LATEST_MIGRATION, '0010-instance-safety');
       assert.deepEqual(await tablesOf(db), TABLES);
       assert.deepEqual(await migrateToLatest(db), []);
       const reopened = await database.openAnother();
@@ -246,7 +247,7 @@ describe('service database', () => {
       const disk = { job_id: 'j3', state: 'Completed', bytes: 10, files: 1, manifest_sha256: 'ab'.repeat(32), created_at: NOW, updated_at: NOW };
       await db.insertInto('job_disks').values([{ ...disk, disk_index: 0, id: 'd0', disk_key: 'a2V5LTA=' }, { ...disk, disk_index: 1, id: 'd1', disk_key: 'a2V5LTE=' }]).execute();
 
-      assert.deepEqual(await migrateToLatest(db), ['0005-object-provenance', '0006-names-and-secrets', '0007-token-lifecycle', '0008-audit-log', '0009-portal-sessions']);
+      assert.deepEqual(await migrateToLatest(db), ['0005-object-provenance', '0006-names-and-secrets', '0007-token-lifecycle', '0008-audit-log', '0009-portal-sessions', '0010-instance-safety']);
       const tenants = await db.selectFrom('tenants').select(['id', 'name']).orderBy('id').execute();
       assert.deepEqual(tenants.map((t) => t.name), ['ACME', 'acme-3', 'Acme-4', 'acme-2', 'globex']);
       await assert.rejects(db.insertInto('tenants').values({ id: 't6', name: 'GLOBEX', created_at: NOW }).execute(), (err) => isUniqueViolation(err));
@@ -296,6 +297,57 @@ describe('service database', () => {
         { id: 'k2', revoked_at: null, revoked_reason: null, replaces_token_id: null },
         { id: 'k3', revoked_at: NOW, revoked_reason: 'revoked', replaces_token_id: null },
       ]);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('0010 keeps each snapshot with its earliest run, then refuses a second run of a snapshot and a second service key', async () => {
+    const database = await openTestDatabase({ migrate: false });
+    const { db } = database;
+    try {
+      const { error } = await (await serviceMigrator(db)).migrateTo('0008-audit-log');
+      assert.equal(error, undefined);
+      await db.insertInto('tenants').values({ id: 't1', name: 'one', created_at: NOW }).execute();
+      await db.insertInto('storage_accounts').values({ id: 's1', tenant_id: 't1', name: 'sa', backend: null, created_at: NOW }).execute();
+      await db.insertInto('vaults').values({ id: 'v1', tenant_id: 't1', storage_account_id: 's1', name: 'a', container: 'ca', created_at: NOW }).execute();
+      await db.insertInto('machines').values({ id: 'm1', tenant_id: 't1', vault_id: 'v1', hostname: 'h', created_at: NOW, last_report_at: null }).execute();
+      const run = { tenant_id: 't1', vault_id: 'v1', machine_id: 'm1', started_at: NOW, finished_at: NOW, status: 'succeeded', files_processed: 0, bytes_read: 0, bytes_added: 0, error_count: 0, errors: '[]', trigger: 'manual', forgotten_at: null };
+      const later = '2026-11-26T09:00:00.000Z';
+      await db.insertInto('backup_runs').values([
+        { ...run, id: 'r2', snapshot_id: 'aa', created_at: NOW },
+        { ...run, id: 'r1', snapshot_id: 'aa', created_at: later },
+        { ...run, id: 'r3', snapshot_id: 'aa', created_at: NOW },
+        { ...run, id: 'r4', snapshot_id: 'bb', created_at: NOW },
+        { ...run, id: 'r5', snapshot_id: null, created_at: NOW },
+        { ...run, id: 'r6', snapshot_id: null, created_at: NOW },
+      ]).execute();
+      await db.insertInto('service_keys').values({ id: 'k1', created_at: NOW }).execute();
+      await migrateToLatest(db);
+      const runs = await db.selectFrom('backup_runs').select(['id', 'snapshot_id']).orderBy('id').execute();
+      assert.deepEqual(runs, [
+        { id: 'r1', snapshot_id: null },
+        { id: 'r2', snapshot_id: 'aa' },
+        { id: 'r3', snapshot_id: null },
+        { id: 'r4', snapshot_id: 'bb' },
+        { id: 'r5', snapshot_id: null },
+        { id: 'r6', snapshot_id: null },
+      ]);
+      await assert.rejects(db.insertInto('backup_runs').values({ ...run, id: 'r7', snapshot_id: 'bb', created_at: later }).execute(), (err) => isUniqueViolation(err));
+      await db.insertInto('backup_runs').values({ ...run, id: 'r8', snapshot_id: null, created_at: later }).execute();
+      await assert.rejects(db.insertInto('service_keys').values({ id: 'k2', created_at: later }).execute(), (err) => isUniqueViolation(err));
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('0010 refuses a database that recorded two service keys, naming both', async () => {
+    const database = await openTestDatabase({ migrate: false });
+    const { db } = database;
+    try {
+      assert.equal((await (await serviceMigrator(db)).migrateTo('0008-audit-log')).error, undefined);
+      await db.insertInto('service_keys').values([{ id: 'k1', created_at: NOW }, { id: 'k2', created_at: NOW }]).execute();
+      await assert.rejects(migrateToLatest(db), /records 2 service keys \(k1, k2\)/);
     } finally {
       await database.close();
     }

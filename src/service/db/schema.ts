@@ -122,6 +122,7 @@ export interface BackupRunsTable {
   finished_at: string;
   /** `succeeded`, `partial` (some files unreadable, exit 3) or `failed`. */
   status: string;
+  /** The snapshot the run stored, or NULL; unique per vault (one run per snapshot: index `backup_runs_vault_snapshot_unique`). */
   snapshot_id: string | null;
   files_processed: number;
   bytes_read: number;
@@ -313,7 +314,10 @@ export interface AuditRecordsTable {
   detail: string;
 }
 
-/** The ids of the service keys this database's secrets were sealed with; a start with another key is refused. */
+/**
+ * The id of the service key this database's secrets are sealed with; a start with another key is refused. At
+ * most one row (a unique index on a constant, `service_keys_single`): the first instance to start records it.
+ */
 export interface ServiceKeysTable {
   /** ServiceKey.id: 16 hex digits. */
   id: string;

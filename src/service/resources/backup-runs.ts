@@ -1,6 +1,8 @@
 import { AlreadyExistsError, ForbiddenError, UserError } from '../../core/errors.js';
 import type { Principal } from '../auth/principal.js';
 import type { ServiceContext } from '../context.js';
+import { isUniqueViolation } from '../db/constraint-errors.js';
+import type { ServiceDatabase } from '../db/database.js';
 import type { BackupRunsTable } from '../db/schema.js';
 import { isoTime, newRecordId } from '../ids.js';
 import { snapshotProvenance, type SnapshotProvenance } from './snapshot-provenance.js';
@@ -87,16 +89,33 @@ export async function reportBackupRun(ctx: ServiceContext, principal: Principal,
     forgotten_at: null,
     created_at: now,
   };
-  await ctx.db.transaction().execute(async (trx) => {
-    if (report.snapshotId !== null) {
-      refuseForeignSnapshot(report.snapshotId, machineId, await snapshotProvenance(trx, vault.id, report.snapshotId));
-      const earlier = await trx.selectFrom('backup_runs').select('id').where('vault_id', '=', vault.id).where('snapshot_id', '=', report.snapshotId).executeTakeFirst();
-      if (earlier !== undefined) throw new AlreadyExistsError(`snapshot ${report.snapshotId} was already reported, by run ${earlier.id}; a snapshot belongs to one run`);
+  const { snapshotId } = report;
+  try {
+    await ctx.db.transaction().execute(async (trx) => {
+      if (snapshotId !== null) {
+        refuseForeignSnapshot(snapshotId, machineId, await snapshotProvenance(trx, vault.id, snapshotId));
+        await refuseReportedSnapshot(trx, vault.id, snapshotId);
+      }
+      await trx.insertInto('backup_runs').values(row).execute();
+      await trx.updateTable('machines').set({ last_report_at: now }).where('id', '=', machineId).execute();
+    });
+  } catch (err) {
+    // Two reports of one snapshot at once (two instances, or two connections of one on PostgreSQL) both pass
+    // the check above; the unique index on (vault_id, snapshot_id) lets only the first insert through.
+    if (snapshotId !== null && isUniqueViolation(err)) {
+      await refuseReportedSnapshot(ctx.db, vault.id, snapshotId, err);
     }
-    await trx.insertInto('backup_runs').values(row).execute();
-    await trx.updateTable('machines').set({ last_report_at: now }).where('id', '=', machineId).execute();
-  });
+    throw err;
+  }
   return toBackupRun(row);
+}
+
+/** `AlreadyExistsError` (409) naming the earlier run when a run of the snapshot is recorded (one run per snapshot). */
+async function refuseReportedSnapshot(db: ServiceDatabase, vaultId: string, snapshotId: string, cause?: unknown): Promise<void> {
+  const earlier = await db.selectFrom('backup_runs').select('id').where('vault_id', '=', vaultId).where('snapshot_id', '=', snapshotId).executeTakeFirst();
+  if (earlier !== undefined) {
+    throw new AlreadyExistsError(`snapshot ${snapshotId} was already reported, by run ${earlier.id}; a snapshot belongs to one run`, cause === undefined ? {} : { cause });
+  }
 }
 
 /** Refuses what no real run can report, judged by the service's clock and records. */

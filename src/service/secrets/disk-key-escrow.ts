@@ -19,7 +19,8 @@ export interface ServiceKeySource {
  * - DATA_DIR/service.key is created (0600, atomically) when it is missing and the database has never
  *   sealed a secret; when the database has, the start is refused: a new key could not open them;
  * - a key whose id is not the one the database recorded is refused (`UserError` naming both ids).
- * The first key's id is recorded in `service_keys`.
+ * The first key's id is recorded in `service_keys`; when several instances start together on an empty
+ * database, the first to record its key wins and an instance with another key is refused (`UserError`).
  */
 export async function openServiceKey(db: ServiceDatabase, source: ServiceKeySource, clock: Clock, random: RandomSource): Promise<ServiceKey> {
   const path = source.keyFile ?? join(source.dataDir, SERVICE_KEY_FILE);
@@ -35,7 +36,17 @@ export async function openServiceKey(db: ServiceDatabase, source: ServiceKeySour
   if (known.length > 0 && !known.includes(key.id)) {
     throw new UserError(`the service key ${path} (id ${key.id}) is not the one this database's secrets were sealed with (${known.join(', ')}): give the right file with --service-key-file`);
   }
-  if (known.length === 0) await db.insertInto('service_keys').values({ id: key.id, created_at: isoTime(clock.now()) }).execute();
+  if (known.length === 0) {
+    // Instances starting together on an empty database race here: the first insert wins, the others insert
+    // nothing (at most one row: migration 0010) and read back the winner.
+    await db.insertInto('service_keys').values({ id: key.id, created_at: isoTime(clock.now()) }).onConflict((oc) => oc.doNothing()).execute();
+    const recorded = await db.selectFrom('service_keys').select('id').executeTakeFirstOrThrow();
+    if (recorded.id !== key.id) {
+      throw new UserError(
+        `another service instance started first with service key ${recorded.id}, and this one has ${key.id} (${path}): give every instance that key's file (copy it, or give it with --service-key-file)`,
+      );
+    }
+  }
   return key;
 }
 

@@ -8,6 +8,7 @@ import * as namesAndSecrets from './0006-names-and-secrets.js';
 import * as objectProvenance from './0005-object-provenance.js';
 import * as tokenLifecycle from './0007-token-lifecycle.js';
 import * as portalSessions from './0009-portal-sessions.js';
+import * as instanceSafety from './0010-instance-safety.js';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a released migration is never edited:
@@ -23,6 +24,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0007-token-lifecycle': tokenLifecycle,
   '0008-audit-log': auditLog,
   '0009-portal-sessions': portalSessions,
+  '0010-instance-safety': instanceSafety,
 };
 
 /** kysely's Migrator reads the list from here instead of the filesystem, so it works from dist/ and tsx alike. */
