@@ -18,6 +18,7 @@ export interface Storage {
    * with an `IntegrityError`. A source that throws stores nothing and its error is rethrown.
    * Out of space or permission problems reject with a `PermanentError`; a storage that refuses writes
    * (read-only file system, no write permission) with its subclass `ReadOnlyStorageError`.
+   * Once the promise resolves the storage holds no reference to `data`: the caller may reuse its memory.
    */
   save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void>;
 
