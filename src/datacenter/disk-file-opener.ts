@@ -23,12 +23,17 @@ export interface OpenFileRequest {
   readonly entry: ManifestEntry;
   /** Approximate bytes per read (whole segments). */
   readonly readBytes: number;
+  /**
+   * Memory for the plaintext, recycled from an earlier file (open-pool.ts), used when it holds at least
+   * `entry.size` bytes: the plaintext is then a view of its start. A fresh buffer otherwise.
+   */
+  readonly buffer?: ArrayBuffer;
 }
 
 /** Why a file of a disk yields nothing to upload: its error-log code and a message naming the file. */
 export type OpenFailure = { readonly ok: false; readonly code: OpenFailureCode | 'DecryptFailed' | 'ChecksumMismatch'; readonly message: string };
 
-/** The file's plaintext (a Buffer that owns its memory, so it can move between threads) and its SHA-256, or why not. */
+/** The file's plaintext (a view of the start of memory it alone uses, so it can move between threads) and its SHA-256, or why not. */
 export type OpenedFile = { readonly ok: true; readonly plaintext: Buffer; readonly sha256: string } | OpenFailure;
 
 const READ_DEPTH = 2;
@@ -69,7 +74,7 @@ export async function openDiskFile(request: OpenFileRequest, openFile: typeof op
     };
     // Each segment is read straight into its place in the file's buffer and each tag beside it, so
     // the bytes of a segment that is only authenticated are never copied in user space.
-    const plaintext = Buffer.allocUnsafeSlow(entry.size);
+    const plaintext = request.buffer !== undefined && request.buffer.byteLength >= entry.size ? Buffer.from(request.buffer, 0, entry.size) : Buffer.allocUnsafeSlow(entry.size);
     const tags = Buffer.allocUnsafe(TAG_BYTES * segments);
     const bodyOf = (index: number): Buffer => plaintext.subarray(index * segmentSize, index * segmentSize + segmentLength(entry.size, segmentSize, index));
     const tagOf = (index: number): Buffer => tags.subarray(index * TAG_BYTES, (index + 1) * TAG_BYTES);

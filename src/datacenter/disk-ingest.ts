@@ -198,6 +198,8 @@ async function ingestEntry(
       const final = err instanceof IntegrityError || err instanceof PermanentError;
       return failed('UploadFailed', `${entry.path}: the upload failed: ${(err as Error).message}`, !final);
     }
+    // Only after a save that finished: a failed one may leave its body queued on a socket for a while.
+    ctx.pool.recycle(opened.plaintext);
     ctx.failpoints.hit('ingest-file-uploaded');
     return ok(entry.size);
   } finally {

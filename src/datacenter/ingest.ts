@@ -44,7 +44,10 @@ export interface IngestOptions {
    * about three times as much: read buffers on the workers, and the copies fetch makes of each upload.
    */
   readonly maxBytesInFlight?: number;
-  /** Files of one disk in flight at once (default one more than the workers, at least 3). */
+  /**
+   * Files of one disk in flight at once, read or uploaded (default twice the workers plus two, so that the
+   * workers read the next files while the earlier ones upload; the byte budget bounds the memory).
+   */
   readonly window?: number;
   /** Progress goes to the service at least this often (default 2 s). */
   readonly progressIntervalMs?: number;
@@ -113,7 +116,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
     failpoints: options.failpoints ?? noFailpoints,
     ...(options.signal ? { signal: options.signal } : {}),
     progressIntervalMs: options.progressIntervalMs ?? 2000,
-    window: options.window ?? Math.max(3, workers + 1),
+    window: options.window ?? 2 * Math.max(1, workers) + 2,
     readBytes: options.readBytes ?? 8 * 1024 * 1024,
     note: (message) => options.io.note(message),
     onJob: (answered) => (job = answered),

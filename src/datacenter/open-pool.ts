@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../engine/repository/start-worker.js';
 import { openDiskFile, type OpenedFile, type OpenFileRequest } from './disk-file-opener.js';
 import type { OpenAnswer, OpenMessage } from './open-worker.js';
+import { PlaintextBuffers } from './plaintext-buffers.js';
 
 interface Lane {
   readonly worker: Worker;
@@ -14,11 +15,15 @@ interface Lane {
  * Ingest's disk reading on worker threads: each worker reads, authenticates, decrypts and hashes whole
  * files (disk-file-opener.ts) while the main thread uploads. Size 0 runs everything on the calling
  * thread (tests). Close it when done, or the workers keep the process alive.
+ *
+ * Plaintexts are read into memory recycled from earlier files: give each one back with `recycle` once
+ * nothing uses it any more (its upload finished), and the next file of about its size reuses it.
  */
 export class OpenPool {
   private readonly lanes: Lane[];
   private nextId = 0;
   private failure: Error | undefined;
+  private readonly buffers = new PlaintextBuffers();
 
   constructor(readonly size: number) {
     this.lanes = Array.from({ length: Math.max(0, size) }, () => {
@@ -32,8 +37,10 @@ export class OpenPool {
 
   /** The file's plaintext and SHA-256, or its failure; rejects only when a worker broke (a bug). */
   open(request: OpenFileRequest): Promise<OpenedFile> {
-    if (this.lanes.length === 0) return openDiskFile(request);
     if (this.failure) return Promise.reject(this.failure);
+    const buffer = this.buffers.take(request.entry.size);
+    const withBuffer: OpenFileRequest = buffer !== undefined ? { ...request, buffer } : request;
+    if (this.lanes.length === 0) return openDiskFile(withBuffer);
     const lane = this.lanes.reduce((best, l) => (l.load < best.load ? l : best));
     const id = this.nextId++;
     const bytes = request.entry.size + 1;
@@ -46,8 +53,16 @@ export class OpenPool {
         },
         reject,
       });
-      lane.worker.postMessage({ id, request } satisfies OpenMessage);
+      lane.worker.postMessage({ id, request: withBuffer } satisfies OpenMessage, buffer !== undefined ? [buffer] : []);
     });
+  }
+
+  /**
+   * Gives back the memory of a plaintext `open` answered, for a later file: call it once nothing reads or
+   * sends the plaintext any more, and use it no more afterwards. Memory that did not come from `open` is ignored.
+   */
+  recycle(plaintext: Uint8Array): void {
+    this.buffers.give(plaintext.buffer);
   }
 
   /** Stops the workers; pending requests fail. */

@@ -16,7 +16,7 @@ const port = parentPort;
 if (port) {
   port.on('message', (message: OpenMessage) => {
     openDiskFile(message.request).then(
-      (outcome) => port.postMessage({ id: message.id, outcome } satisfies OpenAnswer, outcome.ok && outcome.plaintext.byteLength > 0 ? [outcome.plaintext.buffer as ArrayBuffer] : []),
+      (outcome) => port.postMessage({ id: message.id, outcome } satisfies OpenAnswer, outcome.ok && outcome.plaintext.buffer.byteLength > 0 ? [outcome.plaintext.buffer as ArrayBuffer] : []),
       (err: unknown) => port.postMessage({ id: message.id, crash: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies OpenAnswer),
     );
   });

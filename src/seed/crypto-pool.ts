@@ -3,7 +3,7 @@ import { IntegrityError } from '../core/errors.js';
 import { startWorker } from '../engine/repository/start-worker.js';
 import { CryptoHandler } from './crypto-handler.js';
 import { segmentCount } from './disk-format.js';
-import { movableBuffers, type CryptoReply, type CryptoRequest, type SealReply, type SealRequest, type VerifyReply, type VerifyRequest } from './crypto-protocol.js';
+import { type CryptoReply, type CryptoRequest, type SealReply, type SealRequest, type VerifyReply, type VerifyRequest } from './crypto-protocol.js';
 
 type Pending = { resolve: (reply: CryptoReply) => void; reject: (err: Error) => void };
 
@@ -37,7 +37,10 @@ export class CryptoPool {
     });
   }
 
-  /** Protects a run of segments of a file (see SealRequest); its `data` is moved to the worker and back when it can be. */
+  /**
+   * Protects a run of segments of a file (see SealRequest). The whole ArrayBuffer under `data` is moved to
+   * the worker and back (the reply's `data` is a view of it): the caller must own it alone and use only the reply's view afterwards.
+   */
   async seal(request: Omit<SealRequest, 'kind' | 'id'>): Promise<SealReply> {
     const full: SealRequest = { kind: 'seal', id: this.nextId++, ...request };
     if (this.lanes.length === 0) return this.local.seal(full);
@@ -48,7 +51,7 @@ export class CryptoPool {
     }
     const count = request.data.length === 0 ? 1 : Math.ceil(request.data.length / request.segmentSize);
     if (request.first + count >= segmentCount(request.size, request.segmentSize)) this.fileLanes.delete(request.file);
-    return (await this.send(lane, full, request.data.length, movableBuffers([request.data]))) as SealReply;
+    return (await this.send(lane, full, request.data.length, request.data.buffer instanceof ArrayBuffer ? [request.data.buffer] : [])) as SealReply;
   }
 
   /** Verifies one file of a disk on the least busy worker. */

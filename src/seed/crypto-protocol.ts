@@ -5,7 +5,7 @@ import type { ManifestEntry } from './manifest.js';
 /**
  * Protect a run of consecutive segments of one file (tag each, encrypt the file's tail) and fold its
  * bytes into the file's SHA-256. Runs of one file go to one worker, in order; `file` names the file's
- * hash state there. `data` is moved to the worker and back.
+ * hash state there. `data`'s whole ArrayBuffer is moved to the worker and back (CryptoPool.seal).
  */
 export interface SealRequest {
   readonly kind: 'seal';

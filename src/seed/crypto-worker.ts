@@ -3,13 +3,13 @@
 import { parentPort } from 'node:worker_threads';
 import { IntegrityError } from '../core/errors.js';
 import { CryptoHandler } from './crypto-handler.js';
-import { movableBuffers, type CryptoReply, type CryptoRequest } from './crypto-protocol.js';
+import { movableBuffers, type CryptoReply, type CryptoRequest, type SealReply } from './crypto-protocol.js';
 
 const handler = new CryptoHandler();
 const port = parentPort!;
 
 port.on('message', (request: CryptoRequest) => {
-  void answer(request).then((reply) => port.postMessage(reply, reply.kind === 'sealed' ? movableBuffers([reply.data, reply.tags, ...reply.encrypted]) : []));
+  void answer(request).then((reply) => port.postMessage(reply, reply.kind === 'sealed' ? sealedBuffers(reply) : []));
 });
 
 async function answer(request: CryptoRequest): Promise<CryptoReply> {
@@ -18,4 +18,11 @@ async function answer(request: CryptoRequest): Promise<CryptoReply> {
   } catch (err) {
     return { kind: 'failed', id: request.id, message: err instanceof Error ? err.message : String(err), integrity: err instanceof IntegrityError };
   }
+}
+
+/** What a sealed reply moves back: the request's whole read buffer (it came here moved), and the new buffers that can be. */
+function sealedBuffers(reply: SealReply): ArrayBuffer[] {
+  const moved = new Set(movableBuffers([reply.tags, ...reply.encrypted]));
+  if (reply.data.buffer instanceof ArrayBuffer) moved.add(reply.data.buffer);
+  return [...moved];
 }

@@ -77,7 +77,7 @@ interface FileJob {
 
 /** A run of consecutive segments of a file as read from staging (at most `readBytes`), or a vanished file. */
 type Item =
-  | { readonly kind: 'run'; readonly file: FileJob; readonly first: number; readonly data: Buffer }
+  | { readonly kind: 'run'; readonly file: FileJob; readonly first: number; readonly data: Buffer /* a view of a pooled read buffer */ }
   | { readonly kind: 'vanished'; readonly file: FileJob };
 
 interface Sealed {
@@ -120,6 +120,7 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
   const syncs: Promise<void>[] = [];
   let nextNumber = options.firstNumber;
   let current: OpenFile | undefined;
+  const buffers = new ReadBuffers(readBytes);
 
   const seal = async (item: Item): Promise<Sealed> => {
     if (item.kind === 'vanished') return { item, bytes: 0 };
@@ -154,7 +155,7 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
   let failure: unknown;
   try {
     const window = WINDOW_PER_WORKER * Math.max(1, options.pool.size) + 1;
-    for await (const { item, bytes, reply } of mapOrdered(runsOf(jobs, options.source, readBytes, options.segmentSize), window, seal)) {
+    for await (const { item, bytes, reply } of mapOrdered(runsOf(jobs, options.source, readBytes, options.segmentSize, buffers), window, seal)) {
       if (options.signal?.aborted) throw new InterruptedError('diskprep interrupted');
       if (item.kind === 'vanished') {
         vanished.push(item.file.path);
@@ -164,6 +165,8 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
       if (item.first === 0) current = await startFile(item.file, nextNumber++);
       const file = current!;
       await writeAll(file.handle, recordsOf(reply!, item.first, item.file.size, options.segmentSize));
+      // Written: the read buffer (moved to a worker and back, so reached through the reply) is free again.
+      buffers.give(reply!.data.buffer);
       options.progress.bytes += bytes;
       options.failpoints?.hit('diskprep-segments-written');
       if (reply!.sha256 === undefined) continue;
@@ -223,15 +226,51 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
   }
 }
 
-/** Yields every file as runs of segments read from staging, in order, reading ahead; a file missing at its first read yields `vanished`. */
-async function* runsOf(jobs: readonly FileJob[], source: Storage, readBytes: number, segmentSize: number): AsyncGenerator<Item> {
+/**
+ * Read buffers of `size` bytes, recycled from run to run: a fresh 8 MiB buffer per staging read would be
+ * mapped, faulted in and collected each time, which cost diskprep's main thread more than all its other work.
+ * A buffer travels to a crypto worker and back as its ArrayBuffer, which is what comes back here. How many
+ * exist is bounded by the runs in flight (the read-ahead depth plus the sealing window).
+ */
+class ReadBuffers {
+  private readonly free: ArrayBuffer[] = [];
+
+  constructor(private readonly size: number) {}
+
+  take(): Buffer {
+    const buffer = this.free.pop();
+    return buffer !== undefined ? Buffer.from(buffer) : Buffer.allocUnsafeSlow(this.size);
+  }
+
+  give(buffer: ArrayBufferLike): void {
+    if (buffer instanceof ArrayBuffer && buffer.byteLength === this.size) this.free.push(buffer);
+  }
+}
+
+/** Reads `length` bytes at `offset` of `path` into `target`: without allocating when the storage can. */
+async function readRun(source: Storage, path: string, offset: number, length: number, target: Buffer): Promise<void> {
+  if (source.loadInto !== undefined) return source.loadInto(path, { offset, length }, target);
+  target.set(await source.load(path, { offset, length }));
+}
+
+/** Yields every file as runs of segments read from staging into pooled buffers, in order, reading ahead; a file missing at its first read yields `vanished`. */
+async function* runsOf(jobs: readonly FileJob[], source: Storage, readBytes: number, segmentSize: number, buffers: ReadBuffers): AsyncGenerator<Item> {
   function* requests(): Generator<{ job: FileJob; offset: number; length: number }> {
     for (const job of jobs) {
       if (job.size === 0) yield { job, offset: 0, length: 0 };
       for (let offset = 0; offset < job.size; offset += readBytes) yield { job, offset, length: Math.min(readBytes, job.size - offset) };
     }
   }
-  const load = (r: { job: FileJob; offset: number; length: number }): Promise<Buffer> => source.load(r.job.path, { offset: r.offset, length: r.length });
+  const load = async (r: { job: FileJob; offset: number; length: number }): Promise<Buffer> => {
+    const buffer = buffers.take();
+    try {
+      await readRun(source, r.job.path, r.offset, r.length, buffer);
+    } catch (err) {
+      buffers.give(buffer.buffer);
+      throw err;
+    }
+    return buffer.subarray(0, r.length);
+  };
   for await (const { request, outcome } of readAhead(requests(), READ_DEPTH, load)) {
     const { job, offset } = request;
     if (job.vanished) continue;

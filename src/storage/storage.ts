@@ -19,7 +19,7 @@ export interface Storage {
    * Out of space or permission problems reject with a `PermanentError`; a storage that refuses writes
    * (read-only file system, no write permission) with its subclass `ReadOnlyStorageError`.
    * Once the promise resolves, the storage holds no reference to `data`: the caller reuses its memory
-   * (backups hand saved pack buffers back to the encoder workers).
+   * (backups hand saved pack buffers back to the encoder workers; ingest reuses its plaintext buffers).
    */
   save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void>;
 
@@ -31,6 +31,15 @@ export interface Storage {
    * costs no memory, it only fails.
    */
   load(key: string, range?: ByteRange): Promise<Buffer>;
+
+  /**
+   * Reads `range.length` bytes from `range.offset` into the start of `target`, which must hold at least
+   * that many (a `RangeError` before any I/O otherwise): `load` with a range, into the caller's memory, so
+   * that a caller streaming many ranges can recycle its buffers instead of having one allocated per read.
+   * Errors as `load` with a range; after a rejection `target`'s contents are unspecified. Back ends that
+   * read into a caller's buffer natively have it (FsStorage); callers fall back to `load` without it.
+   */
+  loadInto?(key: string, range: ByteRange, target: Uint8Array): Promise<void>;
 
   /** Size of the object; `NotFoundError` when it does not exist. */
   stat(key: string): Promise<ObjectInfo>;

@@ -78,13 +78,25 @@ export class FsStorage implements Storage {
     const path = this.#pathOf(key);
     if (range === undefined) return this.#io('load', key, () => readFile(path));
     assertValidRange(key, range);
+    // The size is checked before the buffer exists: a range is often a client's number (the vault API's
+    // Range header), and allocating it first let one request exhaust the process's memory.
+    return this.#readRange(key, path, range, () => Buffer.allocUnsafe(range.length));
+  }
+
+  async loadInto(key: string, range: ByteRange, target: Uint8Array): Promise<void> {
+    const path = this.#pathOf(key);
+    assertValidRange(key, range);
+    if (target.byteLength < range.length) throw new RangeError(`loading ${key}: a target of ${target.byteLength} bytes cannot hold ${range.length}`);
+    await this.#readRange(key, path, range, () => target);
+  }
+
+  /** Reads `range` of the file into the buffer `into` gives once the range is known to exist. */
+  async #readRange<B extends Uint8Array>(key: string, path: string, range: ByteRange, into: () => B): Promise<B> {
     return this.#io('load', key, () =>
       this.#readHandles.use(path, async (handle) => {
-        // The size is checked before the buffer exists: a range is often a client's number (the vault API's
-        // Range header), and allocating it first let one request exhaust the process's memory.
         const { size } = await handle.stat();
         if (range.offset + range.length > size) throw this.#tooShort(key, size, range);
-        const buffer = Buffer.allocUnsafe(range.length);
+        const buffer = into();
         let done = 0;
         while (done < range.length) {
           const { bytesRead } = await handle.read(buffer, done, range.length - done, range.offset + done);

@@ -108,6 +108,21 @@ export function runStorageConformance(name: string, makeStorage: () => Promise<S
       await assert.rejects(storage.load('index/i', { offset: -1, length: 5 }), isA(PermanentError));
     });
 
+    test('loadInto, where a back end has it, reads what load reads into the given buffer and fails as load does', async (storage) => {
+      if (storage.loadInto === undefined) return;
+      const data = seededBytes(1000);
+      await storage.save('index/i', data);
+      const target = Buffer.alloc(1200, 0xee);
+      for (const [offset, length] of [[0, 10], [400, 123], [0, 1000], [1000, 0]] as const) {
+        await storage.loadInto('index/i', { offset, length }, target);
+        assert.ok(target.subarray(0, length).equals(data.subarray(offset, offset + length)), `range ${offset}+${length}`);
+      }
+      assert.equal(target[1000], 0xee, 'nothing written past the range');
+      await assert.rejects(storage.loadInto('index/i', { offset: 995, length: 10 }, target), isA(IntegrityError));
+      await assert.rejects(storage.loadInto('index/i', { offset: 0, length: 2 ** 40 }, target), RangeError);
+      await assert.rejects(storage.loadInto('snapshots/nope', { offset: 0, length: 1 }, target), isA(NotFoundError));
+    });
+
     test('a huge range fails as past the end, without allocating it (the process survives)', async (storage) => {
       await storage.save('index/i', seededBytes(100));
       const huge = [

@@ -1,0 +1,47 @@
+/**
+ * Memory for the plaintexts of ingest, recycled from file to file (open-pool.ts): a fresh buffer of a
+ * pack's size per file was mapped, faulted in page by page and left to the garbage collector, whose full
+ * collections this memory pressure triggered; that cost the ingest command more CPU than its hashing.
+ *
+ * Buffers are sized in steps of {@link STEP} bytes so that packs of slightly different sizes share them;
+ * files smaller than one step are not worth it and get none. At most {@link MAX_FREE_BYTES} are kept free.
+ * Not shared between threads: the pool moves a buffer to a worker and gets it back with the plaintext.
+ */
+export class PlaintextBuffers {
+  private free: ArrayBuffer[] = [];
+  private freeBytes = 0;
+
+  /** A free buffer of at least `size` bytes (the smallest that fits, or a new one), or none for a small file. */
+  take(size: number): ArrayBuffer | undefined {
+    if (size < STEP) return undefined;
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const length = this.free[i]!.byteLength;
+      if (length >= size && (best < 0 || length < this.free[best]!.byteLength)) best = i;
+    }
+    if (best < 0) return new ArrayBuffer(Math.ceil(size / STEP) * STEP);
+    const [buffer] = this.free.splice(best, 1);
+    this.freeBytes -= buffer!.byteLength;
+    return buffer;
+  }
+
+  /** Takes back a buffer that `take` gave (anything else, or a buffer moved away, is ignored). */
+  give(buffer: ArrayBufferLike): void {
+    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < STEP || buffer.byteLength % STEP !== 0 || this.free.includes(buffer)) return;
+    this.free.push(buffer);
+    this.freeBytes += buffer.byteLength;
+    // The largest go first: a rare huge file should not pin its memory for the rest of the run.
+    this.free.sort((a, b) => a.byteLength - b.byteLength);
+    while (this.freeBytes > MAX_FREE_BYTES) this.freeBytes -= this.free.pop()!.byteLength;
+  }
+
+  /** Bytes held free for reuse. */
+  get held(): number {
+    return this.freeBytes;
+  }
+}
+
+/** Buffers are multiples of this (and files smaller than it get none). */
+export const STEP = 1024 * 1024;
+/** Free memory kept at most: about the ingest's default bytes in flight. */
+export const MAX_FREE_BYTES = 128 * 1024 * 1024;
