@@ -11,7 +11,7 @@ import type { Storage } from '../storage/storage.js';
 import { readPendingSeed, readRegistration, vaultLocation, type AgentRegistration, type PendingSeed } from './agent-state.js';
 import { activeRegistration, type AgentTokenDeps } from './agent-token.js';
 import { readPassword } from './password.js';
-import { serviceFetch, type GlobalOptions } from './service-trust.js';
+import { serviceTransport, type GlobalOptions } from './service-trust.js';
 import { openStorage } from './storage-location.js';
 
 /** Everything a command may touch of the process, so commands stay testable and thin. */
@@ -121,7 +121,7 @@ export function openTargetStorage(ctx: CliContext, target: RepositoryTarget): St
   const opened = openStorage(target.location, {
     failpoints: ctx.repoContext.failpoints,
     env: ctx.env,
-    ...(/^https?:/i.test(target.location) ? { fetch: serviceFetch(ctx, target.registration) } : {}),
+    ...(/^https?:/i.test(target.location) ? { transport: serviceTransport(ctx, target.registration) } : {}),
     ...(target.token ? { token: target.token } : {}),
   });
   // After Ctrl-C every command stops at its next object, and only its lock is still removed.

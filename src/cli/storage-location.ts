@@ -4,7 +4,8 @@ import type { Failpoints } from '../core/failpoints.js';
 import { AzureAccounts } from '../storage/azure/azure-accounts.js';
 import { parseAzureUrl } from '../storage/azure-url.js';
 import { FsStorage } from '../storage/fs/fs-storage.js';
-import { HttpStorage, type FetchFunction } from '../storage/http/http-storage.js';
+import { HttpStorage } from '../storage/http/http-storage.js';
+import type { HttpTransport } from '../storage/http/http-transport.js';
 import type { Storage } from '../storage/storage.js';
 
 /** What opening a location may need besides the location itself. */
@@ -15,8 +16,8 @@ export interface OpenStorageOptions {
   readonly token?: string;
   /** The environment to read FERRY_TOKEN and the object stores' credentials from (injected: nothing here reads process.env). */
   readonly env?: NodeJS.ProcessEnv;
-  /** What an http(s):// vault sends requests with (the CLI's trusted CAs); default the global fetch. */
-  readonly fetch?: FetchFunction;
+  /** What an http(s):// vault sends requests with (the CLI's trusted CAs); default the system's CAs. */
+  readonly transport?: HttpTransport;
 }
 
 /**
@@ -37,7 +38,7 @@ export function openStorage(location: string | undefined, options: OpenStorageOp
     const token = options.token ?? options.env?.FERRY_TOKEN;
     // The location is not echoed: a mistyped one might carry a credential.
     if (token === undefined || token === '') throw new UserError('no token for the vault: set FERRY_TOKEN');
-    return new HttpStorage({ url: location, token, ...(options.fetch ? { fetch: options.fetch } : {}) });
+    return new HttpStorage({ url: location, token, ...(options.transport ? { transport: options.transport } : {}) });
   }
   if (scheme === 'azure') return new AzureAccounts({ env: options.env ?? {} }).storage(parseAzureUrl(location));
   throw new UserError(`repository location scheme "${scheme}:" is not supported by this version; use a local path`);
