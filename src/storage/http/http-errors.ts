@@ -118,7 +118,7 @@ const MAX_ERROR_BODY = 64 * 1024;
 /** Reads the `{code, message}` body of an error answer; undefined when there is none (HEAD) or it is not JSON. */
 export async function readErrorAnswer(response: IncomingMessage): Promise<ApiErrorAnswer | undefined> {
   if (!(response.headers['content-type'] ?? '').includes('json')) {
-    discard(response);
+    await discard(response);
     return undefined;
   }
   try {

@@ -126,7 +126,7 @@ export class HttpStorage implements Storage {
     return this.#attempts(what, () => true, async () => {
       const response = await this.#send('HEAD', this.#objectUrl(key), {});
       if (response.statusCode !== 200) throw await this.#failure(what, response);
-      discard(response);
+      await discard(response);
       return { key, size: contentLength(what, response) };
     });
   }
@@ -162,7 +162,7 @@ export class HttpStorage implements Storage {
     await this.#attempts(what, () => true, async () => {
       const response = await this.#send('DELETE', this.#objectUrl(key), {});
       if (!isSuccess(response)) throw await this.#failure(what, response);
-      discard(response);
+      await discard(response);
     });
   }
 
@@ -182,7 +182,7 @@ export class HttpStorage implements Storage {
     if (sha256 !== undefined) headers[SHA256_HEADER] = sha256;
     const response = await this.#send('PUT', this.#objectUrl(key), { headers, body });
     if (response.statusCode !== 200 && response.statusCode !== 201) throw await this.#failure(what, response);
-    discard(response);
+    await discard(response);
   }
 
   #objectUrl(key: string): string {
@@ -209,7 +209,7 @@ export class HttpStorage implements Storage {
   /** The error for an answer that is not the expected success (consumes the body). */
   async #failure(what: string, response: IncomingMessage): Promise<Error> {
     if (isSuccess(response)) {
-      discard(response);
+      await discard(response);
       return new PermanentError(`${what}: unexpected answer ${response.statusCode} from the server`);
     }
     return errorForStatus(what, response.statusCode ?? 0, await readErrorAnswer(response));
@@ -299,7 +299,7 @@ async function readBody(what: string, response: IncomingMessage, length: number)
   const header = response.headers['content-length'];
   const declared = header === undefined ? undefined : Number(header);
   if (declared !== undefined && declared !== length) {
-    discard(response);
+    await discard(response);
     throw new IntegrityError(`${what}: the answer has ${header} bytes, expected ${length}`);
   }
   // Every byte of the preallocated buffer is written before it is returned (filled === length).

@@ -79,6 +79,7 @@ export class HttpTransport {
       request.on('timeout', () => request.destroy(Object.assign(new Error(`no traffic for ${this.#idleTimeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));
       request.once('response', (response) => {
         upload.answered = true;
+        if (init.method === 'HEAD') HEAD_ANSWERS.add(response);
         // An answer before the whole body was sent (an early refusal): the connection cannot be reused.
         if (!upload.done) response.once('end', () => request.destroy());
         resolve(response);
@@ -126,14 +127,30 @@ const drained = (request: ClientRequest): Promise<void> =>
     request.on('close', done);
   });
 
+/** Answers to HEAD requests: they have no body, whatever their Content-Length says. */
+const HEAD_ANSWERS = new WeakSet<IncomingMessage>();
+
 /**
  * Lets go of an answer whose body is not wanted: a small one is drained so that its connection goes back
- * to the pool, a large or unknown one is cut.
+ * to the pool (resolves once it has, so that the next request finds it there), a large or unknown one is cut.
  */
-export function discard(response: IncomingMessage): void {
+export async function discard(response: IncomingMessage): Promise<void> {
+  const bodyless = HEAD_ANSWERS.has(response) || response.statusCode === 204 || response.statusCode === 304;
   const length = Number(response.headers['content-length']);
-  if (response.complete || (Number.isSafeInteger(length) && length <= DRAIN_LIMIT)) response.resume();
-  else response.destroy();
+  if (response.readableEnded) return;
+  if (!bodyless && !response.complete && !(Number.isSafeInteger(length) && length <= DRAIN_LIMIT)) {
+    response.destroy();
+    return;
+  }
+  // Even a complete answer must be read to its end: only then does its connection go back to the pool.
+  const ended = new Promise<void>((resolve) => {
+    response.once('end', resolve);
+    response.once('close', resolve);
+  });
+  response.resume();
+  await ended;
+  // The connection goes back to the pool on the tick after the end.
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The body as UTF-8 text; undefined (and the connection cut) when it is longer than `limit` bytes. */
