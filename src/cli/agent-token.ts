@@ -7,7 +7,7 @@ import type { IssuedToken } from '../service/auth/token-store.js';
 import type { Principal } from '../service/auth/principal.js';
 import { readRegistration, requireRegistration, stateDir, writeRegistration, type AgentRegistration } from './agent-state.js';
 import { ServiceClient, ServiceRequestError } from './service-client.js';
-import { serviceFetch, type GlobalOptions } from './service-trust.js';
+import { serviceTransport, type GlobalOptions } from './service-trust.js';
 
 /**
  * The agent token's lifecycle on a registered machine (docs/agent.md, "The agent token"):
@@ -116,7 +116,7 @@ const CHECK_TIMEOUT_MS = 10_000;
 
 function clientFor(deps: AgentTokenDeps, registration: AgentRegistration): ServiceClient {
   const timeout = AbortSignal.timeout(CHECK_TIMEOUT_MS);
-  return new ServiceClient(registration.server, registration.token, deps.signal ? AbortSignal.any([deps.signal, timeout]) : timeout, serviceFetch(deps, registration));
+  return new ServiceClient(registration.server, registration.token, deps.signal ? AbortSignal.any([deps.signal, timeout]) : timeout, serviceTransport(deps, registration));
 }
 
 /** An answer that says the token itself is refused (401), as opposed to the service being unreachable. */

@@ -128,11 +128,11 @@ export async function agentTarget(ctx: CliContext, registration: AgentRegistrati
 export async function openTargetStorage(ctx: CliContext, target: RepositoryTarget): Promise<Storage> {
   const [{ openStorage }, { InterruptibleStorage }] = await Promise.all([import('./storage-location.js'), import('../storage/interruptible-storage.js')]);
   const http = /^https?:/i.test(target.location);
-  const serviceFetch = http ? (await import('./service-trust.js')).serviceFetch : undefined;
+  const serviceTransport = http ? (await import('./service-trust.js')).serviceTransport : undefined;
   const opened = await openStorage(target.location, {
     failpoints: ctx.repoContext.failpoints,
     env: ctx.env,
-    ...(serviceFetch ? { fetch: serviceFetch(ctx, target.registration) } : {}),
+    ...(serviceTransport ? { transport: serviceTransport(ctx, target.registration) } : {}),
     ...(target.token ? { token: target.token } : {}),
   });
   // After Ctrl-C every command stops at its next object, and only its lock is still removed.

@@ -1,10 +1,10 @@
 import { UserError } from '../core/errors.js';
 import type { AuditRecord } from '../service/audit/audit-log.js';
 import type { IssuedToken, TokenListing } from '../service/auth/token-store.js';
-import { tlsFailure } from '../storage/http/http-errors.js';
-import type { FetchFunction } from '../storage/http/http-storage.js';
+import { describeNetworkError, networkErrorCode, tlsFailure } from '../storage/http/http-errors.js';
+import { defaultTransport, readText, type HttpTransport } from '../storage/http/http-transport.js';
 import type { AgentRegistration } from './agent-state.js';
-import { serviceFetch, type GlobalOptions } from './service-trust.js';
+import { serviceTransport, type GlobalOptions } from './service-trust.js';
 import type { Principal } from '../service/auth/principal.js';
 import type { JobShipping } from '../service/jobs/job-machine.js';
 import type { ImportJob } from '../service/jobs/job-records.js';
@@ -22,6 +22,9 @@ export interface ServiceOptions {
 
 /** How long one request may take before the CLI gives up. */
 const REQUEST_TIMEOUT_MS = 60_000;
+
+/** The longest answer read: listings of jobs, vaults and audit pages are far smaller. */
+const MAX_ANSWER = 64 * 1024 * 1024;
 
 /** A request the service answered with an error status; `status`, `code` and `serviceMessage` are the service's. */
 export class ServiceRequestError extends UserError {
@@ -74,8 +77,8 @@ export class ServiceClient {
     readonly baseUrl: string,
     private readonly token: string | undefined,
     private readonly signal?: AbortSignal,
-    /** What requests go through; the global fetch (the system's CAs) by default, see service-trust.ts. */
-    private readonly send: FetchFunction = fetch,
+    /** What requests go through; the system's CAs by default, see service-trust.ts. */
+    private readonly transport: HttpTransport = defaultTransport(),
   ) {}
 
   /**
@@ -85,7 +88,7 @@ export class ServiceClient {
   static fromOptions(ctx: ServiceClientContext, options: ServiceOptions): ServiceClient {
     const token = options.token ?? ctx.env.FERRY_TOKEN;
     if (token === undefined || token === '') throw new UserError('no token given: pass --token TOKEN or set FERRY_TOKEN');
-    return new ServiceClient(serviceUrl(ctx.env, options), token, ctx.signal, serviceFetch(ctx));
+    return new ServiceClient(serviceUrl(ctx.env, options), token, ctx.signal, serviceTransport(ctx));
   }
 
   /**
@@ -94,7 +97,7 @@ export class ServiceClient {
    */
   static forAgent(ctx: ServiceClientContext, registration: AgentRegistration, options: { server?: string; signal?: AbortSignal | null } = {}): ServiceClient {
     const signal = options.signal === null ? undefined : (options.signal ?? ctx.signal);
-    return new ServiceClient(options.server ?? registration.server.replace(/\/+$/, ''), registration.token, signal, serviceFetch(ctx, registration));
+    return new ServiceClient(options.server ?? registration.server.replace(/\/+$/, ''), registration.token, signal, serviceTransport(ctx, registration));
   }
 
   whoami(): Promise<Principal> {
@@ -185,24 +188,27 @@ export class ServiceClient {
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-    let response: Response;
+    let status: number;
+    let text: string | undefined;
     try {
-      response = await this.send(`${this.baseUrl}${path}`, {
+      const response = await this.transport.request(`${this.baseUrl}${path}`, {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: this.signal ? AbortSignal.any([this.signal, timeout]) : timeout,
       });
+      status = response.statusCode ?? 0;
+      text = await readText(response, MAX_ANSWER);
     } catch (err) {
       throw unreachable(this.baseUrl, err, timeout.aborted);
     }
-    const text = await response.text();
-    if (!response.ok) throw errorFromAnswer(response.status, text);
+    if (text === undefined) throw new UserError(`the service at ${this.baseUrl} sent an answer longer than ${MAX_ANSWER / 1024 / 1024} MiB (HTTP ${status}): is that URL a Ferry service?`);
+    if (status < 200 || status >= 300) throw errorFromAnswer(status, text);
     if (text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new UserError(`the service at ${this.baseUrl} sent an answer that is not JSON (HTTP ${response.status}): is that URL a Ferry service?`);
+      throw new UserError(`the service at ${this.baseUrl} sent an answer that is not JSON (HTTP ${status}): is that URL a Ferry service?`);
     }
   }
 }
@@ -217,16 +223,15 @@ function unreachable(baseUrl: string, err: unknown, timedOut: boolean): UserErro
     );
   }
   if (tls?.kind === 'not-tls') return new UserError(`the service at ${baseUrl} does not speak TLS (${tls.detail}): use its http:// URL`, { cause: err });
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const hint = 'is `ferry serve` running there? (FERRY_SERVER or --server)';
-  switch (cause?.code) {
+  switch (networkErrorCode(err)) {
     case 'ECONNREFUSED':
       return new UserError(`cannot reach the Ferry service at ${baseUrl}: connection refused; ${hint}`, { cause: err });
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new UserError(`cannot reach the Ferry service at ${baseUrl}: unknown host; check FERRY_SERVER or --server`, { cause: err });
     default:
-      return new UserError(`cannot reach the Ferry service at ${baseUrl}: ${cause?.message ?? (err as Error).message}; ${hint}`, { cause: err });
+      return new UserError(`cannot reach the Ferry service at ${baseUrl}: ${describeNetworkError(err)}; ${hint}`, { cause: err });
   }
 }
 

@@ -1,8 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { UserError } from '../core/errors.js';
-import type { FetchFunction } from '../storage/http/http-storage.js';
+import { HttpTransport, defaultTransport } from '../storage/http/http-transport.js';
 
 /**
  * Which certificates the CLI trusts for the Ferry service's TLS (docs/agent.md, "TLS"):
@@ -26,23 +25,22 @@ export function trustedCa(sources: TrustSources): string | undefined {
   return sources.pinnedCa;
 }
 
-/** A fetch that trusts `caPem` (see {@link trustedCa}) instead of the system's CAs; the global fetch for undefined. */
-export function fetchTrusting(caPem: string | undefined): FetchFunction {
-  if (caPem === undefined) return fetch;
-  let agent = AGENTS.get(caPem);
-  if (agent === undefined) {
-    // `ca` replaces the system's CAs for these connections: a certificate must chain to one of these.
-    agent = new Agent({ connect: { ca: caPem } });
-    AGENTS.set(caPem, agent);
+/**
+ * The transport that trusts `caPem` (see {@link trustedCa}) instead of the system's CAs; the process's
+ * default transport (the system's CAs) for undefined.
+ */
+export function transportTrusting(caPem: string | undefined): HttpTransport {
+  if (caPem === undefined) return defaultTransport();
+  let transport = TRANSPORTS.get(caPem);
+  if (transport === undefined) {
+    transport = new HttpTransport({ ca: caPem });
+    TRANSPORTS.set(caPem, transport);
   }
-  const dispatcher = agent;
-  // undici's own fetch with its own Agent (not node's bundled fetch, whose undici may be another version);
-  // its Request and Response are the WHATWG ones node's fetch has.
-  return (url, init) => undiciFetch(url, { ...init, dispatcher });
+  return transport;
 }
 
-/** One connection pool per trusted CA set, for the life of the process. */
-const AGENTS = new Map<string, Agent>();
+/** One keep-alive connection pool per trusted CA set, for the life of the process. */
+const TRANSPORTS = new Map<string, HttpTransport>();
 
 /**
  * Reads a PEM file of CA certificates (`--ca-cert`, FERRY_CA_CERT) and checks that each one parses.
@@ -76,14 +74,14 @@ export interface GlobalOptions {
 }
 
 /**
- * The fetch a command talks to the service with: trusting `--ca-cert`/FERRY_CA_CERT when given, else the
- * CA `registration` pinned (an agent's commands), else the system's CAs.
+ * The transport a command talks to the service with: trusting `--ca-cert`/FERRY_CA_CERT when given, else
+ * the CA `registration` pinned (an agent's commands), else the system's CAs.
  */
-export function serviceFetch(
+export function serviceTransport(
   ctx: { readonly env: NodeJS.ProcessEnv; readonly globalOptions: GlobalOptions },
   registration?: { readonly caCert?: string | undefined },
-): FetchFunction {
-  return fetchTrusting(trustedCa({ caCertFile: caCertFile(ctx), pinnedCa: registration?.caCert }));
+): HttpTransport {
+  return transportTrusting(trustedCa({ caCertFile: caCertFile(ctx), pinnedCa: registration?.caCert }));
 }
 
 /** `--ca-cert`, else FERRY_CA_CERT, else undefined. */

@@ -4,7 +4,7 @@ import type { Failpoints } from '../core/failpoints.js';
 import { parseAzureUrl } from '../storage/azure-url.js';
 import { parseS3Url } from '../storage/s3-url.js';
 import { FsStorage } from '../storage/fs/fs-storage.js';
-import type { FetchFunction } from '../storage/http/http-storage.js';
+import type { HttpTransport } from '../storage/http/http-transport.js';
 import type { Storage } from '../storage/storage.js';
 
 /** What opening a location may need besides the location itself. */
@@ -15,8 +15,8 @@ export interface OpenStorageOptions {
   readonly token?: string;
   /** The environment to read FERRY_TOKEN and the object stores' credentials from (injected: nothing here reads process.env). */
   readonly env?: NodeJS.ProcessEnv;
-  /** What an http(s):// vault sends requests with (the CLI's trusted CAs); default the global fetch. */
-  readonly fetch?: FetchFunction;
+  /** What an http(s):// vault sends requests with (the CLI's trusted CAs); default the system's CAs. */
+  readonly transport?: HttpTransport;
 }
 
 /**
@@ -41,7 +41,7 @@ export async function openStorage(location: string | undefined, options: OpenSto
     // The location is not echoed: a mistyped one might carry a credential.
     if (token === undefined || token === '') throw new UserError('no token for the vault: set FERRY_TOKEN');
     const { HttpStorage } = await import('../storage/http/http-storage.js');
-    return new HttpStorage({ url: location, token, ...(options.fetch ? { fetch: options.fetch } : {}) });
+    return new HttpStorage({ url: location, token, ...(options.transport ? { transport: options.transport } : {}) });
   }
   if (scheme === 'azure') {
     const { AzureAccounts } = await import('../storage/azure/azure-accounts.js');

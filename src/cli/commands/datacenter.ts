@@ -6,7 +6,7 @@ import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
 import { HttpIngestService } from '../http-ingest-service.js';
 import { ServiceClient, type ServiceOptions } from '../service-client.js';
-import { serviceFetch } from '../service-trust.js';
+import { serviceTransport } from '../service-trust.js';
 import { resolveImportJob } from '../service-names.js';
 
 type Options = ServiceOptions & { readonly json?: boolean; readonly tenant?: string };
@@ -32,7 +32,7 @@ export async function ingestCommand(ctx: CliContext, ref: string, options: Inges
   allocateForThroughput();
   const client = ServiceClient.fromOptions(ctx, options);
   const job = await resolveImportJob(client, ref, options.tenant);
-  const storage = new HttpStorage({ url: `${client.baseUrl}/v1/import-jobs/${encodeURIComponent(job.id)}`, token: (options.token ?? ctx.env.FERRY_TOKEN)!, fetch: serviceFetch(ctx) });
+  const storage = new HttpStorage({ url: `${client.baseUrl}/v1/import-jobs/${encodeURIComponent(job.id)}`, token: (options.token ?? ctx.env.FERRY_TOKEN)!, transport: serviceTransport(ctx) });
   ctx.cleanups.push(() => storage.close());
   const display = new IngestDisplay(ctx, options.json === true);
   let result: IngestResult;

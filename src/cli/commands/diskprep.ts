@@ -11,7 +11,7 @@ import { formatBytes } from '../format.js';
 import { HttpJobService } from '../http-job-service.js';
 import { readRegistration } from '../agent-state.js';
 import { ServiceClient } from '../service-client.js';
-import { serviceFetch } from '../service-trust.js';
+import { serviceTransport } from '../service-trust.js';
 
 export interface DiskprepOptions {
   readonly staging: string;
@@ -137,5 +137,5 @@ function shellWord(path: string): string {
 async function jobServiceClient(ctx: CliContext, server: string, jobToken: string): Promise<ServiceClient> {
   const registration = await readRegistration(ctx.env);
   const pinned = registration !== undefined && registration.server.replace(/\/+$/, '') === server ? registration : undefined;
-  return new ServiceClient(server, jobToken, ctx.signal, serviceFetch(ctx, pinned));
+  return new ServiceClient(server, jobToken, ctx.signal, serviceTransport(ctx, pinned));
 }

@@ -9,7 +9,7 @@ import { pinnedCertificate } from '../certificate-pin.js';
 import { kdfFor, type CliContext } from '../context.js';
 import { readPassword } from '../password.js';
 import { ServiceClient } from '../service-client.js';
-import { caCertFile, fetchTrusting, readCaCertificates } from '../service-trust.js';
+import { caCertFile, transportTrusting, readCaCertificates } from '../service-trust.js';
 import { openStorage } from '../storage-location.js';
 import { readCredentialsFile, type VaultCredentialsFile } from '../vault-credentials-file.js';
 
@@ -49,8 +49,8 @@ export async function registerCommand(ctx: CliContext, options: RegisterOptions)
 
   const server = credentials.server.replace(/\/+$/, '');
   const caCert = await registrationCa(ctx, server, credentials);
-  const send = fetchTrusting(caCert);
-  const client = new ServiceClient(server, undefined, ctx.signal, send);
+  const transport = transportTrusting(caCert);
+  const client = new ServiceClient(server, undefined, ctx.signal, transport);
   const answer = await client.request<Registration>('POST', '/v1/registrations', { code: credentials.registrationCode, hostname: ctx.repoContext.hostname });
   const registration: AgentRegistration = {
     format: 'ferry-agent',
@@ -66,7 +66,7 @@ export async function registerCommand(ctx: CliContext, options: RegisterOptions)
   };
   await writeRegistration(ctx.env, registration);
 
-  const storage = await openStorage(vaultLocation(registration), { token: registration.token, fetch: send });
+  const storage = await openStorage(vaultLocation(registration), { token: registration.token, transport });
   ctx.cleanups.push(() => storage.close());
   const created = await createOrOpen(ctx, storage, password, !answer.vault.repositoryInitialized);
   if (options.json) {

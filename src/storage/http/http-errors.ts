@@ -2,14 +2,17 @@
  * Translation of the vault API's answers into the typed errors of core, at the edge of HttpStorage
  * (docs/service-http-storage.md, "Statuses"). Messages name the operation and the vault URL, never the token.
  */
+import type { IncomingMessage } from 'node:http';
 import {
   AlreadyExistsError,
   AuthenticationError,
+  FerryError,
   ForbiddenError,
   IntegrityError,
   NotFoundError,
   PermanentError,
 } from '../../core/errors.js';
+import { discard, readText } from './http-transport.js';
 
 /** An answer a retry may fix (408, 429, 500, 502, 503, 504): retried, then reported as a plain Error. */
 export class TransientHttpError extends Error {
@@ -34,24 +37,32 @@ const TRANSIENT_NETWORK_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
 ]);
 
-/** True for a fetch failure caused by the network (fetch rejects with a TypeError whose cause has the code). */
+/**
+ * True for a request that failed because of the network: node's error (or, from fetch, the TypeError's
+ * cause) has one of the codes above. Ferry's typed errors and a body source's errors are never network errors.
+ */
 export function isTransientNetworkError(err: unknown): boolean {
-  if (!(err instanceof TypeError)) return false;
-  const code = errorCode(err.cause);
-  if (code === undefined && err.cause instanceof AggregateError) return err.cause.errors.some((e) => isTransientCode(errorCode(e)));
-  return isTransientCode(code);
+  if (!(err instanceof Error) || err instanceof FerryError) return false;
+  const failure = networkFailure(err);
+  if (failure instanceof AggregateError && errorCode(failure) === undefined) return failure.errors.some((e) => isTransientCode(errorCode(e)));
+  return isTransientCode(errorCode(failure));
 }
 
-/** What a failed network call says, for messages: the cause's code and message. */
+/** The error that carries the code: node's own, or the cause of fetch's TypeError. */
+function networkFailure(err: unknown): unknown {
+  return err instanceof TypeError && err.cause instanceof Error ? err.cause : err;
+}
+
+/** The network failure's code (ECONNREFUSED, ENOTFOUND…), or undefined. */
+export function networkErrorCode(err: unknown): string | undefined {
+  return errorCode(networkFailure(err));
+}
+
+/** What a failed network call says, for messages: its code and message. */
 export function describeNetworkError(err: unknown): string {
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  const cause = networkFailure(err);
   const code = errorCode(cause);
   const message = cause instanceof Error ? cause.message : String(cause);
   return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
@@ -87,8 +98,7 @@ const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_L
  * node's words), `not-tls` when the server does not speak TLS at all.
  */
 export function tlsFailure(err: unknown): { readonly kind: 'untrusted' | 'not-tls'; readonly detail: string } | undefined {
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
-  const code = errorCode(cause);
+  const code = networkErrorCode(err);
   if (code === undefined) return undefined;
   const detail = describeNetworkError(err);
   if (CERTIFICATE_CODES.has(code)) return { kind: 'untrusted', detail };
@@ -106,14 +116,14 @@ export interface ApiErrorAnswer {
 const MAX_ERROR_BODY = 64 * 1024;
 
 /** Reads the `{code, message}` body of an error answer; undefined when there is none (HEAD) or it is not JSON. */
-export async function readErrorAnswer(response: Response): Promise<ApiErrorAnswer | undefined> {
-  if (!(response.headers.get('content-type') ?? '').includes('json')) {
-    await response.body?.cancel();
+export async function readErrorAnswer(response: IncomingMessage): Promise<ApiErrorAnswer | undefined> {
+  if (!(response.headers['content-type'] ?? '').includes('json')) {
+    await discard(response);
     return undefined;
   }
   try {
-    const text = await response.text();
-    if (text.length > MAX_ERROR_BODY) return undefined;
+    const text = await readText(response, MAX_ERROR_BODY);
+    if (text === undefined) return undefined;
     const body: unknown = JSON.parse(text);
     if (typeof body !== 'object' || body === null) return undefined;
     const { code, message } = body as Record<string, unknown>;

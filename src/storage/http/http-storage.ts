@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import { IntegrityError, PermanentError, UserError } from '../../core/errors.js';
 import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
@@ -11,6 +12,7 @@ import {
   readErrorAnswer,
   tlsFailure,
 } from './http-errors.js';
+import { HttpTransport, defaultTransport, discard } from './http-transport.js';
 import { lines } from './ndjson-lines.js';
 import { VerifiedSource, checkBuffer } from './verified-source.js';
 
@@ -31,21 +33,19 @@ export interface HttpStorageOptions {
   /** Waits between attempts (injectable so tests need not wait). */
   readonly sleep?: (ms: number) => Promise<void>;
   /**
-   * The fetch to send requests with; default the global one (the system's CAs verify an https:// server).
-   * The CLI passes one that trusts the CA given with --ca-cert or pinned at registration.
+   * What requests go through; default the process's transport trusting the system's CAs. The CLI passes
+   * one that trusts the CA given with --ca-cert or pinned at registration. Shared: `close` leaves it open.
    */
-  readonly fetch?: FetchFunction;
+  readonly transport?: HttpTransport;
 }
-
-/** What HttpStorage sends requests with: `globalThis.fetch` or one with the same contract. */
-export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200 };
 
 const SHA256_HEADER = 'x-ferry-sha256';
 
 /**
- * A Storage over the Ferry service's vault object API (docs/service-http-storage.md), with Node's fetch.
+ * A Storage over the Ferry service's vault object API (docs/service-http-storage.md), over `node:http(s)`
+ * with keep-alive connections (http-transport.ts).
  *
  * - Keys, prefixes and ranges are checked before any request (PermanentError), like every back end.
  * - Statuses map to the typed errors of core (http-errors.ts); the token appears in no URL and no message.
@@ -65,7 +65,7 @@ export class HttpStorage implements Storage {
   readonly #retry: RetryPolicy;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #closing = new AbortController();
-  readonly #send: FetchFunction;
+  readonly #transport: HttpTransport;
 
   constructor(options: HttpStorageOptions) {
     this.#base = vaultBase(options.url);
@@ -75,7 +75,7 @@ export class HttpStorage implements Storage {
       throw new RangeError(`retry attempts must be a positive integer, got ${this.#retry.attempts}`);
     }
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#send = options.fetch ?? fetch;
+    this.#transport = options.transport ?? defaultTransport();
     // Every request in flight listens to this one signal.
     setMaxListeners(0, this.#closing.signal);
     this.properties = { location: this.#base, serverSideCopy: false };
@@ -92,7 +92,7 @@ export class HttpStorage implements Storage {
     try {
       await this.#attempts(what, () => false, () => this.#put(what, key, source.chunks(), options.length, options.sha256));
     } catch (err) {
-      // fetch reports a failing body as a generic network error; the source's own error is the one that counts.
+      // A failing source cuts the upload, which may surface as a network error: the source's own error counts.
       const sourceError = source.error;
       if (sourceError !== undefined) throw sourceError.value;
       throw err;
@@ -112,9 +112,9 @@ export class HttpStorage implements Storage {
     return this.#attempts(what, () => true, async () => {
       const headers: Record<string, string> = {};
       if (range !== undefined) headers.range = `bytes=${range.offset}-${range.offset + range.length - 1}`;
-      const response = await this.#fetch('GET', this.#objectUrl(key), { headers });
+      const response = await this.#send('GET', this.#objectUrl(key), { headers });
       const expectedStatus = range === undefined ? 200 : 206;
-      if (response.status !== expectedStatus) throw await this.#failure(what, response);
+      if (response.statusCode !== expectedStatus) throw await this.#failure(what, response);
       const length = range?.length ?? contentLength(what, response);
       return readBody(what, response, length);
     });
@@ -124,8 +124,9 @@ export class HttpStorage implements Storage {
     assertValidKey(key);
     const what = `checking ${key} in ${this.#base}`;
     return this.#attempts(what, () => true, async () => {
-      const response = await this.#fetch('HEAD', this.#objectUrl(key), {});
-      if (response.status !== 200) throw await this.#failure(what, response);
+      const response = await this.#send('HEAD', this.#objectUrl(key), {});
+      if (response.statusCode !== 200) throw await this.#failure(what, response);
+      await discard(response);
       return { key, size: contentLength(what, response) };
     });
   }
@@ -137,10 +138,10 @@ export class HttpStorage implements Storage {
     // Once an object was handed to the callback, a repeated listing would hand it over twice.
     await this.#attempts(what, () => delivered === 0, async () => {
       const url = `${this.#base}/objects?prefix=${encodeURIComponent(prefix)}`;
-      const response = await this.#fetch('GET', url, { headers: { accept: 'application/x-ndjson' } });
-      if (response.status !== 200 || response.body === null) throw await this.#failure(what, response);
+      const response = await this.#send('GET', url, { headers: { accept: 'application/x-ndjson' } });
+      if (response.statusCode !== 200) throw await this.#failure(what, response);
       let count = 0;
-      for await (const line of lines(response.body)) {
+      for await (const line of lines(response)) {
         const entry = parseListingLine(what, line, prefix);
         if ('error' in entry) throw errorForCode(what, entry.error);
         if ('done' in entry) {
@@ -159,9 +160,9 @@ export class HttpStorage implements Storage {
     assertValidKey(key);
     const what = `removing ${key} from ${this.#base}`;
     await this.#attempts(what, () => true, async () => {
-      const response = await this.#fetch('DELETE', this.#objectUrl(key), {});
-      if (!response.ok) throw await this.#failure(what, response);
-      await response.body?.cancel();
+      const response = await this.#send('DELETE', this.#objectUrl(key), {});
+      if (!isSuccess(response)) throw await this.#failure(what, response);
+      await discard(response);
     });
   }
 
@@ -179,9 +180,9 @@ export class HttpStorage implements Storage {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (length !== undefined) headers['content-length'] = String(length);
     if (sha256 !== undefined) headers[SHA256_HEADER] = sha256;
-    const response = await this.#fetch('PUT', this.#objectUrl(key), { headers, body });
-    if (response.status !== 200 && response.status !== 201) throw await this.#failure(what, response);
-    await response.body?.cancel();
+    const response = await this.#send('PUT', this.#objectUrl(key), { headers, body });
+    if (response.statusCode !== 200 && response.statusCode !== 201) throw await this.#failure(what, response);
+    await discard(response);
   }
 
   #objectUrl(key: string): string {
@@ -189,31 +190,29 @@ export class HttpStorage implements Storage {
     return `${this.#base}/objects/${key}`;
   }
 
-  async #fetch(
+  async #send(
     method: string,
     url: string,
     init: { headers?: Record<string, string>; body?: Uint8Array | AsyncIterable<Uint8Array> },
-  ): Promise<Response> {
+  ): Promise<IncomingMessage> {
     if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
-    return this.#send(url, {
+    // Redirects could carry the token elsewhere: the transport never follows them, and a redirect answer is
+    // an error (errorForStatus).
+    return this.#transport.request(url, {
       method,
       headers: { ...init.headers, authorization: this.#authorization },
-      body: init.body,
-      // A streamed body needs half duplex. Redirects could carry the token elsewhere: never followed, a
-      // redirect answer is an error (errorForStatus).
-      ...(init.body !== undefined ? { duplex: 'half' as const } : {}),
-      redirect: 'manual',
+      ...(init.body !== undefined ? { body: init.body } : {}),
       signal: this.#closing.signal,
     });
   }
 
   /** The error for an answer that is not the expected success (consumes the body). */
-  async #failure(what: string, response: Response): Promise<Error> {
-    if (response.ok) {
-      await response.body?.cancel();
-      return new PermanentError(`${what}: unexpected answer ${response.status} from the server`);
+  async #failure(what: string, response: IncomingMessage): Promise<Error> {
+    if (isSuccess(response)) {
+      await discard(response);
+      return new PermanentError(`${what}: unexpected answer ${response.statusCode} from the server`);
     }
-    return errorForStatus(what, response.status, await readErrorAnswer(response));
+    return errorForStatus(what, response.statusCode ?? 0, await readErrorAnswer(response));
   }
 
   /**
@@ -278,36 +277,44 @@ function checkedToken(token: string): string {
   return token;
 }
 
-function contentLength(what: string, response: Response): number {
-  const header = response.headers.get('content-length');
-  const size = header === null ? NaN : Number(header);
+const isSuccess = (response: IncomingMessage): boolean => response.statusCode !== undefined && response.statusCode >= 200 && response.statusCode < 300;
+
+function contentLength(what: string, response: IncomingMessage): number {
+  const header = response.headers['content-length'];
+  const size = header === undefined ? NaN : Number(header);
   if (!Number.isSafeInteger(size) || size < 0) throw new PermanentError(`${what}: the answer has no valid Content-Length`);
   return size;
 }
 
+/** Bodies up to this size are read into a buffer allocated once from their Content-Length. */
+const PREALLOCATE_LIMIT = 64 * 1024 * 1024;
+
 /**
- * Reads exactly `length` bytes of the body into one Buffer; a longer or shorter body is damage. Memory is
- * taken as bytes arrive, never from `length` alone: a range past the end of the object (the server
- * answers the part that exists) must fail, not allocate what was asked for.
+ * Reads exactly `length` bytes of the body into one Buffer; a longer or shorter body is damage. When the
+ * answer declares that length (and it is at most 64 MiB) the Buffer is allocated once and filled as bytes
+ * arrive; otherwise memory is taken as bytes arrive, never from `length` alone: a range past the end of
+ * the object (the server answers the part that exists) must fail, not allocate what was asked for.
  */
-async function readBody(what: string, response: Response, length: number): Promise<Buffer> {
-  const declared = response.headers.get('content-length');
-  if (declared !== null && Number(declared) !== length) {
-    await response.body?.cancel();
-    throw new IntegrityError(`${what}: the answer has ${declared} bytes, expected ${length}`);
+async function readBody(what: string, response: IncomingMessage, length: number): Promise<Buffer> {
+  const header = response.headers['content-length'];
+  const declared = header === undefined ? undefined : Number(header);
+  if (declared !== undefined && declared !== length) {
+    await discard(response);
+    throw new IntegrityError(`${what}: the answer has ${header} bytes, expected ${length}`);
   }
-  const chunks: Uint8Array[] = [];
+  // Every byte of the preallocated buffer is written before it is returned (filled === length).
+  const whole = declared !== undefined && length <= PREALLOCATE_LIMIT ? Buffer.allocUnsafe(length) : undefined;
+  const chunks: Buffer[] = [];
   let filled = 0;
-  if (response.body !== null) {
-    for await (const chunk of response.body) {
-      const piece = chunk as Uint8Array;
-      if (filled + piece.byteLength > length) throw new IntegrityError(`${what}: the answer has more than ${length} bytes`);
-      chunks.push(piece);
-      filled += piece.byteLength;
-    }
+  for await (const chunk of response as AsyncIterable<Buffer>) {
+    if (filled + chunk.byteLength > length) throw new IntegrityError(`${what}: the answer has more than ${length} bytes`);
+    if (whole !== undefined) chunk.copy(whole, filled);
+    else chunks.push(chunk);
+    filled += chunk.byteLength;
   }
   if (filled !== length) throw new IntegrityError(`${what}: the answer has ${filled} bytes, expected ${length}`);
-  return chunks.length === 1 ? Buffer.from(chunks[0]!.buffer, chunks[0]!.byteOffset, chunks[0]!.byteLength) : Buffer.concat(chunks, filled);
+  if (whole !== undefined) return whole;
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, filled);
 }
 
 type ListingLine = ObjectInfo | { readonly done: true; readonly count: number } | { readonly error: { code: string; message: string } };
