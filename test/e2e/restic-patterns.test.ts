@@ -2,34 +2,15 @@
 // `restic backup` and `ferry backup` of one tree must keep the same paths; for a table of include and
 // exclude patterns, `restic restore` and `ferry restore` must write the same paths.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ferryOk, lastJson, makeTempDir, type RunResult, type TempDir } from './harness.js';
+import { ferryOk, lastJson, makeTempDir, type TempDir } from './harness.js';
+import { RESTIC, resticOk } from './restic-oracle.js';
 
-const RESTIC = '/usr/bin/restic';
 /** Processes run side by side: the cases are independent, each tool's repository takes shared locks. */
 const PARALLEL = 3;
-
-function restic(args: readonly string[], env: Record<string, string>): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(RESTIC, ['--no-cache', ...args], { env: { ...process.env, RESTIC_PASSWORD: 'restic-oracle', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function resticOk(args: readonly string[], env: Record<string, string> = {}): Promise<RunResult> {
-  const result = await restic(args, env);
-  if (result.code !== 0) throw new Error(`restic ${args.join(' ')} exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  return result;
-}
 
 /** Runs `work` over `items`, `PARALLEL` at a time, keeping the order of the results. */
 async function pool<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
@@ -156,7 +137,7 @@ describe('patterns select what restic selects (restic is the oracle)', () => {
       const summary = lastJson<{ snapshot_id: string }>((await ferryOk(['backup', '-r', ferryRepo, src, ...args, '--json'], { env })).stdout);
       return summary.snapshot_id;
     });
-    const resticIds = await pool(cases, async (args) => lastJson<{ snapshot_id: string }>((await resticOk(['-r', resticRepo, 'backup', src, ...args, '--json'], env)).stdout).snapshot_id);
+    const resticIds = await pool(cases, async (args) => lastJson<{ snapshot_id: string }>((await resticOk(['-r', resticRepo, 'backup', src, ...args, '--json'], { env })).stdout).snapshot_id);
     const inSource = (path: string): string | undefined => (path === src || path.startsWith(`${src}/`) ? relative(src, path) || '.' : undefined);
     const ferryPaths = await pool(ferryIds, async (id) => {
       const lines = (await ferryOk(['ls', '-r', ferryRepo, id, '--json'])).stdout.trim().split('\n');
