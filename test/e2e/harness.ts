@@ -21,13 +21,21 @@ export interface RunOptions {
 
 /** Runs the built CLI as a user would, with a cheap KDF and the test password unless overridden. */
 export function ferry(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return runProgram(process.execPath, [FERRY_BIN, ...args], { FERRY_PASSWORD: TEST_PASSWORD, FERRY_INSECURE_TEST_KDF: '1' }, options);
+}
+
+/**
+ * Runs `program` with `args`, the environment of this process plus `defaults` and then `options.env`
+ * (an undefined value removes a variable), optionally as another user (setpriv), and collects its output.
+ */
+export function runProgram(program: string, args: readonly string[], defaults: Record<string, string>, options: RunOptions = {}): Promise<RunResult> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, FERRY_PASSWORD: TEST_PASSWORD, FERRY_INSECURE_TEST_KDF: '1', ...options.env })) {
+  for (const [k, v] of Object.entries({ ...process.env, ...defaults, ...options.env })) {
     if (v !== undefined) env[k] = v;
   }
   const [command, argv] = options.asUser
-    ? ['setpriv', [`--reuid=${options.asUser.uid}`, `--regid=${options.asUser.gid}`, '--clear-groups', process.execPath, FERRY_BIN, ...args]]
-    : [process.execPath, [FERRY_BIN, ...args]];
+    ? ['setpriv', [`--reuid=${options.asUser.uid}`, `--regid=${options.asUser.gid}`, '--clear-groups', program, ...args]]
+    : [program, [...args]];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, argv, { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
