@@ -36,7 +36,7 @@ export interface MatrixRow {
   /** Extra request headers, e.g. the content type of a raw body. */
   readonly headers?: Readonly<Record<string, string>>;
   readonly query?: string | ((world: World) => string);
-  /** Runs on each fresh world before the request (e.g. stores the object a request reads). */
+  /** Runs on a fresh world before the requests (e.g. stores the object a request reads); each caller's request starts from its result. */
   readonly setup?: (fixture: ServiceFixture, world: World) => Promise<void>;
   readonly expect: Expectations;
 }
