@@ -7,7 +7,7 @@ import { buildWorld, type World } from '../testing/world.js';
 import { revokeToken } from '../auth/token-store.js';
 import { principalForSecret } from '../auth/token-store.js';
 import { createSignInLink, SESSION_LIFETIME_MS } from './portal-sessions.js';
-import { createVault } from '../resources/vaults.js';
+import { createVault, getVaultDetails, listVaultSeeds } from '../resources/vaults.js';
 import { createImportJob, getImportJob } from '../resources/import-jobs.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -161,5 +161,28 @@ describe('portal routes', () => {
     const again = new Browser(fixture);
     await again.request('GET', link.path);
     assert.equal((await again.request('POST', link.path, { _csrf: again.csrf })).statusCode, 401);
+  });
+
+  it('lists the vaults with their pending seeds, read for all of a tenant\'s vaults at once', async () => {
+    const admin = await principalForSecret(fixture.ctx, world.adminToken);
+    // The world's job of tenant A's vault was cancelled by an earlier test: a second vault gets a new one.
+    const seeded = await createVault(fixture.ctx, admin, world.a.tenantId, { name: 'tenant-a-seeded', storageAccountId: world.a.storageAccountId });
+    await createImportJob(fixture.ctx, admin, seeded.id, { name: 'second-seed', storageAccountId: world.a.storageAccountId, container: 'second-seed' });
+    const seeds = await listVaultSeeds(fixture.ctx, admin, world.a.tenantId);
+    assert.deepEqual([...seeds.keys()], [seeded.id]);
+    assert.deepEqual(seeds.get(seeded.id), (await getVaultDetails(fixture.ctx, admin, seeded.id)).seed);
+    assert.equal(seeds.get(seeded.id)?.state, 'Creating');
+    // Tenant B's only job was cancelled: no seed pending; and tenant A's tenant-admin does not see tenant B.
+    assert.equal((await listVaultSeeds(fixture.ctx, admin, world.b.tenantId)).size, 0);
+    const tenantAdmin = await principalForSecret(fixture.ctx, world.a.tenantAdminToken);
+    await assert.rejects(listVaultSeeds(fixture.ctx, tenantAdmin, world.b.tenantId), { code: 'NOT_FOUND' });
+
+    const browser = new Browser(fixture);
+    await browser.signIn(world.a.tenantAdminToken);
+    const page = await browser.request('GET', '/vaults');
+    assert.equal(page.statusCode, 200);
+    const rowOf = (name: string): string => new RegExp(`<tr><td><a href="/vaults/[^"]+">${name}</a>.*?</tr>`).exec(page.body)?.[0] ?? '';
+    assert.match(rowOf('tenant-a-seeded'), /second-seed: .*Creating/);
+    assert.match(rowOf('tenant-a-vault'), /none pending/);
   });
 });

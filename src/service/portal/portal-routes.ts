@@ -24,7 +24,7 @@ import { listMachines } from '../resources/machines.js';
 import { listStorageAccounts } from '../resources/storage-accounts.js';
 import { listTenants } from '../resources/tenants.js';
 import { CREATABLE_ROLES, createTokenAs, listTokensAs, revokeTokenAs, type CreatableRole } from '../resources/tokens.js';
-import { getVaultDetails, listVaults } from '../resources/vaults.js';
+import { getVaultDetails, listVaultSeeds, listVaults } from '../resources/vaults.js';
 import type { Html } from './html.js';
 import { PortalAccess, type PortalPage } from './portal-access.js';
 import { PORTAL_CSS, PORTAL_JS } from './portal-assets.js';
@@ -245,7 +245,8 @@ export function registerPortalRoutes(app: ApiApp, ctx: ServiceContext, deps: Por
       const principal = principalOf(request);
       const rows = [];
       for (const tenant of await listTenants(ctx, principal)) {
-        for (const vault of await listVaults(ctx, principal, tenant.id)) rows.push({ vault, tenantName: tenant.name, seed: (await getVaultDetails(ctx, principal, vault.id)).seed });
+        const seeds = await listVaultSeeds(ctx, principal, tenant.id);
+        for (const vault of await listVaults(ctx, principal, tenant.id)) rows.push({ vault, tenantName: tenant.name, seed: seeds.get(vault.id) ?? null });
       }
       return sendPage(reply, vaultListPage(viewerOf(request), rows));
     },

@@ -8,6 +8,7 @@ import { insertOrExplain } from '../db/constraint-errors.js';
 import type { VaultsTable } from '../db/schema.js';
 import { isoTime, newRecordId } from '../ids.js';
 import { readVaultSeed, type VaultSeed } from '../jobs/job-records.js';
+import { isJobState } from '../jobs/job-states.js';
 import { getTenant } from './tenants.js';
 
 /** The repository a tenant's machines back up to, in a container of one of the tenant's storage accounts. */
@@ -97,6 +98,26 @@ export async function getVault(ctx: ServiceContext, principal: Principal, vaultI
 export async function getVaultDetails(ctx: ServiceContext, principal: Principal, vaultId: string): Promise<VaultDetails> {
   const vault = await getVault(ctx, principal, vaultId);
   return { ...vault, seed: await readVaultSeed(ctx.db, vault.id) };
+}
+
+/**
+ * The pending offline seeds of the tenant's vaults, by vault id, in one query (a vault without a seed
+ * pending has no entry); `NotFoundError` for an invisible tenant, like {@link listVaults}.
+ */
+export async function listVaultSeeds(ctx: ServiceContext, principal: Principal, tenantId: string): Promise<ReadonlyMap<string, VaultSeed>> {
+  await getTenant(ctx, principal, tenantId);
+  const rows = await ctx.db
+    .selectFrom('import_jobs')
+    .select(['id', 'name', 'state', 'open_vault_id'])
+    .where('tenant_id', '=', tenantId)
+    .where('open_vault_id', 'is not', null)
+    .execute();
+  const seeds = new Map<string, VaultSeed>();
+  for (const row of rows) {
+    if (!isJobState(row.state)) throw new Error(`import job ${row.id} has an unknown state ${row.state}`);
+    if (row.open_vault_id !== null) seeds.set(row.open_vault_id, { jobId: row.id, jobName: row.name, state: row.state });
+  }
+  return seeds;
 }
 
 function toVault(row: VaultsTable): Vault {
