@@ -1,6 +1,10 @@
 // Ferry's layer rules (the team's STYLE.md, "Layout"), checked by `npm run lint` (depcruise src --config …).
 //
-//   core ← storage ← engine ← seed ← service,   seed ← datacenter,   core ← storage ← engine ← agent,   cli on top of all,   portal talks to the service only by HTTP.
+//   core ← storage ← engine ← seed ← service,   seed ← datacenter,   core ← storage ← engine ← agent,   cli on top of all.
+//   The portal (src/service/portal) is part of the service, not a client of it: its pages call the same
+//   resource functions as the API's routes (service/resources, jobs, audit), and the API's one access hook
+//   (api/route-access.ts, which reads its session cookie) guards them. It sits beside service/api: what it
+//   builds on (resources, jobs, auth, audit, db, worker) never imports it.
 //   os (the durable file write) sits beside core: it imports only core, and every layer but the portal may use it.
 //
 // Tests (*.test.ts) and testing/ folders may import anything; production code may not import them.
@@ -58,7 +62,13 @@ module.exports = {
       to: { path: '^src/storage/', pathNot: '^src/storage/storage\\.ts$' },
     },
     layer('agent-only-lower-layers', '^src/agent/', ['core', 'os', 'storage', 'engine', 'agent'], 'src/agent (schedule, loop) imports only core, storage and engine; the CLI wires it to the service'),
-    layer('portal-talks-only-http', '^src/portal/', ['portal'], 'the portal talks to the service only through its HTTP API'),
+    {
+      name: 'portal-on-top-of-resources',
+      comment: 'service/portal renders what the resource functions return: the layers it builds on do not import it',
+      severity: 'error',
+      from: { path: '^src/service/(resources|jobs|auth|audit|db|worker|secrets|vault-objects)/', pathNot: TESTS },
+      to: { path: '^src/service/portal/' },
+    },
     {
       name: 'nothing-imports-cli',
       comment: 'cli is the top layer: nothing below imports it',
