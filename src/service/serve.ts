@@ -20,6 +20,7 @@ import { checkListenPolicy } from './tls/listen-policy.js';
 import { ServiceCertificate, validityProblem, type CertificateMaterial, type TlsFiles } from './tls/service-certificate.js';
 import { startAdoptionWorker } from './worker/adoption-worker.js';
 import { startDeadlineSweeper, sweepIntervalFor } from './worker/deadline-sweeper.js';
+import { PORTAL_SWEEP_INTERVAL_MS, startPortalSessionSweeper } from './portal/portal-session-sweeper.js';
 import type { RunningWorker } from './worker/periodic-worker.js';
 
 /** The files `ferry serve` keeps in its data directory (docs/service.md, "Data directory"). */
@@ -48,6 +49,8 @@ export interface ServeOptions {
   readonly agentTokenLifetimeMs?: number;
   /** How often the tracking deadline sweep runs; default {@link sweepIntervalFor} the shorter of the tracking deadline and the never-received period. */
   readonly sweepIntervalMs?: number;
+  /** How often ended portal sessions and used or expired sign-in links are deleted; default {@link PORTAL_SWEEP_INTERVAL_MS}. */
+  readonly portalSweepIntervalMs?: number;
   /** Serve HTTPS with these files (`--tls-cert`, `--tls-key`, `--tls-ca`); plain HTTP when absent. */
   readonly tls?: TlsFiles;
   /** Allow plain HTTP on an address other machines can reach (`--insecure-http`); loopback always may. */
@@ -85,8 +88,8 @@ export interface RunningService {
  * without `insecureHttp` and checks the TLS files before anything else (`UserError`s), opens the database
  * (SQLite in `dataDir`, or `options.database`), applies pending migrations and opens the service key ({@link openServiceStore}), on the
  * first start (no admin token in the database) writes a new admin token to DIR/admin.token with mode 0600,
- * then listens and starts the background work (the tracking deadline
- * sweep). On any failure everything opened is closed again.
+ * then listens and starts the background work (the tracking deadline sweep, the adoption worker, the
+ * portal session sweep). On any failure everything opened is closed again.
  */
 export async function startService(options: ServeOptions): Promise<RunningService> {
   const clock = options.clock ?? systemClock;
@@ -122,6 +125,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       { intervalMs: options.sweepIntervalMs ?? sweepIntervalFor(Math.min(ctx.importJobs.trackingDeadlineMs, ctx.importJobs.neverReceivedMs)), log: server.app.log },
     );
     const adopter = startAdoptionWorker(ctx, { log: server.app.log });
+    const sessionSweeper = startPortalSessionSweeper({ db, clock }, { intervalMs: options.portalSweepIntervalMs ?? PORTAL_SWEEP_INTERVAL_MS, log: server.app.log });
     let stopping: Promise<void> | undefined;
     return {
       url: `${certificate ? 'https' : 'http'}://${host}:${address.port}`,
@@ -129,7 +133,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       server,
       certificate,
       reloadCertificate: () => reloadCertificate(running, certificate, clock),
-      stop: () => (stopping ??= stopGracefully(running, [sweeper, adopter], db, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)),
+      stop: () => (stopping ??= stopGracefully(running, [sweeper, adopter, sessionSweeper], db, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS)),
     };
   } catch (err) {
     await server?.app.close().catch(() => undefined);

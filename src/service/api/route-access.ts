@@ -107,7 +107,7 @@ export function installAccessControl(app: FastifyInstance, ctx: ServiceContext, 
 async function authenticateSession(ctx: ServiceContext, request: FastifyRequest): Promise<Principal> {
   const secret = sessionCookie(request);
   if (secret === undefined) throw new AuthenticationError('sign in to see this page');
-  request.portalSession = await sessionOf(ctx, secret);
+  request.portalSession = await sessionOf(ctx, secret, { remoteAddress: request.ip });
   return request.portalSession.principal;
 }
 

@@ -29,6 +29,9 @@ export const AUDIT_ACTIONS = [
   'job.cancel',
   'job.close',
   'job.delete',
+  'portal.sign-in',
+  'portal.sign-out',
+  'portal.session-end',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
 import { driveJob, prepareDisks } from '../testing/import-job-fixtures.js';
+import { PortalBrowser as Browser } from '../testing/portal-browser.js';
 import { startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
 import { buildWorld, type World } from '../testing/world.js';
 import { revokeToken } from '../auth/token-store.js';
@@ -9,39 +9,6 @@ import { principalForSecret } from '../auth/token-store.js';
 import { createSignInLink, SESSION_LIFETIME_MS } from './portal-sessions.js';
 import { createVault, getVaultDetails, listVaultSeeds } from '../resources/vaults.js';
 import { createImportJob, getImportJob } from '../resources/import-jobs.js';
-
-const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
-
-/** A browser of the portal, as far as inject() goes: keeps its cookies, finds each page's form token. */
-class Browser {
-  readonly cookies = new Map<string, string>();
-  constructor(private readonly fixture: ServiceFixture) {}
-  csrf = '';
-
-  async request(method: 'GET' | 'POST', url: string, form?: Record<string, string>): Promise<LightMyRequestResponse> {
-    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const response = await this.fixture.app.inject({
-      method,
-      url,
-      headers: { ...(cookie !== '' ? { cookie } : {}), ...(form !== undefined ? FORM : {}) },
-      ...(form !== undefined ? { payload: new URLSearchParams(form).toString() } : {}),
-    });
-    for (const set of ([] as string[]).concat(response.headers['set-cookie'] ?? [])) {
-      const [pair] = set.split(';');
-      const [name, value] = pair!.split('=') as [string, string];
-      if (value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
-    if (token !== undefined) this.csrf = token;
-    return response;
-  }
-
-  async signIn(token: string): Promise<LightMyRequestResponse> {
-    await this.request('GET', '/sign-in');
-    return this.request('POST', '/sign-in', { _csrf: this.csrf, token });
-  }
-}
 
 describe('portal routes', () => {
   let fixture: ServiceFixture;

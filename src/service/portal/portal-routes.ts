@@ -10,10 +10,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AuthenticationError, ConflictError, UserError } from '../../core/errors.js';
 import type { ApiApp } from '../api/api-app.js';
-import type { AuthThrottle } from '../api/auth-throttle.js';
+import { TooManyFailedAuthenticationsError, type AuthThrottle } from '../api/auth-throttle.js';
 import { JobParams, Shipping } from '../api/import-jobs.js';
 import { principalOf, type RegisteredRoute } from '../api/route-access.js';
 import { RecordId, VaultParams } from '../api/schemas.js';
+import { recordAudit } from '../audit/audit-log.js';
 import { listAuditRecords } from '../audit/audit-query.js';
 import type { ServiceContext } from '../context.js';
 import { TrackingNumberInUseError } from '../jobs/job-errors.js';
@@ -27,10 +28,11 @@ import { CREATABLE_ROLES, createTokenAs, listTokensAs, revokeTokenAs, type Creat
 import { getVaultDetails, listVaultSeeds, listVaults } from '../resources/vaults.js';
 import type { Html } from './html.js';
 import { PortalAccess, type PortalPage } from './portal-access.js';
+import { signInRefused, ThrottledSignIns, type PortalRequestFacts, type SignInMethod } from './portal-audit.js';
 import { PORTAL_CSS, PORTAL_JS } from './portal-assets.js';
 import { clearSessionCookie, sessionCookie, setSessionCookie, setSignInCookie, signInCookie } from './portal-cookies.js';
 import type { Viewer } from './portal-layout.js';
-import { CsrfTokenError, endSession, signInWithLink, signInWithToken, type OpenedSession } from './portal-sessions.js';
+import { CsrfTokenError, endSession, signInCredentialToken, signInWithLink, signInWithToken, type OpenedSession } from './portal-sessions.js';
 import { auditPage, tenantsPage, tokensPage, type TokensPageData } from './pages/admin-pages.js';
 import { datacenterPage } from './pages/datacenter-page.js';
 import { errorLogCsv, jobListPage, jobPage, type JobPageData, type ShippingForm } from './pages/job-pages.js';
@@ -50,6 +52,10 @@ export interface PortalDeps {
 
 function sendPage(reply: FastifyReply, body: Html, status = 200): FastifyReply {
   return reply.status(status).type('text/html; charset=utf-8').send(body.text);
+}
+
+function factsOf(request: FastifyRequest): PortalRequestFacts {
+  return { remoteAddress: request.ip };
 }
 
 function formOf(request: FastifyRequest): Form {
@@ -93,6 +99,21 @@ export function registerPortalRoutes(app: ApiApp, ctx: ServiceContext, deps: Por
       throw new CsrfTokenError('this sign-in form came without its security token (or from another page): open the sign-in page again');
     }
   };
+  // A refused sign-in counts as a failed authentication and is recorded: with the refusal's code, or as
+  // THROTTLED when the throttle answers 429 instead (at most once a minute per address: ThrottledSignIns).
+  const throttledSignIns = new ThrottledSignIns();
+  const refuseSignIn = async (request: FastifyRequest, err: AuthenticationError, method: SignInMethod, secret: string): Promise<void> => {
+    const token = await signInCredentialToken(ctx.db, method, secret);
+    try {
+      await deps.throttle.failed(request, method === 'token' && secret !== '' ? secret : undefined);
+    } catch (throttled) {
+      if (throttled instanceof TooManyFailedAuthenticationsError && throttledSignIns.shouldRecord(request.ip, ctx.clock.now())) {
+        await recordAudit(ctx, signInRefused(token, method, 'THROTTLED', throttled.message, factsOf(request)));
+      }
+      throw throttled;
+    }
+    await recordAudit(ctx, signInRefused(token, method, err.code, err.message, factsOf(request)));
+  };
   const signedIn = (request: FastifyRequest, reply: FastifyReply, session: OpenedSession): FastifyReply => {
     setSessionCookie(request, reply, session.secret, session.expiresAt, ctx.clock.now());
     return reply.redirect('/', 303);
@@ -106,10 +127,10 @@ export function registerPortalRoutes(app: ApiApp, ctx: ServiceContext, deps: Por
       checkSignInForm(request);
       const token = (formOf(request)['token'] ?? '').trim();
       try {
-        return signedIn(request, reply, await signInWithToken(ctx, token));
+        return signedIn(request, reply, await signInWithToken(ctx, token, factsOf(request)));
       } catch (err) {
         if (!(err instanceof AuthenticationError)) throw err;
-        await deps.throttle.failed(request, token === '' ? undefined : token);
+        await refuseSignIn(request, err, 'token', token);
         return signInForm(request, reply, err.message, 401);
       }
     },
@@ -133,9 +154,9 @@ export function registerPortalRoutes(app: ApiApp, ctx: ServiceContext, deps: Por
     handler: async (request, reply) => {
       checkSignInForm(request);
       try {
-        return signedIn(request, reply, await signInWithLink(ctx, request.params.code));
+        return signedIn(request, reply, await signInWithLink(ctx, request.params.code, factsOf(request)));
       } catch (err) {
-        if (err instanceof AuthenticationError) await deps.throttle.failed(request, undefined);
+        if (err instanceof AuthenticationError) await refuseSignIn(request, err, 'link', request.params.code);
         throw err;
       }
     },
@@ -146,7 +167,7 @@ export function registerPortalRoutes(app: ApiApp, ctx: ServiceContext, deps: Por
     config: page('signOut'),
     handler: async (request, reply) => {
       const secret = sessionCookie(request);
-      if (secret !== undefined) await endSession(ctx, secret);
+      if (secret !== undefined) await endSession(ctx, secret, principalOf(request), factsOf(request));
       clearSessionCookie(request, reply);
       return reply.redirect('/sign-in', 303);
     },
