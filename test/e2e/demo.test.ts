@@ -34,6 +34,11 @@ test('ferry demo --keep runs the whole offline-seeding flow and leaves the servi
     const signIn = await fetch(link, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: `_csrf=${formToken}` });
     assert.equal(signIn.status, 303);
     assert.match(signIn.headers.get('set-cookie') ?? '', /^ferry-session=/);
+    // The session opens the portal's pages: the demo's job is there.
+    const session = (signIn.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const jobs = await fetch(new URL('/jobs', link), { headers: { cookie: session } });
+    assert.equal(jobs.status, 200);
+    assert.match(await jobs.text(), /first-seed/);
   } finally {
     if (pid > 0) process.kill(pid, 'SIGTERM');
     await rm(work, { recursive: true, force: true });

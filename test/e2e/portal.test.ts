@@ -90,7 +90,11 @@ describe('the portal in Chromium', { skip: missingBrowser ? `${CHROMIUM} is not 
     assert.deepEqual(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), [], `${what}: ${JSON.stringify(violations)}`);
   };
   /** The visible part of the page (small files): docs/screenshots/NAME.png, shown in the README. */
-  const screenshot = (p: Page, name: string): Promise<Buffer> => p.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+  const taken = new Set<string>();
+  const screenshot = (p: Page, name: string): Promise<Buffer> => {
+    taken.add(name);
+    return p.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+  };
 
   before(async () => {
     tmp = await makeTempDir('ferry-e2e-portal-');
@@ -242,6 +246,7 @@ describe('the portal in Chromium', { skip: missingBrowser ? `${CHROMIUM} is not 
       const response = await other.page.goto(`/jobs/${first.id}`);
       assert.equal(response?.status(), 404);
       assert.doesNotMatch(await other.page.locator('main').innerText(), /first-seed/);
+      await checkAccessibility(other.page, 'not found');
       const csv = await other.context.request.get(`/jobs/${second.id}/errors.csv`);
       assert.equal(csv.status(), 404);
     } finally {
@@ -282,6 +287,7 @@ describe('the portal in Chromium', { skip: missingBrowser ? `${CHROMIUM} is not 
     const admin = await browser.newContext({ baseURL: serve.url, viewport: { width: 1000, height: 720 } });
     const adminPage = await admin.newPage();
     await adminPage.goto(link.path);
+    await checkAccessibility(adminPage, 'sign-in link');
     await adminPage.getByRole('button', { name: 'Sign in' }).click();
     await adminPage.waitForURL((url) => url.pathname === '/jobs');
     for (const [path, name] of [['/admin/tenants', 'tenants'], ['/admin/tokens', 'tokens'], ['/admin/audit', 'audit']] as const) {
@@ -293,6 +299,13 @@ describe('the portal in Chromium', { skip: missingBrowser ? `${CHROMIUM} is not 
         assert.match(await adminPage.locator('#new-token').innerText(), /^fry_opr_/);
         await checkAccessibility(adminPage, 'token created');
       }
+      if (name === 'audit') {
+        // The sign-ins of this test are in the log, with how and from where: the tenant's refused one, the admin's by link.
+        const log = await adminPage.locator('main').innerText();
+        assert.match(log, /anonymous\s+none\s+portal\.sign-in\s+token\s+refused\s+method: token\s+reason: UNAUTHENTICATED\s+error: [^\n]+\s+remoteAddress: 127\.0\.0\.1/);
+        assert.match(log, /admin:\S+\s+none\s+portal\.sign-in\s+token \S+\s+ok\s+method: link\s+role: admin\s+remoteAddress: 127\.0\.0\.1/);
+        assert.match(log, /tenant-admin:\S+\s+acme\s+portal\.sign-out\s+token \S+\s+ok\s+role: tenant-admin\s+remoteAddress: 127\.0\.0\.1/);
+      }
       await screenshot(adminPage, name);
     }
     await admin.close();
@@ -301,6 +314,13 @@ describe('the portal in Chromium', { skip: missingBrowser ? `${CHROMIUM} is not 
     await reusedPage.goto(link.path);
     await reusedPage.getByRole('button', { name: 'Sign in' }).click();
     assert.match(await reusedPage.locator('main').innerText(), /unknown, used or expired/);
+    await checkAccessibility(reusedPage, 'sign-in link refused');
     await reused.close();
+  });
+
+  it('took the screenshots the README shows, and the README shows each', async () => {
+    const readme = await readFile(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    const shown = new Set([...readme.matchAll(/\(docs\/screenshots\/([a-z-]+)\.png\)/g)].map((m) => m[1]!));
+    assert.deepEqual([...taken].sort(), [...shown].sort());
   });
 });

@@ -33,6 +33,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .timeline { list-style: none; padding: 0; margin: 0; border-left: 3px solid var(--line); }
 .timeline li { padding: .25rem 0 .5rem 1rem; }
 .muted { color: var(--muted); }
+.detail-item { display: block; overflow-wrap: anywhere; }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: .4rem; padding: .75rem 1rem; margin: .75rem 0; }
 .notice { border-left: 6px solid var(--good); }
 .problem { border-left: 6px solid var(--bad); }

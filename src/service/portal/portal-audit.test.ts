@@ -150,7 +150,8 @@ describe('portal audit records', () => {
     await admin.signIn(world.adminToken);
     const page = await admin.request('GET', '/admin/audit');
     assert.equal(page.statusCode, 200);
-    assert.match(page.body, /<td>portal\.sign-in<\/td>.*&quot;remoteAddress&quot;:&quot;192\.0\.2\.99&quot;/);
-    assert.match(page.body, /<td>portal\.session-end<\/td>/);
+    // The admin's own sign-in (no tenant), and a tenant-admin's session ended (with the tenant's name).
+    assert.match(page.body, /<td><span class="muted">none<\/span><\/td><td>portal\.sign-in<\/td>.*?<span class="muted">remoteAddress:<\/span> 192\.0\.2\.99<\/span>/);
+    assert.match(page.body, /<td>tenant-a<\/td><td>portal\.session-end<\/td>.*?<span class="muted">reason:<\/span> TOKEN_REVOKED/);
   });
 });

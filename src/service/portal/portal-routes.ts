@@ -350,8 +350,10 @@ export function registerPortalRoutes(app: ApiApp, ctx: ServiceContext, deps: Por
     config: page('audit'),
     schema: { querystring: z.strictObject({ cursor: z.string().max(512).optional() }) },
     handler: async (request, reply) => {
-      const { records, nextCursor } = await listAuditRecords(ctx, principalOf(request), { limit: 100, ...(request.query.cursor !== undefined ? { cursor: request.query.cursor } : {}) });
-      return sendPage(reply, auditPage(viewerOf(request), records, nextCursor));
+      const principal = principalOf(request);
+      const { records, nextCursor } = await listAuditRecords(ctx, principal, { limit: 100, ...(request.query.cursor !== undefined ? { cursor: request.query.cursor } : {}) });
+      const tenantNames = new Map((await listTenants(ctx, principal)).map((t) => [t.id, t.name]));
+      return sendPage(reply, auditPage(viewerOf(request), records, nextCursor, tenantNames));
     },
   });
   return access;

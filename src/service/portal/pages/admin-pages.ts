@@ -50,11 +50,17 @@ ${data.problem !== undefined ? html`<div class="panel problem" role="alert"><p><
   return page({ title: 'Tokens', viewer, current: 'tokens', body: html`${created}${create}<section aria-labelledby="tokens-h"><h2 id="tokens-h">All tokens</h2>${table('Tokens', head, rows, 'No tokens.')}</section>` });
 }
 
-export function auditPage(viewer: Viewer, records: readonly AuditRecord[], nextCursor: string | null): Html {
+/** A record's detail as `key: value` lines (it holds ids, a reason, the remote address: short values). */
+function detailOf(detail: AuditRecord['detail']): Html {
+  return html`${Object.entries(detail).map(([key, value]) => html`<span class="detail-item"><span class="muted">${key}:</span> ${Array.isArray(value) ? value.join(', ') : String(value)}</span>`)}`;
+}
+
+/** The audit log, newest first; `tenantNames` names the tenants the viewer sees (by id). */
+export function auditPage(viewer: Viewer, records: readonly AuditRecord[], nextCursor: string | null, tenantNames: ReadonlyMap<string, string>): Html {
   const rows = records.map(
-    (r) => html`<tr><td>${timeOf(r.at)}</td><td>${r.actor}</td><td>${r.action}</td><td>${r.target.type}${r.target.id !== null ? html` <code>${r.target.id.slice(0, 8)}</code>` : ''}</td><td>${stateBadge(r.outcome)}</td><td><code>${JSON.stringify(r.detail)}</code></td></tr>`,
+    (r) => html`<tr><td>${timeOf(r.at)}</td><td>${r.actor}</td><td>${r.tenantId === null ? html`<span class="muted">none</span>` : (tenantNames.get(r.tenantId) ?? r.tenantId)}</td><td>${r.action}</td><td>${r.target.type}${r.target.id !== null ? html` <code>${r.target.id.slice(0, 8)}</code>` : ''}</td><td>${stateBadge(r.outcome)}</td><td>${detailOf(r.detail)}</td></tr>`,
   );
-  const head = html`<tr><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Outcome</th><th scope="col">Detail</th></tr>`;
+  const head = html`<tr><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Tenant</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Outcome</th><th scope="col">Detail</th></tr>`;
   return page({
     title: 'Audit log',
     viewer,
