@@ -24,24 +24,27 @@ type AnyDatabase = Kysely<Record<string, Record<string, unknown>>>;
  */
 export async function snapshotFixture(fixture: ServiceFixture): Promise<FixtureSnapshot> {
   const db = fixture.db as unknown as AnyDatabase;
-  const tables = (await db.introspection.getTables()).filter((t) => !t.isView).map((t) => t.name);
+  const postgres = testDatabaseKind() === 'postgres';
+  // On PostgreSQL the introspection lists every schema's tables: the service's are in the current one.
+  const schema = postgres ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db)).rows[0]!.schema : undefined;
+  const tables = (await db.introspection.getTables()).filter((t) => !t.isView && t.schema === schema).map((t) => t.name);
   const rows = new Map<string, Record<string, unknown>[]>();
   for (const table of tables) rows.set(table, (await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(table)}`.execute(db)).rows);
   const savedFiles = filesOf(fixture.dataDir);
   const now = fixture.clock.now();
-  const postgres = testDatabaseKind() === 'postgres';
   const snapshot: FixtureSnapshot = {
     restore: async () => {
       const currentFiles = filesOf(fixture.dataDir);
-      // On SQLite, a database nobody wrote to since this snapshot's last restore is left as it is.
-      const untouched = !postgres && lastRestore.get(fixture.db)?.snapshot === snapshot && lastRestore.get(fixture.db)?.changes === (await changesOf(db));
+      // A database nobody wrote to since this snapshot's last restore is left as it is.
+      const last = lastRestore.get(fixture.db);
+      const untouched = last?.snapshot === snapshot && last.writes === (await writesOf(db, tables, postgres));
       if (!untouched) {
         await db.transaction().execute(async (trx) => {
           await (postgres ? sql`SET LOCAL session_replication_role = replica` : sql`PRAGMA defer_foreign_keys = ON`).execute(trx);
           for (const table of tables) await trx.deleteFrom(table).execute();
           for (const [table, saved] of rows) if (saved.length > 0) await trx.insertInto(table).values(saved).execute();
         });
-        if (!postgres) lastRestore.set(fixture.db, { snapshot, changes: await changesOf(db) });
+        lastRestore.set(fixture.db, { snapshot, writes: await writesOf(db, tables, postgres) });
       }
       restoreFiles(fixture.dataDir, currentFiles, savedFiles);
       fixture.clock.advance(now - fixture.clock.now());
@@ -50,12 +53,19 @@ export async function snapshotFixture(fixture: ServiceFixture): Promise<FixtureS
   return snapshot;
 }
 
-/** Per SQLite database: the snapshot restored last, and the connection's count of changed rows right after. */
-const lastRestore = new WeakMap<object, { snapshot: FixtureSnapshot; changes: number }>();
+/** Per database: the snapshot restored last, and {@link writesOf} right after. */
+const lastRestore = new WeakMap<object, { snapshot: FixtureSnapshot; writes: string }>();
 
-/** How many rows the (one) SQLite connection has inserted, changed or deleted since it opened. */
-async function changesOf(db: AnyDatabase): Promise<number> {
-  return Number((await sql<{ changes: number }>`SELECT total_changes() AS changes`.execute(db)).rows[0]!.changes);
+/**
+ * A value that changes with every write to the tables: on SQLite the (one) connection's count of rows
+ * inserted, changed or deleted since it opened; on PostgreSQL each table's row count and the sum of its
+ * rows' creating transaction ids (an insert or update makes a row version of a newer transaction).
+ */
+async function writesOf(db: AnyDatabase, tables: readonly string[], postgres: boolean): Promise<string> {
+  const query = postgres
+    ? sql<{ writes: string }>`SELECT concat_ws(',', ${sql.join(tables.map((t) => sql`(SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0) FROM ${sql.table(t)})`))}) AS writes`
+    : sql<{ writes: string }>`SELECT total_changes() AS writes`;
+  return String((await query.execute(db)).rows[0]!.writes);
 }
 
 /** The files under `root` by relative path, with their bytes; folders by a trailing `/` and no bytes. */
