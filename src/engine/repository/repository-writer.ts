@@ -51,7 +51,8 @@ export class RepositoryWriter {
   private unindexed: IndexedPack[] = [];
   private indexWrites: Promise<void>[] = [];
   private failure: Error | undefined;
-  private readonly pool: EncoderPool | undefined;
+  /** Started with the first blob to store: a backup that stores nothing new starts no worker. */
+  private pool: EncoderPool | undefined;
   /** Packs finished by workers are saved one after another through this chain. */
   private packSaves: Promise<void> = Promise.resolve();
   private packsWaiting = 0;
@@ -60,28 +61,25 @@ export class RepositoryWriter {
     private readonly storage: Storage,
     private readonly keys: WriterKeys,
     index: MasterIndex,
-    packSize: number,
-    compressionLevel: number,
+    private readonly packSize: number,
+    private readonly compressionLevel: number,
     private readonly failpoints: Failpoints,
-    workers = 0,
+    private readonly workers = 0,
     private readonly guard?: () => void,
   ) {
     this.hasher = new ContentHasher(keys.contentIdKey);
     this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
-    if (workers > 0) {
-      this.pool = new EncoderPool(workers, { encryptionKey: keys.encryptionKey, compressionLevel, packSize }, (pack, recycle) => {
-        this.packsWaiting++;
-        this.packSaves = this.packSaves
-          .then(() => this.uploader.save(pack, recycle))
-          .finally(() => this.packsWaiting--);
-      });
-    }
     this.uploader = new PackUploader(storage, keys.encryptionKey, index, packSize, (pack, bytes) => {
       failpoints.hit('pack-saved');
       this.stats.dataAddedPacked += bytes;
       this.unindexed.push(pack);
       if (this.unindexed.length >= PACKS_PER_INDEX_FILE) this.startIndexWrite();
     });
+  }
+
+  /** Whether the encoder workers run (they start with the first blob to store). */
+  get workersStarted(): boolean {
+    return this.pool !== undefined;
   }
 
   /** True when the repository has the blob or this writer is about to store it. */
@@ -96,7 +94,8 @@ export class RepositoryWriter {
     if (type === 'tree') this.stats.treeBlobs++;
     else this.stats.dataBlobs++;
     this.stats.dataAdded += plaintext.length;
-    if (this.pool) {
+    if (this.workers > 0) {
+      this.pool ??= this.startPool();
       // Finished packs waiting to be saved hold memory: let the saves catch up first.
       while (this.packsWaiting > 2) await this.packSaves;
       await this.pool.encode(type, id, plaintext);
@@ -123,6 +122,16 @@ export class RepositoryWriter {
   /** Stops the encoder workers; call once done with the writer (after {@link flush}, or on failure). */
   async close(): Promise<void> {
     await this.pool?.close();
+  }
+
+  private startPool(): EncoderPool {
+    const setup = { encryptionKey: this.keys.encryptionKey, compressionLevel: this.compressionLevel, packSize: this.packSize };
+    return new EncoderPool(this.workers, setup, (pack, recycle) => {
+      this.packsWaiting++;
+      this.packSaves = this.packSaves
+        .then(() => this.uploader.save(pack, recycle))
+        .finally(() => this.packsWaiting--);
+    });
   }
 
   /** Starts writing an index file for the packs saved so far; a failure surfaces in {@link flush}. */
