@@ -29,6 +29,13 @@ export interface SavedBlob {
   readonly added: boolean;
 }
 
+/**
+ * Blobs are encoded on the calling thread until this many plaintext bytes were stored; the encoder
+ * workers start only beyond it. A backup that stores a few new trees (a no-change backup whose
+ * enclosing directories changed) then never pays for starting worker isolates (~0.2 CPU-s each).
+ */
+const INLINE_BYTES_BEFORE_WORKERS = 4 * 1024 * 1024;
+
 /** Packs are listed in index files of at most this many packs, so a crash loses little index work. */
 const PACKS_PER_INDEX_FILE = 64;
 
@@ -51,8 +58,9 @@ export class RepositoryWriter {
   private unindexed: IndexedPack[] = [];
   private indexWrites: Promise<void>[] = [];
   private failure: Error | undefined;
-  /** Started with the first blob to store: a backup that stores nothing new starts no worker. */
+  /** Started once more than {@link INLINE_BYTES_BEFORE_WORKERS} are stored: a backup storing little starts no worker. */
   private pool: EncoderPool | undefined;
+  private inlineBytes = 0;
   /** Packs finished by workers are saved one after another through this chain. */
   private packSaves: Promise<void> = Promise.resolve();
   private packsWaiting = 0;
@@ -77,7 +85,7 @@ export class RepositoryWriter {
     });
   }
 
-  /** Whether the encoder workers run (they start with the first blob to store). */
+  /** Whether the encoder workers run (they start once a few MiB are stored). */
   get workersStarted(): boolean {
     return this.pool !== undefined;
   }
@@ -94,12 +102,13 @@ export class RepositoryWriter {
     if (type === 'tree') this.stats.treeBlobs++;
     else this.stats.dataBlobs++;
     this.stats.dataAdded += plaintext.length;
-    if (this.workers > 0) {
-      this.pool ??= this.startPool();
+    if (this.workers > 0 && this.pool === undefined && this.inlineBytes + plaintext.length > INLINE_BYTES_BEFORE_WORKERS) this.pool = this.startPool();
+    if (this.pool) {
       // Finished packs waiting to be saved hold memory: let the saves catch up first.
       while (this.packsWaiting > 2) await this.packSaves;
       await this.pool.encode(type, id, plaintext);
     } else {
+      this.inlineBytes += plaintext.length;
       await this.uploader.add(this.codec.encode(type, id, plaintext));
     }
     return { id, added: true };
