@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Id } from '../../core/ids.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
 import { INSECURE_TEST_KDF } from '../crypto/key-slot.js';
 import { seededBytes } from '../testing/arbitraries.js';
@@ -19,7 +20,7 @@ describe('RepositoryWriter', () => {
 
     const writer = repo.createWriter({ workers: 2 });
     const stored = [Buffer.from('a new tree of a directory that changed'), seededBytes(1, 3 * MiB), seededBytes(2, 2 * MiB), seededBytes(3, 1000)];
-    const ids: string[] = [];
+    const ids: Id[] = [];
     try {
       // A backup that changes nothing: every blob is known, so no worker thread is started.
       assert.deepEqual(await writer.save('data', known), { id, added: false });
