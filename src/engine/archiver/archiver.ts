@@ -1,4 +1,4 @@
-import type { BigIntStats } from 'node:fs';
+import { lstatSync, type BigIntStats } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InterruptedError, isErrno } from '../../core/errors.js';
@@ -11,7 +11,7 @@ import type { SkippedEntry } from '../snapshot/snapshot.js';
 import { decodeTree, encodeTree, type TreeNode } from '../snapshot/tree-format.js';
 import type { Excludes } from './excludes.js';
 import { readChunks } from './file-chunks.js';
-import { nodeFromStat, SOURCE_OPEN_FLAGS, SOURCE_OPEN_FLAGS_NOATIME, unchangedSince } from './node-from-stat.js';
+import { nodeFromStat, sameNode, SOURCE_OPEN_FLAGS, SOURCE_OPEN_FLAGS_NOATIME, unchangedSince } from './node-from-stat.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { PathTrie } from './path-trie.js';
 import { describeError } from '../fs/fs-error.js';
@@ -111,7 +111,7 @@ export class Archiver {
     const nodes: TreeNode[] = [];
     for (const [name, child] of trie.children()) {
       const childPath = joinBytePath(path, name);
-      const previous = parentNodes.get(name.toString('latin1'));
+      const previous = parentNodes?.get(name.toString('latin1'));
       let st: BigIntStats;
       try {
         st = await lstat(childPath, { bigint: true });
@@ -135,8 +135,17 @@ export class Archiver {
     return this.saveTree(nodes);
   }
 
-  /** `path` is the real path (for messages and excludes); `access` reaches the same entry (see DirHandle). */
+  /**
+   * `path` is the real path (for messages and excludes); `access` reaches the same entry (see DirHandle).
+   * Returns `previous` itself when the entry is recorded exactly as before, which lets the directory
+   * keep its tree (see archiveDirEntries).
+   */
   private async archiveEntry(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+    const node = await this.archiveEntryNode(path, access, name, st, previous);
+    return previous !== undefined && node !== undefined && sameNode(node, previous) ? previous : node;
+  }
+
+  private async archiveEntryNode(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
     if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
     if (!this.options.excludes.empty && (await this.options.excludes.excluded(path, st))) return undefined;
     this.options.progress.currentPath = displayPath(path);
@@ -206,23 +215,32 @@ export class Archiver {
 
   private async archiveDirEntries(path: Buffer, dir: DirHandle, names: Buffer[], name: Buffer, st: BigIntStats, previousTree: Id | undefined, xattrs: Xattr[]): Promise<TreeNode> {
     const parentNodes = await this.loadParentNodes(previousTree);
-    const entries = await Promise.all(
-      names.map(async (child) => {
-        const childPath = joinBytePath(path, child);
-        const access = dir.child(child);
-        try {
-          return { name: child, path: childPath, access, st: await lstat(access, { bigint: true }) };
-        } catch (err) {
-          this.skip(childPath, err);
-          return undefined;
-        }
-      }),
-    );
+    const previousOf = (name: Buffer): TreeNode | undefined => parentNodes?.get(name.toString('latin1'));
+    // The first entry is looked at through the thread pool, the others on this thread: the file system
+    // reads a directory's inodes ahead together, so they are then cached and a synchronous lstat costs
+    // about 1 µs, where a thread-pool round trip costs ~30 µs of CPU (25k entries: 0.23 against 0.9 CPU-s).
+    const entries: ({ name: Buffer; path: Buffer; access: Buffer; st: BigIntStats } | undefined)[] = [];
+    for (const [i, child] of names.entries()) {
+      const childPath = joinBytePath(path, child);
+      const access = dir.child(child);
+      try {
+        entries.push({ name: child, path: childPath, access, st: i === 0 ? await lstat(access, { bigint: true }) : lstatSync(access, { bigint: true }) });
+      } catch (err) {
+        this.skip(childPath, err);
+        entries.push(undefined);
+      }
+    }
     const nodes = new Array<TreeNode | undefined>(entries.length);
+    let kept = 0;
+    const archived = async (entry: NonNullable<(typeof entries)[number]>, i: number): Promise<void> => {
+      const previous = previousOf(entry.name);
+      nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, previous);
+      if (previous !== undefined && nodes[i] === previous) kept++;
+    };
     // Files first, several at once; then subdirectories one after another, which bounds concurrency.
     await Promise.all(
       entries.map(async (entry, i) => {
-        if (entry && !entry.st.isDirectory()) nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, parentNodes.get(entry.name.toString('latin1')));
+        if (entry && !entry.st.isDirectory()) await archived(entry, i);
       }),
     );
     // Subdirectories run side by side while spare slots last, else one after another: the walk's
@@ -230,9 +248,7 @@ export class Archiver {
     const running: Promise<void>[] = [];
     for (const [i, entry] of entries.entries()) {
       if (!entry?.st.isDirectory()) continue;
-      const work = async (): Promise<void> => {
-        nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, parentNodes.get(entry.name.toString('latin1')));
-      };
+      const work = (): Promise<void> => archived(entry, i);
       if (this.spareDirSlots > 0) {
         this.spareDirSlots--;
         running.push(work().finally(() => this.spareDirSlots++));
@@ -241,7 +257,12 @@ export class Archiver {
       }
     }
     await Promise.all(running);
-    const subtree = await this.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+    const present = nodes.filter((n): n is TreeNode => n !== undefined);
+    // Every entry recorded exactly as in the parent, and no other: the parent's tree is this directory's
+    // tree, so it is not encoded, hashed and looked up again. (Its bytes may come from another encoder
+    // version; they decode to the same nodes.)
+    const unchanged = parentNodes !== undefined && kept === parentNodes.size && present.length === kept && this.writer.knows(previousTree!);
+    const subtree = unchanged ? previousTree! : await this.saveTree(present);
     this.options.progress.dirsDone++;
     this.countDir(previousTree, subtree);
     return nodeFromStat(name, st, { subtree, xattrs });
@@ -326,16 +347,20 @@ export class Archiver {
     return (await this.writer.save('tree', encodeTree(nodes))).id;
   }
 
-  /** The parent snapshot's nodes of a directory by name (latin1 keys are a lossless byte encoding). */
-  private async loadParentNodes(tree: Id | undefined): Promise<Map<string, TreeNode>> {
-    const byName = new Map<string, TreeNode>();
-    if (!tree) return byName;
+  /**
+   * The parent snapshot's nodes of a directory by name (latin1 keys are a lossless byte encoding);
+   * undefined when there is no parent tree or it cannot be read.
+   */
+  private async loadParentNodes(tree: Id | undefined): Promise<Map<string, TreeNode> | undefined> {
+    if (!tree) return undefined;
     try {
+      const byName = new Map<string, TreeNode>();
       for (const node of decodeTree(await this.repo.loadBlob('tree', tree))) byName.set(node.name.toString('latin1'), node);
+      return byName;
     } catch {
       // A damaged parent only costs re-reading the files; the new snapshot does not depend on it.
+      return undefined;
     }
-    return byName;
   }
 
   private skip(path: Buffer, err: unknown): void {

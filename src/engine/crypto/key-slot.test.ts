@@ -3,7 +3,8 @@ import { scryptSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { assertRejectsIntegrity, flipBit } from '../testing/arbitraries.js';
-import { createKeySlot, INSECURE_TEST_KDF, openKeySlot, parseKeySlot, type KeySlotFile } from './key-slot.js';
+import { spawnSync } from 'node:child_process';
+import { createKeySlot, DEFAULT_KDF, INSECURE_TEST_KDF, openKeySlot, parseKeySlot, PREVIOUS_DEFAULT_KDF, type KeySlotFile } from './key-slot.js';
 import { seal } from './aead.js';
 import { MasterKey } from './master-key.js';
 
@@ -170,5 +171,39 @@ describe('openKeySlot on a damaged or hostile slot', () => {
     const s = await slotJson();
     const opened = await openKeySlot(bytesOf({ ...s, hostname: 'elsewhere', created: 'yesterday' }), PASSWORD);
     assert.deepEqual(opened?.secret, MASTER.secret);
+  });
+});
+
+describe('the KDF policy for new key slots', () => {
+  const MiB = 1024 * 1024;
+  const work = (kdf: { N: number; r: number; p: number }): number => kdf.N * kdf.r * kdf.p;
+
+  it('caps scrypt memory at 32 MiB, yet costs each guess at least the work of the previous default', () => {
+    assert.ok(128 * DEFAULT_KDF.N * DEFAULT_KDF.r <= 32 * MiB, 'memory of the scrypt table');
+    assert.ok(work(DEFAULT_KDF) >= work(PREVIOUS_DEFAULT_KDF), 'sequential work per guess');
+    // No weaker than restic's calibration within 60 MiB on the machines Ferry is measured on (N = 2^15, r = 8, p = 5).
+    assert.ok(DEFAULT_KDF.N >= 2 ** 15 && work(DEFAULT_KDF) >= 2 ** 15 * 8 * 5);
+  });
+
+  it('keeps a derivation with the default parameters within 32 MiB of memory beyond Node itself', () => {
+    // A child process, so its peak RSS is the derivation's alone.
+    const script = `
+      const { scryptSync } = require('node:crypto');
+      const before = process.resourceUsage().maxRSS;
+      scryptSync('pw', Buffer.alloc(32), 32, { N: ${DEFAULT_KDF.N}, r: ${DEFAULT_KDF.r}, p: ${DEFAULT_KDF.p}, maxmem: 256 * 1024 * 1024 });
+      process.stdout.write(String(process.resourceUsage().maxRSS - before));`;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    const grownKiB = Number(child.stdout);
+    assert.ok(grownKiB > 0 && grownKiB <= 40 * 1024, `peak RSS grew by ${grownKiB} KiB`);
+  });
+
+  it('still opens a slot written with the previous default (its parameters are stored in the slot)', async () => {
+    const slot = await createKeySlot(MASTER, PASSWORD, PREVIOUS_DEFAULT_KDF, META);
+    assert.deepEqual(
+      (({ N, r, p }) => ({ N, r, p }))(parseKeySlot(slot).kdf),
+      PREVIOUS_DEFAULT_KDF,
+    );
+    assert.deepEqual((await openKeySlot(slot, PASSWORD))?.secret, MASTER.secret);
   });
 });

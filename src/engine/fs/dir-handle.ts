@@ -1,5 +1,4 @@
-import { constants, existsSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { joinBytePath } from './byte-path.js';
 
 const OPEN_DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
@@ -10,21 +9,25 @@ const PROC_FD = existsSync('/proc/self/fd');
  * stay short however deep the tree is (beyond PATH_MAX), and opening with O_NOFOLLOW means a
  * directory swapped for a symlink after we looked at it is refused rather than followed.
  * Without /proc (not Linux) it falls back to plain joined paths.
+ *
+ * Opening and closing run on the calling thread: the directory's inode is cached by then (its entry was
+ * just looked at), so each is a syscall of about a microsecond, where a thread-pool round trip costs
+ * ~0.1 ms of CPU per directory.
  */
 export class DirHandle {
   private constructor(
-    private readonly handle: FileHandle | undefined,
+    private fd: number | undefined,
     private readonly base: Buffer,
   ) {}
 
   /** Opens the directory at `path` (itself possibly a child path of another handle). */
   static async open(path: Buffer): Promise<DirHandle> {
-    const handle = await open(path, OPEN_DIR_FLAGS);
+    const fd = openSync(path, OPEN_DIR_FLAGS);
     if (!PROC_FD) {
-      await handle.close();
+      closeSync(fd);
       return new DirHandle(undefined, path);
     }
-    return new DirHandle(handle, Buffer.from(`/proc/self/fd/${handle.fd}`));
+    return new DirHandle(fd, Buffer.from(`/proc/self/fd/${fd}`));
   }
 
   /** The path of the directory itself, usable while the handle is open. */
@@ -37,7 +40,10 @@ export class DirHandle {
     return joinBytePath(this.base, name);
   }
 
+  /** Closes the directory; a second call does nothing (the descriptor number may already be reused). */
   async close(): Promise<void> {
-    await this.handle?.close();
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd !== undefined) closeSync(fd);
   }
 }

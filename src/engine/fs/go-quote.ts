@@ -95,6 +95,10 @@ const SHORT_ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 12: '\\f', 1
  */
 export function needsQuoting(bytes: Uint8Array): boolean {
   if (bytes[0] === 0x22) return true;
+  // Printable ASCII, the common case, needs no decoding.
+  let ascii = 0;
+  while (ascii < bytes.length && bytes[ascii]! >= 0x20 && bytes[ascii]! < 0x7f) ascii++;
+  if (ascii === bytes.length) return false;
   for (const { code } of runes(bytes)) if (code === undefined || code === REPLACEMENT || !isPrint(code)) return true;
   return false;
 }

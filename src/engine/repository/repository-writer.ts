@@ -29,6 +29,13 @@ export interface SavedBlob {
   readonly added: boolean;
 }
 
+/**
+ * Blobs are encoded on the calling thread until this many plaintext bytes were stored; the encoder
+ * workers start only beyond it. A backup that stores a few new trees (a no-change backup whose
+ * enclosing directories changed) then never pays for starting worker isolates (~0.2 CPU-s each).
+ */
+const INLINE_BYTES_BEFORE_WORKERS = 4 * 1024 * 1024;
+
 /** Packs are listed in index files of at most this many packs, so a crash loses little index work. */
 const PACKS_PER_INDEX_FILE = 64;
 
@@ -51,7 +58,9 @@ export class RepositoryWriter {
   private unindexed: IndexedPack[] = [];
   private indexWrites: Promise<void>[] = [];
   private failure: Error | undefined;
-  private readonly pool: EncoderPool | undefined;
+  /** Started once more than {@link INLINE_BYTES_BEFORE_WORKERS} are stored: a backup storing little starts no worker. */
+  private pool: EncoderPool | undefined;
+  private inlineBytes = 0;
   /** Packs finished by workers are saved one after another through this chain. */
   private packSaves: Promise<void> = Promise.resolve();
   private packsWaiting = 0;
@@ -60,28 +69,25 @@ export class RepositoryWriter {
     private readonly storage: Storage,
     private readonly keys: WriterKeys,
     index: MasterIndex,
-    packSize: number,
-    compressionLevel: number,
+    private readonly packSize: number,
+    private readonly compressionLevel: number,
     private readonly failpoints: Failpoints,
-    workers = 0,
+    private readonly workers = 0,
     private readonly guard?: () => void,
   ) {
     this.hasher = new ContentHasher(keys.contentIdKey);
     this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
-    if (workers > 0) {
-      this.pool = new EncoderPool(workers, { encryptionKey: keys.encryptionKey, compressionLevel, packSize }, (pack, recycle) => {
-        this.packsWaiting++;
-        this.packSaves = this.packSaves
-          .then(() => this.uploader.save(pack, recycle))
-          .finally(() => this.packsWaiting--);
-      });
-    }
     this.uploader = new PackUploader(storage, keys.encryptionKey, index, packSize, (pack, bytes) => {
       failpoints.hit('pack-saved');
       this.stats.dataAddedPacked += bytes;
       this.unindexed.push(pack);
       if (this.unindexed.length >= PACKS_PER_INDEX_FILE) this.startIndexWrite();
     });
+  }
+
+  /** Whether the encoder workers run (they start once a few MiB are stored). */
+  get workersStarted(): boolean {
+    return this.pool !== undefined;
   }
 
   /** True when the repository has the blob or this writer is about to store it. */
@@ -96,11 +102,13 @@ export class RepositoryWriter {
     if (type === 'tree') this.stats.treeBlobs++;
     else this.stats.dataBlobs++;
     this.stats.dataAdded += plaintext.length;
+    if (this.workers > 0 && this.pool === undefined && this.inlineBytes + plaintext.length > INLINE_BYTES_BEFORE_WORKERS) this.pool = this.startPool();
     if (this.pool) {
       // Finished packs waiting to be saved hold memory: let the saves catch up first.
       while (this.packsWaiting > 2) await this.packSaves;
       await this.pool.encode(type, id, plaintext);
     } else {
+      this.inlineBytes += plaintext.length;
       await this.uploader.add(this.codec.encode(type, id, plaintext));
     }
     return { id, added: true };
@@ -123,6 +131,16 @@ export class RepositoryWriter {
   /** Stops the encoder workers; call once done with the writer (after {@link flush}, or on failure). */
   async close(): Promise<void> {
     await this.pool?.close();
+  }
+
+  private startPool(): EncoderPool {
+    const setup = { encryptionKey: this.keys.encryptionKey, compressionLevel: this.compressionLevel, packSize: this.packSize };
+    return new EncoderPool(this.workers, setup, (pack, recycle) => {
+      this.packsWaiting++;
+      this.packSaves = this.packSaves
+        .then(() => this.uploader.save(pack, recycle))
+        .finally(() => this.packsWaiting--);
+    });
   }
 
   /** Starts writing an index file for the packs saved so far; a failure surfaces in {@link flush}. */
