@@ -10,7 +10,7 @@ import type { ByteRange, ObjectInfo, SaveOptions, Storage } from '../../storage/
 import { keyOf, shapedBytes, shapedObject } from '../vault-objects/testing/shaped-objects.js';
 import { TEST_TOKENS, TEST_VAULT_ID, createVaultObjectApp, type VaultObjectApp } from '../vault-objects/testing/vault-object-app.js';
 import type { ApiErrorBody } from './error-handler.js';
-import { DEFAULT_MAX_OBJECT_BYTES, UPLOAD_CHUNK_BYTES } from './vault-objects.js';
+import { DEFAULT_MAX_OBJECT_BYTES } from './vault-objects.js';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 const VAULT = `/v1/vaults/${TEST_VAULT_ID}`;
@@ -256,35 +256,6 @@ describe('vault object routes: uploads', () => {
       { maxObjectBytes: 1024 },
     ));
 
-  it('an upload arriving in small pieces reaches the storage in chunks of at least 1 MiB, whole and in order', async () => {
-    const sizes: number[] = [];
-    const bytes = seededBytes(2 * UPLOAD_CHUNK_BYTES + 300_000);
-    await withApp(
-      async (t) => {
-        const url = new URL(await t.listen());
-        const response = await new Promise<IncomingMessage>((resolve, reject) => {
-          const req = request({
-            host: url.hostname,
-            port: url.port,
-            method: 'PUT',
-            path: objectPath('config'),
-            headers: { ...auth('admin'), 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
-          });
-          req.on('response', resolve);
-          req.on('error', reject);
-          for (let at = 0; at < bytes.length; at += 16 * 1024) req.write(bytes.subarray(at, at + 16 * 1024));
-          req.end();
-        });
-        await readAll(response);
-        assert.equal(response.statusCode, 201);
-        assert.ok(sizes.length <= 3, `${sizes.length} chunks`);
-        assert.ok(sizes.slice(0, -1).every((size) => size >= UPLOAD_CHUNK_BYTES), sizes.join());
-        assert.ok((await t.storage.load('config')).equals(bytes));
-      },
-      { wrapStorage: (storage) => new ChunkRecorder(storage, sizes) },
-    );
-  });
-
   it('an upload whose client goes away midway stores nothing', async () => {
     let observed: SaveObserver | undefined;
     await withApp(
@@ -514,34 +485,6 @@ class SaveObserver implements Storage {
       this.#settle(err instanceof Error ? err : new Error(String(err)));
       throw err;
     }
-  }
-  load = (key: string, range?: ByteRange): Promise<Buffer> => this.inner.load(key, range);
-  stat = (key: string): Promise<ObjectInfo> => this.inner.stat(key);
-  list = (prefix: string, onObject: (info: ObjectInfo) => void | Promise<void>): Promise<void> => this.inner.list(prefix, onObject);
-  remove = (key: string): Promise<void> => this.inner.remove(key);
-  close = (): Promise<void> => this.inner.close();
-}
-
-/** A storage that records the size of every chunk a streamed save is given. */
-class ChunkRecorder implements Storage {
-  readonly properties;
-
-  constructor(
-    private readonly inner: Storage,
-    private readonly sizes: number[],
-  ) {
-    this.properties = inner.properties;
-  }
-
-  async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void> {
-    const sizes = this.sizes;
-    const recorded = async function* (source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-      for await (const chunk of source) {
-        sizes.push(chunk.byteLength);
-        yield chunk;
-      }
-    };
-    await this.inner.save(key, data instanceof Uint8Array ? data : recorded(data), options);
   }
   load = (key: string, range?: ByteRange): Promise<Buffer> => this.inner.load(key, range);
   stat = (key: string): Promise<ObjectInfo> => this.inner.stat(key);

@@ -9,7 +9,6 @@
  *   PUT    /v1/vaults/:vaultId/objects/<key>      save (application/octet-stream, streamed)
  *   DELETE /v1/vaults/:vaultId/objects/<key>      remove (idempotent)
  */
-import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -220,8 +219,8 @@ export function registerObjectRoutes(app: FastifyInstance, deps: ObjectRouteDeps
         try {
           spec.checkUploadKey?.(key);
           const vault = await spec.resolve(request, id);
-          const body = request.body as Readable | AsyncIterable<Buffer> | undefined;
-          const result = await objects.upload(spec.scopeOf(id), vault, key, uploadBody(body, maxObjectBytes), { length, sha256 });
+          const body = request.body as AsyncIterable<Buffer> | undefined;
+          const result = await objects.upload(spec.scopeOf(id), vault, key, limited(body, maxObjectBytes), { length, sha256 });
           return await reply.status(result.stored ? 201 : 200).send({ key, size: result.size, stored: result.stored });
         } catch (err) {
           // The rest of a refused body is not read; the connection cannot carry another request after it.
@@ -288,92 +287,9 @@ async function sendListing(
   return reply.send(writer.stream);
 }
 
-/**
- * Bytes of an upload's body gathered into one chunk before it goes on to the storage: the socket delivers
- * pieces of at most 64 KiB, and each piece that went alone through the async iteration of the body and the
- * layers after it (size limit, byte count, hashing, the storage's batching) cost more CPU than hashing it.
- */
-export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
-
-/**
- * The body as a source of chunks of {@link UPLOAD_CHUNK_BYTES} (the last one shorter) that fails once it
- * passes `limit` bytes, or when the client goes away mid-upload. The pieces are taken from the stream as
- * they arrive ('data' events, no async iteration per piece); the stream is paused while a whole chunk waits
- * for the consumer, so at most about two chunks are held. Each chunk is fresh memory the consumer may keep.
- */
-function uploadBody(body: Readable | AsyncIterable<Buffer> | undefined, limit: number): AsyncIterable<Buffer> {
-  if (body === undefined) return (async function* () {})();
-  return body instanceof Readable ? gathered(body, limit) : limited(body, limit);
-}
-
-async function* gathered(body: Readable, limit: number): AsyncGenerator<Buffer> {
-  const pieces: Buffer[] = [];
-  let held = 0;
-  let size = 0;
-  let ended = false;
-  let failure: { error: Error } | undefined;
-  let wake: (() => void) | undefined;
-  const notify = (): void => {
-    const resume = wake;
-    wake = undefined;
-    resume?.();
-  };
-  const fail = (error: Error): void => {
-    failure ??= { error };
-    notify();
-  };
-  const onData = (piece: Buffer): void => {
-    size += piece.byteLength;
-    if (size > limit) {
-      body.pause();
-      fail(new PayloadTooLargeError(`objects are limited to ${limit} bytes; this upload sent more`));
-      return;
-    }
-    pieces.push(piece);
-    held += piece.byteLength;
-    if (held >= UPLOAD_CHUNK_BYTES) {
-      body.pause();
-      notify();
-    }
-  };
-  const onEnd = (): void => {
-    ended = true;
-    notify();
-  };
-  const onError = (cause: unknown): void => fail(new UploadAbortedError('the upload ended before it was complete; nothing was stored', { cause }));
-  const onClose = (): void => {
-    if (!ended) onError(new Error('the connection closed before the end of the body'));
-  };
-  body.on('data', onData);
-  body.once('end', onEnd);
-  body.once('error', onError);
-  body.once('close', onClose);
-  try {
-    for (;;) {
-      if (failure !== undefined) throw failure.error;
-      if (held >= UPLOAD_CHUNK_BYTES || (ended && held > 0)) {
-        const chunk = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, held);
-        pieces.length = 0;
-        held = 0;
-        // The next chunk arrives while the consumer stores this one.
-        if (!ended) body.resume();
-        yield chunk;
-        continue;
-      }
-      if (ended) return;
-      if (body.isPaused()) body.resume();
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-  } finally {
-    body.off('data', onData);
-    body.off('end', onEnd);
-    body.off('error', onError);
-    body.off('close', onClose);
-  }
-}
-
-/** {@link gathered} for a body that is not a stream (none today): the pieces as they come. */
-async function* limited(body: AsyncIterable<Buffer>, limit: number): AsyncGenerator<Buffer> {
+/** The body as a source that fails once it passes `limit` bytes, or when the client goes away mid-upload. */
+async function* limited(body: AsyncIterable<Buffer> | undefined, limit: number): AsyncGenerator<Buffer> {
+  if (body === undefined) return;
   let size = 0;
   try {
     for await (const chunk of body) {
