@@ -33,13 +33,13 @@ describe('reading one file of a disk', () => {
 
   it('reads the plaintext into the memory it is given when that is large enough, else into its own', async () => {
     const expected = f.prep.files.find((file) => file.path === manifest.files[0]!.path)!.bytes;
-    const given = new ArrayBuffer(expected.length + 10);
+    const given = new SharedArrayBuffer(expected.length + 10);
     const opened = await openDiskFile({ ...request(0), buffer: given });
     assert.ok(opened.ok);
     assert.equal(opened.plaintext.buffer, given);
     assert.equal(opened.plaintext.byteOffset, 0);
     assert.deepEqual(opened.plaintext, expected);
-    const small = new ArrayBuffer(expected.length - 1);
+    const small = new SharedArrayBuffer(expected.length - 1);
     const own = await openDiskFile({ ...request(0), buffer: small });
     assert.ok(own.ok);
     assert.notEqual(own.plaintext.buffer, small);

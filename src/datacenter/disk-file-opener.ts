@@ -27,7 +27,7 @@ export interface OpenFileRequest {
    * Memory for the plaintext, recycled from an earlier file (open-pool.ts), used when it holds at least
    * `entry.size` bytes: the plaintext is then a view of its start. A fresh buffer otherwise.
    */
-  readonly buffer?: ArrayBuffer;
+  readonly buffer?: SharedArrayBuffer;
 }
 
 /** Why a file of a disk yields nothing to upload: its error-log code and a message naming the file. */

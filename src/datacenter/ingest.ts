@@ -41,7 +41,7 @@ export interface IngestOptions {
   readonly workers?: number;
   /**
    * Plaintext bytes read and not yet uploaded, all disks together (default 128 MiB). The process holds
-   * about three times as much: read buffers on the workers, and the copies fetch makes of each upload.
+   * up to about twice as much: the plaintext memory kept free for the next files (plaintext-buffers.ts).
    */
   readonly maxBytesInFlight?: number;
   /**

@@ -53,7 +53,8 @@ export class OpenPool {
         },
         reject,
       });
-      lane.worker.postMessage({ id, request: withBuffer } satisfies OpenMessage, buffer !== undefined ? [buffer] : []);
+      // The buffer is shared memory: posted, not moved (PlaintextBuffers).
+      lane.worker.postMessage({ id, request: withBuffer } satisfies OpenMessage);
     });
   }
 

@@ -1,5 +1,5 @@
 // An ingest worker (open-pool.ts): reads, authenticates, decrypts and hashes the disk files the main
-// thread asks for, and moves each plaintext back instead of copying it.
+// thread asks for, and answers each plaintext without copying it (a view of the pool's shared memory, or moved).
 import { parentPort } from 'node:worker_threads';
 import { openDiskFile, type OpenedFile, type OpenFileRequest } from './disk-file-opener.js';
 
@@ -16,7 +16,8 @@ const port = parentPort;
 if (port) {
   port.on('message', (message: OpenMessage) => {
     openDiskFile(message.request).then(
-      (outcome) => port.postMessage({ id: message.id, outcome } satisfies OpenAnswer, outcome.ok && outcome.plaintext.buffer.byteLength > 0 ? [outcome.plaintext.buffer as ArrayBuffer] : []),
+      // A plaintext in the pool's shared memory is answered as a view of it; memory of its own is moved.
+      (outcome) => port.postMessage({ id: message.id, outcome } satisfies OpenAnswer, outcome.ok && outcome.plaintext.buffer instanceof ArrayBuffer && outcome.plaintext.buffer.byteLength > 0 ? [outcome.plaintext.buffer] : []),
       (err: unknown) => port.postMessage({ id: message.id, crash: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies OpenAnswer),
     );
   });

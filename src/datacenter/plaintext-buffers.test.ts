@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { MessageChannel } from 'node:worker_threads';
 import { MAX_FREE_BYTES, PlaintextBuffers, STEP } from './plaintext-buffers.js';
 
 describe('plaintext buffers of ingest', () => {
@@ -24,14 +25,28 @@ describe('plaintext buffers of ingest', () => {
     assert.equal(buffers.held, 0);
   });
 
-  it('ignores memory it did not hand out or that was moved away', () => {
+  it('ignores memory that is not its kind: not shared, or not a whole number of steps', () => {
     const buffers = new PlaintextBuffers();
-    buffers.give(new ArrayBuffer(100));
-    buffers.give(new ArrayBuffer(STEP + 1));
-    const moved = buffers.take(STEP)!;
-    structuredClone(moved, { transfer: [moved] });
-    buffers.give(moved);
+    buffers.give(new ArrayBuffer(STEP));
+    buffers.give(new SharedArrayBuffer(100));
+    buffers.give(new SharedArrayBuffer(STEP + 1));
     assert.equal(buffers.held, 0);
+  });
+
+  it('hands out shared memory, and takes it back as another thread sees it (the same memory, another object)', async () => {
+    const buffers = new PlaintextBuffers();
+    const given = buffers.take(STEP)!;
+    assert.ok(given instanceof SharedArrayBuffer);
+    new Uint8Array(given)[0] = 42;
+    const { port1, port2 } = new MessageChannel();
+    const received = new Promise<SharedArrayBuffer>((resolve) => port2.once('message', resolve));
+    port1.postMessage(given);
+    const seen = await received;
+    port1.close();
+    assert.notEqual(seen, given);
+    buffers.give(seen);
+    const again = buffers.take(STEP)!;
+    assert.equal(new Uint8Array(again)[0], 42);
   });
 
   it('keeps at most its limit free, dropping the largest first', () => {

@@ -5,29 +5,37 @@
  *
  * Buffers are sized in steps of {@link STEP} bytes so that packs of slightly different sizes share them;
  * files smaller than one step are not worth it and get none. At most {@link MAX_FREE_BYTES} are kept free.
- * Not shared between threads: the pool moves a buffer to a worker and gets it back with the plaintext.
+ *
+ * They are SharedArrayBuffers: the pool posts one to a worker, which reads the file into it and answers a
+ * view of it, without moving it. A moved ArrayBuffer is a new allocation in the V8 heap that receives it
+ * (its bytes count as external memory there), and a pack's worth per file, in both directions, made each
+ * thread of ingest run a full garbage collection every few files (docs/PERFORMANCE.md). Only one thread
+ * uses a buffer at a time: the worker until it answers, then the main thread until it gives it back.
  */
 export class PlaintextBuffers {
-  private free: ArrayBuffer[] = [];
+  private free: SharedArrayBuffer[] = [];
   private freeBytes = 0;
 
   /** A free buffer of at least `size` bytes (the smallest that fits, or a new one), or none for a small file. */
-  take(size: number): ArrayBuffer | undefined {
+  take(size: number): SharedArrayBuffer | undefined {
     if (size < STEP) return undefined;
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
       const length = this.free[i]!.byteLength;
       if (length >= size && (best < 0 || length < this.free[best]!.byteLength)) best = i;
     }
-    if (best < 0) return new ArrayBuffer(Math.ceil(size / STEP) * STEP);
+    if (best < 0) return new SharedArrayBuffer(Math.ceil(size / STEP) * STEP);
     const [buffer] = this.free.splice(best, 1);
     this.freeBytes -= buffer!.byteLength;
     return buffer;
   }
 
-  /** Takes back a buffer that `take` gave (anything else, or a buffer moved away, is ignored). */
+  /**
+   * Takes back a buffer that `take` gave, also as another thread's object for the same memory (anything
+   * that is not a SharedArrayBuffer of a whole number of steps is ignored).
+   */
   give(buffer: ArrayBufferLike): void {
-    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < STEP || buffer.byteLength % STEP !== 0 || this.free.includes(buffer)) return;
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < STEP || buffer.byteLength % STEP !== 0 || this.free.includes(buffer)) return;
     this.free.push(buffer);
     this.freeBytes += buffer.byteLength;
     // The largest go first: a rare huge file should not pin its memory for the rest of the run.

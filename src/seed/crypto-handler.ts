@@ -22,7 +22,7 @@ export class CryptoHandler {
   private readonly hashes = new Map<number, Hash>();
   /**
    * Free read buffers of verification, reused from read to read and file to file (several files may be
-   * verified at once): fresh 8 MiB buffers per read would be mapped, faulted in and collected each time.
+   * verified at once): fresh buffers per read would be mapped, faulted in and collected each time.
    */
   private readonly freeBuffers: Buffer[] = [];
 

@@ -59,7 +59,12 @@ export interface DiskCopyResult {
 /** Runs of segments read and sealed ahead of the writer, per crypto worker (and one more). */
 const WINDOW_PER_WORKER = 2;
 const READ_DEPTH = 2;
-const DEFAULT_READ_BYTES = 8 * 1024 * 1024;
+/**
+ * Bytes per staging read: two segments. Larger reads held more memory in flight (runs of 8 MiB: ~60 MiB
+ * of read buffers, each faulted in once) and left each run's bytes out of the cache by the time they were
+ * hashed, tagged and written: 8 MiB cost diskprep ~20 % more CPU than 2 MiB (docs/PERFORMANCE.md).
+ */
+const DEFAULT_READ_BYTES = 2 * 1024 * 1024;
 /**
  * Files whose fsync may be outstanding while the next ones are written (open handles, no memory): an
  * fsync that waits for the device or a journal commit does not stall the copy.
@@ -227,7 +232,7 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
 }
 
 /**
- * Read buffers of `size` bytes, recycled from run to run: a fresh 8 MiB buffer per staging read would be
+ * Read buffers of `size` bytes, recycled from run to run: a fresh buffer per staging read would be
  * mapped, faulted in and collected each time, which cost diskprep's main thread more than all its other work.
  * A buffer travels to a crypto worker and back as its ArrayBuffer, which is what comes back here. How many
  * exist is bounded by the runs in flight (the read-ahead depth plus the sealing window).

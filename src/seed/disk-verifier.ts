@@ -41,7 +41,8 @@ export interface DiskExpectation {
   readonly manifestSha256?: string;
 }
 
-const DEFAULT_READ_BYTES = 8 * 1024 * 1024;
+/** Bytes per read-back read (whole records, at least one): small reads stay in the cache while they are authenticated. */
+const DEFAULT_READ_BYTES = 2 * 1024 * 1024;
 
 /**
  * Verifies a whole disk as a reader does (docs/disk-format.md, section 7): label, manifest (SHA-256
