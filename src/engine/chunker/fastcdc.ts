@@ -123,6 +123,30 @@ export class FastCdc {
     }
     return (cut < 0 ? limit : cut) - start;
   }
+
+  /**
+   * {@link findCut} for a stream that may go on past `end`: the length of the chunk starting at
+   * `buf[start]` when the bytes after `end` cannot change it (a boundary lies in `buf[start, end)`, or
+   * `end - start >= maxSize`), else -1 (read more, or call findCut at the end of the input). A reader
+   * thus cuts every chunk its buffer decides, and its buffer need hold no more than maxSize bytes.
+   * @throws RangeError like findCut.
+   */
+  findBoundary(buf: Uint8Array, start: number, end: number): number {
+    const available = end - start;
+    if (available >= this.maxSize) return this.findCut(buf, start, end);
+    if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= buf.length)) {
+      throw new RangeError(`findBoundary range [${start}, ${end}) is outside a buffer of ${buf.length} bytes`);
+    }
+    if (available <= this.minSize) return -1;
+    // As findCut with limit = end; whatever follows `end` could only move a boundary not found here.
+    const normal = Math.min(start + this.avgSize, end);
+    const gear = this.gear;
+    let cut = scanGear(buf, gear, 0, start + this.minSize, normal, this.maskS);
+    if (cut < 0 && normal < end) {
+      cut = scanGear(buf, gear, gearHashAt(buf, gear, start + this.minSize, normal), normal, end, this.maskL);
+    }
+    return cut < 0 ? -1 : cut - start;
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Id } from '../../core/ids.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
+import { FaultyStorage } from '../../storage/testing/faulty-storage.js';
 import { INSECURE_TEST_KDF } from '../crypto/key-slot.js';
 import { seededBytes } from '../testing/arbitraries.js';
 import { Repository, type RepositoryContext } from './repository.js';
@@ -60,5 +61,24 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
     } finally {
       await again.close();
     }
+  });
+
+  it('a pack that cannot be saved fails the backup; the workers waiting for its buffer do not stall it', { timeout: 60_000 }, async () => {
+    const storage = new FaultyStorage(new MemoryStorage());
+    const repo = await Repository.init(storage, password, context, { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
+    const writer = repo.createWriter({ workers: 2 });
+    const failure = new Error('disk full (injected)');
+    storage.addFault('save', { keyPrefix: 'data/' }).errorInstead(failure);
+    try {
+      // Far more than the workers may hold while their packs wait: without the failure reaching the pool,
+      // saving would wait for buffers that never come back.
+      await assert.rejects(async () => {
+        for (let i = 0; i < 64; i++) await writer.save('data', seededBytes(1000 + i, MiB));
+        await writer.flush();
+      }, failure);
+    } finally {
+      await writer.close();
+    }
+    assert.ok(storage.calls.some((call) => call.fault !== undefined && call.key.startsWith('data/')));
   });
 });

@@ -13,6 +13,13 @@ const RING_BYTES = 8 * 1024 * 1024;
 /** Small blobs travel in batches, which saves a message per blob. */
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_JOBS = 256;
+/**
+ * Finished packs of a worker that may wait at the main thread to be saved before the worker gets no
+ * more blobs. Each pack buffer comes back to its worker once saved, so a worker owns at most its open
+ * packs, this many finished ones and one its batches in flight may complete: memory stays bounded by
+ * the pack size, not by how far the saves fall behind.
+ */
+const PACKS_OUT_PER_WORKER = 1;
 
 /**
  * A worker and its ring. Space is taken at `head` and given back in the same order when the worker
@@ -26,11 +33,16 @@ interface WorkerState {
   used: number;
   /** Ring bytes of each batch sent and not yet answered, oldest first. */
   readonly batches: number[];
+  /** Packs the worker handed over that are not saved yet. */
+  packsOut: number;
   flushed?: () => void;
 }
 
-/** A finished pack: save it, then call `recycle` once it is durable, to hand its buffer back to the worker. */
-export type PackListener = (pack: FinishedPack, recycle: () => void) => void;
+/**
+ * A finished pack: save it, then call `settle(true)` once it is durable, to hand its buffer back to the
+ * worker, or `settle(false)` when it could not be saved (the pool then fails). Every pack must be settled.
+ */
+export type PackListener = (pack: FinishedPack, settle: (saved: boolean) => void) => void;
 
 /**
  * Compresses, seals and packs blobs on worker threads, so the main thread only reads, chunks and
@@ -56,7 +68,7 @@ export class EncoderPool {
   ) {
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
       const ring = new SharedArrayBuffer(RING_BYTES);
-      const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, { ...setup, ring }), ring: new Uint8Array(ring), head: 0, used: 0, batches: [] };
+      const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, { ...setup, ring }), ring: new Uint8Array(ring), head: 0, used: 0, batches: [], packsOut: 0 };
       state.worker.on('message', (message: FromEncoder) => this.receive(state, message));
       state.worker.on('error', (err) => this.fail(err));
       return state;
@@ -128,11 +140,11 @@ export class EncoderPool {
     return true;
   }
 
-  /** The next worker, round robin, whose ring has room for `bytes`. */
+  /** The next worker, round robin, whose ring has room for `bytes` and whose packs are saved. */
   private pickWorker(bytes: number): WorkerState | undefined {
     for (let i = 0; i < this.workers.length; i++) {
       const state = this.workers[this.next++ % this.workers.length]!;
-      if (ringSlot(state, bytes) !== undefined) return state;
+      if (state.packsOut < PACKS_OUT_PER_WORKER && ringSlot(state, bytes) !== undefined) return state;
     }
     return undefined;
   }
@@ -140,6 +152,17 @@ export class EncoderPool {
   private async waitForSpace(): Promise<void> {
     await new Promise<void>((resolve) => this.waiters.push(resolve));
     this.throwIfFailed();
+  }
+
+  private wakeWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    waiters.forEach((wake) => wake());
+  }
+
+  /** Fails the pool (a pack could not be saved): the next {@link encode} or {@link flush} throws `err`. */
+  abort(err: Error): void {
+    this.fail(err);
   }
 
   private sendBatch(): void {
@@ -163,17 +186,21 @@ export class EncoderPool {
     }
     for (const pack of message.packs) {
       const finished = fromMessage(pack);
-      this.onPack(finished, () => {
+      state.packsOut++;
+      let settled = false;
+      this.onPack(finished, (saved) => {
+        if (settled) return;
+        settled = true;
+        state.packsOut--;
         // Only a saved pack's buffer goes back (after a failure, storage may still hold on to it).
-        if (!this.failure) state.worker.postMessage({ kind: 'recycle', buffer: pack.bytes.buffer }, [pack.bytes.buffer as ArrayBuffer]);
+        if (saved && !this.failure) state.worker.postMessage({ kind: 'recycle', buffer: pack.bytes.buffer }, [pack.bytes.buffer as ArrayBuffer]);
+        this.wakeWaiters();
       });
     }
     if (message.kind === 'done') {
       state.used -= state.batches.shift() ?? 0;
       if (state.used === 0) state.head = 0;
-      const waiters = this.waiters;
-      this.waiters = [];
-      waiters.forEach((wake) => wake());
+      this.wakeWaiters();
     } else {
       state.flushed?.();
       state.flushed = undefined;

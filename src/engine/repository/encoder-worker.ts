@@ -11,9 +11,13 @@ import type { EncoderSetup, FromEncoder, PackMessage, ToEncoder } from './encode
 const setup = workerData as EncoderSetup;
 const ring = new Uint8Array(setup.ring);
 const codec = new BlobCodec(setup.encryptionKey, setup.compressionLevel);
-/** Pack buffers handed back by the main thread; a few are enough (packs in flight are bounded there). */
+/**
+ * Pack buffers handed back by the main thread. All are kept: the pool bounds the packs a worker has out
+ * (see EncoderPool), so the buffers a worker ever allocates are few, and reusing them spares the page
+ * faults of new ones and the garbage collector's work on dropped ones.
+ */
 const spare: ArrayBuffer[] = [];
-const MAX_SPARE = 1;
+const MAX_SPARE = 4;
 /** Tree packs start small; only data packs take recycled (pack-sized) buffers. */
 const RECYCLE_MIN_BYTES = 1024 * 1024;
 const builder = new PackBuilder(setup.encryptionKey, setup.packSize, (bytes) => {

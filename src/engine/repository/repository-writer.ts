@@ -69,12 +69,21 @@ export class RepositoryWriter {
     this.hasher = new ContentHasher(keys.contentIdKey);
     this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
     if (workers > 0) {
-      this.pool = new EncoderPool(workers, { encryptionKey: keys.encryptionKey, compressionLevel, packSize }, (pack, recycle) => {
+      const pool = new EncoderPool(workers, { encryptionKey: keys.encryptionKey, compressionLevel, packSize }, (pack, settle) => {
         this.packsWaiting++;
+        const failed = (err: unknown): void => {
+          settle(false);
+          pool.abort(err instanceof Error ? err : new Error(String(err)));
+        };
         this.packSaves = this.packSaves
-          .then(() => this.uploader.save(pack, recycle))
+          .then(() => this.uploader.save(pack, () => settle(true), failed))
+          .catch((err: unknown) => {
+            failed(err);
+            throw err;
+          })
           .finally(() => this.packsWaiting--);
       });
+      this.pool = pool;
     }
     this.uploader = new PackUploader(storage, keys.encryptionKey, index, packSize, (pack, bytes) => {
       failpoints.hit('pack-saved');
