@@ -81,4 +81,35 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
     }
     assert.ok(storage.calls.some((call) => call.fault !== undefined && call.key.startsWith('data/')));
   });
+
+  it('put: workers hash the blobs to the ids the main thread gives, and store each content once', { timeout: 60_000 }, async () => {
+    const storage = new MemoryStorage();
+    const repo = await Repository.init(storage, password, context, { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
+    const writer = repo.createWriter({ workers: 2 });
+    // Repeats inside one batch and across batches and workers; 9 MiB is larger than a ring (hashed here).
+    const contents = [1, 2, 3, 1, 1, 4, 2, 5, 6, 3].map((seed) => (seed % 2 === 0 ? text(seed, 300_000 + seed) : seededBytes(seed, 200_000 + seed)));
+    contents.push(seededBytes(9, 9 * MiB), seededBytes(9, 9 * MiB), Buffer.alloc(0), Buffer.alloc(0));
+    const source = Buffer.allocUnsafe(10 * MiB);
+    const saves: Promise<{ id: Id; added: boolean }>[] = [];
+    try {
+      for (const bytes of contents) {
+        bytes.copy(source);
+        const { saved } = await writer.put('data', source.subarray(0, bytes.length));
+        // Reused at once, before the id is known: the pool must have copied it.
+        source.fill(0x5a);
+        saves.push(saved);
+      }
+      const results = await Promise.all(saves);
+      await writer.flush();
+      const distinct = new Set(contents.map((c) => c.toString('base64')));
+      assert.equal(results.filter((r) => r.added).length, distinct.size, 'each content added once');
+      assert.equal(writer.stats.dataBlobs, distinct.size);
+      // The same ids as hashing on the main thread (the repository format): a writer without workers knows them all.
+      const plain = repo.createWriter();
+      for (const [i, bytes] of contents.entries()) assert.deepEqual(await plain.save('data', bytes), { id: results[i]!.id, added: false });
+      for (const [i, bytes] of contents.entries()) assert.ok((await repo.loadBlob('data', results[i]!.id)).equals(bytes));
+    } finally {
+      await writer.close();
+    }
+  });
 });

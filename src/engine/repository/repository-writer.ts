@@ -69,7 +69,8 @@ export class RepositoryWriter {
     this.hasher = new ContentHasher(keys.contentIdKey);
     this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
     if (workers > 0) {
-      const pool = new EncoderPool(workers, { encryptionKey: keys.encryptionKey, compressionLevel, packSize }, (pack, settle) => {
+      const setup = { encryptionKey: keys.encryptionKey, contentIdKey: keys.contentIdKey, compressionLevel, packSize };
+      const pool = new EncoderPool(workers, setup, (pack, settle) => {
         this.packsWaiting++;
         const failed = (err: unknown): void => {
           settle(false);
@@ -82,7 +83,7 @@ export class RepositoryWriter {
             throw err;
           })
           .finally(() => this.packsWaiting--);
-      });
+      }, (type, id, length) => this.reserve(type, id, length));
       this.pool = pool;
     }
     this.uploader = new PackUploader(storage, keys.encryptionKey, index, packSize, (pack, bytes) => {
@@ -101,10 +102,7 @@ export class RepositoryWriter {
   /** Stores the blob unless the repository has it already. */
   async save(type: BlobType, plaintext: Uint8Array): Promise<SavedBlob> {
     const id = this.hasher.idOf(type, plaintext);
-    if (!this.uploader.reserve(id)) return { id, added: false };
-    if (type === 'tree') this.stats.treeBlobs++;
-    else this.stats.dataBlobs++;
-    this.stats.dataAdded += plaintext.length;
+    if (!this.reserve(type, id, plaintext.length)) return { id, added: false };
     if (this.pool) {
       // Finished packs waiting to be saved hold memory: let the saves catch up first.
       while (this.packsWaiting > 2) await this.packSaves;
@@ -113,6 +111,29 @@ export class RepositoryWriter {
       await this.uploader.add(this.codec.encode(type, id, plaintext));
     }
     return { id, added: true };
+  }
+
+  /**
+   * {@link save} without waiting for the blob's id: resolves once `plaintext` may be reused, with a
+   * promise of the result. With encoder workers the blob is hashed there (the main thread only copies
+   * it into a worker's ring); a caller saving many blobs in a row keeps the workers busy meanwhile.
+   * Nothing is durable before {@link flush}, as with save.
+   */
+  async put(type: BlobType, plaintext: Uint8Array): Promise<{ readonly saved: Promise<SavedBlob> }> {
+    if (!this.pool?.fits(plaintext.length)) return { saved: Promise.resolve(await this.save(type, plaintext)) };
+    // Finished packs waiting to be saved hold memory: let the saves catch up first.
+    while (this.packsWaiting > 2) await this.packSaves;
+    const { hashed } = await this.pool.submit(type, plaintext);
+    return { saved: hashed };
+  }
+
+  /** Marks a blob as on its way and counts it, unless it is known; false when known. */
+  private reserve(type: BlobType, id: Id, length: number): boolean {
+    if (!this.uploader.reserve(id)) return false;
+    if (type === 'tree') this.stats.treeBlobs++;
+    else this.stats.dataBlobs++;
+    this.stats.dataAdded += length;
+    return true;
   }
 
   /** Saves every open pack and the index files naming them. After it resolves, all blobs are durable and indexed. */
