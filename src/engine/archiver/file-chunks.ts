@@ -6,9 +6,10 @@ import type { BufferPool } from '../fs/buffer-pool.js';
  * Reads a file and yields its content-defined chunks in order. Each yielded buffer is a view into an
  * internal buffer that is reused: consume it before asking for the next chunk. The buffer starts at
  * the expected file size (small files take one read) and grows to the maximum chunk size when the file
- * turns out larger. Every chunk the bytes at hand decide is cut before reading on (see
- * FastCdc.findBoundary), so the buffer never needs more than a maximum chunk, and only the undecided
- * tail (part of one chunk) is moved to its start before the next read.
+ * turns out larger. Once it is full (or the file ends), every chunk its bytes decide is cut (see
+ * FastCdc.findBoundary); only the undecided tail, part of one chunk, is moved to its start before the
+ * next read, and its scan resumes where it stopped, so the buffer never needs more than a maximum chunk
+ * and each byte is hashed once.
  * Buffers come from `pool` and go back to it when the generator ends (however it ends).
  */
 export async function* readChunks(file: FileHandle, cdc: FastCdc, expectedSize: number, pool: BufferPool): AsyncGenerator<Buffer> {
@@ -17,22 +18,24 @@ export async function* readChunks(file: FileHandle, cdc: FastCdc, expectedSize: 
   try {
     let start = 0;
     let end = 0;
+    /** `buffer[start, scanned)` holds no boundary (see findBoundary). */
+    let scanned = 0;
     let eof = false;
     for (;;) {
-      if (start < end) {
-        const cut = eof ? cdc.findCut(buffer, start, end) : cdc.findBoundary(buffer, start, end);
+      if (eof && start === end) return;
+      if (eof || end === buffer.length) {
+        const cut = cdc.findBoundary(buffer, start, end, scanned, eof);
         if (cut > 0) {
           yield buffer.subarray(start, start + cut);
           start += cut;
+          scanned = start;
           continue;
         }
-      } else if (eof) {
-        return;
-      }
-      if (end === buffer.length) {
+        scanned = end;
         if (start > 0) {
           buffer.copy(buffer, 0, start, end);
           end -= start;
+          scanned -= start;
           start = 0;
         } else {
           // Only a buffer sized for a small file fills up undecided: a full maxChunk always decides.
