@@ -122,6 +122,8 @@ export class EncoderPool {
       resolve = res;
       reject = rej;
     });
+    // A failure of the pool may reject it before the caller holds it: not an unhandled rejection.
+    hashed.catch(() => undefined);
     await this.queue({ type, length: data.length, resolve, reject }, data);
     return { hashed };
   }
