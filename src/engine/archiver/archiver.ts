@@ -6,7 +6,7 @@ import type { Id } from '../../core/ids.js';
 import type { FileChunking } from '../chunker/file-chunking.js';
 import { bytePath, displayPath, joinBytePath } from '../fs/byte-path.js';
 import type { Repository } from '../repository/repository.js';
-import type { RepositoryWriter } from '../repository/repository-writer.js';
+import type { RepositoryWriter, SavedBlob } from '../repository/repository-writer.js';
 import type { SkippedEntry } from '../snapshot/snapshot.js';
 import { decodeTree, encodeTree, type TreeNode } from '../snapshot/tree-format.js';
 import type { Excludes } from './excludes.js';
@@ -315,16 +315,20 @@ export class Archiver {
   private async readContent(path: Buffer, expectedSize: number): Promise<{ content: Id[]; size: number }> {
     const file = await this.openSource(path);
     try {
-      const content: Id[] = [];
+      // Ids come back from the encoder workers while the next chunks are read.
+      const saves: Promise<SavedBlob>[] = [];
       let size = 0;
       for await (const chunk of readChunks(file, this.chunking.forFileSize(expectedSize), expectedSize, this.readBuffers)) {
         if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
         size += chunk.length;
         this.options.progress.bytesDone += chunk.length;
         this.options.progress.bytesRead += chunk.length;
-        content.push((await this.writer.save('data', chunk)).id);
+        const { saved } = await this.writer.put('data', chunk);
+        // Handled below by Promise.all; meanwhile a failure must not count as unhandled.
+        saved.catch(() => undefined);
+        saves.push(saved);
       }
-      return { content, size };
+      return { content: (await Promise.all(saves)).map((blob) => blob.id), size };
     } finally {
       await file.close();
     }

@@ -5,40 +5,49 @@ import type { BufferPool } from '../fs/buffer-pool.js';
 /**
  * Reads a file and yields its content-defined chunks in order. Each yielded buffer is a view into an
  * internal buffer that is reused: consume it before asking for the next chunk. The buffer starts at
- * the expected file size (small files take one read) and grows to twice the maximum chunk size when
- * the file turns out larger, so the chunker always sees a full maximum chunk except at end of file.
+ * the expected file size (small files take one read) and grows to the maximum chunk size when the file
+ * turns out larger. Once it is full (or the file ends), every chunk its bytes decide is cut (see
+ * FastCdc.findBoundary); only the undecided tail, part of one chunk, is moved to its start before the
+ * next read, and its scan resumes where it stopped, so the buffer never needs more than a maximum chunk
+ * and each byte is hashed once.
  * Buffers come from `pool` and go back to it when the generator ends (however it ends).
  */
 export async function* readChunks(file: FileHandle, cdc: FastCdc, expectedSize: number, pool: BufferPool): AsyncGenerator<Buffer> {
   const maxChunk = cdc.maxSize;
-  const fullSize = 2 * maxChunk;
-  let buffer = pool.take(expectedSize < maxChunk ? Math.max(expectedSize + 1, 4096) : fullSize);
+  let buffer = pool.take(expectedSize < maxChunk ? Math.max(expectedSize + 1, 4096) : maxChunk);
   try {
     let start = 0;
     let end = 0;
+    /** `buffer[start, scanned)` holds no boundary (see findBoundary). */
+    let scanned = 0;
     let eof = false;
     for (;;) {
-      while (!eof && end - start < maxChunk) {
-        if (end === buffer.length) {
-          if (start > 0) {
-            buffer.copy(buffer, 0, start, end);
-            end -= start;
-            start = 0;
-          } else {
-            const larger = pool.take(fullSize);
-            buffer.copy(larger, 0, 0, end);
-            pool.give(buffer);
-            buffer = larger;
-          }
+      if (eof && start === end) return;
+      if (eof || end === buffer.length) {
+        const cut = cdc.findBoundary(buffer, start, end, scanned, eof);
+        if (cut > 0) {
+          yield buffer.subarray(start, start + cut);
+          start += cut;
+          scanned = start;
+          continue;
         }
-        const { bytesRead } = await file.read(buffer, end, buffer.length - end, null);
-        if (bytesRead === 0) eof = true;
-        end += bytesRead;
+        scanned = end;
+        if (start > 0) {
+          buffer.copy(buffer, 0, start, end);
+          end -= start;
+          scanned -= start;
+          start = 0;
+        } else {
+          // Only a buffer sized for a small file fills up undecided: a full maxChunk always decides.
+          const larger = pool.take(maxChunk);
+          buffer.copy(larger, 0, 0, end);
+          pool.give(buffer);
+          buffer = larger;
+        }
       }
-      if (start === end) return;
-      const cut = cdc.findCut(buffer, start, end);
-      yield buffer.subarray(start, start + cut);
-      start += cut;
+      const { bytesRead } = await file.read(buffer, end, buffer.length - end, null);
+      if (bytesRead === 0) eof = true;
+      end += bytesRead;
     }
   } finally {
     pool.give(buffer);

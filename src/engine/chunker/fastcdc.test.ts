@@ -145,6 +145,48 @@ describe('FastCdc.findCut', () => {
   });
 });
 
+describe('FastCdc.findBoundary', () => {
+  it('answers only what more bytes cannot change: -1, or the cut findCut gives on the whole input', () => {
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 0, max: 30_000 }), fc.nat({ max: 20_000 }), fc.nat({ max: 20_000 }), fc.nat({ max: 20_000 }), (seed, length, a, b, c) => {
+        // Some inputs repeat a byte, where no boundary is found before maxSize.
+        const data = seed % 4 === 0 ? Buffer.alloc(length, seed & 255) : seededBytes(seed, length);
+        const start = Math.min(a, length);
+        const end = Math.min(start + b, length);
+        const cut = small.findBoundary(data, start, end);
+        if (end - start >= small.maxSize) assert.equal(cut, small.findCut(data, start, end));
+        if (end - start <= small.minSize) assert.equal(cut, -1);
+        if (cut !== -1) {
+          assert.equal(cut, small.findCut(data, start, length), `[${start}, ${end}) of ${length}`);
+          assert.equal(cut, referenceCut(small, GEAR, data, start, length));
+        }
+        // Final: exactly findCut.
+        assert.equal(small.findBoundary(data, start, end, start, true), small.findCut(data, start, end));
+        // Resumed after an undecided answer: the same answer as a scan from the start, final or not.
+        const later = Math.min(end + c, length);
+        if (cut === -1) {
+          assert.equal(small.findBoundary(data, start, later, end), small.findBoundary(data, start, later));
+          assert.equal(small.findBoundary(data, start, later, end, true), small.findCut(data, start, later));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('decides a boundary as soon as its byte is at hand, and checks its range', () => {
+    const data = seededBytes(7, 100_000);
+    const cut = small.findCut(data, 0, data.length);
+    assert.ok(cut < small.maxSize);
+    assert.equal(small.findBoundary(data, 0, cut), cut);
+    assert.equal(small.findBoundary(data, 0, cut - 1), -1);
+    assert.equal(small.findBoundary(data, 0, cut, cut - 1), cut);
+    assert.throws(() => small.findBoundary(data, 5, 4), RangeError);
+    assert.throws(() => small.findBoundary(data, 0, data.length + 1), RangeError);
+    assert.throws(() => small.findBoundary(data, 10, 20, 5), RangeError);
+    assert.throws(() => small.findBoundary(data, 10, 20, 21), RangeError);
+  });
+});
+
 describe('chunkBuffer', () => {
   it('tiles the input with chunks in [minSize, maxSize], the last in [1, maxSize]', () => {
     fc.assert(

@@ -123,6 +123,42 @@ export class FastCdc {
     }
     return (cut < 0 ? limit : cut) - start;
   }
+
+  /**
+   * {@link findCut} for a stream read piece by piece. Not `final` (more input may follow `end`): the
+   * length of the chunk starting at `buf[start]` when the bytes after `end` cannot change it (a boundary
+   * lies in `buf[start, end)`, or `end - start >= maxSize`), else -1: read more and ask again. `final`:
+   * exactly findCut. `scanned` says the caller already asked about `buf[start, scanned)` (same `start`,
+   * not final) and got -1, so the scan resumes there: each byte of a stream is hashed once, however
+   * many reads it takes to decide its chunk.
+   * @throws RangeError like findCut, or when `scanned` is outside `[start, end]`.
+   */
+  findBoundary(buf: Uint8Array, start: number, end: number, scanned = start, final = false): number {
+    if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= buf.length)) {
+      throw new RangeError(`findBoundary range [${start}, ${end}) is outside a buffer of ${buf.length} bytes`);
+    }
+    if (!(Number.isInteger(scanned) && scanned >= start && scanned <= end)) throw new RangeError(`findBoundary scanned ${scanned} is outside [${start}, ${end}]`);
+    const available = end - start;
+    const decided = final || available >= this.maxSize;
+    if (available <= this.minSize) return decided ? available : -1;
+    const limit = start + Math.min(available, this.maxSize);
+    const from = start + this.minSize;
+    const normal = Math.min(start + this.avgSize, limit);
+    const gear = this.gear;
+    // The strict mask before avgSize, the loose one after it (see findCut); the hash state at `at`
+    // depends only on the 32 bytes before it, so resuming costs no more than those.
+    let at = Math.max(from, scanned);
+    if (at < normal) {
+      const cut = scanGear(buf, gear, gearHashAt(buf, gear, from, at), at, normal, this.maskS);
+      if (cut >= 0) return cut - start;
+      at = normal;
+    }
+    if (at < limit) {
+      const cut = scanGear(buf, gear, gearHashAt(buf, gear, from, at), at, limit, this.maskL);
+      if (cut >= 0) return cut - start;
+    }
+    return decided ? limit - start : -1;
+  }
 }
 
 /**

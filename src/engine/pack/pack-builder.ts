@@ -20,6 +20,9 @@ interface OpenPack {
 
 /** Room for the sealed header and the larger blobs that end a pack, so most packs never grow. */
 const SLACK = 1024 * 1024;
+/** A pack's header grows by one entry per blob (see pack-format), sealed: this bounds it. */
+const HEADER_BYTES_PER_BLOB = 64;
+const HEADER_BYTES = 256;
 
 /**
  * Assembles sealed blobs into packs of about `packSize` bytes, data and tree blobs apart (so reading
@@ -42,6 +45,7 @@ export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
 
   /** Appends a blob sealed by `seal` straight into the pack's buffer; returns the pack it completed, if any. */
   addSealed(blob: SealedBlobInfo, seal: (target: Buffer, offset: number) => number): FinishedPack | undefined {
+    const early = this.finishEarly(blob.type, blob.length);
     const pack = this.openPack(blob.type);
     this.ensureRoom(pack, blob.length);
     const written = seal(pack.buffer, pack.size);
@@ -49,18 +53,35 @@ export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
     const { type, id, compression, rawLength } = blob;
     pack.blobs.push({ type, id, compression, rawLength, length: written, offset: pack.size });
     pack.size += written;
-    return this.completed(pack);
+    return early ?? this.completed(pack);
   }
 
   /** Appends a blob; returns the pack it completed, if any. */
   add(blob: EncodedBlob): FinishedPack | undefined {
+    const early = this.finishEarly(blob.type, blob.sealed.length);
     const pack = this.openPack(blob.type);
     const { type, id, compression, rawLength } = blob;
     this.ensureRoom(pack, blob.sealed.length);
     blob.sealed.copy(pack.buffer, pack.size);
     pack.blobs.push({ type, id, compression, rawLength, length: blob.sealed.length, offset: pack.size });
     pack.size += blob.sealed.length;
-    return this.completed(pack);
+    return early ?? this.completed(pack);
+  }
+
+  /**
+   * Finishes the open pack before a blob that would overflow its buffer (and make it grow: a larger
+   * buffer faulted in, the pack copied, its old buffer dropped), when the blob cannot complete the next
+   * pack on its own: then each call still completes at most one pack. The pack ends a little short of
+   * `packSize`, as the last pack of a backup does; nothing reads a pack's size as a promise.
+   */
+  private finishEarly(type: BlobType, bytes: number): FinishedPack | undefined {
+    const pack = this.open.get(type);
+    if (!pack || pack.size === 0 || bytes >= this.packSize) return undefined;
+    if (pack.size + bytes + HEADER_BYTES + HEADER_BYTES_PER_BLOB * (pack.blobs.length + 1) <= pack.buffer.length) return undefined;
+    // Tree packs start small and grow instead, until they have a data pack's room.
+    if (pack.buffer.length < this.packSize) return undefined;
+    this.open.delete(type);
+    return this.finish(pack);
   }
 
   private openPack(type: BlobType): OpenPack {

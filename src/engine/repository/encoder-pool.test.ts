@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Id } from '../../core/ids.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
+import { FaultyStorage } from '../../storage/testing/faulty-storage.js';
 import { INSECURE_TEST_KDF } from '../crypto/key-slot.js';
 import { seededBytes } from '../testing/arbitraries.js';
 import { Repository, type RepositoryContext } from './repository.js';
@@ -59,6 +60,56 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
       }
     } finally {
       await again.close();
+    }
+  });
+
+  it('a pack that cannot be saved fails the backup; the workers waiting for its buffer do not stall it', { timeout: 60_000 }, async () => {
+    const storage = new FaultyStorage(new MemoryStorage());
+    const repo = await Repository.init(storage, password, context, { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
+    const writer = repo.createWriter({ workers: 2 });
+    const failure = new Error('disk full (injected)');
+    storage.addFault('save', { keyPrefix: 'data/' }).errorInstead(failure);
+    try {
+      // Far more than the workers may hold while their packs wait: without the failure reaching the pool,
+      // saving would wait for buffers that never come back.
+      await assert.rejects(async () => {
+        for (let i = 0; i < 64; i++) await writer.save('data', seededBytes(1000 + i, MiB));
+        await writer.flush();
+      }, failure);
+    } finally {
+      await writer.close();
+    }
+    assert.ok(storage.calls.some((call) => call.fault !== undefined && call.key.startsWith('data/')));
+  });
+
+  it('put: workers hash the blobs to the ids the main thread gives, and store each content once', { timeout: 60_000 }, async () => {
+    const storage = new MemoryStorage();
+    const repo = await Repository.init(storage, password, context, { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
+    const writer = repo.createWriter({ workers: 2 });
+    // Repeats inside one batch and across batches and workers; 9 MiB is larger than a ring (hashed here).
+    const contents = [1, 2, 3, 1, 1, 4, 2, 5, 6, 3].map((seed) => (seed % 2 === 0 ? text(seed, 300_000 + seed) : seededBytes(seed, 200_000 + seed)));
+    contents.push(seededBytes(9, 9 * MiB), seededBytes(9, 9 * MiB), Buffer.alloc(0), Buffer.alloc(0));
+    const source = Buffer.allocUnsafe(10 * MiB);
+    const saves: Promise<{ id: Id; added: boolean }>[] = [];
+    try {
+      for (const bytes of contents) {
+        bytes.copy(source);
+        const { saved } = await writer.put('data', source.subarray(0, bytes.length));
+        // Reused at once, before the id is known: the pool must have copied it.
+        source.fill(0x5a);
+        saves.push(saved);
+      }
+      const results = await Promise.all(saves);
+      await writer.flush();
+      const distinct = new Set(contents.map((c) => c.toString('base64')));
+      assert.equal(results.filter((r) => r.added).length, distinct.size, 'each content added once');
+      assert.equal(writer.stats.dataBlobs, distinct.size);
+      // The same ids as hashing on the main thread (the repository format): a writer without workers knows them all.
+      const plain = repo.createWriter();
+      for (const [i, bytes] of contents.entries()) assert.deepEqual(await plain.save('data', bytes), { id: results[i]!.id, added: false });
+      for (const [i, bytes] of contents.entries()) assert.ok((await repo.loadBlob('data', results[i]!.id)).equals(bytes));
+    } finally {
+      await writer.close();
     }
   });
 });

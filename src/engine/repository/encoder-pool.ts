@@ -5,6 +5,28 @@ import type { BlobType } from '../pack/pack-format.js';
 import { startWorker } from './start-worker.js';
 import type { BlobJob, EncoderSetup, FromEncoder, PackMessage } from './encoder-protocol.js';
 
+/** A blob's id and whether this writer stores it (false: the repository has it or it is on its way). */
+export interface HashedBlob {
+  readonly id: Id;
+  readonly added: boolean;
+}
+
+/**
+ * Decides, once a worker hashed a blob, whether it is stored: true reserves the id (no other blob with
+ * it is stored again), false drops the blob before it is compressed.
+ */
+export type BlobReserver = (type: BlobType, id: Id, length: number) => boolean;
+
+/** A job of a batch on the main thread's side: what to tell its submitter once the worker hashed it. */
+interface PendingJob {
+  readonly type: BlobType;
+  readonly length: number;
+  /** Set for blobs hashed (and reserved) on the main thread. */
+  readonly id?: Id;
+  readonly resolve?: (blob: HashedBlob) => void;
+  readonly reject?: (err: Error) => void;
+}
+
 /**
  * Shared memory per worker for blobs on their way. The rings bound the raw bytes in flight (two workers:
  * 16 MiB, as before); a blob larger than a ring (a huge tree) travels in its own transferred buffer.
@@ -13,6 +35,13 @@ const RING_BYTES = 8 * 1024 * 1024;
 /** Small blobs travel in batches, which saves a message per blob. */
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_JOBS = 256;
+/**
+ * Finished packs of a worker that may wait at the main thread to be saved before the worker gets no
+ * more blobs. Each pack buffer comes back to its worker once saved, so a worker owns at most its open
+ * packs, this many finished ones and one its batches in flight may complete: memory stays bounded by
+ * the pack size, not by how far the saves fall behind.
+ */
+const PACKS_OUT_PER_WORKER = 1;
 
 /**
  * A worker and its ring. Space is taken at `head` and given back in the same order when the worker
@@ -26,21 +55,31 @@ interface WorkerState {
   used: number;
   /** Ring bytes of each batch sent and not yet answered, oldest first. */
   readonly batches: number[];
+  /** Packs the worker handed over that are not saved yet. */
+  packsOut: number;
+  /** Batches sent and not yet hashed, oldest first (each worker answers `hashed` in order). */
+  readonly hashing: PendingJob[][];
   flushed?: () => void;
 }
 
-/** A finished pack: save it, then call `recycle` once it is durable, to hand its buffer back to the worker. */
-export type PackListener = (pack: FinishedPack, recycle: () => void) => void;
+/**
+ * A finished pack: save it, then call `settle(true)` once it is durable, to hand its buffer back to the
+ * worker, or `settle(false)` when it could not be saved (the pool then fails). Every pack must be settled.
+ */
+export type PackListener = (pack: FinishedPack, settle: (saved: boolean) => void) => void;
 
 /**
- * Compresses, seals and packs blobs on worker threads, so the main thread only reads, chunks and
- * hashes. Finished packs come back through `onPack` (the caller saves them). Errors of any worker fail
- * the next {@link encode} or {@link flush}.
+ * Hashes, compresses, seals and packs blobs on worker threads, so the main thread only reads and
+ * chunks. A batch travels twice: the worker hashes its blobs and answers their ids, the main thread
+ * deduplicates them (see {@link BlobReserver}) and tells the worker which to encode. Finished packs
+ * come back through `onPack` (the caller saves them). Errors of any worker fail the next
+ * {@link submit}, {@link encode} or {@link flush}, and every blob waiting for its id.
  */
 export class EncoderPool {
   private readonly workers: WorkerState[];
   private current: WorkerState | undefined;
   private batch: BlobJob[] = [];
+  private pending: PendingJob[] = [];
   private batchBytes = 0;
   private batchCharge = 0;
   private batchTransfer: ArrayBuffer[] = [];
@@ -53,17 +92,43 @@ export class EncoderPool {
     size: number,
     setup: Omit<EncoderSetup, 'ring'>,
     private readonly onPack: PackListener,
+    private readonly reserve: BlobReserver,
   ) {
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
       const ring = new SharedArrayBuffer(RING_BYTES);
-      const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, { ...setup, ring }), ring: new Uint8Array(ring), head: 0, used: 0, batches: [] };
+      const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, { ...setup, ring }), ring: new Uint8Array(ring), head: 0, used: 0, batches: [], packsOut: 0, hashing: [] };
       state.worker.on('message', (message: FromEncoder) => this.receive(state, message));
       state.worker.on('error', (err) => this.fail(err));
       return state;
     });
   }
 
-  /** Queues a blob (its bytes are copied into a ring); waits while the rings are full. */
+  /** True when a blob of `length` bytes can go through {@link submit} (it fits in a ring). */
+  fits(length: number): boolean {
+    return length <= RING_BYTES;
+  }
+
+  /**
+   * Queues a blob to be hashed on a worker, then stored unless known: resolves once its bytes are
+   * copied into a ring (the caller may reuse `data`), with a promise of its id. Waits while the rings
+   * are full. `data` must {@link fits}.
+   */
+  async submit(type: BlobType, data: Uint8Array): Promise<{ readonly hashed: Promise<HashedBlob> }> {
+    this.throwIfFailed();
+    if (!this.fits(data.length)) throw new RangeError(`a blob of ${data.length} bytes does not fit in a ring`);
+    let resolve!: (blob: HashedBlob) => void;
+    let reject!: (err: Error) => void;
+    const hashed = new Promise<HashedBlob>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // A failure of the pool may reject it before the caller holds it: not an unhandled rejection.
+    hashed.catch(() => undefined);
+    await this.queue({ type, length: data.length, resolve, reject }, data);
+    return { hashed };
+  }
+
+  /** Queues a blob hashed and reserved by the caller (its bytes are copied); waits while the rings are full. */
   async encode(type: BlobType, id: Id, data: Uint8Array): Promise<void> {
     this.throwIfFailed();
     if (data.length > RING_BYTES) {
@@ -73,13 +138,18 @@ export class EncoderPool {
       const own = new Uint8Array(data);
       this.current = this.workers.find((w) => w.used === 0)!;
       this.batch.push({ type, id, offset: 0, length: data.length, data: own });
+      this.pending.push({ type, id, length: data.length });
       this.batchTransfer.push(own.buffer);
       this.batchBytes += data.length;
       this.sendBatch();
       return;
     }
+    await this.queue({ type, id, length: data.length }, data);
+  }
+
+  private async queue(job: PendingJob, data: Uint8Array): Promise<void> {
     for (;;) {
-      if (this.current && this.place(this.current, type, id, data)) break;
+      if (this.current && this.place(this.current, job, data)) break;
       this.sendBatch();
       const free = this.pickWorker(data.length);
       if (free) {
@@ -98,6 +168,9 @@ export class EncoderPool {
   /** Waits until every queued blob is encoded and every worker handed over its partly filled packs. */
   async flush(): Promise<void> {
     this.sendBatch();
+    // The workers must have every encode decision before they finish their packs.
+    while (!this.failure && this.workers.some((w) => w.hashing.length > 0)) await this.waitForSpace();
+    this.throwIfFailed();
     await Promise.all(
       this.workers.map(
         (state) =>
@@ -115,24 +188,25 @@ export class EncoderPool {
   }
 
   /** Copies the blob into the worker's ring and adds it to the batch; false when it does not fit. */
-  private place(state: WorkerState, type: BlobType, id: Id, data: Uint8Array): boolean {
+  private place(state: WorkerState, job: PendingJob, data: Uint8Array): boolean {
     const at = ringSlot(state, data.length);
     if (at === undefined) return false;
     const charge = at.skipped + data.length;
     state.ring.set(data, at.offset);
     state.head = at.offset + data.length;
     state.used += charge;
-    this.batch.push({ type, id, offset: at.offset, length: data.length });
+    this.batch.push(job.id === undefined ? { type: job.type, offset: at.offset, length: data.length } : { type: job.type, id: job.id, offset: at.offset, length: data.length });
+    this.pending.push(job);
     this.batchBytes += data.length;
     this.batchCharge += charge;
     return true;
   }
 
-  /** The next worker, round robin, whose ring has room for `bytes`. */
+  /** The next worker, round robin, whose ring has room for `bytes` and whose packs are saved. */
   private pickWorker(bytes: number): WorkerState | undefined {
     for (let i = 0; i < this.workers.length; i++) {
       const state = this.workers[this.next++ % this.workers.length]!;
-      if (ringSlot(state, bytes) !== undefined) return state;
+      if (state.packsOut < PACKS_OUT_PER_WORKER && ringSlot(state, bytes) !== undefined) return state;
     }
     return undefined;
   }
@@ -142,13 +216,40 @@ export class EncoderPool {
     this.throwIfFailed();
   }
 
+  private wakeWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    waiters.forEach((wake) => wake());
+  }
+
+  /** Deduplicates a hashed batch and tells the worker which of its blobs to encode (in batch order). */
+  private decide(state: WorkerState, ids: readonly Id[]): void {
+    const jobs = state.hashing.shift() ?? [];
+    const encode = jobs.map((job, i) => {
+      if (job.id !== undefined) return true;
+      const id = ids[i]!;
+      const added = !this.failure && this.reserve(job.type, id, job.length);
+      job.resolve?.({ id, added });
+      return added;
+    });
+    state.worker.postMessage({ kind: 'encode', encode });
+    this.wakeWaiters();
+  }
+
+  /** Fails the pool (a pack could not be saved): the next {@link encode} or {@link flush} throws `err`. */
+  abort(err: Error): void {
+    this.fail(err);
+  }
+
   private sendBatch(): void {
     this.batchScheduled = false;
     const state = this.current;
     if (this.batch.length === 0 || !state) return;
     state.batches.push(this.batchCharge);
-    state.worker.postMessage({ kind: 'blobs', jobs: this.batch }, this.batchTransfer);
+    state.hashing.push(this.pending);
+    state.worker.postMessage({ kind: 'hash', jobs: this.batch }, this.batchTransfer);
     this.batch = [];
+    this.pending = [];
     this.batchBytes = 0;
     this.batchCharge = 0;
     this.batchTransfer = [];
@@ -161,19 +262,27 @@ export class EncoderPool {
       this.fail(new Error(`encoder worker: ${message.message}`));
       return;
     }
+    if (message.kind === 'hashed') {
+      this.decide(state, message.ids);
+      return;
+    }
     for (const pack of message.packs) {
       const finished = fromMessage(pack);
-      this.onPack(finished, () => {
+      state.packsOut++;
+      let settled = false;
+      this.onPack(finished, (saved) => {
+        if (settled) return;
+        settled = true;
+        state.packsOut--;
         // Only a saved pack's buffer goes back (after a failure, storage may still hold on to it).
-        if (!this.failure) state.worker.postMessage({ kind: 'recycle', buffer: pack.bytes.buffer }, [pack.bytes.buffer as ArrayBuffer]);
+        if (saved && !this.failure) state.worker.postMessage({ kind: 'recycle', buffer: pack.bytes.buffer }, [pack.bytes.buffer as ArrayBuffer]);
+        this.wakeWaiters();
       });
     }
     if (message.kind === 'done') {
       state.used -= state.batches.shift() ?? 0;
       if (state.used === 0) state.head = 0;
-      const waiters = this.waiters;
-      this.waiters = [];
-      waiters.forEach((wake) => wake());
+      this.wakeWaiters();
     } else {
       state.flushed?.();
       state.flushed = undefined;
@@ -182,6 +291,10 @@ export class EncoderPool {
 
   private fail(err: Error): void {
     this.failure ??= err;
+    for (const job of [...this.pending, ...this.workers.flatMap((w) => w.hashing.flat())]) job.reject?.(this.failure);
+    for (const state of this.workers) state.hashing.length = 0;
+    this.pending = [];
+    this.batch = [];
     this.waiters.forEach((wake) => wake());
     this.waiters = [];
     for (const state of this.workers) state.flushed?.();

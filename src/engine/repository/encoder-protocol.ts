@@ -4,11 +4,15 @@ import type { PackedBlob, BlobType } from '../pack/pack-format.js';
 /**
  * Messages between the main thread and an encoder worker. Blobs travel through a ring of shared memory
  * per worker (the main thread copies each blob in once, the worker reads it in place); only their
- * descriptions are posted. Packs are transferred to the main thread and, once saved, back to the worker
- * for reuse, so neither side allocates per blob or per pack in the steady state.
+ * descriptions are posted. A batch is first hashed (`hash`, answered by `hashed`), then, once the main
+ * thread has deduplicated the ids, encoded (`encode`, answered by `done`). Packs are transferred to the
+ * main thread and, once saved, back to the worker for reuse, so neither side allocates per blob or per
+ * pack in the steady state.
  */
 export interface EncoderSetup {
   readonly encryptionKey: Uint8Array;
+  /** The key of blob ids (see ContentHasher). */
+  readonly contentIdKey: Uint8Array;
   readonly compressionLevel: number;
   readonly packSize: number;
   /** The worker's ring: blobs are `ring[offset, offset + length)`. */
@@ -17,22 +21,25 @@ export interface EncoderSetup {
 
 /**
  * One blob of a batch: its bytes are `ring[offset, offset + length)`, or `data` when the blob was too
- * large for the ring (then transferred with the message).
+ * large for the ring (then transferred with the message). `id` is set when the main thread hashed it.
  */
 export interface BlobJob {
   readonly type: BlobType;
-  readonly id: Id;
+  readonly id?: Id;
   readonly offset: number;
   readonly length: number;
   readonly data?: Uint8Array;
 }
 
 /**
- * `blobs`: encode these, then answer `done` (batches are answered in order, which frees their ring space).
+ * `hash`: a batch; answer its ids (`hashed`) and keep it until its `encode`.
+ * `encode`: for the oldest batch hashed and not yet encoded, whether to encode each blob (the others
+ * are known); then answer `done` (batches are answered in order, which frees their ring space).
  * `recycle`: a pack buffer the main thread saved and hands back (transferred).
  */
 export type ToEncoder =
-  | { readonly kind: 'blobs'; readonly jobs: BlobJob[] }
+  | { readonly kind: 'hash'; readonly jobs: BlobJob[] }
+  | { readonly kind: 'encode'; readonly encode: readonly boolean[] }
   | { readonly kind: 'flush' }
   | { readonly kind: 'recycle'; readonly buffer: ArrayBuffer };
 
@@ -43,6 +50,7 @@ export interface PackMessage {
 }
 
 export type FromEncoder =
+  | { readonly kind: 'hashed'; readonly ids: Id[] }
   | { readonly kind: 'done'; readonly packs: PackMessage[] }
   | { readonly kind: 'flushed'; readonly packs: PackMessage[] }
   | { readonly kind: 'error'; readonly message: string };

@@ -54,13 +54,15 @@ export class PackUploader {
 
   /**
    * Starts saving a finished pack; waits while two saves are in flight. `onDurable` runs once the pack
-   * is saved and indexed (its buffer may then be reused); not after a failure.
+   * is saved and indexed (its buffer may then be reused); `onFailed` instead when its save failed.
    */
-  async save(pack: FinishedPack, onDurable?: () => void): Promise<void> {
+  async save(pack: FinishedPack, onDurable?: () => void, onFailed?: (err: Error) => void): Promise<void> {
     while (this.uploads.size >= MAX_UPLOADS_IN_FLIGHT) await Promise.race(this.uploads);
     this.throwIfFailed();
     const upload = this.upload(pack, onDurable).catch((err: unknown) => {
-      this.failure ??= err instanceof Error ? err : new Error(String(err));
+      const failure = err instanceof Error ? err : new Error(String(err));
+      this.failure ??= failure;
+      onFailed?.(failure);
     });
     this.uploads.add(upload);
     void upload.finally(() => this.uploads.delete(upload));

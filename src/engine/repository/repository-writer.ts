@@ -98,10 +98,7 @@ export class RepositoryWriter {
   /** Stores the blob unless the repository has it already. */
   async save(type: BlobType, plaintext: Uint8Array): Promise<SavedBlob> {
     const id = this.hasher.idOf(type, plaintext);
-    if (!this.uploader.reserve(id)) return { id, added: false };
-    if (type === 'tree') this.stats.treeBlobs++;
-    else this.stats.dataBlobs++;
-    this.stats.dataAdded += plaintext.length;
+    if (!this.reserve(type, id, plaintext.length)) return { id, added: false };
     if (this.workers > 0 && this.pool === undefined && this.inlineBytes + plaintext.length > INLINE_BYTES_BEFORE_WORKERS) this.pool = this.startPool();
     if (this.pool) {
       // Finished packs waiting to be saved hold memory: let the saves catch up first.
@@ -112,6 +109,29 @@ export class RepositoryWriter {
       await this.uploader.add(this.codec.encode(type, id, plaintext));
     }
     return { id, added: true };
+  }
+
+  /**
+   * {@link save} without waiting for the blob's id: resolves once `plaintext` may be reused, with a
+   * promise of the result. With encoder workers the blob is hashed there (the main thread only copies
+   * it into a worker's ring); a caller saving many blobs in a row keeps the workers busy meanwhile.
+   * Nothing is durable before {@link flush}, as with save.
+   */
+  async put(type: BlobType, plaintext: Uint8Array): Promise<{ readonly saved: Promise<SavedBlob> }> {
+    if (!this.pool?.fits(plaintext.length)) return { saved: Promise.resolve(await this.save(type, plaintext)) };
+    // Finished packs waiting to be saved hold memory: let the saves catch up first.
+    while (this.packsWaiting > 2) await this.packSaves;
+    const { hashed } = await this.pool.submit(type, plaintext);
+    return { saved: hashed };
+  }
+
+  /** Marks a blob as on its way and counts it, unless it is known; false when known. */
+  private reserve(type: BlobType, id: Id, length: number): boolean {
+    if (!this.uploader.reserve(id)) return false;
+    if (type === 'tree') this.stats.treeBlobs++;
+    else this.stats.dataBlobs++;
+    this.stats.dataAdded += length;
+    return true;
   }
 
   /** Saves every open pack and the index files naming them. After it resolves, all blobs are durable and indexed. */
@@ -134,14 +154,25 @@ export class RepositoryWriter {
   }
 
   private startPool(): EncoderPool {
-    const setup = { encryptionKey: this.keys.encryptionKey, compressionLevel: this.compressionLevel, packSize: this.packSize };
-    return new EncoderPool(this.workers, setup, (pack, recycle) => {
+    const { encryptionKey, contentIdKey } = this.keys;
+    const setup = { encryptionKey, contentIdKey, compressionLevel: this.compressionLevel, packSize: this.packSize };
+    const pool = new EncoderPool(this.workers, setup, (pack, settle) => {
       this.packsWaiting++;
+      const failed = (err: unknown): void => {
+        settle(false);
+        pool.abort(err instanceof Error ? err : new Error(String(err)));
+      };
       this.packSaves = this.packSaves
-        .then(() => this.uploader.save(pack, recycle))
+        .then(() => this.uploader.save(pack, () => settle(true), failed))
+        .catch((err: unknown) => {
+          failed(err);
+          throw err;
+        })
         .finally(() => this.packsWaiting--);
-    });
+    }, (type, id, length) => this.reserve(type, id, length));
+    return pool;
   }
+
 
   /** Starts writing an index file for the packs saved so far; a failure surfaces in {@link flush}. */
   private startIndexWrite(): void {

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chunkBuffer, FastCdc } from '../chunker/fastcdc.js';
+import { gearTableFromSecret } from '../chunker/gear-table.js';
+import { BufferPool } from '../fs/buffer-pool.js';
+import { seededBytes } from '../testing/arbitraries.js';
+import { readChunks } from './file-chunks.js';
+
+// Chunks of 64 KiB to 512 KiB, so the pool's buffers (64 KiB and up) are used as in a backup.
+const cdc = new FastCdc({ minSize: 64 * 1024, avgSize: 128 * 1024, maxSize: 512 * 1024 }, gearTableFromSecret(Buffer.from('file chunks test')));
+
+describe('readChunks', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-file-chunks-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('yields the chunks chunkBuffer cuts from the whole file, whatever size was expected', async () => {
+    const pool = new BufferPool(4 * 1024 * 1024);
+    // Random data and long runs of one byte (cut at maxSize only), small and large, expected right or wrong.
+    const cases: { data: Buffer; expected: number }[] = [];
+    for (const [seed, length] of [[1, 0], [2, 100], [3, 64 * 1024], [4, 700_000], [5, 3_000_000], [6, 512 * 1024]] as const) {
+      const data = seededBytes(seed, length);
+      cases.push({ data, expected: length }, { data, expected: Math.floor(length / 3) }, { data, expected: length + 5000 });
+    }
+    const runs = Buffer.concat([Buffer.alloc(1_500_000, 7), seededBytes(9, 300_000), Buffer.alloc(600_000, 1)]);
+    cases.push({ data: runs, expected: runs.length }, { data: runs, expected: 10 });
+    for (const [i, { data, expected }] of cases.entries()) {
+      const path = join(dir, `f${i}`);
+      await writeFile(path, data);
+      const file = await open(path);
+      const got: Buffer[] = [];
+      try {
+        // Copied at once: the generator reuses its buffer for the next chunk.
+        for await (const chunk of readChunks(file, cdc, expected, pool)) got.push(Buffer.from(chunk));
+      } finally {
+        await file.close();
+      }
+      const want = [...chunkBuffer(cdc, data)].map(([offset, length]) => data.subarray(offset, offset + length));
+      assert.deepEqual(got.map((c) => c.length), want.map((c) => c.length), `case ${i}: ${data.length} bytes, ${expected} expected`);
+      assert.ok(Buffer.concat(got).equals(data), `case ${i}: content`);
+    }
+  });
+});
