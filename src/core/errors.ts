@@ -83,6 +83,14 @@ export class ForbiddenError extends UserError {
 }
 
 /** The operation was cancelled by a signal (exit 130). */
+/**
+ * A storage or service could not be reached, or kept failing, through every retry: nothing is wrong with
+ * the request or the data, and the same command may succeed once it is back.
+ */
+export class UnavailableError extends FerryError {
+  readonly code = 'UNAVAILABLE';
+}
+
 export class InterruptedError extends FerryError {
   readonly code = 'INTERRUPTED';
   override readonly exitCode = 130;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { InterruptedError } from '../core/errors.js';
 import { InterruptibleStorage } from './interruptible-storage.js';
 import { MemoryStorage } from './memory-storage.js';
-import { runStorageConformance } from './testing/conformance.js';
+import { runStorageConformance, withoutOptionalMethods } from './testing/conformance.js';
 
 runStorageConformance('InterruptibleStorage (not interrupted)', async () => ({
   storage: new InterruptibleStorage(new MemoryStorage(), new AbortController().signal),
@@ -27,6 +27,19 @@ describe('InterruptibleStorage once interrupted', () => {
     await assert.rejects(inner.stat('locks/aa'));
     await inner.stat('data/aa/aa');
     await storage.close();
+  });
+
+  it('has loadInto exactly when the inner storage has it, and refuses it once interrupted', async () => {
+    const inner = new MemoryStorage();
+    await inner.save('data/aa/aa', Buffer.from('pack'));
+    assert.equal(new InterruptibleStorage(withoutOptionalMethods(inner), new AbortController().signal).loadInto, undefined);
+    const controller = new AbortController();
+    const storage = new InterruptibleStorage(inner, controller.signal);
+    const target = Buffer.alloc(4);
+    await storage.loadInto?.('data/aa/aa', { offset: 0, length: 4 }, target);
+    assert.equal(target.toString(), 'pack');
+    controller.abort();
+    await assert.rejects(storage.loadInto?.('data/aa/aa', { offset: 0, length: 4 }, target) ?? Promise.resolve(), InterruptedError);
   });
 
   it('stops a listing under way', async () => {

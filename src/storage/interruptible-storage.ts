@@ -20,6 +20,14 @@ export class InterruptibleStorage implements Storage {
   constructor(inner: Storage, signal: AbortSignal) {
     this.#inner = inner;
     this.#signal = signal;
+    // Optional methods exist here exactly when the inner storage has them: callers test for them.
+    if (inner.loadInto) {
+      const loadInto = inner.loadInto.bind(inner);
+      this.loadInto = async (key, range, target) => {
+        this.#check();
+        return loadInto(key, range, target);
+      };
+    }
     if (inner.removeInterruptedSaves) {
       const removeInterruptedSaves = inner.removeInterruptedSaves.bind(inner);
       this.removeInterruptedSaves = (folders) => {
@@ -32,6 +40,8 @@ export class InterruptibleStorage implements Storage {
   get properties(): StorageProperties {
     return this.#inner.properties;
   }
+
+  loadInto?: (key: string, range: ByteRange, target: Uint8Array) => Promise<void>;
 
   removeInterruptedSaves?: (folders: readonly string[]) => Promise<number>;
 

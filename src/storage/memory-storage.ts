@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { IntegrityError, NotFoundError } from '../core/errors.js';
-import { assertValidKey, assertValidPrefix, assertValidRange } from './object-key.js';
+import { assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange } from './object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from './storage.js';
 
 /**
@@ -32,14 +32,14 @@ export class MemoryStorage implements Storage {
     if (range !== undefined) assertValidRange(key, range);
     const stored = this.#get(key);
     if (range === undefined) return Buffer.from(stored);
-    const end = range.offset + range.length;
-    if (end > stored.length) {
-      throw new IntegrityError(
-        `${key} in ${this.properties.location} has ${stored.length} bytes, ` +
-          `too few for the range ${range.offset}+${range.length}`,
-      );
-    }
-    return Buffer.from(stored.subarray(range.offset, end));
+    return Buffer.from(this.#part(key, stored, range));
+  }
+
+  async loadInto(key: string, range: ByteRange, target: Uint8Array): Promise<void> {
+    assertValidKey(key);
+    assertValidRange(key, range);
+    assertTargetHolds(key, range, target);
+    target.set(this.#part(key, this.#get(key), range));
   }
 
   async stat(key: string): Promise<ObjectInfo> {
@@ -61,6 +61,15 @@ export class MemoryStorage implements Storage {
   }
 
   async close(): Promise<void> {}
+
+  /** The stored bytes of `range` (a view, not a copy); an `IntegrityError` when the object is too short. */
+  #part(key: string, stored: Buffer, range: ByteRange): Buffer {
+    const end = range.offset + range.length;
+    if (end > stored.length) {
+      throw new IntegrityError(`${key} in ${this.properties.location} has ${stored.length} bytes, too few for the range ${range.offset}+${range.length}`);
+    }
+    return stored.subarray(range.offset, end);
+  }
 
   #get(key: string): Buffer {
     const stored = this.#objects.get(key);

@@ -98,6 +98,14 @@ export function assertValidRange(key: string, range: ByteRange): void {
 }
 
 /**
+ * Throws a `RangeError` unless `target` can hold `range.length` bytes: the check `Storage.loadInto` makes
+ * before any I/O (a caller's programming error, unlike a range past the object's end).
+ */
+export function assertTargetHolds(key: string, range: ByteRange, target: Uint8Array): void {
+  if (target.byteLength < range.length) throw new RangeError(`loading ${quote(key)}: a target of ${target.byteLength} bytes cannot hold ${range.length}`);
+}
+
+/**
  * True when the objects under one key prefix (`''` or `/`-separated segments, no trailing `/`) could be
  * among those under the other: one equals the other or is a whole-segment prefix of it (`a` and `a/b`
  * overlap, `a` and `ab` do not). The empty prefix overlaps every prefix.

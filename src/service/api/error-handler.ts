@@ -8,6 +8,7 @@ import {
   IntegrityError,
   NotFoundError,
   PermanentError,
+  UnavailableError,
   UserError,
 } from '../../core/errors.js';
 import { isUnstorableText } from '../db/constraint-errors.js';
@@ -30,12 +31,15 @@ const STATUS_BY_ERROR: ReadonlyArray<readonly [abstract new (...args: never[]) =
   [IntegrityError, 422],
   [UserError, 400],
   [PermanentError, 507],
+  [UnavailableError, 503],
 ];
 
 /** Maps an error to the status and body the client sees; unknown errors become a bare 500. */
 export function toApiError(error: unknown): { status: number; body: ApiErrorBody } {
   if (error instanceof FerryError) {
     const status = STATUS_BY_ERROR.find(([type]) => error instanceof type)?.[1] ?? 500;
+    // The store behind the service is down: the client may retry; where the store is stays the service's business.
+    if (status === 503) return { status, body: { code: error.code, message: 'the storage behind the service is unavailable; try again later' } };
     if (status !== 500) return { status, body: { code: error.code, message: error.message } };
   }
   // Text PostgreSQL cannot hold (a NUL character) in a value the schemas let through: the request's fault.
@@ -58,7 +62,7 @@ export function toApiError(error: unknown): { status: number; body: ApiErrorBody
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = toApiError(error);
-    if (status === 500) request.log.error({ err: error }, 'request failed');
+    if (status === 500 || status === 503) request.log.error({ err: error }, 'request failed');
     if (error instanceof TooManyFailedAuthenticationsError) reply.header('retry-after', String(error.retryAfterSeconds));
     // A portal page answers errors as pages; a page that needs a session sends the browser to sign in.
     const portal = request.routeOptions.config?.portal;

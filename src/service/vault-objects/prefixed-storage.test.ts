@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NotFoundError, PermanentError } from '../../core/errors.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
-import { listKeys } from '../../storage/testing/conformance.js';
+import { listKeys, withoutOptionalMethods } from '../../storage/testing/conformance.js';
 import { PrefixedStorage } from './prefixed-storage.js';
 
 describe('PrefixedStorage', () => {
@@ -28,5 +28,15 @@ describe('PrefixedStorage', () => {
     assert.deepEqual(await listKeys(storage, longKey.slice(0, 1000)), []);
     await assert.rejects(storage.save(longKey, Buffer.from('x')), PermanentError);
     await assert.rejects(storage.load('../escape'), PermanentError, 'an invalid key is still invalid');
+    await assert.rejects(storage.loadInto?.(longKey, { offset: 0, length: 1 }, Buffer.alloc(1)) ?? Promise.resolve(), NotFoundError);
+  });
+
+  it('has loadInto exactly when the inner storage has it, reading the prefixed object', async () => {
+    assert.equal(new PrefixedStorage(withoutOptionalMethods(new MemoryStorage()), prefix).loadInto, undefined);
+    const inner = new MemoryStorage();
+    await inner.save(`${prefix}data/ab/abc`, Buffer.from('xyz'));
+    const target = Buffer.alloc(2);
+    await new PrefixedStorage(inner, prefix).loadInto?.('data/ab/abc', { offset: 1, length: 2 }, target);
+    assert.equal(target.toString(), 'yz');
   });
 });

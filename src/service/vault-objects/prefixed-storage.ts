@@ -23,7 +23,14 @@ export class PrefixedStorage implements Storage {
     this.#inner = inner;
     this.#prefix = prefix;
     this.properties = { location: `${inner.properties.location}/${prefix.slice(0, -1)}`, serverSideCopy: inner.properties.serverSideCopy };
+    // Present exactly when the inner storage has it: callers test for it and fall back to load.
+    if (inner.loadInto) {
+      const loadInto = inner.loadInto.bind(inner);
+      this.loadInto = async (key, range, target) => loadInto(this.#existing(key), range, target);
+    }
   }
+
+  loadInto?: (key: string, range: ByteRange, target: Uint8Array) => Promise<void>;
 
   async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void> {
     const inner = this.#innerKey(key);

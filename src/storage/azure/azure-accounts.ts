@@ -3,7 +3,7 @@ import type { AzureLocation } from '../azure-url.js';
 import { AzureBlobStorage } from './azure-blob-storage.js';
 import { AzureObjectCopier } from './azure-copy.js';
 import { azureCredentialsFromEnv, type AzureCredentials } from './azure-credentials.js';
-import type { RetryPolicy } from '../object-store/retry.js';
+import { retryPolicyFromEnv, type RetryPolicy } from '../object-store/retry.js';
 
 export interface AzureAccountsOptions {
   /** Where the credentials come from (injected: nothing here reads process.env). */
@@ -35,7 +35,7 @@ export class AzureAccounts {
     return new AzureBlobStorage({
       container: client.getContainerClient(location.container),
       location,
-      ...(this.#options.retry ? { retry: this.#options.retry } : {}),
+      retry: this.#options.retry ?? retryPolicyFromEnv(this.#options.env),
       ...(this.#options.blockSize ? { blockSize: this.#options.blockSize } : {}),
     });
   }

@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { BlockBlobClient, ContainerClient, ContainerListBlobFlatSegmentResponse } from '@azure/storage-blob';
 import { IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
 import { formatAzureUrl, type AzureLocation } from '../azure-url.js';
-import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
+import { assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
-import { readBody, totalOf } from '../object-store/response-body.js';
+import { readBody, readBodyInto, totalOf } from '../object-store/response-body.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from '../object-store/retry.js';
 import { checkedSource } from '../object-store/source-checks.js';
 import type { StoreAction } from '../object-store/store-errors.js';
@@ -126,8 +126,8 @@ export class AzureBlobStorage implements Storage {
   }
 
   async load(key: string, range?: ByteRange): Promise<Buffer> {
-    const blob = this.#container.getBlobClient(this.blobName(key));
     if (range === undefined) {
+      const blob = this.#container.getBlobClient(this.blobName(key));
       return this.#request('load', key, async () => {
         const response = await blob.download();
         const bytes = await readBody(response.readableStreamBody as AsyncIterable<Buffer> | undefined, response.contentLength ?? 0);
@@ -139,10 +139,24 @@ export class AzureBlobStorage implements Storage {
       });
     }
     assertValidRange(key, range);
+    // The buffer exists only once the range is known to fit the object: a huge range costs no memory.
+    return this.#readRange(key, range, () => Buffer.allocUnsafe(range.length));
+  }
+
+  /** Reads `range` straight from the response into `target` (one copy per byte, no buffer of its own). */
+  async loadInto(key: string, range: ByteRange, target: Uint8Array): Promise<void> {
+    assertValidRange(key, range);
+    assertTargetHolds(key, range, target);
+    await this.#readRange(key, range, () => target);
+  }
+
+  /** Reads `range` with one ranged GET (retried as a whole) into the buffer `into` gives once the range is known to exist. */
+  async #readRange<B extends Uint8Array>(key: string, range: ByteRange, into: () => B): Promise<B> {
+    const blob = this.#container.getBlobClient(this.blobName(key));
     if (range.length === 0) {
       const { size } = await this.stat(key);
       if (range.offset > size) throw this.#tooShort(key, size, range);
-      return Buffer.alloc(0);
+      return into();
     }
     return this.#request('load', key, async () => {
       let response;
@@ -158,9 +172,10 @@ export class AzureBlobStorage implements Storage {
         response.readableStreamBody?.destroy();
         throw this.#tooShort(key, total, range);
       }
-      const bytes = await readBody(response.readableStreamBody as AsyncIterable<Buffer> | undefined, range.length);
-      if (bytes.length !== range.length) throw this.#tooShort(key, range.offset + bytes.length, range);
-      return bytes;
+      const buffer = into();
+      const read = await readBodyInto(response.readableStreamBody as AsyncIterable<Buffer> | undefined, buffer, range.length);
+      if (read !== range.length) throw this.#tooShort(key, range.offset + read, range);
+      return buffer;
     });
   }
 

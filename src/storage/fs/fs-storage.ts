@@ -5,7 +5,7 @@ import { FerryError, IntegrityError, NotFoundError, PermanentError, ReadOnlyStor
 import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import { DurableFile, syncFolder } from '../../os/durable-file.js';
 import { ReadHandleCache } from './read-handle-cache.js';
-import { RESERVED_SEGMENT_PREFIX, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
+import { RESERVED_SEGMENT_PREFIX, assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
 
 /** Names of in-progress saves start with this; they are never listed and never valid keys (object-key.ts). */
@@ -86,7 +86,7 @@ export class FsStorage implements Storage {
   async loadInto(key: string, range: ByteRange, target: Uint8Array): Promise<void> {
     const path = this.#pathOf(key);
     assertValidRange(key, range);
-    if (target.byteLength < range.length) throw new RangeError(`loading ${key}: a target of ${target.byteLength} bytes cannot hold ${range.length}`);
+    assertTargetHolds(key, range, target);
     await this.#readRange(key, path, range, () => target);
   }
 

@@ -21,6 +21,25 @@ export async function readBody(body: AsyncIterable<Uint8Array> | undefined, limi
 }
 
 /**
+ * Reads a response body into `target` from its start, never writing more than `limit` bytes (more is left
+ * unread), and returns how many bytes it had: `limit + 1` when it had more, which fails the caller's length
+ * check. Each byte is copied once, from the socket's chunk into `target`.
+ */
+export async function readBodyInto(body: AsyncIterable<Uint8Array> | undefined, target: Uint8Array, limit: number): Promise<number> {
+  if (body === undefined) return 0;
+  let size = 0;
+  for await (const chunk of body) {
+    if (chunk.byteLength > limit - size) {
+      (body as { destroy?: () => void }).destroy?.();
+      return limit + 1;
+    }
+    target.set(chunk, size);
+    size += chunk.byteLength;
+  }
+  return size;
+}
+
+/**
  * A response body that ended early or broke off mid-way (the connection was reset): worth reading again,
  * unlike an error the store answered with. Its code is ECONNRESET so that every dialect retries it.
  */

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UserError } from '../../core/errors.js';
 
 /** How requests to an object store are retried. */
 export interface RetryPolicy {
@@ -11,6 +12,28 @@ export interface RetryPolicy {
 
 /** About a minute of retries in all: long enough for throttling to pass, short enough to fail a run cleanly. */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 500, maxDelayMs: 30_000 };
+
+/**
+ * The retry policy the environment asks for: `FERRY_STORE_RETRY_ATTEMPTS` (attempts in all, 1–100),
+ * `FERRY_STORE_RETRY_DELAY_MS` (the first delay, 1–60000) and `FERRY_STORE_RETRY_MAX_DELAY_MS` (the longest,
+ * 1–600000; the delays double up to it), each defaulting to `DEFAULT_RETRY`'s. How long a run rides out an unreachable store before it fails: raise it
+ * where a store's maintenance takes longer than a minute, lower it where failing fast matters more.
+ * A `UserError` naming the variable for a value that is not a whole number in range.
+ */
+export function retryPolicyFromEnv(env: NodeJS.ProcessEnv): RetryPolicy {
+  const read = (name: string, fallback: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = /^[0-9]{1,7}$/.test(raw) ? Number(raw) : Number.NaN;
+    if (!(value >= 1 && value <= max)) throw new UserError(`${name} must be a whole number from 1 to ${max}, got "${raw.slice(0, 20)}"`);
+    return value;
+  };
+  return {
+    attempts: read('FERRY_STORE_RETRY_ATTEMPTS', DEFAULT_RETRY.attempts, 100),
+    baseDelayMs: read('FERRY_STORE_RETRY_DELAY_MS', DEFAULT_RETRY.baseDelayMs, 60_000),
+    maxDelayMs: read('FERRY_STORE_RETRY_MAX_DELAY_MS', DEFAULT_RETRY.maxDelayMs, 600_000),
+  };
+}
 
 /** What the retry loop asks a back end about an error (store-errors.ts builds one from a store's dialect). */
 export interface RetryClassifier {

@@ -5,7 +5,7 @@
  * sees the SDK's error types. What leaves a back end is a FerryError or a plain Error with context and the
  * SDK's error as `cause`.
  */
-import { FerryError, IntegrityError, NotFoundError, PermanentError, ReadOnlyStorageError } from '../../core/errors.js';
+import { FerryError, IntegrityError, NotFoundError, PermanentError, ReadOnlyStorageError, UnavailableError } from '../../core/errors.js';
 import type { RetryClassifier } from './retry.js';
 
 export type StoreAction = 'save' | 'load' | 'stat' | 'list' | 'remove' | 'copy';
@@ -65,8 +65,8 @@ export function retryClassifier(dialect: StoreDialect): RetryClassifier {
  * seam's errors: 404 → `NotFoundError` (load, stat, copy source); 416 or InvalidRange → `IntegrityError`
  * (a range past the end); a checksum refused by the store → `IntegrityError`; a write the credentials may
  * not do → `ReadOnlyStorageError`; other 401/403 and 4xx → `PermanentError` saying what to check. Server
- * errors, throttling and network errors that outlived the retries stay plain Errors (a later run may
- * succeed). Errors already typed pass through unchanged.
+ * errors, throttling and network errors that outlived the retries are `UnavailableError`s (a later run
+ * may succeed). Errors already typed pass through unchanged.
  */
 export function translateStoreError(err: unknown, action: StoreAction, key: string, location: string, dialect: StoreDialect): Error {
   if (err instanceof FerryError) return err;
@@ -90,5 +90,6 @@ export function translateStoreError(err: unknown, action: StoreAction, key: stri
   if (status !== undefined && status >= 400 && status < 500 && !RETRYABLE_STATUS.has(status) && status !== 409 && status !== 412) {
     return new PermanentError(`${doing}: the storage service refused the request (${detail})`, options);
   }
-  return new Error(`${doing}: ${status !== undefined ? `HTTP ${status} ` : ''}${err instanceof Error ? err.message : String(err)}`, options);
+  const what = `${status !== undefined ? `HTTP ${status} ` : ''}${err instanceof Error ? err.message : String(err)}`;
+  return new UnavailableError(`${doing}: ${what} (the storage service kept failing through every retry: run the command again once it is reachable)`, options);
 }

@@ -1,5 +1,5 @@
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DEFAULT_RETRY, type RetryPolicy } from '../object-store/retry.js';
+import { retryPolicyFromEnv, type RetryPolicy } from '../object-store/retry.js';
 import type { S3Location } from '../s3-url.js';
 import { createS3Client } from './s3-client.js';
 import { DEFAULT_REGION, s3ConfigFromEnv, type S3Config } from './s3-config.js';
@@ -38,7 +38,7 @@ export class S3Endpoint {
     return new S3Storage({
       client,
       location,
-      retry: this.#options.retry ?? DEFAULT_RETRY,
+      retry: this.#retry(),
       ensureBucket: (bucket) => this.#ensureBucket(bucket),
       ...(this.#options.partSize ? { partSize: this.#options.partSize } : {}),
     });
@@ -52,8 +52,13 @@ export class S3Endpoint {
   #open(): { client: S3Client; config: S3Config } {
     if (this.#opened) return this.#opened;
     const config = s3ConfigFromEnv(this.#options.env);
-    this.#opened = { client: createS3Client(config, this.#options.retry ?? DEFAULT_RETRY), config };
+    this.#opened = { client: createS3Client(config, this.#retry()), config };
     return this.#opened;
+  }
+
+  /** The options' policy, else the environment's (FERRY_STORE_RETRY_*), else the default. */
+  #retry(): RetryPolicy {
+    return this.#options.retry ?? retryPolicyFromEnv(this.#options.env);
   }
 
   /** Concurrent first saves share one check; a failed check is tried again by the next save. */

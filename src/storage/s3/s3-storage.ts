@@ -3,8 +3,8 @@ import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type GetObjectCommandOutput, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
-import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
-import { guardedBody, InterruptedBodyError, readBody, totalOf } from '../object-store/response-body.js';
+import { assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
+import { guardedBody, InterruptedBodyError, readBody, readBodyInto, totalOf } from '../object-store/response-body.js';
 import { withRetries, type RetryPolicy } from '../object-store/retry.js';
 import { checkedSource } from '../object-store/source-checks.js';
 import type { StoreAction } from '../object-store/store-errors.js';
@@ -128,45 +128,60 @@ export class S3Storage implements Storage {
   }
 
   async load(key: string, range?: ByteRange): Promise<Buffer> {
-    const Key = this.objectKey(key);
     if (range === undefined) {
+      const Key = this.objectKey(key);
       return this.#request('load', key, async () => {
-          const response = await this.#client.send(new GetObjectCommand({ Bucket: this.#location.bucket, Key }));
-          const bytes = await readBody(bodyOf(response, key), response.ContentLength ?? 0);
-          if (bytes.length !== response.ContentLength) throw new InterruptedBodyError(`loading ${key}: got ${bytes.length} of ${response.ContentLength} bytes`);
-          const md5 = storedMd5(response);
-          if (md5 !== undefined && createHash('md5').update(bytes).digest('hex') !== md5) {
-            throw new IntegrityError(`loading ${key} from ${this.properties.location}: the bytes do not match the MD5 stored with the object`);
-          }
-          return bytes;
+        const response = await this.#client.send(new GetObjectCommand({ Bucket: this.#location.bucket, Key }));
+        const bytes = await readBody(bodyOf(response, key), response.ContentLength ?? 0);
+        if (bytes.length !== response.ContentLength) throw new InterruptedBodyError(`loading ${key}: got ${bytes.length} of ${response.ContentLength} bytes`);
+        const md5 = storedMd5(response);
+        if (md5 !== undefined && createHash('md5').update(bytes).digest('hex') !== md5) {
+          throw new IntegrityError(`loading ${key} from ${this.properties.location}: the bytes do not match the MD5 stored with the object`);
+        }
+        return bytes;
       });
     }
     assertValidRange(key, range);
+    // The buffer exists only once the range is known to fit the object: a huge range costs no memory.
+    return this.#readRange(key, range, () => Buffer.allocUnsafe(range.length));
+  }
+
+  /** Reads `range` straight from the response into `target` (one copy per byte, no buffer of its own). */
+  async loadInto(key: string, range: ByteRange, target: Uint8Array): Promise<void> {
+    assertValidRange(key, range);
+    assertTargetHolds(key, range, target);
+    await this.#readRange(key, range, () => target);
+  }
+
+  /** Reads `range` with one ranged GET (repeated when its body breaks off) into the buffer `into` gives once the range is known to exist. */
+  async #readRange<B extends Uint8Array>(key: string, range: ByteRange, into: () => B): Promise<B> {
+    const Key = this.objectKey(key);
     if (range.length === 0) {
       const { size } = await this.stat(key);
       if (range.offset > size) throw this.#tooShort(key, size, range);
-      return Buffer.alloc(0);
+      return into();
     }
     return this.#request('load', key, async () => {
-        let response: GetObjectCommandOutput;
-        try {
-          response = await this.#client.send(new GetObjectCommand({ Bucket: this.#location.bucket, Key, Range: `bytes=${range.offset}-${range.offset + range.length - 1}` }));
-        } catch (err) {
-          // 416: the range starts at or past the end; how long the object is only a stat tells.
-          if (s3StatusOf(err) === 416) throw this.#tooShort(key, (await this.stat(key)).size, range);
-          throw err;
-        }
-        const total = totalOf(response.ContentRange);
-        if (total !== undefined && range.offset + range.length > total) {
-          (response.Body as { destroy?: () => void } | undefined)?.destroy?.();
-          throw this.#tooShort(key, total, range);
-        }
-        const bytes = await readBody(bodyOf(response, key), range.length);
-        if (bytes.length !== range.length) {
-          if (total === undefined) throw this.#tooShort(key, range.offset + bytes.length, range);
-          throw new InterruptedBodyError(`loading ${key}: got ${bytes.length} of ${range.length} bytes`);
-        }
-        return bytes;
+      let response: GetObjectCommandOutput;
+      try {
+        response = await this.#client.send(new GetObjectCommand({ Bucket: this.#location.bucket, Key, Range: `bytes=${range.offset}-${range.offset + range.length - 1}` }));
+      } catch (err) {
+        // 416: the range starts at or past the end; how long the object is only a stat tells.
+        if (s3StatusOf(err) === 416) throw this.#tooShort(key, (await this.stat(key)).size, range);
+        throw err;
+      }
+      const total = totalOf(response.ContentRange);
+      if (total !== undefined && range.offset + range.length > total) {
+        (response.Body as { destroy?: () => void } | undefined)?.destroy?.();
+        throw this.#tooShort(key, total, range);
+      }
+      const buffer = into();
+      const read = await readBodyInto(bodyOf(response, key), buffer, range.length);
+      if (read !== range.length) {
+        if (total === undefined) throw this.#tooShort(key, range.offset + read, range);
+        throw new InterruptedBodyError(`loading ${key}: got ${read} of ${range.length} bytes`);
+      }
+      return buffer;
     });
   }
 

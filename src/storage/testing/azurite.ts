@@ -33,6 +33,13 @@ export interface Azurite {
   readonly env: { readonly AZURE_STORAGE_CONNECTION_STRING: string };
   /** A fresh container name, for a test that needs its own. */
   newContainer(): string;
+  /**
+   * Stops the Azurite process by its PID (SIGTERM, so that it saves its metadata as a server going down
+   * for maintenance does) and keeps its data folder and port: the store is unreachable until `restart`.
+   */
+  halt(): Promise<void>;
+  /** Starts Azurite again on the same port with the same data, after `halt`; resolves once it listens. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -60,18 +67,28 @@ export function useAzurite(): () => Promise<Azurite> {
 export async function startAzurite(): Promise<Azurite> {
   if (!existsSync(MAIN)) throw new Error(`Azurite is not installed (${MAIN} is missing): run npm ci`);
   const location = await mkdtemp(join(tmpdir(), 'ferry-azurite-'));
-  const child = spawn(
-    process.execPath,
-    [MAIN, '--blobHost', '127.0.0.1', '--blobPort', '0', '--location', location, '--disableTelemetry', '--skipApiVersionCheck', '--loose'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const killOnExit = (): void => void child.kill('SIGKILL');
+  let child: ChildProcess | undefined;
+  const killOnExit = (): void => void child?.kill('SIGKILL');
   process.once('exit', killOnExit);
+  /** Starts the process on `port` (0: a free one) and resolves with the port it listens on. */
+  const launch = async (port: number): Promise<number> => {
+    child = spawn(
+      process.execPath,
+      [MAIN, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', location, '--disableTelemetry', '--skipApiVersionCheck', '--loose'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      return await listeningPort(child);
+    } catch (err) {
+      await stopChild(child);
+      throw err;
+    }
+  };
   let port: number;
   try {
-    port = await listeningPort(child);
+    port = await launch(0);
   } catch (err) {
-    await stopChild(child);
+    process.removeListener('exit', killOnExit);
     await rm(location, { recursive: true, force: true });
     throw err;
   }
@@ -84,13 +101,22 @@ export async function startAzurite(): Promise<Azurite> {
     connectionString,
     env: { AZURE_STORAGE_CONNECTION_STRING: connectionString() },
     newContainer: () => `t-${randomBytes(8).toString('hex')}`,
+    halt: async () => {
+      if (child) await stopChild(child);
+    },
+    restart: async () => {
+      if (child && isAlive(child)) throw new Error('Azurite is running: halt it before restarting it');
+      await launch(port);
+    },
     stop: async () => {
       process.removeListener('exit', killOnExit);
-      await stopChild(child);
+      if (child) await stopChild(child);
       await rm(location, { recursive: true, force: true });
     },
   };
 }
+
+const isAlive = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
 
 /** Resolves with the port once Azurite logs that it listens; rejects when it exits or takes too long. */
 function listeningPort(child: ChildProcess): Promise<number> {
@@ -122,7 +148,7 @@ function listeningPort(child: ChildProcess): Promise<number> {
 
 /** Stops the child by its PID: SIGTERM, then SIGKILL after 5 s; resolves once it exited. */
 async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (!isAlive(child)) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PermanentError } from '../../core/errors.js';
 import { MemoryStorage } from '../memory-storage.js';
-import { listKeys, runStorageConformance, seededBytes } from './conformance.js';
+import { listKeys, runStorageConformance, seededBytes, withoutOptionalMethods } from './conformance.js';
 import { FaultyStorage } from './faulty-storage.js';
 
 runStorageConformance('FaultyStorage without faults', async () => ({
@@ -55,6 +55,22 @@ describe('FaultyStorage', () => {
     assert.deepEqual(await listKeys(faulty, 'locks/'), ['locks/l'], 'the failed remove removed nothing');
     await faulty.remove('locks/l');
     await assert.rejects(faulty.stat('locks/l'), /not found/);
+  });
+
+  it('has loadInto exactly when the inner storage has it, and load faults fire on it', async () => {
+    assert.equal(new FaultyStorage(withoutOptionalMethods(new MemoryStorage())).loadInto, undefined);
+    const { inner, faulty } = setup();
+    const data = seededBytes(101);
+    await inner.save('data/ab/1', data);
+    faulty.addFault('load', { keyPrefix: 'data/' }).errorInstead(new Error('timeout')).times(1);
+    const target = Buffer.alloc(101);
+    await assert.rejects(faulty.loadInto?.('data/ab/1', { offset: 0, length: 101 }, target) ?? Promise.resolve(), /timeout/);
+    faulty.addFault('load').corruptLoad().times(1);
+    await faulty.loadInto?.('data/ab/1', { offset: 0, length: 101 }, target);
+    assert.equal(target[50], (data[50] ?? 0) ^ 0xff, 'the middle byte is flipped');
+    await faulty.loadInto?.('data/ab/1', { offset: 0, length: 101 }, target);
+    assert.ok(target.equals(data));
+    assert.deepEqual(faulty.calls.map((call) => call.fault ?? 'none'), ['error', 'corrupt', 'none']);
   });
 
   it('uses faults in the order added, each until it is spent', async () => {

@@ -93,7 +93,22 @@ export class FaultyStorage implements Storage {
   readonly calls: FaultyCall[] = [];
   readonly #faults: Fault[] = [];
 
-  constructor(readonly inner: Storage) {}
+  constructor(readonly inner: Storage) {
+    // Present exactly when the inner storage has it; faults on 'load' fire on it too.
+    if (inner.loadInto) {
+      const loadInto = inner.loadInto.bind(inner);
+      this.loadInto = async (key, range, target) => {
+        const effect = this.#enter('load', key);
+        await loadInto(key, range, target);
+        if (effect?.kind === 'corrupt' && range.length > 0) {
+          const middle = Math.floor(range.length / 2);
+          target[middle] = (target[middle] ?? 0) ^ 0xff;
+        }
+      };
+    }
+  }
+
+  loadInto?: (key: string, range: ByteRange, target: Uint8Array) => Promise<void>;
 
   get properties(): StorageProperties {
     return this.inner.properties;

@@ -42,6 +42,13 @@ export interface Radosgw {
   readonly env: S3TestEnv;
   /** A fresh bucket name, for a test that needs its own. */
   newBucket(): string;
+  /**
+   * Kills the gateway (radosgw) by its PID, keeping the cluster that holds the data: the store is
+   * unreachable until `restart`. Requests in flight are cut off, as when a gateway crashes.
+   */
+  halt(): Promise<void>;
+  /** Starts the gateway again on the same port over the same cluster, after `halt`; resolves once it answers. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -89,10 +96,16 @@ export async function startRadosgw(): Promise<Radosgw> {
     await rm(dir, { recursive: true, force: true });
   };
   let port = 0;
+  const conf = join(dir, 'ceph.conf');
+  let gateway: ChildProcess | undefined;
+  const startGateway = async (): Promise<void> => {
+    gateway = spawnDaemon('radosgw', ['-c', conf, '-n', 'client.rgw', '-f']);
+    daemons.push(gateway);
+    await waitForHttp(`http://127.0.0.1:${port}/`, gateway);
+  };
   try {
     const monPort = await freePort();
     port = await freePort();
-    const conf = join(dir, 'ceph.conf');
     const fsid = randomUUID();
     await writeFile(conf, cephConf(dir, fsid, monPort, port));
     for (const sub of ['run', 'log', 'mon', 'osd/osd.0']) await mkdir(join(dir, sub), { recursive: true });
@@ -107,9 +120,7 @@ export async function startRadosgw(): Promise<Radosgw> {
     await run('radosgw-admin', ['-c', conf, '-n', 'client.rgw', 'user', 'create', '--uid=ferry', '--display-name=ferry', `--access-key=${ACCESS_KEY}`, `--secret-key=${SECRET_KEY}`], {
       timeout: START_TIMEOUT_MS,
     });
-    const gateway = spawnDaemon('radosgw', ['-c', conf, '-n', 'client.rgw', '-f']);
-    daemons.push(gateway);
-    await waitForHttp(`http://127.0.0.1:${port}/`, gateway);
+    await startGateway();
   } catch (err) {
     const logs = await daemonLogs(dir);
     await stop();
@@ -123,6 +134,13 @@ export async function startRadosgw(): Promise<Radosgw> {
     envFor,
     env: envFor(),
     newBucket: () => `t-${randomBytes(8).toString('hex')}`,
+    halt: async () => {
+      if (gateway) await stopDaemon(gateway);
+    },
+    restart: async () => {
+      if (isRunning(gateway?.pid)) throw new Error('radosgw is running: halt it before restarting it');
+      await startGateway();
+    },
     stop,
   };
 }
