@@ -9,7 +9,7 @@ import { isPostgres, migrateToLatest, openSqliteDatabase, serviceMigrator, type 
 import { LATEST_MIGRATION } from './migrations/index.js';
 import { openTestDatabase } from '../testing/test-database.js';
 
-const TABLES = ['audit_records', 'backup_runs', 'import_jobs', 'job_adoptions', 'job_disks', 'job_events', 'job_file_results', 'job_problems', 'machines', 'portal_sessions', 'portal_sign_in_links', 'registration_codes', 'service_keys', 'storage_accounts', 'tenants', 'tokens', 'vault_locks', 'vault_snapshots', 'vaults'];
+const TABLES = ['audit_records', 'backup_runs', 'import_jobs', 'job_adoptions', 'job_disks', 'job_events', 'job_file_results', 'job_problems', 'machines', 'portal_sessions', 'portal_sign_in_links', 'registration_codes', 'service_keys', 'storage_accounts', 'tenants', 'throttle_counters', 'tokens', 'vault_locks', 'vault_snapshots', 'vaults', 'worker_leases'];
 const NOW = '2026-11-25T12:00:00.000Z';
 
 /** The tables of the service's schema (on PostgreSQL the introspection lists every schema's). */
@@ -39,8 +39,9 @@ describe('service database', () => {
         '0008-audit-log',
         '0009-portal-sessions',
         '0010-instance-safety',
+        '0011-shared-work',
       ]);
-      assert.equal(LATEST_MIGRATION, '0010-instance-safety');
+      assert.equal(LATEST_MIGRATION, '0011-shared-work');
       assert.deepEqual(await tablesOf(db), TABLES);
       assert.deepEqual(await migrateToLatest(db), []);
       const reopened = await database.openAnother();
@@ -247,7 +248,7 @@ describe('service database', () => {
       const disk = { job_id: 'j3', state: 'Completed', bytes: 10, files: 1, manifest_sha256: 'ab'.repeat(32), created_at: NOW, updated_at: NOW };
       await db.insertInto('job_disks').values([{ ...disk, disk_index: 0, id: 'd0', disk_key: 'a2V5LTA=' }, { ...disk, disk_index: 1, id: 'd1', disk_key: 'a2V5LTE=' }]).execute();
 
-      assert.deepEqual(await migrateToLatest(db), ['0005-object-provenance', '0006-names-and-secrets', '0007-token-lifecycle', '0008-audit-log', '0009-portal-sessions', '0010-instance-safety']);
+      assert.deepEqual(await migrateToLatest(db), ['0005-object-provenance', '0006-names-and-secrets', '0007-token-lifecycle', '0008-audit-log', '0009-portal-sessions', '0010-instance-safety', '0011-shared-work']);
       const tenants = await db.selectFrom('tenants').select(['id', 'name']).orderBy('id').execute();
       assert.deepEqual(tenants.map((t) => t.name), ['ACME', 'acme-3', 'Acme-4', 'acme-2', 'globex']);
       await assert.rejects(db.insertInto('tenants').values({ id: 't6', name: 'GLOBEX', created_at: NOW }).execute(), (err) => isUniqueViolation(err));
