@@ -255,11 +255,11 @@ describe('several ferry serve instances on one PostgreSQL database', { timeout: 
     assert.equal((await call(two, created.token)).status, 200);
     // A portal session opened on one instance is honoured by the other.
     const session = await portalSignIn(one.url, created.token);
-    assert.equal((await fetch(`${two.url}/`, { headers: { cookie: session }, redirect: 'manual' })).status, 200);
+    assert.equal((await fetch(`${two.url}/jobs`, { headers: { cookie: session }, redirect: 'manual' })).status, 200);
     assert.equal((await call(two, e.adminToken, 'DELETE', `/v1/tokens/${created.id}`)).status, 200);
     assert.equal((await call(one, created.token)).status, 401);
-    const after = await fetch(`${one.url}/`, { headers: { cookie: session }, redirect: 'manual' });
-    assert.equal(after.status, 303, 'the session of a revoked token is over: to the sign-in page');
+    const ended = await fetch(`${one.url}/jobs`, { headers: { cookie: session }, redirect: 'manual' });
+    assert.deepEqual([ended.status, ended.headers.get('location')], [303, '/sign-in'], 'the session of a revoked token is over');
 
     // Failures alternate between the instances: the 31st from one address is refused, as on one instance
     // (30 a minute per address). The counts start afresh: the failures above were of this address too.
