@@ -241,8 +241,7 @@ describe('several ferry serve instances on one PostgreSQL database', { timeout: 
     const e = await setUp(t);
     if (e === undefined) return;
     const started = Date.now();
-    const one = (await instance(e, 'auth-one')).serve;
-    const two = (await instance(e, 'auth-two')).serve;
+    const [one, two] = (await Promise.all([instance(e, 'auth-one'), instance(e, 'auth-two')])).map((x) => x.serve) as [ServeProcess, ServeProcess];
     const call = (serve: ServeProcess, token: string, method = 'GET', path = '/v1/tenants', body?: unknown) =>
       fetch(`${serve.url}${path}`, {
         method,
