@@ -8,7 +8,8 @@ const LEASE = 1000;
 
 describe('worker leases (one instance at a time runs a named task)', () => {
   it('is claimed when free or expired, renewed only by its holder, and free again once released', async () => {
-    const { db, close } = await openTestDatabase();
+    const database = await openTestDatabase();
+    const { db } = database;
     try {
       assert.equal(await claimWorkerLease(db, 'sweep', 'a', T, LEASE), true);
       assert.equal(await claimWorkerLease(db, 'sweep', 'b', T + 500, LEASE), false, 'held by a');
@@ -23,7 +24,7 @@ describe('worker leases (one instance at a time runs a named task)', () => {
       await releaseWorkerLease(db, 'sweep', 'b');
       assert.equal(await claimWorkerLease(db, 'sweep', 'a', T + 2900, LEASE), true, 'released: free at once');
     } finally {
-      await close();
+      await database.close();
     }
   });
 
