@@ -174,7 +174,7 @@ describe('several ferry serve instances on one PostgreSQL database', { timeout: 
     });
 
     await eventually('the other instance finished the sweep', async () => (await jobOf(e, overdue[1]!.id)).state === 'Deleted' && (await jobOf(e, waiting.id)).state !== 'Received');
-    await sleep(500); // a few more passes of B: still nothing changes twice
+    await sleep(500); // a few more passes of the survivor: still nothing changes twice
     for (const job of overdue) {
       const { timeline, audit } = await recorded(e, job.id);
       assert.deepEqual(timeline.slice(-1), ['expire by service:deadline-sweep']);
