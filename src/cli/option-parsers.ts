@@ -30,6 +30,17 @@ export function parseDuration(value: string): number {
   return ms;
 }
 
+/**
+ * Parses a background worker's period or lease (`--worker-lease`, `--adoption-poll`, `--sweep-interval`):
+ * `<whole number><ms|s|m|h>`, from 50 ms to 1 day. Milliseconds are for test suites that must not wait.
+ */
+export function parseWorkerPeriod(value: string): number {
+  const match = /^([1-9][0-9]{0,8})(ms|s|m|h)$/.exec(value);
+  const ms = match === null ? NaN : Number(match[1]) * (match[2] === 'ms' ? 1 : UNIT_MS[match[2]!]!);
+  if (!(ms >= 50 && ms <= 86_400_000)) throw new InvalidArgumentError('expected a whole number and a unit ms, s, m or h, from 50ms to 24h, e.g. 60s, 500ms');
+  return ms;
+}
+
 /** Parses `--agent-token-lifetime`: a duration (see {@link parseDuration}) of at most 5 years. */
 export function parseAgentTokenLifetime(value: string): number {
   const ms = parseDuration(value);

@@ -18,6 +18,7 @@ import type { ServiceKey } from './secrets/service-key.js';
 import { buildServer, type FerryServer } from './server.js';
 import { checkListenPolicy } from './tls/listen-policy.js';
 import { ServiceCertificate, validityProblem, type CertificateMaterial, type TlsFiles } from './tls/service-certificate.js';
+import { pauserFromEnv } from './pause-points.js';
 import { startAdoptionWorker } from './worker/adoption-worker.js';
 import { startDeadlineSweeper, sweepIntervalFor } from './worker/deadline-sweeper.js';
 import { PORTAL_SWEEP_INTERVAL_MS, startPortalSessionSweeper } from './portal/portal-session-sweeper.js';
@@ -51,6 +52,13 @@ export interface ServeOptions {
   readonly sweepIntervalMs?: number;
   /** How often ended portal sessions and used or expired sign-in links are deleted; default {@link PORTAL_SWEEP_INTERVAL_MS}. */
   readonly portalSweepIntervalMs?: number;
+  /**
+   * `--worker-lease`: how long a background task an instance claimed (an adoption, the sweep) stays its
+   * without renewal, before another instance may take it over; default 60 s (the workers' defaults).
+   */
+  readonly workerLeaseMs?: number;
+  /** `--adoption-poll`: how often the adoption worker looks for adoptions to run; default 1 s. */
+  readonly adoptionPollMs?: number;
   /** Serve HTTPS with these files (`--tls-cert`, `--tls-key`, `--tls-ca`); plain HTTP when absent. */
   readonly tls?: TlsFiles;
   /** Allow plain HTTP on an address other machines can reach (`--insecure-http`); loopback always may. */
@@ -120,12 +128,19 @@ export async function startService(options: ServeOptions): Promise<RunningServic
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const running = server;
     const { ctx } = server;
+    // Test-only fault injection: inert unless the environment names a pause point (pause-points.ts).
+    const pause = pauserFromEnv(options.env ?? {});
+    const workerOptions = {
+      log: server.app.log,
+      ...(options.workerLeaseMs !== undefined ? { leaseMs: options.workerLeaseMs } : {}),
+      ...(pause !== undefined ? { pause } : {}),
+    };
     const sweeper = startDeadlineSweeper(
       { db, clock, random, settings: ctx.importJobs },
-      { intervalMs: options.sweepIntervalMs ?? sweepIntervalFor(Math.min(ctx.importJobs.trackingDeadlineMs, ctx.importJobs.neverReceivedMs)), log: server.app.log },
+      { ...workerOptions, intervalMs: options.sweepIntervalMs ?? sweepIntervalFor(Math.min(ctx.importJobs.trackingDeadlineMs, ctx.importJobs.neverReceivedMs)) },
     );
-    const adopter = startAdoptionWorker(ctx, { log: server.app.log });
     const sessionSweeper = startPortalSessionSweeper({ db, clock }, { intervalMs: options.portalSweepIntervalMs ?? PORTAL_SWEEP_INTERVAL_MS, log: server.app.log });
+    const adopter = startAdoptionWorker(ctx, { ...workerOptions, ...(options.adoptionPollMs !== undefined ? { intervalMs: options.adoptionPollMs } : {}) });
     let stopping: Promise<void> | undefined;
     return {
       url: `${certificate ? 'https' : 'http'}://${host}:${address.port}`,

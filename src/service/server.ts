@@ -121,7 +121,7 @@ export function buildServer(options: ServerOptions): FerryServer {
   installErrorHandler(app);
   installSecurityHeaders(app, { hsts: options.tls !== undefined });
   installRequestResources(app);
-  const authThrottle = installAuthThrottle(app, options.authThrottle);
+  const authThrottle = installAuthThrottle(app, ctx, options.authThrottle);
   installAccessControl(app, ctx, routes, authThrottle);
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.recordRequest(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode);

@@ -42,7 +42,7 @@ describe('adoption of an offline seed', { timeout: 600_000 }, () => {
 
   before(async () => {
     tmp = await makeTempDir('ferry-e2e-adopt-');
-    serve = await startServe(join(tmp.path, 'service'));
+    serve = await startServe(join(tmp.path, 'service'), ['--adoption-poll', '100ms']);
     adminToken = (await readFile(join(tmp.path, 'service', 'admin.token'), 'utf8')).trim();
     await ferryOk(['tenant', 'create', 'acme'], asAdmin(adminToken));
     await ferryOk(['storage-account', 'create', 'files', '--tenant', 'acme'], asAdmin(adminToken));

@@ -39,7 +39,7 @@ describe('offline seeding end to end', () => {
 
   before(async () => {
     tmp = await makeTempDir('ferry-e2e-flow-');
-    serve = await startServe(path('service'));
+    serve = await startServe(path('service'), ['--adoption-poll', '100ms']);
     const admin = (await readFile(join(path('service'), 'admin.token'), 'utf8')).trim();
     await ferryOk(['tenant', 'create', 'acme'], as(admin));
     await ferryOk(['storage-account', 'create', 'files', '--tenant', 'acme'], as(admin));

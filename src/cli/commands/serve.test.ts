@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from 'commander';
 import { parseAddress } from '../command-kit.js';
-import { parseDuration, parseListen } from '../option-parsers.js';
+import { parseDuration, parseListen, parseWorkerPeriod } from '../option-parsers.js';
 
 describe('ferry serve options', () => {
   it('parses --tracking-deadline durations', () => {
@@ -17,6 +17,20 @@ describe('ferry serve options', () => {
     for (const [text, ms] of table) assert.equal(parseDuration(text), ms, text);
     for (const bad of ['', '14', 'd', '0d', '-1d', '1.5d', '14 d', '14D', '1y', '3651d', '999999999w']) {
       assert.throws(() => parseDuration(bad), InvalidArgumentError, bad);
+    }
+  });
+
+  it('parses --worker-lease, --adoption-poll and --sweep-interval (milliseconds allowed, 50 ms to 24 h)', () => {
+    const table: [string, number][] = [
+      ['50ms', 50],
+      ['1500ms', 1500],
+      ['60s', 60_000],
+      ['2m', 120_000],
+      ['24h', 86_400_000],
+    ];
+    for (const [text, ms] of table) assert.equal(parseWorkerPeriod(text), ms, text);
+    for (const bad of ['', '60', '49ms', '0s', '25h', '1d', '1.5s', '-1s', '60 s']) {
+      assert.throws(() => parseWorkerPeriod(bad), InvalidArgumentError, bad);
     }
   });
 

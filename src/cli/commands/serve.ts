@@ -14,6 +14,10 @@ export interface ServeOptions {
   /** Milliseconds. */
   readonly trackingDeadline?: number;
   readonly neverReceivedAfter?: number;
+  /** Milliseconds: `--worker-lease`, `--adoption-poll`, `--sweep-interval`. */
+  readonly workerLease?: number;
+  readonly adoptionPoll?: number;
+  readonly sweepInterval?: number;
   readonly shippingAddress?: string;
   readonly serviceKeyFile?: string;
   /** Milliseconds. */
@@ -53,6 +57,9 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
     clock,
     ...(options.serviceKeyFile !== undefined ? { serviceKeyFile: resolve(options.serviceKeyFile) } : {}),
     ...(options.agentTokenLifetime !== undefined ? { agentTokenLifetimeMs: options.agentTokenLifetime } : {}),
+    ...(options.workerLease !== undefined ? { workerLeaseMs: options.workerLease } : {}),
+    ...(options.adoptionPoll !== undefined ? { adoptionPollMs: options.adoptionPoll } : {}),
+    ...(options.sweepInterval !== undefined ? { sweepIntervalMs: options.sweepInterval } : {}),
     ...(tls ? { tls } : {}),
     ...(options.insecureHttp ? { insecureHttp: true } : {}),
     env: ctx.env,

@@ -8,7 +8,7 @@ import { AUDIT_ACTIONS } from '../../service/audit/audit-log.js';
 import { CREATABLE_ROLES } from '../../service/resources/tokens.js';
 import { collect, parseAddress, serviceCommand, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
-import { DEFAULT_LISTEN, parseAgentTokenLifetime, parseDatabaseOption, parseDuration, parseLifetime, parseLimit, parseListen, parseSince, parseWorkers } from '../option-parsers.js';
+import { DEFAULT_LISTEN, parseAgentTokenLifetime, parseDatabaseOption, parseDuration, parseLifetime, parseLimit, parseListen, parseSince, parseWorkerPeriod, parseWorkers } from '../option-parsers.js';
 import type { ServiceOptions } from '../service-client.js';
 import type { AuditListOptions } from '../commands/audit.js';
 import type { IngestOptions } from '../commands/datacenter.js';
@@ -23,7 +23,8 @@ const DEFAULT_AUDIT_LIST_LIMIT = 100;
 
 /**
  * Adds `ferry serve --data-dir DIR [--database postgres://…] [--migrate-only] [--listen HOST:PORT]
- * [--service-key-file FILE] [--tracking-deadline 14d] [--shipping-address TEXT]
+ * [--service-key-file FILE] [--tracking-deadline 14d] [--shipping-address TEXT] [--worker-lease 60s]
+ * [--adoption-poll 1s] [--sweep-interval DURATION]
  * [--tls-cert FILE --tls-key FILE [--tls-ca FILE] | --insecure-http]` to the program.
  */
 export function registerServe(program: Command, ctx: CliContext, run: Runner): void {
@@ -41,6 +42,17 @@ export function registerServe(program: Command, ctx: CliContext, run: Runner): v
     .option('--service-key-file <FILE>', 'the key that seals the escrowed disk keys (must exist); default DATA_DIR/service.key, created on the first start')
     .option('--tracking-deadline <DURATION>', 'time from disks prepared to carrier and tracking number, else the import job is deleted (e.g. 14d, 36h; default 14d)', parseDuration)
     .option('--never-received-after <DURATION>', 'time from a job received to its disks not yet presented being marked NeverReceived (default 14d)', parseDuration)
+    .addOption(
+      new Option('--worker-lease <DURATION>', 'how long a background task an instance claimed (an adoption, the deadline sweep) stays its without renewal before another instance takes it over (default 60s)')
+        .env('FERRY_WORKER_LEASE')
+        .argParser(parseWorkerPeriod),
+    )
+    .addOption(new Option('--adoption-poll <DURATION>', 'how often the adoption worker looks for adoptions to run (default 1s)').env('FERRY_ADOPTION_POLL').argParser(parseWorkerPeriod))
+    .addOption(
+      new Option('--sweep-interval <DURATION>', 'how often the tracking deadline and NeverReceived sweep runs (default a tenth of the shorter period, 1s to 60s)')
+        .env('FERRY_SWEEP_INTERVAL')
+        .argParser(parseWorkerPeriod),
+    )
     .option('--shipping-address <TEXT>', 'where import job disks are shipped to (diskprep prints it; \\n for a line break)', parseAddress)
     .option('--agent-token-lifetime <DURATION>', 'lifetime of agent tokens from registrations and renewals; agents renew in its last third (e.g. 90d; default 365d, at most 5 years)', parseAgentTokenLifetime)
     .option('--tls-cert <FILE>', 'serve HTTPS with this PEM certificate (then any intermediates); reloaded on SIGHUP')

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
+import { buildServer } from '../server.js';
 import { startServiceFixture, type ServiceFixture } from '../testing/service-fixture.js';
 import { buildWorld, type World } from '../testing/world.js';
 import { DEFAULT_AUTH_THROTTLE } from './auth-throttle.js';
@@ -11,7 +11,7 @@ const CLIENT = '198.51.100.7';
 /** A well-formed secret that no token has: the attacker's guess number `i`. */
 const guess = (i: number): string => `fry_ten_${String(i).padStart(43, 'x')}`;
 
-function get(fixture: ServiceFixture, token: string | undefined, remoteAddress: string, url = '/v1/whoami'): Promise<LightMyRequestResponse> {
+function get(fixture: Pick<ServiceFixture, 'app'>, token: string | undefined, remoteAddress: string, url = '/v1/whoami'): Promise<LightMyRequestResponse> {
   return fixture.app.inject({ method: 'GET', url, remoteAddress, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
 }
 
@@ -75,9 +75,27 @@ describe('authentication throttling: per prefix, registration codes, windows', (
       for (let i = 0; i < 5; i++) statuses.push((await register(`fry_reg_${String(i).padStart(43, 'z')}`)).statusCode);
       assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
       assert.equal((await register(world.registrationCode)).statusCode, 201, 'a valid code from the same address works');
-      await sleep(1100);
+      fixture.clock.advance(1000);
       assert.equal((await register(`fry_reg_${'q'.repeat(43)}`)).statusCode, 401, 'after the window: counted afresh');
     } finally {
+      await fixture.close();
+    }
+  });
+
+  it('counts the failures every instance on the database answered: alternating between two, the limit holds at the same count', async () => {
+    const authThrottle = { perAddress: { max: 4, windowMs: 60_000 }, perPrefix: { max: 1000, windowMs: 60_000 } };
+    const fixture = await startServiceFixture({ authThrottle });
+    // A second instance: its own server (and plugin, limiters and store) on the same database.
+    const second = buildServer({ db: fixture.db, dataDir: fixture.dataDir, serviceKey: fixture.ctx.serviceKey, clock: fixture.clock, authThrottle });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await get(i % 2 === 0 ? fixture : second, guess(i), ATTACKER)).statusCode);
+      assert.deepEqual(statuses, [401, 401, 401, 401, 429, 429]);
+      assert.equal((await get(fixture, guess(9), CLIENT)).statusCode, 401, 'another address has its own count');
+      fixture.clock.advance(60_000);
+      assert.equal((await get(second, guess(10), ATTACKER)).statusCode, 401, 'a new window on either instance');
+    } finally {
+      await second.app.close();
       await fixture.close();
     }
   });

@@ -5,11 +5,15 @@
  * NAT as an attacker keeps working. Failures are counted per client address and per credential prefix
  * (`fry_ten_`, `fry_agt_`…: secrets carry no id, so the kind is all a prefix names; anything else counts as
  * one "other" prefix); once either is over its limit in the window, a failure is answered 429 with
- * `Retry-After` instead of 401, until the window ends. Counters live in this process's memory, bounded (an
- * LRU of a few thousand keys per limiter).
+ * `Retry-After` instead of 401, until the window ends. Counters live in the service database
+ * (throttle-store.ts), so several instances on one database count together: a client reaches the limit at
+ * the same count whichever instances answer it.
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Clock } from '../../core/clock.js';
+import type { ServiceDatabase } from '../db/database.js';
+import { databaseThrottleStore } from './throttle-store.js';
 
 /** One limit: at most `max` failures per `windowMs`; the next ones are answered 429. */
 export interface FailureLimit {
@@ -51,11 +55,13 @@ export interface AuthThrottle {
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
 
 /**
- * Registers `@fastify/rate-limit` without any global limit (no route is limited by it) and returns the
- * failure counter. The limiters are created on the first failure, once the plugin has loaded.
+ * Registers `@fastify/rate-limit` without any global limit (no route is limited by it), counting in
+ * `store.db` on `store.clock`'s time, and returns the failure counter. The limiters are created on the
+ * first failure, once the plugin has loaded. A failure the database cannot count is answered 500 (never
+ * let through uncounted).
  */
-export function installAuthThrottle(app: FastifyInstance, settings: AuthThrottleSettings = DEFAULT_AUTH_THROTTLE): AuthThrottle {
-  void app.register(rateLimit, { global: false });
+export function installAuthThrottle(app: FastifyInstance, store: { readonly db: ServiceDatabase; readonly clock: Clock }, settings: AuthThrottleSettings = DEFAULT_AUTH_THROTTLE): AuthThrottle {
+  void app.register(rateLimit, { global: false, store: databaseThrottleStore(store.db, store.clock) });
   const prefixes = new WeakMap<FastifyRequest, string>();
   let limiters: { address: Limiter; prefix: Limiter } | undefined;
   const limiter = (limit: FailureLimit, key: (request: FastifyRequest) => string): Limiter =>

@@ -1,7 +1,8 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type DatabaseIntrospector } from 'kysely';
 import pg from 'pg';
 import { PermanentError, UserError } from '../../core/errors.js';
 import type { ServiceTables } from './schema.js';
+import { CurrentSchemaIntrospector } from './schema-introspector.js';
 
 /** PostgreSQL type OIDs whose text the service reads as numbers (schema.ts: counts and byte totals are numbers). */
 const INT8_OID = 20;
@@ -66,13 +67,20 @@ export async function openPostgresDatabase(url: string, options: PostgresOptions
   // An idle connection the server closed (a restart, a timeout) leaves the pool; the next query opens another.
   // Without a listener, pg would throw the error at the process.
   pool.on('error', () => undefined);
-  const db = new Kysely<ServiceTables>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<ServiceTables>({ dialect: new ServicePostgresDialect({ pool }) });
   try {
     await checkServer(db, url);
     return db;
   } catch (err) {
     await db.destroy();
     throw err;
+  }
+}
+
+/** kysely's PostgreSQL dialect, whose introspection (what the Migrator asks) sees only the service's schema. */
+class ServicePostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new CurrentSchemaIntrospector(db);
   }
 }
 

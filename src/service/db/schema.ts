@@ -31,6 +31,8 @@ export interface ServiceTables {
   service_keys: ServiceKeysTable;
   portal_sessions: PortalSessionsTable;
   portal_sign_in_links: PortalSignInLinksTable;
+  worker_leases: WorkerLeasesTable;
+  throttle_counters: ThrottleCountersTable;
 }
 
 export interface TenantsTable {
@@ -345,4 +347,22 @@ export interface PortalSignInLinksTable {
   expires_at: string;
   /** When it was used; a used link opens nothing. */
   used_at: string | null;
+}
+
+/** A named background task claimed by one service instance (jobs/worker-lease.ts); free again once `expires_at` passed. */
+export interface WorkerLeasesTable {
+  /** The task, e.g. `deadline-sweep`. */
+  name: string;
+  /** The holder: one name per worker and process. */
+  owner: string;
+  expires_at: string;
+}
+
+/** Failed authentications counted for one key in its current window (api/throttle-store.ts). */
+export interface ThrottleCountersTable {
+  /** What is counted: `address:IP` or `prefix:fry_ten_`. */
+  key: string;
+  count: number;
+  /** The end of the window; the next failure after it starts a new one at 1. */
+  window_ends_at: string;
 }

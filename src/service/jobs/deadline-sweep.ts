@@ -8,14 +8,21 @@ import { changeImportJob, type JobStoreDeps } from './job-store.js';
 export const DEADLINE_SWEEP_ACTOR = 'service:deadline-sweep';
 
 /**
+ * Called by a sweep after each job it changed, before it looks at the next; false ends the sweep there
+ * (its worker lost its lease: worker/deadline-sweeper.ts).
+ */
+export type SweepStep = () => Promise<boolean>;
+
+/**
  * Deletes every job whose disks were prepared but that has no carrier and tracking number by its
  * tracking deadline (`Creating` → `Deleted`, with a timeline event), and returns the jobs it deleted.
  *
  * Coordinated through the database only: each job is changed by a conditional update on the version
  * it was read with, so when several service instances sweep at once every job is deleted exactly once,
- * and a job shipped a moment before is left alone (the rules refuse to expire it). Idempotent.
+ * and a job shipped a moment before is left alone (the rules refuse to expire it). Idempotent. `afterChange`
+ * runs after each job changed (not after one left alone) and may end the sweep.
  */
-export async function expireOverdueJobs(deps: JobStoreDeps): Promise<ImportJob[]> {
+export async function expireOverdueJobs(deps: JobStoreDeps, afterChange?: SweepStep): Promise<ImportJob[]> {
   const now = deps.clock.now();
   const due = await deps.db
     .selectFrom('import_jobs')
@@ -33,7 +40,9 @@ export async function expireOverdueJobs(deps: JobStoreDeps): Promise<ImportJob[]
     } catch (err) {
       // Shipped, cancelled or deleted by someone else since the query: not this sweep's to delete.
       if (!(err instanceof ConflictError)) throw err;
+      continue;
     }
+    if (afterChange !== undefined && !(await afterChange())) break;
   }
   return deleted;
 }
@@ -42,9 +51,10 @@ export async function expireOverdueJobs(deps: JobStoreDeps): Promise<ImportJob[]
  * Marks `NeverReceived` the disks of received jobs that are still waiting for their ingest (`Prepared`,
  * or `Received`: their key was fetched but no ingest started) once the never-received period has passed
  * since the job was received, and finishes the job when every disk is then final (see the job machine's
- * finish rules). Returns the jobs it changed. Coordinated through the database like {@link expireOverdueJobs}.
+ * finish rules). Returns the jobs it changed. Coordinated through the database like {@link expireOverdueJobs};
+ * `afterChange` as there.
  */
-export async function markNeverReceivedDisks(deps: JobStoreDeps): Promise<ImportJob[]> {
+export async function markNeverReceivedDisks(deps: JobStoreDeps, afterChange?: SweepStep): Promise<ImportJob[]> {
   const now = deps.clock.now();
   const due = await deps.db
     .selectFrom('import_jobs')
@@ -65,7 +75,9 @@ export async function markNeverReceivedDisks(deps: JobStoreDeps): Promise<Import
     } catch (err) {
       // No disk waiting (all ingested or being ingested), or changed by someone else: nothing to do here.
       if (!(err instanceof ConflictError)) throw err;
+      continue;
     }
+    if (afterChange !== undefined && !(await afterChange())) break;
   }
   return changed;
 }

@@ -50,21 +50,39 @@ export interface ServiceFixture extends FerryServer {
 export async function startServiceFixture(options: Partial<Omit<ServerOptions, 'db' | 'dataDir' | 'clock' | 'serviceKey'>> = {}): Promise<ServiceFixture> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ferry-service-'));
   const database = await openTestDatabase();
-  const { db } = database;
-  const clock = new ManualClock();
+  const fixture = serviceFixtureOn(database.db, { ...options, dataDir, serviceKey: new ServiceKey(FIXTURE_SERVICE_KEY) });
+  return {
+    ...fixture,
+    close: async () => {
+      await fixture.close();
+      await database.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The service key of {@link startServiceFixture}'s fixtures. */
+export const FIXTURE_SERVICE_KEY = seededRandom('service key').bytes(32);
+
+/**
+ * A fixture over a database the caller opened and migrated (e.g. one that `ferry serve` instances share
+ * too), with a {@link ManualClock} (at `startMs` when given); `close` closes the server only.
+ */
+export function serviceFixtureOn(
+  db: ServiceDatabase,
+  options: Partial<Omit<ServerOptions, 'db' | 'clock'>> & Pick<ServerOptions, 'dataDir' | 'serviceKey'> & { readonly startMs?: number },
+): ServiceFixture {
+  const { startMs, ...serverOptions } = options;
+  const clock = new ManualClock(startMs);
   const random = options.random ?? seededRandom('fixture');
-  const server = buildServer({ ...options, db, dataDir, clock, random, serviceKey: new ServiceKey(seededRandom('service key').bytes(32)) });
+  const server = buildServer({ ...serverOptions, db, clock, random });
   return {
     ...server,
     db,
     clock,
-    dataDir,
+    dataDir: options.dataDir,
     token: (spec) => issueToken({ db, clock, random }, spec),
-    close: async () => {
-      await server.app.close();
-      await database.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
+    close: () => server.app.close(),
   };
 }
 

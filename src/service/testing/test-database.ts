@@ -104,7 +104,13 @@ export async function openTestDatabase(options: TestDatabaseOptions = {}): Promi
   };
 }
 
-/** Migrated, empty schemas of this process (PostgreSQL), for the next {@link openTestDatabase}. */
+/**
+ * Migrated, empty schemas of this process (PostgreSQL), for the next {@link openTestDatabase}. A schema is
+ * taken (`pop`, no await between looking and taking) by one database at a time and put back only once
+ * emptied, so two open databases never share one; schemas are dropped only when never migrated. (A
+ * `schema "test_…" does not exist` once seen in the PostgreSQL pass came from the Migrator's introspection
+ * meeting a schema another test process dropped: db/schema-introspector.ts.)
+ */
 const spareSchemas: string[] = [];
 
 async function createSchema(server: string): Promise<string> {

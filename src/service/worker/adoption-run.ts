@@ -23,7 +23,10 @@ import { containerLocationOf, openVaultStorage } from '../resources/vault-storag
 /** The timeline actor of the adoption worker. */
 export const ADOPTION_ACTOR = 'service:adoption';
 
-/** Progress is written (and the lease renewed) at least this often, and every PROGRESS_OBJECTS objects. */
+/**
+ * Progress is written (and the lease renewed) at least this often (or every third of the lease, when that is
+ * shorter), and every PROGRESS_OBJECTS objects.
+ */
 const PROGRESS_INTERVAL_MS = 2000;
 const PROGRESS_OBJECTS = 100;
 
@@ -78,6 +81,7 @@ export async function runAdoption(ctx: ServiceContext, jobId: string, options: A
     let bytesDone = 0;
     let reportedAt = ctx.clock.now();
     let reportedObjects = 0;
+    const reportEveryMs = Math.min(PROGRESS_INTERVAL_MS, Math.floor(options.leaseMs / 3));
     const report = (): Promise<boolean> => {
       reportedAt = ctx.clock.now();
       reportedObjects = objectsDone;
@@ -105,7 +109,7 @@ export async function runAdoption(ctx: ServiceContext, jobId: string, options: A
       objectsDone++;
       bytesDone += object.size;
       await options.afterObject?.(object.key, copied);
-      if (objectsDone - reportedObjects >= PROGRESS_OBJECTS || ctx.clock.now() - reportedAt >= PROGRESS_INTERVAL_MS) {
+      if (objectsDone - reportedObjects >= PROGRESS_OBJECTS || ctx.clock.now() - reportedAt >= reportEveryMs) {
         if (!(await report())) return 'lost';
       }
     }

@@ -1,6 +1,7 @@
 import type { ServiceContext } from '../context.js';
 import { claimAdoption, releaseAdoption } from '../jobs/adoption-lease.js';
 import { newRecordId } from '../ids.js';
+import type { Pauser } from '../pause-points.js';
 import { runAdoption } from './adoption-run.js';
 import { runPeriodically, type RunningWorker, type WorkerLogger } from './periodic-worker.js';
 
@@ -15,6 +16,8 @@ export interface AdoptionWorkerOptions {
   readonly leaseMs?: number;
   /** The name the worker's leases carry; a fresh random one by default (one per process). */
   readonly owner?: string;
+  /** Test-only fault injection (pause-points.ts). */
+  readonly pause?: Pauser;
 }
 
 /**
@@ -32,7 +35,9 @@ export function startAdoptionWorker(ctx: ServiceContext, options: AdoptionWorker
       try {
         jobId = await claimAdoption(ctx.db, owner, ctx.clock.now(), leaseMs);
         if (jobId === undefined) return;
-        const outcome = await runAdoption(ctx, jobId, { owner, leaseMs, shouldStop: stopped });
+        const { pause } = options;
+        const afterObject = pause === undefined ? undefined : async (_key: string, copied: boolean) => void (copied ? await pause('adoption-object-copied') : undefined);
+        const outcome = await runAdoption(ctx, jobId, { owner, leaseMs, shouldStop: stopped, ...(afterObject ? { afterObject } : {}) });
         if (outcome === 'stopped') await releaseAdoption(ctx.db, jobId, owner);
         options.log.info({ jobId, outcome }, `adoption of import job ${jobId}: ${outcome}`);
       } catch (err) {

@@ -9,6 +9,7 @@ import * as objectProvenance from './0005-object-provenance.js';
 import * as tokenLifecycle from './0007-token-lifecycle.js';
 import * as portalSessions from './0009-portal-sessions.js';
 import * as instanceSafety from './0010-instance-safety.js';
+import * as sharedWork from './0011-shared-work.js';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a released migration is never edited:
@@ -25,6 +26,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0008-audit-log': auditLog,
   '0009-portal-sessions': portalSessions,
   '0010-instance-safety': instanceSafety,
+  '0011-shared-work': sharedWork,
 };
 
 /** kysely's Migrator reads the list from here instead of the filesystem, so it works from dist/ and tsx alike. */
