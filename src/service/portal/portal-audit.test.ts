@@ -36,8 +36,9 @@ describe('portal audit records', () => {
   /** Each test starts at a new second and reads the records from there on. */
   let since: string;
   before(async () => {
-    // A throttle that steps in after two failed sign-ins from one address (a minute's window).
-    fixture = await startServiceFixture({ authThrottle: { perAddress: { max: 2, windowMs: 60_000 }, perPrefix: { max: 1000, windowMs: 60_000 } } });
+    // A throttle that steps in after two failed sign-ins from one address. Its window (an hour, on the
+    // service's clock) outlasts the minutes the tests advance, so the address stays throttled throughout.
+    fixture = await startServiceFixture({ authThrottle: { perAddress: { max: 2, windowMs: 3_600_000 }, perPrefix: { max: 1000, windowMs: 3_600_000 } } });
     world = await buildWorld(fixture);
     tenantAdminId = (await principalForSecret(fixture.ctx, world.a.tenantAdminToken)).tokenId;
   });
