@@ -14,7 +14,7 @@ import {
 } from '../../core/errors.js';
 import { discard, readText } from './http-transport.js';
 
-/** An answer a retry may fix (408, 429, 500, 502, 503, 504): retried, then reported as a plain Error. */
+/** An answer a retry may fix (408, 429, 500, 502, 503, 504): retried, then reported as an UnavailableError. */
 export class TransientHttpError extends Error {
   constructor(
     message: string,

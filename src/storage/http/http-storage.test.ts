@@ -8,6 +8,7 @@ import {
   IntegrityError,
   NotFoundError,
   PermanentError,
+  UnavailableError,
   UserError,
 } from '../../core/errors.js';
 import { seededBytes } from '../testing/conformance.js';
@@ -72,14 +73,14 @@ describe('HttpStorage: retries', () => {
       },
     ));
 
-  it('retries 503 and gives up after the last attempt with a plain error naming the attempts', () =>
+  it('retries 503 and gives up after the last attempt with an UnavailableError naming the attempts', () =>
     withServer(
       (_n, _req, res) => json(res, 503, { code: 'UNAVAILABLE', message: 'shutting down' }),
       async (url, seen, delays) => {
         const storage = storageAt(url, delays, 4);
         await assert.rejects(storage.load('config'), (err: Error) => {
-          assert.equal(err.constructor, Error, 'not a typed error: a later run may succeed');
-          assert.match(err.message, /503 \(shutting down\) \(4 attempts\)/);
+          assert.ok(err instanceof UnavailableError, 'unavailable, not refused: a later run may succeed');
+          assert.match(err.message, /503 \(shutting down\) \(4 attempts\); run the command again once the service is reachable/);
           return true;
         });
         assert.equal(seen.length, 4);
@@ -99,7 +100,7 @@ describe('HttpStorage: retries', () => {
         const stream = async function* (): AsyncGenerator<Uint8Array> {
           yield seededBytes(100);
         };
-        await assert.rejects(storage.save('config', stream(), { length: 100 }), /connection failed/);
+        await assert.rejects(storage.save('config', stream(), { length: 100 }), (err: unknown) => err instanceof UnavailableError && /connection failed.*run the command again/.test(err.message));
         assert.equal(seen.length, 3, 'a spent stream is not sent again');
       },
     ));

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { IntegrityError, PermanentError, UserError } from '../../core/errors.js';
+import { IntegrityError, PermanentError, UnavailableError, UserError } from '../../core/errors.js';
 import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
 import {
@@ -243,11 +243,15 @@ function describeTlsFailure(tls: NonNullable<ReturnType<typeof tlsFailure>>): st
     : `the server does not speak TLS there (${tls.detail}); use its http:// URL`;
 }
 
-/** The final error of a transient failure: a plain Error, so that a later run may succeed. */
-function giveUp(what: string, err: unknown, attempts: number): Error {
+/**
+ * The final error of a transient failure: an UnavailableError (a later run may succeed), which the CLI
+ * prints as one line saying so.
+ */
+function giveUp(what: string, err: unknown, attempts: number): UnavailableError {
   const tries = attempts === 1 ? '' : ` (${attempts} attempts)`;
-  if (err instanceof TransientHttpError) return new Error(`${err.message}${tries}`, { cause: err });
-  return new Error(`${what}: the connection failed: ${describeNetworkError(err)}${tries}`, { cause: err });
+  const retry = '; run the command again once the service is reachable';
+  if (err instanceof TransientHttpError) return new UnavailableError(`${err.message}${tries}${retry}`, { cause: err });
+  return new UnavailableError(`${what}: the connection failed: ${describeNetworkError(err)}${tries}${retry}`, { cause: err });
 }
 
 /** Checks the vault URL and returns it without a trailing slash; refuses credentials, query and fragment. */
