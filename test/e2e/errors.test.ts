@@ -3,6 +3,8 @@ import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile, symlink, l
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { ferry, ferryOk, lastJson, makeTempDir, type TempDir } from './harness.js';
 
 /** Every file below `dir` with its size, to prove a command wrote nothing. */
@@ -195,5 +197,17 @@ describe('errors: one clear line, the documented exit code, nothing lost', () =>
     assert.deepEqual(await readdir(outside), []);
     assert.ok((await lstat(join(target, first))).isDirectory());
     assert.equal(await readFile(join(target, source, 'docs', 'note.txt'), 'utf8'), 'hello\n'.repeat(1000));
+  });
+
+  it('a vault service that cannot be reached: one line saying to run the command again, exit 1', async () => {
+    // A port nothing listens on: bind one, note it, close it.
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((done) => server.close(done));
+    const result = await ferry(['snapshots', '-r', `http://127.0.0.1:${port}/v1/vaults/v_unreachable`], { env: { FERRY_TOKEN: 'fry_agt_unreachable' } });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /^ferry: .*the connection failed.*ECONNREFUSED.*run the command again once the service is reachable\n$/);
+    assert.doesNotMatch(result.stderr, /unexpected error|\n\s+at /);
   });
 });
