@@ -1,9 +1,7 @@
+import { RECORD_ID_PATTERN } from '../contract/wire.js';
 import type { RandomSource } from '../core/random.js';
 
-/** Ids of service records (tenants, vaults, tokens…) are UUID v4 in lowercase, e.g. `1b4e28ba-2fa1-4d2f-8c3e-6b1a5f0e9d7c`. */
-export const RECORD_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-/** A new record id from 16 random bytes. */
+/** A new record id (src/contract/wire.ts, RECORD_ID_PATTERN) from 16 random bytes. */
 export function newRecordId(random: RandomSource): string {
   const b = random.bytes(16);
   b[6] = (b[6]! & 0x0f) | 0x40;

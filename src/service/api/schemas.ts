@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { CONTAINER_PATTERN, CONTAINER_RULE } from '../backend-location.js';
-import { RECORD_ID_PATTERN, looksLikeRecordId } from '../ids.js';
+import { RecordId, Timestamp } from '../../contract/wire.js';
+import { looksLikeRecordId } from '../ids.js';
 
 /** Shared request and response pieces; route files build their schemas from these. */
 
-/** A record id (UUID v4, lowercase). */
-export const RecordId = z.string().regex(RECORD_ID_PATTERN, 'expected an id (a lowercase UUID)');
+/** A record id (UUID v4, lowercase), and an ISO-8601 time: the wire contract's (src/contract/wire.ts). */
+export { RecordId, Timestamp };
 
 /**
  * A name for a tenant, storage account or vault: 1–63 characters of letters, digits, `.`, `_` and `-`,
@@ -28,8 +29,6 @@ export const Hostname = z
   .max(253)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a host name is letters, digits, ".", "_" and "-"');
 
-/** An ISO-8601 time with a UTC offset, as the API writes them (`2026-11-25T20:04:12.345Z`). */
-export const Timestamp = z.iso.datetime({ offset: true });
 
 /** The body of every error answer. */
 export const ErrorBody = z.object({ code: z.string(), message: z.string() });

@@ -1,6 +1,7 @@
 import { ConflictError } from '../../core/errors.js';
+import { INGESTING_JOB_STATES } from '../../contract/job-states.js';
 import { isoTime } from '../ids.js';
-import type { ImportJob } from './job-records.js';
+import type { JobRecord } from './job-records.js';
 import { ingestTally } from './ingest-records.js';
 import { changeImportJob, type JobStoreDeps } from './job-store.js';
 
@@ -15,7 +16,7 @@ export const DEADLINE_SWEEP_ACTOR = 'service:deadline-sweep';
  * it was read with, so when several service instances sweep at once every job is deleted exactly once,
  * and a job shipped a moment before is left alone (the rules refuse to expire it). Idempotent.
  */
-export async function expireOverdueJobs(deps: JobStoreDeps): Promise<ImportJob[]> {
+export async function expireOverdueJobs(deps: JobStoreDeps): Promise<JobRecord[]> {
   const now = deps.clock.now();
   const due = await deps.db
     .selectFrom('import_jobs')
@@ -25,7 +26,7 @@ export async function expireOverdueJobs(deps: JobStoreDeps): Promise<ImportJob[]
     .where('tracking_deadline', '<=', isoTime(now))
     .orderBy('tracking_deadline')
     .execute();
-  const deleted: ImportJob[] = [];
+  const deleted: JobRecord[] = [];
   for (const { id } of due) {
     try {
       const { job, changed } = await changeImportJob(deps, id, { kind: 'expire' }, DEADLINE_SWEEP_ACTOR);
@@ -44,16 +45,16 @@ export async function expireOverdueJobs(deps: JobStoreDeps): Promise<ImportJob[]
  * since the job was received, and finishes the job when every disk is then final (see the job machine's
  * finish rules). Returns the jobs it changed. Coordinated through the database like {@link expireOverdueJobs}.
  */
-export async function markNeverReceivedDisks(deps: JobStoreDeps): Promise<ImportJob[]> {
+export async function markNeverReceivedDisks(deps: JobStoreDeps): Promise<JobRecord[]> {
   const now = deps.clock.now();
   const due = await deps.db
     .selectFrom('import_jobs')
     .select('id')
-    .where('state', 'in', ['Received', 'Transferring'])
+    .where('state', 'in', INGESTING_JOB_STATES)
     .where('received_at', '<=', isoTime(now - deps.settings.neverReceivedMs))
     .orderBy('received_at')
     .execute();
-  const changed: ImportJob[] = [];
+  const changed: JobRecord[] = [];
   for (const { id } of due) {
     try {
       const decide = async (db: JobStoreDeps['db']) => {

@@ -1,5 +1,5 @@
 /** The datacenter's queue: what is on its way, what is being ingested, and what went wrong. */
-import type { ImportJob } from '../../jobs/job-records.js';
+import type { ImportJob } from '../../../contract/import-job.js';
 import { html, type Html } from '../html.js';
 import { bytesOf, percentOf, timeOf } from '../portal-format.js';
 import { page, stateBadge, table, type Viewer } from '../portal-layout.js';

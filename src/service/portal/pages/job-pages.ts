@@ -1,6 +1,6 @@
 /** The import job pages: the list, and one job with its disks, timeline, shipping form and error log. */
-import type { ErrorLogEntry } from '../../jobs/ingest-records.js';
-import type { ImportJob } from '../../jobs/job-records.js';
+import type { ErrorLogEntry } from '../../../contract/ingest.js';
+import type { ImportJob } from '../../../contract/import-job.js';
 import { html, type Html } from '../html.js';
 import { bytesOf, countdownOf, percentOf, timeOf } from '../portal-format.js';
 import { csrfField, page, stateBadge, table, type Viewer } from '../portal-layout.js';

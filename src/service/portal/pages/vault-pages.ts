@@ -1,5 +1,5 @@
 /** The vault pages: the vaults a person may see, and one vault with machines, backups and its seed. */
-import type { ImportJob } from '../../jobs/job-records.js';
+import type { ImportJob } from '../../../contract/import-job.js';
 import type { BackupRun } from '../../resources/backup-runs.js';
 import type { Machine } from '../../resources/machines.js';
 import type { VaultDetails, Vault } from '../../resources/vaults.js';
