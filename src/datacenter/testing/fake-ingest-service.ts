@@ -1,10 +1,8 @@
 import { ConflictError, NotFoundError } from '../../core/errors.js';
 import type { ImportJob, ImportJobDisk } from '../../contract/import-job.js';
-import type { ErrorLogEntry } from '../../contract/ingest.js';
+import { MAX_RESULTS_PER_BATCH, type DiskIngestRequest, type DiskKeyRelease, type ErrorLogEntry, type FileResult, type IngestProblem, type IngestProgressReport, type IngestStart } from '../../contract/ingest.js';
 import type { DiskState, JobState } from '../../contract/job-states.js';
-import type { DiskKeyRelease, FileResult, IngestProblem, IngestProgressReport, IngestStart } from '../../contract/ingest.js';
 import type { IngestService } from '../ingest-service.js';
-import { MAX_RESULTS_PER_BATCH } from '../../contract/ingest.js';
 
 /** An error answer of the fake: the HTTP status and code the real service uses. */
 export class FakeIngestError extends ConflictError {
@@ -101,7 +99,7 @@ export class FakeIngestService implements IngestService {
     return { diskId: disk.id, diskKey: key };
   }
 
-  async startDisk(jobId: string, index: number, request: { diskId: string; manifestSha256: string }): Promise<IngestStart> {
+  async startDisk(jobId: string, index: number, request: DiskIngestRequest): Promise<IngestStart> {
     this.enter('startDisk', `${jobId} ${index}`);
     let job = this.job(jobId);
     const disk = this.disk(job, index);

@@ -11,7 +11,7 @@ import { newRecordId, isoTime } from '../ids.js';
 import { doneFiles, ingestTally, insertProblem, readErrorLog, upsertFileResults } from '../jobs/ingest-records.js';
 import { DiskIdMismatchError, IllegalTransitionError, JobExpiredError, ManifestMismatchError } from '../jobs/job-errors.js';
 import { FINAL_DISK_STATES, INGESTED_JOB_STATES, INGESTING_JOB_STATES } from '../../contract/job-states.js';
-import type { DiskKeyRelease, ErrorLogEntry, FileResultsReport, IngestProblem, IngestStart } from '../../contract/ingest.js';
+import type { DiskIngestRequest, DiskKeyRelease, ErrorLogEntry, FileResultsReport, IngestProblem, IngestStart } from '../../contract/ingest.js';
 import { readJob, type JobRecord } from '../jobs/job-records.js';
 import { changeImportJob } from '../jobs/job-store.js';
 import { actorOf, getImportJob, storeDeps, visibleJob } from './import-jobs.js';
@@ -51,7 +51,7 @@ export async function startDiskIngest(
   principal: Principal,
   jobId: string,
   index: number,
-  disk: { readonly diskId: string; readonly manifestSha256: string },
+  disk: DiskIngestRequest,
 ): Promise<IngestStart> {
   await visibleJob(ctx, principal, jobId, ['operator'], 'ingest disks');
   const action = { kind: 'startDiskIngest', index, diskId: disk.diskId, manifestSha256: disk.manifestSha256 } as const;
