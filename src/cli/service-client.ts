@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { parseAnswer } from '../contract/answer.js';
-import { CreatedImportJob, ImportJob, ImportJobList, PreparedJob, type DiskRegistration, type JobShipping } from '../contract/import-job.js';
+import { CreatedImportJob, ImportJob, ImportJobList, PreparedJob, type DiskRegistration, type ImportJobRequest, type JobShipping } from '../contract/import-job.js';
 import { UserError } from '../core/errors.js';
 import type { AuditRecord } from '../service/audit/audit-log.js';
 import type { IssuedToken, TokenListing } from '../service/auth/token-store.js';
@@ -9,7 +9,6 @@ import { defaultTransport, readText, type HttpTransport } from '../storage/http/
 import type { AgentRegistration } from './agent-state.js';
 import { serviceTransport, type GlobalOptions } from './service-trust.js';
 import type { Principal } from '../service/auth/principal.js';
-import type { ImportJobRequest } from '../service/resources/import-jobs.js';
 import type { VaultCredentials } from '../service/resources/registration-codes.js';
 import type { StorageAccount } from '../service/resources/storage-accounts.js';
 import type { Tenant } from '../service/resources/tenants.js';

@@ -1,5 +1,5 @@
 import { UserError } from '../core/errors.js';
-import { looksLikeRecordId } from '../service/ids.js';
+import { looksLikeRecordId } from '../contract/wire.js';
 import type { ImportJob } from '../contract/import-job.js';
 import type { StorageAccount } from '../service/resources/storage-accounts.js';
 import type { Tenant } from '../service/resources/tenants.js';

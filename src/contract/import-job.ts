@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { ADOPTION_STATES, DISK_STATES, JOB_STATES } from './job-states.js';
 import { isValidTrackingNumber } from './tracking-number.js';
-import { Count, RecordId, Sha256, Timestamp } from './wire.js';
+import { Container, Count, RecordId, ResourceName, Sha256, Timestamp } from './wire.js';
 
 /** How far the ingest of one disk is: bytes and files of its manifest done, and the files that failed. */
 export const ImportDiskProgress = z.object({
@@ -100,6 +100,16 @@ export const ImportJob = z.object({
 });
 export type ImportJob = z.infer<typeof ImportJob>;
 
+/**
+ * The body of `POST /v1/vaults/:vaultId/import-jobs`: the job's name (unique in the tenant), the storage
+ * account of the vault's tenant the disks are ingested into, by id or by name (agents cannot list
+ * accounts), and the container in it (not one that holds a vault).
+ */
+export const ImportJobRequest = z
+  .strictObject({ name: ResourceName, storageAccountId: RecordId.optional(), storageAccount: ResourceName.optional(), container: Container })
+  .refine((b) => (b.storageAccountId === undefined) !== (b.storageAccount === undefined), 'give the storage account by id (storageAccountId) or by name (storageAccount), not both');
+export type ImportJobRequest = z.infer<typeof ImportJobRequest>;
+
 /** The answer of `POST /v1/vaults/:vaultId/import-jobs`: the new job and its job token, shown only here. */
 export const CreatedImportJob = z.object({ job: ImportJob, jobToken: z.string().min(1) });
 export type CreatedImportJob = z.infer<typeof CreatedImportJob>;
@@ -107,6 +117,10 @@ export type CreatedImportJob = z.infer<typeof CreatedImportJob>;
 /** The answer of the job listings (`GET /v1/import-jobs`, `GET /v1/tenants/:tenantId/import-jobs`). */
 export const ImportJobList = z.object({ jobs: z.array(ImportJob) });
 export type ImportJobList = z.infer<typeof ImportJobList>;
+
+/** The body of `POST /v1/import-jobs/:jobId/prepared`: how many disks diskprep prepared (indexes 0 … disks-1). */
+export const PreparedReport = z.strictObject({ disks: z.number().int().min(1).max(1000) });
+export type PreparedReport = z.infer<typeof PreparedReport>;
 
 /** The answer of `POST /v1/import-jobs/:jobId/prepared`: the job and the address the disks go to. */
 export const PreparedJob = z.object({ job: ImportJob, shippingAddress: z.string() });

@@ -10,11 +10,6 @@ export function newRecordId(random: RandomSource): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** True for a string shaped like a record id (any case). Names may not have this shape, so an id never reads as a name. */
-export function looksLikeRecordId(value: string): boolean {
-  return RECORD_ID_PATTERN.test(value.toLowerCase());
-}
-
 /** The database's time format: ISO-8601 UTC with milliseconds (see db/schema.ts). */
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();

@@ -1,5 +1,5 @@
 import { UserError } from '../../core/errors.js';
-import { looksLikeRecordId } from '../../service/ids.js';
+import { looksLikeRecordId } from '../../contract/wire.js';
 import type { ImportJob } from '../../contract/import-job.js';
 import { readRegistration } from '../agent-state.js';
 import { activeRegistration } from '../agent-token.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CreatedImportJob, DiskRegistration, DiskReplacement, ImportJob, ImportJobList, JobShipping, PreparedJob } from '../../contract/import-job.js';
+import { CreatedImportJob, DiskRegistration, DiskReplacement, ImportJob, ImportJobList, ImportJobRequest, JobShipping, PreparedJob, PreparedReport } from '../../contract/import-job.js';
 import type { ServiceContext } from '../context.js';
 import {
   cancelImportJob,
@@ -14,7 +14,7 @@ import {
 } from '../resources/import-jobs.js';
 import type { ApiApp } from './api-app.js';
 import { principalOf } from './route-access.js';
-import { Container, RecordId, ResourceName, TenantParams, VaultParams } from './schemas.js';
+import { RecordId, ResourceName, TenantParams, VaultParams } from './schemas.js';
 
 /** The request and answer shapes are the import-job contract's (src/contract/import-job.ts); only the paths' parameters are here. */
 export const JobParams = z.object({ jobId: RecordId });
@@ -28,9 +28,7 @@ export function registerImportJobRoutes(app: ApiApp, ctx: ServiceContext): void 
     config: { access: ['admin', 'tenant-admin', 'agent'], summary: "Create an import job (an offline seed) for the vault, with its job token (shown once)" },
     schema: {
       params: VaultParams,
-      body: z
-        .strictObject({ name: ResourceName, storageAccountId: RecordId.optional(), storageAccount: ResourceName.optional(), container: Container })
-        .refine((b) => (b.storageAccountId === undefined) !== (b.storageAccount === undefined), 'give the storage account by id (storageAccountId) or by name (storageAccount), not both'),
+      body: ImportJobRequest,
       response: { 201: CreatedImportJob },
     },
     handler: async (request, reply) => reply.status(201).send(await createImportJob(ctx, principalOf(request), request.params.vaultId, request.body)),
@@ -79,7 +77,7 @@ export function registerImportJobRoutes(app: ApiApp, ctx: ServiceContext): void 
     config: { access: ['job'], summary: 'Report every disk prepared: starts the tracking deadline; answers the shipping address' },
     schema: {
       params: JobParams,
-      body: z.strictObject({ disks: z.number().int().min(1).max(1000) }),
+      body: PreparedReport,
       response: { 200: PreparedJob },
     },
     handler: async (request) => markJobPrepared(ctx, principalOf(request), request.params.jobId, request.body.disks),

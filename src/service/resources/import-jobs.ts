@@ -9,22 +9,11 @@ import { checkContainerName } from '../backend-location.js';
 import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { ServiceContext } from '../context.js';
 import { newRecordId } from '../ids.js';
-import type { CreatedImportJob, DiskRegistration, DiskReplacement, JobShipping, PreparedJob } from '../../contract/import-job.js';
+import type { CreatedImportJob, DiskRegistration, DiskReplacement, ImportJobRequest, JobShipping, PreparedJob } from '../../contract/import-job.js';
 import { readJob, readJobs, type JobRecord } from '../jobs/job-records.js';
 import { changeImportJob, insertImportJob, type JobStoreDeps } from '../jobs/job-store.js';
 import { getTenant } from './tenants.js';
 import { getVault } from './vaults.js';
-
-/** What `POST /v1/vaults/:vaultId/import-jobs` asks for. */
-export interface ImportJobRequest {
-  /** Unique in the tenant. */
-  readonly name: string;
-  /** A storage account of the vault's tenant, where the disks will be ingested: by id, or by name (agents cannot list accounts). */
-  readonly storageAccountId?: string;
-  readonly storageAccount?: string;
-  /** The container in it; not one that holds a vault. */
-  readonly container: string;
-}
 
 /**
  * Creates an import job for the vault (state `Creating`, no disks) and its job token, in one
