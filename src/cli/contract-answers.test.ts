@@ -5,38 +5,17 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { ImportJob } from '../contract/import-job.js';
+import { SAMPLE_AT, SAMPLE_DISK_ID, SAMPLE_JOB_ID, sampleImportJob } from '../contract/testing/sample-import-job.js';
 import { UnexpectedAnswerError } from '../core/errors.js';
 import { HttpIngestService } from './http-ingest-service.js';
 import { HttpJobService } from './http-job-service.js';
 import { HttpAdoptionService } from './seed-adoption.js';
 import { ServiceClient } from './service-client.js';
 
-const JOB_ID = '1b4e28ba-2fa1-4d2f-8c3e-6b1a5f0e9d7c';
-const DISK_ID = '2c5f39cb-3ab2-4e3a-9d4f-7c2b6a1f0e8d';
-const AT = '2026-11-25T20:04:12.345Z';
-
-const job: ImportJob = {
-  id: JOB_ID,
-  name: 'winter-seed',
-  tenantId: JOB_ID,
-  vaultId: JOB_ID,
-  storageAccountId: JOB_ID,
-  container: 'seed-1',
-  state: 'Received',
-  createdAt: AT,
-  preparedAt: AT,
-  trackingDeadline: AT,
-  carrier: 'UPS',
-  trackingNumber: '1Z 999',
-  returnAddress: 'Acme IT',
-  shippedAt: AT,
-  receivedAt: AT,
-  disks: [{ id: DISK_ID, index: 0, state: 'Received', bytes: 10, files: 2, manifestSha256: 'ab'.repeat(32), progress: null }],
-  errorCount: 0,
-  adoption: null,
-  timeline: [{ at: AT, state: 'Creating', actor: 'agent:x' }],
-};
+const JOB_ID = SAMPLE_JOB_ID;
+const DISK_ID = SAMPLE_DISK_ID;
+const AT = SAMPLE_AT;
+const job = sampleImportJob();
 
 describe('clients of the import-job routes and answers of the wrong shape', () => {
   let server: Server;

@@ -4,35 +4,19 @@ import { UnexpectedAnswerError, UserError } from '../core/errors.js';
 import { parseAnswer } from './answer.js';
 import { DiskRegistration, ImportJob, JobShipping, PreparedJob } from './import-job.js';
 import { ErrorLog, FileResult, IngestProblem } from './ingest.js';
+import { SAMPLE_AT, SAMPLE_DISK_ID, sampleImportJob } from './testing/sample-import-job.js';
 import { ACTIVE_JOB_STATES, BEFORE_RECEIPT_JOB_STATES, DISK_KEY_JOB_STATES, ENDED_JOB_STATES, INGESTED_JOB_STATES, INGESTING_JOB_STATES, JOB_STATES, OPEN_JOB_STATES } from './job-states.js';
 
-const ID = '1b4e28ba-2fa1-4d2f-8c3e-6b1a5f0e9d7c';
-const DISK = '2c5f39cb-3ab2-4e3a-9d4f-7c2b6a1f0e8d';
-const AT = '2026-11-25T20:04:12.345Z';
+const AT = SAMPLE_AT;
 const SHA = 'ab'.repeat(32);
 
 /** A job as the service answers it, in the middle of its ingest. */
-const job = (): ImportJob => ({
-  id: ID,
-  name: 'winter-seed',
-  tenantId: ID,
-  vaultId: ID,
-  storageAccountId: ID,
-  container: 'seed-1',
-  state: 'Transferring',
-  createdAt: AT,
-  preparedAt: AT,
-  trackingDeadline: AT,
-  carrier: 'UPS',
-  trackingNumber: '1Z 999',
-  returnAddress: 'Acme IT\n1 Main Street',
-  shippedAt: AT,
-  receivedAt: AT,
-  disks: [{ id: DISK, index: 0, state: 'Transferring', bytes: 10, files: 2, manifestSha256: SHA, progress: { bytesDone: 5, filesDone: 1, filesFailed: 0, startedAt: AT, updatedAt: AT } }],
-  errorCount: 0,
-  adoption: null,
-  timeline: [{ at: AT, state: 'Creating', actor: 'agent:x', note: 'created' }, { at: AT, state: 'Transferring', actor: 'operator:y' }],
-});
+const job = (): ImportJob =>
+  sampleImportJob({
+    state: 'Transferring',
+    disks: [{ id: SAMPLE_DISK_ID, index: 0, state: 'Transferring', bytes: 10, files: 2, manifestSha256: SHA, progress: { bytesDone: 5, filesDone: 1, filesFailed: 0, startedAt: AT, updatedAt: AT } }],
+    timeline: [{ at: AT, state: 'Creating', actor: 'agent:x', note: 'created' }, { at: AT, state: 'Transferring', actor: 'operator:y' }],
+  });
 
 describe('the import-job contract', () => {
   it('reads a job answer as it was sent, and drops fields a newer service adds', () => {
@@ -74,7 +58,7 @@ describe('the import-job contract', () => {
   });
 
   it('takes the requests the clients send, and refuses malformed ones with a message', () => {
-    const disk = { diskId: DISK, bytes: 10, files: 2, manifestSha256: SHA, diskKey: Buffer.alloc(32, 7).toString('base64') };
+    const disk = { diskId: SAMPLE_DISK_ID, bytes: 10, files: 2, manifestSha256: SHA, diskKey: Buffer.alloc(32, 7).toString('base64') };
     assert.deepEqual(DiskRegistration.parse(disk), disk);
     assert.match(DiskRegistration.safeParse({ ...disk, diskKey: 'short' }).error?.issues[0]?.message ?? '', /base64 of 32 bytes/);
     assert.equal(DiskRegistration.safeParse({ ...disk, extra: 1 }).success, false, 'requests are strict');

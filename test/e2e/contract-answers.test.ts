@@ -5,31 +5,12 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { SAMPLE_AT, SAMPLE_JOB_ID, sampleImportJob } from '../../src/contract/testing/sample-import-job.js';
 import { ferry } from './harness.js';
 
-const JOB_ID = '1b4e28ba-2fa1-4d2f-8c3e-6b1a5f0e9d7c';
-const AT = '2026-11-25T20:04:12.345Z';
-const job = {
-  id: JOB_ID,
-  name: 'winter-seed',
-  tenantId: JOB_ID,
-  vaultId: JOB_ID,
-  storageAccountId: JOB_ID,
-  container: 'seed-1',
-  state: 'Shipping',
-  createdAt: AT,
-  preparedAt: AT,
-  trackingDeadline: AT,
-  carrier: 'UPS',
-  trackingNumber: '1Z 999',
-  returnAddress: 'Acme IT',
-  shippedAt: AT,
-  receivedAt: null,
-  disks: [],
-  errorCount: 1,
-  adoption: null,
-  timeline: [{ at: AT, state: 'Creating', actor: 'agent:x' }],
-};
+const JOB_ID = SAMPLE_JOB_ID;
+const AT = SAMPLE_AT;
+const job = sampleImportJob({ state: 'Shipping', receivedAt: null, disks: [], errorCount: 1 });
 
 describe('ferry job against a service of another version', () => {
   let server: Server;
