@@ -1,4 +1,3 @@
-import { RECORD_ID_PATTERN } from '../contract/wire.js';
 import type { RandomSource } from '../core/random.js';
 
 /** A new record id (src/contract/wire.ts, RECORD_ID_PATTERN) from 16 random bytes. */
