@@ -6,6 +6,8 @@
 //   (api/route-access.ts, which reads its session cookie) guards them. It sits beside service/api: what it
 //   builds on (resources, jobs, auth, audit, db, worker) never imports it.
 //   os (the durable file write) sits beside core: it imports only core, and every layer but the portal may use it.
+//   contract (the service's HTTP wire contract as zod schemas: import jobs, ingest) sits beside core too: it
+//   imports only core, and seed, datacenter, service, cli and the portal use it, so each shape is written once.
 //
 // Tests (*.test.ts) and testing/ folders may import anything; production code may not import them.
 // Type-only imports count: a type from a higher layer is still a dependency on it.
@@ -49,11 +51,12 @@ module.exports = {
     },
     layer('core-imports-no-layer', '^src/core/', ['core'], 'src/core imports nothing from the other layers'),
     layer('os-only-core', '^src/os/', ['core', 'os'], 'src/os (the durable file write) imports only core'),
+    layer('contract-only-core', '^src/contract/', ['core', 'contract'], 'src/contract (the wire contract) imports only core: every layer that talks to the service can use it'),
     layer('storage-only-core', '^src/storage/', ['core', 'os', 'storage'], 'src/storage imports only core and os'),
     layer('engine-only-core-storage', '^src/engine/', ['core', 'os', 'storage', 'engine'], 'src/engine imports only core, os and storage'),
-    layer('seed-only-lower-layers', '^src/seed/', ['core', 'os', 'storage', 'engine', 'seed'], 'src/seed imports only core, os, storage and engine'),
-    layer('service-only-lower-layers', '^src/service/', ['core', 'os', 'storage', 'engine', 'seed', 'service'], 'src/service imports only core, os, storage, engine and seed'),
-    layer('datacenter-only-lower-layers', '^src/datacenter/', ['core', 'os', 'storage', 'engine', 'seed', 'datacenter'], 'src/datacenter (ingest) imports only core, storage, engine and seed; the CLI wires it to the service'),
+    layer('seed-only-lower-layers', '^src/seed/', ['core', 'os', 'contract', 'storage', 'engine', 'seed'], 'src/seed imports only core, os, contract, storage and engine'),
+    layer('service-only-lower-layers', '^src/service/', ['core', 'os', 'contract', 'storage', 'engine', 'seed', 'service'], 'src/service imports only core, os, contract, storage, engine and seed'),
+    layer('datacenter-only-lower-layers', '^src/datacenter/', ['core', 'os', 'contract', 'storage', 'engine', 'seed', 'datacenter'], 'src/datacenter (ingest) imports only core, contract, storage, engine and seed; the CLI wires it to the service'),
     {
       name: 'datacenter-uses-storage-interface-only',
       comment: 'ingest reaches the import through the Storage interface; the CLI picks the back end',

@@ -7,7 +7,9 @@ import { adoptImport, type AdoptionEvent, type AdoptionOutcome } from '../seed/a
 import type { AdoptionService } from '../seed/adoption/adoption-service.js';
 import { seedStepOf } from '../seed/adoption/seed-step.js';
 import { describeDefect, snapshotsNotWhole } from '../seed/adoption/snapshot-health.js';
-import type { ImportJob, ImportJobError, ImportJobState } from '../seed/job-service.js';
+import { ImportJob } from '../contract/import-job.js';
+import { ErrorLog, type ErrorLogEntry } from '../contract/ingest.js';
+import type { JobState } from '../contract/job-states.js';
 import type { Storage } from '../storage/storage.js';
 import { sleep } from '../agent/agent-loop.js';
 import { vaultLocation, writeAdoptedSeed, type AgentRegistration } from './agent-state.js';
@@ -16,21 +18,21 @@ import { formatBytes } from './format.js';
 import { readPassword } from './password.js';
 import { ServiceClient } from './service-client.js';
 
-/** The adoption routes of the service over HTTP, with the agent token (errors: `ServiceRequestError`). */
+/** The adoption routes of the service over HTTP, with the agent token; answers read through the contract's schemas (errors: `ServiceRequestError`, `UnexpectedAnswerError`). */
 export class HttpAdoptionService implements AdoptionService {
   constructor(private readonly client: ServiceClient) {}
 
   getJob(jobId: string): Promise<ImportJob> {
-    return this.client.request('GET', `/v1/import-jobs/${encodeURIComponent(jobId)}`);
+    return this.client.requestChecked(ImportJob, 'GET', `/v1/import-jobs/${encodeURIComponent(jobId)}`);
   }
-  async listErrors(jobId: string): Promise<readonly ImportJobError[]> {
-    return (await this.client.request<{ errors: ImportJobError[] }>('GET', `/v1/import-jobs/${encodeURIComponent(jobId)}/errors`)).errors;
+  async listErrors(jobId: string): Promise<readonly ErrorLogEntry[]> {
+    return (await this.client.requestChecked(ErrorLog, 'GET', `/v1/import-jobs/${encodeURIComponent(jobId)}/errors`)).errors;
   }
   requestAdoption(jobId: string, exclude: readonly string[]): Promise<ImportJob> {
-    return this.client.request('POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/adopt`, { exclude });
+    return this.client.requestChecked(ImportJob, 'POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/adopt`, { exclude });
   }
   closeJob(jobId: string): Promise<ImportJob> {
-    return this.client.request('POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/close`, {});
+    return this.client.requestChecked(ImportJob, 'POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/close`, {});
   }
 }
 
@@ -53,7 +55,7 @@ export interface SeedFollowUp {
   /** Set when this run adopted the import (the backup then goes to the vault). */
   readonly adopted?: AdoptionOutcome;
   /** The job's state, when the backup still goes to staging and the service could tell. */
-  readonly jobState?: ImportJobState;
+  readonly jobState?: JobState;
 }
 
 /**

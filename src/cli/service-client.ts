@@ -1,3 +1,6 @@
+import type { z } from 'zod';
+import { parseAnswer } from '../contract/answer.js';
+import { CreatedImportJob, ImportJob, ImportJobList, PreparedJob, type DiskRegistration, type ImportJobRequest, type JobShipping } from '../contract/import-job.js';
 import { UserError } from '../core/errors.js';
 import type { AuditRecord } from '../service/audit/audit-log.js';
 import type { IssuedToken, TokenListing } from '../service/auth/token-store.js';
@@ -6,9 +9,6 @@ import { defaultTransport, readText, type HttpTransport } from '../storage/http/
 import type { AgentRegistration } from './agent-state.js';
 import { serviceTransport, type GlobalOptions } from './service-trust.js';
 import type { Principal } from '../service/auth/principal.js';
-import type { JobShipping } from '../service/jobs/job-machine.js';
-import type { ImportJob } from '../service/jobs/job-records.js';
-import type { CreatedImportJob, DiskRegistration, ImportJobRequest } from '../service/resources/import-jobs.js';
 import type { VaultCredentials } from '../service/resources/registration-codes.js';
 import type { StorageAccount } from '../service/resources/storage-accounts.js';
 import type { Tenant } from '../service/resources/tenants.js';
@@ -145,13 +145,13 @@ export class ServiceClient {
   }
   /** Creates an import job for the vault; the answer carries the job token, once. */
   createImportJob(vaultId: string, request: ImportJobRequest): Promise<CreatedImportJob> {
-    return this.request('POST', `/v1/vaults/${encodeURIComponent(vaultId)}/import-jobs`, request);
+    return this.requestChecked(CreatedImportJob, 'POST', `/v1/vaults/${encodeURIComponent(vaultId)}/import-jobs`, request);
   }
   getImportJob(jobId: string): Promise<ImportJob> {
-    return this.request('GET', `/v1/import-jobs/${encodeURIComponent(jobId)}`);
+    return this.requestChecked(ImportJob, 'GET', `/v1/import-jobs/${encodeURIComponent(jobId)}`);
   }
   async listImportJobs(tenantId: string): Promise<ImportJob[]> {
-    return (await this.request<{ jobs: ImportJob[] }>('GET', `/v1/tenants/${encodeURIComponent(tenantId)}/import-jobs`)).jobs;
+    return (await this.requestChecked(ImportJobList, 'GET', `/v1/tenants/${encodeURIComponent(tenantId)}/import-jobs`)).jobs;
   }
   /** The jobs the token may see (admin, operator: all tenants; tenant-admin: its own), by name and tenant when given. */
   async findImportJobs(filter: { name?: string; tenantId?: string } = {}): Promise<ImportJob[]> {
@@ -159,27 +159,36 @@ export class ServiceClient {
     if (filter.name !== undefined) query.set('name', filter.name);
     if (filter.tenantId !== undefined) query.set('tenantId', filter.tenantId);
     const suffix = query.size > 0 ? `?${query.toString()}` : '';
-    return (await this.request<{ jobs: ImportJob[] }>('GET', `/v1/import-jobs${suffix}`)).jobs;
+    return (await this.requestChecked(ImportJobList, 'GET', `/v1/import-jobs${suffix}`)).jobs;
   }
   /** Registers (or replaces) disk `index` of the job and escrows its key (job token). */
   registerJobDisk(jobId: string, index: number, disk: DiskRegistration): Promise<ImportJob> {
-    return this.request('PUT', `/v1/import-jobs/${encodeURIComponent(jobId)}/disks/${index}`, disk);
+    return this.requestChecked(ImportJob, 'PUT', `/v1/import-jobs/${encodeURIComponent(jobId)}/disks/${index}`, disk);
   }
   /** Reports all `disks` disks prepared (job token): starts the tracking deadline; answers the shipping address. */
-  markJobPrepared(jobId: string, disks: number): Promise<{ job: ImportJob; shippingAddress: string }> {
-    return this.request('POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/prepared`, { disks });
+  markJobPrepared(jobId: string, disks: number): Promise<PreparedJob> {
+    return this.requestChecked(PreparedJob, 'POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/prepared`, { disks });
   }
   shipImportJob(jobId: string, shipping: JobShipping): Promise<ImportJob> {
-    return this.request('POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/shipping`, shipping);
+    return this.requestChecked(ImportJob, 'POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/shipping`, shipping);
   }
   cancelImportJob(jobId: string): Promise<ImportJob> {
-    return this.request('POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/cancel`);
+    return this.requestChecked(ImportJob, 'POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/cancel`);
   }
   /** One page of the audit log, newest first; pass `nextCursor` back as `cursor` for the next. */
   listAudit(query: { since?: string; action?: string; tenantId?: string; limit?: number; cursor?: string } = {}): Promise<{ records: AuditRecord[]; nextCursor: string | null }> {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
     return this.request('GET', `/v1/audit${params.size > 0 ? `?${params.toString()}` : ''}`);
+  }
+
+  /**
+   * One JSON request whose answer is read through `schema` (a shape of the wire contract, src/contract/):
+   * an answer of another shape is an `UnexpectedAnswerError` naming the request and the field, never a
+   * crash later. Errors otherwise as {@link request}.
+   */
+  async requestChecked<S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown): Promise<z.output<S>> {
+    return parseAnswer(schema, await this.request<unknown>(method, path, body), `${method} ${path.replace(/\?.*$/, '')} from the service at ${this.baseUrl}`);
   }
 
   /** One JSON request; `body` undefined sends none. Resolves with the parsed answer (undefined for 204). */

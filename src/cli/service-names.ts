@@ -1,6 +1,6 @@
 import { UserError } from '../core/errors.js';
-import { looksLikeRecordId } from '../service/ids.js';
-import type { ImportJob } from '../service/jobs/job-records.js';
+import { looksLikeRecordId } from '../contract/wire.js';
+import type { ImportJob } from '../contract/import-job.js';
 import type { StorageAccount } from '../service/resources/storage-accounts.js';
 import type { Tenant } from '../service/resources/tenants.js';
 import type { Vault } from '../service/resources/vaults.js';

@@ -82,6 +82,14 @@ export class ForbiddenError extends UserError {
   override readonly code: string = 'FORBIDDEN';
 }
 
+/**
+ * Another program's answer (the Ferry service's) does not have the shape this version of Ferry reads: most
+ * likely the two are different versions. The message says what was wrong and what to do.
+ */
+export class UnexpectedAnswerError extends UserError {
+  override readonly code = 'UNEXPECTED_ANSWER';
+}
+
 /** The operation was cancelled by a signal (exit 130). */
 /**
  * A storage or service could not be reached, or kept failing, through every retry: nothing is wrong with

@@ -9,8 +9,8 @@ import { IntegrityError, isErrno } from '../core/errors.js';
 import { sha256Id } from '../engine/crypto/sha256.js';
 import { MANIFEST_NAME } from '../seed/disk-format.js';
 import { readLabel, type DiskLabel } from '../seed/disk-label.js';
-import type { ImportJob, ImportJobDisk } from '../seed/job-service.js';
-import type { IngestProblem } from './ingest-service.js';
+import type { ImportJob, ImportJobDisk } from '../contract/import-job.js';
+import type { IngestProblem } from '../contract/ingest.js';
 
 /** A disk of the job, as its label and registered record say; its manifest read but not yet authenticated. */
 export interface IdentifiedDisk {

@@ -6,13 +6,14 @@
  */
 import { AuthenticationError, ForbiddenError, IntegrityError, InterruptedError, NotFoundError, PermanentError } from '../core/errors.js';
 import { deriveDiskSubkeys, DISK_KEY_BYTES, diskFileName } from '../seed/disk-format.js';
-import type { ImportDiskState } from '../seed/job-service.js';
+import { FINAL_DISK_STATES, type DiskState } from '../contract/job-states.js';
 import { listDiskFiles } from '../seed/disk-verifier.js';
 import { openManifest, type DiskManifest, type ManifestEntry } from '../seed/manifest.js';
 import { mapOrdered } from '../seed/ordered-map.js';
 import { corrupted, type IdentifiedDisk, type RefusedDisk } from './disk-identity.js';
 import { importKeyProblem } from './import-key.js';
-import { serviceCode, type FileResult } from './ingest-service.js';
+import type { FileResult } from '../contract/ingest.js';
+import { serviceCode } from './ingest-service.js';
 import type { DiskOutcome, DiskProgress, IngestContext } from './ingest-types.js';
 import { ResultReporter } from './result-reporter.js';
 
@@ -149,18 +150,16 @@ export async function ingestDisk(ctx: IngestContext, disk: IdentifiedDisk, progr
   }
 }
 
-const FINAL_DISK_STATES: ReadonlySet<ImportDiskState> = new Set(['Completed', 'CompletedWithErrors', 'Failed', 'NeverReceived']);
-
 /**
  * When `err` is the service's refusal because the disk is no longer Transferring and the disk is now
  * final (another command ingesting the same disk finished it first), its state; undefined otherwise.
  */
-async function finishedElsewhere(ctx: IngestContext, index: number, err: unknown): Promise<ImportDiskState | undefined> {
+async function finishedElsewhere(ctx: IngestContext, index: number, err: unknown): Promise<DiskState | undefined> {
   if (serviceCode(err) !== 'ILLEGAL_TRANSITION') return undefined;
   const job = await ctx.service.getJob(ctx.jobId);
   ctx.onJob?.(job);
   const state = job.disks.find((d) => d.index === index)?.state;
-  return state !== undefined && FINAL_DISK_STATES.has(state) ? state : undefined;
+  return state !== undefined && FINAL_DISK_STATES.includes(state) ? state : undefined;
 }
 
 /**

@@ -1,7 +1,8 @@
 /** Types shared by the ingest of one disk (disk-ingest.ts), the whole run (ingest.ts) and its callers. */
 import type { Clock } from '../core/clock.js';
 import type { Failpoints } from '../core/failpoints.js';
-import type { ImportDiskState, ImportJob } from '../seed/job-service.js';
+import type { ImportJob } from '../contract/import-job.js';
+import type { DiskState } from '../contract/job-states.js';
 import type { Storage } from '../storage/storage.js';
 import type { ByteBudget } from './byte-budget.js';
 import type { IngestService } from './ingest-service.js';
@@ -35,7 +36,7 @@ export interface DiskOutcome {
   readonly given: string;
   readonly index: number | null;
   readonly diskId: string | null;
-  readonly state: ImportDiskState | 'Refused' | 'Stopped';
+  readonly state: DiskState | 'Refused' | 'Stopped';
   /** One line: why refused or stopped, or a summary. */
   readonly message: string;
   readonly filesOk: number;

@@ -8,7 +8,8 @@ import { availableParallelism } from 'node:os';
 import type { Clock } from '../core/clock.js';
 import { InterruptedError, UserError } from '../core/errors.js';
 import { noFailpoints, type Failpoints } from '../core/failpoints.js';
-import type { ImportJob, ImportJobState } from '../seed/job-service.js';
+import type { ImportJob } from '../contract/import-job.js';
+import { INGESTED_JOB_STATES, INGESTING_JOB_STATES } from '../contract/job-states.js';
 import type { Storage } from '../storage/storage.js';
 import { ByteBudget } from './byte-budget.js';
 import { identifyDisk, type IdentifiedDisk, type RefusedDisk } from './disk-identity.js';
@@ -62,9 +63,6 @@ export interface IngestResult {
   readonly exitCode: number;
 }
 
-/** Job states in which ingest runs; in the final ones every disk is already done. */
-const INGESTING: ReadonlySet<ImportJobState> = new Set(['Received', 'Transferring']);
-const FINAL: ReadonlySet<ImportJobState> = new Set(['Completed', 'CompletedWithErrors', 'Failed', 'Adopted', 'Closed']);
 
 /**
  * Ingests the given disks into the job's import. Throws a `UserError` when the job is in no state to
@@ -76,7 +74,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
   if (options.disks.length === 0) throw new UserError('give at least one disk: --disk PATH');
   let job = await service.getJob(jobId);
   checkState(job);
-  const final = FINAL.has(job.state);
+  const final = INGESTED_JOB_STATES.includes(job.state);
 
   const found = await Promise.all(options.disks.map((path) => identifyDisk(path, job)));
   const seen = new Set<string>();
@@ -155,7 +153,7 @@ export function exitCodeOf(outcomes: readonly DiskOutcome[]): number {
 }
 
 function checkState(job: ImportJob): void {
-  if (INGESTING.has(job.state) || FINAL.has(job.state)) return;
+  if (INGESTING_JOB_STATES.includes(job.state) || INGESTED_JOB_STATES.includes(job.state)) return;
   const name = `import job ${job.name}`;
   switch (job.state) {
     case 'Shipping':

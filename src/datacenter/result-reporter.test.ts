@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { ByteBudget } from './byte-budget.js';
-import type { FileResult, IngestProgressReport, IngestService } from './ingest-service.js';
+import type { FileResult, IngestProgressReport } from '../contract/ingest.js';
+import type { IngestService } from './ingest-service.js';
 import { ResultReporter } from './result-reporter.js';
 
 /** Records the result batches; fails when told to. */

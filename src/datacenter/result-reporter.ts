@@ -1,5 +1,6 @@
-import type { FileResult, IngestProgressReport, IngestService } from './ingest-service.js';
-import { MAX_RESULTS_PER_BATCH } from './ingest-service.js';
+import type { FileResult, IngestProgressReport } from '../contract/ingest.js';
+import type { IngestService } from './ingest-service.js';
+import { MAX_RESULTS_PER_BATCH } from '../contract/ingest.js';
 
 /**
  * Sends one disk's file results to the service in batches (route 4), with the disk's progress: when a

@@ -35,7 +35,9 @@ import {
   type JournalLine,
 } from './diskprep-state.js';
 import { syncFolder, writeFileDurably } from '../os/durable-file.js';
-import type { ImportJob, JobService } from './job-service.js';
+import type { ImportJob } from '../contract/import-job.js';
+import { ACTIVE_JOB_STATES, REPLACEABLE_DISK_STATES } from '../contract/job-states.js';
+import type { JobService } from './job-service.js';
 import { ManifestSize, sealManifest, type DiskManifest } from './manifest.js';
 import { diskBudgets, fillDisk, SERVICE_DISKS_PER_JOB } from './placement.js';
 import type { SeedFile } from './seed-file.js';
@@ -44,8 +46,6 @@ import { listStagingFiles } from './staging-files.js';
 /** A temporary file that keeps the manifest's room on a disk while it is filled. */
 const MANIFEST_RESERVE = `${DISK_TEMP_PREFIX}manifest-room`;
 
-/** The job states in which a disk that has not arrived may still be replaced by a new one. */
-const REPLACEABLE_IN: readonly ImportJob['state'][] = ['Creating', 'Shipping', 'Received', 'Transferring'];
 
 /** The work diskprep reports and the questions it asks; the CLI implements them for a terminal or a log. */
 export interface DiskprepIO {
@@ -215,11 +215,11 @@ class Diskprep {
       o.io.note(`disk ${number} was already replaced: the new disk ${target.diskId} is ready`);
       return this.summary(this.job, prepared.shippingAddress, true);
     }
-    if (!REPLACEABLE_IN.includes(this.job.state)) {
+    if (!ACTIVE_JOB_STATES.includes(this.job.state)) {
       throw new UserError(`import job ${this.job.name} is ${this.job.state}: disks can be replaced only until its ingest has finished`);
     }
     const onService = this.job.disks.find((d) => d.index === target.index);
-    if (onService && !['Prepared', 'Received', 'NeverReceived'].includes(onService.state)) {
+    if (onService && !REPLACEABLE_DISK_STATES.includes(onService.state)) {
       throw new UserError(`disk ${number} is being or was ingested at the datacenter (it is ${onService.state}): it cannot be replaced; files it lost are re-sent over the network after adoption`);
     }
     const given = await this.inspectGiven();

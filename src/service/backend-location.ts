@@ -1,5 +1,6 @@
 import { isAbsolute, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CONTAINER_PATTERN, CONTAINER_RULE } from '../contract/wire.js';
 import { UserError } from '../core/errors.js';
 import { formatAzureUrl, parseAzureUrl, type AzureLocation } from '../storage/azure-url.js';
 import { formatS3Url, parseS3Url, type S3Location } from '../storage/s3-url.js';
@@ -71,17 +72,7 @@ export function storageAccountLocation(dataDir: string, account: { readonly id: 
   return parseBackendUrl(account.backend);
 }
 
-/**
- * A container name as Azure allows it (3–63 of a-z, 0-9 and single hyphens inside), so it fits every back
- * end. It is also what keeps a container inside its account on the filesystem: no `/`, no `.` or `..`,
- * never empty or absolute.
- */
-export const CONTAINER_PATTERN = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/;
-
-/** What {@link CONTAINER_PATTERN} allows, in words (for error messages). */
-export const CONTAINER_RULE = 'a container is 3-63 lowercase letters, digits and single hyphens inside';
-
-/** Throws `UserError` unless `container` matches {@link CONTAINER_PATTERN}. */
+/** Throws `UserError` unless `container` matches CONTAINER_PATTERN (src/contract/wire.ts: a container name as Azure allows it, which also keeps it inside its account on the filesystem). */
 export function checkContainerName(container: string): void {
   if (!CONTAINER_PATTERN.test(container)) throw new UserError(`invalid container "${container}": ${CONTAINER_RULE}`);
 }

@@ -1,9 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { ForbiddenError } from '../core/errors.js';
+import { INGESTING_JOB_STATES } from '../contract/job-states.js';
 import { releaseAfterResponse } from './api/request-resources.js';
 import { principalOf } from './api/route-access.js';
 import { IllegalTransitionError } from './jobs/job-errors.js';
-import type { ImportJob } from './jobs/job-records.js';
+import type { JobRecord } from './jobs/job-records.js';
 import { getImportJob } from './resources/import-jobs.js';
 import { openImportStorage } from './resources/import-adoption.js';
 import type { ResolvedVault } from './vault-objects/vault-access.js';
@@ -30,9 +31,9 @@ export async function resolveImportForObjects(request: FastifyRequest, jobId: st
   return { storage, access: 'append-only' };
 }
 
-function refuseWrite(job: ImportJob, role: string): void {
+function refuseWrite(job: JobRecord, role: string): void {
   if (role === 'operator') {
-    if (job.state === 'Received' || job.state === 'Transferring') return;
+    if (INGESTING_JOB_STATES.includes(job.state)) return;
     throw new IllegalTransitionError(`the job is ${job.state}: the datacenter stores imported objects only while it is Received or Transferring`);
   }
   if (role === 'agent') {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ImportJob } from '../seed/job-service.js';
+import type { ImportJob } from '../contract/import-job.js';
 import { HttpStorage } from '../storage/http/http-storage.js';
 import { startService, type RunningService } from './serve.js';
 

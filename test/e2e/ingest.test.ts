@@ -6,24 +6,15 @@ import assert from 'node:assert/strict';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ImportJob } from '../../src/contract/import-job.js';
+import type { ErrorLogEntry } from '../../src/contract/ingest.js';
 import { SEED_FILE_NAME } from '../../src/seed/seed-file.js';
 import { seededBytes } from '../../src/seed/testing/staging-fixture.js';
 import { ferry, ferryOk, lastJson, makeTempDir, type RunResult, type TempDir } from './harness.js';
 import { startServe, type ServeProcess } from './service-harness.js';
 
-interface Job {
-  id: string;
-  name: string;
-  state: string;
-  errorCount: number;
-  disks: { index: number; state: string; files: number; progress: { bytesDone: number; filesDone: number } | null }[];
-}
-interface ErrorEntry {
-  diskIndex: number | null;
-  path: string | null;
-  code: string;
-  message: string;
-}
+type Job = ImportJob;
+type ErrorEntry = ErrorLogEntry;
 interface PreparedJob {
   readonly name: string;
   readonly id: string;

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Principal } from '../../src/service/auth/principal.js';
 import { migrateToLatest, openServiceDatabase, type ServiceDatabase } from '../../src/service/db/database.js';
-import { readJob, type ImportJob } from '../../src/service/jobs/job-records.js';
+import { readJob, type JobRecord } from '../../src/service/jobs/job-records.js';
 import { changeImportJob } from '../../src/service/jobs/job-store.js';
 import { PAUSE_AT_ENV, PAUSE_DIR_ENV, type PausePoint } from '../../src/service/pause-points.js';
 import { openImportStorage } from '../../src/service/resources/import-adoption.js';
@@ -100,7 +100,7 @@ describe('several ferry serve instances on one PostgreSQL database', { timeout: 
   }
 
   /** A vault with an import job whose one disk is prepared (the job is `Creating`, its tracking deadline passed). */
-  async function preparedJob(e: Env, name: string): Promise<ImportJob> {
+  async function preparedJob(e: Env, name: string): Promise<JobRecord> {
     const vault = await createVault(e.f.ctx, e.admin, e.tenantId, { name, storageAccountId: e.accountId });
     const created = await createImportJob(e.f.ctx, e.admin, vault.id, { name: `${name}-seed`, storageAccountId: e.accountId, container: `${name}-seed` });
     return prepareDisks(e.f, created.job.id, 1);
@@ -152,7 +152,7 @@ describe('several ferry serve instances on one PostgreSQL database', { timeout: 
       () => true,
       () => false,
     );
-  const jobOf = async (e: Env, id: string): Promise<ImportJob> => (await readJob(e.db, id))!.job;
+  const jobOf = async (e: Env, id: string): Promise<JobRecord> => (await readJob(e.db, id))!.job;
   /** The actions of a job's timeline, and of the audit records about it. */
   async function recorded(e: Env, id: string): Promise<{ timeline: string[]; audit: string[] }> {
     const events = await e.db.selectFrom('job_events').select(['action', 'actor']).where('job_id', '=', id).orderBy('seq').execute();

@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ImportJob } from '../../src/contract/import-job.js';
 import { ferry, ferryOk, lastJson, makeTempDir, type TempDir } from './harness.js';
 import { startServe, type ServeProcess } from './service-harness.js';
 
@@ -15,17 +16,7 @@ interface Created {
   id: string;
   name: string;
 }
-interface Job {
-  id: string;
-  name: string;
-  tenantId: string;
-  state: string;
-  trackingNumber: string | null;
-  carrier: string | null;
-  returnAddress: string | null;
-  disks: { id: string; index: number; state: string }[];
-  timeline: { at: string; state: string; actor: string; note?: string }[];
-}
+type Job = ImportJob;
 
 const DEADLINE_S = 8;
 

@@ -8,19 +8,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ImportJob } from '../../src/contract/import-job.js';
 import { ferry, ferryOk, lastJson, makeTempDir, type TempDir } from './harness.js';
 import { startServe, type ServeProcess } from './service-harness.js';
 
 const PASSPHRASE = 'a long enough vault passphrase';
 const JOB = 'winter-seed';
 
-interface JobJson {
-  readonly id: string;
-  readonly state: string;
-  readonly errorCount: number;
-  readonly disks: readonly { readonly id: string; readonly index: number; readonly state: string }[];
-  readonly adoption: { readonly state: string; readonly serverSideCopy: boolean } | null;
-}
+type JobJson = ImportJob;
 
 describe('offline seeding end to end', () => {
   let tmp: TempDir;

@@ -1,6 +1,7 @@
 import { setMmapThreshold } from '../../engine/os/posix-extras.js';
 import { runIngest, type IngestIO, type IngestResult } from '../../datacenter/ingest.js';
 import type { DiskProgress } from '../../datacenter/ingest-types.js';
+import { FINAL_DISK_STATES, INGESTING_JOB_STATES } from '../../contract/job-states.js';
 import { HttpStorage } from '../../storage/http/http-storage.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
@@ -71,8 +72,8 @@ function printSummary(ctx: CliContext, result: IngestResult): void {
   const job = result.job;
   const errors = job.errorCount > 0 ? `, ${job.errorCount} entr${job.errorCount === 1 ? 'y' : 'ies'} in its error log: ferry job errors ${job.name}` : '';
   out.write(`import job ${job.name} is ${job.state}${errors}\n`);
-  const waiting = job.disks.filter((d) => d.state === 'Prepared' || d.state === 'Received' || d.state === 'Transferring').map((d) => d.index + 1);
-  if (waiting.length > 0 && (job.state === 'Received' || job.state === 'Transferring')) out.write(`disk${waiting.length === 1 ? '' : 's'} ${waiting.join(', ')} still to ingest\n`);
+  const waiting = job.disks.filter((d) => !FINAL_DISK_STATES.includes(d.state)).map((d) => d.index + 1);
+  if (waiting.length > 0 && INGESTING_JOB_STATES.includes(job.state)) out.write(`disk${waiting.length === 1 ? '' : 's'} ${waiting.join(', ')} still to ingest\n`);
 }
 
 /**

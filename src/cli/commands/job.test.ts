@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ImportJob } from '../../service/jobs/job-records.js';
+import type { ImportJob } from '../../contract/import-job.js';
 import { describeAdoption, describeJob, describeProgress } from './job.js';
 
 const MIB = 1024 * 1024;

@@ -1,6 +1,6 @@
 import { UserError } from '../../core/errors.js';
-import { looksLikeRecordId } from '../../service/ids.js';
-import type { ImportJob } from '../../service/jobs/job-records.js';
+import { looksLikeRecordId } from '../../contract/wire.js';
+import type { ImportJob } from '../../contract/import-job.js';
 import { readRegistration } from '../agent-state.js';
 import { activeRegistration } from '../agent-token.js';
 import { agentTokenDeps, type CliContext } from '../context.js';

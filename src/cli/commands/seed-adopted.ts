@@ -2,7 +2,7 @@ import { UserError } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
 import { Repository } from '../../engine/repository/repository.js';
 import { cleanupSeed } from '../../seed/adoption/seed-cleanup.js';
-import type { ImportJob } from '../../seed/job-service.js';
+import type { ImportJob } from '../../contract/import-job.js';
 import type { Storage } from '../../storage/storage.js';
 import { clearSeed, readSeed, vaultLocation, type SeedRecord } from '../agent-state.js';
 import { activeRegistration } from '../agent-token.js';

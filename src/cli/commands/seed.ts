@@ -1,5 +1,6 @@
 import { lstat, mkdir, readdir, realpath, rm, statfs, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import type { CreatedImportJob } from '../../contract/import-job.js';
 import { UserError } from '../../core/errors.js';
 import { normalizePaths } from '../../engine/archiver/backup.js';
 import { Excludes } from '../../engine/archiver/excludes.js';
@@ -26,11 +27,6 @@ export interface SeedStartOptions {
   readonly paths?: string[];
   readonly passwordFile?: string;
   readonly json?: boolean;
-}
-
-interface CreatedJob {
-  readonly job: { readonly id: string; readonly name: string; readonly state: string };
-  readonly jobToken: string;
 }
 
 /**
@@ -64,13 +60,9 @@ export async function seedStartCommand(ctx: CliContext, options: SeedStartOption
   await Repository.open(stagingStorage, password, ctx.repoContext);
 
   const client = ServiceClient.forAgent(ctx, registration);
-  let created: CreatedJob;
+  let created: CreatedImportJob;
   try {
-    created = await client.request<CreatedJob>('POST', `/v1/vaults/${encodeURIComponent(registration.vault.id)}/import-jobs`, {
-      name: options.job,
-      storageAccount: options.storageAccount,
-      container: options.container,
-    });
+    created = await client.createImportJob(registration.vault.id, { name: options.job, storageAccount: options.storageAccount, container: options.container });
   } catch (err) {
     // Leave the staging folder as it was found (empty), so the command can simply be run again.
     await emptyFolder(staging);

@@ -2,7 +2,7 @@ import type { CliContext } from '../context.js';
 import { ServiceClient, type ServiceOptions } from '../service-client.js';
 import { resolveStorageAccount, resolveTenant, resolveVault } from '../service-names.js';
 import { writeCredentialsFile } from '../vault-credentials-file.js';
-import { looksLikeRecordId } from '../../service/ids.js';
+import { looksLikeRecordId } from '../../contract/wire.js';
 
 type Options = ServiceOptions & { readonly json?: boolean; readonly tenant?: string };
 

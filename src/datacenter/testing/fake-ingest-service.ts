@@ -1,7 +1,8 @@
 import { ConflictError, NotFoundError } from '../../core/errors.js';
-import type { ImportDiskState, ImportJob, ImportJobDisk, ImportJobError, ImportJobState } from '../../seed/job-service.js';
-import type { DiskKeyRelease, FileResult, IngestProblem, IngestProgressReport, IngestService, IngestStart } from '../ingest-service.js';
-import { MAX_RESULTS_PER_BATCH } from '../ingest-service.js';
+import type { ImportJob, ImportJobDisk } from '../../contract/import-job.js';
+import { MAX_RESULTS_PER_BATCH, type DiskIngestRequest, type DiskKeyRelease, type ErrorLogEntry, type FileResult, type IngestProblem, type IngestProgressReport, type IngestStart } from '../../contract/ingest.js';
+import type { DiskState, JobState } from '../../contract/job-states.js';
+import type { IngestService } from '../ingest-service.js';
 
 /** An error answer of the fake: the HTTP status and code the real service uses. */
 export class FakeIngestError extends ConflictError {
@@ -23,8 +24,8 @@ interface StoredResult extends FileResult {
   readonly diskIndex: number;
 }
 
-const FINAL_DISK: ReadonlySet<ImportDiskState> = new Set(['Completed', 'CompletedWithErrors', 'Failed', 'NeverReceived']);
-const FINAL_JOB: ReadonlySet<ImportJobState> = new Set(['Completed', 'CompletedWithErrors', 'Failed', 'Adopted', 'Closed']);
+const FINAL_DISK: ReadonlySet<DiskState> = new Set(['Completed', 'CompletedWithErrors', 'Failed', 'NeverReceived']);
+const FINAL_JOB: ReadonlySet<JobState> = new Set(['Completed', 'CompletedWithErrors', 'Failed', 'Adopted', 'Closed']);
 
 /**
  * The operator's import-job routes of the issue-6 contract, in memory, for one or more jobs: receive,
@@ -37,7 +38,7 @@ export class FakeIngestService implements IngestService {
   private readonly jobs = new Map<string, ImportJob>();
   private readonly keys = new Map<string, Map<number, string>>();
   private readonly results = new Map<string, Map<string, StoredResult>>();
-  private readonly problems = new Map<string, ImportJobError[]>();
+  private readonly problems = new Map<string, ErrorLogEntry[]>();
   private readonly faults: { route: Route; error: Error }[] = [];
 
   constructor(private readonly now: () => Date = () => new Date()) {}
@@ -51,7 +52,7 @@ export class FakeIngestService implements IngestService {
   }
 
   /** Changes a job's state as another actor would (shipping, deletion, cancellation). */
-  setState(jobId: string, state: ImportJobState): void {
+  setState(jobId: string, state: JobState): void {
     this.jobs.set(jobId, { ...this.job(jobId), state });
   }
 
@@ -98,7 +99,7 @@ export class FakeIngestService implements IngestService {
     return { diskId: disk.id, diskKey: key };
   }
 
-  async startDisk(jobId: string, index: number, request: { diskId: string; manifestSha256: string }): Promise<IngestStart> {
+  async startDisk(jobId: string, index: number, request: DiskIngestRequest): Promise<IngestStart> {
     this.enter('startDisk', `${jobId} ${index}`);
     let job = this.job(jobId);
     const disk = this.disk(job, index);
@@ -142,12 +143,12 @@ export class FakeIngestService implements IngestService {
     const disk = this.disk(job, index);
     if (disk.state !== 'Transferring') throw new FakeIngestError(409, 'ILLEGAL_TRANSITION', `disk ${index + 1} is ${disk.state}, not Transferring`);
     const ok = [...this.results.get(jobId)!.values()].filter((r) => r.diskIndex === index && r.code === 'Ok').length;
-    const state: ImportDiskState = ok === disk.files ? 'Completed' : ok > 0 ? 'CompletedWithErrors' : 'Failed';
+    const state: DiskState = ok === disk.files ? 'Completed' : ok > 0 ? 'CompletedWithErrors' : 'Failed';
     job = this.withDisk(job, { ...disk, state });
     if (job.disks.every((d) => FINAL_DISK.has(d.state))) {
       const anyOk = [...this.results.get(jobId)!.values()].some((r) => r.code === 'Ok');
       const clean = job.disks.every((d) => d.state === 'Completed') && this.errors(jobId).length === 0;
-      const final: ImportJobState = clean ? 'Completed' : anyOk ? 'CompletedWithErrors' : 'Failed';
+      const final: JobState = clean ? 'Completed' : anyOk ? 'CompletedWithErrors' : 'Failed';
       const at = this.now().toISOString();
       job = { ...job, state: final, timeline: [...job.timeline, { at, state: final, actor: 'operator:test' }] };
     }
@@ -160,16 +161,16 @@ export class FakeIngestService implements IngestService {
     this.log(jobId, problem);
   }
 
-  async listErrors(jobId: string): Promise<ImportJobError[]> {
+  async listErrors(jobId: string): Promise<ErrorLogEntry[]> {
     this.enter('listErrors', jobId);
     this.job(jobId);
     return this.errors(jobId);
   }
 
-  private errors(jobId: string): ImportJobError[] {
+  private errors(jobId: string): ErrorLogEntry[] {
     const fileErrors = [...this.results.get(jobId)!.values()]
       .filter((r) => r.code !== 'Ok')
-      .map((r): ImportJobError => ({ at: r.at, diskIndex: r.diskIndex, path: r.path, code: r.code as ImportJobError['code'], message: r.message ?? '' }));
+      .map((r): ErrorLogEntry => ({ at: r.at, diskIndex: r.diskIndex, path: r.path, code: r.code as ErrorLogEntry['code'], message: r.message ?? '' }));
     return [...this.problems.get(jobId)!, ...fileErrors].sort((a, b) => a.at.localeCompare(b.at));
   }
 

@@ -1,6 +1,6 @@
 import { systemClock } from '../../core/clock.js';
 import type { Failpoints } from '../../core/failpoints.js';
-import type { ImportJob } from '../../seed/job-service.js';
+import type { ImportJob } from '../../contract/import-job.js';
 import { DiskprepFixture } from '../../seed/testing/diskprep-fixture.js';
 import type { Storage } from '../../storage/storage.js';
 import { runIngest, type IngestResult } from '../ingest.js';

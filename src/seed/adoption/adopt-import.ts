@@ -2,7 +2,7 @@ import { InterruptedError, UserError } from '../../core/errors.js';
 import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import type { Id } from '../../core/ids.js';
 import type { Storage } from '../../storage/storage.js';
-import type { ImportJob, ImportJobAdoption } from '../job-service.js';
+import type { ImportJob, ImportJobAdoption } from '../../contract/import-job.js';
 import type { AdoptionService } from './adoption-service.js';
 import { uploadMissingObjects, type UploadProgress } from './heal-from-staging.js';
 import { replaceIndexesNamingLostPacks } from './heal-without-staging.js';

@@ -1,4 +1,5 @@
-import type { ImportJob, ImportJobError } from '../job-service.js';
+import type { ImportJob } from '../../contract/import-job.js';
+import type { ErrorLogEntry } from '../../contract/ingest.js';
 
 /**
  * What adoption and cleanup need of the service (routes 7, 9 and 10 of the issue-6 contract, and the
@@ -10,7 +11,7 @@ export interface AdoptionService {
   /** `GET /v1/import-jobs/:jobId`. */
   getJob(jobId: string): Promise<ImportJob>;
   /** `GET /v1/import-jobs/:jobId/errors`: the job's error log, oldest first. */
-  listErrors(jobId: string): Promise<readonly ImportJobError[]>;
+  listErrors(jobId: string): Promise<readonly ErrorLogEntry[]>;
   /**
    * `POST /v1/import-jobs/:jobId/adopt {exclude}`: asks the service to copy the import into the vault,
    * leaving out the `index/…` keys in `exclude`. Idempotent while Running with the same set and after Done.

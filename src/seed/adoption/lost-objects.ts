@@ -1,6 +1,6 @@
 import type { Id } from '../../core/ids.js';
 import type { Storage } from '../../storage/storage.js';
-import type { ImportJobError } from '../job-service.js';
+import type { ErrorLogEntry } from '../../contract/ingest.js';
 import { idOfContentKey, listContentObjects } from './content-objects.js';
 
 /**
@@ -8,7 +8,7 @@ import { idOfContentKey, listContentObjects } from './content-objects.js';
  * the import still lacks, sorted: they were not re-sent (no staging) and cannot be adopted, so they are
  * reported by id. Entries for other files, or whole disks (path null), are not snapshots.
  */
-export async function lostSnapshots(errors: readonly ImportJobError[], imported: Storage): Promise<Id[]> {
+export async function lostSnapshots(errors: readonly ErrorLogEntry[], imported: Storage): Promise<Id[]> {
   const present = await listContentObjects(imported, 'snapshot');
   const lost = new Set<Id>();
   for (const entry of errors) {

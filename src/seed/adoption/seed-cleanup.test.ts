@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import type { Id } from '../../core/ids.js';
 import { Repository } from '../../engine/repository/repository.js';
-import type { ImportJobState } from '../job-service.js';
+import type { JobState } from '../../contract/job-states.js';
 import { adoptImport } from './adopt-import.js';
 import { contentKey, listContentObjects } from './content-objects.js';
 import { cleanupSeed, type SeedCleanupInput } from './seed-cleanup.js';
@@ -34,7 +34,7 @@ describe('cleanupSeed', () => {
     return { world, service, input, stagingDir };
   }
 
-  for (const state of ['Transferring', 'Completed', 'CompletedWithErrors', 'Cancelled'] as ImportJobState[]) {
+  for (const state of ['Transferring', 'Completed', 'CompletedWithErrors', 'Cancelled'] as JobState[]) {
     it(`is refused while the job is ${state}, naming the state, with nothing changed`, async () => {
       const { service, input, stagingDir } = await adopted();
       service.setState(state);

@@ -1,7 +1,7 @@
 import { UserError } from '../../core/errors.js';
 import { shortId, type Id } from '../../core/ids.js';
 import type { Repository, SnapshotRecord } from '../../engine/repository/repository.js';
-import type { ImportJob } from '../job-service.js';
+import type { ImportJob } from '../../contract/import-job.js';
 import type { Storage } from '../../storage/storage.js';
 import type { AdoptionService } from './adoption-service.js';
 import { uploadMissingObjects } from './heal-from-staging.js';

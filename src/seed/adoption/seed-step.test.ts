@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryStorage } from '../../storage/memory-storage.js';
-import type { ImportJobState } from '../job-service.js';
+import type { JobState } from '../../contract/job-states.js';
 import { seedStepOf } from './seed-step.js';
 import { FakeAdoptionService } from './testing/fake-adoption-service.js';
 
-const table: [ImportJobState, string, RegExp?][] = [
+const table: [JobState, string, RegExp?][] = [
   ['Creating', 'travelling'],
   ['Shipping', 'travelling'],
   ['Received', 'travelling'],

@@ -1,4 +1,4 @@
-import type { ImportJob } from '../job-service.js';
+import type { ImportJob } from '../../contract/import-job.js';
 
 /**
  * What a pending seed's job means for the agent's next backup:

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DiskRegistration, DiskReplacement } from '../job-service.js';
+import type { DiskRegistration, DiskReplacement } from '../../contract/import-job.js';
 import { FakeJobService, FakeServiceError } from './fake-job-service.js';
 
 /**

@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { UserError } from '../../core/errors.js';
 import { isDiskId } from '../disk-format.js';
-import type { DiskRegistration, DiskReplacement, ImportJob, ImportJobDisk, JobService, PreparedJob } from '../job-service.js';
+import type { DiskRegistration, DiskReplacement, ImportJob, ImportJobDisk, PreparedJob } from '../../contract/import-job.js';
+import type { JobService } from '../job-service.js';
 
 /** An error the fake service answers with: the HTTP status and code the real one uses. */
 export class FakeServiceError extends UserError {

@@ -5,39 +5,19 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { ImportJob } from '../../contract/import-job.js';
+import { DiskIngestRequest, DiskKeyRelease, ErrorLog, FileResultsReport, IngestProblem, IngestStart } from '../../contract/ingest.js';
 import { UserError } from '../../core/errors.js';
 import { idOfKey } from '../../storage/layout.js';
 import type { ServiceContext } from '../context.js';
 import { resolveImportForObjects } from '../import-access.js';
-import { INGEST_ERROR_CODES } from '../jobs/ingest-records.js';
 import { closeImportJob, requestAdoption } from '../resources/import-adoption.js';
 import { finishDiskIngest, listJobErrors, receiveImportJob, recordDiskResults, releaseDiskKey, reportJobProblem, startDiskIngest } from '../resources/import-ingest.js';
 import type { ApiApp } from './api-app.js';
-import { DiskParams, ImportJob, JobParams } from './import-jobs.js';
+import { DiskParams, JobParams } from './import-jobs.js';
 import { principalOf } from './route-access.js';
-import { RecordId, Timestamp } from './schemas.js';
+import { RecordId } from './schemas.js';
 import { registerObjectRoutes, type ObjectRouteDeps } from './vault-objects.js';
-
-const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 is 64 lowercase hex digits');
-/** A path as the datacenter reports it: a staging path (object key), or what an unexpected file is called on the disk. */
-const ReportedPath = z
-  .string()
-  .min(1)
-  .max(1024)
-  .regex(/^[^\p{Cc}]+$/u, 'no control characters');
-const Message = z
-  .string()
-  .min(1)
-  .max(2000)
-  .regex(/^(?:[^\p{Cc}]|\n)+$/u, 'no control characters but line breaks');
-const ErrorCode = z.enum(INGEST_ERROR_CODES);
-
-const FileResult = z
-  .strictObject({ path: ReportedPath, size: Count, sha256: Sha256.nullable(), code: z.enum(['Ok', ...INGEST_ERROR_CODES]), message: Message.nullable() })
-  .refine((r) => r.code !== 'Ok' || r.sha256 !== null, 'an Ok result needs the sha256 of the file');
-
-const ErrorEntry = z.object({ at: Timestamp, diskIndex: z.number().int().nullable(), path: z.string().nullable(), code: ErrorCode, message: z.string() });
 
 /** Index keys the agent may leave out of an adoption: `index/<64 hex>`. */
 const IndexKey = z.string().refine((key) => idOfKey('index', key) !== undefined, 'only index files (index/<64 hex digits>) may be excluded from an adoption');
@@ -62,7 +42,7 @@ export function registerImportIngestRoutes(app: ApiApp, ctx: ServiceContext): vo
     method: 'GET',
     url: '/v1/import-jobs/:jobId/disks/:index/key',
     config: { access: ['operator'], summary: "Release a disk's key to the operator ingesting it (on the job's timeline); diskId must be the registered one" },
-    schema: { params: DiskParams, querystring: z.strictObject({ diskId: RecordId }), response: { 200: z.object({ diskId: RecordId, diskKey: z.string() }) } },
+    schema: { params: DiskParams, querystring: z.strictObject({ diskId: RecordId }), response: { 200: DiskKeyRelease } },
     handler: async (request, reply) => {
       const key = await releaseDiskKey(ctx, principalOf(request), request.params.jobId, request.params.index, request.query.diskId);
       return reply.header('cache-control', 'no-store').send(key);
@@ -74,8 +54,8 @@ export function registerImportIngestRoutes(app: ApiApp, ctx: ServiceContext): vo
     config: { access: ['operator'], summary: "Start or resume a disk's ingest: checks disk id and manifest; answers the files already done" },
     schema: {
       params: DiskParams,
-      body: z.strictObject({ diskId: RecordId, manifestSha256: Sha256 }),
-      response: { 200: z.object({ job: ImportJob, finished: z.boolean(), done: z.array(z.object({ path: z.string(), size: z.number(), sha256: z.string() })) }) },
+      body: DiskIngestRequest,
+      response: { 200: IngestStart },
     },
     handler: async (request) => startDiskIngest(ctx, principalOf(request), request.params.jobId, request.params.index, request.body),
   });
@@ -86,7 +66,7 @@ export function registerImportIngestRoutes(app: ApiApp, ctx: ServiceContext): vo
     bodyLimit: 1024 * 1024,
     schema: {
       params: DiskParams,
-      body: z.strictObject({ results: z.array(FileResult).max(1000), progress: z.strictObject({ bytesDone: Count, filesDone: Count }) }),
+      body: FileResultsReport,
       response: { 204: z.null() },
     },
     handler: async (request, reply) => {
@@ -107,7 +87,7 @@ export function registerImportIngestRoutes(app: ApiApp, ctx: ServiceContext): vo
     config: { access: ['operator'], summary: "Add a disk-level problem to the job's error log (foreign or unknown disk, corrupted manifest)" },
     schema: {
       params: JobParams,
-      body: z.strictObject({ diskIndex: z.number().int().min(0).max(999).nullable(), path: ReportedPath.nullable(), code: ErrorCode, message: Message }),
+      body: IngestProblem,
       response: { 204: z.null() },
     },
     handler: async (request, reply) => {
@@ -119,7 +99,7 @@ export function registerImportIngestRoutes(app: ApiApp, ctx: ServiceContext): vo
     method: 'GET',
     url: '/v1/import-jobs/:jobId/errors',
     config: { access: ['admin', 'tenant-admin', 'operator', 'job', 'agent'], summary: "The job's error log: every non-Ok file result and every disk-level problem, oldest first" },
-    schema: { params: JobParams, response: { 200: z.object({ errors: z.array(ErrorEntry) }) } },
+    schema: { params: JobParams, response: { 200: ErrorLog } },
     handler: async (request) => ({ errors: await listJobErrors(ctx, principalOf(request), request.params.jobId) }),
   });
   app.route({

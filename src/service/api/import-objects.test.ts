@@ -7,7 +7,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { IntegrityError } from '../../core/errors.js';
 import { HttpStorage } from '../../storage/http/http-storage.js';
 import { claimAdoption } from '../jobs/adoption-lease.js';
-import type { ImportJob } from '../jobs/job-records.js';
+import type { ImportJob } from '../../contract/import-job.js';
 import { changeImportJob } from '../jobs/job-store.js';
 import { containerLocationOf } from '../resources/vault-storage.js';
 import { fsFolderOf } from '../backend-location.js';

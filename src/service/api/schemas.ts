@@ -1,25 +1,10 @@
 import { z } from 'zod';
-import { CONTAINER_PATTERN, CONTAINER_RULE } from '../backend-location.js';
-import { RECORD_ID_PATTERN, looksLikeRecordId } from '../ids.js';
+import { Container, RecordId, ResourceName, Timestamp } from '../../contract/wire.js';
 
 /** Shared request and response pieces; route files build their schemas from these. */
 
-/** A record id (UUID v4, lowercase). */
-export const RecordId = z.string().regex(RECORD_ID_PATTERN, 'expected an id (a lowercase UUID)');
-
-/**
- * A name for a tenant, storage account or vault: 1–63 characters of letters, digits, `.`, `_` and `-`,
- * starting with a letter or digit, and not shaped like an id (so the CLI can take a name or an id).
- */
-export const ResourceName = z
-  .string()
-  .min(1)
-  .max(63)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a name is letters, digits, ".", "_" and "-", starting with a letter or digit')
-  .refine((name) => !looksLikeRecordId(name), 'a name may not look like an id');
-
-/** A container name as Azure allows it (3–63 of a-z, 0-9 and single hyphens inside), so it fits every back end. */
-export const Container = z.string().regex(CONTAINER_PATTERN, CONTAINER_RULE);
+/** A record id, an ISO-8601 time, a name and a container name: the wire contract's (src/contract/wire.ts). */
+export { Container, RecordId, ResourceName, Timestamp };
 
 /** A host name as agents report it. */
 export const Hostname = z
@@ -27,9 +12,6 @@ export const Hostname = z
   .min(1)
   .max(253)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a host name is letters, digits, ".", "_" and "-"');
-
-/** An ISO-8601 time with a UTC offset, as the API writes them (`2026-11-25T20:04:12.345Z`). */
-export const Timestamp = z.iso.datetime({ offset: true });
 
 /** The body of every error answer. */
 export const ErrorBody = z.object({ code: z.string(), message: z.string() });

@@ -4,7 +4,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { IssuedToken, TokenListing } from '../auth/token-store.js';
 import { expireOverdueJobs } from '../jobs/deadline-sweep.js';
-import type { ImportJob } from '../jobs/job-records.js';
+import type { ImportJob } from '../../contract/import-job.js';
 import { changeImportJob } from '../jobs/job-store.js';
 import { createVault } from '../resources/vaults.js';
 import { TEST_ACTOR, driveJob, prepareDisks, storeOf, type DrivenState } from '../testing/import-job-fixtures.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ServiceContext } from '../context.js';
 import { createRegistrationCode } from '../resources/registration-codes.js';
-import { JOB_STATES } from '../jobs/job-states.js';
+import { JOB_STATES } from '../../contract/job-states.js';
 import { createVault, getVaultDetails, listVaults } from '../resources/vaults.js';
 import type { ApiApp } from './api-app.js';
 import { principalOf } from './route-access.js';

@@ -1,6 +1,6 @@
 /** The audit events of acts recorded from several places, built one way (see audit-log.ts). */
 import type { TokenRecord } from '../auth/token-store.js';
-import type { ImportJob } from '../jobs/job-records.js';
+import type { JobRecord } from '../jobs/job-records.js';
 import type { JobAction } from '../jobs/job-machine.js';
 import type { AuditAction, AuditDetail, AuditEvent } from './audit-log.js';
 
@@ -29,7 +29,7 @@ const JOB_ACTS: Partial<Record<JobAction['kind'], AuditAction>> = {
  * The audit event of a job action that changed job `job` (as read before the change), or undefined when
  * the action is not a privileged act (shipping, ingest progress, …: the job's timeline has those).
  */
-export function jobActionEvent(job: Pick<ImportJob, 'id' | 'name' | 'tenantId' | 'vaultId' | 'state'>, action: JobAction, actor: string): AuditEvent | undefined {
+export function jobActionEvent(job: Pick<JobRecord, 'id' | 'name' | 'tenantId' | 'vaultId' | 'state'>, action: JobAction, actor: string): AuditEvent | undefined {
   const audited = JOB_ACTS[action.kind];
   if (audited === undefined) return undefined;
   const base = { name: job.name, vaultId: job.vaultId, stateBefore: job.state };

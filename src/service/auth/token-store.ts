@@ -4,7 +4,7 @@ import type { RandomSource } from '../../core/random.js';
 import type { ServiceDatabase } from '../db/database.js';
 import type { TokensTable } from '../db/schema.js';
 import { isoTime, newRecordId } from '../ids.js';
-import { isEndedJobState } from '../jobs/job-states.js';
+import { isEndedJobState } from '../../contract/job-states.js';
 import type { Principal } from './principal.js';
 import { DEFAULT_TOKEN_LIFETIME_MS, MAX_TOKEN_LIFETIME_MS, isRole, type Role } from './roles.js';
 import { hashSecret, newSecret, secretKind } from './secret-format.js';
@@ -33,7 +33,7 @@ export interface TokenSpec {
 /**
  * Why a token was revoked: `revoked` by an admin or tenant-admin; `renewed`, an agent token replaced by its
  * confirmed renewal; `superseded`, a renewal never confirmed and replaced by a later renewal of the same
- * token; `job-ended`, a job token whose job ended (jobs/job-states.ts, ENDED_JOB_STATES).
+ * token; `job-ended`, a job token whose job ended (src/contract/job-states.ts, ENDED_JOB_STATES).
  */
 export const REVOKE_REASONS = ['revoked', 'renewed', 'superseded', 'job-ended'] as const;
 export type RevokeReason = (typeof REVOKE_REASONS)[number];

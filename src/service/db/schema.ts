@@ -179,7 +179,7 @@ export interface ImportJobsTable {
   container: string;
   /** Unique within the tenant, over all its jobs (ended ones too). */
   name: string;
-  /** A JobState (jobs/job-states.ts). */
+  /** A JobState (src/contract/job-states.ts). */
   state: string;
   /** The vault while the job is open (its pending seed), NULL once it ended: unique, so a vault has one open job. */
   open_vault_id: string | null;
@@ -188,7 +188,7 @@ export interface ImportJobsTable {
   carrier: string | null;
   /** As entered. */
   tracking_number: string | null;
-  /** The tracking number without spaces in upper case; unique across all jobs (jobs/tracking-number.ts). */
+  /** The tracking number without spaces in upper case; unique across all jobs (src/contract/tracking-number.ts). */
   tracking_number_key: string | null;
   return_address: string | null;
   /** Incremented by every change: an update names the version it read, so concurrent changes cannot both apply. */
@@ -207,7 +207,7 @@ export interface JobDisksTable {
   disk_index: number;
   /** The disk's UUID (diskprep); unique across all jobs, so a disk belongs to one job. */
   id: string;
-  /** A DiskState (jobs/job-states.ts). */
+  /** A DiskState (src/contract/job-states.ts). */
   state: string;
   bytes: number;
   files: number;
@@ -215,7 +215,7 @@ export interface JobDisksTable {
   /**
    * The escrowed disk key, sealed with the service key (secrets/service-key.ts; the disk id is the
    * associated data); NULL once destroyed: when the job leaves the states in which a key can still be
-   * released (jobs/job-states.ts, DISK_KEY_JOB_STATES). Never in an API answer but the operator's.
+   * released (src/contract/job-states.ts, DISK_KEY_JOB_STATES). Never in an API answer but the operator's.
    */
   disk_key: string | null;
   created_at: string;

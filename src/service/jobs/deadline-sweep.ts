@@ -1,6 +1,7 @@
 import { ConflictError } from '../../core/errors.js';
+import { INGESTING_JOB_STATES } from '../../contract/job-states.js';
 import { isoTime } from '../ids.js';
-import type { ImportJob } from './job-records.js';
+import type { JobRecord } from './job-records.js';
 import { ingestTally } from './ingest-records.js';
 import { changeImportJob, type JobStoreDeps } from './job-store.js';
 
@@ -22,7 +23,7 @@ export type SweepStep = () => Promise<boolean>;
  * and a job shipped a moment before is left alone (the rules refuse to expire it). Idempotent. `afterChange`
  * runs after each job changed (not after one left alone) and may end the sweep.
  */
-export async function expireOverdueJobs(deps: JobStoreDeps, afterChange?: SweepStep): Promise<ImportJob[]> {
+export async function expireOverdueJobs(deps: JobStoreDeps, afterChange?: SweepStep): Promise<JobRecord[]> {
   const now = deps.clock.now();
   const due = await deps.db
     .selectFrom('import_jobs')
@@ -32,7 +33,7 @@ export async function expireOverdueJobs(deps: JobStoreDeps, afterChange?: SweepS
     .where('tracking_deadline', '<=', isoTime(now))
     .orderBy('tracking_deadline')
     .execute();
-  const deleted: ImportJob[] = [];
+  const deleted: JobRecord[] = [];
   for (const { id } of due) {
     try {
       const { job, changed } = await changeImportJob(deps, id, { kind: 'expire' }, DEADLINE_SWEEP_ACTOR);
@@ -54,16 +55,16 @@ export async function expireOverdueJobs(deps: JobStoreDeps, afterChange?: SweepS
  * finish rules). Returns the jobs it changed. Coordinated through the database like {@link expireOverdueJobs};
  * `afterChange` as there.
  */
-export async function markNeverReceivedDisks(deps: JobStoreDeps, afterChange?: SweepStep): Promise<ImportJob[]> {
+export async function markNeverReceivedDisks(deps: JobStoreDeps, afterChange?: SweepStep): Promise<JobRecord[]> {
   const now = deps.clock.now();
   const due = await deps.db
     .selectFrom('import_jobs')
     .select('id')
-    .where('state', 'in', ['Received', 'Transferring'])
+    .where('state', 'in', INGESTING_JOB_STATES)
     .where('received_at', '<=', isoTime(now - deps.settings.neverReceivedMs))
     .orderBy('received_at')
     .execute();
-  const changed: ImportJob[] = [];
+  const changed: JobRecord[] = [];
   for (const { id } of due) {
     try {
       const decide = async (db: JobStoreDeps['db']) => {

@@ -1,57 +1,6 @@
-import type { IngestErrorCode } from '../../seed/job-service.js';
+import type { DoneFile, ErrorLogEntry, FileResult, IngestErrorCode, IngestProblem } from '../../contract/ingest.js';
 import type { ServiceDatabase } from '../db/database.js';
 import type { IngestTally } from './job-machine.js';
-
-/** The codes of a job's error log (docs/service.md, "Ingest"); the same list as the clients' IngestErrorCode. */
-export const INGEST_ERROR_CODES = [
-  'FileNotFound',
-  'ChecksumMismatch',
-  'DecryptFailed',
-  'IOFailed',
-  'UnexpectedFile',
-  'PathRefused',
-  'UploadFailed',
-  'ManifestCorrupted',
-  'DiskIdMismatch',
-  'ForeignDisk',
-  'UnknownDisk',
-] as const satisfies readonly IngestErrorCode[];
-
-/** Fails to compile when the list above misses a code of the clients' IngestErrorCode. */
-export const INGEST_ERROR_CODES_COMPLETE: Exclude<IngestErrorCode, (typeof INGEST_ERROR_CODES)[number]> extends never ? true : never = true;
-
-/** A file's ingest result code: `Ok`, or what went wrong. */
-export type FileResultCode = 'Ok' | IngestErrorCode;
-
-/** One file's result as the datacenter reports it. */
-export interface FileResult {
-  readonly path: string;
-  readonly size: number;
-  /** SHA-256 (hex) of the file's plaintext; required for `Ok`. */
-  readonly sha256: string | null;
-  readonly code: FileResultCode;
-  readonly message: string | null;
-}
-
-/** A problem of the error log that is not a file result (a foreign disk, a corrupted manifest, …). */
-export interface JobProblem {
-  readonly diskIndex: number | null;
-  readonly path: string | null;
-  readonly code: IngestErrorCode;
-  readonly message: string;
-}
-
-/** One entry of a job's error log as the API answers it. */
-export interface ErrorLogEntry extends JobProblem {
-  readonly at: string;
-}
-
-/** A file recorded Ok: a resumed ingest skips it. */
-export interface DoneFile {
-  readonly path: string;
-  readonly size: number;
-  readonly sha256: string;
-}
 
 /** What each code means, for results reported without a message. */
 const CODE_MEANINGS: Readonly<Record<IngestErrorCode, string>> = {
@@ -84,7 +33,7 @@ export async function upsertFileResults(db: ServiceDatabase, jobId: string, disk
 }
 
 /** Adds a problem to the job's error log. */
-export async function insertProblem(db: ServiceDatabase, id: string, jobId: string, problem: JobProblem, actor: string, at: string): Promise<void> {
+export async function insertProblem(db: ServiceDatabase, id: string, jobId: string, problem: IngestProblem, actor: string, at: string): Promise<void> {
   await db
     .insertInto('job_problems')
     .values({ id, job_id: jobId, disk_index: problem.diskIndex, path: problem.path, code: problem.code, message: problem.message, created_at: at, actor })

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { toApiError } from '../api/error-handler.js';
-import { FINAL_DISK_STATES, JOB_ACTION_KINDS, applyJobAction, type IngestTally, type JobAction, type JobActionKind, type JobAdoptionFacts, type JobDisk, type JobFacts, type JobShipping } from './job-machine.js';
+import { JOB_ACTION_KINDS, applyJobAction, type IngestTally, type JobAction, type JobActionKind, type JobAdoptionFacts, type JobDisk, type JobFacts, type JobShipping } from './job-machine.js';
 import { DEFAULT_IMPORT_JOB_SETTINGS } from './job-settings.js';
-import { DISK_STATES, JOB_STATES, type DiskState, type JobState } from './job-states.js';
+import { DISK_STATES, FINAL_DISK_STATES, JOB_STATES, type DiskState, type JobState } from '../../contract/job-states.js';
 
 const T0 = Date.parse('2026-11-25T12:00:00.000Z');
 const DEADLINE_MS = 14 * 86_400_000;

@@ -2,31 +2,29 @@ import { AlreadyExistsError } from '../../core/errors.js';
 import { isoTime } from '../ids.js';
 import { AdoptionRunningError, DiskIdMismatchError, IllegalTransitionError, JobExpiredError, JobLimitError, ManifestMismatchError } from './job-errors.js';
 import type { ImportJobSettings } from './job-settings.js';
-import type { DiskState, JobState } from './job-states.js';
+import type { ImportJobDisk, JobShipping } from '../../contract/import-job.js';
+import {
+  ACTIVE_JOB_STATES,
+  BEFORE_RECEIPT_JOB_STATES,
+  ENDED_JOB_STATES,
+  FINAL_DISK_STATES,
+  INGESTED_JOB_STATES,
+  INGESTING_JOB_STATES,
+  REPLACEABLE_DISK_STATES,
+  type AdoptionState,
+  type DiskState,
+  type JobState,
+} from '../../contract/job-states.js';
 
-/** One disk of a job as the rules see it (its escrowed key is kept by the store, never here). */
-export interface JobDisk {
-  /** The disk's id, a UUID diskprep made and wrote on the disk's label. */
-  readonly id: string;
-  /** 0 … maxDisksPerJob-1. */
-  readonly index: number;
-  readonly state: DiskState;
-  readonly bytes: number;
-  readonly files: number;
-  /** SHA-256 (hex) of the disk's manifest. */
-  readonly manifestSha256: string;
-}
+/** One disk of a job as the rules see it: the contract's disk without the ingest's progress (its escrowed key is kept by the store, never here). */
+export type JobDisk = Omit<ImportJobDisk, 'progress'>;
 
-/** Where the disks travel: one carrier and one tracking number for all of a job's disks. */
-export interface JobShipping {
-  readonly carrier: string;
-  readonly trackingNumber: string;
-  readonly returnAddress: string;
-}
+/** Where the disks travel: one carrier and one tracking number for all of a job's disks (the contract's shipping details). */
+export type { JobShipping };
 
 /** The copy of the job's objects into its vault, as the rules see it (progress is the worker's, not here). */
 export interface JobAdoptionFacts {
-  readonly state: 'Running' | 'Done' | 'Failed';
+  readonly state: AdoptionState;
   /** Import keys left out (index files the agent replaced), sorted. */
   readonly excluded: readonly string[];
 }
@@ -110,14 +108,6 @@ export interface JobRulesContext {
   readonly settings: Pick<ImportJobSettings, 'trackingDeadlineMs' | 'maxDisksPerJob' | 'maxDiskBytes' | 'neverReceivedMs'>;
 }
 
-/** Disk states after which a disk's ingest is over. */
-export const FINAL_DISK_STATES: readonly DiskState[] = ['Completed', 'CompletedWithErrors', 'Failed', 'NeverReceived'];
-
-/** Job states after the ingest: a request to ingest a disk has nothing left to do. */
-export const INGESTED_JOB_STATES: readonly JobState[] = ['Completed', 'CompletedWithErrors', 'Failed', 'Adopted', 'Closed'];
-
-/** Job states in which the datacenter works on the disks. */
-const INGESTING: readonly JobState[] = ['Received', 'Transferring'];
 
 /**
  * Applies `action` to `job` by the import job rules and returns the job after it, or throws and changes
@@ -141,7 +131,7 @@ export function applyJobAction(job: JobFacts, action: JobAction, context: JobRul
     case 'expire':
       return expire(job, context);
     case 'cancel':
-      if (job.state !== 'Creating' && job.state !== 'Shipping') throw new IllegalTransitionError(refusal(job, 'cancel'));
+      if (!BEFORE_RECEIPT_JOB_STATES.includes(job.state)) throw new IllegalTransitionError(refusal(job, 'cancel'));
       return { job: { ...job, state: 'Cancelled' }, note: 'cancelled' };
     case 'receive':
       return receive(job, context);
@@ -198,14 +188,9 @@ function registerDisk(job: JobFacts, disk: Omit<JobDisk, 'state'>, context: JobR
   return { job: { ...job, disks }, note: replaced ? `${what} prepared again, replacing the earlier one` : `${what} prepared` };
 }
 
-/** Job states in which a prepared disk whose ingest has not started may be replaced by a new one. */
-const DISK_REPLACEABLE_IN: readonly JobState[] = ['Creating', 'Shipping', 'Received', 'Transferring'];
-/** Disk states that may be replaced: not arrived, never arrived, or arrived but never ingested (e.g. its manifest was refused). */
-const REPLACEABLE_DISK_STATES: readonly DiskState[] = ['Prepared', 'Received', 'NeverReceived'];
-
 /** A new disk in place of one lost, or damaged before its ingest could start (`ferry diskprep --replace-disk`). */
 function replaceDisk(job: JobFacts, disk: Omit<JobDisk, 'state'>, replaces: string, context: JobRulesContext): JobTransition {
-  if (!DISK_REPLACEABLE_IN.includes(job.state) || job.preparedAt === null) {
+  if (!ACTIVE_JOB_STATES.includes(job.state) || job.preparedAt === null) {
     throw new IllegalTransitionError(
       job.state === 'Creating' ? 'the disks of this job are not all prepared yet: a disk can be replaced once diskprep has reported them' : refusal(job, 'replaceDisk'),
     );
@@ -301,7 +286,7 @@ function releaseDiskKey(job: JobFacts, action: { readonly index: number; readonl
 
 function startDiskIngest(job: JobFacts, action: { readonly index: number; readonly diskId: string; readonly manifestSha256: string }): JobTransition {
   refuseDeleted(job);
-  if (!INGESTING.includes(job.state) && !INGESTED_JOB_STATES.includes(job.state)) {
+  if (!INGESTING_JOB_STATES.includes(job.state) && !INGESTED_JOB_STATES.includes(job.state)) {
     throw new IllegalTransitionError(`${refusal(job, 'startDiskIngest')}: the datacenter works on a job's disks only once it is Received`);
   }
   const disk = registeredDisk(job, action.index, action.diskId);
@@ -387,7 +372,7 @@ function refuseDeleted(job: JobFacts): void {
 
 function requireIngesting(job: JobFacts, kind: JobActionKind): void {
   refuseDeleted(job);
-  if (!INGESTING.includes(job.state)) {
+  if (!INGESTING_JOB_STATES.includes(job.state)) {
     throw new IllegalTransitionError(`${refusal(job, kind)}: the datacenter works on a job's disks only while it is Received or Transferring`);
   }
 }
@@ -438,10 +423,10 @@ const VERBS: Readonly<Record<JobActionKind, string>> = {
 function refusal(job: JobFacts, kind: JobActionKind): string {
   const base = `cannot ${VERBS[kind]} a job that is ${job.state}`;
   if (kind === 'cancel' && !['Deleted', 'Cancelled'].includes(job.state)) return `${base}: a job can be cancelled only before it is received`;
-  if (kind === 'ship' && ['Received', 'Transferring', 'Completed', 'CompletedWithErrors', 'Adopted', 'Closed', 'Failed'].includes(job.state)) {
+  if (kind === 'ship' && !BEFORE_RECEIPT_JOB_STATES.includes(job.state) && job.state !== 'Deleted' && job.state !== 'Cancelled') {
     return `${base}: shipping information can be changed only until the job is received`;
   }
   if (kind === 'close') return `${base}: a job can be closed only once its data is Adopted into the vault`;
-  if (['Closed', 'Deleted', 'Cancelled', 'Failed'].includes(job.state)) return `${base}: the job has ended`;
+  if (ENDED_JOB_STATES.includes(job.state)) return `${base}: the job has ended`;
   return base;
 }

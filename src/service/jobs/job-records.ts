@@ -1,77 +1,22 @@
 import type { ServiceDatabase } from '../db/database.js';
 import type { Selectable } from 'kysely';
+import type { ImportJob, ImportJobAdoption, ImportJobDisk } from '../../contract/import-job.js';
+import { ADOPTION_STATES, isDiskState, isJobState, type JobState } from '../../contract/job-states.js';
 import type { ImportJobsTable, JobAdoptionsTable, JobDisksTable, JobEventsTable } from '../db/schema.js';
-import type { JobAdoptionFacts, JobDisk, JobFacts } from './job-machine.js';
-import { isDiskState, isJobState, type JobState } from './job-states.js';
+import type { JobFacts } from './job-machine.js';
 
-/** One entry of a job's timeline: what happened, when, by whom, and the job's state after it. */
-export interface JobEvent {
-  readonly at: string;
-  readonly state: JobState;
-  /** `<role>:<token id>` of the caller, or `service:<task>` for the service's background work. */
-  readonly actor: string;
-  readonly note?: string;
-}
+/** The adoption as the service keeps it: the API's answer, and the excluded keys themselves (for the rules and the worker; the API answers only their count). */
+export type JobAdoption = ImportJobAdoption & { readonly excludedKeys: readonly string[] };
 
-/** How far the ingest of one disk is: bytes and files of its manifest done, and the files that failed. */
-export interface DiskProgress {
-  readonly bytesDone: number;
-  readonly filesDone: number;
-  /** Files of this disk whose last result is not Ok. */
-  readonly filesFailed: number;
-  readonly startedAt: string;
-  readonly updatedAt: string;
-}
-
-/** A disk as the API shows it: the rules' facts and the ingest's progress (null until it starts). */
-export interface ImportJobDisk extends JobDisk {
-  readonly progress: DiskProgress | null;
-}
-
-/** The adoption as the API shows it (ImportJobAdoption in src/seed/job-service.ts). */
-export interface JobAdoption {
-  readonly state: 'Running' | 'Done' | 'Failed';
-  readonly objectsTotal: number | null;
-  readonly objectsDone: number;
-  readonly bytesDone: number;
-  readonly excluded: number;
-  /** The excluded keys themselves (for the rules and the worker; the API answers only their count). */
-  readonly excludedKeys: readonly string[];
-  readonly serverSideCopy: boolean;
-  readonly startedAt: string;
-  readonly finishedAt: string | null;
-  readonly error: string | null;
-}
-
-/** An import job as the API shows it (docs/service.md, "Import jobs"): never a disk key. */
-export interface ImportJob {
-  readonly id: string;
-  readonly name: string;
-  readonly tenantId: string;
-  readonly vaultId: string;
-  readonly storageAccountId: string;
-  readonly container: string;
-  readonly state: JobState;
-  readonly createdAt: string;
-  readonly preparedAt: string | null;
-  readonly trackingDeadline: string | null;
-  readonly carrier: string | null;
-  readonly trackingNumber: string | null;
-  readonly returnAddress: string | null;
-  readonly shippedAt: string | null;
-  readonly receivedAt: string | null;
-  /** Ordered by index. */
-  readonly disks: ImportJobDisk[];
-  /** Entries in the job's error log. */
-  readonly errorCount: number;
-  readonly adoption: JobAdoption | null;
-  /** Oldest first. */
-  readonly timeline: JobEvent[];
-}
+/**
+ * An import job as the service reads it: the API's answer (src/contract/import-job.ts, whose response
+ * schema drops what is not in it), with the adoption's excluded keys. Never a disk key.
+ */
+export type JobRecord = Omit<ImportJob, 'adoption'> & { readonly adoption: JobAdoption | null };
 
 /** A job as read for a change: the job, and the version its row had. */
 export interface VersionedJob {
-  readonly job: ImportJob;
+  readonly job: JobRecord;
   readonly version: number;
 }
 
@@ -112,7 +57,7 @@ export async function readJobs(db: ServiceDatabase, filter: JobFilter): Promise<
     const errorCount =
       failed.filter((f) => f.job_id === row.id).reduce((sum, f) => sum + Number(f.count), 0) + Number(problems.find((p) => p.job_id === row.id)?.count ?? 0);
     return {
-      job: toImportJob(
+      job: toJobRecord(
         row,
         disks.filter((d) => d.job_id === row.id).map((d) => toJobDisk(d, failedOf(Number(d.disk_index)))),
         events.filter((e) => e.job_id === row.id),
@@ -143,7 +88,7 @@ export async function readVaultSeed(db: ServiceDatabase, vaultId: string): Promi
 }
 
 /** The part of a job the rules decide on. */
-export function jobFacts(job: ImportJob): JobFacts {
+export function jobFacts(job: JobRecord): JobFacts {
   return {
     state: job.state,
     preparedAt: job.preparedAt,
@@ -156,7 +101,7 @@ export function jobFacts(job: ImportJob): JobFacts {
   };
 }
 
-function toImportJob(row: ImportJobsTable, disks: ImportJobDisk[], events: readonly JobEventsTable[], errorCount: number, adoption: JobAdoptionsTable | undefined): ImportJob {
+function toJobRecord(row: ImportJobsTable, disks: ImportJobDisk[], events: readonly JobEventsTable[], errorCount: number, adoption: JobAdoptionsTable | undefined): JobRecord {
   return {
     id: row.id,
     name: row.name,
@@ -201,8 +146,6 @@ function toJobDisk(row: Selectable<JobDisksTable>, filesFailed: number): ImportJ
           },
   };
 }
-
-const ADOPTION_STATES: readonly JobAdoptionFacts['state'][] = ['Running', 'Done', 'Failed'];
 
 function toAdoption(row: JobAdoptionsTable): JobAdoption {
   const state = ADOPTION_STATES.find((s) => s === row.state);

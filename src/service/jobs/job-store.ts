@@ -9,10 +9,10 @@ import { revokeJobTokens } from '../auth/token-store.js';
 import { isoTime } from '../ids.js';
 import { SeedPendingError, TrackingNumberInUseError } from './job-errors.js';
 import { applyJobAction, type JobAction, type JobFacts } from './job-machine.js';
-import { jobFacts, readJob, type ImportJob, type VersionedJob } from './job-records.js';
+import { jobFacts, readJob, type JobRecord, type VersionedJob } from './job-records.js';
 import type { ImportJobSettings } from './job-settings.js';
-import { DISK_KEY_JOB_STATES, isEndedJobState, isOpenJobState } from './job-states.js';
-import { trackingNumberKey } from './tracking-number.js';
+import { DISK_KEY_JOB_STATES, isEndedJobState, isOpenJobState } from '../../contract/job-states.js';
+import { trackingNumberKey } from '../../contract/tracking-number.js';
 
 /** What the job store needs: the database (or a transaction on it), the clock, randomness (audit record ids) and the rules' settings. */
 export interface JobStoreDeps {
@@ -44,7 +44,7 @@ class StaleRead extends Error {}
  * has a job of that name, `SeedPendingError` when the vault has an open job; both hold under concurrency
  * (unique constraints). Run it inside the caller's transaction when more must happen atomically.
  */
-export async function insertImportJob(db: ServiceDatabase, now: number, spec: NewImportJob): Promise<ImportJob> {
+export async function insertImportJob(db: ServiceDatabase, now: number, spec: NewImportJob): Promise<JobRecord> {
   const at = isoTime(now);
   // The rules are checked first for a clear message; the unique constraints decide races.
   const named = await db.selectFrom('import_jobs').select('id').where('tenant_id', '=', spec.tenantId).where('name', '=', spec.name).executeTakeFirst();
@@ -95,7 +95,7 @@ export async function insertImportJob(db: ServiceDatabase, now: number, spec: Ne
  * An action decided from what the database holds, inside the change's transaction (so that e.g. a disk's
  * finish counts exactly the results recorded before it, and none slips in between count and write).
  */
-export type ActionFromState = (db: ServiceDatabase, job: ImportJob) => Promise<JobAction>;
+export type ActionFromState = (db: ServiceDatabase, job: JobRecord) => Promise<JobAction>;
 
 /** What {@link changeImportJob} may be given besides the action. */
 export interface ChangeOptions {
@@ -114,9 +114,9 @@ export interface ChangeOptions {
  * the version that was read (else, or when the database reports a conflicting writer, the change is
  * retried on a fresh read, so two writers never both apply a transition); the tracking number's uniqueness is a unique index (`TrackingNumberInUseError` either
  * way). `NotFoundError` when the job does not exist. A transition into an ended state (Closed, Cancelled,
- * Deleted, Failed: job-states.ts) revokes the job's tokens in the same transaction.
+ * Deleted, Failed: src/contract/job-states.ts) revokes the job's tokens in the same transaction.
  */
-export async function changeImportJob(deps: JobStoreDeps, jobId: string, action: JobAction | ActionFromState, actor: string, options: ChangeOptions = {}): Promise<{ job: ImportJob; changed: boolean }> {
+export async function changeImportJob(deps: JobStoreDeps, jobId: string, action: JobAction | ActionFromState, actor: string, options: ChangeOptions = {}): Promise<{ job: JobRecord; changed: boolean }> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await deps.db.transaction().execute((trx) => changeOnce({ ...deps, db: trx }, jobId, action, actor, options));
@@ -127,7 +127,7 @@ export async function changeImportJob(deps: JobStoreDeps, jobId: string, action:
   }
 }
 
-async function changeOnce(deps: JobStoreDeps, jobId: string, given: JobAction | ActionFromState, actor: string, options: ChangeOptions): Promise<{ job: ImportJob; changed: boolean }> {
+async function changeOnce(deps: JobStoreDeps, jobId: string, given: JobAction | ActionFromState, actor: string, options: ChangeOptions): Promise<{ job: JobRecord; changed: boolean }> {
   const read = await readJob(deps.db, jobId);
   if (read === undefined) throw new NotFoundError(`import job ${jobId} not found`);
   const action = typeof given === 'function' ? await given(deps.db, read.job) : given;

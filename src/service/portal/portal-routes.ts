@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { AuthenticationError, ConflictError, UserError } from '../../core/errors.js';
 import type { ApiApp } from '../api/api-app.js';
 import { TooManyFailedAuthenticationsError, type AuthThrottle } from '../api/auth-throttle.js';
-import { JobParams, Shipping } from '../api/import-jobs.js';
+import { JobShipping } from '../../contract/import-job.js';
+import { JobParams } from '../api/import-jobs.js';
 import { principalOf, type RegisteredRoute } from '../api/route-access.js';
 import { RecordId, VaultParams } from '../api/schemas.js';
 import { recordAudit } from '../audit/audit-log.js';
@@ -216,7 +217,7 @@ export function registerPortalRoutes(app: ApiApp, ctx: ServiceContext, deps: Por
       const form = formOf(request);
       // Browsers send a textarea's line breaks as CRLF; the address keeps them as LF, as the API takes it.
       const values = { carrier: form['carrier'] ?? '', trackingNumber: form['trackingNumber'] ?? '', returnAddress: (form['returnAddress'] ?? '').replace(/\r\n?/g, '\n') };
-      const parsed = Shipping.safeParse(values);
+      const parsed = JobShipping.safeParse(values);
       const refused = async (errors: ShippingForm['errors'], status: number): Promise<FastifyReply> =>
         sendPage(reply, jobPage(viewerOf(request), await jobPageData(request, request.params.jobId, { form: { values, errors } })), status);
       if (!parsed.success) {

@@ -8,32 +8,18 @@ import { auditFailure } from '../audit/audit-log.js';
 import type { Principal } from '../auth/principal.js';
 import type { ServiceContext } from '../context.js';
 import { newRecordId, isoTime } from '../ids.js';
-import { doneFiles, ingestTally, insertProblem, readErrorLog, upsertFileResults, type DoneFile, type ErrorLogEntry, type FileResult, type JobProblem } from '../jobs/ingest-records.js';
+import { doneFiles, ingestTally, insertProblem, readErrorLog, upsertFileResults } from '../jobs/ingest-records.js';
 import { DiskIdMismatchError, IllegalTransitionError, JobExpiredError, ManifestMismatchError } from '../jobs/job-errors.js';
-import { FINAL_DISK_STATES, INGESTED_JOB_STATES } from '../jobs/job-machine.js';
-import { readJob, type ImportJob } from '../jobs/job-records.js';
+import { FINAL_DISK_STATES, INGESTED_JOB_STATES, INGESTING_JOB_STATES } from '../../contract/job-states.js';
+import type { DiskIngestRequest, DiskKeyRelease, ErrorLogEntry, FileResultsReport, IngestProblem, IngestStart } from '../../contract/ingest.js';
+import { readJob, type JobRecord } from '../jobs/job-records.js';
 import { changeImportJob } from '../jobs/job-store.js';
 import { actorOf, getImportJob, storeDeps, visibleJob } from './import-jobs.js';
 import { NotFoundError } from '../../core/errors.js';
 import { isWriteConflict } from '../db/constraint-errors.js';
 
-/** What the datacenter reports about a disk's ingest so far. */
-export interface IngestProgressReport {
-  readonly bytesDone: number;
-  readonly filesDone: number;
-}
-
-/** The answer to starting (or resuming) a disk's ingest. */
-export interface IngestStart {
-  readonly job: ImportJob;
-  /** True when the disk, or the whole job, is over: nothing to do. */
-  readonly finished: boolean;
-  /** This disk's files already recorded Ok: a resumed ingest skips them. */
-  readonly done: DoneFile[];
-}
-
 /** The disks arrived at the datacenter: Shipping → Received (operator, admin). */
-export async function receiveImportJob(ctx: ServiceContext, principal: Principal, jobId: string): Promise<ImportJob> {
+export async function receiveImportJob(ctx: ServiceContext, principal: Principal, jobId: string): Promise<JobRecord> {
   await visibleJob(ctx, principal, jobId, ['operator', 'admin'], 'receive import jobs');
   return (await changeImportJob(storeDeps(ctx), jobId, { kind: 'receive' }, actorOf(principal))).job;
 }
@@ -44,7 +30,7 @@ export async function receiveImportJob(ctx: ServiceContext, principal: Principal
  * a refused release is in the audit log too. The key is opened with the service key here; `IntegrityError`
  * when it does not open (changed in the database).
  */
-export async function releaseDiskKey(ctx: ServiceContext, principal: Principal, jobId: string, index: number, diskId: string): Promise<{ diskId: string; diskKey: string }> {
+export async function releaseDiskKey(ctx: ServiceContext, principal: Principal, jobId: string, index: number, diskId: string): Promise<DiskKeyRelease> {
   const job = await visibleJob(ctx, principal, jobId, ['operator'], 'read disk keys');
   const refused = auditFailure(ctx, { actor: actorOf(principal), tenantId: job.tenantId, action: 'disk-key.release', target: { type: 'import-job', id: jobId }, detail: { diskIndex: index, diskId } });
   await logRefusedDisk(ctx, principal, jobId, index, () =>
@@ -65,7 +51,7 @@ export async function startDiskIngest(
   principal: Principal,
   jobId: string,
   index: number,
-  disk: { readonly diskId: string; readonly manifestSha256: string },
+  disk: DiskIngestRequest,
 ): Promise<IngestStart> {
   await visibleJob(ctx, principal, jobId, ['operator'], 'ingest disks');
   const action = { kind: 'startDiskIngest', index, diskId: disk.diskId, manifestSha256: disk.manifestSha256 } as const;
@@ -83,7 +69,7 @@ export async function recordDiskResults(
   principal: Principal,
   jobId: string,
   index: number,
-  report: { readonly results: readonly FileResult[]; readonly progress: IngestProgressReport },
+  report: FileResultsReport,
 ): Promise<void> {
   await visibleJob(ctx, principal, jobId, ['operator'], 'record ingest results');
   await retryingWriteConflicts(() => ctx.db.transaction().execute(async (trx) => {
@@ -118,14 +104,14 @@ async function retryingWriteConflicts<T>(transaction: () => Promise<T>): Promise
 }
 
 /** Finishes disk `index` from its recorded results, and the job when every disk is final. */
-export async function finishDiskIngest(ctx: ServiceContext, principal: Principal, jobId: string, index: number): Promise<ImportJob> {
+export async function finishDiskIngest(ctx: ServiceContext, principal: Principal, jobId: string, index: number): Promise<JobRecord> {
   await visibleJob(ctx, principal, jobId, ['operator'], 'finish disks');
   const decide = async (db: typeof ctx.db) => ({ kind: 'finishDisk', index, tally: await ingestTally(db, jobId, index) }) as const;
   return (await changeImportJob(storeDeps(ctx), jobId, decide, actorOf(principal))).job;
 }
 
 /** Adds a disk-level problem (a foreign or unknown disk, a manifest that fails authentication) to the error log. */
-export async function reportJobProblem(ctx: ServiceContext, principal: Principal, jobId: string, problem: JobProblem): Promise<void> {
+export async function reportJobProblem(ctx: ServiceContext, principal: Principal, jobId: string, problem: IngestProblem): Promise<void> {
   const job = await visibleJob(ctx, principal, jobId, ['operator'], 'report ingest problems');
   requireIngesting(job);
   await insertProblem(ctx.db, newRecordId(ctx.random), jobId, problem, actorOf(principal), isoTime(ctx.clock.now()));
@@ -137,9 +123,9 @@ export async function listJobErrors(ctx: ServiceContext, principal: Principal, j
   return readErrorLog(ctx.db, jobId);
 }
 
-function requireIngesting(job: ImportJob): void {
+function requireIngesting(job: JobRecord): void {
   if (job.state === 'Deleted') throw new JobExpiredError(`this job was deleted at its tracking deadline ${job.trackingDeadline ?? ''}: its disks are refused`);
-  if (job.state !== 'Received' && job.state !== 'Transferring') {
+  if (!INGESTING_JOB_STATES.includes(job.state)) {
     throw new IllegalTransitionError(`the job is ${job.state}: the datacenter works on its disks only while it is Received or Transferring`);
   }
 }

@@ -9,38 +9,11 @@ import { checkContainerName } from '../backend-location.js';
 import { isUniqueViolation } from '../db/constraint-errors.js';
 import type { ServiceContext } from '../context.js';
 import { newRecordId } from '../ids.js';
-import type { JobShipping } from '../jobs/job-machine.js';
-import { readJob, readJobs, type ImportJob } from '../jobs/job-records.js';
+import type { CreatedImportJob, DiskRegistration, DiskReplacement, ImportJobRequest, JobShipping, PreparedJob } from '../../contract/import-job.js';
+import { readJob, readJobs, type JobRecord } from '../jobs/job-records.js';
 import { changeImportJob, insertImportJob, type JobStoreDeps } from '../jobs/job-store.js';
 import { getTenant } from './tenants.js';
 import { getVault } from './vaults.js';
-
-/** What `POST /v1/vaults/:vaultId/import-jobs` asks for. */
-export interface ImportJobRequest {
-  /** Unique in the tenant. */
-  readonly name: string;
-  /** A storage account of the vault's tenant, where the disks will be ingested: by id, or by name (agents cannot list accounts). */
-  readonly storageAccountId?: string;
-  readonly storageAccount?: string;
-  /** The container in it; not one that holds a vault. */
-  readonly container: string;
-}
-
-/** A new job and its job token (role job, this job only): the token is shown only here. */
-export interface CreatedImportJob {
-  readonly job: ImportJob;
-  readonly jobToken: string;
-}
-
-/** A disk as diskprep registers it, with the key to escrow. */
-export interface DiskRegistration {
-  readonly diskId: string;
-  readonly bytes: number;
-  readonly files: number;
-  readonly manifestSha256: string;
-  /** base64 of the 32-byte disk key. */
-  readonly diskKey: string;
-}
 
 /**
  * Creates an import job for the vault (state `Creating`, no disks) and its job token, in one
@@ -94,13 +67,13 @@ export async function createImportJob(ctx: ServiceContext, principal: Principal,
 }
 
 /** The job with its disks and timeline; `NotFoundError` when it does not exist or the principal may not see it (auth/scope.ts). */
-export async function getImportJob(ctx: ServiceContext, principal: Principal, jobId: string): Promise<ImportJob> {
+export async function getImportJob(ctx: ServiceContext, principal: Principal, jobId: string): Promise<JobRecord> {
   const read = await readJob(ctx.db, jobId);
   return visibleOrNotFound(read?.job, (job) => canSeeJob(principal, job), `import job ${jobId} not found`);
 }
 
 /** The tenant's jobs, oldest first; `NotFoundError` for a tenant the principal may not see. */
-export async function listTenantImportJobs(ctx: ServiceContext, principal: Principal, tenantId: string): Promise<ImportJob[]> {
+export async function listTenantImportJobs(ctx: ServiceContext, principal: Principal, tenantId: string): Promise<JobRecord[]> {
   await getTenant(ctx, principal, tenantId);
   return (await readJobs(ctx.db, { tenantId })).map((r) => r.job);
 }
@@ -109,7 +82,7 @@ export async function listTenantImportJobs(ctx: ServiceContext, principal: Princ
  * The jobs the principal may see that match the filter (all tenants for admins and operators, its own
  * for a tenant-admin): how the CLI finds a job by name.
  */
-export async function findImportJobs(ctx: ServiceContext, principal: Principal, filter: { name?: string; tenantId?: string }): Promise<ImportJob[]> {
+export async function findImportJobs(ctx: ServiceContext, principal: Principal, filter: { name?: string; tenantId?: string }): Promise<JobRecord[]> {
   requireRole(principal, ['admin', 'operator', 'tenant-admin'], 'search import jobs');
   const tenantId = principal.role === 'tenant-admin' ? principal.tenantId : filter.tenantId;
   if (principal.role === 'tenant-admin' && filter.tenantId !== undefined && filter.tenantId !== tenantId) return [];
@@ -123,7 +96,7 @@ function sealDiskKey(ctx: ServiceContext, disk: DiskRegistration): string {
 }
 
 /** Registers (or replaces) disk `index` of the job token's own job and escrows its key. */
-export async function registerJobDisk(ctx: ServiceContext, principal: Principal, jobId: string, index: number, disk: DiskRegistration): Promise<ImportJob> {
+export async function registerJobDisk(ctx: ServiceContext, principal: Principal, jobId: string, index: number, disk: DiskRegistration): Promise<JobRecord> {
   await visibleJob(ctx, principal, jobId, ['job'], 'register disks');
   const action = { kind: 'registerDisk', disk: { id: disk.diskId, index, bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256 } } as const;
   return (await changeImportJob(storeDeps(ctx), jobId, action, actorOf(principal), { sealedDiskKey: sealDiskKey(ctx, disk) })).job;
@@ -133,7 +106,7 @@ export async function registerJobDisk(ctx: ServiceContext, principal: Principal,
  * Registers a new disk of the job token's own job in place of disk `index` (`replaces`, which has not
  * arrived: Prepared or NeverReceived) and escrows its key; the old disk is refused from then on.
  */
-export async function replaceJobDisk(ctx: ServiceContext, principal: Principal, jobId: string, index: number, disk: DiskRegistration & { readonly replaces: string }): Promise<ImportJob> {
+export async function replaceJobDisk(ctx: ServiceContext, principal: Principal, jobId: string, index: number, disk: DiskReplacement): Promise<JobRecord> {
   await visibleJob(ctx, principal, jobId, ['job'], 'replace disks');
   const action = { kind: 'replaceDisk', disk: { id: disk.diskId, index, bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256 }, replaces: disk.replaces } as const;
   return (await changeImportJob(storeDeps(ctx), jobId, action, actorOf(principal), { sealedDiskKey: sealDiskKey(ctx, disk) })).job;
@@ -144,20 +117,20 @@ export async function replaceJobDisk(ctx: ServiceContext, principal: Principal, 
  * starts the tracking deadline. Repeating it with the same count changes nothing. Answers the job and the
  * address the disks go to.
  */
-export async function markJobPrepared(ctx: ServiceContext, principal: Principal, jobId: string, disks: number): Promise<{ job: ImportJob; shippingAddress: string }> {
+export async function markJobPrepared(ctx: ServiceContext, principal: Principal, jobId: string, disks: number): Promise<PreparedJob> {
   await visibleJob(ctx, principal, jobId, ['job'], 'report prepared disks');
   const { job } = await changeImportJob(storeDeps(ctx), jobId, { kind: 'markPrepared', disks }, actorOf(principal));
   return { job, shippingAddress: ctx.importJobs.shippingAddress };
 }
 
 /** Enters (or, until the job is received, changes) carrier, tracking number and return address. */
-export async function shipImportJob(ctx: ServiceContext, principal: Principal, jobId: string, shipping: JobShipping): Promise<ImportJob> {
+export async function shipImportJob(ctx: ServiceContext, principal: Principal, jobId: string, shipping: JobShipping): Promise<JobRecord> {
   await visibleJob(ctx, principal, jobId, ['admin', 'tenant-admin', 'agent'], 'enter shipping information');
   return (await changeImportJob(storeDeps(ctx), jobId, { kind: 'ship', shipping }, actorOf(principal))).job;
 }
 
 /** Cancels the job; only before it is received. */
-export async function cancelImportJob(ctx: ServiceContext, principal: Principal, jobId: string): Promise<ImportJob> {
+export async function cancelImportJob(ctx: ServiceContext, principal: Principal, jobId: string): Promise<JobRecord> {
   await visibleJob(ctx, principal, jobId, ['admin', 'tenant-admin', 'agent'], 'cancel import jobs');
   return (await changeImportJob(storeDeps(ctx), jobId, { kind: 'cancel' }, actorOf(principal))).job;
 }
@@ -171,7 +144,7 @@ export function storeDeps(ctx: ServiceContext): JobStoreDeps {
 }
 
 /** The job, when the principal may see it (else `NotFoundError`) and has one of `roles` (else `ForbiddenError` saying it may not `what`). */
-export async function visibleJob(ctx: ServiceContext, principal: Principal, jobId: string, roles: readonly Role[], what: string): Promise<ImportJob> {
+export async function visibleJob(ctx: ServiceContext, principal: Principal, jobId: string, roles: readonly Role[], what: string): Promise<JobRecord> {
   const job = await getImportJob(ctx, principal, jobId);
   requireRole(principal, roles, what);
   return job;

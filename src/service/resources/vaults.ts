@@ -8,7 +8,7 @@ import { insertOrExplain } from '../db/constraint-errors.js';
 import type { VaultsTable } from '../db/schema.js';
 import { isoTime, newRecordId } from '../ids.js';
 import { readVaultSeed, type VaultSeed } from '../jobs/job-records.js';
-import { isJobState } from '../jobs/job-states.js';
+import { isJobState } from '../../contract/job-states.js';
 import { getTenant } from './tenants.js';
 
 /** The repository a tenant's machines back up to, in a container of one of the tenant's storage accounts. */

@@ -4,7 +4,7 @@ import type { RandomSource } from '../../core/random.js';
 import { UserError } from '../../core/errors.js';
 import type { ServiceDatabase } from '../db/database.js';
 import { isoTime } from '../ids.js';
-import { DISK_KEY_JOB_STATES } from '../jobs/job-states.js';
+import { DISK_KEY_JOB_STATES } from '../../contract/job-states.js';
 import { createServiceKeyFile, isSealed, readServiceKeyFile, SERVICE_KEY_FILE, type ServiceKey } from './service-key.js';
 
 /** Where the service key comes from: `--service-key-file`, else DATA_DIR/service.key (created on the first start). */

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { ImportJob } from '../jobs/job-records.js';
+import type { DiskRegistration } from '../../contract/import-job.js';
 import type { JobAction } from '../jobs/job-machine.js';
 import { changeImportJob, type JobStoreDeps } from '../jobs/job-store.js';
-import type { DiskRegistration } from '../resources/import-jobs.js';
+import type { JobRecord } from '../jobs/job-records.js';
 import type { ServiceFixture } from './service-fixture.js';
 
 /** The actor test setups record in timelines. */
@@ -32,9 +32,9 @@ export function storeOf(fixture: ServiceFixture): JobStoreDeps {
 }
 
 /** Registers disks 0 … count-1 straight through the store and, unless `report` is false, reports them prepared. */
-export async function prepareDisks(fixture: ServiceFixture, jobId: string, count: number, report = true): Promise<ImportJob> {
+export async function prepareDisks(fixture: ServiceFixture, jobId: string, count: number, report = true): Promise<JobRecord> {
   const store = storeOf(fixture);
-  let job: ImportJob | undefined;
+  let job: JobRecord | undefined;
   for (let index = 0; index < count; index++) {
     const disk = diskRegistration(index, jobId);
     const action = { kind: 'registerDisk', disk: { id: disk.diskId, index, bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256 } } as const;
@@ -54,9 +54,9 @@ const ROUTE: readonly DrivenState[] = ['Shipping', 'Received', 'Transferring', '
  * shipped with `trackingNumber`, received, every disk's ingest started and finished with the tally the
  * target needs (no file results are recorded), adoption requested and done, closed.
  */
-export async function driveJob(fixture: ServiceFixture, jobId: string, target: DrivenState, trackingNumber = `DRIVE-${jobId.slice(0, 8)}`): Promise<ImportJob> {
+export async function driveJob(fixture: ServiceFixture, jobId: string, target: DrivenState, trackingNumber = `DRIVE-${jobId.slice(0, 8)}`): Promise<JobRecord> {
   const store = storeOf(fixture);
-  const act = async (action: JobAction): Promise<ImportJob> => (await changeImportJob(store, jobId, action, TEST_ACTOR)).job;
+  const act = async (action: JobAction): Promise<JobRecord> => (await changeImportJob(store, jobId, action, TEST_ACTOR)).job;
   let job = await act({ kind: 'ship', shipping: { carrier: 'UPS', trackingNumber, returnAddress: 'Acme IT' } });
   const ending = ['Completed', 'CompletedWithErrors', 'Failed'].includes(target) ? 'Completed' : target;
   for (const step of ROUTE.slice(1, ROUTE.indexOf(ending) + 1)) {

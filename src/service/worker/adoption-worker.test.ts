@@ -8,7 +8,7 @@ import type { Storage } from '../../storage/storage.js';
 import { fsFolderOf, type ObjectCopier } from '../backend-location.js';
 import type { ServiceContext } from '../context.js';
 import { claimAdoption, releaseAdoption } from '../jobs/adoption-lease.js';
-import { readJob, type ImportJob } from '../jobs/job-records.js';
+import { readJob, type JobRecord } from '../jobs/job-records.js';
 import { changeImportJob } from '../jobs/job-store.js';
 import { containerLocationOf, openVaultStorage } from '../resources/vault-storage.js';
 import { openImportStorage } from '../resources/import-adoption.js';
@@ -45,7 +45,7 @@ interface Imported {
 }
 
 /** The world's job with one disk, Completed, with `packs` packs, 2 index files and 2 snapshots in its import. */
-async function completedImport(packs = 7): Promise<{ job: ImportJob; imported: Imported }> {
+async function completedImport(packs = 7): Promise<{ job: JobRecord; imported: Imported }> {
   await prepareDisks(f, w.jobId, 1);
   const job = await driveJob(f, w.jobId, 'Completed');
   const bytes = new Map<string, Buffer>();
@@ -86,7 +86,7 @@ async function requestAdoption(exclude: string[] = []): Promise<void> {
   await changeImportJob(storeOf(f), w.jobId, { kind: 'requestAdoption', exclude }, TEST_ACTOR);
 }
 
-const job = async (): Promise<ImportJob> => (await readJob(f.db, w.jobId))!.job;
+const job = async (): Promise<JobRecord> => (await readJob(f.db, w.jobId))!.job;
 
 /** A context whose server-side copies are counted (or that has none, to stream). */
 function contextWith(copies: string[], serverSide = true): ServiceContext {

@@ -1,6 +1,8 @@
 import { UserError } from '../../../core/errors.js';
 import type { Storage } from '../../../storage/storage.js';
-import type { ImportJob, ImportJobAdoption, ImportJobError, ImportJobState } from '../../job-service.js';
+import type { ImportJob, ImportJobAdoption } from '../../../contract/import-job.js';
+import type { ErrorLogEntry } from '../../../contract/ingest.js';
+import type { JobState } from '../../../contract/job-states.js';
 import type { AdoptionService } from '../adoption-service.js';
 import { ADOPTED_KINDS, listContentObjects } from '../content-objects.js';
 
@@ -23,7 +25,7 @@ export class FakeAdoptionError extends UserError {
  */
 export class FakeAdoptionService implements AdoptionService {
   job: ImportJob;
-  errors: ImportJobError[] = [];
+  errors: ErrorLogEntry[] = [];
   readonly calls: string[] = [];
   pollsUntilDone = 1;
   failWith: string | undefined;
@@ -33,12 +35,12 @@ export class FakeAdoptionService implements AdoptionService {
   constructor(
     private readonly imported: Storage,
     private readonly vault: Storage,
-    state: ImportJobState = 'Completed',
+    state: JobState = 'Completed',
   ) {
     this.job = fakeJob(state);
   }
 
-  setState(state: ImportJobState): void {
+  setState(state: JobState): void {
     this.job = { ...this.job, state };
   }
 
@@ -48,7 +50,7 @@ export class FakeAdoptionService implements AdoptionService {
     return this.job;
   }
 
-  async listErrors(jobId: string): Promise<readonly ImportJobError[]> {
+  async listErrors(jobId: string): Promise<readonly ErrorLogEntry[]> {
     this.calls.push(`errors ${jobId}`);
     return this.errors;
   }
@@ -100,7 +102,7 @@ function adoption(state: ImportJobAdoption['state'], excluded: number): ImportJo
   return { state, objectsTotal: null, objectsDone: 0, bytesDone: 0, excluded, serverSideCopy: false, startedAt: '2026-11-25T00:00:00.000Z', finishedAt: null, error: null };
 }
 
-function fakeJob(state: ImportJobState): ImportJob {
+function fakeJob(state: JobState): ImportJob {
   return {
     id: 'job-1',
     name: 'first-seed',

@@ -78,7 +78,7 @@ async function renameTenantsThatDifferOnlyByCase(db: Kysely<unknown>): Promise<v
   }
 }
 
-/** The rule of jobs/tracking-number.ts as it is at this migration (a migration never changes with the code). */
+/** The rule of src/contract/tracking-number.ts as it is at this migration (a migration never changes with the code). */
 function trackingNumberKey0006(value: string): string {
   return value.replace(/[\s.-]+/g, '').toUpperCase();
 }

@@ -1,5 +1,6 @@
 /** The datacenter's queue: what is on its way, what is being ingested, and what went wrong. */
-import type { ImportJob } from '../../jobs/job-records.js';
+import type { ImportJob } from '../../../contract/import-job.js';
+import { INGESTING_JOB_STATES } from '../../../contract/job-states.js';
 import { html, type Html } from '../html.js';
 import { bytesOf, percentOf, timeOf } from '../portal-format.js';
 import { page, stateBadge, table, type Viewer } from '../portal-layout.js';
@@ -12,7 +13,7 @@ function jobLink(job: ImportJob): Html {
 
 export function datacenterPage(viewer: Viewer, jobs: readonly ImportJob[]): Html {
   const shipped = jobs.filter((j) => j.state === 'Shipping');
-  const working = jobs.filter((j) => j.state === 'Received' || j.state === 'Transferring');
+  const working = jobs.filter((j) => INGESTING_JOB_STATES.includes(j.state));
   const problems = jobs.flatMap((job) => job.disks.filter((d) => PROBLEM_DISK_STATES.has(d.state)).map((disk) => ({ job, disk })));
   const failedJobs = jobs.filter((j) => j.state === 'Failed');
 

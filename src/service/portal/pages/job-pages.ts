@@ -1,14 +1,11 @@
 /** The import job pages: the list, and one job with its disks, timeline, shipping form and error log. */
-import type { ErrorLogEntry } from '../../jobs/ingest-records.js';
-import type { ImportJob } from '../../jobs/job-records.js';
+import type { ErrorLogEntry } from '../../../contract/ingest.js';
+import type { ImportJob } from '../../../contract/import-job.js';
+import { ACTIVE_JOB_STATES, BEFORE_RECEIPT_JOB_STATES } from '../../../contract/job-states.js';
 import { html, type Html } from '../html.js';
 import { bytesOf, countdownOf, percentOf, timeOf } from '../portal-format.js';
 import { csrfField, page, stateBadge, table, type Viewer } from '../portal-layout.js';
 
-/** States in which the job page keeps refreshing itself: something is still to happen soon. */
-const LIVE_STATES: ReadonlySet<string> = new Set(['Creating', 'Shipping', 'Received', 'Transferring']);
-/** States in which shipping information may be entered or changed, and the job cancelled (job-machine.ts). */
-const BEFORE_RECEIPT: ReadonlySet<string> = new Set(['Creating', 'Shipping']);
 /** Rows of the error log shown on the page; the CSV has all. */
 const ERROR_ROWS = 200;
 
@@ -16,7 +13,7 @@ const ERROR_ROWS = 200;
 function deadlineOf(job: ImportJob, now: number): Html {
   if (job.trackingDeadline === null) return html`<span class="muted">starts when the disks are prepared</span>`;
   if (job.shippedAt !== null) return html`<span>met: shipped ${timeOf(job.shippedAt)}</span>`;
-  if (!BEFORE_RECEIPT.has(job.state)) return html`<span class="muted">${timeOf(job.trackingDeadline)}</span>`;
+  if (!BEFORE_RECEIPT_JOB_STATES.includes(job.state)) return html`<span class="muted">${timeOf(job.trackingDeadline)}</span>`;
   return html`<span>${countdownOf(job.trackingDeadline, now)} (${timeOf(job.trackingDeadline)})</span>`;
 }
 
@@ -65,7 +62,7 @@ function field(form: ShippingForm, name: 'carrier' | 'trackingNumber' | 'returnA
 
 function shippingSection(viewer: Viewer, data: JobPageData): Html {
   const { job } = data;
-  const may = viewer.access.may(viewer.principal, 'ship') && BEFORE_RECEIPT.has(job.state);
+  const may = viewer.access.may(viewer.principal, 'ship') && BEFORE_RECEIPT_JOB_STATES.includes(job.state);
   const facts = html`<dl class="facts"><dt>Carrier</dt><dd>${job.carrier ?? '–'}</dd><dt>Tracking number</dt><dd>${job.trackingNumber ?? '–'}</dd><dt>Return address</dt><dd><pre class="address">${job.returnAddress ?? '–'}</pre></dd></dl>`;
   if (!may) return html`<section aria-labelledby="shipping-h"><h2 id="shipping-h">Shipping</h2>${facts}</section>`;
   const form: ShippingForm = data.form ?? { values: { carrier: job.carrier ?? '', trackingNumber: job.trackingNumber ?? '', returnAddress: job.returnAddress ?? '' }, errors: {} };
@@ -115,7 +112,7 @@ ${table('Error log', head, rows, '')}`;
 /** One import job. The state, disks, timeline and error log refresh themselves while the job is moving. */
 export function jobPage(viewer: Viewer, data: JobPageData): Html {
   const { job, now } = data;
-  const mayCancel = viewer.access.may(viewer.principal, 'cancel') && BEFORE_RECEIPT.has(job.state);
+  const mayCancel = viewer.access.may(viewer.principal, 'cancel') && BEFORE_RECEIPT_JOB_STATES.includes(job.state);
   const body = html`
 ${data.notice !== undefined ? html`<div class="panel notice" role="status"><p>${data.notice}</p></div>` : ''}
 <dl class="facts">
@@ -130,7 +127,7 @@ ${shippingSection(viewer, data)}
 ${mayCancel ? html`<section aria-labelledby="cancel-h"><h2 id="cancel-h">Cancel</h2><p>Cancelling is possible until the datacenter receives the disks; it cannot be undone.</p><form method="post" action="/jobs/${job.id}/cancel">${csrfField(viewer)}<button type="submit" class="danger">Cancel import job ${job.name}</button></form></section>` : ''}
 <section aria-labelledby="timeline-h"><h2 id="timeline-h">Timeline</h2><div id="job-timeline" data-live-region>${timelineRegion(job)}</div></section>
 <section aria-labelledby="errors-h"><h2 id="errors-h">Error log</h2><div id="job-errors" data-live-region>${errorsRegion(job, data.errors)}</div></section>`;
-  return page({ title: `Import job ${job.name}`, viewer, current: 'jobs', live: LIVE_STATES.has(job.state) ? 'running' : 'final', body });
+  return page({ title: `Import job ${job.name}`, viewer, current: 'jobs', live: ACTIVE_JOB_STATES.includes(job.state) ? 'running' : 'final', body });
 }
 
 /** A CSV cell: quoted, quotes doubled, and a leading = + - @ defused so a spreadsheet shows it as text. */

@@ -1,5 +1,6 @@
 /** The vault pages: the vaults a person may see, and one vault with machines, backups and its seed. */
-import type { ImportJob } from '../../jobs/job-records.js';
+import type { ImportJob } from '../../../contract/import-job.js';
+import type { JobState } from '../../../contract/job-states.js';
 import type { BackupRun } from '../../resources/backup-runs.js';
 import type { Machine } from '../../resources/machines.js';
 import type { VaultDetails, Vault } from '../../resources/vaults.js';
@@ -9,7 +10,7 @@ import { page, stateBadge, table, type Viewer } from '../portal-layout.js';
 import { backupChart } from './backup-chart.js';
 
 /** The stages of an offline seed, in order, and the job states that put the seed in each. */
-const SEED_STAGES: readonly { stage: string; states: readonly string[] }[] = [
+const SEED_STAGES: readonly { stage: string; states: readonly JobState[] }[] = [
   { stage: 'staging', states: ['Creating'] },
   { stage: 'shipped', states: ['Shipping', 'Received', 'Transferring'] },
   { stage: 'ingested', states: ['Completed', 'CompletedWithErrors'] },
@@ -18,7 +19,7 @@ const SEED_STAGES: readonly { stage: string; states: readonly string[] }[] = [
 ];
 
 /** The seed's stage for a job's state, or undefined when the job left the path (Cancelled, Deleted, Failed). */
-export function seedStageOf(state: string): string | undefined {
+export function seedStageOf(state: JobState): string | undefined {
   return SEED_STAGES.find((s) => s.states.includes(state))?.stage;
 }
 
