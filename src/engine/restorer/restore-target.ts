@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { lstat, mkdir, open, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { isErrno, UserError } from '../../core/errors.js';
 
@@ -43,6 +43,21 @@ export async function createFile(path: Buffer, mode = 0o600): Promise<FileHandle
     if (!isErrno(err, 'EEXIST')) throw err;
     await removeNonDirectory(path);
     return open(path, CREATE_FLAGS, mode);
+  }
+}
+
+/**
+ * {@link createFile} with synchronous calls, returning the descriptor (for the file writers, which run
+ * on worker threads where blocking is the point).
+ */
+export function createFileSync(path: Uint8Array, mode = 0o600): number {
+  try {
+    return openSync(path as Buffer, CREATE_FLAGS, mode);
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw err;
+    if (lstatSync(path as Buffer).isDirectory()) throw new DirectoryInTheWayError();
+    unlinkSync(path as Buffer);
+    return openSync(path as Buffer, CREATE_FLAGS, mode);
   }
 }
 
