@@ -114,6 +114,28 @@ for (const workers of [0, 1]) {
       }
     });
 
+    it('serves buffers in order, so a later batch never holds the room an earlier one waits for', { timeout: 20_000 }, async () => {
+      const pack = new FakePack();
+      const writers = new FileWriters({ encryptionKey: key }, workers, pack.read, 1024 * 1024);
+      try {
+        // Three batches, one per turn: 512 KiB out, then one that needs the whole budget, then a small one.
+        const sizes = [300_000, 700_000, 100_000];
+        const parts = sizes.map((size) => pack.add(randomBytes(size)));
+        const files = sizes.map((_, i) => writers.open(Buffer.from(join(dir, `order-${workers}-${i}`)), 0o600));
+        const writes: Promise<void>[] = [];
+        for (const [i, file] of files.entries()) {
+          // Far apart in the pack order they are not: reverse it, so no read merges two of them.
+          writes.push(writers.write(file, parts[sizes.length - 1 - i]!.run(0)));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await Promise.all(writes);
+        const replies = await Promise.all(files.map((file, i) => writers.finish(file, { abort: false, size: sizes[sizes.length - 1 - i]! })));
+        assert.ok(replies.every((r) => r.error === undefined));
+      } finally {
+        await writers.close();
+      }
+    });
+
     it('rejects the writes of an unreadable pack, and keeps within its buffer budget', async () => {
       const pack = new FakePack();
       const budget = 2 * 1024 * 1024;

@@ -58,7 +58,7 @@ export class FileWriters {
   private readonly lanes: Lane[];
   private readonly finishing = new Map<number, (reply: FinishedReply) => void>();
   private readonly free = new Map<number, ArrayBuffer[]>();
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: { size: number; resolve: () => void }[] = [];
   private seq = 0;
   /** Bytes of buffers taken and not yet back. */
   private out = 0;
@@ -69,7 +69,7 @@ export class FileWriters {
     setup: FileWriterSetup,
     workers: number,
     private readonly read: SealedRead,
-    private readonly budget = 32 * 1024 * 1024,
+    private readonly budget = 16 * 1024 * 1024,
   ) {
     const lane = (send: (batch: BatchRequest) => void, worker: Worker | undefined): Lane => ({ send, worker, files: 0, queue: [], scheduled: false, sent: Promise.resolve() });
     if (workers < 1) {
@@ -225,15 +225,17 @@ export class FileWriters {
     return { buffers, ops };
   }
 
-  /** A buffer of at least `bytes` (content undefined); waits while the budget is out. */
+  /**
+   * A buffer of at least `bytes` (content undefined); waits while the budget is out. Served in order:
+   * a later batch never takes the room an earlier one waits for (the earlier one is sent first, and the
+   * later one's buffers would only come back after it: a deadlock).
+   */
   private async take(bytes: number): Promise<Buffer> {
     const size = Math.max(MIN_BUFFER, 2 ** Math.ceil(Math.log2(bytes)));
-    while (this.out > 0 && this.out + size > this.budget) {
-      if (this.failure) throw this.failure;
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
+    if (this.waiting.length === 0 && (this.out === 0 || this.out + size <= this.budget)) this.out += size;
+    // wake() counts the size in `out` when it lets this taker through.
+    else await new Promise<void>((resolve) => this.waiting.push({ size, resolve }));
     if (this.failure) throw this.failure;
-    this.out += size;
     const reused = this.free.get(size)?.pop();
     if (reused) {
       this.idle -= size;
@@ -263,8 +265,16 @@ export class FileWriters {
     this.wake();
   }
 
+  /** Lets the waiting takers through, in order, while they fit (all of them once the writers failed). */
   private wake(): void {
-    for (const resume of this.waiting.splice(0)) resume();
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0]!;
+      // A buffer larger than the budget goes when no other is out.
+      if (!this.failure && this.out > 0 && this.out + next.size > this.budget) return;
+      this.waiting.shift();
+      this.out += next.size;
+      next.resolve();
+    }
   }
 
   /** A writer that failed or exited fails every file in progress and every later call. */
