@@ -121,7 +121,7 @@ export class FileWriters {
   async close(): Promise<void> {
     this.failure ??= new Error('file writers closed');
     this.wake();
-    await Promise.all(this.lanes.map((lane) => lane.worker?.terminate()));
+    await Promise.all(this.lanes.flatMap((lane) => (lane.worker ? [lane.worker.terminate()] : [])));
   }
 
   private enqueue(lane: Lane, item: Queued): void {

@@ -1,5 +1,5 @@
 import { constants, lstatSync, openSync, unlinkSync } from 'node:fs';
-import { lstat, mkdir, open, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, symlink, unlink } from 'node:fs/promises';
 import { isErrno, UserError } from '../../core/errors.js';
 
 /**
@@ -35,20 +35,10 @@ export async function createDirectory(path: Buffer): Promise<void> {
   }
 }
 
-/** Creates a new file with `mode` (reduced by the umask), replacing a non-directory in the way. */
-export async function createFile(path: Buffer, mode = 0o600): Promise<FileHandle> {
-  try {
-    return await open(path, CREATE_FLAGS, mode);
-  } catch (err) {
-    if (!isErrno(err, 'EEXIST')) throw err;
-    await removeNonDirectory(path);
-    return open(path, CREATE_FLAGS, mode);
-  }
-}
-
 /**
- * {@link createFile} with synchronous calls, returning the descriptor (for the file writers, which run
- * on worker threads where blocking is the point).
+ * Creates a new file with `mode` (reduced by the umask), replacing a non-directory in the way, and
+ * returns its descriptor. Synchronous: the file writers call it on their worker threads, where blocking
+ * is the point.
  */
 export function createFileSync(path: Uint8Array, mode = 0o600): number {
   try {

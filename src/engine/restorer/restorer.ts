@@ -11,7 +11,7 @@ import { writeXattrs, xattrFailureReason } from '../os/xattrs.js';
 import { BlobUnavailableError } from '../repository/blob-reader.js';
 import type { Repository } from '../repository/repository.js';
 import { decodeTree, isSafeName, type TreeNode } from '../snapshot/tree-format.js';
-import { createDirectory, createFile, createSymlink, DirectoryInTheWayError, discard, replacing } from './restore-target.js';
+import { createDirectory, createSymlink, DirectoryInTheWayError, discard, replacing } from './restore-target.js';
 import { RestoreSelection } from './restore-selection.js';
 import type { BlobWrite, FinishedReply, WireError } from './file-writer-protocol.js';
 import { FileWriters, MAX_READ, type WriterFile } from './file-writers.js';
