@@ -46,8 +46,6 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
   }));
   const started = ctx.repoContext.clock.now();
   if (!options.json) ctx.stdout.write(`restoring snapshot ${shortId(id)} of ${snapshot.paths.join(', ')} to ${target}\n`);
-  // The main thread keeps a core for reading and writing; the others decode large blobs.
-  repo.useDecoderWorkers(Math.max(1, availableParallelism() - 1));
   line.startTicking();
   const report = (kind: string) => (p: RestoreProblem): void => {
     line.stop();
@@ -69,6 +67,8 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
       },
       onWarning: report('warning'),
       noXattrs: options.xattrs === false,
+      // The main thread reads the repository and walks the trees; the writers decode and write files.
+      writers: Math.max(1, availableParallelism() - 1),
       onXattrProblem: (p) => {
         xattrProblems.push(p);
         line.stop();

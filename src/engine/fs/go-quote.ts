@@ -62,6 +62,7 @@ export function isPrint(code: number): boolean {
  * `--json`) writes a string that is not UTF-8. Lossy: use it where an exact form travels beside it.
  */
 export function lossyText(bytes: Uint8Array): string {
+  if (isPrintableAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   let out = '';
   for (const rune of runes(bytes)) out += String.fromCodePoint(rune.code ?? REPLACEMENT);
   return out;
@@ -95,12 +96,18 @@ const SHORT_ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 12: '\\f', 1
  */
 export function needsQuoting(bytes: Uint8Array): boolean {
   if (bytes[0] === 0x22) return true;
-  // Printable ASCII, the common case, needs no decoding.
-  let ascii = 0;
-  while (ascii < bytes.length && bytes[ascii]! >= 0x20 && bytes[ascii]! < 0x7f) ascii++;
-  if (ascii === bytes.length) return false;
+  if (isPrintableAscii(bytes)) return false;
   for (const { code } of runes(bytes)) if (code === undefined || code === REPLACEMENT || !isPrint(code)) return true;
   return false;
+}
+
+/** True when every byte is printable ASCII (0x20–0x7e): the common case, which needs no rune decoding. */
+function isPrintableAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b < 0x20 || b > 0x7e) return false;
+  }
+  return true;
 }
 
 const UNESCAPES: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 0x5c, '"': 0x22 };

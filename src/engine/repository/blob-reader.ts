@@ -60,6 +60,30 @@ export class BlobReader {
     }
   }
 
+  /** Where a blob is stored; `BlobUnavailableError` (not indexed) when no index lists it. */
+  locate(type: BlobType, id: Id): BlobLocation {
+    const location = this.index.find(type, id);
+    if (!location) throw new BlobUnavailableError(`${type} blob ${shortId(id)} is not in the index`, id, undefined);
+    return location;
+  }
+
+  /**
+   * Reads `length` sealed bytes of pack `packId` from `offset` into the start of `target` (blobs that
+   * lie next to each other in one pack come in one read). Nothing is decoded or authenticated here: the
+   * caller decodes each blob (see BlobCodec.decodeInto). A missing or unreadable pack is a
+   * `BlobUnavailableError` naming `firstBlob`, the run's first blob.
+   */
+  async readSealedInto(packId: Id, offset: number, length: number, target: Buffer, firstBlob: { type: BlobType; id: Id }): Promise<void> {
+    const key = objectKey('pack', packId);
+    try {
+      if (this.storage.loadInto) await this.storage.loadInto(key, { offset, length }, target);
+      else target.set(await this.storage.load(key, { offset, length }));
+    } catch (err) {
+      const what = err instanceof NotFoundError ? 'is missing' : 'cannot be read';
+      throw new BlobUnavailableError(`pack ${shortId(packId)} ${what} (${firstBlob.type} blob ${shortId(firstBlob.id)})`, firstBlob.id, packId, { cause: err });
+    }
+  }
+
   /** Hands a blob {@link load} returned back for reuse (see DecoderPool.recycle); the caller must not touch it afterwards. */
   recycle(data: Buffer): void {
     this.pool?.recycle(data);

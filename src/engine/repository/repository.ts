@@ -229,8 +229,13 @@ export class Repository {
   }
 
   loadBlob(type: BlobType, id: Id): Promise<Buffer> {
+    return this.blobReader.load(type, id);
+  }
+
+  /** The reader behind {@link loadBlob}: blob locations and sealed bytes, for callers that decode themselves (restores). */
+  get blobReader(): BlobReader {
     this.reader ??= new BlobReader(this.storage, this.index, this.key.encryptionKey);
-    return this.reader.load(type, id);
+    return this.reader;
   }
 
   /**

@@ -1,5 +1,5 @@
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { constants, lstatSync, openSync, unlinkSync } from 'node:fs';
+import { lstat, mkdir, symlink, unlink } from 'node:fs/promises';
 import { isErrno, UserError } from '../../core/errors.js';
 
 /**
@@ -35,14 +35,19 @@ export async function createDirectory(path: Buffer): Promise<void> {
   }
 }
 
-/** Creates a new file with `mode` (reduced by the umask), replacing a non-directory in the way. */
-export async function createFile(path: Buffer, mode = 0o600): Promise<FileHandle> {
+/**
+ * Creates a new file with `mode` (reduced by the umask), replacing a non-directory in the way, and
+ * returns its descriptor. Synchronous: the file writers call it on their worker threads, where blocking
+ * is the point.
+ */
+export function createFileSync(path: Uint8Array, mode = 0o600): number {
   try {
-    return await open(path, CREATE_FLAGS, mode);
+    return openSync(path as Buffer, CREATE_FLAGS, mode);
   } catch (err) {
     if (!isErrno(err, 'EEXIST')) throw err;
-    await removeNonDirectory(path);
-    return open(path, CREATE_FLAGS, mode);
+    if (lstatSync(path as Buffer).isDirectory()) throw new DirectoryInTheWayError();
+    unlinkSync(path as Buffer);
+    return openSync(path as Buffer, CREATE_FLAGS, mode);
   }
 }
 

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, mkdir, realpath, rmdir, type FileHandle } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, realpath, rmdir } from 'node:fs/promises';
 import { InterruptedError, IntegrityError, isErrno } from '../../core/errors.js';
-import type { Id } from '../../core/ids.js';
+import { shortId, type Id } from '../../core/ids.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { bytePath, displayPath, joinBytePath, matchText } from '../fs/byte-path.js';
 import { DirHandle } from '../fs/dir-handle.js';
@@ -11,8 +11,10 @@ import { writeXattrs, xattrFailureReason } from '../os/xattrs.js';
 import { BlobUnavailableError } from '../repository/blob-reader.js';
 import type { Repository } from '../repository/repository.js';
 import { decodeTree, isSafeName, type TreeNode } from '../snapshot/tree-format.js';
-import { createDirectory, createFile, createSymlink, DirectoryInTheWayError, discard, replacing } from './restore-target.js';
+import { createDirectory, createSymlink, DirectoryInTheWayError, discard, replacing } from './restore-target.js';
 import { RestoreSelection } from './restore-selection.js';
+import type { BlobWrite, FinishedReply, WireError } from './file-writer-protocol.js';
+import { FileWriters, MAX_READ, type WriterFile } from './file-writers.js';
 
 export interface RestoreProgress {
   filesDone: number;
@@ -57,14 +59,14 @@ export interface RestoreOptions {
   /** Called once per attribute that could not be set; the entry itself stays restored. Without it, `onWarning`. */
   readonly onXattrProblem?: (problem: XattrProblem) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Worker threads that decode blobs and write the files (the main thread reads the repository and
+   * walks the trees); 0 or absent: the calling thread does it too.
+   */
+  readonly writers?: number;
 }
 
-const FILE_RESTORES = 8;
-/** Chunks of a file read ahead while the current one is written, so reading and writing overlap. */
-const BLOB_LOOKAHEAD = 2;
-/** Granularity of hole detection: the usual file system block size. */
-const SPARSE_BLOCK = 4096;
-const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK);
+const FILE_RESTORES = 32;
 const TYPE_BITS: Record<string, number> = { socket: constants.S_IFSOCK, chardev: constants.S_IFCHR, blockdev: constants.S_IFBLK };
 
 /**
@@ -87,13 +89,23 @@ export class Restorer {
   }
 
   private readonly selection: RestoreSelection;
+  private writers: FileWriters | undefined;
 
   /** Returns false when the selection chose no entry at all (nothing was restored). */
   async restore(rootTree: Id, target: string): Promise<boolean> {
     await mkdir(target, { recursive: true });
     // The target itself may be reached through a symlink the user chose; below it nothing is followed.
     const real = bytePath(await realpath(target));
-    return this.restoreTree(rootTree, real, real, Buffer.alloc(0));
+    const reader = this.repo.blobReader;
+    this.writers = new FileWriters({ encryptionKey: this.repo.key.encryptionKey }, this.options.writers ?? 0, (packId, offset, length, buffer, first) =>
+      reader.readSealedInto(packId, offset, length, buffer, first),
+    );
+    try {
+      return await this.restoreTree(rootTree, real, real, Buffer.alloc(0));
+    } finally {
+      await this.writers.close();
+      this.writers = undefined;
+    }
   }
 
   /**
@@ -113,16 +125,21 @@ export class Restorer {
       return false;
     }
     let any = false;
+    let leaves: Promise<unknown> = Promise.resolve();
     try {
       const wanted = nodes
         .filter((node) => isSafeName(node.name))
         .map((node) => {
           const snapshotPath = Buffer.concat([snapshotDir, SLASH, node.name]);
-          return { node, path: dir.child(node.name), realPath: joinBytePath(realDir, node.name), snapshotPath, ...this.selection.select(matchText(snapshotPath), node.type === 'dir') };
+          const selected = this.selection.all ? { selected: true, walk: node.type === 'dir' } : this.selection.select(matchText(snapshotPath), node.type === 'dir');
+          return { node, path: dir.child(node.name), realPath: joinBytePath(realDir, node.name), snapshotPath, ...selected };
         })
         .filter((entry) => entry.selected || entry.walk);
       any = wanted.some((e) => e.selected);
-      await Promise.all(wanted.filter((e) => e.node.type !== 'dir').map((e) => this.files.run(() => this.restoreLeaf(e.node, e.path, e.realPath, e.snapshotPath))));
+      // The files here are restored while the folders below are walked (the files semaphore bounds the
+      // work in flight); the handle of this folder stays open until they are done.
+      leaves = Promise.all(wanted.filter((e) => e.node.type !== 'dir').map((e) => this.files.run(() => this.restoreLeaf(e.node, e.path, e.realPath, e.snapshotPath))));
+      leaves.catch(() => undefined);
       for (const { node, path, realPath, snapshotPath, selected, walk } of wanted) {
         if (node.type !== 'dir') continue;
         this.checkSignal();
@@ -142,7 +159,9 @@ export class Restorer {
           await rmdir(path).catch(() => undefined);
         }
       }
+      await leaves;
     } finally {
+      await leaves.catch(() => undefined);
       await dir.close();
     }
     return any;
@@ -151,6 +170,7 @@ export class Restorer {
   private async restoreLeaf(node: TreeNode, path: Buffer, realPath: Buffer, snapshotPath: Buffer): Promise<void> {
     this.checkSignal();
     this.options.progress.currentPath = displayPath(snapshotPath);
+    let timesSet = false;
     try {
       if (node.type === 'file') {
         // Look up and register synchronously, before any await, so concurrent names of one inode agree.
@@ -158,7 +178,7 @@ export class Restorer {
         if (firstName && (await this.restoreHardLink(await firstName, path))) return;
         const done = this.restoreFile(node, path, snapshotPath);
         if (node.links > 1 && !firstName) this.linkTargets.set(linkKey(node), done.then(() => realPath, () => undefined));
-        await done;
+        timesSet = await done;
       } else if (node.type === 'symlink') {
         await createSymlink(node.linkTarget!, path);
       } else if (node.type === 'fifo') {
@@ -171,7 +191,7 @@ export class Restorer {
         }
         await replacing(path, () => makeNode(path, TYPE_BITS[node.type]! | node.mode, node.rdev ?? 0n));
       }
-      await this.applyMetadata(node, path, snapshotPath);
+      await this.applyMetadata(node, path, snapshotPath, timesSet);
       this.options.progress.filesDone++;
     } catch (err) {
       if (err instanceof InterruptedError) throw err;
@@ -197,51 +217,83 @@ export class Restorer {
     return true;
   }
 
-  private async restoreFile(node: TreeNode, path: Buffer, snapshotPath: Buffer): Promise<void> {
+  /**
+   * Restores a file's content through the file writers: blobs that lie next to each other in one pack
+   * are read with one ranged read (up to {@link MAX_READ} bytes), and a writer decodes and writes them.
+   * Owner and mode are set on the open file (special bits after fchown, which clears them), and the
+   * times too unless extended attributes come first. Returns whether the times were set.
+   */
+  private async restoreFile(node: TreeNode, path: Buffer, snapshotPath: Buffer): Promise<boolean> {
     // When the umask leaves the permission bits alone, create the file with them and skip fchmod;
     // special bits (setuid, setgid, sticky) always get an fchmod after fchown, which clears them.
     const umask = this.options.umask;
     const modeAtCreate = umask !== undefined && (node.mode & ~0o777) === 0 && (node.mode & umask) === 0;
-    const file = await createFile(path, modeAtCreate ? node.mode : 0o600);
+    const writers = this.writers!;
+    const file = writers.open(path, modeAtCreate ? node.mode : 0o600);
+    const setTimes = !(node.xattrs && node.xattrs.length > 0 && !this.options.noXattrs);
+    const packs = new Map<Id, Id>();
+    let reply: FinishedReply;
     try {
-      let offset = 0;
-      let written = 0;
-      const content = node.content!;
-      const loads = new Map<number, Promise<Buffer>>();
-      const startLoad = (i: number): void => {
-        if (i >= content.length) return;
-        const load = this.repo.loadBlob('data', content[i]!);
-        // Awaited in order below; this only keeps a failure of a later chunk from going unhandled.
-        load.catch(() => undefined);
-        loads.set(i, load);
-      };
-      for (let i = 0; i < BLOB_LOOKAHEAD; i++) startLoad(i);
-      for (let i = 0; i < content.length; i++) {
-        this.checkSignal();
-        const data = await loads.get(i)!;
-        loads.delete(i);
-        startLoad(i + BLOB_LOOKAHEAD);
-        const end = await this.writeSkippingZeros(file, data, offset);
-        if (end > 0) written = end;
-        offset += data.length;
-        this.options.progress.bytesDone += data.length;
-        this.repo.recycleBlob(data);
-      }
-      if (offset !== node.size) throw new IntegrityError(`content of ${displayPath(snapshotPath)} has ${offset} bytes, the snapshot says ${node.size}`);
-      // Only a trailing hole leaves the file shorter than its content.
-      if (written < offset) await file.truncate(offset);
-      if (this.options.privileged) await file.chown(node.uid, node.gid);
-      if (!modeAtCreate) await file.chmod(node.mode);
-    } finally {
-      await file.close();
+      const size = await this.writeContent(file, node.content!, packs);
+      if (size !== node.size) throw new IntegrityError(`content of ${displayPath(snapshotPath)} has ${size} bytes, the snapshot says ${node.size}`);
+    } catch (err) {
+      // A file the writer could not even create is that problem (e.g. a directory in the way), not this one.
+      reply = await writers.finish(file, { abort: true, size: 0 });
+      throw reply.error ? this.writerError(reply.error, packs) : err;
     }
+    reply = await writers.finish(file, {
+      abort: false,
+      size: node.size,
+      ...(this.options.privileged ? { owner: { uid: node.uid, gid: node.gid } } : {}),
+      ...(modeAtCreate ? {} : { mode: node.mode }),
+      ...(setTimes ? { mtimeNs: node.mtimeNs } : {}),
+    });
+    if (reply.error) throw this.writerError(reply.error, packs);
+    if (reply.timesError) this.problem(snapshotPath, wireToError(reply.timesError));
+    return setTimes;
+  }
+
+  /** Hands the content's blobs to the file's writer, run by run; returns the content's size. */
+  private async writeContent(file: WriterFile, content: readonly Id[], packs: Map<Id, Id>): Promise<number> {
+    const reader = this.repo.blobReader;
+    let position = 0;
+    for (let i = 0; i < content.length; ) {
+      this.checkSignal();
+      // One run: the next blobs that follow each other in one pack.
+      const first = reader.locate('data', content[i]!);
+      const blobs: BlobWrite[] = [];
+      let end = first.offset;
+      for (; i < content.length; i++) {
+        const location = blobs.length === 0 ? first : reader.locate('data', content[i]!);
+        if (blobs.length > 0 && (location.packId !== first.packId || location.offset !== end || end + location.length - first.offset > MAX_READ)) break;
+        blobs.push({ type: 'data', id: content[i]!, compression: location.compression, rawLength: location.rawLength, at: location.offset - first.offset, length: location.length, position });
+        packs.set(content[i]!, location.packId);
+        end = location.offset + location.length;
+        position += location.rawLength;
+      }
+      await this.writers!.write(file, { packId: first.packId, offset: first.offset, length: end - first.offset, blobs });
+      for (const blob of blobs) this.options.progress.bytesDone += blob.rawLength;
+    }
+    return position;
+  }
+
+  /** The error a writer reported, as the restorer's other errors are. */
+  private writerError(error: WireError, packs: ReadonlyMap<Id, Id>): Error {
+    if (error.inTheWay) return new DirectoryInTheWayError();
+    const blob = error.damagedBlob;
+    if (blob !== undefined) {
+      const packId = packs.get(blob);
+      return new BlobUnavailableError(`data blob ${shortId(blob)} in pack ${packId ? shortId(packId) : '?'} is damaged`, blob, packId, { cause: new IntegrityError(error.message) });
+    }
+    return wireToError(error);
   }
 
   /**
-   * Owner and mode (files got theirs in restoreFile), then extended attributes, then times: chown clears
-   * `security.capability`, and setting attributes changes the ctime only, not the mtime set last.
+   * Owner and mode (files got theirs in restoreFile), then extended attributes, then times (unless
+   * `timesSet`: a file's writer set them when it had no attributes): chown clears `security.capability`,
+   * and setting attributes changes the ctime only, not the mtime set last.
    */
-  private async applyMetadata(node: TreeNode, path: Buffer, snapshotPath: Buffer): Promise<void> {
+  private async applyMetadata(node: TreeNode, path: Buffer, snapshotPath: Buffer, timesSet = false): Promise<void> {
     try {
       if (node.type !== 'file') {
         if (this.options.privileged) await lchown(path, node.uid, node.gid);
@@ -254,35 +306,10 @@ export class Restorer {
           else this.options.onWarning({ ...shown(snapshotPath), error: `extended attribute ${problem.attribute} not set: ${problem.error}` });
         }
       }
-      setTimesNs(path, node.mtimeNs, node.mtimeNs, { noFollow: true });
+      if (!timesSet) setTimesNs(path, node.mtimeNs, node.mtimeNs, { noFollow: true });
     } catch (err) {
       this.problem(snapshotPath, err);
     }
-  }
-
-  /**
-   * Writes `data` at `position` but skips all-zero blocks, which stay holes in the new file: sparse
-   * files come back sparse, and the content reads the same either way. Returns the file offset where
-   * the last write ended (0 when everything was zeros).
-   */
-  private async writeSkippingZeros(file: FileHandle, data: Buffer, position: number): Promise<number> {
-    let runStart = -1;
-    let writtenEnd = 0;
-    for (let at = 0; at < data.length; at += SPARSE_BLOCK) {
-      const end = Math.min(at + SPARSE_BLOCK, data.length);
-      const zero = data.compare(ZERO_BLOCK, 0, end - at, at, end) === 0;
-      if (!zero && runStart < 0) runStart = at;
-      if (zero && runStart >= 0) {
-        await writeAll(file, data.subarray(runStart, at), position + runStart);
-        writtenEnd = position + at;
-        runStart = -1;
-      }
-    }
-    if (runStart >= 0) {
-      await writeAll(file, data.subarray(runStart), position + runStart);
-      writtenEnd = position + data.length;
-    }
-    return writtenEnd;
   }
 
   private checkSignal(): void {
@@ -326,10 +353,11 @@ function linkKey(node: TreeNode): string {
   return `${node.device}:${node.inode}`;
 }
 
-async function writeAll(file: FileHandle, data: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await file.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
+/** An error a writer reported, rebuilt with a system error's fields (so `isErrno` and `describeError` work). */
+function wireToError(error: WireError): Error {
+  const err = new Error(error.message) as NodeJS.ErrnoException;
+  if (error.code !== undefined) err.code = error.code;
+  if (error.errno !== undefined) err.errno = error.errno;
+  if (error.syscall !== undefined) err.syscall = error.syscall;
+  return err;
 }

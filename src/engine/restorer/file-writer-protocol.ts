@@ -1,0 +1,96 @@
+import type { Id } from '../../core/ids.js';
+import type { Compression } from '../compress/zstd.js';
+import type { BlobType } from '../pack/pack-format.js';
+
+/**
+ * Messages between a restore's main thread and its file writers (see FileWriters). The main thread
+ * reads sealed blobs; a writer authenticates, decrypts and decompresses them and writes them into the
+ * file with synchronous system calls, so a restore pays no thread hand-off per write. Read buffers are
+ * transferred to the writer and back, not copied. Messages go in batches (one per turn of the main
+ * thread's event loop), so a directory of small files costs a few messages, not several per file.
+ */
+export interface FileWriterSetup {
+  readonly encryptionKey: Uint8Array;
+}
+
+/** Creates `path` (O_EXCL|O_NOFOLLOW, replacing a non-directory in the way) with `mode` less the umask. */
+export interface OpenRequest {
+  readonly kind: 'open';
+  readonly file: number;
+  readonly path: Uint8Array;
+  readonly mode: number;
+}
+
+/** One sealed blob inside a write's buffer, and where its plaintext goes in the file. */
+export interface BlobWrite {
+  readonly type: BlobType;
+  readonly id: Id;
+  readonly compression: Compression;
+  readonly rawLength: number;
+  /** Where the sealed bytes start in the buffer, and how many. */
+  readonly at: number;
+  readonly length: number;
+  /** Where the plaintext goes in the file. */
+  readonly position: number;
+}
+
+export interface WriteRequest {
+  readonly kind: 'write';
+  readonly file: number;
+  /** Which of the batch's buffers holds the blobs. */
+  readonly buffer: number;
+  readonly blobs: readonly BlobWrite[];
+}
+
+/**
+ * Completes the file: with `abort`, only closes it (the main thread failed and removes it); otherwise
+ * extends it to `size` (a trailing hole), sets owner and mode when given, closes it, and sets its times
+ * when `mtimeNs` is given.
+ */
+export interface FinishRequest {
+  readonly kind: 'finish';
+  readonly file: number;
+  readonly abort: boolean;
+  readonly size: number;
+  readonly owner?: { readonly uid: number; readonly gid: number };
+  readonly mode?: number;
+  readonly mtimeNs?: bigint;
+}
+
+export type FileWriterOp = OpenRequest | WriteRequest | FinishRequest;
+
+/**
+ * What the main thread gathered since its last batch, in order: files to create, blobs to write, files
+ * to complete. The buffers (sealed bytes read from packs, each holding blobs of one or more files) are
+ * handed over whole and come back in the {@link BatchReply}.
+ */
+export interface BatchRequest {
+  readonly buffers: ArrayBuffer[];
+  readonly ops: readonly FileWriterOp[];
+}
+
+/** An error as it crosses threads: a system call's fields, or a blob that failed authentication. */
+export interface WireError {
+  readonly message: string;
+  readonly code?: string;
+  readonly errno?: number;
+  readonly syscall?: string;
+  /** A directory stands where the file goes. */
+  readonly inTheWay?: boolean;
+  /** The blob that did not decode (damaged, or another key). */
+  readonly damagedBlob?: Id;
+}
+
+export interface FinishedReply {
+  readonly file: number;
+  /** Why the file could not be created or written (it is then incomplete and must be removed). */
+  readonly error?: WireError;
+  /** Why its times could not be set (the content is complete). */
+  readonly timesError?: WireError;
+}
+
+/** A batch done: its buffers back, and how each file it completed went. */
+export interface BatchReply {
+  readonly buffers: ArrayBuffer[];
+  readonly finished: FinishedReply[];
+}

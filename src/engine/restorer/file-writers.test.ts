@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { idFromBytes, type Id } from '../../core/ids.js';
+import { BlobCodec } from '../pack/blob-codec.js';
+import type { BlobWrite } from './file-writer-protocol.js';
+import { FileWriters, type Run } from './file-writers.js';
+
+const key = randomBytes(32);
+const codec = new BlobCodec(key);
+const dir = mkdtempSync(join(tmpdir(), 'ferry-file-writers-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** An in-memory pack of sealed blobs, and a reader of it that counts its reads. */
+class FakePack {
+  readonly id: Id = idFromBytes(randomBytes(32));
+  private bytes = Buffer.alloc(0);
+  reads = 0;
+  damaged = false;
+
+  add(plaintext: Buffer): { run: (position: number) => Run; blob: BlobWrite } {
+    const id = idFromBytes(randomBytes(32));
+    const encoded = codec.encode('data', id, plaintext);
+    const offset = this.bytes.length;
+    this.bytes = Buffer.concat([this.bytes, encoded.sealed]);
+    const blob: BlobWrite = { type: 'data', id, compression: encoded.compression, rawLength: plaintext.length, at: 0, length: encoded.sealed.length, position: 0 };
+    return { blob, run: (position) => ({ packId: this.id, offset, length: blob.length, blobs: [{ ...blob, position }] }) };
+  }
+
+  read = async (packId: Id, offset: number, length: number, target: Buffer): Promise<void> => {
+    this.reads++;
+    await Promise.resolve();
+    if (this.damaged) throw new Error('pack cannot be read');
+    assert.equal(packId, this.id);
+    this.bytes.copy(target, 0, offset, offset + length);
+  };
+
+  /** Flips a byte inside the blob that starts at `offset`. */
+  corrupt(offset: number): void {
+    this.bytes[offset + 20]! ^= 1;
+  }
+}
+
+for (const workers of [0, 1]) {
+  describe(`FileWriters with ${workers} worker threads`, () => {
+    it('writes files whose blobs follow each other in a pack with one read, and reports each file', async () => {
+      const pack = new FakePack();
+      const writers = new FileWriters({ encryptionKey: key }, workers, pack.read);
+      try {
+        const contents = [Buffer.from('first file, compressible '.repeat(400)), randomBytes(5000), Buffer.from('third')];
+        const parts = contents.map((content) => pack.add(content));
+        const paths = contents.map((_, i) => Buffer.from(join(dir, `adjacent-${workers}-${i}`)));
+        const files = paths.map((path) => writers.open(path, 0o640));
+        await Promise.all(files.map((file, i) => writers.write(file, parts[i]!.run(0))));
+        const replies = await Promise.all(files.map((file, i) => writers.finish(file, { abort: false, size: contents[i]!.length, mtimeNs: 1_000_000_123n })));
+        assert.deepEqual(replies.map((r) => r.error), [undefined, undefined, undefined]);
+        assert.equal(pack.reads, 1, 'three adjacent runs, one read');
+        paths.forEach((path, i) => {
+          assert.ok(readFileSync(path).equals(contents[i]!));
+          const st = statSync(path, { bigint: true });
+          assert.equal(st.mtimeNs, 1_000_000_123n);
+        });
+      } finally {
+        await writers.close();
+      }
+    });
+
+    it('leaves holes for zero blocks and extends a file that ends in one', async () => {
+      const pack = new FakePack();
+      const writers = new FileWriters({ encryptionKey: key }, workers, pack.read);
+      try {
+        const data = Buffer.concat([randomBytes(4096), Buffer.alloc(1 << 20)]);
+        const part = pack.add(data);
+        const path = Buffer.from(join(dir, `sparse-${workers}`));
+        const file = writers.open(path, 0o600);
+        await writers.write(file, part.run(0));
+        const reply = await writers.finish(file, { abort: false, size: data.length });
+        assert.equal(reply.error, undefined);
+        assert.ok(readFileSync(path).equals(data));
+        assert.ok(statSync(path).blocks * 512 < 256 * 1024, 'the zero megabyte is a hole');
+      } finally {
+        await writers.close();
+      }
+    });
+
+    it('names a blob that fails authentication, and a directory in the way', async () => {
+      const pack = new FakePack();
+      const writers = new FileWriters({ encryptionKey: key }, workers, pack.read);
+      try {
+        const part = pack.add(randomBytes(3000));
+        pack.corrupt(0);
+        const file = writers.open(Buffer.from(join(dir, `damaged-${workers}`)), 0o600);
+        await writers.write(file, part.run(0));
+        const reply = await writers.finish(file, { abort: false, size: 3000 });
+        assert.equal(reply.error?.damagedBlob, part.blob.id);
+
+        const inTheWay = join(dir, `in-the-way-${workers}`);
+        mkdirSync(inTheWay);
+        const blocked = writers.open(Buffer.from(inTheWay), 0o600);
+        assert.equal((await writers.finish(blocked, { abort: true, size: 0 })).error?.inTheWay, true);
+
+        const replaced = join(dir, `replaced-${workers}`);
+        writeFileSync(replaced, 'old content that is longer');
+        const other = pack.add(Buffer.from('new'));
+        const again = writers.open(Buffer.from(replaced), 0o600);
+        await writers.write(again, other.run(0));
+        assert.equal((await writers.finish(again, { abort: false, size: 3 })).error, undefined);
+        assert.equal(readFileSync(replaced, 'utf8'), 'new');
+      } finally {
+        await writers.close();
+      }
+    });
+
+    it('serves buffers in order, so a later batch never holds the room an earlier one waits for', { timeout: 20_000 }, async () => {
+      const pack = new FakePack();
+      const writers = new FileWriters({ encryptionKey: key }, workers, pack.read, 1024 * 1024);
+      try {
+        // Three batches, one per turn: 512 KiB out, then one that needs the whole budget, then a small one.
+        const sizes = [300_000, 700_000, 100_000];
+        const parts = sizes.map((size) => pack.add(randomBytes(size)));
+        const files = sizes.map((_, i) => writers.open(Buffer.from(join(dir, `order-${workers}-${i}`)), 0o600));
+        const writes: Promise<void>[] = [];
+        for (const [i, file] of files.entries()) {
+          // Far apart in the pack order they are not: reverse it, so no read merges two of them.
+          writes.push(writers.write(file, parts[sizes.length - 1 - i]!.run(0)));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await Promise.all(writes);
+        const replies = await Promise.all(files.map((file, i) => writers.finish(file, { abort: false, size: sizes[sizes.length - 1 - i]! })));
+        assert.ok(replies.every((r) => r.error === undefined));
+      } finally {
+        await writers.close();
+      }
+    });
+
+    it('rejects the writes of an unreadable pack, and keeps within its buffer budget', async () => {
+      const pack = new FakePack();
+      const budget = 2 * 1024 * 1024;
+      const writers = new FileWriters({ encryptionKey: key }, workers, pack.read, budget);
+      try {
+        const parts = Array.from({ length: 12 }, () => pack.add(randomBytes(300_000)));
+        // Not adjacent in the order written: every other blob, so no read merges them all.
+        const order = [...parts.keys()].filter((i) => i % 2 === 0).concat([...parts.keys()].filter((i) => i % 2 === 1));
+        const files = order.map((i) => ({ i, file: writers.open(Buffer.from(join(dir, `budget-${workers}-${i}`)), 0o600) }));
+        await Promise.all(files.map(({ i, file }) => writers.write(file, parts[i]!.run(0))));
+        const replies = await Promise.all(files.map(({ file }) => writers.finish(file, { abort: false, size: 300_000 })));
+        assert.ok(replies.every((r) => r.error === undefined));
+        assert.ok(pack.reads > 1, 'the budget splits the work into several batches');
+
+        pack.damaged = true;
+        const part = pack.add(randomBytes(100));
+        const file = writers.open(Buffer.from(join(dir, `unreadable-${workers}`)), 0o600);
+        await assert.rejects(writers.write(file, part.run(0)), /pack cannot be read/);
+        assert.equal((await writers.finish(file, { abort: true, size: 0 })).error, undefined);
+      } finally {
+        await writers.close();
+      }
+    });
+  });
+}
