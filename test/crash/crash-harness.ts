@@ -95,8 +95,7 @@ export async function runFerryOk(args: readonly string[], options: CrashRunOptio
 export async function initRepository(path: string, options: { packSize?: number } = {}): Promise<void> {
   const storage = new FsStorage(path);
   try {
-    const repo = await Repository.init(storage, TEST_PASSWORD, { clock: systemClock, hostname: 'crash-test', username: 'crash-test' }, { kdf: INSECURE_TEST_KDF, ...options });
-    await repo.close();
+    await Repository.init(storage, TEST_PASSWORD, { clock: systemClock, hostname: 'crash-test', username: 'crash-test' }, { kdf: INSECURE_TEST_KDF, ...options });
   } finally {
     await storage.close();
   }

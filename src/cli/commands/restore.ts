@@ -79,7 +79,6 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
     }).restore(snapshot.tree, target);
   } finally {
     line.stop();
-    await repo.close();
   }
   for (const pattern of selection.unmatched()) {
     const message = `${pattern} matched nothing in snapshot ${shortId(id)} (a pattern without a leading / matches at any depth; see \`ferry ls ${shortId(id)}\`)`;

@@ -5,10 +5,6 @@ import { objectKey } from '../../storage/layout.js';
 import type { MasterIndex, BlobLocation } from '../index/master-index.js';
 import { BlobCodec } from '../pack/blob-codec.js';
 import type { BlobType } from '../pack/pack-format.js';
-import type { DecoderPool } from './decoder-pool.js';
-
-/** Smaller blobs decode on the calling thread: a round trip to a worker would cost more than it saves. */
-const WORKER_DECODE_MIN_BYTES = 64 * 1024;
 
 /** A blob could not be read: it is not indexed, its pack is missing, or its bytes are damaged. */
 export class BlobUnavailableError extends IntegrityError {
@@ -27,7 +23,7 @@ export class BlobUnavailableError extends IntegrityError {
  * caching whole packs was slower and took more memory: packs of concurrent files and encoder workers
  * interleave, so a small cache thrashes; measured in docs/PERFORMANCE.md.) Never returns bytes that
  * fail authentication: a damaged or missing blob is a `BlobUnavailableError` naming blob and pack.
- * With a DecoderPool, large blobs are decoded on its worker threads.
+ * Restores read sealed runs with {@link readSealedInto} and decode on their file-writer threads.
  */
 export class BlobReader {
   private readonly codec: BlobCodec;
@@ -36,7 +32,6 @@ export class BlobReader {
     private readonly storage: Storage,
     private readonly index: MasterIndex,
     encryptionKey: Uint8Array,
-    private readonly pool?: DecoderPool,
   ) {
     this.codec = new BlobCodec(encryptionKey);
   }
@@ -52,9 +47,7 @@ export class BlobReader {
       throw new BlobUnavailableError(`pack ${shortId(location.packId)} ${what} (${type} blob ${shortId(id)})`, id, location.packId, { cause: err });
     }
     try {
-      return this.pool && sealed.length >= WORKER_DECODE_MIN_BYTES
-        ? await this.pool.decode(type, id, sealed, location.compression, location.rawLength)
-        : this.codec.decode(type, id, sealed, location.compression, location.rawLength);
+      return this.codec.decode(type, id, sealed, location.compression, location.rawLength);
     } catch (err) {
       throw new BlobUnavailableError(`${type} blob ${shortId(id)} in pack ${shortId(location.packId)} is damaged`, id, location.packId, { cause: err });
     }
@@ -82,11 +75,6 @@ export class BlobReader {
       const what = err instanceof NotFoundError ? 'is missing' : 'cannot be read';
       throw new BlobUnavailableError(`pack ${shortId(packId)} ${what} (${firstBlob.type} blob ${shortId(firstBlob.id)})`, firstBlob.id, packId, { cause: err });
     }
-  }
-
-  /** Hands a blob {@link load} returned back for reuse (see DecoderPool.recycle); the caller must not touch it afterwards. */
-  recycle(data: Buffer): void {
-    this.pool?.recycle(data);
   }
 
   private readSealed(location: BlobLocation): Promise<Buffer> {

@@ -15,7 +15,6 @@ import type { BlobType } from '../pack/pack-format.js';
 import { validateSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import { objectExists } from '../../storage/object-exists.js';
 import { BlobReader } from './blob-reader.js';
-import { DecoderPool } from './decoder-pool.js';
 import { newConfig, validateConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
 import { RepositoryWriter } from './repository-writer.js';
 import { openJson, sealJson } from './sealed-json.js';
@@ -66,7 +65,6 @@ export class UnreadableSnapshotError extends IntegrityError {
 export class Repository {
   readonly index = new MasterIndex();
   private reader: BlobReader | undefined;
-  private decoders: DecoderPool | undefined;
 
   private constructor(
     readonly storage: Storage,
@@ -210,24 +208,6 @@ export class Repository {
   }
 
   /** Reads a blob through the index; see {@link BlobReader.load} for the errors. */
-  /**
-   * Decodes large blobs on `count` worker threads from now on (a restore's main thread then only moves
-   * bytes). Call {@link close} when done.
-   */
-  useDecoderWorkers(count: number): void {
-    if (this.decoders || count < 1) return;
-    this.decoders = new DecoderPool(count, { encryptionKey: this.key.encryptionKey });
-    this.reader = new BlobReader(this.storage, this.index, this.key.encryptionKey, this.decoders);
-  }
-
-  /** Stops worker threads started by {@link useDecoderWorkers}; the repository stays usable without them. */
-  async close(): Promise<void> {
-    const decoders = this.decoders;
-    this.decoders = undefined;
-    this.reader = undefined;
-    await decoders?.close();
-  }
-
   loadBlob(type: BlobType, id: Id): Promise<Buffer> {
     return this.blobReader.load(type, id);
   }
@@ -236,15 +216,6 @@ export class Repository {
   get blobReader(): BlobReader {
     this.reader ??= new BlobReader(this.storage, this.index, this.key.encryptionKey);
     return this.reader;
-  }
-
-  /**
-   * Hands back a blob from {@link loadBlob} that the caller has finished with, so its buffer can hold a
-   * later blob (restores); the caller must not touch it afterwards. Optional: a blob not handed back is
-   * garbage collected as usual.
-   */
-  recycleBlob(data: Buffer): void {
-    this.reader?.recycle(data);
   }
 
   async saveSnapshot(snapshot: Snapshot): Promise<Id> {

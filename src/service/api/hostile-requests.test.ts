@@ -87,13 +87,9 @@ function callersOf(route: RegisteredRoute): Caller[] {
 /** Saves a small real repository (config, keys, packs, index) into `storage`: what a backup leaves. */
 async function seedRepository(storage: Storage, seed: number): Promise<void> {
   const repo = await Repository.init(storage, PASSWORD, repoContext, { kdf: INSECURE_TEST_KDF, packSize: 64 * 1024 });
-  try {
-    const writer = repo.createWriter();
-    for (let i = 0; i < 12; i++) await writer.save('data', seededBytes(40 * 1024 + i, seed * 100 + i));
-    await writer.flush();
-  } finally {
-    await repo.close();
-  }
+  const writer = repo.createWriter();
+  for (let i = 0; i < 12; i++) await writer.save('data', seededBytes(40 * 1024 + i, seed * 100 + i));
+  await writer.flush();
 }
 
 /** Every object of `storage` with the SHA-256 of its bytes. */
@@ -185,13 +181,9 @@ describe('the hostile-request corpus against every route', () => {
     }
     for (const storage of vaults) {
       const repo = await Repository.open(storage, PASSWORD, repoContext);
-      try {
-        const report = await checkRepository(repo, { readData: true });
-        assert.deepEqual(report.errors, []);
-        assert.ok(report.packsRead > 0);
-      } finally {
-        await repo.close();
-      }
+      const report = await checkRepository(repo, { readData: true });
+      assert.deepEqual(report.errors, []);
+      assert.ok(report.packsRead > 0);
     }
   });
 });
