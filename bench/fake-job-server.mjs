@@ -22,7 +22,7 @@ export async function startFakeJobServer() {
     if (req.method === 'PUT' && match[2]) {
       const disk = JSON.parse(body);
       const index = Number(match[2]);
-      job.disks = [...job.disks.filter((d) => d.index !== index), { id: disk.diskId, index, state: 'Prepared', bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256 }];
+      job.disks = [...job.disks.filter((d) => d.index !== index), { id: disk.diskId, index, state: 'Prepared', bytes: disk.bytes, files: disk.files, manifestSha256: disk.manifestSha256, progress: null }];
       return send(200, job);
     }
     if (req.method === 'POST' && match[3]) {
@@ -39,8 +39,10 @@ export async function startFakeJobServer() {
     createJob(name) {
       const at = new Date().toISOString();
       const job = {
-        id: randomUUID(), name, tenantId: 't', vaultId: 'v', storageAccountId: 's', container: 'c', state: 'Creating', createdAt: at,
-        preparedAt: null, trackingDeadline: null, carrier: null, trackingNumber: null, returnAddress: null, disks: [], timeline: [],
+        // The shape of the service's answers (src/contract/import-job.ts), which diskprep checks.
+        id: randomUUID(), name, tenantId: randomUUID(), vaultId: randomUUID(), storageAccountId: randomUUID(), container: 'bench', state: 'Creating', createdAt: at,
+        preparedAt: null, trackingDeadline: null, carrier: null, trackingNumber: null, returnAddress: null, shippedAt: null, receivedAt: null,
+        disks: [], errorCount: 0, adoption: null, timeline: [{ at, state: 'Creating', actor: 'bench' }],
       };
       const token = `fry_job_${randomBytes(32).toString('base64url')}`;
       jobs.set(job.id, { job, token });
@@ -48,7 +50,7 @@ export async function startFakeJobServer() {
     },
     /** The seed file `ferry seed start` would have written for this job. */
     seedFile(job, token) {
-      return { format: 'ferry-seed', version: 1, server: url, jobId: job.id, jobName: job.name, jobToken: token, vault: { id: 'v', name: 'bench' } };
+      return { format: 'ferry-seed', version: 1, server: url, jobId: job.id, jobName: job.name, jobToken: token, vault: { id: job.vaultId, name: 'bench' } };
     },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
   };
