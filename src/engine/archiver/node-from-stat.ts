@@ -61,38 +61,6 @@ export function unchangedSince(previous: TreeNode | undefined, st: BigIntStats):
   );
 }
 
-/**
- * True when two nodes record the same entry in every field a tree stores (absent and empty attribute
- * lists are the same), so a tree holding one holds the other.
- */
-export function sameNode(a: TreeNode, b: TreeNode): boolean {
-  return (
-    a.type === b.type &&
-    a.mode === b.mode &&
-    a.uid === b.uid &&
-    a.gid === b.gid &&
-    a.mtimeNs === b.mtimeNs &&
-    a.ctimeNs === b.ctimeNs &&
-    a.inode === b.inode &&
-    a.device === b.device &&
-    a.links === b.links &&
-    a.size === b.size &&
-    a.subtree === b.subtree &&
-    a.rdev === b.rdev &&
-    a.name.equals(b.name) &&
-    sameList(a.content, b.content, (x, y) => x === y) &&
-    (a.linkTarget === undefined ? b.linkTarget === undefined : b.linkTarget !== undefined && a.linkTarget.equals(b.linkTarget)) &&
-    sameList(a.xattrs ?? [], b.xattrs ?? [], (x, y) => x.name.equals(y.name) && x.value.equals(y.value))
-  );
-}
-
-function sameList<T>(a: readonly T[] | undefined, b: readonly T[] | undefined, same: (x: T, y: T) => boolean): boolean {
-  if (a === b) return true;
-  if (a === undefined || b === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (!same(a[i]!, b[i]!)) return false;
-  return true;
-}
-
 /** open(2) flags for reading a source file: never through a symlink, and without touching its atime when allowed. */
 export const SOURCE_OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
 export const SOURCE_OPEN_FLAGS_NOATIME = SOURCE_OPEN_FLAGS | (constants.O_NOATIME ?? 0);

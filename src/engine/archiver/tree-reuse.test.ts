@@ -7,7 +7,7 @@ import { newRepository, seededBytes, tempDir, writeFiles, type TempDir } from '.
 import type { Repository } from '../repository/repository.js';
 import { decodeTree, type TreeNode } from '../snapshot/tree-format.js';
 import { backup, type BackupResult } from './backup.js';
-import { sameNode } from './node-from-stat.js';
+import { sameNode } from '../snapshot/node-equality.js';
 
 /** The subtree ids along `names` from `tree` (the first is `tree` itself). */
 async function treesAlong(repo: Repository, tree: Id, names: string[]): Promise<Id[]> {

@@ -2,6 +2,7 @@ import { InterruptedError } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
 import { joinBytePath } from '../fs/byte-path.js';
 import type { BlobType } from '../pack/pack-format.js';
+import { sameMetadata } from '../snapshot/node-equality.js';
 import type { TreeNode } from '../snapshot/tree-format.js';
 import { BlobSet } from './blob-set.js';
 import { loadTree, type TreeSource, type UnreadableTree } from './tree-source.js';
@@ -206,30 +207,3 @@ function sameIds(a: readonly Id[] | undefined, b: readonly Id[] | undefined): bo
   return x.length === y.length && x.every((id, i) => id === y[i]);
 }
 
-const sameBytes = (a: Buffer | undefined, b: Buffer | undefined): boolean => (a === undefined || b === undefined ? a === b : a.equals(b));
-
-/**
- * Every recorded field but the name and the content (restic's `Node.Equals` without `Content`): a
- * folder's subtree counts, so a folder whose entries changed shows `U` too, as in restic.
- */
-function sameMetadata(a: TreeNode, b: TreeNode): boolean {
-  const xa = a.xattrs ?? [];
-  const xb = b.xattrs ?? [];
-  return (
-    a.type === b.type &&
-    a.mode === b.mode &&
-    a.uid === b.uid &&
-    a.gid === b.gid &&
-    a.mtimeNs === b.mtimeNs &&
-    a.ctimeNs === b.ctimeNs &&
-    a.inode === b.inode &&
-    a.device === b.device &&
-    a.links === b.links &&
-    a.size === b.size &&
-    a.subtree === b.subtree &&
-    a.rdev === b.rdev &&
-    sameBytes(a.linkTarget, b.linkTarget) &&
-    xa.length === xb.length &&
-    xa.every((x, i) => x.name.equals(xb[i]!.name) && x.value.equals(xb[i]!.value))
-  );
-}
