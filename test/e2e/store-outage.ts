@@ -49,8 +49,12 @@ export function storeOutages(store: () => Promise<OutageStore>): void {
       server = await store();
       tmp = await makeTempDir('ferry-e2e-outage-');
       // Random, so each 8 MiB file makes its own packs: several objects of several blocks or parts each.
+      // The backups get more of them (96 MiB, six or more 16 MiB packs), so that the first pack is
+      // stored well before the last and the store can be stopped between them.
       await mkdir(path('big'));
       for (let i = 0; i < 4; i++) await writeFile(path(`big/part-${i}.bin`), randomBytes(8 * 1024 * 1024));
+      await mkdir(path('bigger'));
+      for (let i = 0; i < 12; i++) await writeFile(path(`bigger/part-${i}.bin`), randomBytes(8 * 1024 * 1024));
     });
     after(() => tmp?.cleanup());
 
@@ -96,7 +100,7 @@ export function storeOutages(store: () => Promise<OutageStore>): void {
       const repo = server.url(place, 'repo');
       await ferryOk(['init', '-r', repo], withStore());
       const started = performance.now();
-      const { run } = await runIntoOutage(['backup', '-r', repo, path('big')], { ...server.env, ...LONG_BUDGET }, 'a pack was stored', objectsExist(place, 'repo/data/', 1));
+      const { run } = await runIntoOutage(['backup', '-r', repo, path('bigger')], { ...server.env, ...LONG_BUDGET }, 'a pack was stored', objectsExist(place, 'repo/data/', 1));
       const halted = performance.now();
       await server.restart();
       t.diagnostic(`store stopped ${Math.round(halted - started)} ms into the backup, back ${Math.round(performance.now() - halted)} ms later`);
@@ -110,7 +114,7 @@ export function storeOutages(store: () => Promise<OutageStore>): void {
       const place = server.newPlace();
       const repo = server.url(place, 'repo');
       await ferryOk(['init', '-r', repo], withStore());
-      const { run } = await runIntoOutage(['backup', '-r', repo, path('big')], { ...server.env, ...SHORT_BUDGET }, 'a pack was stored', objectsExist(place, 'repo/data/', 1));
+      const { run } = await runIntoOutage(['backup', '-r', repo, path('bigger')], { ...server.env, ...SHORT_BUDGET }, 'a pack was stored', objectsExist(place, 'repo/data/', 1));
       const result = await run;
       await server.restart();
       assert.notEqual(result.code, 0, 'the backup fails');
@@ -127,7 +131,7 @@ export function storeOutages(store: () => Promise<OutageStore>): void {
       await ferryOk(['check', '-r', repo, '--read-data'], withStore());
 
       const rerun = performance.now();
-      await ferryOk(['backup', '-r', repo, path('big')], withStore());
+      await ferryOk(['backup', '-r', repo, path('bigger')], withStore());
       t.diagnostic(`the next backup took ${Math.round(performance.now() - rerun)} ms`);
       // Its packs were just checked whole by their names; the repository's structure is what is left to check.
       await ferryOk(['check', '-r', repo], withStore());

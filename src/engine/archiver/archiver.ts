@@ -297,6 +297,7 @@ export class Archiver {
         const { content, size } = await this.readContent(access, Number(st.size));
         return nodeFromStat(name, st, { content, size, xattrs });
       } catch (err) {
+        if (err instanceof RepositoryWriteFailure) throw err.cause;
         this.skip(path, err);
         return undefined;
       }
@@ -324,12 +325,12 @@ export class Archiver {
         size += chunk.length;
         this.options.progress.bytesDone += chunk.length;
         this.options.progress.bytesRead += chunk.length;
-        const { saved } = await this.writer.put('data', chunk);
+        const { saved } = await this.writer.put('data', chunk).catch(repositoryWriteFailed);
         // Handled below by Promise.all; meanwhile a failure must not count as unhandled.
         saved.catch(() => undefined);
         saves.push(saved);
       }
-      return { content: (await Promise.all(saves)).map((blob) => blob.id), size };
+      return { content: (await Promise.all(saves).catch(repositoryWriteFailed)).map((blob) => blob.id), size };
     } finally {
       await file.close();
     }
@@ -377,4 +378,14 @@ export class Archiver {
     // The entry is named by its real path; Node's message would name the handle path it was reached by.
     this.options.onSkipped({ path: displayPath(path), error: describeError(err), pathBytes: path });
   }
+}
+
+/**
+ * A failure of the repository writer (a pack that could not be saved) met while reading a file: it ends
+ * the backup instead of being reported as an unreadable source.
+ */
+class RepositoryWriteFailure extends Error {}
+
+function repositoryWriteFailed(err: unknown): never {
+  throw new RepositoryWriteFailure('the repository writer failed', { cause: err });
 }
