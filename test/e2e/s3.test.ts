@@ -47,5 +47,5 @@ describe('S3 back end end to end (Ceph radosgw)', { skip: radosgwSkipReason() },
       objectBytes: async (bucket, name) => Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: name }))).Body!.transformToByteArray()),
       pendingUploads: async (bucket) => ((await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).map((upload) => upload.Key ?? ''),
     };
-  });
+  }, { ingest: false });
 });
