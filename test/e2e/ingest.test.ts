@@ -11,7 +11,7 @@ import type { ErrorLogEntry } from '../../src/contract/ingest.js';
 import { SEED_FILE_NAME } from '../../src/seed/seed-file.js';
 import { seededBytes } from '../../src/seed/testing/staging-fixture.js';
 import { ferry, ferryOk, lastJson, makeTempDir, type RunResult, type TempDir } from './harness.js';
-import { startServe, type ServeProcess } from './service-harness.js';
+import { callApi, startServe, type ServeProcess } from './service-harness.js';
 
 type Job = ImportJob;
 type ErrorEntry = ErrorLogEntry;
@@ -34,16 +34,7 @@ describe('ferry datacenter receive and ingest', () => {
   let carried: string[];
   let jobs = 0;
   const as = (token: string, extra: Record<string, string> = {}) => ({ env: { FERRY_SERVER: serve.url, FERRY_TOKEN: token, ...extra } });
-  const api = async <T>(token: string, method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${serve.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const api = <T>(token: string, method: string, path: string, body?: unknown): Promise<T> => callApi<T>(serve.url, token, method, path, body);
   const showJob = async (ref: string): Promise<Job> => lastJson<Job>((await ferryOk(['job', 'show', ref, '--json'], as(operator))).stdout);
   const errorsOf = async (ref: string): Promise<ErrorEntry[]> => lastJson<ErrorEntry[]>((await ferryOk(['job', 'errors', ref, '--json'], as(operator))).stdout);
   const ingest = (job: PreparedJob, disks: string[], extra: Record<string, string> = {}): Promise<RunResult> => ferry(['datacenter', 'ingest', job.name, ...disks.flatMap((d) => ['--disk', d])], as(operator, extra));

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImportJob } from '../../src/contract/import-job.js';
 import { ferry, ferryOk, lastJson, makeTempDir, type TempDir } from './harness.js';
-import { startServe, type ServeProcess } from './service-harness.js';
+import { callApi, startServe, type ServeProcess } from './service-harness.js';
 
 interface Created {
   id: string;
@@ -28,16 +28,7 @@ describe('import jobs end to end: ferry serve --tracking-deadline and ferry job'
   const vaults: Record<string, Created> = {};
   const accounts: Record<string, Created> = {};
   const as = (token: string) => ({ env: { FERRY_SERVER: serve.url, FERRY_TOKEN: token } });
-  const api = async <T>(token: string, method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${serve.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const api = <T>(token: string, method: string, path: string, body?: unknown): Promise<T> => callApi<T>(serve.url, token, method, path, body);
   /** What `ferry seed start` does: an import job for the vault, with its job token. */
   const createJob = (token: string, vault: string, name: string, account: string) =>
     api<{ job: Job; jobToken: string }>(token, 'POST', `/v1/vaults/${vaults[vault]!.id}/import-jobs`, { name, storageAccountId: accounts[account]!.id, container: name });

@@ -19,7 +19,7 @@ import { seededBytes } from '../../src/seed/testing/staging-fixture.js';
 import { HttpStorage } from '../../src/storage/http/http-storage.js';
 import { playDatacenter } from './adoption-datacenter.js';
 import { ferryOk, lastJson, makeTempDir, type TempDir } from './harness.js';
-import { startServe, type ServeProcess } from './service-harness.js';
+import { callApi, startServe, type ServeProcess } from './service-harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = resolve(import.meta.dirname, '../../docs/screenshots');
@@ -42,16 +42,7 @@ describe('the portal in Chromium', { skip: missingBrowser ? `${CHROMIUM} is not 
   let first: { id: string; disks: string[] };
   let second: { id: string };
 
-  const api = async <T>(token: string, method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${serve.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
-  };
+  const api = <T>(token: string, method: string, path: string, body?: unknown): Promise<T> => callApi<T>(serve.url, token, method, path, body);
   const as = (token: string) => ({ env: { FERRY_SERVER: serve.url, FERRY_TOKEN: token } });
 
   /** A new import job of a new vault of acme, its disks prepared by diskprep from a copy of the staging repository. */

@@ -53,3 +53,18 @@ export function startServe(dataDir: string, extraArgs: readonly string[] = [], e
     });
   });
 }
+
+/**
+ * Calls the API of the service at `url` as `token` (a JSON body when given) and resolves with the parsed
+ * answer (undefined for an empty one); a status other than 2xx fails with the status and the answer.
+ */
+export async function callApi<T>(url: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return (text === '' ? undefined : JSON.parse(text)) as T;
+}
