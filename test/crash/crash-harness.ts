@@ -18,7 +18,10 @@ export interface CrashRunResult {
   readonly stderr: string;
   /** Wall time from spawn to exit. */
   readonly durationMs: number;
-  /** True when this runner sent the SIGKILL (killAfterMs elapsed before the process ended). */
+  /**
+   * True when this runner's SIGKILL ended the process. A process that exits in the moment the kill is sent is
+   * still a zombie that accepts the signal; it counts as finished by itself, since its exit status says so.
+   */
   readonly killedByTest: boolean;
 }
 
@@ -43,7 +46,7 @@ export function runFerry(args: readonly string[], options: CrashRunOptions = {})
     const child = spawn(process.execPath, [FERRY_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    let killedByTest = false;
+    let killSent = false;
     let timedOut = false;
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -51,7 +54,7 @@ export function runFerry(args: readonly string[], options: CrashRunOptions = {})
       options.killAfterMs === undefined
         ? undefined
         : setTimeout(() => {
-            killedByTest = child.kill('SIGKILL');
+            killSent = child.kill('SIGKILL');
           }, options.killAfterMs);
     const hangTimer = setTimeout(() => {
       timedOut = true;
@@ -65,6 +68,7 @@ export function runFerry(args: readonly string[], options: CrashRunOptions = {})
         reject(new Error(`ferry ${args.join(' ')} did not finish in ${options.timeoutMs ?? 300_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
         return;
       }
+      const killedByTest = killSent && signal === 'SIGKILL';
       resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started, killedByTest });
     });
   });

@@ -16,7 +16,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { makeTempDir, type TempDir } from '../e2e/harness.js';
 import { SeededRandom } from '../fixtures/seeded-random.js';
 import { removeTree } from '../fixtures/remove-tree.js';
-import { describeRun, diedBySigkill, initRepository, runFerry, runFerryOk } from './crash-harness.js';
+import { describeRun, initRepository, runFerry, runFerryOk } from './crash-harness.js';
 import { assertRecovers, assertSoundAfterCrash, describeTempFiles } from './recovery.js';
 import { assertCheckPasses, listRepositoryFiles, objectsIn, tempFilesIn } from './repository-state.js';
 import { buildSourceTree, FULL_TREE, MiB, mutateSourceTree } from './source-tree.js';
@@ -99,11 +99,10 @@ describe(`SIGKILL of ferry backup at random moments (FERRY_CRASH_SEED=${SEED})`,
       const args = ['backup', '-r', repo, source];
       const killed = await runFerry(args, { env: { FERRY_HOSTNAME: hostname }, killAfterMs: delay });
       if (killed.killedByTest) {
-        assert.ok(diedBySigkill(killed), `${context}: ${describeRun(args, killed)}`);
         killedMidRun++;
         log(`${kind} backup as ${hostname} killed after ${delay} ms (typical ${Math.round(typical)} ms)`);
       } else {
-        // It finished before the kill: that must have been a success, never an error exit.
+        // It finished before the kill landed: that must have been a success, never an error exit or another signal.
         assert.equal(killed.code, 0, `${context}: ${describeRun(args, killed)}`);
         log(`${kind} backup as ${hostname} finished in ${Math.round(killed.durationMs)} ms, before the kill at ${delay} ms`);
         if (kind !== 'initial') typicalMs.set(kind, killed.durationMs);
