@@ -80,6 +80,8 @@ export class Archiver {
   private readonly hardLinks = new Map<string, { node: TreeNode }>();
   private noAtime = true;
   private spareDirSlots = PARALLEL_DIRECTORIES;
+  /** What ended the backup (a pack that could not be saved, an interruption): entries still queued stop at once. */
+  private failure: Error | undefined;
   private readonly readBuffers = new BufferPool(READ_BUFFERS_KEPT);
 
   constructor(
@@ -234,30 +236,36 @@ export class Archiver {
     const nodes = new Array<TreeNode | undefined>(entries.length);
     let kept = 0;
     const archived = async (entry: NonNullable<(typeof entries)[number]>, i: number): Promise<void> => {
+      if (this.failure !== undefined) throw this.failure;
       const previous = previousOf(entry.name);
-      nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, previous);
+      try {
+        nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, previous);
+      } catch (err) {
+        this.failure ??= err instanceof Error ? err : new Error(String(err));
+        throw err;
+      }
       if (previous !== undefined && nodes[i] === previous) kept++;
     };
     // Files first, several at once; then subdirectories one after another, which bounds concurrency.
-    await Promise.all(
-      entries.map(async (entry, i) => {
-        if (entry && !entry.st.isDirectory()) await archived(entry, i);
-      }),
-    );
+    // Every entry's work ends before this returns or throws: the caller then closes `dir`, whose
+    // descriptor number the entries' paths name (a later open through it would reach whatever reuses it).
+    await settleAll(entries.map(async (entry, i) => (entry && !entry.st.isDirectory() ? archived(entry, i) : undefined)));
     // Subdirectories run side by side while spare slots last, else one after another: the walk's
     // latency chain shrinks, yet open directories stay bounded by the slots plus the tree depth.
     const running: Promise<void>[] = [];
     for (const [i, entry] of entries.entries()) {
       if (!entry?.st.isDirectory()) continue;
-      const work = (): Promise<void> => archived(entry, i);
+      if (this.failure !== undefined) break;
       if (this.spareDirSlots > 0) {
         this.spareDirSlots--;
-        running.push(work().finally(() => this.spareDirSlots++));
+        running.push(archived(entry, i).finally(() => this.spareDirSlots++));
       } else {
-        await work();
+        const work = archived(entry, i);
+        running.push(work);
+        await work.catch(() => undefined);
       }
     }
-    await Promise.all(running);
+    await settleAll(running);
     const present = nodes.filter((n): n is TreeNode => n !== undefined);
     // Every entry recorded exactly as in the parent, and no other: the parent's tree is this directory's
     // tree, so it is not encoded, hashed and looked up again. (Its bytes may come from another encoder
@@ -293,6 +301,7 @@ export class Archiver {
     }
     const semaphore = st.size < BigInt(this.minChunk) ? this.smallReads : this.largeReads;
     const node = await semaphore.run(async () => {
+      if (this.failure !== undefined) throw this.failure;
       try {
         const { content, size } = await this.readContent(access, Number(st.size));
         return nodeFromStat(name, st, { content, size, xattrs });
@@ -371,6 +380,7 @@ export class Archiver {
 
   private skip(path: Buffer, err: unknown): void {
     if (err instanceof InterruptedError) throw err;
+    if (this.failure !== undefined) throw this.failure;
     // Once interrupted, the directories other reads go through are being closed: their failures are
     // the interruption, not unreadable sources.
     if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted', { cause: err });
@@ -385,6 +395,12 @@ export class Archiver {
  * the backup instead of being reported as an unreadable source.
  */
 class RepositoryWriteFailure extends Error {}
+
+/** Waits until every promise has settled, then throws the first rejection, if any. */
+async function settleAll(promises: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
 
 function repositoryWriteFailed(err: unknown): never {
   throw new RepositoryWriteFailure('the repository writer failed', { cause: err });
