@@ -13,7 +13,7 @@ export interface ServeProcess {
 
 /**
  * Starts the built CLI's `ferry serve --data-dir DIR --listen 127.0.0.1:0` (with `env` added to this
- * process's environment, e.g. FERRY_TEST_CLOCK_OFFSET_MS) and resolves with the URL it prints once it listens. Rejects (and kills the process) when it exits first or prints no URL in 20 s.
+ * process's environment, e.g. FERRY_TEST_CLOCK_OFFSET_MS) and resolves with the URL it prints once it listens. Rejects (and kills the process) when it exits first or prints no URL in 60 s (a first start on a loaded machine can take 20).
  */
 export function startServe(dataDir: string, extraArgs: readonly string[] = [], env: Record<string, string> = {}): Promise<ServeProcess> {
   const child = spawn(process.execPath, [FERRY_BIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs], {
@@ -28,8 +28,8 @@ export function startServe(dataDir: string, extraArgs: readonly string[] = [], e
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`ferry serve printed no URL within 20 s\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, 20_000);
+      reject(new Error(`ferry serve printed no URL within 60 s\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, 60_000);
     const onData = (): void => {
       const url = /listening on (https?:\/\/\S+)/.exec(stdout)?.[1];
       if (url === undefined) return;
