@@ -111,8 +111,11 @@ describe('ferry datacenter receive and ingest', () => {
     await tmp?.cleanup();
   });
 
-  it('ingests a three-disk job in every disk order, one command per disk, and the job ends Completed', async () => {
-    for (const order of [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]) {
+  it('ingests a three-disk job one command per disk, each disk first, second and last once, and the job ends Completed', async () => {
+    // Three orders in which every disk takes every place once (disk 1 holds many small files, the others a
+    // pack each); which disk comes when is the job rules' business, property-tested over all orders in
+    // src/service/jobs: here it is the command's reporting and the job's end state.
+    for (const order of [[0, 1, 2], [1, 2, 0], [2, 0, 1]]) {
       const job = await prepareJob();
       for (const [step, index] of order.entries()) {
         const run = await ingest(job, [job.disks[index]!]);
