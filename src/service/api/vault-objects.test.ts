@@ -204,17 +204,20 @@ describe('vault object routes: uploads racing past the existence check (several 
       { wrapStorage: checksMeetFirst(2) },
     ));
 
-  it('the same lock sent twice at once: one stored, the other a no-op, and the machine still owns it', () =>
+  it('the same config sent twice at once (a retry through another instance) is stored once, the other a no-op; a racing lock is accepted twice and owned', () =>
     withApp(
       async (t) => {
+        const config = shapedObject('config', 5);
         const lock = shapedObject('lock', 5);
-        const answers = await Promise.all([put(t, 'agentA', lock.key, lock.bytes), put(t, 'agentA', lock.key, lock.bytes)]);
-        assert.deepEqual(answers.map((x) => x.statusCode).sort(), [200, 201]);
-        assert.deepEqual(answers.map((x) => x.json<{ stored: boolean }>().stored).sort(), [false, true]);
+        const answers = await Promise.all([put(t, 'agentA', 'config', config.bytes), put(t, 'agentA', 'config', config.bytes), put(t, 'agentA', lock.key, lock.bytes), put(t, 'agentA', lock.key, lock.bytes)]);
+        assert.deepEqual(answers.map((x) => x.statusCode), [answers[0]!.statusCode, answers[1]!.statusCode, 201, 201], answers.map((x) => x.body).join(' | '));
+        assert.deepEqual(answers.slice(0, 2).map((x) => x.json<{ stored: boolean }>().stored).sort(), [false, true]);
+        assert.deepEqual(answers.slice(0, 2).map((x) => x.statusCode).sort(), [200, 201]);
+        assert.ok((await t.storage.load('config')).equals(config.bytes));
         assert.equal((await del(t, 'agentB', lock.key)).statusCode, 403);
-        assert.equal((await del(t, 'agentA', lock.key)).statusCode, 204, "the loser did not drop the winner's ownership record");
+        assert.equal((await del(t, 'agentA', lock.key)).statusCode, 204, 'the machine owns its lock');
       },
-      { wrapStorage: checksMeetFirst(2) },
+      { wrapStorage: checksMeetFirst(4) },
     ));
 
   it('full access creates only with If-None-Match: *: an existing object is 409 ALREADY_EXISTS and stays', () =>

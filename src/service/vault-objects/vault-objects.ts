@@ -93,11 +93,12 @@ export class VaultObjects {
    * `ObjectShapeError` (400) and stores nothing; a declared length out of bounds is refused before any
    * byte is read. An object stored is then reported to the provenance seam with the resolved writer.
    *
-   * Concurrency: an append-only upload's existence check and its write are not under any lock; the write
-   * is a create the store refuses when the object exists (`SaveOptions.ifAbsent`), so of concurrent
-   * uploads of one key — through this instance or any other on the same store — exactly one stores, and
-   * each other is judged as a re-send of what it stored: accepted (`stored: false`) with the same bytes,
-   * refused (`ForbiddenError`; `IntegrityError` for a content-named key) with others.
+   * Concurrency: an append-only upload's existence check and its write are not under any lock. For a key
+   * not named by its bytes' hash (`config`) the write is a create the store refuses when the object exists
+   * (`SaveOptions.ifAbsent`), so of concurrent uploads — through this instance or any other on the same
+   * store — exactly one stores, and each other is judged as a re-send of what it stored: accepted
+   * (`stored: false`) with the same bytes, `ForbiddenError` with others. Concurrent uploads of a
+   * content-named key may each store (each `stored: true`): they can only store the same verified bytes.
    */
   async upload(
     vaultId: string,
@@ -134,14 +135,17 @@ export class VaultObjects {
       case 'verify-existing':
         return judgeResend(vault.storage, key, claimed, declared, await hashAll(source));
       case 'store': {
-        // The check above may be stale by the time the bytes are written: another request, on this
-        // instance or another one sharing the store, may create the object in between. So the write is a
-        // create that the store itself refuses when the object exists (SaveOptions.ifAbsent), never a
-        // replace; the loser's upload is then judged as a re-send of what the winner stored.
+        const checked = (source: AsyncIterable<Uint8Array>) => (this.#checkShapes ? shapeChecked(key, source, declared.length) : source);
+        // Racing creates of a content-named key can only store the bytes its name claims (the store
+        // verifies them before the object becomes visible): whichever lands last, the object is the same.
+        if (claimed !== undefined) return this.#storeOwned(vaultId, vault, key, checked(source), { length: declared.length, sha256 });
+        // Any other key (config): the check above may be stale by the time the bytes are written, as
+        // another request, through this instance or another one on the same store, may create the object
+        // in between. So the write is a create the store itself refuses when the object exists
+        // (SaveOptions.ifAbsent), never a replace, and the loser is judged as a re-send of the winner's.
         const witness = new WitnessedSource(source);
         try {
-          const checked = this.#checkShapes ? shapeChecked(key, witness, declared.length) : witness;
-          return await this.#storeOwned(vaultId, vault, key, checked, declared.length, sha256);
+          return await this.#storeOwned(vaultId, vault, key, checked(witness), { length: declared.length, sha256, ifAbsent: true });
         } catch (err) {
           if (!(err instanceof AlreadyExistsError)) throw err;
           return judgeResend(vault.storage, key, claimed, declared, await witness.drain());
@@ -169,24 +173,15 @@ export class VaultObjects {
     await this.#provenance?.removed(vaultId, key);
   }
 
-  async #storeOwned(
-    vaultId: string,
-    vault: ResolvedVault,
-    key: string,
-    source: AsyncIterable<Uint8Array>,
-    length: number | undefined,
-    sha256: string | undefined,
-  ): Promise<UploadResult> {
+  async #storeOwned(vaultId: string, vault: ResolvedVault, key: string, source: AsyncIterable<Uint8Array>, options: SaveOptions): Promise<UploadResult> {
     const machineId = isLockKey(key) ? vault.machineId : undefined;
-    if (machineId === undefined) return this.#store(vault.storage, key, source, { length, sha256, ifAbsent: true });
+    if (machineId === undefined) return this.#store(vault.storage, key, source, options);
     await this.#lockOwnership.record(vaultId, key, machineId);
     try {
-      return await this.#store(vault.storage, key, source, { length, sha256, ifAbsent: true });
+      return await this.#store(vault.storage, key, source, options);
     } catch (err) {
       // The lock was not stored, so its record must not grant anything; a failing cleanup adds nothing.
-      // Unless it exists: another request stored these bytes (a lock's name is their hash, and they name
-      // the host and process that took it) and recorded the same machine, whose record must stay.
-      if (!(err instanceof AlreadyExistsError)) await this.#lockOwnership.forget(vaultId, key).catch(() => undefined);
+      await this.#lockOwnership.forget(vaultId, key).catch(() => undefined);
       throw err;
     }
   }
