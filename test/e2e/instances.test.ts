@@ -258,7 +258,7 @@ describe('several ferry serve instances on one PostgreSQL database', { timeout: 
     const refused = JSON.parse(answers.find((x) => x.status === 403)!.body) as { code: string; message: string };
     assert.equal(refused.code, 'FORBIDDEN');
     assert.match(refused.message, /^config exists with other bytes; agents are append-only and may not overwrite it/);
-    const [winner, loser] = answers[0]!.status === 201 ? [mine, theirs] : [theirs, mine];
+    const [winner, loser] = answers[0].status === 201 ? [mine, theirs] : [theirs, mine];
     const container = (await e.db.selectFrom('vaults').select('container').where('id', '=', vault.id).executeTakeFirstOrThrow()).container;
     const vaultDir = join(e.shared, 'files', container);
     assert.ok((await readFile(join(vaultDir, 'config'))).equals(winner.bytes), "the winner's config is stored, whole");
