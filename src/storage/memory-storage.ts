@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { IntegrityError, NotFoundError } from '../core/errors.js';
+import { AlreadyExistsError, IntegrityError, NotFoundError } from '../core/errors.js';
 import { assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange } from './object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from './storage.js';
 
@@ -24,6 +24,8 @@ export class MemoryStorage implements Storage {
   async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options: SaveOptions = {}): Promise<void> {
     assertValidKey(key);
     const bytes = await readSource(key, data, options);
+    // Checked when the object would become visible: the check and the set are one synchronous step.
+    if (options.ifAbsent === true && this.#objects.has(key)) throw new AlreadyExistsError(`object ${key} already exists in ${this.properties.location}`);
     this.#objects.set(key, bytes);
   }
 

@@ -12,7 +12,15 @@ export interface Storage {
   /**
    * Stores `data` under `key` atomically: afterwards readers see either the previous state or the whole
    * new object, never a part of it, and after the promise resolves the object is durable.
-   * Replaces an existing object with the same key.
+   * Replaces an existing object with the same key, unless `options.ifAbsent` is set: then it only
+   * creates, and when an object exists under `key` it stores nothing and rejects with an
+   * `AlreadyExistsError`. The check and the write are one step of the store (a link(2) that refuses an
+   * existing name, a conditional `If-None-Match: *` request), so of concurrent `ifAbsent` saves of one
+   * key — from this process or any other sharing the store — exactly one succeeds and the others reject
+   * with `AlreadyExistsError`. A retried request may find the object its own first attempt created and
+   * reject likewise: callers that must tell the two apart compare the stored bytes with theirs. A back end
+   * may bound the size of an `ifAbsent` save (S3: one part, see S3Storage) and refuses a larger source
+   * with a `PermanentError`, storing nothing.
    * When `options.length` is given and the source yields a different number of bytes, or when
    * `options.sha256` is given and the bytes hash differently, nothing is stored and the promise rejects
    * with an `IntegrityError`. A source that throws stores nothing and its error is rethrown.
@@ -80,6 +88,8 @@ export interface SaveOptions {
   readonly length?: number;
   /** The SHA-256 (lowercase hex) the bytes must have. */
   readonly sha256?: string;
+  /** Create only, never replace: see `Storage.save`. */
+  readonly ifAbsent?: boolean;
 }
 
 export interface ByteRange {

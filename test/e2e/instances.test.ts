@@ -2,11 +2,14 @@
 // as one service: background work is claimed through the database and taken over when an instance is
 // SIGKILLed mid-task (stopped at a test-only pause point: src/service/pause-points.ts), each task done exactly
 // once; the failed-authentication throttle counts across instances; tokens and portal sessions made on one
-// instance are honoured, and once revoked refused, by the other. Needs the server of FERRY_TEST_POSTGRES_URL
-// (skipped without it, failing in CI). The records are set up in-process on the same database.
+// instance are honoured, and once revoked refused, by the other; two agents' uploads of one vault's config
+// racing through both instances end with one stored and the other refused (the store's create-only write).
+// Needs the server of FERRY_TEST_POSTGRES_URL (skipped without it, failing in CI). The records are set up
+// in-process on the same database.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { access, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { join, relative } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,11 +21,14 @@ import { changeImportJob } from '../../src/service/jobs/job-store.js';
 import { PAUSE_AT_ENV, PAUSE_DIR_ENV, type PausePoint } from '../../src/service/pause-points.js';
 import { openImportStorage } from '../../src/service/resources/import-adoption.js';
 import { createImportJob } from '../../src/service/resources/import-jobs.js';
+import { createRegistrationCode } from '../../src/service/resources/registration-codes.js';
+import { registerMachine } from '../../src/service/resources/registration.js';
 import { createStorageAccount } from '../../src/service/resources/storage-accounts.js';
 import { createTenant } from '../../src/service/resources/tenants.js';
 import { createVault } from '../../src/service/resources/vaults.js';
 import { ServiceKey } from '../../src/service/secrets/service-key.js';
 import { driveJob, prepareDisks, storeOf, TEST_ACTOR } from '../../src/service/testing/import-job-fixtures.js';
+import { shapedObject } from '../../src/service/vault-objects/testing/shaped-objects.js';
 import { serviceFixtureOn, type ServiceFixture } from '../../src/service/testing/service-fixture.js';
 import { postgresServerForTest } from '../../src/service/testing/test-database.js';
 import { makeTempDir, type TempDir } from './harness.js';
@@ -226,6 +232,41 @@ describe('several ferry serve instances on one PostgreSQL database', { timeout: 
     assert.deepEqual(statuses, [...Array<number>(30).fill(401), 429]);
     // A valid token is never throttled, on either instance.
     assert.equal((await call(two, e.adminToken)).status, 200);
+    spare.push(one, two);
+    t.diagnostic(`wall time ${Date.now() - started} ms`);
+  });
+
+  it("two agents' uploads of one vault's config race through both instances: exactly one is stored, the other refused as an overwrite", async (t) => {
+    const e = await setUp(t);
+    if (e === undefined) return;
+    const started = Date.now();
+    // The pair of the throttle test (else two new instances). (Not kept for the adoption test either.)
+    const [one, two] = await Promise.all([0, 1].map(async (i) => spare.shift() ?? (await instance(e, `upload-${i}`)).serve));
+    assert.ok(one !== undefined && two !== undefined);
+    const vault = await createVault(e.f.ctx, e.admin, e.tenantId, { name: 'race', storageAccountId: e.accountId });
+    const agent = async (hostname: string): Promise<string> => {
+      const code = await createRegistrationCode(e.f.ctx, e.admin, vault.id);
+      return (await registerMachine(e.f.ctx, { code: code.registrationCode, hostname })).token;
+    };
+    const [a, b] = [await agent('race-a'), await agent('race-b')];
+    const [mine, theirs] = [shapedObject('config', 1), shapedObject('config', 2)];
+
+    // Each body pauses after its first bytes: both instances have found config absent and begun writing
+    // before either write can end.
+    const answers = await Promise.all([slowPut(one.url, vault.id, a, mine.bytes), slowPut(two.url, vault.id, b, theirs.bytes)]);
+    assert.deepEqual(answers.map((x) => x.status).sort(), [201, 403], answers.map((x) => x.body).join(' | '));
+    const refused = JSON.parse(answers.find((x) => x.status === 403)!.body) as { code: string; message: string };
+    assert.equal(refused.code, 'FORBIDDEN');
+    assert.match(refused.message, /^config exists with other bytes; agents are append-only and may not overwrite it/);
+    const [winner, loser] = answers[0].status === 201 ? [mine, theirs] : [theirs, mine];
+    const container = (await e.db.selectFrom('vaults').select('container').where('id', '=', vault.id).executeTakeFirstOrThrow()).container;
+    const vaultDir = join(e.shared, 'files', container);
+    assert.ok((await readFile(join(vaultDir, 'config'))).equals(winner.bytes), "the winner's config is stored, whole");
+    assert.deepEqual([...(await filesUnder(vaultDir)).keys()], ['config'], 'no temporary file left');
+    // Afterwards, through either instance: the winner's bytes are a no-op re-send, the loser's still refused.
+    const winnerToken = winner === mine ? a : b;
+    const loserToken = winner === mine ? b : a;
+    assert.deepEqual([(await slowPut(two.url, vault.id, winnerToken, winner.bytes, 0)).status, (await slowPut(one.url, vault.id, loserToken, loser.bytes, 0)).status], [200, 403]);
     for (const serve of [one, two]) assert.equal((await serve.stop('SIGTERM')).code, 0);
     t.diagnostic(`wall time ${Date.now() - started} ms`);
   });
@@ -294,6 +335,28 @@ async function portalSignIn(base: string, token: string): Promise<string> {
   const session = /(ferry-session=[^;]+)/.exec(signedIn.headers.get('set-cookie') ?? '')?.[1];
   assert.ok(session, 'the sign-in sets the session cookie');
   return session;
+}
+
+/**
+ * PUTs `bytes` as the vault's `config` with `token`, sending the first 16 bytes, then the rest `pauseMs` later;
+ * the answer's status and body.
+ */
+async function slowPut(base: string, vaultId: string, token: string, bytes: Buffer, pauseMs = 400): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}/v1/vaults/${vaultId}/objects/config`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+    });
+    req.on('error', reject);
+    req.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      response.on('error', reject);
+    });
+    req.write(bytes.subarray(0, 16));
+    setTimeout(() => req.end(bytes.subarray(16)), pauseMs);
+  });
 }
 
 /** Every file below `dir` (relative path → inode). */

@@ -5,7 +5,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PermanentError } from '../../core/errors.js';
-import { listKeys, seededBytes } from '../../storage/testing/conformance.js';
+import { listKeys, seededBytes, withoutOptionalMethods } from '../../storage/testing/conformance.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage } from '../../storage/storage.js';
 import { keyOf, shapedBytes, shapedObject } from '../vault-objects/testing/shaped-objects.js';
 import { TEST_TOKENS, TEST_VAULT_ID, createVaultObjectApp, type VaultObjectApp } from '../vault-objects/testing/vault-object-app.js';
@@ -160,6 +160,76 @@ describe('vault object routes: append-only agents', () => {
       const response = await put(t, 'agentWithoutMachine', layoutKeys(bytes).lock, bytes);
       assert.equal(response.statusCode, 403);
       assert.deepEqual(await files(t.root), []);
+    }));
+});
+
+/**
+ * The vault's storage with every `stat` held until `count` of them were answered: that many uploads all find
+ * an object absent before any of them writes, as uploads through several service instances can.
+ */
+const checksMeetFirst =
+  (count: number) =>
+  (storage: Storage): Storage => {
+    let answered = 0;
+    let open = (): void => undefined;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return {
+      ...withoutOptionalMethods(storage),
+      stat: async (key) => {
+        try {
+          return await storage.stat(key);
+        } finally {
+          if (++answered === count) open();
+          await opened;
+        }
+      },
+    };
+  };
+
+describe('vault object routes: uploads racing past the existence check (several instances)', () => {
+  it('two agents create config with other bytes: exactly one is stored, the other refused as an overwrite', () =>
+    withApp(
+      async (t) => {
+        const [a, b] = [shapedObject('config', 1), shapedObject('config', 2)];
+        const answers = await Promise.all([put(t, 'agentA', 'config', a.bytes), put(t, 'agentB', 'config', b.bytes)]);
+        const statuses = answers.map((x) => x.statusCode).sort();
+        assert.deepEqual(statuses, [201, 403], answers.map((x) => x.body).join(' | '));
+        const refused = answers.find((x) => x.statusCode === 403)!;
+        assert.match(apiError(refused).message, /exists with other bytes; agents are append-only/);
+        const winner = answers[0].statusCode === 201 ? a : b;
+        assert.ok((await t.storage.load('config')).equals(winner.bytes), "the winner's bytes stay");
+        assert.deepEqual(await files(t.root), ['config'], 'no temp file left');
+        assert.deepEqual(t.bytesStored, [winner.bytes.length]);
+      },
+      { wrapStorage: checksMeetFirst(2) },
+    ));
+
+  it('the same config sent twice at once (a retry through another instance) is stored once, the other a no-op; a racing lock is accepted twice and owned', () =>
+    withApp(
+      async (t) => {
+        const config = shapedObject('config', 5);
+        const lock = shapedObject('lock', 5);
+        const answers = await Promise.all([put(t, 'agentA', 'config', config.bytes), put(t, 'agentA', 'config', config.bytes), put(t, 'agentA', lock.key, lock.bytes), put(t, 'agentA', lock.key, lock.bytes)]);
+        assert.deepEqual(answers.slice(2).map((x) => x.statusCode), [201, 201], answers.map((x) => x.body).join(' | '));
+        assert.deepEqual(answers.slice(0, 2).map((x) => x.json<{ stored: boolean }>().stored).sort(), [false, true]);
+        assert.deepEqual(answers.slice(0, 2).map((x) => x.statusCode).sort(), [200, 201]);
+        assert.ok((await t.storage.load('config')).equals(config.bytes));
+        assert.equal((await del(t, 'agentB', lock.key)).statusCode, 403);
+        assert.equal((await del(t, 'agentA', lock.key)).statusCode, 204, 'the machine owns its lock');
+      },
+      { wrapStorage: checksMeetFirst(4) },
+    ));
+
+  it('full access creates only with If-None-Match: *: an existing object is 409 ALREADY_EXISTS and stays', () =>
+    withApp(async (t) => {
+      const createOnly = { 'if-none-match': '*' };
+      assert.equal((await put(t, 'admin', 'notes/a', seededBytes(10, 1), createOnly)).statusCode, 201);
+      const again = await put(t, 'admin', 'notes/a', seededBytes(10, 2), createOnly);
+      assert.equal(again.statusCode, 409, again.body);
+      assert.equal(apiError(again).code, 'ALREADY_EXISTS');
+      assert.ok((await t.storage.load('notes/a')).equals(seededBytes(10, 1)));
+      assert.equal((await put(t, 'admin', 'notes/a', seededBytes(10, 2), { 'if-none-match': '"abc"' })).statusCode, 400, 'only * is understood');
+      assert.equal((await put(t, 'admin', 'notes/a', seededBytes(10, 2))).statusCode, 201, 'without it, full access replaces');
     }));
 });
 

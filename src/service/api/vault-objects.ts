@@ -70,6 +70,8 @@ const listQuery = z.object({
 });
 const saveHeaders = z.looseObject({
   [SHA256_HEADER]: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256').optional(),
+  // Create only (RFC 9110 conditional request); an existing object is answered 409 ALREADY_EXISTS.
+  'if-none-match': z.literal('*', { error: 'only If-None-Match: * (create only) is supported' }).optional(),
 });
 
 /** Who may reach the object routes at all; resolveVault then decides full or append-only, or 404. */
@@ -220,7 +222,7 @@ export function registerObjectRoutes(app: FastifyInstance, deps: ObjectRouteDeps
           spec.checkUploadKey?.(key);
           const vault = await spec.resolve(request, id);
           const body = request.body as AsyncIterable<Buffer> | undefined;
-          const result = await objects.upload(spec.scopeOf(id), vault, key, limited(body, maxObjectBytes), { length, sha256 });
+          const result = await objects.upload(spec.scopeOf(id), vault, key, limited(body, maxObjectBytes), { length, sha256, ifAbsent: request.headers['if-none-match'] === '*' });
           return await reply.status(result.stored ? 201 : 200).send({ key, size: result.size, stored: result.stored });
         } catch (err) {
           // The rest of a refused body is not read; the connection cannot carry another request after it.

@@ -3,10 +3,9 @@
  * uploads against the names they claim, keeps lock ownership, and streams to and from the vault's storage.
  */
 import { createHash } from 'node:crypto';
-import { FerryError, ForbiddenError, IntegrityError, NotFoundError } from '../../core/errors.js';
-import type { ByteRange, ObjectInfo, Storage } from '../../storage/storage.js';
+import { AlreadyExistsError, FerryError, ForbiddenError, IntegrityError, NotFoundError } from '../../core/errors.js';
+import type { ByteRange, ObjectInfo, SaveOptions, Storage } from '../../storage/storage.js';
 import { PACK_TRAILER_BYTES } from '../../engine/pack/pack-format.js';
-import { KeyedMutex } from './keyed-mutex.js';
 import {
   claimedSha256,
   decideObjectAccess,
@@ -23,6 +22,11 @@ export interface UploadDeclaration {
   readonly length?: number;
   /** The SHA-256 the uploader computed (lowercase hex). */
   readonly sha256?: string;
+  /**
+   * Create only (`If-None-Match: *`): an existing object is an `AlreadyExistsError` instead of being
+   * replaced. Matters only to full access; an append-only upload never replaces anything.
+   */
+  readonly ifAbsent?: boolean;
 }
 
 /** The outcome of an accepted upload. */
@@ -53,7 +57,6 @@ export interface VaultObjectsOptions {
 export class VaultObjects {
   readonly #lockOwnership: LockOwnership;
   readonly #onBytesStored: (bytes: number) => void;
-  readonly #appendOnlyWrites = new KeyedMutex();
   readonly #provenance: ObjectProvenance | undefined;
   readonly #checkShapes: boolean;
 
@@ -89,6 +92,13 @@ export class VaultObjects {
    * `checkShapes`, an append-only upload that cannot be the repository object its key names is an
    * `ObjectShapeError` (400) and stores nothing; a declared length out of bounds is refused before any
    * byte is read. An object stored is then reported to the provenance seam with the resolved writer.
+   *
+   * Concurrency: an append-only upload's existence check and its write are not under any lock. For a key
+   * not named by its bytes' hash (`config`) the write is a create the store refuses when the object exists
+   * (`SaveOptions.ifAbsent`), so of concurrent uploads — through this instance or any other on the same
+   * store — exactly one stores, and each other is judged as a re-send of what it stored: accepted
+   * (`stored: false`) with the same bytes, `ForbiddenError` with others. Concurrent uploads of a
+   * content-named key may each store (each `stored: true`): they can only store the same verified bytes.
    */
   async upload(
     vaultId: string,
@@ -116,23 +126,34 @@ export class VaultObjects {
     claimed: string | undefined,
     sha256: string | undefined,
   ): Promise<UploadResult> {
-    if (vault.access === 'full') return this.#store(vault.storage, key, source, declared.length, sha256);
-    // Serialized per object so that the existence check and the write cannot interleave with another
-    // append-only write of the same object in this process.
-    return this.#appendOnlyWrites.run(`${vaultId}\0${key}`, async () => {
-      const exists = await objectExists(vault.storage, key);
-      const plan = planUpload(vault.access, key, exists, vault.machineId);
-      switch (plan.action) {
-        case 'refuse':
-          throw new ForbiddenError(plan.reason);
-        case 'verify-existing':
-          return verifyResend(vault.storage, key, claimed, source, declared);
-        case 'store': {
-          const checked = this.#checkShapes ? shapeChecked(key, source, declared.length) : source;
-          return this.#storeOwned(vaultId, vault, key, checked, declared.length, sha256);
+    if (vault.access === 'full') return this.#store(vault.storage, key, source, { length: declared.length, sha256, ifAbsent: declared.ifAbsent });
+    const exists = await objectExists(vault.storage, key);
+    const plan = planUpload(vault.access, key, exists, vault.machineId);
+    switch (plan.action) {
+      case 'refuse':
+        throw new ForbiddenError(plan.reason);
+      case 'verify-existing':
+        return judgeResend(vault.storage, key, claimed, declared, await hashAll(source));
+      case 'store': {
+        const checked = (source: AsyncIterable<Uint8Array>) => (this.#checkShapes ? shapeChecked(key, source, declared.length) : source);
+        // Racing creates of a content-named key can only store the bytes its name claims (the store
+        // verifies them before the object becomes visible): whichever lands last, the object is the same.
+        if (claimed !== undefined) return this.#storeOwned(vaultId, vault, key, checked(source), { length: declared.length, sha256 });
+        // Any other key (config): the check above may be stale by the time the bytes are written, as
+        // another request, through this instance or another one on the same store, may create the object
+        // in between. So the write is a create the store itself refuses when the object exists
+        // (SaveOptions.ifAbsent), never a replace, and the loser is judged as a re-send of the winner's.
+        const witness = new WitnessedSource(source);
+        try {
+          return await this.#storeOwned(vaultId, vault, key, checked(witness), { length: declared.length, sha256, ifAbsent: true });
+        } catch (err) {
+          if (!(err instanceof AlreadyExistsError)) throw err;
+          return judgeResend(vault.storage, key, claimed, declared, await witness.drain());
+        } finally {
+          await witness.close();
         }
       }
-    });
+    }
   }
 
   /**
@@ -152,19 +173,12 @@ export class VaultObjects {
     await this.#provenance?.removed(vaultId, key);
   }
 
-  async #storeOwned(
-    vaultId: string,
-    vault: ResolvedVault,
-    key: string,
-    source: AsyncIterable<Uint8Array>,
-    length: number | undefined,
-    sha256: string | undefined,
-  ): Promise<UploadResult> {
+  async #storeOwned(vaultId: string, vault: ResolvedVault, key: string, source: AsyncIterable<Uint8Array>, options: SaveOptions): Promise<UploadResult> {
     const machineId = isLockKey(key) ? vault.machineId : undefined;
-    if (machineId === undefined) return this.#store(vault.storage, key, source, length, sha256);
+    if (machineId === undefined) return this.#store(vault.storage, key, source, options);
     await this.#lockOwnership.record(vaultId, key, machineId);
     try {
-      return await this.#store(vault.storage, key, source, length, sha256);
+      return await this.#store(vault.storage, key, source, options);
     } catch (err) {
       // The lock was not stored, so its record must not grant anything; a failing cleanup adds nothing.
       await this.#lockOwnership.forget(vaultId, key).catch(() => undefined);
@@ -172,15 +186,9 @@ export class VaultObjects {
     }
   }
 
-  async #store(
-    storage: Storage,
-    key: string,
-    source: AsyncIterable<Uint8Array>,
-    length: number | undefined,
-    sha256: string | undefined,
-  ): Promise<UploadResult> {
+  async #store(storage: Storage, key: string, source: AsyncIterable<Uint8Array>, options: SaveOptions): Promise<UploadResult> {
     const counter = { bytes: 0 };
-    await inVault(storage, () => storage.save(key, counting(source, counter), { length, sha256 }));
+    await inVault(storage, () => storage.save(key, counting(source, counter), options));
     this.#onBytesStored(counter.bytes);
     return { stored: true, size: counter.bytes };
   }
@@ -201,31 +209,40 @@ async function objectExists(storage: Storage, key: string): Promise<boolean> {
   }
 }
 
-/**
- * An append-only re-send of an existing object: reads the whole upload, stores nothing, and accepts it only
- * when its bytes are the stored ones (the name's SHA-256, or for `config` the stored bytes' SHA-256).
- */
-async function verifyResend(
-  storage: Storage,
-  key: string,
-  claimed: string | undefined,
-  source: AsyncIterable<Uint8Array>,
-  declared: UploadDeclaration,
-): Promise<UploadResult> {
-  const expected = claimed ?? createHash('sha256').update(await inVault(storage, () => storage.load(key))).digest('hex');
+/** The size and SHA-256 of an upload's bytes, read to the end (nothing is stored). */
+async function hashAll(source: AsyncIterable<Uint8Array>): Promise<UploadDigest> {
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of source) {
     size += chunk.byteLength;
     hash.update(chunk);
   }
+  return { size, sha256: hash.digest('hex') };
+}
+
+interface UploadDigest {
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/**
+ * An append-only re-send of an existing object, its bytes hashed: stores nothing, and accepts it only when
+ * its bytes are the stored ones (the name's SHA-256, or for `config` the stored bytes' SHA-256).
+ */
+async function judgeResend(
+  storage: Storage,
+  key: string,
+  claimed: string | undefined,
+  declared: UploadDeclaration,
+  { size, sha256: actual }: UploadDigest,
+): Promise<UploadResult> {
   if (declared.length !== undefined && size !== declared.length) {
     throw new IntegrityError(`uploading ${key}: received ${size} bytes, expected ${declared.length}`);
   }
-  const actual = hash.digest('hex');
   if (declared.sha256 !== undefined && actual !== declared.sha256) {
     throw new IntegrityError(`uploading ${key}: the bytes have sha256 ${actual}, expected ${declared.sha256}`);
   }
+  const expected = claimed ?? createHash('sha256').update(await inVault(storage, () => storage.load(key))).digest('hex');
   if (actual === expected) return { stored: false, size };
   if (claimed !== undefined) {
     throw new IntegrityError(`uploading ${key}: the bytes have sha256 ${actual}, but the name claims ${claimed}`);
@@ -233,6 +250,50 @@ async function verifyResend(
   throw new ForbiddenError(
     `${key} exists with other bytes; agents are append-only and may not overwrite it; a tenant-admin may`,
   );
+}
+
+/**
+ * An upload's source as the storage reads it, hashed on the way: when the storage stops reading early (it
+ * refused the create), `drain` reads and hashes the rest, so the whole upload can still be judged. The
+ * storage ending its iteration does not end the source; `close` does, unless it was read to the end.
+ */
+class WitnessedSource implements AsyncIterable<Uint8Array> {
+  readonly #iterator: AsyncIterator<Uint8Array>;
+  readonly #hash = createHash('sha256');
+  #size = 0;
+  #done = false;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.#iterator = source[Symbol.asyncIterator]();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return { next: () => this.#next(), return: async () => ({ done: true, value: undefined }) };
+  }
+
+  /** Reads what the storage left unread; the size and SHA-256 of the whole upload. */
+  async drain(): Promise<UploadDigest> {
+    while (!this.#done) await this.#next();
+    return { size: this.#size, sha256: this.#hash.digest('hex') };
+  }
+
+  /** Ends the source when it was not read to the end (the client's body is not read further). */
+  async close(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    await this.#iterator.return?.();
+  }
+
+  async #next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.#done) return { done: true, value: undefined };
+    const result = await this.#iterator.next();
+    if (result.done === true) this.#done = true;
+    else {
+      this.#size += result.value.byteLength;
+      this.#hash.update(result.value);
+    }
+    return result;
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { BlockBlobClient, ContainerClient, ContainerListBlobFlatSegmentResponse } from '@azure/storage-blob';
-import { IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
+import { AlreadyExistsError, IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
 import { formatAzureUrl, type AzureLocation } from '../azure-url.js';
 import { assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
@@ -48,7 +48,9 @@ export interface AzureBlobStorageOptions {
  *   (object-store/retry.ts); SDK errors are translated at this edge (azure-errors.ts, with the rules of
  *   object-store/store-errors.ts).
  * - Concurrent saves of one key: the last Put Blob or Put Block List wins whole. (A large save whose blocks
- *   were discarded by another save's commit fails and may be retried.)
+ *   were discarded by another save's commit fails and may be retried.) With `ifAbsent` that request carries
+ *   `If-None-Match: *`: the service refuses it when the blob exists (409 BlobAlreadyExists or 412
+ *   ConditionNotMet → `AlreadyExistsError`), so of concurrent creates exactly one commits.
  */
 export class AzureBlobStorage implements Storage {
   readonly properties: StorageProperties;
@@ -109,10 +111,12 @@ export class AzureBlobStorage implements Storage {
       throw err;
     }
     const contentMD5 = md5.digest();
+    // Create only: the service refuses the Put Blob or Put Block List when the blob exists.
+    const conditions = options.ifAbsent === true ? { ifNoneMatch: '*' } : undefined;
     const rest = block.subarray(0, filled);
     if (blocks.count === 0) {
       await this.#request('save', key, async () => {
-        const response = await blob.upload(rest, rest.length, { blobHTTPHeaders: { blobContentMD5: contentMD5 } });
+        const response = await refusedCreate(key, () => blob.upload(rest, rest.length, { blobHTTPHeaders: { blobContentMD5: contentMD5 }, conditions }));
         // The service returns the MD5 of what it received: a mismatch is damage in transit, worth another try.
         if (response.contentMD5 !== undefined && !Buffer.from(response.contentMD5).equals(contentMD5)) {
           throw Object.assign(new Error(`the storage service stored other bytes than were sent for ${key}`), { statusCode: 500 });
@@ -122,7 +126,7 @@ export class AzureBlobStorage implements Storage {
     }
     if (rest.length > 0) await blocks.stage(Buffer.from(rest));
     const ids = await blocks.finish();
-    await this.#request('save', key, () => blob.commitBlockList(ids, { blobHTTPHeaders: { blobContentMD5: contentMD5 } }));
+    await this.#request('save', key, () => refusedCreate(key, () => blob.commitBlockList(ids, { blobHTTPHeaders: { blobContentMD5: contentMD5 }, conditions })));
   }
 
   async load(key: string, range?: ByteRange): Promise<Buffer> {
@@ -311,4 +315,15 @@ class BlockStager {
 /** True for the service's "this container does not exist". */
 export function isContainerMissing(err: unknown): boolean {
   return statusOf(err) === 404 && errorCodeOf(err) === 'ContainerNotFound';
+}
+
+/** Runs a create request; the service's refusal of its `If-None-Match: *` is an `AlreadyExistsError`. */
+async function refusedCreate<T>(key: string, request: () => Promise<T>): Promise<T> {
+  try {
+    return await request();
+  } catch (err) {
+    const code = errorCodeOf(err);
+    if (code === 'BlobAlreadyExists' || code === 'ConditionNotMet') throw new AlreadyExistsError(`object ${key} already exists`, { cause: err });
+    throw err;
+  }
 }

@@ -25,6 +25,9 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
  * - save writes `.tmp-<random hex>` next to the target, fsyncs it, renames it over the target and fsyncs
  *   the folder (and the parents of folders it created), so after it resolves the object is durable.
  *   On any failure the temp file is removed. Concurrent saves of one key leave one whole object.
+ *   With `ifAbsent` the durable temp file is hard-linked to the target instead (link(2) refuses an existing
+ *   name: `AlreadyExistsError`, the temp file removed), so exactly one of concurrent creates wins, also
+ *   between processes sharing the folder (a network file system must honour link(2), as NFS does).
  * - Keys with a segment starting with `.tmp-` are invalid for every back end (object-key.ts): such files
  *   would be hidden from list.
  * - remove unlinks without fsyncing the folder: a removal may be undone by a crash, never half done.
@@ -53,7 +56,7 @@ export class FsStorage implements Storage {
     const target = this.#pathOf(key);
     const folder = dirname(target);
     await this.#io('save', key, () => this.#makeFolder(folder));
-    const file = await this.#io('save', key, () => DurableFile.create(target, { mode: FILE_MODE, tempPrefix: TEMP_PREFIX }));
+    const file = await this.#io('save', key, () => DurableFile.create(target, { mode: FILE_MODE, tempPrefix: TEMP_PREFIX, replace: options.ifAbsent !== true }));
     const kind = key.split('/')[0];
     try {
       await this.#writeVerified(key, file.handle, data, options);
@@ -62,7 +65,8 @@ export class FsStorage implements Storage {
       throw err;
     }
     this.#failpoints.hit(`fs-written:${kind}`);
-    // fsync, rename over the target, fsync of the folder; on a failure before the rename the temp file is removed.
+    // fsync, rename over the target (link to it for ifAbsent), fsync of the folder; on a failure before the
+    // file is in place the temp file is removed.
     await this.#io('save', key, () =>
       file.commit({
         afterSync: () => this.#failpoints.hit(`fs-synced:${kind}`),

@@ -86,11 +86,11 @@ export class HttpStorage implements Storage {
     const what = `saving ${key} to ${this.#base}`;
     if (data instanceof Uint8Array) {
       checkBuffer(key, data, options);
-      return this.#attempts(what, () => true, () => this.#put(what, key, data, data.byteLength, options.sha256));
+      return this.#attempts(what, () => true, () => this.#put(what, key, data, data.byteLength, options));
     }
     const source = new VerifiedSource(key, data, options);
     try {
-      await this.#attempts(what, () => false, () => this.#put(what, key, source.chunks(), options.length, options.sha256));
+      await this.#attempts(what, () => false, () => this.#put(what, key, source.chunks(), options.length, options));
     } catch (err) {
       // A failing source cuts the upload, which may surface as a network error: the source's own error counts.
       const sourceError = source.error;
@@ -175,11 +175,13 @@ export class HttpStorage implements Storage {
     key: string,
     body: Uint8Array | AsyncIterable<Uint8Array>,
     length: number | undefined,
-    sha256: string | undefined,
+    { sha256, ifAbsent }: SaveOptions,
   ): Promise<void> {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (length !== undefined) headers['content-length'] = String(length);
     if (sha256 !== undefined) headers[SHA256_HEADER] = sha256;
+    // Create only: the service saves with ifAbsent and answers 409 (AlreadyExistsError) for an existing object.
+    if (ifAbsent === true) headers['if-none-match'] = '*';
     const response = await this.#send('PUT', this.#objectUrl(key), { headers, body });
     if (response.statusCode !== 200 && response.statusCode !== 201) throw await this.#failure(what, response);
     await discard(response);

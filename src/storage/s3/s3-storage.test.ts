@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { IntegrityError, NotFoundError, PermanentError, UserError } from '../../core/errors.js';
+import { AlreadyExistsError, IntegrityError, NotFoundError, PermanentError, UserError } from '../../core/errors.js';
 import type { S3Location } from '../s3-url.js';
 import { listKeys, runStorageConformance, seededBytes } from '../testing/conformance.js';
 import { FaultProxy } from '../testing/fault-proxy.js';
@@ -70,6 +70,16 @@ describe('S3Storage on Ceph radosgw', { skip }, () => {
     assert.ok((await storage.load('data/ab/big')).equals(data));
     assert.ok((await storage.load('data/ab/big', { offset: PART - 1000, length: 70_000 })).equals(data.subarray(PART - 1000, PART + 69_000)), 'a range across parts');
     assert.equal((await storage.stat('data/ab/big')).size, data.length);
+  });
+
+  it('a create-only save is one PutObject: a larger source is a PermanentError and stores nothing (radosgw ignores the condition on a multipart completion)', async () => {
+    const server = await radosgw();
+    const storage = endpointOf(server).storage(at(server));
+    await assert.rejects(storage.save('data/ab/big', seededBytes(PART + 1, 5), { ifAbsent: true }), PermanentError);
+    await assert.rejects(storage.stat('data/ab/big'), NotFoundError);
+    await storage.save('data/ab/big', seededBytes(PART, 5), { ifAbsent: true });
+    await assert.rejects(storage.save('data/ab/big', seededBytes(PART, 6), { ifAbsent: true }), AlreadyExistsError);
+    assert.ok((await storage.load('data/ab/big')).equals(seededBytes(PART, 5)));
   });
 
   it('a missing bucket lists nothing and loads NotFound; the first save creates it', async () => {

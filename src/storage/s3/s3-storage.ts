@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type GetObjectCommandOutput, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
+import { AlreadyExistsError, IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
 import { assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import { guardedBody, InterruptedBodyError, readBody, readBodyInto, totalOf } from '../object-store/response-body.js';
 import { withRetries, type RetryPolicy } from '../object-store/retry.js';
@@ -55,7 +55,12 @@ const BODY_RETRIES = { isRetryable: (err: unknown) => err instanceof Interrupted
  *   keys of the seam are skipped.
  * - Requests are retried by the client (s3-client.ts); SDK errors are translated at this edge
  *   (s3-errors.ts, with the rules of object-store/store-errors.ts).
- * - Concurrent saves of one key: the last PutObject or completion wins whole.
+ * - Concurrent saves of one key: the last PutObject or completion wins whole. With `ifAbsent` the
+ *   PutObject carries `If-None-Match: *` and the store refuses it when the object exists (412 →
+ *   `AlreadyExistsError`), so of concurrent creates exactly one is stored. Such a save is at most one part
+ *   (`partSize`), a larger source a `PermanentError` storing nothing: Ceph radosgw 16 honours the condition
+ *   on PutObject but ignores it on CompleteMultipartUpload (measured: a second completion replaced the
+ *   object), and the service creates only small objects this way (docs/service-http-storage.md).
  */
 export class S3Storage implements Storage {
   readonly properties: StorageProperties;
@@ -94,12 +99,18 @@ export class S3Storage implements Storage {
     const Key = this.objectKey(key);
     await this.#request('save', key, () => this.#ensureBucket(this.#location.bucket));
     let size = 0;
+    const ifAbsent = options.ifAbsent === true;
+    const partSize = this.#partSize;
+    const location = this.properties.location;
     let sourceFailure: { error: unknown } | undefined;
     async function* copies(): AsyncGenerator<Buffer> {
       try {
         // Copied: lib-storage holds chunks until a part is full, and a source may reuse its buffer.
         for await (const chunk of checkedSource(key, data, options)) {
           size += chunk.length;
+          if (ifAbsent && size > partSize) {
+            throw new PermanentError(`saving ${key} in ${location}: a create-only save is at most ${partSize} bytes on S3 (one PutObject; radosgw ignores the condition of a multipart completion)`);
+          }
           yield Buffer.from(chunk);
         }
       } catch (error) {
@@ -109,13 +120,20 @@ export class S3Storage implements Storage {
     }
     const upload = new Upload({
       client: this.#client,
-      params: { Bucket: this.#location.bucket, Key, Body: Readable.from(copies()) },
+      params: { Bucket: this.#location.bucket, Key, Body: Readable.from(copies()), ...(ifAbsent ? { IfNoneMatch: '*' } : {}) },
       partSize: this.#partSize,
       queueSize: PARALLEL_PARTS,
       leavePartsOnError: false,
     });
     try {
-      await this.#request('save', key, () => upload.done());
+      await this.#request('save', key, async () => {
+        try {
+          await upload.done();
+        } catch (err) {
+          if (ifAbsent && s3StatusOf(err) === 412) throw new AlreadyExistsError(`object ${key} already exists in ${location}`, { cause: err });
+          throw err;
+        }
+      });
     } catch (err) {
       // The source's own error (or our check of it) is the reason, whatever the upload made of it.
       if (sourceFailure) throw sourceFailure.error;

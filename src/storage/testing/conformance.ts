@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
-import { IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AlreadyExistsError, IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
 import type { Storage } from '../storage.js';
 
 /** A fresh, empty storage for one test, and how to dispose of whatever it left behind. */
@@ -329,6 +330,36 @@ export function runStorageConformance(name: string, makeStorage: () => Promise<S
       await Promise.all(versions.map((data) => storage.save(PACK, pieces(data, 4096))));
       const stored = await storage.load(PACK);
       assert.ok(versions.some((data) => data.equals(stored)), 'the object is one of the versions, whole');
+      assert.deepEqual(await listKeys(storage, ''), [PACK]);
+    });
+
+    test('ifAbsent creates an absent object and refuses an existing one with AlreadyExistsError, keeping it', async (storage) => {
+      await storage.save('config', pieces(seededBytes(500, 1), 100), { ifAbsent: true });
+      await assert.rejects(storage.save('config', pieces(seededBytes(20, 2), 7), { ifAbsent: true }), isA(AlreadyExistsError));
+      await assert.rejects(storage.save('config', seededBytes(500, 1), { ifAbsent: true }), isA(AlreadyExistsError), 'the same bytes are refused too');
+      assert.ok((await storage.load('config')).equals(seededBytes(500, 1)));
+      assert.deepEqual(await listKeys(storage, ''), ['config']);
+      // A failed create leaves the name free; once removed, it can be created again.
+      await assert.rejects(storage.save(PACK, failingAfter(seededBytes(10), new Error('gone')), { ifAbsent: true }), /gone/);
+      await storage.save(PACK, seededBytes(10, 3), { ifAbsent: true });
+      await storage.remove('config');
+      await storage.save('config', seededBytes(30, 4), { ifAbsent: true });
+      assert.ok((await storage.load('config')).equals(seededBytes(30, 4)));
+    });
+
+    test('of concurrent ifAbsent saves of one key exactly one wins; the others are AlreadyExistsError', async (storage) => {
+      // Each source pauses halfway, so that every save has begun before any has finished.
+      async function* slow(data: Buffer): AsyncGenerator<Uint8Array> {
+        yield data.subarray(0, 100);
+        await sleep(50);
+        yield data.subarray(100);
+      }
+      const versions = Array.from({ length: 4 }, (_, i) => seededBytes(1000 + i, i + 1));
+      const outcomes = await Promise.allSettled(versions.map((data) => storage.save(PACK, slow(data), { ifAbsent: true })));
+      const won = outcomes.flatMap((x, i) => (x.status === 'fulfilled' ? [i] : []));
+      assert.equal(won.length, 1, `one winner, not ${won.length}`);
+      for (const x of outcomes) if (x.status === 'rejected') assert.ok(x.reason instanceof AlreadyExistsError, String(x.reason));
+      assert.ok((await storage.load(PACK)).equals(versions[won[0]!]!), 'the winner\'s bytes are stored');
       assert.deepEqual(await listKeys(storage, ''), [PACK]);
     });
   });
