@@ -531,8 +531,9 @@ static napi_value js_set_mmap_threshold(napi_env env, napi_callback_info info) {
  * (listxattrat(2), Linux 6.13+; before that llistxattr through /proc/self/fd/N/name), so the caller reads
  * them only for the entries that have some.
  *
- * names: each name followed by a NUL byte. stats: SCAN_SLOTS 8-byte slots per entry (see scan_slot);
- * slots 0-4 are 64-bit integers (read them through a BigInt64Array / BigUint64Array), 5-11 doubles.
+ * names: the names one after another, without separators. stats: SCAN_SLOTS 8-byte slots per entry (see
+ * scan_slot); slots 0-4 are 64-bit integers (read them through a BigInt64Array / BigUint64Array), the rest
+ * doubles; NAME_LENGTH is the entry's name length in `names`, set also when the entry could not be stat()ed.
  * An entry that could not be stat()ed has its errno in the STATUS slot (the caller asks again itself, to
  * get a proper error); XATTRS is 0 when the entry has none (or the file system supports none), else 1
  * (some, or the question failed: the caller reads them itself and reports what goes wrong).
@@ -541,7 +542,7 @@ static napi_value js_set_mmap_threshold(napi_env env, napi_callback_info info) {
  */
 enum scan_slot {
   SCAN_DEV, SCAN_INO, SCAN_MTIME_NS, SCAN_CTIME_NS, SCAN_RDEV, /* 64-bit integers */
-  SCAN_SIZE, SCAN_MODE, SCAN_NLINK, SCAN_UID, SCAN_GID, SCAN_STATUS, SCAN_XATTRS, /* doubles */
+  SCAN_SIZE, SCAN_MODE, SCAN_NLINK, SCAN_UID, SCAN_GID, SCAN_STATUS, SCAN_XATTRS, SCAN_NAME_LENGTH, /* doubles */
   SCAN_SLOTS
 };
 
@@ -681,7 +682,8 @@ static void scan_execute(napi_env env, void *data) {
     const char *name = job->entries[i];
     unsigned char *slots = job->stats + i * SCAN_SLOTS * 8;
     struct stat st;
-    double status = 0;
+    double status = 0, name_length = (double)strlen(name);
+    memcpy(slots + SCAN_NAME_LENGTH * 8, &name_length, 8);
     if (fstatat(job->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       status = errno != 0 ? errno : EIO;
       memcpy(slots + SCAN_STATUS * 8, &status, 8);
@@ -690,7 +692,7 @@ static void scan_execute(napi_env env, void *data) {
     uint64_t dev = (uint64_t)st.st_dev, ino = (uint64_t)st.st_ino, rdev = (uint64_t)st.st_rdev;
     int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     int64_t ctime = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
-    double numbers[SCAN_SLOTS - SCAN_SIZE] = {
+    double numbers[SCAN_NAME_LENGTH - SCAN_SIZE] = {
         (double)st.st_size, (double)st.st_mode, (double)st.st_nlink, (double)st.st_uid, (double)st.st_gid, 0,
         job->want_xattrs ? scan_has_xattrs(job->fd, name) : 0};
     memcpy(slots + SCAN_DEV * 8, &dev, 8);
@@ -728,7 +730,7 @@ static napi_value scan_result(napi_env env, scan_job *job, bool *rejected) {
     return result;
   }
   *rejected = false;
-  /* The names in sorted order. */
+  /* The names in sorted order, without their NUL bytes. */
   char *sorted = malloc(job->names_length > 0 ? job->names_length : 1);
   if (sorted == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory scanning a directory");
@@ -736,7 +738,7 @@ static napi_value scan_result(napi_env env, scan_job *job, bool *rejected) {
   }
   size_t at = 0;
   for (size_t i = 0; i < job->count; i++) {
-    size_t length = strlen(job->entries[i]) + 1;
+    size_t length = strlen(job->entries[i]);
     memcpy(sorted + at, job->entries[i], length);
     at += length;
   }

@@ -28,7 +28,8 @@ export interface BackupProgress {
   dirsDone: number;
   bytesDone: number;
   bytesRead: number;
-  currentPath: string;
+  /** The entry being looked at, as raw bytes: the front end formats it (`displayPath`) when it shows it. */
+  currentPath: Buffer;
   errors: number;
 }
 
@@ -151,7 +152,7 @@ export class Archiver {
   private async archiveEntryNode(path: Buffer, access: Buffer, name: Buffer, st: SourceStat, previous: TreeNode | undefined, hasXattrs: boolean): Promise<TreeNode | undefined> {
     if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
     if (!this.options.excludes.empty && (await this.options.excludes.excluded(path, st))) return undefined;
-    this.options.progress.currentPath = displayPath(path);
+    this.options.progress.currentPath = path;
     // Read before the content: an attribute changed meanwhile changes the ctime, so the next backup looks again.
     const xattrs = hasXattrs ? this.xattrsOf(path, access) : [];
     switch (nodeTypeOf(st)) {
@@ -201,6 +202,7 @@ export class Archiver {
       this.skip(path, err);
       return undefined;
     }
+    this.options.progress.currentPath = path;
     try {
       // The parent's tree is loaded while the directory is scanned.
       const parentNodes = this.loadParentNodes(previousTree);
@@ -228,25 +230,25 @@ export class Archiver {
     const entries: SourceEntry[] = [];
     if (dir.fd !== undefined) {
       for (const { name, st, hasXattrs } of await scanDirectory(dir.fd, !this.options.noXattrs)) {
-        const childPath = joinBytePath(path, name);
-        const access = dir.child(name);
+        if (st) {
+          entries.push(new SourceEntry(name, st, hasXattrs, path, dir));
+          continue;
+        }
+        // A failed fstatat is asked again to get Node's error (or the entry, if it came back meanwhile).
         try {
-          // A failed fstatat is asked again to get Node's error (or the entry, if it came back meanwhile).
-          entries.push({ name, path: childPath, access, st: st ?? lstatSync(access, { bigint: true }), hasXattrs: st ? hasXattrs : true });
+          entries.push(new SourceEntry(name, lstatSync(dir.child(name), { bigint: true }), true, path, dir));
         } catch (err) {
-          this.skip(childPath, err);
+          this.skip(joinBytePath(path, name), err);
         }
       }
       return entries;
     }
     const names = (await readdir(dir.path, { encoding: 'buffer' })).sort((a, b) => Buffer.compare(a, b));
     for (const name of names) {
-      const childPath = joinBytePath(path, name);
-      const access = dir.child(name);
       try {
-        entries.push({ name, path: childPath, access, st: await lstat(access, { bigint: true }), hasXattrs: true });
+        entries.push(new SourceEntry(name, await lstat(dir.child(name), { bigint: true }), true, path, dir));
       } catch (err) {
-        this.skip(childPath, err);
+        this.skip(joinBytePath(path, name), err);
       }
     }
     return entries;
@@ -262,11 +264,20 @@ export class Archiver {
       if (previous !== undefined && nodes[i] === previous) kept++;
     };
     // Files first, several at once; then subdirectories one after another, which bounds concurrency.
-    await Promise.all(
-      entries.map(async (entry, i) => {
-        if (!entry.st.isDirectory()) await archived(entry, i);
-      }),
-    );
+    // Unchanged files are settled right here, without a promise each.
+    const files: Promise<void>[] = [];
+    for (const [i, entry] of entries.entries()) {
+      if (entry.st.isDirectory()) continue;
+      const previous = previousOf(entry.name);
+      const unchanged = this.unchangedFile(entry, previous);
+      if (unchanged) {
+        nodes[i] = unchanged;
+        kept++;
+      } else {
+        files.push(archived(entry, i));
+      }
+    }
+    await Promise.all(files);
     // Subdirectories run side by side while spare slots last, else one after another: the walk's
     // latency chain shrinks, yet open directories stay bounded by the slots plus the tree depth.
     const running: Promise<void>[] = [];
@@ -290,6 +301,24 @@ export class Archiver {
     this.options.progress.dirsDone++;
     this.countDir(previousTree, subtree);
     return nodeFromStat(name, st, { subtree, xattrs });
+  }
+
+  /**
+   * `previous` when `entry` is a file recorded in the parent exactly as it is now (the same metadata and,
+   * since it did not change, the same content, all of it still stored) and without extended attributes,
+   * after counting it; else undefined, and archiveEntry looks at it. Excludes and attributes are left to
+   * archiveEntry, which needs a promise for them.
+   */
+  private unchangedFile(entry: SourceEntry, previous: TreeNode | undefined): TreeNode | undefined {
+    const st = entry.st;
+    if (entry.hasXattrs || previous?.xattrs !== undefined || !this.options.excludes.empty || !unchangedSince(previous, st)) return undefined;
+    if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
+    if (!previous!.content!.every((id) => this.writer.knows(id))) return undefined;
+    if (!sameNode(nodeFromStat(entry.name, st, { content: previous!.content! }), previous!)) return undefined;
+    this.counts.filesUnmodified++;
+    this.options.progress.filesDone++;
+    this.options.progress.bytesDone += Number(st.size);
+    return previous;
   }
 
   private countDir(previousTree: Id | undefined, subtree: Id): void {
@@ -403,14 +432,31 @@ export class Archiver {
   }
 }
 
-/** A directory entry that was looked at: its real path, the path it is reached by (see DirHandle), its lstat. */
-interface SourceEntry {
-  readonly name: Buffer;
-  readonly path: Buffer;
-  readonly access: Buffer;
-  readonly st: SourceStat;
-  /** False when the directory scan found no extended attributes on it. */
-  readonly hasXattrs: boolean;
+/**
+ * A directory entry that was looked at: its lstat, its real path and the path it is reached by (see
+ * DirHandle), both made when first asked for (an unchanged file needs neither). `access` is usable while
+ * the directory is open.
+ */
+class SourceEntry {
+  private pathBytes: Buffer | undefined;
+  private accessBytes: Buffer | undefined;
+
+  constructor(
+    readonly name: Buffer,
+    readonly st: SourceStat,
+    /** False when the directory scan found no extended attributes on it. */
+    readonly hasXattrs: boolean,
+    private readonly dirPath: Buffer,
+    private readonly dir: DirHandle,
+  ) {}
+
+  get path(): Buffer {
+    return (this.pathBytes ??= joinBytePath(this.dirPath, this.name));
+  }
+
+  get access(): Buffer {
+    return (this.accessBytes ??= this.dir.child(this.name));
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import { constants } from 'node:fs';
 import { loadAddon } from './posix-extras.js';
 
 /** Slots per entry in the addon's stats array (`enum scan_slot` in native/ferry_fs.c). */
-const SLOTS = 12;
+const SLOTS = 13;
 const DEV = 0;
 const INO = 1;
 const MTIME_NS = 2;
@@ -22,6 +22,7 @@ const UID = 8;
 const GID = 9;
 const STATUS = 10;
 const XATTRS = 11;
+const NAME_LENGTH = 12;
 
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR } = constants;
 
@@ -80,11 +81,11 @@ export async function scanDirectory(fd: number, wantXattrs: boolean): Promise<Sc
   const unsigned = new BigUint64Array(stats);
   const numbers = new Float64Array(stats);
   const entries: ScannedEntry[] = [];
-  let start = 0;
-  for (let i = 0, at = 0; start < names.length; i++, at += SLOTS) {
-    const end = names.indexOf(0, start);
+  const count = numbers.length / SLOTS;
+  for (let i = 0, at = 0, start = 0; i < count; i++, at += SLOTS) {
+    const end = start + numbers[at + NAME_LENGTH]!;
     const name = names.subarray(start, end);
-    start = end + 1;
+    start = end;
     const st =
       numbers[at + STATUS] !== 0
         ? undefined
