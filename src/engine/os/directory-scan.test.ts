@@ -38,7 +38,7 @@ describe('scanDirectory', () => {
     const entries = await withScan(dir, (fd) => scanDirectory(fd, true));
     assert.deepEqual(
       entries.map((e) => e.name),
-      [...names].sort(Buffer.compare),
+      [...names].sort((a, b) => Buffer.compare(a, b)),
     );
     for (const entry of entries) {
       const st = lstatSync(Buffer.concat([Buffer.from(`${dir}/`), entry.name]), { bigint: true });
