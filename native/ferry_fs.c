@@ -8,6 +8,9 @@
  *   llistxattr(path)                 -> Buffer[]                          extended attribute names, raw bytes
  *   lgetxattr(path, name)            -> Buffer                            one attribute's value
  *   lsetxattr(path, name, value)                                          sets (creates or replaces) one
+ *   scanDirectory(fd, wantXattrs)    -> Promise                           a directory's entries with their lstat,
+ *                                                                       for the backup's walk (the one
+ *                                                                       asynchronous call: see its block)
  *
  * The xattr calls never follow a symlink at the end of the path (the l* variants): a symlink's own
  * attributes are read and written. They exist on Linux only; elsewhere they throw ENOTSUP.
