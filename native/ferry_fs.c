@@ -617,13 +617,17 @@ static void scan_execute(napi_env env, void *data) {
   (void)env;
   scan_job *job = data;
   int dir_fd = openat(job->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return scan_fail(job, "scandir");
+  if (dir_fd < 0) {
+    scan_fail(job, "scandir");
+    return;
+  }
   DIR *dir = fdopendir(dir_fd);
   if (dir == NULL) {
     int err = errno;
     close(dir_fd);
     errno = err;
-    return scan_fail(job, "scandir");
+    scan_fail(job, "scandir");
+    return;
   }
   size_t capacity = 4096, offsets_capacity = 64;
   job->names = malloc(capacity);
@@ -631,7 +635,8 @@ static void scan_execute(napi_env env, void *data) {
   if (job->names == NULL || job->offsets == NULL) {
     closedir(dir);
     errno = ENOMEM;
-    return scan_fail(job, "scandir");
+    scan_fail(job, "scandir");
+    return;
   }
   for (;;) {
     errno = 0;
@@ -641,7 +646,8 @@ static void scan_execute(napi_env env, void *data) {
         int err = errno;
         closedir(dir);
         errno = err;
-        return scan_fail(job, "scandir");
+        scan_fail(job, "scandir");
+        return;
       }
       break;
     }
@@ -658,7 +664,8 @@ static void scan_execute(napi_env env, void *data) {
       if (names == NULL || offsets == NULL) {
         closedir(dir);
         errno = ENOMEM;
-        return scan_fail(job, "scandir");
+        scan_fail(job, "scandir");
+        return;
       }
     }
     memcpy(job->names + job->names_length, name, length);
@@ -671,7 +678,8 @@ static void scan_execute(napi_env env, void *data) {
   job->entries = malloc((job->count > 0 ? job->count : 1) * sizeof(char *));
   if (job->entries == NULL) {
     errno = ENOMEM;
-    return scan_fail(job, "scandir");
+    scan_fail(job, "scandir");
+    return;
   }
   for (size_t i = 0; i < job->count; i++) job->entries[i] = job->names + job->offsets[i];
   qsort(job->entries, job->count, sizeof(char *), scan_compare);
@@ -679,7 +687,8 @@ static void scan_execute(napi_env env, void *data) {
   job->stats = calloc(job->count > 0 ? job->count : 1, SCAN_SLOTS * 8);
   if (job->stats == NULL) {
     errno = ENOMEM;
-    return scan_fail(job, "scandir");
+    scan_fail(job, "scandir");
+    return;
   }
   for (size_t i = 0; i < job->count; i++) {
     const char *name = job->entries[i];
