@@ -8,6 +8,9 @@
  *   llistxattr(path)                 -> Buffer[]                          extended attribute names, raw bytes
  *   lgetxattr(path, name)            -> Buffer                            one attribute's value
  *   lsetxattr(path, name, value)                                          sets (creates or replaces) one
+ *   scanDirectory(fd, wantXattrs)    -> Promise                           a directory's entries with their lstat,
+ *                                                                       for the backup's walk (the one
+ *                                                                       asynchronous call: see its block)
  *
  * The xattr calls never follow a symlink at the end of the path (the l* variants): a symlink's own
  * attributes are read and written. They exist on Linux only; elsewhere they throw ENOTSUP.
@@ -520,6 +523,299 @@ static napi_value js_set_mmap_threshold(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* ---- Directory scans for the backup's walk ----------------------------------------------------------- */
+/*
+ * scanDirectory(fd, wantXattrs) -> Promise<[names: Buffer, stats: ArrayBuffer]>
+ *
+ * Runs on libuv's thread pool, so several directories can be scanned at once (a cold walk keeps the disk
+ * busy with several inode reads instead of waiting for each in turn). Lists the open directory `fd`
+ * (without "." and ".."), sorts the names by bytes, and fstatat()s each entry relative to `fd` without
+ * following a symlink. With `wantXattrs` it also asks whether the entry has extended attributes
+ * (listxattrat(2), Linux 6.13+; before that llistxattr through /proc/self/fd/N/name), so the caller reads
+ * them only for the entries that have some.
+ *
+ * names: the names one after another, without separators. stats: SCAN_SLOTS 8-byte slots per entry (see
+ * scan_slot); slots 0-4 are 64-bit integers (read them through a BigInt64Array / BigUint64Array), the rest
+ * doubles; NAME_LENGTH is the entry's name length in `names`, set also when the entry could not be stat()ed.
+ * An entry that could not be stat()ed has its errno in the STATUS slot (the caller asks again itself, to
+ * get a proper error); XATTRS is 0 when the entry has none (or the file system supports none), else 1
+ * (some, or the question failed: the caller reads them itself and reports what goes wrong).
+ * The descriptor must stay open until the promise settles. Failing to read the directory rejects with an
+ * Error carrying code, errno and syscall like Node's.
+ */
+enum scan_slot {
+  SCAN_DEV, SCAN_INO, SCAN_MTIME_NS, SCAN_CTIME_NS, SCAN_RDEV, /* 64-bit integers */
+  SCAN_SIZE, SCAN_MODE, SCAN_NLINK, SCAN_UID, SCAN_GID, SCAN_STATUS, SCAN_XATTRS, SCAN_NAME_LENGTH, /* doubles */
+  SCAN_SLOTS
+};
+
+#include <dirent.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifndef FERRY_NR_LISTXATTRAT
+#define FERRY_NR_LISTXATTRAT 465 /* the same number on every architecture since Linux 6.13 */
+#endif
+/* 0 unknown, 1 listxattrat works, -1 it does not exist here. */
+static volatile int listxattrat_state = 0;
+#else
+#include <unistd.h>
+#endif
+
+typedef struct {
+  int fd;
+  bool want_xattrs;
+  int error;             /* errno of reading the directory, 0 when it was read */
+  const char *syscall;   /* the call that failed */
+  char *names;           /* NUL-terminated names, one after another */
+  size_t names_length;
+  size_t count;
+  size_t *offsets;       /* each name's offset in `names`, in directory order */
+  char **entries;        /* the names, sorted */
+  unsigned char *stats;  /* count * SCAN_SLOTS * 8 bytes */
+  napi_async_work work;
+  napi_deferred deferred;
+} scan_job;
+
+static int scan_compare(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* 0 when the entry has no extended attributes (or none can exist), 1 when it has some or we cannot tell. */
+static double scan_has_xattrs(int fd, const char *name) {
+#ifdef __linux__
+  ssize_t size = -1;
+  int err = ENOSYS;
+  if (listxattrat_state >= 0) {
+    size = syscall(FERRY_NR_LISTXATTRAT, fd, name, AT_SYMLINK_NOFOLLOW, NULL, (size_t)0);
+    err = size < 0 ? errno : 0;
+    if (size >= 0) listxattrat_state = 1;
+    else if (err == ENOSYS && listxattrat_state == 0) listxattrat_state = -1;
+  }
+  if (size < 0 && err == ENOSYS) {
+    char path[64 + 256];
+    snprintf(path, sizeof path, "/proc/self/fd/%d/%s", fd, name);
+    size = llistxattr(path, NULL, 0);
+    err = size < 0 ? errno : 0;
+  }
+  if (size == 0) return 0;
+  if (size < 0 && (err == ENOTSUP || err == EOPNOTSUPP)) return 0;
+  return 1;
+#else
+  (void)fd;
+  (void)name;
+  return 0;
+#endif
+}
+
+static void scan_fail(scan_job *job, const char *syscall_name) {
+  job->error = errno != 0 ? errno : EIO;
+  job->syscall = syscall_name;
+}
+
+static void scan_execute(napi_env env, void *data) {
+  (void)env;
+  scan_job *job = data;
+  int dir_fd = openat(job->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    scan_fail(job, "scandir");
+    return;
+  }
+  DIR *dir = fdopendir(dir_fd);
+  if (dir == NULL) {
+    int err = errno;
+    close(dir_fd);
+    errno = err;
+    scan_fail(job, "scandir");
+    return;
+  }
+  size_t capacity = 4096, offsets_capacity = 64;
+  job->names = malloc(capacity);
+  job->offsets = malloc(offsets_capacity * sizeof(size_t));
+  if (job->names == NULL || job->offsets == NULL) {
+    closedir(dir);
+    errno = ENOMEM;
+    scan_fail(job, "scandir");
+    return;
+  }
+  for (;;) {
+    errno = 0;
+    struct dirent *entry = readdir(dir);
+    if (entry == NULL) {
+      if (errno != 0) {
+        int err = errno;
+        closedir(dir);
+        errno = err;
+        scan_fail(job, "scandir");
+        return;
+      }
+      break;
+    }
+    const char *name = entry->d_name;
+    if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+    size_t length = strlen(name) + 1;
+    if (job->names_length + length > capacity || job->count == offsets_capacity) {
+      while (job->names_length + length > capacity) capacity *= 2;
+      if (job->count == offsets_capacity) offsets_capacity *= 2;
+      char *names = realloc(job->names, capacity);
+      if (names != NULL) job->names = names;
+      size_t *offsets = realloc(job->offsets, offsets_capacity * sizeof(size_t));
+      if (offsets != NULL) job->offsets = offsets;
+      if (names == NULL || offsets == NULL) {
+        closedir(dir);
+        errno = ENOMEM;
+        scan_fail(job, "scandir");
+        return;
+      }
+    }
+    memcpy(job->names + job->names_length, name, length);
+    job->offsets[job->count++] = job->names_length;
+    job->names_length += length;
+  }
+  closedir(dir);
+
+  /* Sorted by name bytes (strcmp compares as unsigned char), as trees store them. */
+  job->entries = malloc((job->count > 0 ? job->count : 1) * sizeof(char *));
+  if (job->entries == NULL) {
+    errno = ENOMEM;
+    scan_fail(job, "scandir");
+    return;
+  }
+  for (size_t i = 0; i < job->count; i++) job->entries[i] = job->names + job->offsets[i];
+  qsort(job->entries, job->count, sizeof(char *), scan_compare);
+
+  job->stats = calloc(job->count > 0 ? job->count : 1, SCAN_SLOTS * 8);
+  if (job->stats == NULL) {
+    errno = ENOMEM;
+    scan_fail(job, "scandir");
+    return;
+  }
+  for (size_t i = 0; i < job->count; i++) {
+    const char *name = job->entries[i];
+    unsigned char *slots = job->stats + i * SCAN_SLOTS * 8;
+    struct stat st;
+    double status = 0, name_length = (double)strlen(name);
+    memcpy(slots + SCAN_NAME_LENGTH * 8, &name_length, 8);
+    if (fstatat(job->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      status = errno != 0 ? errno : EIO;
+      memcpy(slots + SCAN_STATUS * 8, &status, 8);
+      continue;
+    }
+    uint64_t dev = (uint64_t)st.st_dev, ino = (uint64_t)st.st_ino, rdev = (uint64_t)st.st_rdev;
+    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    int64_t ctime = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+    double numbers[SCAN_NAME_LENGTH - SCAN_SIZE] = {
+        (double)st.st_size, (double)st.st_mode, (double)st.st_nlink, (double)st.st_uid, (double)st.st_gid, 0,
+        job->want_xattrs ? scan_has_xattrs(job->fd, name) : 0};
+    memcpy(slots + SCAN_DEV * 8, &dev, 8);
+    memcpy(slots + SCAN_INO * 8, &ino, 8);
+    memcpy(slots + SCAN_MTIME_NS * 8, &mtime, 8);
+    memcpy(slots + SCAN_CTIME_NS * 8, &ctime, 8);
+    memcpy(slots + SCAN_RDEV * 8, &rdev, 8);
+    memcpy(slots + SCAN_SIZE * 8, numbers, sizeof numbers);
+  }
+}
+
+static void scan_free(scan_job *job) {
+  free(job->names);
+  free(job->offsets);
+  free(job->entries);
+  free(job->stats);
+  free(job);
+}
+
+/* The scan's outcome as JavaScript values; NULL with an exception pending when N-API fails. */
+static napi_value scan_result(napi_env env, scan_job *job, bool *rejected) {
+  napi_value result;
+  if (job->error != 0) {
+    *rejected = true;
+    const char *code = errno_name(job->error);
+    char message[256];
+    snprintf(message, sizeof message, "%s: %s, %s", code, strerror(job->error), job->syscall);
+    napi_value js_code, js_message, js_errno;
+    CHECK_NAPI(env, napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &js_code));
+    CHECK_NAPI(env, napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &js_message));
+    CHECK_NAPI(env, napi_create_error(env, js_code, js_message, &result));
+    CHECK_NAPI(env, napi_create_int32(env, -job->error, &js_errno));
+    CHECK_NAPI(env, napi_set_named_property(env, result, "errno", js_errno));
+    CHECK_NAPI(env, set_string_property(env, result, "syscall", job->syscall, NAPI_AUTO_LENGTH));
+    return result;
+  }
+  *rejected = false;
+  /* The names in sorted order, without their NUL bytes. */
+  char *sorted = malloc(job->names_length > 0 ? job->names_length : 1);
+  if (sorted == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory scanning a directory");
+    return NULL;
+  }
+  size_t at = 0;
+  for (size_t i = 0; i < job->count; i++) {
+    size_t length = strlen(job->entries[i]);
+    memcpy(sorted + at, job->entries[i], length);
+    at += length;
+  }
+  napi_value names, stats, pair;
+  void *stats_data = NULL;
+  size_t stats_length = job->count * SCAN_SLOTS * 8;
+  napi_status status = napi_create_buffer_copy(env, at, at > 0 ? sorted : "", NULL, &names);
+  free(sorted);
+  CHECK_NAPI(env, status);
+  CHECK_NAPI(env, napi_create_arraybuffer(env, stats_length, &stats_data, &stats));
+  if (stats_length > 0) memcpy(stats_data, job->stats, stats_length);
+  CHECK_NAPI(env, napi_create_array_with_length(env, 2, &pair));
+  CHECK_NAPI(env, napi_set_element(env, pair, 0, names));
+  CHECK_NAPI(env, napi_set_element(env, pair, 1, stats));
+  return pair;
+}
+
+static void scan_complete(napi_env env, napi_status status, void *data) {
+  scan_job *job = data;
+  bool rejected = false;
+  napi_value value = status == napi_ok ? scan_result(env, job, &rejected) : NULL;
+  if (value == NULL) {
+    /* N-API itself failed (or the work was cancelled): reject with whatever is pending. */
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &value);
+    if (value == NULL) napi_create_string_utf8(env, "directory scan failed", NAPI_AUTO_LENGTH, &value);
+    rejected = true;
+  }
+  if (rejected) napi_reject_deferred(env, job->deferred, value);
+  else napi_resolve_deferred(env, job->deferred, value);
+  napi_delete_async_work(env, job->work);
+  scan_free(job);
+}
+
+static napi_value js_scan_directory(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  int64_t fd;
+  if (!integer_from_number(env, argv[0], 0, 2147483647.0, &fd, "fd must be a file descriptor")) return NULL;
+  if (!expect_type(env, argv[1], napi_boolean, "wantXattrs must be a boolean")) return NULL;
+  scan_job *job = calloc(1, sizeof *job);
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory scanning a directory");
+    return NULL;
+  }
+  job->fd = (int)fd;
+  napi_value promise, resource_name;
+  if (napi_get_value_bool(env, argv[1], &job->want_xattrs) != napi_ok ||
+      napi_create_string_utf8(env, "ferry.scanDirectory", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    free(job);
+    throw_last_napi_error(env);
+    return NULL;
+  }
+  if (napi_create_async_work(env, NULL, resource_name, scan_execute, scan_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    /* The promise stays pending; the caller sees the exception instead. */
+    free(job);
+    throw_last_napi_error(env);
+    return NULL;
+  }
+  return promise;
+}
+/* ---- end of directory scans ---------------------------------------------------------------------------- */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -529,6 +825,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setMmapThreshold", NULL, js_set_mmap_threshold, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"scanDirectory", NULL, js_scan_directory, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));
   return exports;

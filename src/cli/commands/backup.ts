@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { shortId, type Id } from '../../core/ids.js';
 import { backup, findParent, newProgress, normalizePaths } from '../../engine/archiver/backup.js';
+import { displayPath } from '../../engine/fs/byte-path.js';
 import { Excludes } from '../../engine/archiver/excludes.js';
 import { scanTotals, type ScanTotals } from '../../engine/archiver/scanner.js';
 import type { BackupSummary } from '../../engine/snapshot/snapshot.js';
@@ -139,7 +140,7 @@ async function runBackup(
     totalBytes: totals.bytes,
     scanFinished: totals.finished,
     errors: progress.errors,
-    current: progress.currentPath,
+    current: displayPath(progress.currentPath),
   }), progressInterval(ctx.env, mode));
   if (!options.json && parent) ctx.stdout.write(`using parent snapshot ${shortId(parent.id)}\n`);
   line.startTicking();

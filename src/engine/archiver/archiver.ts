@@ -1,4 +1,4 @@
-import { lstatSync, type BigIntStats } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InterruptedError, isErrno } from '../../core/errors.js';
@@ -12,13 +12,14 @@ import { decodeTree, encodeTree, type TreeNode } from '../snapshot/tree-format.j
 import type { Excludes } from './excludes.js';
 import { readChunks } from './file-chunks.js';
 import { sameNode } from '../snapshot/node-equality.js';
-import { nodeFromStat, SOURCE_OPEN_FLAGS, SOURCE_OPEN_FLAGS_NOATIME, unchangedSince } from './node-from-stat.js';
+import { nodeFromStat, nodeTypeOf, SOURCE_OPEN_FLAGS, SOURCE_OPEN_FLAGS_NOATIME, unchangedSince, type SourceStat } from './node-from-stat.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { PathTrie } from './path-trie.js';
 import { describeError } from '../fs/fs-error.js';
 import { DirHandle } from '../fs/dir-handle.js';
 import { BufferPool } from '../fs/buffer-pool.js';
 import { readXattrs, xattrFailureReason } from '../os/xattrs.js';
+import { scanDirectory } from '../os/directory-scan.js';
 import type { Xattr } from '../snapshot/tree-format.js';
 
 /** Live counters a front end renders; the archiver only increments them. */
@@ -27,7 +28,8 @@ export interface BackupProgress {
   dirsDone: number;
   bytesDone: number;
   bytesRead: number;
-  currentPath: string;
+  /** The entry being looked at, as raw bytes: the front end formats it (`displayPath`) when it shows it. */
+  currentPath: Buffer;
   errors: number;
 }
 
@@ -115,7 +117,7 @@ export class Archiver {
     for (const [name, child] of trie.children()) {
       const childPath = joinBytePath(path, name);
       const previous = parentNodes?.get(name.toString('latin1'));
-      let st: BigIntStats;
+      let st: SourceStat;
       try {
         st = await lstat(childPath, { bigint: true });
       } catch (err) {
@@ -143,18 +145,19 @@ export class Archiver {
    * Returns `previous` itself when the entry is recorded exactly as before, which lets the directory
    * keep its tree (see archiveDirEntries).
    */
-  private async archiveEntry(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
-    const node = await this.archiveEntryNode(path, access, name, st, previous);
+  private async archiveEntry(path: Buffer, access: Buffer, name: Buffer, st: SourceStat, previous: TreeNode | undefined, hasXattrs = true): Promise<TreeNode | undefined> {
+    const node = await this.archiveEntryNode(path, access, name, st, previous, hasXattrs);
     return previous !== undefined && node !== undefined && sameNode(node, previous) ? previous : node;
   }
 
-  private async archiveEntryNode(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined): Promise<TreeNode | undefined> {
+  /** `hasXattrs` false: the directory scan found the entry has no extended attributes. */
+  private async archiveEntryNode(path: Buffer, access: Buffer, name: Buffer, st: SourceStat, previous: TreeNode | undefined, hasXattrs: boolean): Promise<TreeNode | undefined> {
     if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
     if (!this.options.excludes.empty && (await this.options.excludes.excluded(path, st))) return undefined;
-    this.options.progress.currentPath = displayPath(path);
+    this.options.progress.currentPath = path;
     // Read before the content: an attribute changed meanwhile changes the ctime, so the next backup looks again.
-    const xattrs = this.xattrsOf(path, access);
-    switch (nodeFromStat(name, st, {}).type) {
+    const xattrs = hasXattrs ? this.xattrsOf(path, access) : [];
+    switch (nodeTypeOf(st)) {
       case 'dir':
         return this.archiveDir(path, access, name, st, previous?.type === 'dir' ? previous.subtree : undefined, xattrs);
       case 'file':
@@ -193,53 +196,75 @@ export class Archiver {
   }
 
   /** `previousTree` is the directory's tree in the parent snapshot, if it was there. */
-  private async archiveDir(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previousTree: Id | undefined, xattrs: Xattr[]): Promise<TreeNode | undefined> {
+  private async archiveDir(path: Buffer, access: Buffer, name: Buffer, st: SourceStat, previousTree: Id | undefined, xattrs: Xattr[]): Promise<TreeNode | undefined> {
     let dir: DirHandle;
-    let names: Buffer[];
     try {
       dir = await DirHandle.open(access);
     } catch (err) {
       this.skip(path, err);
       return undefined;
     }
+    this.options.progress.currentPath = path;
     try {
-      names = (await readdir(dir.path, { encoding: 'buffer' })).sort((a, b) => Buffer.compare(a, b));
-    } catch (err) {
-      await dir.close();
-      this.skip(path, err);
-      return undefined;
-    }
-    try {
-      return await this.archiveDirEntries(path, dir, names, name, st, previousTree, xattrs);
+      // The parent's tree is loaded while the directory is scanned.
+      const parentNodes = this.loadParentNodes(previousTree);
+      let entries: SourceEntry[];
+      try {
+        entries = await this.readEntries(path, dir);
+      } catch (err) {
+        await parentNodes;
+        this.skip(path, err);
+        return undefined;
+      }
+      return await this.archiveDirEntries(path, entries, await parentNodes, name, st, previousTree, xattrs);
     } finally {
       await dir.close();
     }
   }
 
-  private async archiveDirEntries(path: Buffer, dir: DirHandle, names: Buffer[], name: Buffer, st: BigIntStats, previousTree: Id | undefined, xattrs: Xattr[]): Promise<TreeNode> {
-    const parentNodes = await this.loadParentNodes(previousTree);
-    const previousOf = (name: Buffer): TreeNode | undefined => parentNodes?.get(name.toString('latin1'));
-    // The first entry is looked at through the thread pool, the others on this thread: the file system
-    // reads a directory's inodes ahead together, so they are then cached and a synchronous lstat costs
-    // about 1 µs, where a thread-pool round trip costs ~30 µs of CPU (25k entries: 0.23 against 0.9 CPU-s).
-    const entries: ({ name: Buffer; path: Buffer; access: Buffer; st: BigIntStats } | undefined)[] = [];
-    for (const [i, child] of names.entries()) {
-      const childPath = joinBytePath(path, child);
-      const access = dir.child(child);
+  /**
+   * The directory's entries, sorted by name bytes, each looked at (`lstat`). Entries that cannot be looked
+   * at are reported and left out. Through the directory scan of the native addon when the handle has a
+   * descriptor (one thread-pool job per directory: names, `fstatat` of each and whether it has extended
+   * attributes); else `readdir` and an `lstat` per entry.
+   */
+  private async readEntries(path: Buffer, dir: DirHandle): Promise<SourceEntry[]> {
+    const entries: SourceEntry[] = [];
+    if (dir.fd !== undefined) {
+      for (const { name, st, hasXattrs } of await scanDirectory(dir.fd, !this.options.noXattrs)) {
+        if (st) {
+          entries.push(new SourceEntry(name, st, hasXattrs, path, dir));
+          continue;
+        }
+        // A failed fstatat is asked again to get Node's error (or the entry, if it came back meanwhile).
+        try {
+          entries.push(new SourceEntry(name, lstatSync(dir.child(name), { bigint: true }), true, path, dir));
+        } catch (err) {
+          this.skip(joinBytePath(path, name), err);
+        }
+      }
+      return entries;
+    }
+    const names = (await readdir(dir.path, { encoding: 'buffer' })).sort((a, b) => Buffer.compare(a, b));
+    for (const name of names) {
       try {
-        entries.push({ name: child, path: childPath, access, st: i === 0 ? await lstat(access, { bigint: true }) : lstatSync(access, { bigint: true }) });
+        entries.push(new SourceEntry(name, await lstat(dir.child(name), { bigint: true }), true, path, dir));
       } catch (err) {
-        this.skip(childPath, err);
-        entries.push(undefined);
+        this.skip(joinBytePath(path, name), err);
       }
     }
+    return entries;
+  }
+
+  private async archiveDirEntries(path: Buffer, entries: SourceEntry[], parentNodes: Map<string, TreeNode> | undefined, name: Buffer, st: SourceStat, previousTree: Id | undefined, xattrs: Xattr[]): Promise<TreeNode> {
+    const previousOf = (name: Buffer): TreeNode | undefined => parentNodes?.get(name.toString('latin1'));
     const nodes = new Array<TreeNode | undefined>(entries.length);
     let kept = 0;
-    const archived = async (entry: NonNullable<(typeof entries)[number]>, i: number): Promise<void> => {
+    const archived = async (entry: SourceEntry, i: number): Promise<void> => {
       if (this.failure !== undefined) throw this.failure;
       const previous = previousOf(entry.name);
       try {
-        nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, previous);
+        nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, previous, entry.hasXattrs);
       } catch (err) {
         this.failure ??= err instanceof Error ? err : new Error(String(err));
         throw err;
@@ -247,14 +272,33 @@ export class Archiver {
       if (previous !== undefined && nodes[i] === previous) kept++;
     };
     // Files first, several at once; then subdirectories one after another, which bounds concurrency.
-    // Every entry's work ends before this returns or throws: the caller then closes `dir`, whose
-    // descriptor number the entries' paths name (a later open through it would reach whatever reuses it).
-    await settleAll(entries.map(async (entry, i) => (entry && !entry.st.isDirectory() ? archived(entry, i) : undefined)));
+    // Unchanged files are settled right here, without a promise each. Every entry's work ends before
+    // this returns or throws: the caller then closes the directory, whose descriptor number the entries'
+    // paths name (a later open through it would reach whatever reuses the number).
+    const files: Promise<void>[] = [];
+    try {
+      for (const [i, entry] of entries.entries()) {
+        if (entry.st.isDirectory()) continue;
+        const previous = previousOf(entry.name);
+        const unchanged = this.unchangedFile(entry, previous);
+        if (unchanged) {
+          nodes[i] = unchanged;
+          kept++;
+        } else {
+          files.push(archived(entry, i));
+        }
+      }
+    } catch (err) {
+      // Interrupted: what already started ends first.
+      this.failure ??= err instanceof Error ? err : new Error(String(err));
+    }
+    await settleAll(files);
+    if (this.failure !== undefined) throw this.failure;
     // Subdirectories run side by side while spare slots last, else one after another: the walk's
     // latency chain shrinks, yet open directories stay bounded by the slots plus the tree depth.
     const running: Promise<void>[] = [];
     for (const [i, entry] of entries.entries()) {
-      if (!entry?.st.isDirectory()) continue;
+      if (!entry.st.isDirectory()) continue;
       if (this.failure !== undefined) break;
       if (this.spareDirSlots > 0) {
         this.spareDirSlots--;
@@ -277,13 +321,31 @@ export class Archiver {
     return nodeFromStat(name, st, { subtree, xattrs });
   }
 
+  /**
+   * `previous` when `entry` is a file recorded in the parent exactly as it is now (the same metadata and,
+   * since it did not change, the same content, all of it still stored) and without extended attributes,
+   * after counting it; else undefined, and archiveEntry looks at it. Excludes and attributes are left to
+   * archiveEntry, which needs a promise for them.
+   */
+  private unchangedFile(entry: SourceEntry, previous: TreeNode | undefined): TreeNode | undefined {
+    const st = entry.st;
+    if (entry.hasXattrs || previous?.xattrs !== undefined || !this.options.excludes.empty || !unchangedSince(previous, st)) return undefined;
+    if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
+    if (!previous!.content!.every((id) => this.writer.knows(id))) return undefined;
+    if (!sameNode(nodeFromStat(entry.name, st, { content: previous!.content! }), previous!)) return undefined;
+    this.counts.filesUnmodified++;
+    this.options.progress.filesDone++;
+    this.options.progress.bytesDone += Number(st.size);
+    return previous;
+  }
+
   private countDir(previousTree: Id | undefined, subtree: Id): void {
     if (previousTree === undefined) this.counts.dirsNew++;
     else if (previousTree === subtree) this.counts.dirsUnmodified++;
     else this.counts.dirsChanged++;
   }
 
-  private async archiveFile(path: Buffer, access: Buffer, name: Buffer, st: BigIntStats, previous: TreeNode | undefined, xattrs: Xattr[]): Promise<TreeNode | undefined> {
+  private async archiveFile(path: Buffer, access: Buffer, name: Buffer, st: SourceStat, previous: TreeNode | undefined, xattrs: Xattr[]): Promise<TreeNode | undefined> {
     const progress = this.options.progress;
     if (unchangedSince(previous, st) && previous!.content!.every((id) => this.writer.knows(id))) {
       this.counts.filesUnmodified++;
@@ -291,15 +353,15 @@ export class Archiver {
       progress.bytesDone += Number(st.size);
       return nodeFromStat(name, st, { content: previous!.content!, xattrs });
     }
-    const linkKey = st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
+    const linkKey = Number(st.nlink) > 1 ? `${st.dev}:${st.ino}` : undefined;
     const linked = linkKey ? this.hardLinks.get(linkKey) : undefined;
-    if (linked && BigInt(linked.node.size) === st.size && linked.node.mtimeNs === st.mtimeNs) {
+    if (linked && linked.node.size === Number(st.size) && linked.node.mtimeNs === st.mtimeNs) {
       progress.filesDone++;
       progress.bytesDone += Number(st.size);
       this.countFile(previous);
       return nodeFromStat(name, st, { content: linked.node.content!, size: linked.node.size, xattrs });
     }
-    const semaphore = st.size < BigInt(this.minChunk) ? this.smallReads : this.largeReads;
+    const semaphore = Number(st.size) < this.minChunk ? this.smallReads : this.largeReads;
     const node = await semaphore.run(async () => {
       if (this.failure !== undefined) throw this.failure;
       try {
@@ -387,6 +449,33 @@ export class Archiver {
     this.options.progress.errors++;
     // The entry is named by its real path; Node's message would name the handle path it was reached by.
     this.options.onSkipped({ path: displayPath(path), error: describeError(err), pathBytes: path });
+  }
+}
+
+/**
+ * A directory entry that was looked at: its lstat, its real path and the path it is reached by (see
+ * DirHandle), both made when first asked for (an unchanged file needs neither). `access` is usable while
+ * the directory is open.
+ */
+class SourceEntry {
+  private pathBytes: Buffer | undefined;
+  private accessBytes: Buffer | undefined;
+
+  constructor(
+    readonly name: Buffer,
+    readonly st: SourceStat,
+    /** False when the directory scan found no extended attributes on it. */
+    readonly hasXattrs: boolean,
+    private readonly dirPath: Buffer,
+    private readonly dir: DirHandle,
+  ) {}
+
+  get path(): Buffer {
+    return (this.pathBytes ??= joinBytePath(this.dirPath, this.name));
+  }
+
+  get access(): Buffer {
+    return (this.accessBytes ??= this.dir.child(this.name));
   }
 }
 

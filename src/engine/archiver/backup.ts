@@ -42,7 +42,7 @@ export interface BackupResult {
 }
 
 export function newProgress(): BackupProgress {
-  return { filesDone: 0, dirsDone: 0, bytesDone: 0, bytesRead: 0, currentPath: '', errors: 0 };
+  return { filesDone: 0, dirsDone: 0, bytesDone: 0, bytesRead: 0, currentPath: Buffer.alloc(0), errors: 0 };
 }
 
 /** Normalizes backup paths the way snapshots record them: absolute, sorted, without duplicates. */

@@ -1,10 +1,32 @@
-import type { BigIntStats } from 'node:fs';
 import { constants } from 'node:fs';
 import type { Id } from '../../core/ids.js';
 import type { NodeType, TreeNode, Xattr } from '../snapshot/tree-format.js';
 
+/**
+ * An lstat result: Node's `BigIntStats`, or the directory scan's `ScannedStat` (os/directory-scan.ts),
+ * which keeps the small fields as numbers.
+ */
+export interface SourceStat {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  readonly mode: number | bigint;
+  readonly uid: number | bigint;
+  readonly gid: number | bigint;
+  readonly nlink: number | bigint;
+  readonly size: number | bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly ino: bigint;
+  readonly dev: bigint;
+  readonly rdev: bigint;
+}
+
 /** The node type of an lstat result. */
-export function nodeTypeOf(st: BigIntStats): NodeType {
+export function nodeTypeOf(st: SourceStat): NodeType {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
@@ -25,13 +47,13 @@ export interface NodeContent {
 }
 
 /** A tree node for `name` from its lstat result and what the archiver found inside it. */
-export function nodeFromStat(name: Buffer, st: BigIntStats, inner: NodeContent): TreeNode {
+export function nodeFromStat(name: Buffer, st: SourceStat, inner: NodeContent): TreeNode {
   const type = nodeTypeOf(st);
   const isDevice = type === 'chardev' || type === 'blockdev';
   return {
     name,
     type,
-    mode: Number(st.mode & BigInt(0o7777)),
+    mode: Number(st.mode) & 0o7777,
     uid: Number(st.uid),
     gid: Number(st.gid),
     mtimeNs: st.mtimeNs,
@@ -49,12 +71,12 @@ export function nodeFromStat(name: Buffer, st: BigIntStats, inner: NodeContent):
 }
 
 /** True when a file is unchanged since the parent snapshot recorded it (so it need not be read). */
-export function unchangedSince(previous: TreeNode | undefined, st: BigIntStats): boolean {
+export function unchangedSince(previous: TreeNode | undefined, st: SourceStat): boolean {
   return (
     previous !== undefined &&
     previous.type === 'file' &&
     st.isFile() &&
-    BigInt(previous.size) === st.size &&
+    previous.size === Number(st.size) &&
     previous.mtimeNs === st.mtimeNs &&
     previous.ctimeNs === st.ctimeNs &&
     previous.inode === st.ino

@@ -8,6 +8,7 @@ import type { Repository } from '../repository/repository.js';
 import { decodeTree, type TreeNode } from '../snapshot/tree-format.js';
 import { backup, type BackupResult } from './backup.js';
 import { sameNode } from '../snapshot/node-equality.js';
+import { setXattr } from '../os/posix-extras.js';
 
 /** The subtree ids along `names` from `tree` (the first is `tree` itself). */
 async function treesAlong(repo: Repository, tree: Id, names: string[]): Promise<Id[]> {
@@ -74,6 +75,20 @@ describe('a backup keeps the parent tree of a directory recorded exactly as befo
     await rm(join(b, 'four'));
     await run();
     assert.deepEqual(await listB(), ['three']);
+  });
+
+  it('an entry with extended attributes keeps its tree while unchanged, and a changed attribute is seen', async () => {
+    const top = join(dir, 'top');
+    const topNode = async (): Promise<TreeNode> => decodeTree(await repo.loadBlob('tree', (await treesAlong(repo, last.snapshot.tree, parts())).at(-1)!)).find((n) => n.name.toString() === 'top')!;
+    setXattr(top, Buffer.from('user.ferry'), Buffer.from('v'));
+    await run();
+    assert.equal((await topNode()).xattrs?.[0]?.value.toString(), 'v');
+    const again = await run();
+    assert.equal(again.summary.treeBlobs, 0);
+    assert.equal((await topNode()).xattrs?.length, 1);
+    setXattr(top, Buffer.from('user.ferry'), Buffer.from('w'));
+    await run();
+    assert.equal((await topNode()).xattrs?.[0]?.value.toString(), 'w');
   });
 
 });

@@ -29,6 +29,8 @@ interface FerryFsAddon {
   lgetxattr(path: Buffer, name: Buffer): Buffer;
   lsetxattr(path: Buffer, name: Buffer, value: Buffer): void;
   setMmapThreshold(bytes: number): boolean;
+  /** See directory-scan.ts. */
+  scanDirectory(fd: number, wantXattrs: boolean): Promise<[Buffer, ArrayBuffer]>;
 }
 
 // This file is three levels below the package root both as src/engine/os/posix-extras.ts (tsx) and as
@@ -40,7 +42,7 @@ const NS_PER_SECOND = 1_000_000_000n;
 let addon: FerryFsAddon | undefined;
 
 /** Loads the addon on first use, so commands that never restore special files run without it. */
-function loadAddon(): FerryFsAddon {
+export function loadAddon(): FerryFsAddon {
   if (addon !== undefined) return addon;
   try {
     addon = createRequire(import.meta.url)(ADDON_PATH) as FerryFsAddon;
