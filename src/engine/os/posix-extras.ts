@@ -29,6 +29,8 @@ interface FerryFsAddon {
   lgetxattr(path: Buffer, name: Buffer): Buffer;
   lsetxattr(path: Buffer, name: Buffer, value: Buffer): void;
   setMmapThreshold(bytes: number): boolean;
+  /** FastCDC's inner loop; see GearScanner in src/engine/chunker/gear-scan.ts. Missing from an addon built before it. */
+  gearScan?: (buf: Uint8Array, gear: Int32Array, h: number, i: number, end: number, mask: number) => number;
 }
 
 // This file is three levels below the package root both as src/engine/os/posix-extras.ts (tsx) and as
@@ -52,6 +54,18 @@ function loadAddon(): FerryFsAddon {
     );
   }
   return addon;
+}
+
+/**
+ * The addon's gear scanner (FastCDC's inner loop in C), or undefined when the addon does not load or was
+ * built before it had one: the chunker then uses its JavaScript scanner, which gives the same boundaries.
+ */
+export function nativeGearScan(): FerryFsAddon['gearScan'] {
+  try {
+    return loadAddon().gearScan;
+  } catch {
+    return undefined;
+  }
 }
 
 function toBuffer(path: Buffer | string): Buffer {
