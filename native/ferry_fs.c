@@ -9,9 +9,10 @@
  *   lgetxattr(path, name)            -> Buffer                            one attribute's value
  *   lsetxattr(path, name, value)                                          sets (creates or replaces) one
  *
- * and the backup's hot path, which is no system call (see its comment below):
+ * and two helpers of the backup's hot path, which are no system calls (see their comments below):
  *
  *   gearScan(buf, gear, h, i, end, mask) -> number   FastCDC's inner loop (src/engine/chunker/gear-scan.ts)
+ *   copyBytes(target, targetOffset, source)          memmove between Uint8Arrays, shared memory included
  *
  * The xattr calls never follow a symlink at the end of the path (the l* variants): a symlink's own
  * attributes are read and written. They exist on Linux only; elsewhere they throw ENOTSUP.
@@ -612,6 +613,31 @@ done:;
   return result;
 }
 
+/* copyBytes(target, targetOffset, source): copies all of source into target at targetOffset (memmove:
+ * they may overlap). Both are Uint8Arrays; either may lie in a SharedArrayBuffer. For shared memory V8's
+ * TypedArray.prototype.set (and Node 20's Buffer.copy, which calls it) copies with relaxed atomics, byte by
+ * byte whenever source and target are not aligned alike, which is nearly always for chunks of arbitrary
+ * length: about a quarter of memmove's speed, measured (the copy of every chunk into an encoder worker's
+ * ring). The caller owns the race: nothing may write those bytes meanwhile. Throws a RangeError when
+ * source does not fit. */
+static napi_value js_copy_bytes(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  uint8_t *target, *source;
+  size_t target_length, source_length;
+  if (!bytes_argument(env, argv[0], &target, &target_length, "target must be a Uint8Array")) return NULL;
+  if (!bytes_argument(env, argv[2], &source, &source_length, "source must be a Uint8Array")) return NULL;
+  int64_t offset;
+  if (!integer_from_number(env, argv[1], 0, (double)target_length, &offset, "targetOffset must be an integer in [0, target.length]"))
+    return NULL;
+  if (source_length > target_length - (size_t)offset) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "source does not fit in target at targetOffset");
+    return NULL;
+  }
+  if (source_length > 0) memmove(target + offset, source, source_length);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -622,6 +648,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setMmapThreshold", NULL, js_set_mmap_threshold, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gearScan", NULL, js_gear_scan, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"copyBytes", NULL, js_copy_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));
   return exports;
