@@ -7,7 +7,9 @@
 // measured 0.95–1.01 on a quiet branch and 1.29 inside a full suite run, so a limit of 1 would fail at
 // random. Hashing on the encoder workers (2026-12-06) moved CPU off the main thread but not out of the
 // backup: per byte it measured 0.84 × restic's before and 0.87 × after (scale 0.2, loaded machine, medians of 6), so
-// no new margin; see docs/PERFORMANCE.md.
+// no new margin. The C gear scan and memmove into the rings (2026-12-06, afternoon) took it to 0.80 × at scale 0.2,
+// but the smoke still measured 1.04, 1.00 and 1.16 (its full backup also starts two encoder isolates that the
+// no-change backup does not); see docs/PERFORMANCE.md.
 // Needs restic (or root, to install it; .ci/run installs it in CI) and a built dist/ (npm test builds it).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

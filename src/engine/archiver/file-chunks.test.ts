@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -36,12 +36,24 @@ describe('readChunks', () => {
       await writeFile(path, data);
       const file = await open(path);
       const got: Buffer[] = [];
+      const reads: number[] = [];
+      let readAfterShort = false;
+      // Records what the reads return: a short read ends the file, so no read follows one (a file
+      // whose size was expected right takes one read when it fits in a maximum chunk).
+      const counted = { read: async (buffer: Buffer, offset: number, length: number, position: null) => {
+        readAfterShort ||= reads.some((r) => r < 0);
+        const result = await file.read(buffer, offset, length, position);
+        reads.push(result.bytesRead < length ? -result.bytesRead - 1 : result.bytesRead);
+        return result;
+      } } as unknown as FileHandle;
       try {
         // Copied at once: the generator reuses its buffer for the next chunk.
-        for await (const chunk of readChunks(file, cdc, expected, pool)) got.push(Buffer.from(chunk));
+        for await (const chunk of readChunks(counted, cdc, expected, pool)) got.push(Buffer.from(chunk));
       } finally {
         await file.close();
       }
+      assert.ok(!readAfterShort, `case ${i}: reads ${reads.join(', ')} (negative: short)`);
+      if (expected === data.length && data.length < cdc.maxSize) assert.equal(reads.length, 1, `case ${i}: reads ${reads.join(', ')}`);
       const want = [...chunkBuffer(cdc, data)].map(([offset, length]) => data.subarray(offset, offset + length));
       assert.deepEqual(got.map((c) => c.length), want.map((c) => c.length), `case ${i}: ${data.length} bytes, ${expected} expected`);
       assert.ok(Buffer.concat(got).equals(data), `case ${i}: content`);

@@ -9,7 +9,8 @@ import type { BufferPool } from '../fs/buffer-pool.js';
  * turns out larger. Once it is full (or the file ends), every chunk its bytes decide is cut (see
  * FastCdc.findBoundary); only the undecided tail, part of one chunk, is moved to its start before the
  * next read, and its scan resumes where it stopped, so the buffer never needs more than a maximum chunk
- * and each byte is hashed once.
+ * and each byte is hashed once. A read that returns fewer bytes than asked ends the file (a regular file's
+ * read is short only at its end), so a file whose size was expected right takes one read, not two.
  * Buffers come from `pool` and go back to it when the generator ends (however it ends).
  */
 export async function* readChunks(file: FileHandle, cdc: FastCdc, expectedSize: number, pool: BufferPool): AsyncGenerator<Buffer> {
@@ -45,8 +46,9 @@ export async function* readChunks(file: FileHandle, cdc: FastCdc, expectedSize: 
           buffer = larger;
         }
       }
-      const { bytesRead } = await file.read(buffer, end, buffer.length - end, null);
-      if (bytesRead === 0) eof = true;
+      const wanted = buffer.length - end;
+      const { bytesRead } = await file.read(buffer, end, wanted, null);
+      if (bytesRead < wanted) eof = true;
       end += bytesRead;
     }
   } finally {

@@ -3,6 +3,7 @@ import { createCipheriv, createHash, hkdfSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { chunkBuffer, DEFAULT_CHUNKER_PARAMS, FastCdc, spreadMask, validateChunkerParams, type ChunkerParams } from './fastcdc.js';
+import { scanNative, scanScript } from './gear-scan.js';
 import { gearTableFromSecret } from './gear-table.js';
 
 const SMALL: ChunkerParams = { minSize: 256, avgSize: 1024, maxSize: 8192 };
@@ -275,6 +276,89 @@ describe('chunkBuffer', () => {
     assert.deepEqual(lengths(small, seededBytes(42, 20_000)), GOLDEN_LENGTHS);
   });
 });
+
+describe('the native scanner against the JavaScript one', () => {
+  // Any valid parameters: avgSize 128 B to 32 MiB, minSize from 64 to just below it, maxSize from just
+  // above it to 64 MiB (small ones more often, so most inputs hold several chunks).
+  const paramsArb = fc.integer({ min: 7, max: 25 }).chain((bits) => {
+    const avg = 2 ** bits;
+    return fc.record({
+      minSize: fc.oneof(fc.integer({ min: 64, max: avg - 1 }), fc.constant(Math.max(64, avg / 4)), fc.constant(avg - 1)),
+      avgSize: fc.constant(avg),
+      maxSize: fc.oneof(fc.integer({ min: avg + 1, max: Math.min(64 * 1024 * 1024, avg * 8) }), fc.integer({ min: avg + 1, max: 64 * 1024 * 1024 }), fc.constant(avg + 1)),
+    });
+  });
+  // Random bytes, a repeated byte (no boundary: cut at maxSize), or a few distinct bytes (rare matches).
+  const dataArb = fc.record({ seed: fc.nat(), kind: fc.constantFrom('random', 'repeated', 'sparse'), sizeSeed: fc.nat(), slack: fc.integer({ min: 0, max: 7 }) });
+
+  function input(p: ChunkerParams, { seed, kind, sizeSeed, slack }: { seed: number; kind: string; sizeSeed: number; slack: number }): Uint8Array {
+    // Up to four maximum chunks, at most 512 KiB (the test with the defaults below cuts MiB-sized chunks);
+    // at an odd byteOffset now and then.
+    const length = sizeSeed % (Math.min(4 * p.maxSize, 512 * 1024) + 1);
+    const bytes = kind === 'repeated' ? Buffer.alloc(length, seed & 255) : seededBytes(seed, length);
+    if (kind === 'sparse') for (let i = 0; i < bytes.length; i++) bytes[i] = bytes[i]! & 3;
+    const framed = new Uint8Array(slack + length);
+    framed.set(bytes, slack);
+    return framed.subarray(slack);
+  }
+
+  it('is built: the addon exports gearScan, and the chunker uses it', () => {
+    assert.ok(scanNative, 'the native addon has no gearScan: run `npm ci` (node-gyp) to build build/Release/ferry_fs.node');
+  });
+
+  it('cuts byte-identical chunks with any parameters, whole and streamed', () => {
+    assert.ok(scanNative);
+    fc.assert(
+      fc.property(paramsArb, dataArb, fc.array(fc.integer({ min: 1, max: 100_000 }), { minLength: 1, maxLength: 4 }), (p, d, pieces) => {
+        const data = input(p, d);
+        const script = new FastCdc(p, GEAR, scanScript);
+        const native = new FastCdc(p, GEAR, scanNative);
+        const expected = lengths(script, data);
+        assert.deepEqual(lengths(native, data), expected);
+        assert.deepEqual(boundaryLengths(native, data, pieces), expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('cuts byte-identical chunks with the default parameters on a few MiB of random data', () => {
+    assert.ok(scanNative);
+    const data = seededBytes(3, 9 * 1024 * 1024 + 777);
+    assert.deepEqual(lengths(new FastCdc(DEFAULT_CHUNKER_PARAMS, GEAR, scanNative), data), lengths(new FastCdc(DEFAULT_CHUNKER_PARAMS, GEAR, scanScript), data));
+  });
+});
+
+/**
+ * Cuts `data` the way the archiver's read loop does: a buffer of one maximum chunk (or the whole input,
+ * when shorter) filled by reads of the given sizes (cycled), findBoundary on what is at hand, the
+ * undecided tail moved to the front and its scan resumed.
+ */
+function boundaryLengths(cdc: FastCdc, data: Uint8Array, reads: number[]): number[] {
+  const buffer = new Uint8Array(Math.min(cdc.maxSize, Math.max(1, data.length)));
+  const out: number[] = [];
+  let [start, end, scanned, fed, read] = [0, 0, 0, 0, 0];
+  for (;;) {
+    const eof = fed === data.length;
+    if (eof && start === end) return out;
+    if (eof || end === buffer.length) {
+      const cut = cdc.findBoundary(buffer, start, end, scanned, eof);
+      if (cut > 0) {
+        out.push(cut);
+        start += cut;
+        scanned = start;
+        continue;
+      }
+      scanned = end - start;
+      buffer.copyWithin(0, start, end);
+      end -= start;
+      start = 0;
+    }
+    const n = Math.min(reads[read++ % reads.length]!, buffer.length - end, data.length - fed);
+    buffer.set(data.subarray(fed, fed + n), end);
+    end += n;
+    fed += n;
+  }
+}
 
 /** Feeds `data` in pieces of the given sizes (cycled) into a window, cutting whenever ≥ maxSize bytes or the end are available. */
 function streamLengths(cdc: FastCdc, data: Uint8Array, pieces: number[], slack: number): number[] {

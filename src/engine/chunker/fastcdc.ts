@@ -5,7 +5,7 @@
  * Boundaries depend only on the bytes near them, so an insertion or deletion in a file changes only the
  * chunks around the edit and the rest still deduplicate.
  */
-import { gearHashAt, scanGear } from './gear-scan.js';
+import { gearHashAt, scanGear, type GearScanner } from './gear-scan.js';
 
 /** Chunk size limits in bytes. See validateChunkerParams for the accepted ranges. */
 export interface ChunkerParams {
@@ -79,9 +79,15 @@ export class FastCdc {
   /**
    * @param params validated with validateChunkerParams.
    * @param gear 256 entries, normally from gearTableFromSecret.
+   * @param scan the inner loop; every scanner gives the same boundaries (tests pass the JavaScript one to
+   *   hold the native one to it).
    * @throws RangeError on invalid params or a table of the wrong length.
    */
-  constructor(params: ChunkerParams, gear: Uint32Array) {
+  constructor(
+    params: ChunkerParams,
+    gear: Uint32Array,
+    private readonly scan: GearScanner = scanGear,
+  ) {
     validateChunkerParams(params);
     if (gear.length !== GEAR_ENTRIES) throw new RangeError(`gear table must have ${GEAR_ENTRIES} entries, got ${gear.length}`);
     this.minSize = params.minSize;
@@ -117,9 +123,10 @@ export class FastCdc {
     const normal = Math.min(start + this.avgSize, limit);
     const from = start + this.minSize;
     const gear = this.gear;
-    let cut = scanGear(buf, gear, 0, from, normal, this.maskS);
+    const scan = this.scan;
+    let cut = scan(buf, gear, 0, from, normal, this.maskS);
     if (cut < 0 && normal < limit) {
-      cut = scanGear(buf, gear, gearHashAt(buf, gear, from, normal), normal, limit, this.maskL);
+      cut = scan(buf, gear, gearHashAt(buf, gear, from, normal), normal, limit, this.maskL);
     }
     return (cut < 0 ? limit : cut) - start;
   }
@@ -145,16 +152,17 @@ export class FastCdc {
     const from = start + this.minSize;
     const normal = Math.min(start + this.avgSize, limit);
     const gear = this.gear;
+    const scan = this.scan;
     // The strict mask before avgSize, the loose one after it (see findCut); the hash state at `at`
     // depends only on the 32 bytes before it, so resuming costs no more than those.
     let at = Math.max(from, scanned);
     if (at < normal) {
-      const cut = scanGear(buf, gear, gearHashAt(buf, gear, from, at), at, normal, this.maskS);
+      const cut = scan(buf, gear, gearHashAt(buf, gear, from, at), at, normal, this.maskS);
       if (cut >= 0) return cut - start;
       at = normal;
     }
     if (at < limit) {
-      const cut = scanGear(buf, gear, gearHashAt(buf, gear, from, at), at, limit, this.maskL);
+      const cut = scan(buf, gear, gearHashAt(buf, gear, from, at), at, limit, this.maskL);
       if (cut >= 0) return cut - start;
     }
     return decided ? limit - start : -1;

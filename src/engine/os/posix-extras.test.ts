@@ -3,7 +3,8 @@ import { constants, lstatSync, mkdtempSync, readdirSync, rmSync, statSync, symli
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { getXattr, listXattrNames, makeFifo, makeNode, setMmapThreshold, setTimesNs, setXattr } from './posix-extras.js';
+import { randomBytes } from 'node:crypto';
+import { bytesCopier, getXattr, listXattrNames, makeFifo, makeNode, setMmapThreshold, setTimesNs, setXattr } from './posix-extras.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -224,6 +225,41 @@ describe('posix-extras', () => {
       assert.equal(setMmapThreshold(1024 * 1024), glibc);
       assert.throws(() => setMmapThreshold(1024), RangeError);
       assert.throws(() => setMmapThreshold(64 * 1024 * 1024), RangeError);
+    });
+  });
+
+  describe('bytesCopier', () => {
+    const copy = bytesCopier();
+
+    it('is the addon\'s memmove (its range error has a code; the fallback\'s set would not)', () => {
+      assert.throws(() => copy(new Uint8Array(4), 2, new Uint8Array(3)), (err: unknown) => err instanceof RangeError && (err as NodeJS.ErrnoException).code === 'ERR_OUT_OF_RANGE');
+    });
+
+    it('copies like set into shared memory at any alignment, and within one buffer like copyWithin', () => {
+      const source = randomBytes(5000);
+      for (let s = 0; s < 9; s++) {
+        for (let t = 0; t < 9; t++) {
+          const ring = new Uint8Array(new SharedArrayBuffer(6000));
+          const expected = new Uint8Array(6000);
+          copy(ring, t, source.subarray(s, s + 4000 - s));
+          expected.set(source.subarray(s, s + 4000 - s), t);
+          assert.deepEqual(new Uint8Array(ring), expected);
+        }
+      }
+      const both = Uint8Array.from(source);
+      copy(both, 10, both.subarray(3, 2000));
+      assert.deepEqual(both, Uint8Array.from(source).copyWithin(10, 3, 2000));
+      copy(both, 0, new Uint8Array(0));
+      copy(both, both.length, new Uint8Array(0));
+    });
+
+    it('refuses what is not a Uint8Array and offsets outside the target', () => {
+      const target = new Uint8Array(10);
+      assert.throws(() => copy(target, 11, new Uint8Array(0)), RangeError);
+      assert.throws(() => copy(target, -1, new Uint8Array(1)), RangeError);
+      assert.throws(() => copy(target, 0.5, new Uint8Array(1)), RangeError);
+      assert.throws(() => copy(target, 0, new Uint16Array(1) as unknown as Uint8Array), TypeError);
+      assert.throws(() => copy([] as unknown as Uint8Array, 0, new Uint8Array(1)), TypeError);
     });
   });
 });
