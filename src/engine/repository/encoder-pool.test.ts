@@ -54,10 +54,11 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
     }
   });
 
-  it('a pack that cannot be saved fails the backup; the workers waiting for its buffer do not stall it', { timeout: 60_000 }, async () => {
+  // One worker may have two packs out (see EncoderPool), several one each: both bounds must give way to a failure.
+  for (const workers of [1, 2]) it(`a pack that cannot be saved fails the backup; ${workers} worker(s) waiting for its buffer do not stall it`, { timeout: 60_000 }, async () => {
     const storage = new FaultyStorage(new MemoryStorage());
     const repo = await Repository.init(storage, password, context, { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
-    const writer = repo.createWriter({ workers: 2 });
+    const writer = repo.createWriter({ workers });
     const failure = new Error('disk full (injected)');
     storage.addFault('save', { keyPrefix: 'data/' }).errorInstead(failure);
     try {

@@ -39,9 +39,13 @@ const BATCH_JOBS = 256;
  * Finished packs of a worker that may wait at the main thread to be saved before the worker gets no
  * more blobs. Each pack buffer comes back to its worker once saved, so a worker owns at most its open
  * packs, this many finished ones and one its batches in flight may complete: memory stays bounded by
- * the pack size, not by how far the saves fall behind.
+ * the pack size, not by how far the saves fall behind. With several workers, one saving a pack leaves
+ * the others to take blobs; a single worker may have a second pack out, so the main thread keeps
+ * reading while a pack is written and synced (the worker rarely fills a pack faster than one is saved).
  */
-const PACKS_OUT_PER_WORKER = 1;
+function packsOutPerWorker(workers: number): number {
+  return workers === 1 ? 2 : 1;
+}
 
 /**
  * A worker and its ring. Space is taken at `head` and given back in the same order when the worker
@@ -87,6 +91,7 @@ export class EncoderPool {
   private next = 0;
   private waiters: (() => void)[] = [];
   private failure: Error | undefined;
+  private readonly packsOutLimit: number;
 
   constructor(
     size: number,
@@ -94,6 +99,7 @@ export class EncoderPool {
     private readonly onPack: PackListener,
     private readonly reserve: BlobReserver,
   ) {
+    this.packsOutLimit = packsOutPerWorker(Math.max(1, size));
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
       const ring = new SharedArrayBuffer(RING_BYTES);
       const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, { ...setup, ring }), ring: new Uint8Array(ring), head: 0, used: 0, batches: [], packsOut: 0, hashing: [] };
@@ -206,7 +212,7 @@ export class EncoderPool {
   private pickWorker(bytes: number): WorkerState | undefined {
     for (let i = 0; i < this.workers.length; i++) {
       const state = this.workers[this.next++ % this.workers.length]!;
-      if (state.packsOut < PACKS_OUT_PER_WORKER && ringSlot(state, bytes) !== undefined) return state;
+      if (state.packsOut < this.packsOutLimit && ringSlot(state, bytes) !== undefined) return state;
     }
     return undefined;
   }
