@@ -46,6 +46,23 @@ describe('errors: one clear line, the documented exit code, nothing lost', () =>
   });
   after(() => tmp.cleanup());
 
+  it('FERRY_ENCODER_WORKERS: a bad value is one line naming it, before anything is written; a good one is used', async () => {
+    const beforeFiles = await snapshotOfFiles(repo);
+    const bad = await ferry(['backup', '-r', repo, source], { env: { FERRY_ENCODER_WORKERS: '0' } });
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /^ferry: FERRY_ENCODER_WORKERS=0 is not a number of encoder workers.*1 to 64/);
+    assert.equal(bad.stderr.trim().split('\n').length, 1);
+    assert.deepEqual(await snapshotOfFiles(repo), beforeFiles);
+    // Two workers on any machine (a repository of its own): 6 MiB of content starts them (beyond the first 4 MiB).
+    const more = join(tmp.path, 'more');
+    const workersRepo = join(tmp.path, 'workers-repo');
+    await mkdir(more);
+    await writeFile(join(more, 'six.bin'), randomBytes(6 * 1024 * 1024));
+    await ferryOk(['init', '-r', workersRepo]);
+    await ferryOk(['backup', '-r', workersRepo, more], { env: { FERRY_ENCODER_WORKERS: '2' } });
+    await ferryOk(['check', '--read-data', '-r', workersRepo]);
+  });
+
   it('wrong password: exit 12, one line, nothing written, no lock left', async () => {
     const beforeFiles = await snapshotOfFiles(repo);
     for (const args of [['snapshots'], ['backup', source], ['restore', 'latest', '--target', join(tmp.path, 'never')], ['check']]) {

@@ -15,6 +15,7 @@ import { ProgressLine, progressInterval } from '../progress-line.js';
 import { backupSummaryJson } from '../restic-json.js';
 import { PROGRAM_VERSION } from '../version.js';
 import { checkSources, excludeRules, type ExcludeOptions } from '../backup-excludes.js';
+import { encoderWorkers } from '../encoder-workers.js';
 
 export interface BackupOptions extends RepoOptions, ExcludeOptions {
   readonly tag?: string[];
@@ -117,6 +118,7 @@ async function runBackup(
   beforeSummary?: () => Promise<void>,
 ): Promise<{ id: Id; summary: BackupSummary; parent: boolean }> {
   const sources = normalizePaths(paths);
+  const workers = encoderWorkers(ctx.env, availableParallelism());
   const rules = await excludeRules(ctx, options);
   // Missing sources are left to the archiver, which records each as skipped (exit 3).
   await checkSources(sources, rules);
@@ -156,7 +158,7 @@ async function runBackup(
       progress,
       signal: ctx.signal,
       lock,
-      workers: availableParallelism(),
+      workers,
       noXattrs: options.xattrs === false,
       programVersion: PROGRAM_VERSION,
       onSkipped: (entry) => {

@@ -76,12 +76,26 @@ export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
    */
   private finishEarly(type: BlobType, bytes: number): FinishedPack | undefined {
     const pack = this.open.get(type);
-    if (!pack || pack.size === 0 || bytes >= this.packSize) return undefined;
-    if (pack.size + bytes + HEADER_BYTES + HEADER_BYTES_PER_BLOB * (pack.blobs.length + 1) <= pack.buffer.length) return undefined;
-    // Tree packs start small and grow instead, until they have a data pack's room.
-    if (pack.buffer.length < this.packSize) return undefined;
+    if (!pack || !this.endsBefore(pack, bytes)) return undefined;
     this.open.delete(type);
     return this.finish(pack);
+  }
+
+  private endsBefore(pack: OpenPack, bytes: number): boolean {
+    if (pack.size === 0 || bytes >= this.packSize) return false;
+    if (pack.size + bytes + HEADER_BYTES + HEADER_BYTES_PER_BLOB * (pack.blobs.length + 1) <= pack.buffer.length) return false;
+    // Tree packs start small and grow instead, until they have a data pack's room.
+    return pack.buffer.length >= this.packSize;
+  }
+
+  /**
+   * Whether appending a blob of at most `bytes` sealed bytes starts a new pack of its type (and so takes
+   * a buffer from `allocate`): none is open, or the open one ends before the blob. A buffer grown for a
+   * blob larger than a pack is not counted.
+   */
+  startsPack(type: BlobType, bytes: number): boolean {
+    const pack = this.open.get(type);
+    return !pack || this.endsBefore(pack, bytes);
   }
 
   private openPack(type: BlobType): OpenPack {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Id } from '../../core/ids.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
+import type { SaveOptions } from '../../storage/storage.js';
 import { FaultyStorage } from '../../storage/testing/faulty-storage.js';
 import { INSECURE_TEST_KDF } from '../crypto/key-slot.js';
 import { seededBytes } from '../testing/arbitraries.js';
@@ -54,10 +55,11 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
     }
   });
 
-  it('a pack that cannot be saved fails the backup; the workers waiting for its buffer do not stall it', { timeout: 60_000 }, async () => {
+  // A worker waits for a saved pack's buffer before it starts its third pack (see encoder-worker), with one worker or several.
+  for (const workers of [1, 2]) it(`a pack that cannot be saved fails the backup; ${workers} worker(s) waiting for its buffer do not stall it`, { timeout: 60_000 }, async () => {
     const storage = new FaultyStorage(new MemoryStorage());
     const repo = await Repository.init(storage, password, context, { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
-    const writer = repo.createWriter({ workers: 2 });
+    const writer = repo.createWriter({ workers });
     const failure = new Error('disk full (injected)');
     storage.addFault('save', { keyPrefix: 'data/' }).errorInstead(failure);
     try {
@@ -71,6 +73,54 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
       await writer.close();
     }
     assert.ok(storage.calls.some((call) => call.fault !== undefined && call.key.startsWith('data/')));
+  });
+
+  it('while a pack waits to be saved, a worker fills one more and then waits for a buffer: the bytes taken in stay bounded', { timeout: 60_000 }, async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const seen: { writer?: ReturnType<Repository['createWriter']> } = {};
+    let held = false;
+    /** Holds the first pack the encoder workers hand over (fault injection: a slow disk). */
+    class SlowPackStorage extends MemoryStorage {
+      override async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void> {
+        if (key.startsWith('data/') && seen.writer?.workersStarted && !held) {
+          held = true;
+          await gate;
+        }
+        return super.save(key, data, options);
+      }
+    }
+    const storage = new SlowPackStorage();
+    const repo = await Repository.init(storage, password, context, { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
+    const writer = repo.createWriter({ workers: 1 });
+    seen.writer = writer;
+    const blobs = Array.from({ length: 40 }, (_, i) => seededBytes(5000 + i, MiB));
+    try {
+      let taken = 0;
+      let waiting: Promise<unknown> | undefined;
+      for (const blob of blobs) {
+        const save = writer.save('data', blob);
+        const stalled = await Promise.race([save.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 3000))]);
+        if (stalled) {
+          waiting = save;
+          break;
+        }
+        taken++;
+      }
+      assert.ok(held && waiting !== undefined, `the backup waits for the held pack (${taken} MiB taken in)`);
+      // 4 MiB encoded before the workers start, two 2 MiB packs, the 8 MiB ring and a batch.
+      assert.ok(taken <= 4 + 4 + 8 + 1, `${taken} MiB taken in while a pack is held`);
+      release();
+      await waiting;
+      for (const blob of blobs.slice(taken + 1)) await writer.save('data', blob);
+      await writer.flush();
+    } finally {
+      release();
+      await writer.close();
+    }
+    const again = await Repository.open(storage, password, context);
+    await again.loadIndex();
+    for (const blob of blobs) assert.ok((await again.loadBlob('data', (await again.createWriter().save('data', blob)).id)).equals(blob));
   });
 
   it('put: workers hash the blobs to the ids the main thread gives, and store each content once', { timeout: 60_000 }, async () => {

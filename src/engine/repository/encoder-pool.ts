@@ -29,8 +29,9 @@ interface PendingJob {
 }
 
 /**
- * Shared memory per worker for blobs on their way. The rings bound the raw bytes in flight (two workers:
- * 16 MiB, as before); a blob larger than a ring (a huge tree) travels in its own transferred buffer.
+ * Shared memory per worker for blobs on their way. The rings bound the raw bytes in flight; a ring must
+ * hold a chunk of the largest size (8 MiB), and a blob larger than a ring (a huge tree) travels in its
+ * own transferred buffer. While a worker's pack is saved, its ring keeps filling.
  */
 const RING_BYTES = 8 * 1024 * 1024;
 /** Copies a blob into a ring (shared memory) at memmove's speed; see bytesCopier. */
@@ -38,14 +39,6 @@ const copyBytes = bytesCopier();
 /** Small blobs travel in batches, which saves a message per blob. */
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_JOBS = 256;
-/**
- * Finished packs of a worker that may wait at the main thread to be saved before the worker gets no
- * more blobs. Each pack buffer comes back to its worker once saved, so a worker owns at most its open
- * packs, this many finished ones and one its batches in flight may complete: memory stays bounded by
- * the pack size, not by how far the saves fall behind.
- */
-const PACKS_OUT_PER_WORKER = 1;
-
 /**
  * A worker and its ring. Space is taken at `head` and given back in the same order when the worker
  * answers a batch: `used` counts the bytes between the oldest unanswered blob and `head`, including
@@ -205,13 +198,20 @@ export class EncoderPool {
     return true;
   }
 
-  /** The next worker, round robin, whose ring has room for `bytes` and whose packs are saved. */
+  /**
+   * The next worker, round robin, whose ring has room for `bytes`, preferring one without a pack being
+   * saved (a worker with one out may soon wait for its buffer, see encoder-worker). Pack buffers are
+   * bounded by the workers themselves, so a pack being saved never stops the main thread by itself.
+   */
   private pickWorker(bytes: number): WorkerState | undefined {
+    let fallback: WorkerState | undefined;
     for (let i = 0; i < this.workers.length; i++) {
       const state = this.workers[this.next++ % this.workers.length]!;
-      if (state.packsOut < PACKS_OUT_PER_WORKER && ringSlot(state, bytes) !== undefined) return state;
+      if (ringSlot(state, bytes) === undefined) continue;
+      if (state.packsOut === 0) return state;
+      fallback ??= state;
     }
-    return undefined;
+    return fallback;
   }
 
   private async waitForSpace(): Promise<void> {
@@ -269,6 +269,12 @@ export class EncoderPool {
       this.decide(state, message.ids);
       return;
     }
+    if (message.kind === 'done') {
+      state.used -= state.batches.shift() ?? 0;
+      if (state.used === 0) state.head = 0;
+      this.wakeWaiters();
+      return;
+    }
     for (const pack of message.packs) {
       const finished = fromMessage(pack);
       state.packsOut++;
@@ -282,11 +288,7 @@ export class EncoderPool {
         this.wakeWaiters();
       });
     }
-    if (message.kind === 'done') {
-      state.used -= state.batches.shift() ?? 0;
-      if (state.used === 0) state.head = 0;
-      this.wakeWaiters();
-    } else {
+    if (message.kind === 'flushed') {
       state.flushed?.();
       state.flushed = undefined;
     }

@@ -36,6 +36,7 @@ export interface BlobJob {
  * `encode`: for the oldest batch hashed and not yet encoded, whether to encode each blob (the others
  * are known); then answer `done` (batches are answered in order, which frees their ring space).
  * `recycle`: a pack buffer the main thread saved and hands back (transferred).
+ * `flush`: once every batch decided so far is encoded, hand over the partly filled packs.
  */
 export type ToEncoder =
   | { readonly kind: 'hash'; readonly jobs: BlobJob[] }
@@ -49,8 +50,14 @@ export interface PackMessage {
   readonly blobs: PackedBlob[];
 }
 
+/**
+ * `hashed`: the ids of the oldest batch not yet answered. `packed`: a pack finished (transferred).
+ * `done`: the oldest batch decided and not yet answered is encoded (its ring space is free again).
+ * `flushed`: the partly filled packs, after every batch decided before the flush.
+ */
 export type FromEncoder =
   | { readonly kind: 'hashed'; readonly ids: Id[] }
-  | { readonly kind: 'done'; readonly packs: PackMessage[] }
+  | { readonly kind: 'packed'; readonly packs: PackMessage[] }
+  | { readonly kind: 'done' }
   | { readonly kind: 'flushed'; readonly packs: PackMessage[] }
   | { readonly kind: 'error'; readonly message: string };

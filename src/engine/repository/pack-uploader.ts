@@ -68,9 +68,14 @@ export class PackUploader {
     void upload.finally(() => this.uploads.delete(upload));
   }
 
+  /** Starts saving the partly filled packs (their buffers go once saved); waits only as {@link save} does. */
+  async finishOpenPacks(): Promise<void> {
+    for (const pack of this.builder.finishAll()) await this.save(pack);
+  }
+
   /** Saves the partly filled packs and waits for every save; rethrows the first failure. */
   async flush(): Promise<void> {
-    for (const pack of this.builder.finishAll()) await this.save(pack);
+    await this.finishOpenPacks();
     await Promise.all(this.uploads);
     this.throwIfFailed();
   }

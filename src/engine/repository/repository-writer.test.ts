@@ -31,6 +31,10 @@ describe('RepositoryWriter', () => {
       ids.push((await writer.save('data', stored[2]!)).id);
       assert.equal(writer.workersStarted, true);
       ids.push((await writer.save('data', stored[3]!)).id);
+      // The packs begun before the workers started are saved then, not held (with their buffers) until flush.
+      const packs: string[] = [];
+      await storage.list('data/', (info) => void packs.push(info.key));
+      assert.equal(packs.length, 3, "the first writer's pack, then the data and the tree pack begun before the workers started");
       await writer.flush();
     } finally {
       await writer.close();

@@ -99,7 +99,11 @@ export class RepositoryWriter {
   async save(type: BlobType, plaintext: Uint8Array): Promise<SavedBlob> {
     const id = this.hasher.idOf(type, plaintext);
     if (!this.reserve(type, id, plaintext.length)) return { id, added: false };
-    if (this.workers > 0 && this.pool === undefined && this.inlineBytes + plaintext.length > INLINE_BYTES_BEFORE_WORKERS) this.pool = this.startPool();
+    if (this.workers > 0 && this.pool === undefined && this.inlineBytes + plaintext.length > INLINE_BYTES_BEFORE_WORKERS) {
+      this.pool = this.startPool();
+      // From now on the workers pack every blob: the packs begun here would otherwise hold their buffers until flush.
+      await this.uploader.finishOpenPacks();
+    }
     if (this.pool) {
       // Finished packs waiting to be saved hold memory: let the saves catch up first.
       while (this.packsWaiting > 2) await this.packSaves;
