@@ -68,7 +68,8 @@ describe('gatheredBody', () => {
       }
     })();
     const first = await chunks.next();
-    assert.equal(first.value?.byteLength, UPLOAD_CHUNK_BYTES);
+    assert.ok(first.done !== true);
+    assert.equal(first.value.byteLength, UPLOAD_CHUNK_BYTES);
     await new Promise((resolve) => setTimeout(resolve, 200));
     // The consumer holds one chunk and has not asked again: one more is filled, then the writer waits.
     assert.ok(body.isPaused());
