@@ -90,6 +90,14 @@ describe('gatheredBody', () => {
     assert.equal(pool.spare, 1);
   });
 
+  it('fails at once for a body destroyed before it is read (the client went away while the route decided)', async () => {
+    const body = new PassThrough();
+    body.write(randomBytes(PIECE));
+    body.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    await assert.rejects(collect(gatheredBody(body, new UploadBufferPool())), /closed before its end/);
+  });
+
   it('destroys an unfinished body when the consumer stops early', async () => {
     const pool = new UploadBufferPool();
     const body = bodyOf(randomBytes(3 * UPLOAD_CHUNK_BYTES));

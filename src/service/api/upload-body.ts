@@ -86,6 +86,12 @@ export async function* gatheredBody(body: Readable, pool: UploadBufferPool): Asy
   const onClose = (): void => {
     if (!ended) onError(new Error('the body closed before its end'));
   };
+  // A client that went away while the route was still deciding (before this runs) left a destroyed body
+  // whose 'close' has already been emitted: nothing would ever wake us.
+  if (body.destroyed) {
+    if (body.readableEnded) return;
+    throw body.errored ?? new Error('the body closed before its end');
+  }
   body.on('data', onData);
   body.once('end', onEnd);
   body.on('error', onError);
