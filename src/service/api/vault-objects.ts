@@ -9,6 +9,7 @@
  *   PUT    /v1/vaults/:vaultId/objects/<key>      save (application/octet-stream, streamed)
  *   DELETE /v1/vaults/:vaultId/objects/<key>      remove (idempotent)
  */
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -21,6 +22,7 @@ import { VaultObjects } from '../vault-objects/vault-objects.js';
 import { toApiError } from './error-handler.js';
 import type { RouteAccess } from './route-access.js';
 import { ListingAbandonedError, ListingWriter } from './vault-object-listing.js';
+import { gatheredBody, UploadBufferPool } from './upload-body.js';
 
 export type { LockOwnership, ObjectProvenance, ObjectWriter, ResolvedVault } from '../vault-objects/vault-access.js';
 
@@ -56,6 +58,9 @@ class UploadAbortedError extends Error {
   readonly statusCode = 400;
   readonly code = 'UPLOAD_ABORTED';
 }
+
+/** The buffers every upload of this process is gathered into (upload-body.ts). */
+const uploadBuffers = new UploadBufferPool();
 
 const OBJECT_CONTENT_TYPE = 'application/octet-stream';
 const LISTING_CONTENT_TYPE = 'application/x-ndjson';
@@ -221,8 +226,9 @@ export function registerObjectRoutes(app: FastifyInstance, deps: ObjectRouteDeps
         try {
           spec.checkUploadKey?.(key);
           const vault = await spec.resolve(request, id);
-          const body = request.body as AsyncIterable<Buffer> | undefined;
-          const result = await objects.upload(spec.scopeOf(id), vault, key, limited(body, maxObjectBytes), { length, sha256, ifAbsent: request.headers['if-none-match'] === '*' });
+          const body = request.body as Readable | undefined;
+          const source = body === undefined ? undefined : gatheredBody(body, uploadBuffers);
+          const result = await objects.upload(spec.scopeOf(id), vault, key, limited(source, maxObjectBytes), { length, sha256, ifAbsent: request.headers['if-none-match'] === '*' });
           return await reply.status(result.stored ? 201 : 200).send({ key, size: result.size, stored: result.stored });
         } catch (err) {
           // The rest of a refused body is not read; the connection cannot carry another request after it.

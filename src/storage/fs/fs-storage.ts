@@ -17,6 +17,9 @@ const READ_HANDLES = 32;
 
 /** Chunks smaller than this are gathered into writes of this size. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/** Batch buffers kept for the next saves (a service receives several uploads at once), so a save allocates none. */
+const SPARE_BATCHES = 8;
+const spareBatches: Buffer[] = [];
 
 /**
  * A Storage in a local directory: the key `data/ab/abcd…` is the file `<root>/data/ab/abcd…`.
@@ -218,22 +221,26 @@ export class FsStorage implements Storage {
       if (batched > 0) await writeAll(batch!.subarray(0, batched));
       batched = 0;
     };
-    // Errors thrown by the source pass through unchanged; only our own fs calls are translated.
-    for await (const chunk of data instanceof Uint8Array ? [data] : data) {
-      size += chunk.byteLength;
-      if (options.length !== undefined && size > options.length) break;
-      hash?.update(chunk);
-      if (chunk.byteLength >= WRITE_BATCH_BYTES) {
-        await flush();
-        await writeAll(chunk);
-        continue;
+    try {
+      // Errors thrown by the source pass through unchanged; only our own fs calls are translated.
+      for await (const chunk of data instanceof Uint8Array ? [data] : data) {
+        size += chunk.byteLength;
+        if (options.length !== undefined && size > options.length) break;
+        hash?.update(chunk);
+        if (chunk.byteLength >= WRITE_BATCH_BYTES) {
+          await flush();
+          await writeAll(chunk);
+          continue;
+        }
+        if (batched + chunk.byteLength > WRITE_BATCH_BYTES) await flush();
+        batch ??= spareBatches.pop() ?? Buffer.allocUnsafeSlow(WRITE_BATCH_BYTES);
+        batch.set(chunk, batched);
+        batched += chunk.byteLength;
       }
-      if (batched + chunk.byteLength > WRITE_BATCH_BYTES) await flush();
-      batch ??= Buffer.allocUnsafe(WRITE_BATCH_BYTES);
-      batch.set(chunk, batched);
-      batched += chunk.byteLength;
+      await flush();
+    } finally {
+      if (batch !== undefined && spareBatches.length < SPARE_BATCHES) spareBatches.push(batch);
     }
-    await flush();
     if (options.length !== undefined && size !== options.length) {
       const got = size > options.length ? `more than ${options.length}` : String(size);
       throw new IntegrityError(`saving ${key}: the source produced ${got} bytes, expected ${options.length}`);
