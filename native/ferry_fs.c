@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef __linux__
 #include <sys/xattr.h>
 #endif
@@ -520,6 +521,120 @@ static napi_value js_set_mmap_threshold(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* ---- Restore: calls on descriptors (issue 13, restore helper) ------------------------------------------
+ *
+ *   createat(dirFd, name, mode)      -> fd  openat(dirFd, name, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC,
+ *                                           mode): a new file in an open directory, without resolving a
+ *                                           /proc/self/fd/N/name path
+ *   unlinkat(dirFd, name)                   removes a non-directory entry (EISDIR for a directory)
+ *   futimens(fd, atimeSec, atimeNsec, mtimeSec, mtimeNsec)   nanosecond times of an open file
+ *   fadvise(fd, offset, length, advice)     posix_fadvise; advice "sequential", "willneed" or "dontneed";
+ *                                           a no-op where the call does not exist
+ *
+ * Names are Buffers (one path segment's raw bytes, no NUL). The error's `path` is the name.
+ */
+static bool fd_from_number(napi_env env, napi_value value, int *out, const char *message) {
+  int64_t fd;
+  if (!integer_from_number(env, value, 0, 2147483647.0, &fd, message)) return false;
+  *out = (int)fd;
+  return true;
+}
+
+static napi_value js_createat(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int dir_fd;
+  int64_t mode;
+  if (!fd_from_number(env, argv[0], &dir_fd, "dirFd must be a descriptor")) return NULL;
+  if (!integer_from_number(env, argv[2], 0, 07777, &mode, "mode must be an integer in [0, 0o7777]")) return NULL;
+  size_t name_length = 0;
+  char *name = path_argument(env, argv[1], &name_length);
+  if (name == NULL) return NULL;
+  int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+  napi_value result = NULL;
+  if (fd < 0) {
+    throw_errno(env, errno, "open", name, name_length);
+  } else if (napi_create_int32(env, fd, &result) != napi_ok) {
+    close(fd);
+    throw_last_napi_error(env);
+    result = NULL;
+  }
+  free(name);
+  return result;
+}
+
+static napi_value js_unlinkat(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  int dir_fd;
+  if (!fd_from_number(env, argv[0], &dir_fd, "dirFd must be a descriptor")) return NULL;
+  size_t name_length = 0;
+  char *name = path_argument(env, argv[1], &name_length);
+  if (name == NULL) return NULL;
+  if (unlinkat(dir_fd, name, 0) != 0) throw_errno(env, errno, "unlink", name, name_length);
+  free(name);
+  return NULL;
+}
+
+static napi_value js_futimens(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  int fd;
+  int64_t atime_sec, atime_nsec, mtime_sec, mtime_nsec;
+  if (!fd_from_number(env, argv[0], &fd, "fd must be a descriptor")) return NULL;
+  if (!int64_from_bigint(env, argv[1], &atime_sec, "atimeSec must be a bigint fitting in 64 bits")) return NULL;
+  if (!integer_from_number(env, argv[2], 0, 999999999, &atime_nsec, "atimeNsec must be an integer in [0, 1e9)"))
+    return NULL;
+  if (!int64_from_bigint(env, argv[3], &mtime_sec, "mtimeSec must be a bigint fitting in 64 bits")) return NULL;
+  if (!integer_from_number(env, argv[4], 0, 999999999, &mtime_nsec, "mtimeNsec must be an integer in [0, 1e9)"))
+    return NULL;
+  if ((int64_t)(time_t)atime_sec != atime_sec || (int64_t)(time_t)mtime_sec != mtime_sec) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "time does not fit in time_t");
+    return NULL;
+  }
+  struct timespec times[2];
+  times[0].tv_sec = (time_t)atime_sec;
+  times[0].tv_nsec = (long)atime_nsec;
+  times[1].tv_sec = (time_t)mtime_sec;
+  times[1].tv_nsec = (long)mtime_nsec;
+  if (futimens(fd, times) != 0) throw_errno(env, errno, "futimens", "", 0);
+  return NULL;
+}
+
+static napi_value js_fadvise(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  int fd;
+  int64_t offset, length;
+  if (!fd_from_number(env, argv[0], &fd, "fd must be a descriptor")) return NULL;
+  if (!integer_from_number(env, argv[1], 0, 9007199254740991.0, &offset, "offset must be a safe non-negative integer"))
+    return NULL;
+  if (!integer_from_number(env, argv[2], 0, 9007199254740991.0, &length, "length must be a safe non-negative integer"))
+    return NULL;
+  char name[16];
+  size_t name_length = 0;
+  if (!expect_type(env, argv[3], napi_string, "advice must be a string")) return NULL;
+  CHECK_NAPI(env, napi_get_value_string_utf8(env, argv[3], name, sizeof(name), &name_length));
+#if defined(POSIX_FADV_SEQUENTIAL)
+  int advice;
+  if (strcmp(name, "sequential") == 0) advice = POSIX_FADV_SEQUENTIAL;
+  else if (strcmp(name, "willneed") == 0) advice = POSIX_FADV_WILLNEED;
+  else if (strcmp(name, "dontneed") == 0) advice = POSIX_FADV_DONTNEED;
+  else {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "advice must be sequential, willneed or dontneed");
+    return NULL;
+  }
+  int err = posix_fadvise(fd, (off_t)offset, (off_t)length, advice);
+  if (err != 0) throw_errno(env, err, "posix_fadvise", "", 0);
+#else
+  (void)fd;
+  (void)offset;
+  (void)length;
+#endif
+  return NULL;
+}
+/* ---- end of the restore block ---------------------------------------------------------------------------- */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -529,6 +644,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setMmapThreshold", NULL, js_set_mmap_threshold, NULL, NULL, NULL, napi_enumerable, NULL},
+      /* restore block */
+      {"createat", NULL, js_createat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unlinkat", NULL, js_unlinkat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"futimens", NULL, js_futimens, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fadvise", NULL, js_fadvise, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));
   return exports;

@@ -16,7 +16,7 @@ const PROC_FD = existsSync('/proc/self/fd');
  */
 export class DirHandle {
   private constructor(
-    private fd: number | undefined,
+    private descriptor: number | undefined,
     private readonly base: Buffer,
   ) {}
 
@@ -28,6 +28,11 @@ export class DirHandle {
       return new DirHandle(undefined, path);
     }
     return new DirHandle(fd, Buffer.from(`/proc/self/fd/${fd}`));
+  }
+
+  /** The open directory's descriptor (for `*at` calls), while it is open; undefined without /proc. */
+  get fd(): number | undefined {
+    return this.descriptor;
   }
 
   /** The path of the directory itself, usable while the handle is open. */
@@ -42,8 +47,8 @@ export class DirHandle {
 
   /** Closes the directory; a second call does nothing (the descriptor number may already be reused). */
   async close(): Promise<void> {
-    const fd = this.fd;
-    this.fd = undefined;
+    const fd = this.descriptor;
+    this.descriptor = undefined;
     if (fd !== undefined) closeSync(fd);
   }
 }

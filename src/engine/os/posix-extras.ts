@@ -29,6 +29,11 @@ interface FerryFsAddon {
   lgetxattr(path: Buffer, name: Buffer): Buffer;
   lsetxattr(path: Buffer, name: Buffer, value: Buffer): void;
   setMmapThreshold(bytes: number): boolean;
+  // Restore block: calls on descriptors.
+  createat(dirFd: number, name: Buffer, mode: number): number;
+  unlinkat(dirFd: number, name: Buffer): void;
+  futimens(fd: number, atimeSec: bigint, atimeNsec: number, mtimeSec: bigint, mtimeNsec: number): void;
+  fadvise(fd: number, offset: number, length: number, advice: FileAdvice): void;
 }
 
 // This file is three levels below the package root both as src/engine/os/posix-extras.ts (tsx) and as
@@ -156,4 +161,48 @@ export function setXattr(path: Buffer | string, name: Buffer, value: Buffer): vo
  */
 export function setMmapThreshold(bytes: number): boolean {
   return loadAddon().setMmapThreshold(bytes);
+}
+
+// ---- Restore: calls on descriptors (the restore block of native/ferry_fs.c) ----
+
+/**
+ * Creates the new file `name` in the open directory `dirFd` (openat(2) with O_WRONLY|O_CREAT|O_EXCL|
+ * O_NOFOLLOW|O_CLOEXEC) and returns its descriptor; `mode` is reduced by the umask. Reaching the
+ * directory by its descriptor spares the kernel resolving a `/proc/self/fd/N/name` path.
+ * @param name - one path segment's raw bytes.
+ * @throws a Node-style system error: 'EEXIST' when anything is there (never followed), …
+ */
+export function createFileAt(dirFd: number, name: Uint8Array, mode: number): number {
+  return loadAddon().createat(dirFd, asBuffer(name), mode);
+}
+
+/**
+ * Removes the non-directory entry `name` of the open directory `dirFd` (unlinkat(2)).
+ * @throws a Node-style system error: 'EISDIR' for a directory, 'ENOENT', …
+ */
+export function removeAt(dirFd: number, name: Uint8Array): void {
+  loadAddon().unlinkat(dirFd, asBuffer(name));
+}
+
+/** Sets the access and modification times of an open file, to the nanosecond (futimens(3)). */
+export function setFileTimesNs(fd: number, atimeNs: bigint, mtimeNs: bigint): void {
+  const [atimeSec, atimeNsec] = splitNs(atimeNs);
+  const [mtimeSec, mtimeNsec] = splitNs(mtimeNs);
+  loadAddon().futimens(fd, atimeSec, atimeNsec, mtimeSec, mtimeNsec);
+}
+
+/** What {@link adviseFile} tells the kernel about reading a file. */
+export type FileAdvice = 'sequential' | 'willneed' | 'dontneed';
+
+/**
+ * posix_fadvise(2): `sequential` widens the kernel's read-ahead for the file, `willneed` starts reading
+ * the range into the page cache in the background, `dontneed` drops its clean pages. A hint: does
+ * nothing where the call does not exist. `length` 0 means to the end of the file.
+ */
+export function adviseFile(fd: number, offset: number, length: number, advice: FileAdvice): void {
+  loadAddon().fadvise(fd, offset, length, advice);
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

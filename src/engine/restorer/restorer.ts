@@ -138,7 +138,7 @@ export class Restorer {
       any = wanted.some((e) => e.selected);
       // The files here are restored while the folders below are walked (the files semaphore bounds the
       // work in flight); the handle of this folder stays open until they are done.
-      leaves = Promise.all(wanted.filter((e) => e.node.type !== 'dir').map((e) => this.files.run(() => this.restoreLeaf(e.node, e.path, e.realPath, e.snapshotPath))));
+      leaves = Promise.all(wanted.filter((e) => e.node.type !== 'dir').map((e) => this.files.run(() => this.restoreLeaf(e.node, e.path, e.realPath, e.snapshotPath, dir.fd))));
       leaves.catch(() => undefined);
       for (const { node, path, realPath, snapshotPath, selected, walk } of wanted) {
         if (node.type !== 'dir') continue;
@@ -167,7 +167,8 @@ export class Restorer {
     return any;
   }
 
-  private async restoreLeaf(node: TreeNode, path: Buffer, realPath: Buffer, snapshotPath: Buffer): Promise<void> {
+  /** `dirFd`: the open directory the entry goes in (see DirHandle.fd), when there is one. */
+  private async restoreLeaf(node: TreeNode, path: Buffer, realPath: Buffer, snapshotPath: Buffer, dirFd: number | undefined): Promise<void> {
     this.checkSignal();
     this.options.progress.currentPath = displayPath(snapshotPath);
     let timesSet = false;
@@ -176,7 +177,7 @@ export class Restorer {
         // Look up and register synchronously, before any await, so concurrent names of one inode agree.
         const firstName = node.links > 1 ? this.linkTargets.get(linkKey(node)) : undefined;
         if (firstName && (await this.restoreHardLink(await firstName, path))) return;
-        const done = this.restoreFile(node, path, snapshotPath);
+        const done = this.restoreFile(node, path, snapshotPath, dirFd);
         if (node.links > 1 && !firstName) this.linkTargets.set(linkKey(node), done.then(() => realPath, () => undefined));
         timesSet = await done;
       } else if (node.type === 'symlink') {
@@ -223,13 +224,13 @@ export class Restorer {
    * Owner and mode are set on the open file (special bits after fchown, which clears them), and the
    * times too unless extended attributes come first. Returns whether the times were set.
    */
-  private async restoreFile(node: TreeNode, path: Buffer, snapshotPath: Buffer): Promise<boolean> {
+  private async restoreFile(node: TreeNode, path: Buffer, snapshotPath: Buffer, dirFd: number | undefined): Promise<boolean> {
     // When the umask leaves the permission bits alone, create the file with them and skip fchmod;
     // special bits (setuid, setgid, sticky) always get an fchmod after fchown, which clears them.
     const umask = this.options.umask;
     const modeAtCreate = umask !== undefined && (node.mode & ~0o777) === 0 && (node.mode & umask) === 0;
     const writers = this.writers!;
-    const file = writers.open(path, modeAtCreate ? node.mode : 0o600);
+    const file = writers.open(path, modeAtCreate ? node.mode : 0o600, dirFd !== undefined ? { dirFd, name: node.name } : undefined);
     const setTimes = !(node.xattrs && node.xattrs.length > 0 && !this.options.noXattrs);
     const packs = new Map<Id, Id>();
     let reply: FinishedReply;

@@ -93,8 +93,7 @@ export class FsStorage implements Storage {
   /** Reads `range` of the file into the buffer `into` gives once the range is known to exist. */
   async #readRange<B extends Uint8Array>(key: string, path: string, range: ByteRange, into: () => B): Promise<B> {
     return this.#io('load', key, () =>
-      this.#readHandles.use(path, async (handle) => {
-        const { size } = await handle.stat();
+      this.#readHandles.use(path, async ({ handle, size }) => {
         if (range.offset + range.length > size) throw this.#tooShort(key, size, range);
         const buffer = into();
         let done = 0;
