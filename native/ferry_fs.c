@@ -530,6 +530,7 @@ static napi_value js_set_mmap_threshold(napi_env env, napi_callback_info info) {
  *   futimens(fd, atimeSec, atimeNsec, mtimeSec, mtimeNsec)   nanosecond times of an open file
  *   fadvise(fd, offset, length, advice)     posix_fadvise; advice "sequential", "willneed" or "dontneed";
  *                                           a no-op where the call does not exist
+ *   gcmOpenInto(key, sealed, aad, target, offset)   see below
  *
  * Names are Buffers (one path segment's raw bytes, no NUL). The error's `path` is the name.
  */
@@ -633,6 +634,91 @@ static napi_value js_fadvise(napi_env env, napi_callback_info info) {
 #endif
   return NULL;
 }
+/*
+ *   gcmOpenInto(key, sealed, aad, target, offset) -> length or -1
+ *       AES-256-GCM open of `nonce(12) || ciphertext || tag(16)` straight into target[offset..]: no
+ *       buffer per call (Node's decipher returns a new one per update, garbage that piles up in the
+ *       writer thread's malloc arena until V8 collects it). -1 when authentication fails (the bytes
+ *       written are then garbage). key: 32 bytes; aad: a Uint8Array or undefined.
+ */
+#include <limits.h>
+#include <openssl/evp.h>
+
+static bool bytes_argument(napi_env env, napi_value value, uint8_t **data, size_t *length, const char *message) {
+  bool is_typedarray = false;
+  if (napi_is_typedarray(env, value, &is_typedarray) != napi_ok || !is_typedarray) {
+    throw_type_error(env, message);
+    return false;
+  }
+  napi_typedarray_type type;
+  size_t count = 0;
+  void *base = NULL;
+  if (napi_get_typedarray_info(env, value, &type, &count, &base, NULL, NULL) != napi_ok) {
+    throw_last_napi_error(env);
+    return false;
+  }
+  if (type != napi_uint8_array) {
+    throw_type_error(env, message);
+    return false;
+  }
+  *data = (uint8_t *)base;
+  *length = count;
+  return true;
+}
+
+static napi_value js_gcm_open_into(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  uint8_t *key, *sealed, *aad = NULL, *target;
+  size_t key_length, sealed_length, aad_length = 0, target_length;
+  int64_t offset;
+  if (!bytes_argument(env, argv[0], &key, &key_length, "key must be a Uint8Array")) return NULL;
+  if (!bytes_argument(env, argv[1], &sealed, &sealed_length, "sealed must be a Uint8Array")) return NULL;
+  napi_valuetype aad_type;
+  CHECK_NAPI(env, napi_typeof(env, argv[2], &aad_type));
+  if (aad_type != napi_undefined && !bytes_argument(env, argv[2], &aad, &aad_length, "aad must be a Uint8Array or undefined"))
+    return NULL;
+  if (!bytes_argument(env, argv[3], &target, &target_length, "target must be a Uint8Array")) return NULL;
+  if (!integer_from_number(env, argv[4], 0, 9007199254740991.0, &offset, "offset must be a safe non-negative integer"))
+    return NULL;
+  if (key_length != 32) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "key must have 32 bytes");
+    return NULL;
+  }
+  if (sealed_length < 28 || sealed_length - 28 > (size_t)INT_MAX || aad_length > (size_t)INT_MAX) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sealed must have 28 bytes to 2 GiB, aad at most 2 GiB");
+    return NULL;
+  }
+  size_t body_length = sealed_length - 28;
+  if ((uint64_t)offset > target_length || body_length > target_length - (size_t)offset) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "no room in target");
+    return NULL;
+  }
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (ctx == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory for a cipher context");
+    return NULL;
+  }
+  uint8_t *out = target + offset;
+  int written = 0, final_length = 0;
+  bool ready = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+               EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+               EVP_DecryptInit_ex(ctx, NULL, NULL, key, sealed) == 1 &&
+               (aad == NULL || aad_length == 0 || EVP_DecryptUpdate(ctx, NULL, &written, aad, (int)aad_length) == 1) &&
+               (body_length == 0 || EVP_DecryptUpdate(ctx, out, &written, sealed + 12, (int)body_length) == 1) &&
+               EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, sealed + sealed_length - 16) == 1;
+  if (body_length == 0) written = 0;
+  if (!ready) {
+    EVP_CIPHER_CTX_free(ctx);
+    napi_throw_error(env, NULL, "AES-256-GCM could not be set up");
+    return NULL;
+  }
+  bool authentic = EVP_DecryptFinal_ex(ctx, out + written, &final_length) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  napi_value result;
+  CHECK_NAPI(env, napi_create_int64(env, authentic ? (int64_t)written + final_length : -1, &result));
+  return result;
+}
 /* ---- end of the restore block ---------------------------------------------------------------------------- */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -649,6 +735,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"unlinkat", NULL, js_unlinkat, NULL, NULL, NULL, napi_enumerable, NULL},
       {"futimens", NULL, js_futimens, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fadvise", NULL, js_fadvise, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gcmOpenInto", NULL, js_gcm_open_into, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));
   return exports;

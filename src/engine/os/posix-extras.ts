@@ -29,11 +29,11 @@ interface FerryFsAddon {
   lgetxattr(path: Buffer, name: Buffer): Buffer;
   lsetxattr(path: Buffer, name: Buffer, value: Buffer): void;
   setMmapThreshold(bytes: number): boolean;
-  // Restore block: calls on descriptors.
+  // Restore block: calls on descriptors (its fadvise is used from src/os/file-advice.ts).
   createat(dirFd: number, name: Buffer, mode: number): number;
   unlinkat(dirFd: number, name: Buffer): void;
   futimens(fd: number, atimeSec: bigint, atimeNsec: number, mtimeSec: bigint, mtimeNsec: number): void;
-  fadvise(fd: number, offset: number, length: number, advice: FileAdvice): void;
+  gcmOpenInto?(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number): number;
 }
 
 // This file is three levels below the package root both as src/engine/os/posix-extras.ts (tsx) and as
@@ -191,17 +191,26 @@ export function setFileTimesNs(fd: number, atimeNs: bigint, mtimeNs: bigint): vo
   loadAddon().futimens(fd, atimeSec, atimeNsec, mtimeSec, mtimeNsec);
 }
 
-/** What {@link adviseFile} tells the kernel about reading a file. */
-export type FileAdvice = 'sequential' | 'willneed' | 'dontneed';
-
 /**
- * posix_fadvise(2): `sequential` widens the kernel's read-ahead for the file, `willneed` starts reading
- * the range into the page cache in the background, `dontneed` drops its clean pages. A hint: does
- * nothing where the call does not exist. `length` 0 means to the end of the file.
+ * AES-256-GCM open of `nonce(12) ‖ ciphertext ‖ tag(16)` straight into `target` at `offset` (OpenSSL's
+ * EVP calls, which Node exports to addons): returns the plaintext's length, or -1 when authentication
+ * fails. Undefined when the addon does not load or predates the call (callers use node:crypto then).
+ * Node's decipher returns a new buffer per update: garbage that piles up in a thread's malloc arena until
+ * V8 collects it (~30 MiB per restore writer thread).
  */
-export function adviseFile(fd: number, offset: number, length: number, advice: FileAdvice): void {
-  loadAddon().fadvise(fd, offset, length, advice);
+export function nativeGcmOpenInto(): ((key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number) => number) | undefined {
+  if (gcmOpen === null) return undefined;
+  if (gcmOpen !== undefined) return gcmOpen;
+  try {
+    const calls = loadAddon();
+    gcmOpen = typeof calls.gcmOpenInto === 'function' ? calls.gcmOpenInto.bind(calls) : null;
+  } catch {
+    gcmOpen = null;
+  }
+  return gcmOpen ?? undefined;
 }
+
+let gcmOpen: ((key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number) => number) | null | undefined;
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
