@@ -934,6 +934,184 @@ static napi_value js_copy_bytes(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- Restore: calls on descriptors (issue 13, restore helper) ------------------------------------------
+ *
+ *   createat(dirFd, name, mode)      -> fd  openat(dirFd, name, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC,
+ *                                           mode): a new file in an open directory, without resolving a
+ *                                           /proc/self/fd/N/name path
+ *   unlinkat(dirFd, name)                   removes a non-directory entry (EISDIR for a directory)
+ *   futimens(fd, atimeSec, atimeNsec, mtimeSec, mtimeNsec)   nanosecond times of an open file
+ *   fadvise(fd, offset, length, advice)     posix_fadvise; advice "sequential", "willneed" or "dontneed";
+ *                                           a no-op where the call does not exist
+ *   gcmOpenInto(key, sealed, aad, target, offset)   see below
+ *
+ * Names are Buffers (one path segment's raw bytes, no NUL). The error's `path` is the name.
+ */
+static bool fd_from_number(napi_env env, napi_value value, int *out, const char *message) {
+  int64_t fd;
+  if (!integer_from_number(env, value, 0, 2147483647.0, &fd, message)) return false;
+  *out = (int)fd;
+  return true;
+}
+
+static napi_value js_createat(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int dir_fd;
+  int64_t mode;
+  if (!fd_from_number(env, argv[0], &dir_fd, "dirFd must be a descriptor")) return NULL;
+  if (!integer_from_number(env, argv[2], 0, 07777, &mode, "mode must be an integer in [0, 0o7777]")) return NULL;
+  size_t name_length = 0;
+  char *name = path_argument(env, argv[1], &name_length);
+  if (name == NULL) return NULL;
+  int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+  napi_value result = NULL;
+  if (fd < 0) {
+    throw_errno(env, errno, "open", name, name_length);
+  } else if (napi_create_int32(env, fd, &result) != napi_ok) {
+    close(fd);
+    throw_last_napi_error(env);
+    result = NULL;
+  }
+  free(name);
+  return result;
+}
+
+static napi_value js_unlinkat(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  int dir_fd;
+  if (!fd_from_number(env, argv[0], &dir_fd, "dirFd must be a descriptor")) return NULL;
+  size_t name_length = 0;
+  char *name = path_argument(env, argv[1], &name_length);
+  if (name == NULL) return NULL;
+  if (unlinkat(dir_fd, name, 0) != 0) throw_errno(env, errno, "unlink", name, name_length);
+  free(name);
+  return NULL;
+}
+
+static napi_value js_futimens(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  int fd;
+  int64_t atime_sec, atime_nsec, mtime_sec, mtime_nsec;
+  if (!fd_from_number(env, argv[0], &fd, "fd must be a descriptor")) return NULL;
+  if (!int64_from_bigint(env, argv[1], &atime_sec, "atimeSec must be a bigint fitting in 64 bits")) return NULL;
+  if (!integer_from_number(env, argv[2], 0, 999999999, &atime_nsec, "atimeNsec must be an integer in [0, 1e9)"))
+    return NULL;
+  if (!int64_from_bigint(env, argv[3], &mtime_sec, "mtimeSec must be a bigint fitting in 64 bits")) return NULL;
+  if (!integer_from_number(env, argv[4], 0, 999999999, &mtime_nsec, "mtimeNsec must be an integer in [0, 1e9)"))
+    return NULL;
+  if ((int64_t)(time_t)atime_sec != atime_sec || (int64_t)(time_t)mtime_sec != mtime_sec) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "time does not fit in time_t");
+    return NULL;
+  }
+  struct timespec times[2];
+  times[0].tv_sec = (time_t)atime_sec;
+  times[0].tv_nsec = (long)atime_nsec;
+  times[1].tv_sec = (time_t)mtime_sec;
+  times[1].tv_nsec = (long)mtime_nsec;
+  if (futimens(fd, times) != 0) throw_errno(env, errno, "futimens", "", 0);
+  return NULL;
+}
+
+static napi_value js_fadvise(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  int fd;
+  int64_t offset, length;
+  if (!fd_from_number(env, argv[0], &fd, "fd must be a descriptor")) return NULL;
+  if (!integer_from_number(env, argv[1], 0, 9007199254740991.0, &offset, "offset must be a safe non-negative integer"))
+    return NULL;
+  if (!integer_from_number(env, argv[2], 0, 9007199254740991.0, &length, "length must be a safe non-negative integer"))
+    return NULL;
+  char name[16];
+  size_t name_length = 0;
+  if (!expect_type(env, argv[3], napi_string, "advice must be a string")) return NULL;
+  CHECK_NAPI(env, napi_get_value_string_utf8(env, argv[3], name, sizeof(name), &name_length));
+#if defined(POSIX_FADV_SEQUENTIAL)
+  int advice;
+  if (strcmp(name, "sequential") == 0) advice = POSIX_FADV_SEQUENTIAL;
+  else if (strcmp(name, "willneed") == 0) advice = POSIX_FADV_WILLNEED;
+  else if (strcmp(name, "dontneed") == 0) advice = POSIX_FADV_DONTNEED;
+  else {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "advice must be sequential, willneed or dontneed");
+    return NULL;
+  }
+  int err = posix_fadvise(fd, (off_t)offset, (off_t)length, advice);
+  if (err != 0) throw_errno(env, err, "posix_fadvise", "", 0);
+#else
+  (void)fd;
+  (void)offset;
+  (void)length;
+#endif
+  return NULL;
+}
+/*
+ *   gcmOpenInto(key, sealed, aad, target, offset) -> length or -1
+ *       AES-256-GCM open of `nonce(12) || ciphertext || tag(16)` straight into target[offset..]: no
+ *       buffer per call (Node's decipher returns a new one per update, garbage that piles up in the
+ *       writer thread's malloc arena until V8 collects it). -1 when authentication fails (the bytes
+ *       written are then garbage). key: 32 bytes; aad: a Uint8Array or undefined.
+ */
+#include <limits.h>
+#include <openssl/evp.h>
+
+static napi_value js_gcm_open_into(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  uint8_t *key, *sealed, *aad = NULL, *target;
+  size_t key_length, sealed_length, aad_length = 0, target_length;
+  int64_t offset;
+  if (!bytes_argument(env, argv[0], &key, &key_length, "key must be a Uint8Array")) return NULL;
+  if (!bytes_argument(env, argv[1], &sealed, &sealed_length, "sealed must be a Uint8Array")) return NULL;
+  napi_valuetype aad_type;
+  CHECK_NAPI(env, napi_typeof(env, argv[2], &aad_type));
+  if (aad_type != napi_undefined && !bytes_argument(env, argv[2], &aad, &aad_length, "aad must be a Uint8Array or undefined"))
+    return NULL;
+  if (!bytes_argument(env, argv[3], &target, &target_length, "target must be a Uint8Array")) return NULL;
+  if (!integer_from_number(env, argv[4], 0, 9007199254740991.0, &offset, "offset must be a safe non-negative integer"))
+    return NULL;
+  if (key_length != 32) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "key must have 32 bytes");
+    return NULL;
+  }
+  if (sealed_length < 28 || sealed_length - 28 > (size_t)INT_MAX || aad_length > (size_t)INT_MAX) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sealed must have 28 bytes to 2 GiB, aad at most 2 GiB");
+    return NULL;
+  }
+  size_t body_length = sealed_length - 28;
+  if ((uint64_t)offset > target_length || body_length > target_length - (size_t)offset) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "no room in target");
+    return NULL;
+  }
+  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (ctx == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory for a cipher context");
+    return NULL;
+  }
+  uint8_t *out = target + offset;
+  int written = 0, final_length = 0;
+  bool ready = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+               EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
+               EVP_DecryptInit_ex(ctx, NULL, NULL, key, sealed) == 1 &&
+               (aad == NULL || aad_length == 0 || EVP_DecryptUpdate(ctx, NULL, &written, aad, (int)aad_length) == 1) &&
+               (body_length == 0 || EVP_DecryptUpdate(ctx, out, &written, sealed + 12, (int)body_length) == 1) &&
+               EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, sealed + sealed_length - 16) == 1;
+  if (body_length == 0) written = 0;
+  if (!ready) {
+    EVP_CIPHER_CTX_free(ctx);
+    napi_throw_error(env, NULL, "AES-256-GCM could not be set up");
+    return NULL;
+  }
+  bool authentic = EVP_DecryptFinal_ex(ctx, out + written, &final_length) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  napi_value result;
+  CHECK_NAPI(env, napi_create_int64(env, authentic ? (int64_t)written + final_length : -1, &result));
+  return result;
+}
+/* ---- end of the restore block ---------------------------------------------------------------------------- */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -946,6 +1124,12 @@ static napi_value init(napi_env env, napi_value exports) {
       {"scanDirectory", NULL, js_scan_directory, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gearScan", NULL, js_gear_scan, NULL, NULL, NULL, napi_enumerable, NULL},
       {"copyBytes", NULL, js_copy_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
+      /* restore block */
+      {"createat", NULL, js_createat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unlinkat", NULL, js_unlinkat, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"futimens", NULL, js_futimens, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fadvise", NULL, js_fadvise, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gcmOpenInto", NULL, js_gcm_open_into, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));
   return exports;

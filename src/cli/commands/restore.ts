@@ -68,7 +68,8 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
       onWarning: report('warning'),
       noXattrs: options.xattrs === false,
       // The main thread reads the repository and walks the trees; the writers decode and write files.
-      writers: Math.max(1, availableParallelism() - 1),
+      writers: restoreWriters(process.env.FERRY_RESTORE_WRITERS, availableParallelism()),
+      prefetch: process.env.FERRY_RESTORE_PREFETCH === '1',
       onXattrProblem: (p) => {
         xattrProblems.push(p);
         line.stop();
@@ -131,4 +132,18 @@ function remedy(problems: readonly RestoreProblem[], unreadableIndexFiles: numbe
     remedies.push(`${others} \`ferry check --read-data\` to see which packs are damaged (a message above that names the target, such as permission denied, is about the target instead).`);
   }
   return remedies.join(' ');
+}
+
+/**
+ * How many file writer threads a restore starts: `FERRY_RESTORE_WRITERS` when it is a whole number from
+ * 1 to 64, else one fewer than the cores (at least one). One writer on 2 cores leaves a core to the main
+ * thread and costs the least CPU on a busy machine; as many writers as cores can finish sooner on a quiet
+ * one, where the single writer is the slowest stage (docs/PERFORMANCE.md, "Restore: read-ahead…").
+ */
+export function restoreWriters(setting: string | undefined, cores: number): number {
+  if (setting !== undefined && /^[0-9]+$/.test(setting)) {
+    const writers = Number(setting);
+    if (writers >= 1 && writers <= 64) return writers;
+  }
+  return Math.max(1, cores - 1);
 }

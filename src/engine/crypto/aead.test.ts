@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { assertIntegrityError, atOffset, bytesArb, flipBit, keyArb } from '../testing/arbitraries.js';
-import { open, seal, SEAL_OVERHEAD } from './aead.js';
+import { nativeGcmOpenInto } from '../os/posix-extras.js';
+import { open, openInto, seal, sealInto, SEAL_OVERHEAD } from './aead.js';
 
 fc.configureGlobal({ seed: 42, numRuns: 100 });
 
@@ -111,5 +112,51 @@ describe('seal/open', () => {
   it('opens an empty plaintext sealed with the same key', () => {
     const key = Buffer.alloc(32, 9);
     assert.equal(open(key, seal(key, Buffer.alloc(0))).length, 0);
+  });
+});
+
+describe('openInto (the addon\u2019s AES-256-GCM, no buffer per call)', () => {
+  it('is the addon\u2019s call here (the build has it)', () => {
+    assert.equal(typeof nativeGcmOpenInto(), 'function');
+  });
+
+  it('opens into a buffer at an offset exactly what open returns, for any length and associated data', () => {
+    fc.assert(
+      fc.property(keyArb, bytesArb(70_000), aadArb, fc.nat({ max: 40 }), (key, plain, aad, offset) => {
+        const sealed = seal(key, plain, aad);
+        const target = Buffer.alloc(offset + plain.length + 5, 0xee);
+        assert.equal(openInto(key, atOffset(sealed), aad, target, offset), plain.length);
+        assert.deepEqual(target.subarray(offset, offset + plain.length), plain);
+        assert.ok(target.subarray(0, offset).every((b) => b === 0xee) && target.subarray(offset + plain.length).every((b) => b === 0xee), 'nothing written outside');
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('opens what sealInto sealed, and refuses any flipped bit, another key or other associated data', () => {
+    fc.assert(
+      fc.property(sealedArb.chain((s) => fc.tuple(fc.constant(s), fc.nat({ max: s.sealed.length * 8 - 1 }))), ([{ key, plain, aad }, bit]) => {
+        const sealed = Buffer.alloc(plain.length + SEAL_OVERHEAD);
+        sealInto(key, plain, aad, sealed, 0);
+        const target = Buffer.alloc(plain.length);
+        assert.equal(openInto(key, sealed, aad, target, 0), plain.length);
+        assert.deepEqual(target, plain);
+        assertIntegrityError(() => openInto(key, flipBit(sealed, bit % (sealed.length * 8)), aad, target, 0));
+        const other = Buffer.from(key);
+        other[0]! ^= 1;
+        assertIntegrityError(() => openInto(other, sealed, aad, target, 0));
+        assertIntegrityError(() => openInto(key, sealed, aad && aad.length > 0 ? undefined : Buffer.from('x'), target, 0));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('refuses a target without room before writing, and too short a message', () => {
+    const key = Buffer.alloc(32, 3);
+    const sealed = seal(key, Buffer.alloc(100, 1));
+    assert.throws(() => openInto(key, sealed, undefined, Buffer.alloc(99), 0), RangeError);
+    assert.throws(() => openInto(key, sealed, undefined, Buffer.alloc(100), 1), RangeError);
+    assertIntegrityError(() => openInto(key, Buffer.alloc(SEAL_OVERHEAD - 1), undefined, Buffer.alloc(10), 0));
+    assert.equal(openInto(key, seal(key, Buffer.alloc(0), Buffer.from('a')), Buffer.from('a'), Buffer.alloc(0), 0), 0);
   });
 });

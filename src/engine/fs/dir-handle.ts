@@ -30,7 +30,7 @@ export class DirHandle {
     return new DirHandle(fd, Buffer.from(`/proc/self/fd/${fd}`));
   }
 
-  /** The open descriptor (undefined without /proc, where the handle keeps only the path). */
+  /** The open directory's descriptor (for `*at` calls), while it is open; undefined without /proc. */
   get fd(): number | undefined {
     return this.descriptor;
   }

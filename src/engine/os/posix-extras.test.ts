@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { constants, lstatSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
-import { bytesCopier, getXattr, listXattrNames, makeFifo, makeNode, setMmapThreshold, setTimesNs, setXattr } from './posix-extras.js';
+import { bytesCopier, createFileAt, getXattr, listXattrNames, makeFifo, makeNode, removeAt, setFileTimesNs, setMmapThreshold, setTimesNs, setXattr } from './posix-extras.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -83,6 +83,50 @@ describe('posix-extras', () => {
         'utimensat',
         missing,
       );
+    });
+  });
+
+  describe('calls on descriptors (createFileAt, removeAt, setFileTimesNs)', () => {
+    it('creates a file in an open directory with its mode less the umask, never over an existing entry or through a symlink', () => {
+      const folder = join(dir, 'at');
+      mkdirSync(folder);
+      const dirFd = openSync(folder, constants.O_RDONLY | constants.O_DIRECTORY);
+      const odd = Buffer.from([0x6e, 0xff, 0x20, 0x78]); // not UTF-8
+      try {
+        const fd = createFileAt(dirFd, odd, 0o640);
+        writeSync(fd, 'content');
+        closeSync(fd);
+        const created = Buffer.concat([Buffer.from(`${folder}/`), odd]);
+        assert.equal(readFileSync(created, 'utf8'), 'content');
+        assert.equal(lstatSync(created).mode & 0o777, 0o640 & ~process.umask());
+        assert.throws(() => createFileAt(dirFd, odd, 0o600), (err: NodeJS.ErrnoException) => err.code === 'EEXIST' && err.syscall === 'open');
+        symlinkSync('/etc/passwd', join(folder, 'link'));
+        assertSystemError(() => createFileAt(dirFd, Buffer.from('link'), 0o600), 'EEXIST', 'open', 'link');
+        removeAt(dirFd, Buffer.from('link'));
+        assert.ok(readFileSync('/etc/passwd').length > 0, 'the symlink went, not its target');
+        mkdirSync(join(folder, 'sub'));
+        assertSystemError(() => removeAt(dirFd, Buffer.from('sub')), 'EISDIR', 'unlink', 'sub');
+        assertSystemError(() => removeAt(dirFd, Buffer.from('gone')), 'ENOENT', 'unlink', 'gone');
+      } finally {
+        closeSync(dirFd);
+      }
+    });
+
+    it('sets an open file\u2019s times to the nanosecond, also before 1970', () => {
+      const file = join(dir, 'futimens');
+      writeFileSync(file, 'x');
+      const fd = openSync(file, 'r+');
+      try {
+        setFileTimesNs(fd, 1_600_000_000_123_456_789n, -1_500_000_000_000_000_001n);
+        writeSync(fd, 'y', 0);
+        setFileTimesNs(fd, 1_600_000_000_123_456_789n, 1_700_000_000_987_654_321n);
+      } finally {
+        closeSync(fd);
+      }
+      const stat = lstatSync(file, { bigint: true });
+      assert.equal(stat.atimeNs, 1_600_000_000_123_456_789n);
+      assert.equal(stat.mtimeNs, 1_700_000_000_987_654_321n);
+      assert.throws(() => setFileTimesNs(2 ** 31 - 2, 0n, 0n), (err: NodeJS.ErrnoException) => err.code === 'EBADF' && err.syscall === 'futimens');
     });
   });
 

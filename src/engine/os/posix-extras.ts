@@ -35,6 +35,11 @@ interface FerryFsAddon {
   gearScan?: (buf: Uint8Array, gear: Int32Array, h: number, i: number, end: number, mask: number) => number;
   /** memmove of `source` into `target` at `targetOffset`. Missing from an addon built before it. */
   copyBytes?: (target: Uint8Array, targetOffset: number, source: Uint8Array) => void;
+  // Restore block: calls on descriptors (its fadvise is used from src/os/file-advice.ts).
+  createat(dirFd: number, name: Buffer, mode: number): number;
+  unlinkat(dirFd: number, name: Buffer): void;
+  futimens(fd: number, atimeSec: bigint, atimeNsec: number, mtimeSec: bigint, mtimeNsec: number): void;
+  gcmOpenInto?(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number): number;
 }
 
 // This file is three levels below the package root both as src/engine/os/posix-extras.ts (tsx) and as
@@ -190,4 +195,57 @@ export function setXattr(path: Buffer | string, name: Buffer, value: Buffer): vo
  */
 export function setMmapThreshold(bytes: number): boolean {
   return loadAddon().setMmapThreshold(bytes);
+}
+
+// ---- Restore: calls on descriptors (the restore block of native/ferry_fs.c) ----
+
+/**
+ * Creates the new file `name` in the open directory `dirFd` (openat(2) with O_WRONLY|O_CREAT|O_EXCL|
+ * O_NOFOLLOW|O_CLOEXEC) and returns its descriptor; `mode` is reduced by the umask. Reaching the
+ * directory by its descriptor spares the kernel resolving a `/proc/self/fd/N/name` path.
+ * @param name - one path segment's raw bytes.
+ * @throws a Node-style system error: 'EEXIST' when anything is there (never followed), …
+ */
+export function createFileAt(dirFd: number, name: Uint8Array, mode: number): number {
+  return loadAddon().createat(dirFd, asBuffer(name), mode);
+}
+
+/**
+ * Removes the non-directory entry `name` of the open directory `dirFd` (unlinkat(2)).
+ * @throws a Node-style system error: 'EISDIR' for a directory, 'ENOENT', …
+ */
+export function removeAt(dirFd: number, name: Uint8Array): void {
+  loadAddon().unlinkat(dirFd, asBuffer(name));
+}
+
+/** Sets the access and modification times of an open file, to the nanosecond (futimens(3)). */
+export function setFileTimesNs(fd: number, atimeNs: bigint, mtimeNs: bigint): void {
+  const [atimeSec, atimeNsec] = splitNs(atimeNs);
+  const [mtimeSec, mtimeNsec] = splitNs(mtimeNs);
+  loadAddon().futimens(fd, atimeSec, atimeNsec, mtimeSec, mtimeNsec);
+}
+
+/**
+ * AES-256-GCM open of `nonce(12) ‖ ciphertext ‖ tag(16)` straight into `target` at `offset` (OpenSSL's
+ * EVP calls, which Node exports to addons): returns the plaintext's length, or -1 when authentication
+ * fails. Undefined when the addon does not load or predates the call (callers use node:crypto then).
+ * Node's decipher returns a new buffer per update: garbage that piles up in a thread's malloc arena until
+ * V8 collects it (~30 MiB per restore writer thread).
+ */
+export function nativeGcmOpenInto(): ((key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number) => number) | undefined {
+  if (gcmOpen === null) return undefined;
+  if (gcmOpen !== undefined) return gcmOpen;
+  try {
+    const calls = loadAddon();
+    gcmOpen = typeof calls.gcmOpenInto === 'function' ? calls.gcmOpenInto.bind(calls) : null;
+  } catch {
+    gcmOpen = null;
+  }
+  return gcmOpen ?? undefined;
+}
+
+let gcmOpen: ((key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number) => number) | null | undefined;
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

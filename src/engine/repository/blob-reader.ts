@@ -53,6 +53,11 @@ export class BlobReader {
     }
   }
 
+  /** Where a blob is stored, or undefined when no index lists it. */
+  find(type: BlobType, id: Id): BlobLocation | undefined {
+    return this.index.find(type, id);
+  }
+
   /** Where a blob is stored; `BlobUnavailableError` (not indexed) when no index lists it. */
   locate(type: BlobType, id: Id): BlobLocation {
     const location = this.index.find(type, id);
@@ -75,6 +80,14 @@ export class BlobReader {
       const what = err instanceof NotFoundError ? 'is missing' : 'cannot be read';
       throw new BlobUnavailableError(`pack ${shortId(packId)} ${what} (${firstBlob.type} blob ${shortId(firstBlob.id)})`, firstBlob.id, packId, { cause: err });
     }
+  }
+
+  /**
+   * A hint that these ranges of pack `packId` will be read soon (see Storage.prefetch): a local
+   * repository starts reading them from disk in the background. Does nothing on back ends without it.
+   */
+  prefetch(packId: Id, ranges: readonly { offset: number; length: number }[]): void {
+    this.storage.prefetch?.(objectKey('pack', packId), ranges);
   }
 
   private readSealed(location: BlobLocation): Promise<Buffer> {

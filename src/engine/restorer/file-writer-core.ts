@@ -1,15 +1,14 @@
 import { closeSync, fchmodSync, fchownSync, ftruncateSync, writeSync } from 'node:fs';
 import { BlobCodec } from '../pack/blob-codec.js';
-import { setTimesNs } from '../os/posix-extras.js';
+import { setFileTimesNs } from '../os/posix-extras.js';
 import type { BatchReply, BatchRequest, FinishedReply, FinishRequest, OpenRequest, WireError, WriteRequest } from './file-writer-protocol.js';
-import { createFileSync, DirectoryInTheWayError } from './restore-target.js';
+import { createFileAtSync, createFileSync, DirectoryInTheWayError } from './restore-target.js';
 
 /** Granularity of hole detection: the usual file system block size. */
 const SPARSE_BLOCK = 4096;
 const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK);
 
 interface OpenFile {
-  readonly path: Buffer;
   fd: number | undefined;
   /** The first thing that went wrong; later writes are skipped. */
   error: WireError | undefined;
@@ -43,11 +42,10 @@ export class FileWriterCore {
   }
 
   private open(request: OpenRequest): void {
-    const path = Buffer.from(request.path.buffer, request.path.byteOffset, request.path.byteLength);
-    const file: OpenFile = { path, fd: undefined, error: undefined, writtenEnd: 0 };
+    const file: OpenFile = { fd: undefined, error: undefined, writtenEnd: 0 };
     this.files.set(request.file, file);
     try {
-      file.fd = createFileSync(path, request.mode);
+      file.fd = request.at ? createFileAtSync(request.at.dirFd, request.at.name, request.mode) : createFileSync(request.path, request.mode);
     } catch (err) {
       file.error = toWire(err);
     }
@@ -80,6 +78,7 @@ export class FileWriterCore {
     this.files.delete(request.file);
     if (!file) return { file: request.file, error: { message: 'file writer: no such file' } };
     let error = file.error;
+    let timesError: WireError | undefined;
     const fd = file.fd;
     if (fd !== undefined) {
       try {
@@ -89,6 +88,14 @@ export class FileWriterCore {
           // Owner first: fchown clears the setuid and setgid bits, which fchmod then sets.
           if (request.owner) fchownSync(fd, request.owner.uid, request.owner.gid);
           if (request.mode !== undefined) fchmodSync(fd, request.mode);
+          // Times last, on the open file (no path to resolve): nothing after this changes the mtime.
+          if (request.mtimeNs !== undefined) {
+            try {
+              setFileTimesNs(fd, request.mtimeNs, request.mtimeNs);
+            } catch (err) {
+              timesError = toWire(err);
+            }
+          }
         }
       } catch (err) {
         error = toWire(err);
@@ -100,15 +107,7 @@ export class FileWriterCore {
         }
       }
     }
-    let timesError: WireError | undefined;
-    if (!request.abort && !error && request.mtimeNs !== undefined) {
-      try {
-        setTimesNs(file.path, request.mtimeNs, request.mtimeNs, { noFollow: true });
-      } catch (err) {
-        timesError = toWire(err);
-      }
-    }
-    return { file: request.file, ...(error ? { error } : {}), ...(timesError ? { timesError } : {}) };
+    return { file: request.file, ...(error ? { error } : {}), ...(timesError && !error ? { timesError } : {}) };
   }
 }
 

@@ -13,11 +13,16 @@ export interface FileWriterSetup {
   readonly encryptionKey: Uint8Array;
 }
 
-/** Creates `path` (O_EXCL|O_NOFOLLOW, replacing a non-directory in the way) with `mode` less the umask. */
+/**
+ * Creates `path` (O_EXCL|O_NOFOLLOW, replacing a non-directory in the way) with `mode` less the umask:
+ * as `name` inside the open directory `dirFd` when given (the main thread keeps it open until the file
+ * is finished), so the kernel need not resolve a `/proc/self/fd/N/name` path.
+ */
 export interface OpenRequest {
   readonly kind: 'open';
   readonly file: number;
   readonly path: Uint8Array;
+  readonly at?: { readonly dirFd: number; readonly name: Uint8Array };
   readonly mode: number;
 }
 
@@ -44,8 +49,8 @@ export interface WriteRequest {
 
 /**
  * Completes the file: with `abort`, only closes it (the main thread failed and removes it); otherwise
- * extends it to `size` (a trailing hole), sets owner and mode when given, closes it, and sets its times
- * when `mtimeNs` is given.
+ * extends it to `size` (a trailing hole), sets owner and mode when given, sets its times when `mtimeNs`
+ * is given (on the open file, last), and closes it.
  */
 export interface FinishRequest {
   readonly kind: 'finish';

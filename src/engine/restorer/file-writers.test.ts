@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -161,3 +161,42 @@ for (const workers of [0, 1]) {
     });
   });
 }
+
+describe('FileWriters creating files inside an open directory (openat on its descriptor)', () => {
+  it('creates, replaces a file or symlink in the way (never following it), refuses a directory, and sets times on the open file', async () => {
+    const pack = new FakePack();
+    const writers = new FileWriters({ encryptionKey: key }, 1, pack.read);
+    const folder = join(dir, 'at-folder');
+    mkdirSync(folder);
+    const dirFd = openSync(folder, constants.O_RDONLY | constants.O_DIRECTORY);
+    const bait = join(dir, 'bait');
+    writeFileSync(bait, 'must stay');
+    try {
+      writeFileSync(join(folder, 'file-in-the-way'), 'old content that is longer');
+      symlinkSync(bait, join(folder, 'symlink-in-the-way'));
+      mkdirSync(join(folder, 'dir-in-the-way'));
+      const names = ['fresh', 'file-in-the-way', 'symlink-in-the-way'];
+      const contents = names.map((name) => Buffer.from(`content of ${name}`));
+      const parts = contents.map((content) => pack.add(content));
+      // The path is what a writer would use without the descriptor: here one that does not exist, so only `at` can work.
+      const files = names.map((name) => writers.open(Buffer.from(join(dir, 'no-such-folder', name)), 0o640, { dirFd, name: Buffer.from(name) }));
+      await Promise.all(files.map((file, i) => writers.write(file, parts[i]!.run(0))));
+      const replies = await Promise.all(files.map((file, i) => writers.finish(file, { abort: false, size: contents[i]!.length, mtimeNs: -1_000_000_007n })));
+      assert.deepEqual(replies.map((r) => [r.error, r.timesError]), names.map(() => [undefined, undefined]));
+      names.forEach((name, i) => {
+        const path = join(folder, name);
+        assert.ok(readFileSync(path).equals(contents[i]!));
+        const st = statSync(path, { bigint: true });
+        assert.ok(st.isFile());
+        assert.equal(st.mtimeNs, -1_000_000_007n);
+      });
+      assert.equal(readFileSync(bait, 'utf8'), 'must stay');
+      const blocked = writers.open(Buffer.from(join(folder, 'dir-in-the-way')), 0o600, { dirFd, name: Buffer.from('dir-in-the-way') });
+      assert.equal((await writers.finish(blocked, { abort: true, size: 0 })).error?.inTheWay, true);
+      assert.ok(statSync(join(folder, 'dir-in-the-way')).isDirectory());
+    } finally {
+      closeSync(dirFd);
+      await writers.close();
+    }
+  });
+});

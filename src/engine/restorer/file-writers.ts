@@ -87,13 +87,17 @@ export class FileWriters {
     });
   }
 
-  /** Starts restoring a new file at `path` (see OpenRequest); a failure to create it shows in {@link finish}. */
-  open(path: Buffer, mode: number): WriterFile {
+  /**
+   * Starts restoring a new file at `path`, or as `at.name` in the open directory `at.dirFd` (which must
+   * stay open until the file is finished; see OpenRequest); a failure to create it shows in {@link finish}.
+   */
+  open(path: Buffer, mode: number, at?: { dirFd: number; name: Buffer }): WriterFile {
     const lane = this.lanes.reduce((best, l) => (l.files < best.files ? l : best));
     const file: WriterFile = { id: this.seq++, lane };
     if (lane.files++ === 0) lane.worker?.ref();
     // A copy of just the path: a Buffer is often a view of a larger shared slab, which would be cloned whole.
-    this.enqueue(lane, { op: { kind: 'open', file: file.id, path: new Uint8Array(path), mode } });
+    const op = at ? { kind: 'open' as const, file: file.id, path: new Uint8Array(path), at: { dirFd: at.dirFd, name: new Uint8Array(at.name) }, mode } : { kind: 'open' as const, file: file.id, path: new Uint8Array(path), mode };
+    this.enqueue(lane, { op });
     return file;
   }
 

@@ -1,6 +1,7 @@
 import { constants, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { lstat, mkdir, symlink, unlink } from 'node:fs/promises';
 import { isErrno, UserError } from '../../core/errors.js';
+import { createFileAt, removeAt } from '../os/posix-extras.js';
 
 /**
  * A directory already in the target stands where the snapshot has a file, symlink or special file.
@@ -48,6 +49,27 @@ export function createFileSync(path: Uint8Array, mode = 0o600): number {
     if (lstatSync(path as Buffer).isDirectory()) throw new DirectoryInTheWayError();
     unlinkSync(path as Buffer);
     return openSync(path as Buffer, CREATE_FLAGS, mode);
+  }
+}
+
+/**
+ * {@link createFileSync} for the entry `name` of the open directory `dirFd` (openat, unlinkat): the
+ * kernel resolves one name instead of a `/proc/self/fd/N/name` path. A directory in the way is a
+ * {@link DirectoryInTheWayError} and stays.
+ */
+export function createFileAtSync(dirFd: number, name: Uint8Array, mode = 0o600): number {
+  try {
+    return createFileAt(dirFd, name, mode);
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw err;
+    try {
+      removeAt(dirFd, name);
+    } catch (removeErr) {
+      // unlink(2) refuses a directory with EISDIR on Linux (EPERM elsewhere, which fstatat would tell apart).
+      if (isErrno(removeErr, 'EISDIR')) throw new DirectoryInTheWayError();
+      throw removeErr;
+    }
+    return createFileAt(dirFd, name, mode);
   }
 }
 

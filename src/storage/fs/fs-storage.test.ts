@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -142,5 +142,36 @@ describe('FsStorage', () => {
       await assert.rejects(storage.save('data/ab/def', seededBytes(3)), isPermanent);
       await chmod(join(root, 'data', 'ab'), 0o755);
       assert.deepEqual(await tree(join(root, 'data', 'ab')), ['abc']);
+    }));
+
+  it('ranged reads of a file cut short behind its back (its handle cached) fail as too short, not with stale bytes', () =>
+    inRoot(async (root) => {
+      const storage = new FsStorage(root);
+      const bytes = seededBytes(64 * 1024);
+      await storage.save('data/ab/abc', bytes);
+      assert.deepEqual(await storage.load('data/ab/abc', { offset: 1000, length: 100 }), bytes.subarray(1000, 1100));
+      // Damage in place (not through the storage): the cached handle's size is stale, the read is not.
+      await truncate(join(root, 'data', 'ab', 'abc'), 2000);
+      await assert.rejects(storage.load('data/ab/abc', { offset: 1500, length: 1000 }), IntegrityError);
+      await assert.rejects(storage.loadInto('data/ab/abc', { offset: 1500, length: 1000 }, Buffer.alloc(1000)), IntegrityError);
+      // A save replaces the file and drops the handle: the new size counts.
+      await storage.save('data/ab/abc', bytes.subarray(0, 3000));
+      await assert.rejects(storage.load('data/ab/abc', { offset: 2500, length: 1000 }), IntegrityError);
+      assert.deepEqual(await storage.load('data/ab/abc', { offset: 2500, length: 500 }), bytes.subarray(2500, 3000));
+      await storage.close();
+    }));
+
+  it('prefetch is a hint: ranges of an object read the same after it, and a missing object or odd key is no error', () =>
+    inRoot(async (root) => {
+      const storage = new FsStorage(root);
+      const bytes = seededBytes(256 * 1024);
+      await storage.save('data/ab/abc', bytes);
+      storage.prefetch('data/ab/abc', [{ offset: 0, length: 4096 }, { offset: 100_000, length: 50_000 }]);
+      storage.prefetch('data/ab/missing', [{ offset: 0, length: 10 }]);
+      storage.prefetch('../outside', [{ offset: 0, length: 10 }]);
+      storage.prefetch('data/ab/abc', []);
+      assert.deepEqual(await storage.load('data/ab/abc', { offset: 100_000, length: 50_000 }), bytes.subarray(100_000, 150_000));
+      await assert.rejects(storage.load('data/ab/missing', { offset: 0, length: 10 }), NotFoundError);
+      await storage.close();
     }));
 });
