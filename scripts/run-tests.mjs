@@ -10,6 +10,7 @@
 // startServiceFixture), in a database made for the pass and dropped after it.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
@@ -26,9 +27,15 @@ function findTests(dir) {
   return found;
 }
 
+/**
+ * Test files run at once: one more than the cores, since most end-to-end files spend much of their time
+ * waiting on the processes and servers they start. FERRY_TEST_CONCURRENCY overrides it.
+ */
+const CONCURRENCY = Number(process.env.FERRY_TEST_CONCURRENCY ?? availableParallelism() + 1);
+
 /** Runs the test files in a node:test process with `env` added; returns its exit status. */
 function runTests(files, env = {}) {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${CONCURRENCY}`, ...files], {
     stdio: 'inherit',
     env: { ...process.env, ...env },
   });
