@@ -3,12 +3,14 @@ import { test } from 'node:test';
 import { UserError } from '../core/errors.js';
 import { encoderWorkers } from './encoder-workers.js';
 
-test('encoder workers: one per core beside the main thread, at least one, or the variable', () => {
+test('encoder workers: one per core, at least one, or the variable', () => {
   const cases: [NodeJS.ProcessEnv, number, number][] = [
+    [{}, 0, 1],
     [{}, 1, 1],
-    [{}, 2, 1],
-    [{}, 8, 7],
-    [{ FERRY_ENCODER_WORKERS: '' }, 4, 3],
+    [{}, 2, 2],
+    [{}, 8, 8],
+    [{ FERRY_ENCODER_WORKERS: '' }, 4, 4],
+    [{ FERRY_ENCODER_WORKERS: '1' }, 2, 1],
     [{ FERRY_ENCODER_WORKERS: '2' }, 2, 2],
     [{ FERRY_ENCODER_WORKERS: '64' }, 2, 64],
   ];
