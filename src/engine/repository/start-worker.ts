@@ -1,14 +1,25 @@
 import { Worker } from 'node:worker_threads';
 
+/** How a worker is started. */
+export interface WorkerStartOptions {
+  /**
+   * False for a worker that opens descriptors outside node:fs (the native addon) and closes them with it:
+   * Node would warn on every such close ("closed but not opened in unmanaged mode"). Such a worker must
+   * close what it opens itself, since Node does not close its descriptors when it ends.
+   */
+  readonly trackUnmanagedFds?: boolean;
+}
+
 /**
  * Starts the worker module `name` (without extension) next to the calling module. From built code it
  * loads `name.js`; from TypeScript sources (tests run through tsx) it loads `name.ts` with tsx, which a
  * worker does not inherit from its parent thread.
  */
-export function startWorker(name: string, callerUrl: string, workerData: unknown): Worker {
+export function startWorker(name: string, callerUrl: string, workerData: unknown, options: WorkerStartOptions = {}): Worker {
   const fromSource = callerUrl.endsWith('.ts');
   const entry = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, callerUrl);
-  if (!fromSource) return new Worker(entry, { workerData });
+  const trackUnmanagedFds = options.trackUnmanagedFds ?? true;
+  if (!fromSource) return new Worker(entry, { workerData, trackUnmanagedFds });
   const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { eval: true, workerData, trackUnmanagedFds });
 }

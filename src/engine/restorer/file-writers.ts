@@ -78,7 +78,7 @@ export class FileWriters {
       return;
     }
     this.lanes = Array.from({ length: workers }, () => {
-      const worker = startWorker('file-writer-worker', import.meta.url, setup);
+      const worker = startWorker('file-writer-worker', import.meta.url, setup, { trackUnmanagedFds: false });
       worker.unref();
       worker.on('message', (reply: BatchReply) => this.receive(reply));
       worker.on('error', (err) => this.fail(err));
