@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImportJob } from '../../src/contract/import-job.js';
 import type { ErrorLogEntry } from '../../src/contract/ingest.js';
 import { SEED_FILE_NAME } from '../../src/seed/seed-file.js';
@@ -221,7 +222,15 @@ describe('ferry datacenter receive and ingest', () => {
     assert.equal(killed.code, -1, `killed by SIGKILL: ${killed.stdout}\n${killed.stderr}`);
     const between = await showJob(job.name);
     assert.equal(between.state, 'Transferring');
-    const keysBetween = await importedKeys(job);
+    // Uploads whose bodies had arrived when the ingest was killed are stored by the service a moment
+    // later; the rerun skips what it finds in the import, so it starts once the import stops changing.
+    let keysBetween = await importedKeys(job);
+    for (let unchanged = 0, tries = 0; unchanged < 3 && tries < 50; tries++) {
+      await sleep(200);
+      const now = await importedKeys(job);
+      unchanged = JSON.stringify([...now].sort()) === JSON.stringify([...keysBetween].sort()) ? unchanged + 1 : 0;
+      keysBetween = now;
+    }
     assert.ok(keysBetween.size >= 2, `two uploads reached the import: ${[...keysBetween.keys()].join(', ')}`);
     const resumed = await ingest(job, job.disks);
     assert.equal(resumed.code, 0, `${resumed.stdout}\n${resumed.stderr}`);
