@@ -12,10 +12,9 @@
 # run:     the subset below with Node 24's test runner in that copy; bin/ferry and `ferry serve` run on
 #          Node 24 too (the harness starts them with process.execPath).
 #
-# Cost, measured on the team's 2-vCPU machine while shared (load average 13–20): prepare 1.8 CPU-minutes, of
-# which better-sqlite3's compile ~1.2 (wall 7–9 min under that load); run 1.7 CPU-minutes, wall 234–277 s (the
-# demo is half of it). On an idle 2-vCPU CI machine that is about 2 and 1.5 minutes; .ci/run prepares in the
-# background while lint runs, so the run adds about 1.5–2 minutes.
+# Cost on the team's 2-vCPU machine, quiet: prepare about 1 minute (better-sqlite3 built without optimization:
+# 29 s, against 165 s with its own -O3), run 31 s. .ci/run prepares in the background while lint and the
+# tests run, so the run adds about half a minute.
 #
 # Work dir: FERRY_NODE24_DIR, default ${TMPDIR:-/tmp}/ferry-node24 (kept between runs; prepare starts it over).
 # Any failure ends the script with "test-node24: FAILED: …" on stderr and a non-zero exit.
