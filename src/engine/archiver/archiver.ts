@@ -17,7 +17,7 @@ import { Semaphore } from '../../core/semaphore.js';
 import { PathTrie } from './path-trie.js';
 import { describeError } from '../fs/fs-error.js';
 import { DirHandle } from '../fs/dir-handle.js';
-import { BufferPool } from '../fs/buffer-pool.js';
+import { BufferPool } from '../../core/buffer-pool.js';
 import { readXattrs, xattrFailureReason } from '../os/xattrs.js';
 import { scanDirectory } from '../os/directory-scan.js';
 import type { Xattr } from '../snapshot/tree-format.js';

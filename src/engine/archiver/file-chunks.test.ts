@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chunkBuffer, FastCdc } from '../chunker/fastcdc.js';
 import { gearTableFromSecret } from '../chunker/gear-table.js';
-import { BufferPool } from '../fs/buffer-pool.js';
+import { BufferPool } from '../../core/buffer-pool.js';
 import { seededBytes } from '../testing/arbitraries.js';
 import { readChunks } from './file-chunks.js';
 

@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { FastCdc } from '../chunker/fastcdc.js';
-import type { BufferPool } from '../fs/buffer-pool.js';
+import type { BufferPool } from '../../core/buffer-pool.js';
 
 /**
  * Reads a file and yields its content-defined chunks in order. Each yielded buffer is a view into an

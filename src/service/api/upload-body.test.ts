@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
-import { gatheredBody, UPLOAD_CHUNK_BYTES, UploadBufferPool } from './upload-body.js';
+import { BufferPool } from '../../core/buffer-pool.js';
+import { gatheredBody, UPLOAD_BUFFERS_KEPT, UPLOAD_CHUNK_BYTES } from './upload-body.js';
+
+const newPool = (): BufferPool => new BufferPool(UPLOAD_BUFFERS_KEPT * UPLOAD_CHUNK_BYTES);
 
 const PIECE = 64 * 1024;
 
@@ -32,13 +35,13 @@ async function collect(chunks: AsyncIterable<Buffer>): Promise<{ bytes: Buffer; 
 describe('gatheredBody', () => {
   it('hands a body on in chunks of 1 MiB, the last one shorter, with every byte in order', async () => {
     const bytes = randomBytes(2 * UPLOAD_CHUNK_BYTES + 3 * PIECE + 17);
-    const seen = await collect(gatheredBody(bodyOf(bytes), new UploadBufferPool()));
+    const seen = await collect(gatheredBody(bodyOf(bytes), newPool()));
     assert.deepEqual(seen.sizes, [UPLOAD_CHUNK_BYTES, UPLOAD_CHUNK_BYTES, 3 * PIECE + 17]);
     assert.ok(seen.bytes.equals(bytes));
   });
 
   it('yields nothing for an empty body and a single short chunk for a small one', async () => {
-    const pool = new UploadBufferPool();
+    const pool = newPool();
     assert.deepEqual((await collect(gatheredBody(bodyOf(Buffer.alloc(0)), pool))).sizes, []);
     const small = randomBytes(100);
     const seen = await collect(gatheredBody(bodyOf(small), pool));
@@ -47,18 +50,18 @@ describe('gatheredBody', () => {
   });
 
   it('recycles its buffers: a second upload allocates none', async () => {
-    const pool = new UploadBufferPool();
+    const pool = newPool();
     const first = await collect(gatheredBody(bodyOf(randomBytes(4 * UPLOAD_CHUNK_BYTES)), pool));
-    const kept = pool.spare;
+    const kept = pool.idleBuffers;
     assert.ok(kept >= 1 && kept <= 3, `one to three buffers in use at once, got ${kept}`);
     const second = await collect(gatheredBody(bodyOf(randomBytes(4 * UPLOAD_CHUNK_BYTES)), pool));
     for (const buffer of second.buffers) assert.ok(first.buffers.has(buffer), 'the second upload used only the first one’s buffers');
-    assert.equal(pool.spare, kept);
+    assert.equal(pool.idleBuffers, kept);
   });
 
   it('keeps the body paused while a full chunk waits for the consumer', async () => {
     const body = new PassThrough({ highWaterMark: PIECE });
-    const chunks = gatheredBody(body, new UploadBufferPool());
+    const chunks = gatheredBody(body, newPool());
     const bytes = randomBytes(8 * UPLOAD_CHUNK_BYTES);
     let accepted = 0;
     void (async () => {
@@ -78,7 +81,7 @@ describe('gatheredBody', () => {
   });
 
   it('fails when the body errors or closes before its end, and gives its buffers back', async () => {
-    const pool = new UploadBufferPool();
+    const pool = newPool();
     const failing = new PassThrough();
     failing.write(randomBytes(PIECE));
     setImmediate(() => failing.destroy(new Error('connection reset')));
@@ -87,7 +90,7 @@ describe('gatheredBody', () => {
     cut.write(randomBytes(PIECE));
     setImmediate(() => cut.destroy());
     await assert.rejects(collect(gatheredBody(cut, pool)), /closed before its end/);
-    assert.equal(pool.spare, 1);
+    assert.equal(pool.idleBuffers, 1);
   });
 
   it('fails at once for a body destroyed before it is read (the client went away while the route decided)', async () => {
@@ -95,17 +98,17 @@ describe('gatheredBody', () => {
     body.write(randomBytes(PIECE));
     body.destroy();
     await new Promise((resolve) => setImmediate(resolve));
-    await assert.rejects(collect(gatheredBody(body, new UploadBufferPool())), /closed before its end/);
+    await assert.rejects(collect(gatheredBody(body, newPool())), /closed before its end/);
   });
 
   it('destroys an unfinished body when the consumer stops early', async () => {
-    const pool = new UploadBufferPool();
+    const pool = newPool();
     const body = bodyOf(randomBytes(3 * UPLOAD_CHUNK_BYTES));
     for await (const chunk of gatheredBody(body, pool)) {
       assert.equal(chunk.byteLength, UPLOAD_CHUNK_BYTES);
       break;
     }
     assert.ok(body.destroyed);
-    assert.ok(pool.spare >= 1);
+    assert.ok(pool.idleBuffers >= 1);
   });
 });

@@ -13,30 +13,12 @@
  * save's source: a source may reuse its buffer once asked for the next chunk); then it goes back to the pool.
  */
 import type { Readable } from 'node:stream';
+import type { BufferPool } from '../../core/buffer-pool.js';
 
 /** The size of the chunks an upload is gathered into (FsStorage writes chunks this large as they are). */
 export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
-
-/** Buffers of {@link UPLOAD_CHUNK_BYTES} kept for the next uploads; more are allocated when all are in use. */
-export class UploadBufferPool {
-  readonly #spare: Buffer[] = [];
-
-  /** `keep`: how many free buffers are kept at most (each upload in flight uses up to three). */
-  constructor(private readonly keep = 24) {}
-
-  take(): Buffer {
-    return this.#spare.pop() ?? Buffer.allocUnsafeSlow(UPLOAD_CHUNK_BYTES);
-  }
-
-  give(buffer: Buffer): void {
-    if (this.#spare.length < this.keep) this.#spare.push(buffer);
-  }
-
-  /** Free buffers held (for tests). */
-  get spare(): number {
-    return this.#spare.length;
-  }
-}
+/** Chunk buffers a service keeps idle for the next uploads (each upload in flight uses up to three). */
+export const UPLOAD_BUFFERS_KEPT = 24;
 
 /**
  * Yields `body`'s bytes in chunks of {@link UPLOAD_CHUNK_BYTES} (the last one shorter), each a view of a
@@ -45,7 +27,7 @@ export class UploadBufferPool {
  * stream's error, or an `Error` when the body closes before its end (the client went away). A consumer
  * that stops early destroys an unfinished body, as a `for await` over the stream would.
  */
-export async function* gatheredBody(body: Readable, pool: UploadBufferPool): AsyncGenerator<Buffer> {
+export async function* gatheredBody(body: Readable, pool: BufferPool): AsyncGenerator<Buffer> {
   let filling: Buffer | undefined;
   let filled = 0;
   const ready: Buffer[] = [];
@@ -59,7 +41,7 @@ export async function* gatheredBody(body: Readable, pool: UploadBufferPool): Asy
   };
   const onData = (piece: Buffer): void => {
     for (let at = 0; at < piece.byteLength; ) {
-      filling ??= pool.take();
+      filling ??= pool.take(UPLOAD_CHUNK_BYTES);
       const n = Math.min(piece.byteLength - at, UPLOAD_CHUNK_BYTES - filled);
       piece.copy(filling, filled, at, at + n);
       filled += n;

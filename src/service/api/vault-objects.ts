@@ -22,7 +22,8 @@ import { VaultObjects } from '../vault-objects/vault-objects.js';
 import { toApiError } from './error-handler.js';
 import type { RouteAccess } from './route-access.js';
 import { ListingAbandonedError, ListingWriter } from './vault-object-listing.js';
-import { gatheredBody, UploadBufferPool } from './upload-body.js';
+import { BufferPool } from '../../core/buffer-pool.js';
+import { gatheredBody, UPLOAD_BUFFERS_KEPT, UPLOAD_CHUNK_BYTES } from './upload-body.js';
 
 export type { LockOwnership, ObjectProvenance, ObjectWriter, ResolvedVault } from '../vault-objects/vault-access.js';
 
@@ -60,7 +61,7 @@ class UploadAbortedError extends Error {
 }
 
 /** The buffers every upload of this process is gathered into (upload-body.ts). */
-const uploadBuffers = new UploadBufferPool();
+const uploadBuffers = new BufferPool(UPLOAD_BUFFERS_KEPT * UPLOAD_CHUNK_BYTES);
 
 const OBJECT_CONTENT_TYPE = 'application/octet-stream';
 const LISTING_CONTENT_TYPE = 'application/x-ndjson';

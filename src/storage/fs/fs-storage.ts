@@ -1,3 +1,4 @@
+import { BufferPool } from '../../core/buffer-pool.js';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -19,8 +20,7 @@ const READ_HANDLES = 32;
 /** Chunks smaller than this are gathered into writes of this size. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /** Batch buffers kept for the next saves (a service receives several uploads at once), so a save allocates none. */
-const SPARE_BATCHES = 8;
-const spareBatches: Buffer[] = [];
+const writeBatches = new BufferPool(8 * WRITE_BATCH_BYTES);
 
 /**
  * A Storage in a local directory: the key `data/ab/abcd…` is the file `<root>/data/ab/abcd…`.
@@ -248,13 +248,13 @@ export class FsStorage implements Storage {
           continue;
         }
         if (batched + chunk.byteLength > WRITE_BATCH_BYTES) await flush();
-        batch ??= spareBatches.pop() ?? Buffer.allocUnsafeSlow(WRITE_BATCH_BYTES);
+        batch ??= writeBatches.take(WRITE_BATCH_BYTES);
         batch.set(chunk, batched);
         batched += chunk.byteLength;
       }
       await flush();
     } finally {
-      if (batch !== undefined && spareBatches.length < SPARE_BATCHES) spareBatches.push(batch);
+      if (batch !== undefined) writeBatches.give(batch);
     }
     if (options.length !== undefined && size !== options.length) {
       const got = size > options.length ? `more than ${options.length}` : String(size);

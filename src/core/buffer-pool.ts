@@ -33,6 +33,13 @@ export class BufferPool {
     list.push(buffer);
     this.idleBytes += size;
   }
+
+  /** How many buffers are kept idle (for tests). */
+  get idleBuffers(): number {
+    let count = 0;
+    for (const list of this.free.values()) count += list.length;
+    return count;
+  }
 }
 
 function sizeClass(bytes: number): number {
