@@ -17,6 +17,8 @@
  *   gearScan(buf, gear, h, i, end, mask) -> number   FastCDC's inner loop (src/engine/chunker/gear-scan.ts)
  *   copyBytes(target, targetOffset, source)          memmove between Uint8Arrays, shared memory included
  *
+ * and the writes that skip the page cache (pwriteDirect, alignmentOf: see their block).
+ *
  * The xattr calls never follow a symlink at the end of the path (the l* variants): a symlink's own
  * attributes are read and written. They exist on Linux only; elsewhere they throw ENOTSUP.
  *
@@ -729,22 +731,26 @@ static void scan_free(scan_job *job) {
   free(job);
 }
 
+/* An Error for a failed asynchronous call (code, errno and syscall like Node's); NULL when N-API fails. */
+static napi_value errno_error(napi_env env, int err, const char *syscall_name) {
+  const char *code = errno_name(err);
+  char message[256];
+  snprintf(message, sizeof message, "%s: %s, %s", code, strerror(err), syscall_name);
+  napi_value result, js_code, js_message, js_errno;
+  CHECK_NAPI(env, napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &js_code));
+  CHECK_NAPI(env, napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &js_message));
+  CHECK_NAPI(env, napi_create_error(env, js_code, js_message, &result));
+  CHECK_NAPI(env, napi_create_int32(env, -err, &js_errno));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "errno", js_errno));
+  CHECK_NAPI(env, set_string_property(env, result, "syscall", syscall_name, NAPI_AUTO_LENGTH));
+  return result;
+}
+
 /* The scan's outcome as JavaScript values; NULL with an exception pending when N-API fails. */
 static napi_value scan_result(napi_env env, scan_job *job, bool *rejected) {
-  napi_value result;
   if (job->error != 0) {
     *rejected = true;
-    const char *code = errno_name(job->error);
-    char message[256];
-    snprintf(message, sizeof message, "%s: %s, %s", code, strerror(job->error), job->syscall);
-    napi_value js_code, js_message, js_errno;
-    CHECK_NAPI(env, napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &js_code));
-    CHECK_NAPI(env, napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &js_message));
-    CHECK_NAPI(env, napi_create_error(env, js_code, js_message, &result));
-    CHECK_NAPI(env, napi_create_int32(env, -job->error, &js_errno));
-    CHECK_NAPI(env, napi_set_named_property(env, result, "errno", js_errno));
-    CHECK_NAPI(env, set_string_property(env, result, "syscall", job->syscall, NAPI_AUTO_LENGTH));
-    return result;
+    return errno_error(env, job->error, job->syscall);
   }
   *rejected = false;
   /* The names in sorted order, without their NUL bytes. */
@@ -1112,6 +1118,154 @@ static napi_value js_gcm_open_into(napi_env env, napi_callback_info info) {
 }
 /* ---- end of the restore block ---------------------------------------------------------------------------- */
 
+/* ---- direct writes ------------------------------------------------------------------------------------- *
+ *
+ *   pwriteDirect(fd, bytes, position) -> Promise<number of bytes written with O_DIRECT>
+ *
+ * Writes all of `bytes` at `position` of the open file, on libuv's thread pool. The part that starts on a
+ * DIRECT_ALIGN boundary of memory and of the file and spans whole DIRECT_ALIGN blocks goes with O_DIRECT
+ * (switched on for the call through fcntl and off again): the device reads it straight from `bytes`, with
+ * no copy into the page cache, no cached pages to allocate and no writeback later. That is most of the
+ * kernel's work of writing a pack. The rest (an unaligned head or tail), and everything where the file
+ * system refuses O_DIRECT (EINVAL: tmpfs before Linux 6.6, some FUSE mounts), goes through the page cache
+ * as a plain pwrite. The caller fsyncs as before: O_DIRECT skips the cache, not the device's own.
+ * `bytes` must not change until the promise settles. Rejects like Node (code, errno, syscall).
+ */
+#include <unistd.h>
+#define DIRECT_ALIGN 4096
+
+typedef struct {
+  int fd;
+  const uint8_t *data;
+  size_t length;
+  int64_t position;
+  size_t direct_bytes;
+  int error;
+  napi_ref keep;
+  napi_async_work work;
+  napi_deferred deferred;
+} direct_job;
+
+/* Writes data[*done..end) at position + *done; false with errno set on an error other than EINTR. */
+static bool pwrite_range(int fd, const uint8_t *data, size_t *done, size_t end, int64_t position) {
+  while (*done < end) {
+    ssize_t n = pwrite(fd, data + *done, end - *done, (off_t)(position + (int64_t)*done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (n == 0) {
+      errno = EIO;
+      return false;
+    }
+    *done += (size_t)n;
+    /* O_DIRECT may stop short of an unaligned length (a full disk): the caller continues buffered. */
+    if (*done % DIRECT_ALIGN != 0) return true;
+  }
+  return true;
+}
+
+static void direct_execute(napi_env env, void *data) {
+  (void)env;
+  direct_job *job = data;
+  size_t done = 0;
+#ifdef O_DIRECT
+  size_t bulk = job->length & ~(size_t)(DIRECT_ALIGN - 1);
+  if (bulk > 0 && (uintptr_t)job->data % DIRECT_ALIGN == 0 && job->position % DIRECT_ALIGN == 0) {
+    int flags = fcntl(job->fd, F_GETFL);
+    if (flags >= 0 && fcntl(job->fd, F_SETFL, flags | O_DIRECT) == 0) {
+      bool ok = pwrite_range(job->fd, job->data, &done, bulk, job->position);
+      int err = errno;
+      fcntl(job->fd, F_SETFL, flags);
+      job->direct_bytes = done;
+      /* EINVAL: this file system takes no O_DIRECT (or not at this alignment); the page cache does. */
+      if (!ok && err != EINVAL) {
+        job->error = err;
+        return;
+      }
+    }
+  }
+#endif
+  /* pwrite_range returns after a write that ends off a block boundary: call it until all is written. */
+  while (done < job->length) {
+    if (!pwrite_range(job->fd, job->data, &done, job->length, job->position)) {
+      job->error = errno != 0 ? errno : EIO;
+      return;
+    }
+  }
+}
+
+static void direct_complete(napi_env env, napi_status status, void *data) {
+  direct_job *job = data;
+  napi_value value = NULL;
+  bool rejected = status != napi_ok || job->error != 0;
+  if (status != napi_ok) napi_create_string_utf8(env, "direct write failed", NAPI_AUTO_LENGTH, &value);
+  else if (job->error != 0) value = errno_error(env, job->error, "write");
+  else if (napi_create_double(env, (double)job->direct_bytes, &value) != napi_ok) rejected = true;
+  if (value == NULL) {
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &value);
+    if (value == NULL) napi_create_string_utf8(env, "direct write failed", NAPI_AUTO_LENGTH, &value);
+    rejected = true;
+  }
+  if (rejected) napi_reject_deferred(env, job->deferred, value);
+  else napi_resolve_deferred(env, job->deferred, value);
+  napi_delete_reference(env, job->keep);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value js_pwrite_direct(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int fd;
+  int64_t position;
+  uint8_t *bytes;
+  size_t length;
+  if (!fd_from_number(env, argv[0], &fd, "fd must be a descriptor")) return NULL;
+  if (!bytes_argument(env, argv[1], &bytes, &length, "bytes must be a Uint8Array")) return NULL;
+  if (!integer_from_number(env, argv[2], 0, 9007199254740991.0, &position, "position must be a safe non-negative integer"))
+    return NULL;
+  direct_job *job = calloc(1, sizeof *job);
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory starting a write");
+    return NULL;
+  }
+  job->fd = fd;
+  job->data = bytes;
+  job->length = length;
+  job->position = position;
+  napi_value promise, resource_name;
+  if (napi_create_reference(env, argv[1], 1, &job->keep) != napi_ok) {
+    free(job);
+    throw_last_napi_error(env);
+    return NULL;
+  }
+  if (napi_create_string_utf8(env, "ferry.pwriteDirect", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, resource_name, direct_execute, direct_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_reference(env, job->keep);
+    free(job);
+    throw_last_napi_error(env);
+    return NULL;
+  }
+  return promise;
+}
+
+/*   alignmentOf(bytes) -> number   the address of bytes[0] modulo DIRECT_ALIGN (0: aligned for pwriteDirect) */
+static napi_value js_alignment_of(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  uint8_t *bytes;
+  size_t length;
+  if (!bytes_argument(env, argv[0], &bytes, &length, "bytes must be a Uint8Array")) return NULL;
+  napi_value result;
+  CHECK_NAPI(env, napi_create_uint32(env, (uint32_t)((uintptr_t)bytes % DIRECT_ALIGN), &result));
+  return result;
+}
+/* ---- end of direct writes ---------------------------------------------------------------------------- */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1130,6 +1284,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"futimens", NULL, js_futimens, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fadvise", NULL, js_fadvise, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gcmOpenInto", NULL, js_gcm_open_into, NULL, NULL, NULL, napi_enumerable, NULL},
+      /* direct writes */
+      {"pwriteDirect", NULL, js_pwrite_direct, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"alignmentOf", NULL, js_alignment_of, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));
   return exports;

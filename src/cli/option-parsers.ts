@@ -55,6 +55,12 @@ export function parseCount(value: string): number {
   return Number(value);
 }
 
+/** `ferry init --compression-level`: a zstd level of 1 to 19. */
+export function parseCompressionLevel(value: string): number {
+  if (!/^[1-9][0-9]?$/.test(value) || Number(value) > 19) throw new InvalidArgumentError('give a zstd level from 1 (fastest) to 19 (smallest)');
+  return Number(value);
+}
+
 /** A schedule's --keep-* count: a whole number; "all" is no rule at all, which the service also insists on. */
 export function parseScheduleCount(value: string): number {
   const count = parseCount(value);

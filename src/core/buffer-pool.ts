@@ -10,7 +10,14 @@ export class BufferPool {
   private readonly free = new Map<number, Buffer[]>();
   private idleBytes = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  /**
+   * `allocate` makes a new buffer of exactly the size asked (Node's by default; a caller that writes them
+   * past the page cache passes an aligned allocator, os/direct-write.ts).
+   */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly allocate: (bytes: number) => Buffer = (bytes) => Buffer.allocUnsafeSlow(bytes),
+  ) {}
 
   /** A buffer of at least `bytes` bytes (its content is undefined). */
   take(bytes: number): Buffer {
@@ -21,7 +28,7 @@ export class BufferPool {
       this.idleBytes -= size;
       return reused;
     }
-    return Buffer.allocUnsafeSlow(size);
+    return this.allocate(size);
   }
 
   /** Hands a buffer from {@link take} back for reuse. */

@@ -35,6 +35,30 @@ describe('CLI basics', () => {
     assert.match(latest.stderr, /no snapshots yet/);
   });
 
+  it('init --compression-level: the new repository keeps its level; a level out of range is refused', async () => {
+    const text = join(tmp.path, 'levels');
+    await mkdir(text);
+    // Text a fast level compresses worse than a slow one: words drawn from a small vocabulary.
+    const words = Array.from({ length: 400 }, (_, i) => `w${(i * 7919) % 1009}x${i % 13}`);
+    const random = randomBytes(60_000);
+    await writeFile(join(text, 'doc.txt'), Array.from(random, (byte, i) => words[(byte * 31 + i) % words.length]).join(' '));
+    const added = async (level: string): Promise<number> => {
+      const levelRepo = join(tmp.path, `repo-level-${level}`);
+      await ferryOk(['init', '-r', levelRepo, '--compression-level', level]);
+      await ferryOk(['backup', '-r', levelRepo, text]);
+      return sizeOfTree(join(levelRepo, 'data'));
+    };
+    const fastest = await added('1');
+    const smallest = await added('19');
+    assert.ok(smallest < fastest * 0.97, `level 19 stores ${smallest} bytes, level 1 ${fastest}`);
+    for (const bad of ['0', '20', 'max']) {
+      const refused = await ferry(['init', '-r', join(tmp.path, `repo-bad-${bad}`), '--compression-level', bad]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /zstd level from 1 \(fastest\) to 19 \(smallest\)/);
+      await assert.rejects(stat(join(tmp.path, `repo-bad-${bad}`)), 'nothing was created');
+    }
+  });
+
   it('backup with --tag and --exclude; snapshots --json in the documented shape', async () => {
     const result = await ferryOk(['backup', '-r', repo, source, '--tag', 'nightly', '--tag', 'test', '--exclude', '*.tmp', '--exclude', join(source, 'cache'), '--json']);
     const summary = lastJson<Record<string, unknown>>(result.stdout);
@@ -95,3 +119,12 @@ describe('CLI basics', () => {
     assert.ok((await stat(repo)).isDirectory());
   });
 });
+
+/** Bytes of the files in and below `dir`. */
+async function sizeOfTree(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}

@@ -7,9 +7,10 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { STATS_MODES, type StatsMode } from '../../engine/inspect/stats-modes.js';
 import { collect, noLockOption, repoCommand, type Runner } from '../command-kit.js';
 import type { CliContext, RepoOptions } from '../context.js';
-import { parseCount } from '../option-parsers.js';
+import { parseCompressionLevel, parseCount } from '../option-parsers.js';
 import type { BackupOptions } from '../commands/backup.js';
 import type { CheckCommandOptions } from '../commands/check.js';
+import type { InitOptions } from '../commands/init.js';
 import type { DiffOptions } from '../commands/diff.js';
 import type { ForgetOptions } from '../commands/forget.js';
 import type { LsOptions } from '../commands/ls.js';
@@ -21,7 +22,9 @@ import type { UnlockOptions } from '../commands/unlock.js';
 
 /** Adds `ferry init`, `backup`, `snapshots`, `ls`, `restore` and `check` to the program. */
 export function registerBasics(program: Command, ctx: CliContext, run: Runner): void {
-  repoCommand(program, 'init', 'create a repository').action((opts: RepoOptions) => run(import('../commands/init.js').then((m) => m.initCommand(ctx, opts))));
+  repoCommand(program, 'init', 'create a repository')
+    .option('--compression-level <LEVEL>', 'zstd level of the new repository, 1 (fastest) to 19 (smallest); default 2', parseCompressionLevel)
+    .action((opts: InitOptions) => run(import('../commands/init.js').then((m) => m.initCommand(ctx, opts))));
   repoCommand(program, 'backup', 'back up files and directories')
     .argument('<paths...>', 'files and directories to back up')
     .option('--tag <TAGS>', 'add tags to the snapshot (a,b: two tags; repeatable)', collect)

@@ -1,4 +1,5 @@
 import type { Id } from '../../core/ids.js';
+import { allocateAligned } from '../../os/direct-write.js';
 import { sha256Id } from '../crypto/sha256.js';
 import type { EncodedBlob, SealedBlobInfo, SealedBlobSink } from './blob-codec.js';
 import { sealPackHeader, type BlobType, type PackedBlob } from './pack-format.js';
@@ -35,12 +36,12 @@ export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
 
   /**
    * `allocate` gives the buffer of a new pack (at least `bytes` long, owning its ArrayBuffer alone); by
-   * default a new one. Encoder workers pass one that hands out recycled pack buffers.
+   * default a new one starting on a block boundary (FsStorage then writes it past the page cache). Encoder workers pass one that hands out recycled pack buffers.
    */
   constructor(
     private readonly encryptionKey: Uint8Array,
     private readonly packSize: number,
-    private readonly allocate: (bytes: number) => Buffer = (bytes) => Buffer.allocUnsafeSlow(bytes),
+    private readonly allocate: (bytes: number) => Buffer = allocateAligned,
   ) {}
 
   /** Appends a blob sealed by `seal` straight into the pack's buffer; returns the pack it completed, if any. */

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Id } from '../../core/ids.js';
+import { DIRECT_ALIGN, alignedView, allocateAligned } from '../../os/direct-write.js';
 import { SEAL_OVERHEAD } from '../crypto/aead.js';
 import { ContentHasher } from '../crypto/content-id.js';
 import { BlobCodec } from '../pack/blob-codec.js';
@@ -42,12 +43,13 @@ const RECYCLE_MIN_BYTES = 1024 * 1024;
  */
 let packsOut = 0;
 const MAX_PACKS_OUT = 1;
+// Pack buffers start on a block boundary, so FsStorage writes them past the page cache (os/direct-write.ts).
 const builder = new PackBuilder(setup.encryptionKey, setup.packSize, (bytes) => {
   if (bytes >= RECYCLE_MIN_BYTES) {
-    const at = spare.findIndex((b) => b.byteLength >= bytes);
-    if (at >= 0) return Buffer.from(spare.splice(at, 1)[0]!);
+    const at = spare.findIndex((b) => b.byteLength >= bytes + DIRECT_ALIGN);
+    if (at >= 0) return alignedView(spare.splice(at, 1)[0]!);
   }
-  return Buffer.allocUnsafeSlow(bytes);
+  return allocateAligned(bytes);
 });
 const port = parentPort!;
 

@@ -9,6 +9,7 @@
  *   PUT    /v1/vaults/:vaultId/objects/<key>      save (application/octet-stream, streamed)
  *   DELETE /v1/vaults/:vaultId/objects/<key>      remove (idempotent)
  */
+import { allocateAligned } from '../../os/direct-write.js';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -61,7 +62,8 @@ class UploadAbortedError extends Error {
 }
 
 /** The buffers every upload of this process is gathered into (upload-body.ts). */
-const uploadBuffers = new BufferPool(UPLOAD_BUFFERS_KEPT * UPLOAD_CHUNK_BYTES);
+// Aligned, so an FsStorage account writes the chunks past the page cache (os/direct-write.ts).
+const uploadBuffers = new BufferPool(UPLOAD_BUFFERS_KEPT * UPLOAD_CHUNK_BYTES, allocateAligned);
 
 const OBJECT_CONTENT_TYPE = 'application/octet-stream';
 const LISTING_CONTENT_TYPE = 'application/x-ndjson';

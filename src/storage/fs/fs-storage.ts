@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { FerryError, IntegrityError, NotFoundError, PermanentError, ReadOnlyStorageError, isErrno } from '../../core/errors.js';
 import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import { DurableFile, syncFolder } from '../../os/durable-file.js';
+import { allocateAligned, writeAt } from '../../os/direct-write.js';
 import { adviseFile } from '../../os/file-advice.js';
 import { ReadHandleCache } from './read-handle-cache.js';
 import { RESERVED_SEGMENT_PREFIX, assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
@@ -20,7 +21,7 @@ const READ_HANDLES = 32;
 /** Chunks smaller than this are gathered into writes of this size. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /** Batch buffers kept for the next saves (a service receives several uploads at once), so a save allocates none. */
-const writeBatches = new BufferPool(8 * WRITE_BATCH_BYTES);
+const writeBatches = new BufferPool(8 * WRITE_BATCH_BYTES, allocateAligned);
 
 /**
  * A Storage in a local directory: the key `data/ab/abcd…` is the file `<root>/data/ab/abcd…`.
@@ -221,11 +222,12 @@ export class FsStorage implements Storage {
     // Hashing costs a pass over the bytes: only when the caller asks for verification.
     const hash = options.sha256 !== undefined ? createHash('sha256') : undefined;
     let size = 0;
-    const writeAll = async (bytes: Uint8Array): Promise<void> => {
-      for (let written = 0; written < bytes.byteLength; ) {
-        const result = await this.#io('save', key, () => handle.write(bytes, written, bytes.byteLength - written));
-        written += result.bytesWritten;
-      }
+    // Every write names its position: large ones go past the page cache (os/direct-write.ts), which
+    // neither uses nor moves the file offset.
+    let position = 0;
+    const writeNext = async (bytes: Uint8Array): Promise<void> => {
+      await this.#io('save', key, () => writeAt(handle, bytes, position));
+      position += bytes.byteLength;
     };
     // Small chunks (an HTTP upload arrives in 64 KiB pieces) are gathered into one write of up to
     // WRITE_BATCH_BYTES: one trip to the thread pool instead of sixteen. They are copied, because a source
@@ -233,7 +235,7 @@ export class FsStorage implements Storage {
     let batch: Buffer | undefined;
     let batched = 0;
     const flush = async (): Promise<void> => {
-      if (batched > 0) await writeAll(batch!.subarray(0, batched));
+      if (batched > 0) await writeNext(batch!.subarray(0, batched));
       batched = 0;
     };
     try {
@@ -244,7 +246,7 @@ export class FsStorage implements Storage {
         hash?.update(chunk);
         if (chunk.byteLength >= WRITE_BATCH_BYTES) {
           await flush();
-          await writeAll(chunk);
+          await writeNext(chunk);
           continue;
         }
         if (batched + chunk.byteLength > WRITE_BATCH_BYTES) await flush();

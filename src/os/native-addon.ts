@@ -1,0 +1,33 @@
+/**
+ * The native addon (native/ferry_fs.c, built by `npm ci` into build/Release/ferry_fs.node) for the calls in
+ * src/os that are optimizations only: where it does not load, they fall back to node:fs.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's calls used from src/os (src/engine/os/posix-extras.ts describes the rest). */
+export interface OsAddon {
+  fadvise(fd: number, offset: number, length: number, advice: string): void;
+  /** Missing from an addon built before it. */
+  pwriteDirect?: (fd: number, bytes: Uint8Array, position: number) => Promise<number>;
+  /** Missing from an addon built before it. */
+  alignmentOf?: (bytes: Uint8Array) => number;
+}
+
+// Two levels below the package root, as src/os/native-addon.ts (tsx) and as dist/os/native-addon.js (tsc).
+const ADDON_PATH = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'build', 'Release', 'ferry_fs.node');
+
+let addon: OsAddon | null | undefined;
+
+/** The addon, or null when it cannot be loaded (loaded once). */
+export function optionalAddon(): OsAddon | null {
+  if (addon !== undefined) return addon;
+  try {
+    const loaded = createRequire(import.meta.url)(ADDON_PATH) as Partial<OsAddon>;
+    addon = typeof loaded.fadvise === 'function' ? (loaded as OsAddon) : null;
+  } catch {
+    addon = null;
+  }
+  return addon;
+}
