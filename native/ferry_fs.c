@@ -17,7 +17,8 @@
  *   gearScan(buf, gear, h, i, end, mask) -> number   FastCDC's inner loop (src/engine/chunker/gear-scan.ts)
  *   copyBytes(target, targetOffset, source)          memmove between Uint8Arrays, shared memory included
  *
- * and the writes that skip the page cache (pwriteDirect, alignmentOf: see their block).
+ * and the writes that skip the page cache (pwriteDirect, alignmentOf) and the backup's fused open and
+ * first read of a source file (openRead): see their blocks.
  *
  * The xattr calls never follow a symlink at the end of the path (the l* variants): a symlink's own
  * attributes are read and written. They exist on Linux only; elsewhere they throw ENOTSUP.
@@ -1266,6 +1267,155 @@ static napi_value js_alignment_of(napi_env env, napi_callback_info info) {
 }
 /* ---- end of direct writes ---------------------------------------------------------------------------- */
 
+/* ---- source reads ------------------------------------------------------------------------------------ *
+ *
+ *   openRead(dirFd, name, flags, buffer, offset, length) -> Promise<[fd, bytesRead, flagsUsed]>
+ *
+ * The backup's read of a source file, fused: openat(dirFd, name, flags) and a first read of up to `length`
+ * bytes into buffer[offset..], in one job on libuv's thread pool instead of an open, a read and a close
+ * (three trips to the pool and back, which cost more CPU than reading a small file). A read shorter than
+ * asked means the file ended: it is closed and fd is -1. Otherwise fd stays open for the caller to read
+ * on and close. flags: open(2) flags; O_NOATIME refused with EPERM (a file of another user) is dropped
+ * and the open retried, and flagsUsed says which were used. Rejects like Node (code, errno, syscall).
+ */
+typedef struct {
+  int dir_fd;
+  char *name;
+  int flags;
+  uint8_t *data;
+  size_t length;
+  int fd;
+  size_t bytes_read;
+  int error;
+  const char *syscall;
+  napi_ref keep;
+  napi_async_work work;
+  napi_deferred deferred;
+} open_read_job;
+
+static void open_read_execute(napi_env env, void *data) {
+  (void)env;
+  open_read_job *job = data;
+  int fd = openat(job->dir_fd, job->name, job->flags | O_CLOEXEC);
+#ifdef O_NOATIME
+  if (fd < 0 && errno == EPERM && (job->flags & O_NOATIME)) {
+    job->flags &= ~O_NOATIME;
+    fd = openat(job->dir_fd, job->name, job->flags | O_CLOEXEC);
+  }
+#endif
+  if (fd < 0) {
+    job->error = errno;
+    job->syscall = "open";
+    return;
+  }
+  size_t done = 0;
+  while (done < job->length) {
+    ssize_t n = read(fd, job->data + done, job->length - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      job->error = errno;
+      job->syscall = "read";
+      close(fd);
+      return;
+    }
+    if (n == 0) break;
+    done += (size_t)n;
+  }
+  job->bytes_read = done;
+  if (done < job->length) {
+    close(fd);
+    fd = -1;
+  }
+  job->fd = fd;
+}
+
+static napi_value open_read_result(napi_env env, open_read_job *job) {
+  napi_value result, fd, bytes, flags;
+  CHECK_NAPI(env, napi_create_int32(env, job->fd, &fd));
+  CHECK_NAPI(env, napi_create_double(env, (double)job->bytes_read, &bytes));
+  CHECK_NAPI(env, napi_create_int32(env, job->flags, &flags));
+  CHECK_NAPI(env, napi_create_array_with_length(env, 3, &result));
+  CHECK_NAPI(env, napi_set_element(env, result, 0, fd));
+  CHECK_NAPI(env, napi_set_element(env, result, 1, bytes));
+  CHECK_NAPI(env, napi_set_element(env, result, 2, flags));
+  return result;
+}
+
+static void open_read_complete(napi_env env, napi_status status, void *data) {
+  open_read_job *job = data;
+  napi_value value = NULL;
+  bool rejected = true;
+  if (status != napi_ok) {
+    if (job->fd >= 0) close(job->fd);
+  } else if (job->error != 0) {
+    value = errno_error(env, job->error, job->syscall);
+  } else {
+    value = open_read_result(env, job);
+    if (value != NULL) rejected = false;
+    else if (job->fd >= 0) close(job->fd);
+  }
+  if (value == NULL) {
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &value);
+    if (value == NULL) napi_create_string_utf8(env, "reading a file failed", NAPI_AUTO_LENGTH, &value);
+  }
+  if (rejected) napi_reject_deferred(env, job->deferred, value);
+  else napi_resolve_deferred(env, job->deferred, value);
+  napi_delete_reference(env, job->keep);
+  napi_delete_async_work(env, job->work);
+  free(job->name);
+  free(job);
+}
+
+static napi_value js_open_read(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, 6, argv)) return NULL;
+  int dir_fd;
+  int64_t flags, offset, length;
+  uint8_t *bytes;
+  size_t size;
+  if (!fd_from_number(env, argv[0], &dir_fd, "dirFd must be a descriptor")) return NULL;
+  if (!integer_from_number(env, argv[2], 0, 2147483647.0, &flags, "flags must be open(2) flags")) return NULL;
+  if (!bytes_argument(env, argv[3], &bytes, &size, "buffer must be a Uint8Array")) return NULL;
+  if (!integer_from_number(env, argv[4], 0, (double)size, &offset, "offset must lie in the buffer")) return NULL;
+  if (!integer_from_number(env, argv[5], 0, (double)(size - (size_t)offset), &length, "length must fit in the buffer"))
+    return NULL;
+  size_t name_length = 0;
+  char *name = path_argument(env, argv[1], &name_length);
+  if (name == NULL) return NULL;
+  open_read_job *job = calloc(1, sizeof *job);
+  if (job == NULL) {
+    free(name);
+    napi_throw_error(env, "ENOMEM", "out of memory reading a file");
+    return NULL;
+  }
+  job->dir_fd = dir_fd;
+  job->name = name;
+  job->flags = (int)flags;
+  job->data = bytes + offset;
+  job->length = (size_t)length;
+  job->fd = -1;
+  napi_value promise, resource_name;
+  if (napi_create_reference(env, argv[3], 1, &job->keep) != napi_ok) {
+    free(name);
+    free(job);
+    throw_last_napi_error(env);
+    return NULL;
+  }
+  if (napi_create_string_utf8(env, "ferry.openRead", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, resource_name, open_read_execute, open_read_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_delete_reference(env, job->keep);
+    free(name);
+    free(job);
+    throw_last_napi_error(env);
+    return NULL;
+  }
+  return promise;
+}
+/* ---- end of source reads ----------------------------------------------------------------------------- */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1287,6 +1437,8 @@ static napi_value init(napi_env env, napi_value exports) {
       /* direct writes */
       {"pwriteDirect", NULL, js_pwrite_direct, NULL, NULL, NULL, napi_enumerable, NULL},
       {"alignmentOf", NULL, js_alignment_of, NULL, NULL, NULL, napi_enumerable, NULL},
+      /* source reads */
+      {"openRead", NULL, js_open_read, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));
   return exports;

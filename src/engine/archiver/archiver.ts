@@ -12,6 +12,7 @@ import { decodeTree, encodeTree, type TreeNode } from '../snapshot/tree-format.j
 import type { Excludes } from './excludes.js';
 import { readChunks } from './file-chunks.js';
 import { sameNode } from '../snapshot/node-equality.js';
+import { openSourceFile, type SourceLocation } from './source-file.js';
 import { nodeFromStat, nodeTypeOf, SOURCE_OPEN_FLAGS, SOURCE_OPEN_FLAGS_NOATIME, unchangedSince, type SourceStat } from './node-from-stat.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { PathTrie } from './path-trie.js';
@@ -148,13 +149,16 @@ export class Archiver {
    * Returns `previous` itself when the entry is recorded exactly as before, which lets the directory
    * keep its tree (see archiveDirEntries).
    */
-  private async archiveEntry(path: Buffer, access: Buffer, name: Buffer, st: SourceStat, previous: TreeNode | undefined, hasXattrs = true): Promise<TreeNode | undefined> {
-    const node = await this.archiveEntryNode(path, access, name, st, previous, hasXattrs);
+  private async archiveEntry(path: Buffer, access: Buffer, name: Buffer, st: SourceStat, previous: TreeNode | undefined, hasXattrs = true, dirFd?: number): Promise<TreeNode | undefined> {
+    const node = await this.archiveEntryNode(path, access, name, st, previous, hasXattrs, dirFd);
     return previous !== undefined && node !== undefined && sameNode(node, previous) ? previous : node;
   }
 
-  /** `hasXattrs` false: the directory scan found the entry has no extended attributes. */
-  private async archiveEntryNode(path: Buffer, access: Buffer, name: Buffer, st: SourceStat, previous: TreeNode | undefined, hasXattrs: boolean): Promise<TreeNode | undefined> {
+  /**
+   * `hasXattrs` false: the directory scan found the entry has no extended attributes. `dirFd`: the open
+   * descriptor of the entry's folder, where the walk has one (a file is then opened by it and its name).
+   */
+  private async archiveEntryNode(path: Buffer, access: Buffer, name: Buffer, st: SourceStat, previous: TreeNode | undefined, hasXattrs: boolean, dirFd: number | undefined): Promise<TreeNode | undefined> {
     if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
     if (!this.options.excludes.empty && (await this.options.excludes.excluded(path, st))) return undefined;
     this.options.progress.currentPath = path;
@@ -164,7 +168,7 @@ export class Archiver {
       case 'dir':
         return this.archiveDir(path, access, name, st, previous?.type === 'dir' ? previous.subtree : undefined, xattrs);
       case 'file':
-        return this.archiveFile(path, access, name, st, previous, xattrs);
+        return this.archiveFile(path, { path: access, ...(dirFd === undefined ? {} : { at: { dirFd, name } }) }, name, st, previous, xattrs);
       case 'symlink': {
         this.options.progress.filesDone++;
         try {
@@ -267,7 +271,7 @@ export class Archiver {
       if (this.failure !== undefined) throw this.failure;
       const previous = previousOf(entry.name);
       try {
-        nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, previous, entry.hasXattrs);
+        nodes[i] = await this.archiveEntry(entry.path, entry.access, entry.name, entry.st, previous, entry.hasXattrs, entry.dirFd);
       } catch (err) {
         this.failure ??= err instanceof Error ? err : new Error(String(err));
         throw err;
@@ -348,7 +352,7 @@ export class Archiver {
     else this.counts.dirsChanged++;
   }
 
-  private async archiveFile(path: Buffer, access: Buffer, name: Buffer, st: SourceStat, previous: TreeNode | undefined, xattrs: Xattr[]): Promise<TreeNode | undefined> {
+  private async archiveFile(path: Buffer, source: SourceLocation, name: Buffer, st: SourceStat, previous: TreeNode | undefined, xattrs: Xattr[]): Promise<TreeNode | undefined> {
     const progress = this.options.progress;
     if (unchangedSince(previous, st) && previous!.content!.every((id) => this.writer.knows(id))) {
       this.counts.filesUnmodified++;
@@ -368,7 +372,7 @@ export class Archiver {
     const node = await semaphore.run(async () => {
       if (this.failure !== undefined) throw this.failure;
       try {
-        const { content, size } = await this.readContent(access, Number(st.size));
+        const { content, size } = await this.readContent(source, Number(st.size));
         return nodeFromStat(name, st, { content, size, xattrs });
       } catch (err) {
         if (err instanceof RepositoryWriteFailure) throw err.cause;
@@ -388,8 +392,11 @@ export class Archiver {
     else this.counts.filesNew++;
   }
 
-  private async readContent(path: Buffer, expectedSize: number): Promise<{ content: Id[]; size: number }> {
-    const file = await this.openSource(path);
+  private async readContent(source: SourceLocation, expectedSize: number): Promise<{ content: Id[]; size: number }> {
+    const file = await openSourceFile(source, this.noAtime ? SOURCE_OPEN_FLAGS_NOATIME : SOURCE_OPEN_FLAGS, (used) => {
+      // O_NOATIME is refused for files we do not own unless privileged; stop asking.
+      if (used === SOURCE_OPEN_FLAGS) this.noAtime = false;
+    });
     try {
       // Ids come back from the encoder workers while the next chunks are read.
       const saves: Promise<SavedBlob>[] = [];
@@ -408,19 +415,6 @@ export class Archiver {
     } finally {
       await file.close();
     }
-  }
-
-  private async openSource(path: Buffer): ReturnType<typeof open> {
-    if (this.noAtime) {
-      try {
-        return await open(path, SOURCE_OPEN_FLAGS_NOATIME);
-      } catch (err) {
-        // O_NOATIME is refused for files we do not own unless privileged; stop asking.
-        if (!isErrno(err, 'EPERM')) throw err;
-        this.noAtime = false;
-      }
-    }
-    return open(path, SOURCE_OPEN_FLAGS);
   }
 
   private async saveTree(nodes: TreeNode[]): Promise<Id> {
@@ -479,6 +473,11 @@ class SourceEntry {
 
   get access(): Buffer {
     return (this.accessBytes ??= this.dir.child(this.name));
+  }
+
+  /** The open descriptor of the entry's folder (undefined without /proc, where DirHandle keeps none). */
+  get dirFd(): number | undefined {
+    return this.dir.fd;
   }
 }
 

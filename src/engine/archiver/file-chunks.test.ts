@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { gearTableFromSecret } from '../chunker/gear-table.js';
 import { BufferPool } from '../../core/buffer-pool.js';
 import { seededBytes } from '../testing/arbitraries.js';
 import { readChunks } from './file-chunks.js';
+import type { ChunkSource } from './source-file.js';
 
 // Chunks of 64 KiB to 512 KiB, so the pool's buffers (64 KiB and up) are used as in a backup.
 const cdc = new FastCdc({ minSize: 64 * 1024, avgSize: 128 * 1024, maxSize: 512 * 1024 }, gearTableFromSecret(Buffer.from('file chunks test')));
@@ -40,12 +41,15 @@ describe('readChunks', () => {
       let readAfterShort = false;
       // Records what the reads return: a short read ends the file, so no read follows one (a file
       // whose size was expected right takes one read when it fits in a maximum chunk).
-      const counted = { read: async (buffer: Buffer, offset: number, length: number, position: null) => {
-        readAfterShort ||= reads.some((r) => r < 0);
-        const result = await file.read(buffer, offset, length, position);
-        reads.push(result.bytesRead < length ? -result.bytesRead - 1 : result.bytesRead);
-        return result;
-      } } as unknown as FileHandle;
+      const counted: ChunkSource = {
+        read: async (buffer, offset, length) => {
+          readAfterShort ||= reads.some((r) => r < 0);
+          const { bytesRead } = await file.read(buffer, offset, length, null);
+          reads.push(bytesRead < length ? -bytesRead - 1 : bytesRead);
+          return bytesRead;
+        },
+        close: () => file.close(),
+      };
       try {
         // Copied at once: the generator reuses its buffer for the next chunk.
         for await (const chunk of readChunks(counted, cdc, expected, pool)) got.push(Buffer.from(chunk));

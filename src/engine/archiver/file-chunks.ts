@@ -1,6 +1,6 @@
-import type { FileHandle } from 'node:fs/promises';
 import type { FastCdc } from '../chunker/fastcdc.js';
 import type { BufferPool } from '../../core/buffer-pool.js';
+import type { ChunkSource } from './source-file.js';
 
 /**
  * Reads a file and yields its content-defined chunks in order. Each yielded buffer is a view into an
@@ -13,7 +13,7 @@ import type { BufferPool } from '../../core/buffer-pool.js';
  * read is short only at its end), so a file whose size was expected right takes one read, not two.
  * Buffers come from `pool` and go back to it when the generator ends (however it ends).
  */
-export async function* readChunks(file: FileHandle, cdc: FastCdc, expectedSize: number, pool: BufferPool): AsyncGenerator<Buffer> {
+export async function* readChunks(file: ChunkSource, cdc: FastCdc, expectedSize: number, pool: BufferPool): AsyncGenerator<Buffer> {
   const maxChunk = cdc.maxSize;
   let buffer = pool.take(expectedSize < maxChunk ? Math.max(expectedSize + 1, 4096) : maxChunk);
   try {
@@ -47,7 +47,7 @@ export async function* readChunks(file: FileHandle, cdc: FastCdc, expectedSize: 
         }
       }
       const wanted = buffer.length - end;
-      const { bytesRead } = await file.read(buffer, end, wanted, null);
+      const bytesRead = await file.read(buffer, end, wanted);
       if (bytesRead < wanted) eof = true;
       end += bytesRead;
     }

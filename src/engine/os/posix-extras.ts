@@ -33,6 +33,8 @@ interface FerryFsAddon {
   scanDirectory(fd: number, wantXattrs: boolean): Promise<[Buffer, ArrayBuffer]>;
   /** FastCDC's inner loop; see GearScanner in src/engine/chunker/gear-scan.ts. Missing from an addon built before it. */
   gearScan?: (buf: Uint8Array, gear: Int32Array, h: number, i: number, end: number, mask: number) => number;
+  /** See source-file.ts: open and first read of a backup's source file. Missing from an addon built before it. */
+  openRead?: (dirFd: number, name: Buffer, flags: number, buffer: Uint8Array, offset: number, length: number) => Promise<[number, number, number]>;
   /** memmove of `source` into `target` at `targetOffset`. Missing from an addon built before it. */
   copyBytes?: (target: Uint8Array, targetOffset: number, source: Uint8Array) => void;
   // Restore block: calls on descriptors (its fadvise is used from src/os/file-advice.ts).
@@ -72,6 +74,15 @@ export function loadAddon(): FerryFsAddon {
 export function nativeGearScan(): FerryFsAddon['gearScan'] {
   try {
     return loadAddon().gearScan;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The addon's fused open and first read (see source-file.ts), or undefined when it does not load or lacks it. */
+export function nativeOpenRead(): FerryFsAddon['openRead'] {
+  try {
+    return loadAddon().openRead;
   } catch {
     return undefined;
   }
