@@ -1,5 +1,5 @@
 import { lstatSync } from 'node:fs';
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InterruptedError, isErrno } from '../../core/errors.js';
 import type { Id } from '../../core/ids.js';
