@@ -164,7 +164,7 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
     it('a small incremental backup (known blobs, a few MiB new) runs on one worker', { timeout: 60_000 }, async () => {
       const storage = new MemoryStorage();
       const repo = await Repository.init(storage, password, steppingContext(), { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
-      const known = Array.from({ length: 24 }, (_, i) => seededBytes(7000 + i, MiB));
+      const known = Array.from({ length: 12 }, (_, i) => seededBytes(7000 + i, MiB));
       const first = repo.createWriter();
       for (const blob of known) await first.save('data', blob);
       await first.flush();
@@ -177,7 +177,7 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
           void saved.catch(() => undefined);
         }
         assert.equal(writer.workerCount, 1);
-        // Then 24 MiB read again and known: with the ring full, they are hashed here instead of waited for.
+        // Then 12 MiB read again and known: with the ring full, they are hashed here instead of waited for.
         const saves = [];
         for (const blob of known) saves.push((await writer.put('data', blob)).saved);
         assert.ok((await Promise.all(saves)).every((blob) => !blob.added));
@@ -191,11 +191,11 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
     it('a large backup starts the second worker once the reads waited for the first one long enough', { timeout: 60_000 }, async () => {
       const storage = new MemoryStorage();
       const repo = await Repository.init(storage, password, steppingContext(), { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
-      const blobs = Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? seededBytes(9000 + i, MiB) : text(9000 + i, MiB)));
+      const blobs = Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? seededBytes(9000 + i, MiB) : text(9000 + i, MiB)));
       const writer = repo.createWriter({ workers: 2 });
       const ids: Id[] = [];
       try {
-        // 60 MiB through one 8 MiB ring: the reads wait for the worker many times (each wait counts 100 ms here).
+        // 28 MiB through one 8 MiB ring: the reads wait for the worker many times (each wait counts 100 ms here).
         for (const blob of blobs) ids.push((await writer.save('data', blob)).id);
         await writer.flush();
         assert.equal(writer.workerCount, 2);
