@@ -158,12 +158,15 @@ function ensureDebianPackage(pkg, probe, what) {
   return true;
 }
 
+/** Ferry's settings that only tune speed and memory: `npm run bench` passes them on for A/B runs. */
+const TUNING_VARIABLES = new Set(['FERRY_RESTORE_WRITERS', 'FERRY_RESTORE_PREFETCH', 'FERRY_ENCODER_WORKERS', 'FERRY_ENCODER_STALL_MS']);
+
 /** Environment for the tools: nothing inherited that changes their behaviour, plus their own settings. */
 function toolEnv(tool, work) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
-    // The restore's tuning settings pass (to compare them on a quiet machine); other FERRY_ settings do not.
-    const tuning = k === 'FERRY_RESTORE_WRITERS' || k === 'FERRY_RESTORE_PREFETCH';
+    // The backup's and restore's tuning settings pass (to compare them on a quiet machine); other FERRY_ settings do not.
+    const tuning = TUNING_VARIABLES.has(k);
     if (!tuning && (k.startsWith('FERRY_') || k.startsWith('RESTIC_') || k === 'GOMAXPROCS' || k === 'GOGC' || k === 'NODE_OPTIONS')) continue;
     env[k] = v;
   }

@@ -4,7 +4,14 @@ import { UserError } from '../core/errors.js';
 export const ENCODER_WORKERS_VARIABLE = 'FERRY_ENCODER_WORKERS';
 
 /**
- * How many encoder worker threads a backup starts: one per core, at least one. On the quiet 2-core bench
+ * The variable that sets how long (milliseconds, in all) a backup's reads wait for the running encoder
+ * workers before the next one starts; 0 starts them all at once.
+ */
+export const ENCODER_STALL_VARIABLE = 'FERRY_ENCODER_STALL_MS';
+
+/**
+ * How many encoder worker threads a backup may start (one at a time, see {@link ENCODER_STALL_VARIABLE}):
+ * one per core, at least one. On the quiet 2-core bench
  * machine (scale 1, caches dropped, medians of 3) two workers took 15.2 s against 18.1 s for one, at the
  * same CPU (23.8 CPU-s), and 284 against 210 MiB: each worker costs ~60–70 MiB (its isolate, ring, pack
  * buffers and zstd context). {@link ENCODER_WORKERS_VARIABLE} overrides the count, e.g. 1 on a machine
@@ -15,5 +22,17 @@ export function encoderWorkers(env: NodeJS.ProcessEnv, cores: number): number {
   if (raw === undefined || raw === '') return Math.max(1, cores);
   const n = Number(raw);
   if (!/^[0-9]+$/.test(raw) || n < 1 || n > 64) throw new UserError(`${ENCODER_WORKERS_VARIABLE}=${raw} is not a number of encoder workers: set it to a whole number from 1 to 64, or unset it`);
+  return n;
+}
+
+/**
+ * From {@link ENCODER_STALL_VARIABLE}: how many milliseconds a backup's reads wait for the running encoder
+ * workers before it starts the next one; undefined (the engine's default) when the variable is unset.
+ */
+export function encoderStall(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env[ENCODER_STALL_VARIABLE];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || n > 600_000) throw new UserError(`${ENCODER_STALL_VARIABLE}=${raw} is not a number of milliseconds: set it to a whole number from 0 (start every encoder worker at once) to 600000, or unset it`);
   return n;
 }

@@ -15,7 +15,7 @@ import { ProgressLine, progressInterval } from '../progress-line.js';
 import { backupSummaryJson } from '../restic-json.js';
 import { PROGRAM_VERSION } from '../version.js';
 import { checkSources, excludeRules, type ExcludeOptions } from '../backup-excludes.js';
-import { encoderWorkers } from '../encoder-workers.js';
+import { encoderStall, encoderWorkers } from '../encoder-workers.js';
 
 export interface BackupOptions extends RepoOptions, ExcludeOptions {
   readonly tag?: string[];
@@ -119,6 +119,7 @@ async function runBackup(
 ): Promise<{ id: Id; summary: BackupSummary; parent: boolean }> {
   const sources = normalizePaths(paths);
   const workers = encoderWorkers(ctx.env, availableParallelism());
+  const stallBeforeNextWorker = encoderStall(ctx.env);
   const rules = await excludeRules(ctx, options);
   // Missing sources are left to the archiver, which records each as skipped (exit 3).
   await checkSources(sources, rules);
@@ -159,6 +160,7 @@ async function runBackup(
       signal: ctx.signal,
       lock,
       workers,
+      stallBeforeNextWorker,
       noXattrs: options.xattrs === false,
       programVersion: PROGRAM_VERSION,
       onSkipped: (entry) => {

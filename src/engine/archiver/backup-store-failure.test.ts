@@ -26,7 +26,7 @@ describe('a backup whose store stops taking packs', () => {
       storage.addFault('save', { keyPrefix: 'data/' }).errorInstead(new PermanentError('the store is gone'));
       const skipped: string[] = [];
       await assert.rejects(
-        backup(repo, { paths: [join(tmp.path, 'src')], uid: 0, gid: 0, workers, onSkipped: (entry) => skipped.push(`${entry.path}: ${String(entry.error)}`) }),
+        backup(repo, { paths: [join(tmp.path, 'src')], uid: 0, gid: 0, workers, stallBeforeNextWorker: 0, onSkipped: (entry) => skipped.push(`${entry.path}: ${String(entry.error)}`) }),
         /the store is gone/,
       );
       // Reads still queued when it failed must not go on afterwards either (they would find their folder closed).

@@ -25,8 +25,10 @@ export interface BackupRequest {
    * its `signal` aborts (the lock was lost) the backup stops at once with the loss as its error.
    */
   readonly lock?: { assertHeld(): void; refresh?(): Promise<void>; readonly signal?: AbortSignal };
-  /** Worker threads for compression and sealing (0: on the calling thread). */
+  /** Worker threads for compression and sealing (0: on the calling thread); at most this many, started as needed. */
   readonly workers?: number;
+  /** Milliseconds the reads wait for the running workers before the next one starts (0: all start at once); see EncoderPoolOptions. */
+  readonly stallBeforeNextWorker?: number;
   /** Leave extended attributes and ACLs out (`--no-xattrs`). */
   readonly noXattrs?: boolean;
   /** Recorded in the snapshot as the program that wrote it (e.g. `ferry 0.1.0`). */
@@ -71,7 +73,11 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
   const paths = normalizePaths(request.paths);
   const progress = request.progress ?? newProgress();
   const skipped: SkippedEntry[] = [];
-  const writer = repo.createWriter({ workers: request.workers ?? 0, guard: () => request.lock?.assertHeld() });
+  const writer = repo.createWriter({
+    workers: request.workers ?? 0,
+    guard: () => request.lock?.assertHeld(),
+    stallBeforeNextWorker: request.stallBeforeNextWorker,
+  });
   const lockSignal = request.lock?.signal;
   const signals = [request.signal, lockSignal].filter((signal): signal is AbortSignal => signal !== undefined);
   const excludes = await Excludes.create(request.excludes ?? {}, paths);

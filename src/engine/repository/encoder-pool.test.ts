@@ -24,7 +24,7 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
   it('blobs of every size pass through the shared rings, wrap around them, and come back intact; packs recycle', async () => {
     const storage = new MemoryStorage();
     const repo = await Repository.init(storage, password, context, { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
-    const writer = repo.createWriter({ workers: 2 });
+    const writer = repo.createWriter({ workers: 2, stallBeforeNextWorker: 0 });
     // Small and large, compressible and not; 3 MiB blobs make the 8 MiB rings wrap; 9 MiB is larger than a ring.
     const sizes = [10, 100, 5000, 70_000, 3 * MiB, 1, 3 * MiB + 17, 200_000, 3 * MiB, 9 * MiB, 64 * 1024, 3 * MiB - 5, 0, 2 * MiB];
     for (let i = 0; i < 120; i++) sizes.push(((i * 7919) % 40_000) + 1);
@@ -59,7 +59,7 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
   for (const workers of [1, 2]) it(`a pack that cannot be saved fails the backup; ${workers} worker(s) waiting for its buffer do not stall it`, { timeout: 60_000 }, async () => {
     const storage = new FaultyStorage(new MemoryStorage());
     const repo = await Repository.init(storage, password, context, { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
-    const writer = repo.createWriter({ workers });
+    const writer = repo.createWriter({ workers, stallBeforeNextWorker: 0 });
     const failure = new Error('disk full (injected)');
     storage.addFault('save', { keyPrefix: 'data/' }).errorInstead(failure);
     try {
@@ -126,7 +126,7 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
   it('put: workers hash the blobs to the ids the main thread gives, and store each content once', { timeout: 60_000 }, async () => {
     const storage = new MemoryStorage();
     const repo = await Repository.init(storage, password, context, { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
-    const writer = repo.createWriter({ workers: 2 });
+    const writer = repo.createWriter({ workers: 2, stallBeforeNextWorker: 0 });
     // Repeats inside one batch and across batches and workers; 9 MiB is larger than a ring (hashed here).
     const contents = [1, 2, 3, 1, 1, 4, 2, 5, 6, 3].map((seed) => (seed % 2 === 0 ? text(seed, 300_000 + seed) : seededBytes(seed, 200_000 + seed)));
     contents.push(seededBytes(9, 9 * MiB), seededBytes(9, 9 * MiB), Buffer.alloc(0), Buffer.alloc(0));
@@ -152,5 +152,59 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
     } finally {
       await writer.close();
     }
+  });
+
+  describe('workers start one at a time', () => {
+    /** A clock that moves 100 ms at every reading: any wait for the workers counts, however short it was. */
+    const steppingContext = (): RepositoryContext => {
+      let now = Date.UTC(2026, 11, 6);
+      return { ...context, clock: { now: () => (now += 100) } };
+    };
+
+    it('a small incremental backup (known blobs, a few MiB new) runs on one worker', { timeout: 60_000 }, async () => {
+      const storage = new MemoryStorage();
+      const repo = await Repository.init(storage, password, steppingContext(), { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
+      const known = Array.from({ length: 12 }, (_, i) => seededBytes(7000 + i, MiB));
+      const first = repo.createWriter();
+      for (const blob of known) await first.save('data', blob);
+      await first.flush();
+
+      const writer = repo.createWriter({ workers: 2 });
+      try {
+        // 4 MiB encoded on this thread, then 6 MiB of new blobs through the worker's 8 MiB ring: no wait.
+        for (let i = 0; i < 10; i++) {
+          const { saved } = await writer.put('data', text(8000 + i, MiB));
+          void saved.catch(() => undefined);
+        }
+        assert.equal(writer.workerCount, 1);
+        // Then 12 MiB read again and known: with the ring full, they are hashed here instead of waited for.
+        const saves = [];
+        for (const blob of known) saves.push((await writer.put('data', blob)).saved);
+        assert.ok((await Promise.all(saves)).every((blob) => !blob.added));
+        await writer.flush();
+        assert.equal(writer.workerCount, 1, 'no second worker for a backup the first one kept up with');
+      } finally {
+        await writer.close();
+      }
+    });
+
+    it('a large backup starts the second worker once the reads waited for the first one long enough', { timeout: 60_000 }, async () => {
+      const storage = new MemoryStorage();
+      const repo = await Repository.init(storage, password, steppingContext(), { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
+      const blobs = Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? seededBytes(9000 + i, MiB) : text(9000 + i, MiB)));
+      const writer = repo.createWriter({ workers: 2 });
+      const ids: Id[] = [];
+      try {
+        // 28 MiB through one 8 MiB ring: the reads wait for the worker many times (each wait counts 100 ms here).
+        for (const blob of blobs) ids.push((await writer.save('data', blob)).id);
+        await writer.flush();
+        assert.equal(writer.workerCount, 2);
+      } finally {
+        await writer.close();
+      }
+      const again = await Repository.open(storage, password, context);
+      await again.loadIndex();
+      for (const [i, blob] of blobs.entries()) assert.ok((await again.loadBlob('data', ids[i]!)).equals(blob));
+    });
   });
 });

@@ -1,4 +1,5 @@
 import type { Worker } from 'node:worker_threads';
+import type { Clock } from '../../core/clock.js';
 import type { Id } from '../../core/ids.js';
 import type { FinishedPack } from '../pack/pack-builder.js';
 import type { BlobType } from '../pack/pack-format.js';
@@ -40,6 +41,28 @@ const copyBytes = bytesCopier();
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_JOBS = 256;
 /**
+ * The default of {@link EncoderPoolOptions.stallBeforeNextWorker}, in milliseconds. A worker costs
+ * ~0.1–0.2 CPU-s to start (its isolate, modules) and ~20 MiB at least (ring, zstd context, heap, pack
+ * buffers as it fills them). Reads wait for the workers only for new data (known blobs are hashed on the
+ * main thread when the rings are full, see RepositoryWriter.put): an incremental backup storing ~30 MiB
+ * waited 0.1–0.2 s in all (busy 2-core machine), a full backup ~half of its time. One second keeps
+ * incremental backups of a few hundred MiB of new data on one worker, and costs a full backup about the
+ * second worker's share of its first ~2 s.
+ */
+export const DEFAULT_STALL_BEFORE_NEXT_WORKER = 1000;
+
+export interface EncoderPoolOptions {
+  /**
+   * Workers start one at a time: the first at once, each next one once the main thread has waited this
+   * many milliseconds in all (by `clock`) for room in the running workers' full rings since the last one
+   * started, i.e. once they fell behind the reads. 0 starts every worker at once. Default
+   * {@link DEFAULT_STALL_BEFORE_NEXT_WORKER}.
+   */
+  readonly stallBeforeNextWorker?: number;
+  /** Measures the waits (default: none are measured, so with a stall above 0 only the first worker starts). */
+  readonly clock?: Clock;
+}
+/**
  * A worker and its ring. Space is taken at `head` and given back in the same order when the worker
  * answers a batch: `used` counts the bytes between the oldest unanswered blob and `head`, including
  * the tail skipped when a blob did not fit before the ring's end.
@@ -53,6 +76,8 @@ interface WorkerState {
   readonly batches: number[];
   /** Packs the worker handed over that are not saved yet. */
   packsOut: number;
+  /** Set at the worker's first answer: waiting for a worker that is still starting is not its falling behind. */
+  running?: boolean;
   /** Batches sent and not yet hashed, oldest first (each worker answers `hashed` in order). */
   readonly hashing: PendingJob[][];
   flushed?: () => void;
@@ -72,7 +97,15 @@ export type PackListener = (pack: FinishedPack, settle: (saved: boolean) => void
  * {@link submit}, {@link encode} or {@link flush}, and every blob waiting for its id.
  */
 export class EncoderPool {
-  private readonly workers: WorkerState[];
+  private readonly workers: WorkerState[] = [];
+  private readonly maxWorkers: number;
+  private readonly stallBeforeNextWorker: number;
+  private readonly clock: Clock | undefined;
+  /** Milliseconds the main thread waited for ring space since the last worker started. */
+  private stalled = 0;
+  /** Reads waiting for ring space now (several files are read at once), and since when one was. */
+  private feedersWaiting = 0;
+  private stallStart = 0;
   private current: WorkerState | undefined;
   private batch: BlobJob[] = [];
   private pending: PendingJob[] = [];
@@ -84,24 +117,62 @@ export class EncoderPool {
   private waiters: (() => void)[] = [];
   private failure: Error | undefined;
 
+  /** Starts the first worker; up to `size` in all (see {@link EncoderPoolOptions.stallBeforeNextWorker}). */
   constructor(
     size: number,
-    setup: Omit<EncoderSetup, 'ring'>,
+    private readonly setup: Omit<EncoderSetup, 'ring'>,
     private readonly onPack: PackListener,
     private readonly reserve: BlobReserver,
+    options: EncoderPoolOptions = {},
   ) {
-    this.workers = Array.from({ length: Math.max(1, size) }, () => {
-      const ring = new SharedArrayBuffer(RING_BYTES);
-      const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, { ...setup, ring }), ring: new Uint8Array(ring), head: 0, used: 0, batches: [], packsOut: 0, hashing: [] };
-      state.worker.on('message', (message: FromEncoder) => this.receive(state, message));
-      state.worker.on('error', (err) => this.fail(err));
-      return state;
-    });
+    this.maxWorkers = Math.max(1, size);
+    this.stallBeforeNextWorker = options.stallBeforeNextWorker ?? DEFAULT_STALL_BEFORE_NEXT_WORKER;
+    this.clock = options.clock;
+    do this.startWorker();
+    while (this.stallBeforeNextWorker === 0 && this.workers.length < this.maxWorkers);
+  }
+
+  /** How many workers run now (they start one at a time as the running ones fall behind). */
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
+  private startWorker(): void {
+    const ring = new SharedArrayBuffer(RING_BYTES);
+    const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, { ...this.setup, ring }), ring: new Uint8Array(ring), head: 0, used: 0, batches: [], packsOut: 0, hashing: [] };
+    state.worker.on('message', (message: FromEncoder) => this.receive(state, message));
+    state.worker.on('error', (err) => this.fail(err));
+    this.workers.push(state);
+    this.stalled = 0;
+    if (this.feedersWaiting > 0 && this.clock) this.stallStart = this.clock.now();
+  }
+
+  /**
+   * Waits for ring space on behalf of the reads (the workers are behind them); once such waits add up to
+   * {@link EncoderPoolOptions.stallBeforeNextWorker}, starts the next worker.
+   */
+  private async waitToFeed(): Promise<void> {
+    const clock = this.clock;
+    if (!clock || this.workers.length >= this.maxWorkers || !this.workers.every((w) => w.running)) return this.waitForSpace();
+    // Time during which at least one read waited, counted once however many did.
+    if (this.feedersWaiting++ === 0) this.stallStart = clock.now();
+    try {
+      await this.waitForSpace();
+    } finally {
+      if (--this.feedersWaiting === 0) this.stalled += clock.now() - this.stallStart;
+    }
+    if (this.stalled >= this.stallBeforeNextWorker && this.workers.length < this.maxWorkers) this.startWorker();
   }
 
   /** True when a blob of `length` bytes can go through {@link submit} (it fits in a ring). */
   fits(length: number): boolean {
     return length <= RING_BYTES;
+  }
+
+  /** True when a blob of `length` bytes can go into a ring now, without waiting for the workers. */
+  hasRoom(length: number): boolean {
+    if (this.current && ringSlot(this.current, length) !== undefined) return true;
+    return this.workers.some((state) => ringSlot(state, length) !== undefined);
   }
 
   /**
@@ -130,7 +201,7 @@ export class EncoderPool {
     if (data.length > RING_BYTES) {
       // Too large for any ring: a copy of its own, transferred.
       this.sendBatch();
-      while (this.workers.every((w) => w.used > 0)) await this.waitForSpace();
+      while (this.workers.every((w) => w.used > 0)) await this.waitToFeed();
       const own = new Uint8Array(data);
       this.current = this.workers.find((w) => w.used === 0)!;
       this.batch.push({ type, id, offset: 0, length: data.length, data: own });
@@ -152,7 +223,7 @@ export class EncoderPool {
         this.current = free;
         continue;
       }
-      await this.waitForSpace();
+      await this.waitToFeed();
     }
     if (this.batchBytes >= BATCH_BYTES || this.batch.length >= BATCH_JOBS) this.sendBatch();
     else if (!this.batchScheduled) {
@@ -261,6 +332,7 @@ export class EncoderPool {
   }
 
   private receive(state: WorkerState, message: FromEncoder): void {
+    state.running = true;
     if (message.kind === 'error') {
       this.fail(new Error(`encoder worker: ${message.message}`));
       return;

@@ -10,7 +10,7 @@ import type { IndexedPack } from '../index/index-format.js';
 import type { MasterIndex } from '../index/master-index.js';
 import { BlobCodec } from '../pack/blob-codec.js';
 import type { BlobType } from '../pack/pack-format.js';
-import { EncoderPool } from './encoder-pool.js';
+import { EncoderPool, type EncoderPoolOptions } from './encoder-pool.js';
 import { PackUploader } from './pack-uploader.js';
 
 /** Counters of what a writer added, for the backup summary. */
@@ -74,6 +74,7 @@ export class RepositoryWriter {
     private readonly failpoints: Failpoints,
     private readonly workers = 0,
     private readonly guard?: () => void,
+    private readonly poolOptions: EncoderPoolOptions = {},
   ) {
     this.hasher = new ContentHasher(keys.contentIdKey);
     this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
@@ -88,6 +89,11 @@ export class RepositoryWriter {
   /** Whether the encoder workers run (they start once a few MiB are stored). */
   get workersStarted(): boolean {
     return this.pool !== undefined;
+  }
+
+  /** How many encoder workers run: none before a few MiB are stored, then one, more as they fall behind. */
+  get workerCount(): number {
+    return this.pool?.workerCount ?? 0;
   }
 
   /** True when the repository has the blob or this writer is about to store it. */
@@ -122,7 +128,9 @@ export class RepositoryWriter {
    * Nothing is durable before {@link flush}, as with save.
    */
   async put(type: BlobType, plaintext: Uint8Array): Promise<{ readonly saved: Promise<SavedBlob> }> {
-    if (!this.pool?.fits(plaintext.length)) return { saved: Promise.resolve(await this.save(type, plaintext)) };
+    // With the rings full (the workers are behind), the main thread hashes the blob itself rather than wait:
+    // a known blob (most of what an incremental backup reads) then costs the workers nothing.
+    if (!this.pool?.hasRoom(plaintext.length)) return { saved: Promise.resolve(await this.save(type, plaintext)) };
     // Finished packs waiting to be saved hold memory: let the saves catch up first.
     while (this.packsWaiting > 2) await this.packSaves;
     const { hashed } = await this.pool.submit(type, plaintext);
@@ -173,7 +181,7 @@ export class RepositoryWriter {
           throw err;
         })
         .finally(() => this.packsWaiting--);
-    }, (type, id, length) => this.reserve(type, id, length));
+    }, (type, id, length) => this.reserve(type, id, length), this.poolOptions);
     return pool;
   }
 

@@ -194,7 +194,7 @@ export class Repository {
    * before each index file is written (a backup passes its lock's check, so a backup that lost its
    * lock never indexes packs a concurrent prune may have deleted).
    */
-  createWriter(options: { workers?: number; guard?: () => void } = {}): RepositoryWriter {
+  createWriter(options: { workers?: number; guard?: () => void; stallBeforeNextWorker?: number } = {}): RepositoryWriter {
     return new RepositoryWriter(
       this.storage,
       this.key,
@@ -204,6 +204,7 @@ export class Repository {
       this.context.failpoints ?? noFailpoints,
       options.workers ?? 0,
       options.guard,
+      { stallBeforeNextWorker: options.stallBeforeNextWorker, clock: this.context.clock },
     );
   }
 
