@@ -69,7 +69,7 @@ test('npm run bench: scale 0.05, one repetition, table written between the marke
     const { code, output } = await runBench(['--scale', '0.05', '--reps', '1', '--out', out, '--work', work, '--no-build', '--max-cpu-ratio', '1']);
     assert.doesNotMatch(output, /CPU CHECK FAILED/, 'Ferry needs more CPU per byte than restic for the full backup');
     assert.equal(code, 0, `bench exited with ${code}:\n${output}`);
-    assert.match(output, /CPU check passed: CPU per byte, full backup beyond no-change: Ferry [\d.]+ s\/GB, restic [\d.]+ s\/GB, ratio \d+\.\d\d \(limit 1\.50\); whole process: /);
+    assert.match(output, /CPU check passed: CPU per byte, full backup beyond no-change: Ferry [\d.]+ s\/GB, restic [\d.]+ s\/GB, ratio \d+\.\d\d \(limit 1\.00\); whole process: /);
     assert.match(output, /Ferry\s+restore verified with diff -r: identical/);
     assert.match(output, /restic\s+restore verified with diff -r: identical/);
     assert.equal(existsSync(work), false, 'the work dir is removed without --keep');
