@@ -17,6 +17,8 @@
  *   gearScan(buf, gear, h, i, end, mask) -> number   FastCDC's inner loop (src/engine/chunker/gear-scan.ts)
  *   copyBytes(target, targetOffset, source)          memmove between Uint8Arrays, shared memory included
  *
+ * and scrypt's inner part, scryptRomix (a second asynchronous call; native/scrypt_romix.h).
+ *
  * The xattr calls never follow a symlink at the end of the path (the l* variants): a symlink's own
  * attributes are read and written. They exist on Linux only; elsewhere they throw ENOTSUP.
  *
@@ -1112,6 +1114,8 @@ static napi_value js_gcm_open_into(napi_env env, napi_callback_info info) {
 }
 /* ---- end of the restore block ---------------------------------------------------------------------------- */
 
+#include "scrypt_romix.h"
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"utimensat", NULL, js_utimensat, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1130,6 +1134,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"futimens", NULL, js_futimens, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fadvise", NULL, js_fadvise, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gcmOpenInto", NULL, js_gcm_open_into, NULL, NULL, NULL, napi_enumerable, NULL},
+      FERRY_SCRYPT_PROPERTY
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));
   return exports;
