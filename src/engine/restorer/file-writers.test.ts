@@ -200,3 +200,77 @@ describe('FileWriters creating files inside an open directory (openat on its des
     }
   });
 });
+
+/** Whether the test folder's file system takes O_DIRECT (ext4 does, tmpfs does not). */
+function directSupported(): boolean {
+  const probe = join(dir, 'o-direct-probe');
+  try {
+    closeSync(openSync(probe, constants.O_CREAT | constants.O_WRONLY | constants.O_DIRECT));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { force: true });
+  }
+}
+
+describe('FileWriters writing the bodies of large files with O_DIRECT', () => {
+  const supported = directSupported();
+  // Odd sizes, so no blob starts on a page; a zero MiB (a hole either way), one blob larger than the
+  // 4 MiB stage, and a trailing hole.
+  const pieces = [randomBytes(300_001), randomBytes(700_003), Buffer.alloc(1 << 20), randomBytes(5_000_011), Buffer.from('tail '.repeat(24_691)), Buffer.alloc(200_000)];
+  const content = Buffer.concat(pieces);
+  const positions = pieces.map((_, i) => pieces.slice(0, i).reduce((sum, piece) => sum + piece.length, 0));
+
+  for (const workers of [0, 1]) {
+    it(`writes the same bytes and holes as without it (${workers} worker threads), through the folder's descriptor too`, async () => {
+      const pack = new FakePack();
+      const writers = new FileWriters({ encryptionKey: key, direct: true }, workers, pack.read);
+      const folder = join(dir, `direct-${workers}`);
+      mkdirSync(folder);
+      const dirFd = openSync(folder, constants.O_RDONLY | constants.O_DIRECTORY);
+      try {
+        const parts = pieces.map((piece) => pack.add(piece));
+        const small = pack.add(randomBytes(5000));
+        const names = ['by-path', 'at-folder', 'small'];
+        const files = [
+          writers.open(Buffer.from(join(folder, names[0]!)), 0o600, undefined, content.length),
+          writers.open(Buffer.from(join(dir, 'no-such-folder', names[1]!)), 0o600, { dirFd, name: Buffer.from(names[1]!) }, content.length),
+          writers.open(Buffer.from(join(folder, names[2]!)), 0o600, undefined, 5000),
+        ];
+        // Run by run, as the restorer sends them, the two large files' runs interleaved.
+        for (const [i, part] of parts.entries()) await Promise.all([writers.write(files[0]!, part.run(positions[i]!)), writers.write(files[1]!, part.run(positions[i]!))]);
+        await writers.write(files[2]!, small.run(0));
+        const replies = await Promise.all(files.map((file, i) => writers.finish(file, { abort: false, size: i < 2 ? content.length : 5000 })));
+        assert.deepEqual(replies.map((r) => r.error), [undefined, undefined, undefined]);
+        assert.deepEqual(replies.map((r) => r.direct === true), [supported, supported, false]);
+        for (const name of names.slice(0, 2)) {
+          const path = join(folder, name);
+          assert.ok(readFileSync(path).equals(content), `${name} has its content`);
+          assert.ok(statSync(path).blocks * 512 < content.length - (1 << 20), `${name}: the zero MiB is a hole`);
+        }
+      } finally {
+        closeSync(dirFd);
+        await writers.close();
+      }
+    });
+  }
+
+  it('takes a run that does not continue where the last ended through the ordinary descriptor, and the file stays right', async () => {
+    const pack = new FakePack();
+    const writers = new FileWriters({ encryptionKey: key, direct: true }, 0, pack.read);
+    try {
+      const parts = pieces.map((piece) => pack.add(piece));
+      const path = join(dir, 'direct-out-of-order');
+      const file = writers.open(Buffer.from(path), 0o600, undefined, content.length);
+      // The second piece last: the third does not continue where the first ended.
+      for (const i of [0, 2, 3, 4, 5, 1]) await writers.write(file, parts[i]!.run(positions[i]!));
+      const reply = await writers.finish(file, { abort: false, size: content.length });
+      assert.equal(reply.error, undefined);
+      assert.equal(reply.direct, undefined);
+      assert.ok(readFileSync(path).equals(content));
+    } finally {
+      await writers.close();
+    }
+  });
+});
