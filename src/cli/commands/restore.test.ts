@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { restoreDirect, restoreWriters } from './restore.js';
+import { restoreWriters } from './restore.js';
 
 describe('restoreWriters', () => {
   it('is one fewer than the cores, at least one, unless FERRY_RESTORE_WRITERS names a count from 1 to 64', () => {
@@ -10,14 +10,5 @@ describe('restoreWriters', () => {
     assert.equal(restoreWriters('2', 2), 2);
     assert.equal(restoreWriters('64', 2), 64);
     for (const ignored of ['0', '65', '-1', '1.5', 'two', '']) assert.equal(restoreWriters(ignored, 4), 3, ignored);
-  });
-});
-
-describe('restoreDirect', () => {
-  it('is auto unless FERRY_RESTORE_DIRECT is 0 (off) or 1 (always)', () => {
-    assert.equal(restoreDirect(undefined), 'auto');
-    assert.equal(restoreDirect('0'), 'off');
-    assert.equal(restoreDirect('1'), 'always');
-    for (const other of ['', 'yes', '2']) assert.equal(restoreDirect(other), 'auto', other);
   });
 });

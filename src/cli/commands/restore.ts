@@ -4,7 +4,6 @@ import { shortId } from '../../core/ids.js';
 import { UserError } from '../../core/errors.js';
 import { Restorer, type RestoreProblem, type XattrProblem } from '../../engine/restorer/restorer.js';
 import { RestoreSelection } from '../../engine/restorer/restore-selection.js';
-import type { DirectMode } from '../../engine/restorer/file-writer-protocol.js';
 import { openLockedRepository, type CliContext, type RepoOptions, type RepositoryTarget } from '../context.js';
 import { findSnapshotExplained, loadIndexWarning } from '../damaged-objects.js';
 import { formatBytes, formatDuration } from '../format.js';
@@ -70,8 +69,8 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
       noXattrs: options.xattrs === false,
       // The main thread reads the repository and walks the trees; the writers decode and write files.
       writers: restoreWriters(process.env.FERRY_RESTORE_WRITERS, availableParallelism()),
-      // Large files' bodies with O_DIRECT while the disk keeps up: less CPU (docs/PERFORMANCE.md).
-      direct: restoreDirect(process.env.FERRY_RESTORE_DIRECT),
+      // Large files' bodies with O_DIRECT: less CPU, but the writer waits for the disk (docs/PERFORMANCE.md).
+      direct: process.env.FERRY_RESTORE_DIRECT === '1',
       onXattrProblem: (p) => {
         xattrProblems.push(p);
         line.stop();
@@ -134,15 +133,6 @@ function remedy(problems: readonly RestoreProblem[], unreadableIndexFiles: numbe
     remedies.push(`${others} \`ferry check --read-data\` to see which packs are damaged (a message above that names the target, such as permission denied, is about the target instead).`);
   }
   return remedies.join(' ');
-}
-
-/**
- * Whether a restore writes the bodies of large files with O_DIRECT (see FileWriterSetup.direct):
- * `FERRY_RESTORE_DIRECT` 0 never, 1 always (even where the disk is slower than the decoding), else
- * while the disk keeps up.
- */
-export function restoreDirect(setting: string | undefined): DirectMode {
-  return setting === '0' ? 'off' : setting === '1' ? 'always' : 'auto';
 }
 
 /**

@@ -1,7 +1,7 @@
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, openSync, write, writeSync } from 'node:fs';
 import { BlobCodec } from '../pack/blob-codec.js';
 import { setFileTimesNs } from '../os/posix-extras.js';
-import type { BatchReply, BatchRequest, BlobWrite, DirectMode, FinishedReply, FinishRequest, OpenRequest, WireError, WriteRequest } from './file-writer-protocol.js';
+import type { BatchReply, BatchRequest, BlobWrite, FinishedReply, FinishRequest, OpenRequest, WireError, WriteRequest } from './file-writer-protocol.js';
 import { createFileAtSync, createFileSync, DirectoryInTheWayError } from './restore-target.js';
 
 /** Granularity of hole detection: the usual file system block size. */
@@ -13,10 +13,6 @@ const DIRECT_MIN = 1024 * 1024;
 /** O_DIRECT's alignment of file offsets, lengths and memory (a page: at least any logical block size). */
 const ALIGN = 4096;
 const WASM_PAGE = 64 * 1024;
-/** In 'auto' mode, new files stop using O_DIRECT once the writer waited for the disk more than this share of the time. */
-const MAX_WAIT_SHARE = 0.1;
-/** …measured over at least this long (ms) of direct writing, so one slow first write does not decide. */
-const MIN_DIRECT_SPAN = 250;
 /** WebAssembly.Memory (the project's TypeScript libraries leave WebAssembly out). */
 const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (size: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory;
 
@@ -60,27 +56,16 @@ export class FileWriterCore {
   private pending: { readonly file: OpenFile; readonly stage: Buffer; readonly length: number; readonly position: number; readonly done: Promise<number> } | undefined;
   private chain: Promise<unknown> = Promise.resolve();
 
-  /** Whether new files of at least {@link DIRECT_MIN} bytes get an O_DIRECT descriptor. */
-  private direct: boolean;
-  /** When the first O_DIRECT write started (performance.now()), and how long the writer waited for them since. */
-  private directSince = -1;
-  private waited = 0;
-
   /**
-   * `direct` (see FileWriterSetup.direct): files of at least {@link DIRECT_MIN} bytes get a second
-   * descriptor opened with O_DIRECT, through which their body goes in page-aligned pieces (blobs decoded
-   * straight into an aligned stage, written on libuv's pool while the next are decoded into a second);
-   * the last partial page goes through the ordinary descriptor at finish. Where O_DIRECT is refused
-   * (tmpfs, some network file systems) the core writes as without it from then on; in 'auto' mode also
-   * once the disk does not keep up with the decoding (the writer waited for it more than
-   * {@link MAX_WAIT_SHARE} of the time): buffered writes then cost CPU but not the disk's time.
+   * `direct`: files of at least {@link DIRECT_MIN} bytes get a second descriptor opened with O_DIRECT,
+   * through which their body goes in page-aligned pieces (blobs decoded straight into an aligned stage);
+   * the last partial page goes through the ordinary descriptor at finish. No copy into the page cache,
+   * the largest part of a restore's system time, but each write waits for the disk. Where O_DIRECT is
+   * refused (tmpfs, some network file systems) the core writes as without it from then on.
    */
-  constructor(
-    encryptionKey: Uint8Array,
-    private readonly mode: DirectMode = 'off',
-  ) {
+  constructor(encryptionKey: Uint8Array, private direct = false) {
     this.codec = new BlobCodec(encryptionKey);
-    this.direct = mode !== 'off' && constants.O_DIRECT !== undefined;
+    if (constants.O_DIRECT === undefined) this.direct = false;
   }
 
   /**
@@ -229,7 +214,6 @@ export class FileWriterCore {
     await this.settle();
     if (file.error || direct.refused) return staged;
     const position = direct.start;
-    if (this.directSince < 0) this.directSince = performance.now();
     this.pending = { file, stage, length: whole, position, done: writeSkippingZerosAsync(direct.fd, stage.subarray(0, whole), position) };
     this.current ^= 1;
     const next = this.stageOf(staged - whole);
@@ -247,13 +231,9 @@ export class FileWriterCore {
     if (!pending) return;
     this.pending = undefined;
     const { file } = pending;
-    const started = performance.now();
     try {
       const end = await pending.done;
       if (end > 0) file.writtenEnd = Math.max(file.writtenEnd, end);
-      this.waited += performance.now() - started;
-      const span = started - this.directSince;
-      if (this.mode === 'auto' && span >= MIN_DIRECT_SPAN && this.waited > MAX_WAIT_SHARE * span) this.direct = false;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL' || file.fd === undefined) {
         file.error ??= toWire(err);

@@ -12,15 +12,11 @@ import type { BlobType } from '../pack/pack-format.js';
 export interface FileWriterSetup {
   readonly encryptionKey: Uint8Array;
   /**
-   * Whether the bodies of large files go through O_DIRECT (see FileWriterCore): no copy into the page
-   * cache (the largest part of a restore's system time), but the writes wait for the disk. 'auto' (the
-   * default): while the disk keeps up, i.e. until the writer has waited for it more than a tenth of the
-   * time; 'always'; 'off'.
+   * Write the aligned body of large files with O_DIRECT (see FileWriterCore): no copy into the page
+   * cache (the largest part of a restore's system time), but each write waits for the disk.
    */
-  readonly direct?: DirectMode;
+  readonly direct?: boolean;
 }
-
-export type DirectMode = 'auto' | 'always' | 'off';
 
 /**
  * Creates `path` (O_EXCL|O_NOFOLLOW, replacing a non-directory in the way) with `mode` less the umask:

@@ -5,7 +5,7 @@ import type { BatchRequest, FileWriterSetup } from './file-writer-protocol.js';
 /** Worker thread: decodes blobs and writes restored files with synchronous calls (see FileWriters). */
 const port = parentPort!;
 const setup = workerData as FileWriterSetup;
-const core = new FileWriterCore(setup.encryptionKey, setup.direct);
+const core = new FileWriterCore(setup.encryptionKey, setup.direct === true);
 port.on('message', (batch: BatchRequest) => {
   // Batches are done in order (FileWriterCore.handle chains them); an exception here ends the worker.
   void core.handle(batch).then((reply) => port.postMessage(reply, reply.buffers));

@@ -225,7 +225,7 @@ describe('FileWriters writing the bodies of large files with O_DIRECT', () => {
   for (const workers of [0, 1]) {
     it(`writes the same bytes and holes as without it (${workers} worker threads), through the folder's descriptor too`, async () => {
       const pack = new FakePack();
-      const writers = new FileWriters({ encryptionKey: key, direct: 'always' }, workers, pack.read);
+      const writers = new FileWriters({ encryptionKey: key, direct: true }, workers, pack.read);
       const folder = join(dir, `direct-${workers}`);
       mkdirSync(folder);
       const dirFd = openSync(folder, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -256,25 +256,9 @@ describe('FileWriters writing the bodies of large files with O_DIRECT', () => {
     });
   }
 
-  it('writes through the ordinary descriptor only when off (the default of FileWriters)', async () => {
-    const pack = new FakePack();
-    const writers = new FileWriters({ encryptionKey: key }, 0, pack.read);
-    try {
-      const part = pack.add(pieces[3]!);
-      const path = join(dir, 'direct-off');
-      const file = writers.open(Buffer.from(path), 0o600, undefined, pieces[3]!.length);
-      await writers.write(file, part.run(0));
-      const reply = await writers.finish(file, { abort: false, size: pieces[3]!.length });
-      assert.deepEqual([reply.error, reply.direct], [undefined, undefined]);
-      assert.ok(readFileSync(path).equals(pieces[3]!));
-    } finally {
-      await writers.close();
-    }
-  });
-
   it('takes a run that does not continue where the last ended through the ordinary descriptor, and the file stays right', async () => {
     const pack = new FakePack();
-    const writers = new FileWriters({ encryptionKey: key, direct: 'always' }, 0, pack.read);
+    const writers = new FileWriters({ encryptionKey: key, direct: true }, 0, pack.read);
     try {
       const parts = pieces.map((piece) => pack.add(piece));
       const path = join(dir, 'direct-out-of-order');

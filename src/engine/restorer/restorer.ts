@@ -13,7 +13,7 @@ import type { Repository } from '../repository/repository.js';
 import { decodeTree, isSafeName, type TreeNode } from '../snapshot/tree-format.js';
 import { createDirectory, createSymlink, DirectoryInTheWayError, discard, replacing } from './restore-target.js';
 import { RestoreSelection } from './restore-selection.js';
-import type { BlobWrite, DirectMode, FinishedReply, WireError } from './file-writer-protocol.js';
+import type { BlobWrite, FinishedReply, WireError } from './file-writer-protocol.js';
 import { FileWriters, MAX_READ, type WriterFile } from './file-writers.js';
 
 export interface RestoreProgress {
@@ -64,8 +64,8 @@ export interface RestoreOptions {
    * walks the trees); 0 or absent: the calling thread does it too.
    */
   readonly writers?: number;
-  /** Whether large files' bodies go through O_DIRECT (see FileWriterSetup.direct); 'off' when absent. */
-  readonly direct?: DirectMode;
+  /** Write large files' bodies with O_DIRECT (see FileWriterSetup.direct). */
+  readonly direct?: boolean;
 }
 
 const FILE_RESTORES = 32;
@@ -99,7 +99,7 @@ export class Restorer {
     // The target itself may be reached through a symlink the user chose; below it nothing is followed.
     const real = bytePath(await realpath(target));
     const reader = this.repo.blobReader;
-    this.writers = new FileWriters({ encryptionKey: this.repo.key.encryptionKey, direct: this.options.direct ?? 'off' }, this.options.writers ?? 0, (packId, offset, length, buffer, first) =>
+    this.writers = new FileWriters({ encryptionKey: this.repo.key.encryptionKey, direct: this.options.direct === true }, this.options.writers ?? 0, (packId, offset, length, buffer, first) =>
       reader.readSealedInto(packId, offset, length, buffer, first),
     );
     try {
