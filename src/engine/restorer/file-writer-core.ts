@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, openSync, write, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { BlobCodec } from '../pack/blob-codec.js';
 import { setFileTimesNs } from '../os/posix-extras.js';
 import type { BatchReply, BatchRequest, BlobWrite, FinishedReply, FinishRequest, OpenRequest, WireError, WriteRequest } from './file-writer-protocol.js';
@@ -22,8 +22,6 @@ interface DirectBody {
   start: number;
   readonly carry: Buffer;
   carried: number;
-  /** The kernel refused an O_DIRECT write of this file: the rest goes through the ordinary descriptor. */
-  refused: boolean;
 }
 
 interface OpenFile {
@@ -46,15 +44,8 @@ export class FileWriterCore {
   private readonly files = new Map<number, OpenFile>();
   /** Decoded blobs, reused from blob to blob (grown to the largest). */
   private plain: Buffer = Buffer.alloc(0);
-  /**
-   * Page-aligned staging of O_DIRECT bodies (a file's carry, then its decoded blobs; grown as needed):
-   * two, so blobs are decoded into one while the other is being written.
-   */
-  private readonly stages: (Buffer | undefined)[] = [undefined, undefined];
-  private current = 0;
-  /** The O_DIRECT write in flight (of the other stage), if any. */
-  private pending: { readonly file: OpenFile; readonly stage: Buffer; readonly length: number; readonly position: number; readonly done: Promise<number> } | undefined;
-  private chain: Promise<unknown> = Promise.resolve();
+  /** Page-aligned staging of O_DIRECT bodies: a file's carry, then its decoded blobs (grown as needed). */
+  private stage: Buffer | undefined;
 
   /**
    * `direct`: files of at least {@link DIRECT_MIN} bytes get a second descriptor opened with O_DIRECT,
@@ -68,27 +59,12 @@ export class FileWriterCore {
     if (constants.O_DIRECT === undefined) this.direct = false;
   }
 
-  /**
-   * Does a batch's work, in order after the batches before it. Synchronous but for the O_DIRECT writes,
-   * which run on libuv's thread pool while the next blobs are decoded (see flushPages).
-   */
-  handle(batch: BatchRequest): Promise<BatchReply> {
-    const done = this.chain.then(() => this.process(batch));
-    this.chain = done.then(
-      () => undefined,
-      () => undefined,
-    );
-    return done;
-  }
-
-  private async process(batch: BatchRequest): Promise<BatchReply> {
+  handle(batch: BatchRequest): BatchReply {
     const finished: FinishedReply[] = [];
     for (const op of batch.ops) {
       if (op.kind === 'open') this.open(op);
-      else if (op.kind === 'write') {
-        const writing = this.write(op, batch.buffers[op.buffer]!);
-        if (writing) await writing;
-      } else finished.push(await this.finish(op));
+      else if (op.kind === 'write') this.write(op, batch.buffers[op.buffer]!);
+      else finished.push(this.finish(op));
     }
     return { buffers: batch.buffers, finished };
   }
@@ -122,7 +98,7 @@ export class FileWriterCore {
     try {
       const made = fstatSync(fd, { bigint: true });
       const opened = fstatSync(direct, { bigint: true });
-      if (made.ino === opened.ino && made.dev === opened.dev) return { fd: direct, start: 0, carry: Buffer.alloc(ALIGN), carried: 0, refused: false };
+      if (made.ino === opened.ino && made.dev === opened.dev) return { fd: direct, start: 0, carry: Buffer.alloc(ALIGN), carried: 0 };
     } catch {
       // Not used: the file is written through its first descriptor.
     }
@@ -130,12 +106,14 @@ export class FileWriterCore {
     return undefined;
   }
 
-  private write(request: WriteRequest, buffer: ArrayBuffer): Promise<void> | undefined {
+  private write(request: WriteRequest, buffer: ArrayBuffer): void {
     const file = this.files.get(request.file);
-    if (!file || file.fd === undefined || file.error) return undefined;
-    if (file.direct) return this.writeDirect(file, request.blobs, buffer);
-    for (const blob of request.blobs) if (!this.writeBlob(file, blob, buffer)) return undefined;
-    return undefined;
+    if (!file || file.fd === undefined || file.error) return;
+    if (file.direct) {
+      this.writeDirect(file, request.blobs, buffer);
+      return;
+    }
+    for (const blob of request.blobs) if (!this.writeBlob(file, blob, buffer)) return;
   }
 
   /** Decodes one blob and writes it through the file's ordinary descriptor; false when that failed. */
@@ -150,7 +128,7 @@ export class FileWriterCore {
     }
     try {
       const end = writeSkippingZeros(file.fd!, data, blob.position);
-      if (end > 0) file.writtenEnd = Math.max(file.writtenEnd, end);
+      if (end > 0) file.writtenEnd = end;
     } catch (err) {
       file.error = toWire(err);
       return false;
@@ -159,27 +137,27 @@ export class FileWriterCore {
   }
 
   /**
-   * The O_DIRECT path: the file's carry, then the blobs decoded behind it in the current stage; whole
-   * pages go out through the direct descriptor (see flushPages), the rest is the new carry. Blobs come in
-   * file order; one that does not continue where the last ended (or a kernel that refused O_DIRECT)
-   * sends what is staged through the ordinary descriptor and the file on without O_DIRECT.
+   * The O_DIRECT path: the file's carry, then the blobs decoded behind it in the aligned stage; whole
+   * pages go out through the direct descriptor, the rest is the new carry. Blobs come in file order; one
+   * that does not continue where the last ended (or a direct write the kernel refuses) sends what is
+   * staged through the ordinary descriptor and the file on without O_DIRECT.
    */
-  private async writeDirect(file: OpenFile, blobs: readonly BlobWrite[], buffer: ArrayBuffer): Promise<void> {
+  private writeDirect(file: OpenFile, blobs: readonly BlobWrite[], buffer: ArrayBuffer): void {
     const direct = file.direct!;
     let stage = this.stageOf(direct.carried + (blobs[0]?.rawLength ?? 0));
     direct.carry.copy(stage, 0, 0, direct.carried);
     let staged = direct.carried;
     for (let i = 0; i < blobs.length; i++) {
       const blob = blobs[i]!;
-      if (stage.length < staged + blob.rawLength && blob.position === direct.start + staged && !direct.refused) {
-        staged = await this.flushPages(file, stage, staged);
-        if (file.error) return;
-        stage = this.stageOf(staged + blob.rawLength, staged);
-      }
-      if (blob.position !== direct.start + staged || direct.refused) {
-        if (!(await this.leaveDirect(file, stage, staged))) return;
+      if (blob.position !== direct.start + staged) {
+        if (!this.leaveDirect(file, stage, staged)) return;
         for (const rest of blobs.slice(i)) if (!this.writeBlob(file, rest, buffer)) return;
         return;
+      }
+      if (stage.length < staged + blob.rawLength) {
+        staged = this.flushPages(file, stage, staged);
+        if (staged < 0) return this.continueBuffered(file, blobs.slice(i), buffer);
+        stage = this.stageOf(staged + blob.rawLength, staged);
       }
       try {
         this.codec.decodeInto(blob.type, blob.id, new Uint8Array(buffer, blob.at, blob.length), blob.compression, blob.rawLength, stage.subarray(staged));
@@ -189,100 +167,72 @@ export class FileWriterCore {
       }
       staged += blob.rawLength;
     }
-    staged = await this.flushPages(file, stage, staged);
-    if (file.error) return;
-    stage = this.stageOf(staged);
-    if (direct.refused) {
-      await this.leaveDirect(file, stage, staged);
-      return;
-    }
+    staged = this.flushPages(file, stage, staged);
+    if (staged < 0) return;
     stage.copy(direct.carry, 0, 0, staged);
     direct.carried = staged;
   }
 
   /**
-   * Starts writing the whole pages of `stage[0, staged)` (at the direct body's `start`) through the
-   * O_DIRECT descriptor, holes for zero pages, once the write before it is done (so one write is in
-   * flight while the next blobs are decoded); the remainder moves to the front of the other stage, which
-   * becomes the current one. Returns the remainder's length; `staged` unchanged (and nothing written)
-   * when the file failed or O_DIRECT was refused.
+   * Writes the whole pages of `stage[0, staged)` (at the direct body's `start`) through the O_DIRECT
+   * descriptor, holes for zero pages, and moves the remainder to the stage's front; returns its length.
+   * -1 when the file failed or left O_DIRECT (everything staged then went through the ordinary descriptor).
    */
-  private async flushPages(file: OpenFile, stage: Buffer, staged: number): Promise<number> {
+  private flushPages(file: OpenFile, stage: Buffer, staged: number): number {
     const direct = file.direct!;
     const whole = staged - (staged % ALIGN);
     if (whole === 0) return staged;
-    await this.settle();
-    if (file.error || direct.refused) return staged;
-    const position = direct.start;
-    this.pending = { file, stage, length: whole, position, done: writeSkippingZerosAsync(direct.fd, stage.subarray(0, whole), position) };
-    this.current ^= 1;
-    const next = this.stageOf(staged - whole);
-    stage.copy(next, 0, whole, staged);
+    try {
+      const end = writeSkippingZeros(direct.fd, stage.subarray(0, whole), direct.start);
+      if (end > 0) file.writtenEnd = end;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') {
+        file.error = toWire(err);
+        return -1;
+      }
+      // The kernel refused the alignment or O_DIRECT itself: this file and the later ones without it.
+      this.direct = false;
+      this.leaveDirect(file, stage, staged);
+      return -1;
+    }
+    stage.copyWithin(0, whole, staged);
     direct.start += whole;
     return staged - whole;
   }
 
-  /**
-   * Waits for the O_DIRECT write in flight. One the kernel refuses (EINVAL: alignment, or O_DIRECT
-   * itself) is done again through the ordinary descriptor, and the restore goes on without O_DIRECT.
-   */
-  private async settle(): Promise<void> {
-    const pending = this.pending;
-    if (!pending) return;
-    this.pending = undefined;
-    const { file } = pending;
-    try {
-      const end = await pending.done;
-      if (end > 0) file.writtenEnd = Math.max(file.writtenEnd, end);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EINVAL' || file.fd === undefined) {
-        file.error ??= toWire(err);
-        return;
-      }
-      this.direct = false;
-      if (file.direct) file.direct.refused = true;
-      try {
-        const end = writeSkippingZeros(file.fd, pending.stage.subarray(0, pending.length), pending.position);
-        if (end > 0) file.writtenEnd = Math.max(file.writtenEnd, end);
-      } catch (again) {
-        file.error ??= toWire(again);
-      }
-    }
+  /** After {@link flushPages} gave up O_DIRECT: the rest of the run through the ordinary descriptor. */
+  private continueBuffered(file: OpenFile, blobs: readonly BlobWrite[], buffer: ArrayBuffer): void {
+    if (file.error) return;
+    for (const blob of blobs) if (!this.writeBlob(file, blob, buffer)) return;
   }
 
-  /**
-   * Writes `stage[0, staged)` through the ordinary descriptor at the direct body's `start` and closes the
-   * direct descriptor (after its write in flight); false when the file failed.
-   */
-  private async leaveDirect(file: OpenFile, stage: Buffer, staged: number): Promise<boolean> {
-    await this.settle();
+  /** Writes `stage[0, staged)` through the ordinary descriptor and closes the direct one; false when that failed. */
+  private leaveDirect(file: OpenFile, stage: Buffer, staged: number): boolean {
     const direct = file.direct!;
     file.direct = undefined;
     try {
       closeSync(direct.fd);
-      if (file.error) return false;
       const end = writeSkippingZeros(file.fd!, stage.subarray(0, staged), direct.start);
-      if (end > 0) file.writtenEnd = Math.max(file.writtenEnd, end);
+      if (end > 0) file.writtenEnd = end;
       return true;
     } catch (err) {
-      file.error ??= toWire(err);
+      file.error = toWire(err);
       return false;
     }
   }
 
-  /** The current stage with room for `bytes`, its first `keep` bytes kept when it has to grow. */
+  /** The aligned stage with room for `bytes`, its first `keep` bytes kept when it has to grow. */
   private stageOf(bytes: number, keep = 0): Buffer {
-    const stage = this.stages[this.current];
-    if (stage && stage.length >= bytes) return stage;
+    if (this.stage && this.stage.length >= bytes) return this.stage;
     const pages = Math.ceil(Math.max(bytes, 4 * 1024 * 1024) / WASM_PAGE);
     // A WebAssembly memory is page-aligned (V8 maps it whole); a Buffer's memory need not be.
     const grown = Buffer.from(new WasmMemory({ initial: pages, maximum: pages }).buffer);
-    if (stage && keep > 0) stage.copy(grown, 0, 0, keep);
-    this.stages[this.current] = grown;
+    if (this.stage && keep > 0) this.stage.copy(grown, 0, 0, keep);
+    this.stage = grown;
     return grown;
   }
 
-  private async finish(request: FinishRequest): Promise<FinishedReply> {
+  private finish(request: FinishRequest): FinishedReply {
     const file = this.files.get(request.file);
     this.files.delete(request.file);
     if (!file) return { file: request.file, error: { message: 'file writer: no such file' } };
@@ -291,15 +241,12 @@ export class FileWriterCore {
     const fd = file.fd;
     const direct = file.direct;
     if (direct) {
-      // Its last O_DIRECT write may still be in flight: done before the descriptor closes.
-      await this.settle();
-      error = file.error;
       file.direct = undefined;
       try {
         // The last partial page, through the ordinary descriptor (O_DIRECT writes whole pages only).
         if (!request.abort && !error && direct.carried > 0) {
           const end = writeSkippingZeros(fd!, direct.carry.subarray(0, direct.carried), direct.start);
-          if (end > 0) file.writtenEnd = Math.max(file.writtenEnd, end);
+          if (end > 0) file.writtenEnd = end;
         }
       } catch (err) {
         error ??= toWire(err);
@@ -338,7 +285,7 @@ export class FileWriterCore {
         }
       }
     }
-    return { file: request.file, ...(error ? { error } : {}), ...(timesError && !error ? { timesError } : {}), ...(direct && !direct.refused && !error ? { direct: true } : {}) };
+    return { file: request.file, ...(error ? { error } : {}), ...(timesError && !error ? { timesError } : {}), ...(direct && !error ? { direct: true } : {}) };
   }
 }
 
@@ -365,33 +312,6 @@ function writeSkippingZeros(fd: number, data: Buffer, position: number): number 
     writtenEnd = position + data.length;
   }
   return writtenEnd;
-}
-
-/** {@link writeSkippingZeros} with the writes on libuv's thread pool. */
-async function writeSkippingZerosAsync(fd: number, data: Buffer, position: number): Promise<number> {
-  let runStart = -1;
-  let writtenEnd = 0;
-  for (let at = 0; at < data.length; at += SPARSE_BLOCK) {
-    const end = Math.min(at + SPARSE_BLOCK, data.length);
-    const zero = data.compare(ZERO_BLOCK, 0, end - at, at, end) === 0;
-    if (!zero && runStart < 0) runStart = at;
-    if (zero && runStart >= 0) {
-      await writeAllAsync(fd, data, runStart, at, position);
-      writtenEnd = position + at;
-      runStart = -1;
-    }
-  }
-  if (runStart >= 0) {
-    await writeAllAsync(fd, data, runStart, data.length, position);
-    writtenEnd = position + data.length;
-  }
-  return writtenEnd;
-}
-
-async function writeAllAsync(fd: number, data: Buffer, from: number, to: number, position: number): Promise<void> {
-  for (let at = from; at < to; ) {
-    at += await new Promise<number>((resolve, reject) => write(fd, data, at, to - at, position + at, (err, written) => (err ? reject(err) : resolve(written))));
-  }
 }
 
 function writeAll(fd: number, data: Buffer, from: number, to: number, position: number): void {

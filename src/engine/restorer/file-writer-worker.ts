@@ -7,6 +7,6 @@ const port = parentPort!;
 const setup = workerData as FileWriterSetup;
 const core = new FileWriterCore(setup.encryptionKey, setup.direct === true);
 port.on('message', (batch: BatchRequest) => {
-  // Batches are done in order (FileWriterCore.handle chains them); an exception here ends the worker.
-  void core.handle(batch).then((reply) => port.postMessage(reply, reply.buffers));
+  const reply = core.handle(batch);
+  port.postMessage(reply, reply.buffers);
 });

@@ -74,7 +74,7 @@ export class FileWriters {
     const lane = (send: (batch: BatchRequest) => void, worker: Worker | undefined): Lane => ({ send, worker, files: 0, queue: [], scheduled: false, sent: Promise.resolve() });
     if (workers < 1) {
       const core = new FileWriterCore(setup.encryptionKey, setup.direct === true);
-      this.lanes = [lane((batch) => void core.handle(batch).then((reply) => this.receive(reply), (err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err)))), undefined)];
+      this.lanes = [lane((batch) => this.receive(core.handle(batch)), undefined)];
       return;
     }
     this.lanes = Array.from({ length: workers }, () => {
