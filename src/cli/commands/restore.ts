@@ -69,8 +69,6 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
       noXattrs: options.xattrs === false,
       // The main thread reads the repository and walks the trees; the writers decode and write files.
       writers: restoreWriters(process.env.FERRY_RESTORE_WRITERS, availableParallelism()),
-      // Large files' bodies with O_DIRECT: less CPU, but the writer waits for the disk (docs/PERFORMANCE.md).
-      direct: process.env.FERRY_RESTORE_DIRECT === '1',
       onXattrProblem: (p) => {
         xattrProblems.push(p);
         line.stop();

@@ -1,33 +1,15 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, ftruncateSync, writeSync } from 'node:fs';
 import { BlobCodec } from '../pack/blob-codec.js';
 import { setFileTimesNs } from '../os/posix-extras.js';
-import type { BatchReply, BatchRequest, BlobWrite, FinishedReply, FinishRequest, OpenRequest, WireError, WriteRequest } from './file-writer-protocol.js';
+import type { BatchReply, BatchRequest, FinishedReply, FinishRequest, OpenRequest, WireError, WriteRequest } from './file-writer-protocol.js';
 import { createFileAtSync, createFileSync, DirectoryInTheWayError } from './restore-target.js';
 
 /** Granularity of hole detection: the usual file system block size. */
 const SPARSE_BLOCK = 4096;
 const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK);
 
-/** Files at least this large get their body written with O_DIRECT when the core writes direct. */
-const DIRECT_MIN = 1024 * 1024;
-/** O_DIRECT's alignment of file offsets, lengths and memory (a page: at least any logical block size). */
-const ALIGN = 4096;
-const WASM_PAGE = 64 * 1024;
-/** WebAssembly.Memory (the project's TypeScript libraries leave WebAssembly out). */
-const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (size: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory;
-
-/** The O_DIRECT side of a file: everything before `start` is written; `carry` holds the next bytes (fewer than ALIGN). */
-interface DirectBody {
-  readonly fd: number;
-  start: number;
-  readonly carry: Buffer;
-  carried: number;
-}
-
 interface OpenFile {
   fd: number | undefined;
-  /** Set while the file's body goes through a second, O_DIRECT descriptor (see FileWriterCore). */
-  direct: DirectBody | undefined;
   /** The first thing that went wrong; later writes are skipped. */
   error: WireError | undefined;
   /** Where the last write ended (0 while everything was zeros). */
@@ -44,19 +26,9 @@ export class FileWriterCore {
   private readonly files = new Map<number, OpenFile>();
   /** Decoded blobs, reused from blob to blob (grown to the largest). */
   private plain: Buffer = Buffer.alloc(0);
-  /** Page-aligned staging of O_DIRECT bodies: a file's carry, then its decoded blobs (grown as needed). */
-  private stage: Buffer | undefined;
 
-  /**
-   * `direct`: files of at least {@link DIRECT_MIN} bytes get a second descriptor opened with O_DIRECT,
-   * through which their body goes in page-aligned pieces (blobs decoded straight into an aligned stage);
-   * the last partial page goes through the ordinary descriptor at finish. No copy into the page cache,
-   * the largest part of a restore's system time, but each write waits for the disk. Where O_DIRECT is
-   * refused (tmpfs, some network file systems) the core writes as without it from then on.
-   */
-  constructor(encryptionKey: Uint8Array, private direct = false) {
+  constructor(encryptionKey: Uint8Array) {
     this.codec = new BlobCodec(encryptionKey);
-    if (constants.O_DIRECT === undefined) this.direct = false;
   }
 
   handle(batch: BatchRequest): BatchReply {
@@ -70,166 +42,35 @@ export class FileWriterCore {
   }
 
   private open(request: OpenRequest): void {
-    const file: OpenFile = { fd: undefined, direct: undefined, error: undefined, writtenEnd: 0 };
+    const file: OpenFile = { fd: undefined, error: undefined, writtenEnd: 0 };
     this.files.set(request.file, file);
     try {
       file.fd = request.at ? createFileAtSync(request.at.dirFd, request.at.name, request.mode) : createFileSync(request.path, request.mode);
     } catch (err) {
       file.error = toWire(err);
-      return;
     }
-    if (this.direct && request.size >= DIRECT_MIN) file.direct = this.openDirect(request, file.fd);
-  }
-
-  /**
-   * A second descriptor of the new file, with O_DIRECT (the first was made with O_EXCL: the second must
-   * be the same inode, else it is not used). Undefined when the file system refuses O_DIRECT, which
-   * turns direct writing off for the rest of the restore.
-   */
-  private openDirect(request: OpenRequest, fd: number): DirectBody | undefined {
-    const path = request.at ? Buffer.concat([Buffer.from(`/proc/self/fd/${request.at.dirFd}/`), request.at.name]) : Buffer.from(request.path);
-    let direct: number;
-    try {
-      direct = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_DIRECT);
-    } catch {
-      this.direct = false;
-      return undefined;
-    }
-    try {
-      const made = fstatSync(fd, { bigint: true });
-      const opened = fstatSync(direct, { bigint: true });
-      if (made.ino === opened.ino && made.dev === opened.dev) return { fd: direct, start: 0, carry: Buffer.alloc(ALIGN), carried: 0 };
-    } catch {
-      // Not used: the file is written through its first descriptor.
-    }
-    closeSync(direct);
-    return undefined;
   }
 
   private write(request: WriteRequest, buffer: ArrayBuffer): void {
     const file = this.files.get(request.file);
     if (!file || file.fd === undefined || file.error) return;
-    if (file.direct) {
-      this.writeDirect(file, request.blobs, buffer);
-      return;
-    }
-    for (const blob of request.blobs) if (!this.writeBlob(file, blob, buffer)) return;
-  }
-
-  /** Decodes one blob and writes it through the file's ordinary descriptor; false when that failed. */
-  private writeBlob(file: OpenFile, blob: BlobWrite, buffer: ArrayBuffer): boolean {
-    if (this.plain.length < blob.rawLength) this.plain = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(blob.rawLength, 64 * 1024))));
-    let data: Buffer;
-    try {
-      data = this.codec.decodeInto(blob.type, blob.id, new Uint8Array(buffer, blob.at, blob.length), blob.compression, blob.rawLength, this.plain);
-    } catch (err) {
-      file.error = { message: err instanceof Error ? err.message : String(err), damagedBlob: blob.id };
-      return false;
-    }
-    try {
-      const end = writeSkippingZeros(file.fd!, data, blob.position);
-      if (end > 0) file.writtenEnd = end;
-    } catch (err) {
-      file.error = toWire(err);
-      return false;
-    }
-    return true;
-  }
-
-  /**
-   * The O_DIRECT path: the file's carry, then the blobs decoded behind it in the aligned stage; whole
-   * pages go out through the direct descriptor, the rest is the new carry. Blobs come in file order; one
-   * that does not continue where the last ended (or a direct write the kernel refuses) sends what is
-   * staged through the ordinary descriptor and the file on without O_DIRECT.
-   */
-  private writeDirect(file: OpenFile, blobs: readonly BlobWrite[], buffer: ArrayBuffer): void {
-    const direct = file.direct!;
-    let stage = this.stageOf(direct.carried + (blobs[0]?.rawLength ?? 0));
-    direct.carry.copy(stage, 0, 0, direct.carried);
-    let staged = direct.carried;
-    for (let i = 0; i < blobs.length; i++) {
-      const blob = blobs[i]!;
-      if (blob.position !== direct.start + staged) {
-        if (!this.leaveDirect(file, stage, staged)) return;
-        for (const rest of blobs.slice(i)) if (!this.writeBlob(file, rest, buffer)) return;
-        return;
-      }
-      if (stage.length < staged + blob.rawLength) {
-        staged = this.flushPages(file, stage, staged);
-        if (staged < 0) return this.continueBuffered(file, blobs.slice(i), buffer);
-        stage = this.stageOf(staged + blob.rawLength, staged);
-      }
+    for (const blob of request.blobs) {
+      if (this.plain.length < blob.rawLength) this.plain = Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(Math.max(blob.rawLength, 64 * 1024))));
+      let data: Buffer;
       try {
-        this.codec.decodeInto(blob.type, blob.id, new Uint8Array(buffer, blob.at, blob.length), blob.compression, blob.rawLength, stage.subarray(staged));
+        data = this.codec.decodeInto(blob.type, blob.id, new Uint8Array(buffer, blob.at, blob.length), blob.compression, blob.rawLength, this.plain);
       } catch (err) {
         file.error = { message: err instanceof Error ? err.message : String(err), damagedBlob: blob.id };
         return;
       }
-      staged += blob.rawLength;
-    }
-    staged = this.flushPages(file, stage, staged);
-    if (staged < 0) return;
-    stage.copy(direct.carry, 0, 0, staged);
-    direct.carried = staged;
-  }
-
-  /**
-   * Writes the whole pages of `stage[0, staged)` (at the direct body's `start`) through the O_DIRECT
-   * descriptor, holes for zero pages, and moves the remainder to the stage's front; returns its length.
-   * -1 when the file failed or left O_DIRECT (everything staged then went through the ordinary descriptor).
-   */
-  private flushPages(file: OpenFile, stage: Buffer, staged: number): number {
-    const direct = file.direct!;
-    const whole = staged - (staged % ALIGN);
-    if (whole === 0) return staged;
-    try {
-      const end = writeSkippingZeros(direct.fd, stage.subarray(0, whole), direct.start);
-      if (end > 0) file.writtenEnd = end;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') {
+      try {
+        const end = writeSkippingZeros(file.fd, data, blob.position);
+        if (end > 0) file.writtenEnd = end;
+      } catch (err) {
         file.error = toWire(err);
-        return -1;
+        return;
       }
-      // The kernel refused the alignment or O_DIRECT itself: this file and the later ones without it.
-      this.direct = false;
-      this.leaveDirect(file, stage, staged);
-      return -1;
     }
-    stage.copyWithin(0, whole, staged);
-    direct.start += whole;
-    return staged - whole;
-  }
-
-  /** After {@link flushPages} gave up O_DIRECT: the rest of the run through the ordinary descriptor. */
-  private continueBuffered(file: OpenFile, blobs: readonly BlobWrite[], buffer: ArrayBuffer): void {
-    if (file.error) return;
-    for (const blob of blobs) if (!this.writeBlob(file, blob, buffer)) return;
-  }
-
-  /** Writes `stage[0, staged)` through the ordinary descriptor and closes the direct one; false when that failed. */
-  private leaveDirect(file: OpenFile, stage: Buffer, staged: number): boolean {
-    const direct = file.direct!;
-    file.direct = undefined;
-    try {
-      closeSync(direct.fd);
-      const end = writeSkippingZeros(file.fd!, stage.subarray(0, staged), direct.start);
-      if (end > 0) file.writtenEnd = end;
-      return true;
-    } catch (err) {
-      file.error = toWire(err);
-      return false;
-    }
-  }
-
-  /** The aligned stage with room for `bytes`, its first `keep` bytes kept when it has to grow. */
-  private stageOf(bytes: number, keep = 0): Buffer {
-    if (this.stage && this.stage.length >= bytes) return this.stage;
-    const pages = Math.ceil(Math.max(bytes, 4 * 1024 * 1024) / WASM_PAGE);
-    // A WebAssembly memory is page-aligned (V8 maps it whole); a Buffer's memory need not be.
-    const grown = Buffer.from(new WasmMemory({ initial: pages, maximum: pages }).buffer);
-    if (this.stage && keep > 0) this.stage.copy(grown, 0, 0, keep);
-    this.stage = grown;
-    return grown;
   }
 
   private finish(request: FinishRequest): FinishedReply {
@@ -239,25 +80,6 @@ export class FileWriterCore {
     let error = file.error;
     let timesError: WireError | undefined;
     const fd = file.fd;
-    const direct = file.direct;
-    if (direct) {
-      file.direct = undefined;
-      try {
-        // The last partial page, through the ordinary descriptor (O_DIRECT writes whole pages only).
-        if (!request.abort && !error && direct.carried > 0) {
-          const end = writeSkippingZeros(fd!, direct.carry.subarray(0, direct.carried), direct.start);
-          if (end > 0) file.writtenEnd = end;
-        }
-      } catch (err) {
-        error ??= toWire(err);
-      } finally {
-        try {
-          closeSync(direct.fd);
-        } catch (err) {
-          error ??= toWire(err);
-        }
-      }
-    }
     if (fd !== undefined) {
       try {
         if (!request.abort && !error) {
@@ -285,7 +107,7 @@ export class FileWriterCore {
         }
       }
     }
-    return { file: request.file, ...(error ? { error } : {}), ...(timesError && !error ? { timesError } : {}), ...(direct && !error ? { direct: true } : {}) };
+    return { file: request.file, ...(error ? { error } : {}), ...(timesError && !error ? { timesError } : {}) };
   }
 }
 

@@ -11,11 +11,6 @@ import type { BlobType } from '../pack/pack-format.js';
  */
 export interface FileWriterSetup {
   readonly encryptionKey: Uint8Array;
-  /**
-   * Write the aligned body of large files with O_DIRECT (see FileWriterCore): no copy into the page
-   * cache (the largest part of a restore's system time), but each write waits for the disk.
-   */
-  readonly direct?: boolean;
 }
 
 /**
@@ -29,8 +24,6 @@ export interface OpenRequest {
   readonly path: Uint8Array;
   readonly at?: { readonly dirFd: number; readonly name: Uint8Array };
   readonly mode: number;
-  /** The file's size when complete (decides whether its body is written with O_DIRECT). */
-  readonly size: number;
 }
 
 /** One sealed blob inside a write's buffer, and where its plaintext goes in the file. */
@@ -99,8 +92,6 @@ export interface FinishedReply {
   readonly error?: WireError;
   /** Why its times could not be set (the content is complete). */
   readonly timesError?: WireError;
-  /** Set when the file's body went through an O_DIRECT descriptor (see FileWriterSetup.direct). */
-  readonly direct?: boolean;
 }
 
 /** A batch done: its buffers back, and how each file it completed went. */

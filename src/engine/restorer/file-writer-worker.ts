@@ -4,8 +4,7 @@ import type { BatchRequest, FileWriterSetup } from './file-writer-protocol.js';
 
 /** Worker thread: decodes blobs and writes restored files with synchronous calls (see FileWriters). */
 const port = parentPort!;
-const setup = workerData as FileWriterSetup;
-const core = new FileWriterCore(setup.encryptionKey, setup.direct === true);
+const core = new FileWriterCore((workerData as FileWriterSetup).encryptionKey);
 port.on('message', (batch: BatchRequest) => {
   const reply = core.handle(batch);
   port.postMessage(reply, reply.buffers);

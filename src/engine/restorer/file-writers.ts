@@ -73,7 +73,7 @@ export class FileWriters {
   ) {
     const lane = (send: (batch: BatchRequest) => void, worker: Worker | undefined): Lane => ({ send, worker, files: 0, queue: [], scheduled: false, sent: Promise.resolve() });
     if (workers < 1) {
-      const core = new FileWriterCore(setup.encryptionKey, setup.direct === true);
+      const core = new FileWriterCore(setup.encryptionKey);
       this.lanes = [lane((batch) => this.receive(core.handle(batch)), undefined)];
       return;
     }
@@ -90,14 +90,13 @@ export class FileWriters {
   /**
    * Starts restoring a new file at `path`, or as `at.name` in the open directory `at.dirFd` (which must
    * stay open until the file is finished; see OpenRequest); a failure to create it shows in {@link finish}.
-   * `size`: the file's size when complete.
    */
-  open(path: Buffer, mode: number, at?: { dirFd: number; name: Buffer }, size = 0): WriterFile {
+  open(path: Buffer, mode: number, at?: { dirFd: number; name: Buffer }): WriterFile {
     const lane = this.lanes.reduce((best, l) => (l.files < best.files ? l : best));
     const file: WriterFile = { id: this.seq++, lane };
     if (lane.files++ === 0) lane.worker?.ref();
     // A copy of just the path: a Buffer is often a view of a larger shared slab, which would be cloned whole.
-    const op = at ? { kind: 'open' as const, file: file.id, path: new Uint8Array(path), at: { dirFd: at.dirFd, name: new Uint8Array(at.name) }, mode, size } : { kind: 'open' as const, file: file.id, path: new Uint8Array(path), mode, size };
+    const op = at ? { kind: 'open' as const, file: file.id, path: new Uint8Array(path), at: { dirFd: at.dirFd, name: new Uint8Array(at.name) }, mode } : { kind: 'open' as const, file: file.id, path: new Uint8Array(path), mode };
     this.enqueue(lane, { op });
     return file;
   }

@@ -64,8 +64,6 @@ export interface RestoreOptions {
    * walks the trees); 0 or absent: the calling thread does it too.
    */
   readonly writers?: number;
-  /** Write large files' bodies with O_DIRECT (see FileWriterSetup.direct). */
-  readonly direct?: boolean;
 }
 
 const FILE_RESTORES = 32;
@@ -99,7 +97,7 @@ export class Restorer {
     // The target itself may be reached through a symlink the user chose; below it nothing is followed.
     const real = bytePath(await realpath(target));
     const reader = this.repo.blobReader;
-    this.writers = new FileWriters({ encryptionKey: this.repo.key.encryptionKey, direct: this.options.direct === true }, this.options.writers ?? 0, (packId, offset, length, buffer, first) =>
+    this.writers = new FileWriters({ encryptionKey: this.repo.key.encryptionKey }, this.options.writers ?? 0, (packId, offset, length, buffer, first) =>
       reader.readSealedInto(packId, offset, length, buffer, first),
     );
     try {
@@ -232,7 +230,7 @@ export class Restorer {
     const umask = this.options.umask;
     const modeAtCreate = umask !== undefined && (node.mode & ~0o777) === 0 && (node.mode & umask) === 0;
     const writers = this.writers!;
-    const file = writers.open(path, modeAtCreate ? node.mode : 0o600, dirFd !== undefined ? { dirFd, name: node.name } : undefined, node.size);
+    const file = writers.open(path, modeAtCreate ? node.mode : 0o600, dirFd !== undefined ? { dirFd, name: node.name } : undefined);
     const setTimes = !(node.xattrs && node.xattrs.length > 0 && !this.options.noXattrs);
     const packs = new Map<Id, Id>();
     let reply: FinishedReply;
