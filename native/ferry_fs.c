@@ -17,8 +17,9 @@
  *   gearScan(buf, gear, h, i, end, mask) -> number   FastCDC's inner loop (src/engine/chunker/gear-scan.ts)
  *   copyBytes(target, targetOffset, source)          memmove between Uint8Arrays, shared memory included
  *
- * and the writes that skip the page cache (pwriteDirect, alignmentOf) and the backup's fused open and
- * first read of a source file (openRead): see their blocks.
+ * and scrypt's inner part, scryptRomix (asynchronous; native/scrypt_romix.h), the writes that skip the
+ * page cache (pwriteDirect, alignmentOf) and the backup's fused open and first read of a source file
+ * (openRead): see their blocks.
  *
  * The xattr calls never follow a symlink at the end of the path (the l* variants): a symlink's own
  * attributes are read and written. They exist on Linux only; elsewhere they throw ENOTSUP.
@@ -1415,6 +1416,7 @@ static napi_value js_open_read(napi_env env, napi_callback_info info) {
   return promise;
 }
 /* ---- end of source reads ----------------------------------------------------------------------------- */
+#include "scrypt_romix.h"
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
@@ -1439,6 +1441,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"alignmentOf", NULL, js_alignment_of, NULL, NULL, NULL, napi_enumerable, NULL},
       /* source reads */
       {"openRead", NULL, js_open_read, NULL, NULL, NULL, napi_enumerable, NULL},
+      FERRY_SCRYPT_PROPERTY
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties));
   return exports;

@@ -28,12 +28,6 @@ export class InterruptibleStorage implements Storage {
         return loadInto(key, range, target);
       };
     }
-    if (inner.prefetch) {
-      const prefetch = inner.prefetch.bind(inner);
-      this.prefetch = (key, ranges) => {
-        if (!this.#signal.aborted) prefetch(key, ranges);
-      };
-    }
     if (inner.removeInterruptedSaves) {
       const removeInterruptedSaves = inner.removeInterruptedSaves.bind(inner);
       this.removeInterruptedSaves = (folders) => {
@@ -50,8 +44,6 @@ export class InterruptibleStorage implements Storage {
   loadInto?: (key: string, range: ByteRange, target: Uint8Array) => Promise<void>;
 
   removeInterruptedSaves?: (folders: readonly string[]) => Promise<number>;
-
-  prefetch?: (key: string, ranges: readonly ByteRange[]) => void;
 
   async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void> {
     this.#check();

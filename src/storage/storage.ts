@@ -49,13 +49,6 @@ export interface Storage {
    */
   loadInto?(key: string, range: ByteRange, target: Uint8Array): Promise<void>;
 
-  /**
-   * A hint that `ranges` of the object will be read soon: a back end that can starts fetching them in
-   * the background (FsStorage asks the kernel to read them into its page cache). Returns at once, never
-   * fails (a missing object shows when it is read); back ends without it are read as they are.
-   */
-  prefetch?(key: string, ranges: readonly ByteRange[]): void;
-
   /** Size of the object; `NotFoundError` when it does not exist. */
   stat(key: string): Promise<ObjectInfo>;
 

@@ -69,7 +69,6 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
       noXattrs: options.xattrs === false,
       // The main thread reads the repository and walks the trees; the writers decode and write files.
       writers: restoreWriters(process.env.FERRY_RESTORE_WRITERS, availableParallelism()),
-      prefetch: process.env.FERRY_RESTORE_PREFETCH === '1',
       onXattrProblem: (p) => {
         xattrProblems.push(p);
         line.stop();

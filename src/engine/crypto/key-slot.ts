@@ -1,7 +1,8 @@
-import { randomBytes, scrypt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { IntegrityError } from '../../core/errors.js';
 import { open, seal } from './aead.js';
 import { MASTER_SECRET_BYTES, MasterKey } from './master-key.js';
+import { scrypt } from './scrypt.js';
 
 /** scrypt cost parameters, stored in each key slot so they can differ per slot and change over time. */
 export interface KdfParams {
@@ -99,9 +100,5 @@ export function parseKeySlot(bytes: Uint8Array): KeySlotFile {
 
 function deriveKek(password: string, salt: Buffer, kdf: KdfParams): Promise<Buffer> {
   const maxmem = 256 * kdf.N * kdf.r * kdf.p + 32 * 1024 * 1024;
-  return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFC'), salt, 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    );
-  });
+  return scrypt(password.normalize('NFC'), salt, 32, kdf, maxmem);
 }

@@ -42,6 +42,7 @@ interface FerryFsAddon {
   unlinkat(dirFd: number, name: Buffer): void;
   futimens(fd: number, atimeSec: bigint, atimeNsec: number, mtimeSec: bigint, mtimeNsec: number): void;
   gcmOpenInto?(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number): number;
+  scryptRomix?(lanes: Uint8Array, r: number, N: number): Promise<void>;
 }
 
 // This file is three levels below the package root both as src/engine/os/posix-extras.ts (tsx) and as
@@ -254,6 +255,25 @@ export function nativeGcmOpenInto(): ((key: Uint8Array, sealed: Uint8Array, aad:
   }
   return gcmOpen ?? undefined;
 }
+
+/**
+ * scrypt's ROMix of every 128*r-byte lane of `lanes`, in place, on libuv's thread pool (see
+ * native/scrypt_romix.h and src/engine/crypto/scrypt.ts). Undefined when the addon does not load, predates
+ * the call or was built where there is no SSE2 (callers use node:crypto's scrypt then).
+ */
+export function nativeScryptRomix(): ((lanes: Uint8Array, r: number, N: number) => Promise<void>) | undefined {
+  if (romix === null) return undefined;
+  if (romix !== undefined) return romix;
+  try {
+    const calls = loadAddon();
+    romix = typeof calls.scryptRomix === 'function' ? calls.scryptRomix.bind(calls) : null;
+  } catch {
+    romix = null;
+  }
+  return romix ?? undefined;
+}
+
+let romix: ((lanes: Uint8Array, r: number, N: number) => Promise<void>) | null | undefined;
 
 let gcmOpen: ((key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number) => number) | null | undefined;
 

@@ -82,14 +82,6 @@ export class BlobReader {
     }
   }
 
-  /**
-   * A hint that these ranges of pack `packId` will be read soon (see Storage.prefetch): a local
-   * repository starts reading them from disk in the background. Does nothing on back ends without it.
-   */
-  prefetch(packId: Id, ranges: readonly { offset: number; length: number }[]): void {
-    this.storage.prefetch?.(objectKey('pack', packId), ranges);
-  }
-
   private readSealed(location: BlobLocation): Promise<Buffer> {
     return this.storage.load(objectKey('pack', location.packId), { offset: location.offset, length: location.length });
   }

@@ -64,19 +64,9 @@ export interface RestoreOptions {
    * walks the trees); 0 or absent: the calling thread does it too.
    */
   readonly writers?: number;
-  /**
-   * Ask the repository to prefetch each folder's pack ranges before they are read (see Restorer.prefetch).
-   * Off by default: on a warm cache it only costs CPU (~50 ms per 400 MB), and on a busy machine with a
-   * cold one it did not shorten the restore (docs/PERFORMANCE.md).
-   */
-  readonly prefetch?: boolean;
 }
 
 const FILE_RESTORES = 32;
-/** The most sealed bytes a folder's files ask the repository to prefetch (see Restorer.prefetch). */
-const PREFETCH_BYTES = 32 * 1024 * 1024;
-/** Ranges of one pack closer than this are prefetched as one (the gap costs the disk less than a seek). */
-const PREFETCH_GAP = 64 * 1024;
 const TYPE_BITS: Record<string, number> = { socket: constants.S_IFSOCK, chardev: constants.S_IFCHR, blockdev: constants.S_IFBLK };
 
 /**
@@ -146,7 +136,6 @@ export class Restorer {
         })
         .filter((entry) => entry.selected || entry.walk);
       any = wanted.some((e) => e.selected);
-      this.prefetch(wanted);
       // The files here are restored while the folders below are walked (the files semaphore bounds the
       // work in flight); the handle of this folder stays open until they are done.
       leaves = Promise.all(wanted.filter((e) => e.node.type !== 'dir').map((e) => this.files.run(() => this.restoreLeaf(e.node, e.path, e.realPath, e.snapshotPath, dir.fd))));
@@ -176,33 +165,6 @@ export class Restorer {
       await dir.close();
     }
     return any;
-  }
-
-  /**
-   * Tells the repository which pack ranges this folder's selected files will read (the first
-   * {@link PREFETCH_BYTES} of them), merged per pack: from a local repository the kernel reads them into
-   * its cache in the background while the files before them are written, so a restore from a cold cache
-   * does not wait for each read in turn (see Storage.prefetch). Only with `prefetch: true`.
-   */
-  private prefetch(entries: readonly { node: TreeNode; selected: boolean }[]): void {
-    if (this.options.prefetch !== true) return;
-    const reader = this.repo.blobReader;
-    const byPack = new Map<Id, { offset: number; length: number }[]>();
-    let bytes = 0;
-    for (const { node, selected } of entries) {
-      if (!selected || node.type !== 'file' || !node.content) continue;
-      for (const id of node.content) {
-        const location = reader.find('data', id);
-        if (!location) continue;
-        let ranges = byPack.get(location.packId);
-        if (!ranges) byPack.set(location.packId, (ranges = []));
-        ranges.push({ offset: location.offset, length: location.length });
-        bytes += location.length;
-        if (bytes >= PREFETCH_BYTES) break;
-      }
-      if (bytes >= PREFETCH_BYTES) break;
-    }
-    for (const [packId, ranges] of byPack) reader.prefetch(packId, mergeRanges(ranges));
   }
 
   /** `dirFd`: the open directory the entry goes in (see DirHandle.fd), when there is one. */
@@ -382,18 +344,6 @@ function isNotIndexed(err: unknown): boolean {
 }
 
 const SLASH = Buffer.from('/');
-
-/** Sorts ranges and merges those that overlap or lie within {@link PREFETCH_GAP} of each other. */
-function mergeRanges(ranges: { offset: number; length: number }[]): { offset: number; length: number }[] {
-  ranges.sort((a, b) => a.offset - b.offset);
-  const merged: { offset: number; length: number }[] = [];
-  for (const { offset, length } of ranges) {
-    const last = merged[merged.length - 1];
-    if (last && offset <= last.offset + last.length + PREFETCH_GAP) last.length = Math.max(last.length, offset + length - last.offset);
-    else merged.push({ offset, length });
-  }
-  return merged;
-}
 
 /** A snapshot path as messages carry it: shown to a person, and exact. */
 function shown(path: Buffer): { path: string; pathBytes: Buffer } {
