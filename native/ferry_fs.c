@@ -949,8 +949,6 @@ static napi_value js_copy_bytes(napi_env env, napi_callback_info info) {
  *                                           /proc/self/fd/N/name path
  *   unlinkat(dirFd, name)                   removes a non-directory entry (EISDIR for a directory)
  *   futimens(fd, atimeSec, atimeNsec, mtimeSec, mtimeNsec)   nanosecond times of an open file
- *   fadvise(fd, offset, length, advice)     posix_fadvise; advice "sequential", "willneed" or "dontneed";
- *                                           a no-op where the call does not exist
  *   gcmOpenInto(key, sealed, aad, target, offset)   see below
  *
  * Names are Buffers (one path segment's raw bytes, no NUL). The error's `path` is the name.
@@ -1023,38 +1021,6 @@ static napi_value js_futimens(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value js_fadvise(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return NULL;
-  int fd;
-  int64_t offset, length;
-  if (!fd_from_number(env, argv[0], &fd, "fd must be a descriptor")) return NULL;
-  if (!integer_from_number(env, argv[1], 0, 9007199254740991.0, &offset, "offset must be a safe non-negative integer"))
-    return NULL;
-  if (!integer_from_number(env, argv[2], 0, 9007199254740991.0, &length, "length must be a safe non-negative integer"))
-    return NULL;
-  char name[16];
-  size_t name_length = 0;
-  if (!expect_type(env, argv[3], napi_string, "advice must be a string")) return NULL;
-  CHECK_NAPI(env, napi_get_value_string_utf8(env, argv[3], name, sizeof(name), &name_length));
-#if defined(POSIX_FADV_SEQUENTIAL)
-  int advice;
-  if (strcmp(name, "sequential") == 0) advice = POSIX_FADV_SEQUENTIAL;
-  else if (strcmp(name, "willneed") == 0) advice = POSIX_FADV_WILLNEED;
-  else if (strcmp(name, "dontneed") == 0) advice = POSIX_FADV_DONTNEED;
-  else {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "advice must be sequential, willneed or dontneed");
-    return NULL;
-  }
-  int err = posix_fadvise(fd, (off_t)offset, (off_t)length, advice);
-  if (err != 0) throw_errno(env, err, "posix_fadvise", "", 0);
-#else
-  (void)fd;
-  (void)offset;
-  (void)length;
-#endif
-  return NULL;
-}
 /*
  *   gcmOpenInto(key, sealed, aad, target, offset) -> length or -1
  *       AES-256-GCM open of `nonce(12) || ciphertext || tag(16)` straight into target[offset..]: no
@@ -1434,7 +1400,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"createat", NULL, js_createat, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unlinkat", NULL, js_unlinkat, NULL, NULL, NULL, napi_enumerable, NULL},
       {"futimens", NULL, js_futimens, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"fadvise", NULL, js_fadvise, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gcmOpenInto", NULL, js_gcm_open_into, NULL, NULL, NULL, napi_enumerable, NULL},
       /* direct writes */
       {"pwriteDirect", NULL, js_pwrite_direct, NULL, NULL, NULL, napi_enumerable, NULL},

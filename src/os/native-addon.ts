@@ -8,11 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The addon's calls used from src/os (src/engine/os/posix-extras.ts describes the rest). */
 export interface OsAddon {
-  fadvise(fd: number, offset: number, length: number, advice: string): void;
-  /** Missing from an addon built before it. */
-  pwriteDirect?: (fd: number, bytes: Uint8Array, position: number) => Promise<number>;
-  /** Missing from an addon built before it. */
-  alignmentOf?: (bytes: Uint8Array) => number;
+  pwriteDirect: (fd: number, bytes: Uint8Array, position: number) => Promise<number>;
+  alignmentOf: (bytes: Uint8Array) => number;
 }
 
 // Two levels below the package root, as src/os/native-addon.ts (tsx) and as dist/os/native-addon.js (tsc).
@@ -20,12 +17,12 @@ const ADDON_PATH = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '
 
 let addon: OsAddon | null | undefined;
 
-/** The addon, or null when it cannot be loaded (loaded once). */
+/** The addon, or null when it cannot be loaded or was built before these calls (loaded once). */
 export function optionalAddon(): OsAddon | null {
   if (addon !== undefined) return addon;
   try {
     const loaded = createRequire(import.meta.url)(ADDON_PATH) as Partial<OsAddon>;
-    addon = typeof loaded.fadvise === 'function' ? (loaded as OsAddon) : null;
+    addon = typeof loaded.pwriteDirect === 'function' ? (loaded as OsAddon) : null;
   } catch {
     addon = null;
   }

@@ -37,7 +37,7 @@ interface FerryFsAddon {
   openRead?: (dirFd: number, name: Buffer, flags: number, buffer: Uint8Array, offset: number, length: number) => Promise<[number, number, number]>;
   /** memmove of `source` into `target` at `targetOffset`. Missing from an addon built before it. */
   copyBytes?: (target: Uint8Array, targetOffset: number, source: Uint8Array) => void;
-  // Restore block: calls on descriptors (its fadvise is used from src/os/file-advice.ts).
+  // Restore block: calls on descriptors.
   createat(dirFd: number, name: Buffer, mode: number): number;
   unlinkat(dirFd: number, name: Buffer): void;
   futimens(fd: number, atimeSec: bigint, atimeNsec: number, mtimeSec: bigint, mtimeNsec: number): void;

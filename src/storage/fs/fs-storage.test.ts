@@ -160,18 +160,4 @@ describe('FsStorage', () => {
       assert.deepEqual(await storage.load('data/ab/abc', { offset: 2500, length: 500 }), bytes.subarray(2500, 3000));
       await storage.close();
     }));
-
-  it('prefetch is a hint: ranges of an object read the same after it, and a missing object or odd key is no error', () =>
-    inRoot(async (root) => {
-      const storage = new FsStorage(root);
-      const bytes = seededBytes(256 * 1024);
-      await storage.save('data/ab/abc', bytes);
-      storage.prefetch('data/ab/abc', [{ offset: 0, length: 4096 }, { offset: 100_000, length: 50_000 }]);
-      storage.prefetch('data/ab/missing', [{ offset: 0, length: 10 }]);
-      storage.prefetch('../outside', [{ offset: 0, length: 10 }]);
-      storage.prefetch('data/ab/abc', []);
-      assert.deepEqual(await storage.load('data/ab/abc', { offset: 100_000, length: 50_000 }), bytes.subarray(100_000, 150_000));
-      await assert.rejects(storage.load('data/ab/missing', { offset: 0, length: 10 }), NotFoundError);
-      await storage.close();
-    }));
 });

@@ -6,7 +6,6 @@ import { FerryError, IntegrityError, NotFoundError, PermanentError, ReadOnlyStor
 import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import { DurableFile, syncFolder } from '../../os/durable-file.js';
 import { allocateAligned, writeAt } from '../../os/direct-write.js';
-import { adviseFile } from '../../os/file-advice.js';
 import { ReadHandleCache } from './read-handle-cache.js';
 import { RESERVED_SEGMENT_PREFIX, assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
@@ -97,21 +96,6 @@ export class FsStorage implements Storage {
     assertValidRange(key, range);
     assertTargetHolds(key, range, target);
     await this.#readRange(key, path, range, () => target);
-  }
-
-  /**
-   * Asks the kernel to read `ranges` into the page cache in the background (posix_fadvise WILLNEED on the
-   * cached read handle), so the reads that follow find them there: a restore from a cold cache overlaps
-   * the disk with decoding and writing instead of waiting for each read in turn.
-   */
-  prefetch(key: string, ranges: readonly ByteRange[]): void {
-    if (ranges.length === 0 || !isValidKey(key)) return;
-    const path = this.#pathOf(key);
-    this.#readHandles
-      .use(path, async ({ handle }) => {
-        for (const { offset, length } of ranges) if (!adviseFile(handle.fd, offset, length, 'willneed')) return;
-      })
-      .catch(() => undefined);
   }
 
   /** Reads `range` of the file into the buffer `into` gives once the range is known to exist. */
