@@ -162,8 +162,9 @@ function ensureDebianPackage(pkg, probe, what) {
 function toolEnv(tool, work) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
-    // The restore's tuning settings pass (to compare them on a quiet machine); other FERRY_ settings do not.
-    const tuning = k === 'FERRY_RESTORE_WRITERS' || k === 'FERRY_RESTORE_PREFETCH';
+    // Tuning settings pass (to compare them on a quiet machine): the restore's, and how V8 marks
+    // (FERRY_GC_MARKING); other FERRY_ settings do not.
+    const tuning = k === 'FERRY_RESTORE_WRITERS' || k === 'FERRY_RESTORE_PREFETCH' || k === 'FERRY_GC_MARKING';
     if (!tuning && (k.startsWith('FERRY_') || k.startsWith('RESTIC_') || k === 'GOMAXPROCS' || k === 'GOGC' || k === 'NODE_OPTIONS')) continue;
     env[k] = v;
   }
