@@ -18,13 +18,14 @@ const INCREMENTAL_COMMANDS: ReadonlySet<string> = new Set(['serve']);
  * How the command `command` (its first word, e.g. `backup`, `datacenter`) marks: atomic, except for
  * `ferry serve`. {@link GC_MARKING_VARIABLE} (`atomic` or `incremental`) overrides it for any command.
  *
- * Why atomic: the CLI's own heap (its code, module sources, object shapes) is ~7–8 MB, just above the
- * 8 MB where V8 starts incremental marking, and V8 starts it as soon as the old generation's headroom is
- * below the young generation's capacity (16 MiB semi-spaces here), which it always is at that size. So
- * every 1–2 MB promoted (a directory's nodes, a batch's jobs) started a full collection that freed just
- * that: a scale-0.2 full backup ran 10–12 of them (~60 at scale 1, ~40 ms of marking each). Atomic marking
- * waits for the old generation's limit (the live size plus 8 MB and more): 2–4 collections, the same peak
- * memory. A heap of a few tens of MB marks in a pause of a few ms to tens of ms, which a batch command does not notice.
+ * Why atomic: the CLI's own heap (its code, module sources, object shapes) is ~7–8 MB, just at the 8 MB
+ * where V8 starts incremental marking, and V8 starts it as soon as the old generation's headroom is below
+ * the young generation's capacity (two 16 MiB semi-spaces), which at that size it always is. So every 1–2 MB
+ * reaching the old generation started a full collection that freed just that: a scale-0.2 full backup ran
+ * 10–12 of them (~60 at scale 1, ~40 ms of marking each). Atomic marking waits for the old generation's
+ * limit (the live size plus 8 MB and more): 1–3 in that backup, half the collector's CPU, the same peak RSS
+ * (docs/PERFORMANCE.md). A heap of a few tens of MB marks in a pause of 10–20 ms, which a batch command
+ * does not notice.
  */
 export function gcMarkingFor(command: string | undefined, env: NodeJS.ProcessEnv): GcMarking {
   const raw = env[GC_MARKING_VARIABLE];
