@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import type { Runner } from './command-kit.js';
 import { FerryError, InterruptedError, UserError } from '../core/errors.js';
 import { setMmapThreshold } from '../engine/os/posix-extras.js';
+import { applyGcMarking, gcMarkingFor } from './gc-marking.js';
 import { processContext, type CliContext } from './context.js';
 import { FERRY_VERSION } from './version.js';
 import { Interruption, outputSettled, STOP_EXIT_CODES } from './interruption.js';
@@ -22,9 +23,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   // Global options may stand anywhere on the command line; commands read them from the context.
-  program.hook('preAction', () => {
+  program.hook('preAction', (_program, action) => {
     const { caCert } = program.opts<{ caCert?: string }>();
     if (caCert !== undefined) ctx.globalOptions.caCert = caCert;
+    applyGcMarking(gcMarkingFor(topLevelName(action), ctx.env));
   });
   const run: Runner = (action) => action.then(setExit);
 
@@ -90,6 +92,13 @@ export async function main(argv: string[], early: readonly string[] = []): Promi
     process.exit(exitCode);
   }
   process.exitCode = exitCode;
+}
+
+/** The first word of the command `action` belongs to (`datacenter` for `ferry datacenter ingest`). */
+function topLevelName(action: Command): string | undefined {
+  let command = action;
+  while (command.parent?.parent) command = command.parent;
+  return command.parent ? command.name() : undefined;
 }
 
 /** See setMmapThreshold: large buffers go back to the system when freed. */

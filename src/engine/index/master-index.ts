@@ -103,7 +103,7 @@ export class MasterIndex {
       } else if (!this.table.has(bytes, idAt)) {
         const id = hexId(bytes, idAt);
         const key = this.overflowKey(id);
-        if (!this.overflow.has(key)) this.overflow.set(key, { ...locationOf(record, id), packId: this.packTable.idOf(packNumber) });
+        if (!this.overflow.has(key)) this.overflow.set(key, locationOf(record, id, this.packTable.idOf(packNumber)));
       }
     }
     this.packTable.setSize(packNumber, packSizeFor(scanned.count, blobBytes));
@@ -117,7 +117,7 @@ export class MasterIndex {
 
   lookup(id: Id): BlobLocation | undefined {
     this.scratch.write(id, 'hex');
-    if (this.table.get(this.scratch, 0, this.record)) return { ...locationOf(this.record, id), packId: this.packTable.idOf(this.record.packNumber) };
+    if (this.table.get(this.scratch, 0, this.record)) return locationOf(this.record, id, this.packTable.idOf(this.record.packNumber));
     const found = this.overflow.size > 0 ? this.overflow.get(this.overflowKey(id)) : undefined;
     return found && { ...found, id };
   }
@@ -157,7 +157,7 @@ export class MasterIndex {
    */
   *entries(): IterableIterator<BlobLocation> {
     for (const [id, record] of this.table.entries()) {
-      yield { ...locationOf(record, hexId(id, 0)), packId: this.packTable.idOf(record.packNumber) };
+      yield locationOf(record, hexId(id, 0), this.packTable.idOf(record.packNumber));
     }
     yield* this.overflow.values();
   }
@@ -170,7 +170,11 @@ function compactKey(id: Id): string {
   return `${id.slice(0, 24)}:${shardOf(Buffer.from(id, 'hex'), 0)}`;
 }
 
-function locationOf(record: BlobRecord, id: Id): PackedBlob {
+/**
+ * One literal, so every location shares one hidden class: spreading a location and adding `packId` made
+ * V8 create a map and descriptor array per lookup, in the old generation (~6,000 in a scale-0.2 restore).
+ */
+function locationOf(record: BlobRecord, id: Id, packId: Id): BlobLocation {
   return {
     type: record.type === 1 ? 'tree' : 'data',
     id,
@@ -178,6 +182,7 @@ function locationOf(record: BlobRecord, id: Id): PackedBlob {
     offset: record.offset,
     length: record.length,
     rawLength: record.rawLength,
+    packId,
   };
 }
 

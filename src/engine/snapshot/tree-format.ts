@@ -109,33 +109,65 @@ export function sortXattrs(xattrs: readonly Xattr[]): Xattr[] {
   return [...xattrs].sort((a, b) => Buffer.compare(a.name, b.name));
 }
 
-function encodeBytes(value: Buffer, plain: 'name' | 'link_target'): Partial<NodeJson> {
+/** `value` as UTF-8 text when it is valid UTF-8 (it round-trips), else undefined (stored as base64). */
+function utf8Text(value: Buffer): string | undefined {
   const text = value.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(value) ? { [plain]: text } : { [`${plain}_raw`]: value.toString('base64') };
+  return Buffer.from(text, 'utf8').equals(value) ? text : undefined;
 }
 
+/**
+ * A node's JSON object. Its keys are written in this order (JSON.stringify keeps insertion order, and the
+ * tree's id is the hash of its bytes). Each object is built from one of two literals and then gets its
+ * optional fields in a fixed order, so all nodes share a few hidden classes: built by spreading an object
+ * with a computed key, each node made V8 create ~11 new maps and descriptor arrays in the old generation,
+ * ~2 KB of garbage per node that drove a full backup's full collections.
+ */
 function nodeToJson(node: TreeNode): NodeJson {
-  const json: NodeJson = {
-    ...encodeBytes(node.name, 'name'),
-    type: node.type,
-    mode: node.mode,
-    uid: node.uid,
-    gid: node.gid,
-    mtime_ns: node.mtimeNs.toString(),
-    ctime_ns: node.ctimeNs.toString(),
-    inode: node.inode.toString(),
-    device: node.device.toString(),
-    links: node.links,
-    size: node.size,
-  };
-  if (node.content) json.content = [...node.content];
+  const name = utf8Text(node.name);
+  const json: NodeJson =
+    name !== undefined
+      ? {
+          name,
+          type: node.type,
+          mode: node.mode,
+          uid: node.uid,
+          gid: node.gid,
+          mtime_ns: node.mtimeNs.toString(),
+          ctime_ns: node.ctimeNs.toString(),
+          inode: node.inode.toString(),
+          device: node.device.toString(),
+          links: node.links,
+          size: node.size,
+        }
+      : {
+          name_raw: node.name.toString('base64'),
+          type: node.type,
+          mode: node.mode,
+          uid: node.uid,
+          gid: node.gid,
+          mtime_ns: node.mtimeNs.toString(),
+          ctime_ns: node.ctimeNs.toString(),
+          inode: node.inode.toString(),
+          device: node.device.toString(),
+          links: node.links,
+          size: node.size,
+        };
+  if (node.content) json.content = node.content.slice();
   if (node.subtree) json.subtree = node.subtree;
-  if (node.linkTarget) Object.assign(json, encodeBytes(node.linkTarget, 'link_target'));
-  if (node.rdev !== undefined) json.rdev = node.rdev.toString();
-  if (node.xattrs && node.xattrs.length > 0) {
-    json.xattrs = sortXattrs(node.xattrs).map((x) => ({ ...(encodeBytes(x.name, 'name') as Pick<XattrJson, 'name' | 'name_raw'>), value: x.value.toString('base64') }));
+  if (node.linkTarget) {
+    const target = utf8Text(node.linkTarget);
+    if (target !== undefined) json.link_target = target;
+    else json.link_target_raw = node.linkTarget.toString('base64');
   }
+  if (node.rdev !== undefined) json.rdev = node.rdev.toString();
+  if (node.xattrs && node.xattrs.length > 0) json.xattrs = sortXattrs(node.xattrs).map(xattrToJson);
   return json;
+}
+
+function xattrToJson(xattr: Xattr): XattrJson {
+  const name = utf8Text(xattr.name);
+  const value = xattr.value.toString('base64');
+  return name !== undefined ? { name, value } : { name_raw: xattr.name.toString('base64'), value };
 }
 
 function decodeBytes(plain: string | undefined, raw: string | undefined): Buffer | undefined {
