@@ -532,6 +532,64 @@ static napi_value js_set_mmap_threshold(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* ---- Jobs on libuv's thread pool: what the asynchronous calls below share -------------------------- */
+
+/*
+ * The N-API side of a call run on libuv's thread pool: its work, its promise, and a reference to the
+ * JavaScript value whose memory the job uses (kept alive until the promise settles). Every asynchronous
+ * call's job embeds one as `async`.
+ */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref keep;
+} async_job;
+
+/*
+ * Queues `job` (its execute and complete callbacks get `data`) and returns its promise; `keep`, when not
+ * NULL, stays referenced until the job settles. NULL with an exception pending when N-API fails: the caller
+ * then frees its job (the promise, if made, stays pending; the caller sees the exception instead).
+ */
+static napi_value start_job(napi_env env, async_job *job, void *data, const char *name, napi_value keep,
+                            napi_async_execute_callback execute, napi_async_complete_callback complete) {
+  napi_value promise, resource_name;
+  if (keep != NULL && napi_create_reference(env, keep, 1, &job->keep) != napi_ok) {
+    throw_last_napi_error(env);
+    return NULL;
+  }
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_async_work(env, NULL, resource_name, execute, complete, data, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    if (job->keep != NULL) napi_delete_reference(env, job->keep);
+    throw_last_napi_error(env);
+    return NULL;
+  }
+  return promise;
+}
+
+/*
+ * Settles a job's promise: resolves it with `value`, or rejects it with `value` when `rejected`. A NULL
+ * value (N-API failed making it, or the work was cancelled) rejects with the pending exception, else with
+ * `failure`. Then releases the job's N-API parts; the caller frees the rest.
+ */
+static void settle_job(napi_env env, async_job *job, napi_value value, bool rejected, const char *failure) {
+  if (value == NULL) {
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &value);
+    if (value == NULL) {
+      napi_value message;
+      napi_create_string_utf8(env, failure, NAPI_AUTO_LENGTH, &message);
+      napi_create_error(env, NULL, message, &value);
+    }
+    rejected = true;
+  }
+  if (rejected) napi_reject_deferred(env, job->deferred, value);
+  else napi_resolve_deferred(env, job->deferred, value);
+  if (job->keep != NULL) napi_delete_reference(env, job->keep);
+  napi_delete_async_work(env, job->work);
+}
+
 /* ---- Directory scans for the backup's walk ----------------------------------------------------------- */
 /*
  * scanDirectory(fd, wantXattrs) -> Promise<[names: Buffer, stats: ArrayBuffer]>
@@ -582,8 +640,7 @@ typedef struct {
   size_t *offsets;       /* each name's offset in `names`, in directory order */
   char **entries;        /* the names, sorted */
   unsigned char *stats;  /* count * SCAN_SLOTS * 8 bytes */
-  napi_async_work work;
-  napi_deferred deferred;
+  async_job async;
 } scan_job;
 
 static int scan_compare(const void *a, const void *b) {
@@ -785,16 +842,7 @@ static void scan_complete(napi_env env, napi_status status, void *data) {
   scan_job *job = data;
   bool rejected = false;
   napi_value value = status == napi_ok ? scan_result(env, job, &rejected) : NULL;
-  if (value == NULL) {
-    /* N-API itself failed (or the work was cancelled): reject with whatever is pending. */
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &value);
-    if (value == NULL) napi_create_string_utf8(env, "directory scan failed", NAPI_AUTO_LENGTH, &value);
-    rejected = true;
-  }
-  if (rejected) napi_reject_deferred(env, job->deferred, value);
-  else napi_resolve_deferred(env, job->deferred, value);
-  napi_delete_async_work(env, job->work);
+  settle_job(env, &job->async, value, rejected, "directory scan failed");
   scan_free(job);
 }
 
@@ -810,21 +858,13 @@ static napi_value js_scan_directory(napi_env env, napi_callback_info info) {
     return NULL;
   }
   job->fd = (int)fd;
-  napi_value promise, resource_name;
-  if (napi_get_value_bool(env, argv[1], &job->want_xattrs) != napi_ok ||
-      napi_create_string_utf8(env, "ferry.scanDirectory", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+  if (napi_get_value_bool(env, argv[1], &job->want_xattrs) != napi_ok) {
     free(job);
     throw_last_napi_error(env);
     return NULL;
   }
-  if (napi_create_async_work(env, NULL, resource_name, scan_execute, scan_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    /* The promise stays pending; the caller sees the exception instead. */
-    free(job);
-    throw_last_napi_error(env);
-    return NULL;
-  }
+  napi_value promise = start_job(env, &job->async, job, "ferry.scanDirectory", NULL, scan_execute, scan_complete);
+  if (promise == NULL) free(job);
   return promise;
 }
 /* ---- end of directory scans ---------------------------------------------------------------------------- */
@@ -1109,9 +1149,7 @@ typedef struct {
   int64_t position;
   size_t direct_bytes;
   int error;
-  napi_ref keep;
-  napi_async_work work;
-  napi_deferred deferred;
+  async_job async;
 } direct_job;
 
 /* Writes data[*done..end) at position + *done; false with errno set on an error other than EINTR. */
@@ -1166,20 +1204,9 @@ static void direct_execute(napi_env env, void *data) {
 static void direct_complete(napi_env env, napi_status status, void *data) {
   direct_job *job = data;
   napi_value value = NULL;
-  bool rejected = status != napi_ok || job->error != 0;
-  if (status != napi_ok) napi_create_string_utf8(env, "direct write failed", NAPI_AUTO_LENGTH, &value);
-  else if (job->error != 0) value = errno_error(env, job->error, "write");
-  else if (napi_create_double(env, (double)job->direct_bytes, &value) != napi_ok) rejected = true;
-  if (value == NULL) {
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &value);
-    if (value == NULL) napi_create_string_utf8(env, "direct write failed", NAPI_AUTO_LENGTH, &value);
-    rejected = true;
-  }
-  if (rejected) napi_reject_deferred(env, job->deferred, value);
-  else napi_resolve_deferred(env, job->deferred, value);
-  napi_delete_reference(env, job->keep);
-  napi_delete_async_work(env, job->work);
+  if (status == napi_ok && job->error != 0) value = errno_error(env, job->error, "write");
+  else if (status == napi_ok && napi_create_double(env, (double)job->direct_bytes, &value) != napi_ok) value = NULL;
+  settle_job(env, &job->async, value, job->error != 0, "direct write failed");
   free(job);
 }
 
@@ -1203,21 +1230,8 @@ static napi_value js_pwrite_direct(napi_env env, napi_callback_info info) {
   job->data = bytes;
   job->length = length;
   job->position = position;
-  napi_value promise, resource_name;
-  if (napi_create_reference(env, argv[1], 1, &job->keep) != napi_ok) {
-    free(job);
-    throw_last_napi_error(env);
-    return NULL;
-  }
-  if (napi_create_string_utf8(env, "ferry.pwriteDirect", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, resource_name, direct_execute, direct_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    napi_delete_reference(env, job->keep);
-    free(job);
-    throw_last_napi_error(env);
-    return NULL;
-  }
+  napi_value promise = start_job(env, &job->async, job, "ferry.pwriteDirect", argv[1], direct_execute, direct_complete);
+  if (promise == NULL) free(job);
   return promise;
 }
 
@@ -1255,9 +1269,7 @@ typedef struct {
   size_t bytes_read;
   int error;
   const char *syscall;
-  napi_ref keep;
-  napi_async_work work;
-  napi_deferred deferred;
+  async_job async;
 } open_read_job;
 
 static void open_read_execute(napi_env env, void *data) {
@@ -1311,25 +1323,10 @@ static napi_value open_read_result(napi_env env, open_read_job *job) {
 static void open_read_complete(napi_env env, napi_status status, void *data) {
   open_read_job *job = data;
   napi_value value = NULL;
-  bool rejected = true;
-  if (status != napi_ok) {
-    if (job->fd >= 0) close(job->fd);
-  } else if (job->error != 0) {
-    value = errno_error(env, job->error, job->syscall);
-  } else {
-    value = open_read_result(env, job);
-    if (value != NULL) rejected = false;
-    else if (job->fd >= 0) close(job->fd);
-  }
-  if (value == NULL) {
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &value);
-    if (value == NULL) napi_create_string_utf8(env, "reading a file failed", NAPI_AUTO_LENGTH, &value);
-  }
-  if (rejected) napi_reject_deferred(env, job->deferred, value);
-  else napi_resolve_deferred(env, job->deferred, value);
-  napi_delete_reference(env, job->keep);
-  napi_delete_async_work(env, job->work);
+  if (status == napi_ok) value = job->error != 0 ? errno_error(env, job->error, job->syscall) : open_read_result(env, job);
+  /* A descriptor nobody will hear of is closed here. */
+  if ((value == NULL || job->error != 0) && job->fd >= 0) close(job->fd);
+  settle_job(env, &job->async, value, job->error != 0, "reading a file failed");
   free(job->name);
   free(job);
 }
@@ -1362,22 +1359,10 @@ static napi_value js_open_read(napi_env env, napi_callback_info info) {
   job->data = bytes + offset;
   job->length = (size_t)length;
   job->fd = -1;
-  napi_value promise, resource_name;
-  if (napi_create_reference(env, argv[3], 1, &job->keep) != napi_ok) {
+  napi_value promise = start_job(env, &job->async, job, "ferry.openRead", argv[3], open_read_execute, open_read_complete);
+  if (promise == NULL) {
     free(name);
     free(job);
-    throw_last_napi_error(env);
-    return NULL;
-  }
-  if (napi_create_string_utf8(env, "ferry.openRead", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, resource_name, open_read_execute, open_read_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    napi_delete_reference(env, job->keep);
-    free(name);
-    free(job);
-    throw_last_napi_error(env);
-    return NULL;
   }
   return promise;
 }

@@ -102,9 +102,7 @@ static void romix_lane(uint8_t *lane, size_t r, uint64_t n, __m128i *v, __m128i 
 }
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
-  napi_ref lanes_ref;
+  async_job async; /* keeps the lanes' buffer */
   uint8_t *lanes;
   size_t length, r;
   uint64_t n;
@@ -129,17 +127,8 @@ static void romix_execute(napi_env env, void *data) {
 static void romix_complete(napi_env env, napi_status status, void *data) {
   romix_job *job = data;
   napi_value value = NULL;
-  if (status == napi_ok && !job->out_of_memory) {
-    napi_get_undefined(env, &value);
-    napi_resolve_deferred(env, job->deferred, value);
-  } else {
-    napi_value message;
-    napi_create_string_utf8(env, job->out_of_memory ? "out of memory for scrypt" : "scrypt failed", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, NULL, message, &value);
-    napi_reject_deferred(env, job->deferred, value);
-  }
-  napi_delete_reference(env, job->lanes_ref);
-  napi_delete_async_work(env, job->work);
+  if (status == napi_ok && !job->out_of_memory) napi_get_undefined(env, &value);
+  settle_job(env, &job->async, value, false, job->out_of_memory ? "out of memory for scrypt" : "scrypt failed");
   free(job);
 }
 
@@ -169,22 +158,8 @@ static napi_value js_scrypt_romix(napi_env env, napi_callback_info info) {
   job->length = length;
   job->r = (size_t)r;
   job->n = (uint64_t)n;
-  napi_value promise, resource_name;
-  if (napi_create_reference(env, argv[0], 1, &job->lanes_ref) != napi_ok) {
-    free(job);
-    throw_last_napi_error(env);
-    return NULL;
-  }
-  if (napi_create_string_utf8(env, "ferry.scryptRomix", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_async_work(env, NULL, resource_name, romix_execute, romix_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    /* A promise made before the failure stays pending; the caller sees the exception instead. */
-    napi_delete_reference(env, job->lanes_ref);
-    free(job);
-    throw_last_napi_error(env);
-    return NULL;
-  }
+  napi_value promise = start_job(env, &job->async, job, "ferry.scryptRomix", argv[0], romix_execute, romix_complete);
+  if (promise == NULL) free(job);
   return promise;
 }
 
