@@ -13,7 +13,9 @@ export interface OsAddon {
 }
 
 // Two levels below the package root, as src/os/native-addon.ts (tsx) and as dist/os/native-addon.js (tsc).
-const ADDON_PATH = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'build', 'Release', 'ferry_fs.node');
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Where `npm ci` builds the addon (binding.gyp at the package root). */
+export const ADDON_PATH = join(PACKAGE_ROOT, 'build', 'Release', 'ferry_fs.node');
 
 let addon: OsAddon | null | undefined;
 

@@ -9,9 +9,8 @@
  * `err.code` exactly as they do for node:fs errors.
  */
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../../core/errors.js';
+import { ADDON_PATH, PACKAGE_ROOT } from '../../os/native-addon.js';
 
 /** What native/ferry_fs.c exports. */
 interface FerryFsAddon {
@@ -41,31 +40,43 @@ interface FerryFsAddon {
   createat(dirFd: number, name: Buffer, mode: number): number;
   unlinkat(dirFd: number, name: Buffer): void;
   futimens(fd: number, atimeSec: bigint, atimeNsec: number, mtimeSec: bigint, mtimeNsec: number): void;
-  gcmOpenInto?(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number): number;
-  scryptRomix?(lanes: Uint8Array, r: number, N: number): Promise<void>;
+  gcmOpenInto?: (key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number) => number;
+  /** Missing where the addon was built without SSE2 (see native/scrypt_romix.h). */
+  scryptRomix?: (lanes: Uint8Array, r: number, N: number) => Promise<void>;
 }
 
-// This file is three levels below the package root both as src/engine/os/posix-extras.ts (tsx) and as
-// dist/engine/os/posix-extras.js (tsc).
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const ADDON_PATH = join(PACKAGE_ROOT, 'build', 'Release', 'ferry_fs.node');
 const NS_PER_SECOND = 1_000_000_000n;
 
 let addon: FerryFsAddon | undefined;
+let loadFailure: UserError | undefined;
 
 /** Loads the addon on first use, so commands that never restore special files run without it. */
 export function loadAddon(): FerryFsAddon {
   if (addon !== undefined) return addon;
+  if (loadFailure !== undefined) throw loadFailure;
   try {
     addon = createRequire(import.meta.url)(ADDON_PATH) as FerryFsAddon;
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
-    throw new UserError(
+    loadFailure = new UserError(
       `ferry's native addon ${ADDON_PATH} is missing or does not load (${reason}): run \`npm ci\` in ${PACKAGE_ROOT} to build it`,
       { cause },
     );
+    throw loadFailure;
   }
   return addon;
+}
+
+/** The calls only some builds of the addon have; each has a JavaScript fallback with the same results. */
+type OptionalCall = 'gearScan' | 'openRead' | 'copyBytes' | 'gcmOpenInto' | 'scryptRomix';
+
+/** The addon's call `name`, or undefined when the addon does not load or was built without it. */
+function optionalCall<K extends OptionalCall>(name: K): FerryFsAddon[K] {
+  try {
+    return loadAddon()[name];
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -73,20 +84,12 @@ export function loadAddon(): FerryFsAddon {
  * built before it had one: the chunker then uses its JavaScript scanner, which gives the same boundaries.
  */
 export function nativeGearScan(): FerryFsAddon['gearScan'] {
-  try {
-    return loadAddon().gearScan;
-  } catch {
-    return undefined;
-  }
+  return optionalCall('gearScan');
 }
 
 /** The addon's fused open and first read (see source-file.ts), or undefined when it does not load or lacks it. */
 export function nativeOpenRead(): FerryFsAddon['openRead'] {
-  try {
-    return loadAddon().openRead;
-  } catch {
-    return undefined;
-  }
+  return optionalCall('openRead');
 }
 
 /**
@@ -96,13 +99,7 @@ export function nativeOpenRead(): FerryFsAddon['openRead'] {
  * when the addon does not load or was built before it had copyBytes.
  */
 export function bytesCopier(): (target: Uint8Array, targetOffset: number, source: Uint8Array) => void {
-  try {
-    const copy = loadAddon().copyBytes;
-    if (copy) return copy;
-  } catch {
-    // Not built: the slower copy below gives the same bytes.
-  }
-  return (target, targetOffset, source) => target.set(source, targetOffset);
+  return optionalCall('copyBytes') ?? ((target, targetOffset, source) => target.set(source, targetOffset));
 }
 
 function toBuffer(path: Buffer | string): Buffer {
@@ -244,16 +241,8 @@ export function setFileTimesNs(fd: number, atimeNs: bigint, mtimeNs: bigint): vo
  * Node's decipher returns a new buffer per update: garbage that piles up in a thread's malloc arena until
  * V8 collects it (~30 MiB per restore writer thread).
  */
-export function nativeGcmOpenInto(): ((key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number) => number) | undefined {
-  if (gcmOpen === null) return undefined;
-  if (gcmOpen !== undefined) return gcmOpen;
-  try {
-    const calls = loadAddon();
-    gcmOpen = typeof calls.gcmOpenInto === 'function' ? calls.gcmOpenInto.bind(calls) : null;
-  } catch {
-    gcmOpen = null;
-  }
-  return gcmOpen ?? undefined;
+export function nativeGcmOpenInto(): FerryFsAddon['gcmOpenInto'] {
+  return optionalCall('gcmOpenInto');
 }
 
 /**
@@ -261,21 +250,9 @@ export function nativeGcmOpenInto(): ((key: Uint8Array, sealed: Uint8Array, aad:
  * native/scrypt_romix.h and src/engine/crypto/scrypt.ts). Undefined when the addon does not load, predates
  * the call or was built where there is no SSE2 (callers use node:crypto's scrypt then).
  */
-export function nativeScryptRomix(): ((lanes: Uint8Array, r: number, N: number) => Promise<void>) | undefined {
-  if (romix === null) return undefined;
-  if (romix !== undefined) return romix;
-  try {
-    const calls = loadAddon();
-    romix = typeof calls.scryptRomix === 'function' ? calls.scryptRomix.bind(calls) : null;
-  } catch {
-    romix = null;
-  }
-  return romix ?? undefined;
+export function nativeScryptRomix(): FerryFsAddon['scryptRomix'] {
+  return optionalCall('scryptRomix');
 }
-
-let romix: ((lanes: Uint8Array, r: number, N: number) => Promise<void>) | null | undefined;
-
-let gcmOpen: ((key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number) => number) | null | undefined;
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
