@@ -168,7 +168,7 @@ export class Archiver {
       case 'dir':
         return this.archiveDir(path, access, name, st, previous?.type === 'dir' ? previous.subtree : undefined, xattrs);
       case 'file':
-        return this.archiveFile(path, { path: access, ...(dirFd === undefined ? {} : { at: { dirFd, name } }) }, name, st, previous, xattrs);
+        return this.archiveFile(path, { path: access, dirFd, name }, name, st, previous, xattrs);
       case 'symlink': {
         this.options.progress.filesDone++;
         try {

@@ -75,10 +75,14 @@ class PathSourceFile implements ChunkSource {
   }
 }
 
-/** A path that reaches a source file, and where the walk has it: its folder's open descriptor and its name. */
+/**
+ * Where a source file is: a path that reaches it, and where the walk has it open, its folder's descriptor
+ * (undefined without one) and its name.
+ */
 export interface SourceLocation {
   readonly path: Buffer;
-  readonly at?: { readonly dirFd: number; readonly name: Buffer };
+  readonly dirFd: number | undefined;
+  readonly name: Buffer;
 }
 
 /**
@@ -87,6 +91,6 @@ export interface SourceLocation {
  * kernel refused them (O_NOATIME on another user's file), so the caller stops asking.
  */
 export async function openSourceFile(location: SourceLocation, flags: number, onFlagsUsed: (flags: number) => void): Promise<ChunkSource> {
-  if (location.at !== undefined && openRead !== undefined) return new FolderSourceFile(location.at.dirFd, location.at.name, flags, onFlagsUsed);
+  if (location.dirFd !== undefined && openRead !== undefined) return new FolderSourceFile(location.dirFd, location.name, flags, onFlagsUsed);
   return PathSourceFile.open(location.path, flags, onFlagsUsed);
 }

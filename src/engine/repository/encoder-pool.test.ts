@@ -83,7 +83,7 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
     /** Holds the first pack the encoder workers hand over (fault injection: a slow disk). */
     class SlowPackStorage extends MemoryStorage {
       override async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void> {
-        if (key.startsWith('data/') && seen.writer?.workersStarted && !held) {
+        if (key.startsWith('data/') && seen.writer?.workerCount && !held) {
           held = true;
           await gate;
         }

@@ -171,7 +171,6 @@ export class EncoderPool {
 
   /** True when a blob of `length` bytes can go into a ring now, without waiting for the workers. */
   hasRoom(length: number): boolean {
-    if (this.current && ringSlot(this.current, length) !== undefined) return true;
     return this.workers.some((state) => ringSlot(state, length) !== undefined);
   }
 

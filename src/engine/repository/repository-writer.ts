@@ -86,11 +86,6 @@ export class RepositoryWriter {
     });
   }
 
-  /** Whether the encoder workers run (they start once a few MiB are stored). */
-  get workersStarted(): boolean {
-    return this.pool !== undefined;
-  }
-
   /** How many encoder workers run: none before a few MiB are stored, then one, more as they fall behind. */
   get workerCount(): number {
     return this.pool?.workerCount ?? 0;
