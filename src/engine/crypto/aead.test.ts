@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { assertIntegrityError, atOffset, bytesArb, flipBit, keyArb } from '../testing/arbitraries.js';
-import { nativeGcmOpenInto } from '../os/posix-extras.js';
+import { createDecipheriv } from 'node:crypto';
+import { nativeGcmOpenInto, nativeGcmSealInto } from '../os/posix-extras.js';
 import { open, openInto, seal, sealInto, SEAL_OVERHEAD } from './aead.js';
 
 fc.configureGlobal({ seed: 42, numRuns: 100 });
@@ -158,5 +159,53 @@ describe('openInto (the addon\u2019s AES-256-GCM, no buffer per call)', () => {
     assert.throws(() => openInto(key, sealed, undefined, Buffer.alloc(100), 1), RangeError);
     assertIntegrityError(() => openInto(key, Buffer.alloc(SEAL_OVERHEAD - 1), undefined, Buffer.alloc(10), 0));
     assert.equal(openInto(key, seal(key, Buffer.alloc(0), Buffer.from('a')), Buffer.from('a'), Buffer.alloc(0), 0), 0);
+  });
+});
+
+/** node:crypto's own open of `nonce ‖ ciphertext ‖ tag`: an oracle independent of the addon. */
+function openWithNode(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+  if (aad) decipher.setAAD(aad);
+  return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
+}
+
+describe('sealInto (the addon\u2019s AES-256-GCM, no buffer per call)', () => {
+  it('is the addon\u2019s call here (the build has it)', () => {
+    assert.equal(typeof nativeGcmSealInto(), 'function');
+  });
+
+  it('seals at an offset what node:crypto opens, with the nonce it left there, writing nothing outside', () => {
+    fc.assert(
+      fc.property(keyArb, bytesArb(70_000), aadArb, fc.nat({ max: 40 }), (key, plain, aad, offset) => {
+        const target = Buffer.alloc(offset + plain.length + SEAL_OVERHEAD + 5, 0xee);
+        assert.equal(sealInto(key, atOffset(plain), aad, target, offset), plain.length + SEAL_OVERHEAD);
+        const sealed = target.subarray(offset, offset + plain.length + SEAL_OVERHEAD);
+        assert.deepEqual(openWithNode(key, sealed, aad), Buffer.from(plain));
+        assert.deepEqual(open(key, sealed, aad), Buffer.from(plain));
+        assert.ok(target.subarray(0, offset).every((b) => b === 0xee) && target.subarray(offset + sealed.length).every((b) => b === 0xee), 'nothing written outside');
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('uses a fresh nonce for every seal of the same input', () => {
+    const key = Buffer.alloc(32, 7);
+    const first = Buffer.alloc(10 + SEAL_OVERHEAD);
+    const second = Buffer.alloc(10 + SEAL_OVERHEAD);
+    sealInto(key, Buffer.alloc(10, 1), undefined, first, 0);
+    sealInto(key, Buffer.alloc(10, 1), undefined, second, 0);
+    assert.notDeepEqual(first.subarray(0, 12), second.subarray(0, 12));
+    assert.notDeepEqual(first, second);
+  });
+
+  it('refuses a target without room and a plaintext overlapping its target, before writing', () => {
+    const key = Buffer.alloc(32, 3);
+    const target = Buffer.alloc(100 + SEAL_OVERHEAD, 0xee);
+    assert.throws(() => sealInto(key, Buffer.alloc(100, 1), undefined, target, 1), RangeError);
+    assert.ok(target.every((b) => b === 0xee));
+    const seal = nativeGcmSealInto()!;
+    assert.throws(() => seal(key, target.subarray(30, 40), undefined, target, 0), RangeError);
+    assert.throws(() => seal(Buffer.alloc(16), Buffer.alloc(1), undefined, target, 0), RangeError);
   });
 });

@@ -41,6 +41,7 @@ interface FerryFsAddon {
   unlinkat(dirFd: number, name: Buffer): void;
   futimens(fd: number, atimeSec: bigint, atimeNsec: number, mtimeSec: bigint, mtimeNsec: number): void;
   gcmOpenInto?: (key: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number) => number;
+  gcmSealInto?: (key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array | undefined, target: Uint8Array, offset: number) => number;
   /** Missing where the addon was built without SSE2 (see native/scrypt_romix.h). */
   scryptRomix?: (lanes: Uint8Array, r: number, N: number) => Promise<void>;
 }
@@ -68,7 +69,7 @@ export function loadAddon(): FerryFsAddon {
 }
 
 /** The calls only some builds of the addon have; each has a JavaScript fallback with the same results. */
-type OptionalCall = 'gearScan' | 'openRead' | 'copyBytes' | 'gcmOpenInto' | 'scryptRomix';
+type OptionalCall = 'gearScan' | 'openRead' | 'copyBytes' | 'gcmOpenInto' | 'gcmSealInto' | 'scryptRomix';
 
 /** The addon's call `name`, or undefined when the addon does not load or was built without it. */
 function optionalCall<K extends OptionalCall>(name: K): FerryFsAddon[K] {
@@ -243,6 +244,16 @@ export function setFileTimesNs(fd: number, atimeNs: bigint, mtimeNs: bigint): vo
  */
 export function nativeGcmOpenInto(): FerryFsAddon['gcmOpenInto'] {
   return optionalCall('gcmOpenInto');
+}
+
+/**
+ * AES-256-GCM seal of `plaintext` into `target` at `offset` as `nonce(12) ‖ ciphertext ‖ tag(16)`, the
+ * nonce being the 12 bytes already at `target[offset..]`; returns the bytes written. Undefined without the
+ * addon (callers use node:crypto then). Node's cipher returns a new buffer per update: in an encoder worker
+ * that garbage grew its malloc arena by ~20 MiB in a backup.
+ */
+export function nativeGcmSealInto(): FerryFsAddon['gcmSealInto'] {
+  return optionalCall('gcmSealInto');
 }
 
 /**
