@@ -19,7 +19,12 @@ export class BufferPool {
     private readonly allocate: (bytes: number) => Buffer = (bytes) => Buffer.allocUnsafeSlow(bytes),
   ) {}
 
-  /** A buffer of at least `bytes` bytes (its content is undefined). */
+  /** The length of the buffer {@link take} gives for `bytes`. */
+  static lengthFor(bytes: number): number {
+    return bytes < MIN_POOLED ? bytes : sizeClass(bytes);
+  }
+
+  /** A buffer of at least `bytes` bytes, {@link lengthFor} long (its content is undefined). */
   take(bytes: number): Buffer {
     if (bytes < MIN_POOLED) return Buffer.allocUnsafe(bytes);
     const size = sizeClass(bytes);

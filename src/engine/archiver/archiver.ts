@@ -19,6 +19,7 @@ import { PathTrie } from './path-trie.js';
 import { describeError } from '../fs/fs-error.js';
 import { DirHandle } from '../fs/dir-handle.js';
 import { BufferPool } from '../../core/buffer-pool.js';
+import { ByteBudget } from '../../core/byte-budget.js';
 import { readXattrs, xattrFailureReason } from '../os/xattrs.js';
 import { scanDirectory } from '../os/directory-scan.js';
 import type { Xattr } from '../snapshot/tree-format.js';
@@ -68,6 +69,12 @@ const PARALLEL_DIRECTORIES = 8;
  * 24 MiB (every concurrent read's) cost ~10 MiB of peak RSS for no CPU saving measured (PERFORMANCE.md).
  */
 const READ_BUFFERS_KEPT = 8 * 1024 * 1024;
+/**
+ * The bytes of read buffers in use at once (see readChunks): two large files' (a buffer of up to a maximum
+ * chunk, 8 MiB, each), or one and the small files'. Without it the reads above could hold 24 MiB
+ * (16 × 512 KiB + 2 × 8 MiB).
+ */
+const READ_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
 /**
  * Walks source paths and stores their content and trees. Unchanged files (same size, mtime, ctime and
@@ -89,6 +96,7 @@ export class Archiver {
   /** What ended the backup (a pack that could not be saved, an interruption): entries still queued stop at once. */
   private failure: Error | undefined;
   private readonly readBuffers = new BufferPool(READ_BUFFERS_KEPT);
+  private readonly readBudget = new ByteBudget(READ_BYTES_IN_FLIGHT);
 
   constructor(
     private readonly repo: Repository,
@@ -401,7 +409,7 @@ export class Archiver {
       // Ids come back from the encoder workers while the next chunks are read.
       const saves: Promise<SavedBlob>[] = [];
       let size = 0;
-      for await (const chunk of readChunks(file, this.chunking.forFileSize(expectedSize), expectedSize, this.readBuffers)) {
+      for await (const chunk of readChunks(file, this.chunking.forFileSize(expectedSize), expectedSize, this.readBuffers, this.readBudget)) {
         if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
         size += chunk.length;
         this.options.progress.bytesDone += chunk.length;

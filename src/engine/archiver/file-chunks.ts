@@ -1,5 +1,6 @@
 import type { FastCdc } from '../chunker/fastcdc.js';
-import type { BufferPool } from '../../core/buffer-pool.js';
+import { BufferPool } from '../../core/buffer-pool.js';
+import type { ByteBudget } from '../../core/byte-budget.js';
 import type { ChunkSource } from './source-file.js';
 
 /**
@@ -11,11 +12,16 @@ import type { ChunkSource } from './source-file.js';
  * next read, and its scan resumes where it stopped, so the buffer never needs more than a maximum chunk
  * and each byte is hashed once. A read that returns fewer bytes than asked ends the file (a regular file's
  * read is short only at its end), so a file whose size was expected right takes one read, not two.
- * Buffers come from `pool` and go back to it when the generator ends (however it ends).
+ * Buffers come from `pool` and go back to it when the generator ends (however it ends). With a `budget`,
+ * the generator first waits until its buffer's bytes fit in it, and holds them until it ends; a buffer
+ * grown for a file larger than expected (it grew since it was looked at) is held beyond the budget.
  */
-export async function* readChunks(file: ChunkSource, cdc: FastCdc, expectedSize: number, pool: BufferPool): AsyncGenerator<Buffer> {
+export async function* readChunks(file: ChunkSource, cdc: FastCdc, expectedSize: number, pool: BufferPool, budget?: ByteBudget): AsyncGenerator<Buffer> {
   const maxChunk = cdc.maxSize;
-  let buffer = pool.take(expectedSize < maxChunk ? Math.max(expectedSize + 1, 4096) : maxChunk);
+  const wanted = expectedSize < maxChunk ? Math.max(expectedSize + 1, 4096) : maxChunk;
+  let held = BufferPool.lengthFor(wanted);
+  await budget?.take(held);
+  let buffer = pool.take(wanted);
   try {
     let start = 0;
     let end = 0;
@@ -41,17 +47,20 @@ export async function* readChunks(file: ChunkSource, cdc: FastCdc, expectedSize:
         } else {
           // Only a buffer sized for a small file fills up undecided: a full maxChunk always decides.
           const larger = pool.take(maxChunk);
+          budget?.takeNow(larger.length - held);
+          held = larger.length;
           buffer.copy(larger, 0, 0, end);
           pool.give(buffer);
           buffer = larger;
         }
       }
-      const wanted = buffer.length - end;
-      const bytesRead = await file.read(buffer, end, wanted);
-      if (bytesRead < wanted) eof = true;
+      const room = buffer.length - end;
+      const bytesRead = await file.read(buffer, end, room);
+      if (bytesRead < room) eof = true;
       end += bytesRead;
     }
   } finally {
     pool.give(buffer);
+    budget?.give(held);
   }
 }
