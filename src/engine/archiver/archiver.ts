@@ -65,16 +65,25 @@ const LARGE_FILE_READS = 2;
 /** Directories walked at the same time beyond the current path. */
 const PARALLEL_DIRECTORIES = 8;
 /**
- * Idle read buffers kept for the next files (those in use are not counted): one large file's. Keeping
- * 24 MiB (every concurrent read's) cost ~10 MiB of peak RSS for no CPU saving measured (PERFORMANCE.md).
- */
-const READ_BUFFERS_KEPT = 8 * 1024 * 1024;
-/**
  * The bytes of read buffers in use at once (see readChunks): two large files' (a buffer of up to a maximum
  * chunk, 8 MiB, each), or one and the small files'. Without it the reads above could hold 24 MiB
  * (16 × 512 KiB + 2 × 8 MiB).
  */
 const READ_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+/**
+ * Idle read buffers kept for the next files (those in use are not counted): as many as may be in use, so
+ * the two large files' buffers are both reused. With 8 MiB kept, the second one was dropped each time both
+ * came back and the next large file allocated another: 23 buffers of 8 MiB in a scale-0.5 full backup,
+ * each garbage (and resident) until the next full collection (PERFORMANCE.md, "the main thread's memory").
+ */
+const READ_BUFFERS_KEPT = READ_BYTES_IN_FLIGHT;
+/**
+ * Small files' read buffers (4 KiB up to the minimum chunk) come from a pool of their own, kept apart from
+ * the large files' so neither crowds the other out, instead of a new buffer per file (Node's allocator
+ * below 64 KiB): one each for the small files read at once, at most.
+ */
+const SMALL_READ_BUFFERS_KEPT = 4 * 1024 * 1024;
+const SMALLEST_POOLED_READ = 4096;
 
 /**
  * Walks source paths and stores their content and trees. Unchanged files (same size, mtime, ctime and
@@ -96,6 +105,7 @@ export class Archiver {
   /** What ended the backup (a pack that could not be saved, an interruption): entries still queued stop at once. */
   private failure: Error | undefined;
   private readonly readBuffers = new BufferPool(READ_BUFFERS_KEPT);
+  private readonly smallReadBuffers = new BufferPool(SMALL_READ_BUFFERS_KEPT, undefined, SMALLEST_POOLED_READ);
   private readonly readBudget = new ByteBudget(READ_BYTES_IN_FLIGHT);
 
   constructor(
@@ -409,7 +419,7 @@ export class Archiver {
       // Ids come back from the encoder workers while the next chunks are read.
       const saves: Promise<SavedBlob>[] = [];
       let size = 0;
-      for await (const chunk of readChunks(file, this.chunking.forFileSize(expectedSize), expectedSize, this.readBuffers, this.readBudget)) {
+      for await (const chunk of readChunks(file, this.chunking.forFileSize(expectedSize), expectedSize, expectedSize < this.minChunk ? this.smallReadBuffers : this.readBuffers, this.readBudget)) {
         if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
         size += chunk.length;
         this.options.progress.bytesDone += chunk.length;

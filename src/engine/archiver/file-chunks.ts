@@ -1,5 +1,5 @@
 import type { FastCdc } from '../chunker/fastcdc.js';
-import { BufferPool } from '../../core/buffer-pool.js';
+import type { BufferPool } from '../../core/buffer-pool.js';
 import type { ByteBudget } from '../../core/byte-budget.js';
 import type { ChunkSource } from './source-file.js';
 
@@ -19,7 +19,7 @@ import type { ChunkSource } from './source-file.js';
 export async function* readChunks(file: ChunkSource, cdc: FastCdc, expectedSize: number, pool: BufferPool, budget?: ByteBudget): AsyncGenerator<Buffer> {
   const maxChunk = cdc.maxSize;
   const wanted = expectedSize < maxChunk ? Math.max(expectedSize + 1, 4096) : maxChunk;
-  let held = BufferPool.lengthFor(wanted);
+  let held = pool.lengthFor(wanted);
   await budget?.take(held);
   let buffer = pool.take(wanted);
   try {
