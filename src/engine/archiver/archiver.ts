@@ -65,22 +65,22 @@ const LARGE_FILE_READS = 2;
 /** Directories walked at the same time beyond the current path. */
 const PARALLEL_DIRECTORIES = 8;
 /**
- * The bytes of read buffers in use at once (see readChunks): two large files' (a buffer of up to a maximum
- * chunk, 8 MiB, each), or one and the small files'. Without it the reads above could hold 24 MiB
- * (16 × 512 KiB + 2 × 8 MiB).
+ * The bytes of read buffers in use at once (see readChunks): the two large files' (a buffer of a maximum
+ * chunk each, 8 MiB) and 4 MiB of small files'. Without it the reads above could hold 24 MiB (2 × 8 MiB
+ * + 16 × 512 KiB).
  */
-const READ_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+const READ_BYTES_IN_FLIGHT = 20 * 1024 * 1024;
 /**
- * Idle read buffers kept for the next files (those in use are not counted): as many as may be in use, so
- * the two large files' buffers are both reused. With 8 MiB kept, the second one was dropped each time both
- * came back and the next large file allocated another: 23 buffers of 8 MiB in a scale-0.5 full backup,
- * each garbage (and resident) until the next full collection (PERFORMANCE.md, "the main thread's memory").
+ * Idle buffers kept for the next large files (those in use are not counted): both large files' (every
+ * file from a minimum chunk up reads into a buffer of a maximum chunk: 8 MiB, or 2 MiB with the
+ * large-file chunker), so the same few are reused all along. Sized to each file and with 8 MiB kept, the second was dropped each time both came back and the
+ * next file allocated another: 23 buffers of 8 MiB and more of 1–4 MiB in a scale-0.5 full backup, each
+ * garbage (and resident) until the next full collection (PERFORMANCE.md, "the main thread's memory").
  */
-const READ_BUFFERS_KEPT = READ_BYTES_IN_FLIGHT;
+const READ_BUFFERS_KEPT = 2 * (8 + 2) * 1024 * 1024;
 /**
- * Small files' read buffers (4 KiB up to the minimum chunk) come from a pool of their own, kept apart from
- * the large files' so neither crowds the other out, instead of a new buffer per file (Node's allocator
- * below 64 KiB): one each for the small files read at once, at most.
+ * Small files' read buffers (4 KiB up to the minimum chunk) come from a pool of their own, so neither
+ * kind crowds the other out, instead of a new buffer per file (Node's allocator below 64 KiB).
  */
 const SMALL_READ_BUFFERS_KEPT = 4 * 1024 * 1024;
 const SMALLEST_POOLED_READ = 4096;

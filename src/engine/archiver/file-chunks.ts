@@ -5,9 +5,11 @@ import type { ChunkSource } from './source-file.js';
 
 /**
  * Reads a file and yields its content-defined chunks in order. Each yielded buffer is a view into an
- * internal buffer that is reused: consume it before asking for the next chunk. The buffer starts at
- * the expected file size (small files take one read) and grows to the maximum chunk size when the file
- * turns out larger. Once it is full (or the file ends), every chunk its bytes decide is cut (see
+ * internal buffer that is reused: consume it before asking for the next chunk. A file expected smaller
+ * than a minimum chunk gets a buffer of its size (one read), grown to the maximum chunk size if the file
+ * turns out larger; any other file a buffer of the maximum chunk size, so all of them share one size of
+ * buffer and a pool keeps reusing the same few (sized to each file, they came in every power of two up to
+ * it, and a pool of bounded size dropped and allocated them over and over). Once it is full (or the file ends), every chunk its bytes decide is cut (see
  * FastCdc.findBoundary); only the undecided tail, part of one chunk, is moved to its start before the
  * next read, and its scan resumes where it stopped, so the buffer never needs more than a maximum chunk
  * and each byte is hashed once. A read that returns fewer bytes than asked ends the file (a regular file's
@@ -18,7 +20,7 @@ import type { ChunkSource } from './source-file.js';
  */
 export async function* readChunks(file: ChunkSource, cdc: FastCdc, expectedSize: number, pool: BufferPool, budget?: ByteBudget): AsyncGenerator<Buffer> {
   const maxChunk = cdc.maxSize;
-  const wanted = expectedSize < maxChunk ? Math.max(expectedSize + 1, 4096) : maxChunk;
+  const wanted = expectedSize < cdc.minSize ? Math.max(expectedSize + 1, 4096) : maxChunk;
   let held = pool.lengthFor(wanted);
   await budget?.take(held);
   let buffer = pool.take(wanted);
