@@ -56,6 +56,7 @@ export class BufferPool {
   }
 }
 
-function sizeClass(bytes: number): number {
+/** The power of two a pooled buffer of `bytes` bytes is rounded up to. */
+export function sizeClass(bytes: number): number {
   return 2 ** Math.ceil(Math.log2(bytes));
 }

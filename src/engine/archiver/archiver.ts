@@ -18,7 +18,7 @@ import { Semaphore } from '../../core/semaphore.js';
 import { PathTrie } from './path-trie.js';
 import { describeError } from '../fs/fs-error.js';
 import { DirHandle } from '../fs/dir-handle.js';
-import { BufferPool } from '../../core/buffer-pool.js';
+import { BufferPool, sizeClass } from '../../core/buffer-pool.js';
 import { ByteBudget } from '../../core/byte-budget.js';
 import { readXattrs, xattrFailureReason } from '../os/xattrs.js';
 import { scanDirectory } from '../os/directory-scan.js';
@@ -65,24 +65,11 @@ const LARGE_FILE_READS = 2;
 /** Directories walked at the same time beyond the current path. */
 const PARALLEL_DIRECTORIES = 8;
 /**
- * The bytes of read buffers in use at once (see readChunks): the two large files' (a buffer of a maximum
- * chunk each, 8 MiB) and 4 MiB of small files'. Without it the reads above could hold 24 MiB (2 × 8 MiB
- * + 16 × 512 KiB).
+ * Small files' buffers in use at once, beside the large files' (see readBudget). Small files' read
+ * buffers (4 KiB up to the minimum chunk) come from a pool of their own, so neither kind crowds the other
+ * out, instead of a new buffer per file (Node's allocator below 64 KiB); as many bytes are kept idle.
  */
-const READ_BYTES_IN_FLIGHT = 20 * 1024 * 1024;
-/**
- * Idle buffers kept for the next large files (those in use are not counted): both large files' (every
- * file from a minimum chunk up reads into a buffer of a maximum chunk: 8 MiB, or 2 MiB with the
- * large-file chunker), so the same few are reused all along. Sized to each file and with 8 MiB kept, the second was dropped each time both came back and the
- * next file allocated another: 23 buffers of 8 MiB and more of 1–4 MiB in a scale-0.5 full backup, each
- * garbage (and resident) until the next full collection (PERFORMANCE.md, "the main thread's memory").
- */
-const READ_BUFFERS_KEPT = 2 * (8 + 2) * 1024 * 1024;
-/**
- * Small files' read buffers (4 KiB up to the minimum chunk) come from a pool of their own, so neither
- * kind crowds the other out, instead of a new buffer per file (Node's allocator below 64 KiB).
- */
-const SMALL_READ_BUFFERS_KEPT = 4 * 1024 * 1024;
+const SMALL_READ_BYTES = 4 * 1024 * 1024;
 const SMALLEST_POOLED_READ = 4096;
 
 /**
@@ -104,9 +91,21 @@ export class Archiver {
   private spareDirSlots = PARALLEL_DIRECTORIES;
   /** What ended the backup (a pack that could not be saved, an interruption): entries still queued stop at once. */
   private failure: Error | undefined;
-  private readonly readBuffers = new BufferPool(READ_BUFFERS_KEPT);
-  private readonly smallReadBuffers = new BufferPool(SMALL_READ_BUFFERS_KEPT, undefined, SMALLEST_POOLED_READ);
-  private readonly readBudget = new ByteBudget(READ_BYTES_IN_FLIGHT);
+  /**
+   * Every file from a minimum chunk up reads into a buffer of a maximum chunk (see readChunks), so this
+   * keeps idle both large files' buffers of either chunker (8 and 2 MiB by default): the same few are
+   * reused all along. Sized to each file and with 8 MiB kept, the second was dropped each time both came
+   * back and the next file allocated another: 23 buffers of 8 MiB and more of 1–4 MiB in a scale-0.5 full
+   * backup, each garbage (and resident) until the next full collection (PERFORMANCE.md, "the main
+   * thread's memory").
+   */
+  private readonly readBuffers: BufferPool;
+  private readonly smallReadBuffers = new BufferPool(SMALL_READ_BYTES, undefined, SMALLEST_POOLED_READ);
+  /**
+   * The bytes of read buffers in use at once: both large files' and {@link SMALL_READ_BYTES} of small
+   * files'. Without it the reads could hold 2 maximum chunks and 16 minimum ones (24 MiB by default).
+   */
+  private readonly readBudget: ByteBudget;
 
   constructor(
     private readonly repo: Repository,
@@ -115,6 +114,10 @@ export class Archiver {
   ) {
     this.chunking = repo.createChunking();
     this.minChunk = repo.config.chunker.minSize;
+    const maxChunk = sizeClass(repo.config.chunker.maxSize);
+    const largeFileMaxChunk = repo.config.largeFiles ? sizeClass(repo.config.largeFiles.chunker.maxSize) : 0;
+    this.readBuffers = new BufferPool(LARGE_FILE_READS * (maxChunk + largeFileMaxChunk));
+    this.readBudget = new ByteBudget(LARGE_FILE_READS * maxChunk + SMALL_READ_BYTES);
   }
 
   /**
