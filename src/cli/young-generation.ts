@@ -41,15 +41,20 @@ export function youngGenerationBytes(): number {
  * Its maximum can only be set when the isolate starts (`--max-semi-space-size`, which `node bin/ferry`
  * does not get), but V8 reads its growth factor each time it grows it, so once the size is reached the
  * factor is set to 1. Each new isolate's heap configuration sets the factor back to V8's default (2),
- * process-wide: so it is set again after every collection and as soon as a worker thread is online (the
- * encoder workers start after the command does, and keep their own young generations small meanwhile).
- * A test checks that this Node honours it, with a worker started.
+ * process-wide: so it is set again after every collection, when a worker thread is created and once it is
+ * online. A collection of the main thread between a worker's isolate being made and its `online` event
+ * may still double the young generation once (an encoder worker's start, twice in a full backup at most);
+ * closing that window would take the worker's cooperation. A test checks that this Node honours the cap,
+ * across a worker's start.
  */
 export function capYoungGeneration(maxBytes: number): void {
   const hold = (): void => {
     if (youngGenerationBytes() >= maxBytes) setFlagsFromString('--semi-space-growth-factor=1');
   };
   new PerformanceObserver(hold).observe({ entryTypes: ['gc'] });
-  process.on('worker', (worker) => worker.once('online', hold));
+  process.on('worker', (worker) => {
+    hold();
+    worker.once('online', hold);
+  });
   hold();
 }
