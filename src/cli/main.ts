@@ -3,6 +3,7 @@ import type { Runner } from './command-kit.js';
 import { FerryError, InterruptedError, UserError } from '../core/errors.js';
 import { setMmapThreshold } from '../engine/os/posix-extras.js';
 import { applyGcMarking, gcMarkingFor } from './gc-marking.js';
+import { capYoungGeneration, youngGenerationCap } from './young-generation.js';
 import { processContext, type CliContext } from './context.js';
 import { FERRY_VERSION } from './version.js';
 import { Interruption, outputSettled, STOP_EXIT_CODES } from './interruption.js';
@@ -27,6 +28,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     const { caCert } = program.opts<{ caCert?: string }>();
     if (caCert !== undefined) ctx.globalOptions.caCert = caCert;
     applyGcMarking(gcMarkingFor(topLevelName(action), ctx.env));
+    const youngCap = youngGenerationCap(topLevelName(action), ctx.env);
+    if (youngCap !== undefined) capYoungGeneration(youngCap);
   });
   const run: Runner = (action) => action.then(setExit);
 

@@ -24,4 +24,15 @@ describe('BufferPool', () => {
     const taken = new Set([pool.take(128 * 1024), pool.take(128 * 1024), pool.take(128 * 1024)]);
     assert.ok(taken.has(a) && taken.has(b) && !taken.has(c));
   });
+
+  it('pools from minPooled up when asked, and says how long a buffer it gives', () => {
+    const pool = new BufferPool(64 * 1024, undefined, 4096);
+    const a = pool.take(5000);
+    assert.equal(a.length, 8192);
+    assert.equal(pool.lengthFor(5000), 8192);
+    assert.equal(pool.lengthFor(100), 100);
+    pool.give(a);
+    assert.equal(pool.take(4097), a, 'reused below the default 64 KiB');
+    assert.equal(new BufferPool(64 * 1024).lengthFor(5000), 5000, 'not pooled by default');
+  });
 });

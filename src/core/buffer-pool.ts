@@ -1,4 +1,4 @@
-/** Buffers below this size come from Node's allocator as usual: small allocations are cheap. */
+/** By default, buffers below this size come from Node's allocator as usual (see the constructor). */
 const MIN_POOLED = 64 * 1024;
 
 /**
@@ -12,16 +12,23 @@ export class BufferPool {
 
   /**
    * `allocate` makes a new buffer of exactly the size asked (Node's by default; a caller that writes them
-   * past the page cache passes an aligned allocator, os/direct-write.ts).
+   * past the page cache passes an aligned allocator, os/direct-write.ts). Requests below `minPooled` bytes
+   * get a buffer of their own from Node (`Buffer.allocUnsafe`), not pooled.
    */
   constructor(
     private readonly maxBytes: number,
     private readonly allocate: (bytes: number) => Buffer = (bytes) => Buffer.allocUnsafeSlow(bytes),
+    private readonly minPooled = MIN_POOLED,
   ) {}
 
-  /** A buffer of at least `bytes` bytes (its content is undefined). */
+  /** The length of the buffer {@link take} gives for `bytes`. */
+  lengthFor(bytes: number): number {
+    return bytes < this.minPooled ? bytes : sizeClass(bytes);
+  }
+
+  /** A buffer of at least `bytes` bytes, {@link lengthFor} long (its content is undefined). */
   take(bytes: number): Buffer {
-    if (bytes < MIN_POOLED) return Buffer.allocUnsafe(bytes);
+    if (bytes < this.minPooled) return Buffer.allocUnsafe(bytes);
     const size = sizeClass(bytes);
     const reused = this.free.get(size)?.pop();
     if (reused) {
@@ -34,7 +41,7 @@ export class BufferPool {
   /** Hands a buffer from {@link take} back for reuse. */
   give(buffer: Buffer): void {
     const size = buffer.length;
-    if (size < MIN_POOLED || size !== sizeClass(size) || this.idleBytes + size > this.maxBytes) return;
+    if (size < this.minPooled || size !== sizeClass(size) || this.idleBytes + size > this.maxBytes) return;
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
     list.push(buffer);
@@ -49,6 +56,7 @@ export class BufferPool {
   }
 }
 
-function sizeClass(bytes: number): number {
+/** The power of two a pooled buffer of `bytes` bytes is rounded up to. */
+export function sizeClass(bytes: number): number {
   return 2 ** Math.ceil(Math.log2(bytes));
 }

@@ -18,7 +18,8 @@ import { Semaphore } from '../../core/semaphore.js';
 import { PathTrie } from './path-trie.js';
 import { describeError } from '../fs/fs-error.js';
 import { DirHandle } from '../fs/dir-handle.js';
-import { BufferPool } from '../../core/buffer-pool.js';
+import { BufferPool, sizeClass } from '../../core/buffer-pool.js';
+import { ByteBudget } from '../../core/byte-budget.js';
 import { readXattrs, xattrFailureReason } from '../os/xattrs.js';
 import { scanDirectory } from '../os/directory-scan.js';
 import type { Xattr } from '../snapshot/tree-format.js';
@@ -64,10 +65,12 @@ const LARGE_FILE_READS = 2;
 /** Directories walked at the same time beyond the current path. */
 const PARALLEL_DIRECTORIES = 8;
 /**
- * Idle read buffers kept for the next files (those in use are not counted): one large file's. Keeping
- * 24 MiB (every concurrent read's) cost ~10 MiB of peak RSS for no CPU saving measured (PERFORMANCE.md).
+ * Small files' buffers in use at once, beside the large files' (see readBudget). Small files' read
+ * buffers (4 KiB up to the minimum chunk) come from a pool of their own, so neither kind crowds the other
+ * out, instead of a new buffer per file (Node's allocator below 64 KiB); as many bytes are kept idle.
  */
-const READ_BUFFERS_KEPT = 8 * 1024 * 1024;
+const SMALL_READ_BYTES = 4 * 1024 * 1024;
+const SMALLEST_POOLED_READ = 4096;
 
 /**
  * Walks source paths and stores their content and trees. Unchanged files (same size, mtime, ctime and
@@ -88,7 +91,21 @@ export class Archiver {
   private spareDirSlots = PARALLEL_DIRECTORIES;
   /** What ended the backup (a pack that could not be saved, an interruption): entries still queued stop at once. */
   private failure: Error | undefined;
-  private readonly readBuffers = new BufferPool(READ_BUFFERS_KEPT);
+  /**
+   * Every file from a minimum chunk up reads into a buffer of a maximum chunk (see readChunks), so this
+   * keeps idle both large files' buffers of either chunker (8 and 2 MiB by default): the same few are
+   * reused all along. Sized to each file and with 8 MiB kept, the second was dropped each time both came
+   * back and the next file allocated another: 23 buffers of 8 MiB and more of 1–4 MiB in a scale-0.5 full
+   * backup, each garbage (and resident) until the next full collection (PERFORMANCE.md, "the main
+   * thread's memory").
+   */
+  private readonly readBuffers: BufferPool;
+  private readonly smallReadBuffers = new BufferPool(SMALL_READ_BYTES, undefined, SMALLEST_POOLED_READ);
+  /**
+   * The bytes of read buffers in use at once: both large files' and {@link SMALL_READ_BYTES} of small
+   * files'. Without it the reads could hold 2 maximum chunks and 16 minimum ones (24 MiB by default).
+   */
+  private readonly readBudget: ByteBudget;
 
   constructor(
     private readonly repo: Repository,
@@ -97,6 +114,10 @@ export class Archiver {
   ) {
     this.chunking = repo.createChunking();
     this.minChunk = repo.config.chunker.minSize;
+    const maxChunk = sizeClass(repo.config.chunker.maxSize);
+    const largeFileMaxChunk = repo.config.largeFiles ? sizeClass(repo.config.largeFiles.chunker.maxSize) : 0;
+    this.readBuffers = new BufferPool(LARGE_FILE_READS * (maxChunk + largeFileMaxChunk));
+    this.readBudget = new ByteBudget(LARGE_FILE_READS * maxChunk + SMALL_READ_BYTES);
   }
 
   /**
@@ -401,7 +422,7 @@ export class Archiver {
       // Ids come back from the encoder workers while the next chunks are read.
       const saves: Promise<SavedBlob>[] = [];
       let size = 0;
-      for await (const chunk of readChunks(file, this.chunking.forFileSize(expectedSize), expectedSize, this.readBuffers)) {
+      for await (const chunk of readChunks(file, this.chunking.forFileSize(expectedSize), expectedSize, expectedSize < this.minChunk ? this.smallReadBuffers : this.readBuffers, this.readBudget)) {
         if (this.options.signal?.aborted) throw new InterruptedError('backup interrupted');
         size += chunk.length;
         this.options.progress.bytesDone += chunk.length;

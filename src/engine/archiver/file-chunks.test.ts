@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { chunkBuffer, FastCdc } from '../chunker/fastcdc.js';
 import { gearTableFromSecret } from '../chunker/gear-table.js';
 import { BufferPool } from '../../core/buffer-pool.js';
+import { ByteBudget } from '../../core/byte-budget.js';
 import { seededBytes } from '../testing/arbitraries.js';
 import { readChunks } from './file-chunks.js';
 import type { ChunkSource } from './source-file.js';
@@ -62,5 +63,37 @@ describe('readChunks', () => {
       assert.deepEqual(got.map((c) => c.length), want.map((c) => c.length), `case ${i}: ${data.length} bytes, ${expected} expected`);
       assert.ok(Buffer.concat(got).equals(data), `case ${i}: content`);
     }
+  });
+
+  it('holds no more buffer bytes than its budget across files read at once, and gives them all back', async () => {
+    const pool = new BufferPool(0);
+    const budget = new ByteBudget(1024 * 1024);
+    let largest = 0;
+    const sizes = [100, 70_000, 300_000, 400_000, 700_000, 2_000_000, 50_000, 500_000];
+    for (const [i, size] of sizes.entries()) await writeFile(join(dir, `b${i}`), seededBytes(20 + i, size));
+    const readOne = async (i: number): Promise<Buffer> => {
+      const file = await open(join(dir, `b${i}`));
+      const source: ChunkSource = {
+        read: async (buffer, offset, length) => {
+          largest = Math.max(largest, budget.inUse);
+          // A turn of the event loop per read, so the files' reads interleave.
+          await new Promise((resolve) => setImmediate(resolve));
+          return (await file.read(buffer, offset, length, null)).bytesRead;
+        },
+        close: () => file.close(),
+      };
+      const got: Buffer[] = [];
+      try {
+        for await (const chunk of readChunks(source, cdc, sizes[i]!, pool, budget)) got.push(Buffer.from(chunk));
+      } finally {
+        await file.close();
+      }
+      return Buffer.concat(got);
+    };
+    const contents = await Promise.all(sizes.map((_, i) => readOne(i)));
+    for (const [i, size] of sizes.entries()) assert.ok(contents[i]!.equals(seededBytes(20 + i, size)), `file ${i}`);
+    assert.ok(largest > 512 * 1024, `the files overlapped: ${largest} bytes held at most`);
+    assert.ok(largest <= budget.limit, `${largest} bytes held, budget ${budget.limit}`);
+    assert.equal(budget.inUse, 0);
   });
 });

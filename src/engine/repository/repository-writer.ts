@@ -36,6 +36,13 @@ export interface SavedBlob {
  */
 const INLINE_BYTES_BEFORE_WORKERS = 4 * 1024 * 1024;
 
+/**
+ * The pack size of the blobs encoded on the calling thread when encoder workers pack the rest: those packs
+ * hold at most {@link INLINE_BYTES_BEFORE_WORKERS} of plaintext, so a buffer for a whole pack (~17 MiB,
+ * garbage once the workers start, until a full collection) would be mostly untouched room.
+ */
+const INLINE_PACK_SIZE = INLINE_BYTES_BEFORE_WORKERS;
+
 /** Packs are listed in index files of at most this many packs, so a crash loses little index work. */
 const PACKS_PER_INDEX_FILE = 64;
 
@@ -78,7 +85,8 @@ export class RepositoryWriter {
   ) {
     this.hasher = new ContentHasher(keys.contentIdKey);
     this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
-    this.uploader = new PackUploader(storage, keys.encryptionKey, index, packSize, (pack, bytes) => {
+    const inlinePackSize = workers > 0 ? Math.min(packSize, INLINE_PACK_SIZE) : packSize;
+    this.uploader = new PackUploader(storage, keys.encryptionKey, index, inlinePackSize, (pack, bytes) => {
       failpoints.hit('pack-saved');
       this.stats.dataAddedPacked += bytes;
       this.unindexed.push(pack);
