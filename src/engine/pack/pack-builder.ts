@@ -116,6 +116,14 @@ export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
     return this.finish(pack);
   }
 
+  /** Completes the partly filled pack of `type`, if one is open. */
+  finishOpen(type: BlobType): FinishedPack | undefined {
+    const pack = this.open.get(type);
+    if (!pack) return undefined;
+    this.open.delete(type);
+    return this.finish(pack);
+  }
+
   /** Completes every partly filled pack. */
   finishAll(): FinishedPack[] {
     const packs = [...this.open.values()].map((pack) => this.finish(pack));

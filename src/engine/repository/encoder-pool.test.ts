@@ -205,7 +205,7 @@ describe('EncoderPool: data pack buffers are a budget shared by the workers', ()
   const setup = { encryptionKey: Buffer.alloc(32, 1), contentIdKey: Buffer.alloc(32, 2), compressionLevel: 1, packSize: 2 * MiB };
   const noStall = { stallBeforeNextWorker: 0 };
 
-  for (const [workers, spare] of [[2, 1], [2, 0], [1, 1], [3, 2]] as const) {
+  for (const [workers, spare] of [[2, 1], [2, 0], [1, 0], [1, 1], [3, 2]] as const) {
     it(`${workers} worker(s), ${spare} spare: never more data pack buffers than the budget, however slow the saves`, { timeout: 60_000 }, async () => {
       let unsaved = 0;
       let mostUnsaved = 0;
@@ -220,8 +220,13 @@ describe('EncoderPool: data pack buffers are a budget shared by the workers', ()
         }, (pack.bytes[0]! % 4) * 15);
       }, () => true, { ...noStall, sparePackBuffers: spare });
       try {
-        const count = 48;
-        for (let i = 0; i < count; i++) await pool.submit('data', seededBytes(700 + i, MiB));
+        // Blobs of uneven size, compressible or not: a worker often asks for a buffer for a blob that might
+        // not fit its open pack (it cannot know before compressing it), so it finishes that pack first.
+        const count = 64;
+        for (let i = 0; i < count; i++) {
+          const size = 100_000 + ((i * 7919 * 31) % (3 * MiB / 2));
+          await pool.submit('data', i % 3 === 0 ? text(700 + i, size) : seededBytes(700 + i, size));
+        }
         await pool.flush();
         assert.equal(blobsPacked, count);
         const budget = workers + spare;
@@ -230,8 +235,6 @@ describe('EncoderPool: data pack buffers are a budget shared by the workers', ()
         assert.ok(allocated >= 1 && allocated <= budget, `${allocated} pack buffers allocated, budget ${budget}`);
         assert.ok(peak <= budget, `${peak} held at once`);
         assert.ok(mostUnsaved <= budget, `${mostUnsaved} packs unsaved at once`);
-        // 24 packs: all but the first few reuse a saved pack's buffer.
-        assert.ok(allocated < 24 / 2);
       } finally {
         await pool.close();
       }

@@ -69,12 +69,17 @@ function toMessage(pack: FinishedPack): PackMessage {
 
 /**
  * True when the data blob `job` may start a pack (its sealed length is at most its raw length plus the
- * seal) and no buffer is granted for it: then the worker asks for one, once, and waits.
+ * seal) and no buffer is granted for it: then the worker finishes its open data pack, if any, so it holds
+ * no buffer while it waits (two workers each holding one and waiting for another would wait forever), asks
+ * for a buffer, once, and waits. The pack may end a blob early when the blob compresses well (see
+ * PackBuilder's early finish: nothing reads a pack's size as a promise).
  */
 function mustWait(job: BlobJob): boolean {
   if (job.type !== 'data' || granted !== undefined || !builder.startsPack('data', job.length + SEAL_OVERHEAD)) return false;
   if (!asked) {
     asked = true;
+    const finished = builder.finishOpen('data');
+    if (finished) send({ kind: 'packed', packs: [toMessage(finished)] });
     send({ kind: 'want' });
   }
   return true;
