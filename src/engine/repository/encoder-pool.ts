@@ -35,6 +35,14 @@ interface PendingJob {
  * own transferred buffer. While a worker's pack is saved, its ring keeps filling.
  */
 const RING_BYTES = 8 * 1024 * 1024;
+/**
+ * An encoder worker's young generation, in MiB (Node's default lets it grow to 8 MiB committed, 16 at
+ * most). A worker allocates little JS per batch (descriptions, ids), but its garbage also holds off-heap
+ * buffers (AES-GCM's pieces) until a scavenge frees them: with 2 MiB it scavenges more often. Measured on a
+ * full backup of 1.1 GB with two workers (busy machine, runs alternating): peak RSS 247–256 MiB against
+ * 264–271 with the default, the same CPU seconds; 1 MiB gave no less, 4 MiB about half the gain.
+ */
+const WORKER_YOUNG_GENERATION_MB = 2;
 /** Copies a blob into a ring (shared memory) at memmove's speed; see bytesCopier. */
 const copyBytes = bytesCopier();
 /** Small blobs travel in batches, which saves a message per blob. */
@@ -178,7 +186,7 @@ export class EncoderPool {
 
   private startWorker(): void {
     const ring = new SharedArrayBuffer(RING_BYTES);
-    const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, { ...this.setup, ring }), ring: new Uint8Array(ring), head: 0, used: 0, batches: [], packsOut: 0, wants: false, hashing: [] };
+    const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, { ...this.setup, ring }, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } }), ring: new Uint8Array(ring), head: 0, used: 0, batches: [], packsOut: 0, wants: false, hashing: [] };
     state.worker.on('message', (message: FromEncoder) => this.receive(state, message));
     state.worker.on('error', (err) => this.fail(err));
     this.workers.push(state);
