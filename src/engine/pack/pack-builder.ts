@@ -35,13 +35,15 @@ export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
   private readonly open = new Map<BlobType, OpenPack>();
 
   /**
-   * `allocate` gives the buffer of a new pack (at least `bytes` long, owning its ArrayBuffer alone); by
-   * default a new one starting on a block boundary (FsStorage then writes it past the page cache). Encoder workers pass one that hands out recycled pack buffers.
+   * `allocate` gives the buffer of a new pack of `type` (at least `bytes` long, owning its ArrayBuffer
+   * alone), or with `grows` a larger one for an open pack (its bytes are then copied over and the old
+   * buffer dropped); by default a new one starting on a block boundary (FsStorage then writes it past the
+   * page cache). Encoder workers pass one that hands out their budgeted data pack buffers.
    */
   constructor(
     private readonly encryptionKey: Uint8Array,
     private readonly packSize: number,
-    private readonly allocate: (bytes: number) => Buffer = allocateAligned,
+    private readonly allocate: (bytes: number, type: BlobType, grows: boolean) => Buffer = allocateAligned,
   ) {}
 
   /** Appends a blob sealed by `seal` straight into the pack's buffer; returns the pack it completed, if any. */
@@ -102,7 +104,7 @@ export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
   private openPack(type: BlobType): OpenPack {
     let pack = this.open.get(type);
     if (!pack) {
-      pack = { type, buffer: this.allocate(type === 'tree' ? 256 * 1024 : this.packSize + SLACK), blobs: [], size: 0 };
+      pack = { type, buffer: this.allocate(type === 'tree' ? 256 * 1024 : this.packSize + SLACK, type, false), blobs: [], size: 0 };
       this.open.set(type, pack);
     }
     return pack;
@@ -111,6 +113,14 @@ export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
   private completed(pack: OpenPack): FinishedPack | undefined {
     if (pack.size < this.packSize) return undefined;
     this.open.delete(pack.type);
+    return this.finish(pack);
+  }
+
+  /** Completes the partly filled pack of `type`, if one is open. */
+  finishOpen(type: BlobType): FinishedPack | undefined {
+    const pack = this.open.get(type);
+    if (!pack) return undefined;
+    this.open.delete(type);
     return this.finish(pack);
   }
 
@@ -131,7 +141,7 @@ export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
 
   private ensureRoom(pack: OpenPack, bytes: number): void {
     if (pack.size + bytes <= pack.buffer.length) return;
-    const larger = this.allocate(Math.max(2 * pack.buffer.length, pack.size + bytes + SLACK));
+    const larger = this.allocate(Math.max(2 * pack.buffer.length, pack.size + bytes + SLACK), pack.type, true);
     pack.buffer.copy(larger, 0, 0, pack.size);
     pack.buffer = larger;
   }

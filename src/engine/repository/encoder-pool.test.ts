@@ -6,6 +6,7 @@ import type { SaveOptions } from '../../storage/storage.js';
 import { FaultyStorage } from '../../storage/testing/faulty-storage.js';
 import { INSECURE_TEST_KDF } from '../crypto/key-slot.js';
 import { seededBytes } from '../testing/arbitraries.js';
+import { EncoderPool } from './encoder-pool.js';
 import { Repository, type RepositoryContext } from './repository.js';
 
 const context: RepositoryContext = { clock: { now: () => Date.UTC(2026, 11, 6) }, hostname: 'test-host', username: 'tester' };
@@ -75,17 +76,20 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
     assert.ok(storage.calls.some((call) => call.fault !== undefined && call.key.startsWith('data/')));
   });
 
-  it('while a pack waits to be saved, a worker fills one more and then waits for a buffer: the bytes taken in stay bounded', { timeout: 60_000 }, async () => {
+  it('while a pack waits to be saved, the others are saved and the bytes taken in stay bounded', { timeout: 60_000 }, async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const seen: { writer?: ReturnType<Repository['createWriter']> } = {};
     let held = false;
+    let savedWhileHeld = 0;
     /** Holds the first pack the encoder workers hand over (fault injection: a slow disk). */
     class SlowPackStorage extends MemoryStorage {
       override async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void> {
-        if (key.startsWith('data/') && seen.writer?.workerCount && !held) {
-          held = true;
-          await gate;
+        if (key.startsWith('data/') && seen.writer?.workerCount) {
+          if (!held) {
+            held = true;
+            await gate;
+          } else savedWhileHeld++;
         }
         return super.save(key, data, options);
       }
@@ -96,23 +100,11 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
     seen.writer = writer;
     const blobs = Array.from({ length: 40 }, (_, i) => seededBytes(5000 + i, MiB));
     try {
-      let taken = 0;
-      let waiting: Promise<unknown> | undefined;
-      for (const blob of blobs) {
-        const save = writer.save('data', blob);
-        const stalled = await Promise.race([save.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 3000))]);
-        if (stalled) {
-          waiting = save;
-          break;
-        }
-        taken++;
-      }
-      assert.ok(held && waiting !== undefined, `the backup waits for the held pack (${taken} MiB taken in)`);
-      // 4 MiB encoded before the workers start, two 2 MiB packs, the 8 MiB ring and a batch.
-      assert.ok(taken <= 4 + 4 + 8 + 1, `${taken} MiB taken in while a pack is held`);
+      for (const blob of blobs) await writer.save('data', blob);
+      assert.ok(held, 'a pack is held');
+      // Saves run two at a time: the held pack keeps one buffer of the budget, the others cycle through the second.
+      assert.ok(savedWhileHeld >= 10, `${savedWhileHeld} packs saved while the first was held`);
       release();
-      await waiting;
-      for (const blob of blobs.slice(taken + 1)) await writer.save('data', blob);
       await writer.flush();
     } finally {
       release();
@@ -206,5 +198,79 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
       await again.loadIndex();
       for (const [i, blob] of blobs.entries()) assert.ok((await again.loadBlob('data', ids[i]!)).equals(blob));
     });
+  });
+});
+
+describe('EncoderPool: data pack buffers are a budget shared by the workers', () => {
+  const setup = { encryptionKey: Buffer.alloc(32, 1), contentIdKey: Buffer.alloc(32, 2), compressionLevel: 1, packSize: 2 * MiB };
+  const noStall = { stallBeforeNextWorker: 0 };
+
+  for (const [workers, spare] of [[2, 1], [2, 0], [1, 0], [1, 1], [3, 2]] as const) {
+    it(`${workers} worker(s), ${spare} spare: never more data pack buffers than the budget, however slow the saves`, { timeout: 60_000 }, async () => {
+      let unsaved = 0;
+      let mostUnsaved = 0;
+      let blobsPacked = 0;
+      const pool = new EncoderPool(workers, setup, (pack, settle) => {
+        if (pack.blobs[0]?.type === 'data') mostUnsaved = Math.max(mostUnsaved, ++unsaved);
+        blobsPacked += pack.blobs.length;
+        // Saves of uneven length, some much slower than a pack's filling.
+        setTimeout(() => {
+          if (pack.blobs[0]?.type === 'data') unsaved--;
+          settle(true);
+        }, (pack.bytes[0]! % 4) * 15);
+      }, () => true, { ...noStall, sparePackBuffers: spare });
+      try {
+        // Blobs of uneven size, compressible or not: a worker often asks for a buffer for a blob that might
+        // not fit its open pack (it cannot know before compressing it), so it finishes that pack first.
+        const count = 64;
+        for (let i = 0; i < count; i++) {
+          const size = 100_000 + ((i * 7919 * 31) % (3 * MiB / 2));
+          await pool.submit('data', i % 3 === 0 ? text(700 + i, size) : seededBytes(700 + i, size));
+        }
+        await pool.flush();
+        assert.equal(blobsPacked, count);
+        const budget = workers + spare;
+        assert.equal(pool.packBufferBudget, budget);
+        const { allocated, peak } = pool.packBufferStats;
+        assert.ok(allocated >= 1 && allocated <= budget, `${allocated} pack buffers allocated, budget ${budget}`);
+        assert.ok(peak <= budget, `${peak} held at once`);
+        assert.ok(mostUnsaved <= budget, `${mostUnsaved} packs unsaved at once`);
+      } finally {
+        await pool.close();
+      }
+    });
+  }
+
+  it('with every buffer in a pack that is not saved, the workers stop encoding and the reads wait; a save resumes them', { timeout: 60_000 }, async () => {
+    const held: (() => void)[] = [];
+    const pool = new EncoderPool(2, setup, (_pack, settle) => held.push(() => settle(true)), () => true, noStall);
+    try {
+      let taken = 0;
+      let waiting: Promise<unknown> | undefined;
+      for (let i = 0; i < 64; i++) {
+        const submit = pool.submit('data', seededBytes(900 + i, MiB));
+        const stalled = await Promise.race([submit.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 2000))]);
+        if (stalled) {
+          waiting = submit;
+          break;
+        }
+        taken++;
+      }
+      assert.ok(waiting !== undefined, `the reads wait (${taken} MiB taken in)`);
+      // Three 2 MiB packs (the budget: one per worker and a spare) and two full 8 MiB rings.
+      assert.ok(taken <= 3 * 2 + 2 * 8, `${taken} MiB taken in with every pack held`);
+      assert.ok(held.length <= 3, `${held.length} packs handed over`);
+      while (held.length > 0) held.shift()!();
+      await waiting;
+      const flushed = pool.flush();
+      // Settle whatever comes next at once.
+      const drain = setInterval(() => {
+        while (held.length > 0) held.shift()!();
+      }, 5);
+      await flushed;
+      clearInterval(drain);
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -11,66 +11,83 @@ import type { BlobJob, EncoderSetup, FromEncoder, PackMessage, ToEncoder } from 
  * Worker thread: hashes blobs, then compresses and seals the ones the main thread did not know and packs
  * them (see EncoderPool). Blobs are read in place from the shared ring; each is compressed into a reused
  * scratch buffer and sealed straight into its pack. Finished packs go to the main thread, which saves
- * them and sends their buffers back.
+ * them and hands their buffers to whichever worker starts a data pack next.
  */
 const setup = workerData as EncoderSetup;
 const ring = new Uint8Array(setup.ring);
 const codec = new BlobCodec(setup.encryptionKey, setup.compressionLevel);
 const hasher = new ContentHasher(setup.contentIdKey);
 /** Batches hashed and waiting for their encode decision, oldest first, with their ids. */
-const hashed: { jobs: BlobJob[]; ids: Id[] }[] = [];
+const hashed: HashedBatch[] = [];
 /** Batches to encode, oldest first; the first may be part done (waiting for a pack buffer, see {@link mustWait}). */
-const encoding: { jobs: BlobJob[]; ids: Id[]; encode: readonly boolean[]; next: number }[] = [];
+const encoding: EncodingBatch[] = [];
 let flushAsked = false;
+
+interface HashedBatch {
+  readonly jobs: BlobJob[];
+  readonly ids: Id[];
+}
+/** One shape for every batch (a spread per batch gave each its own hidden class in this isolate). */
+interface EncodingBatch {
+  readonly jobs: BlobJob[];
+  readonly ids: Id[];
+  readonly encode: readonly boolean[];
+  next: number;
+}
 
 function bytesOf(job: BlobJob): Uint8Array {
   return job.data ?? ring.subarray(job.offset, job.offset + job.length);
 }
+
 /**
- * Pack buffers handed back by the main thread. All are kept: the worker bounds its data pack buffers
- * (see {@link mustWait}), so the buffers it ever allocates are few, and reusing them spares the page
- * faults of new ones and the garbage collector's work on dropped ones.
+ * The data pack buffer granted by the main thread and not used yet: a saved pack's buffer, or `NEW`
+ * (allocate one). Data pack buffers are a budget shared by the workers (see EncoderPool): the worker
+ * starts a data pack only with a grant, asks for one (`want`) when it has none, and waits meanwhile
+ * while the main thread keeps filling its ring. Tree packs start small and are not budgeted.
  */
-const spare: ArrayBuffer[] = [];
-const MAX_SPARE = 4;
-/** Tree packs start small; only data packs take recycled (pack-sized) buffers. */
-const RECYCLE_MIN_BYTES = 1024 * 1024;
-/**
- * Data packs handed to the main thread whose buffers have not come back. With one out, the worker starts
- * its next pack in a second buffer; it starts a third pack only once a buffer came back, so it holds
- * two pack buffers, not one per pack the saves fall behind. Meanwhile the main thread keeps filling
- * the ring, which covers a pack's save (write and sync) for most of its time.
- */
-let packsOut = 0;
-const MAX_PACKS_OUT = 1;
+const NEW = 'new';
+let granted: ArrayBuffer | typeof NEW | undefined;
+let asked = false;
 // Pack buffers start on a block boundary, so FsStorage writes them past the page cache (os/direct-write.ts).
-const builder = new PackBuilder(setup.encryptionKey, setup.packSize, (bytes) => {
-  if (bytes >= RECYCLE_MIN_BYTES) {
-    const at = spare.findIndex((b) => b.byteLength >= bytes + DIRECT_ALIGN);
-    if (at >= 0) return alignedView(spare.splice(at, 1)[0]!);
-  }
+const builder = new PackBuilder(setup.encryptionKey, setup.packSize, (bytes, type, grows) => {
+  if (type !== 'data' || grows) return allocateAligned(bytes);
+  const grant = granted;
+  granted = undefined;
+  if (grant === undefined) throw new Error('a data pack started without a buffer granted');
+  if (grant !== NEW && grant.byteLength >= bytes + DIRECT_ALIGN) return alignedView(grant);
   return allocateAligned(bytes);
 });
 const port = parentPort!;
 
 function send(message: FromEncoder): void {
-  const transfer = 'packs' in message ? message.packs.map((p) => p.bytes.buffer as ArrayBuffer) : [];
-  if ('packs' in message) for (const pack of message.packs) if (pack.bytes.buffer.byteLength >= RECYCLE_MIN_BYTES) packsOut++;
-  port.postMessage(message, transfer);
+  port.postMessage(message, 'packs' in message ? message.packs.map((p) => p.bytes.buffer as ArrayBuffer) : []);
 }
 
 function toMessage(pack: FinishedPack): PackMessage {
   return { id: pack.id, bytes: pack.bytes, blobs: pack.blobs };
 }
 
-/** True when the data blob `job` may start a pack while no buffer is at hand and one pack is out. */
+/**
+ * True when the data blob `job` may start a pack (its sealed length is at most its raw length plus the
+ * seal) and no buffer is granted for it: then the worker finishes its open data pack, if any, so it holds
+ * no buffer while it waits (two workers each holding one and waiting for another would wait forever), asks
+ * for a buffer, once, and waits. The pack may end a blob early when the blob compresses well (see
+ * PackBuilder's early finish: nothing reads a pack's size as a promise).
+ */
 function mustWait(job: BlobJob): boolean {
-  return job.type === 'data' && packsOut >= MAX_PACKS_OUT && spare.length === 0 && builder.startsPack('data', job.length + SEAL_OVERHEAD);
+  if (job.type !== 'data' || granted !== undefined || !builder.startsPack('data', job.length + SEAL_OVERHEAD)) return false;
+  if (!asked) {
+    asked = true;
+    const finished = builder.finishOpen('data');
+    if (finished) send({ kind: 'packed', packs: [toMessage(finished)] });
+    send({ kind: 'want' });
+  }
+  return true;
 }
 
 /**
  * Encodes the batches decided so far, in order, answering `done` for each; stops before a blob that
- * must wait for a pack buffer (a `recycle` resumes it). A finished pack goes out at once, so its save
+ * must wait for a pack buffer (a `buffer` resumes it). A finished pack goes out at once, so its save
  * (which brings a buffer back) never waits for the rest of its batch.
  */
 function encodePending(): void {
@@ -96,11 +113,9 @@ function encodePending(): void {
 
 port.on('message', (message: ToEncoder) => {
   try {
-    if (message.kind === 'recycle') {
-      if (message.buffer.byteLength >= RECYCLE_MIN_BYTES) {
-        packsOut--;
-        if (spare.length < MAX_SPARE) spare.push(message.buffer);
-      }
+    if (message.kind === 'buffer') {
+      granted = message.buffer ?? NEW;
+      asked = false;
       encodePending();
       return;
     }
@@ -117,7 +132,7 @@ port.on('message', (message: ToEncoder) => {
     }
     const batch = hashed.shift();
     if (!batch) throw new Error('encode without a hashed batch');
-    encoding.push({ ...batch, encode: message.encode, next: 0 });
+    encoding.push({ jobs: batch.jobs, ids: batch.ids, encode: message.encode, next: 0 });
     encodePending();
   } catch (err) {
     port.postMessage({ kind: 'error', message: err instanceof Error ? err.message : String(err) } satisfies FromEncoder);

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 
 /** How a worker is started. */
 export interface WorkerStartOptions {
@@ -8,6 +8,8 @@ export interface WorkerStartOptions {
    * close what it opens itself, since Node does not close its descriptors when it ends.
    */
   readonly trackUnmanagedFds?: boolean;
+  /** The worker isolate's heap limits (default Node's). */
+  readonly resourceLimits?: ResourceLimits;
 }
 
 /**
@@ -19,7 +21,8 @@ export function startWorker(name: string, callerUrl: string, workerData: unknown
   const fromSource = callerUrl.endsWith('.ts');
   const entry = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, callerUrl);
   const trackUnmanagedFds = options.trackUnmanagedFds ?? true;
-  if (!fromSource) return new Worker(entry, { workerData, trackUnmanagedFds });
+  const { resourceLimits } = options;
+  if (!fromSource) return new Worker(entry, { workerData, trackUnmanagedFds, resourceLimits });
   const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData, trackUnmanagedFds });
+  return new Worker(bootstrap, { eval: true, workerData, trackUnmanagedFds, resourceLimits });
 }
