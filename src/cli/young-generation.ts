@@ -5,8 +5,13 @@ import { UserError } from '../core/errors.js';
 /** The variable that caps the main thread's young generation, in MiB (see {@link youngGenerationCap}). */
 export const YOUNG_GENERATION_VARIABLE = 'FERRY_YOUNG_GENERATION_MIB';
 
-/** Commands that serve requests for a long time keep V8's own sizing (see gc-marking.ts). */
-const UNCAPPED_COMMANDS: ReadonlySet<string> = new Set(['serve']);
+/**
+ * The commands whose young generation is capped by default: the backup, where it was measured (no CPU
+ * difference beyond noise, docs/PERFORMANCE.md). A restore on a busy machine took more CPU in 6 of 8
+ * pairs of runs with the cap (the flag is per process: its file writers' young generations stop growing
+ * too), too noisy to tell; it and the other commands keep V8's own sizing unless told.
+ */
+const CAPPED_COMMANDS: ReadonlySet<string> = new Set(['backup']);
 
 /**
  * Two semi-spaces of 4 MiB. V8 doubles the young generation (from 2 MiB, up to two 16 MiB semi-spaces)
@@ -18,12 +23,12 @@ const DEFAULT_CAP_MIB = 8;
 
 /**
  * The young generation's cap in bytes for the command `command` (its first word), or undefined for V8's
- * own sizing: {@link DEFAULT_CAP_MIB} but for `ferry serve`; {@link YOUNG_GENERATION_VARIABLE} overrides it
- * for any command (0: V8's own sizing).
+ * own sizing: {@link DEFAULT_CAP_MIB} for `ferry backup`; {@link YOUNG_GENERATION_VARIABLE} sets it for any
+ * command (0: V8's own sizing).
  */
 export function youngGenerationCap(command: string | undefined, env: NodeJS.ProcessEnv): number | undefined {
   const raw = env[YOUNG_GENERATION_VARIABLE];
-  if (raw === undefined || raw === '') return command !== undefined && UNCAPPED_COMMANDS.has(command) ? undefined : DEFAULT_CAP_MIB * 1024 * 1024;
+  if (raw === undefined || raw === '') return command !== undefined && CAPPED_COMMANDS.has(command) ? DEFAULT_CAP_MIB * 1024 * 1024 : undefined;
   const mib = Number(raw);
   if (!/^[0-9]+$/.test(raw) || mib > 1024) {
     throw new UserError(`${YOUNG_GENERATION_VARIABLE}=${raw} is not a size in MiB: set it to a whole number (0 leaves the young generation to V8), or unset it`);
