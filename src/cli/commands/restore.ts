@@ -9,6 +9,7 @@ import { findSnapshotExplained, loadIndexWarning } from '../damaged-objects.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { bytesFields } from '../node-json.js';
 import { ProgressLine } from '../progress-line.js';
+import { capYoungGeneration } from '../young-generation.js';
 
 export interface RestoreOptions extends RepoOptions {
   readonly target: string;
@@ -27,6 +28,18 @@ export interface RestoreOptions extends RepoOptions {
  * extended attributes could not be set (each named). A pattern that matched nothing is named on stderr.
  */
 export async function restoreCommand(ctx: CliContext, ref: string, options: RestoreOptions): Promise<number> {
+  // Two 8 MiB semi-spaces hold what a restore keeps in flight; V8 would grow them to 16 MiB (docs/PERFORMANCE.md).
+  const stopCapping = capYoungGeneration(RESTORE_SEMI_SPACE);
+  try {
+    return await restoreSnapshot(ctx, ref, options);
+  } finally {
+    stopCapping();
+  }
+}
+
+const RESTORE_SEMI_SPACE = 8 * 1024 * 1024;
+
+async function restoreSnapshot(ctx: CliContext, ref: string, options: RestoreOptions): Promise<number> {
   const selection = new RestoreSelection({ include: options.include, iinclude: options.iinclude, exclude: options.exclude, iexclude: options.iexclude });
   const { repo, target: repository } = await openLockedRepository(ctx, options);
   const unreadableIndex = await loadIndexWarning(ctx, repo, repository);
@@ -69,6 +82,7 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
       noXattrs: options.xattrs === false,
       // The main thread reads the repository and walks the trees; the writers decode and write files.
       writers: restoreWriters(process.env.FERRY_RESTORE_WRITERS, availableParallelism()),
+      writeBehind: restoreWriteBehind(process.env.FERRY_RESTORE_WRITE_BEHIND),
       onXattrProblem: (p) => {
         xattrProblems.push(p);
         line.stop();
@@ -145,4 +159,18 @@ export function restoreWriters(setting: string | undefined, cores: number): numb
     if (writers >= 1 && writers <= 64) return writers;
   }
   return Math.max(1, cores - 1);
+}
+
+/** The write-behind ring of each file writer, in MiB, unless `FERRY_RESTORE_WRITE_BEHIND` says otherwise. */
+export const DEFAULT_WRITE_BEHIND_MIB = 4;
+
+/**
+ * Bytes of each file writer's write-behind ring (see FileWriterCore): `FERRY_RESTORE_WRITE_BEHIND` in MiB
+ * when it is a whole number from 0 to 256 (0: every write synchronous on the writer thread, the least CPU),
+ * else {@link DEFAULT_WRITE_BEHIND_MIB}. With it the kernel's copies into the page cache run on libuv's
+ * thread pool while the writer decodes, so both cores work (docs/PERFORMANCE.md).
+ */
+export function restoreWriteBehind(setting: string | undefined): number {
+  if (setting !== undefined && /^[0-9]+$/.test(setting) && Number(setting) <= 256) return Number(setting) * 1024 * 1024;
+  return DEFAULT_WRITE_BEHIND_MIB * 1024 * 1024;
 }

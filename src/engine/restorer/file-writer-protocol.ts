@@ -11,6 +11,11 @@ import type { BlobType } from '../pack/pack-format.js';
  */
 export interface FileWriterSetup {
   readonly encryptionKey: Uint8Array;
+  /**
+   * Bytes of each writer's write-behind ring (see FileWriterCore): large blobs are written by libuv's
+   * thread pool while the writer decodes the next ones. 0 or absent: every write synchronous.
+   */
+  readonly writeBehind?: number;
 }
 
 /**
@@ -94,7 +99,10 @@ export interface FinishedReply {
   readonly timesError?: WireError;
 }
 
-/** A batch done: its buffers back, and how each file it completed went. */
+/**
+ * A batch done: its buffers back (as soon as its blobs are decoded), and how each file completed since the
+ * last reply went (a file whose writes ran behind completes later; its reply may come alone, without buffers).
+ */
 export interface BatchReply {
   readonly buffers: ArrayBuffer[];
   readonly finished: FinishedReply[];

@@ -73,8 +73,8 @@ export class FileWriters {
   ) {
     const lane = (send: (batch: BatchRequest) => void, worker: Worker | undefined): Lane => ({ send, worker, files: 0, queue: [], scheduled: false, sent: Promise.resolve() });
     if (workers < 1) {
-      const core = new FileWriterCore(setup.encryptionKey);
-      this.lanes = [lane((batch) => this.receive(core.handle(batch)), undefined)];
+      const core = new FileWriterCore(setup.encryptionKey, (reply) => this.receive(reply), setup.writeBehind);
+      this.lanes = [lane((batch) => core.submit(batch), undefined)];
       return;
     }
     this.lanes = Array.from({ length: workers }, () => {
