@@ -14,12 +14,13 @@ describe('restoreWriters', () => {
 });
 
 describe('restoreWriteBehind', () => {
-  it('is FERRY_RESTORE_WRITE_BEHIND MiB from 0 (off) to 256, else the default', () => {
+  it('is FERRY_RESTORE_WRITE_BEHIND MiB from 0 (off) to 256, else the default (off)', () => {
     const MiB = 1024 * 1024;
     assert.equal(restoreWriteBehind(undefined), DEFAULT_WRITE_BEHIND_MIB * MiB);
     assert.equal(restoreWriteBehind('0'), 0);
     assert.equal(restoreWriteBehind('16'), 16 * MiB);
     assert.equal(restoreWriteBehind('256'), 256 * MiB);
     for (const ignored of ['257', '-1', '1.5', 'off', '']) assert.equal(restoreWriteBehind(ignored), DEFAULT_WRITE_BEHIND_MIB * MiB, ignored);
+    assert.equal(DEFAULT_WRITE_BEHIND_MIB, 0, 'off unless asked for');
   });
 });

@@ -161,14 +161,16 @@ export function restoreWriters(setting: string | undefined, cores: number): numb
   return Math.max(1, cores - 1);
 }
 
-/** The write-behind ring of each file writer, in MiB, unless `FERRY_RESTORE_WRITE_BEHIND` says otherwise. */
-export const DEFAULT_WRITE_BEHIND_MIB = 4;
+/** The write-behind ring of each file writer, in MiB, unless `FERRY_RESTORE_WRITE_BEHIND` says otherwise: off. */
+export const DEFAULT_WRITE_BEHIND_MIB = 0;
 
 /**
  * Bytes of each file writer's write-behind ring (see FileWriterCore): `FERRY_RESTORE_WRITE_BEHIND` in MiB
- * when it is a whole number from 0 to 256 (0: every write synchronous on the writer thread, the least CPU),
- * else {@link DEFAULT_WRITE_BEHIND_MIB}. With it the kernel's copies into the page cache run on libuv's
- * thread pool while the writer decodes, so both cores work (docs/PERFORMANCE.md).
+ * when it is a whole number from 0 to 256, else {@link DEFAULT_WRITE_BEHIND_MIB}. With a ring (4 is a good
+ * size) the kernel's copies of large blobs into the page cache run on libuv's thread pool while the writer
+ * decodes the next ones, for +4 MiB of memory; 0 writes everything synchronously on the writer thread. Off
+ * by default: on the busy 2-core machine it moved ~0.3 CPU-s per GB off the writer thread and added about as
+ * much thread hand-off work there (docs/PERFORMANCE.md); a quiet machine may show otherwise.
  */
 export function restoreWriteBehind(setting: string | undefined): number {
   if (setting !== undefined && /^[0-9]+$/.test(setting) && Number(setting) <= 256) return Number(setting) * 1024 * 1024;
