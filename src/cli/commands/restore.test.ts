@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_WRITE_BEHIND_MIB, restoreWriteBehind, restoreWriters } from './restore.js';
+import { DEFAULT_WRITE_BEHIND_MIB, restoreCreatesOnMain, restoreWriteBehind, restoreWriters } from './restore.js';
 
 describe('restoreWriters', () => {
   it('is one fewer than the cores, at least one, unless FERRY_RESTORE_WRITERS names a count from 1 to 64', () => {
@@ -22,5 +22,13 @@ describe('restoreWriteBehind', () => {
     assert.equal(restoreWriteBehind('256'), 256 * MiB);
     for (const ignored of ['257', '-1', '1.5', 'off', '']) assert.equal(restoreWriteBehind(ignored), DEFAULT_WRITE_BEHIND_MIB * MiB, ignored);
     assert.equal(DEFAULT_WRITE_BEHIND_MIB, 0, 'off unless asked for');
+  });
+});
+
+describe('restoreCreatesOnMain', () => {
+  it('is true unless FERRY_RESTORE_CREATE is writer', () => {
+    assert.equal(restoreCreatesOnMain(undefined), true);
+    assert.equal(restoreCreatesOnMain('main'), true);
+    assert.equal(restoreCreatesOnMain('writer'), false);
   });
 });

@@ -106,8 +106,13 @@ export class FileWriterCore {
   private open(request: OpenRequest): void {
     const file: OpenFile = { fd: undefined, error: undefined, writtenEnd: 0, pending: 0, finish: undefined };
     this.files.set(request.file, file);
+    if (request.fd !== undefined || request.error) {
+      file.fd = request.fd;
+      file.error = request.error;
+      return;
+    }
     try {
-      file.fd = request.at ? createFileAtSync(request.at.dirFd, request.at.name, request.mode) : createFileSync(request.path, request.mode);
+      file.fd = createFile(request);
     } catch (err) {
       file.error = toWire(err);
     }
@@ -201,6 +206,11 @@ export class FileWriterCore {
   }
 }
 
+/** Creates the file an open request names (see OpenRequest). */
+export function createFile(request: Pick<OpenRequest, 'path' | 'at' | 'mode'>): number {
+  return request.at ? createFileAtSync(request.at.dirFd, request.at.name, request.mode) : createFileSync(request.path, request.mode);
+}
+
 /** Completes a file: a trailing hole, owner, mode, times, close (see FinishRequest). */
 function complete(file: OpenFile, request: FinishRequest): FinishedReply {
   let error = file.error;
@@ -271,7 +281,7 @@ function writeAll(fd: number, data: Buffer, from: number, to: number, position: 
   for (let at = from; at < to; ) at += writeSync(fd, data, at, to - at, position + at);
 }
 
-function toWire(err: unknown): WireError {
+export function toWire(err: unknown): WireError {
   if (err instanceof DirectoryInTheWayError) return { message: err.message, inTheWay: true };
   if (!(err instanceof Error)) return { message: String(err) };
   const { code, errno, syscall } = err as NodeJS.ErrnoException;
