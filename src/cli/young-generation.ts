@@ -6,29 +6,30 @@ import { UserError } from '../core/errors.js';
 export const YOUNG_GENERATION_VARIABLE = 'FERRY_YOUNG_GENERATION_MIB';
 
 /**
- * The commands whose young generation is capped by default: the backup, where it was measured (no CPU
- * difference beyond noise, docs/PERFORMANCE.md). A restore on a busy machine took more CPU in 6 of 8
- * pairs of runs with the cap (the flag is per process: its file writers' young generations stop growing
- * too), too noisy to tell; it and the other commands keep V8's own sizing unless told.
+ * The young generation's default cap (both semi-spaces), in MiB, of the commands that have one: the backup
+ * (docs/PERFORMANCE.md, "the main thread's memory": no CPU difference beyond noise) and the restore, whose
+ * main thread keeps more in flight (two 8 MiB semi-spaces; V8 grows them to 16 MiB two thirds of the way
+ * in, the restore's peak). The other commands keep V8's own sizing unless told. Why a cap at all: V8
+ * doubles the young generation (from 2 MiB, up to two 16 MiB semi-spaces) each time the objects surviving
+ * its scavenges add up to its size, so a long command's main thread reaches the full 32 MiB within seconds,
+ * all of it resident, though a scavenge leaves ~1–3 MB alive.
  */
-const CAPPED_COMMANDS: ReadonlySet<string> = new Set(['backup']);
-
-/**
- * Two semi-spaces of 4 MiB. V8 doubles the young generation (from 2 MiB, up to two 16 MiB semi-spaces)
- * each time the objects surviving its scavenges add up to its size, so a backup's main thread reaches the
- * full 32 MiB within seconds, all of it resident, though a scavenge leaves ~1–3 MB alive. At 8 MiB it
- * scavenges about as often as it did on the way up (docs/PERFORMANCE.md, "the main thread's memory").
- */
-const DEFAULT_CAP_MIB = 8;
+const DEFAULT_CAP_MIB: ReadonlyMap<string, number> = new Map([
+  ['backup', 8],
+  ['restore', 16],
+]);
 
 /**
  * The young generation's cap in bytes for the command `command` (its first word), or undefined for V8's
- * own sizing: {@link DEFAULT_CAP_MIB} for `ferry backup`; {@link YOUNG_GENERATION_VARIABLE} sets it for any
- * command (0: V8's own sizing).
+ * own sizing: {@link DEFAULT_CAP_MIB}'s; {@link YOUNG_GENERATION_VARIABLE} sets it for any command (0: V8's
+ * own sizing).
  */
 export function youngGenerationCap(command: string | undefined, env: NodeJS.ProcessEnv): number | undefined {
   const raw = env[YOUNG_GENERATION_VARIABLE];
-  if (raw === undefined || raw === '') return command !== undefined && CAPPED_COMMANDS.has(command) ? DEFAULT_CAP_MIB * 1024 * 1024 : undefined;
+  if (raw === undefined || raw === '') {
+    const mib = command === undefined ? undefined : DEFAULT_CAP_MIB.get(command);
+    return mib === undefined ? undefined : mib * 1024 * 1024;
+  }
   const mib = Number(raw);
   if (!/^[0-9]+$/.test(raw) || mib > 1024) {
     throw new UserError(`${YOUNG_GENERATION_VARIABLE}=${raw} is not a size in MiB: set it to a whole number (0 leaves the young generation to V8), or unset it`);

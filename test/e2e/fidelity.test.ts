@@ -48,8 +48,8 @@ describe('a restore is identical to the source', () => {
     await ferryOk(['restore', '-r', repo, 'latest', '--target', target]);
     assert.deepEqual(await compareTrees(source, join(target, source), { ignore }), []);
     // Restoring again over the first restore replaces what is there without following anything; this time
-    // with two file writers (the setting the bench can flip) to cover them too.
-    const again = await ferryOk(['restore', '-r', repo, 'latest', '--target', target], { env: { FERRY_RESTORE_WRITERS: '2' } });
+    // with two file writers and a write-behind ring (settings the bench can flip) to cover them too.
+    const again = await ferryOk(['restore', '-r', repo, 'latest', '--target', target], { env: { FERRY_RESTORE_WRITERS: '2', FERRY_RESTORE_WRITE_BEHIND: '4' } });
     assert.equal(again.stderr, '');
     assert.deepEqual(await compareTrees(source, join(target, source), { ignore }), []);
   });

@@ -69,6 +69,8 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
       noXattrs: options.xattrs === false,
       // The main thread reads the repository and walks the trees; the writers decode and write files.
       writers: restoreWriters(process.env.FERRY_RESTORE_WRITERS, availableParallelism()),
+      writeBehind: restoreWriteBehind(process.env.FERRY_RESTORE_WRITE_BEHIND),
+      createOnMain: restoreCreatesOnMain(process.env.FERRY_RESTORE_CREATE),
       onXattrProblem: (p) => {
         xattrProblems.push(p);
         line.stop();
@@ -145,4 +147,30 @@ export function restoreWriters(setting: string | undefined, cores: number): numb
     if (writers >= 1 && writers <= 64) return writers;
   }
   return Math.max(1, cores - 1);
+}
+
+/** The write-behind ring of each file writer, in MiB, unless `FERRY_RESTORE_WRITE_BEHIND` says otherwise: off. */
+export const DEFAULT_WRITE_BEHIND_MIB = 0;
+
+/**
+ * Bytes of each file writer's write-behind ring (see FileWriterCore): `FERRY_RESTORE_WRITE_BEHIND` in MiB
+ * when it is a whole number from 0 to 256, else {@link DEFAULT_WRITE_BEHIND_MIB}. With a ring (4 is a good
+ * size) the kernel's copies of large blobs into the page cache run on libuv's thread pool while the writer
+ * decodes the next ones, for +4 MiB of memory; 0 writes everything synchronously on the writer thread. Off
+ * by default: on the busy 2-core machine it moved ~0.3 CPU-s per GB off the writer thread and added about as
+ * much thread hand-off work there (docs/PERFORMANCE.md); a quiet machine may show otherwise.
+ */
+export function restoreWriteBehind(setting: string | undefined): number {
+  if (setting !== undefined && /^[0-9]+$/.test(setting) && Number(setting) <= 256) return Number(setting) * 1024 * 1024;
+  return DEFAULT_WRITE_BEHIND_MIB * 1024 * 1024;
+}
+
+/**
+ * Whether the main thread creates the restored files (`FERRY_RESTORE_CREATE=main`, the default) or each
+ * file writer creates its own (`writer`). The file writers are a restore's slowest stage and the main
+ * thread has time to spare, so moving file creation (ext4's inode allocation, ~10 % of a writer's time)
+ * there shortens the restore at the same CPU (docs/PERFORMANCE.md).
+ */
+export function restoreCreatesOnMain(setting: string | undefined): boolean {
+  return setting !== 'writer';
 }

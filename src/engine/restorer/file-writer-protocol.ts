@@ -11,10 +11,21 @@ import type { BlobType } from '../pack/pack-format.js';
  */
 export interface FileWriterSetup {
   readonly encryptionKey: Uint8Array;
+  /**
+   * Bytes of each writer's write-behind ring (see FileWriterCore): large blobs are written by libuv's
+   * thread pool while the writer decodes the next ones. 0 or absent: every write synchronous.
+   */
+  readonly writeBehind?: number;
+  /**
+   * The main thread creates each file (openat through its folder's descriptor) and hands the descriptor
+   * over, so the writers, the slowest stage, spend no time in ext4's inode allocation.
+   */
+  readonly createOnMain?: boolean;
 }
 
 /**
- * Creates `path` (O_EXCL|O_NOFOLLOW, replacing a non-directory in the way) with `mode` less the umask:
+ * Creates `path` (O_EXCL|O_NOFOLLOW, replacing a non-directory in the way) with `mode` less the umask
+ * (unless the main thread did, see `fd`):
  * as `name` inside the open directory `dirFd` when given (the main thread keeps it open until the file
  * is finished), so the kernel need not resolve a `/proc/self/fd/N/name` path.
  */
@@ -24,6 +35,10 @@ export interface OpenRequest {
   readonly path: Uint8Array;
   readonly at?: { readonly dirFd: number; readonly name: Uint8Array };
   readonly mode: number;
+  /** The file, already created by the main thread (see FileWriterSetup.createOnMain): the writer owns it now. */
+  readonly fd?: number;
+  /** Why the main thread could not create it. */
+  readonly error?: WireError;
 }
 
 /** One sealed blob inside a write's buffer, and where its plaintext goes in the file. */
@@ -94,7 +109,10 @@ export interface FinishedReply {
   readonly timesError?: WireError;
 }
 
-/** A batch done: its buffers back, and how each file it completed went. */
+/**
+ * A batch done: its buffers back (as soon as its blobs are decoded), and how each file completed since the
+ * last reply went (a file whose writes ran behind completes later; its reply may come alone, without buffers).
+ */
 export interface BatchReply {
   readonly buffers: ArrayBuffer[];
   readonly finished: FinishedReply[];

@@ -1,8 +1,9 @@
 import type { Worker } from 'node:worker_threads';
 import type { Id } from '../../core/ids.js';
 import { startWorker } from '../repository/start-worker.js';
-import { FileWriterCore } from './file-writer-core.js';
-import type { BatchReply, BatchRequest, BlobWrite, FileWriterOp, FileWriterSetup, FinishedReply, FinishRequest } from './file-writer-protocol.js';
+import { closeSync } from 'node:fs';
+import { createFile, FileWriterCore, toWire } from './file-writer-core.js';
+import type { BatchReply, BatchRequest, BlobWrite, FileWriterOp, FileWriterSetup, FinishedReply, FinishRequest, OpenRequest } from './file-writer-protocol.js';
 
 /** The most sealed bytes read at once: runs of several files that lie next to each other in a pack are merged up to this. */
 export const MAX_READ = 4 * 1024 * 1024;
@@ -60,6 +61,7 @@ export class FileWriters {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private readonly waiting: { size: number; resolve: () => void }[] = [];
   private seq = 0;
+  private readonly createOnMain: boolean;
   /** Bytes of buffers taken and not yet back. */
   private out = 0;
   private idle = 0;
@@ -71,10 +73,11 @@ export class FileWriters {
     private readonly read: SealedRead,
     private readonly budget = 16 * 1024 * 1024,
   ) {
+    this.createOnMain = setup.createOnMain ?? false;
     const lane = (send: (batch: BatchRequest) => void, worker: Worker | undefined): Lane => ({ send, worker, files: 0, queue: [], scheduled: false, sent: Promise.resolve() });
     if (workers < 1) {
-      const core = new FileWriterCore(setup.encryptionKey);
-      this.lanes = [lane((batch) => this.receive(core.handle(batch)), undefined)];
+      const core = new FileWriterCore(setup.encryptionKey, (reply) => this.receive(reply), setup.writeBehind);
+      this.lanes = [lane((batch) => core.submit(batch), undefined)];
       return;
     }
     this.lanes = Array.from({ length: workers }, () => {
@@ -95,6 +98,16 @@ export class FileWriters {
     const lane = this.lanes.reduce((best, l) => (l.files < best.files ? l : best));
     const file: WriterFile = { id: this.seq++, lane };
     if (lane.files++ === 0) lane.worker?.ref();
+    if (this.createOnMain) {
+      let op: OpenRequest;
+      try {
+        op = { kind: 'open', file: file.id, path: EMPTY, mode, fd: createFile({ path, at, mode }) };
+      } catch (err) {
+        op = { kind: 'open', file: file.id, path: EMPTY, mode, error: toWire(err) };
+      }
+      this.enqueue(lane, { op });
+      return file;
+    }
     // A copy of just the path: a Buffer is often a view of a larger shared slab, which would be cloned whole.
     const op = at ? { kind: 'open' as const, file: file.id, path: new Uint8Array(path), at: { dirFd: at.dirFd, name: new Uint8Array(at.name) }, mode } : { kind: 'open' as const, file: file.id, path: new Uint8Array(path), mode };
     this.enqueue(lane, { op });
@@ -145,6 +158,8 @@ export class FileWriters {
       lane.sent = Promise.all([lane.sent, batch]).then(([, ready]) => {
         if (this.failure) {
           for (const buffer of ready.buffers) this.release(buffer);
+          // Files the main thread created for a writer that will never see them.
+          for (const op of ready.ops) if (op.kind === 'open' && op.fd !== undefined) closeSync(op.fd);
           return;
         }
         lane.send(ready);
@@ -290,6 +305,8 @@ export class FileWriters {
     this.wake();
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Groups runs that can be read at once: same pack, each starting where the previous ended, at most

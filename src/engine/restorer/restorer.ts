@@ -64,6 +64,13 @@ export interface RestoreOptions {
    * walks the trees); 0 or absent: the calling thread does it too.
    */
   readonly writers?: number;
+  /**
+   * Bytes of each writer's write-behind ring: blobs of 128 KiB and more are written by libuv's thread
+   * pool while the writer decodes the next ones (see FileWriterCore). 0 or absent: writes are synchronous.
+   */
+  readonly writeBehind?: number;
+  /** Create each file on the calling thread and hand its descriptor to a writer (see FileWriterSetup). */
+  readonly createOnMain?: boolean;
 }
 
 const FILE_RESTORES = 32;
@@ -97,7 +104,7 @@ export class Restorer {
     // The target itself may be reached through a symlink the user chose; below it nothing is followed.
     const real = bytePath(await realpath(target));
     const reader = this.repo.blobReader;
-    this.writers = new FileWriters({ encryptionKey: this.repo.key.encryptionKey }, this.options.writers ?? 0, (packId, offset, length, buffer, first) =>
+    this.writers = new FileWriters({ encryptionKey: this.repo.key.encryptionKey, writeBehind: this.options.writeBehind ?? 0, createOnMain: this.options.createOnMain ?? false }, this.options.writers ?? 0, (packId, offset, length, buffer, first) =>
       reader.readSealedInto(packId, offset, length, buffer, first),
     );
     try {
