@@ -1072,40 +1072,70 @@ static napi_value js_futimens(napi_env env, napi_callback_info info) {
 #include <limits.h>
 #include <openssl/evp.h>
 
-static napi_value js_gcm_open_into(napi_env env, napi_callback_info info) {
+/** The arguments gcmOpenInto and gcmSealInto share: (key, input, aad, target, offset). */
+struct gcm_args {
+  uint8_t *key, *input, *aad, *target;
+  size_t input_length, aad_length, target_length;
+  size_t offset;
+};
+
+/**
+ * Reads `(key, input, aad, target, offset)` into `args` (aad may be undefined), checking the key's length
+ * (32 bytes) and that aad and the input have less than 2 GiB; throws and returns false otherwise.
+ */
+static bool gcm_arguments(napi_env env, napi_callback_info info, const char *input_message, struct gcm_args *args) {
   napi_value argv[5];
-  if (!get_args(env, info, 5, argv)) return NULL;
-  uint8_t *key, *sealed, *aad = NULL, *target;
-  size_t key_length, sealed_length, aad_length = 0, target_length;
+  if (!get_args(env, info, 5, argv)) return false;
+  size_t key_length;
   int64_t offset;
-  if (!bytes_argument(env, argv[0], &key, &key_length, "key must be a Uint8Array")) return NULL;
-  if (!bytes_argument(env, argv[1], &sealed, &sealed_length, "sealed must be a Uint8Array")) return NULL;
+  args->aad = NULL;
+  args->aad_length = 0;
+  if (!bytes_argument(env, argv[0], &args->key, &key_length, "key must be a Uint8Array")) return false;
+  if (!bytes_argument(env, argv[1], &args->input, &args->input_length, input_message)) return false;
   napi_valuetype aad_type;
-  CHECK_NAPI(env, napi_typeof(env, argv[2], &aad_type));
-  if (aad_type != napi_undefined && !bytes_argument(env, argv[2], &aad, &aad_length, "aad must be a Uint8Array or undefined"))
-    return NULL;
-  if (!bytes_argument(env, argv[3], &target, &target_length, "target must be a Uint8Array")) return NULL;
-  if (!integer_from_number(env, argv[4], 0, 9007199254740991.0, &offset, "offset must be a safe non-negative integer"))
-    return NULL;
+  if (napi_typeof(env, argv[2], &aad_type) != napi_ok) {
+    napi_throw_error(env, NULL, "aad could not be read");
+    return false;
+  }
+  if (aad_type != napi_undefined && !bytes_argument(env, argv[2], &args->aad, &args->aad_length, "aad must be a Uint8Array or undefined"))
+    return false;
+  if (!bytes_argument(env, argv[3], &args->target, &args->target_length, "target must be a Uint8Array")) return false;
+  if (!integer_from_number(env, argv[4], 0, 9007199254740991.0, &offset, "offset must be a safe non-negative integer")) return false;
+  args->offset = (size_t)offset;
   if (key_length != 32) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "key must have 32 bytes");
+    return false;
+  }
+  if (args->input_length > (size_t)INT_MAX - 28 || args->aad_length > (size_t)INT_MAX) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "the input and aad must have less than 2 GiB");
+    return false;
+  }
+  return true;
+}
+
+/** True when `target` has room for `length` bytes at `offset`; throws and returns false otherwise. */
+static bool gcm_room(napi_env env, const struct gcm_args *args, size_t length) {
+  if ((uint64_t)args->offset <= args->target_length && length <= args->target_length - args->offset) return true;
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "no room in target");
+  return false;
+}
+
+static napi_value js_gcm_open_into(napi_env env, napi_callback_info info) {
+  struct gcm_args args;
+  if (!gcm_arguments(env, info, "sealed must be a Uint8Array", &args)) return NULL;
+  if (args.input_length < 28) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sealed must have 28 bytes at least");
     return NULL;
   }
-  if (sealed_length < 28 || sealed_length - 28 > (size_t)INT_MAX || aad_length > (size_t)INT_MAX) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sealed must have 28 bytes to 2 GiB, aad at most 2 GiB");
-    return NULL;
-  }
-  size_t body_length = sealed_length - 28;
-  if ((uint64_t)offset > target_length || body_length > target_length - (size_t)offset) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "no room in target");
-    return NULL;
-  }
+  uint8_t *key = args.key, *sealed = args.input, *aad = args.aad;
+  size_t sealed_length = args.input_length, aad_length = args.aad_length, body_length = sealed_length - 28;
+  if (!gcm_room(env, &args, body_length)) return NULL;
   EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
   if (ctx == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory for a cipher context");
     return NULL;
   }
-  uint8_t *out = target + offset;
+  uint8_t *out = args.target + args.offset;
   int written = 0, final_length = 0;
   bool ready = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
                EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1 &&
@@ -1133,34 +1163,12 @@ static napi_value js_gcm_open_into(napi_env env, napi_callback_info info) {
  *       not overlap target.
  */
 static napi_value js_gcm_seal_into(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (!get_args(env, info, 5, argv)) return NULL;
-  uint8_t *key, *plaintext, *aad = NULL, *target;
-  size_t key_length, plaintext_length, aad_length = 0, target_length;
-  int64_t offset;
-  if (!bytes_argument(env, argv[0], &key, &key_length, "key must be a Uint8Array")) return NULL;
-  if (!bytes_argument(env, argv[1], &plaintext, &plaintext_length, "plaintext must be a Uint8Array")) return NULL;
-  napi_valuetype aad_type;
-  CHECK_NAPI(env, napi_typeof(env, argv[2], &aad_type));
-  if (aad_type != napi_undefined && !bytes_argument(env, argv[2], &aad, &aad_length, "aad must be a Uint8Array or undefined"))
-    return NULL;
-  if (!bytes_argument(env, argv[3], &target, &target_length, "target must be a Uint8Array")) return NULL;
-  if (!integer_from_number(env, argv[4], 0, 9007199254740991.0, &offset, "offset must be a safe non-negative integer"))
-    return NULL;
-  if (key_length != 32) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "key must have 32 bytes");
-    return NULL;
-  }
-  if (plaintext_length > (size_t)INT_MAX - 28 || aad_length > (size_t)INT_MAX) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "plaintext and aad must have less than 2 GiB");
-    return NULL;
-  }
-  size_t sealed_length = plaintext_length + 28;
-  if ((uint64_t)offset > target_length || sealed_length > target_length - (size_t)offset) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "no room in target");
-    return NULL;
-  }
-  uint8_t *out = target + offset;
+  struct gcm_args args;
+  if (!gcm_arguments(env, info, "plaintext must be a Uint8Array", &args)) return NULL;
+  uint8_t *key = args.key, *plaintext = args.input, *aad = args.aad;
+  size_t plaintext_length = args.input_length, aad_length = args.aad_length, sealed_length = plaintext_length + 28;
+  if (!gcm_room(env, &args, sealed_length)) return NULL;
+  uint8_t *out = args.target + args.offset;
   if (plaintext_length > 0 && plaintext < out + sealed_length && out < plaintext + plaintext_length) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "plaintext overlaps target");
     return NULL;
