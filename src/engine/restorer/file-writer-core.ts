@@ -1,7 +1,7 @@
 import { closeSync, fchmodSync, fchownSync, ftruncateSync, write, writeSync } from 'node:fs';
 import { BlobCodec } from '../pack/blob-codec.js';
 import { setFileTimesNs } from '../os/posix-extras.js';
-import type { BatchReply, BatchRequest, BlobWrite, FinishedReply, FinishRequest, OpenRequest, WireError, WriteRequest } from './file-writer-protocol.js';
+import type { BatchReply, BatchRequest, BlobWrite, CreateFile, FinishedReply, FinishRequest, OpenRequest, WireError, WriteRequest } from './file-writer-protocol.js';
 import { createFileAtSync, createFileSync, DirectoryInTheWayError } from './restore-target.js';
 import { WriteBehindRing, type RingSegment } from './write-behind.js';
 
@@ -106,8 +106,11 @@ export class FileWriterCore {
   private open(request: OpenRequest): void {
     const file: OpenFile = { fd: undefined, error: undefined, writtenEnd: 0, pending: 0, finish: undefined };
     this.files.set(request.file, file);
-    if (request.fd !== undefined || request.error) {
+    if ('fd' in request) {
       file.fd = request.fd;
+      return;
+    }
+    if ('error' in request) {
       file.error = request.error;
       return;
     }
@@ -207,7 +210,7 @@ export class FileWriterCore {
 }
 
 /** Creates the file an open request names (see OpenRequest). */
-export function createFile(request: Pick<OpenRequest, 'path' | 'at' | 'mode'>): number {
+export function createFile(request: CreateFile): number {
   return request.at ? createFileAtSync(request.at.dirFd, request.at.name, request.mode) : createFileSync(request.path, request.mode);
 }
 

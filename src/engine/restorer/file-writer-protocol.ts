@@ -24,21 +24,19 @@ export interface FileWriterSetup {
 }
 
 /**
- * Creates `path` (O_EXCL|O_NOFOLLOW, replacing a non-directory in the way) with `mode` less the umask
- * (unless the main thread did, see `fd`):
- * as `name` inside the open directory `dirFd` when given (the main thread keeps it open until the file
- * is finished), so the kernel need not resolve a `/proc/self/fd/N/name` path.
+ * A file to write, in one of three forms. `create`: the writer creates `path` (O_EXCL|O_NOFOLLOW, replacing
+ * a non-directory in the way) with `mode` less the umask, as `name` inside the open directory `dirFd` when
+ * given (the main thread keeps it open until the file is finished), so the kernel need not resolve a
+ * `/proc/self/fd/N/name` path. `created`: the main thread created it (see FileWriterSetup.createOnMain) and
+ * the writer owns `fd` now. `failed`: the main thread could not create it; the error shows at its finish.
  */
-export interface OpenRequest {
-  readonly kind: 'open';
-  readonly file: number;
+export type OpenRequest = { readonly kind: 'open'; readonly file: number } & (CreateFile | { readonly fd: number } | { readonly error: WireError });
+
+/** Where and how a writer creates a file (see OpenRequest). */
+export interface CreateFile {
   readonly path: Uint8Array;
   readonly at?: { readonly dirFd: number; readonly name: Uint8Array };
   readonly mode: number;
-  /** The file, already created by the main thread (see FileWriterSetup.createOnMain): the writer owns it now. */
-  readonly fd?: number;
-  /** Why the main thread could not create it. */
-  readonly error?: WireError;
 }
 
 /** One sealed blob inside a write's buffer, and where its plaintext goes in the file. */

@@ -101,9 +101,9 @@ export class FileWriters {
     if (this.createOnMain) {
       let op: OpenRequest;
       try {
-        op = { kind: 'open', file: file.id, path: EMPTY, mode, fd: createFile({ path, at, mode }) };
+        op = { kind: 'open', file: file.id, fd: createFile({ path, at, mode }) };
       } catch (err) {
-        op = { kind: 'open', file: file.id, path: EMPTY, mode, error: toWire(err) };
+        op = { kind: 'open', file: file.id, error: toWire(err) };
       }
       this.enqueue(lane, { op });
       return file;
@@ -159,7 +159,7 @@ export class FileWriters {
         if (this.failure) {
           for (const buffer of ready.buffers) this.release(buffer);
           // Files the main thread created for a writer that will never see them.
-          for (const op of ready.ops) if (op.kind === 'open' && op.fd !== undefined) closeSync(op.fd);
+          for (const op of ready.ops) if (op.kind === 'open' && 'fd' in op) closeSync(op.fd);
           return;
         }
         lane.send(ready);
@@ -305,8 +305,6 @@ export class FileWriters {
     this.wake();
   }
 }
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * Groups runs that can be read at once: same pack, each starting where the previous ended, at most
