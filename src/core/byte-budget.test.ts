@@ -7,14 +7,14 @@ const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resol
 describe('ByteBudget', () => {
   it('lets takes run while they fit, then serves waiters in order as bytes come back', async () => {
     const budget = new ByteBudget(10);
-    await budget.take(6);
+    const giveSix = await budget.take(6);
     const order: string[] = [];
     const big = budget.take(8).then(() => order.push('big'));
     const small = budget.take(1).then(() => order.push('small')); // fits now, but waits behind the larger one
     await settled();
     assert.deepEqual(order, []);
     assert.equal(budget.inUse, 6);
-    budget.give(6);
+    giveSix();
     await Promise.all([big, small]);
     assert.deepEqual(order, ['big', 'small']);
     assert.equal(budget.inUse, 9);
@@ -22,18 +22,18 @@ describe('ByteBudget', () => {
 
   it('runs a take larger than the whole budget alone, and takeNow goes beyond the limit without waiting', async () => {
     const budget = new ByteBudget(4);
-    await budget.take(100);
+    const giveHundred = await budget.take(100);
     let next = false;
     const after = budget.take(1).then(() => (next = true));
     await settled();
     assert.equal(next, false);
-    budget.takeNow(4);
+    const giveFour = budget.takeNow(4);
     assert.equal(budget.inUse, 104);
-    budget.give(100);
+    giveHundred();
     await settled();
     assert.equal(next, false, '4 + 1 is over the limit of 4');
     assert.equal(budget.inUse, 4);
-    budget.give(4);
+    giveFour();
     await after;
     assert.equal(budget.inUse, 1);
   });

@@ -1,7 +1,8 @@
 /**
- * A semaphore that counts bytes: bounds the bytes held by tasks running at once (buffers in flight).
- * Waiters are served in order, so a large request is not starved by smaller ones behind it; a request
- * larger than the whole budget runs alone.
+ * A semaphore that counts bytes: bounds the bytes held at once by tasks running together (file buffers
+ * in a backup's reads, plaintexts read from disks and not uploaded yet in an ingest). Waiters are served
+ * in order, so a large request is not starved by smaller ones behind it; a request larger than the whole
+ * budget runs alone, so it never waits forever.
  */
 export class ByteBudget {
   private held = 0;
@@ -11,31 +12,42 @@ export class ByteBudget {
     if (!(limit > 0)) throw new RangeError(`a byte budget must be positive, got ${limit}`);
   }
 
-  /** Bytes held now (for tests and diagnostics). */
+  /** Bytes taken and not given back. */
   get inUse(): number {
     return this.held;
   }
 
-  /** Waits until `bytes` fit beside what is held (or nothing is held), then holds them. */
-  async take(bytes: number): Promise<void> {
-    if (this.waiting.length === 0 && this.fits(bytes)) {
-      this.held += bytes;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push({ bytes, resolve }));
+  /**
+   * Waits until `bytes` fit beside what is held (or nothing is held), takes them, and answers the function
+   * that gives them back (calling it again does nothing).
+   */
+  async take(bytes: number): Promise<() => void> {
+    if (this.waiting.length === 0 && this.fits(bytes)) this.held += bytes;
+    else await new Promise<void>((resolve) => this.waiting.push({ bytes, resolve }));
+    return this.releaser(bytes);
   }
 
   /**
-   * Holds `bytes` more at once, beyond the limit if need be: for a holder that must grow to finish (a
-   * file that grew since it was looked at). Waiting there could deadlock holders waiting for each other.
+   * Takes `bytes` more at once, beyond the limit if need be, for a holder that must grow to finish (a file
+   * that grew since it was looked at): waiting there could deadlock holders waiting for each other.
    */
-  takeNow(bytes: number): void {
+  takeNow(bytes: number): () => void {
     this.held += bytes;
+    return this.releaser(bytes);
   }
 
-  /** Gives back bytes from {@link take} or {@link takeNow}, and lets the waiters that now fit go. */
-  give(bytes: number): void {
-    this.held -= bytes;
+  private releaser(bytes: number): () => void {
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.held -= bytes;
+      this.serve();
+    };
+  }
+
+  /** Lets the waiters that now fit go, in order. */
+  private serve(): void {
     while (this.waiting.length > 0 && this.fits(this.waiting[0]!.bytes)) {
       const next = this.waiting.shift()!;
       this.held += next.bytes;

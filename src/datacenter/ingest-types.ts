@@ -4,7 +4,7 @@ import type { Failpoints } from '../core/failpoints.js';
 import type { ImportJob } from '../contract/import-job.js';
 import type { DiskState } from '../contract/job-states.js';
 import type { Storage } from '../storage/storage.js';
-import type { ByteBudget } from './byte-budget.js';
+import type { ByteBudget } from '../core/byte-budget.js';
 import type { IngestService } from './ingest-service.js';
 import type { OpenPool } from './open-pool.js';
 

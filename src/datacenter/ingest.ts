@@ -11,7 +11,7 @@ import { noFailpoints, type Failpoints } from '../core/failpoints.js';
 import type { ImportJob } from '../contract/import-job.js';
 import { INGESTED_JOB_STATES, INGESTING_JOB_STATES } from '../contract/job-states.js';
 import type { Storage } from '../storage/storage.js';
-import { ByteBudget } from './byte-budget.js';
+import { ByteBudget } from '../core/byte-budget.js';
 import { identifyDisk, type IdentifiedDisk, type RefusedDisk } from './disk-identity.js';
 import { ingestDisk, refuse } from './disk-ingest.js';
 import type { IngestService } from './ingest-service.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { ByteBudget } from './byte-budget.js';
+import { ByteBudget } from '../core/byte-budget.js';
 import type { FileResult, IngestProgressReport } from '../contract/ingest.js';
 import type { IngestService } from './ingest-service.js';
 import { ResultReporter } from './result-reporter.js';

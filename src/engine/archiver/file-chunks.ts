@@ -21,8 +21,9 @@ import type { ChunkSource } from './source-file.js';
 export async function* readChunks(file: ChunkSource, cdc: FastCdc, expectedSize: number, pool: BufferPool, budget?: ByteBudget): AsyncGenerator<Buffer> {
   const maxChunk = cdc.maxSize;
   const wanted = expectedSize < cdc.minSize ? Math.max(expectedSize + 1, 4096) : maxChunk;
-  let held = pool.lengthFor(wanted);
-  await budget?.take(held);
+  const held = pool.lengthFor(wanted);
+  /** Gives back what the budget granted this file (its buffer's bytes, and any growth). */
+  const giveBack = [await budget?.take(held)];
   let buffer = pool.take(wanted);
   try {
     let start = 0;
@@ -49,8 +50,7 @@ export async function* readChunks(file: ChunkSource, cdc: FastCdc, expectedSize:
         } else {
           // Only a buffer sized for a small file fills up undecided: a full maxChunk always decides.
           const larger = pool.take(maxChunk);
-          budget?.takeNow(larger.length - held);
-          held = larger.length;
+          giveBack.push(budget?.takeNow(larger.length - buffer.length));
           buffer.copy(larger, 0, 0, end);
           pool.give(buffer);
           buffer = larger;
@@ -63,6 +63,6 @@ export async function* readChunks(file: ChunkSource, cdc: FastCdc, expectedSize:
     }
   } finally {
     pool.give(buffer);
-    budget?.give(held);
+    for (const give of giveBack) give?.();
   }
 }
