@@ -295,8 +295,8 @@ function prepare(o) {
   ensureDebianPackage('time', () => existsSync(TIME_BIN), TIME_BIN);
   if (!o.diskprepOnly && !o.ingestOnly && !o.transportOnly) ensureDebianPackage('restic', () => commandExists('restic'), 'restic');
   if (o.build) {
-    log('building Ferry (tsc -p tsconfig.build.json)…');
-    run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT });
+    log('building Ferry (tsc -b tsconfig.build.json)…');
+    run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT });
   }
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
     throw new BenchError('dist/cli/main.js is missing: bin/ferry runs dist/, build it with `npm run build` (or drop --no-build)');
