@@ -1,5 +1,5 @@
 /**
- * A corpus of hostile requests for every route of the service (src/service/api/hostile-requests.test.ts):
+ * A corpus of hostile requests for every route of the service (run by hostile-run.ts):
  * odd ranges, malformed and absurd headers, path parameters and keys that try to escape, query strings and
  * JSON bodies of the wrong shape, size or depth. Each case is a change to an otherwise plausible request.
  */
