@@ -6,7 +6,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig([
-  globalIgnores(['dist/', 'build/', 'node_modules/', 'coverage/', '.bench/', 'tmp/']),
+  globalIgnores(['dist/', 'build/', 'node_modules/', 'coverage/', '.bench/', 'tmp/', '.test-build/']),
   {
     files: ['**/*.{js,mjs,cjs}'],
     extends: [js.configs.recommended],

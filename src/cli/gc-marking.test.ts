@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { UserError } from '../core/errors.js';
+import { siblingModule } from '../core/sibling-module.js';
 import { gcMarkingFor } from './gc-marking.js';
 
 describe('gcMarkingFor', () => {
@@ -26,16 +27,16 @@ describe('gcMarkingFor', () => {
  * full collections began with incremental marking. Returns [marking starts, full collections].
  */
 function churn(marking: string): [number, number] {
-  const module = new URL('./gc-marking.ts', import.meta.url).href;
+  const module = siblingModule(import.meta.url, 'gc-marking');
   const script = `
-    const { applyGcMarking } = await import(${JSON.stringify(module)});
+    const { applyGcMarking } = await import(${JSON.stringify(module.url.href)});
     applyGcMarking(${JSON.stringify(marking)});
     const kept = [];
     for (let i = 0; i < 150000; i++) kept.push({ i, s: 'k' + i });
     const ring = new Array(100000);
     for (let i = 0; i < 2000000; i++) ring[i % ring.length] = { i, s: 'r' + i, a: [i] };
     process.stdout.write(String(kept.length + ring.length) + '\\n');`;
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--trace-gc', '--trace-incremental-marking', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [...(module.tsx ? ['--import', 'tsx'] : []), '--trace-gc', '--trace-incremental-marking', '--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   const lines = run.stdout.split('\n');
   return [lines.filter((l) => l.includes('[IncrementalMarking] Start marking')).length, lines.filter((l) => l.includes('Mark-Compact')).length];

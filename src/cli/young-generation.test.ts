@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { UserError } from '../core/errors.js';
+import { siblingModule } from '../core/sibling-module.js';
 import { youngGenerationCap } from './young-generation.js';
 
 const MiB = 1024 * 1024;
@@ -31,10 +32,10 @@ describe('youngGenerationCap', () => {
  * generation's largest size seen, in bytes.
  */
 function churn(capBytes: number | undefined): number {
-  const module = new URL('./young-generation.ts', import.meta.url).href;
+  const module = siblingModule(import.meta.url, 'young-generation');
   const script = `
     const { Worker } = await import('node:worker_threads');
-    const { capYoungGeneration, youngGenerationBytes } = await import(${JSON.stringify(module)});
+    const { capYoungGeneration, youngGenerationBytes } = await import(${JSON.stringify(module.url.href)});
     if (${capBytes ?? 0} > 0) capYoungGeneration(${capBytes ?? 0});
     const ring = new Array(20000);
     let largest = 0;
@@ -45,7 +46,7 @@ function churn(capBytes: number | undefined): number {
       await new Promise((resolve) => setImmediate(resolve));
     }
     process.stdout.write(String(largest) + '\\n');`;
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [...(module.tsx ? ['--import', 'tsx'] : []), '--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   return Number(run.stdout.trim());
 }

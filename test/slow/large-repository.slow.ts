@@ -7,8 +7,10 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { siblingModule } from '../../src/core/sibling-module.js';
 import { syntheticIndexFiles } from '../../src/engine/testing/synthetic-index.js';
 import { Repository } from '../../src/engine/repository/repository.js';
 import { FsStorage } from '../../src/storage/fs/fs-storage.js';
@@ -17,7 +19,7 @@ import { FERRY_BIN, ferryOk, lastJson, makeTempDir, TEST_PASSWORD, type TempDir 
 const BLOBS = Number(process.env.FERRY_SLOW_BLOBS ?? 20_000_000);
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
-const WRITER = resolve(import.meta.dirname, 'write-synthetic-index.ts');
+const WRITER = siblingModule(import.meta.url, 'write-synthetic-index');
 
 interface Timed {
   readonly stdout: string;
@@ -89,7 +91,7 @@ describe(`a repository of ${BLOBS.toLocaleString('en')} blobs`, () => {
       Array.from({ length: workers }, (_, w) => {
         const from = Math.floor((files * w) / workers);
         const to = Math.floor((files * (w + 1)) / workers);
-        return run(process.execPath, ['--import', 'tsx', WRITER, repo, Buffer.from(key).toString('hex'), String(BLOBS), String(from), String(to)]);
+        return run(process.execPath, [...(WRITER.tsx ? ['--import', 'tsx'] : []), fileURLToPath(WRITER.url), repo, Buffer.from(key).toString('hex'), String(BLOBS), String(from), String(to)]);
       }),
     );
     console.log(`generated ${files} index files for ${BLOBS} blobs in ${((performance.now() - started) / 1000).toFixed(1)} s on ${workers} processes`);

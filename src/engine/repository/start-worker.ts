@@ -1,4 +1,5 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { siblingModule } from '../../core/sibling-module.js';
 
 /** How a worker is started. */
 export interface WorkerStartOptions {
@@ -18,11 +19,10 @@ export interface WorkerStartOptions {
  * worker does not inherit from its parent thread.
  */
 export function startWorker(name: string, callerUrl: string, workerData: unknown, options: WorkerStartOptions = {}): Worker {
-  const fromSource = callerUrl.endsWith('.ts');
-  const entry = new URL(`./${name}${fromSource ? '.ts' : '.js'}`, callerUrl);
+  const { url: entry, tsx } = siblingModule(callerUrl, name);
   const trackUnmanagedFds = options.trackUnmanagedFds ?? true;
   const { resourceLimits } = options;
-  if (!fromSource) return new Worker(entry, { workerData, trackUnmanagedFds, resourceLimits });
+  if (!tsx) return new Worker(entry, { workerData, trackUnmanagedFds, resourceLimits });
   const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
   return new Worker(bootstrap, { eval: true, workerData, trackUnmanagedFds, resourceLimits });
 }
