@@ -77,6 +77,8 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
     workers: request.workers ?? 0,
     guard: () => request.lock?.assertHeld(),
     stallBeforeNextWorker: request.stallBeforeNextWorker,
+    // With a parent, most of what is read is already stored: no encoder worker unless the new blobs keep the main thread busy.
+    workerStart: request.parent ? 'when-busy' : 'early',
   });
   const lockSignal = request.lock?.signal;
   const signals = [request.signal, lockSignal].filter((signal): signal is AbortSignal => signal !== undefined);

@@ -3,7 +3,7 @@ import type { Storage } from '../../storage/storage.js';
 import { objectKey } from '../../storage/layout.js';
 import type { IndexedPack } from '../index/index-format.js';
 import type { MasterIndex } from '../index/master-index.js';
-import type { EncodedBlob } from '../pack/blob-codec.js';
+import type { EncodedBlob, SealedBlobInfo, SealedBlobSink } from '../pack/blob-codec.js';
 import { PackBuilder, type FinishedPack } from '../pack/pack-builder.js';
 
 /** Receives each pack once it is durable, with its blobs. */
@@ -17,7 +17,7 @@ const MAX_UPLOADS_IN_FLIGHT = 2;
  * encoder worker ({@link save}). It deduplicates against the index and against blobs on their way
  * ({@link reserve}).
  */
-export class PackUploader {
+export class PackUploader implements SealedBlobSink<Promise<void>> {
   private readonly builder: PackBuilder;
   private readonly pending = new Set<Id>();
   private readonly uploads = new Set<Promise<void>>();
@@ -49,6 +49,16 @@ export class PackUploader {
   async add(blob: EncodedBlob): Promise<void> {
     this.throwIfFailed();
     const finished = this.builder.add(blob);
+    if (finished) await this.save(finished);
+  }
+
+  /**
+   * {@link add} for a blob sealed straight into the pack's buffer (BlobCodec.encodeInto, as the encoder
+   * workers do): no buffer per blob. Waits as {@link add} does.
+   */
+  async addSealed(blob: SealedBlobInfo, seal: (target: Buffer, offset: number) => number): Promise<void> {
+    this.throwIfFailed();
+    const finished = this.builder.addSealed(blob, seal);
     if (finished) await this.save(finished);
   }
 
