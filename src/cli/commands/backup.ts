@@ -120,6 +120,8 @@ async function runBackup(
   const sources = normalizePaths(paths);
   const workers = encoderWorkers(ctx.env, availableParallelism());
   const stallBeforeNextWorker = encoderStall(ctx.env);
+  const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
+  const interval = progressInterval(ctx.env, mode);
   const rules = await excludeRules(ctx, options);
   // Missing sources are left to the archiver, which records each as skipped (exit 3).
   await checkSources(sources, rules);
@@ -134,7 +136,6 @@ async function runBackup(
   const parent = findParent(snapshots, ctx.repoContext.hostname, sources);
   const progress = newProgress();
   const totals: ScanTotals = { files: 0, bytes: 0, finished: false };
-  const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
   if (mode !== 'none') void scanTotals(sources, await Excludes.create(rules, sources), totals, ctx.signal);
   const line = new ProgressLine(ctx.stdout, mode, ctx.repoContext.clock, () => ({
     files: progress.filesDone,
@@ -144,7 +145,7 @@ async function runBackup(
     scanFinished: totals.finished,
     errors: progress.errors,
     current: displayPath(progress.currentPath),
-  }), progressInterval(ctx.env, mode));
+  }), interval);
   if (!options.json && parent) ctx.stdout.write(`using parent snapshot ${shortId(parent.id)}\n`);
   line.startTicking();
   let result;
