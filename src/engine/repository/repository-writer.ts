@@ -3,6 +3,7 @@ import type { Id } from '../../core/ids.js';
 import type { Storage } from '../../storage/storage.js';
 import { objectKey } from '../../storage/layout.js';
 import { BlobCompressor } from '../compress/zstd.js';
+import { SEAL_OVERHEAD } from '../crypto/aead.js';
 import { ContentHasher } from '../crypto/content-id.js';
 import { sha256Id } from '../crypto/sha256.js';
 import { sealIndex } from '../index/index-file.js';
@@ -172,17 +173,25 @@ export class RepositoryWriter {
       // From now on the workers pack every blob: the packs begun here would otherwise hold their buffers until flush.
       await this.uploader.finishOpenPacks();
     }
+    // A blob that would start a pack while two are being saved waits (the workers bound their own packs).
+    for (let wait = this.roomFor(type, plaintext.length); wait; wait = this.roomFor(type, plaintext.length)) await wait;
     if (this.pool) {
       // Finished packs waiting to be saved hold memory: let the saves catch up first.
       while (this.packsWaiting > 2) await this.packSaves;
       await this.pool.encode(type, id, plaintext);
     } else {
       this.inlineBytes += plaintext.length;
-      // Sealed straight into the open pack's buffer (the codec compresses into a scratch buffer it reuses).
+      // Sealed straight into the open pack's buffer, with no await since roomFor (the pack it goes into is the
+      // one roomFor saw) nor in encodeInto (the codec compresses into a scratch buffer it reuses).
       this.codec ??= new BlobCodec(this.keys.encryptionKey, this.compressionLevel);
       await this.codec.encodeInto(this.uploader, type, id, plaintext);
     }
     return { id, added: true };
+  }
+
+  /** See PackUploader.roomFor; undefined once the workers pack (they bound their own packs). */
+  private roomFor(type: BlobType, length: number): Promise<unknown> | undefined {
+    return this.pool ? undefined : this.uploader.roomFor(type, length + SEAL_OVERHEAD);
   }
 
   /** Whether the encoder workers start before a new blob of `bytes`: see {@link WorkerStart}. */
