@@ -26,8 +26,8 @@ export class PackUploader implements SealedBlobSink<Promise<void>> {
   private failure: Error | undefined;
   /**
    * Buffers of the data packs {@link builder} started, and those of them saved since, for its next data
-   * packs: at most one filling and two saving ever exist, where a buffer per pack would stay resident,
-   * garbage, until a full collection (~17 MiB each).
+   * packs: with {@link roomFor}, two exist (one filling while one is saved, or two being saved), where a
+   * buffer per pack would stay resident, garbage, until a full collection (~17 MiB each).
    */
   private readonly ownBuffers = new WeakSet<ArrayBufferLike>();
   private readonly spareBuffers: ArrayBufferLike[] = [];
