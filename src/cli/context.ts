@@ -1,6 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ForbiddenError, ReadOnlyStorageError, UserError, isErrno } from '../core/errors.js';
+import { envInteger } from '../core/env-integer.js';
 import { armedFailpoints } from '../core/failpoints.js';
 import type { KdfParams } from '../engine/crypto/key-slot.js';
 import type { RepositoryLock } from '../engine/repository/lock.js';
@@ -193,12 +194,8 @@ function readOnlyError(target: RepositoryTarget, options: RepoOptions, cause: Re
  * meant for tests that cannot wait 30 minutes; unset means the engine defaults.
  */
 export function lockTimingFromEnv(env: NodeJS.ProcessEnv): { refreshMs?: number; staleMs?: number } {
-  const read = (name: string): number | undefined => {
-    const value = env[name];
-    if (value === undefined || value === '') return undefined;
-    if (!/^[1-9][0-9]*$/.test(value)) throw new UserError(`${name} must be a positive number of milliseconds, got "${value}"`);
-    return Number(value);
-  };
+  // Up to setTimeout's longest delay (~24.8 days).
+  const read = (name: string): number | undefined => envInteger(env, name, { min: 1, max: 2_147_483_647, what: 'a number of milliseconds' });
   const refreshMs = read('FERRY_LOCK_REFRESH_MS');
   const staleMs = read('FERRY_LOCK_STALE_MS');
   if ((refreshMs ?? 0) >= (staleMs ?? STALE_LOCK_MS)) {

@@ -1,4 +1,5 @@
-import { UserError } from '../core/errors.js';
+import { envChoice, envInteger } from '../core/env-integer.js';
+import type { WorkerStart } from '../engine/repository/repository-writer.js';
 
 /** The variable that sets a backup's encoder worker threads (1 to 64), e.g. to compare settings on one machine. */
 export const ENCODER_WORKERS_VARIABLE = 'FERRY_ENCODER_WORKERS';
@@ -18,11 +19,7 @@ export const ENCODER_STALL_VARIABLE = 'FERRY_ENCODER_STALL_MS';
  * machine short of memory.
  */
 export function encoderWorkers(env: NodeJS.ProcessEnv, cores: number): number {
-  const raw = env[ENCODER_WORKERS_VARIABLE];
-  if (raw === undefined || raw === '') return Math.max(1, cores);
-  const n = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || n < 1 || n > 64) throw new UserError(`${ENCODER_WORKERS_VARIABLE}=${raw} is not a number of encoder workers: set it to a whole number from 1 to 64, or unset it`);
-  return n;
+  return envInteger(env, ENCODER_WORKERS_VARIABLE, { min: 1, max: 64, what: 'a number of encoder workers' }) ?? Math.max(1, cores);
 }
 
 /**
@@ -30,9 +27,18 @@ export function encoderWorkers(env: NodeJS.ProcessEnv, cores: number): number {
  * workers before it starts the next one; undefined (the engine's default) when the variable is unset.
  */
 export function encoderStall(env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env[ENCODER_STALL_VARIABLE];
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || n > 600_000) throw new UserError(`${ENCODER_STALL_VARIABLE}=${raw} is not a number of milliseconds: set it to a whole number from 0 (start every encoder worker at once) to 600000, or unset it`);
-  return n;
+  return envInteger(env, ENCODER_STALL_VARIABLE, { min: 0, max: 600_000, what: 'a number of milliseconds', minMeans: 'start every encoder worker at once' });
+}
+
+/**
+ * The variable that says when a backup's first encoder worker starts: `early` (once 4 MiB were stored)
+ * or `when-busy` (also only once the main thread is saturated, or 256 MiB were stored); by default
+ * `when-busy` for a backup with a parent snapshot and `early` for one without (RepositoryWriter's
+ * `WorkerStart`). For comparing the two on one machine.
+ */
+export const ENCODER_START_VARIABLE = 'FERRY_ENCODER_START';
+
+/** From {@link ENCODER_START_VARIABLE}; undefined (the backup's own choice) when unset. */
+export function encoderStart(env: NodeJS.ProcessEnv): WorkerStart | undefined {
+  return envChoice(env, ENCODER_START_VARIABLE, ['early', 'when-busy'], 'a way of starting the encoder workers');
 }

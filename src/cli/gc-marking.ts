@@ -1,5 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
-import { UserError } from '../core/errors.js';
+import { envChoice } from '../core/env-integer.js';
 
 /** The variable that chooses how V8 marks the heap for a full collection (see {@link gcMarkingFor}). */
 export const GC_MARKING_VARIABLE = 'FERRY_GC_MARKING';
@@ -28,11 +28,8 @@ const INCREMENTAL_COMMANDS: ReadonlySet<string> = new Set(['serve']);
  * does not notice.
  */
 export function gcMarkingFor(command: string | undefined, env: NodeJS.ProcessEnv): GcMarking {
-  const raw = env[GC_MARKING_VARIABLE];
-  if (raw === 'atomic' || raw === 'incremental') return raw;
-  if (raw !== undefined && raw !== '') {
-    throw new UserError(`${GC_MARKING_VARIABLE}=${raw} is not a way of marking: set it to atomic or incremental, or unset it`);
-  }
+  const set = envChoice(env, GC_MARKING_VARIABLE, ['atomic', 'incremental'], 'a way of marking');
+  if (set !== undefined) return set;
   return command !== undefined && INCREMENTAL_COMMANDS.has(command) ? 'incremental' : 'atomic';
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { UserError } from '../core/errors.js';
 import { ProgressLine, progressInterval, type ProgressSample } from './progress-line.js';
 
 /** A stream that keeps what is written; ticks are driven by hand through the private draw. */
@@ -36,7 +37,12 @@ describe('ProgressLine with --json', () => {
     assert.equal(progressInterval({ FERRY_PROGRESS_FPS: '4' }, 'json'), 250);
     assert.equal(progressInterval({ FERRY_PROGRESS_FPS: '1000' }, 'json'), 1000 / 60);
     assert.equal(progressInterval({ FERRY_PROGRESS_FPS: '0.001' }, 'json'), 60_000);
-    for (const ignored of ['0', '-2', 'fast', '']) assert.equal(progressInterval({ FERRY_PROGRESS_FPS: ignored }, 'json'), 1000, ignored);
+    assert.equal(progressInterval({ FERRY_PROGRESS_FPS: '' }, 'json'), 1000);
+    for (const bad of ['0', '-2', 'fast', '1e3', '.5']) {
+      for (const mode of ['json', 'tty'] as const) {
+        assert.throws(() => progressInterval({ FERRY_PROGRESS_FPS: bad }, mode), (err: unknown) => err instanceof UserError && err.message.startsWith(`FERRY_PROGRESS_FPS=${bad} is not`), bad);
+      }
+    }
     assert.equal(progressInterval({ FERRY_PROGRESS_FPS: '60' }, 'tty'), 250, 'a terminal line is redrawn 4 times a second');
   });
 });

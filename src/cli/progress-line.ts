@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { UserError } from '../core/errors.js';
 import { formatBytes, formatDuration, formatRate } from './format.js';
 
 export interface ProgressSample {
@@ -20,12 +21,16 @@ const TTY_INTERVAL_MS = 250;
 /**
  * The interval between two status lines: on a terminal 250 ms; with --json one second, or
  * `1000 / FERRY_PROGRESS_FPS` ms (as restic's RESTIC_PROGRESS_FPS; at most 60 a second, at least one a
- * minute). A value that is not a positive number is ignored.
+ * minute). A value that is not a positive number is a `UserError`, whatever the mode.
  */
 export function progressInterval(env: NodeJS.ProcessEnv, mode: 'tty' | 'json' | 'none'): number {
+  const raw = env.FERRY_PROGRESS_FPS;
+  const fps = raw === undefined || raw === '' ? JSON_FPS : /^[0-9]{1,9}(\.[0-9]{1,9})?$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(fps > 0)) {
+    const shown = raw !== undefined && raw.length > 40 ? `${raw.slice(0, 40)}…` : raw;
+    throw new UserError(`FERRY_PROGRESS_FPS=${shown} is not a number of status lines per second: set it to a positive number such as 4 or 0.5 (at most 60, at least one a minute are drawn), or unset it`);
+  }
   if (mode !== 'json') return TTY_INTERVAL_MS;
-  const fps = Number(env.FERRY_PROGRESS_FPS);
-  if (!Number.isFinite(fps) || fps <= 0) return 1000 / JSON_FPS;
   return 1000 / Math.min(60, Math.max(1 / 60, fps));
 }
 

@@ -1,6 +1,6 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { UserError } from '../core/errors.js';
+import { envInteger } from '../core/env-integer.js';
 
 /** The variable that caps the main thread's young generation, in MiB (see {@link youngGenerationCap}). */
 export const YOUNG_GENERATION_VARIABLE = 'FERRY_YOUNG_GENERATION_MIB';
@@ -25,16 +25,9 @@ const DEFAULT_CAP_MIB: ReadonlyMap<string, number> = new Map([
  * own sizing).
  */
 export function youngGenerationCap(command: string | undefined, env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env[YOUNG_GENERATION_VARIABLE];
-  if (raw === undefined || raw === '') {
-    const mib = command === undefined ? undefined : DEFAULT_CAP_MIB.get(command);
-    return mib === undefined ? undefined : mib * 1024 * 1024;
-  }
-  const mib = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || mib > 1024) {
-    throw new UserError(`${YOUNG_GENERATION_VARIABLE}=${raw} is not a size in MiB: set it to a whole number (0 leaves the young generation to V8), or unset it`);
-  }
-  return mib === 0 ? undefined : mib * 1024 * 1024;
+  const set = envInteger(env, YOUNG_GENERATION_VARIABLE, { min: 0, max: 1024, what: 'a size in MiB', minMeans: 'leave the young generation to V8' });
+  const mib = set ?? (command === undefined ? undefined : DEFAULT_CAP_MIB.get(command));
+  return mib === undefined || mib === 0 ? undefined : mib * 1024 * 1024;
 }
 
 /** The main isolate's young generation now (both semi-spaces), in bytes. */

@@ -15,7 +15,7 @@ import { ProgressLine, progressInterval } from '../progress-line.js';
 import { backupSummaryJson } from '../restic-json.js';
 import { PROGRAM_VERSION } from '../version.js';
 import { checkSources, excludeRules, type ExcludeOptions } from '../backup-excludes.js';
-import { encoderStall, encoderWorkers } from '../encoder-workers.js';
+import { encoderStall, encoderStart, encoderWorkers } from '../encoder-workers.js';
 
 export interface BackupOptions extends RepoOptions, ExcludeOptions {
   readonly tag?: string[];
@@ -120,6 +120,9 @@ async function runBackup(
   const sources = normalizePaths(paths);
   const workers = encoderWorkers(ctx.env, availableParallelism());
   const stallBeforeNextWorker = encoderStall(ctx.env);
+  const workerStart = encoderStart(ctx.env);
+  const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
+  const interval = progressInterval(ctx.env, mode);
   const rules = await excludeRules(ctx, options);
   // Missing sources are left to the archiver, which records each as skipped (exit 3).
   await checkSources(sources, rules);
@@ -134,7 +137,6 @@ async function runBackup(
   const parent = findParent(snapshots, ctx.repoContext.hostname, sources);
   const progress = newProgress();
   const totals: ScanTotals = { files: 0, bytes: 0, finished: false };
-  const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
   if (mode !== 'none') void scanTotals(sources, await Excludes.create(rules, sources), totals, ctx.signal);
   const line = new ProgressLine(ctx.stdout, mode, ctx.repoContext.clock, () => ({
     files: progress.filesDone,
@@ -144,7 +146,7 @@ async function runBackup(
     scanFinished: totals.finished,
     errors: progress.errors,
     current: displayPath(progress.currentPath),
-  }), progressInterval(ctx.env, mode));
+  }), interval);
   if (!options.json && parent) ctx.stdout.write(`using parent snapshot ${shortId(parent.id)}\n`);
   line.startTicking();
   let result;
@@ -161,6 +163,7 @@ async function runBackup(
       lock,
       workers,
       stallBeforeNextWorker,
+      workerStart,
       noXattrs: options.xattrs === false,
       programVersion: PROGRAM_VERSION,
       onSkipped: (entry) => {

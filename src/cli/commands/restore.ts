@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { shortId } from '../../core/ids.js';
+import { envChoice, envInteger } from '../../core/env-integer.js';
 import { UserError } from '../../core/errors.js';
 import { Restorer, type RestoreProblem, type XattrProblem } from '../../engine/restorer/restorer.js';
 import { RestoreSelection } from '../../engine/restorer/restore-selection.js';
@@ -27,6 +28,10 @@ export interface RestoreOptions extends RepoOptions {
  * extended attributes could not be set (each named). A pattern that matched nothing is named on stderr.
  */
 export async function restoreCommand(ctx: CliContext, ref: string, options: RestoreOptions): Promise<number> {
+  // The tuning variables first: a bad value is an error before the repository is opened.
+  const writers = restoreWriters(ctx.env, availableParallelism());
+  const writeBehind = restoreWriteBehind(ctx.env);
+  const createOnMain = restoreCreatesOnMain(ctx.env);
   const selection = new RestoreSelection({ include: options.include, iinclude: options.iinclude, exclude: options.exclude, iexclude: options.iexclude });
   const { repo, target: repository } = await openLockedRepository(ctx, options);
   const unreadableIndex = await loadIndexWarning(ctx, repo, repository);
@@ -68,9 +73,9 @@ export async function restoreCommand(ctx: CliContext, ref: string, options: Rest
       onWarning: report('warning'),
       noXattrs: options.xattrs === false,
       // The main thread reads the repository and walks the trees; the writers decode and write files.
-      writers: restoreWriters(process.env.FERRY_RESTORE_WRITERS, availableParallelism()),
-      writeBehind: restoreWriteBehind(process.env.FERRY_RESTORE_WRITE_BEHIND),
-      createOnMain: restoreCreatesOnMain(process.env.FERRY_RESTORE_CREATE),
+      writers,
+      writeBehind,
+      createOnMain,
       onXattrProblem: (p) => {
         xattrProblems.push(p);
         line.stop();
@@ -136,17 +141,13 @@ function remedy(problems: readonly RestoreProblem[], unreadableIndexFiles: numbe
 }
 
 /**
- * How many file writer threads a restore starts: `FERRY_RESTORE_WRITERS` when it is a whole number from
- * 1 to 64, else one fewer than the cores (at least one). One writer on 2 cores leaves a core to the main
+ * How many file writer threads a restore starts: `FERRY_RESTORE_WRITERS` when set (a whole number from
+ * 1 to 64; anything else is a `UserError`), else one fewer than the cores (at least one). One writer on 2 cores leaves a core to the main
  * thread and costs the least CPU on a busy machine; as many writers as cores can finish sooner on a quiet
  * one, where the single writer is the slowest stage (docs/PERFORMANCE.md, "Restore: read-ahead…").
  */
-export function restoreWriters(setting: string | undefined, cores: number): number {
-  if (setting !== undefined && /^[0-9]+$/.test(setting)) {
-    const writers = Number(setting);
-    if (writers >= 1 && writers <= 64) return writers;
-  }
-  return Math.max(1, cores - 1);
+export function restoreWriters(env: NodeJS.ProcessEnv, cores: number): number {
+  return envInteger(env, 'FERRY_RESTORE_WRITERS', { min: 1, max: 64, what: 'a number of file writer threads' }) ?? Math.max(1, cores - 1);
 }
 
 /** The write-behind ring of each file writer, in MiB, unless `FERRY_RESTORE_WRITE_BEHIND` says otherwise: off. */
@@ -154,23 +155,23 @@ export const DEFAULT_WRITE_BEHIND_MIB = 0;
 
 /**
  * Bytes of each file writer's write-behind ring (see FileWriterCore): `FERRY_RESTORE_WRITE_BEHIND` in MiB
- * when it is a whole number from 0 to 256, else {@link DEFAULT_WRITE_BEHIND_MIB}. With a ring (4 is a good
+ * when set (a whole number from 0 to 256; anything else is a `UserError`), else {@link DEFAULT_WRITE_BEHIND_MIB}. With a ring (4 is a good
  * size) the kernel's copies of large blobs into the page cache run on libuv's thread pool while the writer
  * decodes the next ones, for +4 MiB of memory; 0 writes everything synchronously on the writer thread. Off
  * by default: on the busy 2-core machine it moved ~0.3 CPU-s per GB off the writer thread and added about as
  * much thread hand-off work there (docs/PERFORMANCE.md); a quiet machine may show otherwise.
  */
-export function restoreWriteBehind(setting: string | undefined): number {
-  if (setting !== undefined && /^[0-9]+$/.test(setting) && Number(setting) <= 256) return Number(setting) * 1024 * 1024;
-  return DEFAULT_WRITE_BEHIND_MIB * 1024 * 1024;
+export function restoreWriteBehind(env: NodeJS.ProcessEnv): number {
+  const mib = envInteger(env, 'FERRY_RESTORE_WRITE_BEHIND', { min: 0, max: 256, what: 'a size in MiB', minMeans: 'off' }) ?? DEFAULT_WRITE_BEHIND_MIB;
+  return mib * 1024 * 1024;
 }
 
 /**
  * Whether the main thread creates the restored files (`FERRY_RESTORE_CREATE=main`, the default) or each
- * file writer creates its own (`writer`). The file writers are a restore's slowest stage and the main
+ * file writer creates its own (`writer`); any other value is a `UserError`. The file writers are a restore's slowest stage and the main
  * thread has time to spare, so moving file creation (ext4's inode allocation, ~10 % of a writer's time)
  * there shortens the restore at the same CPU (docs/PERFORMANCE.md).
  */
-export function restoreCreatesOnMain(setting: string | undefined): boolean {
-  return setting !== 'writer';
+export function restoreCreatesOnMain(env: NodeJS.ProcessEnv): boolean {
+  return envChoice(env, 'FERRY_RESTORE_CREATE', ['main', 'writer'], 'the thread that creates the files') !== 'writer';
 }

@@ -1,9 +1,13 @@
 import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { envChoice } from '../../core/env-integer.js';
 import { UserError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import type { DatabaseLocation } from '../../service/db/database-location.js';
+
+/** pino's levels, for FERRY_LOG_LEVEL (default info). */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export interface ServeOptions {
   /** Mandatory except with `--migrate-only --database URL`. */
@@ -37,7 +41,7 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   if (options.dataDir === undefined) throw new UserError('give --data-dir DIR: where the service keeps its service key, first admin token and default storage accounts');
   // Loaded here, not at start-up: every other command would pay for the service's modules (~0.2 s).
   const [{ createServiceLogger }, { startService }] = await Promise.all([import('../../service/logger.js'), import('../../service/serve.js')]);
-  const logger = createServiceLogger(ctx.stderr, ctx.env.FERRY_LOG_LEVEL || 'info');
+  const logger = createServiceLogger(ctx.stderr, envChoice(ctx.env, 'FERRY_LOG_LEVEL', LOG_LEVELS, 'a log level') ?? 'info');
   const dataDir = resolve(options.dataDir);
   const importJobs = {
     ...(options.trackingDeadline !== undefined ? { trackingDeadlineMs: options.trackingDeadline } : {}),

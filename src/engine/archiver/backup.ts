@@ -5,6 +5,7 @@ import type { BackupSummary, SkippedEntry, Snapshot } from '../snapshot/snapshot
 import type { WriterStats } from '../repository/repository-writer.js';
 import { Archiver, type ArchiveCounts, type BackupProgress, type SkippedSource } from './archiver.js';
 import { Excludes, type ExcludeRules } from './excludes.js';
+import type { WorkerStart } from '../repository/repository-writer.js';
 import { LockLostError } from '../repository/lock-lost-error.js';
 
 export interface BackupRequest {
@@ -29,6 +30,8 @@ export interface BackupRequest {
   readonly workers?: number;
   /** Milliseconds the reads wait for the running workers before the next one starts (0: all start at once); see EncoderPoolOptions. */
   readonly stallBeforeNextWorker?: number;
+  /** When the encoder workers start (RepositoryWriter's `WorkerStart`); by default `when-busy` with a parent, else `early`. */
+  readonly workerStart?: WorkerStart;
   /** Leave extended attributes and ACLs out (`--no-xattrs`). */
   readonly noXattrs?: boolean;
   /** Recorded in the snapshot as the program that wrote it (e.g. `ferry 0.1.0`). */
@@ -77,6 +80,8 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
     workers: request.workers ?? 0,
     guard: () => request.lock?.assertHeld(),
     stallBeforeNextWorker: request.stallBeforeNextWorker,
+    // With a parent, most of what is read is already stored: no encoder worker unless the new blobs keep the main thread busy.
+    workerStart: request.workerStart ?? (request.parent ? 'when-busy' : 'early'),
   });
   const lockSignal = request.lock?.signal;
   const signals = [request.signal, lockSignal].filter((signal): signal is AbortSignal => signal !== undefined);

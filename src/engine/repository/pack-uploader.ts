@@ -1,10 +1,12 @@
 import type { Id } from '../../core/ids.js';
 import type { Storage } from '../../storage/storage.js';
 import { objectKey } from '../../storage/layout.js';
+import { DIRECT_ALIGN, alignedView, allocateAligned } from '../../os/direct-write.js';
 import type { IndexedPack } from '../index/index-format.js';
 import type { MasterIndex } from '../index/master-index.js';
-import type { EncodedBlob } from '../pack/blob-codec.js';
+import type { EncodedBlob, SealedBlobInfo, SealedBlobSink } from '../pack/blob-codec.js';
 import { PackBuilder, type FinishedPack } from '../pack/pack-builder.js';
+import type { BlobType } from '../pack/pack-format.js';
 
 /** Receives each pack once it is durable, with its blobs. */
 export type PackSavedListener = (pack: IndexedPack, bytes: number) => void;
@@ -17,11 +19,18 @@ const MAX_UPLOADS_IN_FLIGHT = 2;
  * encoder worker ({@link save}). It deduplicates against the index and against blobs on their way
  * ({@link reserve}).
  */
-export class PackUploader {
+export class PackUploader implements SealedBlobSink<Promise<void>> {
   private readonly builder: PackBuilder;
   private readonly pending = new Set<Id>();
   private readonly uploads = new Set<Promise<void>>();
   private failure: Error | undefined;
+  /**
+   * Buffers of the data packs {@link builder} started, and those of them saved since, for its next data
+   * packs: with {@link roomFor}, two exist (one filling while one is saved, or two being saved), where a
+   * buffer per pack would stay resident, garbage, until a full collection (~17 MiB each).
+   */
+  private readonly ownBuffers = new WeakSet<ArrayBufferLike>();
+  private readonly spareBuffers: ArrayBufferLike[] = [];
 
   constructor(
     private readonly storage: Storage,
@@ -30,7 +39,7 @@ export class PackUploader {
     packSize: number,
     private readonly onPackSaved: PackSavedListener,
   ) {
-    this.builder = new PackBuilder(encryptionKey, packSize);
+    this.builder = new PackBuilder(encryptionKey, packSize, (bytes, type, grows) => this.allocate(bytes, type, grows));
   }
 
   /** True when the blob is stored or on its way. */
@@ -49,6 +58,26 @@ export class PackUploader {
   async add(blob: EncodedBlob): Promise<void> {
     this.throwIfFailed();
     const finished = this.builder.add(blob);
+    if (finished) await this.save(finished);
+  }
+
+  /**
+   * Undefined when a blob of at most `bytes` sealed bytes may be added now; else (it would start a new pack
+   * of `type` while two saves are in flight) a promise to wait for before asking again. Callers adding
+   * blobs at once would otherwise each fill a pack of their own while the saves catch up (a buffer each).
+   * Ask right before encoding and adding, with no await in between: `while ((wait = roomFor(…))) await wait`.
+   */
+  roomFor(type: BlobType, bytes: number): Promise<unknown> | undefined {
+    return this.uploads.size >= MAX_UPLOADS_IN_FLIGHT && this.builder.startsPack(type, bytes) ? Promise.race(this.uploads) : undefined;
+  }
+
+  /**
+   * {@link add} for a blob sealed straight into the pack's buffer (BlobCodec.encodeInto, as the encoder
+   * workers do): no buffer per blob. Waits as {@link add} does.
+   */
+  async addSealed(blob: SealedBlobInfo, seal: (target: Buffer, offset: number) => number): Promise<void> {
+    this.throwIfFailed();
+    const finished = this.builder.addSealed(blob, seal);
     if (finished) await this.save(finished);
   }
 
@@ -85,7 +114,20 @@ export class PackUploader {
     this.index.addPack(pack.id, pack.blobs);
     for (const blob of pack.blobs) this.pending.delete(blob.id);
     this.onPackSaved({ id: pack.id, blobs: pack.blobs }, pack.bytes.length);
+    // A pack an encoder worker built goes back to it (onDurable); one built here is reused here.
+    if (this.ownBuffers.has(pack.bytes.buffer)) this.spareBuffers.push(pack.bytes.buffer);
     onDurable?.();
+  }
+
+  /** A new pack's buffer for {@link builder}: a saved data pack's when there is one (see {@link spareBuffers}). */
+  private allocate(bytes: number, type: BlobType, grows: boolean): Buffer {
+    if (type === 'data' && !grows) {
+      const spare = this.spareBuffers.findIndex((buffer) => buffer.byteLength >= bytes + DIRECT_ALIGN);
+      if (spare >= 0) return alignedView(this.spareBuffers.splice(spare, 1)[0] as ArrayBuffer).subarray(0, bytes);
+    }
+    const buffer = allocateAligned(bytes);
+    if (type === 'data' && !grows) this.ownBuffers.add(buffer.buffer);
+    return buffer;
   }
 
   private throwIfFailed(): void {

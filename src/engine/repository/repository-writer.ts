@@ -3,6 +3,7 @@ import type { Id } from '../../core/ids.js';
 import type { Storage } from '../../storage/storage.js';
 import { objectKey } from '../../storage/layout.js';
 import { BlobCompressor } from '../compress/zstd.js';
+import { SEAL_OVERHEAD } from '../crypto/aead.js';
 import { ContentHasher } from '../crypto/content-id.js';
 import { sha256Id } from '../crypto/sha256.js';
 import { sealIndex } from '../index/index-file.js';
@@ -12,6 +13,7 @@ import { BlobCodec } from '../pack/blob-codec.js';
 import type { BlobType } from '../pack/pack-format.js';
 import { EncoderPool, type EncoderPoolOptions } from './encoder-pool.js';
 import { PackUploader } from './pack-uploader.js';
+import { threadCpuMs } from '../../os/thread-cpu.js';
 
 /** Counters of what a writer added, for the backup summary. */
 export interface WriterStats {
@@ -43,6 +45,49 @@ const INLINE_BYTES_BEFORE_WORKERS = 4 * 1024 * 1024;
  */
 const INLINE_PACK_SIZE = INLINE_BYTES_BEFORE_WORKERS;
 
+/**
+ * With {@link WorkerStart} `when-busy`: the calling thread's CPU time is compared with the time passed
+ * over windows of this many milliseconds…
+ */
+const LOAD_WINDOW_MS = 1000;
+/** …and the encoder workers start after a window in which the thread was busy this share of the time. */
+const SATURATED_SHARE = 0.8;
+/**
+ * With `when-busy`, the workers start beyond this many plaintext bytes stored in any case: a backup with a
+ * parent that stores this much stores a lot (a day's changes at the bench's scale 1 are ~150 MiB), and on
+ * a machine too busy for the thread to look saturated it would otherwise encode all of it on one thread.
+ */
+const MAX_INLINE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * When a writer with encoder workers starts them, beyond the first {@link INLINE_BYTES_BEFORE_WORKERS}:
+ * - `early`: at once, for a writer that expects to store most of what it is given (a first backup);
+ * - `when-busy`: once the calling thread is saturated (its CPU time at least {@link SATURATED_SHARE} of a
+ *   {@link LOAD_WINDOW_MS} window while it hashed and stored blobs) or {@link MAX_INLINE_BYTES} are
+ *   stored, for a writer that expects to store
+ *   little of what it is given (a backup with a parent snapshot reads whole changed files and stores a
+ *   fraction of them). While the thread keeps up, a worker would not make the backup faster, and it costs
+ *   its isolate, its ring and its pack buffers (~40 MiB of peak RSS) and ~0.5 CPU-s of start-up and
+ *   hand-offs (docs/PERFORMANCE.md, "Incremental backup: blobs sealed in place, no worker while the main
+ *   thread keeps up"). Where the thread's CPU time cannot be read (not Linux), `when-busy` is `early`.
+ */
+export type WorkerStart = 'early' | 'when-busy';
+
+/** Time passed and the calling thread's CPU time, in milliseconds (the CPU time undefined when unknown). */
+export interface ThreadLoad {
+  now(): number;
+  cpu(): number | undefined;
+}
+
+/** When the encoder workers start (see {@link WorkerStart}); `load` and `maxInlineBytes` are for tests. */
+export interface WorkerStartOptions {
+  readonly when?: WorkerStart;
+  readonly load?: ThreadLoad;
+  readonly maxInlineBytes?: number;
+}
+
+const threadLoad: ThreadLoad = { now: () => performance.now(), cpu: threadCpuMs };
+
 /** Packs are listed in index files of at most this many packs, so a crash loses little index work. */
 const PACKS_PER_INDEX_FILE = 64;
 
@@ -59,7 +104,8 @@ export interface WriterKeys {
 export class RepositoryWriter {
   readonly stats: WriterStats = { dataBlobs: 0, treeBlobs: 0, dataAdded: 0, dataAddedPacked: 0 };
   private readonly hasher: ContentHasher;
-  private readonly codec: BlobCodec;
+  /** Encodes blobs on the calling thread until the encoder workers start; dropped then (its compression scratch buffer with it). */
+  private codec: BlobCodec | undefined;
   private readonly indexCompressor = new BlobCompressor();
   private readonly uploader: PackUploader;
   private unindexed: IndexedPack[] = [];
@@ -68,6 +114,13 @@ export class RepositoryWriter {
   /** Started once more than {@link INLINE_BYTES_BEFORE_WORKERS} are stored: a backup storing little starts no worker. */
   private pool: EncoderPool | undefined;
   private inlineBytes = 0;
+  /** With `when-busy`: when the current window began, and the calling thread's CPU time then (see {@link WorkerStart}). */
+  private window: { readonly start: number; readonly cpu: number } | undefined;
+  /** Set once a window found the calling thread saturated (or its CPU time unknown). */
+  private saturated = false;
+  private readonly workerStart: WorkerStart;
+  private readonly load: ThreadLoad;
+  private readonly maxInlineBytes: number;
   /** Packs finished by workers are saved one after another through this chain. */
   private packSaves: Promise<void> = Promise.resolve();
   private packsWaiting = 0;
@@ -82,10 +135,15 @@ export class RepositoryWriter {
     private readonly workers = 0,
     private readonly guard?: () => void,
     private readonly poolOptions: EncoderPoolOptions = {},
+    start: WorkerStartOptions = {},
   ) {
+    this.workerStart = start.when ?? 'early';
+    this.load = start.load ?? threadLoad;
+    this.maxInlineBytes = start.maxInlineBytes ?? MAX_INLINE_BYTES;
+    const workerStart = this.workerStart;
     this.hasher = new ContentHasher(keys.contentIdKey);
-    this.codec = new BlobCodec(keys.encryptionKey, compressionLevel);
-    const inlinePackSize = workers > 0 ? Math.min(packSize, INLINE_PACK_SIZE) : packSize;
+    // Packs encoded here before `early` workers take over hold a few MiB; `when-busy` ones may be all there is.
+    const inlinePackSize = workers > 0 && workerStart === 'early' ? Math.min(packSize, INLINE_PACK_SIZE) : packSize;
     this.uploader = new PackUploader(storage, keys.encryptionKey, index, inlinePackSize, (pack, bytes) => {
       failpoints.hit('pack-saved');
       this.stats.dataAddedPacked += bytes;
@@ -106,22 +164,53 @@ export class RepositoryWriter {
 
   /** Stores the blob unless the repository has it already. */
   async save(type: BlobType, plaintext: Uint8Array): Promise<SavedBlob> {
+    if (this.workerStart === 'when-busy' && !this.pool && !this.saturated) this.watchLoad();
     const id = this.hasher.idOf(type, plaintext);
     if (!this.reserve(type, id, plaintext.length)) return { id, added: false };
-    if (this.workers > 0 && this.pool === undefined && this.inlineBytes + plaintext.length > INLINE_BYTES_BEFORE_WORKERS) {
+    if (this.pool === undefined && this.workersDue(plaintext.length)) {
       this.pool = this.startPool();
+      this.codec = undefined;
       // From now on the workers pack every blob: the packs begun here would otherwise hold their buffers until flush.
       await this.uploader.finishOpenPacks();
     }
+    // A blob that would start a pack while two are being saved waits (the workers bound their own packs).
+    for (let wait = this.roomFor(type, plaintext.length); wait; wait = this.roomFor(type, plaintext.length)) await wait;
     if (this.pool) {
       // Finished packs waiting to be saved hold memory: let the saves catch up first.
       while (this.packsWaiting > 2) await this.packSaves;
       await this.pool.encode(type, id, plaintext);
     } else {
       this.inlineBytes += plaintext.length;
-      await this.uploader.add(this.codec.encode(type, id, plaintext));
+      // Sealed straight into the open pack's buffer, with no await since roomFor (the pack it goes into is the
+      // one roomFor saw) nor in encodeInto (the codec compresses into a scratch buffer it reuses).
+      this.codec ??= new BlobCodec(this.keys.encryptionKey, this.compressionLevel);
+      await this.codec.encodeInto(this.uploader, type, id, plaintext);
     }
     return { id, added: true };
+  }
+
+  /** See PackUploader.roomFor; undefined once the workers pack (they bound their own packs). */
+  private roomFor(type: BlobType, length: number): Promise<unknown> | undefined {
+    return this.pool ? undefined : this.uploader.roomFor(type, length + SEAL_OVERHEAD);
+  }
+
+  /** Whether the encoder workers start before a new blob of `bytes`: see {@link WorkerStart}. */
+  private workersDue(bytes: number): boolean {
+    if (this.workers === 0 || this.inlineBytes + bytes <= INLINE_BYTES_BEFORE_WORKERS) return false;
+    return this.workerStart === 'early' || this.saturated || this.inlineBytes + bytes > this.maxInlineBytes;
+  }
+
+  /** Ends the current window once it is over, noting whether the calling thread was saturated in it, and begins the next. */
+  private watchLoad(): void {
+    const now = this.load.now();
+    if (this.window !== undefined && now - this.window.start < LOAD_WINDOW_MS) return;
+    const cpu = this.load.cpu();
+    if (cpu === undefined) {
+      this.saturated = true;
+      return;
+    }
+    if (this.window !== undefined && cpu - this.window.cpu >= SATURATED_SHARE * (now - this.window.start)) this.saturated = true;
+    this.window = { start: now, cpu };
   }
 
   /**

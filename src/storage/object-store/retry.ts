@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../../core/errors.js';
+import { envInteger } from '../../core/env-integer.js';
 
 /** How requests to an object store are retried. */
 export interface RetryPolicy {
@@ -21,17 +21,11 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 500, maxDe
  * A `UserError` naming the variable for a value that is not a whole number in range.
  */
 export function retryPolicyFromEnv(env: NodeJS.ProcessEnv): RetryPolicy {
-  const read = (name: string, fallback: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = /^[0-9]{1,7}$/.test(raw) ? Number(raw) : Number.NaN;
-    if (!(value >= 1 && value <= max)) throw new UserError(`${name} must be a whole number from 1 to ${max}, got "${raw.slice(0, 20)}"`);
-    return value;
-  };
+  const ms = (name: string, max: number): number | undefined => envInteger(env, name, { min: 1, max, what: 'a number of milliseconds' });
   return {
-    attempts: read('FERRY_STORE_RETRY_ATTEMPTS', DEFAULT_RETRY.attempts, 100),
-    baseDelayMs: read('FERRY_STORE_RETRY_DELAY_MS', DEFAULT_RETRY.baseDelayMs, 60_000),
-    maxDelayMs: read('FERRY_STORE_RETRY_MAX_DELAY_MS', DEFAULT_RETRY.maxDelayMs, 600_000),
+    attempts: envInteger(env, 'FERRY_STORE_RETRY_ATTEMPTS', { min: 1, max: 100, what: 'a number of attempts' }) ?? DEFAULT_RETRY.attempts,
+    baseDelayMs: ms('FERRY_STORE_RETRY_DELAY_MS', 60_000) ?? DEFAULT_RETRY.baseDelayMs,
+    maxDelayMs: ms('FERRY_STORE_RETRY_MAX_DELAY_MS', 600_000) ?? DEFAULT_RETRY.maxDelayMs,
   };
 }
 
