@@ -20,10 +20,10 @@ interface OpenPack {
 }
 
 /** Room for the sealed header and the larger blobs that end a pack, so most packs never grow. */
-const SLACK = 1024 * 1024;
+export const SLACK = 1024 * 1024;
 /** A pack's header grows by one entry per blob (see pack-format), sealed: this bounds it. */
-const HEADER_BYTES_PER_BLOB = 64;
-const HEADER_BYTES = 256;
+export const HEADER_BYTES_PER_BLOB = 64;
+export const HEADER_BYTES = 256;
 
 /**
  * Assembles sealed blobs into packs of about `packSize` bytes, data and tree blobs apart (so reading
