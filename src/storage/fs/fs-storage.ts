@@ -95,6 +95,8 @@ export class FsStorage implements Storage {
     await this.#io('save', folder, () => this.#makeFolder(dir));
     const file = await this.#io('save', folder, () => DurableFile.createIn(dir, { mode: FILE_MODE, tempPrefix: TEMP_PREFIX }));
     const kind = folder.split('/')[0];
+    // Its key is known only at commit: errors before then name the folder.
+    const unnamed = `a new object in ${folder}/`;
     let position = 0;
     /** Set once committed, aborted or failed: the temp file is gone or in place, the writer done. */
     let done = false;
@@ -108,7 +110,7 @@ export class FsStorage implements Storage {
         if (done) throw new Error(`append to an object in ${folder} already committed, aborted or failed`);
         try {
           // Each write names its position (writes past the page cache neither use nor move the file offset).
-          await this.#io('save', folder, () => writeAt(file.handle, bytes, position));
+          await this.#io('save', unnamed, () => writeAt(file.handle, bytes, position));
         } catch (err) {
           return fail(err);
         }
