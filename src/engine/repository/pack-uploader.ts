@@ -135,7 +135,11 @@ export class PackUploader {
       sealed: (id, blobs, length) => {
         const current = writer;
         writer = undefined;
-        if (current === undefined) throw new Error(`pack ${id} sealed with no bytes appended`);
+        if (current === undefined) {
+          // Appends refused after a failure begin nothing; otherwise every pack has ranges before its end.
+          if (this.failure === undefined) fail(new Error(`pack ${id} sealed with no bytes appended`));
+          return;
+        }
         void then(async () => {
           // The next pack's appends wait while too many commits run (on object stores each holds a pack).
           while (this.commits.size >= MAX_COMMITS_IN_FLIGHT) await Promise.race(this.commits);
