@@ -38,7 +38,8 @@ export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
    * `allocate` gives the buffer of a new pack of `type` (at least `bytes` long, owning its ArrayBuffer
    * alone), or with `grows` a larger one for an open pack (its bytes are then copied over and the old
    * buffer dropped); by default a new one starting on a block boundary (FsStorage then writes it past the
-   * page cache). Encoder workers pass one that hands out their budgeted data pack buffers.
+   * page cache). (Encoder workers build only tree packs here; their data packs are written as they fill,
+   * see PackStream, which keeps this class's end rule.)
    */
   constructor(
     private readonly encryptionKey: Uint8Array,
