@@ -68,7 +68,8 @@ export class DurableFile {
   #closed = false;
 
   private constructor(
-    readonly path: string,
+    /** Where `commit` puts the file; undefined for {@link DurableFile.createIn}'s (commit names it). */
+    readonly path: string | undefined,
     readonly tempPath: string,
     /** The open temp file; write through it, never close it (commit and abort do). */
     readonly handle: FileHandle,
@@ -89,6 +90,18 @@ export class DurableFile {
   }
 
   /**
+   * {@link create} for a file whose path is known only once it is written (a pack is named by the SHA-256
+   * of its bytes): the temp file is made in `folder` and {@link commit} is given the path, which may be in
+   * another folder of the same file system (a rename moves it there).
+   */
+  static async createIn(folder: string, options: Omit<DurableFileOptions, 'replace'>): Promise<DurableFile> {
+    const fs = options.fs ?? nodeFileSystem;
+    const tempPath = join(folder, `${options.tempPrefix ?? '.tmp-'}${randomBytes(8).toString('hex')}`);
+    const handle = await fs.open(tempPath, 'wx', options.mode);
+    return new DurableFile(undefined, tempPath, handle, fs, true);
+  }
+
+  /**
    * Takes over a temp file the caller made by other means (a reflink or kernel copy, `copyFile`) next to
    * `path`, to commit or abort it like one from {@link DurableFile.create}. Errors are the file system's.
    */
@@ -103,21 +116,23 @@ export class DurableFile {
    * then fsyncs the folder. Once it resolves the file survives a crash. If it fails before the file is in
    * place, the temp file is removed and `path` is untouched; `AlreadyExistsError` when `replace` is false
    * and `path` exists. A failure of the final folder fsync is thrown as is (the file is in place but may
-   * not survive a crash).
+   * not survive a crash). `to` is the path for a file from {@link createIn} (and must be given then); the
+   * folder fsynced is `to`'s.
    */
-  async commit(hooks: CommitHooks = {}): Promise<void> {
+  async commit(hooks: CommitHooks = {}, to: string | undefined = this.path): Promise<void> {
+    if (to === undefined) throw new TypeError('commit of a DurableFile made by createIn needs the path');
     try {
       await this.handle.sync();
       hooks.afterSync?.();
       this.#closed = true;
       await this.handle.close();
       if (this.#replace) {
-        await this.#fs.rename(this.tempPath, this.path);
+        await this.#fs.rename(this.tempPath, to);
       } else {
         try {
-          await this.#fs.link(this.tempPath, this.path);
+          await this.#fs.link(this.tempPath, to);
         } catch (err) {
-          if (isErrno(err, 'EEXIST')) throw new AlreadyExistsError(`${this.path} already exists`, { cause: err });
+          if (isErrno(err, 'EEXIST')) throw new AlreadyExistsError(`${to} already exists`, { cause: err });
           throw err;
         }
         await this.#fs.rm(this.tempPath);
@@ -127,7 +142,7 @@ export class DurableFile {
       await this.abort();
       throw err;
     }
-    await syncFolder(dirname(this.path), this.#fs);
+    await syncFolder(dirname(to), this.#fs);
   }
 
   /** Closes and removes the temp file; never throws (the failure that led here is what matters). */

@@ -1,6 +1,6 @@
 import { InterruptedError } from '../core/errors.js';
 import { folderOf } from './layout.js';
-import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from './storage.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, SaveOptions, Storage, StorageProperties } from './storage.js';
 
 /** The folder of lock objects, which an interrupted process still cleans up. */
 const LOCKS_PREFIX = folderOf('lock');
@@ -48,6 +48,24 @@ export class InterruptibleStorage implements Storage {
   async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void> {
     this.#check();
     return this.#inner.save(key, data, options);
+  }
+
+  /** Each append and the commit stop once interrupted (the object is aborted: nothing is stored). */
+  async begin(folder: string): Promise<ObjectWriter> {
+    this.#check();
+    const writer = await this.#inner.begin(folder);
+    const checked = async <T>(step: () => Promise<T>): Promise<T> => {
+      if (this.#signal.aborted) {
+        await writer.abort();
+        this.#check();
+      }
+      return step();
+    };
+    return {
+      append: (bytes) => checked(() => writer.append(bytes)),
+      commit: (key, options) => checked(() => writer.commit(key, options)),
+      abort: () => writer.abort(),
+    };
   }
 
   async load(key: string, range?: ByteRange): Promise<Buffer> {

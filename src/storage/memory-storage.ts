@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AlreadyExistsError, IntegrityError, NotFoundError } from '../core/errors.js';
 import { assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange } from './object-key.js';
-import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from './storage.js';
+import { beginGathered } from './gathered-writer.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, SaveOptions, Storage, StorageProperties } from './storage.js';
 
 /**
  * A Storage kept in a Map, for tests and dry runs. It follows the whole Storage contract (it passes the
@@ -27,6 +28,11 @@ export class MemoryStorage implements Storage {
     // Checked when the object would become visible: the check and the set are one synchronous step.
     if (options.ifAbsent === true && this.#objects.has(key)) throw new AlreadyExistsError(`object ${key} already exists in ${this.properties.location}`);
     this.#objects.set(key, bytes);
+  }
+
+  /** Gathers the bytes in memory and saves them at commit (see beginGathered). */
+  begin(folder: string): Promise<ObjectWriter> {
+    return beginGathered(this, folder);
   }
 
   async load(key: string, range?: ByteRange): Promise<Buffer> {

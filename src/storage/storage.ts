@@ -32,6 +32,26 @@ export interface Storage {
   save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void>;
 
   /**
+   * Starts an object whose key is known only once all of its bytes are (a pack is named by the SHA-256 of
+   * its bytes, and written as it fills): `append` its bytes in order, then `commit` it under its key, or
+   * `abort`. It is stored in `folder`, a top-level folder such as `data`: the key given to `commit` must
+   * start with `folder/`. Until `commit` resolves nothing is visible under any key (`list` never shows an
+   * object in progress), after it the object is durable, as after {@link save}; `commit` replaces an
+   * existing object with the key (packs are named by their bytes, so it is the same object).
+   *
+   * FsStorage writes each append to a temp file in `folder` as it comes (past the page cache for aligned
+   * buffers), fsyncs it at `commit`, renames it to the key's file and fsyncs that folder: the protocol of
+   * {@link save}, with the same failpoints. A process killed before `commit` leaves the temp file, which
+   * {@link removeInterruptedSaves} finds. Object stores and the service's HTTP storage gather the bytes in
+   * memory and `save` them at `commit` (see GatheredWriter): no memory saved there, none lost.
+   *
+   * Errors are those of {@link save} (out of space: `PermanentError`…), from `begin`, `append` or
+   * `commit`. A failed `append` or `commit` leaves nothing under any key; the temp file is removed at once
+   * (or, after a crash, by {@link removeInterruptedSaves}), and the writer is unusable but for `abort`.
+   */
+  begin(folder: string): Promise<ObjectWriter>;
+
+  /**
    * Reads the whole object, or `range.length` bytes from `range.offset`.
    * Rejects with `NotFoundError` when the object does not exist and with `IntegrityError` when the
    * range reaches past its end (a short object is damage, not a short read). The range is checked
@@ -100,4 +120,23 @@ export interface ByteRange {
 export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
+}
+
+/**
+ * An object being written by {@link Storage.begin}. Not for concurrent use: one append at a time (wait for
+ * each), then one `commit` or `abort`.
+ */
+export interface ObjectWriter {
+  /**
+   * Appends `bytes` to the object. Once the promise resolves the writer holds no reference to `bytes` (the
+   * caller reuses that memory: a worker's ring of sealed blobs). Rejects as {@link Storage.save} would.
+   */
+  append(bytes: Uint8Array): Promise<void>;
+  /**
+   * Stores the bytes appended under `key` (in the folder given to `begin`), durably and atomically. With
+   * `options.length`, a different number of bytes appended is an `IntegrityError` and nothing is stored.
+   */
+  commit(key: string, options?: { readonly length?: number }): Promise<void>;
+  /** Drops the object in progress; never throws. Harmless after a failed append or commit, and after commit. */
+  abort(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { IntegrityError, PermanentError } from '../../core/errors.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
-import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../../storage/storage.js';
+import { beginGathered } from '../../storage/gathered-writer.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, SaveOptions, Storage, StorageProperties } from '../../storage/storage.js';
 
 /**
  * A job's import as the service keeps it (route 8 of the issue-6 contract), in memory: only
@@ -28,6 +29,11 @@ export class FakeImportStorage implements Storage {
     if (options?.length !== undefined && options.length !== bytes.length) throw new IntegrityError(`${key}: ${bytes.length} bytes, expected ${options.length}`);
     if (await this.has(key)) return;
     await this.inner.save(key, bytes);
+  }
+
+  /** As a service's import: the bytes are saved whole at commit. */
+  begin(folder: string): Promise<ObjectWriter> {
+    return beginGathered(this, folder);
   }
 
   load(key: string, range?: ByteRange): Promise<Buffer> {

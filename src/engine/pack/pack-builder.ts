@@ -20,10 +20,10 @@ interface OpenPack {
 }
 
 /** Room for the sealed header and the larger blobs that end a pack, so most packs never grow. */
-const SLACK = 1024 * 1024;
+export const SLACK = 1024 * 1024;
 /** A pack's header grows by one entry per blob (see pack-format), sealed: this bounds it. */
-const HEADER_BYTES_PER_BLOB = 64;
-const HEADER_BYTES = 256;
+export const HEADER_BYTES_PER_BLOB = 64;
+export const HEADER_BYTES = 256;
 
 /**
  * Assembles sealed blobs into packs of about `packSize` bytes, data and tree blobs apart (so reading
@@ -38,7 +38,8 @@ export class PackBuilder implements SealedBlobSink<FinishedPack | undefined> {
    * `allocate` gives the buffer of a new pack of `type` (at least `bytes` long, owning its ArrayBuffer
    * alone), or with `grows` a larger one for an open pack (its bytes are then copied over and the old
    * buffer dropped); by default a new one starting on a block boundary (FsStorage then writes it past the
-   * page cache). Encoder workers pass one that hands out their budgeted data pack buffers.
+   * page cache). (Encoder workers build only tree packs here; their data packs are written as they fill,
+   * see PackStream, which keeps this class's end rule.)
    */
   constructor(
     private readonly encryptionKey: Uint8Array,

@@ -6,7 +6,10 @@ import type { SaveOptions } from '../../storage/storage.js';
 import { FaultyStorage } from '../../storage/testing/faulty-storage.js';
 import { INSECURE_TEST_KDF } from '../crypto/key-slot.js';
 import { seededBytes } from '../testing/arbitraries.js';
-import { EncoderPool } from './encoder-pool.js';
+import { createHash } from 'node:crypto';
+import { BlobCodec } from '../pack/blob-codec.js';
+import { openPackHeader, type PackedBlob } from '../pack/pack-format.js';
+import { EncoderPool, type DataPackSink } from './encoder-pool.js';
 import { Repository, type RepositoryContext } from './repository.js';
 
 const context: RepositoryContext = { clock: { now: () => Date.UTC(2026, 11, 6) }, hostname: 'test-host', username: 'tester' };
@@ -57,7 +60,7 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
   });
 
   // A worker waits for a saved pack's buffer before it starts its third pack (see encoder-worker), with one worker or several.
-  for (const workers of [1, 2]) it(`a pack that cannot be saved fails the backup; ${workers} worker(s) waiting for its buffer do not stall it`, { timeout: 60_000 }, async () => {
+  for (const workers of [1, 2]) it(`a pack that cannot be saved fails the backup; ${workers} worker(s) waiting for room do not stall it`, { timeout: 60_000 }, async () => {
     const storage = new FaultyStorage(new MemoryStorage());
     const repo = await Repository.init(storage, password, context, { kdf: INSECURE_TEST_KDF, packSize: 2 * MiB });
     const writer = repo.createWriter({ workers, stallBeforeNextWorker: 0 });
@@ -201,49 +204,100 @@ describe('EncoderPool (through RepositoryWriter with workers)', () => {
   });
 });
 
-describe('EncoderPool: data pack buffers are a budget shared by the workers', () => {
-  const setup = { encryptionKey: Buffer.alloc(32, 1), contentIdKey: Buffer.alloc(32, 2), compressionLevel: 1, packSize: 2 * MiB };
+describe('EncoderPool: data packs written as they fill, within the rings', () => {
+  const key = Buffer.alloc(32, 1);
+  const setup = { encryptionKey: key, contentIdKey: Buffer.alloc(32, 2), compressionLevel: 1, packSize: 2 * MiB };
   const noStall = { stallBeforeNextWorker: 0 };
 
-  for (const [workers, spare] of [[2, 1], [2, 0], [1, 0], [1, 1], [3, 2]] as const) {
-    it(`${workers} worker(s), ${spare} spare: never more data pack buffers than the budget, however slow the saves`, { timeout: 60_000 }, async () => {
-      let unsaved = 0;
-      let mostUnsaved = 0;
-      let blobsPacked = 0;
-      const pool = new EncoderPool(workers, setup, (pack, settle) => {
-        if (pack.blobs[0]?.type === 'data') mostUnsaved = Math.max(mostUnsaved, ++unsaved);
-        blobsPacked += pack.blobs.length;
-        // Saves of uneven length, some much slower than a pack's filling.
-        setTimeout(() => {
-          if (pack.blobs[0]?.type === 'data') unsaved--;
-          settle(true);
-        }, (pack.bytes[0]! % 4) * 15);
-      }, () => true, { ...noStall, sparePackBuffers: spare });
+  /** A sink per worker that gathers each pack's ranges, resolving each append after `delay` (in order). */
+  function gatheringSinks(delay: (bytes: Uint8Array) => number) {
+    const packs: { id: Id; blobs: PackedBlob[]; length: number; bytes: Buffer; ranges: number[] }[] = [];
+    const load = { now: 0, most: 0, perWorkerMost: 0 };
+    const newSink = (): DataPackSink => {
+      let pieces: Buffer[] = [];
+      let ranges: number[] = [];
+      let chain = Promise.resolve();
+      let mine = 0;
+      return {
+        append: (bytes) => {
+          load.now += bytes.length;
+          mine += bytes.length;
+          load.most = Math.max(load.most, load.now);
+          load.perWorkerMost = Math.max(load.perWorkerMost, mine);
+          ranges.push(bytes.length);
+          const into = pieces;
+          chain = chain.then(async () => {
+            await new Promise((resolve) => setTimeout(resolve, delay(bytes)));
+            // Copied only when "written": a worker that overwrote ring bytes not yet released shows in the hash.
+            into.push(Buffer.from(bytes));
+            load.now -= bytes.length;
+            mine -= bytes.length;
+          });
+          return chain;
+        },
+        sealed: (id, blobs, length) => {
+          const done = pieces;
+          const sizes = ranges;
+          pieces = [];
+          ranges = [];
+          void chain.then(() => packs.push({ id, blobs, length, bytes: Buffer.concat(done), ranges: sizes }));
+        },
+      };
+    };
+    return { packs, load, newSink };
+  }
+
+  // Small rings (64 KiB and 16 KiB of overflow) wrap every few blobs, and blobs above 16 KiB are sealed aside and copied in.
+  for (const workers of [1, 2, 3]) {
+    it(`${workers} worker(s): the bytes out never pass the rings, however slow the writes, and every pack is whole and named by its bytes`, { timeout: 60_000 }, async () => {
+      const { packs, load, newSink } = gatheringSinks((bytes) => (bytes[0]! % 4) * 3);
+      const streamRingBytes = 64 * 1024;
+      const pool = new EncoderPool(workers, setup, (_pack, settle) => settle(true), newSink, () => true, { ...noStall, streamRingBytes, streamOverflowBytes: 16 * 1024 });
+      const sent: Buffer[] = [];
       try {
-        // Blobs of uneven size, compressible or not: a worker often asks for a buffer for a blob that might
-        // not fit its open pack (it cannot know before compressing it), so it finishes that pack first.
-        const count = 64;
-        for (let i = 0; i < count; i++) {
-          const size = 100_000 + ((i * 7919 * 31) % (3 * MiB / 2));
-          await pool.submit('data', i % 3 === 0 ? text(700 + i, size) : seededBytes(700 + i, size));
+        for (let i = 0; i < 160; i++) {
+          const size = i % 10 === 0 ? 200_000 + i : 1 + ((i * 7919 * 31) % 30_000);
+          const blob = i % 3 === 0 ? text(700 + i, size) : seededBytes(700 + i, size);
+          sent.push(blob);
+          await pool.submit('data', blob);
         }
         await pool.flush();
-        assert.equal(blobsPacked, count);
-        const budget = workers + spare;
-        assert.equal(pool.packBufferBudget, budget);
-        const { allocated, peak } = pool.packBufferStats;
-        assert.ok(allocated >= 1 && allocated <= budget, `${allocated} pack buffers allocated, budget ${budget}`);
-        assert.ok(peak <= budget, `${peak} held at once`);
-        assert.ok(mostUnsaved <= budget, `${mostUnsaved} packs unsaved at once`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const { ringBytes, peakUnwritten } = pool.streamStats;
+        assert.equal(ringBytes, workers * streamRingBytes);
+        assert.ok(peakUnwritten <= ringBytes, `${peakUnwritten} bytes out at once, rings ${ringBytes}`);
+        assert.ok(load.perWorkerMost <= streamRingBytes, `${load.perWorkerMost} bytes of one worker out at once`);
       } finally {
         await pool.close();
       }
+      const codec = new BlobCodec(key);
+      let blobs = 0;
+      for (const pack of packs) {
+        assert.equal(pack.bytes.length, pack.length);
+        assert.equal(createHash('sha256').update(pack.bytes).digest('hex'), pack.id, 'the name is the bytes\' SHA-256');
+        assert.deepEqual(openPackHeader(key, pack.bytes), pack.blobs);
+        // Every range but the last is whole blocks (written past the page cache).
+        for (const size of pack.ranges.slice(0, -1)) assert.equal(size % 4096, 0);
+        for (const blob of pack.blobs) {
+          const plain = codec.decode(blob.type, blob.id, pack.bytes.subarray(blob.offset, blob.offset + blob.length), blob.compression, blob.rawLength);
+          assert.ok(sent.some((b) => b.length === plain.length && b.equals(plain)));
+          blobs++;
+        }
+      }
+      assert.equal(blobs, 160);
     });
   }
 
-  it('with every buffer in a pack that is not saved, the workers stop encoding and the reads wait; a save resumes them', { timeout: 60_000 }, async () => {
+  it('with every write held, the workers stop encoding and the reads wait; the writes resume them', { timeout: 60_000 }, async () => {
     const held: (() => void)[] = [];
-    const pool = new EncoderPool(2, setup, (_pack, settle) => held.push(() => settle(true)), () => true, noStall);
+    const newSink = (): DataPackSink => {
+      let chain = Promise.resolve();
+      return {
+        append: () => (chain = chain.then(() => new Promise<void>((resolve) => held.push(resolve)))),
+        sealed: () => undefined,
+      };
+    };
+    const pool = new EncoderPool(2, setup, (_pack, settle) => settle(true), newSink, () => true, noStall);
     try {
       let taken = 0;
       let waiting: Promise<unknown> | undefined;
@@ -257,17 +311,13 @@ describe('EncoderPool: data pack buffers are a budget shared by the workers', ()
         taken++;
       }
       assert.ok(waiting !== undefined, `the reads wait (${taken} MiB taken in)`);
-      // Three 2 MiB packs (the budget: one per worker and a spare) and two full 8 MiB rings.
-      assert.ok(taken <= 3 * 2 + 2 * 8, `${taken} MiB taken in with every pack held`);
-      assert.ok(held.length <= 3, `${held.length} packs handed over`);
-      while (held.length > 0) held.shift()!();
-      await waiting;
-      const flushed = pool.flush();
-      // Settle whatever comes next at once.
+      // Two 4 MiB data pack rings (and their overflows) and two full 8 MiB rings.
+      assert.ok(taken <= 2 * 6 + 2 * 8, `${taken} MiB taken in with every write held`);
       const drain = setInterval(() => {
         while (held.length > 0) held.shift()!();
       }, 5);
-      await flushed;
+      await waiting;
+      await pool.flush();
       clearInterval(drain);
     } finally {
       await pool.close();

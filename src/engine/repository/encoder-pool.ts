@@ -1,8 +1,10 @@
 import type { Worker } from 'node:worker_threads';
 import type { Clock } from '../../core/clock.js';
 import type { Id } from '../../core/ids.js';
+import { DIRECT_ALIGN } from '../../os/direct-write.js';
+import { optionalAddon } from '../../os/native-addon.js';
 import type { FinishedPack } from '../pack/pack-builder.js';
-import type { BlobType } from '../pack/pack-format.js';
+import type { BlobType, PackedBlob } from '../pack/pack-format.js';
 import { bytesCopier } from '../os/posix-extras.js';
 import { startWorker } from './start-worker.js';
 import type { BlobJob, EncoderSetup, FromEncoder, PackMessage } from './encoder-protocol.js';
@@ -35,6 +37,16 @@ interface PendingJob {
  * own transferred buffer. While a worker's pack is saved, its ring keeps filling.
  */
 const RING_BYTES = 8 * 1024 * 1024;
+/**
+ * The data packs' ring of a worker (see PackStream): the sealed bytes of its open data pack held at most,
+ * sent to the main thread as they fill, which writes them out and gives the space back. It bounds a
+ * worker's data pack memory (before packs were written as they fill, a whole pack's buffer, 17 MiB, plus
+ * a share of the packs waiting to be saved). The overflow past it lets a blob sealed at the ring's end
+ * run on in one piece: it fits the largest chunk of new repositories (2 MiB) sealed; larger blobs are
+ * sealed aside and copied in.
+ */
+export const DEFAULT_STREAM_RING_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_STREAM_OVERFLOW_BYTES = 2 * 1024 * 1024 + 64 * 1024;
 /**
  * An encoder worker's young generation, in MiB (Node's default lets it grow to 8 MiB committed, 16 at
  * most). A worker allocates little JS per batch (descriptions, ids), but its garbage also holds off-heap
@@ -69,21 +81,22 @@ export interface EncoderPoolOptions {
   readonly stallBeforeNextWorker?: number;
   /** Measures the waits (default: none are measured, so with a stall above 0 only the first worker starts). */
   readonly clock?: Clock;
-  /**
-   * Data pack buffers beyond one per running worker (default {@link DEFAULT_SPARE_PACK_BUFFERS}): the
-   * packs that may wait to be saved while every worker fills one of its own. The workers share them.
-   */
-  readonly sparePackBuffers?: number;
+  /** The data packs' ring of each worker, {@link DEFAULT_STREAM_RING_BYTES} by default (whole 4 KiB blocks). */
+  readonly streamRingBytes?: number;
+  /** Its overflow, {@link DEFAULT_STREAM_OVERFLOW_BYTES} by default. */
+  readonly streamOverflowBytes?: number;
 }
 
 /**
- * The default of {@link EncoderPoolOptions.sparePackBuffers}. A data pack buffer is a pack's size and
- * more (17 MiB by default), the largest thing a worker holds. Packs are saved one after another, so
- * one pack waiting to be saved while each worker fills its own keeps the saves going; a worker that
- * finishes its pack while that one still waits stops encoding until it is saved, its ring filling
- * meanwhile. Before, each worker had a buffer of its own for a pack out: 2 per worker.
+ * Where a worker's data packs go as they fill (one per worker, made by the pool's `newDataPackSink`):
+ * `append` each range in the order given (it resolves once the bytes may be reused: the pool then gives
+ * that ring space back to the worker; the sink must resolve appends in order), and `sealed` at a pack's
+ * end, after its last range. A rejected append fails the pool.
  */
-export const DEFAULT_SPARE_PACK_BUFFERS = 1;
+export interface DataPackSink {
+  append(bytes: Uint8Array): Promise<void>;
+  sealed(id: Id, blobs: PackedBlob[], length: number): void;
+}
 /**
  * A worker and its ring. Space is taken at `head` and given back in the same order when the worker
  * answers a batch: `used` counts the bytes between the oldest unanswered blob and `head`, including
@@ -96,10 +109,12 @@ interface WorkerState {
   used: number;
   /** Ring bytes of each batch sent and not yet answered, oldest first. */
   readonly batches: number[];
-  /** Packs the worker handed over that are not saved yet. */
+  /** Tree packs the worker handed over that are not saved yet. */
   packsOut: number;
-  /** True while the worker waits for a data pack buffer (it asked with `want`). */
-  wants: boolean;
+  /** The data packs' ring (PackStream's), its sink, and the bytes of it sent and not yet written out. */
+  readonly out: Uint8Array;
+  readonly sink: DataPackSink;
+  outUnreleased: number;
   /** Set at the worker's first answer: waiting for a worker that is still starting is not its falling behind. */
   running?: boolean;
   /** Batches sent and not yet hashed, oldest first (each worker answers `hashed` in order). */
@@ -108,7 +123,7 @@ interface WorkerState {
 }
 
 /**
- * A finished pack: save it, then call `settle(true)` once it is durable, to hand its buffer back to the
+ * A finished tree pack: save it, then call `settle(true)` once it is durable, to hand its buffer back to the
  * worker, or `settle(false)` when it could not be saved (the pool then fails). Every pack must be settled.
  */
 export type PackListener = (pack: FinishedPack, settle: (saved: boolean) => void) => void;
@@ -116,8 +131,9 @@ export type PackListener = (pack: FinishedPack, settle: (saved: boolean) => void
 /**
  * Hashes, compresses, seals and packs blobs on worker threads, so the main thread only reads and
  * chunks. A batch travels twice: the worker hashes its blobs and answers their ids, the main thread
- * deduplicates them (see {@link BlobReserver}) and tells the worker which to encode. Finished packs
- * come back through `onPack` (the caller saves them). Errors of any worker fail the next
+ * deduplicates them (see {@link BlobReserver}) and tells the worker which to encode. Data packs come
+ * back as they fill, through a {@link DataPackSink} per worker (the caller appends them to storage); tree
+ * packs whole through `onPack`. Errors of any worker fail the next
  * {@link submit}, {@link encode} or {@link flush}, and every blob waiting for its id.
  */
 export class EncoderPool {
@@ -140,28 +156,26 @@ export class EncoderPool {
   private next = 0;
   private waiters: (() => void)[] = [];
   private failure: Error | undefined;
-  private readonly sparePackBuffers: number;
-  /** Data pack buffers granted to workers and not back yet (open packs, packs on their way or being saved). */
-  private packBuffersTaken = 0;
-  private packBuffersNew = 0;
-  private packBuffersPeak = 0;
-  /** Buffers of saved data packs, for the next worker that starts one. */
-  private readonly freePackBuffers: ArrayBuffer[] = [];
-  /** Workers waiting for a data pack buffer, in the order they asked. */
-  private wanting: WorkerState[] = [];
+  private readonly streamRingBytes: number;
+  private readonly streamOverflowBytes: number;
+  /** Bytes of the data packs' rings sent to the sinks and not written out yet, now and at most. */
+  private outUnreleased = 0;
+  private outUnreleasedPeak = 0;
 
   /** Starts the first worker; up to `size` in all (see {@link EncoderPoolOptions.stallBeforeNextWorker}). */
   constructor(
     size: number,
-    private readonly setup: Omit<EncoderSetup, 'ring'>,
+    private readonly setup: Pick<EncoderSetup, 'encryptionKey' | 'contentIdKey' | 'compressionLevel' | 'packSize'>,
     private readonly onPack: PackListener,
+    private readonly newDataPackSink: () => DataPackSink,
     private readonly reserve: BlobReserver,
     options: EncoderPoolOptions = {},
   ) {
     this.maxWorkers = Math.max(1, size);
     this.stallBeforeNextWorker = options.stallBeforeNextWorker ?? DEFAULT_STALL_BEFORE_NEXT_WORKER;
     this.clock = options.clock;
-    this.sparePackBuffers = Math.max(0, options.sparePackBuffers ?? DEFAULT_SPARE_PACK_BUFFERS);
+    this.streamRingBytes = options.streamRingBytes ?? DEFAULT_STREAM_RING_BYTES;
+    this.streamOverflowBytes = options.streamOverflowBytes ?? DEFAULT_STREAM_OVERFLOW_BYTES;
     do this.startWorker();
     while (this.stallBeforeNextWorker === 0 && this.workers.length < this.maxWorkers);
   }
@@ -172,44 +186,28 @@ export class EncoderPool {
   }
 
   /**
-   * The data pack buffers the workers may hold in all, in open packs and in packs not saved yet: one per
-   * running worker and {@link EncoderPoolOptions.sparePackBuffers}.
+   * The bytes of data packs the workers may hold in all (their rings and overflows), their rings' bytes,
+   * and the most bytes sent to the sinks and not yet written out at once (never above the rings' bytes).
    */
-  get packBufferBudget(): number {
-    return this.workers.length + this.sparePackBuffers;
-  }
-
-  /** Data pack buffers allocated so far, and the most held at once (never above {@link packBufferBudget}). */
-  get packBufferStats(): { readonly allocated: number; readonly peak: number } {
-    return { allocated: this.packBuffersNew, peak: this.packBuffersPeak };
+  get streamStats(): { readonly budget: number; readonly ringBytes: number; readonly peakUnwritten: number } {
+    return { budget: this.workers.length * (this.streamRingBytes + this.streamOverflowBytes), ringBytes: this.workers.length * this.streamRingBytes, peakUnwritten: this.outUnreleasedPeak };
   }
 
   private startWorker(): void {
     const ring = new SharedArrayBuffer(RING_BYTES);
-    const state: WorkerState = { worker: startWorker('encoder-worker', import.meta.url, { ...this.setup, ring }, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } }), ring: new Uint8Array(ring), head: 0, used: 0, batches: [], packsOut: 0, wants: false, hashing: [] };
+    const outLength = this.streamRingBytes + this.streamOverflowBytes;
+    const outRing = new SharedArrayBuffer(outLength + DIRECT_ALIGN);
+    // The ring starts on a block boundary, so its ranges are written past the page cache (os/direct-write.ts).
+    const misalignment = optionalAddon()?.alignmentOf(new Uint8Array(outRing)) ?? 0;
+    const out = new Uint8Array(outRing, misalignment === 0 ? 0 : DIRECT_ALIGN - misalignment, outLength);
+    const outSetup = { outRing, outOffset: out.byteOffset, outLength, outRingBytes: this.streamRingBytes };
+    const worker = startWorker('encoder-worker', import.meta.url, { ...this.setup, ring, ...outSetup }, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+    const state: WorkerState = { worker, ring: new Uint8Array(ring), head: 0, used: 0, batches: [], packsOut: 0, out, sink: this.newDataPackSink(), outUnreleased: 0, hashing: [] };
     state.worker.on('message', (message: FromEncoder) => this.receive(state, message));
     state.worker.on('error', (err) => this.fail(err));
     this.workers.push(state);
     this.stalled = 0;
     if (this.feedersWaiting > 0 && this.clock) this.stallStart = this.clock.now();
-    // One more worker, one more buffer in the budget.
-    this.grantPackBuffers();
-  }
-
-  /** Hands data pack buffers to the workers waiting for one, oldest first, while the budget allows. */
-  private grantPackBuffers(): void {
-    while (this.wanting.length > 0 && !this.failure && this.packBuffersTaken < this.packBufferBudget) {
-      const state = this.wanting.shift()!;
-      state.wants = false;
-      this.packBuffersTaken++;
-      this.packBuffersPeak = Math.max(this.packBuffersPeak, this.packBuffersTaken);
-      const buffer = this.freePackBuffers.pop();
-      if (buffer) state.worker.postMessage({ kind: 'buffer', buffer }, [buffer]);
-      else {
-        this.packBuffersNew++;
-        state.worker.postMessage({ kind: 'buffer' });
-      }
-    }
   }
 
   /**
@@ -334,9 +332,10 @@ export class EncoderPool {
   }
 
   /**
-   * The next worker, round robin, whose ring has room for `bytes`, preferring one that encodes (not
-   * waiting for a data pack buffer) and then one without a pack being saved (it may soon have to wait).
-   * A worker waiting for a buffer still takes blobs while its ring has room: it hashes them meanwhile.
+   * The next worker, round robin, whose ring has room for `bytes`, preferring one whose data packs'
+   * ring is not half full of bytes being written out and then one without a tree pack being saved (it
+   * may soon have to wait). A worker waiting for room still takes blobs while its ring has room: it
+   * hashes them meanwhile.
    */
   private pickWorker(bytes: number): WorkerState | undefined {
     let best: WorkerState | undefined;
@@ -344,7 +343,7 @@ export class EncoderPool {
     for (let i = 0; i < this.workers.length; i++) {
       const state = this.workers[this.next++ % this.workers.length]!;
       if (ringSlot(state, bytes) === undefined) continue;
-      const rank = state.wants ? 2 : state.packsOut > 0 ? 1 : 0;
+      const rank = state.outUnreleased > this.streamRingBytes / 2 ? 2 : state.packsOut > 0 ? 1 : 0;
       if (rank === 0) return state;
       if (rank < bestRank) {
         best = state;
@@ -416,28 +415,33 @@ export class EncoderPool {
       this.wakeWaiters();
       return;
     }
-    if (message.kind === 'want') {
-      state.wants = true;
-      this.wanting.push(state);
-      this.grantPackBuffers();
+    if (message.kind === 'range') {
+      const { offset, length, release } = message;
+      state.outUnreleased += length;
+      this.outUnreleased += length;
+      this.outUnreleasedPeak = Math.max(this.outUnreleasedPeak, this.outUnreleased);
+      state.sink.append(state.out.subarray(offset, offset + length)).then(
+        () => {
+          state.outUnreleased -= length;
+          this.outUnreleased -= length;
+          if (!this.failure) state.worker.postMessage({ kind: 'released', bytes: release });
+        },
+        (err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))),
+      );
+      return;
+    }
+    if (message.kind === 'sealed') {
+      state.sink.sealed(message.id, message.blobs, message.length);
       return;
     }
     for (const pack of message.packs) {
       const finished = fromMessage(pack);
-      // Every data pack holds one buffer of the budget; tree packs start small and are not counted.
-      const budgeted = pack.blobs[0]?.type === 'data';
       state.packsOut++;
       let settled = false;
-      this.onPack(finished, (saved) => {
+      this.onPack(finished, () => {
         if (settled) return;
         settled = true;
         state.packsOut--;
-        if (budgeted) {
-          this.packBuffersTaken--;
-          // Only a saved pack's buffer is reused (after a failure, storage may still hold on to it).
-          if (saved && !this.failure) this.freePackBuffers.push(pack.bytes.buffer as ArrayBuffer);
-          this.grantPackBuffers();
-        }
         this.wakeWaiters();
       });
     }
@@ -453,8 +457,6 @@ export class EncoderPool {
     for (const state of this.workers) state.hashing.length = 0;
     this.pending = [];
     this.batch = [];
-    this.wanting = [];
-    this.freePackBuffers.length = 0;
     this.waiters.forEach((wake) => wake());
     this.waiters = [];
     for (const state of this.workers) state.flushed?.();

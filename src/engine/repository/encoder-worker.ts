@@ -1,17 +1,18 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Id } from '../../core/ids.js';
-import { DIRECT_ALIGN, alignedView, allocateAligned } from '../../os/direct-write.js';
 import { SEAL_OVERHEAD } from '../crypto/aead.js';
 import { ContentHasher } from '../crypto/content-id.js';
 import { BlobCodec } from '../pack/blob-codec.js';
 import { PackBuilder, type FinishedPack } from '../pack/pack-builder.js';
+import { PackStream } from '../pack/pack-stream.js';
 import type { BlobJob, EncoderSetup, FromEncoder, PackMessage, ToEncoder } from './encoder-protocol.js';
 
 /**
  * Worker thread: hashes blobs, then compresses and seals the ones the main thread did not know and packs
  * them (see EncoderPool). Blobs are read in place from the shared ring; each is compressed into a reused
- * scratch buffer and sealed straight into its pack. Finished packs go to the main thread, which saves
- * them and hands their buffers to whichever worker starts a data pack next.
+ * scratch buffer and sealed straight into its pack: a data pack's bytes go into a second shared ring, from
+ * which the main thread appends them to the pack's object as it fills (PackStream), a tree pack's into a
+ * buffer of its own, transferred to the main thread when complete.
  */
 const setup = workerData as EncoderSetup;
 const ring = new Uint8Array(setup.ring);
@@ -19,7 +20,7 @@ const codec = new BlobCodec(setup.encryptionKey, setup.compressionLevel);
 const hasher = new ContentHasher(setup.contentIdKey);
 /** Batches hashed and waiting for their encode decision, oldest first, with their ids. */
 const hashed: HashedBatch[] = [];
-/** Batches to encode, oldest first; the first may be part done (waiting for a pack buffer, see {@link mustWait}). */
+/** Batches to encode, oldest first; the first may be part done (waiting for room in the stream, see {@link mustWait}). */
 const encoding: EncodingBatch[] = [];
 let flushAsked = false;
 
@@ -39,23 +40,12 @@ function bytesOf(job: BlobJob): Uint8Array {
   return job.data ?? ring.subarray(job.offset, job.offset + job.length);
 }
 
-/**
- * The data pack buffer granted by the main thread and not used yet: a saved pack's buffer, or `NEW`
- * (allocate one). Data pack buffers are a budget shared by the workers (see EncoderPool): the worker
- * starts a data pack only with a grant, asks for one (`want`) when it has none, and waits meanwhile
- * while the main thread keeps filling its ring. Tree packs start small and are not budgeted.
- */
-const NEW = 'new';
-let granted: ArrayBuffer | typeof NEW | undefined;
-let asked = false;
-// Pack buffers start on a block boundary, so FsStorage writes them past the page cache (os/direct-write.ts).
-const builder = new PackBuilder(setup.encryptionKey, setup.packSize, (bytes, type, grows) => {
-  if (type !== 'data' || grows) return allocateAligned(bytes);
-  const grant = granted;
-  granted = undefined;
-  if (grant === undefined) throw new Error('a data pack started without a buffer granted');
-  if (grant !== NEW && grant.byteLength >= bytes + DIRECT_ALIGN) return alignedView(grant);
-  return allocateAligned(bytes);
+// Tree packs are small and whole (they start at 256 KiB and grow); their buffers start on a block boundary.
+const builder = new PackBuilder(setup.encryptionKey, setup.packSize);
+/** Data packs are written as they fill, through the ring shared with the main thread (see PackStream). */
+const stream = new PackStream(setup.encryptionKey, setup.packSize, new Uint8Array(setup.outRing, setup.outOffset, setup.outLength), setup.outRingBytes, {
+  range: (offset, length, release) => send({ kind: 'range', offset, length, release }),
+  sealed: (id, blobs, length) => send({ kind: 'sealed', id, blobs, length }),
 });
 const port = parentPort!;
 
@@ -68,27 +58,19 @@ function toMessage(pack: FinishedPack): PackMessage {
 }
 
 /**
- * True when the data blob `job` may start a pack (its sealed length is at most its raw length plus the
- * seal) and no buffer is granted for it: then the worker finishes its open data pack, if any, so it holds
- * no buffer while it waits (two workers each holding one and waiting for another would wait forever), asks
- * for a buffer, once, and waits. The pack may end a blob early when the blob compresses well (see
- * PackBuilder's early finish: nothing reads a pack's size as a promise).
+ * True when the data blob `job` must wait for the main thread to write out part of the stream's ring
+ * (a `released` resumes it): a large blob is still being copied in, or there is no room for this one
+ * (its sealed length is at most its raw length plus the seal).
  */
 function mustWait(job: BlobJob): boolean {
-  if (job.type !== 'data' || granted !== undefined || !builder.startsPack('data', job.length + SEAL_OVERHEAD)) return false;
-  if (!asked) {
-    asked = true;
-    const finished = builder.finishOpen('data');
-    if (finished) send({ kind: 'packed', packs: [toMessage(finished)] });
-    send({ kind: 'want' });
-  }
-  return true;
+  if (job.type !== 'data') return false;
+  if (stream.busy && !stream.pump()) return true;
+  return !stream.hasRoomFor(job.length + SEAL_OVERHEAD);
 }
 
 /**
- * Encodes the batches decided so far, in order, answering `done` for each; stops before a blob that
- * must wait for a pack buffer (a `buffer` resumes it). A finished pack goes out at once, so its save
- * (which brings a buffer back) never waits for the rest of its batch.
+ * Encodes the batches decided so far, in order, answering `done` for each; stops before a data blob that
+ * must wait for room in the stream's ring. A finished tree pack goes out at once.
  */
 function encodePending(): void {
   while (encoding.length > 0) {
@@ -99,6 +81,10 @@ function encodePending(): void {
       if (batch.encode[i] && mustWait(job)) return;
       batch.next++;
       if (!batch.encode[i]) continue;
+      if (job.type === 'data') {
+        codec.encodeInto(stream, job.type, batch.ids[i]!, bytesOf(job));
+        continue;
+      }
       const finished = codec.encodeInto(builder, job.type, batch.ids[i]!, bytesOf(job));
       if (finished) send({ kind: 'packed', packs: [toMessage(finished)] });
     }
@@ -106,16 +92,18 @@ function encodePending(): void {
     send({ kind: 'done' });
   }
   if (flushAsked) {
+    // A large blob still being copied in ends the data pack once it is in.
+    if (stream.busy && !stream.pump()) return;
     flushAsked = false;
+    stream.finish();
     send({ kind: 'flushed', packs: builder.finishAll().map(toMessage) });
   }
 }
 
 port.on('message', (message: ToEncoder) => {
   try {
-    if (message.kind === 'buffer') {
-      granted = message.buffer ?? NEW;
-      asked = false;
+    if (message.kind === 'released') {
+      stream.release(message.bytes);
       encodePending();
       return;
     }

@@ -121,7 +121,7 @@ export class RepositoryWriter {
   private readonly workerStart: WorkerStart;
   private readonly load: ThreadLoad;
   private readonly maxInlineBytes: number;
-  /** Packs finished by workers are saved one after another through this chain. */
+  /** Tree packs finished by workers are saved one after another through this chain (data packs are streamed). */
   private packSaves: Promise<void> = Promise.resolve();
   private packsWaiting = 0;
 
@@ -243,6 +243,7 @@ export class RepositoryWriter {
     if (this.pool) {
       await this.pool.flush();
       await this.packSaves;
+      await this.uploader.drainStreams();
     }
     await this.uploader.flush();
     this.startIndexWrite();
@@ -260,7 +261,8 @@ export class RepositoryWriter {
   private startPool(): EncoderPool {
     const { encryptionKey, contentIdKey } = this.keys;
     const setup = { encryptionKey, contentIdKey, compressionLevel: this.compressionLevel, packSize: this.packSize };
-    const pool = new EncoderPool(this.workers, setup, (pack, settle) => {
+    // Each worker's data packs are written as they fill (PackUploader.openStream); tree packs come whole.
+    const pool: EncoderPool = new EncoderPool(this.workers, setup, (pack, settle) => {
       this.packsWaiting++;
       const failed = (err: unknown): void => {
         settle(false);
@@ -273,7 +275,7 @@ export class RepositoryWriter {
           throw err;
         })
         .finally(() => this.packsWaiting--);
-    }, (type, id, length) => this.reserve(type, id, length), this.poolOptions);
+    }, () => this.uploader.openStream((err) => pool.abort(err)), (type, id, length) => this.reserve(type, id, length), this.poolOptions);
     return pool;
   }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PermanentError } from '../../core/errors.js';
 import { listKeys, seededBytes, withoutOptionalMethods } from '../../storage/testing/conformance.js';
-import type { ByteRange, ObjectInfo, SaveOptions, Storage } from '../../storage/storage.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, SaveOptions, Storage } from '../../storage/storage.js';
 import { keyOf, shapedBytes, shapedObject } from '../vault-objects/testing/shaped-objects.js';
 import { TEST_TOKENS, TEST_VAULT_ID, createVaultObjectApp, type VaultObjectApp } from '../vault-objects/testing/vault-object-app.js';
 import type { ApiErrorBody } from './error-handler.js';
@@ -556,6 +556,7 @@ class SaveObserver implements Storage {
       throw err;
     }
   }
+  begin = (folder: string): Promise<ObjectWriter> => this.inner.begin(folder);
   load = (key: string, range?: ByteRange): Promise<Buffer> => this.inner.load(key, range);
   stat = (key: string): Promise<ObjectInfo> => this.inner.stat(key);
   list = (prefix: string, onObject: (info: ObjectInfo) => void | Promise<void>): Promise<void> => this.inner.list(prefix, onObject);
@@ -581,6 +582,7 @@ class FailingListStorage implements Storage {
     });
   }
   save = (key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void> => this.inner.save(key, data, options);
+  begin = (folder: string): Promise<ObjectWriter> => this.inner.begin(folder);
   load = (key: string, range?: ByteRange): Promise<Buffer> => this.inner.load(key, range);
   stat = (key: string): Promise<ObjectInfo> => this.inner.stat(key);
   remove = (key: string): Promise<void> => this.inner.remove(key);

@@ -1,6 +1,6 @@
 import { NotFoundError, PermanentError } from '../../core/errors.js';
 import { assertValidKey, assertValidPrefix, isValidKey } from '../../storage/object-key.js';
-import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../../storage/storage.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, SaveOptions, Storage, StorageProperties } from '../../storage/storage.js';
 
 /**
  * A Storage that is the part of another under a key prefix (`import/<jobId>/`): key `data/ab/ab…` is
@@ -36,6 +36,25 @@ export class PrefixedStorage implements Storage {
     const inner = this.#innerKey(key);
     if (inner === undefined) throw new PermanentError(`${key.slice(0, 80)}… is too long to be stored under ${this.#prefix}`);
     return this.#inner.save(inner, data, options);
+  }
+
+  /** The inner storage's, in the prefixed folder; commit takes a key of this storage. */
+  async begin(folder: string): Promise<ObjectWriter> {
+    const inner = this.#innerKey(folder);
+    if (inner === undefined) throw new PermanentError(`${folder.slice(0, 80)}… is too long to be stored under ${this.#prefix}`);
+    const writer = await this.#inner.begin(inner);
+    return {
+      append: (bytes) => writer.append(bytes),
+      commit: async (key, options) => {
+        const innerKey = this.#innerKey(key);
+        if (innerKey === undefined) {
+          await writer.abort();
+          throw new PermanentError(`${key.slice(0, 80)}… is too long to be stored under ${this.#prefix}`);
+        }
+        return writer.commit(innerKey, options);
+      },
+      abort: () => writer.abort(),
+    };
   }
 
   async load(key: string, range?: ByteRange): Promise<Buffer> {

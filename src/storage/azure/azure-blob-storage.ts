@@ -3,7 +3,8 @@ import type { BlockBlobClient, ContainerClient, ContainerListBlobFlatSegmentResp
 import { AlreadyExistsError, IntegrityError, NotFoundError, PermanentError } from '../../core/errors.js';
 import { formatAzureUrl, type AzureLocation } from '../azure-url.js';
 import { assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
-import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
+import { beginGathered } from '../gathered-writer.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, SaveOptions, Storage, StorageProperties } from '../storage.js';
 import { readBody, readBodyInto, totalOf } from '../object-store/response-body.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from '../object-store/retry.js';
 import { checkedSource } from '../object-store/source-checks.js';
@@ -127,6 +128,11 @@ export class AzureBlobStorage implements Storage {
     if (rest.length > 0) await blocks.stage(Buffer.from(rest));
     const ids = await blocks.finish();
     await this.#request('save', key, () => refusedCreate(key, () => blob.commitBlockList(ids, { blobHTTPHeaders: { blobContentMD5: contentMD5 }, conditions })));
+  }
+
+  /** Gathers the bytes in memory and uploads them at commit, as a whole save (see beginGathered). */
+  begin(folder: string): Promise<ObjectWriter> {
+    return beginGathered(this, folder);
   }
 
   async load(key: string, range?: ByteRange): Promise<Buffer> {

@@ -132,6 +132,38 @@ describe('FsStorage', () => {
       await assert.rejects(storage.removeInterruptedSaves(['../outside']), PermanentError);
     }));
 
+  it('begin: the temp file sits in the folder until commit; failpoints in save\'s order; an interrupted one is a leftover', () =>
+    inRoot(async (root) => {
+      const hits: string[] = [];
+      const storage = new FsStorage(root, { failpoints: { hit: (name: string) => void hits.push(name) } });
+      const writer = await storage.begin('data');
+      await writer.append(seededBytes(8192));
+      const temps = (await tree(root)).filter((name) => name.startsWith('data/.tmp-'));
+      assert.equal(temps.length, 1, 'one temp file in data/');
+      await writer.commit('data/ab/abc');
+      assert.deepEqual(hits, ['fs-written:data', 'fs-synced:data', 'fs-renamed:data']);
+      assert.deepEqual(await tree(root), ['data', 'data/ab', 'data/ab/abc']);
+      // A writer whose process died before commit: its temp file is the interrupted save's leftover.
+      const killed = await storage.begin('data');
+      await killed.append(seededBytes(100));
+      assert.deepEqual(await listKeys(storage, ''), ['data/ab/abc']);
+      assert.equal(await storage.removeInterruptedSaves(['data']), 1);
+      assert.deepEqual(await tree(root), ['data', 'data/ab', 'data/ab/abc']);
+      await killed.abort();
+    }));
+
+  it('begin: a commit whose folder cannot be made fails with a PermanentError and removes the temp file', () =>
+    inRoot(async (root) => {
+      const storage = new FsStorage(root);
+      await storage.save('index/x', seededBytes(3));
+      await mkdir(join(root, 'data'));
+      await writeFile(join(root, 'data', 'ab'), 'a file where the folder should be');
+      const writer = await storage.begin('data');
+      await writer.append(seededBytes(5000));
+      await assert.rejects(writer.commit('data/ab/abc'), isPermanent);
+      assert.deepEqual((await tree(root)).filter((name) => name.includes('.tmp-')), []);
+    }));
+
   it('a read-only folder gives a PermanentError and leaves no temp file', {
     skip: isRoot ? 'root ignores permissions' : false,
   }, () =>

@@ -8,7 +8,8 @@ import { DurableFile, syncFolder } from '../../os/durable-file.js';
 import { allocateAligned, writeAt } from '../../os/direct-write.js';
 import { ReadHandleCache } from './read-handle-cache.js';
 import { RESERVED_SEGMENT_PREFIX, assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
-import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
+import { assertKeyInFolder } from '../gathered-writer.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, SaveOptions, Storage, StorageProperties } from '../storage.js';
 
 /** Names of in-progress saves start with this; they are never listed and never valid keys (object-key.ts). */
 export const TEMP_PREFIX = RESERVED_SEGMENT_PREFIX;
@@ -32,6 +33,12 @@ const writeBatches = new BufferPool(8 * WRITE_BATCH_BYTES, allocateAligned);
  *   With `ifAbsent` the durable temp file is hard-linked to the target instead (link(2) refuses an existing
  *   name: `AlreadyExistsError`, the temp file removed), so exactly one of concurrent creates wins, also
  *   between processes sharing the folder (a network file system must honour link(2), as NFS does).
+ * - begin (an object named at its end, see Storage.begin) makes `.tmp-<random hex>` in the folder it is
+ *   given (`data`), writes each append at its place as it comes (past the page cache when the buffer and
+ *   the position are block-aligned, see os/direct-write.ts), and at commit takes the same steps as save:
+ *   fsync, rename to the key's file (`data/ab/ab…`, its folder made durably first), fsync of that folder,
+ *   with the same failpoints. A failed append or commit removes the temp file; a crash leaves it to
+ *   removeInterruptedSaves, which sweeps the folder and the folders below it.
  * - Keys with a segment starting with `.tmp-` are invalid for every back end (object-key.ts): such files
  *   would be hidden from list.
  * - remove unlinks without fsyncing the folder: a removal may be undone by a crash, never half done.
@@ -80,6 +87,70 @@ export class FsStorage implements Storage {
         },
       }),
     );
+  }
+
+  async begin(folder: string): Promise<ObjectWriter> {
+    assertValidKey(folder);
+    const dir = join(this.#root, ...folder.split('/'));
+    await this.#io('save', folder, () => this.#makeFolder(dir));
+    const file = await this.#io('save', folder, () => DurableFile.createIn(dir, { mode: FILE_MODE, tempPrefix: TEMP_PREFIX }));
+    const kind = folder.split('/')[0];
+    // Its key is known only at commit: errors before then name the folder.
+    const unnamed = `a new object in ${folder}/`;
+    let position = 0;
+    /** Set once committed, aborted or failed: the temp file is gone or in place, the writer done. */
+    let done = false;
+    const fail = async (err: unknown): Promise<never> => {
+      done = true;
+      await file.abort();
+      throw err;
+    };
+    return {
+      append: async (bytes) => {
+        if (done) throw new Error(`append to an object in ${folder} already committed, aborted or failed`);
+        try {
+          // Each write names its position (writes past the page cache neither use nor move the file offset).
+          await this.#io('save', unnamed, () => writeAt(file.handle, bytes, position));
+        } catch (err) {
+          return fail(err);
+        }
+        position += bytes.byteLength;
+      },
+      commit: async (key, options = {}) => {
+        if (done) throw new Error(`commit of an object in ${folder} already committed, aborted or failed`);
+        let target: string;
+        try {
+          assertKeyInFolder(key, folder);
+          target = this.#pathOf(key);
+          if (options.length !== undefined && options.length !== position) {
+            throw new IntegrityError(`saving ${key}: ${position} bytes were appended, expected ${options.length}`);
+          }
+          await this.#io('save', key, () => this.#makeFolder(dirname(target)));
+        } catch (err) {
+          return fail(err);
+        }
+        done = true;
+        this.#failpoints.hit(`fs-written:${kind}`);
+        // As save: fsync, rename to the target, fsync of its folder; the temp file removed on a failure before the rename.
+        await this.#io('save', key, () =>
+          file.commit(
+            {
+              afterSync: () => this.#failpoints.hit(`fs-synced:${kind}`),
+              afterPlace: () => {
+                this.#readHandles.invalidate(target);
+                this.#failpoints.hit(`fs-renamed:${kind}`);
+              },
+            },
+            target,
+          ),
+        );
+      },
+      abort: async () => {
+        if (done) return;
+        done = true;
+        await file.abort();
+      },
+    };
   }
 
   async load(key: string, range?: ByteRange): Promise<Buffer> {

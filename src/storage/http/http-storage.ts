@@ -2,7 +2,8 @@ import { setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { IntegrityError, PermanentError, UnavailableError, UserError } from '../../core/errors.js';
 import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
-import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
+import { beginGathered } from '../gathered-writer.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, SaveOptions, Storage, StorageProperties } from '../storage.js';
 import {
   TransientHttpError,
   describeNetworkError,
@@ -97,6 +98,11 @@ export class HttpStorage implements Storage {
       if (sourceError !== undefined) throw sourceError.value;
       throw err;
     }
+  }
+
+  /** Gathers the bytes in memory and PUTs them at commit, as a whole save (see beginGathered). */
+  begin(folder: string): Promise<ObjectWriter> {
+    return beginGathered(this, folder);
   }
 
   async load(key: string, range?: ByteRange): Promise<Buffer> {

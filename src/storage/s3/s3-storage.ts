@@ -9,7 +9,8 @@ import { withRetries, type RetryPolicy } from '../object-store/retry.js';
 import { checkedSource } from '../object-store/source-checks.js';
 import type { StoreAction } from '../object-store/store-errors.js';
 import { formatS3Url, type S3Location } from '../s3-url.js';
-import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
+import { beginGathered } from '../gathered-writer.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, SaveOptions, Storage, StorageProperties } from '../storage.js';
 import { isBucketMissing, s3StatusOf, translateS3Error } from './s3-errors.js';
 
 /** Objects up to this size go up in one PutObject; larger ones as multipart uploads of parts this size (S3's minimum is 5 MiB). */
@@ -143,6 +144,11 @@ export class S3Storage implements Storage {
       const head = await this.#request('save', key, () => this.#client.send(new HeadObjectCommand({ Bucket: this.#location.bucket, Key })));
       if (head.ContentLength !== size) throw new IntegrityError(`saving ${key} in ${this.properties.location}: the store holds ${head.ContentLength} bytes after the upload of ${size}`);
     }
+  }
+
+  /** Gathers the bytes in memory and uploads them at commit, as a whole save (see beginGathered). */
+  begin(folder: string): Promise<ObjectWriter> {
+    return beginGathered(this, folder);
   }
 
   async load(key: string, range?: ByteRange): Promise<Buffer> {

@@ -39,6 +39,7 @@ export function withoutOptionalMethods(storage: Storage): Storage {
   return {
     properties: storage.properties,
     save: (key, data, options) => storage.save(key, data, options),
+    begin: (folder) => storage.begin(folder),
     load: (key, range) => storage.load(key, range),
     stat: (key) => storage.stat(key),
     list: (prefix, onObject) => storage.list(prefix, onObject),
@@ -361,6 +362,77 @@ export function runStorageConformance(name: string, makeStorage: () => Promise<S
       for (const x of outcomes) if (x.status === 'rejected') assert.ok(x.reason instanceof AlreadyExistsError, String(x.reason));
       assert.ok((await storage.load(PACK)).equals(versions[won[0]!]!), 'the winner\'s bytes are stored');
       assert.deepEqual(await listKeys(storage, ''), [PACK]);
+    });
+
+    // begin: an object named at its end (a backup's data packs, written as they fill).
+    test('begin: appended bytes are stored under the key given at commit, nothing listed before', async (storage) => {
+      const data = seededBytes(3 * 1024 * 1024 + 1000, 7);
+      const writer = await storage.begin('data');
+      // Block-aligned pieces (written past the page cache by FsStorage) and an unaligned tail.
+      const cuts = [0, 1024 * 1024, 2 * 1024 * 1024, 2 * 1024 * 1024 + 4096, 3 * 1024 * 1024 + 17, data.length];
+      for (let i = 1; i < cuts.length; i++) await writer.append(data.subarray(cuts[i - 1], cuts[i]));
+      assert.deepEqual(await listKeys(storage, ''), [], 'nothing visible before commit');
+      await writer.commit(PACK, { length: data.length });
+      assert.ok((await storage.load(PACK)).equals(data));
+      assert.deepEqual(await storage.stat(PACK), { key: PACK, size: data.length });
+      assert.deepEqual(await listKeys(storage, ''), [PACK]);
+      await writer.abort();
+      assert.ok((await storage.load(PACK)).equals(data), 'abort after commit changes nothing');
+    });
+
+    test('begin: the writer keeps no reference to an appended buffer once append resolves', async (storage) => {
+      const writer = await storage.begin('data');
+      const piece = Buffer.alloc(8192, 1);
+      await writer.append(piece);
+      piece.fill(2);
+      await writer.append(piece);
+      piece.fill(3);
+      await writer.commit(PACK);
+      assert.ok((await storage.load(PACK)).equals(Buffer.concat([Buffer.alloc(8192, 1), Buffer.alloc(8192, 2)])));
+    });
+
+    test('begin: an empty object, and commit replaces an existing object', async (storage) => {
+      await storage.save(PACK, seededBytes(100, 1));
+      const empty = await storage.begin('data');
+      await empty.commit(PACK, { length: 0 });
+      assert.equal((await storage.load(PACK)).length, 0);
+      const writer = await storage.begin('data');
+      await writer.append(seededBytes(300, 2));
+      await writer.commit(PACK);
+      assert.ok((await storage.load(PACK)).equals(seededBytes(300, 2)));
+    });
+
+    test('begin: abort, a wrong length or a key outside the folder store nothing', async (storage) => {
+      const aborted = await storage.begin('data');
+      await aborted.append(seededBytes(5000));
+      await aborted.abort();
+      await aborted.abort();
+      const short = await storage.begin('data');
+      await short.append(seededBytes(5000));
+      await assert.rejects(short.commit(PACK, { length: 5001 }), isA(IntegrityError));
+      await short.abort();
+      const elsewhere = await storage.begin('data');
+      await elsewhere.append(seededBytes(10));
+      await assert.rejects(elsewhere.commit('index/x'), isA(PermanentError));
+      await assert.rejects(elsewhere.commit(PACK), 'a writer whose commit failed is done');
+      await elsewhere.abort();
+      await assertNothingStored(storage, PACK);
+      await assert.rejects(storage.begin('../x'), isA(PermanentError));
+    });
+
+    test('begin: writers in progress at once, interleaved with saves, each store their own bytes', async (storage) => {
+      const writers = await Promise.all([0, 1, 2].map(() => storage.begin('data')));
+      const keys = ['data/00/a', 'data/01/b', 'data/02/c'];
+      for (let round = 0; round < 3; round++) {
+        await Promise.all(writers.map((w, i) => w.append(seededBytes(4096 + i, 10 * round + i))));
+        await storage.save(`index/i${round}`, seededBytes(10, round));
+      }
+      await Promise.all(writers.map((w, i) => w.commit(keys[i]!)));
+      for (const [i, key] of keys.entries()) {
+        const expected = Buffer.concat([0, 1, 2].map((round) => seededBytes(4096 + i, 10 * round + i)));
+        assert.ok((await storage.load(key)).equals(expected), key);
+      }
+      if (storage.removeInterruptedSaves) assert.equal(await storage.removeInterruptedSaves(['data']), 0, 'no leftovers');
     });
   });
 }

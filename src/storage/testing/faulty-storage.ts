@@ -1,4 +1,5 @@
-import type { ByteRange, ObjectInfo, SaveOptions, Storage, StorageProperties } from '../storage.js';
+import { beginGathered } from '../gathered-writer.js';
+import type { ByteRange, ObjectInfo, ObjectWriter, SaveOptions, Storage, StorageProperties } from '../storage.js';
 
 /** The Storage operations a fault can be attached to. */
 export type StorageOperation = 'save' | 'load' | 'stat' | 'list' | 'remove';
@@ -130,6 +131,14 @@ export class FaultyStorage implements Storage {
   /** Removes every fault; `calls` is kept. */
   clearFaults(): void {
     this.#faults.length = 0;
+  }
+
+  /**
+   * Gathers the bytes and saves them through {@link save} at commit, so faults on `save` fire on objects
+   * written with begin too (a backup's data packs), with the object's key.
+   */
+  begin(folder: string): Promise<ObjectWriter> {
+    return beginGathered(this, folder);
   }
 
   async save(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, options?: SaveOptions): Promise<void> {
