@@ -67,7 +67,7 @@ describe('FERRY_GC_MARKING in ferry serve', () => {
     const serve = await startServe(dataDir, [], env, ['--stress-incremental-marking', '--trace-incremental-marking']);
     try {
       const admin = (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
-      for (let i = 0; i < 100; i++) await callApi(serve.url, admin, 'GET', '/v1/tenants');
+      for (let i = 0; i < 40; i++) await callApi(serve.url, admin, 'GET', '/v1/tenants');
     } finally {
       const stopped = await serve.stop();
       assert.equal(stopped.code, 0, stopped.stderr);
