@@ -27,7 +27,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   program.hook('preAction', (_program, action) => {
     const { caCert } = program.opts<{ caCert?: string }>();
     if (caCert !== undefined) ctx.globalOptions.caCert = caCert;
-    applyGcMarking(gcMarkingFor(topLevelName(action), ctx.env));
+    applyGcMarking(gcMarkingFor(ctx.env));
     const youngCap = youngGenerationCap(topLevelName(action), ctx.env);
     if (youngCap !== undefined) capYoungGeneration(youngCap);
   });

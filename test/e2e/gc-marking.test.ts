@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FERRY_BIN, ferry, ferryOk, makeTempDir, runProgram, TEST_PASSWORD, type TempDir } from './harness.js';
+import { callApi, startServe } from './service-harness.js';
 
 /**
  * FERRY_GC_MARKING through bin/ferry. Under V8's --stress-incremental-marking every full collection V8
@@ -46,5 +47,37 @@ describe('FERRY_GC_MARKING', () => {
     assert.equal(bad.code, 1, bad.stderr);
     assert.match(bad.stderr, /^ferry: FERRY_GC_MARKING=sometimes is not a way of marking: set it to atomic or incremental/);
     assert.equal(bad.stderr.trim().split('\n').length, 1);
+  });
+});
+
+/**
+ * `ferry serve` marks atomically too (docs/PERFORMANCE.md, "The trip's copies, fifth round": incremental
+ * marking started a full collection after every other one while it received uploads). Same probe as above:
+ * a service under --stress-incremental-marking answers the same requests, by default and when told to mark
+ * incrementally; what the default leaves are the starts while the CLI loads.
+ */
+describe('FERRY_GC_MARKING in ferry serve', () => {
+  let tmp: TempDir;
+
+  before(async () => (tmp = await makeTempDir()));
+  after(() => tmp.cleanup());
+
+  async function markingStarts(name: string, env: Record<string, string>): Promise<number> {
+    const dataDir = join(tmp.path, name);
+    const serve = await startServe(dataDir, [], env, ['--stress-incremental-marking', '--trace-incremental-marking']);
+    try {
+      const admin = (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
+      for (let i = 0; i < 40; i++) await callApi(serve.url, admin, 'GET', '/v1/tenants');
+    } finally {
+      const stopped = await serve.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+    }
+    return serve.output().stdout.split('\n').filter((line) => line.includes('[IncrementalMarking] Start marking')).length;
+  }
+
+  it('marks atomically by default, incrementally when the variable says so', async () => {
+    const atomic = await markingStarts('default', {});
+    const incremental = await markingStarts('incremental', { FERRY_GC_MARKING: 'incremental' });
+    assert.ok(incremental > 2 * atomic, `incremental marking started ${incremental} times, atomic ${atomic}`);
   });
 });

@@ -15,8 +15,8 @@ export interface ServeProcess {
  * Starts the built CLI's `ferry serve --data-dir DIR --listen 127.0.0.1:0` (with `env` added to this
  * process's environment, e.g. FERRY_TEST_CLOCK_OFFSET_MS) and resolves with the URL it prints once it listens. Rejects (and kills the process) when it exits first or prints no URL in 60 s (a first start on a loaded machine can take 20).
  */
-export function startServe(dataDir: string, extraArgs: readonly string[] = [], env: Record<string, string> = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [FERRY_BIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs], {
+export function startServe(dataDir: string, extraArgs: readonly string[] = [], env: Record<string, string> = {}, nodeArgs: readonly string[] = []): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, FERRY_BIN, 'serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FERRY_LOG_LEVEL: 'info', ...env },
   });
