@@ -243,6 +243,7 @@ export class RepositoryWriter {
     if (this.pool) {
       await this.pool.flush();
       await this.packSaves;
+      if (this.failure) throw this.failure;
       await this.uploader.drainStreams();
     }
     await this.uploader.flush();
@@ -268,11 +269,14 @@ export class RepositoryWriter {
         settle(false);
         pool.abort(err instanceof Error ? err : new Error(String(err)));
       };
+      // The chain never rejects: nothing may be awaiting it when a save fails (the process would end on an
+      // unhandled rejection, a stack trace instead of the one-line error). The failure aborts the pool, so
+      // the next blob fails, and flush rethrows it.
       this.packSaves = this.packSaves
         .then(() => this.uploader.save(pack, () => settle(true), failed))
         .catch((err: unknown) => {
           failed(err);
-          throw err;
+          this.failure ??= err instanceof Error ? err : new Error(String(err));
         })
         .finally(() => this.packsWaiting--);
     }, () => this.uploader.openStream((err) => pool.abort(err)), (type, id, length) => this.reserve(type, id, length), this.poolOptions);
