@@ -33,8 +33,7 @@ export function encoderStall(env: NodeJS.ProcessEnv): number | undefined {
 /**
  * The variable that says when a backup's first encoder worker starts: `early` (once 4 MiB were stored)
  * or `when-busy` (also only once the main thread is saturated, or 256 MiB were stored); by default
- * `when-busy` for a backup with a parent snapshot and `early` for one without (RepositoryWriter's
- * `WorkerStart`). For comparing the two on one machine.
+ * `early` (RepositoryWriter's `WorkerStart`). For comparing the two on one machine.
  */
 export const ENCODER_START_VARIABLE = 'FERRY_ENCODER_START';
 

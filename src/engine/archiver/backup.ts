@@ -30,7 +30,7 @@ export interface BackupRequest {
   readonly workers?: number;
   /** Milliseconds the reads wait for the running workers before the next one starts (0: all start at once); see EncoderPoolOptions. */
   readonly stallBeforeNextWorker?: number;
-  /** When the encoder workers start (RepositoryWriter's `WorkerStart`); by default `when-busy` with a parent, else `early`. */
+  /** When the encoder workers start (RepositoryWriter's `WorkerStart`); by default `early`. */
   readonly workerStart?: WorkerStart;
   /** Leave extended attributes and ACLs out (`--no-xattrs`). */
   readonly noXattrs?: boolean;
@@ -80,8 +80,9 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
     workers: request.workers ?? 0,
     guard: () => request.lock?.assertHeld(),
     stallBeforeNextWorker: request.stallBeforeNextWorker,
-    // With a parent, most of what is read is already stored: no encoder worker unless the new blobs keep the main thread busy.
-    workerStart: request.workerStart ?? (request.parent ? 'when-busy' : 'early'),
+    // `early` for incremental backups too: since data packs stream, a worker costs less than the whole packs
+    // the main thread holds while it stores alone (docs/PERFORMANCE.md, "The run of 952bd4a").
+    workerStart: request.workerStart ?? 'early',
   });
   const lockSignal = request.lock?.signal;
   const signals = [request.signal, lockSignal].filter((signal): signal is AbortSignal => signal !== undefined);

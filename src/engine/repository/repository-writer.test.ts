@@ -46,7 +46,7 @@ describe('RepositoryWriter', () => {
     for (const [i, blob] of stored.entries()) assert.ok((await again.loadBlob(i === 0 ? 'tree' : 'data', ids[i]!)).equals(blob));
   });
 
-  describe("with workers started 'when-busy' (a backup with a parent)", () => {
+  describe("with workers started 'when-busy' (FERRY_ENCODER_START=when-busy)", () => {
     /** A clock that advances 300 ms per reading, and a thread that spent `share` of that on the CPU. */
     function loadOf(share: number): ThreadLoad {
       let now = 0;
