@@ -80,9 +80,9 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
     workers: request.workers ?? 0,
     guard: () => request.lock?.assertHeld(),
     stallBeforeNextWorker: request.stallBeforeNextWorker,
-    // `early` for incremental backups too: since data packs stream, a worker costs less than the whole packs
-    // the main thread holds while it stores alone (docs/PERFORMANCE.md, "The run of 952bd4a").
-    workerStart: request.workerStart ?? 'early',
+    // RepositoryWriter's default, `early`, for incremental backups too: since data packs stream, a worker costs
+    // less than the whole packs the main thread holds while it stores alone (docs/PERFORMANCE.md, "The run of 952bd4a").
+    workerStart: request.workerStart,
   });
   const lockSignal = request.lock?.signal;
   const signals = [request.signal, lockSignal].filter((signal): signal is AbortSignal => signal !== undefined);

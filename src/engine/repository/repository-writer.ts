@@ -140,10 +140,9 @@ export class RepositoryWriter {
     this.workerStart = start.when ?? 'early';
     this.load = start.load ?? threadLoad;
     this.maxInlineBytes = start.maxInlineBytes ?? MAX_INLINE_BYTES;
-    const workerStart = this.workerStart;
     this.hasher = new ContentHasher(keys.contentIdKey);
     // Packs encoded here before `early` workers take over hold a few MiB; `when-busy` ones may be all there is.
-    const inlinePackSize = workers > 0 && workerStart === 'early' ? Math.min(packSize, INLINE_PACK_SIZE) : packSize;
+    const inlinePackSize = workers > 0 && this.workerStart === 'early' ? Math.min(packSize, INLINE_PACK_SIZE) : packSize;
     this.uploader = new PackUploader(storage, keys.encryptionKey, index, inlinePackSize, (pack, bytes) => {
       failpoints.hit('pack-saved');
       this.stats.dataAddedPacked += bytes;
