@@ -36,12 +36,17 @@
 //   storage account of a `ferry serve` against `cp -r` (+ `sync`) of the disk's files into the same account's
 //   folder, in its own table; `--ingest-only` runs just that (with the staging repository it needs).
 // * `--transport-only` runs the diskprep and the ingest steps, without restic.
-// * Free space needed: ~4x the dataset (pristine + working copy + repository + restore).
+// * Deletes wait for the end when there is room: a working copy, repository or restore target that is done
+//   with is renamed into WORK/discarded and deleted with the work dir. ext4 skips recently freed inodes for
+//   minutes after a large delete, which slowed file creation (the restores) by up to a third when each step
+//   followed the previous repetition's deletes. Without the room (~(3 + 5.2 x reps) x the dataset), each is
+//   deleted when done, and the report says so.
+// * Free space needed: ~4x the dataset (pristine + working copy + repository + restore), more for the above.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync,
+  createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync,
   statfsSync, writeFileSync,
 } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -325,6 +330,27 @@ function checkSpace(work, scale) {
   return free;
 }
 
+/**
+ * Deletes what a step is done with: at once, or (when `deferred`) by renaming it into WORK/discarded, whose
+ * contents go with the work dir at the end, so no timed step follows a large delete.
+ */
+function makeDiscarder(work, deferred) {
+  const bin = join(work, 'discarded');
+  let count = 0;
+  return {
+    deferred,
+    discard(path) {
+      if (!existsSync(path)) return;
+      if (!deferred) return rmSync(path, { recursive: true, force: true });
+      mkdirSync(bin, { recursive: true });
+      renameSync(path, join(bin, String(++count)));
+    },
+  };
+}
+
+/** Room to keep every repetition's working copy, repository and restore until the end (see the scheme). */
+const roomToDeferDeletes = (free, scale, reps) => free >= (3 + 5.2 * reps) * DATASET_BYTES_SCALE1 * scale;
+
 function makeDataset(o, work) {
   const dir = join(work, 'pristine');
   log(`generating the dataset (seed ${o.seed}, scale ${o.scale}) in ${dir}…`);
@@ -335,9 +361,9 @@ function makeDataset(o, work) {
 }
 
 /** A fresh working copy of the pristine dataset at WORK/data (same path for every tool and repetition). */
-function freshData(work, pristine) {
+function freshData(work, pristine, discarder) {
   const data = join(work, 'data');
-  rmSync(data, { recursive: true, force: true });
+  discarder.discard(data);
   run('cp', ['-a', '--reflink=auto', pristine, data]);
   return data;
 }
@@ -356,9 +382,9 @@ async function benchTool(o, tool, rep, ctx) {
   const logDir = join(work, 'logs', `rep${rep + 1}-${tool}`);
   mkdirSync(logDir, { recursive: true });
   const repo = toolEnv(tool, work)[tool === 'ferry' ? 'FERRY_REPOSITORY' : 'RESTIC_REPOSITORY'];
-  rmSync(repo, { recursive: true, force: true });
-  rmSync(join(work, 'cache-restic'), { recursive: true, force: true });
-  const data = freshData(work, pristine);
+  ctx.discarder.discard(repo);
+  ctx.discarder.discard(join(work, 'cache-restic'));
+  const data = freshData(work, pristine, ctx.discarder);
   const step = async (name, args) => {
     const r = await timed(tool, args, { work, name, logDir });
     log(`  [rep ${rep + 1}/${o.reps}] ${LABEL[tool].padEnd(6)} ${name.padEnd(12)} ${r.wall.toFixed(2).padStart(7)} s ${(r.rssKiB / 1024).toFixed(0).padStart(5)} MiB ` +
@@ -395,7 +421,7 @@ async function benchTool(o, tool, rep, ctx) {
   res.repoBytes = after;
 
   const target = join(work, 'restore');
-  rmSync(target, { recursive: true, force: true });
+  ctx.discarder.discard(target);
   mkdirSync(target);
   const rest = await step('restore', ['restore', 'latest', '--target', target]);
   res.restore = { wall: rest.wall, rssKiB: rest.rssKiB, user: rest.user, sys: rest.sys };
@@ -410,8 +436,8 @@ async function benchTool(o, tool, rep, ctx) {
     res.restoreVerified = true;
     log(`  [rep ${rep + 1}/${o.reps}] ${LABEL[tool].padEnd(6)} restore verified with diff -r: identical`);
   }
-  rmSync(target, { recursive: true, force: true });
-  rmSync(repo, { recursive: true, force: true });
+  ctx.discarder.discard(target);
+  ctx.discarder.discard(repo);
   return res;
 }
 
@@ -607,9 +633,10 @@ async function main() {
     const free = checkSpace(work, o.scale);
     log(`work dir ${work} (${mb(free)} free)`);
     const dataset = makeDataset(o, work);
-    const ctx = { work, pristine: dataset.dir, digest: undefined, mutation: undefined, warnings: [] };
-    const results = [];
     const onlyStep = o.diskprepOnly || o.ingestOnly || o.transportOnly;
+    const discarder = makeDiscarder(work, roomToDeferDeletes(free, o.scale, onlyStep ? 0 : o.reps));
+    const ctx = { work, pristine: dataset.dir, digest: undefined, mutation: undefined, warnings: [], discarder };
+    const results = [];
     for (let rep = 0; rep < (onlyStep ? 0 : o.reps); rep++) {
       const order = rep % 2 === 0 ? TOOLS : [...TOOLS].reverse();
       for (const tool of order) results.push(await benchTool(o, tool, rep, ctx));
@@ -632,7 +659,8 @@ async function main() {
       ['dataset', `\`make-dataset.mjs --seed ${o.seed} --scale ${o.scale}\`: ${dataset.files.toLocaleString('en-US')} files, ${dataset.dirs.toLocaleString('en-US')} dirs, ${mb(dataset.bytes)} (${dataset.bytes} B)`],
       ...(mutated ? [['day-1 mutation', `${mb(mutated.changedBytes)} new or changed; tree after: ${mutated.files.toLocaleString('en-US')} files, ${mb(mutated.bytes)}`]] : []),
       ['page cache', caches],
-      ['disk', `dataset, repositories and restore target in one work dir (${work.startsWith(tmpdir()) ? 'under the temp dir' : work}), same filesystem`],
+      ['disk', `dataset, repositories and restore target in one work dir (${work.startsWith(tmpdir()) ? 'under the temp dir' : work}), same filesystem; ` +
+        (discarder.deferred ? 'deletes deferred to the end (no timed step follows a large delete)' : '**deleted as the bench goes** (too little room to defer: restore times may suffer from ext4\'s recently-freed inodes)')],
       ['repetitions', `${o.reps} (tool order alternates)`],
     ];
     const rows = onlyStep ? [] : buildRows(results, dataset, mutated);

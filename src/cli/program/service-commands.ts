@@ -4,8 +4,8 @@
  * only when it runs, so that starting bin/ferry costs little.
  */
 import { Option, type Command } from 'commander';
-import { AUDIT_ACTIONS } from '../../service/audit/audit-log.js';
-import { CREATABLE_ROLES } from '../../service/resources/tokens.js';
+import { AUDIT_ACTIONS } from '../../contract/audit-vocabulary.js';
+import { CREATABLE_ROLES } from '../../service/auth/roles.js';
 import { collect, parseAddress, serviceCommand, type Runner } from '../command-kit.js';
 import type { CliContext } from '../context.js';
 import { DEFAULT_LISTEN, parseAgentTokenLifetime, parseDatabaseOption, parseDuration, parseLifetime, parseLimit, parseListen, parseSince, parseWorkerPeriod, parseWorkers } from '../option-parsers.js';

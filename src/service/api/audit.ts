@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUDIT_ACTIONS, AUDIT_OUTCOMES, AUDIT_TARGET_TYPES } from '../audit/audit-log.js';
+import { AUDIT_ACTIONS, AUDIT_OUTCOMES, AUDIT_TARGET_TYPES } from '../../contract/audit-vocabulary.js';
 import { DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE, listAuditRecords } from '../audit/audit-query.js';
 import type { ServiceContext } from '../context.js';
 import type { ApiApp } from './api-app.js';

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { ROLES } from '../auth/roles.js';
+import { CREATABLE_ROLES, ROLES } from '../auth/roles.js';
 import type { ServiceContext } from '../context.js';
 import { REVOKE_REASONS } from '../auth/token-store.js';
-import { CREATABLE_ROLES, confirmRenewalAs, createTokenAs, listTokensAs, renewTokenAs, revokeTokenAs } from '../resources/tokens.js';
+import { confirmRenewalAs, createTokenAs, listTokensAs, renewTokenAs, revokeTokenAs } from '../resources/tokens.js';
 import type { ApiApp } from './api-app.js';
 import { principalOf } from './route-access.js';
 import { RecordId, Timestamp } from './schemas.js';

@@ -2,7 +2,8 @@
 import type { TokenRecord } from '../auth/token-store.js';
 import type { JobRecord } from '../jobs/job-records.js';
 import type { JobAction } from '../jobs/job-machine.js';
-import type { AuditAction, AuditDetail, AuditEvent } from './audit-log.js';
+import type { AuditAction } from '../../contract/audit-vocabulary.js';
+import type { AuditDetail, AuditEvent } from './audit-log.js';
 
 /** A token was issued: by a caller (`POST /v1/tokens`), a registration (agent), an import job (job) or the first start (admin). */
 export function tokenCreated(actor: string, token: TokenRecord, detail: AuditDetail = {}): AuditEvent {

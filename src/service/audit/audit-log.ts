@@ -10,38 +10,7 @@ import { AlreadyExistsError, ConflictError, NotFoundError, UserError } from '../
 import type { RandomSource } from '../../core/random.js';
 import type { ServiceDatabase } from '../db/database.js';
 import { isoTime, newRecordId } from '../ids.js';
-
-/** Every act the log records. */
-export const AUDIT_ACTIONS = [
-  'token.create',
-  'token.revoke',
-  'tenant.create',
-  'storage-account.create',
-  'vault.create',
-  'vault.credentials',
-  'schedule.set',
-  'retention.forget',
-  'object.remove',
-  'disk-key.release',
-  'disk-key.destroy',
-  'adoption.request',
-  'adoption.finish',
-  'job.cancel',
-  'job.close',
-  'job.delete',
-  'portal.sign-in',
-  'portal.sign-out',
-  'portal.session-end',
-] as const;
-export type AuditAction = (typeof AUDIT_ACTIONS)[number];
-
-/** `ok`: it happened; `refused`: the rules or the caller's rights said no; `failed`: it broke part-way. */
-export const AUDIT_OUTCOMES = ['ok', 'refused', 'failed'] as const;
-export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
-
-/** What an act was done to. */
-export const AUDIT_TARGET_TYPES = ['token', 'tenant', 'storage-account', 'vault', 'registration-code', 'machine', 'import-job'] as const;
-export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number];
+import type { AuditAction, AuditOutcome, AuditTargetType } from '../../contract/audit-vocabulary.js';
 
 /** A short JSON object: ids, keys, counts, a message. */
 export type AuditDetail = Readonly<Record<string, string | number | boolean | null | string[]>>;

@@ -5,7 +5,8 @@ import type { ServiceContext } from '../context.js';
 import type { AuditRecordsTable } from '../db/schema.js';
 import { isoTime } from '../ids.js';
 import { getTenant } from '../resources/tenants.js';
-import type { AuditAction, AuditDetail, AuditOutcome, AuditRecord, AuditTargetType } from './audit-log.js';
+import type { AuditAction, AuditOutcome, AuditTargetType } from '../../contract/audit-vocabulary.js';
+import type { AuditDetail, AuditRecord } from './audit-log.js';
 
 /** The most records one page holds, and how many when the caller names no limit. */
 export const MAX_AUDIT_PAGE = 1000;

@@ -6,6 +6,10 @@
 export const ROLES = ['admin', 'tenant-admin', 'agent', 'job', 'operator'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** The roles `POST /v1/tokens` creates; agent tokens come from registration and job tokens with import jobs. */
+export const CREATABLE_ROLES = ['admin', 'tenant-admin', 'operator'] as const satisfies readonly Role[];
+export type CreatableRole = (typeof CREATABLE_ROLES)[number];
+
 export function isRole(value: string): value is Role {
   return (ROLES as readonly string[]).includes(value);
 }

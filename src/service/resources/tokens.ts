@@ -3,7 +3,7 @@ import { tokenCreated, tokenRevoked } from '../audit/audit-events.js';
 import { recordAudit } from '../audit/audit-log.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { canSeeTenant, visibleOrNotFound } from '../auth/scope.js';
-import { DEFAULT_TOKEN_LIFETIME_MS } from '../auth/roles.js';
+import { DEFAULT_TOKEN_LIFETIME_MS, type CreatableRole } from '../auth/roles.js';
 import {
   confirmTokenRenewal,
   getToken,
@@ -16,10 +16,6 @@ import {
 } from '../auth/token-store.js';
 import type { ServiceContext } from '../context.js';
 import { getTenant } from './tenants.js';
-
-/** The roles `POST /v1/tokens` creates; agent tokens come from registration and job tokens with import jobs. */
-export const CREATABLE_ROLES = ['admin', 'tenant-admin', 'operator'] as const;
-export type CreatableRole = (typeof CREATABLE_ROLES)[number];
 
 export interface TokenRequest {
   readonly role: CreatableRole;
