@@ -279,3 +279,48 @@ for (const createOnMain of [false, true]) describe(`FileWriters creating files i
     }
   });
 });
+
+describe('FileWriters whose threads start after some bytes', () => {
+  it('writes alone until the bytes are queued, then starts the threads; files opened before finish on the calling thread', async () => {
+    const pack = new FakePack();
+    const contents = [randomBytes(3000), randomBytes(3000), randomBytes(3000), randomBytes(3000)];
+    const parts = contents.map((content) => pack.add(content));
+    const startAfter = parts[0]!.blob.length + parts[1]!.blob.length;
+    const writers = new FileWriters({ encryptionKey: key }, 1, pack.read, undefined, startAfter);
+    try {
+      const paths = contents.map((_, i) => Buffer.from(join(dir, `deferred-${i}`)));
+      const first = writers.open(paths[0]!, 0o600);
+      await writers.write(first, parts[0]!.run(0));
+      assert.equal(writers.threaded, false, 'below the threshold the calling thread writes');
+      const second = writers.open(paths[1]!, 0o600);
+      const secondWritten = writers.write(second, parts[1]!.run(0));
+      assert.equal(writers.threaded, true, 'the threshold reached starts the threads');
+      const later = [2, 3].map((i) => writers.open(paths[i]!, 0o600));
+      await Promise.all([secondWritten, ...later.map((file, i) => writers.write(file, parts[i + 2]!.run(0)))]);
+      const files = [first, second, ...later];
+      const replies = await Promise.all(files.map((file, i) => writers.finish(file, { abort: false, size: contents[i]!.length })));
+      assert.deepEqual(replies.map((r) => r.error), [undefined, undefined, undefined, undefined]);
+      paths.forEach((path, i) => assert.ok(readFileSync(path).equals(contents[i]!), `file ${i}`));
+      assert.notEqual(files[2]!.lane, first.lane, 'files opened after the start go to the threads');
+    } finally {
+      await writers.close();
+    }
+  });
+
+  it('never starts them for a restore smaller than the threshold', async () => {
+    const pack = new FakePack();
+    const content = randomBytes(10_000);
+    const part = pack.add(content);
+    const writers = new FileWriters({ encryptionKey: key }, 2, pack.read, undefined, 4 * 1024 * 1024);
+    try {
+      const path = Buffer.from(join(dir, 'small-alone'));
+      const file = writers.open(path, 0o600);
+      await writers.write(file, part.run(0));
+      assert.equal((await writers.finish(file, { abort: false, size: content.length })).error, undefined);
+      assert.ok(readFileSync(path).equals(content));
+      assert.equal(writers.threaded, false);
+    } finally {
+      await writers.close();
+    }
+  });
+});

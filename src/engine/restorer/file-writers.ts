@@ -49,14 +49,21 @@ export interface WriterFile {
 /**
  * The file writers of a restore: `workers` threads (or, with none, the calling thread) that decode
  * sealed blobs and write them into the restored files with synchronous system calls (see
- * FileWriterCore). Callers queue a file's opening, its runs of blobs and its completion; once per turn
+ * FileWriterCore). With `startWorkersAfter` bytes, the calling thread writes until that many were
+ * queued and the threads start only then: a small restore (one file, a folder) is done before a
+ * thread would have loaded its modules; files opened before keep their lane. Callers queue a file's opening, its runs of blobs and its completion; once per turn
  * of the event loop each lane's queue goes out as one batch, its runs read first, those that follow each
  * other in a pack (usually small files backed up together) with one read. At most `budget` bytes of
  * read buffers are out at a time, so memory stays bounded however fast the reads are. A file's work all
  * goes to one lane, in order.
  */
 export class FileWriters {
-  private readonly lanes: Lane[];
+  private lanes: Lane[];
+  /** Lanes that get new files: all of them, or the workers' once they started later. */
+  private opening: Lane[];
+  /** Workers not yet started, and the queued bytes that start them. */
+  private deferred: { readonly workers: number; readonly after: number; queued: number } | undefined;
+  private readonly setup: FileWriterSetup;
   private readonly finishing = new Map<number, (reply: FinishedReply) => void>();
   private readonly free = new Map<number, ArrayBuffer[]>();
   private readonly waiting: { size: number; resolve: () => void }[] = [];
@@ -72,21 +79,33 @@ export class FileWriters {
     workers: number,
     private readonly read: SealedRead,
     private readonly budget = 16 * 1024 * 1024,
+    startWorkersAfter = 0,
   ) {
+    this.setup = setup;
     this.createOnMain = setup.createOnMain ?? false;
-    const lane = (send: (batch: BatchRequest) => void, worker: Worker | undefined): Lane => ({ send, worker, files: 0, queue: [], scheduled: false, sent: Promise.resolve() });
-    if (workers < 1) {
+    if (workers >= 1 && startWorkersAfter <= 0) {
+      this.lanes = this.startWorkers(workers);
+    } else {
       const core = new FileWriterCore(setup.encryptionKey, (reply) => this.receive(reply), setup.writeBehind);
-      this.lanes = [lane((batch) => core.submit(batch), undefined)];
-      return;
+      this.lanes = [newLane((batch) => core.submit(batch), undefined)];
+      if (workers >= 1) this.deferred = { workers, after: startWorkersAfter, queued: 0 };
     }
-    this.lanes = Array.from({ length: workers }, () => {
-      const worker = startWorker('file-writer-worker', import.meta.url, setup, { trackUnmanagedFds: false });
+    this.opening = this.lanes;
+  }
+
+  /** Whether the writer threads run (false while the calling thread writes alone). */
+  get threaded(): boolean {
+    return this.lanes.some((lane) => lane.worker !== undefined);
+  }
+
+  private startWorkers(count: number): Lane[] {
+    return Array.from({ length: count }, () => {
+      const worker = startWorker('file-writer-worker', import.meta.url, this.setup, { trackUnmanagedFds: false });
       worker.unref();
       worker.on('message', (reply: BatchReply) => this.receive(reply));
       worker.on('error', (err) => this.fail(err));
       worker.on('exit', () => this.fail(new Error('file writer worker exited')));
-      return lane((batch) => worker.postMessage(batch, batch.buffers), worker);
+      return newLane((batch) => worker.postMessage(batch, batch.buffers), worker);
     });
   }
 
@@ -95,7 +114,7 @@ export class FileWriters {
    * stay open until the file is finished; see OpenRequest); a failure to create it shows in {@link finish}.
    */
   open(path: Buffer, mode: number, at?: { dirFd: number; name: Buffer }): WriterFile {
-    const lane = this.lanes.reduce((best, l) => (l.files < best.files ? l : best));
+    const lane = this.opening.reduce((best, l) => (l.files < best.files ? l : best));
     const file: WriterFile = { id: this.seq++, lane };
     if (lane.files++ === 0) lane.worker?.ref();
     if (this.createOnMain) {
@@ -120,6 +139,12 @@ export class FileWriters {
    */
   write(file: WriterFile, run: Run): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.deferred && (this.deferred.queued += run.length) >= this.deferred.after) {
+      const workers = this.startWorkers(this.deferred.workers);
+      this.deferred = undefined;
+      this.lanes = [...this.lanes, ...workers];
+      this.opening = workers;
+    }
     return new Promise<void>((resolve, reject) => this.enqueue(file.lane, { file, run, done: { resolve, reject } }));
   }
 
@@ -304,6 +329,10 @@ export class FileWriters {
     this.finishing.clear();
     this.wake();
   }
+}
+
+function newLane(send: (batch: BatchRequest) => void, worker: Worker | undefined): Lane {
+  return { send, worker, files: 0, queue: [], scheduled: false, sent: Promise.resolve() };
 }
 
 /**
