@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { UserError } from '../core/errors.js';
-import { encoderStall, encoderStart, encoderWorkers } from './encoder-workers.js';
+import { encoderStall, encoderWorkers } from './encoder-workers.js';
 
 test('encoder workers: one per core, at least one, or the variable', () => {
   const cases: [NodeJS.ProcessEnv, number, number][] = [
@@ -31,11 +31,4 @@ test('encoder stall: unset leaves the engine its default; milliseconds from 0 (a
   for (const raw of ['-1', '1.5', 'soon', '600001']) {
     assert.throws(() => encoderStall({ FERRY_ENCODER_STALL_MS: raw }), (err: unknown) => err instanceof UserError && err.message.includes('FERRY_ENCODER_STALL_MS'), raw);
   }
-});
-
-test("encoder start: unset leaves the backup its choice; early or when-busy; anything else names the variable", () => {
-  assert.equal(encoderStart({}), undefined);
-  assert.equal(encoderStart({ FERRY_ENCODER_START: 'early' }), 'early');
-  assert.equal(encoderStart({ FERRY_ENCODER_START: 'when-busy' }), 'when-busy');
-  assert.throws(() => encoderStart({ FERRY_ENCODER_START: 'late' }), (err: unknown) => err instanceof UserError && err.message.startsWith('FERRY_ENCODER_START=late is not'));
 });

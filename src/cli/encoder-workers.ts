@@ -1,5 +1,4 @@
-import { envChoice, envInteger } from '../core/env-integer.js';
-import type { WorkerStart } from '../engine/repository/repository-writer.js';
+import { envInteger } from '../core/env-integer.js';
 
 /** The variable that sets a backup's encoder worker threads (1 to 64), e.g. to compare settings on one machine. */
 export const ENCODER_WORKERS_VARIABLE = 'FERRY_ENCODER_WORKERS';
@@ -28,16 +27,4 @@ export function encoderWorkers(env: NodeJS.ProcessEnv, cores: number): number {
  */
 export function encoderStall(env: NodeJS.ProcessEnv): number | undefined {
   return envInteger(env, ENCODER_STALL_VARIABLE, { min: 0, max: 600_000, what: 'a number of milliseconds', minMeans: 'start every encoder worker at once' });
-}
-
-/**
- * The variable that says when a backup's first encoder worker starts: `early` (once 4 MiB were stored)
- * or `when-busy` (also only once the main thread is saturated, or 256 MiB were stored); by default
- * `early` (RepositoryWriter's `WorkerStart`). For comparing the two on one machine.
- */
-export const ENCODER_START_VARIABLE = 'FERRY_ENCODER_START';
-
-/** From {@link ENCODER_START_VARIABLE}; undefined (the backup's own choice) when unset. */
-export function encoderStart(env: NodeJS.ProcessEnv): WorkerStart | undefined {
-  return envChoice(env, ENCODER_START_VARIABLE, ['early', 'when-busy'], 'a way of starting the encoder workers');
 }

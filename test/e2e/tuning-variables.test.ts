@@ -23,7 +23,6 @@ describe('tuning variables: a bad value is a one-line usage error, never silentl
     { variable: 'FERRY_RESTORE_WRITERS', value: 'two', args: () => ['restore', 'latest', '--target', join(tmp.path, 'out'), '-r', missing], allowed: /whole number from 1 to 64/ },
     { variable: 'FERRY_RESTORE_WRITE_BEHIND', value: '4M', args: () => ['restore', 'latest', '--target', join(tmp.path, 'out'), '-r', missing], allowed: /from 0 \(off\) to 256/ },
     { variable: 'FERRY_RESTORE_CREATE', value: 'writers', args: () => ['restore', 'latest', '--target', join(tmp.path, 'out'), '-r', missing], allowed: /main or writer/ },
-    { variable: 'FERRY_ENCODER_START', value: 'late', args: () => ['backup', '-r', missing, tmp.path], allowed: /early or when-busy/ },
     { variable: 'FERRY_PROGRESS_FPS', value: 'fast', args: () => ['backup', '-r', missing, tmp.path], allowed: /positive number/ },
     { variable: 'FERRY_LOG_LEVEL', value: 'loud', args: () => ['serve', '--data-dir', join(tmp.path, 'out')], allowed: /one of fatal, error, warn, info, debug, trace, silent/ },
   ];

@@ -15,7 +15,7 @@ import { ProgressLine, progressInterval } from '../progress-line.js';
 import { backupSummaryJson } from '../restic-json.js';
 import { PROGRAM_VERSION } from '../version.js';
 import { checkSources, excludeRules, type ExcludeOptions } from '../backup-excludes.js';
-import { encoderStall, encoderStart, encoderWorkers } from '../encoder-workers.js';
+import { encoderStall, encoderWorkers } from '../encoder-workers.js';
 
 export interface BackupOptions extends RepoOptions, ExcludeOptions {
   readonly tag?: string[];
@@ -120,7 +120,6 @@ async function runBackup(
   const sources = normalizePaths(paths);
   const workers = encoderWorkers(ctx.env, availableParallelism());
   const stallBeforeNextWorker = encoderStall(ctx.env);
-  const workerStart = encoderStart(ctx.env);
   const mode = options.json ? 'json' : ctx.stdout.isTTY ? 'tty' : 'none';
   const interval = progressInterval(ctx.env, mode);
   const rules = await excludeRules(ctx, options);
@@ -163,7 +162,6 @@ async function runBackup(
       lock,
       workers,
       stallBeforeNextWorker,
-      workerStart,
       noXattrs: options.xattrs === false,
       programVersion: PROGRAM_VERSION,
       onSkipped: (entry) => {

@@ -5,7 +5,6 @@ import type { BackupSummary, SkippedEntry, Snapshot } from '../snapshot/snapshot
 import type { WriterStats } from '../repository/repository-writer.js';
 import { Archiver, type ArchiveCounts, type BackupProgress, type SkippedSource } from './archiver.js';
 import { Excludes, type ExcludeRules } from './excludes.js';
-import type { WorkerStart } from '../repository/repository-writer.js';
 import { LockLostError } from '../repository/lock-lost-error.js';
 
 export interface BackupRequest {
@@ -30,8 +29,6 @@ export interface BackupRequest {
   readonly workers?: number;
   /** Milliseconds the reads wait for the running workers before the next one starts (0: all start at once); see EncoderPoolOptions. */
   readonly stallBeforeNextWorker?: number;
-  /** When the encoder workers start (RepositoryWriter's `WorkerStart`); by default `early`. */
-  readonly workerStart?: WorkerStart;
   /** Leave extended attributes and ACLs out (`--no-xattrs`). */
   readonly noXattrs?: boolean;
   /** Recorded in the snapshot as the program that wrote it (e.g. `ferry 0.1.0`). */
@@ -80,9 +77,6 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
     workers: request.workers ?? 0,
     guard: () => request.lock?.assertHeld(),
     stallBeforeNextWorker: request.stallBeforeNextWorker,
-    // RepositoryWriter's default, `early`, for incremental backups too: since data packs stream, a worker costs
-    // less than the whole packs the main thread holds while it stores alone (docs/PERFORMANCE.md, "The run of 952bd4a").
-    workerStart: request.workerStart,
   });
   const lockSignal = request.lock?.signal;
   const signals = [request.signal, lockSignal].filter((signal): signal is AbortSignal => signal !== undefined);

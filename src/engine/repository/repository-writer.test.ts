@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { noFailpoints } from '../../core/failpoints.js';
 import type { Id } from '../../core/ids.js';
 import { MemoryStorage } from '../../storage/memory-storage.js';
 import { INSECURE_TEST_KDF } from '../crypto/key-slot.js';
 import { seededBytes } from '../testing/arbitraries.js';
 import { Repository, type RepositoryContext } from './repository.js';
-import { RepositoryWriter, type ThreadLoad, type WorkerStartOptions } from './repository-writer.js';
 
 const MiB = 1024 * 1024;
 const context: RepositoryContext = { clock: { now: () => Date.UTC(2026, 11, 6) }, hostname: 'test-host', username: 'tester' };
@@ -44,56 +42,5 @@ describe('RepositoryWriter', () => {
     const again = await Repository.open(storage, 'pw', context);
     await again.loadIndex();
     for (const [i, blob] of stored.entries()) assert.ok((await again.loadBlob(i === 0 ? 'tree' : 'data', ids[i]!)).equals(blob));
-  });
-
-  describe("with workers started 'when-busy' (FERRY_ENCODER_START=when-busy)", () => {
-    /** A clock that advances 300 ms per reading, and a thread that spent `share` of that on the CPU. */
-    function loadOf(share: number): ThreadLoad {
-      let now = 0;
-      return { now: () => (now += 300), cpu: () => now * share };
-    }
-
-    async function storeBlobs(start: WorkerStartOptions, blobs: number): Promise<{ workersDuring: number[]; packs: number; ids: Id[]; repo: Repository; storage: MemoryStorage }> {
-      const storage = new MemoryStorage();
-      const repo = await Repository.init(storage, 'pw', context, { kdf: INSECURE_TEST_KDF });
-      const { packSize, compressionLevel } = repo.config;
-      const writer = new RepositoryWriter(storage, repo.key, repo.index, packSize, compressionLevel, noFailpoints, 1, undefined, {}, start);
-      const workersDuring: number[] = [];
-      const ids: Id[] = [];
-      try {
-        for (let i = 0; i < blobs; i++) {
-          ids.push((await writer.save('data', seededBytes(10 + i, MiB))).id);
-          workersDuring.push(writer.workerCount);
-        }
-        await writer.flush();
-      } finally {
-        await writer.close();
-      }
-      let packs = 0;
-      await storage.list('data/', () => void packs++);
-      return { workersDuring, packs, ids, repo, storage };
-    }
-
-    it('stores on the calling thread while it keeps up, in whole packs, the blobs sealed in place', async () => {
-      const { workersDuring, packs, ids, storage } = await storeBlobs({ when: 'when-busy', load: loadOf(0.5) }, 12);
-      assert.deepEqual(workersDuring, Array(12).fill(0), 'no worker while the thread is half idle');
-      assert.equal(packs, 1, "one pack: the calling thread's packs are whole packs, not the 4 MiB ones of an early start");
-      const again = await Repository.open(storage, 'pw', context);
-      await again.loadIndex();
-      for (const [i, id] of ids.entries()) assert.ok((await again.loadBlob('data', id)).equals(seededBytes(10 + i, MiB)));
-    });
-
-    it('starts the workers beyond 4 MiB once a window finds the calling thread saturated', async () => {
-      const { workersDuring } = await storeBlobs({ when: 'when-busy', load: loadOf(0.9) }, 8);
-      // The first window ends at the 5th blob (1.2 s after it began), past the 4 MiB every writer stores itself first.
-      assert.deepEqual(workersDuring, [0, 0, 0, 0, 1, 1, 1, 1]);
-    });
-
-    it('starts the workers beyond its byte limit even while the thread keeps up, and at once where its CPU time is unknown', async () => {
-      const capped = await storeBlobs({ when: 'when-busy', load: loadOf(0.1), maxInlineBytes: 6 * MiB }, 8);
-      assert.deepEqual(capped.workersDuring, [0, 0, 0, 0, 0, 0, 1, 1]);
-      const unknown = await storeBlobs({ when: 'when-busy', load: { now: () => 0, cpu: () => undefined } }, 6);
-      assert.deepEqual(unknown.workersDuring, [0, 0, 0, 0, 1, 1], 'as an early start: beyond 4 MiB');
-    });
   });
 });

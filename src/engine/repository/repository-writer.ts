@@ -13,7 +13,6 @@ import { BlobCodec } from '../pack/blob-codec.js';
 import type { BlobType } from '../pack/pack-format.js';
 import { EncoderPool, type EncoderPoolOptions } from './encoder-pool.js';
 import { PackUploader } from './pack-uploader.js';
-import { threadCpuMs } from '../../os/thread-cpu.js';
 
 /** Counters of what a writer added, for the backup summary. */
 export interface WriterStats {
@@ -45,49 +44,6 @@ const INLINE_BYTES_BEFORE_WORKERS = 4 * 1024 * 1024;
  */
 const INLINE_PACK_SIZE = INLINE_BYTES_BEFORE_WORKERS;
 
-/**
- * With {@link WorkerStart} `when-busy`: the calling thread's CPU time is compared with the time passed
- * over windows of this many milliseconds…
- */
-const LOAD_WINDOW_MS = 1000;
-/** …and the encoder workers start after a window in which the thread was busy this share of the time. */
-const SATURATED_SHARE = 0.8;
-/**
- * With `when-busy`, the workers start beyond this many plaintext bytes stored in any case: a backup with a
- * parent that stores this much stores a lot (a day's changes at the bench's scale 1 are ~150 MiB), and on
- * a machine too busy for the thread to look saturated it would otherwise encode all of it on one thread.
- */
-const MAX_INLINE_BYTES = 256 * 1024 * 1024;
-
-/**
- * When a writer with encoder workers starts them, beyond the first {@link INLINE_BYTES_BEFORE_WORKERS}:
- * - `early`: at once, for a writer that expects to store most of what it is given (a first backup);
- * - `when-busy`: once the calling thread is saturated (its CPU time at least {@link SATURATED_SHARE} of a
- *   {@link LOAD_WINDOW_MS} window while it hashed and stored blobs) or {@link MAX_INLINE_BYTES} are
- *   stored, for a writer that expects to store
- *   little of what it is given (a backup with a parent snapshot reads whole changed files and stores a
- *   fraction of them). While the thread keeps up, a worker would not make the backup faster, and it costs
- *   its isolate, its ring and its pack buffers (~40 MiB of peak RSS) and ~0.5 CPU-s of start-up and
- *   hand-offs (docs/PERFORMANCE.md, "Incremental backup: blobs sealed in place, no worker while the main
- *   thread keeps up"). Where the thread's CPU time cannot be read (not Linux), `when-busy` is `early`.
- */
-export type WorkerStart = 'early' | 'when-busy';
-
-/** Time passed and the calling thread's CPU time, in milliseconds (the CPU time undefined when unknown). */
-export interface ThreadLoad {
-  now(): number;
-  cpu(): number | undefined;
-}
-
-/** When the encoder workers start (see {@link WorkerStart}); `load` and `maxInlineBytes` are for tests. */
-export interface WorkerStartOptions {
-  readonly when?: WorkerStart;
-  readonly load?: ThreadLoad;
-  readonly maxInlineBytes?: number;
-}
-
-const threadLoad: ThreadLoad = { now: () => performance.now(), cpu: threadCpuMs };
-
 /** Packs are listed in index files of at most this many packs, so a crash loses little index work. */
 const PACKS_PER_INDEX_FILE = 64;
 
@@ -114,13 +70,6 @@ export class RepositoryWriter {
   /** Started once more than {@link INLINE_BYTES_BEFORE_WORKERS} are stored: a backup storing little starts no worker. */
   private pool: EncoderPool | undefined;
   private inlineBytes = 0;
-  /** With `when-busy`: when the current window began, and the calling thread's CPU time then (see {@link WorkerStart}). */
-  private window: { readonly start: number; readonly cpu: number } | undefined;
-  /** Set once a window found the calling thread saturated (or its CPU time unknown). */
-  private saturated = false;
-  private readonly workerStart: WorkerStart;
-  private readonly load: ThreadLoad;
-  private readonly maxInlineBytes: number;
   /** Tree packs finished by workers are saved one after another through this chain (data packs are streamed). */
   private packSaves: Promise<void> = Promise.resolve();
   private packsWaiting = 0;
@@ -135,14 +84,10 @@ export class RepositoryWriter {
     private readonly workers = 0,
     private readonly guard?: () => void,
     private readonly poolOptions: EncoderPoolOptions = {},
-    start: WorkerStartOptions = {},
   ) {
-    this.workerStart = start.when ?? 'early';
-    this.load = start.load ?? threadLoad;
-    this.maxInlineBytes = start.maxInlineBytes ?? MAX_INLINE_BYTES;
     this.hasher = new ContentHasher(keys.contentIdKey);
-    // Packs encoded here before `early` workers take over hold a few MiB; `when-busy` ones may be all there is.
-    const inlinePackSize = workers > 0 && this.workerStart === 'early' ? Math.min(packSize, INLINE_PACK_SIZE) : packSize;
+    // Packs encoded here before the workers take over hold a few MiB.
+    const inlinePackSize = workers > 0 ? Math.min(packSize, INLINE_PACK_SIZE) : packSize;
     this.uploader = new PackUploader(storage, keys.encryptionKey, index, inlinePackSize, (pack, bytes) => {
       failpoints.hit('pack-saved');
       this.stats.dataAddedPacked += bytes;
@@ -163,7 +108,6 @@ export class RepositoryWriter {
 
   /** Stores the blob unless the repository has it already. */
   async save(type: BlobType, plaintext: Uint8Array): Promise<SavedBlob> {
-    if (this.workerStart === 'when-busy' && !this.pool && !this.saturated) this.watchLoad();
     const id = this.hasher.idOf(type, plaintext);
     if (!this.reserve(type, id, plaintext.length)) return { id, added: false };
     if (this.pool === undefined && this.workersDue(plaintext.length)) {
@@ -193,23 +137,9 @@ export class RepositoryWriter {
     return this.pool ? undefined : this.uploader.roomFor(type, length + SEAL_OVERHEAD);
   }
 
-  /** Whether the encoder workers start before a new blob of `bytes`: see {@link WorkerStart}. */
+  /** Whether the encoder workers start before a new blob of `bytes`: beyond {@link INLINE_BYTES_BEFORE_WORKERS}. */
   private workersDue(bytes: number): boolean {
-    if (this.workers === 0 || this.inlineBytes + bytes <= INLINE_BYTES_BEFORE_WORKERS) return false;
-    return this.workerStart === 'early' || this.saturated || this.inlineBytes + bytes > this.maxInlineBytes;
-  }
-
-  /** Ends the current window once it is over, noting whether the calling thread was saturated in it, and begins the next. */
-  private watchLoad(): void {
-    const now = this.load.now();
-    if (this.window !== undefined && now - this.window.start < LOAD_WINDOW_MS) return;
-    const cpu = this.load.cpu();
-    if (cpu === undefined) {
-      this.saturated = true;
-      return;
-    }
-    if (this.window !== undefined && cpu - this.window.cpu >= SATURATED_SHARE * (now - this.window.start)) this.saturated = true;
-    this.window = { start: now, cpu };
+    return this.workers > 0 && this.inlineBytes + bytes > INLINE_BYTES_BEFORE_WORKERS;
   }
 
   /**

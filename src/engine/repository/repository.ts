@@ -16,7 +16,7 @@ import { validateSnapshot, type Snapshot } from '../snapshot/snapshot.js';
 import { objectExists } from '../../storage/object-exists.js';
 import { BlobReader } from './blob-reader.js';
 import { newConfig, validateConfig, type ConfigOptions, type RepositoryConfig } from './config.js';
-import { RepositoryWriter, type WorkerStart } from './repository-writer.js';
+import { RepositoryWriter } from './repository-writer.js';
 import { openJson, sealJson } from './sealed-json.js';
 import { forEachLimit } from '../../core/concurrency.js';
 
@@ -192,10 +192,9 @@ export class Repository {
   /**
    * A writer; with `workers` > 0 compression and sealing run on that many worker threads. `guard` runs
    * before each index file is written (a backup passes its lock's check, so a backup that lost its
-   * lock never indexes packs a concurrent prune may have deleted). `workerStart` says when the workers
-   * start (RepositoryWriter's `WorkerStart`; `early` by default).
+   * lock never indexes packs a concurrent prune may have deleted).
    */
-  createWriter(options: { workers?: number; guard?: () => void; stallBeforeNextWorker?: number; workerStart?: WorkerStart } = {}): RepositoryWriter {
+  createWriter(options: { workers?: number; guard?: () => void; stallBeforeNextWorker?: number } = {}): RepositoryWriter {
     return new RepositoryWriter(
       this.storage,
       this.key,
@@ -206,7 +205,6 @@ export class Repository {
       options.workers ?? 0,
       options.guard,
       { stallBeforeNextWorker: options.stallBeforeNextWorker, clock: this.context.clock },
-      { when: options.workerStart },
     );
   }
 
