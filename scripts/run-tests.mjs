@@ -114,10 +114,29 @@ async function runOnPostgres(files, serverUrl) {
   }
 }
 
+/**
+ * Test files that take a minute or more (measured on 2 cores, 2026-12-07): they start first, so the suite
+ * does not end with one of them running alone (sorted by name, the crash tests started a fifth of the way
+ * in and the S3 tests three quarters). The others follow by name. A stale entry only changes the order.
+ */
+const LONG_FIRST = [
+  'test/crash/failpoints.test.ts',
+  'test/e2e/azure.test.ts',
+  'test/e2e/s3.test.ts',
+  'test/e2e/adoption.test.ts',
+  'test/crash/kill-backup.test.ts',
+  'test/e2e/ingest.test.ts',
+  'test/bench-smoke.test.ts',
+  'src/service/api/vault-objects.test.ts',
+  'test/fixtures/fidelity-tree.test.ts',
+];
+const startRank = (file) => (LONG_FIRST.includes(file) ? LONG_FIRST.indexOf(file) : LONG_FIRST.length);
+
 const filters = process.argv.slice(slow ? 3 : 2);
 const files = [...findTests('src'), ...findTests('test')]
   .filter((f) => filters.length === 0 || filters.some((filter) => f.includes(filter)))
-  .sort();
+  .sort()
+  .sort((a, b) => startRank(a) - startRank(b));
 if (files.length === 0) {
   console.error('no test files match');
   process.exit(1);
