@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { IntegrityError, InterruptedError, isErrno, NotFoundError, withContext } from '../core/errors.js';
 import type { Failpoints } from '../core/failpoints.js';
 import type { RandomSource } from '../core/random.js';
+import { alignedView, allocateAligned, DIRECT_ALIGN } from '../os/direct-write.js';
 import type { Storage } from '../storage/storage.js';
 import { diskFileName, encryptedSize, FILE_ID_BYTES, fileHeader, isEncryptedSegment, TAG_BYTES } from './disk-format.js';
 import type { PlannedFile, TransferProgress } from './disk-types.js';
@@ -242,13 +243,17 @@ class ReadBuffers {
 
   constructor(private readonly size: number) {}
 
+  /**
+   * A buffer of `size` bytes that starts on a block boundary, so that a staging storage that reads past
+   * the page cache (FsStorage's `directReads`) can read into it.
+   */
   take(): Buffer {
     const buffer = this.free.pop();
-    return buffer !== undefined ? Buffer.from(buffer) : Buffer.allocUnsafeSlow(this.size);
+    return buffer !== undefined ? alignedView(buffer).subarray(0, this.size) : allocateAligned(this.size);
   }
 
   give(buffer: ArrayBufferLike): void {
-    if (buffer instanceof ArrayBuffer && buffer.byteLength === this.size) this.free.push(buffer);
+    if (buffer instanceof ArrayBuffer && buffer.byteLength === this.size + DIRECT_ALIGN) this.free.push(buffer);
   }
 }
 

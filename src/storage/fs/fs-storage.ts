@@ -6,6 +6,7 @@ import { FerryError, IntegrityError, NotFoundError, PermanentError, ReadOnlyStor
 import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import { DurableFile, syncFolder } from '../../os/durable-file.js';
 import { allocateAligned, writeAt } from '../../os/direct-write.js';
+import { DirectReadFile, fitsDirectRead } from '../../os/direct-read.js';
 import { ReadHandleCache } from './read-handle-cache.js';
 import { RESERVED_SEGMENT_PREFIX, assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import { assertKeyInFolder } from '../gathered-writer.js';
@@ -54,12 +55,21 @@ export class FsStorage implements Storage {
   readonly #root: string;
 
   readonly #failpoints: Failpoints;
+  readonly #directReads: boolean;
   readonly #readHandles = new ReadHandleCache(READ_HANDLES);
 
   /** `failpoints` are hit at each step of a save (`fs-written:<folder>`, `fs-synced:…`, `fs-renamed:…`). */
-  constructor(root: string, options: { failpoints?: Failpoints } = {}) {
+  /**
+   * `directReads`: a `loadInto` whose offset and target start on a block boundary, with room in `target`
+   * for the range rounded up to whole blocks, reads past the page cache (os/direct-read.ts) and may write
+   * those extra bytes of `target` too. For a reader that reads each byte once and keeps nothing
+   * (diskprep's copy of staging): the bytes land in its memory without the kernel's copy and without
+   * filling the page cache with a file nobody reads again.
+   */
+  constructor(root: string, options: { failpoints?: Failpoints; directReads?: boolean } = {}) {
     this.#root = resolve(root);
     this.#failpoints = options.failpoints ?? noFailpoints;
+    this.#directReads = options.directReads ?? false;
     this.properties = { location: this.#root, serverSideCopy: false };
   }
 
@@ -166,6 +176,19 @@ export class FsStorage implements Storage {
     const path = this.#pathOf(key);
     assertValidRange(key, range);
     assertTargetHolds(key, range, target);
+    if (this.#directReads && fitsDirectRead(target, range.offset, range.length)) {
+      await this.#io('load', key, async () => {
+        const file = await DirectReadFile.open(path);
+        try {
+          const size = await file.size();
+          if (range.offset + range.length > size) throw this.#tooShort(key, size, range);
+          await file.read(target, range.offset, range.length);
+        } finally {
+          await file.close();
+        }
+      });
+      return;
+    }
     await this.#readRange(key, path, range, () => target);
   }
 
