@@ -176,9 +176,10 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
       // Copied out: the read buffer (moved to a worker and back, so reached through the reply) is free again.
       buffers.give(reply!.data.buffer);
       options.progress.bytes += bytes;
+      // A file's last run is written whole before the failpoint; an earlier run's last partial block waits for the next.
+      if (reply!.sha256 !== undefined) await writer.finish();
       options.failpoints?.hit('diskprep-segments-written');
       if (reply!.sha256 === undefined) continue;
-      await writer.finish();
       const entry = completedEntry(file, reply!.sha256, options.segmentSize);
       current = undefined;
       const previous = syncs[syncs.length - 1] ?? Promise.resolve();
