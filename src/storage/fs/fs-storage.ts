@@ -1,11 +1,10 @@
 import { BufferPool } from '../../core/buffer-pool.js';
-import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FerryError, IntegrityError, NotFoundError, PermanentError, ReadOnlyStorageError, isErrno } from '../../core/errors.js';
 import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import { DurableFile, syncFolder } from '../../os/durable-file.js';
-import { allocateAligned, writeAt } from '../../os/direct-write.js';
+import { allocateAligned, writeAt, WriteHash } from '../../os/direct-write.js';
 import { DirectReadFile, fitsDirectRead } from '../../os/direct-read.js';
 import { ReadHandleCache } from './read-handle-cache.js';
 import { RESERVED_SEGMENT_PREFIX, assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
@@ -298,13 +297,13 @@ export class FsStorage implements Storage {
     options: SaveOptions,
   ): Promise<void> {
     // Hashing costs a pass over the bytes: only when the caller asks for verification.
-    const hash = options.sha256 !== undefined ? createHash('sha256') : undefined;
+    const hash = options.sha256 !== undefined ? new WriteHash() : undefined;
     let size = 0;
     // Every write names its position: large ones go past the page cache (os/direct-write.ts), which
     // neither uses nor moves the file offset.
     let position = 0;
     const writeNext = async (bytes: Uint8Array): Promise<void> => {
-      await this.#io('save', key, () => writeAt(handle, bytes, position));
+      await this.#io('save', key, () => writeAt(handle, bytes, position, hash));
       position += bytes.byteLength;
     };
     // Small chunks (an HTTP upload arrives in 64 KiB pieces) are gathered into one write of up to
@@ -321,7 +320,6 @@ export class FsStorage implements Storage {
       for await (const chunk of data instanceof Uint8Array ? [data] : data) {
         size += chunk.byteLength;
         if (options.length !== undefined && size > options.length) break;
-        hash?.update(chunk);
         if (chunk.byteLength >= WRITE_BATCH_BYTES) {
           await flush();
           await writeNext(chunk);
@@ -340,7 +338,7 @@ export class FsStorage implements Storage {
       const got = size > options.length ? `more than ${options.length}` : String(size);
       throw new IntegrityError(`saving ${key}: the source produced ${got} bytes, expected ${options.length}`);
     }
-    const actual = hash?.digest('hex');
+    const actual = hash?.digestHex();
     if (options.sha256 !== undefined && actual !== options.sha256) {
       throw new IntegrityError(`saving ${key}: the bytes have sha256 ${actual}, expected ${options.sha256}`);
     }
