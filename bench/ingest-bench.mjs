@@ -8,8 +8,8 @@
 // untimed: a new vault and import job (one open job per vault), `ferry diskprep` of the staging repository
 // onto one directory disk, `ferry job ship`, `ferry datacenter receive`. Then, in alternating order:
 // * ingest: `ferry datacenter ingest JOB --disk D` timed whole (process start, label and manifest, key,
-//   reading, authenticating and hashing every file, uploading it over HTTP to the service, which
-//   hashes it again against its name and writes it durably: temp file, fsync, rename). The service's CPU time
+//   reading and authenticating every file, uploading it over HTTP to the service, which
+//   hashes it against its name and writes it durably: temp file, fsync, rename). The service's CPU time
 //   during the step is read from /proc.
 // * cp: `cp -r D/files ACCOUNT/copy-N` timed, then `sync` timed right after it (the service fsyncs every
 //   object, so "cp -r + sync" is the fair comparison; plain cp is shown too).
@@ -169,8 +169,8 @@ export function ingestMarkdown(bench, reps) {
     L.push(`| ${r.step} | ${r.ferry} | ${r.other} | ${Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : ''} | ${r.ratioIs} | ${r.target} | ${r.result} |`);
   }
   L.push('');
-  L.push('Scheme: `ferry datacenter ingest JOB --disk D` runs whole (label, manifest, key from the service, every file read, ' +
-    'authenticated and hashed on worker threads, uploaded over HTTP to the service, which checks each object ' +
+  L.push('Scheme: `ferry datacenter ingest JOB --disk D` runs whole (label, manifest, key from the service, every file read ' +
+    'and authenticated, uploaded over HTTP to the service, which hashes each object ' +
     'against its name and writes it durably into the storage account); cp is `cp -r D/files` into the same storage ' +
     "account's folder, then `sync` timed right after it. Caches are dropped before each; the order alternates.");
   return L;

@@ -1222,6 +1222,8 @@ typedef struct {
   int64_t position;
   size_t direct_bytes;
   int error;
+  EVP_MD_CTX *hash; /* when not NULL, updated with the bytes before they are written */
+  bool hash_failed;
   async_job async;
 } direct_job;
 
@@ -1248,6 +1250,10 @@ static void direct_execute(napi_env env, void *data) {
   (void)env;
   direct_job *job = data;
   size_t done = 0;
+  if (job->hash != NULL && job->length > 0 && EVP_DigestUpdate(job->hash, job->data, job->length) != 1) {
+    job->hash_failed = true;
+    return;
+  }
 #ifdef O_DIRECT
   size_t bulk = job->length & ~(size_t)(DIRECT_ALIGN - 1);
   if (bulk > 0 && (uintptr_t)job->data % DIRECT_ALIGN == 0 && job->position % DIRECT_ALIGN == 0) {
@@ -1278,14 +1284,32 @@ static void direct_complete(napi_env env, napi_status status, void *data) {
   direct_job *job = data;
   napi_value value = NULL;
   if (status == napi_ok && job->error != 0) value = errno_error(env, job->error, "write");
-  else if (status == napi_ok && napi_create_double(env, (double)job->direct_bytes, &value) != napi_ok) value = NULL;
-  settle_job(env, &job->async, value, job->error != 0, "direct write failed");
+  else if (status == napi_ok && !job->hash_failed && napi_create_double(env, (double)job->direct_bytes, &value) != napi_ok) value = NULL;
+  settle_job(env, &job->async, value, job->error != 0, job->hash_failed ? "hashing the bytes failed" : "direct write failed");
   free(job);
 }
 
 static napi_value js_pwrite_direct(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return NULL;
+  napi_value argv[4];
+  size_t argc = 4;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "pwriteDirect(fd, bytes, position[, hash]) takes 3 or 4 arguments");
+    return NULL;
+  }
+  EVP_MD_CTX *hash = NULL;
+  if (argc >= 4) {
+    napi_valuetype type;
+    CHECK_NAPI(env, napi_typeof(env, argv[3], &type));
+    if (type != napi_undefined) {
+      void *pointer;
+      if (type != napi_external || napi_get_value_external(env, argv[3], &pointer) != napi_ok) {
+        napi_throw_type_error(env, NULL, "hash must come from sha256New");
+        return NULL;
+      }
+      hash = pointer;
+    }
+  }
   int fd;
   int64_t position;
   uint8_t *bytes;
@@ -1303,9 +1327,61 @@ static napi_value js_pwrite_direct(napi_env env, napi_callback_info info) {
   job->data = bytes;
   job->length = length;
   job->position = position;
+  job->hash = hash;
   napi_value promise = start_job(env, &job->async, job, "ferry.pwriteDirect", argv[1], direct_execute, direct_complete);
   if (promise == NULL) free(job);
   return promise;
+}
+
+/*
+ *   sha256New() -> external          a SHA-256 state for pwriteDirect's `hash` (freed with the external)
+ *   sha256Digest(hash) -> Buffer     its 32-byte digest; the state is spent
+ *
+ * pwriteDirect(fd, bytes, position, hash) updates the state with the bytes on the thread pool, before it
+ * writes them: a save that verifies its bytes against a SHA-256 hashes them off the main thread, in the same
+ * trip to the pool as the write. One write at a time per state (the caller awaits each), so in order.
+ */
+static void sha256_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  EVP_MD_CTX_free(data);
+}
+
+static napi_value js_sha256_new(napi_env env, napi_callback_info info) {
+  (void)info;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+    EVP_MD_CTX_free(ctx);
+    napi_throw_error(env, NULL, "cannot start a SHA-256");
+    return NULL;
+  }
+  napi_value result;
+  if (napi_create_external(env, ctx, sha256_finalize, NULL, &result) != napi_ok) {
+    EVP_MD_CTX_free(ctx);
+    throw_last_napi_error(env);
+    return NULL;
+  }
+  return result;
+}
+
+static napi_value js_sha256_digest(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  void *pointer;
+  if (napi_get_value_external(env, argv[0], &pointer) != napi_ok) {
+    napi_throw_type_error(env, NULL, "hash must come from sha256New");
+    return NULL;
+  }
+  unsigned char digest[32];
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(pointer, digest, &length) != 1 || length != 32) {
+    napi_throw_error(env, NULL, "cannot finish a SHA-256");
+    return NULL;
+  }
+  void *copy;
+  napi_value result;
+  CHECK_NAPI(env, napi_create_buffer_copy(env, 32, digest, &copy, &result));
+  return result;
 }
 
 /*   alignmentOf(bytes) -> number   the address of bytes[0] modulo DIRECT_ALIGN (0: aligned for pwriteDirect) */
@@ -1463,6 +1539,8 @@ static napi_value init(napi_env env, napi_value exports) {
       /* direct writes */
       {"pwriteDirect", NULL, js_pwrite_direct, NULL, NULL, NULL, napi_enumerable, NULL},
       {"alignmentOf", NULL, js_alignment_of, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256New", NULL, js_sha256_new, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256Digest", NULL, js_sha256_digest, NULL, NULL, NULL, napi_enumerable, NULL},
       /* source reads */
       {"openRead", NULL, js_open_read, NULL, NULL, NULL, napi_enumerable, NULL},
       FERRY_SCRYPT_PROPERTY

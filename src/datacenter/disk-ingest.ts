@@ -189,13 +189,17 @@ async function ingestEntry(
     const opened = await ctx.pool.open({ disk: root, diskId, fileKey, segmentSize, entry, readBytes: ctx.readBytes });
     if (!opened.ok) return failed(opened.code, opened.message);
     try {
-      // No sha256 option: the file was just hashed against the manifest, and the service checks the
-      // bytes against the content name (equal to that SHA-256, import-key.ts) before it stores them.
+      // The file's SHA-256 check is the service's: it hashes the bytes against the content name (the
+      // manifest's SHA-256, import-key.ts) before it stores them and refuses others with an
+      // IntegrityError (disk-file-opener.ts says why ingest does not hash them too).
       await ctx.storage.save(entry.path, opened.plaintext, { length: entry.size });
     } catch (err) {
       if (err instanceof AuthenticationError || err instanceof ForbiddenError || err instanceof NotFoundError) throw err;
-      const final = err instanceof IntegrityError || err instanceof PermanentError;
-      return failed('UploadFailed', `${entry.path}: the upload failed: ${(err as Error).message}`, !final);
+      if (err instanceof IntegrityError) {
+        // The bytes authenticated under the disk key, so only a holder of that key made them.
+        return failed('ChecksumMismatch', `${entry.path}: the service refused the bytes, their SHA-256 is not the manifest's: ${err.message}`);
+      }
+      return failed('UploadFailed', `${entry.path}: the upload failed: ${(err as Error).message}`, !(err instanceof PermanentError));
     }
     // Only after a save that finished: a failed one may leave its body queued on a socket for a while.
     ctx.pool.recycle(opened.plaintext);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, symlink, writeFile, cp, rename, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { IntegrityError, InterruptedError, UserError } from '../core/errors.js';
+import { IntegrityError, InterruptedError, PermanentError, UserError } from '../core/errors.js';
 import { deriveDiskSubkeys, diskFileName, encryptedSize, FILE_HEADER_BYTES, fileHeader, LABEL_NAME, MANIFEST_NAME, segmentCount, segmentLength, TAG_BYTES } from '../seed/disk-format.js';
 import { openManifest, sealManifest, type DiskManifest, type ManifestEntry } from '../seed/manifest.js';
 import { sealSegment, segmentPlace } from '../seed/segment-crypto.js';
@@ -203,7 +203,11 @@ describe('per-file error codes', () => {
     assert.match(byPath.get(linked!.path)!.message, /symbolic link/);
     assert.equal(byPath.get('files/0000/00000777.fry')?.code, 'UnexpectedFile');
     assert.ok(errors.every((e) => e.diskIndex === 0));
-    assert.equal(f.storage.uploads.length, 0, 'nothing of a bad file is uploaded');
+    // The SHA-256 check is the service's (the fake import's here): only the swapped file, which authenticates,
+    // reached it, and it stored none of its bytes.
+    assert.deepEqual(f.storage.uploads, [swapped!.path], 'nothing of a file that fails on the disk is uploaded');
+    await assert.rejects(f.storage.inner.stat(swapped!.path), 'the service stores nothing of a file whose SHA-256 is not its name');
+    assert.match(byPath.get(swapped!.path)!.message, /refused the bytes, their SHA-256 is not the manifest's/);
 
     const rest = await f.ingest([f.disks[1]!, f.disks[2]!]);
     assert.equal(rest.exitCode, 0);
@@ -307,11 +311,22 @@ describe('per-file error codes', () => {
   it('logs UploadFailed for an upload the service refuses, and the disk still finishes', async () => {
     const f = await received();
     const storage = new FaultyStorage(f.storage);
-    storage.addFault('save').errorInstead(new IntegrityError('the bytes do not match their name')).times(1);
+    storage.addFault('save').errorInstead(new PermanentError('the storage account is full')).times(1);
     const result = await f.ingest([f.disks[2]!], { storage });
     assert.equal(result.disks[0]!.state, 'Failed');
     const errors = await f.service.listErrors(f.jobId);
     assert.equal(errors[0]?.code, 'UploadFailed');
+    assert.match(errors[0].message, /the storage account is full/);
+  });
+
+  it('logs ChecksumMismatch when the service refuses the bytes against their name, and the disk still finishes', async () => {
+    const f = await received();
+    const storage = new FaultyStorage(f.storage);
+    storage.addFault('save').errorInstead(new IntegrityError('the bytes do not match their name')).times(1);
+    const result = await f.ingest([f.disks[2]!], { storage });
+    assert.equal(result.disks[0]!.state, 'Failed');
+    const errors = await f.service.listErrors(f.jobId);
+    assert.equal(errors[0]?.code, 'ChecksumMismatch');
     assert.match(errors[0].message, /do not match their name/);
   });
 

@@ -12,7 +12,7 @@ interface Lane {
 }
 
 /**
- * Ingest's disk reading on worker threads: each worker reads, authenticates, decrypts and hashes whole
+ * Ingest's disk reading on worker threads: each worker reads, authenticates and decrypts whole
  * files (disk-file-opener.ts) while the main thread uploads. Size 0 runs everything on the calling
  * thread (tests). Close it when done, or the workers keep the process alive.
  *

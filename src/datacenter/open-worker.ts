@@ -1,4 +1,4 @@
-// An ingest worker (open-pool.ts): reads, authenticates, decrypts and hashes the disk files the main
+// An ingest worker (open-pool.ts): reads, authenticates and decrypts the disk files the main
 // thread asks for, and answers each plaintext without copying it (a view of the pool's shared memory, or moved).
 import { parentPort } from 'node:worker_threads';
 import { openDiskFile, type OpenedFile, type OpenFileRequest } from './disk-file-opener.js';

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DIRECT_ALIGN, alignedView, allocateAligned, writeAt } from './direct-write.js';
+import { createHash } from 'node:crypto';
+import { DIRECT_ALIGN, WriteHash, alignedView, allocateAligned, writeAt } from './direct-write.js';
 import { optionalAddon } from './native-addon.js';
 
 fc.configureGlobal({ seed: 42, numRuns: 60 });
@@ -112,6 +113,43 @@ describe('writeAt', () => {
     } finally {
       await handle.close();
     }
+  });
+});
+
+describe('WriteHash', () => {
+  it('is the SHA-256 of the bytes written with it, in order, whatever their sizes and alignment', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 3 * DIRECT_ALIGN + 100 }), { maxLength: 5 }), fc.nat(255), async (lengths, seed) => {
+        const path = join(dir, `hashed-${lengths.join('-')}-${seed}`);
+        const handle = await open(path, 'w+');
+        const hash = new WriteHash();
+        const parts = lengths.map((length, i) => {
+          const part = allocateAligned(length + (i % 2)).subarray(i % 2);
+          patterned(length, seed + i).copy(part);
+          return part;
+        });
+        try {
+          let position = 0;
+          for (const part of parts) {
+            await writeAt(handle, part, position, hash);
+            position += part.length;
+          }
+        } finally {
+          await handle.close();
+        }
+        const whole = Buffer.concat(parts);
+        assert.ok((await readFile(path)).equals(whole));
+        assert.equal(hash.digestHex(), createHash('sha256').update(whole).digest('hex'));
+      }),
+    );
+  });
+
+  it("hashes in the addon's write jobs, off the calling thread, when the addon has them", () => {
+    assert.ok(optionalAddon()?.sha256New, 'the native addon is built (npm ci)');
+    const hash = new WriteHash();
+    assert.notEqual(hash.native, undefined);
+    assert.equal(hash.js, undefined);
+    assert.equal(hash.digestHex(), createHash('sha256').digest('hex'), 'nothing written: the empty digest');
   });
 });
 

@@ -7,8 +7,9 @@
  * {@link allocateAligned} start on one. Without the addon, or on a file system that refuses O_DIRECT, the
  * same bytes are written through the page cache: the result is the same file.
  */
+import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { optionalAddon } from './native-addon.js';
+import { optionalAddon, type NativeSha256 } from './native-addon.js';
 
 /** The memory, file offset and length granularity of direct writes (the largest common logical block size). */
 export const DIRECT_ALIGN = 4096;
@@ -18,8 +19,14 @@ export const DIRECT_ALIGN = 4096;
  * still fsyncs to make the bytes durable. Errors are the file system's (ENOSPC, EIO…) with `code` as
  * node:fs sets it.
  */
-export async function writeAt(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+export async function writeAt(handle: FileHandle, bytes: Uint8Array, position: number, hash?: WriteHash): Promise<void> {
   const direct = optionalAddon()?.pwriteDirect;
+  if (hash?.native !== undefined && direct !== undefined) {
+    // Hashed and written in one trip to the thread pool, the calling thread free meanwhile.
+    await direct(handle.fd, bytes, position, hash.native);
+    return;
+  }
+  hash?.js?.update(bytes);
   if (direct !== undefined && bytes.byteLength >= DIRECT_ALIGN) {
     await direct(handle.fd, bytes, position);
     return;
@@ -27,6 +34,30 @@ export async function writeAt(handle: FileHandle, bytes: Uint8Array, position: n
   for (let written = 0; written < bytes.byteLength; ) {
     const result = await handle.write(bytes, written, bytes.byteLength - written, position + written);
     written += result.bytesWritten;
+  }
+}
+
+/**
+ * The SHA-256 of the bytes given to {@link writeAt} with it, in the order written (one write at a time):
+ * with the addon, each write's bytes are hashed on the thread pool just before they are written, so a save
+ * that checks its bytes against a SHA-256 (FsStorage; the service's uploads, checked against their names)
+ * does not hash on the calling thread, where it was a third of the service's work during an ingest;
+ * without the addon, on the calling thread. {@link digestHex} once, after the last write.
+ */
+export class WriteHash {
+  readonly native: NativeSha256 | undefined;
+  readonly js: Hash | undefined;
+
+  constructor() {
+    const addon = optionalAddon();
+    this.native = addon?.sha256New?.();
+    this.js = this.native === undefined ? createHash('sha256') : undefined;
+  }
+
+  /** The digest in lowercase hex; the state is spent. */
+  digestHex(): string {
+    if (this.native !== undefined) return optionalAddon()!.sha256Digest!(this.native).toString('hex');
+    return this.js!.digest('hex');
   }
 }
 

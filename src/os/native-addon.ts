@@ -8,9 +8,16 @@ import { fileURLToPath } from 'node:url';
 
 /** The addon's calls used from src/os (src/engine/os/posix-extras.ts describes the rest). */
 export interface OsAddon {
-  pwriteDirect: (fd: number, bytes: Uint8Array, position: number) => Promise<number>;
+  /** `hash` (from sha256New) is updated with the bytes on the thread pool before they are written. */
+  pwriteDirect: (fd: number, bytes: Uint8Array, position: number, hash?: NativeSha256) => Promise<number>;
   alignmentOf: (bytes: Uint8Array) => number;
+  /** Absent in addons built before them. */
+  sha256New?: () => NativeSha256;
+  sha256Digest?: (hash: NativeSha256) => Buffer;
 }
+
+/** A SHA-256 state held by the addon (an opaque external). */
+export type NativeSha256 = { readonly __nativeSha256: unique symbol };
 
 // Two levels below the package root, as src/os/native-addon.ts (tsx) and as dist/os/native-addon.js (tsc).
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IntegrityError, isErrno, withContext } from '../core/errors.js';
+import { allocateDirectRead, DirectReadFile, directReadSpan } from '../os/direct-read.js';
 import type { SealReply, SealRequest, VerifyReply, VerifyRequest } from './crypto-protocol.js';
 import { diskFileName, encryptedSize, FILE_HEADER_BYTES, parseFileHeader, segmentCount, segmentLength, TAG_BYTES } from './disk-format.js';
 import type { FileCheck } from './disk-types.js';
@@ -57,15 +57,17 @@ export class CryptoHandler {
       check: { n: entry.n, path: entry.path, status, ...more },
       bytes,
     });
-    let handle: FileHandle;
+    let file: DirectReadFile;
     try {
-      handle = await open(name, 'r');
+      // Past the page cache: the bytes checked are the disk's own, not the cache's copy of what was just
+      // written, and they land in the buffer without a copy (os/direct-read.ts).
+      file = await DirectReadFile.open(name);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return result('missing');
       throw withContext(`opening ${name}`, err);
     }
     try {
-      const shape = await checkShape(handle, entry, segmentSize);
+      const shape = await checkShape(file, entry, segmentSize);
       if (shape === 'size') return result('wrong-size');
       if (shape === 'header') return result('bad-header');
       const segments = segmentCount(entry.size, segmentSize);
@@ -73,49 +75,50 @@ export class CryptoHandler {
       const reads = function* (): Generator<{ first: number; count: number }> {
         for (let first = 0; first < segments; first += perRead) yield { first, count: Math.min(perRead, segments - first) };
       };
-      const load = async (r: { first: number; count: number }): Promise<Buffer> => {
+      const load = async (r: { first: number; count: number }): Promise<{ whole: Buffer; records: Buffer }> => {
         const offset = FILE_HEADER_BYTES + r.first * (segmentSize + TAG_BYTES);
         const last = r.first + r.count - 1;
         const length = (last - r.first) * (segmentSize + TAG_BYTES) + segmentLength(entry.size, segmentSize, last) + TAG_BYTES;
-        // Whole pooled buffer; only its first `length` bytes are read and checked.
-        const buffer = this.takeBuffer(length);
-        for (let done = 0; done < length; ) {
-          const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
-          if (bytesRead === 0) throw new IntegrityError(`${name} ended early`);
-          done += bytesRead;
+        // A pooled buffer; only the records read are checked.
+        const whole = this.takeBuffer(length);
+        try {
+          return { whole, records: await file.read(whole, offset, length) };
+        } catch (err) {
+          this.giveBack(whole);
+          throw err;
         }
-        return buffer;
       };
       const bad: number[] = [];
       let bytes = 0;
-      const file = { diskId: request.diskId, path: entry.path, fileId: shape.fileId, size: entry.size };
+      const place = { diskId: request.diskId, path: entry.path, fileId: shape.fileId, size: entry.size };
       for await (const { request: r, outcome } of readAhead(reads(), READ_DEPTH, load)) {
         if (!outcome.ok) throw withContext(`reading ${name}`, outcome.error);
+        const { whole, records } = outcome.data;
         let at = 0;
         for (let index = r.first; index < r.first + r.count; index++) {
           const length = segmentLength(entry.size, segmentSize, index) + TAG_BYTES;
           try {
-            bytes += openRecord(request.fileKey, outcome.data.subarray(at, at + length), segmentPlace(file, segmentSize, index)).length;
+            bytes += openRecord(request.fileKey, records.subarray(at, at + length), segmentPlace(place, segmentSize, index)).length;
           } catch (err) {
             if (!(err instanceof IntegrityError)) throw err;
             bad.push(index);
           }
           at += length;
         }
-        this.giveBack(outcome.data);
+        this.giveBack(whole);
       }
       // No SHA-256 here: a segment that authenticates holds the very bytes that were hashed while copying.
       if (bad.length > 0) return result('damaged', bytes, { badSegments: bad, detail: `segments ${bad.join(', ')} of ${segments} do not authenticate` });
       return result('ok', bytes);
     } finally {
-      await handle.close();
+      await file.close();
     }
   }
 
-  /** A free read buffer of at least `length` bytes. */
+  /** A free read buffer for reads of up to `length` bytes (os/direct-read.ts: aligned, with room to widen the read). */
   private takeBuffer(length: number): Buffer {
-    const at = this.freeBuffers.findIndex((b) => b.length >= length);
-    return at >= 0 ? this.freeBuffers.splice(at, 1)[0]! : Buffer.allocUnsafeSlow(length);
+    const at = this.freeBuffers.findIndex((b) => b.length >= directReadSpan(length));
+    return at >= 0 ? this.freeBuffers.splice(at, 1)[0]! : allocateDirectRead(length);
   }
 
   private giveBack(buffer: Buffer): void {
@@ -124,16 +127,15 @@ export class CryptoHandler {
 }
 
 /** The file id when size and header are right, else which of them is wrong. */
-async function checkShape(handle: FileHandle, entry: ManifestEntry, segmentSize: number): Promise<{ fileId: Buffer } | 'size' | 'header'> {
-  const { size } = await handle.stat();
-  if (size !== encryptedSize(entry.size, segmentSize)) return 'size';
-  const header = Buffer.alloc(FILE_HEADER_BYTES);
-  await handle.read(header, 0, FILE_HEADER_BYTES, 0);
+async function checkShape(file: DirectReadFile, entry: ManifestEntry, segmentSize: number): Promise<{ fileId: Buffer } | 'size' | 'header'> {
+  if ((await file.size()) !== encryptedSize(entry.size, segmentSize)) return 'size';
+  const header = await file.read(allocateDirectRead(FILE_HEADER_BYTES), 0, FILE_HEADER_BYTES);
   try {
     const parsed = parseFileHeader(header);
     if (parsed.segmentSize !== segmentSize || parsed.fileId.toString('hex') !== entry.fileId) return 'header';
     return { fileId: parsed.fileId };
-  } catch {
+  } catch (err) {
+    if (!(err instanceof IntegrityError)) throw err;
     return 'header';
   }
 }

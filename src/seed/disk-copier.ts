@@ -3,7 +3,9 @@ import { basename, dirname, join } from 'node:path';
 import { IntegrityError, InterruptedError, isErrno, NotFoundError, withContext } from '../core/errors.js';
 import type { Failpoints } from '../core/failpoints.js';
 import type { RandomSource } from '../core/random.js';
+import { alignedView, allocateAligned, DIRECT_ALIGN } from '../os/direct-write.js';
 import type { Storage } from '../storage/storage.js';
+import { DiskFileWriter } from './disk-file-writer.js';
 import { diskFileName, encryptedSize, FILE_ID_BYTES, fileHeader, isEncryptedSegment, TAG_BYTES } from './disk-format.js';
 import type { PlannedFile, TransferProgress } from './disk-types.js';
 import type { ManifestEntry } from './manifest.js';
@@ -103,7 +105,7 @@ interface OpenFile {
  * (docs/disk-format.md, section 5), and reports each one through `onCopied` once it is durable.
  *
  * The work overlaps: staging reads run ahead, runs of segments are hashed and protected (tagged, the tail encrypted) on the crypto
- * pool's workers, and the main thread writes them in order while earlier files are fsynced. Each file's SHA-256 is checked
+ * pool's workers, and the main thread writes them in order (past the page cache, disk-file-writer.ts) while earlier files are fsynced. Each file's SHA-256 is checked
  * against its name (staging objects are named by it): a mismatch is an `IntegrityError` (staging is
  * damaged). A file that vanished from staging is skipped. When the disk is full (ENOSPC, EDQUOT) the
  * partial file is removed and the copy stops with `full`; files already reported stay valid.
@@ -126,6 +128,7 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
   let nextNumber = options.firstNumber;
   let current: OpenFile | undefined;
   const buffers = new ReadBuffers(readBytes);
+  const writer = new DiskFileWriter();
 
   const seal = async (item: Item): Promise<Sealed> => {
     if (item.kind === 'vanished') return { item, bytes: 0 };
@@ -169,10 +172,12 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
       }
       if (item.first === 0) current = await startFile(item.file, nextNumber++);
       const file = current!;
-      await writeAll(file.handle, recordsOf(reply!, item.first, item.file.size, options.segmentSize));
-      // Written: the read buffer (moved to a worker and back, so reached through the reply) is free again.
+      await writer.append(recordsOf(reply!, item.first, item.file.size, options.segmentSize));
+      // Copied out: the read buffer (moved to a worker and back, so reached through the reply) is free again.
       buffers.give(reply!.data.buffer);
       options.progress.bytes += bytes;
+      // A file's last run is written whole before the failpoint; an earlier run's last partial block waits for the next.
+      if (reply!.sha256 !== undefined) await writer.finish();
       options.failpoints?.hit('diskprep-segments-written');
       if (reply!.sha256 === undefined) continue;
       const entry = completedEntry(file, reply!.sha256, options.segmentSize);
@@ -222,7 +227,8 @@ export async function copyToDisk(files: readonly PlannedFile[], options: DiskCop
     }
     const handle = await open(path, 'w', 0o644);
     try {
-      await writeAll(handle, [fileHeader(job.fileId, options.segmentSize)]);
+      writer.start(handle);
+      await writer.append([fileHeader(job.fileId, options.segmentSize)]);
     } catch (err) {
       await handle.close();
       throw err;
@@ -242,13 +248,17 @@ class ReadBuffers {
 
   constructor(private readonly size: number) {}
 
+  /**
+   * A buffer of `size` bytes that starts on a block boundary, so that a staging storage that reads past
+   * the page cache (FsStorage's `directReads`) can read into it.
+   */
   take(): Buffer {
     const buffer = this.free.pop();
-    return buffer !== undefined ? Buffer.from(buffer) : Buffer.allocUnsafeSlow(this.size);
+    return buffer !== undefined ? alignedView(buffer).subarray(0, this.size) : allocateAligned(this.size);
   }
 
   give(buffer: ArrayBufferLike): void {
-    if (buffer instanceof ArrayBuffer && buffer.byteLength === this.size) this.free.push(buffer);
+    if (buffer instanceof ArrayBuffer && buffer.byteLength === this.size + DIRECT_ALIGN) this.free.push(buffer);
   }
 }
 
@@ -300,30 +310,6 @@ function recordsOf(reply: SealReply, first: number, size: number, segmentSize: n
     parts.push(body, reply.tags.subarray(k * TAG_BYTES, (k + 1) * TAG_BYTES));
   }
   return parts;
-}
-
-/** Writes the buffers in order (writev may write less than asked). */
-async function writeAll(handle: FileHandle, parts: readonly Uint8Array[]): Promise<void> {
-  let buffers = parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
-  while (buffers.length > 0) {
-    const { bytesWritten } = await handle.writev(buffers);
-    buffers = dropWritten(buffers, bytesWritten);
-  }
-}
-
-/** The buffers left after the first `written` bytes (writev may write less than asked). */
-function dropWritten(buffers: Buffer[], written: number): Buffer[] {
-  let skip = written;
-  const rest: Buffer[] = [];
-  for (const buffer of buffers) {
-    if (skip >= buffer.length) {
-      skip -= buffer.length;
-      continue;
-    }
-    rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
-    skip = 0;
-  }
-  return rest;
 }
 
 function completedEntry(file: OpenFile, sha256: string, segmentSize: number): CopiedFile {

@@ -39,7 +39,8 @@ export async function diskprepCommand(ctx: CliContext, options: DiskprepOptions)
   if (options.job !== undefined && options.job !== seed.jobName && options.job !== seed.jobId) {
     throw new UserError(`the staging location ${staging} is import job ${seed.jobName}'s, not ${options.job}`);
   }
-  const storage = new FsStorage(staging);
+  // Staging is read once, in block-aligned runs into recycled buffers: past the page cache (FsStorage).
+  const storage = new FsStorage(staging, { directReads: true });
   ctx.cleanups.push(() => storage.close());
   const jobs = new HttpJobService(await jobServiceClient(ctx, seed.server.replace(/\/+$/, ''), seed.jobToken));
   const max = options.maxBytesPerDisk !== undefined ? ` --max-bytes-per-disk ${options.maxBytesPerDisk}` : '';

@@ -173,7 +173,7 @@ export function registerDatacenter(program: Command, ctx: CliContext, run: Runne
     .argument('<job>', "the import job's name or id")
     .addOption(new Option('--disk <PATH>', 'a disk of the job: the folder it is mounted at (repeatable, any order)').argParser(collect).makeOptionMandatory())
     .addOption(tenantOption())
-    .option('--workers <N>', 'threads reading and decrypting disks (default: one per CPU)', parseWorkers)
+    .option('--workers <N>', 'worker threads reading and decrypting disks (default: 0, the main thread reads)', parseWorkers)
     .addHelpText('after', '\nDisks are told apart by their label and manifest, not by order or mount point. Killed or stopped, the same\ncommand resumes; run again on a finished disk, it does nothing. Exit 0: every disk Completed; 3: a disk\nCompletedWithErrors (see ferry job errors JOB); 1: a disk refused, Failed or not finished.\n')
     .action((ref: string, opts: IngestOptions) => run(import('../commands/datacenter.js').then((m) => m.ingestCommand(ctx, ref, opts))));
 }

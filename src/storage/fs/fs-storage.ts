@@ -1,11 +1,11 @@
 import { BufferPool } from '../../core/buffer-pool.js';
-import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FerryError, IntegrityError, NotFoundError, PermanentError, ReadOnlyStorageError, isErrno } from '../../core/errors.js';
 import { noFailpoints, type Failpoints } from '../../core/failpoints.js';
 import { DurableFile, syncFolder } from '../../os/durable-file.js';
-import { allocateAligned, writeAt } from '../../os/direct-write.js';
+import { allocateAligned, writeAt, WriteHash } from '../../os/direct-write.js';
+import { DirectReadFile, fitsDirectRead } from '../../os/direct-read.js';
 import { ReadHandleCache } from './read-handle-cache.js';
 import { RESERVED_SEGMENT_PREFIX, assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import { assertKeyInFolder } from '../gathered-writer.js';
@@ -54,12 +54,21 @@ export class FsStorage implements Storage {
   readonly #root: string;
 
   readonly #failpoints: Failpoints;
+  readonly #directReads: boolean;
   readonly #readHandles = new ReadHandleCache(READ_HANDLES);
 
   /** `failpoints` are hit at each step of a save (`fs-written:<folder>`, `fs-synced:…`, `fs-renamed:…`). */
-  constructor(root: string, options: { failpoints?: Failpoints } = {}) {
+  /**
+   * `directReads`: a `loadInto` whose offset and target start on a block boundary, with room in `target`
+   * for the range rounded up to whole blocks, reads past the page cache (os/direct-read.ts) and may write
+   * those extra bytes of `target` too. For a reader that reads each byte once and keeps nothing
+   * (diskprep's copy of staging): the bytes land in its memory without the kernel's copy and without
+   * filling the page cache with a file nobody reads again.
+   */
+  constructor(root: string, options: { failpoints?: Failpoints; directReads?: boolean } = {}) {
     this.#root = resolve(root);
     this.#failpoints = options.failpoints ?? noFailpoints;
+    this.#directReads = options.directReads ?? false;
     this.properties = { location: this.#root, serverSideCopy: false };
   }
 
@@ -166,6 +175,19 @@ export class FsStorage implements Storage {
     const path = this.#pathOf(key);
     assertValidRange(key, range);
     assertTargetHolds(key, range, target);
+    if (this.#directReads && fitsDirectRead(target, range.offset, range.length)) {
+      await this.#io('load', key, async () => {
+        const file = await DirectReadFile.open(path);
+        try {
+          const size = await file.size();
+          if (range.offset + range.length > size) throw this.#tooShort(key, size, range);
+          await file.read(target, range.offset, range.length);
+        } finally {
+          await file.close();
+        }
+      });
+      return;
+    }
     await this.#readRange(key, path, range, () => target);
   }
 
@@ -275,13 +297,13 @@ export class FsStorage implements Storage {
     options: SaveOptions,
   ): Promise<void> {
     // Hashing costs a pass over the bytes: only when the caller asks for verification.
-    const hash = options.sha256 !== undefined ? createHash('sha256') : undefined;
+    const hash = options.sha256 !== undefined ? new WriteHash() : undefined;
     let size = 0;
     // Every write names its position: large ones go past the page cache (os/direct-write.ts), which
     // neither uses nor moves the file offset.
     let position = 0;
     const writeNext = async (bytes: Uint8Array): Promise<void> => {
-      await this.#io('save', key, () => writeAt(handle, bytes, position));
+      await this.#io('save', key, () => writeAt(handle, bytes, position, hash));
       position += bytes.byteLength;
     };
     // Small chunks (an HTTP upload arrives in 64 KiB pieces) are gathered into one write of up to
@@ -298,7 +320,6 @@ export class FsStorage implements Storage {
       for await (const chunk of data instanceof Uint8Array ? [data] : data) {
         size += chunk.byteLength;
         if (options.length !== undefined && size > options.length) break;
-        hash?.update(chunk);
         if (chunk.byteLength >= WRITE_BATCH_BYTES) {
           await flush();
           await writeNext(chunk);
@@ -317,7 +338,7 @@ export class FsStorage implements Storage {
       const got = size > options.length ? `more than ${options.length}` : String(size);
       throw new IntegrityError(`saving ${key}: the source produced ${got} bytes, expected ${options.length}`);
     }
-    const actual = hash?.digest('hex');
+    const actual = hash?.digestHex();
     if (options.sha256 !== undefined && actual !== options.sha256) {
       throw new IntegrityError(`saving ${key}: the bytes have sha256 ${actual}, expected ${options.sha256}`);
     }
