@@ -57,11 +57,20 @@ export interface ArchiverOptions {
   readonly signal?: AbortSignal;
   /** Leave extended attributes and ACLs out of the snapshot (`backup --no-xattrs`). */
   readonly noXattrs?: boolean;
+  /** Files from a minimum chunk up read at once (at least 1), {@link DEFAULT_LARGE_FILE_READS} by default. */
+  readonly largeFileReads?: number;
 }
 
-/** Small files are read several at a time to hide per-file latency; large ones two at a time. */
+/** Small files are read several at a time to hide per-file latency. */
 const SMALL_FILE_READS = 16;
-const LARGE_FILE_READS = 2;
+/**
+ * Files from a minimum chunk up read at once, by default (see {@link ArchiverOptions.largeFileReads}). Each
+ * holds a buffer of a maximum chunk (8 MiB, 2 MiB with the large-file chunker) that a file of 8 MiB or more
+ * fills, so each one more read at once costs ~10 MiB resident (its buffer in use, and kept idle) for the
+ * rest of the backup. One: a scale-1 full backup peaked ~15 MiB lower than with two, at the same CPU
+ * (docs/PERFORMANCE.md, "Full backup peak memory"); the small files' reads go on beside it.
+ */
+export const DEFAULT_LARGE_FILE_READS = 1;
 /** Directories walked at the same time beyond the current path. */
 const PARALLEL_DIRECTORIES = 8;
 /**
@@ -84,7 +93,10 @@ export class Archiver {
   private readonly chunking: FileChunking;
   private readonly minChunk: number;
   private readonly smallReads = new Semaphore(SMALL_FILE_READS);
-  private readonly largeReads = new Semaphore(LARGE_FILE_READS);
+  private readonly largeReads: Semaphore;
+  /** Files from a minimum chunk up being read now, and the most at once (for tests). */
+  private largeReadsNow = 0;
+  private largeReadsMost = 0;
   /** Content of files with several hard links, by device and inode, so each is read once. */
   private readonly hardLinks = new Map<string, { node: TreeNode }>();
   private noAtime = true;
@@ -116,8 +128,15 @@ export class Archiver {
     this.minChunk = repo.config.chunker.minSize;
     const maxChunk = sizeClass(repo.config.chunker.maxSize);
     const largeFileMaxChunk = repo.config.largeFiles ? sizeClass(repo.config.largeFiles.chunker.maxSize) : 0;
-    this.readBuffers = new BufferPool(LARGE_FILE_READS * (maxChunk + largeFileMaxChunk));
-    this.readBudget = new ByteBudget(LARGE_FILE_READS * maxChunk + SMALL_READ_BYTES);
+    const largeFileReads = Math.max(1, options.largeFileReads ?? DEFAULT_LARGE_FILE_READS);
+    this.largeReads = new Semaphore(largeFileReads);
+    this.readBuffers = new BufferPool(largeFileReads * (maxChunk + largeFileMaxChunk));
+    this.readBudget = new ByteBudget(largeFileReads * maxChunk + SMALL_READ_BYTES);
+  }
+
+  /** The most files from a minimum chunk up that were read at once so far (for tests). */
+  get largeReadsAtOnce(): number {
+    return this.largeReadsMost;
   }
 
   /**
@@ -389,9 +408,10 @@ export class Archiver {
       this.countFile(previous);
       return nodeFromStat(name, st, { content: linked.node.content!, size: linked.node.size, xattrs });
     }
-    const semaphore = Number(st.size) < this.minChunk ? this.smallReads : this.largeReads;
-    const node = await semaphore.run(async () => {
+    const large = Number(st.size) >= this.minChunk;
+    const node = await (large ? this.largeReads : this.smallReads).run(async () => {
       if (this.failure !== undefined) throw this.failure;
+      if (large) this.largeReadsMost = Math.max(this.largeReadsMost, ++this.largeReadsNow);
       try {
         const { content, size } = await this.readContent(source, Number(st.size));
         return nodeFromStat(name, st, { content, size, xattrs });
@@ -399,6 +419,8 @@ export class Archiver {
         if (err instanceof RepositoryWriteFailure) throw err.cause;
         this.skip(path, err);
         return undefined;
+      } finally {
+        if (large) this.largeReadsNow--;
       }
     });
     if (!node) return undefined;
