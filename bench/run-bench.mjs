@@ -164,7 +164,7 @@ function ensureDebianPackage(pkg, probe, what) {
 }
 
 /** Ferry's settings that only tune speed and memory: `npm run bench` passes them on for A/B runs. */
-const TUNING_VARIABLES = new Set(['FERRY_RESTORE_WRITERS', 'FERRY_RESTORE_WRITE_BEHIND', 'FERRY_RESTORE_CREATE', 'FERRY_ENCODER_WORKERS', 'FERRY_ENCODER_STALL_MS', 'FERRY_GC_MARKING', 'FERRY_YOUNG_GENERATION_MIB']);
+const TUNING_VARIABLES = new Set(['FERRY_RESTORE_WRITERS', 'FERRY_RESTORE_WRITE_BEHIND', 'FERRY_RESTORE_CREATE', 'FERRY_ENCODER_WORKERS', 'FERRY_ENCODER_STALL_MS', 'FERRY_LARGE_FILE_READS', 'FERRY_GC_MARKING', 'FERRY_YOUNG_GENERATION_MIB']);
 
 /** Environment for the tools: nothing inherited that changes their behaviour, plus their own settings. */
 function toolEnv(tool, work) {

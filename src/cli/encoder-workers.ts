@@ -13,8 +13,8 @@ export const ENCODER_STALL_VARIABLE = 'FERRY_ENCODER_STALL_MS';
  * How many encoder worker threads a backup may start (one at a time, see {@link ENCODER_STALL_VARIABLE}):
  * one per core, at least one. On the quiet 2-core bench machine (scale 1, caches dropped, medians of 3) two
  * workers took 15.2 s against 18.1 s for one, at the same CPU (23.8 CPU-s), and 284 against 210 MiB then;
- * each worker now costs ~30–35 MiB (its isolate, its 8 MiB ring, one 17 MiB pack buffer of the budget the
- * workers share, and its zstd context). {@link ENCODER_WORKERS_VARIABLE} overrides the count, e.g. 1 on a
+ * each worker now costs ~25 MiB (its isolate ~10 MiB, its 4 MiB ring of blobs, its 6 MiB ring of data pack
+ * bytes, its zstd context and scratch). {@link ENCODER_WORKERS_VARIABLE} overrides the count, e.g. 1 on a
  * machine short of memory.
  */
 export function encoderWorkers(env: NodeJS.ProcessEnv, cores: number): number {

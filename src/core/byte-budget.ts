@@ -6,6 +6,7 @@
  */
 export class ByteBudget {
   private held = 0;
+  private most = 0;
   private readonly waiting: { bytes: number; resolve: () => void }[] = [];
 
   constructor(readonly limit: number) {
@@ -17,12 +18,17 @@ export class ByteBudget {
     return this.held;
   }
 
+  /** The most bytes held at once so far (for tests and measurements). */
+  get peak(): number {
+    return this.most;
+  }
+
   /**
    * Waits until `bytes` fit beside what is held (or nothing is held), takes them, and answers the function
    * that gives them back (calling it again does nothing).
    */
   async take(bytes: number): Promise<() => void> {
-    if (this.waiting.length === 0 && this.fits(bytes)) this.held += bytes;
+    if (this.waiting.length === 0 && this.fits(bytes)) this.hold(bytes);
     else await new Promise<void>((resolve) => this.waiting.push({ bytes, resolve }));
     return this.releaser(bytes);
   }
@@ -32,7 +38,7 @@ export class ByteBudget {
    * that grew since it was looked at): waiting there could deadlock holders waiting for each other.
    */
   takeNow(bytes: number): () => void {
-    this.held += bytes;
+    this.hold(bytes);
     return this.releaser(bytes);
   }
 
@@ -50,9 +56,14 @@ export class ByteBudget {
   private serve(): void {
     while (this.waiting.length > 0 && this.fits(this.waiting[0]!.bytes)) {
       const next = this.waiting.shift()!;
-      this.held += next.bytes;
+      this.hold(next.bytes);
       next.resolve();
     }
+  }
+
+  private hold(bytes: number): void {
+    this.held += bytes;
+    this.most = Math.max(this.most, this.held);
   }
 
   private fits(bytes: number): boolean {

@@ -16,6 +16,7 @@ import { backupSummaryJson } from '../restic-json.js';
 import { PROGRAM_VERSION } from '../version.js';
 import { checkSources, excludeRules, type ExcludeOptions } from '../backup-excludes.js';
 import { encoderStall, encoderWorkers } from '../encoder-workers.js';
+import { largeFileReads } from '../backup-reads.js';
 
 export interface BackupOptions extends RepoOptions, ExcludeOptions {
   readonly tag?: string[];
@@ -162,6 +163,7 @@ async function runBackup(
       lock,
       workers,
       stallBeforeNextWorker,
+      largeFileReads: largeFileReads(ctx.env),
       noXattrs: options.xattrs === false,
       programVersion: PROGRAM_VERSION,
       onSkipped: (entry) => {

@@ -57,11 +57,25 @@ export interface ArchiverOptions {
   readonly signal?: AbortSignal;
   /** Leave extended attributes and ACLs out of the snapshot (`backup --no-xattrs`). */
   readonly noXattrs?: boolean;
+  /**
+   * Files from a minimum chunk up read at once (at least 1), {@link DEFAULT_LARGE_FILE_READS} by default; of
+   * them, one at a time reads into a buffer of a maximum chunk, the others only with the large-file chunker.
+   */
+  readonly largeFileReads?: number;
 }
 
-/** Small files are read several at a time to hide per-file latency; large ones two at a time. */
+/** Small files are read several at a time to hide per-file latency. */
 const SMALL_FILE_READS = 16;
-const LARGE_FILE_READS = 2;
+/**
+ * Files from a minimum chunk up read at once, by default (see {@link ArchiverOptions.largeFileReads}); with
+ * more than one, only one of them at a time holds a buffer of a maximum chunk (8 MiB): the others are files
+ * read with the large-file chunker (2 MiB buffers). A file of 8 MiB or more fills its buffer, which is then
+ * kept idle for the next one. Measured at scale 1 (docs/PERFORMANCE.md, "Full backup peak memory"), peak
+ * RSS against the two reads with two maximum chunks before: two reads ~-11 MiB at the same wall time, one
+ * read ~-19 MiB and 1–5 % more wall time (a large file's reads no longer overlap another's). One, to meet
+ * the peak memory target; `FERRY_LARGE_FILE_READS=2` (the CLI) gives the other trade.
+ */
+export const DEFAULT_LARGE_FILE_READS = 1;
 /** Directories walked at the same time beyond the current path. */
 const PARALLEL_DIRECTORIES = 8;
 /**
@@ -84,7 +98,13 @@ export class Archiver {
   private readonly chunking: FileChunking;
   private readonly minChunk: number;
   private readonly smallReads = new Semaphore(SMALL_FILE_READS);
-  private readonly largeReads = new Semaphore(LARGE_FILE_READS);
+  private readonly largeReads: Semaphore;
+  /** Of them, the ones reading into a maximum chunk's buffer (files below the large-file threshold): one. */
+  private readonly maximumChunkReads = new Semaphore(1);
+  private readonly largeFileThreshold: number;
+  /** Files from a minimum chunk up being read now, and the most at once (for tests). */
+  private largeReadsNow = 0;
+  private largeReadsMost = 0;
   /** Content of files with several hard links, by device and inode, so each is read once. */
   private readonly hardLinks = new Map<string, { node: TreeNode }>();
   private noAtime = true;
@@ -93,7 +113,7 @@ export class Archiver {
   private failure: Error | undefined;
   /**
    * Every file from a minimum chunk up reads into a buffer of a maximum chunk (see readChunks), so this
-   * keeps idle both large files' buffers of either chunker (8 and 2 MiB by default): the same few are
+   * keeps idle the large-file reads' buffers (one of 8 MiB and two of 2 MiB by default): the same few are
    * reused all along. Sized to each file and with 8 MiB kept, the second was dropped each time both came
    * back and the next file allocated another: 23 buffers of 8 MiB and more of 1–4 MiB in a scale-0.5 full
    * backup, each garbage (and resident) until the next full collection (PERFORMANCE.md, "the main
@@ -102,8 +122,10 @@ export class Archiver {
   private readonly readBuffers: BufferPool;
   private readonly smallReadBuffers = new BufferPool(SMALL_READ_BYTES, undefined, SMALLEST_POOLED_READ);
   /**
-   * The bytes of read buffers in use at once: both large files' and {@link SMALL_READ_BYTES} of small
-   * files'. Without it the reads could hold 2 maximum chunks and 16 minimum ones (24 MiB by default).
+   * The bytes of read buffers in use at once: one maximum chunk, the large-file chunker's maximum for each
+   * other large-file read, and {@link SMALL_READ_BYTES} of small files' (14 MiB by default). Without it the
+   * reads could hold 2 maximum chunks and 16 minimum ones (24 MiB by default); with room for two maximum
+   * chunks (20 MiB, before) a scale-1 full backup peaked ~8 MiB higher.
    */
   private readonly readBudget: ByteBudget;
 
@@ -116,8 +138,22 @@ export class Archiver {
     this.minChunk = repo.config.chunker.minSize;
     const maxChunk = sizeClass(repo.config.chunker.maxSize);
     const largeFileMaxChunk = repo.config.largeFiles ? sizeClass(repo.config.largeFiles.chunker.maxSize) : 0;
-    this.readBuffers = new BufferPool(LARGE_FILE_READS * (maxChunk + largeFileMaxChunk));
-    this.readBudget = new ByteBudget(LARGE_FILE_READS * maxChunk + SMALL_READ_BYTES);
+    this.largeFileThreshold = repo.config.largeFiles?.minFileSize ?? Number.POSITIVE_INFINITY;
+    const largeFileReads = Math.max(1, options.largeFileReads ?? DEFAULT_LARGE_FILE_READS);
+    this.largeReads = new Semaphore(largeFileReads);
+    const largeBuffers = maxChunk + (largeFileReads - 1) * largeFileMaxChunk;
+    this.readBuffers = new BufferPool(largeBuffers + largeFileMaxChunk);
+    this.readBudget = new ByteBudget(largeBuffers + SMALL_READ_BYTES);
+  }
+
+  /** The most files from a minimum chunk up that were read at once so far (for tests). */
+  get largeReadsAtOnce(): number {
+    return this.largeReadsMost;
+  }
+
+  /** The most bytes of read buffers in use at once so far, and the budget that bounds them (for tests). */
+  get readBytes(): { readonly most: number; readonly budget: number } {
+    return { most: this.readBudget.peak, budget: this.readBudget.limit };
   }
 
   /**
@@ -389,9 +425,12 @@ export class Archiver {
       this.countFile(previous);
       return nodeFromStat(name, st, { content: linked.node.content!, size: linked.node.size, xattrs });
     }
-    const semaphore = Number(st.size) < this.minChunk ? this.smallReads : this.largeReads;
-    const node = await semaphore.run(async () => {
+    const large = Number(st.size) >= this.minChunk;
+    // A file below the large-file chunker's threshold reads into a maximum chunk: one such at a time.
+    const whole = large && Number(st.size) < this.largeFileThreshold;
+    const read = async (): Promise<TreeNode | undefined> => {
       if (this.failure !== undefined) throw this.failure;
+      if (large) this.largeReadsMost = Math.max(this.largeReadsMost, ++this.largeReadsNow);
       try {
         const { content, size } = await this.readContent(source, Number(st.size));
         return nodeFromStat(name, st, { content, size, xattrs });
@@ -399,8 +438,11 @@ export class Archiver {
         if (err instanceof RepositoryWriteFailure) throw err.cause;
         this.skip(path, err);
         return undefined;
+      } finally {
+        if (large) this.largeReadsNow--;
       }
-    });
+    };
+    const node = await (large ? this.largeReads : this.smallReads).run(() => (whole ? this.maximumChunkReads.run(read) : read()));
     if (!node) return undefined;
     if (linkKey) this.hardLinks.set(linkKey, { node });
     this.countFile(previous);

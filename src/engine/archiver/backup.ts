@@ -31,6 +31,8 @@ export interface BackupRequest {
   readonly stallBeforeNextWorker?: number;
   /** Leave extended attributes and ACLs out (`--no-xattrs`). */
   readonly noXattrs?: boolean;
+  /** Files from a minimum chunk up read at once (ArchiverOptions' `largeFileReads`; by default one). */
+  readonly largeFileReads?: number;
   /** Recorded in the snapshot as the program that wrote it (e.g. `ferry 0.1.0`). */
   readonly programVersion?: string;
 }
@@ -85,6 +87,7 @@ export async function backup(repo: Repository, request: BackupRequest): Promise<
     excludes,
     progress,
     noXattrs: request.noXattrs === true,
+    largeFileReads: request.largeFileReads,
     signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
     onSkipped: (entry) => {
       skipped.push({ path: entry.path, error: entry.error });

@@ -92,4 +92,20 @@ describe('BlobCompressor', () => {
     assertIntegrityError(() => compressor.decompress(seededBytes(1, 100)));
     assert.deepEqual(compressor.decompress(compressor.compress(data)!, data.length), data);
   });
+
+  it('compresses inputs of growing size (up to 8 MiB) into one scratch buffer, made once', () => {
+    const fresh = new BlobCompressor();
+    const line = Buffer.from('a line of text that zstd compresses well, again and again\n');
+    const scratches = new Set<ArrayBufferLike>();
+    for (const size of [1000, 64 * 1024, 1024 * 1024 + 5, 3 * 1024 * 1024, 8 * 1024 * 1024]) {
+      const data = Buffer.alloc(size);
+      for (let at = 0; at < size; at += line.length) line.copy(data, at);
+      const packed = fresh.compressToScratch(data);
+      assert.ok(packed, `${size} bytes compress`);
+      assert.deepEqual(fresh.decompress(packed, size), data);
+      scratches.add(packed.buffer);
+    }
+    // Grown by doubling, each larger input took a new buffer and left the outgrown one as garbage.
+    assert.equal(scratches.size, 1);
+  });
 });

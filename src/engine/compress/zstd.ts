@@ -12,6 +12,15 @@ import { IntegrityError } from '../../core/errors.js';
  */
 export const DEFAULT_COMPRESSION_LEVEL = 2;
 
+/**
+ * The input size {@link BlobCompressor.compressToScratch}'s scratch buffer is first made for: the largest
+ * chunk any chunker makes (8 MiB). Its pages are faulted in only as far as outputs reach, so the buffer
+ * costs what the largest output needs; grown by doubling from the first input's size instead, every
+ * outgrown buffer stayed resident as garbage until the worker's next full collection, which rarely comes
+ * (3 buffers of 1.2–4.7 MiB per encoder worker in a scale-1 full backup).
+ */
+const SCRATCH_INPUT_BYTES = 8 * 1024 * 1024;
+
 /** How a blob is stored inside a pack. */
 export const Compression = { None: 0, Zstd: 1 } as const;
 export type Compression = (typeof Compression)[keyof typeof Compression];
@@ -24,7 +33,10 @@ export class BlobCompressor {
   private readonly decompressor = new Decompressor();
   private readonly context: InstanceType<typeof CCtx> = new CCtx();
   private readonly decompressContext: InstanceType<typeof DCtx> = new DCtx();
-  /** Output of {@link compressToScratch}, reused from call to call (grows to the largest bound seen). */
+  /**
+   * Output of {@link compressToScratch}, reused from call to call: made for {@link SCRATCH_INPUT_BYTES} at
+   * the first call, replaced only for a larger input.
+   */
   private scratch: Buffer = Buffer.alloc(0);
 
   constructor(private readonly level: number = DEFAULT_COMPRESSION_LEVEL) {
@@ -38,7 +50,7 @@ export class BlobCompressor {
   compressToScratch(data: Uint8Array): Buffer | undefined {
     if (data.length < 128) return undefined;
     const bound = compressBound(data.length);
-    if (this.scratch.length < bound) this.scratch = Buffer.allocUnsafeSlow(Math.max(bound, 2 * this.scratch.length));
+    if (this.scratch.length < bound) this.scratch = Buffer.allocUnsafeSlow(Math.max(bound, compressBound(SCRATCH_INPUT_BYTES)));
     const length = this.context.compress(this.scratch, data, this.level);
     return length + Math.max(64, data.length >>> 5) <= data.length ? this.scratch.subarray(0, length) : undefined;
   }

@@ -9,7 +9,7 @@ import { seededBytes } from '../testing/arbitraries.js';
 import { createHash } from 'node:crypto';
 import { BlobCodec } from '../pack/blob-codec.js';
 import { openPackHeader, type PackedBlob } from '../pack/pack-format.js';
-import { EncoderPool, type DataPackSink } from './encoder-pool.js';
+import { DEFAULT_RING_BYTES, EncoderPool, type DataPackSink } from './encoder-pool.js';
 import { Repository, type RepositoryContext } from './repository.js';
 
 const context: RepositoryContext = { clock: { now: () => Date.UTC(2026, 11, 6) }, hostname: 'test-host', username: 'tester' };
@@ -288,6 +288,20 @@ describe('EncoderPool: data packs written as they fill, within the rings', () =>
     });
   }
 
+  it('a worker\'s ring holds 4 MiB of blobs by default (ringBytes sets it); a larger blob goes around the rings', async () => {
+    const pool = new EncoderPool(1, setup, (_pack, settle) => settle(true), () => ({ append: async () => undefined, sealed: () => undefined }), () => true, noStall);
+    const wide = new EncoderPool(1, setup, (_pack, settle) => settle(true), () => ({ append: async () => undefined, sealed: () => undefined }), () => true, { ...noStall, ringBytes: 8 * MiB });
+    try {
+      assert.equal(DEFAULT_RING_BYTES, 4 * MiB);
+      assert.ok(pool.fits(4 * MiB) && !pool.fits(4 * MiB + 1));
+      assert.ok(wide.fits(8 * MiB) && !wide.fits(8 * MiB + 1));
+      await assert.rejects(pool.submit('data', Buffer.alloc(4 * MiB + 1)), RangeError);
+    } finally {
+      await pool.close();
+      await wide.close();
+    }
+  });
+
   it('with every write held, the workers stop encoding and the reads wait; the writes resume them', { timeout: 60_000 }, async () => {
     const held: (() => void)[] = [];
     const newSink = (): DataPackSink => {
@@ -311,8 +325,8 @@ describe('EncoderPool: data packs written as they fill, within the rings', () =>
         taken++;
       }
       assert.ok(waiting !== undefined, `the reads wait (${taken} MiB taken in)`);
-      // Two 4 MiB data pack rings (and their overflows) and two full 8 MiB rings.
-      assert.ok(taken <= 2 * 6 + 2 * 8, `${taken} MiB taken in with every write held`);
+      // Two 4 MiB data pack rings (and their overflows) and two full 4 MiB rings.
+      assert.ok(taken <= 2 * 6 + 2 * 4, `${taken} MiB taken in with every write held`);
       const drain = setInterval(() => {
         while (held.length > 0) held.shift()!();
       }, 5);

@@ -32,11 +32,15 @@ interface PendingJob {
 }
 
 /**
- * Shared memory per worker for blobs on their way. The rings bound the raw bytes in flight; a ring must
- * hold a chunk of the largest size (8 MiB), and a blob larger than a ring (a huge tree) travels in its
- * own transferred buffer. While a worker's pack is saved, its ring keeps filling.
+ * Shared memory per worker for blobs on their way, by default ({@link EncoderPoolOptions.ringBytes}). The
+ * rings bound the raw bytes in flight; a blob larger than a ring (a chunk above 4 MiB of the 8 MiB
+ * maximum, rare with 1 MiB average chunks; a huge tree) is hashed on the main thread and travels in its own
+ * transferred buffer (see RepositoryWriter.put). While a worker's pack is written out, its ring keeps
+ * filling. 4 MiB instead of 8: the rings are resident in full all along, and since data packs are written
+ * as they fill a worker no longer stops for a whole pack's save, so the larger ring bought no speed; a full
+ * backup at scale 1 peaked 8–10 MiB lower (docs/PERFORMANCE.md, "Full backup peak memory").
  */
-const RING_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_RING_BYTES = 4 * 1024 * 1024;
 /**
  * The data packs' ring of a worker (see PackStream): the sealed bytes of its open data pack held at most,
  * sent to the main thread as they fill, which writes them out and gives the space back. It bounds a
@@ -81,6 +85,8 @@ export interface EncoderPoolOptions {
   readonly stallBeforeNextWorker?: number;
   /** Measures the waits (default: none are measured, so with a stall above 0 only the first worker starts). */
   readonly clock?: Clock;
+  /** Each worker's ring of blobs on their way, {@link DEFAULT_RING_BYTES} by default. */
+  readonly ringBytes?: number;
   /** The data packs' ring of each worker, {@link DEFAULT_STREAM_RING_BYTES} by default (whole 4 KiB blocks). */
   readonly streamRingBytes?: number;
   /** Its overflow, {@link DEFAULT_STREAM_OVERFLOW_BYTES} by default. */
@@ -156,6 +162,7 @@ export class EncoderPool {
   private next = 0;
   private waiters: (() => void)[] = [];
   private failure: Error | undefined;
+  private readonly ringBytes: number;
   private readonly streamRingBytes: number;
   private readonly streamOverflowBytes: number;
   /** Bytes of the data packs' rings sent to the sinks and not written out yet, now and at most. */
@@ -174,6 +181,7 @@ export class EncoderPool {
     this.maxWorkers = Math.max(1, size);
     this.stallBeforeNextWorker = options.stallBeforeNextWorker ?? DEFAULT_STALL_BEFORE_NEXT_WORKER;
     this.clock = options.clock;
+    this.ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
     this.streamRingBytes = options.streamRingBytes ?? DEFAULT_STREAM_RING_BYTES;
     this.streamOverflowBytes = options.streamOverflowBytes ?? DEFAULT_STREAM_OVERFLOW_BYTES;
     do this.startWorker();
@@ -194,7 +202,7 @@ export class EncoderPool {
   }
 
   private startWorker(): void {
-    const ring = new SharedArrayBuffer(RING_BYTES);
+    const ring = new SharedArrayBuffer(this.ringBytes);
     const outLength = this.streamRingBytes + this.streamOverflowBytes;
     const outRing = new SharedArrayBuffer(outLength + DIRECT_ALIGN);
     // The ring starts on a block boundary, so its ranges are written past the page cache (os/direct-write.ts).
@@ -229,7 +237,7 @@ export class EncoderPool {
 
   /** True when a blob of `length` bytes can go through {@link submit} (it fits in a ring). */
   fits(length: number): boolean {
-    return length <= RING_BYTES;
+    return length <= this.ringBytes;
   }
 
   /** True when a blob of `length` bytes can go into a ring now, without waiting for the workers. */
@@ -260,7 +268,7 @@ export class EncoderPool {
   /** Queues a blob hashed and reserved by the caller (its bytes are copied); waits while the rings are full. */
   async encode(type: BlobType, id: Id, data: Uint8Array): Promise<void> {
     this.throwIfFailed();
-    if (data.length > RING_BYTES) {
+    if (data.length > this.ringBytes) {
       // Too large for any ring: a copy of its own, transferred.
       this.sendBatch();
       while (this.workers.every((w) => w.used > 0)) await this.waitToFeed();
