@@ -60,6 +60,11 @@ export class PackStream implements SealedBlobSink<void> {
   ) {
     if (ringBytes % DIRECT_ALIGN !== 0 || ring.length < ringBytes) throw new RangeError('a pack stream ring must be whole blocks, within its buffer');
     this.target = Buffer.from(ring.buffer, ring.byteOffset, ring.byteLength);
+    // The most a blob may need with the ring as empty as it gets (less than a block not sent yet): the
+    // overflow, the open pack's largest header bound (see endsBefore) and the reserve's padding and next
+    // header. A ring smaller than that would have a worker wait for room forever.
+    const worstNeed = DIRECT_ALIGN + this.overflow() + ringBytes / MAX_HEADER_SHARE + DIRECT_ALIGN + this.headerBound(1);
+    if (worstNeed > ringBytes) throw new RangeError(`a pack stream ring of ${ringBytes} bytes is too small for its ${this.overflow()}-byte overflow: it needs at least ${Math.ceil(worstNeed)}`);
   }
 
   /** The ring's bytes in use: sent and not released, or not sent yet. */
