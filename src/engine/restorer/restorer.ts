@@ -75,6 +75,12 @@ export interface RestoreOptions {
 
 const FILE_RESTORES = 32;
 /**
+ * Files queued beyond those restoring before the walk of the tree waits: the walk goes on into the next
+ * folders while a folder's files are restored (so the writers never drain at a folder's end), and this
+ * bounds the folders held open for their files and the files queued in memory.
+ */
+const WALK_AHEAD = 256;
+/**
  * Bytes the calling thread writes before the writer threads start: a small restore is done before a
  * thread would have loaded its modules (~0.1 CPU-s), a large one hardly notices (as a backup's encoders).
  */
@@ -90,6 +96,9 @@ const TYPE_BITS: Record<string, number> = { socket: constants.S_IFSOCK, chardev:
  */
 export class Restorer {
   private readonly files = new Semaphore(FILE_RESTORES);
+  /** Files queued and not started yet, and the walk waiting for them to start (see {@link WALK_AHEAD}). */
+  private queuedFiles = 0;
+  private walkWaiting: (() => void) | undefined;
   /** First restored name of each multiply linked source inode, settled once that file is complete. */
   private readonly linkTargets = new Map<string, Promise<Buffer | undefined>>();
 
@@ -117,7 +126,9 @@ export class Restorer {
       WRITERS_START_AFTER,
     );
     try {
-      return await this.restoreTree(rootTree, real, real, Buffer.alloc(0));
+      const root = await this.restoreTree(rootTree, real, real, Buffer.alloc(0));
+      await root.done;
+      return root.any;
     } finally {
       await this.writers.close();
       this.writers = undefined;
@@ -128,9 +139,11 @@ export class Restorer {
    * Restores the selected entries of `tree` into the directory reached at `access`; `realDir` is its real
    * path (for hard links), `snapshotDir` its path in the snapshot (for messages and the selection).
    * A folder that is not selected itself is walked when something below it may be, and kept only when
-   * something below it was selected (as restic does). Returns whether any entry here or below was selected.
+   * something below it was selected (as restic does). Resolves once the tree is walked, with whether any
+   * entry here or below was selected, and `done`: settled once every file here and below is restored and
+   * every folder below has its metadata (a folder's times are set after its entries are made).
    */
-  private async restoreTree(tree: Id, access: Buffer, realDir: Buffer, snapshotDir: Buffer): Promise<boolean> {
+  private async restoreTree(tree: Id, access: Buffer, realDir: Buffer, snapshotDir: Buffer): Promise<{ any: boolean; done: Promise<void> }> {
     let nodes: TreeNode[];
     let dir: DirHandle;
     try {
@@ -138,10 +151,15 @@ export class Restorer {
       dir = await DirHandle.open(access);
     } catch (err) {
       this.problem(snapshotDir.length > 0 ? snapshotDir : SLASH, err);
-      return false;
+      return { any: false, done: Promise.resolve() };
     }
+    const pending: Promise<unknown>[] = [];
+    // Awaited together once the walk here is over; until then a failure must not count as unhandled.
+    const track = (work: Promise<unknown>): void => {
+      work.catch(() => undefined);
+      pending.push(work);
+    };
     let any = false;
-    let leaves: Promise<unknown> = Promise.resolve();
     try {
       const wanted = nodes
         .filter((node) => isSafeName(node.name))
@@ -154,11 +172,11 @@ export class Restorer {
       any = wanted.some((e) => e.selected);
       // The files here are restored while the folders below are walked (the files semaphore bounds the
       // work in flight); the handle of this folder stays open until they are done.
-      leaves = Promise.all(wanted.filter((e) => e.node.type !== 'dir').map((e) => this.files.run(() => this.restoreLeaf(e.node, e.path, e.realPath, e.snapshotPath, dir.fd))));
-      leaves.catch(() => undefined);
+      for (const e of wanted) if (e.node.type !== 'dir') track(this.queueFile(() => this.restoreLeaf(e.node, e.path, e.realPath, e.snapshotPath, dir.fd)));
       for (const { node, path, realPath, snapshotPath, selected, walk } of wanted) {
         if (node.type !== 'dir') continue;
         this.checkSignal();
+        while (this.queuedFiles > WALK_AHEAD) await new Promise<void>((resolve) => (this.walkWaiting = resolve));
         const existed = !selected && (await lstat(path).then(() => true, () => false));
         try {
           await createDirectory(path);
@@ -166,21 +184,43 @@ export class Restorer {
           this.problem(snapshotPath, err);
           continue;
         }
-        const below = walk && (await this.restoreTree(node.subtree!, path, realPath, snapshotPath));
-        if (selected || below) {
-          any = true;
-          await this.applyMetadata(node, path, snapshotPath);
-        } else if (!existed) {
-          // Walked for nothing: the folder was only made to look inside.
-          await rmdir(path).catch(() => undefined);
-        }
+        const below = walk ? await this.restoreTree(node.subtree!, path, realPath, snapshotPath) : { any: false, done: Promise.resolve() };
+        if (selected || below.any) any = true;
+        track(
+          below.done.then(async () => {
+            if (selected || below.any) await this.applyMetadata(node, path, snapshotPath);
+            // Walked for nothing: the folder was only made to look inside.
+            else if (!existed) await rmdir(path).catch(() => undefined);
+          }),
+        );
       }
-      await leaves;
-    } finally {
-      await leaves.catch(() => undefined);
+    } catch (err) {
+      await Promise.allSettled(pending);
       await dir.close();
+      throw err;
     }
-    return any;
+    // The folder's handle is closed once nothing here uses it any more, whatever failed.
+    const done = Promise.allSettled(pending).then(async (results) => {
+      await dir.close();
+      const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
+    done.catch(() => undefined);
+    return { any, done };
+  }
+
+  /** Queues a file's restore behind {@link FILE_RESTORES} running ones, counting it until it starts. */
+  private queueFile(restore: () => Promise<void>): Promise<void> {
+    this.queuedFiles++;
+    return this.files.run(() => {
+      this.queuedFiles--;
+      if (this.queuedFiles <= WALK_AHEAD && this.walkWaiting) {
+        const wake = this.walkWaiting;
+        this.walkWaiting = undefined;
+        wake();
+      }
+      return restore();
+    });
   }
 
   /** `dirFd`: the open directory the entry goes in (see DirHandle.fd), when there is one. */
