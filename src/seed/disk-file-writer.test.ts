@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,37 +7,13 @@ import fc from 'fast-check';
 import { DIRECT_ALIGN } from '../os/direct-write.js';
 import { optionalAddon } from '../os/native-addon.js';
 import { DiskFileWriter } from './disk-file-writer.js';
+import { cachedPages, patterned as patternedBy, takesDirectWrites } from '../os/testing/page-cache.js';
 
 fc.configureGlobal({ seed: 42, numRuns: 40 });
 
 let dir: string;
 before(async () => (dir = await mkdtemp(join(tmpdir(), 'ferry-disk-writer-'))));
 after(() => rm(dir, { recursive: true, force: true }));
-
-/** Pages of `path` in the page cache, by util-linux's fincore; undefined where it is missing. */
-function cachedPages(path: string): number | undefined {
-  try {
-    return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'PAGES', path], { encoding: 'utf8' }).trim());
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether the folder's file system takes O_DIRECT writes (dd, independent of the code under test). */
-function takesDirectWrites(folder: string): boolean {
-  try {
-    execFileSync('dd', ['if=/dev/zero', `of=${join(folder, 'probe')}`, 'bs=4096', 'count=1', 'oflag=direct', 'status=none']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function patterned(length: number, seed: number): Buffer {
-  const bytes = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) bytes[i] = (i * 7 + seed) & 0xff;
-  return bytes;
-}
 
 /** Writes `files` (each a list of appends of parts) one after the other with one writer; answers the paths. */
 async function writeFiles(writer: DiskFileWriter, name: string, files: readonly (readonly Buffer[][])[]): Promise<string[]> {
@@ -57,6 +32,8 @@ async function writeFiles(writer: DiskFileWriter, name: string, files: readonly 
   }
   return paths;
 }
+
+const patterned = (length: number, seed: number): Buffer => patternedBy(length, seed, 7);
 
 describe('DiskFileWriter', () => {
   it('writes exactly the parts appended, in order, file after file with one writer', async () => {

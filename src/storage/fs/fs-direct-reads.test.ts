@@ -1,57 +1,19 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fitsDirectRead } from '../../os/direct-read.js';
-import { allocateAligned, DIRECT_ALIGN, writeAt } from '../../os/direct-write.js';
+import { allocateAligned, DIRECT_ALIGN } from '../../os/direct-write.js';
 import { FsStorage } from './fs-storage.js';
+import { cachedPages, patterned, takesDirectReads, uncachedFile as uncachedFileAt } from '../../os/testing/page-cache.js';
 
 let dir: string;
 before(async () => (dir = await mkdtemp(join(tmpdir(), 'ferry-fs-direct-'))));
 after(() => rm(dir, { recursive: true, force: true }));
 
-/** Pages of `path` in the page cache, by util-linux's fincore; undefined where it is missing. */
-function cachedPages(path: string): number | undefined {
-  try {
-    return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'PAGES', path], { encoding: 'utf8' }).trim());
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether the folder's file system takes O_DIRECT reads (dd, independent of the code under test). */
-function takesDirectReads(folder: string): boolean {
-  try {
-    execFileSync('dd', ['if=/dev/zero', `of=${join(folder, 'probe')}`, 'bs=4096', 'count=1', 'status=none']);
-    execFileSync('dd', [`if=${join(folder, 'probe')}`, 'of=/dev/null', 'bs=4096', 'count=1', 'iflag=direct', 'status=none']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function patterned(length: number, seed: number): Buffer {
-  const bytes = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed) & 0xff;
-  return bytes;
-}
-
-/** A file of `length` patterned bytes written past the page cache, so that none of it is cached. */
-async function uncachedFile(name: string, length: number, seed: number): Promise<string> {
-  const path = join(dir, name);
-  const handle = await open(path, 'w+');
-  try {
-    const bytes = allocateAligned(length);
-    patterned(length, seed).copy(bytes);
-    await writeAt(handle, bytes, 0);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  return path;
-}
+/** A file in the test folder of `length` patterned bytes written past the page cache. */
+const uncachedFile = (name: string, length: number, seed: number): Promise<string> => uncachedFileAt(join(dir, name), length, seed);
 
 describe("FsStorage's directReads", () => {
   it('loads the same bytes into a target whether the read can go past the page cache or not', async () => {
