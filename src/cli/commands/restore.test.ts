@@ -9,11 +9,11 @@ function refusal(variable: string, value: string) {
 }
 
 describe('restoreWriters', () => {
-  it('is one per core, at least one, unless FERRY_RESTORE_WRITERS names a count from 1 to 64', () => {
-    assert.equal(restoreWriters({}, 2), 2);
+  it('is one fewer than the cores, at least one, unless FERRY_RESTORE_WRITERS names a count from 1 to 64', () => {
+    assert.equal(restoreWriters({}, 2), 1);
     assert.equal(restoreWriters({}, 1), 1);
     assert.equal(restoreWriters({}, 0), 1);
-    assert.equal(restoreWriters({ FERRY_RESTORE_WRITERS: '' }, 8), 8);
+    assert.equal(restoreWriters({ FERRY_RESTORE_WRITERS: '' }, 8), 7);
     assert.equal(restoreWriters({ FERRY_RESTORE_WRITERS: '2' }, 2), 2);
     assert.equal(restoreWriters({ FERRY_RESTORE_WRITERS: '64' }, 2), 64);
     for (const bad of ['0', '65', '-1', '1.5', 'two', ' 2']) assert.throws(() => restoreWriters({ FERRY_RESTORE_WRITERS: bad }, 4), refusal('FERRY_RESTORE_WRITERS', bad), bad);

@@ -142,13 +142,13 @@ function remedy(problems: readonly RestoreProblem[], unreadableIndexFiles: numbe
 
 /**
  * How many file writer threads a restore starts: `FERRY_RESTORE_WRITERS` when set (a whole number from
- * 1 to 64; anything else is a `UserError`), else one per core. Since the walk no longer waits at each
- * folder's end, the single writer was the slowest stage: on the quiet 2-core machine two writers restored
- * the bench's 2 GB in 3.8–3.9 s against 4.5–4.7 s, at the same CPU and ~13 MiB more peak RSS
- * (docs/PERFORMANCE.md, "The lead's morning"); 1 saves that memory.
+ * 1 to 64; anything else is a `UserError`), else one fewer than the cores (at least one). On the quiet
+ * 2-core machine two writers restored the bench's 2 GB ~10 % sooner than one, but the bench then measured
+ * 0.71 × restic's CPU per GB against 0.62 with one (target ≤ 0.7) and ~13 MiB more peak RSS
+ * (docs/PERFORMANCE.md, "The lead's morning"): one writer on 2 cores costs the least.
  */
 export function restoreWriters(env: NodeJS.ProcessEnv, cores: number): number {
-  return envInteger(env, 'FERRY_RESTORE_WRITERS', { min: 1, max: 64, what: 'a number of file writer threads' }) ?? Math.max(1, cores);
+  return envInteger(env, 'FERRY_RESTORE_WRITERS', { min: 1, max: 64, what: 'a number of file writer threads' }) ?? Math.max(1, cores - 1);
 }
 
 /** The write-behind ring of each file writer, in MiB, unless `FERRY_RESTORE_WRITE_BEHIND` says otherwise: off. */
