@@ -1,5 +1,5 @@
-import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, mkdir, realpath, rmdir } from 'node:fs/promises';
+import { chmodSync, constants, lchownSync, lstatSync, rmdirSync } from 'node:fs';
+import { link, mkdir, realpath } from 'node:fs/promises';
 import { InterruptedError, IntegrityError, isErrno } from '../../core/errors.js';
 import { shortId, type Id } from '../../core/ids.js';
 import { Semaphore } from '../../core/semaphore.js';
@@ -177,9 +177,9 @@ export class Restorer {
         if (node.type !== 'dir') continue;
         this.checkSignal();
         while (this.queuedFiles > WALK_AHEAD) await new Promise<void>((resolve) => (this.walkWaiting = resolve));
-        const existed = !selected && (await lstat(path).then(() => true, () => false));
+        const existed = !selected && lstatSync(path, { throwIfNoEntry: false }) !== undefined;
         try {
-          await createDirectory(path);
+          createDirectory(path);
         } catch (err) {
           this.problem(snapshotPath, err);
           continue;
@@ -188,9 +188,9 @@ export class Restorer {
         if (selected || below.any) any = true;
         track(
           below.done.then(async () => {
-            if (selected || below.any) await this.applyMetadata(node, path, snapshotPath);
+            if (selected || below.any) this.applyMetadata(node, path, snapshotPath);
             // Walked for nothing: the folder was only made to look inside.
-            else if (!existed) await rmdir(path).catch(() => undefined);
+            else if (!existed) removeEmptyFolder(path);
           }),
         );
       }
@@ -248,7 +248,7 @@ export class Restorer {
         }
         await replacing(path, () => makeNode(path, TYPE_BITS[node.type]! | node.mode, node.rdev ?? 0n));
       }
-      await this.applyMetadata(node, path, snapshotPath, timesSet);
+      this.applyMetadata(node, path, snapshotPath, timesSet);
       this.options.progress.filesDone++;
     } catch (err) {
       if (err instanceof InterruptedError) throw err;
@@ -348,13 +348,14 @@ export class Restorer {
   /**
    * Owner and mode (files got theirs in restoreFile), then extended attributes, then times (unless
    * `timesSet`: a file's writer set them when it had no attributes): chown clears `security.capability`,
-   * and setting attributes changes the ctime only, not the mtime set last.
+   * and setting attributes changes the ctime only, not the mtime set last. Synchronous: each call is a few
+   * microseconds in the kernel, less than a round trip through libuv's thread pool.
    */
-  private async applyMetadata(node: TreeNode, path: Buffer, snapshotPath: Buffer, timesSet = false): Promise<void> {
+  private applyMetadata(node: TreeNode, path: Buffer, snapshotPath: Buffer, timesSet = false): void {
     try {
       if (node.type !== 'file') {
-        if (this.options.privileged) await lchown(path, node.uid, node.gid);
-        if (node.type !== 'symlink') await chmod(path, node.mode);
+        if (this.options.privileged) lchownSync(path, node.uid, node.gid);
+        if (node.type !== 'symlink') chmodSync(path, node.mode);
       }
       if (node.xattrs && !this.options.noXattrs) {
         for (const failure of writeXattrs(path, node.xattrs)) {
@@ -404,6 +405,15 @@ const SLASH = Buffer.from('/');
 /** A snapshot path as messages carry it: shown to a person, and exact. */
 function shown(path: Buffer): { path: string; pathBytes: Buffer } {
   return { path: displayPath(path), pathBytes: path };
+}
+
+/** Removes a folder made only to look inside (left alone when something is in it after all). */
+function removeEmptyFolder(path: Buffer): void {
+  try {
+    rmdirSync(path);
+  } catch {
+    // Not empty or already gone: either way nothing of the user's is touched.
+  }
 }
 
 function linkKey(node: TreeNode): string {
