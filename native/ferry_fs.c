@@ -1397,6 +1397,53 @@ static napi_value js_alignment_of(napi_env env, napi_callback_info info) {
 }
 /* ---- end of direct writes ---------------------------------------------------------------------------- */
 
+/* ---- reads from the page cache ----------------------------------------------------------------------- *
+ *   preadCached(fd, target, offset, length, position) -> number
+ * Reads up to `length` bytes at `position` into target[offset..] only as far as they are in the page cache
+ * (preadv2 with RWF_NOWAIT): the bytes read (0 at the end of the file), or -1 when the first byte is not
+ * cached or the file system cannot tell (EAGAIN, EOPNOTSUPP). Never waits for the device, so a caller's
+ * thread can try it before handing a read to the thread pool, whose round trip costs more than copying
+ * a cached range. Other errors throw like Node (code, errno, syscall).
+ */
+#include <sys/uio.h>
+
+static napi_value js_pread_cached(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  int fd;
+  if (!fd_from_number(env, argv[0], &fd, "fd must be a descriptor")) return NULL;
+  uint8_t *target;
+  size_t target_length;
+  if (!bytes_argument(env, argv[1], &target, &target_length, "target must be a Uint8Array")) return NULL;
+  int64_t offset, length, position;
+  if (!integer_from_number(env, argv[2], 0, (double)target_length, &offset, "offset must be an integer in [0, target.length]")) return NULL;
+  if (!integer_from_number(env, argv[3], 0, (double)(target_length - (size_t)offset), &length, "length must fit in target after offset")) return NULL;
+  if (!integer_from_number(env, argv[4], 0, 9007199254740991.0, &position, "position must be a non-negative integer")) return NULL;
+  double answer;
+#ifdef RWF_NOWAIT
+  struct iovec vector = {.iov_base = target + offset, .iov_len = (size_t)length};
+  ssize_t got;
+  do {
+    got = preadv2(fd, &vector, 1, (off_t)position, RWF_NOWAIT);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    if (errno != EAGAIN && errno != EOPNOTSUPP) {
+      throw_errno(env, errno, "read", "", 0);
+      return NULL;
+    }
+    answer = -1;
+  } else {
+    answer = (double)got;
+  }
+#else
+  answer = -1;
+#endif
+  napi_value result;
+  CHECK_NAPI(env, napi_create_double(env, answer, &result));
+  return result;
+}
+/* ---- end of reads from the page cache ---------------------------------------------------------------- */
+
 /* ---- source reads ------------------------------------------------------------------------------------ *
  *
  *   openRead(dirFd, name, flags, buffer, offset, length) -> Promise<[fd, bytesRead, flagsUsed]>
@@ -1539,6 +1586,7 @@ static napi_value init(napi_env env, napi_value exports) {
       /* direct writes */
       {"pwriteDirect", NULL, js_pwrite_direct, NULL, NULL, NULL, napi_enumerable, NULL},
       {"alignmentOf", NULL, js_alignment_of, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"preadCached", NULL, js_pread_cached, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sha256New", NULL, js_sha256_new, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sha256Digest", NULL, js_sha256_digest, NULL, NULL, NULL, napi_enumerable, NULL},
       /* source reads */

@@ -14,6 +14,8 @@ export interface OsAddon {
   /** Absent in addons built before them. */
   sha256New?: () => NativeSha256;
   sha256Digest?: (hash: NativeSha256) => Buffer;
+  /** See cached-read.ts: bytes copied from the page cache, or -1 when the first one is not there. Absent in older addons. */
+  preadCached?: (fd: number, target: Uint8Array, offset: number, length: number, position: number) => number;
 }
 
 /** A SHA-256 state held by the addon (an opaque external). */

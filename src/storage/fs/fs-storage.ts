@@ -10,6 +10,7 @@ import { ReadHandleCache } from './read-handle-cache.js';
 import { RESERVED_SEGMENT_PREFIX, assertTargetHolds, assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from '../object-key.js';
 import { assertKeyInFolder } from '../gathered-writer.js';
 import type { ByteRange, ObjectInfo, ObjectWriter, SaveOptions, Storage, StorageProperties } from '../storage.js';
+import { readCached } from '../../os/cached-read.js';
 
 /** Names of in-progress saves start with this; they are never listed and never valid keys (object-key.ts). */
 export const TEMP_PREFIX = RESERVED_SEGMENT_PREFIX;
@@ -17,6 +18,8 @@ const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 /** Files kept open for ranged reads (restores read many blobs of a few packs). */
 const READ_HANDLES = 32;
+/** Ranges up to this size are first copied from the page cache on the calling thread (os/cached-read.ts). */
+const CACHED_READ_MAX = 1024 * 1024;
 
 /** Chunks smaller than this are gathered into writes of this size. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -197,7 +200,7 @@ export class FsStorage implements Storage {
       this.#readHandles.use(path, async ({ handle, size }) => {
         if (range.offset + range.length > size) throw this.#tooShort(key, size, range);
         const buffer = into();
-        let done = 0;
+        let done = range.length <= CACHED_READ_MAX ? readCached(handle.fd, buffer, 0, range.length, range.offset) : 0;
         while (done < range.length) {
           const { bytesRead } = await handle.read(buffer, done, range.length - done, range.offset + done);
           if (bytesRead === 0) throw this.#tooShort(key, range.offset + done, range);
