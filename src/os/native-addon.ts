@@ -14,6 +14,8 @@ export interface OsAddon {
   /** Absent in addons built before them. */
   sha256New?: () => NativeSha256;
   sha256Digest?: (hash: NativeSha256) => Buffer;
+  /** Updates `hash` with the bytes on the thread pool; one update at a time per state, awaited, in order. */
+  sha256Update?: (hash: NativeSha256, bytes: Uint8Array) => Promise<void>;
 }
 
 /** A SHA-256 state held by the addon (an opaque external). */
