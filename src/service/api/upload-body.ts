@@ -15,15 +15,10 @@
 import type { Readable } from 'node:stream';
 import type { BufferPool } from '../../core/buffer-pool.js';
 
-/**
- * The size of the chunks an upload is gathered into (FsStorage hashes and writes chunks this large as they
- * are, one trip to the thread pool each). 4 MiB, a pack in four: each chunk's hash and write wait for the
- * main thread to take their completion, which is busy reading the other uploads' bodies, and with 1 MiB
- * chunks those waits made up most of an upload's time (docs/PERFORMANCE.md, "ingest at half of cp").
- */
-export const UPLOAD_CHUNK_BYTES = 4 * 1024 * 1024;
+/** The size of the chunks an upload is gathered into (FsStorage writes chunks this large as they are). */
+export const UPLOAD_CHUNK_BYTES = 1024 * 1024;
 /** Chunk buffers a service keeps idle for the next uploads (each upload in flight uses up to three). */
-export const UPLOAD_BUFFERS_KEPT = 12;
+export const UPLOAD_BUFFERS_KEPT = 24;
 
 /**
  * Yields `body`'s bytes in chunks of {@link UPLOAD_CHUNK_BYTES} (the last one shorter), each a view of a
