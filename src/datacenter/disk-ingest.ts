@@ -192,7 +192,12 @@ async function ingestEntry(
       // The file's SHA-256 check is the service's: it hashes the bytes against the content name (the
       // manifest's SHA-256, import-key.ts) before it stores them and refuses others with an
       // IntegrityError (disk-file-opener.ts says why ingest does not hash them too).
-      await ctx.storage.save(entry.path, opened.plaintext, { length: entry.size });
+      const freeSlot = await ctx.uploads.take(1);
+      try {
+        await ctx.storage.save(entry.path, opened.plaintext, { length: entry.size });
+      } finally {
+        freeSlot();
+      }
     } catch (err) {
       if (err instanceof AuthenticationError || err instanceof ForbiddenError || err instanceof NotFoundError) throw err;
       if (err instanceof IntegrityError) {

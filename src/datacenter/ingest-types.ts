@@ -56,6 +56,8 @@ export interface IngestContext {
   readonly jobId: string;
   readonly pool: OpenPool;
   readonly budget: ByteBudget;
+  /** Upload slots, all disks together: one unit per file being uploaded (a counting semaphore). */
+  readonly uploads: ByteBudget;
   /** The import's objects (key → size), listed once per run; may be stale, which only costs a re-upload. */
   readonly imported: () => Promise<ReadonlyMap<string, number>>;
   readonly clock: Clock;
@@ -63,7 +65,7 @@ export interface IngestContext {
   readonly signal?: AbortSignal;
   /** Progress goes to the service at least this often. */
   readonly progressIntervalMs: number;
-  /** Files of one disk in flight at once. */
+  /** Files of one disk in flight at once, read or uploaded (at most `uploads` of them uploading). */
   readonly window: number;
   /** Bytes per read from a disk. */
   readonly readBytes: number;
