@@ -56,8 +56,8 @@ export interface IngestContext {
   readonly jobId: string;
   readonly pool: OpenPool;
   readonly budget: ByteBudget;
-  /** Upload slots, all disks together: one unit per file being uploaded (a counting semaphore). */
-  readonly uploads: ByteBudget;
+  /** Files of one disk uploaded at once (the rest of its window waits, read). */
+  readonly uploads: number;
   /** The import's objects (key → size), listed once per run; may be stale, which only costs a re-upload. */
   readonly imported: () => Promise<ReadonlyMap<string, number>>;
   readonly clock: Clock;

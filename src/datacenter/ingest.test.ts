@@ -171,7 +171,7 @@ describe('files in flight', () => {
     let mostUploading = 0;
     const releases: (() => void)[] = [];
     // Each upload waits until the test lets it finish: what the ingest does meanwhile shows.
-    const slow: Storage = Object.create(f.storage, {
+    const slow = Object.create(f.storage, {
       save: {
         value: async (key: string, data: Uint8Array, options?: SaveOptions): Promise<void> => {
           uploading++;
@@ -181,7 +181,7 @@ describe('files in flight', () => {
           return f.storage.save(key, data, options);
         },
       },
-    });
+    }) as Storage;
     const run = f.ingest([f.disks[0]!], { storage: slow, uploads: 2, window: 5 });
     while (releases.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -50,9 +50,9 @@ export interface IngestOptions {
    */
   readonly maxBytesInFlight?: number;
   /**
-   * Files uploaded at once, all disks together (default {@link DEFAULT_UPLOADS}). Files past them are read
-   * and authenticated meanwhile, up to `window` per disk, and wait for a slot: the service always has
-   * uploads to work on, instead of idling while a whole window of files is read and then uploaded together.
+   * Files of one disk uploaded at once (default {@link DEFAULT_UPLOADS}). The next files of its window are
+   * read and authenticated meanwhile and wait for a slot: the service always has uploads to work on,
+   * instead of idling while a whole window of files is read and then uploaded together.
    */
   readonly uploads?: number;
   /**
@@ -67,13 +67,13 @@ export interface IngestOptions {
 }
 
 /**
- * Uploads in flight by default. The service hashes and writes each upload's chunks one after the other, so
+ * Uploads of one disk in flight by default. The service hashes and writes each upload's chunks one after the other, so
  * it needs several at once to keep two cores busy; with the files of a window started together, read
  * together and then uploaded together, it idled for each round of reads (docs/PERFORMANCE.md, "ingest at
  * half of cp").
  */
 export const DEFAULT_UPLOADS = 4;
-/** Files read ahead of the uploads, per disk, by default (each is held in memory until its upload). */
+/** Files of one disk read ahead of its uploads by default (each is held in memory until its upload). */
 export const READ_AHEAD_FILES = 2;
 
 /** The outcome of a run: each disk's, the job as the service last answered it, and the exit code. */
@@ -131,7 +131,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
     jobId,
     pool,
     budget: new ByteBudget(options.maxBytesInFlight ?? 128 * 1024 * 1024),
-    uploads: new ByteBudget(uploads),
+    uploads,
     imported: () => (listing ??= listImport(options.storage)),
     clock: options.clock,
     failpoints: options.failpoints ?? noFailpoints,
