@@ -4,7 +4,6 @@
  * every file not done yet, several at once, posting results and progress in batches; log files the
  * manifest does not list; finish. Resumable: results are recorded as files finish, a rerun skips them.
  */
-import { ByteBudget } from '../core/byte-budget.js';
 import { AuthenticationError, ForbiddenError, IntegrityError, InterruptedError, NotFoundError, PermanentError } from '../core/errors.js';
 import { deriveDiskSubkeys, DISK_KEY_BYTES, diskFileName } from '../seed/disk-format.js';
 import { FINAL_DISK_STATES, type DiskState } from '../contract/job-states.js';
@@ -100,9 +99,7 @@ export async function ingestDisk(ctx: IngestContext, disk: IdentifiedDisk, progr
   const retryable: FileResult[] = [];
   try {
     const imported = todo.length > 0 ? await ctx.imported() : new Map<string, number>();
-    // Upload slots: the rest of the window is read ahead and waits here, so reading overlaps uploading.
-    const slots = new ByteBudget(ctx.uploads);
-    const work = (entry: ManifestEntry): Promise<EntryOutcome> => ingestEntry(ctx, slots, disk.root, diskId, keys.fileKey, manifest.segmentSize, entry, imported);
+    const work = (entry: ManifestEntry): Promise<EntryOutcome> => ingestEntry(ctx, disk.root, diskId, keys.fileKey, manifest.segmentSize, entry, imported);
     for await (const outcome of mapOrdered(listed(todo), ctx.window, work)) {
       // A file that finished is recorded even when an interrupt came meanwhile: the rerun skips it.
       await reporter.add(outcome.result);
@@ -172,7 +169,6 @@ async function finishedElsewhere(ctx: IngestContext, index: number, err: unknown
  */
 async function ingestEntry(
   ctx: IngestContext,
-  slots: ByteBudget,
   root: string,
   diskId: string,
   fileKey: Buffer,
@@ -196,12 +192,7 @@ async function ingestEntry(
       // The file's SHA-256 check is the service's: it hashes the bytes against the content name (the
       // manifest's SHA-256, import-key.ts) before it stores them and refuses others with an
       // IntegrityError (disk-file-opener.ts says why ingest does not hash them too).
-      const freeSlot = await slots.take(1);
-      try {
-        await ctx.storage.save(entry.path, opened.plaintext, { length: entry.size });
-      } finally {
-        freeSlot();
-      }
+      await ctx.storage.save(entry.path, opened.plaintext, { length: entry.size });
     } catch (err) {
       if (err instanceof AuthenticationError || err instanceof ForbiddenError || err instanceof NotFoundError) throw err;
       if (err instanceof IntegrityError) {

@@ -56,8 +56,6 @@ export interface IngestContext {
   readonly jobId: string;
   readonly pool: OpenPool;
   readonly budget: ByteBudget;
-  /** Files of one disk uploaded at once (the rest of its window waits, read). */
-  readonly uploads: number;
   /** The import's objects (key → size), listed once per run; may be stale, which only costs a re-upload. */
   readonly imported: () => Promise<ReadonlyMap<string, number>>;
   readonly clock: Clock;
@@ -65,7 +63,7 @@ export interface IngestContext {
   readonly signal?: AbortSignal;
   /** Progress goes to the service at least this often. */
   readonly progressIntervalMs: number;
-  /** Files of one disk in flight at once, read or uploaded (at most `uploads` of them uploading). */
+  /** Files of one disk in flight at once. */
   readonly window: number;
   /** Bytes per read from a disk. */
   readonly readBytes: number;

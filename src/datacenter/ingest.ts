@@ -50,31 +50,14 @@ export interface IngestOptions {
    */
   readonly maxBytesInFlight?: number;
   /**
-   * Files of one disk uploaded at once (default {@link DEFAULT_UPLOADS}). The next files of its window are
-   * read and authenticated meanwhile and wait for a slot: the service always has uploads to work on,
-   * instead of idling while a whole window of files is read and then uploaded together.
-   */
-  readonly uploads?: number;
-  /**
-   * Files of one disk in flight at once, read or uploaded (default: the uploads plus
-   * {@link READ_AHEAD_FILES}, at least twice the workers plus two, so that the next files are read while the
-   * earlier ones upload; the byte budget bounds the memory).
+   * Files of one disk in flight at once, read or uploaded (default twice the workers plus two, so that the
+   * workers read the next files while the earlier ones upload; the byte budget bounds the memory).
    */
   readonly window?: number;
   /** Progress goes to the service at least this often (default 2 s). */
   readonly progressIntervalMs?: number;
   readonly readBytes?: number;
 }
-
-/**
- * Uploads of one disk in flight by default. The service hashes and writes each upload's chunks one after the other, so
- * it needs several at once to keep two cores busy; with the files of a window started together, read
- * together and then uploaded together, it idled for each round of reads (docs/PERFORMANCE.md, "ingest at
- * half of cp").
- */
-export const DEFAULT_UPLOADS = 4;
-/** Files of one disk read ahead of its uploads by default (each is held in memory until its upload). */
-export const READ_AHEAD_FILES = 2;
 
 /** The outcome of a run: each disk's, the job as the service last answered it, and the exit code. */
 export interface IngestResult {
@@ -122,7 +105,6 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
   options.io.started(progress);
 
   const workers = options.workers ?? 0;
-  const uploads = options.uploads ?? DEFAULT_UPLOADS;
   const pool = new OpenPool(workers);
   let listing: Promise<ReadonlyMap<string, number>> | undefined;
   const ctx: IngestContext = {
@@ -131,13 +113,12 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
     jobId,
     pool,
     budget: new ByteBudget(options.maxBytesInFlight ?? 128 * 1024 * 1024),
-    uploads,
     imported: () => (listing ??= listImport(options.storage)),
     clock: options.clock,
     failpoints: options.failpoints ?? noFailpoints,
     ...(options.signal ? { signal: options.signal } : {}),
     progressIntervalMs: options.progressIntervalMs ?? 2000,
-    window: options.window ?? Math.max(uploads + READ_AHEAD_FILES, 2 * Math.max(1, workers) + 2),
+    window: options.window ?? 2 * Math.max(1, workers) + 2,
     readBytes: options.readBytes ?? 8 * 1024 * 1024,
     note: (message) => options.io.note(message),
     onJob: (answered) => (job = answered),

@@ -15,7 +15,6 @@ export interface FixtureRun {
   readonly signal?: AbortSignal;
   readonly workers?: number;
   readonly window?: number;
-  readonly uploads?: number;
   readonly progressIntervalMs?: number;
 }
 
@@ -64,7 +63,6 @@ export class IngestFixture {
       clock: systemClock,
       workers: options.workers ?? 0,
       window: options.window ?? 3,
-      ...(options.uploads !== undefined ? { uploads: options.uploads } : {}),
       progressIntervalMs: options.progressIntervalMs ?? 50,
       ...(options.failpoints ? { failpoints: options.failpoints } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
