@@ -1384,6 +1384,52 @@ static napi_value js_sha256_digest(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ *   sha256Update(hash, bytes) -> Promise<void>   updates the state with the bytes on the thread pool
+ *
+ * For a save that writes a chunk and hashes it at once: the hash (sha256Update) and the write
+ * (pwriteDirect without a hash) of one chunk run on two threads of the pool side by side, so a chunk costs
+ * the longer of the two instead of their sum. One update at a time per state (the caller awaits each), so
+ * in order; `bytes` must not change until the promise settles.
+ */
+static void hash_execute(napi_env env, void *data) {
+  (void)env;
+  direct_job *job = data;
+  if (job->length > 0 && EVP_DigestUpdate(job->hash, job->data, job->length) != 1) job->hash_failed = true;
+}
+
+static void hash_complete(napi_env env, napi_status status, void *data) {
+  direct_job *job = data;
+  napi_value value = NULL;
+  if (status == napi_ok && !job->hash_failed && napi_get_undefined(env, &value) != napi_ok) value = NULL;
+  settle_job(env, &job->async, value, false, "hashing the bytes failed");
+  free(job);
+}
+
+static napi_value js_sha256_update(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  void *pointer;
+  if (napi_get_value_external(env, argv[0], &pointer) != napi_ok) {
+    napi_throw_type_error(env, NULL, "hash must come from sha256New");
+    return NULL;
+  }
+  uint8_t *bytes;
+  size_t length;
+  if (!bytes_argument(env, argv[1], &bytes, &length, "bytes must be a Uint8Array")) return NULL;
+  direct_job *job = calloc(1, sizeof *job);
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory starting a hash");
+    return NULL;
+  }
+  job->data = bytes;
+  job->length = length;
+  job->hash = pointer;
+  napi_value promise = start_job(env, &job->async, job, "ferry.sha256Update", argv[1], hash_execute, hash_complete);
+  if (promise == NULL) free(job);
+  return promise;
+}
+
 /*   alignmentOf(bytes) -> number   the address of bytes[0] modulo DIRECT_ALIGN (0: aligned for pwriteDirect) */
 static napi_value js_alignment_of(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -1585,6 +1631,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"gcmSealInto", NULL, js_gcm_seal_into, NULL, NULL, NULL, napi_enumerable, NULL},
       /* direct writes */
       {"pwriteDirect", NULL, js_pwrite_direct, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256Update", NULL, js_sha256_update, NULL, NULL, NULL, napi_enumerable, NULL},
       {"alignmentOf", NULL, js_alignment_of, NULL, NULL, NULL, napi_enumerable, NULL},
       {"preadCached", NULL, js_pread_cached, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sha256New", NULL, js_sha256_new, NULL, NULL, NULL, napi_enumerable, NULL},

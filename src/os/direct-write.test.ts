@@ -94,7 +94,8 @@ describe('writeAt', () => {
 describe('WriteHash', () => {
   it('is the SHA-256 of the bytes written with it, in order, whatever their sizes and alignment', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 3 * DIRECT_ALIGN + 100 }), { maxLength: 5 }), fc.nat(255), async (lengths, seed) => {
+      // Up to 3 blocks and a bit (one trip to the pool each) and up to 300 KiB (hashed and written side by side).
+      fc.asyncProperty(fc.array(fc.oneof(fc.integer({ min: 0, max: 3 * DIRECT_ALIGN + 100 }), fc.integer({ min: 64 * 1024, max: 300 * 1024 })), { maxLength: 5 }), fc.nat(255), async (lengths, seed) => {
         const path = join(dir, `hashed-${lengths.join('-')}-${seed}`);
         const handle = await open(path, 'w+');
         const hash = new WriteHash();
@@ -117,6 +118,27 @@ describe('WriteHash', () => {
         assert.equal(hash.digestHex(), createHash('sha256').update(whole).digest('hex'));
       }),
     );
+  });
+
+  it("hashes on the addon's thread pool in order, beside the write, when the addon has sha256Update", async () => {
+    const addon = optionalAddon();
+    assert.ok(addon?.sha256New && addon.sha256Update && addon.sha256Digest, 'the native addon is built with sha256Update (npm ci)');
+    const hash = addon.sha256New();
+    const parts = [patterned(100_000, 1), patterned(0, 2), patterned(1 << 20, 3), patterned(5, 4)];
+    for (const part of parts) await addon.sha256Update(hash, part);
+    assert.equal(addon.sha256Digest(hash).toString('hex'), createHash('sha256').update(Buffer.concat(parts)).digest('hex'));
+    await assert.rejects(async () => addon.sha256Update!({} as never, parts[0]!), TypeError);
+  });
+
+  it("reports the write's error when hashing and writing side by side", async () => {
+    const path = join(dir, 'read-only-hashed');
+    await (await open(path, 'w')).close();
+    const handle = await open(path, 'r');
+    try {
+      await assert.rejects(writeAt(handle, allocateAligned(256 * 1024), 0, new WriteHash()), (err: NodeJS.ErrnoException) => err.code === 'EBADF');
+    } finally {
+      await handle.close();
+    }
   });
 
   it("hashes in the addon's write jobs, off the calling thread, when the addon has them", () => {

@@ -15,13 +15,29 @@ import { optionalAddon, type NativeSha256 } from './native-addon.js';
 export const DIRECT_ALIGN = 4096;
 
 /**
+ * Writes from this size on are hashed and written side by side (two trips to the thread pool); smaller
+ * ones in one trip, where a second trip would cost about what it saves.
+ */
+const SIDE_BY_SIDE_BYTES = 64 * 1024;
+
+/**
  * Writes all of `bytes` at `position` of `handle`'s file (its file offset is not used or moved). The caller
  * still fsyncs to make the bytes durable. Errors are the file system's (ENOSPC, EIO…) with `code` as
  * node:fs sets it.
  */
 export async function writeAt(handle: FileHandle, bytes: Uint8Array, position: number, hash?: WriteHash): Promise<void> {
-  const direct = optionalAddon()?.pwriteDirect;
+  const addon = optionalAddon();
+  const direct = addon?.pwriteDirect;
   if (hash?.native !== undefined && direct !== undefined) {
+    if (addon?.sha256Update !== undefined && bytes.byteLength >= SIDE_BY_SIDE_BYTES) {
+      // Hashed and written on two threads of the pool at once: a chunk costs the longer of the two, not
+      // their sum (docs/PERFORMANCE.md, "ingest at half of cp"). Both are awaited whatever happens, so the
+      // hash state and the bytes outlive the hashing; a write error is the one to report.
+      const [hashed, written] = await Promise.allSettled([addon.sha256Update(hash.native, bytes), direct(handle.fd, bytes, position)]);
+      if (written.status === 'rejected') throw written.reason;
+      if (hashed.status === 'rejected') throw hashed.reason;
+      return;
+    }
     // Hashed and written in one trip to the thread pool, the calling thread free meanwhile.
     await direct(handle.fd, bytes, position, hash.native);
     return;
@@ -39,9 +55,9 @@ export async function writeAt(handle: FileHandle, bytes: Uint8Array, position: n
 
 /**
  * The SHA-256 of the bytes given to {@link writeAt} with it, in the order written (one write at a time):
- * with the addon, each write's bytes are hashed on the thread pool just before they are written, so a save
- * that checks its bytes against a SHA-256 (FsStorage; the service's uploads, checked against their names)
- * does not hash on the calling thread, where it was a third of the service's work during an ingest;
+ * with the addon, each write's bytes are hashed on the thread pool while (for small writes: just before)
+ * they are written, so a save that checks its bytes against a SHA-256 (FsStorage; the service's uploads,
+ * checked against their names) does not hash on the calling thread, where it was a third of the service's work during an ingest;
  * without the addon, on the calling thread. {@link digestHex} once, after the last write.
  */
 export class WriteHash {

@@ -16,6 +16,8 @@ export interface OsAddon {
   sha256Digest?: (hash: NativeSha256) => Buffer;
   /** See cached-read.ts: bytes copied from the page cache, or -1 when the first one is not there. Absent in older addons. */
   preadCached?: (fd: number, target: Uint8Array, offset: number, length: number, position: number) => number;
+  /** Updates `hash` with the bytes on the thread pool; one update at a time per state, awaited, in order. */
+  sha256Update?: (hash: NativeSha256, bytes: Uint8Array) => Promise<void>;
 }
 
 /** A SHA-256 state held by the addon (an opaque external). */
