@@ -8,12 +8,12 @@ import { youngGenerationCap } from './young-generation.js';
 const MiB = 1024 * 1024;
 
 describe('youngGenerationCap', () => {
-  it('caps at 8 MiB for a backup and a service, 16 MiB for a restore, leaves other commands to V8; FERRY_YOUNG_GENERATION_MIB overrides either way (0: V8 sizes it)', () => {
+  it('caps at 8 MiB for a backup, a restore and a service, leaves other commands to V8; FERRY_YOUNG_GENERATION_MIB overrides either way (0: V8 sizes it)', () => {
     assert.equal(youngGenerationCap('backup', {}), 8 * MiB);
-    assert.equal(youngGenerationCap('restore', {}), 16 * MiB);
+    assert.equal(youngGenerationCap('restore', {}), 8 * MiB);
     assert.equal(youngGenerationCap('serve', {}), 8 * MiB);
     for (const command of ['datacenter', 'snapshots', undefined]) assert.equal(youngGenerationCap(command, {}), undefined, command);
-    assert.equal(youngGenerationCap('restore', { FERRY_YOUNG_GENERATION_MIB: '8' }), 8 * MiB);
+    assert.equal(youngGenerationCap('restore', { FERRY_YOUNG_GENERATION_MIB: '16' }), 16 * MiB);
     assert.equal(youngGenerationCap('datacenter', { FERRY_YOUNG_GENERATION_MIB: '' }), undefined);
     assert.equal(youngGenerationCap('serve', { FERRY_YOUNG_GENERATION_MIB: '0' }), undefined);
     assert.equal(youngGenerationCap('serve', { FERRY_YOUNG_GENERATION_MIB: '4' }), 4 * MiB);

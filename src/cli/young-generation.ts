@@ -7,9 +7,9 @@ export const YOUNG_GENERATION_VARIABLE = 'FERRY_YOUNG_GENERATION_MIB';
 
 /**
  * The young generation's default cap (both semi-spaces), in MiB, of the commands that have one: the backup
- * (docs/PERFORMANCE.md, "the main thread's memory": no CPU difference beyond noise) and the restore, whose
- * main thread keeps more in flight (two 8 MiB semi-spaces; V8 grows them to 16 MiB two thirds of the way
- * in, the restore's peak) and `ferry serve`, whose young generation otherwise stays at 32 MiB once uploads
+ * (docs/PERFORMANCE.md, "the main thread's memory": no CPU difference beyond noise), the restore (with
+ * two file writers and 128 files in flight, its peak RSS 163–164 MiB with 16 MiB, 150 with 8, the same time
+ * and CPU; docs/PERFORMANCE.md, "The lead's second morning") and `ferry serve`, whose young generation otherwise stays at 32 MiB once uploads
  * grew it, now that its full collections no longer shrink it (cli/gc-marking.ts; measured: service peak RSS
  * ~196 → ~162 MiB over two scale-1 ingests, same CPU). The other commands keep V8's own sizing unless told. Why a cap at all: V8
  * doubles the young generation (from 2 MiB, up to two 16 MiB semi-spaces) each time the objects surviving
@@ -18,7 +18,7 @@ export const YOUNG_GENERATION_VARIABLE = 'FERRY_YOUNG_GENERATION_MIB';
  */
 const DEFAULT_CAP_MIB: ReadonlyMap<string, number> = new Map([
   ['backup', 8],
-  ['restore', 16],
+  ['restore', 8],
   ['serve', 8],
 ]);
 

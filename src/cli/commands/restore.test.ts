@@ -9,10 +9,12 @@ function refusal(variable: string, value: string) {
 }
 
 describe('restoreWriters', () => {
-  it('is one fewer than the cores, at least one, unless FERRY_RESTORE_WRITERS names a count from 1 to 64', () => {
-    assert.equal(restoreWriters({}, 2), 1);
+  it('is one per core up to 2 cores and one fewer than the cores beyond, at least one, unless FERRY_RESTORE_WRITERS names a count from 1 to 64', () => {
+    assert.equal(restoreWriters({}, 2), 2);
     assert.equal(restoreWriters({}, 1), 1);
     assert.equal(restoreWriters({}, 0), 1);
+    assert.equal(restoreWriters({}, 3), 2);
+    assert.equal(restoreWriters({}, 4), 3);
     assert.equal(restoreWriters({ FERRY_RESTORE_WRITERS: '' }, 8), 7);
     assert.equal(restoreWriters({ FERRY_RESTORE_WRITERS: '2' }, 2), 2);
     assert.equal(restoreWriters({ FERRY_RESTORE_WRITERS: '64' }, 2), 64);

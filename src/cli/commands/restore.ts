@@ -142,13 +142,15 @@ function remedy(problems: readonly RestoreProblem[], unreadableIndexFiles: numbe
 
 /**
  * How many file writer threads a restore starts: `FERRY_RESTORE_WRITERS` when set (a whole number from
- * 1 to 64; anything else is a `UserError`), else one fewer than the cores (at least one). On the quiet
- * 2-core machine two writers restored the bench's 2 GB ~10 % sooner than one, but the bench then measured
- * 0.71 × restic's CPU per GB against 0.62 with one (target ≤ 0.7) and ~13 MiB more peak RSS
- * (docs/PERFORMANCE.md, "The lead's morning"): one writer on 2 cores costs the least.
+ * 1 to 64; anything else is a `UserError`), else one per core on up to 2 cores and one fewer than the
+ * cores beyond (the main thread reads the repository and walks the trees). On the quiet 2-core machine,
+ * with 128 files in flight and folders made on the main thread, two writers restored the bench's 2 GB in
+ * 3.6–3.9 s against 4.0–4.4 s for one, at the same CPU (5.3–5.8 CPU-s, restic 8.8–9.3): the CPU that a
+ * second writer used to cost (0.71 × restic's per GB in 7977744's bench) went to threads woken for every
+ * batch of 16 small files (docs/PERFORMANCE.md, "The lead's second morning").
  */
 export function restoreWriters(env: NodeJS.ProcessEnv, cores: number): number {
-  return envInteger(env, 'FERRY_RESTORE_WRITERS', { min: 1, max: 64, what: 'a number of file writer threads' }) ?? Math.max(1, cores - 1);
+  return envInteger(env, 'FERRY_RESTORE_WRITERS', { min: 1, max: 64, what: 'a number of file writer threads' }) ?? (cores <= 2 ? Math.max(1, cores) : cores - 1);
 }
 
 /** The write-behind ring of each file writer, in MiB, unless `FERRY_RESTORE_WRITE_BEHIND` says otherwise: off. */
