@@ -8,10 +8,11 @@ export const YOUNG_GENERATION_VARIABLE = 'FERRY_YOUNG_GENERATION_MIB';
 /**
  * The young generation's default cap (both semi-spaces), in MiB, of the commands that have one: the backup
  * (docs/PERFORMANCE.md, "the main thread's memory": no CPU difference beyond noise), the restore (with
- * two file writers and 128 files in flight, its peak RSS 163–164 MiB with 16 MiB, 150 with 8, the same time
- * and CPU; docs/PERFORMANCE.md, "The lead's second morning") and `ferry serve`, whose young generation otherwise stays at 32 MiB once uploads
- * grew it, now that its full collections no longer shrink it (cli/gc-marking.ts; measured: service peak RSS
- * ~196 → ~162 MiB over two scale-1 ingests, same CPU). The other commands keep V8's own sizing unless told. Why a cap at all: V8
+ * two file writers and 128 files in flight, its peak RSS 163–164 MiB with 16 MiB, 150 with 8, the same
+ * time and CPU; docs/PERFORMANCE.md, "The lead's second morning") and `ferry serve`, whose young
+ * generation otherwise stays at 32 MiB once uploads grew it, now that its full collections no longer
+ * shrink it (cli/gc-marking.ts; measured: service peak RSS ~196 → ~162 MiB over two scale-1 ingests, same
+ * CPU). The other commands keep V8's own sizing unless told. Why a cap at all: V8
  * doubles the young generation (from 2 MiB, up to two 16 MiB semi-spaces) each time the objects surviving
  * its scavenges add up to its size, so a long command's main thread reaches the full 32 MiB within seconds,
  * all of it resident, though a scavenge leaves ~1–3 MB alive.

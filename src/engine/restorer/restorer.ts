@@ -194,7 +194,7 @@ export class Restorer {
         const below = walk ? await this.restoreTree(node.subtree!, path, realPath, snapshotPath) : { any: false, done: Promise.resolve() };
         if (selected || below.any) any = true;
         track(
-          below.done.then(async () => {
+          below.done.then(() => {
             if (selected || below.any) this.applyMetadata(node, path, snapshotPath);
             // Walked for nothing: the folder was only made to look inside.
             else if (!existed) removeEmptyFolder(path);
