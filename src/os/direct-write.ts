@@ -57,8 +57,9 @@ export async function writeAt(handle: FileHandle, bytes: Uint8Array, position: n
  * The SHA-256 of the bytes given to {@link writeAt} with it, in the order written (one write at a time):
  * with the addon, each write's bytes are hashed on the thread pool while (for small writes: just before)
  * they are written, so a save that checks its bytes against a SHA-256 (FsStorage; the service's uploads,
- * checked against their names) does not hash on the calling thread, where it was a third of the service's work during an ingest;
- * without the addon, on the calling thread. {@link digestHex} once, after the last write.
+ * checked against their names) does not hash on the calling thread, where it was a third of the service's
+ * work during an ingest; without the addon, on the calling thread. {@link digestHex} once, after the last
+ * write.
  */
 export class WriteHash {
   readonly native: NativeSha256 | undefined;

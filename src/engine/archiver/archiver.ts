@@ -112,9 +112,9 @@ export class Archiver {
   /** What ended the backup (a pack that could not be saved, an interruption): entries still queued stop at once. */
   private failure: Error | undefined;
   /**
-   * Every file from a minimum chunk up reads into a buffer of a maximum chunk (see readChunks), so this
-   * keeps idle the large-file reads' buffers (one of 8 MiB and two of 2 MiB by default): the same few are
-   * reused all along. Sized to each file and with 8 MiB kept, the second was dropped each time both came
+   * The buffers of the reads of files from a minimum chunk up, kept idle between files: a maximum chunk's
+   * (8 MiB) for a file below the large-file threshold, the large-file chunker's (2 MiB) for each of the
+   * others read at once (one of each by default): the same few are reused all along. Sized to each file and with 8 MiB kept, the second was dropped each time both came
    * back and the next file allocated another: 23 buffers of 8 MiB and more of 1–4 MiB in a scale-0.5 full
    * backup, each garbage (and resident) until the next full collection (PERFORMANCE.md, "the main
    * thread's memory").

@@ -57,11 +57,11 @@ export interface WriterFile {
  * sealed blobs and write them into the restored files with synchronous system calls (see
  * FileWriterCore). With `startWorkersAfter` bytes, the calling thread writes until that many were
  * queued and the threads start only then: a small restore (one file, a folder) is done before a
- * thread would have loaded its modules; files opened before keep their lane. Callers queue a file's opening, its runs of blobs and its completion; once per turn
- * of the event loop each lane's queue goes out as one batch, its runs read first, those that follow each
- * other in a pack (usually small files backed up together) with one read. At most `budget` bytes of
- * read buffers are out at a time, so memory stays bounded however fast the reads are. A file's work all
- * goes to one lane, in order.
+ * thread would have loaded its modules; files opened before keep their lane. Callers queue a file's
+ * opening, its runs of blobs and its completion; once per turn of the event loop each lane's queue goes
+ * out as one batch, its runs read first, those that follow each other in a pack (usually small files
+ * backed up together) with one read. At most `budget` bytes of read buffers are out at a time, so memory
+ * stays bounded however fast the reads are. A file's work all goes to one lane, in order.
  */
 export class FileWriters {
   private lanes: Lane[];
