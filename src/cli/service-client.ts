@@ -6,6 +6,7 @@ import type { AuditRecord } from '../service/audit/audit-log.js';
 import type { IssuedToken, TokenListing } from '../service/auth/token-store.js';
 import { describeNetworkError, networkErrorCode, tlsFailure } from '../storage/http/http-errors.js';
 import { defaultTransport, readText, type HttpTransport } from '../storage/http/http-transport.js';
+import { lines } from '../storage/http/ndjson-lines.js';
 import type { AgentRegistration } from './agent-state.js';
 import { serviceTransport, type GlobalOptions } from './service-trust.js';
 import type { Principal } from '../service/auth/principal.js';
@@ -189,6 +190,33 @@ export class ServiceClient {
    */
   async requestChecked<S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown): Promise<z.output<S>> {
     return parseAnswer(schema, await this.request<unknown>(method, path, body), `${method} ${path.replace(/\?.*$/, '')} from the service at ${this.baseUrl}`);
+  }
+
+  /**
+   * A JSON request whose answer is newline-delimited JSON read as it arrives (a long-running operation's
+   * events): each line through `schema`. No time limit but the command's signal. Errors as {@link request}.
+   */
+  async *events<S extends z.ZodType>(schema: S, method: string, path: string, body: unknown): AsyncGenerator<z.output<S>> {
+    const headers: Record<string, string> = { accept: 'application/x-ndjson', 'content-type': 'application/json' };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    const what = `${method} ${path} from the service at ${this.baseUrl}`;
+    let response;
+    try {
+      response = await this.transport.request(`${this.baseUrl}${path}`, { method, headers, body: JSON.stringify(body), ...(this.signal ? { signal: this.signal } : {}) });
+    } catch (err) {
+      throw unreachable(this.baseUrl, err, false);
+    }
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw errorFromAnswer(status, (await readText(response, MAX_ANSWER)) ?? '');
+    for await (const line of lines(response)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        throw new UserError(`the service at ${this.baseUrl} sent a line that is not JSON in its answer to ${method} ${path}: is that URL a Ferry service?`);
+      }
+      yield parseAnswer(schema, parsed, what);
+    }
   }
 
   /** One JSON request; `body` undefined sends none. Resolves with the parsed answer (undefined for 204). */

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ImportJob } from './import-job.js';
+import { DISK_STATES } from './job-states.js';
 import { Count, RecordId, Sha256, Timestamp } from './wire.js';
 
 /** The codes of a job's error log: what went wrong with a file or a whole disk. */
@@ -89,3 +90,72 @@ export type DoneFile = z.infer<typeof DoneFile>;
 /** The answer of `POST …/disks/:index/ingest`: the job, whether the disk (or job) is already final, and the files already done. */
 export const IngestStart = z.object({ job: ImportJob, finished: z.boolean(), done: z.array(DoneFile) });
 export type IngestStart = z.infer<typeof IngestStart>;
+
+/**
+ * Ingest on the service's host (docs/datacenter.md, "Ingest on the service's host"): the disks' paths as
+ * the service sees them, each under its `--ingest-root`.
+ */
+export const ServiceIngestRequest = z.strictObject({
+  disks: z
+    .array(z.string().min(1).max(4096).regex(/^\/[^\p{Cc}]*$/u, 'an absolute path without control characters'))
+    .min(1)
+    .max(64),
+});
+export type ServiceIngestRequest = z.infer<typeof ServiceIngestRequest>;
+
+/** Live counters of one disk's ingest (a progress display samples them). */
+export const DiskProgress = z.object({
+  /** The path the disk was given at. */
+  given: z.string(),
+  /** The disk's number as people see it (index + 1); 0 until the label is read. */
+  number: Count,
+  phase: z.enum(['identifying', 'ingesting', 'finishing', 'done']),
+  /** Files and plaintext bytes of the manifest (0 until it is opened). */
+  totalFiles: Count,
+  totalBytes: Count,
+  /** Files with a result, and their bytes, this run and earlier runs together. */
+  filesDone: Count,
+  bytesDone: Count,
+  /** Files done in earlier runs (skipped now). */
+  filesBefore: Count,
+  bytesBefore: Count,
+  filesFailed: Count,
+  /** Plaintext bytes this run uploaded. */
+  bytesUploaded: Count,
+  /** When this run started the disk's files (ms since the epoch), for the rate. */
+  startedAt: z.number(),
+});
+export type DiskProgress = z.infer<typeof DiskProgress>;
+
+/** How one disk ended in a run. `Refused`: not ingested; `Stopped`: interrupted, a rerun resumes. */
+export const DiskOutcome = z.object({
+  given: z.string(),
+  index: z.number().int().min(0).nullable(),
+  diskId: z.string().nullable(),
+  state: z.enum([...DISK_STATES, 'Refused', 'Stopped']),
+  /** One line: why refused or stopped, or a summary. */
+  message: z.string(),
+  filesOk: Count,
+  filesFailed: Count,
+  /** Files an earlier run had already done. */
+  filesBefore: Count,
+  bytesUploaded: Count,
+  /** True when the disk (or the job) was already final before this run: nothing was done. */
+  alreadyFinal: z.boolean(),
+});
+export type DiskOutcome = z.infer<typeof DiskOutcome>;
+
+/**
+ * One line of the answer to an ingest on the service's host (NDJSON): the disks' counters when identified
+ * and then twice a second, the notes for the operator, and last either the outcome (`done`, with the
+ * contract's exit code: 0 every disk Completed, 3 some CompletedWithErrors, 1 otherwise) or why the run
+ * failed as a whole (`failed`, with the service's error code).
+ */
+export const ServiceIngestEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('started'), disks: z.array(DiskProgress) }),
+  z.object({ type: z.literal('progress'), disks: z.array(DiskProgress) }),
+  z.object({ type: z.literal('note'), message: z.string() }),
+  z.object({ type: z.literal('done'), job: ImportJob, disks: z.array(DiskOutcome), exitCode: z.union([z.literal(0), z.literal(1), z.literal(3)]) }),
+  z.object({ type: z.literal('failed'), code: z.string(), message: z.string() }),
+]);
+export type ServiceIngestEvent = z.infer<typeof ServiceIngestEvent>;

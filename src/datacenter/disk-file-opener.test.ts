@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { deriveDiskSubkeys, diskFileName, MANIFEST_NAME } from '../seed/disk-format.js';
 import { openManifest, type DiskManifest } from '../seed/manifest.js';
+import { alignedView, DIRECT_ALIGN } from '../os/direct-write.js';
 import { openDiskFile, type OpenFileRequest } from './disk-file-opener.js';
 import { openOnDisk } from './disk-path.js';
 import { IngestFixture } from './testing/ingest-fixture.js';
@@ -30,13 +31,13 @@ describe('reading one file of a disk', () => {
     assert.deepEqual(opened.plaintext, expected.bytes);
   });
 
-  it('reads the plaintext into the memory it is given when that is large enough, else into its own', async () => {
+  it('reads the plaintext into the memory it is given, from its first aligned byte, when it has room, else into its own', async () => {
     const expected = f.prep.files.find((file) => file.path === manifest.files[0]!.path)!.bytes;
-    const given = new SharedArrayBuffer(expected.length + 10);
+    const given = new SharedArrayBuffer(expected.length + DIRECT_ALIGN);
     const opened = await openDiskFile({ ...request(0), buffer: given });
     assert.ok(opened.ok);
     assert.equal(opened.plaintext.buffer, given);
-    assert.equal(opened.plaintext.byteOffset, 0);
+    assert.equal(opened.plaintext.byteOffset, alignedView(given).byteOffset);
     assert.deepEqual(opened.plaintext, expected);
     const small = new SharedArrayBuffer(expected.length - 1);
     const own = await openDiskFile({ ...request(0), buffer: small });

@@ -16,6 +16,7 @@ import type { ManifestEntry } from '../seed/manifest.js';
 import { readAhead } from '../seed/read-ahead.js';
 import { openSegment, segmentPlace } from '../seed/segment-crypto.js';
 import { openOnDisk, type OpenFailureCode } from './disk-path.js';
+import { plaintextView } from './plaintext-buffers.js';
 
 /** What is needed to read one file of a disk. */
 export interface OpenFileRequest {
@@ -28,8 +29,9 @@ export interface OpenFileRequest {
   /** Approximate bytes per read (whole segments). */
   readonly readBytes: number;
   /**
-   * Memory for the plaintext, recycled from an earlier file (open-pool.ts), used when it holds at least
-   * `entry.size` bytes: the plaintext is then a view of its start. A fresh buffer otherwise.
+   * Memory for the plaintext, recycled from an earlier file (open-pool.ts), used when it has room for
+   * `entry.size` bytes: the plaintext is then a view of it from its first aligned byte (plaintextView). A
+   * fresh buffer otherwise.
    */
   readonly buffer?: SharedArrayBuffer;
 }
@@ -78,7 +80,8 @@ export async function openDiskFile(request: OpenFileRequest, openFile: typeof op
     };
     // Each segment is read straight into its place in the file's buffer and each tag beside it, so
     // the bytes of a segment that is only authenticated are never copied in user space.
-    const plaintext = request.buffer !== undefined && request.buffer.byteLength >= entry.size ? Buffer.from(request.buffer, 0, entry.size) : Buffer.allocUnsafeSlow(entry.size);
+    const recycled = request.buffer !== undefined ? plaintextView(request.buffer, entry.size) : undefined;
+    const plaintext = recycled !== undefined && recycled.length === entry.size ? recycled : Buffer.allocUnsafeSlow(entry.size);
     const tags = Buffer.allocUnsafe(TAG_BYTES * segments);
     const bodyOf = (index: number): Buffer => plaintext.subarray(index * segmentSize, index * segmentSize + segmentLength(entry.size, segmentSize, index));
     const tagOf = (index: number): Buffer => tags.subarray(index * TAG_BYTES, (index + 1) * TAG_BYTES);

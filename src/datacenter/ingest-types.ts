@@ -2,57 +2,22 @@
 import type { Clock } from '../core/clock.js';
 import type { Failpoints } from '../core/failpoints.js';
 import type { ImportJob } from '../contract/import-job.js';
-import type { DiskState } from '../contract/job-states.js';
 import type { Storage } from '../storage/storage.js';
 import type { ByteBudget } from '../core/byte-budget.js';
 import type { IngestService } from './ingest-service.js';
 import type { OpenPool } from './open-pool.js';
 
-/** Live counters of one disk's ingest; a progress display samples them. */
-export interface DiskProgress {
-  /** The path the disk was given at. */
-  readonly given: string;
-  /** The disk's number as people see it (index + 1); 0 until the label is read. */
-  number: number;
-  phase: 'identifying' | 'ingesting' | 'finishing' | 'done';
-  /** Files and plaintext bytes of the manifest (0 until it is opened). */
-  totalFiles: number;
-  totalBytes: number;
-  /** Files with a result, and their bytes, this run and earlier runs together. */
-  filesDone: number;
-  bytesDone: number;
-  /** Files done in earlier runs (skipped now). */
-  filesBefore: number;
-  bytesBefore: number;
-  filesFailed: number;
-  /** Plaintext bytes this run uploaded. */
-  bytesUploaded: number;
-  /** When this run started the disk's files (clock ms), for the rate. */
-  startedAt: number;
-}
+/** A disk's live counters and how it ended: the contract's types (src/contract/ingest.ts). */
+export type { DiskOutcome, DiskProgress } from '../contract/ingest.js';
 
-/** How one disk ended in this run. `Refused`: not ingested; `Stopped`: interrupted, a rerun resumes. */
-export interface DiskOutcome {
-  readonly given: string;
-  readonly index: number | null;
-  readonly diskId: string | null;
-  readonly state: DiskState | 'Refused' | 'Stopped';
-  /** One line: why refused or stopped, or a summary. */
-  readonly message: string;
-  readonly filesOk: number;
-  readonly filesFailed: number;
-  /** Files an earlier run had already done. */
-  readonly filesBefore: number;
-  readonly bytesUploaded: number;
-  /** True when the disk (or the job) was already final before this run: nothing was done. */
-  readonly alreadyFinal: boolean;
-}
+/** What ingest needs of the job's import: storing a file, and listing what it already holds. */
+export type IngestStorage = Pick<Storage, 'save' | 'list'>;
 
 /** What every disk of one ingest shares. */
 export interface IngestContext {
   readonly service: IngestService;
-  /** The job's import (`…/v1/import-jobs/<jobId>` as a Storage). */
-  readonly storage: Storage;
+  /** The job's import (`…/v1/import-jobs/<jobId>` over HTTP, or the service's own on its host). */
+  readonly storage: IngestStorage;
   readonly jobId: string;
   readonly pool: OpenPool;
   readonly budget: ByteBudget;

@@ -9,12 +9,11 @@ import { InterruptedError, UserError } from '../core/errors.js';
 import { noFailpoints, type Failpoints } from '../core/failpoints.js';
 import type { ImportJob } from '../contract/import-job.js';
 import { INGESTED_JOB_STATES, INGESTING_JOB_STATES } from '../contract/job-states.js';
-import type { Storage } from '../storage/storage.js';
 import { ByteBudget } from '../core/byte-budget.js';
 import { identifyDisk, type IdentifiedDisk, type RefusedDisk } from './disk-identity.js';
 import { ingestDisk, refuse } from './disk-ingest.js';
 import type { IngestService } from './ingest-service.js';
-import type { DiskOutcome, DiskProgress, IngestContext } from './ingest-types.js';
+import type { DiskOutcome, DiskProgress, IngestContext, IngestStorage } from './ingest-types.js';
 import { OpenPool } from './open-pool.js';
 
 /** How ingest talks to its operator; the CLI draws progress from the counters it is given. */
@@ -28,8 +27,11 @@ export interface IngestIO {
 /** What {@link runIngest} needs: the service, the job's import, the job and the disks, and how to report. */
 export interface IngestOptions {
   readonly service: IngestService;
-  /** The job's import, where files are uploaded (`HttpStorage` at `…/v1/import-jobs/<jobId>`). */
-  readonly storage: Storage;
+  /**
+   * The job's import, where files are stored: `HttpStorage` at `…/v1/import-jobs/<jobId>`, or on the
+   * service's host the import itself (src/service/ingest/).
+   */
+  readonly storage: IngestStorage;
   readonly jobId: string;
   /** The disks' paths (mount points or folders), in any order. */
   readonly disks: readonly string[];
@@ -64,7 +66,7 @@ export interface IngestResult {
   readonly job: ImportJob;
   readonly disks: readonly DiskOutcome[];
   /** 0 every disk Completed; 3 some CompletedWithErrors (none worse); 1 a disk refused, Failed or stopped. */
-  readonly exitCode: number;
+  readonly exitCode: 0 | 1 | 3;
 }
 
 
@@ -77,7 +79,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
   const { service, jobId } = options;
   if (options.disks.length === 0) throw new UserError('give at least one disk: --disk PATH');
   let job = await service.getJob(jobId);
-  checkState(job);
+  checkIngestable(job);
   const final = INGESTED_JOB_STATES.includes(job.state);
 
   const found = await Promise.all(options.disks.map((path) => identifyDisk(path, job)));
@@ -151,12 +153,16 @@ export async function runIngest(options: IngestOptions): Promise<IngestResult> {
 }
 
 /** The exit code of the contract: 1 beats 3 beats 0. */
-export function exitCodeOf(outcomes: readonly DiskOutcome[]): number {
+export function exitCodeOf(outcomes: readonly DiskOutcome[]): 0 | 1 | 3 {
   if (outcomes.some((o) => o.state !== 'Completed' && o.state !== 'CompletedWithErrors')) return 1;
   return outcomes.some((o) => o.state === 'CompletedWithErrors') ? 3 : 0;
 }
 
-function checkState(job: ImportJob): void {
+/**
+ * Throws a `UserError` saying what to do when `job` is in no state to ingest (not received yet, deleted,
+ * cancelled); a job being or already ingested passes (a rerun reports what is final).
+ */
+export function checkIngestable(job: Pick<ImportJob, 'name' | 'state'>): void {
   if (INGESTING_JOB_STATES.includes(job.state) || INGESTED_JOB_STATES.includes(job.state)) return;
   const name = `import job ${job.name}`;
   switch (job.state) {
@@ -184,7 +190,7 @@ function alreadyFinal(disk: IdentifiedDisk, job: ImportJob): DiskOutcome {
 }
 
 /** Every object already in the import, by key. */
-async function listImport(storage: Storage): Promise<ReadonlyMap<string, number>> {
+async function listImport(storage: IngestStorage): Promise<ReadonlyMap<string, number>> {
   const objects = new Map<string, number>();
   for (const folder of ['data/', 'index/', 'snapshots/']) await storage.list(folder, (info) => void objects.set(info.key, info.size));
   return objects;

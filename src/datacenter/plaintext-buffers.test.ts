@@ -1,14 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MessageChannel } from 'node:worker_threads';
-import { MAX_FREE_BYTES, PlaintextBuffers, STEP } from './plaintext-buffers.js';
+import { DIRECT_ALIGN } from '../os/direct-write.js';
+import { optionalAddon } from '../os/native-addon.js';
+import { MAX_FREE_BYTES, PlaintextBuffers, plaintextView, STEP } from './plaintext-buffers.js';
 
 describe('plaintext buffers of ingest', () => {
   it('gives none for a file smaller than a step, and a new one rounded up to a step otherwise', () => {
     const buffers = new PlaintextBuffers();
     assert.equal(buffers.take(STEP - 1), undefined);
-    assert.equal(buffers.take(STEP)!.byteLength, STEP);
+    assert.equal(buffers.take(STEP)!.byteLength, 2 * STEP, 'room for an aligned start');
     assert.equal(buffers.take(16 * STEP + 5)!.byteLength, 17 * STEP);
+    assert.equal(buffers.take(17 * STEP - DIRECT_ALIGN + 1)!.byteLength, 18 * STEP);
+  });
+
+  it('places a plaintext at the first aligned byte of its buffer, with room for all of it', { skip: optionalAddon() === null && 'the native addon is not built' }, () => {
+    const buffers = new PlaintextBuffers();
+    const size = 16 * STEP + 12_345;
+    const view = plaintextView(buffers.take(size)!, size);
+    assert.equal(view.length, size);
+    assert.equal(optionalAddon()!.alignmentOf(view), 0);
   });
 
   it('reuses a buffer given back, the smallest that fits, and never hands one out twice', () => {
@@ -51,11 +62,11 @@ describe('plaintext buffers of ingest', () => {
 
   it('keeps at most its limit free, dropping the largest first', () => {
     const buffers = new PlaintextBuffers();
-    const huge = buffers.take(MAX_FREE_BYTES)!;
+    const huge = buffers.take(MAX_FREE_BYTES - STEP)!;
     const packs = Array.from({ length: 4 }, () => buffers.take(16 * STEP)!);
     for (const pack of packs) buffers.give(pack);
     buffers.give(huge);
-    assert.equal(buffers.held, 4 * 16 * STEP);
-    assert.notEqual(buffers.take(MAX_FREE_BYTES), huge);
+    assert.equal(buffers.held, packs.reduce((sum, pack) => sum + pack.byteLength, 0));
+    assert.notEqual(buffers.take(MAX_FREE_BYTES - STEP), huge);
   });
 });

@@ -5,6 +5,9 @@
  *
  * Buffers are sized in steps of {@link STEP} bytes so that packs of slightly different sizes share them;
  * files smaller than one step are not worth it and get none. At most {@link MAX_FREE_BYTES} are kept free.
+ * A plaintext starts at its buffer's first {@link DIRECT_ALIGN} boundary ({@link plaintextView}), so that
+ * an ingest on the service's host stores it past the page cache (os/direct-write.ts): unaligned, every
+ * byte went through the page cache, which cost that ingest 3 s of system time per GB (docs/PERFORMANCE.md).
  *
  * They are SharedArrayBuffers: the pool posts one to a worker, which reads the file into it and answers a
  * view of it, without moving it. A moved ArrayBuffer is a new allocation in the V8 heap that receives it
@@ -12,19 +15,25 @@
  * thread of ingest run a full garbage collection every few files (docs/PERFORMANCE.md). Only one thread
  * uses a buffer at a time: the worker until it answers, then the main thread until it gives it back.
  */
+import { alignedView, DIRECT_ALIGN } from '../os/direct-write.js';
+
 export class PlaintextBuffers {
   private free: SharedArrayBuffer[] = [];
   private freeBytes = 0;
 
-  /** A free buffer of at least `size` bytes (the smallest that fits, or a new one), or none for a small file. */
+  /**
+   * A free buffer with room for `size` bytes from its first aligned byte on (the smallest that fits, or a
+   * new one), or none for a small file.
+   */
   take(size: number): SharedArrayBuffer | undefined {
     if (size < STEP) return undefined;
+    const needed = size + DIRECT_ALIGN;
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
       const length = this.free[i]!.byteLength;
-      if (length >= size && (best < 0 || length < this.free[best]!.byteLength)) best = i;
+      if (length >= needed && (best < 0 || length < this.free[best]!.byteLength)) best = i;
     }
-    if (best < 0) return new SharedArrayBuffer(Math.ceil(size / STEP) * STEP);
+    if (best < 0) return new SharedArrayBuffer(Math.ceil(needed / STEP) * STEP);
     const [buffer] = this.free.splice(best, 1);
     this.freeBytes -= buffer!.byteLength;
     return buffer;
@@ -47,6 +56,11 @@ export class PlaintextBuffers {
   get held(): number {
     return this.freeBytes;
   }
+}
+
+/** The `size` bytes of a buffer from {@link PlaintextBuffers.take} where a plaintext goes: from its first aligned byte. */
+export function plaintextView(buffer: SharedArrayBuffer, size: number): Buffer {
+  return alignedView(buffer).subarray(0, size);
 }
 
 /** Buffers are multiples of this (and files smaller than it get none). */

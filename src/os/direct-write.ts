@@ -88,7 +88,7 @@ export function allocateAligned(bytes: number): Buffer {
 }
 
 /** The part of `buffer` from its first {@link DIRECT_ALIGN} boundary on (all of it without the addon). */
-export function alignedView(buffer: ArrayBuffer): Buffer {
+export function alignedView(buffer: ArrayBufferLike): Buffer {
   const whole = Buffer.from(buffer);
   const misalignment = optionalAddon()?.alignmentOf(whole) ?? 0;
   return whole.subarray(misalignment === 0 ? 0 : DIRECT_ALIGN - misalignment);

@@ -40,4 +40,9 @@ export interface ServiceContext {
    * certificate of a public CA. Read at each use: a SIGHUP reload may change it.
    */
   readonly certificatePin: () => string | null;
+  /**
+   * The folder disks are mounted under for an ingest on the service's host (`ferry serve --ingest-root`),
+   * or null: the service reads no disks itself (resources/service-ingest.ts).
+   */
+  readonly ingestRoot: string | null;
 }

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { ForbiddenError } from '../core/errors.js';
+import { ForbiddenError, UserError } from '../core/errors.js';
+import { idOfKey } from '../storage/layout.js';
 import { INGESTING_JOB_STATES } from '../contract/job-states.js';
 import { releaseAfterResponse } from './api/request-resources.js';
 import { principalOf } from './api/route-access.js';
@@ -25,13 +26,17 @@ export async function resolveImportForObjects(request: FastifyRequest, jobId: st
   if (principal.role === 'job') throw new ForbiddenError('a job token may not read or write imported objects');
   const job = await getImportJob(ctx, principal, jobId);
   if (job.state === 'Closed') throw new IllegalTransitionError('the job is Closed: its imported objects were removed');
-  if (request.method === 'PUT') refuseWrite(job, principal.role);
+  if (request.method === 'PUT') refuseImportWrite(job, principal.role);
   const storage = await openImportStorage(ctx, job);
   releaseAfterResponse(request, () => storage.close());
   return { storage, access: 'append-only' };
 }
 
-function refuseWrite(job: JobRecord, role: string): void {
+/**
+ * Throws unless a `role` may store objects into `job`'s import now (see {@link resolveImportForObjects}):
+ * `IllegalTransitionError` in the wrong state, `ForbiddenError` for a role that never writes.
+ */
+export function refuseImportWrite(job: JobRecord, role: string): void {
   if (role === 'operator') {
     if (INGESTING_JOB_STATES.includes(job.state)) return;
     throw new IllegalTransitionError(`the job is ${job.state}: the datacenter stores imported objects only while it is Received or Transferring`);
@@ -44,4 +49,11 @@ function refuseWrite(job: JobRecord, role: string): void {
     );
   }
   throw new ForbiddenError(`a ${role} token may read imported objects but not write them`);
+}
+
+/** Throws a `UserError` unless `key` can be imported: a content-named pack, index file or snapshot. */
+export function checkImportKey(key: string): void {
+  if (idOfKey('pack', key) === undefined && idOfKey('index', key) === undefined && idOfKey('snapshot', key) === undefined) {
+    throw new UserError(`only content-named objects under data/<xx>/, index/ and snapshots/ can be imported; ${JSON.stringify(key)} is not one`);
+  }
 }

@@ -63,6 +63,8 @@ export interface ServeOptions {
   readonly tls?: TlsFiles;
   /** Allow plain HTTP on an address other machines can reach (`--insecure-http`); loopback always may. */
   readonly insecureHttp?: boolean;
+  /** `--ingest-root`: the folder disks are mounted under for an ingest on the service's host; none when absent. */
+  readonly ingestRoot?: string;
   /** Called with the built server before it listens (e.g. tests add a route). */
   readonly beforeListen?: (server: FerryServer) => void;
   /** Where the object stores' credentials come from (AZURE_STORAGE_CONNECTION_STRING, …); none when absent. */
@@ -119,6 +121,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       ...(options.agentTokenLifetimeMs !== undefined ? { agentTokenLifetimeMs: options.agentTokenLifetimeMs } : {}),
       ...(certificate ? { tls: certificate } : {}),
       ...(options.env ? { env: options.env } : {}),
+      ...(options.ingestRoot !== undefined ? { ingestRoot: options.ingestRoot } : {}),
     });
     await reportRefusedAccounts(server);
     if (certificate) logCertificate(server, certificate.current, 'serving TLS', clock);

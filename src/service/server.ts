@@ -73,6 +73,8 @@ export interface ServerOptions {
    * they live in the service's environment, never in its database. None when absent.
    */
   readonly env?: NodeJS.ProcessEnv;
+  /** `--ingest-root`: the folder disks are mounted under for an ingest on the service's host; none when absent. */
+  readonly ingestRoot?: string;
 }
 
 /** A built, not yet listening server: `app.inject()` drives it in tests, `app.listen()` serves it. */
@@ -103,6 +105,7 @@ export function buildServer(options: ServerOptions): FerryServer {
     importJobs: importJobSettings(options.importJobs),
     agentTokenLifetimeMs: agentTokenLifetime(options.agentTokenLifetimeMs),
     certificatePin: () => options.tls?.pin() ?? null,
+    ingestRoot: options.ingestRoot ?? null,
   };
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),

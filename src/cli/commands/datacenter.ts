@@ -1,17 +1,20 @@
+import { isAbsolute } from 'node:path';
 import { setMmapThreshold } from '../../engine/os/posix-extras.js';
 import { runIngest, type IngestIO, type IngestResult } from '../../datacenter/ingest.js';
 import type { DiskProgress } from '../../datacenter/ingest-types.js';
+import { ServiceIngestEvent } from '../../contract/ingest.js';
+import { InterruptedError, UserError } from '../../core/errors.js';
 import { FINAL_DISK_STATES, INGESTING_JOB_STATES } from '../../contract/job-states.js';
 import { HttpStorage } from '../../storage/http/http-storage.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
 import { HttpIngestService } from '../http-ingest-service.js';
-import { ServiceClient, type ServiceOptions } from '../service-client.js';
+import { ServiceClient, ServiceRequestError, type ServiceOptions } from '../service-client.js';
 import { serviceTransport } from '../service-trust.js';
 import { resolveImportJob } from '../service-names.js';
 
 type Options = ServiceOptions & { readonly json?: boolean; readonly tenant?: string };
-export type IngestOptions = Options & { readonly disk: string[]; readonly workers?: number };
+export type IngestOptions = Options & { readonly disk: string[]; readonly workers?: number; readonly onService?: boolean };
 
 /** `ferry datacenter receive JOB`: Shipping → Received. */
 export async function receiveCommand(ctx: CliContext, ref: string, options: Options): Promise<number> {
@@ -33,6 +36,7 @@ export async function ingestCommand(ctx: CliContext, ref: string, options: Inges
   allocateForThroughput();
   const client = ServiceClient.fromOptions(ctx, options);
   const job = await resolveImportJob(client, ref, options.tenant);
+  if (options.onService) return ingestOnService(ctx, client, job.id, options);
   const storage = new HttpStorage({ url: `${client.baseUrl}/v1/import-jobs/${encodeURIComponent(job.id)}`, token: (options.token ?? ctx.env.FERRY_TOKEN)!, transport: serviceTransport(ctx) });
   ctx.cleanups.push(() => storage.close());
   const display = new IngestDisplay(ctx, options.json === true);
@@ -52,6 +56,48 @@ export async function ingestCommand(ctx: CliContext, ref: string, options: Inges
   } finally {
     display.stop();
   }
+  return reportOutcome(ctx, options, result);
+}
+
+/**
+ * `--on-service`: the service reads the disks itself, from their paths on its host (under its
+ * `--ingest-root`), and streams the disks' progress and the outcome back; shown as a local ingest is. An
+ * interrupt (Ctrl-C) ends the request, and the service stops the ingest: what finished is recorded.
+ */
+async function ingestOnService(ctx: CliContext, client: ServiceClient, jobId: string, options: IngestOptions): Promise<number> {
+  if (options.workers !== undefined) throw new UserError("--workers sets this command's reading threads: with --on-service the service reads the disks");
+  const relative = options.disk.find((disk) => !isAbsolute(disk));
+  if (relative !== undefined) throw new UserError(`--disk ${relative}: with --on-service give the absolute path of the disk on the service's host`);
+  const display = new IngestDisplay(ctx, options.json === true);
+  let disks: DiskProgress[] = [];
+  let result: IngestResult | undefined;
+  try {
+    for await (const event of client.events(ServiceIngestEvent, 'POST', `/v1/import-jobs/${encodeURIComponent(jobId)}/service-ingest`, { disks: options.disk })) {
+      if (event.type === 'started') {
+        disks = event.disks;
+        display.started(disks);
+      } else if (event.type === 'progress') {
+        event.disks.forEach((counters, i) => Object.assign(disks[i] ?? {}, counters));
+      } else if (event.type === 'note') {
+        display.note(event.message);
+      } else if (event.type === 'done') {
+        result = { job: event.job, disks: event.disks, exitCode: event.exitCode };
+      } else {
+        throw new ServiceRequestError(500, event.code, `the ingest on the service failed: ${event.message}`);
+      }
+    }
+  } catch (err) {
+    if (ctx.signal.aborted) throw new InterruptedError('the ingest was interrupted: what finished is recorded; run the same command again to resume');
+    throw err;
+  } finally {
+    display.stop();
+  }
+  if (result === undefined) throw new UserError('the service ended the ingest without its outcome (was it stopped?): run the same command again to resume');
+  return reportOutcome(ctx, options, result);
+}
+
+/** Prints the outcome (a summary, or one JSON line with --json) and answers the exit code of the contract. */
+function reportOutcome(ctx: CliContext, options: IngestOptions, result: IngestResult): number {
   if (options.json) ctx.stdout.write(JSON.stringify({ message_type: 'ingest_summary', exitCode: result.exitCode, job: { id: result.job.id, name: result.job.name, state: result.job.state, errorCount: result.job.errorCount }, disks: result.disks }) + '\n');
   else printSummary(ctx, result);
   return result.exitCode;

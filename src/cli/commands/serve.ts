@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { envChoice } from '../../core/env-integer.js';
 import { UserError } from '../../core/errors.js';
@@ -30,6 +30,7 @@ export interface ServeOptions {
   readonly tlsKey?: string;
   readonly tlsCa?: string;
   readonly insecureHttp?: boolean;
+  readonly ingestRoot?: string;
 }
 
 /**
@@ -66,6 +67,7 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
     ...(options.sweepInterval !== undefined ? { sweepIntervalMs: options.sweepInterval } : {}),
     ...(tls ? { tls } : {}),
     ...(options.insecureHttp ? { insecureHttp: true } : {}),
+    ...(options.ingestRoot !== undefined ? { ingestRoot: await ingestRoot(options.ingestRoot) } : {}),
     env: ctx.env,
   });
   // SIGHUP re-reads the certificate and key (after a renewal); a bad pair is logged and the old one kept.
@@ -100,6 +102,14 @@ async function migrateOnlyCommand(ctx: CliContext, options: ServeOptions): Promi
 
 
 /** The TLS files of the options, checked for the combinations that make sense; undefined for plain HTTP. */
+/** `--ingest-root DIR` resolved; it must be an existing folder. */
+async function ingestRoot(dir: string): Promise<string> {
+  const path = resolve(dir);
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined || !info.isDirectory()) throw new UserError(`--ingest-root ${dir} is not a folder: give the folder shipped disks are mounted under on this host`);
+  return path;
+}
+
 function tlsFiles(options: ServeOptions): { certFile: string; keyFile: string; caFile?: string } | undefined {
   const { tlsCert, tlsKey, tlsCa } = options;
   if (tlsCert === undefined && tlsKey === undefined) {

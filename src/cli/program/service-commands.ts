@@ -25,7 +25,7 @@ const DEFAULT_AUDIT_LIST_LIMIT = 100;
  * Adds `ferry serve --data-dir DIR [--database postgres://…] [--migrate-only] [--listen HOST:PORT]
  * [--service-key-file FILE] [--tracking-deadline 14d] [--shipping-address TEXT] [--worker-lease 60s]
  * [--adoption-poll 1s] [--sweep-interval DURATION]
- * [--tls-cert FILE --tls-key FILE [--tls-ca FILE] | --insecure-http]` to the program.
+ * [--tls-cert FILE --tls-key FILE [--tls-ca FILE] | --insecure-http] [--ingest-root DIR]` to the program.
  */
 export function registerServe(program: Command, ctx: CliContext, run: Runner): void {
   program
@@ -59,6 +59,7 @@ export function registerServe(program: Command, ctx: CliContext, run: Runner): v
     .option('--tls-key <FILE>', 'the PEM private key of --tls-cert (unencrypted); reloaded on SIGHUP')
     .option('--tls-ca <FILE>', 'the PEM certificate of the CA that signed --tls-cert: vault credentials pin it')
     .option('--insecure-http', 'allow plain HTTP on an address other machines can reach (a proxy in front terminates TLS)')
+    .option('--ingest-root <DIR>', "the folder shipped disks are mounted under on this host: the operator may then have the service ingest them itself (ferry datacenter ingest --on-service)")
     .action((opts: ServeOptions) => run(import('../commands/serve.js').then((m) => m.serveCommand(ctx, opts))));
 }
 
@@ -174,6 +175,7 @@ export function registerDatacenter(program: Command, ctx: CliContext, run: Runne
     .addOption(new Option('--disk <PATH>', 'a disk of the job: the folder it is mounted at (repeatable, any order)').argParser(collect).makeOptionMandatory())
     .addOption(tenantOption())
     .option('--workers <N>', 'worker threads reading and decrypting disks (default: 0, the main thread reads)', parseWorkers)
+    .option('--on-service', "the service reads the disks itself: they are mounted on its host under its --ingest-root, and --disk gives their paths there (nothing is uploaded over the network)")
     .addHelpText('after', '\nDisks are told apart by their label and manifest, not by order or mount point. Killed or stopped, the same\ncommand resumes; run again on a finished disk, it does nothing. Exit 0: every disk Completed; 3: a disk\nCompletedWithErrors (see ferry job errors JOB); 1: a disk refused, Failed or not finished.\n')
     .action((ref: string, opts: IngestOptions) => run(import('../commands/datacenter.js').then((m) => m.ingestCommand(ctx, ref, opts))));
 }

@@ -1,19 +1,24 @@
 /**
  * The datacenter's and the adoption's import job routes (docs/service.md, "Ingest" and "Adoption"): thin
- * routes over resources/import-ingest.ts and resources/import-adoption.ts, and the import object routes
+ * routes over resources/import-ingest.ts, resources/service-ingest.ts and resources/import-adoption.ts, and
+ * the import object routes
  * (the vault object wire protocol under /v1/import-jobs/:jobId).
  */
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ImportJob } from '../../contract/import-job.js';
-import { DiskIngestRequest, DiskKeyRelease, ErrorLog, FileResultsReport, IngestProblem, IngestStart } from '../../contract/ingest.js';
-import { UserError } from '../../core/errors.js';
+import { DiskIngestRequest, DiskKeyRelease, ErrorLog, FileResultsReport, IngestProblem, IngestStart, ServiceIngestRequest, type ServiceIngestEvent } from '../../contract/ingest.js';
 import { idOfKey } from '../../storage/layout.js';
 import type { ServiceContext } from '../context.js';
-import { resolveImportForObjects } from '../import-access.js';
+import { checkImportKey, resolveImportForObjects } from '../import-access.js';
+import { dbLockOwnership } from '../resources/db-lock-ownership.js';
 import { closeImportJob, requestAdoption } from '../resources/import-adoption.js';
 import { finishDiskIngest, listJobErrors, receiveImportJob, recordDiskResults, releaseDiskKey, reportJobProblem, startDiskIngest } from '../resources/import-ingest.js';
+import { prepareServiceIngest } from '../resources/service-ingest.js';
+import { VaultObjects } from '../vault-objects/vault-objects.js';
 import type { ApiApp } from './api-app.js';
+import { toApiError } from './error-handler.js';
 import { DiskParams, JobParams } from './import-jobs.js';
 import { principalOf } from './route-access.js';
 import { RecordId } from './schemas.js';
@@ -21,13 +26,6 @@ import { registerObjectRoutes, type ObjectRouteDeps } from './vault-objects.js';
 
 /** Index keys the agent may leave out of an adoption: `index/<64 hex>`. */
 const IndexKey = z.string().refine((key) => idOfKey('index', key) !== undefined, 'only index files (index/<64 hex digits>) may be excluded from an adoption');
-
-/** Object keys that can be imported: the content-named packs, index files and snapshots. */
-function checkImportKey(key: string): void {
-  if (idOfKey('pack', key) === undefined && idOfKey('index', key) === undefined && idOfKey('snapshot', key) === undefined) {
-    throw new UserError(`only content-named objects under data/<xx>/, index/ and snapshots/ can be imported; ${JSON.stringify(key)} is not one`);
-  }
-}
 
 /** Routes 1–7 and 9–10 of the issue 6 contract; see registerImportObjectRoutes for 8. */
 export function registerImportIngestRoutes(app: ApiApp, ctx: ServiceContext): void {
@@ -80,6 +78,35 @@ export function registerImportIngestRoutes(app: ApiApp, ctx: ServiceContext): vo
     config: { access: ['operator'], summary: "Finish a disk's ingest: its outcome from the recorded results; the job's when every disk is final" },
     schema: { params: DiskParams, body: z.strictObject({}).nullish(), response: { 200: ImportJob } },
     handler: async (request) => finishDiskIngest(ctx, principalOf(request), request.params.jobId, request.params.index),
+  });
+  const objects = new VaultObjects({ lockOwnership: dbLockOwnership(ctx), onBytesStored: (bytes) => ctx.metrics.addStoredBytes(bytes) });
+  app.route({
+    method: 'POST',
+    url: '/v1/import-jobs/:jobId/service-ingest',
+    config: { access: ['operator'], summary: "Ingest disks mounted on the service's host under its --ingest-root: answers the disks' progress and the outcome as NDJSON lines" },
+    schema: { params: JobParams, body: ServiceIngestRequest },
+    handler: async (request, reply) => {
+      const run = await prepareServiceIngest(ctx, objects, principalOf(request), request.params.jobId, request.body.disks);
+      const lines = new PassThrough();
+      const stop = new AbortController();
+      let ended = false;
+      // A caller that goes away (Ctrl-C) interrupts the ingest: what finished is recorded, a rerun resumes.
+      reply.raw.once('close', () => {
+        if (!ended) stop.abort();
+      });
+      const emit = (event: ServiceIngestEvent): void => void lines.write(`${JSON.stringify(event)}\n`);
+      void run(emit, stop.signal)
+        .catch((err: unknown) => {
+          const { status, body } = toApiError(err);
+          if (status >= 500) request.log.error({ err }, 'an ingest on the service failed');
+          emit({ type: 'failed', code: body.code, message: body.message });
+        })
+        .finally(() => {
+          ended = true;
+          lines.end();
+        });
+      return reply.header('cache-control', 'no-store').type('application/x-ndjson').send(lines);
+    },
   });
   app.route({
     method: 'POST',
