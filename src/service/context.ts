@@ -1,3 +1,4 @@
+import type { Failpoints } from '../core/failpoints.js';
 import type { Clock } from '../core/clock.js';
 import type { RandomSource } from '../core/random.js';
 import type { Storage } from '../storage/storage.js';
@@ -45,4 +46,6 @@ export interface ServiceContext {
    * or null: the service reads no disks itself (resources/service-ingest.ts).
    */
   readonly ingestRoot: string | null;
+  /** Test-only fault injection (core/failpoints.ts; `ferry serve` arms FERRY_FAILPOINT); inert otherwise. */
+  readonly failpoints: Failpoints;
 }

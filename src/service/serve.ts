@@ -1,3 +1,4 @@
+import type { Failpoints } from '../core/failpoints.js';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
@@ -65,6 +66,8 @@ export interface ServeOptions {
   readonly insecureHttp?: boolean;
   /** `--ingest-root`: the folder disks are mounted under for an ingest on the service's host; none when absent. */
   readonly ingestRoot?: string;
+  /** Test-only fault injection (FERRY_FAILPOINT); none when absent. */
+  readonly failpoints?: Failpoints;
   /** Called with the built server before it listens (e.g. tests add a route). */
   readonly beforeListen?: (server: FerryServer) => void;
   /** Where the object stores' credentials come from (AZURE_STORAGE_CONNECTION_STRING, …); none when absent. */
@@ -122,6 +125,7 @@ export async function startService(options: ServeOptions): Promise<RunningServic
       ...(certificate ? { tls: certificate } : {}),
       ...(options.env ? { env: options.env } : {}),
       ...(options.ingestRoot !== undefined ? { ingestRoot: options.ingestRoot } : {}),
+      ...(options.failpoints ? { failpoints: options.failpoints } : {}),
     });
     await reportRefusedAccounts(server);
     if (certificate) logCertificate(server, certificate.current, 'serving TLS', clock);

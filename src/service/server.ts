@@ -1,3 +1,4 @@
+import { noFailpoints, type Failpoints } from '../core/failpoints.js';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -75,6 +76,8 @@ export interface ServerOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** `--ingest-root`: the folder disks are mounted under for an ingest on the service's host; none when absent. */
   readonly ingestRoot?: string;
+  /** Test-only fault injection (FERRY_FAILPOINT of `ferry serve`); none when absent. */
+  readonly failpoints?: Failpoints;
 }
 
 /** A built, not yet listening server: `app.inject()` drives it in tests, `app.listen()` serves it. */
@@ -106,6 +109,7 @@ export function buildServer(options: ServerOptions): FerryServer {
     agentTokenLifetimeMs: agentTokenLifetime(options.agentTokenLifetimeMs),
     certificatePin: () => options.tls?.pin() ?? null,
     ingestRoot: options.ingestRoot ?? null,
+    failpoints: options.failpoints ?? noFailpoints,
   };
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),

@@ -77,7 +77,9 @@ async function ingestOnService(ctx: CliContext, client: ServiceClient, jobId: st
         disks = event.disks;
         display.started(disks);
       } else if (event.type === 'progress') {
+        const before = filesDone(disks);
         event.disks.forEach((counters, i) => Object.assign(disks[i] ?? {}, counters));
+        if (filesDone(disks) > before) ctx.repoContext.failpoints?.hit('service-ingest-file-reported');
       } else if (event.type === 'note') {
         display.note(event.message);
       } else if (event.type === 'done') {
@@ -95,6 +97,8 @@ async function ingestOnService(ctx: CliContext, client: ServiceClient, jobId: st
   if (result === undefined) throw new UserError('the service ended the ingest without its outcome (was it stopped?): run the same command again to resume');
   return reportOutcome(ctx, options, result);
 }
+
+const filesDone = (disks: readonly DiskProgress[]): number => disks.reduce((sum, disk) => sum + disk.filesDone, 0);
 
 /** Prints the outcome (a summary, or one JSON line with --json) and answers the exit code of the contract. */
 function reportOutcome(ctx: CliContext, options: IngestOptions, result: IngestResult): number {

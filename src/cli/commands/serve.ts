@@ -68,6 +68,7 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
     ...(tls ? { tls } : {}),
     ...(options.insecureHttp ? { insecureHttp: true } : {}),
     ...(options.ingestRoot !== undefined ? { ingestRoot: await ingestRoot(options.ingestRoot) } : {}),
+    ...(ctx.repoContext.failpoints ? { failpoints: ctx.repoContext.failpoints } : {}),
     env: ctx.env,
   });
   // SIGHUP re-reads the certificate and key (after a renewal); a bad pair is logged and the old one kept.

@@ -278,6 +278,8 @@ const MATRIX: MatrixTable = {
     expect: operatorOnly(204),
   },
   'POST /v1/import-jobs/:jobId/disks/:index/finish': { params: diskParams, body: () => ({}), setup: jobIn('Transferring'), expect: operatorOnly(200) },
+  // The fixture's service has no --ingest-root: the operator passes the access check and is told so (400).
+  'POST /v1/import-jobs/:jobId/service-ingest': { params: jobParams, body: () => ({ disks: ['/mnt/disk-1'] }), setup: jobIn('Received'), expect: operatorOnly(400) },
   'POST /v1/import-jobs/:jobId/errors': {
     params: jobParams,
     body: () => ({ diskIndex: null, path: null, code: 'ForeignDisk', message: 'a disk of another job was presented' }),

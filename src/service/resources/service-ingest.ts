@@ -29,14 +29,19 @@ import { getImportJob } from './import-jobs.js';
 /** How often the counters of the disks go to the caller. */
 const PROGRESS_INTERVAL_MS = 500;
 
+/** The service was started without `--ingest-root`: it reads no disks itself. */
+export class NoIngestRootError extends UserError {
+  override readonly code = 'NO_INGEST_ROOT';
+}
+
 /**
  * The disks' real paths, each of them a folder under the service's ingest root (symbolic links resolved,
- * so none leads out of it). `ForbiddenError` when the service has no ingest root or a disk is not under
- * it; `UserError` for a path that does not exist or is not a folder.
+ * so none leads out of it). `NoIngestRootError` when the service has none, `ForbiddenError` for a disk
+ * that is not under it, `UserError` for a path that does not exist or is not a folder.
  */
 export async function resolveIngestDisks(ingestRoot: string | null, disks: readonly string[]): Promise<string[]> {
   if (ingestRoot === null) {
-    throw new ForbiddenError('this service reads no disks itself: its administrator starts it with --ingest-root DIR, the folder the disks are mounted under; or ingest over the network without --on-service');
+    throw new NoIngestRootError('this service reads no disks itself: its administrator starts it with --ingest-root DIR, the folder the disks are mounted under; or ingest over the network, without --on-service');
   }
   const root = await realpath(ingestRoot);
   return Promise.all(
@@ -99,6 +104,8 @@ export async function prepareServiceIngest(
         io,
         clock: systemClock,
         signal,
+        // The counters go out after every file stored too, so the caller sees each one done.
+        failpoints: { hit: (point) => (ctx.failpoints.hit(point), point === 'ingest-file-uploaded' && report()) },
       });
       report();
       emit({ type: 'done', job: result.job, disks: [...result.disks], exitCode: result.exitCode });

@@ -63,6 +63,7 @@ const BODIES: Readonly<Record<string, (w: World) => unknown>> = {
   }),
   'POST /v1/import-jobs/:jobId/disks/:index/finish': () => ({}),
   'POST /v1/import-jobs/:jobId/errors': () => ({ diskIndex: null, path: null, code: 'ForeignDisk', message: 'hostile' }),
+  'POST /v1/import-jobs/:jobId/service-ingest': () => ({ disks: ['/mnt/hostile'] }),
   'POST /v1/import-jobs/:jobId/adopt': () => ({ exclude: [] }),
   'POST /v1/import-jobs/:jobId/close': () => ({}),
 };
