@@ -348,8 +348,11 @@ function makeDiscarder(work, deferred) {
   };
 }
 
-/** Room to keep every repetition's working copy, repository and restore until the end (see the scheme). */
-const roomToDeferDeletes = (free, scale, reps) => free >= (3 + 5.2 * reps) * DATASET_BYTES_SCALE1 * scale;
+/**
+ * Room to keep every repetition's working copy, repository and restore until the end (see the scheme), and
+ * each ingest repetition's three disks, two imports and copy (about 3.5 datasets).
+ */
+const roomToDeferDeletes = (free, scale, reps, ingestReps) => free >= (3 + 5.2 * reps + 3.5 * ingestReps) * DATASET_BYTES_SCALE1 * scale;
 
 function makeDataset(o, work) {
   const dir = join(work, 'pristine');
@@ -634,14 +637,14 @@ async function main() {
     log(`work dir ${work} (${mb(free)} free)`);
     const dataset = makeDataset(o, work);
     const onlyStep = o.diskprepOnly || o.ingestOnly || o.transportOnly;
-    const discarder = makeDiscarder(work, roomToDeferDeletes(free, o.scale, onlyStep ? 0 : o.reps));
+    const discarder = makeDiscarder(work, roomToDeferDeletes(free, o.scale, onlyStep ? 0 : o.reps, o.diskprepOnly || o.noDiskprep ? 0 : o.reps));
     const ctx = { work, pristine: dataset.dir, digest: undefined, mutation: undefined, warnings: [], discarder };
     const results = [];
     for (let rep = 0; rep < (onlyStep ? 0 : o.reps); rep++) {
       const order = rep % 2 === 0 ? TOOLS : [...TOOLS].reverse();
       for (const tool of order) results.push(await benchTool(o, tool, rep, ctx));
     }
-    const helpers = { timedProcess, run, log, ferryBin: FERRY_BIN, env: toolEnv('ferry', work) };
+    const helpers = { timedProcess, run, log, ferryBin: FERRY_BIN, env: toolEnv('ferry', work), discard: (path) => discarder.discard(path) };
     const diskprep = o.ingestOnly || o.noDiskprep ? null : await benchDiskprep({ reps: o.reps, work, pristine: dataset.dir, h: helpers });
     const ingest = o.diskprepOnly || o.noDiskprep ? null : await benchIngest({ reps: o.reps, work, pristine: dataset.dir, h: helpers });
     const mutated = ctx.mutation;
