@@ -55,7 +55,7 @@ module.exports = {
     layer('storage-only-core', '^src/storage/', ['core', 'os', 'storage'], 'src/storage imports only core and os'),
     layer('engine-only-core-storage', '^src/engine/', ['core', 'os', 'storage', 'engine'], 'src/engine imports only core, os and storage'),
     layer('seed-only-lower-layers', '^src/seed/', ['core', 'os', 'contract', 'storage', 'engine', 'seed'], 'src/seed imports only core, os, contract, storage and engine'),
-    layer('service-only-lower-layers', '^src/service/', ['core', 'os', 'contract', 'storage', 'engine', 'seed', 'service'], 'src/service imports only core, os, contract, storage, engine and seed'),
+    layer('service-only-lower-layers', '^src/service/', ['core', 'os', 'contract', 'storage', 'engine', 'seed', 'datacenter', 'service'], 'src/service imports only core, os, contract, storage, engine, seed and datacenter (it runs the ingest on its own host)'),
     layer('datacenter-only-lower-layers', '^src/datacenter/', ['core', 'os', 'contract', 'storage', 'engine', 'seed', 'datacenter'], 'src/datacenter (ingest) imports only core, contract, storage, engine and seed; the CLI wires it to the service'),
     {
       name: 'datacenter-uses-storage-interface-only',
