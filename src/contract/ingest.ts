@@ -146,8 +146,8 @@ export const DiskOutcome = z.object({
 export type DiskOutcome = z.infer<typeof DiskOutcome>;
 
 /**
- * One line of the answer to an ingest on the service's host (NDJSON): the disks' counters when identified
- * and then twice a second, the notes for the operator, and last either the outcome (`done`, with the
+ * One line of the answer to an ingest on the service's host (NDJSON): the disks' counters when identified,
+ * after each file stored and twice a second (`startedAt` on the service's clock), the notes for the operator, and last either the outcome (`done`, with the
  * contract's exit code: 0 every disk Completed, 3 some CompletedWithErrors, 1 otherwise) or why the run
  * failed as a whole (`failed`, with the service's error code).
  */

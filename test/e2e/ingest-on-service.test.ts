@@ -183,5 +183,8 @@ describe('ferry datacenter ingest --on-service', () => {
     } finally {
       await plain.stop('SIGKILL');
     }
+    const noFolder = await ferry(['serve', '--data-dir', join(tmp.path, 'service-3'), '--listen', '127.0.0.1:0', '--ingest-root', join(tmp.path, 'no-such-folder')]);
+    assert.equal(noFolder.code, 1);
+    assert.match(noFolder.stderr, /--ingest-root .*no-such-folder is not a folder: give the folder shipped disks are mounted under on this host/);
   });
 });

@@ -97,6 +97,7 @@ export function registerImportIngestRoutes(app: ApiApp, ctx: ServiceContext): vo
       const emit = (event: ServiceIngestEvent): void => void lines.write(`${JSON.stringify(event)}\n`);
       void run(emit, stop.signal)
         .catch((err: unknown) => {
+          if (stop.signal.aborted) return void request.log.info('an ingest on the service was interrupted: its caller went away');
           const { status, body } = toApiError(err);
           if (status >= 500) request.log.error({ err }, 'an ingest on the service failed');
           emit({ type: 'failed', code: body.code, message: body.message });
