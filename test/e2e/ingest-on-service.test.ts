@@ -5,27 +5,20 @@
 // relative path, the wrong role, a service without a root), a service killed mid-ingest and restarted, and
 // a command interrupted (Ctrl-C) mid-ingest; each is resumed by running the same command again.
 import assert from 'node:assert/strict';
-import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ImportJob } from '../../src/contract/import-job.js';
-import { SEED_FILE_NAME } from '../../src/seed/seed-file.js';
-import { seededBytes } from '../../src/seed/testing/staging-fixture.js';
 import { ferry, ferryOk, lastJson, makeTempDir, type RunResult, type TempDir } from './harness.js';
+import { prepareImportJob, setUpIngestWorld, type IngestWorld, type PreparedJob } from './ingest-harness.js';
 import { callApi, startServe, type ServeProcess } from './service-harness.js';
-
-interface PreparedJob {
-  readonly name: string;
-  readonly id: string;
-  readonly disks: string[];
-}
 
 describe('ferry datacenter ingest --on-service', () => {
   let tmp: TempDir;
   let serve: ServeProcess;
   let serviceDir: string;
   let disksRoot: string;
-  let adminToken: string;
+  let world: IngestWorld;
   let tenantAdmin: string;
   let operator: string;
   let staging: string;
@@ -54,22 +47,8 @@ describe('ferry datacenter ingest --on-service', () => {
     }
   };
 
-  /** A new import job of a new vault, its disks prepared under the ingest root from (a copy of) the staging repository, shipped and received. */
-  const prepareJob = async (): Promise<PreparedJob> => {
-    const name = `onsite-${++jobs}`;
-    const vaultId = lastJson<{ id: string }>((await ferryOk(['vault', 'create', `server-${jobs}`, '--tenant', 'acme', '--storage-account', 'files', '--json'], as(adminToken))).stdout).id;
-    const created = await callApi<{ job: { id: string }; jobToken: string }>(serve.url, tenantAdmin, 'POST', `/v1/vaults/${vaultId}/import-jobs`, { name, storageAccount: 'imports', container: `import-${jobs}` });
-    const copy = join(tmp.path, `staging-${jobs}`);
-    await cp(staging, copy, { recursive: true });
-    const seed = { format: 'ferry-seed', version: 1, server: serve.url, jobId: created.job.id, jobName: name, jobToken: created.jobToken, vault: { id: vaultId, name: `server-${jobs}` } };
-    await writeFile(join(copy, SEED_FILE_NAME), JSON.stringify(seed), { mode: 0o600 });
-    const disks = [1, 2, 3].map((n) => join(disksRoot, `${name}-disk-${n}`));
-    for (const disk of disks) await mkdir(disk);
-    await ferryOk(['diskprep', '--staging', copy, ...disks.flatMap((d) => ['--disk', d]), '--max-bytes-per-disk', '1.6MB'], { env: { FERRY_TOKEN: undefined } });
-    await ferryOk(['job', 'ship', name, '--carrier', 'DHL', '--tracking', `OS ${jobs} 0146`, '--return-address', 'Acme IT'], as(tenantAdmin));
-    await ferryOk(['datacenter', 'receive', name], as(operator));
-    return { name, id: created.job.id, disks };
-  };
+  /** A new import job, its three disks made under the ingest root, shipped and received. */
+  const prepareJob = (): Promise<PreparedJob> => prepareImportJob(serve.url, world, tmp.path, disksRoot, `onsite-${++jobs}`);
 
   before(async () => {
     tmp = await makeTempDir('ferry-e2e-ingest-on-service-');
@@ -77,27 +56,8 @@ describe('ferry datacenter ingest --on-service', () => {
     disksRoot = join(tmp.path, 'disks');
     await mkdir(disksRoot);
     serve = await startService();
-    adminToken = (await readFile(join(serviceDir, 'admin.token'), 'utf8')).trim();
-    await ferryOk(['tenant', 'create', 'acme'], as(adminToken));
-    await ferryOk(['storage-account', 'create', 'files', '--tenant', 'acme'], as(adminToken));
-    await ferryOk(['storage-account', 'create', 'imports', '--tenant', 'acme'], as(adminToken));
-    tenantAdmin = lastJson<{ token: string }>((await ferryOk(['token', 'create', '--role', 'tenant-admin', '--tenant', 'acme', '--json'], as(adminToken))).stdout).token;
-    operator = lastJson<{ token: string }>((await ferryOk(['token', 'create', '--role', 'operator', '--json'], as(adminToken))).stdout).token;
-    staging = join(tmp.path, 'staging');
-    await ferryOk(['init', '-r', staging]);
-    for (const [i, size] of [1_200_000, 900_000, 1_100_000].entries()) {
-      const source = join(tmp.path, `source-${i}`);
-      await mkdir(source);
-      await writeFile(join(source, 'data.bin'), seededBytes(`ingest-on-service-${i}`, size));
-      await ferryOk(['backup', '-r', staging, source]);
-    }
-    carried = [];
-    for (const folder of ['data', 'index', 'snapshots']) {
-      for (const entry of await readdir(join(staging, folder), { recursive: true, withFileTypes: true })) {
-        if (entry.isFile()) carried.push(join(entry.parentPath, entry.name).slice(staging.length + 1));
-      }
-    }
-    carried.sort();
+    world = await setUpIngestWorld(serve.url, serviceDir, tmp.path, 'ingest-on-service');
+    ({ tenantAdmin, operator, staging, carried } = world);
   });
   after(async () => {
     await serve?.stop('SIGKILL');
@@ -130,7 +90,7 @@ describe('ferry datacenter ingest --on-service', () => {
     assert.match(refused.stderr, new RegExp(`not allowed: ${outside} is not under the service's ingest root ${disksRoot}: the service reads disks only there`));
     // A link inside the root that leads out of it is refused too.
     const link = join(disksRoot, 'link-out');
-    await import('node:fs/promises').then((fs) => fs.symlink(outside, link));
+    await symlink(outside, link);
     assert.match((await ingest(job, [link])).stderr, /is not under the service's ingest root/);
     const relative = await ingest(job, ['disks/x']);
     assert.equal(relative.code, 1);

@@ -3,39 +3,29 @@
 // ships, the operator receives it and ingests the disks: in every order, with damage, with foreign and
 // tampered disks, and killed mid-copy then resumed. The import is checked object by object.
 import assert from 'node:assert/strict';
-import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImportJob } from '../../src/contract/import-job.js';
 import type { ErrorLogEntry } from '../../src/contract/ingest.js';
-import { SEED_FILE_NAME } from '../../src/seed/seed-file.js';
-import { seededBytes } from '../../src/seed/testing/staging-fixture.js';
 import { ferry, ferryOk, lastJson, makeTempDir, type RunResult, type TempDir } from './harness.js';
-import { callApi, startServe, type ServeProcess } from './service-harness.js';
+import { prepareImportJob, setUpIngestWorld, type IngestWorld, type PreparedJob } from './ingest-harness.js';
+import { startServe, type ServeProcess } from './service-harness.js';
 
 type Job = ImportJob;
 type ErrorEntry = ErrorLogEntry;
-interface PreparedJob {
-  readonly name: string;
-  readonly id: string;
-  /** The disks in index order. */
-  readonly disks: string[];
-}
-
-const MAX_BYTES_PER_DISK = '1.6MB';
 
 describe('ferry datacenter receive and ingest', () => {
   let tmp: TempDir;
   let serve: ServeProcess;
-  let adminToken: string;
+  let world: IngestWorld;
   let tenantAdmin: string;
   let operator: string;
   let staging: string;
   let carried: string[];
   let jobs = 0;
   const as = (token: string, extra: Record<string, string> = {}) => ({ env: { FERRY_SERVER: serve.url, FERRY_TOKEN: token, ...extra } });
-  const api = <T>(token: string, method: string, path: string, body?: unknown): Promise<T> => callApi<T>(serve.url, token, method, path, body);
   const showJob = async (ref: string): Promise<Job> => lastJson<Job>((await ferryOk(['job', 'show', ref, '--json'], as(operator))).stdout);
   const errorsOf = async (ref: string): Promise<ErrorEntry[]> => lastJson<ErrorEntry[]>((await ferryOk(['job', 'errors', ref, '--json'], as(operator))).stdout);
   const ingest = (job: PreparedJob, disks: string[], extra: Record<string, string> = {}): Promise<RunResult> => ferry(['datacenter', 'ingest', job.name, ...disks.flatMap((d) => ['--disk', d])], as(operator, extra));
@@ -59,53 +49,13 @@ describe('ferry datacenter receive and ingest', () => {
     }
   };
 
-  /** A new import job of the vault, its disks prepared from (a copy of) the staging repository, shipped, and received when asked. */
-  const prepareJob = async (options: { receive?: boolean } = {}): Promise<PreparedJob> => {
-    const name = `seed-${++jobs}`;
-    // A vault has one open import job at a time: one vault per job.
-    const vaultId = lastJson<{ id: string }>((await ferryOk(['vault', 'create', `server-${jobs}`, '--tenant', 'acme', '--storage-account', 'files', '--json'], as(adminToken))).stdout).id;
-    const created = await api<{ job: { id: string }; jobToken: string }>(tenantAdmin, 'POST', `/v1/vaults/${vaultId}/import-jobs`, { name, storageAccount: 'imports', container: `import-${jobs}` });
-    const copy = join(tmp.path, `staging-${jobs}`);
-    await cp(staging, copy, { recursive: true });
-    const seed = { format: 'ferry-seed', version: 1, server: serve.url, jobId: created.job.id, jobName: name, jobToken: created.jobToken, vault: { id: vaultId, name: `server-${jobs}` } };
-    await writeFile(join(copy, SEED_FILE_NAME), JSON.stringify(seed), { mode: 0o600 });
-    const disks = [1, 2, 3].map((n) => join(tmp.path, `${name}-disk-${n}`));
-    for (const disk of disks) await mkdir(disk);
-    await ferryOk(['diskprep', '--staging', copy, ...disks.flatMap((d) => ['--disk', d]), '--max-bytes-per-disk', MAX_BYTES_PER_DISK], { env: { FERRY_TOKEN: undefined } });
-    await ferryOk(['job', 'ship', name, '--carrier', 'DHL', '--tracking', `JD ${jobs} 0146`, '--return-address', 'Acme IT'], as(tenantAdmin));
-    if (options.receive !== false) {
-      const received = await ferryOk(['datacenter', 'receive', name], as(operator));
-      assert.match(received.stdout, new RegExp(`import job ${name} is Received: 3 disks expected`));
-    }
-    return { name, id: created.job.id, disks };
-  };
+  const prepareJob = (options: { receive?: boolean } = {}): Promise<PreparedJob> => prepareImportJob(serve.url, world, tmp.path, tmp.path, `seed-${++jobs}`, options);
 
   before(async () => {
     tmp = await makeTempDir('ferry-e2e-ingest-');
     serve = await startServe(join(tmp.path, 'service'));
-    adminToken = (await readFile(join(tmp.path, 'service', 'admin.token'), 'utf8')).trim();
-    await ferryOk(['tenant', 'create', 'acme'], as(adminToken));
-    await ferryOk(['storage-account', 'create', 'files', '--tenant', 'acme'], as(adminToken));
-    await ferryOk(['storage-account', 'create', 'imports', '--tenant', 'acme'], as(adminToken));
-    tenantAdmin = lastJson<{ token: string }>((await ferryOk(['token', 'create', '--role', 'tenant-admin', '--tenant', 'acme', '--json'], as(adminToken))).stdout).token;
-    operator = lastJson<{ token: string }>((await ferryOk(['token', 'create', '--role', 'operator', '--json'], as(adminToken))).stdout).token;
-    // A staging repository of three backups (their packs, index files and snapshots): about 3.2 MB, three disks at 1.6 MB a disk.
-    staging = join(tmp.path, 'staging');
-    await ferryOk(['init', '-r', staging]);
-    for (const [i, size] of [1_200_000, 900_000, 1_100_000].entries()) {
-      const source = join(tmp.path, `source-${i}`);
-      await mkdir(source);
-      await writeFile(join(source, 'data.bin'), seededBytes(`ingest-e2e-${i}`, size));
-      await ferryOk(['backup', '-r', staging, source]);
-    }
-    carried = [];
-    for (const folder of ['data', 'index', 'snapshots']) {
-      for (const entry of await readdir(join(staging, folder), { recursive: true, withFileTypes: true })) {
-        if (entry.isFile()) carried.push(join(entry.parentPath, entry.name).slice(staging.length + 1));
-      }
-    }
-    carried.sort();
-    assert.ok(carried.length >= 9, carried.join('\n'));
+    world = await setUpIngestWorld(serve.url, join(tmp.path, 'service'), tmp.path, 'ingest-e2e');
+    ({ tenantAdmin, operator, staging, carried } = world);
   });
   after(async () => {
     await serve?.stop('SIGKILL');
