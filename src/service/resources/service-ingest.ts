@@ -7,7 +7,7 @@
  * is hashed against its content name as it is stored, exactly as an upload is.
  */
 import { realpath, stat } from 'node:fs/promises';
-import { isAbsolute, relative } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { ImportJob as ImportJobSchema, type ImportJob } from '../../contract/import-job.js';
 import type { DiskIngestRequest, DiskKeyRelease, ErrorLogEntry, FileResult, IngestProblem, IngestProgressReport, IngestStart, ServiceIngestEvent } from '../../contract/ingest.js';
 import { systemClock } from '../../core/clock.js';
@@ -44,22 +44,30 @@ export async function resolveIngestDisks(ingestRoot: string | null, disks: reado
     throw new NoIngestRootError('this service reads no disks itself: its administrator starts it with --ingest-root DIR, the folder the disks are mounted under; or ingest over the network, without --on-service');
   }
   const root = await realpath(ingestRoot);
+  const outside = (disk: string): ForbiddenError => new ForbiddenError(`${disk} is not under the service's ingest root ${ingestRoot}: the service reads disks only there`);
   return Promise.all(
     disks.map(async (disk) => {
+      // Refused before the file system is asked about it, so no path outside the root can be probed.
+      const given = resolve(disk);
+      if (!within(resolve(ingestRoot), given) && !within(root, given)) throw outside(disk);
       let real: string;
       try {
-        real = await realpath(disk);
+        real = await realpath(given);
       } catch {
         throw new UserError(`${disk} does not exist on the service's host: mount the disk under ${ingestRoot} and give its path there`);
       }
-      const inside = relative(root, real);
-      if (inside.startsWith('..') || isAbsolute(inside)) {
-        throw new ForbiddenError(`${disk} is not under the service's ingest root ${ingestRoot}: the service reads disks only there`);
-      }
+      // A symbolic link on the way that leads out of the root.
+      if (!within(root, real)) throw outside(disk);
       if (!(await stat(real)).isDirectory()) throw new UserError(`${disk} on the service's host is not a folder (a disk's mount point or copy)`);
       return real;
     }),
   );
+}
+
+/** Whether `path` is `folder` or below it (both absolute and normalized). */
+function within(folder: string, path: string): boolean {
+  const inside = relative(folder, path);
+  return inside === '' || (inside !== '..' && !inside.startsWith(`..${sep}`) && !isAbsolute(inside));
 }
 
 /** Runs a prepared ingest, telling `emit` how it goes; `signal` interrupts it (a rerun resumes). */
