@@ -3,7 +3,7 @@ import { setMmapThreshold } from '../../engine/os/posix-extras.js';
 import { runIngest, type IngestIO, type IngestResult } from '../../datacenter/ingest.js';
 import type { DiskProgress } from '../../datacenter/ingest-types.js';
 import { ServiceIngestEvent } from '../../contract/ingest.js';
-import { InterruptedError, UserError } from '../../core/errors.js';
+import { UserError } from '../../core/errors.js';
 import { FINAL_DISK_STATES, INGESTING_JOB_STATES } from '../../contract/job-states.js';
 import { HttpStorage } from '../../storage/http/http-storage.js';
 import type { CliContext } from '../context.js';
@@ -88,10 +88,8 @@ async function ingestOnService(ctx: CliContext, client: ServiceClient, jobId: st
         throw new ServiceRequestError(500, event.code, `the ingest on the service failed: ${event.message}`);
       }
     }
-  } catch (err) {
-    if (ctx.signal.aborted) throw new InterruptedError('the ingest was interrupted: what finished is recorded; run the same command again to resume');
-    throw err;
   } finally {
+    // An interrupt (Ctrl-C) ends the request here; main reports it as the stop itself.
     display.stop();
   }
   if (result === undefined) throw new UserError('the service ended the ingest without its outcome (was it stopped?): run the same command again to resume');

@@ -114,10 +114,10 @@ export class Archiver {
   /**
    * The buffers of the reads of files from a minimum chunk up, kept idle between files: a maximum chunk's
    * (8 MiB) for a file below the large-file threshold, the large-file chunker's (2 MiB) for each of the
-   * others read at once (one of each by default): the same few are reused all along. Sized to each file and with 8 MiB kept, the second was dropped each time both came
-   * back and the next file allocated another: 23 buffers of 8 MiB and more of 1–4 MiB in a scale-0.5 full
-   * backup, each garbage (and resident) until the next full collection (PERFORMANCE.md, "the main
-   * thread's memory").
+   * others read at once (one of each by default): the same few are reused all along. Sized to each file
+   * and with 8 MiB kept, the second was dropped each time both came back and the next file allocated
+   * another: 23 buffers of 8 MiB and more of 1–4 MiB in a scale-0.5 full backup, each garbage (and
+   * resident) until the next full collection (PERFORMANCE.md, "the main thread's memory").
    */
   private readonly readBuffers: BufferPool;
   private readonly smallReadBuffers = new BufferPool(SMALL_READ_BYTES, undefined, SMALLEST_POOLED_READ);

@@ -89,9 +89,9 @@ export async function prepareServiceIngest(
 ): Promise<ServiceIngestRun> {
   if (principal.role !== 'operator') throw new ForbiddenError('only the datacenter operator ingests disks');
   const paths = await resolveIngestDisks(ctx.ingestRoot, disks);
-  checkIngestable(await getImportJob(ctx, principal, jobId));
+  const job = await getImportJob(ctx, principal, jobId);
+  checkIngestable(job);
   return async (emit, signal) => {
-    const job = await getImportJob(ctx, principal, jobId);
     const storage = await openImportStorage(ctx, job);
     let counters: readonly DiskProgress[] = [];
     const report = (): void => emit({ type: 'progress', disks: counters.map((disk) => ({ ...disk })) });
@@ -112,8 +112,13 @@ export async function prepareServiceIngest(
         io,
         clock: systemClock,
         signal,
-        // The counters go out after every file stored too, so the caller sees each one done.
-        failpoints: { hit: (point) => (ctx.failpoints.hit(point), point === 'ingest-file-uploaded' && report()) },
+        failpoints: {
+          hit: (point) => {
+            ctx.failpoints.hit(point);
+            // The counters go out after every file stored too, so the caller sees each one done.
+            if (point === 'ingest-file-uploaded') report();
+          },
+        },
       });
       report();
       emit({ type: 'done', job: result.job, disks: [...result.disks], exitCode: result.exitCode });
